@@ -1,0 +1,10 @@
+//! podfwd's dataplane, in safe Rust and without DPDK.
+//!
+//! Packets arrive as [`buffer::PacketBuf`] handles (an `rte_mbuf` view in the app, a
+//! plain byte buffer in tests) and run through one fixed sequence of stages named after
+//! their VPP nodes; see `../shared/DESIGN.md` and [`node::NodeId`].
+#![forbid(unsafe_code)]
+
+pub mod buffer;
+pub mod node;
+pub mod types;
