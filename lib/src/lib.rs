@@ -5,6 +5,7 @@
 //! their VPP nodes; see `../shared/DESIGN.md` and [`node::NodeId`].
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod buffer;
 pub mod node;
 pub mod types;
