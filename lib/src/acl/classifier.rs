@@ -15,11 +15,15 @@
 //! - port *ranges* are never part of a hash key (they are not masks): a rule with a range
 //!   sits in a tuple whose port is wildcarded, and the range is checked on the candidate.
 //!
+//! Most tuples hold nothing for a given packet, so each tuple also has a small Bloom
+//! filter (one bit per hashed key, about 8 bits per key, in L1): a probe that misses costs
+//! a hash and one bit test, not a walk through the hash table in L2 or further.
+//!
 //! First match wins: every candidate carries its position in the interface's ordered rule
 //! list (`order`). Tuples are visited by increasing smallest order they hold, and the
 //! search stops as soon as no remaining tuple can hold a rule before the best match so far.
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashTable};
 
 use super::hash::SeededHash;
 use super::packet::AclPacketInfo;
@@ -28,6 +32,9 @@ use crate::types::ip_proto;
 
 /// Candidates per hash bucket before a rule is pushed into a more specific tuple.
 pub(crate) const CHAIN_LIMIT: usize = 8;
+
+/// Bloom filter bits per key in a tuple (about 12% false positives with one hash).
+const BLOOM_BITS_PER_KEY: usize = 8;
 
 /// Prefix lengths a new tuple starts from, so that rules of neighbouring lengths share it.
 const TUPLE_PREFIX_STEP: u8 = 8;
@@ -196,6 +203,9 @@ struct Tuple {
     dport: bool,
     /// The first position in the rule list among this tuple's rules.
     min_order: u32,
+    /// This tuple's filter: `blooms[bloom_start..]`, `bloom_mask + 1` bits.
+    bloom_start: u32,
+    bloom_mask: u32,
 }
 
 impl Tuple {
@@ -225,11 +235,19 @@ fn pack_key(tuple: u16, src: u32, dst: u32, proto: u8, sport: u16, dport: u16) -
         | u128::from(tuple) << 104
 }
 
-/// A bucket's candidates: `candidates[start..start + len]`, in rule order.
+/// A bucket: its key and its candidates, `candidates[start..start + len]`, in rule order.
 #[derive(Clone, Copy, Debug)]
 struct Chain {
+    key: u128,
     start: u32,
     len: u32,
+}
+
+/// The filter bit of a key's hash: high bits, as hashbrown uses the low ones.
+#[inline(always)]
+fn bloom_bit(hash: u64, mask: u32) -> (usize, u64) {
+    let bit = (hash >> 32) as u32 & mask;
+    ((bit / 64) as usize, 1u64 << (bit % 64))
 }
 
 /// The compiled, immutable rule lookup of one (interface, direction): the concatenation
@@ -237,7 +255,9 @@ struct Chain {
 #[derive(Debug)]
 pub struct Classifier {
     tuples: Vec<Tuple>,
-    buckets: HashMap<u128, Chain, SeededHash>,
+    buckets: HashTable<Chain>,
+    hasher: SeededHash,
+    blooms: Vec<u64>,
     candidates: Vec<Candidate>,
     rule_count: usize,
 }
@@ -293,6 +313,8 @@ impl Classifier {
                                     sport: shape.sport,
                                     dport: shape.dport,
                                     min_order: order,
+                                    bloom_start: 0,
+                                    bloom_mask: 0,
                                 });
                                 shapes.len() - 1
                             }
@@ -306,22 +328,41 @@ impl Classifier {
                 order += 1;
             }
         }
-        let mut buckets = HashMap::with_capacity_and_hasher(chains.len(), SeededHash::random());
+        let hasher = SeededHash::random();
+        let mut keys_per_tuple = vec![0usize; tuple_masks.len()];
+        for key in chains.keys() {
+            keys_per_tuple[(key >> 104) as usize] += 1;
+        }
+        let mut blooms = Vec::new();
+        for tuple in &mut tuple_masks {
+            let bits = (keys_per_tuple[tuple.id as usize] * BLOOM_BITS_PER_KEY)
+                .next_power_of_two()
+                .max(64);
+            tuple.bloom_start = blooms.len() as u32;
+            tuple.bloom_mask = (bits - 1) as u32;
+            blooms.resize(blooms.len() + bits / 64, 0u64);
+        }
+        let mut buckets = HashTable::with_capacity(chains.len());
         let mut candidates = Vec::with_capacity(order as usize);
         for (key, chain) in chains {
-            buckets.insert(
+            let hash = hasher.hash_u128(key);
+            let tuple = &tuple_masks[(key >> 104) as usize];
+            let (word, bit) = bloom_bit(hash, tuple.bloom_mask);
+            blooms[tuple.bloom_start as usize + word] |= bit;
+            let bucket = Chain {
                 key,
-                Chain {
-                    start: candidates.len() as u32,
-                    len: chain.len() as u32,
-                },
-            );
+                start: candidates.len() as u32,
+                len: chain.len() as u32,
+            };
+            buckets.insert_unique(hash, bucket, |c| hasher.hash_u128(c.key));
             candidates.extend(chain);
         }
         tuple_masks.sort_by_key(|t| t.min_order);
         Classifier {
             tuples: tuple_masks,
             buckets,
+            hasher,
+            blooms,
             candidates,
             rule_count: order as usize,
         }
@@ -345,7 +386,14 @@ impl Classifier {
             if tuple.min_order >= best_order {
                 break;
             }
-            let Some(chain) = self.buckets.get(&tuple.key(&fields)) else {
+            let key = tuple.key(&fields);
+            let hash = self.hasher.hash_u128(key);
+            let (word, bit) = bloom_bit(hash, tuple.bloom_mask);
+            let filter = self.blooms.get(tuple.bloom_start as usize + word);
+            if !matches!(filter, Some(w) if w & bit != 0) {
+                continue;
+            }
+            let Some(chain) = self.buckets.find(hash, |c| c.key == key) else {
                 continue;
             };
             let start = chain.start as usize;

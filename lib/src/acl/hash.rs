@@ -28,6 +28,16 @@ impl SeededHash {
     }
 }
 
+impl SeededHash {
+    /// The hash of one key, for tables that take a precomputed hash.
+    #[inline(always)]
+    pub(crate) fn hash_u128(&self, key: u128) -> u64 {
+        let mut hasher = self.build_hasher();
+        hasher.write_u128(key);
+        hasher.finish()
+    }
+}
+
 impl BuildHasher for SeededHash {
     type Hasher = FoldHasher;
     fn build_hasher(&self) -> FoldHasher {
