@@ -998,3 +998,12 @@ fn show_commands_print_vpp_formats() {
          \x20 session 0 sw_if_index 6 input proto 6 10.1.1.3:46310 -> 10.104.221.85:80 type tcp-transient age 4s idle 4s\n"
     );
 }
+
+#[test]
+fn snapshot_is_shareable_and_trace_is_copy() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    fn copyable<T: Copy>() {}
+    shareable::<AclConfig>();
+    copyable::<AclTrace>();
+    copyable::<AclVerdict>();
+}
