@@ -7,4 +7,5 @@
 
 pub mod buffer;
 pub mod node;
+pub mod runtime;
 pub mod types;
