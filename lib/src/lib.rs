@@ -6,5 +6,6 @@
 #![forbid(unsafe_code)]
 
 pub mod buffer;
+pub mod fib;
 pub mod node;
 pub mod types;
