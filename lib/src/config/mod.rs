@@ -9,7 +9,7 @@
 //! - Interfaces are created admin-down and get indices from 1 in creation order.
 //! - An admin-down interface contributes nothing: its subnet and address routes and its
 //!   neighbours' /32s leave the FIB (VPP removes interface routes on admin-down), and a
-//!   configured route through it resolves to [`Adjacency::Drop`] (VPP's unresolved path
+//!   configured route through it resolves to [`Adjacency::Drop`](crate::fib::Adjacency::Drop) (VPP's unresolved path
 //!   contributes a drop) rather than falling through to a shorter prefix.
 //! - A route via a next hop without an interface is recursive: it resolves through the
 //!   other installed prefixes and forwards as its cover does; if nothing covers the next
