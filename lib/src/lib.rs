@@ -6,5 +6,6 @@
 #![forbid(unsafe_code)]
 
 pub mod buffer;
+pub mod nat44;
 pub mod node;
 pub mod types;
