@@ -7,5 +7,6 @@
 
 pub mod acl;
 pub mod buffer;
+pub mod nat44;
 pub mod node;
 pub mod types;
