@@ -7,6 +7,7 @@
 
 pub mod acl;
 pub mod buffer;
+pub mod cli;
 pub mod nat44;
 pub mod node;
 pub mod types;
