@@ -1,9 +1,9 @@
 //! Parsers of the `acl-plugin` commands (issue 5), in VPP's syntax.
 
-use crate::acl::{AclAction, AclRule, Direction};
+use crate::acl::{AclAction, AclRule, Direction, TimeoutKind};
 
 use super::cursor::Cursor;
-use super::{AclSessionTimeout, Command};
+use super::Command;
 
 /// VPP's `~0` means "a new ACL" on the wire; as a typed index it is never valid.
 const ACL_INDEX_RANGE: std::ops::RangeInclusive<u32> = 0..=u32::MAX - 1;
@@ -138,12 +138,8 @@ pub(super) fn parse_show_acl(c: &mut Cursor<'_>) -> Result<Command, String> {
 }
 
 pub(super) fn parse_session_timeout(c: &mut Cursor<'_>) -> Result<Command, String> {
-    let timeout = c.choice(&[
-        ("tcp-transient", AclSessionTimeout::TcpTransient),
-        ("tcp-established", AclSessionTimeout::TcpEstablished),
-        ("udp", AclSessionTimeout::Udp),
-        ("other", AclSessionTimeout::Other),
-    ])?;
+    let kinds = TimeoutKind::ALL.map(|kind| (kind.name(), kind));
+    let timeout = c.choice(&kinds)?;
     let secs = c.u32_in("timeout", TIMEOUT_RANGE)?;
     Ok(Command::SetAclSessionTimeout { timeout, secs })
 }

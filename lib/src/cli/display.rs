@@ -187,11 +187,9 @@ impl Display for Command {
                 opt(f, interface)
             }
             C::ShowAclSessions => f.write_str("show acl-plugin sessions"),
-            C::SetAclSessionTimeout { timeout, secs } => write!(
-                f,
-                "set acl-plugin session timeout {} {secs}",
-                timeout.keyword()
-            ),
+            C::SetAclSessionTimeout { timeout, secs } => {
+                write!(f, "set acl-plugin session timeout {timeout} {secs}")
+            }
             C::SetAclSessionMaxEntries { max } => {
                 write!(f, "set acl-plugin session table max-entries {max}")
             }

@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 pub use cursor::{tokenize, Cursor, Token};
 pub use table::{CommandSpec, COMMANDS};
 
-use crate::acl::{AclRule, Direction};
+use crate::acl::{AclRule, Direction, TimeoutKind};
 use crate::nat44::{IdentityMapping, LbStaticMapping, NatProtocol, StaticMapping};
 use crate::node::InputKind;
 use crate::types::{Ipv4Prefix, MacAddr};
@@ -33,26 +33,6 @@ pub enum RoutePath {
     Interface { interface: String },
     /// `drop`.
     Drop,
-}
-
-/// The ACL session timeouts that `set acl-plugin session timeout` sets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AclSessionTimeout {
-    TcpTransient,
-    TcpEstablished,
-    Udp,
-    Other,
-}
-
-impl AclSessionTimeout {
-    pub const fn keyword(self) -> &'static str {
-        match self {
-            AclSessionTimeout::TcpTransient => "tcp-transient",
-            AclSessionTimeout::TcpEstablished => "tcp-established",
-            AclSessionTimeout::Udp => "udp",
-            AclSessionTimeout::Other => "other",
-        }
-    }
 }
 
 /// One parsed command line. Interface names stay strings: they are resolved when the
@@ -180,7 +160,7 @@ pub enum Command {
     ShowAclSessions,
     /// `set acl-plugin session timeout tcp-transient|tcp-established|udp|other N`
     SetAclSessionTimeout {
-        timeout: AclSessionTimeout,
+        timeout: TimeoutKind,
         secs: u32,
     },
     /// `set acl-plugin session table max-entries N`

@@ -1,7 +1,7 @@
 use std::net::Ipv4Addr;
 
 use super::*;
-use crate::acl::{AclAction, PortRange};
+use crate::acl::{AclAction, PortRange, TimeoutKind};
 use crate::nat44::{LbLocal, TwiceNat};
 
 fn ip(s: &str) -> Ipv4Addr {
@@ -717,14 +717,14 @@ fn acl_show_and_session_settings() {
     assert_eq!(
         ok("set acl-plugin session timeout tcp-established 86400"),
         Command::SetAclSessionTimeout {
-            timeout: AclSessionTimeout::TcpEstablished,
+            timeout: TimeoutKind::TcpEstablished,
             secs: 86400
         }
     );
     assert_eq!(
         ok("set acl-plugin session timeout other 600"),
         Command::SetAclSessionTimeout {
-            timeout: AclSessionTimeout::Other,
+            timeout: TimeoutKind::Other,
             secs: 600
         }
     );
