@@ -5,9 +5,12 @@
 //! their VPP nodes; see `../shared/DESIGN.md` and [`node::NodeId`].
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod buffer;
+pub mod cli;
 pub mod config;
 pub mod fib;
+pub mod nat44;
 pub mod node;
 pub mod runtime;
 pub mod types;
