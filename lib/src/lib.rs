@@ -7,5 +7,10 @@
 
 pub mod acl;
 pub mod buffer;
+pub mod cli;
+pub mod config;
+pub mod fib;
+pub mod nat44;
 pub mod node;
+pub mod runtime;
 pub mod types;
