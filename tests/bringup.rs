@@ -29,6 +29,15 @@ fn input_frames() -> Vec<Vec<u8>> {
         .collect()
 }
 
+fn spawn_piped(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"))
+}
+
 struct Running {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -44,7 +53,8 @@ impl Running {
         let empty_pcap = dir.join("empty.pcap");
         write_pcap(&in_pcap, &input_frames());
         write_pcap(&empty_pcap, &[]);
-        let mut child = Command::new(bin("podfwd"))
+        let mut command = Command::new(bin("podfwd"));
+        command
             .args([
                 "-l",
                 "0,1",
@@ -65,12 +75,8 @@ impl Running {
             ))
             .arg("--")
             .args(["--socket", &dir.join("cli.sock").display().to_string()])
-            .args(app_args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn podfwd");
+            .args(app_args);
+        let mut child = spawn_piped(&mut command);
         let (sender, lines) = channel();
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
@@ -129,6 +135,18 @@ impl Running {
         }
     }
 
+    /// Types `quit` and expects a clean exit; gives the whole output.
+    fn quit(mut self) -> Vec<String> {
+        self.send("quit");
+        let (status, output) = self.finish();
+        assert!(
+            status.success(),
+            "exit {status}; output:\n{}",
+            output.join("\n")
+        );
+        output
+    }
+
     fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
         self.stdin = None;
         let status = self.child.wait().expect("wait for podfwd");
@@ -174,13 +192,7 @@ fn forwards_pcap_between_ports_and_quits_cleanly() {
         |out| counter(out, "up1", "tx packets") == Some(4),
         |p| p.send("show hardware-interfaces"),
     );
-    podfwd.send("quit");
-    let (status, output) = podfwd.finish();
-    assert!(
-        status.success(),
-        "exit {status}; output:\n{}",
-        output.join("\n")
-    );
+    let output = podfwd.quit();
 
     // The startup file ran before forwarding: its block shows up0 with nothing sent.
     let first_header = output
@@ -236,4 +248,113 @@ fn sigterm_stops_cleanly() {
     );
     // Without --iface the interfaces are named after their devices.
     assert_eq!(read_pcap(&dir.join("out1.pcap")).map(|f| f.len()), Ok(4));
+}
+
+fn podfwdctl(socket: &Path, command: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = spawn_piped(
+        Command::new(bin("podfwdctl"))
+            .arg("--socket")
+            .arg(socket)
+            .args(command),
+    );
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write podfwdctl stdin");
+    child.wait_with_output().expect("wait for podfwdctl")
+}
+
+#[test]
+fn podfwdctl_runs_commands_over_the_control_socket() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("bringup_podfwdctl");
+    let socket = dir.join("cli.sock");
+    let mut podfwd = Running::start(
+        &dir,
+        "podfwdctl",
+        &["--iface", "up0=net_pcap0", "--iface", "up1=net_pcap1"],
+    );
+    podfwd.wait_for(
+        "the workers launched",
+        |out| out.iter().any(|l| l.contains("launch worker lcore 1")),
+        |_| {},
+    );
+    let mode = std::fs::metadata(&socket)
+        .expect("socket exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // One command: its output on stdout, exit 0; polled until the 4 frames went out.
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = podfwdctl(&socket, &["show", "hardware-interfaces", "up1"], "");
+        assert!(out.status.success(), "{out:?}");
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert!(
+            lines.iter().all(|l| !l.starts_with("up0")),
+            "only up1 asked for: {lines:?}"
+        );
+        if counter(&lines, "up1", "tx packets") == Some(4) {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "up1 never sent 4 packets: {lines:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A failing command: its sentence on stderr, non-zero exit.
+    let out = podfwdctl(&socket, &["show", "hardware-interfaces", "tap9"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: unknown interface 'tap9' (known: up0, up1)\n"
+    );
+
+    // Interactive: one reply per line, `quit` ends the session but not podfwd.
+    let out = podfwdctl(
+        &socket,
+        &[],
+        "show hardware-interfaces up0\nnonsense\nquit\nshow hardware-interfaces up1\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "one command failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+    assert_eq!(counter(&lines, "up0", "rx packets"), Some(4), "{stdout}");
+    assert!(
+        stdout.contains("error: unknown command 'nonsense'"),
+        "{stdout}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("up1")),
+        "nothing after quit runs: {stdout}"
+    );
+
+    podfwd.quit();
+    assert!(!socket.exists(), "socket removed on exit");
+}
+
+#[test]
+fn podfwdctl_without_podfwd_names_the_socket() {
+    let dir = scratch_dir("podfwdctl_no_server");
+    let socket = dir.join("absent.sock");
+    let out = podfwdctl(&socket, &["show", "hardware-interfaces"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "podfwdctl: cannot connect to {}:",
+            socket.display()
+        )),
+        "{stderr}"
+    );
 }

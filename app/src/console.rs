@@ -1,10 +1,12 @@
-//! Commands from people: the startup file, the console on stdin and (later) the
-//! control socket all feed one [`Executor`] on the main lcore.
+//! Commands from people: the startup file, the console on stdin and the control
+//! socket all feed one [`Executor`] on the main lcore.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::mpsc::{channel, Receiver, Sender};
+
+use crate::control;
 
 /// Runs one CLI line; `Ok` is the output to show, `Err` a sentence saying what is wrong.
 pub trait Executor {
@@ -20,6 +22,11 @@ pub enum Event {
     ConsoleClosed,
     /// SIGINT or SIGTERM.
     StopSignal,
+    /// A line from a control socket client, and where its reply goes.
+    Remote {
+        line: String,
+        reply: Sender<Result<String, String>>,
+    },
 }
 
 /// Lines that end podfwd rather than go to the executor.
@@ -88,6 +95,58 @@ pub fn event_sources(stop_signal: UnixStream) -> (Sender<Event>, Receiver<Event>
     (sender, receiver)
 }
 
+/// Accepts control socket clients; each connection's lines go to the main lcore as
+/// [`Event::Remote`] and the replies back in order. `quit`/`exit` close the connection.
+pub fn serve_socket(listener: UnixListener, events: Sender<Event>) {
+    let spawned = std::thread::Builder::new()
+        .name("control-socket".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let events = events.clone();
+                let _ = std::thread::Builder::new()
+                    .name("control-client".into())
+                    .spawn(move || serve_client(stream, &events));
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("control socket not served: {e}");
+    }
+}
+
+fn serve_client(stream: UnixStream, events: &Sender<Event>) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { return };
+        if is_quit(&line) {
+            return;
+        }
+        let reply = if line.trim().is_empty() {
+            Ok(String::new())
+        } else {
+            let (sender, receiver) = channel();
+            if events
+                .send(Event::Remote {
+                    line,
+                    reply: sender,
+                })
+                .is_err()
+            {
+                return;
+            }
+            // A dropped sender means podfwd is shutting down.
+            receiver
+                .recv()
+                .unwrap_or_else(|_| Err("podfwd is shutting down".into()))
+        };
+        if control::write_reply(&mut writer, &reply).is_err() {
+            return;
+        }
+    }
+}
+
 /// Serves events until `quit`/`exit` or a stop signal.
 pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
     let interactive = std::io::stdin().is_terminal();
@@ -103,6 +162,9 @@ pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
             Event::StopSignal => {
                 log::info!("stop signal received");
                 return;
+            }
+            Event::Remote { line, reply } => {
+                let _ = reply.send(executor.execute(line.trim()));
             }
             Event::ConsoleClosed => log::info!("console input closed; stop with SIGINT/SIGTERM"),
             Event::ConsoleLine(line) => {

@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 pub mod console;
+pub mod control;
 #[allow(unsafe_code)]
 pub mod dpdk;
 pub mod forward;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use log::{info, warn};
-use podfwd_app::{console, dpdk, forward, hardware, options};
+use podfwd_app::{console, control, dpdk, forward, hardware, options};
 
 use podfwd_app::console::Executor;
 use podfwd_app::dpdk::eal::Eal;
@@ -252,6 +252,11 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         )?;
     }
 
+    let listener = control::bind(&options.socket).map_err(|e| Failure {
+        message: format!("control socket {}: {e}", options.socket.display()),
+        code: 1,
+    })?;
+    info!("control socket {}", options.socket.display());
     let stop_signal = signal::install_stop_handler()?;
     let stop = Arc::new(AtomicBool::new(false));
     let drain_ticks = dpdk::tsc_hz() * TX_DRAIN_MICROSECONDS / 1_000_000;
@@ -286,9 +291,11 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     }
 
     if !signal::stop_requested() {
-        let (_sender, events) = console::event_sources(stop_signal);
+        let (sender, events) = console::event_sources(stop_signal);
+        console::serve_socket(listener, sender);
         console::run_console(&mut executor as &mut dyn Executor, &events);
     }
+    let _ = std::fs::remove_file(&options.socket);
 
     info!("stopping workers");
     stop.store(true, Ordering::Relaxed);
