@@ -7,4 +7,7 @@
 
 pub mod buffer;
 pub mod node;
+pub mod packet;
+#[doc(hidden)]
+pub mod spec_frames;
 pub mod types;
