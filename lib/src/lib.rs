@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 pub mod buffer;
+pub mod config;
+pub mod fib;
 pub mod node;
 pub mod packet;
 #[doc(hidden)]
