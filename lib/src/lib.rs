@@ -6,10 +6,14 @@
 #![forbid(unsafe_code)]
 
 pub mod buffer;
+pub mod burst;
 pub mod config;
+pub mod counters;
 pub mod fib;
 pub mod node;
 pub mod packet;
 #[doc(hidden)]
 pub mod spec_frames;
+pub mod stages;
+pub mod trace;
 pub mod types;

@@ -26,17 +26,19 @@ pub const HOST_NEXT_HOP: Ipv4Addr = Ipv4Addr::new(172, 30, 1, 2);
 /// TCP options of a Linux SYN: MSS 1460, SACK permitted, timestamps, NOP, window scale 7.
 /// The spec shows only the first six bytes; the timestamp values are chosen so that the
 /// TCP checksums come out as the spec's (0xd22d for the SYN, 0xdab4 for the SYN-ACK).
-pub fn linux_syn_options(ts_value: u32, ts_echo: u32) -> [u8; 20] {
-    let mut o = [0u8; 20];
-    o[..8].copy_from_slice(&[0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a]);
-    o[8..12].copy_from_slice(&ts_value.to_be_bytes());
-    o[12..16].copy_from_slice(&ts_echo.to_be_bytes());
-    o[16..].copy_from_slice(&[0x01, 0x03, 0x03, 0x07]);
-    o
+pub const fn linux_syn_options(ts_value: u32, ts_echo: u32) -> [u8; 20] {
+    let v = ts_value.to_be_bytes();
+    let e = ts_echo.to_be_bytes();
+    [
+        0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, v[0], v[1], v[2], v[3], e[0], e[1], e[2],
+        e[3], 0x01, 0x03, 0x03, 0x07,
+    ]
 }
 
 pub const SYN_TS_VALUE: u32 = 0x0a1b_a3e5;
 pub const SYN_ACK_TS_VALUE: u32 = 0x3c4d_71b3;
+const SYN_OPTIONS: [u8; 20] = linux_syn_options(SYN_TS_VALUE, 0);
+const SYN_ACK_OPTIONS: [u8; 20] = linux_syn_options(SYN_ACK_TS_VALUE, SYN_TS_VALUE);
 
 /// What a TCP frame carries; [`tcp_frame`] builds it with correct checksums.
 #[derive(Clone, Copy, Debug)]
@@ -92,7 +94,12 @@ pub fn tcp_frame(s: &TcpFrameSpec<'_>) -> Vec<u8> {
 /// The spec's SYN as the client pod sends it (74 bytes): 10.1.1.3:46310 ->
 /// 10.104.221.85:80, IP checksum 0xe946, TCP checksum 0xd22d.
 pub fn syn() -> Vec<u8> {
-    tcp_frame(&TcpFrameSpec {
+    tcp_frame(&syn_spec())
+}
+
+/// What [`syn`] carries, to build variants with `..syn_spec()`.
+pub fn syn_spec() -> TcpFrameSpec<'static> {
+    TcpFrameSpec {
         dst_mac: TAP2_MAC,
         src_mac: CLIENT_POD_MAC,
         src: CLIENT_IP,
@@ -105,9 +112,9 @@ pub fn syn() -> Vec<u8> {
         ack: 0,
         flags: TcpFlags::SYN,
         window: 29200,
-        options: &linux_syn_options(SYN_TS_VALUE, 0),
+        options: &SYN_OPTIONS,
         payload: &[],
-    })
+    }
 }
 
 /// The spec's SYN-ACK as the server in the host stack sends it: 10.20.0.2:8080 ->
@@ -126,7 +133,7 @@ pub fn syn_ack() -> Vec<u8> {
         ack: 0xba5b_f36e,
         flags: TcpFlags::SYN | TcpFlags::ACK,
         window: 28960,
-        options: &linux_syn_options(SYN_ACK_TS_VALUE, SYN_TS_VALUE),
+        options: &SYN_ACK_OPTIONS,
         payload: &[],
     })
 }
