@@ -12,6 +12,7 @@ pub mod counters;
 pub mod fib;
 pub mod node;
 pub mod packet;
+pub mod pipeline;
 #[doc(hidden)]
 pub mod spec_frames;
 pub mod stages;

@@ -64,17 +64,7 @@ pub fn update32(old_csum: u16, old_value: u32, new_value: u32) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A small xorshift generator: deterministic, so a failure reproduces.
-    struct Xorshift(u64);
-    impl Xorshift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::spec_frames::Xorshift;
 
     #[test]
     fn rfc1071_example() {
