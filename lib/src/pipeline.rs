@@ -291,11 +291,24 @@ fn output<B: PacketBuf, const TRACE: bool>(
     cx: &mut Context<'_>,
     verdicts: &mut [Verdict; MAX_BURST],
 ) {
+    // Tx counts are summed per run of packets to the same interface (a whole burst, most
+    // often) and written once per run, not once per packet.
+    let mut run: Option<(IfIndex, u64, u64)> = None;
     for ((meta, pkt), verdict) in burst.meta().iter().zip(pkts).zip(verdicts.iter_mut()) {
         match meta.disposition() {
             Disposition::Output(tx_if) => {
                 *verdict = Verdict::Tx(tx_if);
-                cx.counters.count_tx(tx_if, 1, pkt.data().len() as u64);
+                let bytes = pkt.data().len() as u64;
+                run = match run {
+                    Some((i, packets, total)) if i == tx_if => {
+                        Some((i, packets + 1, total + bytes))
+                    }
+                    Some((i, packets, total)) => {
+                        cx.counters.count_tx(i, packets, total);
+                        Some((tx_if, 1, bytes))
+                    }
+                    None => Some((tx_if, 1, bytes)),
+                };
                 if TRACE && meta.traced {
                     let record = output_record(cx.snapshot, tx_if, pkt.data());
                     cx.trace(meta, || TraceRecord::Output(record));
@@ -311,6 +324,9 @@ fn output<B: PacketBuf, const TRACE: bool>(
             // Every other disposition was resolved above; a packet left here is not sent.
             _ => *verdict = Verdict::Drop,
         }
+    }
+    if let Some((i, packets, total)) = run {
+        cx.counters.count_tx(i, packets, total);
     }
 }
 

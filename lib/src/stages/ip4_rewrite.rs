@@ -12,6 +12,7 @@ use super::icmp_error::IcmpErrorKind;
 use super::{drop, Context};
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition};
+use crate::config::{InterfaceConfig, Snapshot};
 use crate::fib::{AdjIndex, Adjacency};
 use crate::node::NodeId;
 use crate::node_errors;
@@ -80,6 +81,8 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
 ) {
     let snapshot = cx.snapshot;
     let all_live = burst.all_continue();
+    // Consecutive packets mostly share an adjacency: resolve it and its interface once.
+    let mut cached: Option<(AdjIndex, Resolved<'_>)> = None;
     for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
         if !all_live && burst.disposition(i) != Disposition::Continue {
             continue;
@@ -89,24 +92,29 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         };
         let (l3, generated, adjacency) =
             (usize::from(meta.l3_offset), meta.generated, meta.adjacency);
-        let (tx_if, next_hop, rewrite) = match snapshot.fib.adjacency(adjacency) {
-            Adjacency::Rewrite {
+        let resolved = match cached {
+            Some((index, resolved)) if index == adjacency => resolved,
+            _ => {
+                let resolved = resolve(snapshot, adjacency);
+                cached = Some((adjacency, resolved));
+                resolved
+            }
+        };
+        let (tx_if, next_hop, rewrite, itf) = match resolved {
+            Resolved::Ready {
                 tx_if,
                 next_hop,
                 rewrite,
-            } => (*tx_if, *next_hop, rewrite),
-            Adjacency::Glean { .. } => {
+                interface,
+            } => (tx_if, next_hop, rewrite, interface),
+            Resolved::Glean => {
                 burst.set_disposition(i, Disposition::ToResolve);
                 continue;
             }
-            Adjacency::NoRoute | Adjacency::Drop | Adjacency::Receive { .. } => {
-                drop(burst, i, Ip4RewriteError::NoAdjacency);
+            Resolved::Fail(e) => {
+                drop(burst, i, e);
                 continue;
             }
-        };
-        let Some(itf) = snapshot.interface(tx_if).filter(|itf| itf.admin_up) else {
-            drop(burst, i, Ip4RewriteError::TxInterfaceDown);
-            continue;
         };
         // The ethernet header sits right before L3; ethernet-input set l3 to its length.
         let Some(frame) = pkt
@@ -162,6 +170,41 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
                     })
                 });
             }
+        }
+    }
+}
+
+/// What an adjacency means for ip4-rewrite, looked up once per run of packets.
+#[derive(Clone, Copy)]
+enum Resolved<'a> {
+    Ready {
+        tx_if: IfIndex,
+        next_hop: Ipv4Addr,
+        rewrite: &'a [u8; ethernet::HEADER_LEN],
+        interface: &'a InterfaceConfig,
+    },
+    Glean,
+    Fail(Ip4RewriteError),
+}
+
+fn resolve(snapshot: &Snapshot, adjacency: AdjIndex) -> Resolved<'_> {
+    match snapshot.fib.adjacency(adjacency) {
+        Adjacency::Rewrite {
+            tx_if,
+            next_hop,
+            rewrite,
+        } => match snapshot.interface(*tx_if).filter(|itf| itf.admin_up) {
+            Some(interface) => Resolved::Ready {
+                tx_if: *tx_if,
+                next_hop: *next_hop,
+                rewrite,
+                interface,
+            },
+            None => Resolved::Fail(Ip4RewriteError::TxInterfaceDown),
+        },
+        Adjacency::Glean { .. } => Resolved::Glean,
+        Adjacency::NoRoute | Adjacency::Drop | Adjacency::Receive { .. } => {
+            Resolved::Fail(Ip4RewriteError::NoAdjacency)
         }
     }
 }
