@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The bracketed stages belong to the ACL and NAT44 modules; each slot is marked in
-//! [`Worker::run`] and takes one line plus the stage's state in [`Worker`]. ARP runs after
+//! `Worker::run` and takes one line plus the stage's state in [`Worker`]. ARP runs after
 //! the output features so that they only ever see IPv4.
 
 use crate::buffer::PacketBuf;
@@ -487,6 +487,21 @@ Packet 1
         assert!(text.ends_with(expected_end), "{text}");
         worker.trace_mut().clear();
         assert!(worker.trace().packets().is_empty());
+    }
+
+    #[test]
+    fn dropped_packet_trace_ends_in_error_drop() {
+        let mut worker = Worker::new(ticks);
+        worker.trace_mut().add("dpdk-input", 1).unwrap();
+        let mut bad = spec_frames::syn();
+        bad[14 + 10] ^= 0xff;
+        let (verdicts, _) = run(&mut worker, TAP2, &[bad]);
+        assert_eq!(verdicts, [Verdict::Drop]);
+        let text = worker.trace().format(1);
+        assert!(
+            text.ends_with("02:54:30:091783: error-drop\n  ip4-input: bad ip4 checksum\n\n"),
+            "{text}"
+        );
     }
 
     #[test]

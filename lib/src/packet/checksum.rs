@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 /// Adds `data` into a ones'-complement accumulator, as big-endian 16-bit words; an odd
 /// trailing byte is padded with zero (RFC 1071). The result is a partial sum: sums over
 /// consecutive even-length pieces, and [`pseudo_header`], can be added together.
+#[inline]
 pub fn accumulate(acc: u64, data: &[u8]) -> u64 {
     // The ones'-complement sum is byte-order independent (RFC 1071 §2(B)): summing native
     // words gives the byte-swapped sum, so the words are added without a swap each and the
@@ -35,6 +36,7 @@ pub fn accumulate(acc: u64, data: &[u8]) -> u64 {
 }
 
 /// Folds an accumulator to 16 bits, end-around carry included.
+#[inline]
 pub fn fold(mut acc: u64) -> u16 {
     while acc > 0xffff {
         acc = (acc & 0xffff) + (acc >> 16);
@@ -44,11 +46,13 @@ pub fn fold(mut acc: u64) -> u16 {
 
 /// The checksum to store over `data` (whose checksum field must read zero), or, over data
 /// that includes a correct checksum, zero.
+#[inline]
 pub fn checksum(data: &[u8]) -> u16 {
     !fold(accumulate(0, data))
 }
 
 /// The sum of the TCP/UDP pseudo-header (RFC 793 §3.1, RFC 768).
+#[inline]
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) -> u64 {
     u64::from(src.to_bits()) + u64::from(dst.to_bits()) + u64::from(protocol) + u64::from(length)
 }
@@ -56,12 +60,14 @@ pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) ->
 /// The checksum after one 16-bit word of the covered data changes from `old_word` to
 /// `new_word`: RFC 1624 eqn. 3, `HC' = ~(~HC + ~m + m')`, which, unlike eqn. 2, never
 /// yields 0x0000 from a non-zero sum.
+#[inline]
 pub fn update16(old_csum: u16, old_word: u16, new_word: u16) -> u16 {
     let acc = u64::from(!old_csum) + u64::from(!old_word) + u64::from(new_word);
     !fold(acc)
 }
 
 /// As [`update16`] for a 32-bit field (an IPv4 address): both halves at once.
+#[inline]
 pub fn update32(old_csum: u16, old_value: u32, new_value: u32) -> u16 {
     let acc = u64::from(!old_csum)
         + u64::from(!(old_value >> 16) & 0xffff)

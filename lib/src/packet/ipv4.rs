@@ -285,6 +285,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
     /// TTL − 1 with the checksum patched (RFC 1624), as a router forwards; the caller has
     /// checked that TTL > 1.
+    #[inline]
     pub fn decrement_ttl(&mut self) {
         let ttl = self.ttl();
         let protocol = self.buffer.as_ref()[field::PROTOCOL];

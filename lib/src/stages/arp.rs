@@ -565,6 +565,24 @@ mod tests {
     }
 
     #[test]
+    fn no_source_address() {
+        // A glean adjacency on an interface whose addresses were removed since the FIB was
+        // built: no address to ask from.
+        let built = snapshot();
+        let mut stripped = snapshot();
+        for itf in &mut stripped.interfaces {
+            itf.addresses.clear();
+        }
+        let mut stage = Arp::new();
+        let (burst, _, _) = run_stage(TAP0, &[spec_frames::syn()], &stripped, |b, p, cx| {
+            b.meta_mut(0).unwrap().adjacency = built.fib.lookup(Ipv4Addr::new(10, 1, 1, 9));
+            b.set_disposition(0, Disposition::ToResolve);
+            stage.process_resolve::<_, false>(b, p, cx)
+        });
+        assert_eq!(burst.disposition(0), dropped(ArpError::NoSourceAddress));
+    }
+
+    #[test]
     fn requests_are_rate_limited_per_next_hop() {
         let mut stage = Arp::new();
         assert_eq!(resolve(&mut stage, 1).0, Disposition::Output(TAP2));
