@@ -536,6 +536,69 @@ Packet 1
     }
 
     #[test]
+    fn unresolved_gateway_is_asked_for_from_the_tx_interface() {
+        let mut cp = control_plane();
+        let gateway = Ipv4Addr::new(172, 30, 1, 9);
+        cp.add_route(
+            "192.0.2.0/24".parse().unwrap(),
+            crate::config::RouteTarget::Via {
+                next_hop: gateway,
+                interface: Some(TAP0),
+            },
+        )
+        .unwrap();
+        let snap = cp.snapshot();
+        let syn = spec_frames::tcp_frame(&TcpFrameSpec {
+            dst: Ipv4Addr::new(192, 0, 2, 80),
+            ..spec_frames::syn_spec()
+        });
+        let mut worker = Worker::new(ticks);
+        let mut pkts = [TestBuf::new(&syn)];
+        assert_eq!(
+            worker.process(TAP2, &mut pkts, &snap, NOW),
+            [Verdict::Tx(TAP0)]
+        );
+        let arp = crate::packet::ArpPacket::new_checked(&pkts[0].data()[14..]).unwrap();
+        assert_eq!(arp.sender_mac(), TAP0_MAC);
+        assert_eq!(arp.sender_ip(), TAP0_IP);
+        assert_eq!(arp.target_ip(), gateway);
+    }
+
+    #[test]
+    fn learnt_neighbour_resolves_the_next_packet() {
+        let mut cp = control_plane();
+        let host = Ipv4Addr::new(10, 1, 1, 77);
+        let host_mac: crate::types::MacAddr = "02:00:00:00:00:77".parse().unwrap();
+        let syn = spec_frames::tcp_frame(&TcpFrameSpec {
+            dst_mac: TAP0_MAC,
+            src_mac: HOST_MAC,
+            dst: host,
+            ..spec_frames::syn_spec()
+        });
+        let mut worker = Worker::new(ticks);
+        // The host answers our request: its reply is learnt and handed to the control plane.
+        let mut reply = spec_frames::arp_request(host_mac, host, TAP2_IP);
+        reply[..6].copy_from_slice(&TAP2_MAC.0);
+        reply[14 + 7] = 2;
+        let mut pkts = [TestBuf::new(&reply)];
+        assert_eq!(
+            worker.process(TAP2, &mut pkts, &cp.snapshot(), NOW),
+            [Verdict::Drop]
+        );
+        for event in worker.learned() {
+            assert!(cp.learn_neighbor(event.if_index, event.ip, event.mac));
+        }
+        worker.clear_learned();
+        let mut pkts = [TestBuf::new(&syn)];
+        assert_eq!(
+            worker.process(TAP0, &mut pkts, &cp.snapshot(), NOW),
+            [Verdict::Tx(TAP2)]
+        );
+        assert_eq!(pkts[0].data()[..6], host_mac.0);
+        assert_eq!(pkts[0].data()[6..12], TAP2_MAC.0);
+    }
+
+    #[test]
     fn ping_to_our_address_is_answered() {
         let mut worker = Worker::new(ticks);
         let ping = spec_frames::icmp_echo_request(
