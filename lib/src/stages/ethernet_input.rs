@@ -53,8 +53,9 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         .interface(burst_rx_if)
         .filter(|itf| itf.admin_up)
         .map(|itf| itf.mac);
+    let all_live = burst.all_continue();
     for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
-        if burst.disposition(i) != Disposition::Continue {
+        if !all_live && burst.disposition(i) != Disposition::Continue {
             continue;
         }
         let Ok(frame) = EthernetFrame::new_checked(pkt.data()) else {
