@@ -1,0 +1,429 @@
+//! The ACL control plane: ACLs, their attachment to interfaces, session settings, and the
+//! immutable [`AclConfig`] workers read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use super::classifier::Classifier;
+use super::rule::{AclRule, Direction};
+use super::session::{SessionTimeouts, TimeoutKind};
+use crate::types::IfIndex;
+
+/// VPP 19.08's per-worker session limit.
+pub const DEFAULT_MAX_SESSIONS: usize = 500_000;
+
+/// One ACL: an ordered rule list and a free-form tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acl {
+    pub tag: String,
+    pub rules: Vec<AclRule>,
+}
+
+/// The ACL state the main lcore edits. Every operation validates first and changes
+/// nothing when it returns an error.
+#[derive(Clone, Debug)]
+pub struct AclTable {
+    acls: Vec<Option<Acl>>,
+    /// Per interface, the ordered ACL lists: `[input, output]`.
+    applied: BTreeMap<IfIndex, [Vec<u32>; 2]>,
+    timeouts: SessionTimeouts,
+    max_sessions: usize,
+}
+
+impl Default for AclTable {
+    fn default() -> Self {
+        AclTable::new()
+    }
+}
+
+const fn slot(direction: Direction) -> usize {
+    match direction {
+        Direction::Input => 0,
+        Direction::Output => 1,
+    }
+}
+
+fn list_indices(indices: &[impl std::fmt::Display]) -> String {
+    let mut out = String::new();
+    for (i, index) in indices.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{index}");
+    }
+    out
+}
+
+impl AclTable {
+    pub fn new() -> AclTable {
+        AclTable {
+            acls: Vec::new(),
+            applied: BTreeMap::new(),
+            timeouts: SessionTimeouts::default(),
+            max_sessions: DEFAULT_MAX_SESSIONS,
+        }
+    }
+
+    fn validate_rules(rules: &[AclRule]) -> Result<(), String> {
+        for (i, rule) in rules.iter().enumerate() {
+            rule.validate().map_err(|e| format!("rule {i}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The ACL at `index`, or a sentence naming the ACLs that exist.
+    pub fn acl(&self, index: u32) -> Result<&Acl, String> {
+        self.acls
+            .get(index as usize)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| {
+                let known: Vec<usize> = self.indices().map(|i| i as usize).collect();
+                if known.is_empty() {
+                    format!("ACL index {index} does not exist (no ACLs defined)")
+                } else {
+                    format!(
+                        "ACL index {index} does not exist (known: {})",
+                        list_indices(&known)
+                    )
+                }
+            })
+    }
+
+    /// Indices of the ACLs that exist, ascending.
+    pub fn indices(&self) -> impl Iterator<Item = u32> + '_ {
+        self.acls
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.is_some())
+            .map(|(i, _)| i as u32)
+    }
+
+    /// `set acl-plugin acl <rules>`: a new ACL at the lowest free index, which it returns.
+    pub fn create(&mut self, rules: Vec<AclRule>, tag: &str) -> Result<u32, String> {
+        Self::validate_rules(&rules)?;
+        let acl = Acl {
+            tag: tag.to_string(),
+            rules,
+        };
+        let index = match self.acls.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                self.acls.push(None);
+                self.acls.len() - 1
+            }
+        };
+        let index_u32 =
+            u32::try_from(index).map_err(|_| "too many ACLs: no index left".to_string())?;
+        self.acls[index] = Some(acl);
+        Ok(index_u32)
+    }
+
+    /// `set acl-plugin acl index N <rules>`: replaces ACL `index`, which must exist. On
+    /// interfaces it is applied to, the new rules apply from the next snapshot.
+    pub fn replace(&mut self, index: u32, rules: Vec<AclRule>, tag: &str) -> Result<u32, String> {
+        Self::validate_rules(&rules)?;
+        self.acl(index)?;
+        if let Some(slot) = self.acls.get_mut(index as usize) {
+            *slot = Some(Acl {
+                tag: tag.to_string(),
+                rules,
+            });
+        }
+        Ok(index)
+    }
+
+    /// Where ACL `index` is applied, as `(interface, direction)` pairs.
+    pub fn applied_on(&self, index: u32) -> Vec<(IfIndex, Direction)> {
+        let mut out = Vec::new();
+        for (&sw_if, lists) in &self.applied {
+            for direction in [Direction::Input, Direction::Output] {
+                if lists[slot(direction)].contains(&index) {
+                    out.push((sw_if, direction));
+                }
+            }
+        }
+        out
+    }
+
+    /// `delete acl-plugin acl index N`: refused while the ACL is applied anywhere.
+    pub fn delete(&mut self, index: u32) -> Result<(), String> {
+        self.acl(index)?;
+        let applied = self.applied_on(index);
+        if !applied.is_empty() {
+            let places: Vec<String> = applied
+                .iter()
+                .map(|(sw_if, direction)| format!("sw_if_index {sw_if} {direction}"))
+                .collect();
+            return Err(format!(
+                "ACL {index} is applied on {}: remove it from there first",
+                list_indices(&places)
+            ));
+        }
+        if let Some(slot) = self.acls.get_mut(index as usize) {
+            *slot = None;
+        }
+        Ok(())
+    }
+
+    /// `set acl-plugin interface NAME input|output acl N [del]`: appends ACL `acl` to the
+    /// interface's list for `direction`, or removes it with `del`.
+    pub fn set_interface_acl(
+        &mut self,
+        sw_if: IfIndex,
+        direction: Direction,
+        acl: u32,
+        del: bool,
+    ) -> Result<(), String> {
+        self.acl(acl)?;
+        let present = self
+            .applied
+            .get(&sw_if)
+            .is_some_and(|lists| lists[slot(direction)].contains(&acl));
+        match (del, present) {
+            (false, true) => {
+                return Err(format!(
+                    "ACL {acl} is already applied on sw_if_index {sw_if} {direction}"
+                ))
+            }
+            (true, false) => {
+                return Err(format!(
+                    "ACL {acl} is not applied on sw_if_index {sw_if} {direction}"
+                ))
+            }
+            _ => {}
+        }
+        let lists = self.applied.entry(sw_if).or_default();
+        if del {
+            lists[slot(direction)].retain(|&a| a != acl);
+        } else {
+            lists[slot(direction)].push(acl);
+        }
+        if lists.iter().all(Vec::is_empty) {
+            self.applied.remove(&sw_if);
+        }
+        Ok(())
+    }
+
+    /// Replaces an interface's whole list for one direction (the binary API's form).
+    pub fn set_interface_acl_list(
+        &mut self,
+        sw_if: IfIndex,
+        direction: Direction,
+        acls: &[u32],
+    ) -> Result<(), String> {
+        for &acl in acls {
+            self.acl(acl)?;
+        }
+        for (i, acl) in acls.iter().enumerate() {
+            if acls[..i].contains(acl) {
+                return Err(format!("ACL {acl} appears twice in the list"));
+            }
+        }
+        let lists = self.applied.entry(sw_if).or_default();
+        lists[slot(direction)] = acls.to_vec();
+        if lists.iter().all(Vec::is_empty) {
+            self.applied.remove(&sw_if);
+        }
+        Ok(())
+    }
+
+    /// The ACLs on `sw_if` for `direction`, in evaluation order.
+    pub fn interface_acls(&self, sw_if: IfIndex, direction: Direction) -> &[u32] {
+        self.applied
+            .get(&sw_if)
+            .map_or(&[], |lists| &lists[slot(direction)])
+    }
+
+    /// `set acl-plugin session timeout <kind> N` (seconds).
+    pub fn set_session_timeout(&mut self, kind: TimeoutKind, seconds: u64) -> Result<(), String> {
+        let ns = seconds
+            .checked_mul(1_000_000_000)
+            .filter(|_| seconds > 0)
+            .ok_or_else(|| {
+                format!("session timeout {kind} {seconds}: must be 1..=18446744073 seconds")
+            })?;
+        self.timeouts.set(kind, ns);
+        Ok(())
+    }
+
+    pub fn session_timeouts(&self) -> SessionTimeouts {
+        self.timeouts
+    }
+
+    /// `set acl-plugin session table max-entries N`, per worker.
+    pub fn set_max_sessions(&mut self, max: usize) -> Result<(), String> {
+        if max == 0 || max > u32::MAX as usize / 2 {
+            return Err(format!(
+                "session table max-entries {max}: must be 1..={}",
+                u32::MAX / 2
+            ));
+        }
+        self.max_sessions = max;
+        Ok(())
+    }
+
+    pub fn max_sessions(&self) -> usize {
+        self.max_sessions
+    }
+
+    /// Compiles the snapshot workers read. Interfaces with the same ACL list share one
+    /// classifier.
+    pub fn build(&self) -> AclConfig {
+        let mut compiled: HashMap<Vec<u32>, Arc<Classifier>> = HashMap::new();
+        let mut interfaces = Vec::new();
+        for (&sw_if, lists) in &self.applied {
+            if interfaces.len() <= sw_if.as_usize() {
+                interfaces.resize(sw_if.as_usize() + 1, InterfaceAcls::default());
+            }
+            let mut entry = InterfaceAcls {
+                any: true,
+                ..InterfaceAcls::default()
+            };
+            for direction in [Direction::Input, Direction::Output] {
+                let list = &lists[slot(direction)];
+                if list.is_empty() {
+                    continue;
+                }
+                let classifier = compiled
+                    .entry(list.clone())
+                    .or_insert_with(|| {
+                        Arc::new(Classifier::build(list.iter().filter_map(|&acl| {
+                            let rules = self.acl(acl).ok()?.rules.as_slice();
+                            Some((acl, rules))
+                        })))
+                    })
+                    .clone();
+                entry.classifiers[slot(direction)] = Some(classifier);
+            }
+            interfaces[sw_if.as_usize()] = entry;
+        }
+        AclConfig {
+            interfaces,
+            rule_counts: self
+                .acls
+                .iter()
+                .map(|a| a.as_ref().map_or(0, |a| a.rules.len()))
+                .collect(),
+            timeouts: self.timeouts,
+            max_sessions: self.max_sessions,
+        }
+    }
+
+    /// `show acl-plugin acl [index N]`, in VPP's format.
+    pub fn show_acls(&self, only: Option<u32>) -> Result<String, String> {
+        let indices: Vec<u32> = match only {
+            Some(index) => {
+                self.acl(index)?;
+                vec![index]
+            }
+            None => self.indices().collect(),
+        };
+        let mut out = String::new();
+        for index in indices {
+            let acl = self.acl(index)?;
+            let _ = writeln!(
+                out,
+                "acl-index {index} count {} tag {{{}}}",
+                acl.rules.len(),
+                acl.tag
+            );
+            for (i, rule) in acl.rules.iter().enumerate() {
+                let _ = writeln!(out, "  {i:>9}: {rule}");
+            }
+            let applied = self.applied_on(index);
+            for direction in [Direction::Input, Direction::Output] {
+                let on: Vec<IfIndex> = applied
+                    .iter()
+                    .filter(|(_, d)| *d == direction)
+                    .map(|(sw_if, _)| *sw_if)
+                    .collect();
+                let word = if direction.is_input() {
+                    "inbound"
+                } else {
+                    "outbound"
+                };
+                let _ = writeln!(
+                    out,
+                    "  applied {word} on sw_if_index: {}",
+                    list_indices(&on)
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// `show acl-plugin interface [NAME]`: every interface with ACLs, or just `only`.
+    pub fn show_interfaces(
+        &self,
+        only: Option<IfIndex>,
+        name_of: &dyn Fn(IfIndex) -> String,
+    ) -> String {
+        let mut out = String::new();
+        let mut interfaces: Vec<IfIndex> = self.applied.keys().copied().collect();
+        if let Some(sw_if) = only {
+            interfaces = vec![sw_if];
+        }
+        for sw_if in interfaces {
+            let _ = writeln!(out, "sw_if_index {sw_if} ({}):", name_of(sw_if));
+            for direction in [Direction::Input, Direction::Output] {
+                let _ = writeln!(
+                    out,
+                    "  {direction} acl(s): {}",
+                    list_indices(self.interface_acls(sw_if, direction))
+                );
+            }
+        }
+        out
+    }
+}
+
+/// One interface's compiled lookups, `[input, output]`.
+#[derive(Clone, Debug, Default)]
+struct InterfaceAcls {
+    classifiers: [Option<Arc<Classifier>>; 2],
+    /// The interface has an ACL in some direction, so a session may exist on it.
+    any: bool,
+}
+
+/// The immutable ACL snapshot a worker reads.
+#[derive(Clone, Debug)]
+pub struct AclConfig {
+    interfaces: Vec<InterfaceAcls>,
+    rule_counts: Vec<usize>,
+    pub timeouts: SessionTimeouts,
+    pub max_sessions: usize,
+}
+
+impl Default for AclConfig {
+    fn default() -> Self {
+        AclTable::new().build()
+    }
+}
+
+impl AclConfig {
+    /// `None` when `sw_if` has no ACL in either direction: then it has no sessions either
+    /// and every packet is permitted. Otherwise the rule lookup for `direction`, if any.
+    #[inline(always)]
+    pub(crate) fn interface(
+        &self,
+        sw_if: IfIndex,
+        direction: Direction,
+    ) -> Option<Option<&Classifier>> {
+        let entry = self.interfaces.get(sw_if.as_usize())?;
+        if !entry.any {
+            return None;
+        }
+        Some(entry.classifiers[slot(direction)].as_deref())
+    }
+
+    /// Rules per ACL index (0 for a free index): sizes the workers' hit counters.
+    pub fn rule_counts(&self) -> &[usize] {
+        &self.rule_counts
+    }
+
+    /// The classifier for (sw_if, direction), for inspection and benchmarks.
+    pub fn classifier(&self, sw_if: IfIndex, direction: Direction) -> Option<&Classifier> {
+        self.interfaces.get(sw_if.as_usize())?.classifiers[slot(direction)].as_deref()
+    }
+}

@@ -1,0 +1,350 @@
+//! The per-packet ACL decision of one worker: sessions first, then rules.
+
+use std::fmt::Write as _;
+
+use super::classifier::RuleMatch;
+use super::config::{AclConfig, AclTable};
+use super::packet::AclPacketInfo;
+use super::rule::{AclAction, Direction};
+use super::session::{CreateError, SessionSummary, SessionTable};
+use crate::node::{DropReason, NodeId};
+use crate::node_errors;
+use crate::types::IfIndex;
+
+node_errors! {
+    /// Why acl-plugin-in-ip4-fa drops a packet.
+    pub enum AclInError for NodeId::AclIn {
+        AclDeny => "acl deny",
+        TooManySessions => "too many sessions",
+    }
+}
+
+node_errors! {
+    /// Why acl-plugin-out-ip4-fa drops a packet.
+    pub enum AclOutError for NodeId::AclOut {
+        AclDeny => "acl deny",
+        TooManySessions => "too many sessions",
+    }
+}
+
+/// The action code of an existing-session hit, as VPP's trace shows it.
+pub const ACTION_SESSION_HIT: u8 = 3;
+/// `trace_bits` of a session hit (VPP: a session was found).
+pub const TRACE_BITS_SESSION_HIT: u32 = 0x8000_0000;
+
+/// Why the engine refused a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclDrop {
+    /// A deny rule matched, or ACLs are applied and none matched.
+    Deny,
+    /// A `permit+reflect` rule matched but the session table is full.
+    TooManySessions,
+}
+
+/// The decision for one packet, with what VPP's trace reports of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AclVerdict {
+    /// 0 deny, 1 permit, 2 permit+reflect, 3 existing session hit.
+    pub action: u8,
+    /// The matching ACL; -1 for a session hit or when nothing matched.
+    pub acl: i32,
+    /// The rule within that ACL, or the session index for a session hit; `u32::MAX`
+    /// (shown as -1) when nothing matched.
+    pub rule: u32,
+    pub trace_bits: u32,
+    pub permit: bool,
+    pub drop: Option<AclDrop>,
+}
+
+impl AclVerdict {
+    /// The verdict on an interface without any ACL: permitted without a lookup.
+    pub const NO_ACL: AclVerdict = AclVerdict {
+        action: AclAction::Permit as u8,
+        acl: -1,
+        rule: u32::MAX,
+        trace_bits: 0,
+        permit: true,
+        drop: None,
+    };
+
+    const NO_MATCH: AclVerdict = AclVerdict {
+        action: AclAction::Deny as u8,
+        acl: -1,
+        rule: u32::MAX,
+        trace_bits: 0,
+        permit: false,
+        drop: Some(AclDrop::Deny),
+    };
+
+    fn rule(found: &RuleMatch) -> AclVerdict {
+        AclVerdict {
+            action: found.action.code(),
+            acl: found.acl as i32,
+            rule: found.rule,
+            trace_bits: 0,
+            permit: found.action.is_permit(),
+            drop: (!found.action.is_permit()).then_some(AclDrop::Deny),
+        }
+    }
+
+    fn session(index: u32) -> AclVerdict {
+        AclVerdict {
+            action: ACTION_SESSION_HIT,
+            acl: -1,
+            rule: index,
+            trace_bits: TRACE_BITS_SESSION_HIT,
+            permit: true,
+            drop: None,
+        }
+    }
+
+    /// The drop reason for the stage on `direction`'s side, if the packet is dropped.
+    pub fn drop_reason(&self, direction: Direction) -> Option<DropReason> {
+        let cause = self.drop?;
+        Some(match (direction, cause) {
+            (Direction::Input, AclDrop::Deny) => DropReason::of(AclInError::AclDeny),
+            (Direction::Input, AclDrop::TooManySessions) => {
+                DropReason::of(AclInError::TooManySessions)
+            }
+            (Direction::Output, AclDrop::Deny) => DropReason::of(AclOutError::AclDeny),
+            (Direction::Output, AclDrop::TooManySessions) => {
+                DropReason::of(AclOutError::TooManySessions)
+            }
+        })
+    }
+}
+
+/// One worker's hit counters. Plain integers: only the owning worker writes them; the
+/// main lcore reads copies and sums them with [`AclCounters::add`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AclCounters {
+    /// `rule_hits[acl][rule]`.
+    pub rule_hits: Vec<Vec<u64>>,
+    pub session_hits: u64,
+    pub sessions_created: u64,
+    /// Packets denied because ACLs were applied and no rule matched.
+    pub no_match_denies: u64,
+    pub too_many_sessions: u64,
+}
+
+impl AclCounters {
+    /// Sizes the rule counters for `config`; counts of ACLs that keep their index stay.
+    fn fit(&mut self, config: &AclConfig) {
+        let counts = config.rule_counts();
+        self.rule_hits.resize_with(counts.len(), Vec::new);
+        for (hits, &count) in self.rule_hits.iter_mut().zip(counts) {
+            hits.resize(count, 0);
+        }
+    }
+
+    /// Adds another worker's counts into these.
+    pub fn add(&mut self, other: &AclCounters) {
+        if self.rule_hits.len() < other.rule_hits.len() {
+            self.rule_hits.resize_with(other.rule_hits.len(), Vec::new);
+        }
+        for (mine, theirs) in self.rule_hits.iter_mut().zip(&other.rule_hits) {
+            if mine.len() < theirs.len() {
+                mine.resize(theirs.len(), 0);
+            }
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m += t;
+            }
+        }
+        self.session_hits += other.session_hits;
+        self.sessions_created += other.sessions_created;
+        self.no_match_denies += other.no_match_denies;
+        self.too_many_sessions += other.too_many_sessions;
+    }
+
+    pub fn rule(&self, acl: u32, rule: u32) -> u64 {
+        self.rule_hits
+            .get(acl as usize)
+            .and_then(|r| r.get(rule as usize))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn acl(&self, acl: u32) -> u64 {
+        self.rule_hits
+            .get(acl as usize)
+            .map_or(0, |r| r.iter().sum())
+    }
+
+    /// Per-ACL and per-rule hits of the ACLs in `table`, then the session counts.
+    pub fn format(&self, table: &AclTable) -> String {
+        let mut out = String::new();
+        for index in table.indices() {
+            let _ = writeln!(out, "acl-index {index} hits {}", self.acl(index));
+            let rules = table.acl(index).map_or(0, |a| a.rules.len());
+            for rule in 0..rules as u32 {
+                let _ = writeln!(out, "  {rule:>9}: hits {}", self.rule(index, rule));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "session hits {}, sessions created {}, no-match denies {}, too many sessions {}",
+            self.session_hits, self.sessions_created, self.no_match_denies, self.too_many_sessions
+        );
+        out
+    }
+}
+
+/// The ACL engine of one worker: its sessions and counters.
+pub struct AclWorker {
+    sessions: SessionTable,
+    counters: AclCounters,
+}
+
+impl AclWorker {
+    /// Allocates the session table for `config.max_sessions` up front.
+    pub fn new(config: &AclConfig) -> AclWorker {
+        let mut worker = AclWorker {
+            sessions: SessionTable::new(config.max_sessions),
+            counters: AclCounters::default(),
+        };
+        worker.install(config);
+        worker
+    }
+
+    /// Adopts a new snapshot: sizes counters and the session table. Allocates, so it runs
+    /// between bursts, never per packet.
+    pub fn install(&mut self, config: &AclConfig) {
+        self.counters.fit(config);
+        self.sessions.set_max(config.max_sessions);
+    }
+
+    /// The verdict for `packet` crossing `sw_if` in `direction` at time `now_ns`.
+    #[inline]
+    pub fn classify(
+        &mut self,
+        config: &AclConfig,
+        sw_if: IfIndex,
+        direction: Direction,
+        packet: &AclPacketInfo,
+        now_ns: u64,
+    ) -> AclVerdict {
+        let Some(classifier) = config.interface(sw_if, direction) else {
+            return AclVerdict::NO_ACL;
+        };
+        if let Some(index) =
+            self.sessions
+                .lookup(packet, sw_if, direction, now_ns, &config.timeouts)
+        {
+            self.counters.session_hits += 1;
+            return AclVerdict::session(index);
+        }
+        let Some(classifier) = classifier else {
+            // Sessions only (an ACL in the other direction): no rule applies here.
+            return AclVerdict::NO_ACL;
+        };
+        let Some(found) = classifier.lookup(packet) else {
+            self.counters.no_match_denies += 1;
+            return AclVerdict::NO_MATCH;
+        };
+        if let Some(hits) = self
+            .counters
+            .rule_hits
+            .get_mut(found.acl as usize)
+            .and_then(|r| r.get_mut(found.rule as usize))
+        {
+            *hits += 1;
+        }
+        let verdict = AclVerdict::rule(&found);
+        if found.action == AclAction::PermitReflect {
+            match self
+                .sessions
+                .create(packet, sw_if, direction, now_ns, &config.timeouts)
+            {
+                Ok(_) => self.counters.sessions_created += 1,
+                Err(CreateError::TableFull) => {
+                    self.counters.too_many_sessions += 1;
+                    return AclVerdict {
+                        action: AclAction::Deny as u8,
+                        permit: false,
+                        drop: Some(AclDrop::TooManySessions),
+                        ..verdict
+                    };
+                }
+            }
+        }
+        verdict
+    }
+
+    /// Deletes up to `budget` expired sessions; the stage calls it once per burst.
+    pub fn reclaim_expired(&mut self, config: &AclConfig, now_ns: u64, budget: usize) -> usize {
+        self.sessions
+            .reclaim_expired(now_ns, &config.timeouts, budget)
+    }
+
+    pub fn counters(&self) -> &AclCounters {
+        &self.counters
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn session_limit(&self) -> usize {
+        self.sessions.max()
+    }
+
+    /// Live sessions, for `show acl-plugin sessions`; walks the table.
+    pub fn sessions(&self, now_ns: u64) -> impl Iterator<Item = SessionSummary> + '_ {
+        self.sessions.summaries(now_ns)
+    }
+}
+
+/// `show acl-plugin sessions` over every worker: totals, per-interface counts, then the
+/// sessions with tuple, type and age. `name_of` names an interface.
+pub fn show_sessions(
+    workers: &[&AclWorker],
+    now_ns: u64,
+    name_of: &dyn Fn(IfIndex) -> String,
+) -> String {
+    let mut out = String::new();
+    let total: usize = workers.iter().map(|w| w.session_count()).sum();
+    let _ = writeln!(out, "Sessions total: {total}");
+    for (thread, worker) in workers.iter().enumerate() {
+        let mut sessions: Vec<SessionSummary> = worker.sessions(now_ns).collect();
+        sessions.sort_by_key(|s| s.index);
+        let _ = writeln!(
+            out,
+            "Thread #{thread}: {} sessions (limit {})",
+            sessions.len(),
+            worker.session_limit()
+        );
+        let mut per_interface: Vec<(IfIndex, usize)> = Vec::new();
+        for s in &sessions {
+            match per_interface.iter_mut().find(|(i, _)| *i == s.sw_if) {
+                Some((_, n)) => *n += 1,
+                None => per_interface.push((s.sw_if, 1)),
+            }
+        }
+        per_interface.sort();
+        for (sw_if, n) in per_interface {
+            let _ = writeln!(
+                out,
+                "  sw_if_index {sw_if} ({}): {n} sessions",
+                name_of(sw_if)
+            );
+        }
+        for s in sessions {
+            let _ = writeln!(
+                out,
+                "  session {} sw_if_index {} {} proto {} {}:{} -> {}:{} type {} age {}s idle {}s",
+                s.index,
+                s.sw_if,
+                s.direction,
+                s.proto,
+                s.src,
+                s.sport,
+                s.dst,
+                s.dport,
+                s.kind,
+                s.age_ns / 1_000_000_000,
+                s.idle_ns / 1_000_000_000
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,31 @@
+//! VPP's acl-plugin: stateless rules and reflective (stateful) sessions, per packet.
+//!
+//! The control plane ([`AclTable`]) edits ACLs and their attachment to interfaces and
+//! compiles an immutable [`AclConfig`] the workers read; a worker's [`AclWorker`] decides
+//! one packet at a time against it and its own session table. The two stages
+//! `acl-plugin-in-ip4-fa` and `acl-plugin-out-ip4-fa` wrap this engine.
+//!
+//! Rule lookup is a tuple-space search (see `classifier`), not a scan of the rules.
+
+mod classifier;
+mod config;
+mod engine;
+mod hash;
+mod packet;
+mod rule;
+mod session;
+mod trace;
+
+pub use classifier::Classifier;
+pub use config::{Acl, AclConfig, AclTable, DEFAULT_MAX_SESSIONS};
+pub use engine::{
+    show_sessions, AclCounters, AclDrop, AclInError, AclOutError, AclVerdict, AclWorker,
+    ACTION_SESSION_HIT, TRACE_BITS_SESSION_HIT,
+};
+pub use packet::AclPacketInfo;
+pub use rule::{AclAction, AclRule, Direction, PortRange};
+pub use session::{SessionSummary, SessionTimeouts, TimeoutKind};
+pub use trace::AclTrace;
+
+#[cfg(test)]
+mod tests;

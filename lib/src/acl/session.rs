@@ -1,0 +1,524 @@
+//! Reflective sessions of one worker: created by `permit+reflect`, they admit the flow's
+//! later packets both ways on the interface that created them.
+//!
+//! Each session is stored in a slab and found through two keys in one hash table: the
+//! 5-tuple as first seen, bound to (interface, direction), and its reverse, bound to the
+//! same interface in the opposite direction (VPP's session_inlines.h does the same in a
+//! bihash). Expiry uses one FIFO list per timeout type, ordered by when a session was
+//! queued; a hit only stamps the time, and the reclaimer re-queues a refreshed head
+//! instead of deleting it, so neither a hit nor a reclaim step ever walks the table.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use hashbrown::HashMap;
+
+use super::hash::SeededHash;
+use super::packet::AclPacketInfo;
+use super::rule::Direction;
+use crate::types::{ip_proto, IfIndex};
+
+const NONE: u32 = u32::MAX;
+
+/// The TCP flags that drive a session's type (RFC 9293).
+mod tcp_flag {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const ACK: u8 = 0x10;
+}
+
+/// ICMP types whose reply is another type (RFC 792): echo, timestamp, information, mask.
+fn icmp_reply_type(icmp_type: u16) -> u16 {
+    match icmp_type {
+        8 => 0,
+        0 => 8,
+        13 => 14,
+        14 => 13,
+        15 => 16,
+        16 => 15,
+        17 => 18,
+        18 => 17,
+        other => other,
+    }
+}
+
+/// Which timeout applies to a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TimeoutKind {
+    /// TCP before SYN and ACK were seen both ways, or after FIN or RST.
+    TcpTransient = 0,
+    TcpEstablished = 1,
+    Udp = 2,
+    Other = 3,
+}
+
+impl TimeoutKind {
+    pub const ALL: [TimeoutKind; 4] = [
+        TimeoutKind::TcpTransient,
+        TimeoutKind::TcpEstablished,
+        TimeoutKind::Udp,
+        TimeoutKind::Other,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            TimeoutKind::TcpTransient => "tcp-transient",
+            TimeoutKind::TcpEstablished => "tcp-established",
+            TimeoutKind::Udp => "udp",
+            TimeoutKind::Other => "other",
+        }
+    }
+
+    fn for_new(proto: u8) -> TimeoutKind {
+        match proto {
+            ip_proto::TCP => TimeoutKind::TcpTransient,
+            ip_proto::UDP => TimeoutKind::Udp,
+            _ => TimeoutKind::Other,
+        }
+    }
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for TimeoutKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        TimeoutKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                format!("session timeout type '{s}': expected tcp-transient, tcp-established, udp or other")
+            })
+    }
+}
+
+/// Session idle timeouts in nanoseconds, indexed by [`TimeoutKind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionTimeouts {
+    pub ns: [u64; 4],
+}
+
+impl SessionTimeouts {
+    const SECOND: u64 = 1_000_000_000;
+
+    pub const fn get(&self, kind: TimeoutKind) -> u64 {
+        self.ns[kind as usize]
+    }
+
+    pub fn set(&mut self, kind: TimeoutKind, ns: u64) {
+        self.ns[kind as usize] = ns;
+    }
+}
+
+impl Default for SessionTimeouts {
+    /// VPP's: 120 s transient TCP, 24 h established TCP, 600 s UDP and other.
+    fn default() -> Self {
+        SessionTimeouts {
+            ns: [
+                120 * Self::SECOND,
+                24 * 3600 * Self::SECOND,
+                600 * Self::SECOND,
+                600 * Self::SECOND,
+            ],
+        }
+    }
+}
+
+/// The hash key of a packet seen on (interface, direction).
+#[inline(always)]
+fn session_key(packet: &AclPacketInfo, sw_if: IfIndex, direction: Direction) -> u128 {
+    let (sport, dport) = if packet.has_l4() {
+        (packet.sport, packet.dport)
+    } else {
+        (0, 0)
+    };
+    pack(
+        packet.src.to_bits(),
+        packet.dst.to_bits(),
+        sport,
+        dport,
+        packet.proto,
+        direction,
+        sw_if,
+    )
+}
+
+/// The key the reply to `packet` will have when it crosses `sw_if` the other way.
+fn reverse_key(packet: &AclPacketInfo, sw_if: IfIndex, direction: Direction) -> u128 {
+    let (sport, dport) = if !packet.has_l4() {
+        (0, 0)
+    } else if packet.proto == ip_proto::ICMP {
+        (icmp_reply_type(packet.sport), packet.dport)
+    } else {
+        (packet.dport, packet.sport)
+    };
+    pack(
+        packet.dst.to_bits(),
+        packet.src.to_bits(),
+        sport,
+        dport,
+        packet.proto,
+        direction.opposite(),
+        sw_if,
+    )
+}
+
+#[inline(always)]
+fn pack(
+    src: u32,
+    dst: u32,
+    sport: u16,
+    dport: u16,
+    proto: u8,
+    direction: Direction,
+    sw_if: IfIndex,
+) -> u128 {
+    u128::from(src)
+        | u128::from(dst) << 32
+        | u128::from(sport) << 64
+        | u128::from(dport) << 80
+        | u128::from(proto) << 96
+        | u128::from(direction.is_input()) << 104
+        | u128::from(sw_if.0) << 112
+}
+
+/// One reflective session.
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    forward_key: u128,
+    reverse_key: u128,
+    kind: TimeoutKind,
+    /// TCP flags seen in the creating direction and in the reply direction.
+    flags_forward: u8,
+    flags_reverse: u8,
+    created_ns: u64,
+    last_active_ns: u64,
+    /// When the session was put at the tail of its expiry list.
+    queued_ns: u64,
+    prev: u32,
+    next: u32,
+    in_use: bool,
+}
+
+impl Session {
+    fn tcp_kind(&self) -> TimeoutKind {
+        let both = tcp_flag::SYN | tcp_flag::ACK;
+        if (self.flags_forward | self.flags_reverse) & (tcp_flag::FIN | tcp_flag::RST) != 0 {
+            TimeoutKind::TcpTransient
+        } else if self.flags_forward & both == both && self.flags_reverse & both == both {
+            TimeoutKind::TcpEstablished
+        } else {
+            TimeoutKind::TcpTransient
+        }
+    }
+
+    fn key_fields(key: u128) -> (Ipv4Addr, Ipv4Addr, u16, u16, u8) {
+        (
+            Ipv4Addr::from_bits(key as u32),
+            Ipv4Addr::from_bits((key >> 32) as u32),
+            (key >> 64) as u16,
+            (key >> 80) as u16,
+            (key >> 96) as u8,
+        )
+    }
+
+    fn sw_if(&self) -> IfIndex {
+        IfIndex((self.forward_key >> 112) as u16)
+    }
+
+    fn direction(&self) -> Direction {
+        if (self.forward_key >> 104) & 1 == 1 {
+            Direction::Input
+        } else {
+            Direction::Output
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct ExpiryList {
+    head: u32,
+    tail: u32,
+}
+
+/// Why a session could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CreateError {
+    TableFull,
+}
+
+/// What one session looked like, for `show acl-plugin sessions`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub index: u32,
+    pub sw_if: IfIndex,
+    pub direction: Direction,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    pub proto: u8,
+    pub kind: TimeoutKind,
+    pub age_ns: u64,
+    pub idle_ns: u64,
+}
+
+/// One worker's reflective sessions. Sized once: no allocation per packet.
+pub(crate) struct SessionTable {
+    keys: HashMap<u128, u32, SeededHash>,
+    slots: Vec<Session>,
+    free: Vec<u32>,
+    lists: [ExpiryList; 4],
+    live: usize,
+    max: usize,
+}
+
+impl SessionTable {
+    pub(crate) fn new(max: usize) -> SessionTable {
+        SessionTable {
+            keys: HashMap::with_capacity_and_hasher(2 * max, SeededHash::random()),
+            slots: Vec::with_capacity(max),
+            free: Vec::with_capacity(max),
+            lists: [ExpiryList {
+                head: NONE,
+                tail: NONE,
+            }; 4],
+            live: 0,
+            max,
+        }
+    }
+
+    /// Changes the limit; growing allocates, so it runs between bursts.
+    pub(crate) fn set_max(&mut self, max: usize) {
+        if max > self.max {
+            self.keys.reserve(2 * max - self.keys.len());
+            self.slots.reserve(max - self.slots.len());
+            self.free.reserve(max - self.free.len());
+        }
+        self.max = max;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// The session `packet` belongs to, refreshed and with its TCP state advanced; an
+    /// expired session is deleted and reported as absent.
+    #[inline]
+    pub(crate) fn lookup(
+        &mut self,
+        packet: &AclPacketInfo,
+        sw_if: IfIndex,
+        direction: Direction,
+        now_ns: u64,
+        timeouts: &SessionTimeouts,
+    ) -> Option<u32> {
+        let &found = self.keys.get(&session_key(packet, sw_if, direction))?;
+        let index = found >> 1;
+        let is_reverse = found & 1 == 1;
+        let session = self.slots.get_mut(index as usize)?;
+        if now_ns.saturating_sub(session.last_active_ns) >= timeouts.get(session.kind) {
+            self.delete(index);
+            return None;
+        }
+        session.last_active_ns = now_ns;
+        if packet.proto == ip_proto::TCP && packet.tcp_flags_valid() {
+            let old_kind = session.kind;
+            if is_reverse {
+                session.flags_reverse |= packet.tcp_flags;
+            } else {
+                session.flags_forward |= packet.tcp_flags;
+            }
+            let new_kind = session.tcp_kind();
+            if new_kind != old_kind {
+                session.kind = new_kind;
+                self.unlink(index, old_kind);
+                self.push_tail(index, new_kind, now_ns);
+            }
+        }
+        Some(index)
+    }
+
+    /// Creates the session for `packet`, first seen on (sw_if, direction). When the table
+    /// is full, expired sessions are reclaimed, then the oldest transient TCP session is
+    /// recycled; failing both, the packet gets no session.
+    pub(crate) fn create(
+        &mut self,
+        packet: &AclPacketInfo,
+        sw_if: IfIndex,
+        direction: Direction,
+        now_ns: u64,
+        timeouts: &SessionTimeouts,
+    ) -> Result<u32, CreateError> {
+        let forward_key = session_key(packet, sw_if, direction);
+        let reverse_key = reverse_key(packet, sw_if, direction);
+        if let Some(&existing) = self.keys.get(&forward_key) {
+            return Ok(existing >> 1);
+        }
+        if let Some(&existing) = self.keys.get(&reverse_key) {
+            // The reply's key is held by another session (a flow reflected from the other
+            // side): that session already admits this packet's replies.
+            return Ok(existing >> 1);
+        }
+        if self.live >= self.max {
+            self.reclaim_expired(now_ns, timeouts, 4);
+        }
+        if self.live >= self.max {
+            let oldest_transient = self.lists[TimeoutKind::TcpTransient as usize].head;
+            if oldest_transient == NONE {
+                return Err(CreateError::TableFull);
+            }
+            self.delete(oldest_transient);
+        }
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None if self.slots.len() < self.slots.capacity() => self.slots.len() as u32,
+            // Only when the limit was raised without growing: refuse rather than allocate.
+            None => return Err(CreateError::TableFull),
+        };
+        let mut session = Session {
+            forward_key,
+            reverse_key,
+            kind: TimeoutKind::for_new(packet.proto),
+            flags_forward: 0,
+            flags_reverse: 0,
+            created_ns: now_ns,
+            last_active_ns: now_ns,
+            queued_ns: now_ns,
+            prev: NONE,
+            next: NONE,
+            in_use: true,
+        };
+        if packet.tcp_flags_valid() {
+            session.flags_forward = packet.tcp_flags;
+            session.kind = session.tcp_kind();
+        }
+        let kind = session.kind;
+        match self.slots.get_mut(index as usize) {
+            Some(slot) => *slot = session,
+            None => self.slots.push(session),
+        }
+        self.keys.insert(forward_key, index << 1);
+        self.keys.insert(reverse_key, index << 1 | 1);
+        self.live += 1;
+        self.push_tail(index, kind, now_ns);
+        Ok(index)
+    }
+
+    /// Deletes up to `budget` expired sessions, looking only at the heads of the expiry
+    /// lists. Returns how many were deleted.
+    pub(crate) fn reclaim_expired(
+        &mut self,
+        now_ns: u64,
+        timeouts: &SessionTimeouts,
+        budget: usize,
+    ) -> usize {
+        let mut deleted = 0;
+        let mut steps = 0;
+        for kind in TimeoutKind::ALL {
+            let timeout = timeouts.get(kind);
+            while steps < budget {
+                let head = self.lists[kind as usize].head;
+                let Some(session) = self.slots.get(head as usize) else {
+                    break;
+                };
+                let (last_active, queued) = (session.last_active_ns, session.queued_ns);
+                if now_ns.saturating_sub(last_active) >= timeout {
+                    self.delete(head);
+                    deleted += 1;
+                } else if last_active > queued {
+                    // Refreshed since it was queued: it belongs further back.
+                    self.unlink(head, kind);
+                    self.push_tail(head, kind, last_active);
+                } else {
+                    // Not expired and not refreshed: nothing behind it is older.
+                    break;
+                }
+                steps += 1;
+            }
+        }
+        deleted
+    }
+
+    fn delete(&mut self, index: u32) {
+        let Some(session) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        if !session.in_use {
+            return;
+        }
+        session.in_use = false;
+        let (forward_key, reverse_key, kind) =
+            (session.forward_key, session.reverse_key, session.kind);
+        self.unlink(index, kind);
+        self.keys.remove(&forward_key);
+        self.keys.remove(&reverse_key);
+        self.free.push(index);
+        self.live -= 1;
+    }
+
+    fn unlink(&mut self, index: u32, kind: TimeoutKind) {
+        let Some(&Session { prev, next, .. }) = self.slots.get(index as usize) else {
+            return;
+        };
+        match self.slots.get_mut(prev as usize) {
+            Some(p) => p.next = next,
+            None => self.lists[kind as usize].head = next,
+        }
+        match self.slots.get_mut(next as usize) {
+            Some(n) => n.prev = prev,
+            None => self.lists[kind as usize].tail = prev,
+        }
+    }
+
+    fn push_tail(&mut self, index: u32, kind: TimeoutKind, queued_ns: u64) {
+        let list = &mut self.lists[kind as usize];
+        let old_tail = list.tail;
+        list.tail = index;
+        if old_tail == NONE {
+            list.head = index;
+        }
+        if let Some(t) = self.slots.get_mut(old_tail as usize) {
+            t.next = index;
+        }
+        if let Some(s) = self.slots.get_mut(index as usize) {
+            s.prev = old_tail;
+            s.next = NONE;
+            s.queued_ns = queued_ns;
+        }
+    }
+
+    /// Every live session, for `show`; walks the slab, so never on the fast path.
+    pub(crate) fn summaries(&self, now_ns: u64) -> impl Iterator<Item = SessionSummary> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.in_use)
+            .map(move |(index, s)| {
+                let (src, dst, sport, dport, proto) = Session::key_fields(s.forward_key);
+                SessionSummary {
+                    index: index as u32,
+                    sw_if: s.sw_if(),
+                    direction: s.direction(),
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    proto,
+                    kind: s.kind,
+                    age_ns: now_ns.saturating_sub(s.created_ns),
+                    idle_ns: now_ns.saturating_sub(s.last_active_ns),
+                }
+            })
+    }
+}

@@ -1,0 +1,1009 @@
+//! Engine tests: the spec's trace lines, the seed's ACL decisions, the rule-matching
+//! matrix, a randomized comparison with a naive first-match, sessions and the control plane.
+
+use std::net::Ipv4Addr;
+
+use super::*;
+use crate::node::{DropReason, NodeError};
+use crate::types::{ip_proto, IfIndex, Ipv4Prefix};
+
+const SECOND: u64 = 1_000_000_000;
+const POD: IfIndex = IfIndex(6);
+const TAP0: IfIndex = IfIndex(2);
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn prefix(s: &str) -> Ipv4Prefix {
+    s.parse().unwrap()
+}
+
+fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> AclPacketInfo {
+    AclPacketInfo {
+        src: ip(src),
+        dst: ip(dst),
+        proto: ip_proto::TCP,
+        sport,
+        dport,
+        tcp_flags: flags,
+        l4_valid: true,
+        nonfirst_fragment: false,
+    }
+}
+
+fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> AclPacketInfo {
+    AclPacketInfo {
+        proto: ip_proto::UDP,
+        tcp_flags: 0,
+        ..tcp(src, sport, dst, dport, 0)
+    }
+}
+
+fn icmp(src: &str, dst: &str, icmp_type: u16, code: u16) -> AclPacketInfo {
+    AclPacketInfo {
+        proto: ip_proto::ICMP,
+        tcp_flags: 0,
+        ..tcp(src, icmp_type, dst, code, 0)
+    }
+}
+
+fn rule(action: AclAction) -> AclRule {
+    AclRule::any(action)
+}
+
+const SYN: u8 = 0x02;
+const SYN_ACK: u8 = 0x12;
+const ACK: u8 = 0x10;
+const FIN_ACK: u8 = 0x11;
+
+/// Contiv's ACLs on the seed's node: ACL 0 and 1 are local tables (unused here), ACL 2
+/// the global table (a few permits, permit-any last) on tap0 egress, ACL 3 the reflective
+/// ACL on the pod's and tap0's ingress.
+fn contiv_table() -> AclTable {
+    let mut table = AclTable::new();
+    let deny_all = vec![rule(AclAction::Deny)];
+    table
+        .create(deny_all.clone(), "contiv-policy-local-0")
+        .unwrap();
+    table.create(deny_all, "contiv-policy-local-1").unwrap();
+    let mut global = Vec::new();
+    for (src, dport) in [
+        ("10.1.1.5/32", 80),
+        ("10.1.1.6/32", 443),
+        ("10.1.1.9/32", 53),
+    ] {
+        global.push(AclRule {
+            src: prefix(src),
+            proto: ip_proto::TCP,
+            dport: PortRange::single(dport),
+            ..rule(AclAction::Permit)
+        });
+    }
+    global.push(rule(AclAction::Permit));
+    assert_eq!(table.create(global, "contiv-policy-GLOBAL"), Ok(2));
+    let reflect = vec![rule(AclAction::PermitReflect)];
+    assert_eq!(table.create(reflect, "contiv-policy-REFLECTION"), Ok(3));
+    table
+        .set_interface_acl(POD, Direction::Input, 3, false)
+        .unwrap();
+    table
+        .set_interface_acl(TAP0, Direction::Input, 3, false)
+        .unwrap();
+    table
+        .set_interface_acl(TAP0, Direction::Output, 2, false)
+        .unwrap();
+    table
+}
+
+fn trace_text(
+    sw_if: IfIndex,
+    direction: Direction,
+    next: u32,
+    verdict: &AclVerdict,
+    packet: &AclPacketInfo,
+) -> String {
+    AclTrace::new(sw_if, direction, next, verdict, packet).to_string()
+}
+
+/// The seed's request and response through the four ACL nodes they cross, compared with
+/// the spec's trace entries byte for byte (the session index is this table's: 0).
+#[test]
+fn seed_packets_with_contiv_acls_give_the_seed_traces() {
+    let config = contiv_table().build();
+    let mut worker = AclWorker::new(&config);
+    let t = 100 * SECOND;
+
+    let request_in = tcp("10.1.1.3", 46310, "10.104.221.85", 80, SYN);
+    let v = worker.classify(&config, POD, Direction::Input, &request_in, t);
+    assert_eq!((v.action, v.acl, v.rule, v.permit), (2, 3, 0, true));
+    assert_eq!(
+        trace_text(POD, Direction::Input, 2, &v, &request_in),
+        "acl-plugin: sw_if_index 6, next index 2, action: 2, match: acl 3 rule 0 trace_bits 00000000\n\
+         \x20 pkt info 0000000000000000 0301010a00000000 0000000000000000 55dd680a00000000 000600060050b4e6 0702ffff00000006\n\
+         \x20  input sw_if_index 6 (lsb16 6) l3 ip4 10.1.1.3 -> 10.104.221.85 l4 proto 6 l4_valid 1 port 46310 -> 80 tcp flags (valid) 02 rsvd 0"
+    );
+
+    // After DNAT to the endpoint in the host stack, out through tap0.
+    let request_out = tcp("10.1.1.3", 46310, "10.20.0.2", 8080, SYN);
+    let v = worker.classify(&config, TAP0, Direction::Output, &request_out, t);
+    assert_eq!((v.action, v.acl, v.rule, v.permit), (1, 2, 3, true));
+    assert_eq!(
+        trace_text(TAP0, Direction::Output, 1, &v, &request_out),
+        "acl-plugin: sw_if_index 2, next index 1, action: 1, match: acl 2 rule 3 trace_bits 00000000\n\
+         \x20 pkt info 0000000000000000 0301010a00000000 0000000000000000 0200140a00000000 000200061f90b4e6 0502ffff00000002\n\
+         \x20  output sw_if_index 2 (lsb16 2) l3 ip4 10.1.1.3 -> 10.20.0.2 l4 proto 6 l4_valid 1 port 46310 -> 8080 tcp flags (valid) 02 rsvd 0"
+    );
+
+    let response_in = tcp("10.20.0.2", 8080, "10.1.1.3", 46310, SYN_ACK);
+    let v = worker.classify(&config, TAP0, Direction::Input, &response_in, t);
+    assert_eq!((v.action, v.acl, v.rule, v.permit), (2, 3, 0, true));
+    assert_eq!(
+        trace_text(TAP0, Direction::Input, 1, &v, &response_in),
+        "acl-plugin: sw_if_index 2, next index 1, action: 2, match: acl 3 rule 0 trace_bits 00000000\n\
+         \x20 pkt info 0000000000000000 0200140a00000000 0000000000000000 0301010a00000000 00020006b4e61f90 0712ffff00000002\n\
+         \x20  input sw_if_index 2 (lsb16 2) l3 ip4 10.20.0.2 -> 10.1.1.3 l4 proto 6 l4_valid 1 port 8080 -> 46310 tcp flags (valid) 12 rsvd 0"
+    );
+
+    // Un-NATed back to the VIP, out through the pod interface: the request's session.
+    let response_out = tcp("10.104.221.85", 80, "10.1.1.3", 46310, SYN_ACK);
+    let v = worker.classify(&config, POD, Direction::Output, &response_out, t);
+    assert_eq!((v.action, v.acl, v.rule, v.permit), (3, -1, 0, true));
+    assert_eq!(v.trace_bits, TRACE_BITS_SESSION_HIT);
+    let mut with_spec_session_index = v;
+    with_spec_session_index.rule = 32;
+    assert_eq!(
+        trace_text(POD, Direction::Output, 1, &with_spec_session_index, &response_out),
+        "acl-plugin: sw_if_index 6, next index 1, action: 3, match: acl -1 rule 32 trace_bits 80000000\n\
+         \x20 pkt info 0000000000000000 55dd680a00000000 0000000000000000 0301010a00000000 00060006b4e60050 0512ffff00000006\n\
+         \x20  output sw_if_index 6 (lsb16 6) l3 ip4 10.104.221.85 -> 10.1.1.3 l4 proto 6 l4_valid 1 port 80 -> 46310 tcp flags (valid) 12 rsvd 0"
+    );
+    assert_eq!(worker.session_count(), 2);
+}
+
+#[test]
+fn pkt_info_reads_the_seed_bytes() {
+    let syn = [
+        // IPv4: 10.1.1.3 -> 10.104.221.85, TCP, total length 40
+        0x45u8, 0x00, 0x00, 0x28, 0x5e, 0xb4, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 0x0a, 0x01, 0x01,
+        0x03, 0x0a, 0x68, 0xdd, 0x55, // TCP: 46310 -> 80, SYN
+        0xb4, 0xe6, 0x00, 0x50, 0xba, 0x5b, 0xf3, 0x6d, 0x00, 0x00, 0x00, 0x00, 0x50, 0x02, 0x72,
+        0x10, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let info = AclPacketInfo::from_ipv4_bytes(&syn).unwrap();
+    let trace = AclTrace::new(POD, Direction::Input, 2, &AclVerdict::NO_ACL, &info);
+    assert_eq!(
+        trace.pkt_info_words(),
+        [
+            0,
+            0x0301010a00000000,
+            0,
+            0x55dd680a00000000,
+            0x000600060050b4e6,
+            0x0702ffff00000006
+        ]
+    );
+}
+
+/// One interface with `acls` on input, evaluated for `packet`.
+fn verdict_with(acls: &[Vec<AclRule>], packet: &AclPacketInfo) -> AclVerdict {
+    let mut table = AclTable::new();
+    let indices: Vec<u32> = acls
+        .iter()
+        .map(|rules| table.create(rules.clone(), "t").unwrap())
+        .collect();
+    table
+        .set_interface_acl_list(POD, Direction::Input, &indices)
+        .unwrap();
+    let config = table.build();
+    AclWorker::new(&config).classify(&config, POD, Direction::Input, packet, 0)
+}
+
+fn matched(rules: Vec<AclRule>, packet: AclPacketInfo) -> Option<(i32, u32)> {
+    let v = verdict_with(&[rules], &packet);
+    (v.acl >= 0).then_some((v.acl, v.rule))
+}
+
+#[test]
+fn prefixes_match_including_zero_and_thirty_two() {
+    let host = AclRule {
+        src: prefix("10.1.1.3/32"),
+        ..rule(AclAction::Permit)
+    };
+    let subnet = AclRule {
+        dst: prefix("10.104.0.0/16"),
+        ..rule(AclAction::Permit)
+    };
+    let p = tcp("10.1.1.3", 1, "10.104.221.85", 80, SYN);
+    assert_eq!(matched(vec![host], p), Some((0, 0)));
+    assert_eq!(
+        matched(vec![host], tcp("10.1.1.4", 1, "1.1.1.1", 80, SYN)),
+        None
+    );
+    assert_eq!(matched(vec![subnet], p), Some((0, 0)));
+    assert_eq!(
+        matched(vec![subnet], tcp("10.1.1.3", 1, "10.105.0.1", 80, SYN)),
+        None
+    );
+    // Host bits in a rule's prefix are ignored, as VPP masks them.
+    let sloppy = AclRule {
+        dst: prefix("10.104.9.9/16"),
+        ..rule(AclAction::Permit)
+    };
+    assert_eq!(matched(vec![sloppy], p), Some((0, 0)));
+    assert_eq!(matched(vec![rule(AclAction::Permit)], p), Some((0, 0)));
+}
+
+#[test]
+fn proto_any_ignores_ports_and_proto_matches_exactly() {
+    let any_with_ports = AclRule {
+        sport: PortRange::single(7),
+        dport: PortRange::single(7),
+        ..rule(AclAction::Permit)
+    };
+    assert_eq!(
+        matched(vec![any_with_ports], udp("1.1.1.1", 1000, "2.2.2.2", 53)),
+        Some((0, 0))
+    );
+    let udp_only = AclRule {
+        proto: ip_proto::UDP,
+        ..rule(AclAction::Permit)
+    };
+    assert_eq!(
+        matched(vec![udp_only], udp("1.1.1.1", 1, "2.2.2.2", 53)),
+        Some((0, 0))
+    );
+    assert_eq!(
+        matched(vec![udp_only], tcp("1.1.1.1", 1, "2.2.2.2", 53, SYN)),
+        None
+    );
+}
+
+#[test]
+fn port_ranges_are_inclusive() {
+    let range = AclRule {
+        proto: ip_proto::TCP,
+        dport: PortRange::new(8000, 8080).unwrap(),
+        sport: PortRange::new(1024, 65535).unwrap(),
+        ..rule(AclAction::Permit)
+    };
+    for (sport, dport, hit) in [
+        (1024, 8000, true),
+        (65535, 8080, true),
+        (5000, 8040, true),
+        (1023, 8040, false),
+        (5000, 7999, false),
+        (5000, 8081, false),
+    ] {
+        let got = matched(vec![range], tcp("1.1.1.1", sport, "2.2.2.2", dport, SYN));
+        assert_eq!(got.is_some(), hit, "sport {sport} dport {dport}");
+    }
+}
+
+#[test]
+fn icmp_type_and_code_match_as_ports() {
+    let echo_request = AclRule {
+        proto: ip_proto::ICMP,
+        sport: PortRange::single(8),
+        dport: PortRange::single(0),
+        ..rule(AclAction::Permit)
+    };
+    assert!(matched(vec![echo_request], icmp("1.1.1.1", "2.2.2.2", 8, 0)).is_some());
+    assert!(matched(vec![echo_request], icmp("1.1.1.1", "2.2.2.2", 0, 0)).is_none());
+    assert!(matched(vec![echo_request], icmp("1.1.1.1", "2.2.2.2", 8, 1)).is_none());
+    let unreachable_codes = AclRule {
+        proto: ip_proto::ICMP,
+        sport: PortRange::single(3),
+        dport: PortRange::new(0, 4).unwrap(),
+        ..rule(AclAction::Permit)
+    };
+    assert!(matched(vec![unreachable_codes], icmp("1.1.1.1", "2.2.2.2", 3, 4)).is_some());
+    assert!(matched(vec![unreachable_codes], icmp("1.1.1.1", "2.2.2.2", 3, 5)).is_none());
+}
+
+#[test]
+fn tcp_flags_match_under_the_mask() {
+    let syn_without_ack = AclRule {
+        proto: ip_proto::TCP,
+        tcp_flags_value: SYN,
+        tcp_flags_mask: SYN | ACK,
+        ..rule(AclAction::Deny)
+    };
+    let p = |flags| tcp("1.1.1.1", 1, "2.2.2.2", 80, flags);
+    assert!(matched(vec![syn_without_ack], p(SYN)).is_some());
+    assert!(matched(vec![syn_without_ack], p(SYN | 0x08)).is_some());
+    assert!(matched(vec![syn_without_ack], p(SYN_ACK)).is_none());
+    assert!(matched(vec![syn_without_ack], p(ACK)).is_none());
+}
+
+#[test]
+fn nonfirst_fragments_match_only_rules_without_l4_fields() {
+    let mut fragment = tcp("1.1.1.1", 0, "2.2.2.2", 0, 0);
+    fragment.l4_valid = false;
+    fragment.nonfirst_fragment = true;
+    let port_rule = AclRule {
+        proto: ip_proto::TCP,
+        dport: PortRange::single(0),
+        ..rule(AclAction::Permit)
+    };
+    let proto_rule = AclRule {
+        proto: ip_proto::TCP,
+        ..rule(AclAction::Permit)
+    };
+    assert_eq!(matched(vec![port_rule, proto_rule], fragment), Some((0, 1)));
+    // Ports left in by the caller do not make a fragment match an L4 rule.
+    fragment.dport = 0;
+    fragment.l4_valid = true;
+    assert_eq!(matched(vec![port_rule, proto_rule], fragment), Some((0, 1)));
+}
+
+#[test]
+fn first_match_wins_across_two_acls_in_order() {
+    let deny_web = AclRule {
+        proto: ip_proto::TCP,
+        dport: PortRange::single(80),
+        ..rule(AclAction::Deny)
+    };
+    let permit_subnet = AclRule {
+        dst: prefix("10.0.0.0/8"),
+        ..rule(AclAction::Permit)
+    };
+    let acl0 = vec![permit_subnet, rule(AclAction::Deny)];
+    let acl1 = vec![deny_web, rule(AclAction::Permit)];
+    let to_web = tcp("1.1.1.1", 1, "10.0.0.1", 80, SYN);
+    let v = verdict_with(&[acl0.clone(), acl1.clone()], &to_web);
+    assert_eq!((v.acl, v.rule, v.permit), (0, 0, true));
+    let v = verdict_with(&[acl1, acl0], &to_web);
+    assert_eq!(
+        (v.acl, v.rule, v.permit, v.drop),
+        (0, 0, false, Some(AclDrop::Deny))
+    );
+    // Within one ACL, the earlier of two matching rules.
+    let v = verdict_with(&[vec![rule(AclAction::Deny), permit_subnet]], &to_web);
+    assert_eq!((v.rule, v.action), (0, 0));
+}
+
+#[test]
+fn no_match_denies_and_no_acl_permits() {
+    let only_dns = AclRule {
+        proto: ip_proto::UDP,
+        dport: PortRange::single(53),
+        ..rule(AclAction::Permit)
+    };
+    let v = verdict_with(&[vec![only_dns]], &tcp("1.1.1.1", 1, "2.2.2.2", 80, SYN));
+    assert_eq!(
+        (v.action, v.acl, v.rule, v.permit),
+        (0, -1, u32::MAX, false)
+    );
+    assert_eq!(
+        v.drop_reason(Direction::Input),
+        Some(DropReason::of(AclInError::AclDeny))
+    );
+    assert_eq!(AclOutError::AclDeny.description(), "acl deny");
+    assert_eq!(
+        AclInError::TooManySessions.description(),
+        "too many sessions"
+    );
+
+    let config = AclTable::new().build();
+    let mut worker = AclWorker::new(&config);
+    let p = tcp("1.1.1.1", 1, "2.2.2.2", 80, SYN);
+    let v = worker.classify(&config, POD, Direction::Input, &p, 0);
+    assert_eq!(v, AclVerdict::NO_ACL);
+    assert!(v.permit && v.drop_reason(Direction::Input).is_none());
+}
+
+/// A deterministic xorshift64* generator, so a failure reproduces.
+struct Prng(u64);
+
+impl Prng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The rule semantics written directly from the description, one rule at a time.
+fn naive_matches(rule: &AclRule, p: &AclPacketInfo) -> bool {
+    if !rule.src.contains(p.src) || !rule.dst.contains(p.dst) {
+        return false;
+    }
+    if rule.proto == 0 {
+        return true;
+    }
+    if rule.proto != p.proto {
+        return false;
+    }
+    let has_l4 = !rule.sport.is_any() || !rule.dport.is_any() || rule.tcp_flags_mask != 0;
+    if !has_l4 {
+        return true;
+    }
+    let l4 = p.l4_valid && !p.nonfirst_fragment;
+    l4 && rule.sport.contains(p.sport)
+        && rule.dport.contains(p.dport)
+        && (rule.proto != ip_proto::TCP
+            || p.tcp_flags & rule.tcp_flags_mask == rule.tcp_flags_value)
+}
+
+fn random_rule(rng: &mut Prng, pool: &[u32]) -> AclRule {
+    let random_prefix = |rng: &mut Prng| {
+        let base = pool[rng.below(pool.len() as u64) as usize];
+        let len = [0, 8, 16, 20, 24, 28, 30, 32][rng.below(8) as usize];
+        Ipv4Prefix::new(Ipv4Addr::from_bits(base), len).unwrap()
+    };
+    let src = random_prefix(rng);
+    let dst = random_prefix(rng);
+    let proto = [0, 6, 17, 1][rng.below(4) as usize];
+    let random_range = |rng: &mut Prng| match rng.below(3) {
+        0 => PortRange::ANY,
+        1 => PortRange::single(rng.below(16) as u16 * 1000),
+        _ => {
+            let lo = rng.below(16) as u16 * 1000;
+            PortRange::new(lo, lo + rng.below(3000) as u16).unwrap()
+        }
+    };
+    let sport = random_range(rng);
+    let dport = random_range(rng);
+    let (tcp_flags_value, tcp_flags_mask) = if proto == 6 && rng.below(4) == 0 {
+        (SYN, SYN | ACK)
+    } else {
+        (0, 0)
+    };
+    AclRule {
+        action: [AclAction::Deny, AclAction::Permit][rng.below(2) as usize],
+        src,
+        dst,
+        proto,
+        sport,
+        dport,
+        tcp_flags_value,
+        tcp_flags_mask,
+    }
+}
+
+fn random_packet(rng: &mut Prng, pool: &[u32]) -> AclPacketInfo {
+    let near = |rng: &mut Prng| {
+        let base = pool[rng.below(pool.len() as u64) as usize];
+        Ipv4Addr::from_bits(base ^ (rng.below(1 << 10) as u32))
+    };
+    let proto = [6, 17, 1, 47][rng.below(4) as usize];
+    let port = |rng: &mut Prng| {
+        if rng.below(2) == 0 {
+            rng.below(16) as u16 * 1000
+        } else {
+            rng.below(20_000) as u16
+        }
+    };
+    AclPacketInfo {
+        src: near(rng),
+        dst: near(rng),
+        proto,
+        sport: port(rng),
+        dport: port(rng),
+        tcp_flags: if proto == 6 {
+            [SYN, SYN_ACK, ACK][rng.below(3) as usize]
+        } else {
+            0
+        },
+        l4_valid: proto != 47 && rng.below(20) != 0,
+        nonfirst_fragment: rng.below(20) == 0,
+    }
+}
+
+/// 1k random rules in two ACLs against a naive first match, on 100k packets drawn near
+/// the rules' addresses so that most of them match something.
+#[test]
+fn classifier_agrees_with_naive_first_match() {
+    let mut rng = Prng(0x5eed_ac10_u64 | 1);
+    let pool: Vec<u32> = (0..40).map(|_| rng.next() as u32).collect();
+    let acl_a: Vec<AclRule> = (0..600).map(|_| random_rule(&mut rng, &pool)).collect();
+    let acl_b: Vec<AclRule> = (0..400).map(|_| random_rule(&mut rng, &pool)).collect();
+    let mut table = AclTable::new();
+    let a = table.create(acl_a.clone(), "a").unwrap();
+    let b = table.create(acl_b.clone(), "b").unwrap();
+    table
+        .set_interface_acl_list(POD, Direction::Input, &[a, b])
+        .unwrap();
+    let config = table.build();
+    let classifier = config.classifier(POD, Direction::Input).unwrap();
+    assert_eq!(classifier.rule_count(), 1000);
+    let ordered: Vec<(i32, u32, &AclRule)> = acl_a
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (a as i32, i as u32, r))
+        .chain(
+            acl_b
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (b as i32, i as u32, r)),
+        )
+        .collect();
+    let mut worker = AclWorker::new(&config);
+    let mut matched_some = 0;
+    for _ in 0..100_000 {
+        let p = random_packet(&mut rng, &pool);
+        let expected = ordered.iter().find(|(_, _, r)| naive_matches(r, &p));
+        let v = worker.classify(&config, POD, Direction::Input, &p, 0);
+        match expected {
+            Some(&(acl, rule, r)) => {
+                matched_some += 1;
+                assert_eq!(
+                    (v.acl, v.rule, v.action),
+                    (acl, rule, r.action.code()),
+                    "{p:?}"
+                );
+            }
+            None => assert_eq!((v.acl, v.action), (-1, 0), "{p:?}"),
+        }
+    }
+    assert!(
+        matched_some > 10_000,
+        "only {matched_some} packets matched a rule"
+    );
+}
+
+fn reflective_pod(max_sessions: usize) -> (AclTable, AclConfig) {
+    let mut table = AclTable::new();
+    let reflect = table
+        .create(vec![rule(AclAction::PermitReflect)], "reflect")
+        .unwrap();
+    let only_dns = AclRule {
+        proto: ip_proto::UDP,
+        sport: PortRange::single(53),
+        ..rule(AclAction::Permit)
+    };
+    let local = table.create(vec![only_dns], "local").unwrap();
+    table
+        .set_interface_acl(POD, Direction::Input, reflect, false)
+        .unwrap();
+    table
+        .set_interface_acl(POD, Direction::Output, local, false)
+        .unwrap();
+    table.set_max_sessions(max_sessions).unwrap();
+    let config = table.build();
+    (table, config)
+}
+
+#[test]
+fn reflected_session_admits_the_reply_and_nothing_else() {
+    let (_, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    let syn = tcp("10.1.1.3", 40000, "10.1.1.9", 80, SYN);
+    let v = worker.classify(&config, POD, Direction::Input, &syn, 0);
+    assert_eq!((v.action, v.acl), (2, 0));
+    assert_eq!(worker.session_count(), 1);
+
+    let syn_ack = tcp("10.1.1.9", 80, "10.1.1.3", 40000, SYN_ACK);
+    let v = worker.classify(&config, POD, Direction::Output, &syn_ack, SECOND);
+    assert_eq!(
+        (v.action, v.acl, v.rule, v.trace_bits),
+        (3, -1, 0, 0x8000_0000)
+    );
+
+    // An unrelated packet towards the pod falls to the local ACL and is denied.
+    let stranger = tcp("10.1.1.9", 80, "10.1.1.3", 40001, SYN_ACK);
+    let v = worker.classify(&config, POD, Direction::Output, &stranger, SECOND);
+    assert_eq!(
+        (v.action, v.permit, v.drop),
+        (0, false, Some(AclDrop::Deny))
+    );
+    // The reply arriving on another interface's ingress is not this session's.
+    let v = worker.classify(&config, TAP0, Direction::Input, &syn_ack, SECOND);
+    assert_eq!(v, AclVerdict::NO_ACL);
+    // The session is bound to its direction: the reply's tuple entering the pod is not it.
+    let v = worker.classify(&config, POD, Direction::Input, &syn_ack, SECOND);
+    assert_eq!(v.action, 2);
+
+    assert_eq!(worker.counters().session_hits, 1);
+    assert_eq!(worker.counters().sessions_created, 2);
+}
+
+#[test]
+fn icmp_echo_reply_matches_the_echo_request_session() {
+    let (_, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    let request = icmp("10.1.1.3", "8.8.8.8", 8, 0);
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Input, &request, 0)
+            .action,
+        2
+    );
+    let reply = icmp("8.8.8.8", "10.1.1.3", 0, 0);
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &reply, 0)
+            .action,
+        3
+    );
+    let unreachable = icmp("8.8.8.8", "10.1.1.3", 3, 0);
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &unreachable, 0)
+            .action,
+        0
+    );
+}
+
+#[test]
+fn sessions_time_out_by_type_with_the_injected_clock() {
+    let (mut table, _) = reflective_pod(16);
+    table.set_session_timeout(TimeoutKind::Udp, 30).unwrap();
+    let config = table.build();
+    let mut worker = AclWorker::new(&config);
+    let query = udp("10.1.1.3", 5353, "10.96.0.10", 53);
+    let answer = udp("10.96.0.10", 53, "10.1.1.3", 5353);
+    worker.classify(&config, POD, Direction::Input, &query, 0);
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &answer, 29 * SECOND)
+            .action,
+        3
+    );
+    // Refreshed at 29 s: still there at 58 s, gone 30 s after the last packet.
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &answer, 58 * SECOND)
+            .action,
+        3
+    );
+    assert_eq!(worker.reclaim_expired(&config, 87 * SECOND, 8), 0);
+    assert_eq!(worker.session_count(), 1);
+    assert_eq!(worker.reclaim_expired(&config, 88 * SECOND, 8), 1);
+    assert_eq!(worker.session_count(), 0);
+    // The reply now falls to the local ACL (it allows sport 53 from anywhere).
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &answer, 89 * SECOND)
+            .action,
+        1
+    );
+
+    // TCP: transient (120 s) until SYN and ACK both ways, then established (24 h).
+    let syn = tcp("10.1.1.3", 40000, "10.1.1.9", 80, SYN);
+    let syn_ack = tcp("10.1.1.9", 80, "10.1.1.3", 40000, SYN_ACK);
+    let ack = tcp("10.1.1.3", 40000, "10.1.1.9", 80, ACK);
+    let t0 = 1000 * SECOND;
+    worker.classify(&config, POD, Direction::Input, &syn, t0);
+    worker.classify(&config, POD, Direction::Output, &syn_ack, t0);
+    assert_eq!(
+        worker.sessions(t0).next().map(|s| s.kind),
+        Some(TimeoutKind::TcpTransient)
+    );
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Input, &ack, t0)
+            .action,
+        3
+    );
+    assert_eq!(
+        worker.sessions(t0).next().map(|s| s.kind),
+        Some(TimeoutKind::TcpEstablished)
+    );
+    let an_hour_later = t0 + 3600 * SECOND;
+    assert_eq!(worker.reclaim_expired(&config, an_hour_later, 8), 0);
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &syn_ack, an_hour_later)
+            .action,
+        3
+    );
+    let fin = tcp("10.1.1.3", 40000, "10.1.1.9", 80, FIN_ACK);
+    worker.classify(&config, POD, Direction::Input, &fin, an_hour_later);
+    assert_eq!(
+        worker.sessions(an_hour_later).next().map(|s| s.kind),
+        Some(TimeoutKind::TcpTransient)
+    );
+    assert_eq!(
+        worker.reclaim_expired(&config, an_hour_later + 119 * SECOND, 8),
+        0
+    );
+    assert_eq!(
+        worker.reclaim_expired(&config, an_hour_later + 120 * SECOND, 8),
+        1
+    );
+}
+
+#[test]
+fn expired_session_is_not_hit_before_it_is_reclaimed() {
+    let (_, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    let query = udp("10.1.1.3", 5000, "1.1.1.1", 5000);
+    let answer = udp("1.1.1.1", 5000, "10.1.1.3", 5000);
+    worker.classify(&config, POD, Direction::Input, &query, 0);
+    let v = worker.classify(&config, POD, Direction::Output, &answer, 600 * SECOND);
+    assert_eq!((v.action, v.drop), (0, Some(AclDrop::Deny)));
+    assert_eq!(worker.session_count(), 0);
+}
+
+#[test]
+fn reclaiming_is_bounded_per_call() {
+    let (_, config) = reflective_pod(64);
+    let mut worker = AclWorker::new(&config);
+    for port in 0..40 {
+        let p = udp("10.1.1.3", 1000 + port, "1.1.1.1", 53);
+        worker.classify(&config, POD, Direction::Input, &p, 0);
+    }
+    assert_eq!(worker.session_count(), 40);
+    let late = 601 * SECOND;
+    assert_eq!(worker.reclaim_expired(&config, late, 16), 16);
+    assert_eq!(worker.reclaim_expired(&config, late, 16), 16);
+    assert_eq!(worker.reclaim_expired(&config, late, 16), 8);
+    assert_eq!(worker.session_count(), 0);
+}
+
+#[test]
+fn full_table_recycles_the_oldest_transient_tcp_session_else_drops() {
+    let (_, config) = reflective_pod(2);
+    let mut worker = AclWorker::new(&config);
+    let first = tcp("10.1.1.3", 1, "10.1.1.9", 80, SYN);
+    let second = tcp("10.1.1.3", 2, "10.1.1.9", 80, SYN);
+    let third = tcp("10.1.1.3", 3, "10.1.1.9", 80, SYN);
+    for (i, p) in [first, second, third].iter().enumerate() {
+        let v = worker.classify(&config, POD, Direction::Input, p, i as u64 * SECOND);
+        assert_eq!(v.action, 2);
+    }
+    assert_eq!(worker.session_count(), 2);
+    let reply = |p: &AclPacketInfo| tcp("10.1.1.9", 80, "10.1.1.3", p.sport, SYN_ACK);
+    let at = 3 * SECOND;
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &reply(&first), at)
+            .action,
+        0
+    );
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &reply(&second), at)
+            .action,
+        3
+    );
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &reply(&third), at)
+            .action,
+        3
+    );
+
+    // With only UDP sessions there is nothing to recycle: the packet is dropped.
+    let (_, config) = reflective_pod(2);
+    let mut worker = AclWorker::new(&config);
+    for port in 1..=2 {
+        let p = udp("10.1.1.3", port, "1.1.1.1", 53);
+        assert_eq!(
+            worker
+                .classify(&config, POD, Direction::Input, &p, 0)
+                .action,
+            2
+        );
+    }
+    let p = udp("10.1.1.3", 3, "1.1.1.1", 53);
+    let v = worker.classify(&config, POD, Direction::Input, &p, SECOND);
+    assert_eq!((v.permit, v.drop), (false, Some(AclDrop::TooManySessions)));
+    assert_eq!((v.acl, v.rule), (0, 0));
+    assert_eq!(
+        v.drop_reason(Direction::Input),
+        Some(DropReason::of(AclInError::TooManySessions))
+    );
+    assert_eq!(worker.counters().too_many_sessions, 1);
+    // Once one expires, there is room again.
+    let v = worker.classify(&config, POD, Direction::Input, &p, 601 * SECOND);
+    assert_eq!(v.action, 2);
+}
+
+#[test]
+fn rule_and_acl_hits_are_counted_and_summed_across_workers() {
+    let mut table = AclTable::new();
+    let web = AclRule {
+        proto: ip_proto::TCP,
+        dport: PortRange::single(80),
+        ..rule(AclAction::Permit)
+    };
+    let acl = table
+        .create(vec![web, rule(AclAction::Deny)], "web")
+        .unwrap();
+    table
+        .set_interface_acl(POD, Direction::Input, acl, false)
+        .unwrap();
+    let config = table.build();
+    let mut one = AclWorker::new(&config);
+    let mut two = AclWorker::new(&config);
+    for _ in 0..3 {
+        one.classify(
+            &config,
+            POD,
+            Direction::Input,
+            &tcp("1.1.1.1", 1, "2.2.2.2", 80, SYN),
+            0,
+        );
+    }
+    two.classify(
+        &config,
+        POD,
+        Direction::Input,
+        &tcp("1.1.1.1", 1, "2.2.2.2", 80, SYN),
+        0,
+    );
+    two.classify(
+        &config,
+        POD,
+        Direction::Input,
+        &udp("1.1.1.1", 1, "2.2.2.2", 80),
+        0,
+    );
+    assert_eq!(one.counters().rule(acl, 0), 3);
+    let mut sum = one.counters().clone();
+    sum.add(two.counters());
+    assert_eq!(
+        (sum.rule(acl, 0), sum.rule(acl, 1), sum.acl(acl)),
+        (4, 1, 5)
+    );
+    assert_eq!(
+        sum.format(&table),
+        "acl-index 0 hits 5\n        0: hits 4\n        1: hits 1\n\
+         session hits 0, sessions created 0, no-match denies 0, too many sessions 0\n"
+            .replace("        0:", "          0:")
+            .replace("        1:", "          1:")
+    );
+}
+
+#[test]
+fn control_plane_refuses_bad_operations_and_changes_nothing() {
+    let mut table = contiv_table();
+    let before = table.show_acls(None).unwrap();
+
+    assert_eq!(
+        table
+            .replace(7, vec![rule(AclAction::Deny)], "x")
+            .unwrap_err(),
+        "ACL index 7 does not exist (known: 0, 1, 2, 3)"
+    );
+    assert_eq!(
+        table
+            .set_interface_acl(POD, Direction::Input, 9, false)
+            .unwrap_err(),
+        "ACL index 9 does not exist (known: 0, 1, 2, 3)"
+    );
+    assert_eq!(
+        table.delete(3).unwrap_err(),
+        "ACL 3 is applied on sw_if_index 2 input, sw_if_index 6 input: remove it from there first"
+    );
+    let reversed = AclRule {
+        proto: ip_proto::TCP,
+        dport: PortRange { lo: 90, hi: 80 },
+        ..rule(AclAction::Permit)
+    };
+    assert_eq!(
+        table
+            .create(vec![rule(AclAction::Permit), reversed], "bad")
+            .unwrap_err(),
+        "rule 1: port range 90-80: low end above high end"
+    );
+    assert_eq!(
+        table.replace(2, vec![reversed], "bad").unwrap_err(),
+        "rule 0: port range 90-80: low end above high end"
+    );
+    assert_eq!(
+        table
+            .set_interface_acl(POD, Direction::Input, 3, false)
+            .unwrap_err(),
+        "ACL 3 is already applied on sw_if_index 6 input"
+    );
+    assert_eq!(
+        table
+            .set_interface_acl(POD, Direction::Output, 3, true)
+            .unwrap_err(),
+        "ACL 3 is not applied on sw_if_index 6 output"
+    );
+    assert_eq!(
+        table.set_session_timeout(TimeoutKind::Udp, 0).unwrap_err(),
+        "session timeout udp 0: must be 1..=18446744073 seconds"
+    );
+    assert!(table.set_max_sessions(0).is_err());
+    assert_eq!(table.show_acls(None).unwrap(), before);
+    assert_eq!(table.session_timeouts(), SessionTimeouts::default());
+    assert_eq!(table.max_sessions(), DEFAULT_MAX_SESSIONS);
+
+    assert_eq!(
+        "tcp-idle".parse::<TimeoutKind>().unwrap_err(),
+        "session timeout type 'tcp-idle': expected tcp-transient, tcp-established, udp or other"
+    );
+    assert_eq!(
+        AclTable::new().delete(0).unwrap_err(),
+        "ACL index 0 does not exist (no ACLs defined)"
+    );
+
+    // Removing the ACL everywhere lets the delete through, and the index is reused.
+    table
+        .set_interface_acl(POD, Direction::Input, 3, true)
+        .unwrap();
+    table
+        .set_interface_acl(TAP0, Direction::Input, 3, true)
+        .unwrap();
+    table.delete(3).unwrap();
+    assert_eq!(table.create(vec![rule(AclAction::Deny)], "again"), Ok(3));
+}
+
+#[test]
+fn replaced_acl_applies_from_the_next_snapshot_and_sessions_stay() {
+    let (mut table, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    let syn = tcp("10.1.1.3", 40000, "10.1.1.9", 80, SYN);
+    worker.classify(&config, POD, Direction::Input, &syn, 0);
+    table
+        .replace(0, vec![rule(AclAction::Deny)], "closed")
+        .unwrap();
+    let next = table.build();
+    worker.install(&next);
+    let other = tcp("10.1.1.3", 40001, "10.1.1.9", 80, SYN);
+    assert_eq!(
+        worker
+            .classify(&next, POD, Direction::Input, &other, 0)
+            .action,
+        0
+    );
+    let syn_ack = tcp("10.1.1.9", 80, "10.1.1.3", 40000, SYN_ACK);
+    assert_eq!(
+        worker
+            .classify(&next, POD, Direction::Output, &syn_ack, 0)
+            .action,
+        3
+    );
+}
+
+#[test]
+fn show_commands_print_vpp_formats() {
+    let table = contiv_table();
+    assert_eq!(
+        table.show_acls(Some(3)).unwrap(),
+        "acl-index 3 count 1 tag {contiv-policy-REFLECTION}\n\
+         \x20         0: ipv4 permit+reflect src 0.0.0.0/0 dst 0.0.0.0/0 proto 0 sport 0-65535 dport 0-65535\n\
+         \x20 applied inbound on sw_if_index: 2, 6\n\
+         \x20 applied outbound on sw_if_index: \n"
+    );
+    assert!(table.show_acls(Some(2)).unwrap().contains(
+        "          0: ipv4 permit src 10.1.1.5/32 dst 0.0.0.0/0 proto 6 sport 0-65535 dport 80\n"
+    ));
+    assert_eq!(
+        table.show_acls(Some(5)).unwrap_err(),
+        "ACL index 5 does not exist (known: 0, 1, 2, 3)"
+    );
+    let name = |sw_if: IfIndex| {
+        if sw_if == TAP0 {
+            "tap0".to_string()
+        } else {
+            format!("tap{}", sw_if.0 - 4)
+        }
+    };
+    assert_eq!(
+        table.show_interfaces(None, &name),
+        "sw_if_index 2 (tap0):\n  input acl(s): 3\n  output acl(s): 2\n\
+         sw_if_index 6 (tap2):\n  input acl(s): 3\n  output acl(s): \n"
+    );
+
+    let config = table.build();
+    let mut worker = AclWorker::new(&config);
+    let syn = tcp("10.1.1.3", 46310, "10.104.221.85", 80, SYN);
+    worker.classify(&config, POD, Direction::Input, &syn, SECOND);
+    assert_eq!(
+        show_sessions(&[&worker], 5 * SECOND, &name),
+        "Sessions total: 1\n\
+         Thread #0: 1 sessions (limit 500000)\n\
+         \x20 sw_if_index 6 (tap2): 1 sessions\n\
+         \x20 session 0 sw_if_index 6 input proto 6 10.1.1.3:46310 -> 10.104.221.85:80 type tcp-transient age 4s idle 4s\n"
+    );
+}
+
+#[test]
+fn snapshot_is_shareable_and_trace_is_copy() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    fn copyable<T: Copy>() {}
+    shareable::<AclConfig>();
+    copyable::<AclTrace>();
+    copyable::<AclVerdict>();
+}

@@ -1,0 +1,417 @@
+//! The CLI grammar: one line of VPP-syntax text in, one typed [`Command`] out.
+//!
+//! Every command is one entry of [`COMMANDS`] (its path words, usage, help and a pure
+//! parser over a [`Cursor`]). Command words may be abbreviated to any unique prefix, as in
+//! VPP (`sh int`, `sh ip fib`); arguments and keywords may not. Execution is elsewhere:
+//! nothing here touches the control plane, so a bad line changes nothing by construction.
+
+mod acl;
+mod cursor;
+mod display;
+mod nat44;
+mod table;
+
+use std::net::Ipv4Addr;
+
+pub use cursor::{tokenize, Cursor, Token};
+pub use table::{CommandSpec, COMMANDS};
+
+use crate::acl::{AclRule, Direction, TimeoutKind};
+use crate::nat44::{IdentityMapping, LbStaticMapping, NatProtocol, StaticMapping};
+use crate::node::InputKind;
+use crate::types::{Ipv4Prefix, MacAddr};
+
+/// What a route forwards to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoutePath {
+    /// `via A.B.C.D [NAME]`: the interface is found from the next hop when not given.
+    NextHop {
+        next_hop: Ipv4Addr,
+        interface: Option<String>,
+    },
+    /// `via NAME`: an attached route, destinations are resolved on the link.
+    Interface { interface: String },
+    /// `drop`.
+    Drop,
+}
+
+/// One parsed command line. Interface names stay strings: they are resolved when the
+/// command runs, against the interfaces that exist then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    // Interfaces.
+    /// `show interface [NAME]`
+    ShowInterface {
+        name: Option<String>,
+    },
+    /// `show interface address`
+    ShowInterfaceAddress,
+    /// `show hardware-interfaces [NAME]`
+    ShowHardwareInterfaces {
+        name: Option<String>,
+    },
+    /// `set interface state NAME up|down`
+    SetInterfaceState {
+        interface: String,
+        up: bool,
+    },
+    /// `set interface mac address NAME MAC`
+    SetInterfaceMac {
+        interface: String,
+        mac: MacAddr,
+    },
+    /// `set interface ip address [del] NAME A.B.C.D/LEN`
+    SetInterfaceIpAddress {
+        interface: String,
+        prefix: Ipv4Prefix,
+        del: bool,
+    },
+    /// `set interface mtu N NAME`
+    SetInterfaceMtu {
+        interface: String,
+        mtu: u16,
+    },
+
+    // Routing and neighbours.
+    /// `ip route add PREFIX/LEN via A.B.C.D [NAME] | via NAME | drop`
+    IpRouteAdd {
+        prefix: Ipv4Prefix,
+        path: RoutePath,
+    },
+    /// `ip route del PREFIX/LEN [via ... | drop]`; without a path, every path goes.
+    IpRouteDel {
+        prefix: Ipv4Prefix,
+        path: Option<RoutePath>,
+    },
+    /// `show ip fib [PREFIX]`
+    ShowIpFib {
+        prefix: Option<Ipv4Prefix>,
+    },
+    /// `set ip neighbor [del] NAME A.B.C.D MAC [static]`
+    SetIpNeighbor {
+        interface: String,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        is_static: bool,
+        del: bool,
+    },
+    /// `show ip neighbors`, alias `show ip arp`
+    ShowIpNeighbors,
+
+    // Tracing and counters.
+    /// `trace add NODE N`, NODE an input node (`virtio-input`, `tap-input`, ...)
+    TraceAdd {
+        input: InputKind,
+        count: u32,
+    },
+    /// `show trace [max N]`
+    ShowTrace {
+        max: Option<u32>,
+    },
+    ClearTrace,
+    ShowErrors,
+    ShowRuntime,
+    ClearErrors,
+    ClearRuntime,
+    ClearInterfaces,
+    ShowVersion,
+    ShowThreads,
+
+    // The console itself.
+    /// `exec FILE`
+    Exec {
+        file: String,
+    },
+    /// `quit` / `exit`
+    Quit,
+    /// `help [WORDS]`, `?`, `WORDS ?`: the resolved command words to show usage for
+    /// (empty: list every command). Text from [`usage`] / [`help`].
+    Help {
+        words: Vec<&'static str>,
+    },
+
+    // ACL (acl-plugin).
+    /// `set acl-plugin acl [index N] RULE, RULE, ... [tag T]`: creates, or replaces ACL N.
+    SetAcl {
+        index: Option<u32>,
+        rules: Vec<AclRule>,
+        tag: Option<String>,
+    },
+    /// `delete acl-plugin acl index N`
+    DeleteAcl {
+        index: u32,
+    },
+    /// `set acl-plugin interface NAME input|output acl N [del]`
+    SetAclInterface {
+        interface: String,
+        direction: Direction,
+        acl: u32,
+        del: bool,
+    },
+    /// `show acl-plugin acl [index N]`
+    ShowAcl {
+        index: Option<u32>,
+    },
+    /// `show acl-plugin interface [NAME]`
+    ShowAclInterface {
+        interface: Option<String>,
+    },
+    /// `show acl-plugin sessions`
+    ShowAclSessions,
+    /// `set acl-plugin session timeout tcp-transient|tcp-established|udp|other N`
+    SetAclSessionTimeout {
+        timeout: TimeoutKind,
+        secs: u32,
+    },
+    /// `set acl-plugin session table max-entries N`
+    SetAclSessionMaxEntries {
+        max: u32,
+    },
+
+    // NAT44.
+    /// `nat44 add|del address A [- B] [twice-nat] [del]`
+    Nat44Address {
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        twice_nat: bool,
+        del: bool,
+    },
+    /// `nat44 add|del static mapping ...`
+    Nat44StaticMapping {
+        mapping: StaticMapping,
+        del: bool,
+    },
+    /// `nat44 add|del load-balancing static mapping ...`; a `del` may omit the locals.
+    Nat44LbStaticMapping {
+        mapping: LbStaticMapping,
+        del: bool,
+    },
+    /// `nat44 add|del identity mapping IP [tcp|udp PORT]`
+    Nat44IdentityMapping {
+        mapping: IdentityMapping,
+        del: bool,
+    },
+    /// `nat44 forwarding enable|disable`
+    Nat44Forwarding {
+        enable: bool,
+    },
+    /// `set interface nat44 in NAME [out NAME] [output-feature] [del]` (in/out repeatable)
+    SetInterfaceNat44 {
+        inside: Vec<String>,
+        outside: Vec<String>,
+        output_feature: bool,
+        del: bool,
+    },
+    /// `set nat timeout udp|tcp-established|tcp-transitory|icmp N ...`; only the given
+    /// timeouts change.
+    SetNatTimeout {
+        udp: Option<u32>,
+        tcp_established: Option<u32>,
+        tcp_transitory: Option<u32>,
+        icmp: Option<u32>,
+    },
+    /// `nat44 session limit N`
+    Nat44SessionLimit {
+        limit: u32,
+    },
+    ShowNat44Interfaces,
+    ShowNat44Addresses,
+    ShowNat44StaticMappings,
+    /// `show nat44 sessions [detail]`
+    ShowNat44Sessions {
+        detail: bool,
+    },
+    /// `nat44 del session in IP:PORT tcp|udp|icmp`: the inside side of the session.
+    Nat44DelSession {
+        addr: Ipv4Addr,
+        port: u16,
+        proto: NatProtocol,
+    },
+}
+
+/// Where a line's command words lead.
+struct Resolved {
+    /// The full words matched so far.
+    words: Vec<&'static str>,
+    /// How many tokens they took.
+    consumed: usize,
+    /// The command those words name, if they name a whole one.
+    spec: Option<&'static CommandSpec>,
+}
+
+/// Matches command words against the table, each word by exact match or unique prefix.
+/// Stops at the first token that is no command word when the words so far name a
+/// command (the token is then its first argument), or at the end of `tokens`.
+fn resolve(line: &str, tokens: &[Token<'_>]) -> Result<Resolved, String> {
+    let mut candidates: Vec<&'static CommandSpec> = COMMANDS.iter().collect();
+    let mut words: Vec<&'static str> = Vec::new();
+    loop {
+        let depth = words.len();
+        let complete = candidates.iter().copied().find(|s| s.path.len() == depth);
+        let mut next_words: Vec<&'static str> = candidates
+            .iter()
+            .filter_map(|s| s.path.get(depth).copied())
+            .collect();
+        next_words.sort_unstable();
+        next_words.dedup();
+        let Some(token) = tokens.get(depth) else {
+            return Ok(Resolved {
+                words,
+                consumed: depth,
+                spec: complete,
+            });
+        };
+        let exact = next_words.iter().copied().find(|w| *w == token.text);
+        let word = if exact.is_some() {
+            exact
+        } else {
+            let matches: Vec<&'static str> = next_words
+                .iter()
+                .copied()
+                .filter(|w| w.starts_with(token.text))
+                .collect();
+            match matches.as_slice() {
+                [one] => Some(*one),
+                [] => None,
+                many => {
+                    return Err(format!(
+                        "ambiguous input '{}': could be {}",
+                        token.text,
+                        cursor::one_of(many)
+                    ))
+                }
+            }
+        };
+        match word {
+            Some(word) => {
+                candidates.retain(|s| s.path.get(depth) == Some(&word));
+                words.push(word);
+            }
+            None if complete.is_some() || depth > 0 => {
+                return Ok(Resolved {
+                    words,
+                    consumed: depth,
+                    spec: complete,
+                })
+            }
+            None => {
+                return Err(format!(
+                    "unknown input '{}'",
+                    line[token.start..].trim_end()
+                ))
+            }
+        }
+    }
+}
+
+/// The error for words that lead somewhere but not to a whole command (`show ip`).
+fn incomplete(words: &[&str], line: &str, tokens: &[Token<'_>], consumed: usize) -> String {
+    if let Some(token) = tokens.get(consumed) {
+        return format!("unknown input '{}'", line[token.start..].trim_end());
+    }
+    let mut next: Vec<&str> = COMMANDS
+        .iter()
+        .filter(|s| s.path.starts_with(words))
+        .filter_map(|s| s.path.get(words.len()).copied())
+        .collect();
+    next.sort_unstable();
+    next.dedup();
+    format!(
+        "{}: incomplete command, expected {}",
+        words.join(" "),
+        cursor::one_of(&next)
+    )
+}
+
+/// Parses one line. `Ok(None)` for a blank line or a `#` comment.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    let trimmed = line.trim_start();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return Ok(None);
+    }
+    let mut tokens = tokenize(line);
+    // `<command> ?` asks for usage; a lone `?` is the help command itself.
+    if tokens.len() > 1 && tokens.last().map(|t| t.text) == Some("?") {
+        let question = tokens.pop().map_or(line.len(), |t| t.start);
+        let words = help_words(&line[..question], &tokens)?;
+        return Ok(Some(Command::Help { words }));
+    }
+    let resolved = resolve(line, &tokens)?;
+    let Some(spec) = resolved.spec else {
+        return Err(incomplete(
+            &resolved.words,
+            line,
+            &tokens,
+            resolved.consumed,
+        ));
+    };
+    let mut cursor = Cursor::new(line, tokens, resolved.consumed, spec.path);
+    let command = (spec.parse)(&mut cursor)?;
+    cursor.end()?;
+    Ok(Some(command))
+}
+
+/// The command words that `tokens` name, for usage: as far as they are command words.
+pub(crate) fn help_words(line: &str, tokens: &[Token<'_>]) -> Result<Vec<&'static str>, String> {
+    let resolved = resolve(line, tokens)?;
+    Ok(resolved.words)
+}
+
+/// Every command, one line each: its words and what it does.
+pub fn help() -> String {
+    let width = COMMANDS
+        .iter()
+        .map(|s| s.path.join(" ").len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for spec in COMMANDS {
+        out.push_str(&format!(
+            "  {:<width$}  {}\n",
+            spec.path.join(" "),
+            spec.help
+        ));
+    }
+    out
+}
+
+/// The usage of every command whose words start with `words` (abbreviations allowed);
+/// all commands' list when `words` is empty.
+pub fn usage(words: &[&str]) -> Result<String, String> {
+    if words.is_empty() {
+        return Ok(help());
+    }
+    let line = words.join(" ");
+    let tokens = tokenize(&line);
+    let resolved = resolve(&line, &tokens)?;
+    if let Some(token) = tokens.get(resolved.consumed) {
+        return Err(format!(
+            "unknown input '{}'",
+            line[token.start..].trim_end()
+        ));
+    }
+    let mut out = String::new();
+    for spec in COMMANDS
+        .iter()
+        .filter(|s| s.path.starts_with(&resolved.words))
+    {
+        out.push_str(&format!("usage: {}\n  {}\n", spec.usage, spec.help));
+    }
+    Ok(out)
+}
+
+/// Parses a startup file: every command with its 1-based line number. The first bad line
+/// fails the whole file as `LINE: message`; the caller puts the file name in front.
+pub fn parse_startup_file(text: &str) -> Result<Vec<(usize, Command)>, String> {
+    let mut commands = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if let Some(command) = parse(line).map_err(|e| format!("{number}: {e}"))? {
+            commands.push((number, command));
+        }
+    }
+    Ok(commands)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,377 @@
+//! Parsers of the NAT44 commands (issue 6), in VPP's syntax. Each `add` form also takes
+//! VPP's trailing `del`, and each has a `nat44 del ...` spelling.
+
+use std::net::Ipv4Addr;
+
+use crate::nat44::{
+    IdentityMapping, LbLocal, LbStaticMapping, NatProtocol, StaticMapping, TwiceNat,
+};
+
+use super::acl::{SESSION_LIMIT_RANGE, TIMEOUT_RANGE};
+use super::cursor::{parse_ipv4, Cursor};
+use super::Command;
+
+const PROTOCOLS: [(&str, NatProtocol); 3] = [
+    ("tcp", NatProtocol::Tcp),
+    ("udp", NatProtocol::Udp),
+    ("icmp", NatProtocol::Icmp),
+];
+const PORT_PROTOCOLS: [(&str, NatProtocol); 2] =
+    [("tcp", NatProtocol::Tcp), ("udp", NatProtocol::Udp)];
+/// Kubernetes caps ClientIP affinity at a day (`timeoutSeconds` <= 86400).
+const AFFINITY_RANGE: std::ops::RangeInclusive<u32> = 1..=86_400;
+
+/// Port 0 names no TCP or UDP endpoint; an ICMP echo identifier may be 0.
+fn port_range_for(proto: NatProtocol) -> std::ops::RangeInclusive<u32> {
+    match proto {
+        NatProtocol::Icmp => 0..=65_535,
+        NatProtocol::Tcp | NatProtocol::Udp => 1..=65_535,
+    }
+}
+
+fn port(c: &mut Cursor<'_>, what: &str, proto: NatProtocol) -> Result<u16, String> {
+    let value = c.u32_in(what, port_range_for(proto))?;
+    Ok(u16::try_from(value).unwrap_or(u16::MAX))
+}
+
+/// A port after an address, present when the next word starts with a digit.
+fn optional_port(
+    c: &mut Cursor<'_>,
+    what: &str,
+    proto: NatProtocol,
+) -> Result<Option<u16>, String> {
+    match c.peek() {
+        Some(word) if word.starts_with(|ch: char| ch.is_ascii_digit()) => {
+            Ok(Some(port(c, what, proto)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `A.B.C.D:PORT` with the port checked for the protocol.
+fn endpoint(c: &mut Cursor<'_>, what: &str, proto: NatProtocol) -> Result<(Ipv4Addr, u16), String> {
+    let (addr, port) = c.ip_port(what)?;
+    let range = port_range_for(proto);
+    if !range.contains(&u32::from(port)) {
+        return Err(format!(
+            "{what} {addr}:{port}: port must be in {}..={}",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok((addr, port))
+}
+
+/// The trailing flags that static and load-balanced mappings share.
+struct MappingFlags {
+    twice_nat: TwiceNat,
+    out2in_only: bool,
+    del: bool,
+}
+
+impl MappingFlags {
+    fn new(del_form: bool) -> MappingFlags {
+        MappingFlags {
+            twice_nat: TwiceNat::No,
+            out2in_only: false,
+            del: del_form,
+        }
+    }
+
+    /// Consumes one flag if one comes next; `Ok(false)` when the next word is none.
+    fn take(&mut self, c: &mut Cursor<'_>) -> Result<bool, String> {
+        let twice_nat = match c.peek() {
+            Some("twice-nat") => TwiceNat::TwiceNat,
+            Some("self-twice-nat") => TwiceNat::SelfTwiceNat,
+            Some("out2in-only") => {
+                self.out2in_only = c.keyword("out2in-only");
+                return Ok(true);
+            }
+            Some("del") => {
+                self.del = c.keyword("del");
+                return Ok(true);
+            }
+            _ => return Ok(false),
+        };
+        if self.twice_nat != TwiceNat::No {
+            return Err(format!(
+                "{}: give at most one of twice-nat and self-twice-nat",
+                c.command_name()
+            ));
+        }
+        c.keyword(twice_nat.keyword());
+        self.twice_nat = twice_nat;
+        Ok(true)
+    }
+}
+
+/// `A.B.C.D [- A.B.C.D] [twice-nat] [del]`; also `A-B` without spaces.
+pub(super) fn parse_address(c: &mut Cursor<'_>, del_form: bool) -> Result<Command, String> {
+    let word = c.word("an address A.B.C.D [- A.B.C.D]")?;
+    let (first, last) = match word.split_once('-') {
+        Some((a, b)) => {
+            let bad = || format!("address range '{word}': expected A.B.C.D - A.B.C.D");
+            let first: Ipv4Addr = a.parse().map_err(|_| bad())?;
+            let last: Ipv4Addr = b.parse().map_err(|_| bad())?;
+            (first, last)
+        }
+        None => {
+            let first = parse_ipv4(word)?;
+            let last = if c.keyword("-") {
+                c.ipv4("the last address of the range")?
+            } else {
+                first
+            };
+            (first, last)
+        }
+    };
+    if last < first {
+        return Err(format!(
+            "address range {first} - {last}: first address above last"
+        ));
+    }
+    let mut twice_nat = false;
+    let mut del = del_form;
+    loop {
+        if c.keyword("twice-nat") {
+            twice_nat = true;
+        } else if c.keyword("del") {
+            del = true;
+        } else {
+            break;
+        }
+    }
+    Ok(Command::Nat44Address {
+        first,
+        last,
+        twice_nat,
+        del,
+    })
+}
+
+pub(super) fn parse_static_mapping(c: &mut Cursor<'_>, del_form: bool) -> Result<Command, String> {
+    let proto = c.choice(&PROTOCOLS)?;
+    let mut local = None;
+    let mut external = None;
+    let mut flags = MappingFlags::new(del_form);
+    while let Some(word) = c.peek() {
+        if flags.take(c)? {
+            continue;
+        }
+        if !matches!(word, "local" | "external") {
+            break;
+        }
+        let slot = if word == "local" {
+            &mut local
+        } else {
+            &mut external
+        };
+        if slot.is_some() {
+            return Err(format!("{}: {word} given twice", c.command_name()));
+        }
+        c.keyword(word);
+        let addr = c.ipv4(&format!("the {word} address"))?;
+        let port = optional_port(c, &format!("{word} port"), proto)?;
+        *slot = Some((addr, port));
+    }
+    let local = local.ok_or_else(|| c.missing("local A.B.C.D [PORT]"))?;
+    let external = external.ok_or_else(|| c.missing("external A.B.C.D [PORT]"))?;
+    match (local.1, external.1) {
+        (Some(_), None) => {
+            return Err(format!(
+                "{}: a local port needs an external port",
+                c.command_name()
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(format!(
+                "{}: an external port needs a local port",
+                c.command_name()
+            ))
+        }
+        _ => {}
+    }
+    Ok(Command::Nat44StaticMapping {
+        mapping: StaticMapping {
+            proto,
+            local,
+            external,
+            twice_nat: flags.twice_nat,
+            out2in_only: flags.out2in_only,
+        },
+        del: flags.del,
+    })
+}
+
+pub(super) fn parse_lb_static_mapping(
+    c: &mut Cursor<'_>,
+    del_form: bool,
+) -> Result<Command, String> {
+    c.expect_keyword("protocol")?;
+    let proto = c.choice(&PORT_PROTOCOLS)?;
+    c.expect_keyword("external")?;
+    let external = endpoint(c, "external", proto)?;
+    let mut locals: Vec<LbLocal> = Vec::new();
+    let mut affinity_secs = 0;
+    let mut flags = MappingFlags::new(del_form);
+    loop {
+        if flags.take(c)? {
+            continue;
+        }
+        if c.keyword("affinity") {
+            affinity_secs = c.u32_in("affinity", AFFINITY_RANGE)?;
+            continue;
+        }
+        if !c.keyword("local") {
+            break;
+        }
+        let (addr, port) = endpoint(c, "local", proto)?;
+        c.expect_keyword("probability")?;
+        let probability = c.u32_in("probability", 0..=255)?;
+        if locals.iter().any(|l| l.addr == addr && l.port == port) {
+            return Err(format!(
+                "{}: local {addr}:{port} given twice",
+                c.command_name()
+            ));
+        }
+        locals.push(LbLocal {
+            addr,
+            port,
+            probability: u8::try_from(probability).unwrap_or(u8::MAX),
+        });
+    }
+    // A deletion is keyed by the external endpoint; its locals may be left out.
+    if !flags.del {
+        if locals.is_empty() {
+            return Err(c.missing("local A.B.C.D:PORT probability N"));
+        }
+        if locals.iter().all(|l| l.probability == 0) {
+            return Err(format!(
+                "{}: the probabilities sum to 0, so no local could be chosen",
+                c.command_name()
+            ));
+        }
+    }
+    Ok(Command::Nat44LbStaticMapping {
+        mapping: LbStaticMapping {
+            proto,
+            external,
+            locals,
+            twice_nat: flags.twice_nat,
+            out2in_only: flags.out2in_only,
+            affinity_secs,
+        },
+        del: flags.del,
+    })
+}
+
+pub(super) fn parse_identity_mapping(
+    c: &mut Cursor<'_>,
+    del_form: bool,
+) -> Result<Command, String> {
+    let addr = c.ipv4("an address A.B.C.D")?;
+    let proto_port = match c.peek() {
+        Some("tcp" | "udp") => {
+            let proto = c.choice(&PORT_PROTOCOLS)?;
+            Some((proto, port(c, "port", proto)?))
+        }
+        _ => None,
+    };
+    let del = c.keyword("del") || del_form;
+    Ok(Command::Nat44IdentityMapping {
+        mapping: IdentityMapping { addr, proto_port },
+        del,
+    })
+}
+
+pub(super) fn parse_set_interface_nat44(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let mut inside = Vec::new();
+    let mut outside = Vec::new();
+    let mut output_feature = false;
+    let mut del = false;
+    while let Some(word) = c.peek() {
+        match word {
+            "in" | "out" => {
+                c.keyword(word);
+                let name = super::table::interface(c)?;
+                let list = if word == "in" {
+                    &mut inside
+                } else {
+                    &mut outside
+                };
+                if list.contains(&name) {
+                    return Err(format!("set interface nat44: {word} {name} given twice"));
+                }
+                list.push(name);
+            }
+            "output-feature" => {
+                c.keyword(word);
+                output_feature = true;
+            }
+            "del" => {
+                c.keyword(word);
+                del = true;
+            }
+            _ => break,
+        }
+    }
+    if inside.is_empty() && outside.is_empty() {
+        return Err(c.missing("in NAME or out NAME"));
+    }
+    // podfwd's post-routing SNAT runs on outside interfaces only (issue 6).
+    if output_feature && !inside.is_empty() {
+        return Err(
+            "set interface nat44: output-feature applies to out interfaces only".to_string(),
+        );
+    }
+    Ok(Command::SetInterfaceNat44 {
+        inside,
+        outside,
+        output_feature,
+        del,
+    })
+}
+
+pub(super) fn parse_set_nat_timeout(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let mut timeouts: [Option<u32>; 4] = [None; 4];
+    let kinds = [
+        ("udp", 0),
+        ("tcp-established", 1),
+        ("tcp-transitory", 2),
+        ("icmp", 3),
+    ];
+    while let Some(kind) = c
+        .peek()
+        .filter(|word| kinds.iter().any(|(name, _)| name == word))
+    {
+        let slot = c.choice(&kinds)?;
+        if timeouts[slot].is_some() {
+            return Err(format!("set nat timeout: {kind} given twice"));
+        }
+        timeouts[slot] = Some(c.u32_in(kind, TIMEOUT_RANGE)?);
+    }
+    if timeouts.iter().all(Option::is_none) {
+        // The next word is no timeout kind (or there is none): say which were expected.
+        c.choice(&kinds)?;
+    }
+    let [udp, tcp_established, tcp_transitory, icmp] = timeouts;
+    Ok(Command::SetNatTimeout {
+        udp,
+        tcp_established,
+        tcp_transitory,
+        icmp,
+    })
+}
+
+pub(super) fn parse_session_limit(c: &mut Cursor<'_>) -> Result<Command, String> {
+    Ok(Command::Nat44SessionLimit {
+        limit: c.u32_in("limit", SESSION_LIMIT_RANGE)?,
+    })
+}
+
+pub(super) fn parse_del_session(c: &mut Cursor<'_>) -> Result<Command, String> {
+    c.expect_keyword("in")?;
+    let (addr, port) = c.ip_port("in")?;
+    let proto = c.choice(&PROTOCOLS)?;
+    Ok(Command::Nat44DelSession { addr, port, proto })
+}

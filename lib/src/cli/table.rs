@@ -1,0 +1,503 @@
+//! The command table and the parsers of the interface, routing, tracing and console
+//! commands. ACL and NAT44 parsers live in their own files.
+
+use crate::node::InputKind;
+
+use super::cursor::{parse_ipv4, Cursor};
+use super::{acl, nat44, Command, RoutePath};
+
+/// One command: the words that name it, how to use it, and its parser. The parser sees
+/// only the arguments; the caller checks that it consumed all of them.
+pub struct CommandSpec {
+    pub path: &'static [&'static str],
+    pub usage: &'static str,
+    pub help: &'static str,
+    pub parse: fn(&mut Cursor<'_>) -> Result<Command, String>,
+}
+
+/// RFC 791's minimum IPv4 MTU up to the jumbo frames DPDK NICs take.
+const MTU_RANGE: std::ops::RangeInclusive<u32> = 68..=9216;
+/// Trace records are kept per worker until `show trace`; this bounds their memory.
+pub const MAX_TRACE_COUNT: u32 = 100_000;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        path: &["show", "interface"],
+        usage: "show interface [NAME]",
+        help: "Interfaces: index, state, MTU and counters",
+        parse: |c| {
+            Ok(Command::ShowInterface {
+                name: optional_word(c),
+            })
+        },
+    },
+    CommandSpec {
+        path: &["show", "interface", "address"],
+        usage: "show interface address",
+        help: "Interface addresses",
+        parse: |_| Ok(Command::ShowInterfaceAddress),
+    },
+    CommandSpec {
+        path: &["show", "hardware-interfaces"],
+        usage: "show hardware-interfaces [NAME]",
+        help: "Driver, queues, MAC, link and DPDK extended stats",
+        parse: |c| {
+            Ok(Command::ShowHardwareInterfaces {
+                name: optional_word(c),
+            })
+        },
+    },
+    CommandSpec {
+        path: &["set", "interface", "state"],
+        usage: "set interface state NAME up|down",
+        help: "Bring an interface up or down",
+        parse: parse_set_interface_state,
+    },
+    CommandSpec {
+        path: &["set", "interface", "mac", "address"],
+        usage: "set interface mac address NAME MAC",
+        help: "Set an interface's MAC address",
+        parse: parse_set_interface_mac,
+    },
+    CommandSpec {
+        path: &["set", "interface", "ip", "address"],
+        usage: "set interface ip address [del] NAME A.B.C.D/LEN",
+        help: "Add or delete an interface address",
+        parse: parse_set_interface_ip_address,
+    },
+    CommandSpec {
+        path: &["set", "interface", "mtu"],
+        usage: "set interface mtu N NAME",
+        help: "Set an interface's L3 MTU (68..=9216)",
+        parse: parse_set_interface_mtu,
+    },
+    CommandSpec {
+        path: &["ip", "route", "add"],
+        usage: "ip route add A.B.C.D/LEN via A.B.C.D [NAME] | via NAME | drop",
+        help: "Add a route",
+        parse: |c| {
+            let prefix = c.prefix()?;
+            let path = parse_route_path(c)?;
+            Ok(Command::IpRouteAdd { prefix, path })
+        },
+    },
+    CommandSpec {
+        path: &["ip", "route", "del"],
+        usage: "ip route del A.B.C.D/LEN [via A.B.C.D [NAME] | via NAME | drop]",
+        help: "Delete a route (every path when none is given)",
+        parse: |c| {
+            let prefix = c.prefix()?;
+            let path = if c.at_end() {
+                None
+            } else {
+                Some(parse_route_path(c)?)
+            };
+            Ok(Command::IpRouteDel { prefix, path })
+        },
+    },
+    CommandSpec {
+        path: &["show", "ip", "fib"],
+        usage: "show ip fib [A.B.C.D/LEN]",
+        help: "The FIB: each prefix with its adjacency and rewrite",
+        parse: |c| {
+            let prefix = if c.at_end() { None } else { Some(c.prefix()?) };
+            Ok(Command::ShowIpFib { prefix })
+        },
+    },
+    CommandSpec {
+        path: &["set", "ip", "neighbor"],
+        usage: "set ip neighbor [del] NAME A.B.C.D MAC [static]",
+        help: "Add or delete an IPv4 neighbour (ARP entry)",
+        parse: parse_set_ip_neighbor,
+    },
+    CommandSpec {
+        path: &["show", "ip", "neighbors"],
+        usage: "show ip neighbors",
+        help: "IPv4 neighbours (ARP table)",
+        parse: |_| Ok(Command::ShowIpNeighbors),
+    },
+    CommandSpec {
+        path: &["show", "ip", "arp"],
+        usage: "show ip arp",
+        help: "Same as show ip neighbors",
+        parse: |_| Ok(Command::ShowIpNeighbors),
+    },
+    CommandSpec {
+        path: &["trace", "add"],
+        usage: "trace add INPUT-NODE N",
+        help: "Trace the next N packets from an input node (virtio-input, tap-input, ...)",
+        parse: parse_trace_add,
+    },
+    CommandSpec {
+        path: &["show", "trace"],
+        usage: "show trace [max N]",
+        help: "Traced packets, one block per packet",
+        parse: |c| {
+            let max = if c.keyword("max") {
+                Some(c.u32_in("max", 1..=u32::MAX)?)
+            } else {
+                None
+            };
+            Ok(Command::ShowTrace { max })
+        },
+    },
+    CommandSpec {
+        path: &["clear", "trace"],
+        usage: "clear trace",
+        help: "Forget traced packets",
+        parse: |_| Ok(Command::ClearTrace),
+    },
+    CommandSpec {
+        path: &["show", "errors"],
+        usage: "show errors",
+        help: "Drop and error counters per stage and reason",
+        parse: |_| Ok(Command::ShowErrors),
+    },
+    CommandSpec {
+        path: &["show", "runtime"],
+        usage: "show runtime",
+        help: "Per stage: calls, vectors, vectors/call, cycles/packet",
+        parse: |_| Ok(Command::ShowRuntime),
+    },
+    CommandSpec {
+        path: &["clear", "errors"],
+        usage: "clear errors",
+        help: "Zero the error counters",
+        parse: |_| Ok(Command::ClearErrors),
+    },
+    CommandSpec {
+        path: &["clear", "runtime"],
+        usage: "clear runtime",
+        help: "Zero the runtime statistics",
+        parse: |_| Ok(Command::ClearRuntime),
+    },
+    CommandSpec {
+        path: &["clear", "interfaces"],
+        usage: "clear interfaces",
+        help: "Zero the interface counters",
+        parse: |_| Ok(Command::ClearInterfaces),
+    },
+    CommandSpec {
+        path: &["show", "version"],
+        usage: "show version",
+        help: "podfwd, DPDK and rustc versions",
+        parse: |_| Ok(Command::ShowVersion),
+    },
+    CommandSpec {
+        path: &["show", "threads"],
+        usage: "show threads",
+        help: "Lcores, their queues and states",
+        parse: |_| Ok(Command::ShowThreads),
+    },
+    CommandSpec {
+        path: &["exec"],
+        usage: "exec FILE",
+        help: "Run the commands in FILE",
+        parse: |c| {
+            Ok(Command::Exec {
+                file: c.rest("a file name")?.to_string(),
+            })
+        },
+    },
+    CommandSpec {
+        path: &["quit"],
+        usage: "quit",
+        help: "Stop podfwd",
+        parse: |_| Ok(Command::Quit),
+    },
+    CommandSpec {
+        path: &["exit"],
+        usage: "exit",
+        help: "Same as quit",
+        parse: |_| Ok(Command::Quit),
+    },
+    CommandSpec {
+        path: &["help"],
+        usage: "help [COMMAND]",
+        help: "List commands, or show a command's usage (also: COMMAND ?)",
+        parse: parse_help,
+    },
+    CommandSpec {
+        path: &["?"],
+        usage: "?",
+        help: "Same as help",
+        parse: parse_help,
+    },
+    // ACL (acl-plugin).
+    CommandSpec {
+        path: &["set", "acl-plugin", "acl"],
+        usage: "set acl-plugin acl [index N] permit|deny|permit+reflect [src A.B.C.D/LEN] \
+                [dst A.B.C.D/LEN] [proto N] [sport A[-B]] [dport A[-B]] [tcpflags VALUE MASK] \
+                [tag TAG], RULE, ...",
+        help: "Create an ACL, or replace ACL N",
+        parse: acl::parse_set_acl,
+    },
+    CommandSpec {
+        path: &["delete", "acl-plugin", "acl"],
+        usage: "delete acl-plugin acl index N",
+        help: "Delete an ACL that no interface uses",
+        parse: acl::parse_delete_acl,
+    },
+    CommandSpec {
+        path: &["set", "acl-plugin", "interface"],
+        usage: "set acl-plugin interface NAME input|output acl N [del]",
+        help: "Apply an ACL to an interface (or remove it)",
+        parse: acl::parse_set_acl_interface,
+    },
+    CommandSpec {
+        path: &["show", "acl-plugin", "acl"],
+        usage: "show acl-plugin acl [index N]",
+        help: "ACLs with their rules and where they are applied",
+        parse: acl::parse_show_acl,
+    },
+    CommandSpec {
+        path: &["show", "acl-plugin", "interface"],
+        usage: "show acl-plugin interface [NAME]",
+        help: "Input and output ACLs per interface",
+        parse: |c| {
+            Ok(Command::ShowAclInterface {
+                interface: optional_word(c),
+            })
+        },
+    },
+    CommandSpec {
+        path: &["show", "acl-plugin", "sessions"],
+        usage: "show acl-plugin sessions",
+        help: "Reflective ACL sessions per worker",
+        parse: |_| Ok(Command::ShowAclSessions),
+    },
+    CommandSpec {
+        path: &["set", "acl-plugin", "session", "timeout"],
+        usage: "set acl-plugin session timeout tcp-transient|tcp-established|udp|other SECONDS",
+        help: "Set an ACL session idle timeout",
+        parse: acl::parse_session_timeout,
+    },
+    CommandSpec {
+        path: &["set", "acl-plugin", "session", "table", "max-entries"],
+        usage: "set acl-plugin session table max-entries N",
+        help: "Limit the ACL sessions per worker",
+        parse: acl::parse_session_max_entries,
+    },
+    // NAT44.
+    CommandSpec {
+        path: &["nat44", "add", "address"],
+        usage: "nat44 add address A.B.C.D [- A.B.C.D] [twice-nat] [del]",
+        help: "Add pool addresses (twice-nat: to the twice-nat pool)",
+        parse: |c| nat44::parse_address(c, false),
+    },
+    CommandSpec {
+        path: &["nat44", "del", "address"],
+        usage: "nat44 del address A.B.C.D [- A.B.C.D] [twice-nat]",
+        help: "Delete pool addresses",
+        parse: |c| nat44::parse_address(c, true),
+    },
+    CommandSpec {
+        path: &["nat44", "add", "static", "mapping"],
+        usage: "nat44 add static mapping tcp|udp|icmp local A.B.C.D [PORT] external A.B.C.D \
+                [PORT] [twice-nat|self-twice-nat] [out2in-only] [del]",
+        help: "Add a static mapping (external -> local)",
+        parse: |c| nat44::parse_static_mapping(c, false),
+    },
+    CommandSpec {
+        path: &["nat44", "del", "static", "mapping"],
+        usage: "nat44 del static mapping tcp|udp|icmp local A.B.C.D [PORT] external A.B.C.D \
+                [PORT] [twice-nat|self-twice-nat] [out2in-only]",
+        help: "Delete a static mapping",
+        parse: |c| nat44::parse_static_mapping(c, true),
+    },
+    CommandSpec {
+        path: &["nat44", "add", "load-balancing", "static", "mapping"],
+        usage: "nat44 add load-balancing static mapping protocol tcp|udp external A.B.C.D:PORT \
+                local A.B.C.D:PORT probability N [local A.B.C.D:PORT probability N ...] \
+                [twice-nat|self-twice-nat] [out2in-only] [affinity SECONDS] [del]",
+        help: "Add a service: an external address load-balanced over locals",
+        parse: |c| nat44::parse_lb_static_mapping(c, false),
+    },
+    CommandSpec {
+        path: &["nat44", "del", "load-balancing", "static", "mapping"],
+        usage: "nat44 del load-balancing static mapping protocol tcp|udp external \
+                A.B.C.D:PORT [local A.B.C.D:PORT probability N ...] \
+                [twice-nat|self-twice-nat] [out2in-only] [affinity SECONDS]",
+        help: "Delete a load-balanced mapping",
+        parse: |c| nat44::parse_lb_static_mapping(c, true),
+    },
+    CommandSpec {
+        path: &["nat44", "add", "identity", "mapping"],
+        usage: "nat44 add identity mapping A.B.C.D [tcp|udp PORT] [del]",
+        help: "Let traffic to an address (and port) pass untranslated",
+        parse: |c| nat44::parse_identity_mapping(c, false),
+    },
+    CommandSpec {
+        path: &["nat44", "del", "identity", "mapping"],
+        usage: "nat44 del identity mapping A.B.C.D [tcp|udp PORT]",
+        help: "Delete an identity mapping",
+        parse: |c| nat44::parse_identity_mapping(c, true),
+    },
+    CommandSpec {
+        path: &["nat44", "forwarding"],
+        usage: "nat44 forwarding enable|disable",
+        help: "Pass packets without a translation instead of dropping them",
+        parse: |c| {
+            let enable = c.choice(&[("enable", true), ("disable", false)])?;
+            Ok(Command::Nat44Forwarding { enable })
+        },
+    },
+    CommandSpec {
+        path: &["set", "interface", "nat44"],
+        usage: "set interface nat44 in NAME [out NAME] [del] | out NAME [output-feature] [del]",
+        help: "Make interfaces NAT44 inside or outside",
+        parse: nat44::parse_set_interface_nat44,
+    },
+    CommandSpec {
+        path: &["set", "nat", "timeout"],
+        usage: "set nat timeout udp|tcp-established|tcp-transitory|icmp SECONDS ...",
+        help: "Set NAT44 session idle timeouts",
+        parse: nat44::parse_set_nat_timeout,
+    },
+    CommandSpec {
+        path: &["nat44", "session", "limit"],
+        usage: "nat44 session limit N",
+        help: "Limit the NAT44 sessions per worker",
+        parse: nat44::parse_session_limit,
+    },
+    CommandSpec {
+        path: &["show", "nat44", "interfaces"],
+        usage: "show nat44 interfaces",
+        help: "NAT44 interfaces and their roles",
+        parse: |_| Ok(Command::ShowNat44Interfaces),
+    },
+    CommandSpec {
+        path: &["show", "nat44", "addresses"],
+        usage: "show nat44 addresses",
+        help: "NAT44 pools with busy ports",
+        parse: |_| Ok(Command::ShowNat44Addresses),
+    },
+    CommandSpec {
+        path: &["show", "nat44", "static", "mappings"],
+        usage: "show nat44 static mappings",
+        help: "Static, load-balanced and identity mappings",
+        parse: |_| Ok(Command::ShowNat44StaticMappings),
+    },
+    CommandSpec {
+        path: &["show", "nat44", "sessions"],
+        usage: "show nat44 sessions [detail]",
+        help: "NAT44 sessions per inside address",
+        parse: |c| {
+            Ok(Command::ShowNat44Sessions {
+                detail: c.keyword("detail"),
+            })
+        },
+    },
+    CommandSpec {
+        path: &["nat44", "del", "session"],
+        usage: "nat44 del session in A.B.C.D:PORT tcp|udp|icmp",
+        help: "Delete a NAT44 session by its inside address and port",
+        parse: nat44::parse_del_session,
+    },
+];
+
+/// An optional trailing word, such as the interface of `show interface [NAME]`.
+pub(super) fn optional_word(c: &mut Cursor<'_>) -> Option<String> {
+    c.word("").ok().map(str::to_string)
+}
+
+pub(super) fn interface(c: &mut Cursor<'_>) -> Result<String, String> {
+    Ok(c.word("an interface name")?.to_string())
+}
+
+fn parse_set_interface_state(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let interface = interface(c)?;
+    let up = c.choice(&[("up", true), ("down", false)])?;
+    Ok(Command::SetInterfaceState { interface, up })
+}
+
+fn parse_set_interface_mac(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let interface = interface(c)?;
+    let mac = c.mac()?;
+    Ok(Command::SetInterfaceMac { interface, mac })
+}
+
+fn parse_set_interface_ip_address(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let del = c.keyword("del");
+    let interface = interface(c)?;
+    let prefix = c.prefix()?;
+    Ok(Command::SetInterfaceIpAddress {
+        interface,
+        prefix,
+        del,
+    })
+}
+
+fn parse_set_interface_mtu(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let mtu = c.u32_in("mtu", MTU_RANGE)?;
+    let interface = interface(c)?;
+    Ok(Command::SetInterfaceMtu {
+        interface,
+        // MTU_RANGE ends below u16::MAX.
+        mtu: u16::try_from(mtu).unwrap_or(u16::MAX),
+    })
+}
+
+/// `via A.B.C.D [NAME]`, `via NAME` or `drop`. A word after `via` that starts with a
+/// digit is read as an address, so a mistyped one is reported as such rather than as an
+/// unknown interface later.
+fn parse_route_path(c: &mut Cursor<'_>) -> Result<RoutePath, String> {
+    let expected = "via A.B.C.D [NAME], via NAME or drop";
+    match c.peek() {
+        None => return Err(c.missing(expected)),
+        Some("drop") => {
+            c.keyword("drop");
+            return Ok(RoutePath::Drop);
+        }
+        Some("via") => {
+            c.keyword("via");
+        }
+        Some(_) => return Err(c.unknown_input()),
+    }
+    let target = c.word("a next hop A.B.C.D or an interface name")?;
+    if target.starts_with(|ch: char| ch.is_ascii_digit()) {
+        let next_hop = parse_ipv4(target)?;
+        Ok(RoutePath::NextHop {
+            next_hop,
+            interface: optional_word(c),
+        })
+    } else {
+        Ok(RoutePath::Interface {
+            interface: target.to_string(),
+        })
+    }
+}
+
+fn parse_set_ip_neighbor(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let del = c.keyword("del");
+    let interface = interface(c)?;
+    let ip = c.ipv4("an IPv4 address")?;
+    let mac = c.mac()?;
+    let is_static = c.keyword("static");
+    Ok(Command::SetIpNeighbor {
+        interface,
+        ip,
+        mac,
+        is_static,
+        del,
+    })
+}
+
+fn parse_trace_add(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let known: Vec<&str> = InputKind::ALL.iter().map(|k| k.node_name()).collect();
+    let node = c.word(&format!("an input node ({})", known.join(", ")))?;
+    let input = InputKind::from_node_name(node).ok_or_else(|| {
+        format!(
+            "trace add: '{node}' is not an input node (known: {})",
+            known.join(", ")
+        )
+    })?;
+    let count = c.u32_in("count", 1..=MAX_TRACE_COUNT)?;
+    Ok(Command::TraceAdd { input, count })
+}
+
+fn parse_help(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let rest = c.rest_or_empty();
+    let words = super::help_words(rest, &super::tokenize(rest))?;
+    Ok(Command::Help { words })
+}

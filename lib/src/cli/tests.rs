@@ -1,0 +1,1372 @@
+use std::net::Ipv4Addr;
+
+use super::*;
+use crate::acl::{AclAction, PortRange, TimeoutKind};
+use crate::nat44::{LbLocal, TwiceNat};
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn prefix(s: &str) -> Ipv4Prefix {
+    s.parse().unwrap()
+}
+
+fn mac(s: &str) -> MacAddr {
+    s.parse().unwrap()
+}
+
+/// Parses a line that must be a command, and checks that its canonical form parses back
+/// to the same command.
+fn ok(line: &str) -> Command {
+    let command = match parse(line) {
+        Ok(Some(command)) => command,
+        other => panic!("{line:?} gave {other:?}"),
+    };
+    let canonical = command.to_string();
+    assert_eq!(
+        parse(&canonical),
+        Ok(Some(command.clone())),
+        "{line:?} printed as {canonical:?}"
+    );
+    command
+}
+
+fn err(line: &str) -> String {
+    match parse(line) {
+        Err(e) => e,
+        other => panic!("{line:?} gave {other:?}, expected an error"),
+    }
+}
+
+// ---- the table and the words ----
+
+#[test]
+fn table_paths_are_unique_and_usages_start_with_them() {
+    for (i, spec) in COMMANDS.iter().enumerate() {
+        let words = spec.path.join(" ");
+        assert!(spec.usage.starts_with(&words), "{words}: {}", spec.usage);
+        assert!(!spec.help.is_empty(), "{words}");
+        assert!(
+            COMMANDS[i + 1..]
+                .iter()
+                .all(|other| other.path != spec.path),
+            "{words} is in the table twice"
+        );
+    }
+}
+
+#[test]
+fn blank_lines_and_comments_are_no_command() {
+    assert_eq!(parse(""), Ok(None));
+    assert_eq!(parse("   \t "), Ok(None));
+    assert_eq!(parse("# ip route add 1.2.3.0/24 drop"), Ok(None));
+    assert_eq!(parse("   #comment"), Ok(None));
+}
+
+#[test]
+fn command_words_abbreviate_to_unique_prefixes() {
+    assert_eq!(ok("sh int"), Command::ShowInterface { name: None });
+    assert_eq!(
+        ok("sh int tap0"),
+        Command::ShowInterface {
+            name: Some("tap0".into())
+        }
+    );
+    assert_eq!(ok("sh int addr"), Command::ShowInterfaceAddress);
+    assert_eq!(ok("show interface address"), Command::ShowInterfaceAddress);
+    assert_eq!(
+        ok("sh hardware tap0"),
+        Command::ShowHardwareInterfaces {
+            name: Some("tap0".into())
+        }
+    );
+    assert_eq!(ok("sh ip fib"), Command::ShowIpFib { prefix: None });
+    assert_eq!(ok("sh ip n"), Command::ShowIpNeighbors);
+    assert_eq!(ok("sh ip arp"), Command::ShowIpNeighbors);
+    assert_eq!(ok("sh err"), Command::ShowErrors);
+    assert_eq!(ok("sh run"), Command::ShowRuntime);
+    assert_eq!(ok("cl tr"), Command::ClearTrace);
+    assert_eq!(ok("q"), Command::Quit);
+    assert_eq!(ok("exit"), Command::Quit);
+}
+
+#[test]
+fn ambiguous_words_list_the_candidates() {
+    assert_eq!(err("sh i"), "ambiguous input 'i': could be interface or ip");
+    assert_eq!(err("ex foo"), "ambiguous input 'ex': could be exec or exit");
+    assert_eq!(
+        err("set interface m tap0 1.2.3.4"),
+        "ambiguous input 'm': could be mac or mtu"
+    );
+}
+
+#[test]
+fn unknown_words_quote_the_rest_of_the_line() {
+    assert_eq!(err("foo"), "unknown input 'foo'");
+    assert_eq!(err("show foo bar"), "unknown input 'foo bar'");
+    assert_eq!(err("show interface tap0 extra"), "unknown input 'extra'");
+    assert_eq!(err("show errors now"), "unknown input 'now'");
+    assert_eq!(err("Show interface"), "unknown input 'Show interface'");
+}
+
+#[test]
+fn incomplete_commands_say_what_may_follow() {
+    assert_eq!(
+        err("show ip"),
+        "show ip: incomplete command, expected arp, fib or neighbors"
+    );
+    assert_eq!(
+        err("set"),
+        "set: incomplete command, expected acl-plugin, interface, ip or nat"
+    );
+    assert_eq!(
+        err("nat44 add static"),
+        "nat44 add static: incomplete command, expected mapping"
+    );
+}
+
+// ---- interfaces ----
+
+#[test]
+fn set_interface_state() {
+    assert_eq!(
+        ok("set interface state tap0 up"),
+        Command::SetInterfaceState {
+            interface: "tap0".into(),
+            up: true
+        }
+    );
+    assert_eq!(
+        ok("set int st tap0 down"),
+        Command::SetInterfaceState {
+            interface: "tap0".into(),
+            up: false
+        }
+    );
+    assert_eq!(
+        err("set interface state tap0"),
+        "set interface state: missing argument: expected up or down"
+    );
+    assert_eq!(
+        err("set interface state"),
+        "set interface state: missing argument: expected an interface name"
+    );
+    assert_eq!(
+        err("set interface state tap0 sideways"),
+        "set interface state: expected up or down, not 'sideways'"
+    );
+}
+
+#[test]
+fn set_interface_mac() {
+    assert_eq!(
+        ok("set interface mac address tap0 01:23:45:67:89:42"),
+        Command::SetInterfaceMac {
+            interface: "tap0".into(),
+            mac: mac("01:23:45:67:89:42")
+        }
+    );
+    assert_eq!(
+        err("set interface mac address tap0 01:23:45:67:89"),
+        "MAC 01:23:45:67:89: has 5 octets, expected 6"
+    );
+    assert_eq!(
+        err("set interface mac address tap0"),
+        "set interface mac address: missing argument: expected a MAC address like 02:fe:16:3f:5f:0f"
+    );
+}
+
+#[test]
+fn set_interface_ip_address() {
+    assert_eq!(
+        ok("set interface ip address tap0 172.30.1.1/24"),
+        Command::SetInterfaceIpAddress {
+            interface: "tap0".into(),
+            prefix: prefix("172.30.1.1/24"),
+            del: false
+        }
+    );
+    assert_eq!(
+        ok("set int ip addr del tap0 172.30.1.1/24"),
+        Command::SetInterfaceIpAddress {
+            interface: "tap0".into(),
+            prefix: prefix("172.30.1.1/24"),
+            del: true
+        }
+    );
+    assert_eq!(
+        err("set interface ip address tap0 10.1.1.0/33"),
+        "prefix 10.1.1.0/33: length must be 0..=32"
+    );
+    assert_eq!(
+        err("set interface ip address tap0 10.1.1.1"),
+        "prefix 10.1.1.1: expected A.B.C.D/LEN"
+    );
+}
+
+#[test]
+fn set_interface_mtu() {
+    assert_eq!(
+        ok("set interface mtu 1450 tap0"),
+        Command::SetInterfaceMtu {
+            interface: "tap0".into(),
+            mtu: 1450
+        }
+    );
+    assert_eq!(
+        err("set interface mtu 99999 tap0"),
+        "mtu 99999: must be in 68..=9216"
+    );
+    assert_eq!(
+        err("set interface mtu tap0 1450"),
+        "mtu 'tap0': expected a number in 68..=9216"
+    );
+    assert_eq!(
+        err("set interface mtu 1450"),
+        "set interface mtu: missing argument: expected an interface name"
+    );
+}
+
+// ---- routing and neighbours ----
+
+#[test]
+fn ip_route_add_forms() {
+    assert_eq!(
+        ok("ip route add 0.0.0.0/0 via 172.30.1.2 tap0"),
+        Command::IpRouteAdd {
+            prefix: prefix("0.0.0.0/0"),
+            path: RoutePath::NextHop {
+                next_hop: ip("172.30.1.2"),
+                interface: Some("tap0".into())
+            }
+        }
+    );
+    assert_eq!(
+        ok("ip route add 10.0.0.0/8 via 172.30.1.2"),
+        Command::IpRouteAdd {
+            prefix: prefix("10.0.0.0/8"),
+            path: RoutePath::NextHop {
+                next_hop: ip("172.30.1.2"),
+                interface: None
+            }
+        }
+    );
+    assert_eq!(
+        ok("ip route add 10.1.1.3/32 via tap1"),
+        Command::IpRouteAdd {
+            prefix: prefix("10.1.1.3/32"),
+            path: RoutePath::Interface {
+                interface: "tap1".into()
+            }
+        }
+    );
+    assert_eq!(
+        ok("ip ro add 192.168.0.0/16 drop"),
+        Command::IpRouteAdd {
+            prefix: prefix("192.168.0.0/16"),
+            path: RoutePath::Drop
+        }
+    );
+}
+
+#[test]
+fn ip_route_del_forms() {
+    assert_eq!(
+        ok("ip route del 10.0.0.0/8"),
+        Command::IpRouteDel {
+            prefix: prefix("10.0.0.0/8"),
+            path: None
+        }
+    );
+    assert_eq!(
+        ok("ip route del 10.0.0.0/8 via 172.30.1.2 tap0"),
+        Command::IpRouteDel {
+            prefix: prefix("10.0.0.0/8"),
+            path: Some(RoutePath::NextHop {
+                next_hop: ip("172.30.1.2"),
+                interface: Some("tap0".into())
+            })
+        }
+    );
+}
+
+#[test]
+fn ip_route_errors() {
+    assert_eq!(
+        err("ip route add 10.0.0.0/8"),
+        "ip route add: missing argument: expected via A.B.C.D [NAME], via NAME or drop"
+    );
+    assert_eq!(
+        err("ip route add 10.0.0.0/8 via"),
+        "ip route add: missing argument: expected a next hop A.B.C.D or an interface name"
+    );
+    assert_eq!(
+        err("ip route add 10.0.0.0/8 via 10.1.1"),
+        "'10.1.1' is not an IPv4 address"
+    );
+    assert_eq!(
+        err("ip route add 10.0.0.0/8 towards tap0"),
+        "unknown input 'towards tap0'"
+    );
+    assert_eq!(
+        err("ip route add 10.0.0.0/8 drop now"),
+        "unknown input 'now'"
+    );
+    assert_eq!(
+        err("ip route add 10.0.0.0/33 drop"),
+        "prefix 10.0.0.0/33: length must be 0..=32"
+    );
+    assert_eq!(
+        err("ip route add"),
+        "ip route add: missing argument: expected a prefix A.B.C.D/LEN"
+    );
+    assert_eq!(
+        err("ip route"),
+        "ip route: incomplete command, expected add or del"
+    );
+}
+
+#[test]
+fn show_ip_fib() {
+    assert_eq!(
+        ok("show ip fib 10.1.1.0/24"),
+        Command::ShowIpFib {
+            prefix: Some(prefix("10.1.1.0/24"))
+        }
+    );
+    assert_eq!(
+        err("show ip fib 10.1.1.0/40"),
+        "prefix 10.1.1.0/40: length must be 0..=32"
+    );
+}
+
+#[test]
+fn set_ip_neighbor() {
+    assert_eq!(
+        ok("set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51 static"),
+        Command::SetIpNeighbor {
+            interface: "tap0".into(),
+            ip: ip("172.30.1.2"),
+            mac: mac("3e:1b:70:2d:4d:51"),
+            is_static: true,
+            del: false
+        }
+    );
+    assert_eq!(
+        ok("set ip neigh del tap0 172.30.1.2 3e1b.702d.4d51"),
+        Command::SetIpNeighbor {
+            interface: "tap0".into(),
+            ip: ip("172.30.1.2"),
+            mac: mac("3e:1b:70:2d:4d:51"),
+            is_static: false,
+            del: true
+        }
+    );
+    assert_eq!(
+        err("set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d"),
+        "MAC 3e:1b:70:2d:4d: has 5 octets, expected 6"
+    );
+    assert_eq!(
+        err("set ip neighbor tap0 172.30.1.2"),
+        "set ip neighbor: missing argument: expected a MAC address like 02:fe:16:3f:5f:0f"
+    );
+    assert_eq!(
+        err("set ip neighbor tap0 172.30.1.256 3e:1b:70:2d:4d:51"),
+        "'172.30.1.256' is not an IPv4 address"
+    );
+    assert_eq!(
+        err("set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51 dynamic"),
+        "unknown input 'dynamic'"
+    );
+}
+
+// ---- tracing, counters, console ----
+
+#[test]
+fn trace_commands() {
+    assert_eq!(
+        ok("trace add virtio-input 1000"),
+        Command::TraceAdd {
+            input: InputKind::Virtio,
+            count: 1000
+        }
+    );
+    assert_eq!(
+        ok("tr add tap-input 1"),
+        Command::TraceAdd {
+            input: InputKind::Tap,
+            count: 1
+        }
+    );
+    assert_eq!(
+        err("trace add ip4-lookup 10"),
+        "trace add: 'ip4-lookup' is not an input node (known: virtio-input, tap-input, \
+         vhost-user-input, pcap-input, dpdk-input)"
+    );
+    assert_eq!(
+        err("trace add dpdk-input 0"),
+        "count 0: must be in 1..=100000"
+    );
+    assert_eq!(
+        err("trace add dpdk-input"),
+        "trace add: missing argument: expected count (1..=100000)"
+    );
+    assert_eq!(ok("show trace"), Command::ShowTrace { max: None });
+    assert_eq!(ok("sh tr max 5"), Command::ShowTrace { max: Some(5) });
+    assert_eq!(
+        err("show trace max"),
+        "show trace: missing argument: expected max (1..=4294967295)"
+    );
+    assert_eq!(err("show trace 5"), "unknown input '5'");
+    assert_eq!(ok("clear trace"), Command::ClearTrace);
+}
+
+#[test]
+fn counter_and_info_commands() {
+    for (line, command) in [
+        ("show errors", Command::ShowErrors),
+        ("show runtime", Command::ShowRuntime),
+        ("clear errors", Command::ClearErrors),
+        ("clear runtime", Command::ClearRuntime),
+        ("clear interfaces", Command::ClearInterfaces),
+        ("show version", Command::ShowVersion),
+        ("show threads", Command::ShowThreads),
+        ("quit", Command::Quit),
+    ] {
+        assert_eq!(ok(line), command, "{line}");
+    }
+}
+
+#[test]
+fn exec_takes_the_rest_of_the_line() {
+    assert_eq!(
+        ok("exec /etc/podfwd/startup.conf"),
+        Command::Exec {
+            file: "/etc/podfwd/startup.conf".into()
+        }
+    );
+    assert_eq!(
+        ok("exec  /tmp/my file.conf "),
+        Command::Exec {
+            file: "/tmp/my file.conf".into()
+        }
+    );
+    assert_eq!(err("exec"), "exec: missing argument: expected a file name");
+}
+
+#[test]
+fn help_and_question_mark() {
+    assert_eq!(ok("help"), Command::Help { words: vec![] });
+    assert_eq!(ok("?"), Command::Help { words: vec![] });
+    assert_eq!(
+        ok("show ?"),
+        Command::Help {
+            words: vec!["show"]
+        }
+    );
+    assert_eq!(
+        ok("sh int ?"),
+        Command::Help {
+            words: vec!["show", "interface"]
+        }
+    );
+    assert_eq!(
+        ok("set interface state tap0 ?"),
+        Command::Help {
+            words: vec!["set", "interface", "state"]
+        }
+    );
+    assert_eq!(
+        ok("help sh ip"),
+        Command::Help {
+            words: vec!["show", "ip"]
+        }
+    );
+    assert_eq!(ok("? ?"), Command::Help { words: vec!["?"] });
+    assert_eq!(err("frobnicate ?"), "unknown input 'frobnicate'");
+    assert_eq!(err("help frobnicate"), "unknown input 'frobnicate'");
+}
+
+#[test]
+fn help_lists_every_command_and_usage_shows_the_matching_ones() {
+    let all = help();
+    for spec in COMMANDS {
+        let words = spec.path.join(" ");
+        assert!(
+            all.lines()
+                .any(|l| l.trim_start().starts_with(&words) && l.ends_with(spec.help)),
+            "{words} missing from help"
+        );
+    }
+    assert_eq!(all.lines().count(), COMMANDS.len());
+    let show_interface = usage(&["sh", "int"]).unwrap();
+    assert_eq!(
+        show_interface,
+        "usage: show interface [NAME]\n  Interfaces: index, state, MTU and counters\n\
+         usage: show interface address\n  Interface addresses\n"
+    );
+    assert_eq!(
+        usage(&["set", "interface", "state"])
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    assert_eq!(usage(&[]).unwrap(), all);
+    assert_eq!(usage(&["nope"]).unwrap_err(), "unknown input 'nope'");
+    assert_eq!(
+        usage(&["show", "interface", "tap0"]).unwrap_err(),
+        "unknown input 'tap0'"
+    );
+}
+
+#[test]
+fn startup_file_numbers_lines_and_stops_at_the_first_error() {
+    let text = "# podfwd startup\n\
+                set interface state tap0 up\n\
+                \n\
+                set interface ip address tap0 172.30.1.1/24\n\
+                ip route add 0.0.0.0/0 via 172.30.1.2 tap0\n";
+    let commands = parse_startup_file(text).unwrap();
+    let numbers: Vec<usize> = commands.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [2, 4, 5]);
+    assert_eq!(
+        commands[0].1,
+        Command::SetInterfaceState {
+            interface: "tap0".into(),
+            up: true
+        }
+    );
+    let bad = "set interface state tap0 up\n# fine\nip route add 10.1.1.0/33 drop\nbogus\n";
+    assert_eq!(
+        parse_startup_file(bad).unwrap_err(),
+        "3: prefix 10.1.1.0/33: length must be 0..=32"
+    );
+    assert_eq!(parse_startup_file(""), Ok(vec![]));
+}
+
+// ---- ACL ----
+
+#[test]
+fn set_acl_with_every_field() {
+    let command = ok(
+        "set acl-plugin acl index 3 permit+reflect src 10.1.1.3/32 dst 0.0.0.0/0 proto 6 \
+         sport 1024-65535 dport 80 tcpflags 2 18 tag contiv-policy-1",
+    );
+    let Command::SetAcl { index, rules, tag } = command else {
+        panic!("{command:?}");
+    };
+    assert_eq!(index, Some(3));
+    assert_eq!(tag.as_deref(), Some("contiv-policy-1"));
+    assert_eq!(
+        rules,
+        [AclRule {
+            action: AclAction::PermitReflect,
+            src: prefix("10.1.1.3/32"),
+            dst: prefix("0.0.0.0/0"),
+            proto: 6,
+            sport: PortRange {
+                lo: 1024,
+                hi: 65535
+            },
+            dport: PortRange::single(80),
+            tcp_flags_value: 2,
+            tcp_flags_mask: 18,
+        }]
+    );
+}
+
+#[test]
+fn set_acl_with_several_rules() {
+    let command =
+        ok("set acl-plugin acl deny proto 17 dport 53,permit+reflect src 10.1.0.0/16 , permit");
+    let Command::SetAcl { index, rules, tag } = command else {
+        panic!("{command:?}");
+    };
+    assert_eq!((index, tag), (None, None));
+    let mut dns = AclRule::any(AclAction::Deny);
+    dns.proto = 17;
+    dns.dport = PortRange::single(53);
+    let mut reflect = AclRule::any(AclAction::PermitReflect);
+    reflect.src = prefix("10.1.0.0/16");
+    assert_eq!(rules, [dns, reflect, AclRule::any(AclAction::Permit)]);
+    // The tag may sit in any rule, or before the first action.
+    let Command::SetAcl { tag, rules, .. } = ok("set acl-plugin acl tag t1 deny, permit") else {
+        panic!()
+    };
+    assert_eq!((tag.as_deref(), rules.len()), (Some("t1"), 2));
+}
+
+#[test]
+fn set_acl_errors() {
+    assert_eq!(
+        err("set acl-plugin acl permit src 10.1.1.0/33"),
+        "rule 1: prefix 10.1.1.0/33: length must be 0..=32"
+    );
+    assert_eq!(
+        err("set acl-plugin acl deny, permit proto 6 sport 90-80"),
+        "rule 2: port range 90-80: low end above high end"
+    );
+    assert_eq!(
+        err("set acl-plugin acl allow"),
+        "rule 1: ACL action 'allow': expected permit, deny or permit+reflect"
+    );
+    assert_eq!(
+        err("set acl-plugin acl"),
+        "set acl-plugin acl: missing argument: expected permit, deny or permit+reflect to start rule 1"
+    );
+    assert_eq!(
+        err("set acl-plugin acl permit,"),
+        "set acl-plugin acl: missing argument: expected permit, deny or permit+reflect to start rule 2"
+    );
+    assert_eq!(
+        err("set acl-plugin acl permit, , deny"),
+        "set acl-plugin acl: missing argument: expected permit, deny or permit+reflect to start rule 2"
+    );
+    assert_eq!(
+        err("set acl-plugin acl permit src 1.0.0.0/8 src 2.0.0.0/8"),
+        "rule 1: src given twice"
+    );
+    assert_eq!(
+        err("set acl-plugin acl permit tag a, deny tag b"),
+        "rule 2: set acl-plugin acl: tag given twice"
+    );
+    assert_eq!(
+        err(&format!("set acl-plugin acl permit tag {}", "x".repeat(64))),
+        format!("rule 1: tag '{}': longer than 63 bytes", "x".repeat(64))
+    );
+    assert_eq!(
+        err("set acl-plugin acl permit proto 6 tcpflags 2 1"),
+        "rule 1: tcpflags 2 mask 1: value has bits outside the mask, so it can never match"
+    );
+    assert_eq!(
+        err("set acl-plugin acl permit proto 256"),
+        "rule 1: proto 256: must be in 0..=255"
+    );
+    assert_eq!(
+        err("set acl-plugin acl permit port 80"),
+        "rule 1: unknown input 'port'"
+    );
+    assert_eq!(
+        err("set acl-plugin acl index x permit"),
+        "ACL index 'x': expected a number in 0..=4294967294"
+    );
+}
+
+#[test]
+fn acl_interface_and_delete() {
+    assert_eq!(
+        ok("set acl-plugin interface tap1 input acl 3"),
+        Command::SetAclInterface {
+            interface: "tap1".into(),
+            direction: Direction::Input,
+            acl: 3,
+            del: false
+        }
+    );
+    assert_eq!(
+        ok("set acl-plugin interface tap0 output acl 0 del"),
+        Command::SetAclInterface {
+            interface: "tap0".into(),
+            direction: Direction::Output,
+            acl: 0,
+            del: true
+        }
+    );
+    assert_eq!(
+        err("set acl-plugin interface tap0 inbound acl 0"),
+        "set acl-plugin interface: expected input or output, not 'inbound'"
+    );
+    assert_eq!(
+        err("set acl-plugin interface tap0 input 3"),
+        "unknown input '3'"
+    );
+    assert_eq!(
+        err("set acl-plugin interface tap0 input acl"),
+        "set acl-plugin interface: missing argument: expected ACL index (0..=4294967294)"
+    );
+    assert_eq!(
+        ok("delete acl-plugin acl index 7"),
+        Command::DeleteAcl { index: 7 }
+    );
+    assert_eq!(
+        err("delete acl-plugin acl"),
+        "delete acl-plugin acl: missing argument: expected index"
+    );
+    assert_eq!(
+        err("delete acl-plugin acl index 4294967295"),
+        "ACL index 4294967295: must be in 0..=4294967294"
+    );
+}
+
+#[test]
+fn acl_show_and_session_settings() {
+    assert_eq!(ok("show acl-plugin acl"), Command::ShowAcl { index: None });
+    assert_eq!(
+        ok("sh acl acl index 2"),
+        Command::ShowAcl { index: Some(2) }
+    );
+    assert_eq!(
+        ok("show acl-plugin interface tap0"),
+        Command::ShowAclInterface {
+            interface: Some("tap0".into())
+        }
+    );
+    assert_eq!(ok("show acl-plugin sessions"), Command::ShowAclSessions);
+    assert_eq!(
+        ok("set acl-plugin session timeout tcp-established 86400"),
+        Command::SetAclSessionTimeout {
+            timeout: TimeoutKind::TcpEstablished,
+            secs: 86400
+        }
+    );
+    assert_eq!(
+        ok("set acl-plugin session timeout other 600"),
+        Command::SetAclSessionTimeout {
+            timeout: TimeoutKind::Other,
+            secs: 600
+        }
+    );
+    assert_eq!(
+        err("set acl-plugin session timeout icmp 60"),
+        "set acl-plugin session timeout: expected tcp-transient, tcp-established, udp or other, not 'icmp'"
+    );
+    assert_eq!(
+        err("set acl-plugin session timeout udp 0"),
+        "timeout 0: must be in 1..=604800"
+    );
+    assert_eq!(
+        ok("set acl-plugin session table max-entries 500000"),
+        Command::SetAclSessionMaxEntries { max: 500000 }
+    );
+    assert_eq!(
+        err("set acl-plugin session table max-entries"),
+        "set acl-plugin session table max-entries: missing argument: expected max-entries (1..=16777216)"
+    );
+}
+
+// ---- NAT44 ----
+
+#[test]
+fn nat44_address_forms() {
+    let one = Command::Nat44Address {
+        first: ip("192.168.16.10"),
+        last: ip("192.168.16.10"),
+        twice_nat: false,
+        del: false,
+    };
+    assert_eq!(ok("nat44 add address 192.168.16.10"), one);
+    let range = Command::Nat44Address {
+        first: ip("10.0.0.1"),
+        last: ip("10.0.0.9"),
+        twice_nat: true,
+        del: false,
+    };
+    assert_eq!(ok("nat44 add address 10.0.0.1 - 10.0.0.9 twice-nat"), range);
+    assert_eq!(ok("nat44 add address 10.0.0.1-10.0.0.9 twice-nat"), range);
+    let deleted = Command::Nat44Address {
+        first: ip("10.0.0.1"),
+        last: ip("10.0.0.1"),
+        twice_nat: false,
+        del: true,
+    };
+    assert_eq!(ok("nat44 add address 10.0.0.1 del"), deleted);
+    assert_eq!(ok("nat44 del address 10.0.0.1"), deleted);
+    assert_eq!(
+        err("nat44 add address 10.0.0.9 - 10.0.0.1"),
+        "address range 10.0.0.9 - 10.0.0.1: first address above last"
+    );
+    assert_eq!(
+        err("nat44 add address 10.0.0.1-"),
+        "address range '10.0.0.1-': expected A.B.C.D - A.B.C.D"
+    );
+    assert_eq!(
+        err("nat44 add address 10.0.0.1 -"),
+        "nat44 add address: missing argument: expected the last address of the range"
+    );
+    assert_eq!(
+        err("nat44 add address"),
+        "nat44 add address: missing argument: expected an address A.B.C.D [- A.B.C.D]"
+    );
+}
+
+#[test]
+fn nat44_static_mapping() {
+    assert_eq!(
+        ok("nat44 add static mapping tcp local 10.1.1.2 53 external 10.96.0.10 53 self-twice-nat out2in-only"),
+        Command::Nat44StaticMapping {
+            mapping: StaticMapping {
+                proto: NatProtocol::Tcp,
+                local: (ip("10.1.1.2"), Some(53)),
+                external: (ip("10.96.0.10"), Some(53)),
+                twice_nat: TwiceNat::SelfTwiceNat,
+                out2in_only: true,
+            },
+            del: false
+        }
+    );
+    assert_eq!(
+        ok("nat44 del static mapping icmp local 10.1.1.2 0 external 1.2.3.4 7"),
+        Command::Nat44StaticMapping {
+            mapping: StaticMapping {
+                proto: NatProtocol::Icmp,
+                local: (ip("10.1.1.2"), Some(0)),
+                external: (ip("1.2.3.4"), Some(7)),
+                twice_nat: TwiceNat::No,
+                out2in_only: false,
+            },
+            del: true
+        }
+    );
+    let address_only =
+        ok("nat44 add static mapping udp local 10.1.1.2 external 1.2.3.4 twice-nat del");
+    assert_eq!(
+        address_only,
+        Command::Nat44StaticMapping {
+            mapping: StaticMapping {
+                proto: NatProtocol::Udp,
+                local: (ip("10.1.1.2"), None),
+                external: (ip("1.2.3.4"), None),
+                twice_nat: TwiceNat::TwiceNat,
+                out2in_only: false,
+            },
+            del: true
+        }
+    );
+}
+
+#[test]
+fn nat44_static_mapping_errors() {
+    assert_eq!(
+        err("nat44 add static mapping tcp local 10.1.1.2 53 external 10.96.0.10"),
+        "nat44 add static mapping: a local port needs an external port"
+    );
+    assert_eq!(
+        err("nat44 add static mapping tcp local 10.1.1.2 external 10.96.0.10 53"),
+        "nat44 add static mapping: an external port needs a local port"
+    );
+    assert_eq!(
+        err(
+            "nat44 add static mapping tcp local 10.1.1.2 external 1.2.3.4 twice-nat self-twice-nat"
+        ),
+        "nat44 add static mapping: give at most one of twice-nat and self-twice-nat"
+    );
+    assert_eq!(
+        err("nat44 add static mapping tcp local 10.1.1.2 53"),
+        "nat44 add static mapping: missing argument: expected external A.B.C.D [PORT]"
+    );
+    assert_eq!(
+        err("nat44 add static mapping tcp local 10.1.1.2 0 external 1.2.3.4 0"),
+        "local port 0: must be in 1..=65535"
+    );
+    assert_eq!(
+        err("nat44 add static mapping sctp local 10.1.1.2 external 1.2.3.4"),
+        "nat44 add static mapping: expected tcp, udp or icmp, not 'sctp'"
+    );
+    assert_eq!(
+        err("nat44 add static mapping tcp local 1.1.1.1 local 2.2.2.2 external 3.3.3.3"),
+        "nat44 add static mapping: local given twice"
+    );
+    assert_eq!(
+        err("nat44 add static mapping tcp local 1.1.1.1 external 3.3.3.3 vrf 1"),
+        "unknown input 'vrf 1'"
+    );
+}
+
+#[test]
+fn nat44_load_balancing_mapping() {
+    // The seed's service: VIP 10.104.221.85:80 -> endpoint 10.20.0.2:8080.
+    assert_eq!(
+        ok(
+            "nat44 add load-balancing static mapping protocol tcp external 10.104.221.85:80 \
+            local 10.20.0.2:8080 probability 1 self-twice-nat out2in-only"
+        ),
+        Command::Nat44LbStaticMapping {
+            mapping: LbStaticMapping {
+                proto: NatProtocol::Tcp,
+                external: (ip("10.104.221.85"), 80),
+                locals: vec![LbLocal {
+                    addr: ip("10.20.0.2"),
+                    port: 8080,
+                    probability: 1
+                }],
+                twice_nat: TwiceNat::SelfTwiceNat,
+                out2in_only: true,
+                affinity_secs: 0,
+            },
+            del: false
+        }
+    );
+    let Command::Nat44LbStaticMapping { mapping, del } = ok(
+        "nat44 add load-bal static mapping protocol udp external 10.96.0.10:53 \
+         local 10.1.1.2:53 probability 80 local 10.1.1.3:53 probability 20 affinity 10800",
+    ) else {
+        panic!()
+    };
+    assert!(!del);
+    assert_eq!(mapping.affinity_secs, 10800);
+    let weights: Vec<u8> = mapping.locals.iter().map(|l| l.probability).collect();
+    assert_eq!(weights, [80, 20]);
+    // A deletion needs only the external endpoint.
+    assert_eq!(
+        ok("nat44 del load-balancing static mapping protocol tcp external 10.104.221.85:80"),
+        Command::Nat44LbStaticMapping {
+            mapping: LbStaticMapping {
+                proto: NatProtocol::Tcp,
+                external: (ip("10.104.221.85"), 80),
+                locals: vec![],
+                twice_nat: TwiceNat::No,
+                out2in_only: false,
+                affinity_secs: 0,
+            },
+            del: true
+        }
+    );
+}
+
+#[test]
+fn nat44_load_balancing_errors() {
+    let head = "nat44 add load-balancing static mapping protocol tcp external 10.104.221.85:80";
+    assert_eq!(
+        err(&format!(
+            "{head} local 10.20.0.2:8080 probability 0 local 10.20.0.3:8080 probability 0"
+        )),
+        "nat44 add load-balancing static mapping: the probabilities sum to 0, so no local could be chosen"
+    );
+    assert_eq!(
+        err(head),
+        "nat44 add load-balancing static mapping: missing argument: expected local A.B.C.D:PORT probability N"
+    );
+    assert_eq!(
+        err(&format!("{head} local 10.20.0.2:8080")),
+        "nat44 add load-balancing static mapping: missing argument: expected probability"
+    );
+    assert_eq!(
+        err(&format!("{head} local 10.20.0.2:8080 probability 256")),
+        "probability 256: must be in 0..=255"
+    );
+    assert_eq!(
+        err(&format!(
+            "{head} local 10.20.0.2:8080 probability 1 local 10.20.0.2:8080 probability 2"
+        )),
+        "nat44 add load-balancing static mapping: local 10.20.0.2:8080 given twice"
+    );
+    assert_eq!(
+        err(&format!("{head} local 10.20.0.2:0 probability 1")),
+        "local 10.20.0.2:0: port must be in 1..=65535"
+    );
+    assert_eq!(
+        err(&format!("{head} local 10.20.0.2 probability 1")),
+        "local 10.20.0.2: expected A.B.C.D:PORT"
+    );
+    assert_eq!(
+        err(&format!(
+            "{head} local 10.20.0.2:80 probability 1 affinity 0"
+        )),
+        "affinity 0: must be in 1..=86400"
+    );
+    assert_eq!(
+        err("nat44 add load-balancing static mapping protocol icmp external 1.2.3.4:1"),
+        "nat44 add load-balancing static mapping: expected tcp or udp, not 'icmp'"
+    );
+    assert_eq!(
+        err("nat44 add load-balancing static mapping external 1.2.3.4:1"),
+        "unknown input 'external 1.2.3.4:1'"
+    );
+}
+
+#[test]
+fn nat44_identity_mapping() {
+    assert_eq!(
+        ok("nat44 add identity mapping 192.168.16.2 udp 4789"),
+        Command::Nat44IdentityMapping {
+            mapping: IdentityMapping {
+                addr: ip("192.168.16.2"),
+                proto_port: Some((NatProtocol::Udp, 4789))
+            },
+            del: false
+        }
+    );
+    let address_only = Command::Nat44IdentityMapping {
+        mapping: IdentityMapping {
+            addr: ip("192.168.16.2"),
+            proto_port: None,
+        },
+        del: true,
+    };
+    assert_eq!(
+        ok("nat44 add identity mapping 192.168.16.2 del"),
+        address_only
+    );
+    assert_eq!(ok("nat44 del identity mapping 192.168.16.2"), address_only);
+    assert_eq!(
+        err("nat44 add identity mapping 192.168.16.2 tcp"),
+        "nat44 add identity mapping: missing argument: expected port (1..=65535)"
+    );
+    assert_eq!(
+        err("nat44 add identity mapping 192.168.16.2 icmp 1"),
+        "unknown input 'icmp 1'"
+    );
+}
+
+#[test]
+fn nat44_interfaces() {
+    assert_eq!(
+        ok("set interface nat44 in tap1 out tap0"),
+        Command::SetInterfaceNat44 {
+            inside: vec!["tap1".into()],
+            outside: vec!["tap0".into()],
+            output_feature: false,
+            del: false
+        }
+    );
+    assert_eq!(
+        ok("set int nat44 out GigabitEthernet0/8/0 output-feature del"),
+        Command::SetInterfaceNat44 {
+            inside: vec![],
+            outside: vec!["GigabitEthernet0/8/0".into()],
+            output_feature: true,
+            del: true
+        }
+    );
+    assert_eq!(
+        err("set interface nat44 in tap1 output-feature"),
+        "set interface nat44: output-feature applies to out interfaces only"
+    );
+    assert_eq!(
+        err("set interface nat44"),
+        "set interface nat44: missing argument: expected in NAME or out NAME"
+    );
+    assert_eq!(
+        err("set interface nat44 del"),
+        "set interface nat44: missing argument: expected in NAME or out NAME"
+    );
+    assert_eq!(
+        err("set interface nat44 in"),
+        "set interface nat44: missing argument: expected an interface name"
+    );
+    assert_eq!(
+        err("set interface nat44 in tap1 in tap1"),
+        "set interface nat44: in tap1 given twice"
+    );
+    assert_eq!(
+        err("set interface nat44 inside tap1"),
+        "set interface nat44: missing argument: expected in NAME or out NAME"
+    );
+}
+
+#[test]
+fn nat44_timeouts_limits_forwarding_sessions() {
+    assert_eq!(
+        ok("set nat timeout udp 300 icmp 60"),
+        Command::SetNatTimeout {
+            udp: Some(300),
+            tcp_established: None,
+            tcp_transitory: None,
+            icmp: Some(60)
+        }
+    );
+    assert_eq!(
+        ok("set nat timeout tcp-established 7440 tcp-transitory 240"),
+        Command::SetNatTimeout {
+            udp: None,
+            tcp_established: Some(7440),
+            tcp_transitory: Some(240),
+            icmp: None
+        }
+    );
+    assert_eq!(
+        err("set nat timeout"),
+        "set nat timeout: missing argument: expected udp, tcp-established, tcp-transitory or icmp"
+    );
+    assert_eq!(
+        err("set nat timeout tcp 10"),
+        "set nat timeout: expected udp, tcp-established, tcp-transitory or icmp, not 'tcp'"
+    );
+    assert_eq!(
+        err("set nat timeout udp 1 udp 2"),
+        "set nat timeout: udp given twice"
+    );
+    assert_eq!(
+        err("set nat timeout icmp 0"),
+        "icmp 0: must be in 1..=604800"
+    );
+    assert_eq!(
+        ok("nat44 session limit 100000"),
+        Command::Nat44SessionLimit { limit: 100000 }
+    );
+    assert_eq!(
+        err("nat44 session limit 0"),
+        "limit 0: must be in 1..=16777216"
+    );
+    assert_eq!(
+        ok("nat44 forwarding enable"),
+        Command::Nat44Forwarding { enable: true }
+    );
+    assert_eq!(
+        ok("nat44 forw disable"),
+        Command::Nat44Forwarding { enable: false }
+    );
+    assert_eq!(
+        err("nat44 forwarding on"),
+        "nat44 forwarding: expected enable or disable, not 'on'"
+    );
+    assert_eq!(
+        ok("nat44 del session in 10.1.1.3:46310 tcp"),
+        Command::Nat44DelSession {
+            addr: ip("10.1.1.3"),
+            port: 46310,
+            proto: NatProtocol::Tcp
+        }
+    );
+    assert_eq!(
+        err("nat44 del session 10.1.1.3:46310 tcp"),
+        "unknown input '10.1.1.3:46310 tcp'"
+    );
+    assert_eq!(
+        err("nat44 del session in 10.1.1.3:46310"),
+        "nat44 del session: missing argument: expected tcp, udp or icmp"
+    );
+    for (line, command) in [
+        ("show nat44 interfaces", Command::ShowNat44Interfaces),
+        ("show nat44 addresses", Command::ShowNat44Addresses),
+        ("sh nat44 static mappings", Command::ShowNat44StaticMappings),
+        (
+            "show nat44 sessions",
+            Command::ShowNat44Sessions { detail: false },
+        ),
+        (
+            "show nat44 sessions detail",
+            Command::ShowNat44Sessions { detail: true },
+        ),
+    ] {
+        assert_eq!(ok(line), command, "{line}");
+    }
+}
+
+// ---- robustness ----
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+/// The grammar's own words, values that are nearly right, and junk.
+const VOCABULARY: &[&str] = &[
+    "up",
+    "down",
+    "del",
+    "via",
+    "drop",
+    "static",
+    "max",
+    "index",
+    "permit",
+    "deny",
+    "permit+reflect",
+    "src",
+    "dst",
+    "proto",
+    "sport",
+    "dport",
+    "tcpflags",
+    "tag",
+    ",",
+    "input",
+    "output",
+    "acl",
+    "tcp-transient",
+    "tcp-established",
+    "tcp-transitory",
+    "udp",
+    "tcp",
+    "icmp",
+    "other",
+    "local",
+    "external",
+    "twice-nat",
+    "self-twice-nat",
+    "out2in-only",
+    "probability",
+    "affinity",
+    "protocol",
+    "in",
+    "out",
+    "output-feature",
+    "enable",
+    "disable",
+    "detail",
+    "-",
+    "?",
+    "#",
+    "tap0",
+    "tap1",
+    "virtio-input",
+    "dpdk-input",
+    "10.1.1.3",
+    "10.1.1.0/24",
+    "0.0.0.0/0",
+    "10.1.1.0/33",
+    "10.1.1",
+    "256.1.1.1",
+    "1.2.3.4/",
+    "/24",
+    "02:fe:16:3f:5f:0f",
+    "02:fe:16:3f:5f",
+    "02fe.163f.5f0f",
+    "0",
+    "1",
+    "80",
+    "1500",
+    "65535",
+    "65536",
+    "4294967295",
+    "4294967296",
+    "99999999999999999999999",
+    "-1",
+    "0x",
+    "0x12",
+    "80-90",
+    "90-80",
+    "-80",
+    "80-",
+    "10.1.1.2:8080",
+    "10.1.1.2:",
+    ":80",
+    "10.1.1.2:0",
+    "1.2.3.4-1.2.3.9",
+    "1.2.3.9-1.2.3.4",
+    "",
+    "é",
+    "ß/32",
+    "💥",
+    "a,b",
+    ",,",
+    "\t",
+    "::",
+    "//",
+];
+
+/// Valid lines of every shape; mutated, they probe each parser near its grammar.
+const SEEDS: &[&str] = &[
+    "set interface state tap0 up",
+    "set interface mac address tap0 01:23:45:67:89:42",
+    "set interface ip address del tap0 172.30.1.1/24",
+    "set interface mtu 1450 tap0",
+    "ip route add 0.0.0.0/0 via 172.30.1.2 tap0",
+    "ip route del 10.0.0.0/8 via tap1",
+    "set ip neighbor del tap0 172.30.1.2 3e:1b:70:2d:4d:51 static",
+    "trace add virtio-input 10",
+    "show trace max 5",
+    "exec /tmp/startup.conf",
+    "set acl-plugin acl index 3 permit+reflect src 10.1.1.3/32 proto 6 sport 1024-65535 \
+     dport 80 tcpflags 2 18 tag t, deny dst 10.0.0.0/8, permit",
+    "set acl-plugin interface tap1 input acl 3 del",
+    "set acl-plugin session timeout udp 600",
+    "nat44 add address 10.0.0.1 - 10.0.0.9 twice-nat del",
+    "nat44 add static mapping tcp local 10.1.1.2 53 external 10.96.0.10 53 self-twice-nat \
+     out2in-only del",
+    "nat44 add load-balancing static mapping protocol tcp external 10.104.221.85:80 local \
+     10.20.0.2:8080 probability 80 local 10.20.0.3:8080 probability 20 twice-nat out2in-only \
+     affinity 60 del",
+    "nat44 add identity mapping 192.168.16.2 udp 4789 del",
+    "set interface nat44 in tap1 out tap0 del",
+    "set interface nat44 out tap0 output-feature",
+    "set nat timeout udp 300 tcp-established 7440 tcp-transitory 240 icmp 60",
+    "nat44 del session in 10.1.1.3:46310 tcp",
+];
+
+#[test]
+fn seeds_parse() {
+    for seed in SEEDS {
+        ok(seed);
+    }
+}
+
+/// A seed with one or two tokens dropped, replaced, inserted or the line cut short.
+fn mutated_seed(rng: &mut Rng) -> String {
+    let mut words: Vec<&str> = rng.pick(SEEDS).split_whitespace().collect();
+    for _ in 0..1 + rng.below(2) {
+        let at = rng.below(words.len() + 1);
+        match rng.below(4) {
+            0 if at < words.len() => {
+                words.remove(at);
+            }
+            1 if at < words.len() => words[at] = rng.pick(VOCABULARY),
+            2 => words.insert(at, rng.pick(VOCABULARY)),
+            _ => words.truncate(at),
+        }
+    }
+    words.join(" ")
+}
+
+fn random_line(rng: &mut Rng) -> String {
+    if rng.below(3) == 0 {
+        return mutated_seed(rng);
+    }
+    let mut words: Vec<String> = Vec::new();
+    // Mostly start with a real command so the parsers, not just the lookup, get exercised.
+    if rng.below(8) != 0 {
+        let spec = &COMMANDS[rng.below(COMMANDS.len())];
+        for word in spec.path {
+            // Sometimes abbreviate a command word.
+            let keep = if rng.below(4) == 0 {
+                1 + rng.below(word.len())
+            } else {
+                word.len()
+            };
+            words.push(word.get(..keep).unwrap_or(word).to_string());
+        }
+    }
+    for _ in 0..rng.below(12) {
+        words.push(rng.pick(VOCABULARY).to_string());
+    }
+    let separator = if rng.below(5) == 0 { "  " } else { " " };
+    words.join(separator)
+}
+
+#[test]
+fn random_lines_never_panic_and_parsed_ones_round_trip() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut parsed = 0;
+    let mut refused = 0;
+    for _ in 0..6000 {
+        let line = random_line(&mut rng);
+        match parse(&line) {
+            Ok(Some(command)) => {
+                parsed += 1;
+                let canonical = command.to_string();
+                assert_eq!(
+                    parse(&canonical),
+                    Ok(Some(command)),
+                    "{line:?} printed as {canonical:?}"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => {
+                refused += 1;
+                assert!(!e.is_empty() && !e.contains('\n'), "{line:?}: {e:?}");
+            }
+        }
+        let _ = usage(&line.split(' ').collect::<Vec<_>>());
+    }
+    // Both sides must have been exercised for the test to mean anything.
+    assert!(parsed > 300, "only {parsed} lines parsed");
+    assert!(refused > 3000, "only {refused} lines refused");
+    let file: Vec<String> = (0..200).map(|_| random_line(&mut rng)).collect();
+    let _ = parse_startup_file(&file.join("\n"));
+}
