@@ -7,10 +7,18 @@
 
 pub mod acl;
 pub mod buffer;
+pub mod burst;
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod fib;
 pub mod nat44;
 pub mod node;
+pub mod packet;
+pub mod pipeline;
 pub mod runtime;
+#[doc(hidden)]
+pub mod spec_frames;
+pub mod stages;
+pub mod trace;
 pub mod types;

@@ -1,0 +1,407 @@
+//! Per-worker counters: interfaces, drops per node and reason, and node runtime.
+//!
+//! Each worker owns one [`WorkerCounters`] (shared with the main lcore through an `Arc`)
+//! and is its only writer. Counters are `AtomicU64`s written with a relaxed load and a
+//! relaxed store, not a read-modify-write: on x86 both are plain `mov`s, so counting costs
+//! what a plain integer would, and the main lcore reads them at any time without stopping
+//! the worker (it may see a burst's counts half applied, never a torn value).
+//! `show` commands take a [`CounterTotals`] copy per worker and sum them.
+
+use crate::config::InterfaceConfig;
+use crate::node::{DropReason, NodeId, MAX_REASONS};
+use crate::types::IfIndex;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Interfaces with an index at or above this share the last row of counters.
+pub const MAX_INTERFACES: usize = 256;
+
+/// Adds `n`; only the owning worker calls this.
+#[inline]
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
+}
+
+#[derive(Debug, Default)]
+struct InterfaceCells {
+    rx_packets: AtomicU64,
+    rx_bytes: AtomicU64,
+    tx_packets: AtomicU64,
+    tx_bytes: AtomicU64,
+    drops: AtomicU64,
+    tx_errors: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct RuntimeCells {
+    calls: AtomicU64,
+    vectors: AtomicU64,
+    cycles: AtomicU64,
+}
+
+/// One worker's counters.
+#[derive(Debug)]
+pub struct WorkerCounters {
+    interfaces: Box<[InterfaceCells]>,
+    drops: [[AtomicU64; MAX_REASONS]; NodeId::COUNT],
+    runtime: [RuntimeCells; NodeId::COUNT],
+}
+
+impl Default for WorkerCounters {
+    fn default() -> Self {
+        WorkerCounters::new()
+    }
+}
+
+impl WorkerCounters {
+    pub fn new() -> Self {
+        WorkerCounters {
+            interfaces: (0..MAX_INTERFACES)
+                .map(|_| InterfaceCells::default())
+                .collect(),
+            drops: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            runtime: std::array::from_fn(|_| RuntimeCells::default()),
+        }
+    }
+
+    fn interface(&self, i: IfIndex) -> &InterfaceCells {
+        let row = i.as_usize().min(MAX_INTERFACES - 1);
+        &self.interfaces[row]
+    }
+
+    pub fn count_rx(&self, i: IfIndex, packets: u64, bytes: u64) {
+        let c = self.interface(i);
+        bump(&c.rx_packets, packets);
+        bump(&c.rx_bytes, bytes);
+    }
+
+    pub fn count_tx(&self, i: IfIndex, packets: u64, bytes: u64) {
+        let c = self.interface(i);
+        bump(&c.tx_packets, packets);
+        bump(&c.tx_bytes, bytes);
+    }
+
+    /// Packets the port did not take (tx ring full); the app reports them after tx_burst.
+    pub fn count_tx_error(&self, i: IfIndex, packets: u64) {
+        bump(&self.interface(i).tx_errors, packets);
+    }
+
+    /// A packet received on `rx_if` and dropped for `reason`.
+    pub fn count_drop(&self, rx_if: IfIndex, reason: DropReason) {
+        bump(&self.interface(rx_if).drops, 1);
+        self.count_reason(reason, 1);
+    }
+
+    /// A reason counted without a drop of the packet it is about (the packet was turned
+    /// into something else, e.g. an ARP request).
+    pub fn count_reason(&self, reason: DropReason, n: u64) {
+        let code = usize::from(reason.code).min(MAX_REASONS - 1);
+        bump(&self.drops[reason.node.index()][code], n);
+    }
+
+    /// One call of `node` over `vectors` packets, taking `cycles`.
+    pub fn count_call(&self, node: NodeId, vectors: u64, cycles: u64) {
+        let c = &self.runtime[node.index()];
+        bump(&c.calls, 1);
+        bump(&c.vectors, vectors);
+        bump(&c.cycles, cycles);
+    }
+
+    /// A plain copy of every counter, for `show` commands and tests.
+    pub fn totals(&self) -> CounterTotals {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut totals = CounterTotals::default();
+        for (t, c) in totals.interfaces.iter_mut().zip(self.interfaces.iter()) {
+            *t = InterfaceTotals {
+                rx_packets: load(&c.rx_packets),
+                rx_bytes: load(&c.rx_bytes),
+                tx_packets: load(&c.tx_packets),
+                tx_bytes: load(&c.tx_bytes),
+                drops: load(&c.drops),
+                tx_errors: load(&c.tx_errors),
+            };
+        }
+        for (t, c) in totals.drops.iter_mut().zip(self.drops.iter()) {
+            for (t, c) in t.iter_mut().zip(c.iter()) {
+                *t = load(c);
+            }
+        }
+        for (t, c) in totals.runtime.iter_mut().zip(self.runtime.iter()) {
+            *t = RuntimeTotals {
+                calls: load(&c.calls),
+                vectors: load(&c.vectors),
+                cycles: load(&c.cycles),
+            };
+        }
+        totals
+    }
+
+    /// `clear errors`, `clear runtime`, `clear interfaces` in one: only the worker may call
+    /// it (it is a write), between bursts.
+    pub fn clear(&self) {
+        let zero = |c: &AtomicU64| c.store(0, Ordering::Relaxed);
+        for c in self.interfaces.iter() {
+            for cell in [
+                &c.rx_packets,
+                &c.rx_bytes,
+                &c.tx_packets,
+                &c.tx_bytes,
+                &c.drops,
+                &c.tx_errors,
+            ] {
+                zero(cell);
+            }
+        }
+        self.drops.iter().flatten().for_each(zero);
+        for c in &self.runtime {
+            zero(&c.calls);
+            zero(&c.vectors);
+            zero(&c.cycles);
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InterfaceTotals {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub drops: u64,
+    pub tx_errors: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuntimeTotals {
+    pub calls: u64,
+    pub vectors: u64,
+    pub cycles: u64,
+}
+
+/// Counter values, of one worker or summed over several.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CounterTotals {
+    pub interfaces: Vec<InterfaceTotals>,
+    pub drops: [[u64; MAX_REASONS]; NodeId::COUNT],
+    pub runtime: [RuntimeTotals; NodeId::COUNT],
+}
+
+impl Default for CounterTotals {
+    fn default() -> Self {
+        CounterTotals {
+            interfaces: vec![InterfaceTotals::default(); MAX_INTERFACES],
+            drops: [[0; MAX_REASONS]; NodeId::COUNT],
+            runtime: [RuntimeTotals::default(); NodeId::COUNT],
+        }
+    }
+}
+
+impl CounterTotals {
+    /// The sum over workers.
+    pub fn sum<'a>(workers: impl IntoIterator<Item = &'a WorkerCounters>) -> CounterTotals {
+        let mut sum = CounterTotals::default();
+        for w in workers {
+            sum.add(&w.totals());
+        }
+        sum
+    }
+
+    pub fn add(&mut self, other: &CounterTotals) {
+        for (a, b) in self.interfaces.iter_mut().zip(&other.interfaces) {
+            a.rx_packets += b.rx_packets;
+            a.rx_bytes += b.rx_bytes;
+            a.tx_packets += b.tx_packets;
+            a.tx_bytes += b.tx_bytes;
+            a.drops += b.drops;
+            a.tx_errors += b.tx_errors;
+        }
+        for (a, b) in self.drops.iter_mut().zip(&other.drops) {
+            for (a, b) in a.iter_mut().zip(b) {
+                *a += b;
+            }
+        }
+        for (a, b) in self.runtime.iter_mut().zip(&other.runtime) {
+            a.calls += b.calls;
+            a.vectors += b.vectors;
+            a.cycles += b.cycles;
+        }
+    }
+
+    pub fn interface(&self, i: IfIndex) -> InterfaceTotals {
+        self.interfaces
+            .get(i.as_usize())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn reason(&self, reason: DropReason) -> u64 {
+        self.drops
+            .get(reason.node.index())
+            .and_then(|row| row.get(usize::from(reason.code)))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// `show errors`: count, node and reason of every non-zero counter, as VPP prints it.
+    /// `reason_text` names a reason (see `stages::drop_reason_text`).
+    pub fn format_errors(&self, reason_text: impl Fn(DropReason) -> &'static str) -> String {
+        let mut out = format!("{:^10}{:^40}{}\n", "Count", "Node", "Reason");
+        for node in NodeId::ALL {
+            for (code, &count) in self.drops[node.index()].iter().enumerate() {
+                if count == 0 {
+                    continue;
+                }
+                let reason = DropReason {
+                    node,
+                    code: code as u8,
+                };
+                let _ = writeln!(out, "{count:>10}{:^40}{}", node.name(), reason_text(reason));
+            }
+        }
+        out
+    }
+
+    /// `show runtime`: per node, calls, vectors, clocks per packet and vectors per call.
+    pub fn format_runtime(&self) -> String {
+        let mut out = format!(
+            "{:<30}{:>16}{:>16}{:>16}{:>16}\n",
+            "Name", "Calls", "Vectors", "Clocks", "Vectors/Call"
+        );
+        for node in NodeId::ALL {
+            let r = self.runtime[node.index()];
+            if r.calls == 0 {
+                continue;
+            }
+            let clocks = r.cycles as f64 / r.vectors.max(1) as f64;
+            let per_call = r.vectors as f64 / r.calls as f64;
+            let _ = writeln!(
+                out,
+                "{:<30}{:>16}{:>16}{:>16}{:>16.2}",
+                node.name(),
+                r.calls,
+                r.vectors,
+                format!("{clocks:.2e}"),
+                per_call
+            );
+        }
+        out
+    }
+
+    /// `show interface`: VPP's table, one row per non-zero counter.
+    pub fn format_interfaces(&self, interfaces: &[InterfaceConfig]) -> String {
+        let mut out = format!(
+            "{:^30}{:^5}{:^8}{:^22}{:^16}{:^10}\n",
+            "Name", "Idx", "State", "MTU (L3/IP4/IP6/MPLS)", "Counter", "Count"
+        );
+        for itf in interfaces {
+            let t = self.interface(itf.index);
+            let rows = [
+                ("rx packets", t.rx_packets),
+                ("rx bytes", t.rx_bytes),
+                ("tx packets", t.tx_packets),
+                ("tx bytes", t.tx_bytes),
+                ("drops", t.drops),
+                ("tx-error", t.tx_errors),
+            ];
+            let state = if itf.admin_up { "up" } else { "down" };
+            let mtu = format!("{}/0/0/0", itf.mtu);
+            let mut first = true;
+            for (name, count) in rows.into_iter().filter(|r| r.1 != 0) {
+                if first {
+                    let _ = writeln!(
+                        out,
+                        "{:<30}{:^5}{:^8}{:>16}      {:<16}{:>10}",
+                        itf.name, itf.index, state, mtu, name, count
+                    );
+                    first = false;
+                } else {
+                    let _ = writeln!(out, "{:<81}{:<16}{:>10}", "", name, count);
+                }
+            }
+            if first {
+                let _ = writeln!(
+                    out,
+                    "{:<30}{:^5}{:^8}{:>16}",
+                    itf.name, itf.index, state, mtu
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_sums_across_workers() {
+        let a = WorkerCounters::new();
+        let b = WorkerCounters::new();
+        a.count_rx(IfIndex(1), 2, 148);
+        b.count_rx(IfIndex(1), 1, 74);
+        b.count_tx(IfIndex(2), 1, 74);
+        b.count_tx_error(IfIndex(2), 3);
+        let reason = DropReason {
+            node: NodeId::Ip4Input,
+            code: 2,
+        };
+        a.count_drop(IfIndex(1), reason);
+        a.count_call(NodeId::Ip4Input, 256, 2560);
+        b.count_call(NodeId::Ip4Input, 128, 1280);
+        let sum = CounterTotals::sum([&a, &b]);
+        let one = sum.interface(IfIndex(1));
+        assert_eq!((one.rx_packets, one.rx_bytes, one.drops), (3, 222, 1));
+        let two = sum.interface(IfIndex(2));
+        assert_eq!((two.tx_packets, two.tx_bytes, two.tx_errors), (1, 74, 3));
+        assert_eq!(sum.reason(reason), 1);
+        let rt = sum.runtime[NodeId::Ip4Input.index()];
+        assert_eq!((rt.calls, rt.vectors, rt.cycles), (2, 384, 3840));
+        a.clear();
+        assert_eq!(a.totals(), CounterTotals::default());
+    }
+
+    #[test]
+    fn interface_index_past_table_does_not_panic() {
+        let c = WorkerCounters::new();
+        c.count_rx(IfIndex(u16::MAX), 1, 60);
+        assert_eq!(
+            c.totals()
+                .interface(IfIndex(MAX_INTERFACES as u16 - 1))
+                .rx_packets,
+            1
+        );
+    }
+
+    #[test]
+    fn show_errors_lists_nonzero_counters() {
+        let c = WorkerCounters::new();
+        let reason = DropReason {
+            node: NodeId::Ip4Input,
+            code: 2,
+        };
+        c.count_drop(IfIndex(1), reason);
+        c.count_drop(IfIndex(1), reason);
+        let text = c.totals().format_errors(|_| "ip4 checksum error");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[1],
+            format!("{:>10}{:^40}{}", 2, "ip4-input", "ip4 checksum error")
+        );
+    }
+
+    #[test]
+    fn show_runtime_gives_clocks_per_packet() {
+        let c = WorkerCounters::new();
+        c.count_call(NodeId::Ip4Lookup, 256, 2560);
+        c.count_call(NodeId::Ip4Lookup, 256, 2560);
+        let text = c.totals().format_runtime();
+        let row = text.lines().nth(1).unwrap();
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols, ["ip4-lookup", "2", "512", "1.00e1", "256.00"]);
+    }
+}

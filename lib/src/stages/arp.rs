@@ -1,0 +1,595 @@
+//! arp-input: replies for our addresses, learns neighbours, and resolves next hops.
+//!
+//! - A request for one of the receiving interface's addresses is answered in place.
+//! - The sender of a request or reply addressed to us is learnt: the worker queues a
+//!   [`LearnEvent`] (a fixed-capacity array), the app drains the queue after each burst and
+//!   the control plane applies it (`ControlPlane::learn_neighbor`, which never overwrites a
+//!   static neighbour). A sender outside the interface's subnets is not learnt.
+//! - A packet whose next hop's MAC is unknown (a glean adjacency) is itself rewritten into
+//!   an ARP request for that next hop and sent; the original is counted as
+//!   `arp: unresolved`. Requests are rate-limited per worker and next hop; a packet that
+//!   finds the limit reached is dropped under the same reason.
+
+use super::{drop, source_address_for, Context};
+use crate::buffer::PacketBuf;
+use crate::burst::{Burst, Disposition};
+use crate::config::InterfaceConfig;
+use crate::fib::Adjacency;
+use crate::node::{DropReason, NodeId};
+use crate::node_errors;
+use crate::packet::arp::{self, ArpPacket, Operation};
+use crate::packet::ethernet::{self, EtherType, EthernetFrame};
+use crate::trace::TraceRecord;
+use crate::types::{IfIndex, MacAddr};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+node_errors! {
+    /// What arp-input counts. Like VPP, it counts what it did, not only what it refused.
+    pub enum ArpError for NodeId::Arp {
+        Truncated => "ARP packet too short",
+        NotEthernetIpv4 => "ARP hardware or protocol type not ethernet/IP4",
+        BadOperation => "ARP operation neither request nor reply",
+        NotForUs => "ARP target is not one of our addresses",
+        RepliesSent => "ARP replies sent",
+        RepliesReceived => "ARP replies received",
+        SenderNotLocal => "ARP sender not on the interface's subnet",
+        Unresolved => "arp: unresolved",
+        RequestsSent => "ARP requests sent",
+        NoSourceAddress => "ARP request not sent: no interface address",
+        NoRoom => "ARP request does not fit the buffer",
+        LearnQueueFull => "ARP learn queue full",
+    }
+}
+
+/// A neighbour seen by the data plane, for the control plane to learn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LearnEvent {
+    pub if_index: IfIndex,
+    pub ip: Ipv4Addr,
+    pub mac: MacAddr,
+}
+
+/// Learn events one worker holds between drains.
+pub const LEARN_QUEUE_CAPACITY: usize = 64;
+/// Least time between two requests for the same next hop from one worker.
+pub const REQUEST_INTERVAL_NS: u64 = 10_000_000;
+/// Next hops the rate limiter tracks at once (a small hashed table; a collision forgets
+/// the older entry, which at worst allows one extra request).
+const LIMITER_SLOTS: usize = 256;
+/// Ethernet's shortest frame without FCS; a request is padded to it.
+const MIN_FRAME_LEN: usize = 60;
+
+/// What arp-input did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Replied,
+    Learned,
+    RequestSent,
+    Dropped(ArpError),
+}
+
+/// `request 172.30.1.2 (3e:1b:70:2d:4d:51) -> 172.30.1.1: replied`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trace {
+    pub operation: Operation,
+    pub sender_ip: Ipv4Addr,
+    pub sender_mac: MacAddr,
+    pub target_ip: Ipv4Addr,
+    pub action: Action,
+}
+
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = match self.operation {
+            Operation::Request => "request".to_string(),
+            Operation::Reply => "reply".to_string(),
+            Operation::Unknown(n) => format!("operation {n}"),
+        };
+        write!(
+            f,
+            "  {op} {} ({}) -> {}: ",
+            self.sender_ip, self.sender_mac, self.target_ip
+        )?;
+        match self.action {
+            Action::Replied => writeln!(f, "replied"),
+            Action::Learned => writeln!(f, "learned"),
+            Action::RequestSent => writeln!(f, "request sent"),
+            Action::Dropped(e) => {
+                use crate::node::NodeError;
+                writeln!(f, "{}", e.description())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct LimiterSlot {
+    ip: u32,
+    last_ns: u64,
+    used: bool,
+}
+
+/// The stage, with its per-worker request limiter and learn queue.
+#[derive(Debug)]
+pub struct Arp {
+    limiter: [LimiterSlot; LIMITER_SLOTS],
+    learned: [LearnEvent; LEARN_QUEUE_CAPACITY],
+    learned_len: usize,
+}
+
+impl Default for Arp {
+    fn default() -> Self {
+        Arp::new()
+    }
+}
+
+impl Arp {
+    pub fn new() -> Self {
+        Arp {
+            limiter: [LimiterSlot::default(); LIMITER_SLOTS],
+            learned: [LearnEvent {
+                if_index: IfIndex(0),
+                ip: Ipv4Addr::UNSPECIFIED,
+                mac: MacAddr::ZERO,
+            }; LEARN_QUEUE_CAPACITY],
+            learned_len: 0,
+        }
+    }
+
+    /// The neighbours learnt since the last [`Arp::clear_learned`].
+    pub fn learned(&self) -> &[LearnEvent] {
+        &self.learned[..self.learned_len]
+    }
+
+    pub fn clear_learned(&mut self) {
+        self.learned_len = 0;
+    }
+
+    fn queue_learn(&mut self, event: LearnEvent) -> bool {
+        if self.learned().contains(&event) {
+            return true;
+        }
+        match self.learned.get_mut(self.learned_len) {
+            Some(slot) => {
+                *slot = event;
+                self.learned_len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn may_request(&mut self, target: Ipv4Addr, now_ns: u64) -> bool {
+        let bits = target.to_bits();
+        // Fibonacci hashing spreads neighbouring addresses over the table.
+        let slot_index = (bits.wrapping_mul(0x9e37_79b9) >> 24) as usize % LIMITER_SLOTS;
+        let slot = &mut self.limiter[slot_index];
+        if slot.used && slot.ip == bits && now_ns.saturating_sub(slot.last_ns) < REQUEST_INTERVAL_NS
+        {
+            return false;
+        }
+        *slot = LimiterSlot {
+            ip: bits,
+            last_ns: now_ns,
+            used: true,
+        };
+        true
+    }
+
+    /// Handles received ARP frames (disposition `ToArp`).
+    pub fn process_input<B: PacketBuf, const TRACE: bool>(
+        &mut self,
+        burst: &mut Burst,
+        pkts: &mut [B],
+        cx: &mut Context<'_>,
+    ) {
+        for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
+            if burst.disposition(i) != Disposition::ToArp {
+                continue;
+            }
+            let Some(meta) = burst.get(i) else {
+                break;
+            };
+            let rx_if = meta.rx_if;
+            let itf = cx.snapshot.interface(rx_if);
+            let (action, seen) = match (itf, EthernetFrame::new_checked(pkt.data_mut())) {
+                (Some(itf), Ok(mut frame)) => self.input_one(itf, &mut frame),
+                _ => (Action::Dropped(ArpError::Truncated), None),
+            };
+            match action {
+                Action::Replied => {
+                    cx.counters
+                        .count_reason(DropReason::of(ArpError::RepliesSent), 1);
+                    if let Some(meta) = burst.meta_mut(i) {
+                        meta.generated = true;
+                    }
+                    burst.set_disposition(i, Disposition::Output(rx_if));
+                }
+                Action::Learned => drop(burst, i, ArpError::RepliesReceived),
+                Action::Dropped(e) => drop(burst, i, e),
+                Action::RequestSent => {}
+            }
+            if TRACE {
+                if let (Some(meta), Some((operation, sender_ip, sender_mac, target_ip))) =
+                    (burst.get(i), seen)
+                {
+                    cx.trace(meta, || {
+                        TraceRecord::Arp(Trace {
+                            operation,
+                            sender_ip,
+                            sender_mac,
+                            target_ip,
+                            action,
+                        })
+                    });
+                }
+            }
+        }
+    }
+
+    /// One ARP frame: the action, and what the packet said (for the trace).
+    #[allow(clippy::type_complexity)]
+    fn input_one(
+        &mut self,
+        itf: &InterfaceConfig,
+        frame: &mut EthernetFrame<&mut [u8]>,
+    ) -> (Action, Option<(Operation, Ipv4Addr, MacAddr, Ipv4Addr)>) {
+        let Ok(mut packet) = ArpPacket::new_checked(frame.payload_mut()) else {
+            return (Action::Dropped(ArpError::Truncated), None);
+        };
+        let (operation, sender_ip, sender_mac, target_ip) = (
+            packet.operation(),
+            packet.sender_ip(),
+            packet.sender_mac(),
+            packet.target_ip(),
+        );
+        let seen = Some((operation, sender_ip, sender_mac, target_ip));
+        if !packet.is_ethernet_ipv4() {
+            return (Action::Dropped(ArpError::NotEthernetIpv4), seen);
+        }
+        if !matches!(operation, Operation::Request | Operation::Reply) {
+            return (Action::Dropped(ArpError::BadOperation), seen);
+        }
+        if !itf.addresses.iter().any(|p| p.addr == target_ip) {
+            return (Action::Dropped(ArpError::NotForUs), seen);
+        }
+        let on_subnet = itf.addresses.iter().any(|p| p.contains(sender_ip))
+            && !sender_ip.is_unspecified()
+            && sender_mac.is_unicast()
+            && sender_mac != MacAddr::ZERO;
+        if !on_subnet {
+            return (Action::Dropped(ArpError::SenderNotLocal), seen);
+        }
+        let queued = self.queue_learn(LearnEvent {
+            if_index: itf.index,
+            ip: sender_ip,
+            mac: sender_mac,
+        });
+        if operation == Operation::Reply {
+            let action = if queued {
+                Action::Learned
+            } else {
+                Action::Dropped(ArpError::LearnQueueFull)
+            };
+            return (action, seen);
+        }
+        // The reply, in place: to the requester, from us.
+        packet.set_operation(Operation::Reply);
+        packet.set_sender_mac(itf.mac);
+        packet.set_sender_ip(target_ip);
+        packet.set_target_mac(sender_mac);
+        packet.set_target_ip(sender_ip);
+        frame.set_destination(sender_mac);
+        frame.set_source(itf.mac);
+        (Action::Replied, seen)
+    }
+
+    /// Turns packets waiting for a next hop's MAC (disposition `ToResolve`) into ARP
+    /// requests.
+    pub fn process_resolve<B: PacketBuf, const TRACE: bool>(
+        &mut self,
+        burst: &mut Burst,
+        pkts: &mut [B],
+        cx: &mut Context<'_>,
+    ) {
+        for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
+            if burst.disposition(i) != Disposition::ToResolve {
+                continue;
+            }
+            let Some(meta) = burst.get(i) else {
+                break;
+            };
+            let (rx_if, l3) = (meta.rx_if, usize::from(meta.l3_offset));
+            let (tx_if, next_hop) = match cx.snapshot.fib.adjacency(meta.adjacency) {
+                Adjacency::Glean { tx_if, next_hop } => (*tx_if, *next_hop),
+                _ => {
+                    drop(burst, i, ArpError::Unresolved);
+                    continue;
+                }
+            };
+            let target = next_hop.or_else(|| super::ipv4_at(pkt.data(), l3 + 16));
+            let itf = cx.snapshot.interface(tx_if);
+            let result = match (target, itf) {
+                (Some(target), Some(itf)) => self.request(pkt, itf, target, cx.now_ns),
+                _ => Err(ArpError::Unresolved),
+            };
+            match result {
+                Ok(()) => {
+                    cx.counters
+                        .count_drop(rx_if, DropReason::of(ArpError::Unresolved));
+                    cx.counters
+                        .count_reason(DropReason::of(ArpError::RequestsSent), 1);
+                    if let Some(meta) = burst.meta_mut(i) {
+                        meta.generated = true;
+                    }
+                    burst.set_disposition(i, Disposition::Output(tx_if));
+                }
+                Err(e) => drop(burst, i, e),
+            }
+            if TRACE {
+                if let (Some(meta), Some(itf), Some(target)) = (burst.get(i), itf, target) {
+                    let action = match result {
+                        Ok(()) => Action::RequestSent,
+                        Err(e) => Action::Dropped(e),
+                    };
+                    let sender_ip =
+                        source_address_for(itf, target).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                    cx.trace(meta, || {
+                        TraceRecord::Arp(Trace {
+                            operation: Operation::Request,
+                            sender_ip,
+                            sender_mac: itf.mac,
+                            target_ip: target,
+                            action,
+                        })
+                    });
+                }
+            }
+        }
+    }
+
+    fn request<B: PacketBuf>(
+        &mut self,
+        pkt: &mut B,
+        itf: &InterfaceConfig,
+        target: Ipv4Addr,
+        now_ns: u64,
+    ) -> Result<(), ArpError> {
+        let source = source_address_for(itf, target).ok_or(ArpError::NoSourceAddress)?;
+        if !self.may_request(target, now_ns) {
+            return Err(ArpError::Unresolved);
+        }
+        let len = (ethernet::HEADER_LEN + arp::PACKET_LEN).max(MIN_FRAME_LEN);
+        if !pkt.set_len(len) {
+            return Err(ArpError::NoRoom);
+        }
+        let data = pkt.data_mut();
+        data.fill(0);
+        let mut frame = EthernetFrame::new_checked(data).map_err(|_| ArpError::NoRoom)?;
+        frame.set_destination(MacAddr::BROADCAST);
+        frame.set_source(itf.mac);
+        frame.set_ethertype(EtherType::Arp);
+        let mut request =
+            ArpPacket::new_checked(frame.payload_mut()).map_err(|_| ArpError::NoRoom)?;
+        request.set_ethernet_ipv4();
+        request.set_operation(Operation::Request);
+        request.set_sender_mac(itf.mac);
+        request.set_sender_ip(source);
+        request.set_target_mac(MacAddr::ZERO);
+        request.set_target_ip(target);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::config::Snapshot;
+    use crate::spec_frames::{self, *};
+
+    fn input(
+        stage: &mut Arp,
+        snap: &Snapshot,
+        rx_if: IfIndex,
+        frame: Vec<u8>,
+    ) -> (Disposition, Vec<u8>) {
+        let (burst, pkts, _) = run_stage(rx_if, &[frame], snap, |b, p, cx| {
+            b.set_disposition(0, Disposition::ToArp);
+            stage.process_input::<_, false>(b, p, cx)
+        });
+        (burst.disposition(0), pkts[0].data().to_vec())
+    }
+
+    fn dropped(e: ArpError) -> Disposition {
+        Disposition::Drop(DropReason::of(e))
+    }
+
+    #[test]
+    fn request_for_our_address_is_answered_and_sender_learnt() {
+        let mut stage = Arp::new();
+        let request = spec_frames::arp_request(HOST_MAC, HOST_NEXT_HOP, TAP0_IP);
+        let (d, out) = input(&mut stage, &snapshot(), TAP0, request);
+        assert_eq!(d, Disposition::Output(TAP0));
+        // Ethernet: to the requester, from tap0; ARP reply 172.30.1.1 is-at tap0's MAC.
+        let mut expected = vec![
+            0x3e, 0x1b, 0x70, 0x2d, 0x4d, 0x51, 0x01, 0x23, 0x45, 0x67, 0x89, 0x42, 0x08, 0x06,
+            // htype, ptype, hlen, plen, oper = reply
+            0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02,
+            // sender: tap0's MAC, 172.30.1.1
+            0x01, 0x23, 0x45, 0x67, 0x89, 0x42, 172, 30, 1, 1, // target: the requester
+            0x3e, 0x1b, 0x70, 0x2d, 0x4d, 0x51, 172, 30, 1, 2,
+        ];
+        assert_eq!(out, expected);
+        expected.clear();
+        assert_eq!(
+            stage.learned(),
+            &[LearnEvent {
+                if_index: TAP0,
+                ip: HOST_NEXT_HOP,
+                mac: HOST_MAC
+            }]
+        );
+        stage.clear_learned();
+        assert!(stage.learned().is_empty());
+    }
+
+    #[test]
+    fn reply_to_us_is_learnt() {
+        let mut stage = Arp::new();
+        let mut reply = spec_frames::arp_request(HOST_MAC, Ipv4Addr::new(172, 30, 1, 7), TAP0_IP);
+        reply[14 + 7] = 2;
+        let (d, _) = input(&mut stage, &snapshot(), TAP0, reply);
+        assert_eq!(d, dropped(ArpError::RepliesReceived));
+        assert_eq!(stage.learned()[0].ip, Ipv4Addr::new(172, 30, 1, 7));
+    }
+
+    #[test]
+    fn not_for_us() {
+        let mut stage = Arp::new();
+        let request =
+            spec_frames::arp_request(HOST_MAC, HOST_NEXT_HOP, Ipv4Addr::new(172, 30, 1, 99));
+        assert_eq!(
+            input(&mut stage, &snapshot(), TAP0, request).0,
+            dropped(ArpError::NotForUs)
+        );
+        assert!(stage.learned().is_empty());
+    }
+
+    #[test]
+    fn sender_not_local() {
+        let mut stage = Arp::new();
+        let request = spec_frames::arp_request(HOST_MAC, Ipv4Addr::new(192, 0, 2, 1), TAP0_IP);
+        assert_eq!(
+            input(&mut stage, &snapshot(), TAP0, request).0,
+            dropped(ArpError::SenderNotLocal)
+        );
+    }
+
+    #[test]
+    fn truncated() {
+        let mut stage = Arp::new();
+        let request = spec_frames::arp_request(HOST_MAC, HOST_NEXT_HOP, TAP0_IP)[..41].to_vec();
+        assert_eq!(
+            input(&mut stage, &snapshot(), TAP0, request).0,
+            dropped(ArpError::Truncated)
+        );
+    }
+
+    #[test]
+    fn not_ethernet_ipv4() {
+        let mut stage = Arp::new();
+        let mut request = spec_frames::arp_request(HOST_MAC, HOST_NEXT_HOP, TAP0_IP);
+        request[14 + 2] = 0x86; // ptype 0x86dd
+        request[14 + 3] = 0xdd;
+        assert_eq!(
+            input(&mut stage, &snapshot(), TAP0, request).0,
+            dropped(ArpError::NotEthernetIpv4)
+        );
+    }
+
+    #[test]
+    fn bad_operation() {
+        let mut stage = Arp::new();
+        let mut request = spec_frames::arp_request(HOST_MAC, HOST_NEXT_HOP, TAP0_IP);
+        request[14 + 7] = 9;
+        assert_eq!(
+            input(&mut stage, &snapshot(), TAP0, request).0,
+            dropped(ArpError::BadOperation)
+        );
+    }
+
+    #[test]
+    fn learn_queue_full() {
+        let mut stage = Arp::new();
+        let snap = snapshot();
+        for host in 0..LEARN_QUEUE_CAPACITY as u8 {
+            let mut reply =
+                spec_frames::arp_request(HOST_MAC, Ipv4Addr::new(172, 30, 1, 10 + host), TAP0_IP);
+            reply[14 + 7] = 2;
+            assert_eq!(
+                input(&mut stage, &snap, TAP0, reply).0,
+                dropped(ArpError::RepliesReceived)
+            );
+        }
+        let mut reply = spec_frames::arp_request(HOST_MAC, Ipv4Addr::new(172, 30, 1, 200), TAP0_IP);
+        reply[14 + 7] = 2;
+        assert_eq!(
+            input(&mut stage, &snap, TAP0, reply).0,
+            dropped(ArpError::LearnQueueFull)
+        );
+    }
+
+    /// A SYN to an attached host nobody has resolved (10.1.1.9 on tap2), through lookup,
+    /// rewrite and the arp stage's resolve.
+    fn resolve(
+        stage: &mut Arp,
+        now_ns: u64,
+    ) -> (Disposition, Vec<u8>, crate::counters::CounterTotals) {
+        let snap = snapshot();
+        let mut syn = spec_frames::syn();
+        let mut ip = crate::packet::Ipv4Packet::new_unchecked(&mut syn[14..]);
+        ip.set_dst(Ipv4Addr::new(10, 1, 1, 9));
+        ip.fill_checksum();
+        let (burst, pkts, counters) = run_stage(TAP0, &[syn], &snap, |b, p, cx| {
+            cx.now_ns = now_ns;
+            super::super::ip4_lookup::process::<_, false>(b, p, cx);
+            super::super::ip4_rewrite::process::<_, false>(b, p, cx);
+            stage.process_resolve::<_, false>(b, p, cx);
+        });
+        (
+            burst.disposition(0),
+            pkts[0].data().to_vec(),
+            counters.totals(),
+        )
+    }
+
+    #[test]
+    fn unresolved_next_hop_becomes_a_request() {
+        let mut stage = Arp::new();
+        let (d, out, counters) = resolve(&mut stage, 1);
+        assert_eq!(d, Disposition::Output(TAP2));
+        let mut expected = vec![
+            // broadcast, from tap2's MAC, ARP
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0xfe, 0x16, 0x3f, 0x5f, 0x0f, 0x08, 0x06,
+            0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, // request
+            0x02, 0xfe, 0x16, 0x3f, 0x5f, 0x0f, 10, 1, 1, 1, // sender: tap2, 10.1.1.1
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 10, 1, 1, 9, // target 10.1.1.9
+        ];
+        expected.resize(60, 0);
+        assert_eq!(out, expected);
+        assert_eq!(counters.reason(DropReason::of(ArpError::Unresolved)), 1);
+        assert_eq!(counters.reason(DropReason::of(ArpError::RequestsSent)), 1);
+        assert_eq!(counters.interface(TAP0).drops, 1);
+    }
+
+    #[test]
+    fn no_source_address() {
+        // A glean adjacency on an interface whose addresses were removed since the FIB was
+        // built: no address to ask from.
+        let built = snapshot();
+        let mut stripped = snapshot();
+        for itf in &mut stripped.interfaces {
+            itf.addresses.clear();
+        }
+        let mut stage = Arp::new();
+        let (burst, _, _) = run_stage(TAP0, &[spec_frames::syn()], &stripped, |b, p, cx| {
+            b.meta_mut(0).unwrap().adjacency = built.fib.lookup(Ipv4Addr::new(10, 1, 1, 9));
+            b.set_disposition(0, Disposition::ToResolve);
+            stage.process_resolve::<_, false>(b, p, cx)
+        });
+        assert_eq!(burst.disposition(0), dropped(ArpError::NoSourceAddress));
+    }
+
+    #[test]
+    fn requests_are_rate_limited_per_next_hop() {
+        let mut stage = Arp::new();
+        assert_eq!(resolve(&mut stage, 1).0, Disposition::Output(TAP2));
+        assert_eq!(resolve(&mut stage, 2).0, dropped(ArpError::Unresolved));
+        assert_eq!(
+            resolve(&mut stage, 1 + REQUEST_INTERVAL_NS).0,
+            Disposition::Output(TAP2)
+        );
+    }
+}

@@ -1,0 +1,346 @@
+//! ip4-rewrite: the Ethernet header from the adjacency, TTL − 1 with the checksum patched
+//! (RFC 1624), and the MTU check.
+//!
+//! The TTL is checked here, where the packet is known to be forwarded (RFC 1812 §5.2.2
+//! allows either place; VPP does the same): TTL ≤ 1 goes to icmp-error as time exceeded.
+//! A packet larger than the tx interface's MTU goes to icmp-error as fragmentation needed
+//! when DF is set, and is dropped otherwise (no fragmentation yet). Packets podfwd itself
+//! generated keep their TTL. A next hop whose MAC is unknown (a glean adjacency) goes to
+//! the arp stage.
+
+use super::icmp_error::IcmpErrorKind;
+use super::{drop, Context};
+use crate::buffer::PacketBuf;
+use crate::burst::{Burst, Disposition};
+use crate::config::{InterfaceConfig, Snapshot};
+use crate::fib::{AdjIndex, Adjacency};
+use crate::node::NodeId;
+use crate::node_errors;
+use crate::packet::ethernet;
+use crate::packet::ipv4::Ipv4Packet;
+use crate::trace::{InlineName, TraceRecord};
+use crate::types::IfIndex;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+node_errors! {
+    /// Why ip4-rewrite drops a packet.
+    pub enum Ip4RewriteError for NodeId::Ip4Rewrite {
+        MtuExceeded => "ip4 MTU exceeded, DF clear (no fragmentation)",
+        NoAdjacency => "no rewrite adjacency",
+        TxInterfaceDown => "tx interface is down",
+        Truncated => "ip4 header missing",
+    }
+}
+
+/// How many bytes of the rewritten frame the trace keeps (the spec shows 64).
+pub const TRACE_BYTES: usize = 64;
+
+/// `tx_sw_if_index 2 dpo-idx 3 : ipv4 via 172.30.1.2 tap0: 3e1b...0800 flow hash: ...`
+/// and a hex dump of the frame's first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trace {
+    pub tx_if: IfIndex,
+    pub interface: InlineName,
+    pub adjacency: AdjIndex,
+    pub next_hop: Ipv4Addr,
+    pub rewrite: [u8; ethernet::HEADER_LEN],
+    pub flow_hash: u32,
+    pub bytes: [u8; TRACE_BYTES],
+    pub captured: u8,
+}
+
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "  tx_sw_if_index {} dpo-idx {} : ipv4 via {} {}: ",
+            self.tx_if, self.adjacency.0, self.next_hop, self.interface
+        )?;
+        for b in self.rewrite {
+            write!(f, "{b:02x}")?;
+        }
+        writeln!(f, " flow hash: 0x{:08x}", self.flow_hash)?;
+        let captured = &self.bytes[..usize::from(self.captured).min(TRACE_BYTES)];
+        for (line, chunk) in captured.chunks(32).enumerate() {
+            write!(f, "  {:08x}: ", line * 32)?;
+            for b in chunk {
+                write!(f, "{b:02x}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// Rewrites every live packet for its adjacency.
+pub fn process<B: PacketBuf, const TRACE: bool>(
+    burst: &mut Burst,
+    pkts: &mut [B],
+    cx: &mut Context<'_>,
+) {
+    let snapshot = cx.snapshot;
+    let all_live = burst.all_continue();
+    // Consecutive packets mostly share an adjacency: resolve it and its interface once.
+    let mut cached: Option<(AdjIndex, Resolved<'_>)> = None;
+    for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
+        if !all_live && burst.disposition(i) != Disposition::Continue {
+            continue;
+        }
+        let Some(meta) = burst.get(i) else {
+            break;
+        };
+        let (l3, generated, adjacency) =
+            (usize::from(meta.l3_offset), meta.generated, meta.adjacency);
+        let resolved = match cached {
+            Some((index, resolved)) if index == adjacency => resolved,
+            _ => {
+                let resolved = resolve(snapshot, adjacency);
+                cached = Some((adjacency, resolved));
+                resolved
+            }
+        };
+        let (tx_if, next_hop, rewrite, itf) = match resolved {
+            Resolved::Ready {
+                tx_if,
+                next_hop,
+                rewrite,
+                interface,
+            } => (tx_if, next_hop, rewrite, interface),
+            Resolved::Glean => {
+                burst.set_disposition(i, Disposition::ToResolve);
+                continue;
+            }
+            Resolved::Fail(e) => {
+                drop(burst, i, e);
+                continue;
+            }
+        };
+        // The ethernet header sits right before L3; ethernet-input set l3 to its length.
+        let Some(frame) = pkt
+            .data_mut()
+            .get_mut(l3.saturating_sub(ethernet::HEADER_LEN)..)
+        else {
+            drop(burst, i, Ip4RewriteError::Truncated);
+            continue;
+        };
+        let Some(Ok(mut ip)) = frame
+            .get_mut(ethernet::HEADER_LEN..)
+            .map(Ipv4Packet::new_checked)
+        else {
+            drop(burst, i, Ip4RewriteError::Truncated);
+            continue;
+        };
+        if !generated && ip.ttl() <= 1 {
+            burst.set_disposition(i, Disposition::ToIcmpError(IcmpErrorKind::TimeExceeded));
+            continue;
+        }
+        if ip.total_len() > itf.mtu {
+            if ip.dont_fragment() {
+                let kind = IcmpErrorKind::FragmentationNeeded { mtu: itf.mtu };
+                burst.set_disposition(i, Disposition::ToIcmpError(kind));
+            } else {
+                drop(burst, i, Ip4RewriteError::MtuExceeded);
+            }
+            continue;
+        }
+        if !generated {
+            ip.decrement_ttl();
+        }
+        if let Some(header) = frame.get_mut(..ethernet::HEADER_LEN) {
+            header.copy_from_slice(rewrite);
+        }
+        burst.set_disposition(i, Disposition::Output(tx_if));
+        if TRACE {
+            if let Some(meta) = burst.get(i) {
+                let data = pkt.data();
+                cx.trace(meta, || {
+                    let mut bytes = [0u8; TRACE_BYTES];
+                    let captured = data.len().min(TRACE_BYTES);
+                    bytes[..captured].copy_from_slice(&data[..captured]);
+                    TraceRecord::Ip4Rewrite(Trace {
+                        tx_if,
+                        interface: InlineName::new(&itf.name),
+                        adjacency,
+                        next_hop,
+                        rewrite: *rewrite,
+                        flow_hash: meta.flow.flow_hash,
+                        bytes,
+                        captured: captured as u8,
+                    })
+                });
+            }
+        }
+    }
+}
+
+/// What an adjacency means for ip4-rewrite, looked up once per run of packets.
+#[derive(Clone, Copy)]
+enum Resolved<'a> {
+    Ready {
+        tx_if: IfIndex,
+        next_hop: Ipv4Addr,
+        rewrite: &'a [u8; ethernet::HEADER_LEN],
+        interface: &'a InterfaceConfig,
+    },
+    Glean,
+    Fail(Ip4RewriteError),
+}
+
+fn resolve(snapshot: &Snapshot, adjacency: AdjIndex) -> Resolved<'_> {
+    match snapshot.fib.adjacency(adjacency) {
+        Adjacency::Rewrite {
+            tx_if,
+            next_hop,
+            rewrite,
+        } => match snapshot.interface(*tx_if).filter(|itf| itf.admin_up) {
+            Some(interface) => Resolved::Ready {
+                tx_if: *tx_if,
+                next_hop: *next_hop,
+                rewrite,
+                interface,
+            },
+            None => Resolved::Fail(Ip4RewriteError::TxInterfaceDown),
+        },
+        Adjacency::Glean { .. } => Resolved::Glean,
+        Adjacency::NoRoute | Adjacency::Drop | Adjacency::Receive { .. } => {
+            Resolved::Fail(Ip4RewriteError::NoAdjacency)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::config::Snapshot;
+    use crate::node::DropReason;
+    use crate::packet::EthernetFrame;
+    use crate::spec_frames::{self, *};
+
+    /// Runs ip4-lookup then ip4-rewrite.
+    fn route(snap: &Snapshot, frame: Vec<u8>) -> (Disposition, Vec<u8>) {
+        let (burst, pkts, _) = run_stage(TAP2, &[frame], snap, |b, p, cx| {
+            super::super::ip4_lookup::process::<_, false>(b, p, cx);
+            process::<_, false>(b, p, cx);
+        });
+        (burst.disposition(0), pkts[0].data().to_vec())
+    }
+
+    #[test]
+    fn spec_syn_gets_macs_ttl_and_checksum() {
+        let (d, out) = route(&snapshot(), spec_frames::syn());
+        assert_eq!(d, Disposition::Output(TAP0));
+        let eth = EthernetFrame::new_checked(&out[..]).unwrap();
+        assert_eq!(eth.destination(), HOST_MAC);
+        assert_eq!(eth.source(), TAP0_MAC);
+        let ip = Ipv4Packet::new_verified(&out[14..]).unwrap();
+        assert_eq!(ip.ttl(), 63);
+        assert_eq!(ip.checksum(), ip.compute_checksum());
+        assert_eq!(ip.checksum(), 0xea46);
+        // Nothing after the IP header changed.
+        assert_eq!(out[34..], spec_frames::syn()[34..]);
+    }
+
+    #[test]
+    fn ttl_one_is_time_exceeded() {
+        let mut f = spec_frames::syn();
+        let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+        ip.set_ttl(1);
+        ip.fill_checksum();
+        let (d, _) = route(&snapshot(), f);
+        assert_eq!(d, Disposition::ToIcmpError(IcmpErrorKind::TimeExceeded));
+    }
+
+    fn with_mtu(mtu: u16) -> Snapshot {
+        let mut cp = control_plane();
+        cp.set_mtu("tap0", mtu).unwrap();
+        cp.snapshot()
+    }
+
+    #[test]
+    fn over_mtu_with_df_needs_fragmentation() {
+        let (d, _) = route(&with_mtu(68), spec_frames::syn()[..].to_vec());
+        // 60 bytes fit in 68.
+        assert_eq!(d, Disposition::Output(TAP0));
+        let mut big = spec_frames::tcp_frame(&TcpFrameSpec {
+            payload: &[0u8; 100],
+            ..syn_spec()
+        });
+        let (d, _) = route(&with_mtu(68), big.clone());
+        assert_eq!(
+            d,
+            Disposition::ToIcmpError(IcmpErrorKind::FragmentationNeeded { mtu: 68 })
+        );
+        // Without DF: dropped, counted.
+        let mut ip = Ipv4Packet::new_unchecked(&mut big[14..]);
+        ip.set_fragment(false, false, 0);
+        ip.fill_checksum();
+        let (d, _) = route(&with_mtu(68), big);
+        assert_eq!(
+            d,
+            Disposition::Drop(DropReason::of(Ip4RewriteError::MtuExceeded))
+        );
+    }
+
+    #[test]
+    fn glean_goes_to_resolve() {
+        let f = spec_frames::tcp_frame(&TcpFrameSpec {
+            dst: std::net::Ipv4Addr::new(172, 30, 1, 9),
+            ..syn_spec()
+        });
+        assert_eq!(route(&snapshot(), f).0, Disposition::ToResolve);
+    }
+
+    #[test]
+    fn no_adjacency() {
+        // A packet reaching rewrite without a lookup has the no-route adjacency.
+        let snap = snapshot();
+        let (burst, _, _) = run_stage(TAP2, &[spec_frames::syn()], &snap, |b, p, cx| {
+            process::<_, false>(b, p, cx)
+        });
+        assert_eq!(
+            burst.disposition(0),
+            Disposition::Drop(DropReason::of(Ip4RewriteError::NoAdjacency))
+        );
+    }
+
+    #[test]
+    fn tx_interface_down() {
+        let snap = snapshot();
+        let mut down = snapshot();
+        for itf in &mut down.interfaces {
+            if itf.index == TAP0 {
+                itf.admin_up = false;
+            }
+        }
+        // Same FIB (built while tap0 was up), tap0 now down.
+        let (burst, _, _) = run_stage(TAP2, &[spec_frames::syn()], &down, |b, p, cx| {
+            let adj = snap.fib.lookup(SERVICE_IP);
+            b.meta_mut(0).unwrap().adjacency = adj;
+            process::<_, false>(b, p, cx)
+        });
+        assert_eq!(
+            burst.disposition(0),
+            Disposition::Drop(DropReason::of(Ip4RewriteError::TxInterfaceDown))
+        );
+    }
+
+    #[test]
+    fn truncated() {
+        let snap = snapshot();
+        let (burst, _, _) = run_stage(
+            TAP2,
+            &[spec_frames::syn()[..30].to_vec()],
+            &snap,
+            |b, p, cx| {
+                b.meta_mut(0).unwrap().adjacency = snap.fib.lookup(SERVICE_IP);
+                process::<_, false>(b, p, cx)
+            },
+        );
+        assert_eq!(
+            burst.disposition(0),
+            Disposition::Drop(DropReason::of(Ip4RewriteError::Truncated))
+        );
+    }
+}
