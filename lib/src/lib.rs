@@ -8,4 +8,7 @@
 pub mod buffer;
 pub mod nat44;
 pub mod node;
+pub mod packet;
+#[doc(hidden)]
+pub mod spec_frames;
 pub mod types;

@@ -1,0 +1,210 @@
+//! The UDP header (RFC 768).
+
+use super::checksum;
+use std::net::Ipv4Addr;
+
+mod field {
+    use std::ops::Range;
+    pub const SRC_PORT: Range<usize> = 0..2;
+    pub const DST_PORT: Range<usize> = 2..4;
+    pub const LENGTH: Range<usize> = 4..6;
+    pub const CHECKSUM: Range<usize> = 6..8;
+    pub const PAYLOAD: usize = CHECKSUM.end;
+}
+
+pub const HEADER_LEN: usize = field::PAYLOAD;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UdpError {
+    /// Shorter than the 8-byte header.
+    Truncated,
+    /// The length field is below 8.
+    LengthBelowHeader,
+    /// The length field runs past the IP payload.
+    LengthExceedsPayload,
+}
+
+/// A view of a UDP datagram; the buffer is the IP payload.
+#[derive(Clone, Copy, Debug)]
+pub struct UdpPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> UdpPacket<T> {
+    pub const fn new_unchecked(buffer: T) -> Self {
+        UdpPacket { buffer }
+    }
+
+    /// A view of untrusted bytes: after this, no accessor panics.
+    pub fn new_checked(buffer: T) -> Result<Self, UdpError> {
+        let packet = UdpPacket { buffer };
+        let len = packet.buffer.as_ref().len();
+        if len < HEADER_LEN {
+            return Err(UdpError::Truncated);
+        }
+        let field_len = usize::from(packet.len());
+        if field_len < HEADER_LEN {
+            return Err(UdpError::LengthBelowHeader);
+        }
+        if field_len > len {
+            return Err(UdpError::LengthExceedsPayload);
+        }
+        Ok(packet)
+    }
+
+    pub fn src_port(&self) -> u16 {
+        self.be16(field::SRC_PORT.start)
+    }
+    pub fn dst_port(&self) -> u16 {
+        self.be16(field::DST_PORT.start)
+    }
+    /// The length field: header and payload.
+    pub fn len(&self) -> u16 {
+        self.be16(field::LENGTH.start)
+    }
+    pub fn is_empty(&self) -> bool {
+        usize::from(self.len()) <= HEADER_LEN
+    }
+    /// Zero means "no checksum" (RFC 768).
+    pub fn checksum(&self) -> u16 {
+        self.be16(field::CHECKSUM.start)
+    }
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[field::PAYLOAD..usize::from(self.len())]
+    }
+    pub fn compute_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
+        let datagram = &self.buffer.as_ref()[..usize::from(self.len())];
+        let sum = checksum::pseudo_header(src, dst, crate::types::ip_proto::UDP, self.len())
+            + checksum::accumulate(0, datagram)
+            + u64::from(!self.checksum());
+        match !checksum::fold(sum) {
+            // RFC 768: a computed zero is sent as all ones.
+            0 => 0xffff,
+            csum => csum,
+        }
+    }
+
+    fn be16(&self, at: usize) -> u16 {
+        let b = self.buffer.as_ref();
+        u16::from_be_bytes([b[at], b[at + 1]])
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
+    pub fn set_src_port(&mut self, port: u16) {
+        self.buffer.as_mut()[field::SRC_PORT].copy_from_slice(&port.to_be_bytes());
+    }
+    pub fn set_dst_port(&mut self, port: u16) {
+        self.buffer.as_mut()[field::DST_PORT].copy_from_slice(&port.to_be_bytes());
+    }
+    pub fn set_len(&mut self, len: u16) {
+        self.buffer.as_mut()[field::LENGTH].copy_from_slice(&len.to_be_bytes());
+    }
+    pub fn set_checksum(&mut self, csum: u16) {
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&csum.to_be_bytes());
+    }
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let end = usize::from(self.len());
+        &mut self.buffer.as_mut()[field::PAYLOAD..end]
+    }
+    pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+        let csum = self.compute_checksum(src, dst);
+        self.set_checksum(csum);
+    }
+    /// Patches the checksum for a changed 16-bit word; a zero checksum (none) stays zero.
+    pub fn patch_checksum16(&mut self, old: u16, new: u16) {
+        let csum = self.checksum();
+        if csum != 0 {
+            self.set_checksum(checksum::update16(csum, old, new));
+        }
+    }
+    /// Patches the checksum for a changed address in the pseudo-header.
+    pub fn patch_checksum_for_address(&mut self, old: Ipv4Addr, new: Ipv4Addr) {
+        let csum = self.checksum();
+        if csum != 0 {
+            self.set_checksum(checksum::update32(csum, old.to_bits(), new.to_bits()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 3);
+    const DST: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
+
+    // UDP header: 53000 -> 53, length 12, checksum; then payload "ping".
+    fn datagram() -> [u8; 12] {
+        let mut d = [
+            0xcf, 0x08, 0x00, 0x35, 0x00, 0x0c, 0x00, 0x00, b'p', b'i', b'n', b'g',
+        ];
+        let c = UdpPacket::new_unchecked(&d[..]).compute_checksum(SRC, DST);
+        d[6..8].copy_from_slice(&c.to_be_bytes());
+        d
+    }
+
+    #[test]
+    fn reads_every_field() {
+        let d = datagram();
+        let u = UdpPacket::new_checked(&d[..]).unwrap();
+        assert_eq!(u.src_port(), 53000);
+        assert_eq!(u.dst_port(), 53);
+        assert_eq!(u.len(), 12);
+        assert!(!u.is_empty());
+        assert_eq!(u.payload(), b"ping");
+        assert_eq!(u.compute_checksum(SRC, DST), u.checksum());
+        // The checksum over the whole datagram plus pseudo-header verifies to zero.
+        let sum = checksum::pseudo_header(SRC, DST, 17, 12) + checksum::accumulate(0, &d);
+        assert_eq!(!checksum::fold(sum), 0);
+    }
+
+    #[test]
+    fn builds_with_setters() {
+        let mut bytes = [0u8; 12];
+        let mut u = UdpPacket::new_unchecked(&mut bytes[..]);
+        u.set_src_port(53000);
+        u.set_dst_port(53);
+        u.set_len(12);
+        u.payload_mut().copy_from_slice(b"ping");
+        u.fill_checksum(SRC, DST);
+        assert_eq!(bytes, datagram());
+    }
+
+    #[test]
+    fn port_patch_equals_recompute() {
+        let mut bytes = datagram();
+        let mut u = UdpPacket::new_checked(&mut bytes[..]).unwrap();
+        u.set_dst_port(5353);
+        u.patch_checksum16(53, 5353);
+        assert_eq!(u.checksum(), u.compute_checksum(SRC, DST));
+    }
+
+    #[test]
+    fn datagram_shorter_than_header() {
+        assert_eq!(
+            UdpPacket::new_checked(&datagram()[..7]).unwrap_err(),
+            UdpError::Truncated
+        );
+    }
+
+    #[test]
+    fn length_field_below_eight() {
+        let mut d = datagram();
+        d[5] = 7;
+        assert_eq!(
+            UdpPacket::new_checked(&d[..]).unwrap_err(),
+            UdpError::LengthBelowHeader
+        );
+    }
+
+    #[test]
+    fn length_field_exceeds_payload() {
+        let mut d = datagram();
+        d[5] = 13;
+        assert_eq!(
+            UdpPacket::new_checked(&d[..]).unwrap_err(),
+            UdpError::LengthExceedsPayload
+        );
+    }
+}
