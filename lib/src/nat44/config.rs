@@ -226,7 +226,9 @@ impl Nat44Table {
             .static_mappings
             .iter()
             .position(|m| {
-                m.proto == mapping.proto && m.local == mapping.local && m.external == mapping.external
+                m.proto == mapping.proto
+                    && m.local == mapping.local
+                    && m.external == mapping.external
             })
             .ok_or_else(|| format!("static mapping {} does not exist", describe_static(mapping)))?;
         self.static_mappings.remove(position);
@@ -247,7 +249,11 @@ impl Nat44Table {
                 "load-balancing mapping {name}: only tcp and udp can be load-balanced"
             ));
         }
-        let total: u32 = mapping.locals.iter().map(|l| u32::from(l.probability)).sum();
+        let total: u32 = mapping
+            .locals
+            .iter()
+            .map(|l| u32::from(l.probability))
+            .sum();
         // A single local is Contiv's plain service (probability 0): nothing to weigh.
         if total == 0 && mapping.locals.len() > 1 {
             return Err(format!(
@@ -339,10 +345,7 @@ impl Nat44Table {
                 "interface {ifindex}: output-feature applies to outside interfaces only"
             ));
         }
-        let current = self
-            .roles
-            .iter()
-            .position(|(i, _)| *i == ifindex);
+        let current = self.roles.iter().position(|(i, _)| *i == ifindex);
         let old = current.map(|p| self.roles[p].1).unwrap_or_default();
         let new = if is_add {
             NatInterfaceRole {
@@ -566,7 +569,9 @@ impl Nat44Config {
         let index = self.mappings.len() as u32;
         let external = mapping.external_addr;
         match mapping.external_port {
-            Some(port) => self.by_external.insert((external, port, mapping.proto), index),
+            Some(port) => self
+                .by_external
+                .insert((external, port, mapping.proto), index),
             None => self.by_external_addr.insert(external, index),
         };
         if mapping.kind != MappingKind::LoadBalanced {
@@ -606,7 +611,12 @@ fn describe_static(m: &StaticMapping) -> String {
         Some(p) => format!("{addr}:{p}"),
         None => addr.to_string(),
     };
-    format!("{} local {} external {}", m.proto, end(m.local), end(m.external))
+    format!(
+        "{} local {} external {}",
+        m.proto,
+        end(m.local),
+        end(m.external)
+    )
 }
 
 fn describe_identity(m: &IdentityMapping) -> String {

@@ -182,7 +182,13 @@ mod tests {
     #[test]
     fn worker_slices_partition_the_dynamic_ports() {
         let slices: Vec<PortSlice> = (0..3).map(|i| PortSlice::for_worker(i, 3)).collect();
-        assert_eq!(slices[0], PortSlice { first: 1024, len: 21504 });
+        assert_eq!(
+            slices[0],
+            PortSlice {
+                first: 1024,
+                len: 21504
+            }
+        );
         assert_eq!(slices[1].first, 1024 + 21504);
         assert!(slices[2].contains(65535));
         assert!(!slices[0].contains(1023));
@@ -193,7 +199,10 @@ mod tests {
 
     #[test]
     fn allocation_never_repeats_a_busy_port_and_exhausts_cleanly() {
-        let slice = PortSlice { first: 2000, len: 100 };
+        let slice = PortSlice {
+            first: 2000,
+            len: 100,
+        };
         let mut ports = PortAllocator::new(slice);
         let addr = Ipv4Addr::new(192, 168, 16, 1);
         ports.sync(&[addr]);

@@ -31,8 +31,8 @@ impl SessionKey {
         let rest = (u64::from(self.local_port) << 32)
             | (u64::from(self.remote_port) << 16)
             | self.proto as u64;
-        let product = u128::from(addrs ^ 0x243f_6a88_85a3_08d3)
-            * u128::from(rest ^ 0x1319_8a2e_0370_7344);
+        let product =
+            u128::from(addrs ^ 0x243f_6a88_85a3_08d3) * u128::from(rest ^ 0x1319_8a2e_0370_7344);
         let folded = (product as u64) ^ ((product >> 64) as u64);
         folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ addrs.rotate_left(17)
     }
@@ -257,7 +257,9 @@ impl SessionTable {
         let slots = &self.slots;
         self.in2out
             .find(key.hash(), |&i| {
-                slots.get(i as usize).is_some_and(|s| s.in2out_key() == *key)
+                slots
+                    .get(i as usize)
+                    .is_some_and(|s| s.in2out_key() == *key)
             })
             .copied()
     }
@@ -267,7 +269,9 @@ impl SessionTable {
         let slots = &self.slots;
         self.out2in
             .find(key.hash(), |&i| {
-                slots.get(i as usize).is_some_and(|s| s.out2in_key() == *key)
+                slots
+                    .get(i as usize)
+                    .is_some_and(|s| s.out2in_key() == *key)
             })
             .copied()
     }
@@ -350,10 +354,18 @@ impl SessionTable {
         const RST: u8 = 0x04;
         let mut seen = s.tcp_seen;
         if tcp_flags & SYN != 0 {
-            seen |= if from_inside { tcp_seen::SYN_IN } else { tcp_seen::SYN_OUT };
+            seen |= if from_inside {
+                tcp_seen::SYN_IN
+            } else {
+                tcp_seen::SYN_OUT
+            };
         }
         if tcp_flags & FIN != 0 {
-            seen |= if from_inside { tcp_seen::FIN_IN } else { tcp_seen::FIN_OUT };
+            seen |= if from_inside {
+                tcp_seen::FIN_IN
+            } else {
+                tcp_seen::FIN_OUT
+            };
         }
         if tcp_flags & RST != 0 {
             seen |= tcp_seen::RST;
@@ -363,8 +375,10 @@ impl SessionTable {
         }
         s.tcp_seen = seen;
         let closing = seen & tcp_seen::RST != 0
-            || seen & (tcp_seen::FIN_IN | tcp_seen::FIN_OUT) == tcp_seen::FIN_IN | tcp_seen::FIN_OUT;
-        let open = seen & (tcp_seen::SYN_IN | tcp_seen::SYN_OUT) == tcp_seen::SYN_IN | tcp_seen::SYN_OUT;
+            || seen & (tcp_seen::FIN_IN | tcp_seen::FIN_OUT)
+                == tcp_seen::FIN_IN | tcp_seen::FIN_OUT;
+        let open =
+            seen & (tcp_seen::SYN_IN | tcp_seen::SYN_OUT) == tcp_seen::SYN_IN | tcp_seen::SYN_OUT;
         let class = if open && !closing {
             TimeoutClass::TcpEstablished
         } else {
@@ -434,7 +448,9 @@ impl SessionTable {
             let buckets = t.capacity().next_power_of_two().max(1) * 8 / 7;
             buckets.next_power_of_two() * (std::mem::size_of::<u32>() + 1)
         };
-        self.slots.capacity() * std::mem::size_of::<Session>() + table(&self.in2out) + table(&self.out2in)
+        self.slots.capacity() * std::mem::size_of::<Session>()
+            + table(&self.in2out)
+            + table(&self.out2in)
     }
 
     fn move_to(&mut self, from: usize, to: usize, index: u32) {
