@@ -10,7 +10,7 @@ use hashbrown::HashMap;
 use super::config::{Mapping, MappingKind, Nat44Config};
 use super::ports::{PortAllocator, PortSlice};
 use super::rewrite::{self, Flow, ParseError, Side};
-use super::session::{flags, InsertError, Session, SessionKey, SessionTable};
+use super::session::{flags, InsertError, KnownFree, Session, SessionKey, SessionTable};
 use super::types::{NatProtocol, TwiceNat};
 use crate::node::NodeId;
 use crate::node_errors;
@@ -292,6 +292,7 @@ failures_into!(Out2inError, In2outError, In2outOutputError);
 
 /// The packet's IPv4 view and flow; `Ok(None)` for what NAT44 leaves alone.
 #[allow(clippy::type_complexity)]
+#[inline(always)]
 fn open(l3: &mut [u8], side: Side) -> Result<Option<(Ipv4Packet<&mut [u8]>, Flow)>, ParseError> {
     let ip = Ipv4Packet::new_checked(l3).map_err(|_| ParseError::Malformed)?;
     Ok(rewrite::parse(&ip, side)?.map(|flow| (ip, flow)))
@@ -418,7 +419,7 @@ impl Nat44Worker {
         if mapping.kind == MappingKind::Identity {
             return NatVerdict::Passed;
         }
-        match self.create_mapping_session(config, mapping, &flow, now) {
+        match self.create_mapping_session(config, mapping, &flow, now, KnownFree::Out2in) {
             Ok(index) => self.translate(&mut ip, Side::Outside, &flow, index, length, now),
             Err(e) => NatVerdict::Drop(e.into()),
         }
@@ -480,18 +481,18 @@ impl Nat44Worker {
                 config.mapping_by_external(flow.remote.0, flow.remote.1, flow.proto)
             {
                 if mapping.kind != MappingKind::Identity {
-                    let verdict =
-                        match self.create_mapping_session(config, mapping, &destination, now) {
-                            Ok(index) => self.translate(
-                                &mut ip,
-                                Side::Outside,
-                                &destination,
-                                index,
-                                length,
-                                now,
-                            ),
-                            Err(e) => NatVerdict::Drop(e.into()),
-                        };
+                    let verdict = match self.create_mapping_session(
+                        config,
+                        mapping,
+                        &destination,
+                        now,
+                        KnownFree::Neither,
+                    ) {
+                        Ok(index) => {
+                            self.translate(&mut ip, Side::Outside, &destination, index, length, now)
+                        }
+                        Err(e) => NatVerdict::Drop(e.into()),
+                    };
                     return (verdict, true);
                 }
             }
@@ -588,12 +589,15 @@ impl Nat44Worker {
     }
 
     /// A session for a new flow to a mapping's external; `flow` is seen from outside.
+    /// A packet from outside missed the new out2in key; a hairpinned one looked up
+    /// neither key.
     fn create_mapping_session(
         &mut self,
         config: &Nat44Config,
         mapping: &Mapping,
         flow: &Flow,
         now: u32,
+        known_free: KnownFree,
     ) -> Result<u32, CreateError> {
         let client = flow.remote;
         let (local_addr, local_port) = self.choose_local(mapping, client.0, now);
@@ -640,7 +644,7 @@ impl Nat44Worker {
             client,
             session_flags,
         );
-        self.insert(session, now)
+        self.insert(session, now, known_free)
     }
 
     /// A dynamic SNAT session; `flow` is seen from inside.
@@ -664,11 +668,16 @@ impl Nat44Worker {
             flow.remote,
             flags::DYNAMIC,
         );
-        self.insert(session, now)
+        self.insert(session, now, KnownFree::In2out)
     }
 
-    fn insert(&mut self, session: Session, now: u32) -> Result<u32, CreateError> {
-        match self.sessions.insert(session, now) {
+    fn insert(
+        &mut self,
+        session: Session,
+        now: u32,
+        known_free: KnownFree,
+    ) -> Result<u32, CreateError> {
+        match self.sessions.insert(session, now, known_free) {
             Ok(index) => {
                 self.counters.sessions_created += 1;
                 Ok(index)

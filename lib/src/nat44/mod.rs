@@ -20,6 +20,7 @@ pub use engine::{
     In2outError, In2outOutcome, In2outOutputError, In2outTrace, Nat44Counters, Nat44Worker,
     Nat44WorkerSizes, NatDirection, NatVerdict, Out2inError, Out2inOutcome, Out2inTrace,
 };
+pub use rewrite::Side;
 
 #[cfg(test)]
 mod tests;

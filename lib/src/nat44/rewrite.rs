@@ -46,7 +46,7 @@ const TCP_CHECKSUM_AT: usize = 16;
 const UDP_CHECKSUM_AT: usize = 6;
 const ECHO_IDENT_AT: usize = 4;
 
-#[inline]
+#[inline(always)]
 pub fn parse<T: AsRef<[u8]>>(ip: &Ipv4Packet<T>, side: Side) -> Parsed {
     let proto = match ip.protocol() {
         Protocol::Tcp => NatProtocol::Tcp,
@@ -172,7 +172,7 @@ fn be16(bytes: &[u8], at: usize) -> Option<u16> {
 
 /// Rewrites the packet so that its flow's local end becomes `new_local` and its remote
 /// end `new_remote` (either may equal the old one). TTL is not touched.
-#[inline]
+#[inline(always)]
 pub fn rewrite(
     ip: &mut Ipv4Packet<&mut [u8]>,
     side: Side,
