@@ -662,22 +662,12 @@ fn time_exceeded_about_a_snat_flow_is_translated_inside() {
     ));
 
     // The router 192.168.16.100 quotes the header and 8 bytes of what it received.
-    let quoted = &translated[..28];
-    let mut error = vec![0u8; 20 + 8 + quoted.len()];
-    {
-        let mut v = Ipv4Packet::new_unchecked(&mut error[..]);
-        v.set_version_and_header_len(20);
-        v.set_total_len((20 + 8 + quoted.len()) as u16);
-        v.set_ttl(255);
-        v.set_protocol(Protocol::Icmp);
-        v.set_src(ip("192.168.16.100"));
-        v.set_dst(NODE_IP);
-        v.fill_checksum();
-        let mut i = IcmpPacket::new_unchecked(v.payload_mut());
-        i.set_msg_type(IcmpType::TimeExceeded);
-        i.data_mut().copy_from_slice(quoted);
-        i.fill_checksum();
-    }
+    let mut error = icmp_error(
+        ip("192.168.16.100"),
+        NODE_IP,
+        IcmpType::TimeExceeded,
+        &translated,
+    );
     let o = w.out2in(&config, GBE, &mut error, 0);
     assert!(matches!(o.verdict, NatVerdict::Translated(_)));
     assert_checksums_valid(&error);
@@ -1154,4 +1144,109 @@ fn ownership_is_computable_from_either_direction() {
         owner::out2in(&config, spec_frames::SERVICE_IP, 80, NatProtocol::Tcp, 4),
         owner::in2out(spec_frames::SERVER_IP, 4)
     );
+}
+
+/// An ICMP error of `msg_type` from `src` to `dst`, quoting the first 28 bytes of `about`.
+fn icmp_error(src: Ipv4Addr, dst: Ipv4Addr, msg_type: IcmpType, about: &[u8]) -> Vec<u8> {
+    let quoted = &about[..28];
+    let mut error = vec![0u8; 20 + 8 + quoted.len()];
+    let mut v = Ipv4Packet::new_unchecked(&mut error[..]);
+    v.set_version_and_header_len(20);
+    v.set_total_len((20 + 8 + quoted.len()) as u16);
+    v.set_ttl(64);
+    v.set_protocol(Protocol::Icmp);
+    v.set_src(src);
+    v.set_dst(dst);
+    v.fill_checksum();
+    let mut i = IcmpPacket::new_unchecked(v.payload_mut());
+    i.set_msg_type(msg_type);
+    i.set_code(3);
+    i.data_mut().copy_from_slice(quoted);
+    i.fill_checksum();
+    error
+}
+
+#[test]
+fn port_unreachable_from_an_endpoint_reaches_the_client_about_the_vip() {
+    let mut table = seed_table();
+    table
+        .add_static_mapping(StaticMapping {
+            proto: NatProtocol::Udp,
+            local: (spec_frames::SERVER_IP, Some(8080)),
+            external: (spec_frames::SERVICE_IP, Some(80)),
+            twice_nat: TwiceNat::No,
+            out2in_only: true,
+        })
+        .unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let client = (spec_frames::CLIENT_IP, 40000);
+    let request = udp(client, (spec_frames::SERVICE_IP, 80), 64, true);
+    let mut translated = request.clone();
+    assert!(matches!(
+        w.out2in(&config, POD_IF, &mut translated, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    // The endpoint has nothing on 8080 and says so, quoting what it received.
+    let mut error = icmp_error(
+        spec_frames::SERVER_IP,
+        client.0,
+        IcmpType::DestinationUnreachable,
+        &translated,
+    );
+    assert_eq!(
+        w.classify(&config, TAP0, &error),
+        Some(NatDirection::In2out)
+    );
+    assert!(matches!(
+        w.in2out(&config, TAP0, &mut error, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_checksums_valid(&error);
+    let v = Ipv4Packet::new_checked(&error[..]).unwrap();
+    assert_eq!((v.src(), v.dst()), (spec_frames::SERVICE_IP, client.0));
+    // The client sees its own request quoted, to the VIP.
+    assert_eq!(&error[28..], &request[..28]);
+}
+
+#[test]
+fn an_inside_only_interface_hairpins_to_a_service() {
+    let mut t = Nat44Table::new();
+    t.add_static_mapping(StaticMapping {
+        proto: NatProtocol::Tcp,
+        local: (ip("10.1.1.5"), Some(8080)),
+        external: (ip("10.96.0.30"), Some(80)),
+        twice_nat: TwiceNat::No,
+        out2in_only: true,
+    })
+    .unwrap();
+    let inside = NatInterfaceRole {
+        inside: true,
+        ..Default::default()
+    };
+    t.set_interface_role(IfIndex(4), inside, true).unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&t, &mut w);
+    let client = (ip("10.1.1.9"), 5555);
+    let mut syn = tcp(client, (ip("10.96.0.30"), 80), TcpFlags::SYN);
+    assert_eq!(
+        w.classify(&config, IfIndex(4), &syn),
+        Some(NatDirection::In2out)
+    );
+    assert!(matches!(
+        w.in2out(&config, IfIndex(4), &mut syn, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_checksums_valid(&syn);
+    assert_eq!(addrs_ports(&syn), (client, (ip("10.1.1.5"), 8080)));
+    let mut reply = tcp(
+        (ip("10.1.1.5"), 8080),
+        client,
+        TcpFlags::SYN | TcpFlags::ACK,
+    );
+    assert!(matches!(
+        w.in2out(&config, IfIndex(4), &mut reply, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_eq!(addrs_ports(&reply), ((ip("10.96.0.30"), 80), client));
 }
