@@ -786,8 +786,9 @@ impl Nat44Worker {
         chosen
     }
 
-    /// Reclaims expired sessions and affinities, examining at most `budget` entries of
-    /// each expiry list; call once per burst (or on a timer). Returns sessions freed.
+    /// Reclaims expired sessions, sessions whose mapping is gone, and expired
+    /// affinities, examining at most `budget` entries of each expiry list; call once per
+    /// burst (or on a timer). Returns sessions freed.
     pub fn expire(&mut self, config: &Nat44Config, now: u32, budget: u32) -> u32 {
         let Nat44Worker {
             sessions,
@@ -795,7 +796,21 @@ impl Nat44Worker {
             twice_nat_ports,
             ..
         } = self;
-        let freed = sessions.expire(now, &config.timeouts, budget, |gone| {
+        // A session of a mapping since deleted or changed would keep sending its flow to
+        // the old endpoint until it times out (VPP-1317); it goes when it comes up here.
+        let stale = |s: &Session| {
+            s.has(flags::STATIC)
+                && !config
+                    .mapping_by_external(s.out_local, s.out_local_port, s.proto)
+                    .is_some_and(|(_, m)| {
+                        m.kind != MappingKind::Identity
+                            && m.locals.iter().any(|l| {
+                                l.addr == s.in_local
+                                    && (m.is_address_only() || l.port == s.in_local_port)
+                            })
+                    })
+        };
+        let freed = sessions.expire(now, &config.timeouts, budget, stale, |gone| {
             if gone.has(flags::DYNAMIC) {
                 snat_ports.release(gone.out_local, gone.proto, gone.out_local_port);
             }

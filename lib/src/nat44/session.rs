@@ -421,15 +421,16 @@ impl SessionTable {
         (head != NIL).then_some(head)
     }
 
-    /// Frees expired sessions, handing each to `on_free`; examines at most `budget`
-    /// heads per class list. A head still alive goes to the back of its list (it was
-    /// heard since it was queued), so every session comes up for examination within one
-    /// pass over its list.
+    /// Frees expired sessions, and those `is_stale` rejects, handing each to `on_free`;
+    /// examines at most `budget` heads per class list. A head still alive goes to the
+    /// back of its list (it was heard since it was queued), so every session comes up for
+    /// examination within one pass over its list.
     pub fn expire(
         &mut self,
         now: u32,
         timeouts: &NatTimeouts,
         budget: u32,
+        mut is_stale: impl FnMut(&Session) -> bool,
         mut on_free: impl FnMut(&Session),
     ) -> u32 {
         let mut freed = 0;
@@ -440,7 +441,7 @@ impl SessionTable {
                 let Some(session) = self.slots.get(head as usize) else {
                     break;
                 };
-                if session.expires_at(timeouts) <= now {
+                if session.expires_at(timeouts) <= now || is_stale(session) {
                     if let Some(gone) = self.remove(head) {
                         on_free(&gone);
                         freed += 1;

@@ -1250,3 +1250,41 @@ fn an_inside_only_interface_hairpins_to_a_service() {
     ));
     assert_eq!(addrs_ports(&reply), ((ip("10.96.0.30"), 80), client));
 }
+
+#[test]
+fn sessions_of_a_deleted_mapping_are_reclaimed_before_their_timeout() {
+    let mut table = seed_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let mut syn = spec_frames::syn()[ETH..].to_vec();
+    w.out2in(&config, POD_IF, &mut syn, 0);
+    let mut syn_ack = spec_frames::syn_ack()[ETH..].to_vec();
+    w.in2out(&config, TAP0, &mut syn_ack, 0);
+    w.expire(&config, 1, 8);
+    assert_eq!(w.session_count(), 1, "the mapping still exists");
+    // The service moves to another endpoint (delete + add, as Contiv renders it).
+    let old = table.static_mappings()[0];
+    table.del_static_mapping(&old).unwrap();
+    table
+        .add_static_mapping(StaticMapping {
+            local: (ip("10.1.1.5"), Some(8080)),
+            ..old
+        })
+        .unwrap();
+    let config = snapshot(&table, &mut w);
+    w.expire(&config, 2, 8);
+    assert_eq!(w.session_count(), 0);
+    let mut syn = spec_frames::syn()[ETH..].to_vec();
+    w.out2in(&config, POD_IF, &mut syn, 3);
+    assert_eq!(addrs_ports(&syn).1, (ip("10.1.1.5"), 8080));
+}
+
+#[test]
+fn the_snapshot_can_be_shared_with_workers() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let config = seed_table().snapshot();
+    shareable(&config);
+    assert!(config.is_outside_address(spec_frames::SERVICE_IP));
+    assert!(config.is_pool_address(NAT_LOOPBACK));
+    assert!(!config.is_outside_address(spec_frames::SERVER_IP));
+}
