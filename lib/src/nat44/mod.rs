@@ -8,3 +8,19 @@ pub use types::{
     IdentityMapping, LbLocal, LbStaticMapping, NatInterfaceRole, NatProtocol, NatTimeouts,
     StaticMapping, TwiceNat,
 };
+pub mod config;
+pub mod engine;
+pub mod ports;
+pub mod rewrite;
+pub mod session;
+pub mod show;
+
+pub use config::{Nat44Config, Nat44Table};
+pub use engine::{
+    In2outError, In2outOutcome, In2outOutputError, In2outTrace, Nat44Counters, Nat44Worker,
+    Nat44WorkerSizes, NatDirection, NatVerdict, Out2inError, Out2inOutcome, Out2inTrace,
+};
+pub use rewrite::Side;
+
+#[cfg(test)]
+mod tests;

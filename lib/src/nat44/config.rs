@@ -1,0 +1,627 @@
+//! NAT44's control plane: [`Nat44Table`] takes validated commands on the main lcore and
+//! builds the immutable [`Nat44Config`] that workers read.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use hashbrown::{HashMap, HashSet};
+
+use super::types::{
+    IdentityMapping, LbLocal, LbStaticMapping, NatInterfaceRole, NatProtocol, NatTimeouts,
+    StaticMapping, TwiceNat,
+};
+use crate::types::IfIndex;
+
+/// Default session limit per worker: Contiv's `max translations per user` is per user;
+/// this bounds the whole table.
+pub const DEFAULT_SESSION_LIMIT: u32 = 1 << 20;
+
+/// A mapping as the data plane uses it: static, load-balanced and identity mappings in
+/// one shape, the locals with prefix sums of their probabilities for weighted choice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub proto: NatProtocol,
+    pub external_addr: Ipv4Addr,
+    /// `None`: address-only (every port and protocol of the address).
+    pub external_port: Option<u16>,
+    pub locals: Vec<LbLocal>,
+    /// `prefix_sums[i]` = sum of `locals[..=i].probability`; empty unless load-balanced.
+    pub prefix_sums: Vec<u32>,
+    pub twice_nat: TwiceNat,
+    pub out2in_only: bool,
+    pub affinity_secs: u32,
+    pub kind: MappingKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MappingKind {
+    Static,
+    LoadBalanced,
+    Identity,
+}
+
+impl Mapping {
+    pub fn is_address_only(&self) -> bool {
+        self.external_port.is_none()
+    }
+}
+
+/// The key a mapping is found by from the outside (or, for SNAT, from the inside).
+type PortKey = (Ipv4Addr, u16, NatProtocol);
+
+/// The configuration snapshot a worker reads; built by [`Nat44Table::snapshot`].
+#[derive(Debug, Default)]
+pub struct Nat44Config {
+    pub(crate) pool: Vec<Ipv4Addr>,
+    pub(crate) twice_nat_pool: Vec<Ipv4Addr>,
+    pub(crate) mappings: Vec<Mapping>,
+    /// (external addr, port, proto) -> index into `mappings`.
+    pub(crate) by_external: HashMap<PortKey, u32>,
+    /// Address-only mappings by external address.
+    pub(crate) by_external_addr: HashMap<Ipv4Addr, u32>,
+    /// Static (non-LB) and identity mappings by local (addr, port, proto), for SNAT.
+    pub(crate) by_local: HashMap<PortKey, u32>,
+    pub(crate) by_local_addr: HashMap<Ipv4Addr, u32>,
+    /// Addresses that send an in+out interface's packets to out2in: pool addresses and
+    /// the externals of non-identity mappings (contiv-dataplane.md §5.3, classify).
+    pub(crate) outside_addrs: HashSet<Ipv4Addr>,
+    pub(crate) roles: Vec<NatInterfaceRole>,
+    pub forwarding: bool,
+    pub timeouts: NatTimeouts,
+    pub session_limit: u32,
+}
+
+impl Nat44Config {
+    pub fn role(&self, ifindex: IfIndex) -> NatInterfaceRole {
+        self.roles
+            .get(ifindex.as_usize())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn pool(&self) -> &[Ipv4Addr] {
+        &self.pool
+    }
+
+    pub fn twice_nat_pool(&self) -> &[Ipv4Addr] {
+        &self.twice_nat_pool
+    }
+
+    pub fn mappings(&self) -> &[Mapping] {
+        &self.mappings
+    }
+
+    /// The mapping a packet to `addr:port` (proto) from the outside hits: address and
+    /// port first, then address-only.
+    pub fn mapping_by_external(
+        &self,
+        addr: Ipv4Addr,
+        port: u16,
+        proto: NatProtocol,
+    ) -> Option<(u32, &Mapping)> {
+        let index = self
+            .by_external
+            .get(&(addr, port, proto))
+            .or_else(|| self.by_external_addr.get(&addr))?;
+        self.mappings.get(*index as usize).map(|m| (*index, m))
+    }
+
+    /// The static or identity mapping whose local is `addr:port` (SNAT of its traffic).
+    pub fn mapping_by_local(
+        &self,
+        addr: Ipv4Addr,
+        port: u16,
+        proto: NatProtocol,
+    ) -> Option<&Mapping> {
+        let index = self
+            .by_local
+            .get(&(addr, port, proto))
+            .or_else(|| self.by_local_addr.get(&addr))?;
+        self.mappings.get(*index as usize)
+    }
+
+    /// Whether a packet to `addr` arriving on an in+out interface goes to out2in when it
+    /// has no session.
+    pub fn is_outside_address(&self, addr: Ipv4Addr) -> bool {
+        self.outside_addrs.contains(&addr)
+    }
+
+    pub fn is_pool_address(&self, addr: Ipv4Addr) -> bool {
+        self.pool.contains(&addr) || self.twice_nat_pool.contains(&addr)
+    }
+}
+
+/// NAT44's configuration as commands edit it. Every operation validates first and changes
+/// nothing when it returns an error.
+#[derive(Clone, Debug, Default)]
+pub struct Nat44Table {
+    pool: Vec<Ipv4Addr>,
+    twice_nat_pool: Vec<Ipv4Addr>,
+    static_mappings: Vec<StaticMapping>,
+    lb_mappings: Vec<LbStaticMapping>,
+    identity_mappings: Vec<IdentityMapping>,
+    roles: Vec<(IfIndex, NatInterfaceRole)>,
+    forwarding: bool,
+    timeouts: NatTimeouts,
+    session_limit: Option<u32>,
+}
+
+/// Most addresses one `nat44 add address A - B` may add; a typo like 10.0.0.1 - 11.0.0.1
+/// should not allocate port bitmaps for 16M addresses.
+pub const MAX_RANGE_ADDRESSES: u32 = 1024;
+
+impl Nat44Table {
+    pub fn new() -> Self {
+        Nat44Table::default()
+    }
+
+    /// `nat44 add address A[ - B] [twice-nat]`.
+    pub fn add_addresses(
+        &mut self,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        twice_nat: bool,
+    ) -> Result<(), String> {
+        let range = address_range(first, last)?;
+        for addr in range.clone() {
+            let addr = Ipv4Addr::from(addr);
+            if self.pool.contains(&addr) || self.twice_nat_pool.contains(&addr) {
+                return Err(format!("address {addr} is already in a NAT44 pool"));
+            }
+        }
+        let pool = if twice_nat {
+            &mut self.twice_nat_pool
+        } else {
+            &mut self.pool
+        };
+        pool.extend(range.map(Ipv4Addr::from));
+        Ok(())
+    }
+
+    /// `nat44 del address A[ - B] [twice-nat]`.
+    pub fn del_addresses(
+        &mut self,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        twice_nat: bool,
+    ) -> Result<(), String> {
+        let range = address_range(first, last)?;
+        let (pool, name) = if twice_nat {
+            (&mut self.twice_nat_pool, "twice-nat pool")
+        } else {
+            (&mut self.pool, "pool")
+        };
+        for addr in range.clone() {
+            let addr = Ipv4Addr::from(addr);
+            if !pool.contains(&addr) {
+                return Err(format!("address {addr} is not in the NAT44 {name}"));
+            }
+        }
+        pool.retain(|a| !range.contains(&u32::from(*a)));
+        Ok(())
+    }
+
+    /// `nat44 add static mapping ...`.
+    pub fn add_static_mapping(&mut self, mapping: StaticMapping) -> Result<(), String> {
+        if mapping.local.1.is_some() != mapping.external.1.is_some() {
+            return Err(format!(
+                "static mapping {}: local and external must both have a port or neither",
+                describe_static(&mapping)
+            ));
+        }
+        if mapping.proto == NatProtocol::Icmp && mapping.external.1.is_some() {
+            return Err(format!(
+                "static mapping {}: icmp mappings are address-only",
+                describe_static(&mapping)
+            ));
+        }
+        self.check_external_free(mapping.external.0, mapping.external.1, mapping.proto)?;
+        self.static_mappings.push(mapping);
+        Ok(())
+    }
+
+    /// `nat44 del static mapping ...`: the mapping must exist as given.
+    pub fn del_static_mapping(&mut self, mapping: &StaticMapping) -> Result<(), String> {
+        let position = self
+            .static_mappings
+            .iter()
+            .position(|m| {
+                m.proto == mapping.proto
+                    && m.local == mapping.local
+                    && m.external == mapping.external
+            })
+            .ok_or_else(|| format!("static mapping {} does not exist", describe_static(mapping)))?;
+        self.static_mappings.remove(position);
+        Ok(())
+    }
+
+    /// `nat44 add load-balancing static mapping ...`.
+    pub fn add_lb_mapping(&mut self, mapping: LbStaticMapping) -> Result<(), String> {
+        let name = format!(
+            "{} external {}:{}",
+            mapping.proto, mapping.external.0, mapping.external.1
+        );
+        if mapping.locals.is_empty() {
+            return Err(format!("load-balancing mapping {name}: no local endpoints"));
+        }
+        if mapping.proto == NatProtocol::Icmp {
+            return Err(format!(
+                "load-balancing mapping {name}: only tcp and udp can be load-balanced"
+            ));
+        }
+        let total: u32 = mapping
+            .locals
+            .iter()
+            .map(|l| u32::from(l.probability))
+            .sum();
+        // A single local is Contiv's plain service (probability 0): nothing to weigh.
+        if total == 0 && mapping.locals.len() > 1 {
+            return Err(format!(
+                "load-balancing mapping {name}: probabilities sum to 0"
+            ));
+        }
+        for (i, local) in mapping.locals.iter().enumerate() {
+            if mapping.locals[..i]
+                .iter()
+                .any(|l| l.addr == local.addr && l.port == local.port)
+            {
+                return Err(format!(
+                    "load-balancing mapping {name}: local {}:{} is listed twice",
+                    local.addr, local.port
+                ));
+            }
+        }
+        self.check_external_free(mapping.external.0, Some(mapping.external.1), mapping.proto)?;
+        self.lb_mappings.push(mapping);
+        Ok(())
+    }
+
+    /// `nat44 del load-balancing static mapping protocol P external IP:PORT`.
+    pub fn del_lb_mapping(
+        &mut self,
+        proto: NatProtocol,
+        external: (Ipv4Addr, u16),
+    ) -> Result<(), String> {
+        let position = self
+            .lb_mappings
+            .iter()
+            .position(|m| m.proto == proto && m.external == external)
+            .ok_or_else(|| {
+                format!(
+                    "load-balancing mapping {proto} external {}:{} does not exist",
+                    external.0, external.1
+                )
+            })?;
+        self.lb_mappings.remove(position);
+        Ok(())
+    }
+
+    /// `nat44 add identity mapping IP [tcp|udp PORT]`.
+    pub fn add_identity_mapping(&mut self, mapping: IdentityMapping) -> Result<(), String> {
+        if self.identity_mappings.contains(&mapping) {
+            return Err(format!(
+                "identity mapping {} already exists",
+                describe_identity(&mapping)
+            ));
+        }
+        match mapping.proto_port {
+            Some((proto, port)) => self.check_external_free(mapping.addr, Some(port), proto)?,
+            None => self.check_external_free(mapping.addr, None, NatProtocol::Tcp)?,
+        }
+        self.identity_mappings.push(mapping);
+        Ok(())
+    }
+
+    pub fn del_identity_mapping(&mut self, mapping: &IdentityMapping) -> Result<(), String> {
+        let position = self
+            .identity_mappings
+            .iter()
+            .position(|m| m == mapping)
+            .ok_or_else(|| {
+                format!(
+                    "identity mapping {} does not exist",
+                    describe_identity(mapping)
+                )
+            })?;
+        self.identity_mappings.remove(position);
+        Ok(())
+    }
+
+    /// `set interface nat44 in|out NAME [output-feature]` (`is_add`) or its `del` form;
+    /// the caller resolves NAME. Adding merges with the roles the interface already has.
+    pub fn set_interface_role(
+        &mut self,
+        ifindex: IfIndex,
+        role: NatInterfaceRole,
+        is_add: bool,
+    ) -> Result<(), String> {
+        if role.is_none() {
+            return Err(format!(
+                "interface {ifindex}: give at least one of in, out, output-feature"
+            ));
+        }
+        if role.output_feature && role.inside {
+            return Err(format!(
+                "interface {ifindex}: output-feature applies to outside interfaces only"
+            ));
+        }
+        let current = self.roles.iter().position(|(i, _)| *i == ifindex);
+        let old = current.map(|p| self.roles[p].1).unwrap_or_default();
+        let new = if is_add {
+            NatInterfaceRole {
+                inside: old.inside || role.inside,
+                outside: old.outside || role.outside || role.output_feature,
+                output_feature: old.output_feature || role.output_feature,
+            }
+        } else {
+            let missing = (role.inside && !old.inside)
+                || (role.outside && !old.outside)
+                || (role.output_feature && !old.output_feature);
+            if missing {
+                return Err(format!(
+                    "interface {ifindex}: has no such NAT44 role to delete"
+                ));
+            }
+            NatInterfaceRole {
+                inside: old.inside && !role.inside,
+                outside: old.outside && !role.outside,
+                output_feature: old.output_feature && !role.output_feature,
+            }
+        };
+        if new.output_feature && new.inside {
+            return Err(format!(
+                "interface {ifindex}: is inside, output-feature applies to outside interfaces only"
+            ));
+        }
+        match (current, new.is_none()) {
+            (Some(p), true) => {
+                self.roles.remove(p);
+            }
+            (Some(p), false) => self.roles[p].1 = new,
+            (None, _) => self.roles.push((ifindex, new)),
+        }
+        Ok(())
+    }
+
+    pub fn set_forwarding(&mut self, enabled: bool) {
+        self.forwarding = enabled;
+    }
+
+    /// `set nat timeout ...`; zero would expire sessions before their first reply.
+    pub fn set_timeouts(&mut self, timeouts: NatTimeouts) -> Result<(), String> {
+        let NatTimeouts {
+            udp,
+            tcp_established,
+            tcp_transitory,
+            icmp,
+        } = timeouts;
+        for (name, value) in [
+            ("udp", udp),
+            ("tcp-established", tcp_established),
+            ("tcp-transitory", tcp_transitory),
+            ("icmp", icmp),
+        ] {
+            if value == 0 {
+                return Err(format!("nat timeout {name}: must be at least 1 second"));
+            }
+        }
+        self.timeouts = timeouts;
+        Ok(())
+    }
+
+    /// `nat44 session limit N`: per worker.
+    pub fn set_session_limit(&mut self, limit: u32) -> Result<(), String> {
+        if limit == 0 {
+            return Err("nat44 session limit: must be at least 1".to_string());
+        }
+        self.session_limit = Some(limit);
+        Ok(())
+    }
+
+    pub fn timeouts(&self) -> NatTimeouts {
+        self.timeouts
+    }
+
+    pub fn forwarding(&self) -> bool {
+        self.forwarding
+    }
+
+    pub fn static_mappings(&self) -> &[StaticMapping] {
+        &self.static_mappings
+    }
+
+    pub fn lb_mappings(&self) -> &[LbStaticMapping] {
+        &self.lb_mappings
+    }
+
+    pub fn identity_mappings(&self) -> &[IdentityMapping] {
+        &self.identity_mappings
+    }
+
+    pub fn interface_roles(&self) -> &[(IfIndex, NatInterfaceRole)] {
+        &self.roles
+    }
+
+    /// Refuses a second mapping on the same outside key: out2in could not tell them apart.
+    fn check_external_free(
+        &self,
+        addr: Ipv4Addr,
+        port: Option<u16>,
+        proto: NatProtocol,
+    ) -> Result<(), String> {
+        let clash = |other_addr: Ipv4Addr, other_port: Option<u16>, other_proto: NatProtocol| {
+            other_addr == addr
+                && match (port, other_port) {
+                    (Some(a), Some(b)) => a == b && proto == other_proto,
+                    (None, None) => true,
+                    _ => false,
+                }
+        };
+        let taken = self
+            .static_mappings
+            .iter()
+            .any(|m| clash(m.external.0, m.external.1, m.proto))
+            || self
+                .lb_mappings
+                .iter()
+                .any(|m| clash(m.external.0, Some(m.external.1), m.proto))
+            || self.identity_mappings.iter().any(|m| match m.proto_port {
+                Some((p, port)) => clash(m.addr, Some(port), p),
+                None => clash(m.addr, None, proto),
+            });
+        if taken {
+            let what = match port {
+                Some(p) => format!("{proto} {addr}:{p}"),
+                None => format!("{addr}"),
+            };
+            return Err(format!("external {what} is already mapped"));
+        }
+        Ok(())
+    }
+
+    /// The snapshot workers read. Building it allocates; publishing it is the caller's.
+    pub fn snapshot(&self) -> Arc<Nat44Config> {
+        let mut config = Nat44Config {
+            pool: self.pool.clone(),
+            twice_nat_pool: self.twice_nat_pool.clone(),
+            forwarding: self.forwarding,
+            timeouts: self.timeouts,
+            session_limit: self.session_limit.unwrap_or(DEFAULT_SESSION_LIMIT),
+            ..Nat44Config::default()
+        };
+        for m in &self.static_mappings {
+            let local = LbLocal {
+                addr: m.local.0,
+                port: m.local.1.unwrap_or(0),
+                probability: 1,
+            };
+            config.add_mapping(Mapping {
+                proto: m.proto,
+                external_addr: m.external.0,
+                external_port: m.external.1,
+                locals: vec![local],
+                prefix_sums: Vec::new(),
+                twice_nat: m.twice_nat,
+                out2in_only: m.out2in_only,
+                affinity_secs: 0,
+                kind: MappingKind::Static,
+            });
+        }
+        for m in &self.lb_mappings {
+            let mut sum = 0u32;
+            let prefix_sums = m
+                .locals
+                .iter()
+                .map(|l| {
+                    sum += u32::from(l.probability);
+                    sum
+                })
+                .collect();
+            config.add_mapping(Mapping {
+                proto: m.proto,
+                external_addr: m.external.0,
+                external_port: Some(m.external.1),
+                locals: m.locals.clone(),
+                prefix_sums,
+                twice_nat: m.twice_nat,
+                out2in_only: m.out2in_only,
+                affinity_secs: m.affinity_secs,
+                kind: MappingKind::LoadBalanced,
+            });
+        }
+        for m in &self.identity_mappings {
+            let (proto, port) = match m.proto_port {
+                Some((proto, port)) => (proto, Some(port)),
+                None => (NatProtocol::Tcp, None),
+            };
+            config.add_mapping(Mapping {
+                proto,
+                external_addr: m.addr,
+                external_port: port,
+                locals: vec![LbLocal {
+                    addr: m.addr,
+                    port: port.unwrap_or(0),
+                    probability: 1,
+                }],
+                prefix_sums: Vec::new(),
+                twice_nat: TwiceNat::No,
+                out2in_only: false,
+                affinity_secs: 0,
+                kind: MappingKind::Identity,
+            });
+        }
+        config
+            .outside_addrs
+            .extend(self.pool.iter().chain(&self.twice_nat_pool).copied());
+        let max_ifindex = self.roles.iter().map(|(i, _)| i.as_usize()).max();
+        if let Some(max) = max_ifindex {
+            config.roles = vec![NatInterfaceRole::default(); max + 1];
+            for (ifindex, role) in &self.roles {
+                config.roles[ifindex.as_usize()] = *role;
+            }
+        }
+        Arc::new(config)
+    }
+}
+
+impl Nat44Config {
+    fn add_mapping(&mut self, mapping: Mapping) {
+        let index = self.mappings.len() as u32;
+        let external = mapping.external_addr;
+        match mapping.external_port {
+            Some(port) => self
+                .by_external
+                .insert((external, port, mapping.proto), index),
+            None => self.by_external_addr.insert(external, index),
+        };
+        if mapping.kind != MappingKind::LoadBalanced {
+            if let Some(local) = mapping.locals.first() {
+                match mapping.external_port {
+                    Some(_) => self
+                        .by_local
+                        .insert((local.addr, local.port, mapping.proto), index),
+                    None => self.by_local_addr.insert(local.addr, index),
+                };
+            }
+        }
+        if mapping.kind != MappingKind::Identity {
+            self.outside_addrs.insert(external);
+        }
+        self.mappings.push(mapping);
+    }
+}
+
+fn address_range(first: Ipv4Addr, last: Ipv4Addr) -> Result<std::ops::RangeInclusive<u32>, String> {
+    let (a, b) = (u32::from(first), u32::from(last));
+    if a > b {
+        return Err(format!(
+            "address range {first} - {last}: the first address is above the last"
+        ));
+    }
+    if b - a >= MAX_RANGE_ADDRESSES {
+        return Err(format!(
+            "address range {first} - {last}: more than {MAX_RANGE_ADDRESSES} addresses"
+        ));
+    }
+    Ok(a..=b)
+}
+
+fn describe_static(m: &StaticMapping) -> String {
+    let end = |(addr, port): (Ipv4Addr, Option<u16>)| match port {
+        Some(p) => format!("{addr}:{p}"),
+        None => addr.to_string(),
+    };
+    format!(
+        "{} local {} external {}",
+        m.proto,
+        end(m.local),
+        end(m.external)
+    )
+}
+
+fn describe_identity(m: &IdentityMapping) -> String {
+    match m.proto_port {
+        Some((proto, port)) => format!("{} {proto} {port}", m.addr),
+        None => m.addr.to_string(),
+    }
+}

@@ -1,0 +1,915 @@
+//! The per-packet NAT44 engine of one worker: classification, out2in, in2out and
+//! in2out-output (SNAT), over the L3 bytes of one packet at a time.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use hashbrown::HashMap;
+
+use super::config::{Mapping, MappingKind, Nat44Config};
+use super::ports::{PortAllocator, PortSlice};
+use super::rewrite::{self, Flow, ParseError, Side};
+use super::session::{flags, InsertError, KnownFree, Session, SessionKey, SessionTable};
+use super::types::{NatProtocol, TwiceNat};
+use crate::node::NodeId;
+use crate::node_errors;
+use crate::packet::Ipv4Packet;
+use crate::types::IfIndex;
+
+node_errors! {
+    /// Why nat44-out2in drops a packet.
+    pub enum Out2inError for NodeId::Nat44Out2in {
+        NoTranslation => "no translation",
+        MaxSessions => "maximum sessions exceeded",
+        OutOfPorts => "out of ports",
+        Fragment => "non-first fragment (no reassembly)",
+        Malformed => "truncated L4 header",
+        SessionKeyInUse => "session key in use",
+    }
+}
+
+node_errors! {
+    /// Why nat44-in2out (its slow path) drops a packet.
+    pub enum In2outError for NodeId::Nat44In2outSlowpath {
+        MaxSessions => "maximum sessions exceeded",
+        OutOfPorts => "out of ports",
+        Fragment => "non-first fragment (no reassembly)",
+        Malformed => "truncated L4 header",
+        SessionKeyInUse => "session key in use",
+    }
+}
+
+node_errors! {
+    /// Why nat44-in2out-output (SNAT) drops a packet.
+    pub enum In2outOutputError for NodeId::Nat44In2outOutput {
+        NonSyn => "non-SYN",
+        OutOfPorts => "out of ports",
+        MaxSessions => "maximum sessions exceeded",
+        Fragment => "non-first fragment (no reassembly)",
+        Malformed => "truncated L4 header",
+        SessionKeyInUse => "session key in use",
+    }
+}
+
+/// Which NAT44 node an ingress packet goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NatDirection {
+    Out2in,
+    In2out,
+}
+
+/// What became of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NatVerdict<E> {
+    /// Rewritten by the session with this index.
+    Translated(u32),
+    /// Left as it was: no session or mapping applies (forwarding), an identity mapping,
+    /// or a protocol NAT44 does not translate.
+    Passed,
+    Drop(E),
+}
+
+impl<E> NatVerdict<E> {
+    pub fn session(&self) -> Option<u32> {
+        match self {
+            NatVerdict::Translated(s) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+/// `next index` values as VPP 18.01's nodes number them, so traces read like the spec.
+pub mod next {
+    pub const OUT2IN_DROP: u32 = 0;
+    pub const OUT2IN_LOOKUP: u32 = 1;
+    pub const IN2OUT_LOOKUP: u32 = 0;
+    pub const IN2OUT_DROP: u32 = 1;
+    pub const IN2OUT_SLOW_PATH: u32 = 3;
+}
+
+/// `NAT44_OUT2IN: sw_if_index 6, next index 1, session index 5`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Out2inTrace {
+    pub sw_if_index: IfIndex,
+    pub next_index: u32,
+    pub session: Option<u32>,
+}
+
+impl fmt::Display for Out2inTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "NAT44_OUT2IN: sw_if_index {}, next index {}, session index ",
+            self.sw_if_index, self.next_index
+        )?;
+        write_session(f, self.session)
+    }
+}
+
+/// `NAT44_IN2OUT_FAST_PATH: sw_if_index 2, next index 3, session -1`, or the slow-path
+/// line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct In2outTrace {
+    pub slow_path: bool,
+    pub sw_if_index: IfIndex,
+    pub next_index: u32,
+    pub session: Option<u32>,
+}
+
+impl fmt::Display for In2outTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.slow_path { "SLOW" } else { "FAST" };
+        write!(
+            f,
+            "NAT44_IN2OUT_{path}_PATH: sw_if_index {}, next index {}, session ",
+            self.sw_if_index, self.next_index
+        )?;
+        write_session(f, self.session)
+    }
+}
+
+fn write_session(f: &mut fmt::Formatter<'_>, session: Option<u32>) -> fmt::Result {
+    match session {
+        Some(s) => write!(f, "{s}"),
+        None => f.write_str("-1"),
+    }
+}
+
+/// out2in's result and its trace line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Out2inOutcome {
+    pub verdict: NatVerdict<Out2inError>,
+    pub trace: Out2inTrace,
+}
+
+/// in2out's result, its fast-path trace line, and the slow-path line when the packet
+/// went there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct In2outOutcome<E> {
+    pub verdict: NatVerdict<E>,
+    pub fast_path: In2outTrace,
+    pub slow_path: Option<In2outTrace>,
+}
+
+/// Counters a worker keeps beside the drop reasons.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nat44Counters {
+    pub sessions_created: u64,
+    pub sessions_expired: u64,
+    pub sessions_deleted: u64,
+    /// Transitory TCP sessions given up to make room at the limit.
+    pub sessions_recycled: u64,
+    /// New flows refused at the configured session limit.
+    pub session_limit_hits: u64,
+    /// New flows refused because every preallocated slot was in use.
+    pub table_full_hits: u64,
+    pub affinity_full: u64,
+}
+
+/// A small, fast generator for load-balancing and port choice (wyrand); per worker, so
+/// no sharing.
+#[derive(Clone, Debug)]
+pub struct FastRng(u64);
+
+impl FastRng {
+    pub fn new(seed: u64) -> Self {
+        FastRng(seed)
+    }
+
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
+        let product = u128::from(self.0) * u128::from(self.0 ^ 0xe703_7ed1_a0b4_28db);
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+
+    #[inline]
+    pub fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct AffinityKey {
+    client: Ipv4Addr,
+    external: Ipv4Addr,
+    external_port: u16,
+    proto: NatProtocol,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct AffinityEntry {
+    local: Ipv4Addr,
+    local_port: u16,
+    expires: u32,
+}
+
+/// Sizes of a worker's tables, fixed at creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nat44WorkerSizes {
+    pub sessions: u32,
+    pub affinities: u32,
+}
+
+/// The thread-ownership rule for more than one worker, computable from a packet in both
+/// directions (DESIGN.md "State and concurrency"):
+/// - in2out: the worker of the inside source address, `hash(src) % workers`;
+/// - out2in to a dynamic port (SNAT, twice-NAT): the worker whose [`PortSlice`] holds the
+///   destination port, since that worker allocated it;
+/// - out2in to a mapping: the worker of the mapping's (first) local address, the same as
+///   its replies' in2out owner. Load-balancing over locals owned by different workers
+///   would need VPP's restriction of the choice to the receiving worker's locals, which
+///   is not built (one worker runs).
+pub mod owner {
+    use super::*;
+
+    pub fn in2out(src: Ipv4Addr, workers: u16) -> u16 {
+        let h = u64::from(src.to_bits()).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+        (h % u64::from(workers.max(1))) as u16
+    }
+
+    pub fn out2in(
+        config: &Nat44Config,
+        dst: Ipv4Addr,
+        dst_port: u16,
+        proto: NatProtocol,
+        workers: u16,
+    ) -> u16 {
+        let workers = workers.max(1);
+        if let Some((_, mapping)) = config.mapping_by_external(dst, dst_port, proto) {
+            if let Some(local) = mapping.locals.first() {
+                return in2out(local.addr, workers);
+            }
+        }
+        (0..workers)
+            .find(|w| PortSlice::for_worker(*w, workers).contains(dst_port))
+            .unwrap_or(0)
+    }
+}
+
+/// One worker's NAT44 state: sessions, its slice of the pools' ports, LB affinity.
+pub struct Nat44Worker {
+    sessions: SessionTable,
+    snat_ports: PortAllocator,
+    twice_nat_ports: PortAllocator,
+    affinity: HashMap<AffinityKey, AffinityEntry>,
+    affinity_queue: VecDeque<AffinityKey>,
+    affinity_capacity: usize,
+    rng: FastRng,
+    pub counters: Nat44Counters,
+}
+
+enum CreateError {
+    MaxSessions,
+    OutOfPorts,
+    KeyInUse,
+}
+
+/// Each node names the shared failures in its own error enum.
+macro_rules! failures_into {
+    ($($node_error:ident),+) => {$(
+        impl From<ParseError> for $node_error {
+            fn from(e: ParseError) -> Self {
+                match e {
+                    ParseError::Fragment => $node_error::Fragment,
+                    ParseError::Malformed => $node_error::Malformed,
+                }
+            }
+        }
+        impl From<CreateError> for $node_error {
+            fn from(e: CreateError) -> Self {
+                match e {
+                    CreateError::MaxSessions => $node_error::MaxSessions,
+                    CreateError::OutOfPorts => $node_error::OutOfPorts,
+                    CreateError::KeyInUse => $node_error::SessionKeyInUse,
+                }
+            }
+        }
+    )+};
+}
+failures_into!(Out2inError, In2outError, In2outOutputError);
+
+/// The packet's IPv4 view and flow; `Ok(None)` for what NAT44 leaves alone.
+#[allow(clippy::type_complexity)]
+#[inline(always)]
+fn open(l3: &mut [u8], side: Side) -> Result<Option<(Ipv4Packet<&mut [u8]>, Flow)>, ParseError> {
+    let ip = Ipv4Packet::new_checked(l3).map_err(|_| ParseError::Malformed)?;
+    Ok(rewrite::parse(&ip, side)?.map(|flow| (ip, flow)))
+}
+
+impl Nat44Worker {
+    /// Worker `index` of `count`, its tables sized once here.
+    pub fn new(index: u16, count: u16, sizes: Nat44WorkerSizes, seed: u64) -> Self {
+        let slice = PortSlice::for_worker(index, count);
+        Nat44Worker {
+            sessions: SessionTable::with_capacity(sizes.sessions),
+            snat_ports: PortAllocator::new(slice),
+            twice_nat_ports: PortAllocator::new(slice),
+            affinity: HashMap::with_capacity(sizes.affinities as usize),
+            affinity_queue: VecDeque::with_capacity(sizes.affinities as usize),
+            affinity_capacity: sizes.affinities as usize,
+            rng: FastRng::new(seed ^ u64::from(index)),
+            counters: Nat44Counters::default(),
+        }
+    }
+
+    /// Follows a new configuration snapshot: pool addresses gain or lose port bitmaps.
+    /// Allocates; call between bursts when the snapshot changes, never per packet.
+    pub fn sync_config(&mut self, config: &Nat44Config) {
+        self.snat_ports.sync(config.pool());
+        self.twice_nat_ports.sync(config.twice_nat_pool());
+    }
+
+    pub fn session_count(&self) -> u32 {
+        self.sessions.len()
+    }
+
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
+    }
+
+    pub fn snat_ports(&self) -> &PortAllocator {
+        &self.snat_ports
+    }
+
+    pub fn twice_nat_ports(&self) -> &PortAllocator {
+        &self.twice_nat_ports
+    }
+
+    /// Heap bytes per preallocated session slot (slab, both tables), for the bench.
+    pub fn bytes_per_session(&self) -> f64 {
+        self.sessions.heap_bytes() as f64 / f64::from(self.sessions.capacity().max(1))
+    }
+
+    /// Which node an ingress packet on `rx` goes to; `None` when the interface has no
+    /// NAT44 role. For in+out interfaces this is VPP ED's classify (contiv-dataplane.md
+    /// §5.3): an existing in2out session, then pool and mapping externals.
+    #[inline]
+    pub fn classify(&self, config: &Nat44Config, rx: IfIndex, l3: &[u8]) -> Option<NatDirection> {
+        let role = config.role(rx);
+        match (role.inside, role.outside) {
+            (false, false) => None,
+            (true, false) => Some(NatDirection::In2out),
+            (false, true) => Some(NatDirection::Out2in),
+            (true, true) => {
+                let Ok(ip) = Ipv4Packet::new_checked(l3) else {
+                    return Some(NatDirection::In2out);
+                };
+                if let Ok(Some(flow)) = rewrite::parse(&ip, Side::Inside) {
+                    if self.sessions.find_in2out(&key_of(&flow)).is_some() {
+                        return Some(NatDirection::In2out);
+                    }
+                }
+                if config.is_outside_address(ip.dst()) {
+                    Some(NatDirection::Out2in)
+                } else {
+                    Some(NatDirection::In2out)
+                }
+            }
+        }
+    }
+
+    /// `nat44-out2in`: a packet from the outside, `l3` starting at its IPv4 header.
+    #[inline]
+    pub fn out2in(
+        &mut self,
+        config: &Nat44Config,
+        rx: IfIndex,
+        l3: &mut [u8],
+        now: u32,
+    ) -> Out2inOutcome {
+        let verdict = self.out2in_verdict(config, l3, now);
+        let next_index = match verdict {
+            NatVerdict::Drop(_) => next::OUT2IN_DROP,
+            _ => next::OUT2IN_LOOKUP,
+        };
+        Out2inOutcome {
+            verdict,
+            trace: Out2inTrace {
+                sw_if_index: rx,
+                next_index,
+                session: verdict.session(),
+            },
+        }
+    }
+
+    fn out2in_verdict(
+        &mut self,
+        config: &Nat44Config,
+        l3: &mut [u8],
+        now: u32,
+    ) -> NatVerdict<Out2inError> {
+        let (mut ip, flow) = match open(l3, Side::Outside) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return NatVerdict::Passed,
+            Err(e) => return NatVerdict::Drop(e.into()),
+        };
+        let length = ip.total_len();
+        if let Some(index) = self.sessions.find_out2in(&key_of(&flow)) {
+            return self.translate(&mut ip, Side::Outside, &flow, index, length, now);
+        }
+        if flow.is_icmp_error {
+            return self.no_match(config);
+        }
+        let Some((_, mapping)) = config.mapping_by_external(flow.local.0, flow.local.1, flow.proto)
+        else {
+            return self.no_match(config);
+        };
+        if mapping.kind == MappingKind::Identity {
+            return NatVerdict::Passed;
+        }
+        match self.create_mapping_session(config, mapping, &flow, now, KnownFree::Out2in) {
+            Ok(index) => self.translate(&mut ip, Side::Outside, &flow, index, length, now),
+            Err(e) => NatVerdict::Drop(e.into()),
+        }
+    }
+
+    fn no_match(&self, config: &Nat44Config) -> NatVerdict<Out2inError> {
+        if config.forwarding {
+            NatVerdict::Passed
+        } else {
+            NatVerdict::Drop(Out2inError::NoTranslation)
+        }
+    }
+
+    /// `nat44-in2out` on an inside interface. Sessions a mapping created are the slow
+    /// path's (as in the spec's trace, where VPP 18.01's fast path knew only dynamic
+    /// sessions): their replies trace fast `-1`, then slow with the session.
+    #[inline]
+    pub fn in2out(
+        &mut self,
+        config: &Nat44Config,
+        rx: IfIndex,
+        l3: &mut [u8],
+        now: u32,
+    ) -> In2outOutcome<In2outError> {
+        let (verdict, slow) = self.in2out_verdict(config, l3, now);
+        in2out_outcome(rx, verdict, slow)
+    }
+
+    fn in2out_verdict(
+        &mut self,
+        config: &Nat44Config,
+        l3: &mut [u8],
+        now: u32,
+    ) -> (NatVerdict<In2outError>, bool) {
+        let (mut ip, flow) = match open(l3, Side::Inside) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return (NatVerdict::Passed, true),
+            Err(e) => return (NatVerdict::Drop(e.into()), true),
+        };
+        let length = ip.total_len();
+        if let Some(index) = self.sessions.find_in2out(&key_of(&flow)) {
+            let slow = self
+                .sessions
+                .get(index)
+                .is_some_and(|s| s.has(flags::STATIC));
+            return (
+                self.translate(&mut ip, Side::Inside, &flow, index, length, now),
+                slow,
+            );
+        }
+        // Hairpinning: an inside host to a service VIP through an in-only interface.
+        let destination = rewrite::Flow {
+            local: flow.remote,
+            remote: flow.local,
+            ..flow
+        };
+        if !flow.is_icmp_error {
+            if let Some((_, mapping)) =
+                config.mapping_by_external(flow.remote.0, flow.remote.1, flow.proto)
+            {
+                if mapping.kind != MappingKind::Identity {
+                    let verdict = match self.create_mapping_session(
+                        config,
+                        mapping,
+                        &destination,
+                        now,
+                        KnownFree::Neither,
+                    ) {
+                        Ok(index) => {
+                            self.translate(&mut ip, Side::Outside, &destination, index, length, now)
+                        }
+                        Err(e) => NatVerdict::Drop(e.into()),
+                    };
+                    return (verdict, true);
+                }
+            }
+        }
+        // No session: forwarding passes it; without forwarding VPP would SNAT only what
+        // routes out of an outside interface, which in2out-output does here.
+        (NatVerdict::Passed, true)
+    }
+
+    /// `nat44-in2out-output`: dynamic SNAT of a packet leaving through an output-feature
+    /// interface (`rx` is only for the trace, as VPP prints the RX interface).
+    #[inline]
+    pub fn in2out_output(
+        &mut self,
+        config: &Nat44Config,
+        rx: IfIndex,
+        l3: &mut [u8],
+        now: u32,
+    ) -> In2outOutcome<In2outOutputError> {
+        let (verdict, slow) = self.in2out_output_verdict(config, l3, now);
+        in2out_outcome(rx, verdict, slow)
+    }
+
+    fn in2out_output_verdict(
+        &mut self,
+        config: &Nat44Config,
+        l3: &mut [u8],
+        now: u32,
+    ) -> (NatVerdict<In2outOutputError>, bool) {
+        let (mut ip, flow) = match open(l3, Side::Inside) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return (NatVerdict::Passed, true),
+            Err(e) => return (NatVerdict::Drop(e.into()), true),
+        };
+        let length = ip.total_len();
+        let key = key_of(&flow);
+        if let Some(index) = self.sessions.find_in2out(&key) {
+            return (
+                self.translate(&mut ip, Side::Inside, &flow, index, length, now),
+                false,
+            );
+        }
+        // Already translated (a reply un-DNATed on its way in, now leaving): its (src, dst)
+        // is some session's outside view.
+        if self.sessions.find_out2in(&key).is_some() || flow.is_icmp_error {
+            return (NatVerdict::Passed, true);
+        }
+        let (src, src_port) = flow.local;
+        if let Some(mapping) = config.mapping_by_local(src, src_port, flow.proto) {
+            if mapping.kind == MappingKind::Identity || mapping.out2in_only {
+                return (NatVerdict::Passed, true);
+            }
+        }
+        if flow.proto == NatProtocol::Tcp && flow.tcp_flags & crate::packet::TcpFlags::SYN == 0 {
+            return (NatVerdict::Drop(In2outOutputError::NonSyn), true);
+        }
+        let verdict = match self.create_snat_session(config, &flow, now) {
+            Ok(index) => self.translate(&mut ip, Side::Inside, &flow, index, length, now),
+            Err(e) => NatVerdict::Drop(e.into()),
+        };
+        (verdict, true)
+    }
+
+    /// Applies session `index` to the packet and accounts it.
+    #[inline]
+    fn translate<E>(
+        &mut self,
+        ip: &mut Ipv4Packet<&mut [u8]>,
+        side: Side,
+        flow: &Flow,
+        index: u32,
+        length: u16,
+        now: u32,
+    ) -> NatVerdict<E> {
+        let Some(session) = self.sessions.get(index) else {
+            return NatVerdict::Passed;
+        };
+        let (new_local, new_remote) = match side {
+            Side::Outside => (
+                (session.in_local, session.in_local_port),
+                (session.in_remote, session.in_remote_port),
+            ),
+            Side::Inside => (
+                (session.out_local, session.out_local_port),
+                (session.out_remote, session.out_remote_port),
+            ),
+        };
+        rewrite::rewrite(ip, side, flow, new_local, new_remote);
+        if !flow.is_icmp_error {
+            self.sessions
+                .touch(index, now, length, flow.tcp_flags, side == Side::Inside);
+        }
+        NatVerdict::Translated(index)
+    }
+
+    /// A session for a new flow to a mapping's external; `flow` is seen from outside.
+    /// A packet from outside missed the new out2in key; a hairpinned one looked up
+    /// neither key.
+    fn create_mapping_session(
+        &mut self,
+        config: &Nat44Config,
+        mapping: &Mapping,
+        flow: &Flow,
+        now: u32,
+        known_free: KnownFree,
+    ) -> Result<u32, CreateError> {
+        let client = flow.remote;
+        let (local_addr, local_port) = self.choose_local(mapping, client.0, now);
+        // Address-only mappings keep the port.
+        let local_port = if mapping.is_address_only() {
+            flow.local.1
+        } else {
+            local_port
+        };
+        self.make_room(config)?;
+        let twice_nat = match mapping.twice_nat {
+            TwiceNat::No => false,
+            TwiceNat::TwiceNat => true,
+            TwiceNat::SelfTwiceNat => client.0 == local_addr,
+        };
+        let mut session_flags = flags::STATIC;
+        if mapping.kind == MappingKind::LoadBalanced {
+            session_flags |= flags::LOAD_BALANCED;
+        }
+        let in_remote = if twice_nat {
+            let random = self.rng.next_u32();
+            let (addr, port) = self
+                .twice_nat_ports
+                .allocate(flow.proto, client.0.to_bits(), random)
+                .ok_or(CreateError::OutOfPorts)?;
+            session_flags |= flags::TWICE_NAT;
+            // An echo's "port" is its identifier, which stays the local end's.
+            (
+                addr,
+                if flow.proto == NatProtocol::Icmp {
+                    0
+                } else {
+                    port
+                },
+            )
+        } else {
+            client
+        };
+        let session = Session::new(
+            flow.proto,
+            (local_addr, local_port),
+            in_remote,
+            flow.local,
+            client,
+            session_flags,
+        );
+        self.insert(session, now, known_free)
+    }
+
+    /// A dynamic SNAT session; `flow` is seen from inside.
+    fn create_snat_session(
+        &mut self,
+        config: &Nat44Config,
+        flow: &Flow,
+        now: u32,
+    ) -> Result<u32, CreateError> {
+        self.make_room(config)?;
+        let random = self.rng.next_u32();
+        let (addr, port) = self
+            .snat_ports
+            .allocate(flow.proto, flow.local.0.to_bits(), random)
+            .ok_or(CreateError::OutOfPorts)?;
+        let session = Session::new(
+            flow.proto,
+            flow.local,
+            flow.remote,
+            (addr, port),
+            flow.remote,
+            flags::DYNAMIC,
+        );
+        self.insert(session, now, KnownFree::In2out)
+    }
+
+    fn insert(
+        &mut self,
+        session: Session,
+        now: u32,
+        known_free: KnownFree,
+    ) -> Result<u32, CreateError> {
+        match self.sessions.insert(session, now, known_free) {
+            Ok(index) => {
+                self.counters.sessions_created += 1;
+                Ok(index)
+            }
+            Err(e) => {
+                self.release_ports(&session);
+                match e {
+                    InsertError::Full => {
+                        self.counters.table_full_hits += 1;
+                        Err(CreateError::MaxSessions)
+                    }
+                    InsertError::KeyInUse => Err(CreateError::KeyInUse),
+                }
+            }
+        }
+    }
+
+    /// At the limit (the configured one or the table's), gives up the oldest transitory
+    /// TCP session, if there is one.
+    fn make_room(&mut self, config: &Nat44Config) -> Result<(), CreateError> {
+        let limit = config.session_limit.min(self.sessions.capacity());
+        if self.sessions.len() < limit {
+            return Ok(());
+        }
+        if config.session_limit <= self.sessions.capacity() {
+            self.counters.session_limit_hits += 1;
+        } else {
+            self.counters.table_full_hits += 1;
+        }
+        let oldest = self
+            .sessions
+            .oldest_transitory()
+            .ok_or(CreateError::MaxSessions)?;
+        if let Some(gone) = self.sessions.remove(oldest) {
+            self.release_ports(&gone);
+            self.counters.sessions_recycled += 1;
+        }
+        Ok(())
+    }
+
+    fn release_ports(&mut self, session: &Session) {
+        if session.has(flags::DYNAMIC) {
+            self.snat_ports
+                .release(session.out_local, session.proto, session.out_local_port);
+        }
+        if session.has(flags::TWICE_NAT) && session.proto != NatProtocol::Icmp {
+            self.twice_nat_ports
+                .release(session.in_remote, session.proto, session.in_remote_port);
+        }
+    }
+
+    /// A mapping's local for a new flow from `client`: the remembered one under affinity,
+    /// else a weighted random draw (`1 + random % total`, first prefix sum reaching it).
+    fn choose_local(&mut self, mapping: &Mapping, client: Ipv4Addr, now: u32) -> (Ipv4Addr, u16) {
+        let fallback = mapping
+            .locals
+            .first()
+            .map_or((Ipv4Addr::UNSPECIFIED, 0), |l| (l.addr, l.port));
+        if mapping.locals.len() <= 1 {
+            return fallback;
+        }
+        let key = AffinityKey {
+            client,
+            external: mapping.external_addr,
+            external_port: mapping.external_port.unwrap_or(0),
+            proto: mapping.proto,
+        };
+        if mapping.affinity_secs > 0 {
+            if let Some(entry) = self.affinity.get_mut(&key) {
+                let still_local = mapping
+                    .locals
+                    .iter()
+                    .any(|l| l.addr == entry.local && l.port == entry.local_port);
+                if entry.expires > now && still_local {
+                    entry.expires = now.saturating_add(mapping.affinity_secs);
+                    return (entry.local, entry.local_port);
+                }
+            }
+        }
+        let total = mapping.prefix_sums.last().copied().unwrap_or(0);
+        let chosen = if total == 0 {
+            fallback
+        } else {
+            let draw = 1 + (self.rng.next_u32() % total);
+            let at = mapping.prefix_sums.partition_point(|&sum| sum < draw);
+            mapping
+                .locals
+                .get(at)
+                .map_or(fallback, |l| (l.addr, l.port))
+        };
+        if mapping.affinity_secs > 0 {
+            let entry = AffinityEntry {
+                local: chosen.0,
+                local_port: chosen.1,
+                expires: now.saturating_add(mapping.affinity_secs),
+            };
+            if let Some(existing) = self.affinity.get_mut(&key) {
+                *existing = entry;
+            } else if self.affinity.len() < self.affinity_capacity {
+                self.affinity.insert(key, entry);
+                self.affinity_queue.push_back(key);
+            } else {
+                self.counters.affinity_full += 1;
+            }
+        }
+        chosen
+    }
+
+    /// Reclaims expired sessions, sessions whose mapping is gone, and expired
+    /// affinities, examining at most `budget` entries of each expiry list; call once per
+    /// burst (or on a timer). Returns sessions freed.
+    pub fn expire(&mut self, config: &Nat44Config, now: u32, budget: u32) -> u32 {
+        let Nat44Worker {
+            sessions,
+            snat_ports,
+            twice_nat_ports,
+            ..
+        } = self;
+        // A session of a mapping since deleted or changed would keep sending its flow to
+        // the old endpoint until it times out (VPP-1317); it goes when it comes up here.
+        let stale = |s: &Session| {
+            s.has(flags::STATIC)
+                && !config
+                    .mapping_by_external(s.out_local, s.out_local_port, s.proto)
+                    .is_some_and(|(_, m)| {
+                        m.kind != MappingKind::Identity
+                            && m.locals.iter().any(|l| {
+                                l.addr == s.in_local
+                                    && (m.is_address_only() || l.port == s.in_local_port)
+                            })
+                    })
+        };
+        let freed = sessions.expire(now, &config.timeouts, budget, stale, |gone| {
+            if gone.has(flags::DYNAMIC) {
+                snat_ports.release(gone.out_local, gone.proto, gone.out_local_port);
+            }
+            if gone.has(flags::TWICE_NAT) && gone.proto != NatProtocol::Icmp {
+                twice_nat_ports.release(gone.in_remote, gone.proto, gone.in_remote_port);
+            }
+        });
+        self.counters.sessions_expired += u64::from(freed);
+        for _ in 0..budget.min(self.affinity_queue.len() as u32) {
+            let Some(key) = self.affinity_queue.pop_front() else {
+                break;
+            };
+            match self.affinity.get(&key) {
+                Some(entry) if entry.expires <= now => {
+                    self.affinity.remove(&key);
+                }
+                Some(_) => self.affinity_queue.push_back(key),
+                None => {}
+            }
+        }
+        freed
+    }
+
+    pub fn affinity_count(&self) -> usize {
+        self.affinity.len()
+    }
+
+    /// `nat44 del session in IP:PORT tcp|udp`: deletes the sessions whose inside end is
+    /// that; walks every session (a control operation, not per packet).
+    pub fn delete_sessions_in(
+        &mut self,
+        addr: Ipv4Addr,
+        port: u16,
+        proto: NatProtocol,
+    ) -> Result<usize, String> {
+        let doomed: Vec<u32> = self
+            .sessions
+            .indices()
+            .filter(|i| {
+                self.sessions.get(*i).is_some_and(|s| {
+                    s.in_local == addr && s.in_local_port == port && s.proto == proto
+                })
+            })
+            .collect();
+        if doomed.is_empty() {
+            return Err(format!("no session in {addr}:{port} {proto}"));
+        }
+        for index in &doomed {
+            if let Some(gone) = self.sessions.remove(*index) {
+                self.release_ports(&gone);
+                self.counters.sessions_deleted += 1;
+            }
+        }
+        Ok(doomed.len())
+    }
+}
+
+fn in2out_outcome<E: Copy>(rx: IfIndex, verdict: NatVerdict<E>, slow: bool) -> In2outOutcome<E> {
+    let next_index = match verdict {
+        NatVerdict::Drop(_) => next::IN2OUT_DROP,
+        _ => next::IN2OUT_LOOKUP,
+    };
+    if slow {
+        In2outOutcome {
+            verdict,
+            fast_path: In2outTrace {
+                slow_path: false,
+                sw_if_index: rx,
+                next_index: next::IN2OUT_SLOW_PATH,
+                session: None,
+            },
+            slow_path: Some(In2outTrace {
+                slow_path: true,
+                sw_if_index: rx,
+                next_index,
+                session: verdict.session(),
+            }),
+        }
+    } else {
+        In2outOutcome {
+            verdict,
+            fast_path: In2outTrace {
+                slow_path: false,
+                sw_if_index: rx,
+                next_index,
+                session: verdict.session(),
+            },
+            slow_path: None,
+        }
+    }
+}
+
+#[inline]
+fn key_of(flow: &Flow) -> SessionKey {
+    SessionKey {
+        local: flow.local.0,
+        remote: flow.remote.0,
+        local_port: flow.local.1,
+        remote_port: flow.remote.1,
+        proto: flow.proto,
+    }
+}

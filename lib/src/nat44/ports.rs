@@ -1,0 +1,223 @@
+//! Address and port allocation for dynamic translations (SNAT and twice-NAT sources).
+//!
+//! Each (pool address, protocol) has a busy bitmap over the whole port space. Worker `i`
+//! of `n` only hands out ports from its own slice, `[1024 + i*per, 1024 + (i+1)*per)` with
+//! `per = (65536 - 1024) / n` (VPP's `port_per_thread`): a reply to a dynamic port thus
+//! names its owner, see [`super::owner`].
+
+use std::net::Ipv4Addr;
+
+use super::types::NatProtocol;
+
+/// Ports below this are never allocated (VPP's choice: keep well-known ports free).
+pub const FIRST_DYNAMIC_PORT: u16 = 1024;
+const WORDS: usize = 65536 / 64;
+
+/// The worker's slice of the dynamic port space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortSlice {
+    pub first: u16,
+    pub len: u16,
+}
+
+impl PortSlice {
+    /// Worker `index` of `count`; `count` 0 is read as 1.
+    pub fn for_worker(index: u16, count: u16) -> PortSlice {
+        let count = u32::from(count.max(1));
+        let per = (65536 - u32::from(FIRST_DYNAMIC_PORT)) / count;
+        let index = u32::from(index).min(count - 1);
+        PortSlice {
+            first: (u32::from(FIRST_DYNAMIC_PORT) + index * per) as u16,
+            len: per as u16,
+        }
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        port >= self.first && u32::from(port) < u32::from(self.first) + u32::from(self.len)
+    }
+}
+
+struct AddressPorts {
+    addr: Ipv4Addr,
+    busy: [Box<[u64; WORDS]>; 3],
+    busy_count: [u32; 3],
+}
+
+/// One pool's busy bitmaps, as one worker sees them.
+pub struct PortAllocator {
+    addresses: Vec<AddressPorts>,
+    slice: PortSlice,
+}
+
+impl PortAllocator {
+    pub fn new(slice: PortSlice) -> Self {
+        PortAllocator {
+            addresses: Vec::new(),
+            slice,
+        }
+    }
+
+    /// Follows the configured pool: keeps the bitmaps of addresses still in it, adds
+    /// empty ones for new addresses. Allocates; called on a configuration change only.
+    pub fn sync(&mut self, pool: &[Ipv4Addr]) {
+        if self.addresses.len() == pool.len()
+            && self.addresses.iter().zip(pool).all(|(a, p)| a.addr == *p)
+        {
+            return;
+        }
+        let mut old = std::mem::take(&mut self.addresses);
+        for addr in pool {
+            match old.iter().position(|a| a.addr == *addr) {
+                Some(p) => self.addresses.push(old.swap_remove(p)),
+                None => self.addresses.push(AddressPorts {
+                    addr: *addr,
+                    busy: [
+                        Box::new([0; WORDS]),
+                        Box::new([0; WORDS]),
+                        Box::new([0; WORDS]),
+                    ],
+                    busy_count: [0; 3],
+                }),
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.addresses.is_empty()
+    }
+
+    /// A free port on one of the pool's addresses, trying addresses from `hint` on and
+    /// ports from a random point of the worker's slice; `None` when all are busy.
+    pub fn allocate(
+        &mut self,
+        proto: NatProtocol,
+        hint: u32,
+        random: u32,
+    ) -> Option<(Ipv4Addr, u16)> {
+        let n = self.addresses.len();
+        if n == 0 {
+            return None;
+        }
+        let slice = self.slice;
+        for k in 0..n {
+            let entry = self.addresses.get_mut((hint as usize + k) % n)?;
+            if entry.busy_count[proto.index()] >= u32::from(slice.len) {
+                continue;
+            }
+            let start = random % u32::from(slice.len);
+            if let Some(port) = take_free(&mut entry.busy[proto.index()], slice, start) {
+                entry.busy_count[proto.index()] += 1;
+                return Some((entry.addr, port));
+            }
+        }
+        None
+    }
+
+    /// Returns a port; a port of an address no longer in the pool is simply forgotten.
+    pub fn release(&mut self, addr: Ipv4Addr, proto: NatProtocol, port: u16) {
+        if let Some(entry) = self.addresses.iter_mut().find(|a| a.addr == addr) {
+            let (word, bit) = (usize::from(port) / 64, port % 64);
+            if let Some(w) = entry.busy[proto.index()].get_mut(word) {
+                if *w & (1 << bit) != 0 {
+                    *w &= !(1 << bit);
+                    entry.busy_count[proto.index()] -= 1;
+                }
+            }
+        }
+    }
+
+    pub fn is_busy(&self, addr: Ipv4Addr, proto: NatProtocol, port: u16) -> bool {
+        self.addresses
+            .iter()
+            .find(|a| a.addr == addr)
+            .and_then(|a| a.busy[proto.index()].get(usize::from(port) / 64))
+            .is_some_and(|w| w & (1 << (port % 64)) != 0)
+    }
+
+    /// Busy ports of `addr` for `proto`, for `show nat44 addresses`.
+    pub fn busy_count(&self, addr: Ipv4Addr, proto: NatProtocol) -> u32 {
+        self.addresses
+            .iter()
+            .find(|a| a.addr == addr)
+            .map_or(0, |a| a.busy_count[proto.index()])
+    }
+
+    /// Heap bytes held, for the bytes-per-session figure.
+    pub fn heap_bytes(&self) -> usize {
+        self.addresses.len() * (3 * WORDS * 8 + std::mem::size_of::<AddressPorts>())
+    }
+}
+
+/// Marks and returns the first free port of `slice` at or after offset `start`, wrapping;
+/// full words are skipped 64 ports at a time.
+fn take_free(busy: &mut [u64; WORDS], slice: PortSlice, start: u32) -> Option<u16> {
+    let len = u32::from(slice.len);
+    let first = u32::from(slice.first);
+    let mut scanned = 0u32;
+    let mut offset = start;
+    while scanned < len {
+        let port = first + offset;
+        let word = busy.get_mut((port / 64) as usize)?;
+        let bit = port % 64;
+        if *word == u64::MAX {
+            let step = 64 - bit;
+            scanned += step;
+            offset = (offset + step) % len;
+            continue;
+        }
+        if *word & (1 << bit) == 0 {
+            *word |= 1 << bit;
+            return Some(port as u16);
+        }
+        scanned += 1;
+        offset = (offset + 1) % len;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_slices_partition_the_dynamic_ports() {
+        let slices: Vec<PortSlice> = (0..3).map(|i| PortSlice::for_worker(i, 3)).collect();
+        assert_eq!(
+            slices[0],
+            PortSlice {
+                first: 1024,
+                len: 21504
+            }
+        );
+        assert_eq!(slices[1].first, 1024 + 21504);
+        assert!(slices[2].contains(65535));
+        assert!(!slices[0].contains(1023));
+        let single = PortSlice::for_worker(0, 1);
+        assert_eq!((single.first, single.len), (1024, 64512));
+        assert!(single.contains(65535));
+    }
+
+    #[test]
+    fn allocation_never_repeats_a_busy_port_and_exhausts_cleanly() {
+        let slice = PortSlice {
+            first: 2000,
+            len: 100,
+        };
+        let mut ports = PortAllocator::new(slice);
+        let addr = Ipv4Addr::new(192, 168, 16, 1);
+        ports.sync(&[addr]);
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..100u32 {
+            let (a, p) = ports.allocate(NatProtocol::Udp, 0, i * 7919).unwrap();
+            assert_eq!(a, addr);
+            assert!(slice.contains(p));
+            assert!(seen.insert(p), "port {p} handed out twice");
+        }
+        assert_eq!(ports.allocate(NatProtocol::Udp, 0, 5), None);
+        assert_eq!(ports.busy_count(addr, NatProtocol::Udp), 100);
+        // Other protocols have their own ports.
+        assert!(ports.allocate(NatProtocol::Tcp, 0, 5).is_some());
+        ports.release(addr, NatProtocol::Udp, 2042);
+        assert_eq!(ports.allocate(NatProtocol::Udp, 0, 99), Some((addr, 2042)));
+    }
+}

@@ -1,0 +1,378 @@
+//! Reading a packet's flow and rewriting its addresses and ports, with every checksum
+//! patched incrementally (RFC 1624) through the packet views' helpers.
+
+use std::net::Ipv4Addr;
+
+use super::types::NatProtocol;
+use crate::packet::checksum;
+use crate::packet::{IcmpPacket, IcmpType, Ipv4Packet, Protocol, TcpPacket, UdpPacket};
+
+/// Which side of the NAT a packet came from: it decides which end of the flow is the
+/// `local` one (the end the translation is about).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Inside,
+    Outside,
+}
+
+/// The flow a packet belongs to, seen from its side. For an ICMP error the flow is the
+/// one the quoted packet belongs to (so the error finds that flow's session).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flow {
+    pub local: (Ipv4Addr, u16),
+    pub remote: (Ipv4Addr, u16),
+    pub proto: NatProtocol,
+    pub tcp_flags: u8,
+    pub is_icmp_error: bool,
+}
+
+/// Why a packet cannot be translated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// A non-first fragment carries no ports; without reassembly it cannot be matched.
+    Fragment,
+    /// The L4 header (or the packet an ICMP error quotes) is cut short.
+    Malformed,
+}
+
+/// Not a packet NAT44 translates (another protocol, or an ICMP type other than echo and
+/// the errors): it passes untouched.
+pub type Parsed = Result<Option<Flow>, ParseError>;
+
+/// Fewest bytes of the quoted packet's L4 header an ICMP error must carry (RFC 792).
+const QUOTED_L4_LEN: usize = 8;
+/// Offset of the TCP checksum within its header.
+const TCP_CHECKSUM_AT: usize = 16;
+const UDP_CHECKSUM_AT: usize = 6;
+const ECHO_IDENT_AT: usize = 4;
+
+#[inline(always)]
+pub fn parse<T: AsRef<[u8]>>(ip: &Ipv4Packet<T>, side: Side) -> Parsed {
+    let proto = match ip.protocol() {
+        Protocol::Tcp => NatProtocol::Tcp,
+        Protocol::Udp => NatProtocol::Udp,
+        Protocol::Icmp => NatProtocol::Icmp,
+        Protocol::Unknown(_) => return Ok(None),
+    };
+    if ip.is_non_first_fragment() {
+        return Err(ParseError::Fragment);
+    }
+    let (src, dst) = (ip.src(), ip.dst());
+    let payload = ip.payload();
+    let (src_port, dst_port, tcp_flags) = match proto {
+        NatProtocol::Tcp => {
+            let tcp = TcpPacket::new_checked(payload).map_err(|_| ParseError::Malformed)?;
+            (tcp.src_port(), tcp.dst_port(), tcp.flags().0)
+        }
+        NatProtocol::Udp => {
+            let udp = UdpPacket::new_checked(payload).map_err(|_| ParseError::Malformed)?;
+            (udp.src_port(), udp.dst_port(), 0)
+        }
+        NatProtocol::Icmp => {
+            let icmp = IcmpPacket::new_checked(payload).map_err(|_| ParseError::Malformed)?;
+            match icmp.msg_type() {
+                IcmpType::EchoRequest | IcmpType::EchoReply => {
+                    let ident = icmp.echo_ident();
+                    return Ok(Some(echo_flow(src, dst, ident, side)));
+                }
+                IcmpType::DestinationUnreachable | IcmpType::TimeExceeded => {
+                    return parse_quoted(icmp.data(), side).map(Some);
+                }
+                _ => return Ok(None),
+            }
+        }
+    };
+    let (local, remote) = match side {
+        Side::Inside => ((src, src_port), (dst, dst_port)),
+        Side::Outside => ((dst, dst_port), (src, src_port)),
+    };
+    Ok(Some(Flow {
+        local,
+        remote,
+        proto,
+        tcp_flags,
+        is_icmp_error: false,
+    }))
+}
+
+fn echo_flow(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, side: Side) -> Flow {
+    let (local, remote) = match side {
+        Side::Inside => (src, dst),
+        Side::Outside => (dst, src),
+    };
+    Flow {
+        local: (local, ident),
+        remote: (remote, 0),
+        proto: NatProtocol::Icmp,
+        tcp_flags: 0,
+        is_icmp_error: false,
+    }
+}
+
+/// The quoted packet went the other way: an error arriving from outside quotes a packet
+/// our side sent out (its source is the local end), and vice versa.
+fn parse_quoted(quoted: &[u8], side: Side) -> Result<Flow, ParseError> {
+    let (inner_ip, l4) = quoted_parts(quoted).ok_or(ParseError::Malformed)?;
+    let (src, dst) = (inner_ip.src(), inner_ip.dst());
+    let quoted_side = match side {
+        Side::Inside => Side::Outside,
+        Side::Outside => Side::Inside,
+    };
+    let mut flow = match inner_ip.protocol() {
+        Protocol::Tcp | Protocol::Udp => {
+            let proto = if inner_ip.protocol() == Protocol::Tcp {
+                NatProtocol::Tcp
+            } else {
+                NatProtocol::Udp
+            };
+            let src_port = be16(l4, 0).ok_or(ParseError::Malformed)?;
+            let dst_port = be16(l4, 2).ok_or(ParseError::Malformed)?;
+            let (local, remote) = match quoted_side {
+                Side::Inside => ((src, src_port), (dst, dst_port)),
+                Side::Outside => ((dst, dst_port), (src, src_port)),
+            };
+            Flow {
+                local,
+                remote,
+                proto,
+                tcp_flags: 0,
+                is_icmp_error: false,
+            }
+        }
+        Protocol::Icmp => {
+            let ident = be16(l4, ECHO_IDENT_AT).ok_or(ParseError::Malformed)?;
+            echo_flow(src, dst, ident, quoted_side)
+        }
+        Protocol::Unknown(_) => return Err(ParseError::Malformed),
+    };
+    flow.is_icmp_error = true;
+    Ok(flow)
+}
+
+/// The quoted IPv4 header and at least 8 bytes of its L4 header. The quoted total length
+/// usually exceeds what is quoted, so the view is built unchecked after checking the
+/// fixed header (every accessor used here reads below 20 bytes).
+fn quoted_parts(quoted: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8])> {
+    if quoted.len() < crate::packet::ipv4::MIN_HEADER_LEN {
+        return None;
+    }
+    let ip = Ipv4Packet::new_unchecked(quoted);
+    let header_len = ip.header_len();
+    if ip.version() != 4 || header_len < crate::packet::ipv4::MIN_HEADER_LEN {
+        return None;
+    }
+    let l4 = quoted.get(header_len..)?;
+    (l4.len() >= QUOTED_L4_LEN).then_some((ip, l4))
+}
+
+fn be16(bytes: &[u8], at: usize) -> Option<u16> {
+    let b = bytes.get(at..at + 2)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Rewrites the packet so that its flow's local end becomes `new_local` and its remote
+/// end `new_remote` (either may equal the old one). TTL is not touched.
+#[inline(always)]
+pub fn rewrite(
+    ip: &mut Ipv4Packet<&mut [u8]>,
+    side: Side,
+    flow: &Flow,
+    new_local: (Ipv4Addr, u16),
+    new_remote: (Ipv4Addr, u16),
+) {
+    if flow.is_icmp_error {
+        rewrite_icmp_error(ip, side, flow, new_local, new_remote);
+        return;
+    }
+    let (new_src, new_dst) = match side {
+        Side::Inside => (new_local, new_remote),
+        Side::Outside => (new_remote, new_local),
+    };
+    let (old_src, old_dst) = (ip.src(), ip.dst());
+    if old_src != new_src.0 {
+        ip.set_src_patching_checksum(new_src.0);
+    }
+    if old_dst != new_dst.0 {
+        ip.set_dst_patching_checksum(new_dst.0);
+    }
+    let payload = ip.payload_mut();
+    match flow.proto {
+        NatProtocol::Tcp => {
+            if let Ok(mut tcp) = TcpPacket::new_checked(payload) {
+                if old_src != new_src.0 {
+                    tcp.patch_checksum_for_address(old_src, new_src.0);
+                }
+                if old_dst != new_dst.0 {
+                    tcp.patch_checksum_for_address(old_dst, new_dst.0);
+                }
+                if tcp.src_port() != new_src.1 {
+                    tcp.set_src_port_patching_checksum(new_src.1);
+                }
+                if tcp.dst_port() != new_dst.1 {
+                    tcp.set_dst_port_patching_checksum(new_dst.1);
+                }
+            }
+        }
+        NatProtocol::Udp => {
+            if let Ok(mut udp) = UdpPacket::new_checked(payload) {
+                if old_src != new_src.0 {
+                    udp.patch_checksum_for_address(old_src, new_src.0);
+                }
+                if old_dst != new_dst.0 {
+                    udp.patch_checksum_for_address(old_dst, new_dst.0);
+                }
+                let (old_sport, old_dport) = (udp.src_port(), udp.dst_port());
+                if old_sport != new_src.1 {
+                    udp.set_src_port(new_src.1);
+                    udp.patch_checksum16(old_sport, new_src.1);
+                }
+                if old_dport != new_dst.1 {
+                    udp.set_dst_port(new_dst.1);
+                    udp.patch_checksum16(old_dport, new_dst.1);
+                }
+            }
+        }
+        NatProtocol::Icmp => {
+            // The echo identifier is the local end's "port"; ICMP has no pseudo-header.
+            if let Ok(mut icmp) = IcmpPacket::new_checked(payload) {
+                let old_ident = icmp.echo_ident();
+                if old_ident != new_local.1 {
+                    let csum = checksum::update16(icmp.checksum(), old_ident, new_local.1);
+                    icmp.set_echo_ident(new_local.1);
+                    icmp.set_checksum(csum);
+                }
+            }
+        }
+    }
+}
+
+/// Longest stretch of the quoted packet a translation changes: a 60-byte header plus the
+/// TCP checksum's end.
+const MAX_QUOTED_CHANGE: usize = 60 + TCP_CHECKSUM_AT + 2;
+
+/// An ICMP error: the outer header's addresses, and the quoted packet (its addresses,
+/// ports, header checksum, L4 checksum when quoted). The ICMP checksum is patched word by
+/// word over the quoted bytes that changed.
+fn rewrite_icmp_error(
+    ip: &mut Ipv4Packet<&mut [u8]>,
+    side: Side,
+    flow: &Flow,
+    new_local: (Ipv4Addr, u16),
+    new_remote: (Ipv4Addr, u16),
+) {
+    // The outer header: the local end is the error's destination from outside, its
+    // source from inside; the other address is the remote end only if the remote host
+    // itself reported the error (otherwise a router between did, and it stays).
+    let (outer_local, outer_other) = match side {
+        Side::Outside => (ip.dst(), ip.src()),
+        Side::Inside => (ip.src(), ip.dst()),
+    };
+    let local_changes = outer_local != new_local.0;
+    let new_other = if outer_other == flow.remote.0 {
+        new_remote.0
+    } else {
+        outer_other
+    };
+    match side {
+        Side::Outside => {
+            if local_changes {
+                ip.set_dst_patching_checksum(new_local.0);
+            }
+            if new_other != outer_other {
+                ip.set_src_patching_checksum(new_other);
+            }
+        }
+        Side::Inside => {
+            if local_changes {
+                ip.set_src_patching_checksum(new_local.0);
+            }
+            if new_other != outer_other {
+                ip.set_dst_patching_checksum(new_other);
+            }
+        }
+    }
+    let Ok(mut icmp) = IcmpPacket::new_checked(ip.payload_mut()) else {
+        return;
+    };
+    let old_icmp_csum = icmp.checksum();
+    let quoted = icmp.data_mut();
+    let header_len = match quoted_parts(quoted) {
+        Some((inner, _)) => inner.header_len(),
+        None => return,
+    };
+    let changed = quoted.len().min(header_len + TCP_CHECKSUM_AT + 2) & !1;
+    let mut before = [0u8; MAX_QUOTED_CHANGE];
+    let (Some(saved), Some(original)) = (before.get_mut(..changed), quoted.get(..changed)) else {
+        return;
+    };
+    saved.copy_from_slice(original);
+
+    // The quoted packet travelled the other way: from outside, its source is the local end.
+    let (new_src, new_dst) = match side {
+        Side::Outside => (new_local, new_remote),
+        Side::Inside => (new_remote, new_local),
+    };
+    let (head, l4) = quoted.split_at_mut(header_len);
+    let mut inner = Ipv4Packet::new_unchecked(head);
+    let (old_src, old_dst) = (inner.src(), inner.dst());
+    if old_src != new_src.0 {
+        inner.set_src_patching_checksum(new_src.0);
+    }
+    if old_dst != new_dst.0 {
+        inner.set_dst_patching_checksum(new_dst.0);
+    }
+    match flow.proto {
+        NatProtocol::Tcp | NatProtocol::Udp => {
+            let (old_sport, old_dport) = (be16(l4, 0).unwrap_or(0), be16(l4, 2).unwrap_or(0));
+            put16(l4, 0, new_src.1);
+            put16(l4, 2, new_dst.1);
+            let at = if flow.proto == NatProtocol::Tcp {
+                TCP_CHECKSUM_AT
+            } else {
+                UDP_CHECKSUM_AT
+            };
+            if let Some(mut csum) = be16(l4, at).filter(|c| *c != 0) {
+                if old_src != new_src.0 {
+                    csum = checksum::update32(csum, old_src.to_bits(), new_src.0.to_bits());
+                }
+                if old_dst != new_dst.0 {
+                    csum = checksum::update32(csum, old_dst.to_bits(), new_dst.0.to_bits());
+                }
+                if old_sport != new_src.1 {
+                    csum = checksum::update16(csum, old_sport, new_src.1);
+                }
+                if old_dport != new_dst.1 {
+                    csum = checksum::update16(csum, old_dport, new_dst.1);
+                }
+                put16(l4, at, csum);
+            }
+        }
+        NatProtocol::Icmp => {
+            // The identifier is the local end's, whichever way the quoted echo went.
+            let ident = new_local.1;
+            if let Some(old_ident) = be16(l4, ECHO_IDENT_AT).filter(|i| *i != ident) {
+                put16(l4, ECHO_IDENT_AT, ident);
+                if let Some(old) = be16(l4, 2) {
+                    put16(l4, 2, checksum::update16(old, old_ident, ident));
+                }
+            }
+        }
+    }
+    let mut csum = old_icmp_csum;
+    for (old, new) in saved.chunks_exact(2).zip(quoted.chunks_exact(2)) {
+        if old != new {
+            let (o, n) = (
+                u16::from_be_bytes([old[0], old[1]]),
+                u16::from_be_bytes([new[0], new[1]]),
+            );
+            csum = checksum::update16(csum, o, n);
+        }
+    }
+    icmp.set_checksum(csum);
+}
+
+fn put16(bytes: &mut [u8], at: usize, value: u16) {
+    if let Some(b) = bytes.get_mut(at..at + 2) {
+        b.copy_from_slice(&value.to_be_bytes());
+    }
+}

@@ -1,0 +1,526 @@
+//! One worker's NAT44 sessions: a preallocated slab of [`Session`]s, found from either
+//! direction through two hash tables that hold only slab indices (the key lives in the
+//! session, so each table costs 5 bytes a bucket), and linked into one list per timeout
+//! class for bounded expiry.
+
+use std::net::Ipv4Addr;
+
+use hashbrown::HashTable;
+
+use super::types::{NatProtocol, NatTimeouts};
+
+/// A flow as one side sees it: `local` is the side of the translating node's interface
+/// the packet came in on (its source from the inside, its destination from the outside).
+/// For ICMP echo, `local_port` is the identifier and `remote_port` is 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    pub local: Ipv4Addr,
+    pub remote: Ipv4Addr,
+    pub local_port: u16,
+    pub remote_port: u16,
+    pub proto: NatProtocol,
+}
+
+impl SessionKey {
+    /// A folded multiply (as in foldhash / wyhash): one 64x64->128 product mixes all
+    /// bits of the two halves, enough for hashbrown, which uses both the low bits
+    /// (bucket) and the top 7 bits (tag).
+    #[inline]
+    pub fn hash(&self) -> u64 {
+        let addrs = (u64::from(self.local.to_bits()) << 32) | u64::from(self.remote.to_bits());
+        let rest = (u64::from(self.local_port) << 32)
+            | (u64::from(self.remote_port) << 16)
+            | self.proto as u64;
+        let product =
+            u128::from(addrs ^ 0x243f_6a88_85a3_08d3) * u128::from(rest ^ 0x1319_8a2e_0370_7344);
+        let folded = (product as u64) ^ ((product >> 64) as u64);
+        folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ addrs.rotate_left(17)
+    }
+}
+
+/// The idle-timeout class of a session; one expiry list each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TimeoutClass {
+    Udp = 0,
+    TcpEstablished = 1,
+    TcpTransitory = 2,
+    Icmp = 3,
+}
+
+const CLASSES: usize = 4;
+const FREE_LIST: usize = CLASSES;
+const NIL: u32 = u32::MAX;
+
+impl TimeoutClass {
+    pub fn timeout(self, t: &NatTimeouts) -> u32 {
+        match self {
+            TimeoutClass::Udp => t.udp,
+            TimeoutClass::TcpEstablished => t.tcp_established,
+            TimeoutClass::TcpTransitory => t.tcp_transitory,
+            TimeoutClass::Icmp => t.icmp,
+        }
+    }
+
+    fn from_index(i: u8) -> TimeoutClass {
+        match i {
+            0 => TimeoutClass::Udp,
+            1 => TimeoutClass::TcpEstablished,
+            3 => TimeoutClass::Icmp,
+            _ => TimeoutClass::TcpTransitory,
+        }
+    }
+}
+
+/// Session flags.
+pub mod flags {
+    /// Created by a static or load-balanced mapping.
+    pub const STATIC: u8 = 1;
+    /// The outside (address, port) came from the SNAT pool and goes back to it.
+    pub const DYNAMIC: u8 = 2;
+    /// The inside remote (address, port) came from the twice-nat pool.
+    pub const TWICE_NAT: u8 = 4;
+    pub const LOAD_BALANCED: u8 = 8;
+}
+
+/// TCP flags seen, per direction, to follow the connection's state.
+mod tcp_seen {
+    pub const SYN_IN: u8 = 1;
+    pub const SYN_OUT: u8 = 2;
+    pub const FIN_IN: u8 = 4;
+    pub const FIN_OUT: u8 = 8;
+    pub const RST: u8 = 16;
+}
+
+/// A translation. From the inside the flow is `in_local:port <-> in_remote:port`; from
+/// the outside it is `out_local:port <-> out_remote:port`. A service session has
+/// in_local = endpoint, out_local = VIP; an SNAT session has out_local = pool address;
+/// twice-NAT also changes the remote (in_remote = twice-nat pool address).
+///
+/// Aligned to a cache line: a hit reads the keys and writes the counters, and at 56 bytes
+/// unaligned three sessions in four would straddle two lines (two misses per hit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct Session {
+    pub in_local: Ipv4Addr,
+    pub in_remote: Ipv4Addr,
+    pub out_local: Ipv4Addr,
+    pub out_remote: Ipv4Addr,
+    pub in_local_port: u16,
+    pub in_remote_port: u16,
+    pub out_local_port: u16,
+    pub out_remote_port: u16,
+    /// Seconds on the worker's clock.
+    pub last_heard: u32,
+    pub packets: u32,
+    pub bytes: u64,
+    prev: u32,
+    next: u32,
+    pub proto: NatProtocol,
+    pub flags: u8,
+    tcp_seen: u8,
+    class: u8,
+}
+
+impl Session {
+    /// A session for the given endpoints; the table fills in its bookkeeping.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        proto: NatProtocol,
+        in_local: (Ipv4Addr, u16),
+        in_remote: (Ipv4Addr, u16),
+        out_local: (Ipv4Addr, u16),
+        out_remote: (Ipv4Addr, u16),
+        flags: u8,
+    ) -> Session {
+        Session {
+            in_local: in_local.0,
+            in_remote: in_remote.0,
+            out_local: out_local.0,
+            out_remote: out_remote.0,
+            in_local_port: in_local.1,
+            in_remote_port: in_remote.1,
+            out_local_port: out_local.1,
+            out_remote_port: out_remote.1,
+            last_heard: 0,
+            packets: 0,
+            bytes: 0,
+            prev: NIL,
+            next: NIL,
+            proto,
+            flags,
+            tcp_seen: 0,
+            class: initial_class(proto) as u8,
+        }
+    }
+
+    pub fn in2out_key(&self) -> SessionKey {
+        SessionKey {
+            local: self.in_local,
+            remote: self.in_remote,
+            local_port: self.in_local_port,
+            remote_port: self.in_remote_port,
+            proto: self.proto,
+        }
+    }
+
+    pub fn out2in_key(&self) -> SessionKey {
+        SessionKey {
+            local: self.out_local,
+            remote: self.out_remote,
+            local_port: self.out_local_port,
+            remote_port: self.out_remote_port,
+            proto: self.proto,
+        }
+    }
+
+    pub fn class(&self) -> TimeoutClass {
+        TimeoutClass::from_index(self.class)
+    }
+
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// When this session expires, given the timeouts.
+    pub fn expires_at(&self, t: &NatTimeouts) -> u32 {
+        self.last_heard.saturating_add(self.class().timeout(t))
+    }
+}
+
+fn initial_class(proto: NatProtocol) -> TimeoutClass {
+    match proto {
+        NatProtocol::Tcp => TimeoutClass::TcpTransitory,
+        NatProtocol::Udp => TimeoutClass::Udp,
+        NatProtocol::Icmp => TimeoutClass::Icmp,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: u32,
+    tail: u32,
+    len: u32,
+}
+
+const EMPTY: List = List {
+    head: NIL,
+    tail: NIL,
+    len: 0,
+};
+
+/// Why a session could not be added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InsertError {
+    /// Every slot is in use (the table limit).
+    Full,
+    /// Another session already has this in2out or out2in key.
+    KeyInUse,
+}
+
+/// Which of a new session's keys the caller already knows to be unused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KnownFree {
+    Neither,
+    In2out,
+    Out2in,
+}
+
+/// The sessions of one worker. Nothing here allocates after [`SessionTable::with_capacity`].
+pub struct SessionTable {
+    slots: Vec<Session>,
+    in2out: HashTable<u32>,
+    out2in: HashTable<u32>,
+    lists: [List; CLASSES + 1],
+    capacity: u32,
+}
+
+impl SessionTable {
+    pub fn with_capacity(capacity: u32) -> SessionTable {
+        SessionTable {
+            slots: Vec::with_capacity(capacity as usize),
+            in2out: HashTable::with_capacity(capacity as usize),
+            out2in: HashTable::with_capacity(capacity as usize),
+            lists: [EMPTY; CLASSES + 1],
+            capacity,
+        }
+    }
+
+    pub fn len(&self) -> u32 {
+        self.in2out.len() as u32
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    pub fn get(&self, index: u32) -> Option<&Session> {
+        self.slots
+            .get(index as usize)
+            .filter(|s| usize::from(s.class) != FREE_LIST)
+    }
+
+    #[inline]
+    pub fn find_in2out(&self, key: &SessionKey) -> Option<u32> {
+        let slots = &self.slots;
+        self.in2out
+            .find(key.hash(), |&i| {
+                slots
+                    .get(i as usize)
+                    .is_some_and(|s| s.in2out_key() == *key)
+            })
+            .copied()
+    }
+
+    #[inline]
+    pub fn find_out2in(&self, key: &SessionKey) -> Option<u32> {
+        let slots = &self.slots;
+        self.out2in
+            .find(key.hash(), |&i| {
+                slots
+                    .get(i as usize)
+                    .is_some_and(|s| s.out2in_key() == *key)
+            })
+            .copied()
+    }
+
+    /// Adds a session heard at `now`. Its keys must be free in both tables; the caller
+    /// has looked up the key its packet came with, so `known_free` skips that one.
+    pub fn insert(
+        &mut self,
+        mut session: Session,
+        now: u32,
+        known_free: KnownFree,
+    ) -> Result<u32, InsertError> {
+        let clash = match known_free {
+            KnownFree::Neither => {
+                self.find_in2out(&session.in2out_key()).is_some()
+                    || self.find_out2in(&session.out2in_key()).is_some()
+            }
+            KnownFree::In2out => self.find_out2in(&session.out2in_key()).is_some(),
+            KnownFree::Out2in => self.find_in2out(&session.in2out_key()).is_some(),
+        };
+        if clash {
+            return Err(InsertError::KeyInUse);
+        }
+        session.last_heard = now;
+        let index = if self.lists[FREE_LIST].head != NIL {
+            let index = self.lists[FREE_LIST].head;
+            self.unlink(index);
+            index
+        } else if (self.slots.len() as u32) < self.capacity {
+            self.slots.push(session);
+            self.slots.len() as u32 - 1
+        } else {
+            return Err(InsertError::Full);
+        };
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return Err(InsertError::Full);
+        };
+        *slot = session;
+        let class = usize::from(session.class);
+        self.link_tail(class, index);
+        let slots = &self.slots;
+        self.in2out
+            .insert_unique(session.in2out_key().hash(), index, |&i| {
+                slot_key_hash(slots, i, Session::in2out_key)
+            });
+        self.out2in
+            .insert_unique(session.out2in_key().hash(), index, |&i| {
+                slot_key_hash(slots, i, Session::out2in_key)
+            });
+        Ok(index)
+    }
+
+    /// Removes a session and returns it, so the caller can give back its ports.
+    pub fn remove(&mut self, index: u32) -> Option<Session> {
+        let session = *self.get(index)?;
+        if let Ok(entry) = self
+            .in2out
+            .find_entry(session.in2out_key().hash(), |&i| i == index)
+        {
+            entry.remove();
+        }
+        if let Ok(entry) = self
+            .out2in
+            .find_entry(session.out2in_key().hash(), |&i| i == index)
+        {
+            entry.remove();
+        }
+        self.unlink(index);
+        if let Some(slot) = self.slots.get_mut(index as usize) {
+            slot.class = FREE_LIST as u8;
+        }
+        self.link_tail(FREE_LIST, index);
+        Some(session)
+    }
+
+    /// Accounts a packet of `bytes` at `now`; for TCP, follows the flags (`from_inside`
+    /// says which side sent them) and moves the session between the transitory and
+    /// established classes.
+    #[inline]
+    pub fn touch(&mut self, index: u32, now: u32, bytes: u16, tcp_flags: u8, from_inside: bool) {
+        let Some(s) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        s.last_heard = now;
+        s.packets = s.packets.wrapping_add(1);
+        s.bytes = s.bytes.wrapping_add(u64::from(bytes));
+        if s.proto != NatProtocol::Tcp {
+            return;
+        }
+        const SYN: u8 = 0x02;
+        const FIN: u8 = 0x01;
+        const RST: u8 = 0x04;
+        let mut seen = s.tcp_seen;
+        if tcp_flags & SYN != 0 {
+            seen |= if from_inside {
+                tcp_seen::SYN_IN
+            } else {
+                tcp_seen::SYN_OUT
+            };
+        }
+        if tcp_flags & FIN != 0 {
+            seen |= if from_inside {
+                tcp_seen::FIN_IN
+            } else {
+                tcp_seen::FIN_OUT
+            };
+        }
+        if tcp_flags & RST != 0 {
+            seen |= tcp_seen::RST;
+        }
+        if seen == s.tcp_seen {
+            return;
+        }
+        s.tcp_seen = seen;
+        let closing = seen & tcp_seen::RST != 0
+            || seen & (tcp_seen::FIN_IN | tcp_seen::FIN_OUT)
+                == tcp_seen::FIN_IN | tcp_seen::FIN_OUT;
+        let open =
+            seen & (tcp_seen::SYN_IN | tcp_seen::SYN_OUT) == tcp_seen::SYN_IN | tcp_seen::SYN_OUT;
+        let class = if open && !closing {
+            TimeoutClass::TcpEstablished
+        } else {
+            TimeoutClass::TcpTransitory
+        } as u8;
+        if class != s.class {
+            let old = usize::from(s.class);
+            s.class = class;
+            self.move_to(old, usize::from(class), index);
+        }
+    }
+
+    /// The transitory TCP session queued longest: the one a full table gives up.
+    pub fn oldest_transitory(&self) -> Option<u32> {
+        let head = self.lists[TimeoutClass::TcpTransitory as usize].head;
+        (head != NIL).then_some(head)
+    }
+
+    /// Frees expired sessions, and those `is_stale` rejects, handing each to `on_free`;
+    /// examines at most `budget` heads per class list. A head still alive goes to the
+    /// back of its list (it was heard since it was queued), so every session comes up for
+    /// examination within one pass over its list.
+    pub fn expire(
+        &mut self,
+        now: u32,
+        timeouts: &NatTimeouts,
+        budget: u32,
+        mut is_stale: impl FnMut(&Session) -> bool,
+        mut on_free: impl FnMut(&Session),
+    ) -> u32 {
+        let mut freed = 0;
+        for class in 0..CLASSES {
+            let rounds = budget.min(self.lists[class].len);
+            for _ in 0..rounds {
+                let head = self.lists[class].head;
+                let Some(session) = self.slots.get(head as usize) else {
+                    break;
+                };
+                if session.expires_at(timeouts) <= now || is_stale(session) {
+                    if let Some(gone) = self.remove(head) {
+                        on_free(&gone);
+                        freed += 1;
+                    }
+                } else {
+                    self.move_to(class, class, head);
+                }
+            }
+        }
+        freed
+    }
+
+    /// Indices of the live sessions, for `show` (slow: walks every list).
+    pub fn indices(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..CLASSES).flat_map(move |class| {
+            let mut next = self.lists[class].head;
+            std::iter::from_fn(move || {
+                let current = next;
+                let s = self.slots.get(current as usize)?;
+                next = s.next;
+                Some(current)
+            })
+        })
+    }
+
+    /// Heap bytes held, for the bytes-per-session figure.
+    pub fn heap_bytes(&self) -> usize {
+        let table = |t: &HashTable<u32>| {
+            let buckets = t.capacity().next_power_of_two().max(1) * 8 / 7;
+            buckets.next_power_of_two() * (std::mem::size_of::<u32>() + 1)
+        };
+        self.slots.capacity() * std::mem::size_of::<Session>()
+            + table(&self.in2out)
+            + table(&self.out2in)
+    }
+
+    fn move_to(&mut self, from: usize, to: usize, index: u32) {
+        self.unlink_from(from, index);
+        self.link_tail(to, index);
+    }
+
+    fn unlink(&mut self, index: u32) {
+        if let Some(s) = self.slots.get(index as usize) {
+            let list = usize::from(s.class).min(FREE_LIST);
+            self.unlink_from(list, index);
+        }
+    }
+
+    fn unlink_from(&mut self, list: usize, index: u32) {
+        let Some(s) = self.slots.get(index as usize) else {
+            return;
+        };
+        let (prev, next) = (s.prev, s.next);
+        match self.slots.get_mut(prev as usize) {
+            Some(p) => p.next = next,
+            None => self.lists[list].head = next,
+        }
+        match self.slots.get_mut(next as usize) {
+            Some(n) => n.prev = prev,
+            None => self.lists[list].tail = prev,
+        }
+        self.lists[list].len -= 1;
+    }
+
+    fn link_tail(&mut self, list: usize, index: u32) {
+        let tail = self.lists[list].tail;
+        if let Some(s) = self.slots.get_mut(index as usize) {
+            s.prev = tail;
+            s.next = NIL;
+        }
+        match self.slots.get_mut(tail as usize) {
+            Some(t) => t.next = index,
+            None => self.lists[list].head = index,
+        }
+        self.lists[list].tail = index;
+        self.lists[list].len += 1;
+    }
+}
+
+fn slot_key_hash(slots: &[Session], index: u32, key: fn(&Session) -> SessionKey) -> u64 {
+    slots.get(index as usize).map_or(0, |s| key(s).hash())
+}

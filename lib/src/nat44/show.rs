@@ -1,0 +1,204 @@
+//! `show nat44 ...` in VPP's formats (contiv-dataplane.md §7). There are no VRFs, so
+//! every `vrf`/`fib` field reads 0 and pools are "tenant VRF independent".
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+
+use super::config::Nat44Table;
+use super::engine::Nat44Worker;
+use super::ports::PortAllocator;
+use super::session::{flags, Session};
+use super::types::{NatProtocol, TwiceNat};
+use crate::types::IfIndex;
+
+/// VPP lists busy ports in this protocol order.
+const SHOW_ORDER: [NatProtocol; 3] = [NatProtocol::Udp, NatProtocol::Tcp, NatProtocol::Icmp];
+
+/// `show nat44 interfaces`; `name` turns an index into the interface's name.
+pub fn interfaces(table: &Nat44Table, name: impl Fn(IfIndex) -> String) -> String {
+    let mut out = String::from("NAT44 interfaces:\n");
+    let mut roles = table.interface_roles().to_vec();
+    roles.sort_by_key(|(i, _)| *i);
+    for (ifindex, role) in roles {
+        let sides = match (role.inside, role.outside) {
+            (true, true) => "in out",
+            (true, false) => "in",
+            _ => "out",
+        };
+        let feature = if role.output_feature {
+            " output-feature"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, " {}{feature} {sides}", name(ifindex));
+    }
+    out
+}
+
+/// `show nat44 addresses`, with the busy ports of this worker.
+pub fn addresses(table: &Nat44Table, worker: &Nat44Worker) -> String {
+    let config = table.snapshot();
+    let mut out = String::from("NAT44 pool addresses:\n");
+    pool(&mut out, config.pool(), worker.snat_ports());
+    out.push_str("NAT44 twice-nat pool addresses:\n");
+    pool(&mut out, config.twice_nat_pool(), worker.twice_nat_ports());
+    out
+}
+
+fn pool(out: &mut String, addrs: &[Ipv4Addr], ports: &PortAllocator) {
+    for addr in addrs {
+        let _ = writeln!(out, "{addr}\n  tenant VRF independent");
+        for proto in SHOW_ORDER {
+            let _ = writeln!(
+                out,
+                "  {} busy {proto} ports",
+                ports.busy_count(*addr, proto)
+            );
+        }
+    }
+}
+
+fn flag_words(twice_nat: TwiceNat, out2in_only: bool) -> String {
+    let mut s = String::new();
+    if twice_nat != TwiceNat::No {
+        s.push(' ');
+        s.push_str(twice_nat.keyword());
+    }
+    if out2in_only {
+        s.push_str(" out2in-only");
+    }
+    s
+}
+
+/// `show nat44 static mappings`.
+pub fn static_mappings(table: &Nat44Table) -> String {
+    let mut out = String::from("NAT44 static mappings:\n");
+    for m in table.static_mappings() {
+        let words = flag_words(m.twice_nat, m.out2in_only);
+        match (m.local.1, m.external.1) {
+            (Some(lp), Some(ep)) => {
+                let _ = writeln!(
+                    out,
+                    " {} local {}:{lp} external {}:{ep} vrf 0{words}",
+                    m.proto, m.local.0, m.external.0
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    " local {} external {} vrf 0{words}",
+                    m.local.0, m.external.0
+                );
+            }
+        }
+    }
+    for m in table.identity_mappings() {
+        match m.proto_port {
+            Some((proto, port)) => {
+                let _ = writeln!(
+                    out,
+                    " {proto} local {0}:{port} external {0}:{port} vrf 0",
+                    m.addr
+                );
+            }
+            None => {
+                let _ = writeln!(out, " local {0} external {0} vrf 0", m.addr);
+            }
+        }
+    }
+    for m in table.lb_mappings() {
+        let words = flag_words(m.twice_nat, m.out2in_only);
+        let _ = writeln!(
+            out,
+            " {} external {}:{}{words}",
+            m.proto, m.external.0, m.external.1
+        );
+        for l in &m.locals {
+            let _ = writeln!(
+                out,
+                "  local {}:{} vrf 0 probability {}",
+                l.addr, l.port, l.probability
+            );
+        }
+    }
+    out
+}
+
+/// `show nat44 sessions [detail]` for one worker, its sessions grouped by inside
+/// address as VPP groups them by user.
+pub fn sessions(worker: &Nat44Worker, worker_index: u16, detail: bool) -> String {
+    let table = worker.sessions();
+    let mut users: BTreeMap<Ipv4Addr, Vec<(u32, Session)>> = BTreeMap::new();
+    for index in table.indices() {
+        if let Some(s) = table.get(index) {
+            users.entry(s.in_local).or_default().push((index, *s));
+        }
+    }
+    let mut out = String::from("NAT44 sessions:\n");
+    let _ = writeln!(
+        out,
+        "-------- thread {worker_index}: {} sessions --------",
+        table.len()
+    );
+    for (user, mut list) in users {
+        list.sort_by_key(|(i, _)| *i);
+        let statics = list.iter().filter(|(_, s)| s.has(flags::STATIC)).count();
+        let _ = writeln!(
+            out,
+            "  {user}: {} dynamic translations, {statics} static translations",
+            list.len() - statics
+        );
+        if detail {
+            for (index, s) in &list {
+                session_detail(&mut out, *index, s);
+            }
+        }
+    }
+    out
+}
+
+fn session_detail(out: &mut String, index: u32, s: &Session) {
+    let _ = writeln!(
+        out,
+        "    i2o {} proto {} port {} fib 0",
+        s.in_local, s.proto, s.in_local_port
+    );
+    let _ = writeln!(
+        out,
+        "    o2i {} proto {} port {} fib 0",
+        s.out_local, s.proto, s.out_local_port
+    );
+    if s.has(flags::TWICE_NAT) {
+        let _ = writeln!(
+            out,
+            "       external host o2i {}:{} i2o {}:{}",
+            s.out_remote, s.out_remote_port, s.in_remote, s.in_remote_port
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "       external host {}:{}",
+            s.out_remote, s.out_remote_port
+        );
+    }
+    let _ = writeln!(out, "       index {index}");
+    let _ = writeln!(out, "       last heard {}", s.last_heard);
+    let _ = writeln!(
+        out,
+        "       total pkts {}, total bytes {}",
+        s.packets, s.bytes
+    );
+    let kind = if s.has(flags::STATIC) {
+        "static"
+    } else {
+        "dynamic"
+    };
+    let _ = writeln!(out, "       {kind} translation");
+    if s.has(flags::LOAD_BALANCED) {
+        let _ = writeln!(out, "       load-balancing");
+    }
+    if s.has(flags::TWICE_NAT) {
+        let _ = writeln!(out, "       twice-nat");
+    }
+}

@@ -1,0 +1,1290 @@
+//! NAT44 behaviour on whole packets: the spec's bytes, load-balancing, SNAT, ICMP,
+//! timeouts, limits and the control plane's refusals.
+
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use super::engine::{In2outError, In2outOutputError, NatDirection, NatVerdict, Out2inError};
+use super::types::*;
+use super::{show, Nat44Config, Nat44Table, Nat44Worker, Nat44WorkerSizes};
+use crate::packet::{IcmpPacket, IcmpType, Ipv4Packet, Protocol, TcpFlags, TcpPacket, UdpPacket};
+use crate::spec_frames::{self, TcpFrameSpec};
+use crate::types::{IfIndex, MacAddr};
+
+const ETH: usize = 14;
+const POD_IF: IfIndex = IfIndex(6);
+const TAP0: IfIndex = IfIndex(2);
+const GBE: IfIndex = IfIndex(3);
+const NAT_LOOPBACK: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 254);
+const NODE_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 16, 1);
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn worker(sessions: u32) -> Nat44Worker {
+    Nat44Worker::new(
+        0,
+        1,
+        Nat44WorkerSizes {
+            sessions,
+            affinities: 1024,
+        },
+        7,
+    )
+}
+
+fn snapshot(table: &Nat44Table, worker: &mut Nat44Worker) -> Arc<Nat44Config> {
+    let config = table.snapshot();
+    worker.sync_config(&config);
+    config
+}
+
+/// IPv4 + TCP, no options.
+fn tcp(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), flags: u8) -> Vec<u8> {
+    spec_frames::tcp_frame(&TcpFrameSpec {
+        dst_mac: MacAddr::ZERO,
+        src_mac: MacAddr::ZERO,
+        src: src.0,
+        dst: dst.0,
+        src_port: src.1,
+        dst_port: dst.1,
+        ident: 1,
+        ttl: 64,
+        seq: 1000,
+        ack: 0,
+        flags,
+        window: 1000,
+        options: &[],
+        payload: b"hello",
+    })
+    .split_off(ETH)
+}
+
+/// IPv4 + UDP with a payload; `with_checksum` false leaves the checksum 0 ("none").
+fn udp(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), ttl: u8, with_checksum: bool) -> Vec<u8> {
+    let payload = b"query";
+    let mut p = vec![0u8; 20 + 8 + payload.len()];
+    let mut v = Ipv4Packet::new_unchecked(&mut p[..]);
+    v.set_version_and_header_len(20);
+    v.set_total_len((20 + 8 + payload.len()) as u16);
+    v.set_ident(7);
+    v.set_ttl(ttl);
+    v.set_protocol(Protocol::Udp);
+    v.set_src(src.0);
+    v.set_dst(dst.0);
+    v.fill_checksum();
+    let mut u = UdpPacket::new_unchecked(v.payload_mut());
+    u.set_src_port(src.1);
+    u.set_dst_port(dst.1);
+    u.set_len((8 + payload.len()) as u16);
+    u.payload_mut().copy_from_slice(payload);
+    if with_checksum {
+        u.fill_checksum(src.0, dst.0);
+    }
+    p
+}
+
+fn echo(src: Ipv4Addr, dst: Ipv4Addr, ident: u16) -> Vec<u8> {
+    spec_frames::icmp_echo_request(
+        MacAddr::ZERO,
+        MacAddr::ZERO,
+        src,
+        dst,
+        64,
+        ident,
+        1,
+        b"ping",
+    )
+    .split_off(ETH)
+}
+
+/// Every checksum of a TCP/UDP/ICMP packet verifies (the incremental updates are exact).
+fn assert_checksums_valid(p: &[u8]) {
+    let v = Ipv4Packet::new_verified(p).expect("IPv4 header checksum");
+    match v.protocol() {
+        Protocol::Tcp => {
+            assert!(TcpPacket::new_checked(v.payload())
+                .unwrap()
+                .verify_checksum(v.src(), v.dst()))
+        }
+        Protocol::Udp => {
+            let u = UdpPacket::new_checked(v.payload()).unwrap();
+            if u.checksum() != 0 {
+                assert_eq!(u.compute_checksum(v.src(), v.dst()), u.checksum());
+            }
+        }
+        Protocol::Icmp => assert!(IcmpPacket::new_checked(v.payload())
+            .unwrap()
+            .verify_checksum()),
+        Protocol::Unknown(_) => {}
+    }
+}
+
+fn addrs_ports(p: &[u8]) -> ((Ipv4Addr, u16), (Ipv4Addr, u16)) {
+    let v = Ipv4Packet::new_checked(p).unwrap();
+    let l4 = v.payload();
+    let port = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
+    match v.protocol() {
+        Protocol::Icmp => ((v.src(), port(4)), (v.dst(), port(4))),
+        _ => ((v.src(), port(0)), (v.dst(), port(2))),
+    }
+}
+
+/// ip4-rewrite's dump in the spec is after TTL 64 -> 63: apply that to the translated
+/// packet, compare every byte the dump shows, and the rest with the input frame.
+fn assert_matches_rewrite_dump(translated: &[u8], input_frame: &[u8], dump: &str) {
+    let mut routed = translated.to_vec();
+    Ipv4Packet::new_checked(&mut routed[..])
+        .unwrap()
+        .decrement_ttl();
+    let dump = hex(dump);
+    assert_eq!(&routed[..dump.len()], &dump[..]);
+    assert_eq!(&routed[dump.len()..], &input_frame[ETH + dump.len()..]);
+}
+
+/// The spec's node: the client pod on tap2 (`out`), the host on tap0 (`in` + `out`), the
+/// service as Contiv renders a one-endpoint service, forwarding on.
+fn seed_table() -> Nat44Table {
+    let mut t = Nat44Table::new();
+    t.add_addresses(NAT_LOOPBACK, NAT_LOOPBACK, true).unwrap();
+    t.add_static_mapping(StaticMapping {
+        proto: NatProtocol::Tcp,
+        local: (spec_frames::SERVER_IP, Some(spec_frames::SERVER_PORT)),
+        external: (spec_frames::SERVICE_IP, Some(spec_frames::SERVICE_PORT)),
+        twice_nat: TwiceNat::SelfTwiceNat,
+        out2in_only: true,
+    })
+    .unwrap();
+    let out = NatInterfaceRole {
+        outside: true,
+        ..Default::default()
+    };
+    let in_out = NatInterfaceRole {
+        inside: true,
+        outside: true,
+        output_feature: false,
+    };
+    t.set_interface_role(POD_IF, out, true).unwrap();
+    t.set_interface_role(TAP0, in_out, true).unwrap();
+    t.set_forwarding(true);
+    t
+}
+
+#[test]
+fn seed_syn_and_syn_ack_come_out_byte_for_byte() {
+    let table = seed_table();
+    let mut w = worker(1024);
+    let config = snapshot(&table, &mut w);
+
+    // Five earlier clients, so the spec's flow gets session index 5 as in the trace.
+    for i in 0..5u16 {
+        let mut p = tcp(
+            (ip("10.1.1.9"), 30000 + i),
+            (spec_frames::SERVICE_IP, 80),
+            TcpFlags::SYN,
+        );
+        assert!(matches!(
+            w.out2in(&config, POD_IF, &mut p, 0).verdict,
+            NatVerdict::Translated(_)
+        ));
+    }
+
+    let frame = spec_frames::syn();
+    let mut syn = frame[ETH..].to_vec();
+    assert_eq!(syn.len(), 60);
+    assert_eq!(&syn[10..12], &[0xe9, 0x46]);
+    assert_eq!(&syn[36..38], &[0xd2, 0x2d]);
+    assert_eq!(
+        w.classify(&config, POD_IF, &syn),
+        Some(NatDirection::Out2in)
+    );
+    let outcome = w.out2in(&config, POD_IF, &mut syn, 1);
+    assert_eq!(outcome.verdict, NatVerdict::Translated(5));
+    assert_eq!(
+        outcome.trace.to_string(),
+        "NAT44_OUT2IN: sw_if_index 6, next index 1, session index 5"
+    );
+    // As ip4-lookup shows it: dst 10.20.0.2:8080, checksums 0xc6ee / 0x9095, TTL 64.
+    let v = Ipv4Packet::new_verified(&syn[..]).unwrap();
+    assert_eq!(
+        (v.dst(), v.ttl(), v.checksum()),
+        (spec_frames::SERVER_IP, 64, 0xc6ee)
+    );
+    let t = TcpPacket::new_checked(v.payload()).unwrap();
+    assert_eq!((t.dst_port(), t.checksum()), (8080, 0x9095));
+    assert_matches_rewrite_dump(
+        &syn,
+        &frame,
+        "4500003c5eb440003f06c7ee0a0101030a14
+                    0002b4e61f90ba5bf36d00000000a002721090950000020405b40402",
+    );
+
+    let frame = spec_frames::syn_ack();
+    let mut syn_ack = frame[ETH..].to_vec();
+    assert_eq!(&syn_ack[10..12], &[0x25, 0xa3]);
+    assert_eq!(&syn_ack[36..38], &[0xda, 0xb4]);
+    assert_eq!(
+        w.classify(&config, TAP0, &syn_ack),
+        Some(NatDirection::In2out)
+    );
+    let outcome = w.in2out(&config, TAP0, &mut syn_ack, 1);
+    assert_eq!(outcome.verdict, NatVerdict::Translated(5));
+    assert_eq!(
+        outcome.fast_path.to_string(),
+        "NAT44_IN2OUT_FAST_PATH: sw_if_index 2, next index 3, session -1"
+    );
+    assert_eq!(
+        outcome.slow_path.unwrap().to_string(),
+        "NAT44_IN2OUT_SLOW_PATH: sw_if_index 2, next index 0, session 5"
+    );
+    let v = Ipv4Packet::new_verified(&syn_ack[..]).unwrap();
+    assert_eq!(
+        (v.src(), v.ttl(), v.checksum()),
+        (spec_frames::SERVICE_IP, 64, 0x47fb)
+    );
+    let t = TcpPacket::new_checked(v.payload()).unwrap();
+    assert_eq!((t.src_port(), t.checksum()), (80, 0x1c4d));
+    assert_matches_rewrite_dump(
+        &syn_ack,
+        &frame,
+        "4500003c000040003f0648fb0a68dd550a01
+                    01030050b4e657f7b0c7ba5bf36ea01271201c4d0000020405b40402",
+    );
+    // SYN both ways: the session is established now.
+    let s = w.sessions().get(5).unwrap();
+    assert_eq!(s.class(), super::session::TimeoutClass::TcpEstablished);
+}
+
+#[test]
+fn traffic_to_a_plain_pod_passes_untouched_both_ways() {
+    let table = seed_table();
+    let mut w = worker(64);
+    let config = snapshot(&table, &mut w);
+    let original = tcp(
+        (spec_frames::CLIENT_IP, 40000),
+        (ip("10.1.1.9"), 8080),
+        TcpFlags::SYN,
+    );
+    let mut p = original.clone();
+    let o = w.out2in(&config, POD_IF, &mut p, 0);
+    assert_eq!(
+        (o.verdict, o.trace.to_string().as_str()),
+        (
+            NatVerdict::Passed,
+            "NAT44_OUT2IN: sw_if_index 6, next index 1, session index -1"
+        )
+    );
+    assert_eq!(p, original);
+    let reply = tcp(
+        (ip("10.1.1.9"), 8080),
+        (spec_frames::CLIENT_IP, 40000),
+        TcpFlags::SYN | TcpFlags::ACK,
+    );
+    let mut p = reply.clone();
+    assert_eq!(w.classify(&config, TAP0, &p), Some(NatDirection::In2out));
+    let o = w.in2out(&config, TAP0, &mut p, 0);
+    assert_eq!(o.verdict, NatVerdict::Passed);
+    assert_eq!(
+        o.slow_path.unwrap().to_string(),
+        "NAT44_IN2OUT_SLOW_PATH: sw_if_index 2, next index 0, session -1"
+    );
+    assert_eq!(p, reply);
+    assert_eq!(w.session_count(), 0);
+}
+
+#[test]
+fn without_forwarding_unmatched_outside_traffic_is_dropped() {
+    let mut table = seed_table();
+    table.set_forwarding(false);
+    let mut w = worker(64);
+    let config = snapshot(&table, &mut w);
+    let mut p = tcp(
+        (ip("1.2.3.4"), 40000),
+        (ip("10.1.1.9"), 8080),
+        TcpFlags::SYN,
+    );
+    let o = w.out2in(&config, POD_IF, &mut p, 0);
+    assert_eq!(o.verdict, NatVerdict::Drop(Out2inError::NoTranslation));
+    assert_eq!(o.trace.next_index, 0);
+    use crate::node::NodeError;
+    assert_eq!(Out2inError::NoTranslation.description(), "no translation");
+}
+
+fn lb_table(affinity_secs: u32) -> Nat44Table {
+    let mut t = Nat44Table::new();
+    t.add_lb_mapping(LbStaticMapping {
+        proto: NatProtocol::Tcp,
+        external: (ip("10.96.0.10"), 80),
+        locals: vec![
+            LbLocal {
+                addr: ip("10.1.1.5"),
+                port: 8080,
+                probability: 80,
+            },
+            LbLocal {
+                addr: ip("10.1.2.4"),
+                port: 8080,
+                probability: 20,
+            },
+        ],
+        twice_nat: TwiceNat::SelfTwiceNat,
+        out2in_only: true,
+        affinity_secs,
+    })
+    .unwrap();
+    t.set_interface_role(
+        POD_IF,
+        NatInterfaceRole {
+            outside: true,
+            ..Default::default()
+        },
+        true,
+    )
+    .unwrap();
+    t
+}
+
+#[test]
+fn load_balancing_follows_80_20_over_10000_flows() {
+    let table = lb_table(0);
+    let mut w = worker(16384);
+    let config = snapshot(&table, &mut w);
+    let mut hits: HashMap<Ipv4Addr, u32> = HashMap::new();
+    for i in 0..10_000u32 {
+        let client = Ipv4Addr::from(0x0a01_0000 + i / 1000);
+        let mut p = tcp(
+            (client, 1024 + (i % 1000) as u16),
+            (ip("10.96.0.10"), 80),
+            TcpFlags::SYN,
+        );
+        assert!(matches!(
+            w.out2in(&config, POD_IF, &mut p, 0).verdict,
+            NatVerdict::Translated(_)
+        ));
+        let (_, (dst, port)) = addrs_ports(&p);
+        assert_eq!(port, 8080);
+        *hits.entry(dst).or_default() += 1;
+    }
+    let first = hits[&ip("10.1.1.5")];
+    let second = hits[&ip("10.1.2.4")];
+    assert_eq!(first + second, 10_000);
+    assert!(
+        (7_700..=8_300).contains(&first),
+        "80% share got {first}/10000"
+    );
+}
+
+#[test]
+fn affinity_keeps_a_client_on_one_endpoint_until_it_expires() {
+    let table = lb_table(60);
+    let mut w = worker(4096);
+    let config = snapshot(&table, &mut w);
+    let mut first_choice = HashMap::new();
+    for client in 1..=50u32 {
+        let client = Ipv4Addr::from(0x0a02_0100 + client);
+        for port in 0..20u16 {
+            let mut p = tcp((client, 2000 + port), (ip("10.96.0.10"), 80), TcpFlags::SYN);
+            w.out2in(&config, POD_IF, &mut p, 10);
+            let (_, (dst, _)) = addrs_ports(&p);
+            assert_eq!(
+                *first_choice.entry(client).or_insert(dst),
+                dst,
+                "client {client} moved"
+            );
+        }
+    }
+    // Both endpoints got clients: the choice itself is still weighted random.
+    let endpoints: HashSet<_> = first_choice.values().collect();
+    assert_eq!(endpoints.len(), 2);
+    assert_eq!(w.affinity_count(), 50);
+    // After the affinity time and the flows' timeout, everything is reclaimed.
+    let mut rounds = 0;
+    while (w.session_count() > 0 || w.affinity_count() > 0) && rounds < 1000 {
+        w.expire(&config, 10 + 241, 64);
+        rounds += 1;
+    }
+    assert_eq!((w.session_count(), w.affinity_count()), (0, 0));
+}
+
+#[test]
+fn self_twice_nat_lets_a_pod_reach_itself_through_its_service() {
+    let mut t = Nat44Table::new();
+    t.add_addresses(NAT_LOOPBACK, NAT_LOOPBACK, true).unwrap();
+    t.add_static_mapping(StaticMapping {
+        proto: NatProtocol::Tcp,
+        local: (spec_frames::CLIENT_IP, Some(8080)),
+        external: (spec_frames::SERVICE_IP, Some(80)),
+        twice_nat: TwiceNat::SelfTwiceNat,
+        out2in_only: true,
+    })
+    .unwrap();
+    let in_out = NatInterfaceRole {
+        inside: true,
+        outside: true,
+        output_feature: false,
+    };
+    t.set_interface_role(POD_IF, in_out, true).unwrap();
+    t.set_forwarding(true);
+    let mut w = worker(64);
+    let config = snapshot(&t, &mut w);
+
+    let pod = (spec_frames::CLIENT_IP, 46310);
+    let mut syn = tcp(pod, (spec_frames::SERVICE_IP, 80), TcpFlags::SYN);
+    assert_eq!(
+        w.classify(&config, POD_IF, &syn),
+        Some(NatDirection::Out2in)
+    );
+    let o = w.out2in(&config, POD_IF, &mut syn, 0);
+    assert!(matches!(o.verdict, NatVerdict::Translated(_)));
+    assert_checksums_valid(&syn);
+    let ((src, sport), (dst, dport)) = addrs_ports(&syn);
+    assert_eq!(
+        (src, dst, dport),
+        (NAT_LOOPBACK, spec_frames::CLIENT_IP, 8080)
+    );
+    assert!(w
+        .twice_nat_ports()
+        .is_busy(NAT_LOOPBACK, NatProtocol::Tcp, sport));
+
+    // The pod answers the NAT loopback; classify finds the session, in2out restores it.
+    let mut reply = tcp(
+        (spec_frames::CLIENT_IP, 8080),
+        (NAT_LOOPBACK, sport),
+        TcpFlags::SYN | TcpFlags::ACK,
+    );
+    assert_eq!(
+        w.classify(&config, POD_IF, &reply),
+        Some(NatDirection::In2out)
+    );
+    let o = w.in2out(&config, POD_IF, &mut reply, 0);
+    assert!(matches!(o.verdict, NatVerdict::Translated(_)));
+    assert_checksums_valid(&reply);
+    assert_eq!(addrs_ports(&reply), ((spec_frames::SERVICE_IP, 80), pod));
+
+    // Another client of the same service is not twice-NATed.
+    let mut other = tcp(
+        (ip("10.1.1.9"), 5000),
+        (spec_frames::SERVICE_IP, 80),
+        TcpFlags::SYN,
+    );
+    w.out2in(&config, POD_IF, &mut other, 0);
+    assert_eq!(
+        addrs_ports(&other),
+        ((ip("10.1.1.9"), 5000), (spec_frames::CLIENT_IP, 8080))
+    );
+}
+
+fn snat_table() -> Nat44Table {
+    let mut t = Nat44Table::new();
+    t.add_addresses(NODE_IP, NODE_IP, false).unwrap();
+    t.set_interface_role(
+        GBE,
+        NatInterfaceRole {
+            outside: true,
+            output_feature: true,
+            inside: false,
+        },
+        true,
+    )
+    .unwrap();
+    t
+}
+
+#[test]
+fn snat_gives_10000_flows_distinct_ports_and_translates_replies() {
+    let table = snat_table();
+    let mut w = worker(20_000);
+    let config = snapshot(&table, &mut w);
+    let server = (ip("31.134.97.51"), 80);
+    let mut taken = HashSet::new();
+    for i in 0..10_000u32 {
+        let pod = (
+            Ipv4Addr::from(0x0a01_0100 + i % 200),
+            40000 + (i / 200) as u16,
+        );
+        let (proto_flags, mut p) = if i % 2 == 0 {
+            (0, udp(pod, server, 64, true))
+        } else {
+            (1, tcp(pod, server, TcpFlags::SYN))
+        };
+        let o = w.in2out_output(&config, TAP0, &mut p, 0);
+        assert!(
+            matches!(o.verdict, NatVerdict::Translated(_)),
+            "flow {i}: {:?}",
+            o.verdict
+        );
+        assert_checksums_valid(&p);
+        let ((src, sport), dst) = addrs_ports(&p);
+        assert_eq!((src, dst), (NODE_IP, server));
+        assert!(
+            taken.insert((src, sport, proto_flags)),
+            "port {sport} used twice"
+        );
+        // The reply comes back to the pod.
+        if i % 1000 == 0 {
+            let mut reply = if proto_flags == 0 {
+                udp(server, (NODE_IP, sport), 64, true)
+            } else {
+                tcp(server, (NODE_IP, sport), TcpFlags::SYN | TcpFlags::ACK)
+            };
+            let o = w.out2in(&config, GBE, &mut reply, 0);
+            assert!(matches!(o.verdict, NatVerdict::Translated(_)));
+            assert_checksums_valid(&reply);
+            assert_eq!(addrs_ports(&reply), (server, pod));
+        }
+    }
+    assert_eq!(w.session_count(), 10_000);
+    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Udp), 5_000);
+    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Tcp), 5_000);
+}
+
+#[test]
+fn snat_refuses_a_non_syn_opener_and_counts_port_exhaustion() {
+    let table = snat_table();
+    // Worker 0 of 1000 owns 64 ports of each address.
+    let mut w = Nat44Worker::new(
+        0,
+        1000,
+        Nat44WorkerSizes {
+            sessions: 1000,
+            affinities: 0,
+        },
+        1,
+    );
+    let config = snapshot(&table, &mut w);
+    let server = (ip("8.8.8.8"), 53);
+    let mut p = tcp((ip("10.1.1.3"), 1000), server, TcpFlags::ACK);
+    assert_eq!(
+        w.in2out_output(&config, TAP0, &mut p, 0).verdict,
+        NatVerdict::Drop(In2outOutputError::NonSyn)
+    );
+    let mut drops = 0;
+    for i in 0..100u16 {
+        let mut p = udp((ip("10.1.1.3"), 1000 + i), server, 64, true);
+        match w.in2out_output(&config, TAP0, &mut p, 0).verdict {
+            NatVerdict::Translated(_) => {}
+            NatVerdict::Drop(In2outOutputError::OutOfPorts) => drops += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((w.session_count(), drops), (64, 36));
+    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Udp), 64);
+}
+
+#[test]
+fn udp_without_checksum_keeps_a_zero_checksum() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let mut p = udp((ip("10.1.1.3"), 5353), (ip("8.8.8.8"), 53), 64, false);
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut p, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_eq!(&p[26..28], &[0, 0]);
+    assert_checksums_valid(&p);
+}
+
+#[test]
+fn icmp_echo_through_snat_and_through_a_mapping() {
+    let mut table = snat_table();
+    table
+        .add_static_mapping(StaticMapping {
+            proto: NatProtocol::Icmp,
+            local: (ip("10.1.1.5"), None),
+            external: (ip("10.96.0.20"), None),
+            twice_nat: TwiceNat::No,
+            out2in_only: true,
+        })
+        .unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+
+    let mut request = echo(ip("10.1.1.3"), ip("8.8.8.8"), 0x1234);
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut request, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_checksums_valid(&request);
+    let ((src, ident), _) = addrs_ports(&request);
+    assert_eq!(src, NODE_IP);
+    assert!(w.snat_ports().is_busy(NODE_IP, NatProtocol::Icmp, ident));
+    // The reply: echo reply from 8.8.8.8 with the translated identifier.
+    let mut reply = echo(ip("8.8.8.8"), NODE_IP, ident);
+    {
+        let mut v = Ipv4Packet::new_checked(&mut reply[..]).unwrap();
+        let mut i = IcmpPacket::new_checked(v.payload_mut()).unwrap();
+        i.set_msg_type(IcmpType::EchoReply);
+        i.fill_checksum();
+    }
+    assert!(matches!(
+        w.out2in(&config, GBE, &mut reply, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_checksums_valid(&reply);
+    let (_, (dst, ident_back)) = addrs_ports(&reply);
+    assert_eq!((dst, ident_back), (ip("10.1.1.3"), 0x1234));
+
+    // Ping to the mapping's external goes to its local, identifier kept.
+    let mut ping = echo(ip("1.2.3.4"), ip("10.96.0.20"), 77);
+    assert!(matches!(
+        w.out2in(&config, GBE, &mut ping, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_checksums_valid(&ping);
+    assert_eq!(
+        addrs_ports(&ping),
+        ((ip("1.2.3.4"), 77), (ip("10.1.1.5"), 77))
+    );
+}
+
+#[test]
+fn time_exceeded_about_a_snat_flow_is_translated_inside() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let pod = (ip("10.1.1.3"), 5000);
+    let sent = udp(pod, (ip("8.8.8.8"), 53), 1, true);
+    let mut translated = sent.clone();
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut translated, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+
+    // The router 192.168.16.100 quotes the header and 8 bytes of what it received.
+    let mut error = icmp_error(
+        ip("192.168.16.100"),
+        NODE_IP,
+        IcmpType::TimeExceeded,
+        &translated,
+    );
+    let o = w.out2in(&config, GBE, &mut error, 0);
+    assert!(matches!(o.verdict, NatVerdict::Translated(_)));
+    assert_checksums_valid(&error);
+    let v = Ipv4Packet::new_checked(&error[..]).unwrap();
+    assert_eq!((v.src(), v.dst()), (ip("192.168.16.100"), pod.0));
+    // The quoted packet is again exactly what the pod sent, checksums included.
+    assert_eq!(&error[28..], &sent[..28]);
+}
+
+#[test]
+fn sessions_time_out_and_the_count_returns_to_zero() {
+    let mut table = snat_table();
+    table
+        .set_timeouts(NatTimeouts {
+            udp: 300,
+            tcp_established: 7440,
+            tcp_transitory: 240,
+            icmp: 60,
+        })
+        .unwrap();
+    let mut w = worker(256);
+    let config = snapshot(&table, &mut w);
+    let server = (ip("31.134.97.51"), 80);
+    // 40 established TCP flows, 40 half-open, 40 UDP, 40 pings.
+    for i in 0..40u16 {
+        let pod = (ip("10.1.1.3"), 10000 + i);
+        let mut syn = tcp(pod, server, TcpFlags::SYN);
+        w.in2out_output(&config, TAP0, &mut syn, 0);
+        let ((_, port), _) = addrs_ports(&syn);
+        let mut syn_ack = tcp(server, (NODE_IP, port), TcpFlags::SYN | TcpFlags::ACK);
+        w.out2in(&config, GBE, &mut syn_ack, 0);
+        w.in2out_output(
+            &config,
+            TAP0,
+            &mut tcp((ip("10.1.1.4"), 10000 + i), server, TcpFlags::SYN),
+            0,
+        );
+        w.in2out_output(
+            &config,
+            TAP0,
+            &mut udp((ip("10.1.1.3"), 20000 + i), server, 64, true),
+            0,
+        );
+        w.in2out_output(
+            &config,
+            TAP0,
+            &mut echo(ip("10.1.1.3"), ip("8.8.8.8"), 100 + i),
+            0,
+        );
+    }
+    assert_eq!(w.session_count(), 160);
+    let drain = |w: &mut Nat44Worker, now: u32| {
+        for _ in 0..100 {
+            w.expire(&config, now, 8);
+        }
+    };
+    drain(&mut w, 59);
+    assert_eq!(w.session_count(), 160, "nothing is due before a minute");
+    drain(&mut w, 60);
+    assert_eq!(w.session_count(), 120, "the pings");
+    drain(&mut w, 240);
+    assert_eq!(w.session_count(), 80, "the half-open TCP flows");
+    drain(&mut w, 300);
+    assert_eq!(w.session_count(), 40, "UDP");
+    drain(&mut w, 7439);
+    assert_eq!(w.session_count(), 40);
+    drain(&mut w, 7440);
+    assert_eq!(w.session_count(), 0);
+    for proto in NatProtocol::ALL {
+        assert_eq!(w.snat_ports().busy_count(NODE_IP, proto), 0);
+    }
+    assert_eq!(w.counters.sessions_expired, 160);
+}
+
+#[test]
+fn a_heard_session_outlives_its_timeout_from_creation() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let pod = (ip("10.1.1.3"), 5000);
+    let server = (ip("8.8.8.8"), 53);
+    w.in2out_output(&config, TAP0, &mut udp(pod, server, 64, true), 0);
+    w.in2out_output(&config, TAP0, &mut udp(pod, server, 64, true), 200);
+    for _ in 0..10 {
+        w.expire(&config, 400, 4);
+    }
+    assert_eq!(w.session_count(), 1);
+    for _ in 0..10 {
+        w.expire(&config, 500, 4);
+    }
+    assert_eq!(w.session_count(), 0);
+}
+
+#[test]
+fn the_session_limit_recycles_transitory_tcp_then_drops() {
+    let mut table = snat_table();
+    table.set_session_limit(10).unwrap();
+    let mut w = worker(100);
+    let config = snapshot(&table, &mut w);
+    let server = (ip("8.8.8.8"), 53);
+    for i in 0..10u16 {
+        let mut p = udp((ip("10.1.1.3"), 1000 + i), server, 64, true);
+        assert!(matches!(
+            w.in2out_output(&config, TAP0, &mut p, 0).verdict,
+            NatVerdict::Translated(_)
+        ));
+    }
+    let mut p = udp((ip("10.1.1.3"), 2000), server, 64, true);
+    assert_eq!(
+        w.in2out_output(&config, TAP0, &mut p, 0).verdict,
+        NatVerdict::Drop(In2outOutputError::MaxSessions)
+    );
+    assert_eq!(w.counters.session_limit_hits, 1);
+
+    // With a half-open TCP session present, the limit gives it up for the new flow.
+    let mut w = worker(100);
+    w.sync_config(&config);
+    let mut half_open = tcp(
+        (ip("10.1.1.4"), 999),
+        (ip("31.134.97.51"), 80),
+        TcpFlags::SYN,
+    );
+    w.in2out_output(&config, TAP0, &mut half_open, 0);
+    for i in 0..9u16 {
+        w.in2out_output(
+            &config,
+            TAP0,
+            &mut udp((ip("10.1.1.3"), 1000 + i), server, 64, true),
+            0,
+        );
+    }
+    let mut p = udp((ip("10.1.1.3"), 2000), server, 64, true);
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut p, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_eq!((w.session_count(), w.counters.sessions_recycled), (10, 1));
+    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Tcp), 0);
+}
+
+#[test]
+fn the_table_limit_drops_when_every_slot_is_used() {
+    let table = seed_table();
+    let mut w = worker(8);
+    let config = snapshot(&table, &mut w);
+    for i in 0..8u16 {
+        // Established sessions cannot be recycled.
+        let mut syn = tcp(
+            (ip("10.1.1.9"), 3000 + i),
+            (spec_frames::SERVICE_IP, 80),
+            TcpFlags::SYN,
+        );
+        w.out2in(&config, POD_IF, &mut syn, 0);
+        let mut syn_ack = tcp(
+            (spec_frames::SERVER_IP, 8080),
+            (ip("10.1.1.9"), 3000 + i),
+            TcpFlags::SYN | TcpFlags::ACK,
+        );
+        w.in2out(&config, TAP0, &mut syn_ack, 0);
+    }
+    let mut p = tcp(
+        (ip("10.1.1.9"), 4000),
+        (spec_frames::SERVICE_IP, 80),
+        TcpFlags::SYN,
+    );
+    assert_eq!(
+        w.out2in(&config, POD_IF, &mut p, 0).verdict,
+        NatVerdict::Drop(Out2inError::MaxSessions)
+    );
+    assert_eq!((w.session_count(), w.counters.table_full_hits), (8, 1));
+}
+
+#[test]
+fn non_first_fragments_and_truncated_headers_are_dropped_by_name() {
+    let table = seed_table();
+    let mut w = worker(8);
+    let config = snapshot(&table, &mut w);
+    let mut p = tcp(
+        (ip("10.1.1.9"), 3000),
+        (spec_frames::SERVICE_IP, 80),
+        TcpFlags::SYN,
+    );
+    {
+        let mut v = Ipv4Packet::new_checked(&mut p[..]).unwrap();
+        v.set_fragment(false, false, 100);
+        v.fill_checksum();
+    }
+    assert_eq!(
+        w.out2in(&config, POD_IF, &mut p, 0).verdict,
+        NatVerdict::Drop(Out2inError::Fragment)
+    );
+    let mut short = tcp(
+        (ip("10.1.1.9"), 3000),
+        (spec_frames::SERVICE_IP, 80),
+        TcpFlags::SYN,
+    );
+    short.truncate(30);
+    {
+        let mut v = Ipv4Packet::new_unchecked(&mut short[..]);
+        v.set_total_len(30);
+        v.fill_checksum();
+    }
+    assert_eq!(
+        w.in2out(&config, TAP0, &mut short, 0).verdict,
+        NatVerdict::Drop(In2outError::Malformed)
+    );
+    assert_eq!(
+        w.out2in(&config, POD_IF, &mut [0u8; 7], 0).verdict,
+        NatVerdict::Drop(Out2inError::Malformed)
+    );
+}
+
+#[test]
+fn a_session_can_be_deleted_by_its_inside_end() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let mut p = udp((ip("10.1.1.3"), 5000), (ip("8.8.8.8"), 53), 64, true);
+    w.in2out_output(&config, TAP0, &mut p, 0);
+    assert_eq!(
+        w.delete_sessions_in(ip("10.1.1.3"), 5001, NatProtocol::Udp)
+            .unwrap_err(),
+        "no session in 10.1.1.3:5001 udp"
+    );
+    assert_eq!(
+        w.delete_sessions_in(ip("10.1.1.3"), 5000, NatProtocol::Udp),
+        Ok(1)
+    );
+    assert_eq!(w.session_count(), 0);
+    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Udp), 0);
+}
+
+#[test]
+fn control_plane_refuses_bad_commands_and_changes_nothing() {
+    let mut t = seed_table();
+    let before = format!("{t:?}");
+    let err = t
+        .add_static_mapping(StaticMapping {
+            proto: NatProtocol::Tcp,
+            local: (ip("10.1.1.5"), Some(8080)),
+            external: (ip("10.96.0.1"), None),
+            twice_nat: TwiceNat::No,
+            out2in_only: false,
+        })
+        .unwrap_err();
+    assert_eq!(err, "static mapping tcp local 10.1.1.5:8080 external 10.96.0.1: local and external must both have a port or neither");
+    let err = t
+        .add_lb_mapping(LbStaticMapping {
+            proto: NatProtocol::Tcp,
+            external: (ip("10.96.0.2"), 80),
+            locals: vec![
+                LbLocal {
+                    addr: ip("10.1.1.5"),
+                    port: 80,
+                    probability: 0,
+                },
+                LbLocal {
+                    addr: ip("10.1.1.6"),
+                    port: 80,
+                    probability: 0,
+                },
+            ],
+            twice_nat: TwiceNat::No,
+            out2in_only: true,
+            affinity_secs: 0,
+        })
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "load-balancing mapping tcp external 10.96.0.2:80: probabilities sum to 0"
+    );
+    let duplicate = StaticMapping {
+        proto: NatProtocol::Tcp,
+        local: (ip("10.1.1.7"), Some(80)),
+        external: (spec_frames::SERVICE_IP, Some(80)),
+        twice_nat: TwiceNat::No,
+        out2in_only: true,
+    };
+    assert_eq!(
+        t.add_static_mapping(duplicate).unwrap_err(),
+        "external tcp 10.104.221.85:80 is already mapped"
+    );
+    assert_eq!(
+        t.del_static_mapping(&StaticMapping {
+            external: (ip("10.96.0.9"), Some(80)),
+            ..duplicate
+        })
+        .unwrap_err(),
+        "static mapping tcp local 10.1.1.7:80 external 10.96.0.9:80 does not exist"
+    );
+    assert_eq!(
+        t.del_lb_mapping(NatProtocol::Udp, (ip("10.96.0.9"), 53))
+            .unwrap_err(),
+        "load-balancing mapping udp external 10.96.0.9:53 does not exist"
+    );
+    assert_eq!(
+        t.add_addresses(NAT_LOOPBACK, NAT_LOOPBACK, false)
+            .unwrap_err(),
+        "address 10.1.1.254 is already in a NAT44 pool"
+    );
+    assert_eq!(
+        t.add_addresses(ip("10.0.0.9"), ip("10.0.0.1"), false)
+            .unwrap_err(),
+        "address range 10.0.0.9 - 10.0.0.1: the first address is above the last"
+    );
+    assert_eq!(
+        t.del_addresses(ip("10.0.0.1"), ip("10.0.0.1"), false)
+            .unwrap_err(),
+        "address 10.0.0.1 is not in the NAT44 pool"
+    );
+    assert_eq!(
+        t.set_interface_role(
+            IfIndex(9),
+            NatInterfaceRole {
+                inside: true,
+                ..Default::default()
+            },
+            false
+        )
+        .unwrap_err(),
+        "interface 9: has no such NAT44 role to delete"
+    );
+    assert_eq!(
+        t.set_timeouts(NatTimeouts {
+            udp: 0,
+            ..NatTimeouts::default()
+        })
+        .unwrap_err(),
+        "nat timeout udp: must be at least 1 second"
+    );
+    assert_eq!(
+        t.set_session_limit(0).unwrap_err(),
+        "nat44 session limit: must be at least 1"
+    );
+    assert_eq!(
+        format!("{t:?}"),
+        before,
+        "a refused command changed the table"
+    );
+
+    // And the accepted forms do what they say.
+    t.add_addresses(ip("192.168.16.10"), ip("192.168.16.12"), false)
+        .unwrap();
+    t.del_addresses(ip("192.168.16.11"), ip("192.168.16.11"), false)
+        .unwrap();
+    assert_eq!(
+        t.snapshot().pool(),
+        &[ip("192.168.16.10"), ip("192.168.16.12")]
+    );
+    t.del_static_mapping(&t.static_mappings()[0].clone())
+        .unwrap();
+    assert!(t.static_mappings().is_empty());
+    let identity = IdentityMapping {
+        addr: NODE_IP,
+        proto_port: Some((NatProtocol::Udp, 4789)),
+    };
+    t.add_identity_mapping(identity).unwrap();
+    assert_eq!(
+        t.add_identity_mapping(identity).unwrap_err(),
+        "identity mapping 192.168.16.1 udp 4789 already exists"
+    );
+    t.del_identity_mapping(&identity).unwrap();
+}
+
+#[test]
+fn identity_mapping_passes_vxlan_untranslated() {
+    let mut t = snat_table();
+    t.add_identity_mapping(IdentityMapping {
+        addr: NODE_IP,
+        proto_port: Some((NatProtocol::Udp, 4789)),
+    })
+    .unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&t, &mut w);
+    let original = udp((ip("192.168.16.2"), 50038), (NODE_IP, 4789), 64, false);
+    let mut p = original.clone();
+    assert_eq!(
+        w.out2in(&config, GBE, &mut p, 0).verdict,
+        NatVerdict::Passed
+    );
+    assert_eq!(p, original);
+}
+
+#[test]
+fn show_commands_print_vpp_formats() {
+    let mut t = seed_table();
+    t.add_addresses(NODE_IP, NODE_IP, false).unwrap();
+    t.set_interface_role(
+        GBE,
+        NatInterfaceRole {
+            outside: true,
+            output_feature: true,
+            inside: false,
+        },
+        true,
+    )
+    .unwrap();
+    t.add_lb_mapping(LbStaticMapping {
+        proto: NatProtocol::Tcp,
+        external: (ip("10.96.0.10"), 53),
+        locals: vec![
+            LbLocal {
+                addr: ip("10.1.1.2"),
+                port: 53,
+                probability: 1,
+            },
+            LbLocal {
+                addr: ip("10.1.1.4"),
+                port: 53,
+                probability: 1,
+            },
+        ],
+        twice_nat: TwiceNat::SelfTwiceNat,
+        out2in_only: true,
+        affinity_secs: 0,
+    })
+    .unwrap();
+    t.add_identity_mapping(IdentityMapping {
+        addr: NODE_IP,
+        proto_port: Some((NatProtocol::Udp, 4789)),
+    })
+    .unwrap();
+    let names = |i: IfIndex| match i.0 {
+        2 => "tap0".to_string(),
+        3 => "GigabitEthernet0/8/0".to_string(),
+        6 => "tap2".to_string(),
+        _ => format!("if{i}"),
+    };
+    assert_eq!(
+        show::interfaces(&t, names),
+        "NAT44 interfaces:\n tap0 in out\n GigabitEthernet0/8/0 output-feature out\n tap2 out\n"
+    );
+    assert_eq!(
+        show::static_mappings(&t),
+        "NAT44 static mappings:\n tcp local 10.20.0.2:8080 external 10.104.221.85:80 vrf 0 self-twice-nat out2in-only\n udp local 192.168.16.1:4789 external 192.168.16.1:4789 vrf 0\n tcp external 10.96.0.10:53 self-twice-nat out2in-only\n  local 10.1.1.2:53 vrf 0 probability 1\n  local 10.1.1.4:53 vrf 0 probability 1\n"
+    );
+    let mut w = worker(16);
+    let config = snapshot(&t, &mut w);
+    let mut p = udp((ip("10.1.1.3"), 5000), (ip("8.8.8.8"), 53), 64, true);
+    w.in2out_output(&config, TAP0, &mut p, 3);
+    let ((_, port), _) = addrs_ports(&p);
+    assert_eq!(
+        show::addresses(&t, &w),
+        "NAT44 pool addresses:\n192.168.16.1\n  tenant VRF independent\n  1 busy udp ports\n  0 busy tcp ports\n  0 busy icmp ports\nNAT44 twice-nat pool addresses:\n10.1.1.254\n  tenant VRF independent\n  0 busy udp ports\n  0 busy tcp ports\n  0 busy icmp ports\n"
+    );
+    let mut syn = spec_frames::syn()[ETH..].to_vec();
+    w.out2in(&config, POD_IF, &mut syn, 4);
+    assert_eq!(
+        show::sessions(&w, 0, false),
+        "NAT44 sessions:\n-------- thread 0: 2 sessions --------\n  10.1.1.3: 1 dynamic translations, 0 static translations\n  10.20.0.2: 0 dynamic translations, 1 static translations\n"
+    );
+    assert_eq!(
+        show::sessions(&w, 0, true),
+        format!("NAT44 sessions:\n-------- thread 0: 2 sessions --------\n  10.1.1.3: 1 dynamic translations, 0 static translations\n    i2o 10.1.1.3 proto udp port 5000 fib 0\n    o2i 192.168.16.1 proto udp port {port} fib 0\n       external host 8.8.8.8:53\n       index 0\n       last heard 3\n       total pkts 1, total bytes 33\n       dynamic translation\n  10.20.0.2: 0 dynamic translations, 1 static translations\n    i2o 10.20.0.2 proto tcp port 8080 fib 0\n    o2i 10.104.221.85 proto tcp port 80 fib 0\n       external host 10.1.1.3:46310\n       index 1\n       last heard 4\n       total pkts 1, total bytes 60\n       static translation\n")
+    );
+}
+
+#[test]
+fn ownership_is_computable_from_either_direction() {
+    use super::engine::owner;
+    use super::ports::PortSlice;
+    let table = seed_table();
+    let config = table.snapshot();
+    // A reply to a dynamic port goes to the worker that allocated it.
+    for w in 0..4u16 {
+        let slice = PortSlice::for_worker(w, 4);
+        assert_eq!(
+            owner::out2in(&config, NODE_IP, slice.first, NatProtocol::Udp, 4),
+            w
+        );
+    }
+    // A packet to a service goes where its endpoint's replies go.
+    assert_eq!(
+        owner::out2in(&config, spec_frames::SERVICE_IP, 80, NatProtocol::Tcp, 4),
+        owner::in2out(spec_frames::SERVER_IP, 4)
+    );
+}
+
+/// An ICMP error of `msg_type` from `src` to `dst`, quoting the first 28 bytes of `about`.
+fn icmp_error(src: Ipv4Addr, dst: Ipv4Addr, msg_type: IcmpType, about: &[u8]) -> Vec<u8> {
+    let quoted = &about[..28];
+    let mut error = vec![0u8; 20 + 8 + quoted.len()];
+    let mut v = Ipv4Packet::new_unchecked(&mut error[..]);
+    v.set_version_and_header_len(20);
+    v.set_total_len((20 + 8 + quoted.len()) as u16);
+    v.set_ttl(64);
+    v.set_protocol(Protocol::Icmp);
+    v.set_src(src);
+    v.set_dst(dst);
+    v.fill_checksum();
+    let mut i = IcmpPacket::new_unchecked(v.payload_mut());
+    i.set_msg_type(msg_type);
+    i.set_code(3);
+    i.data_mut().copy_from_slice(quoted);
+    i.fill_checksum();
+    error
+}
+
+#[test]
+fn port_unreachable_from_an_endpoint_reaches_the_client_about_the_vip() {
+    let mut table = seed_table();
+    table
+        .add_static_mapping(StaticMapping {
+            proto: NatProtocol::Udp,
+            local: (spec_frames::SERVER_IP, Some(8080)),
+            external: (spec_frames::SERVICE_IP, Some(80)),
+            twice_nat: TwiceNat::No,
+            out2in_only: true,
+        })
+        .unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let client = (spec_frames::CLIENT_IP, 40000);
+    let request = udp(client, (spec_frames::SERVICE_IP, 80), 64, true);
+    let mut translated = request.clone();
+    assert!(matches!(
+        w.out2in(&config, POD_IF, &mut translated, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    // The endpoint has nothing on 8080 and says so, quoting what it received.
+    let mut error = icmp_error(
+        spec_frames::SERVER_IP,
+        client.0,
+        IcmpType::DestinationUnreachable,
+        &translated,
+    );
+    assert_eq!(
+        w.classify(&config, TAP0, &error),
+        Some(NatDirection::In2out)
+    );
+    assert!(matches!(
+        w.in2out(&config, TAP0, &mut error, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_checksums_valid(&error);
+    let v = Ipv4Packet::new_checked(&error[..]).unwrap();
+    assert_eq!((v.src(), v.dst()), (spec_frames::SERVICE_IP, client.0));
+    // The client sees its own request quoted, to the VIP.
+    assert_eq!(&error[28..], &request[..28]);
+}
+
+#[test]
+fn an_inside_only_interface_hairpins_to_a_service() {
+    let mut t = Nat44Table::new();
+    t.add_static_mapping(StaticMapping {
+        proto: NatProtocol::Tcp,
+        local: (ip("10.1.1.5"), Some(8080)),
+        external: (ip("10.96.0.30"), Some(80)),
+        twice_nat: TwiceNat::No,
+        out2in_only: true,
+    })
+    .unwrap();
+    let inside = NatInterfaceRole {
+        inside: true,
+        ..Default::default()
+    };
+    t.set_interface_role(IfIndex(4), inside, true).unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&t, &mut w);
+    let client = (ip("10.1.1.9"), 5555);
+    let mut syn = tcp(client, (ip("10.96.0.30"), 80), TcpFlags::SYN);
+    assert_eq!(
+        w.classify(&config, IfIndex(4), &syn),
+        Some(NatDirection::In2out)
+    );
+    assert!(matches!(
+        w.in2out(&config, IfIndex(4), &mut syn, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_checksums_valid(&syn);
+    assert_eq!(addrs_ports(&syn), (client, (ip("10.1.1.5"), 8080)));
+    let mut reply = tcp(
+        (ip("10.1.1.5"), 8080),
+        client,
+        TcpFlags::SYN | TcpFlags::ACK,
+    );
+    assert!(matches!(
+        w.in2out(&config, IfIndex(4), &mut reply, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_eq!(addrs_ports(&reply), ((ip("10.96.0.30"), 80), client));
+}
+
+#[test]
+fn sessions_of_a_deleted_mapping_are_reclaimed_before_their_timeout() {
+    let mut table = seed_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let mut syn = spec_frames::syn()[ETH..].to_vec();
+    w.out2in(&config, POD_IF, &mut syn, 0);
+    let mut syn_ack = spec_frames::syn_ack()[ETH..].to_vec();
+    w.in2out(&config, TAP0, &mut syn_ack, 0);
+    w.expire(&config, 1, 8);
+    assert_eq!(w.session_count(), 1, "the mapping still exists");
+    // The service moves to another endpoint (delete + add, as Contiv renders it).
+    let old = table.static_mappings()[0];
+    table.del_static_mapping(&old).unwrap();
+    table
+        .add_static_mapping(StaticMapping {
+            local: (ip("10.1.1.5"), Some(8080)),
+            ..old
+        })
+        .unwrap();
+    let config = snapshot(&table, &mut w);
+    w.expire(&config, 2, 8);
+    assert_eq!(w.session_count(), 0);
+    let mut syn = spec_frames::syn()[ETH..].to_vec();
+    w.out2in(&config, POD_IF, &mut syn, 3);
+    assert_eq!(addrs_ports(&syn).1, (ip("10.1.1.5"), 8080));
+}
+
+#[test]
+fn the_snapshot_can_be_shared_with_workers() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let config = seed_table().snapshot();
+    shareable(&config);
+    assert!(config.is_outside_address(spec_frames::SERVICE_IP));
+    assert!(config.is_pool_address(NAT_LOOPBACK));
+    assert!(!config.is_outside_address(spec_frames::SERVER_IP));
+}
