@@ -1,0 +1,4 @@
+//! The DPDK side of podfwd.
+#![deny(unsafe_code)]
+
+pub mod gen;
