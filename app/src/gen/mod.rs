@@ -13,6 +13,8 @@ pub mod flows;
 pub mod frame;
 pub mod json;
 pub mod latency;
+pub mod options;
 pub mod rate;
 pub mod reflect;
 pub mod report;
+pub mod worker;
