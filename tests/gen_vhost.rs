@@ -139,7 +139,6 @@ fn testpmd_totals(stdout: &str) -> (u64, u64, u64) {
             .unwrap_or_else(|| panic!("no {name} in {block}"))
             + name.len();
         block[at..]
-            .trim_start()
             .split_whitespace()
             .next()
             .and_then(|n| n.parse().ok())

@@ -308,6 +308,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         shared: Arc::clone(&shared),
         tsc_hz: hz,
         drain_cycles: hz / 1000 * options.drain_ms,
+        window: options.window,
     };
     info!(
         "launch worker on lcore {worker_lcore}, mode {}",

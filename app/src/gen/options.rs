@@ -21,6 +21,10 @@ pub struct GenOptions {
     /// EAL device names of the ports to drive, in order [default: every port].
     #[arg(long = "port", value_name = "DEVICE")]
     pub ports: Vec<String>,
+    /// Pods mode: requests in flight at most (0 = unlimited), so that full rate means
+    /// as fast as the forwarder answers.
+    #[arg(long, default_value_t = 1024)]
+    pub window: u64,
     /// Client pod addresses, A or A-B.
     #[arg(long, default_value = "10.1.1.3", value_parser = str::parse::<AddrRange>)]
     pub clients: AddrRange,

@@ -148,7 +148,14 @@ pub struct WorkerConfig {
     pub tsc_hz: u64,
     /// How long replies may still arrive after `stop`.
     pub drain_cycles: u64,
+    /// Pods mode: requests in flight at most (0 = no limit). An open loop at full
+    /// rate only fills the peer's rings and burns the lcore on refused bursts.
+    pub window: u64,
 }
+
+/// In-flight requests whose replies have not come for this long are taken as lost,
+/// so losses do not shrink the window for good.
+const WINDOW_RESET_MICROSECONDS: u64 = 1000;
 
 /// How often counters are published for the console.
 const PUBLISH_PER_SECOND: u64 = 100;
@@ -163,6 +170,8 @@ struct Worker {
     latency: Histogram,
     rate: RateLimiter,
     sequence: u64,
+    in_flight: u64,
+    last_reply_tsc: u64,
     rx: MbufBurst,
     tx: MbufBurst,
     trash: MbufBurst,
@@ -180,6 +189,8 @@ pub fn run(config: WorkerConfig) -> i32 {
         endpoint: CheckCounters::default(),
         latency: Histogram::new(),
         sequence: 0,
+        in_flight: 0,
+        last_reply_tsc: now,
         rx: MbufBurst::new(),
         tx: MbufBurst::new(),
         trash: MbufBurst::new(),
@@ -258,6 +269,7 @@ impl Worker {
         self.client = CheckCounters::default();
         self.endpoint = CheckCounters::default();
         self.latency.clear();
+        self.in_flight = 0;
         self.publish();
     }
 
@@ -348,9 +360,27 @@ impl Worker {
         count.received
     }
 
+    /// How many more requests the in-flight window allows now.
+    fn window_room(&mut self, now: u64) -> usize {
+        let window = self.config.window;
+        if window == 0 || self.config.mode != Mode::Pods {
+            return usize::MAX;
+        }
+        let reset_after = self.config.tsc_hz / 1_000_000 * WINDOW_RESET_MICROSECONDS;
+        if now.saturating_sub(self.last_reply_tsc) > reset_after {
+            self.in_flight = 0;
+            self.last_reply_tsc = now;
+        }
+        window.saturating_sub(self.in_flight) as usize
+    }
+
     fn generate(&mut self, index: usize) {
         let now = tsc();
-        let wanted = self.rate.permits(now, self.config.burst);
+        let room = self.window_room(now);
+        if room == 0 {
+            return;
+        }
+        let wanted = self.rate.permits(now, self.config.burst.min(room));
         let mut built = 0;
         for _ in 0..wanted {
             let Some(mut mbuf) = Mbuf::alloc(&self.config.pool) else {
@@ -380,7 +410,10 @@ impl Worker {
         }
         self.rate.spent(built);
         if built > 0 {
+            let sent_before = self.counters(index).map_or(0, |c| c.tx_packets);
             self.send(index);
+            let sent_after = self.counters(index).map_or(0, |c| c.tx_packets);
+            self.in_flight += sent_after - sent_before;
         }
     }
 
@@ -395,6 +428,8 @@ impl Worker {
             .copied()
             .unwrap_or_default();
         let now = tsc();
+        self.in_flight = self.in_flight.saturating_sub(self.rx.len() as u64);
+        self.last_reply_tsc = now;
         let mut rx = std::mem::take(&mut self.rx);
         for mut mbuf in rx.drain() {
             let clients = self.config.spec.clients;
