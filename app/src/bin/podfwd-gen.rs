@@ -307,7 +307,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         control: Arc::clone(&control),
         shared: Arc::clone(&shared),
         tsc_hz: hz,
-        drain_cycles: hz / 1000 * options.drain_ms,
+        drain_cycles: hz / 1000 * options.drain_ms.min(10_000),
         window: options.window,
     };
     info!(

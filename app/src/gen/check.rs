@@ -89,8 +89,7 @@ pub fn check_client_side(spec: &FlowSpec, frame: &[u8]) -> Verdict {
     if parsed.protocol != spec.protocol.ip_protocol() {
         return Verdict::Mistranslated(Mistranslation::WrongProtocol);
     }
-    let tuple = spec.tuple(flow);
-    let Some(service) = spec.services.get(tuple.service) else {
+    let Some(service) = spec.services.get(spec.service_of(flow)) else {
         return Verdict::Mistranslated(Mistranslation::WrongService);
     };
     if parsed.src_addr != u32::from(*service.vip.ip()) || parsed.src_port != service.vip.port() {
@@ -116,7 +115,7 @@ pub fn check_endpoint_side(spec: &FlowSpec, frame: &[u8]) -> (Verdict, Option<Pa
         return (Verdict::Mistranslated(Mistranslation::WrongProtocol), None);
     }
     let flow = spec.flow_of_client(parsed.src_addr, parsed.src_port);
-    let delivered_right = match flow.and_then(|f| spec.services.get(spec.tuple(f).service)) {
+    let delivered_right = match flow.and_then(|f| spec.services.get(spec.service_of(f))) {
         Some(service) => service.has_endpoint(parsed.dst_addr, parsed.dst_port),
         // Source NAT replaced the client: the endpoint can only be checked as a set.
         None => spec

@@ -300,6 +300,14 @@ impl FlowSpec {
         }
     }
 
+    /// The service flow `index` talks to (no division with a single service).
+    pub fn service_of(&self, index: u64) -> usize {
+        match self.services.len() {
+            0 | 1 => 0,
+            n => (index % n as u64) as usize,
+        }
+    }
+
     /// The flow whose client is `addr:port`, if it is one of ours.
     pub fn flow_of_client(&self, addr: u32, port: u16) -> Option<u64> {
         if !self.clients.contains(addr) || !self.client_ports.contains(port) {
@@ -308,6 +316,53 @@ impl FlowSpec {
         let address_offset = u64::from(addr.wrapping_sub(self.clients.first));
         let port_offset = u64::from(port - self.client_ports.first);
         Some(address_offset * u64::from(self.client_ports.count) + port_offset)
+    }
+}
+
+/// Walks the flows of successive packets without a division per packet: the same
+/// sequence as `spec.tuple(spec.flow_for_packet(n))` for n = 0, 1, 2, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowCursor {
+    tuple: FlowTuple,
+    port_offset: u32,
+}
+
+impl FlowCursor {
+    pub fn new(spec: &FlowSpec) -> FlowCursor {
+        FlowCursor {
+            tuple: spec.tuple(0),
+            port_offset: 0,
+        }
+    }
+
+    /// The current packet's flow; then moves to the next packet's.
+    pub fn next(&mut self, spec: &FlowSpec) -> FlowTuple {
+        let current = self.tuple;
+        let span = if spec.new_flows {
+            spec.tuple_space()
+        } else {
+            spec.flows
+        };
+        let index = current.index + 1;
+        if index >= span {
+            *self = FlowCursor::new(spec);
+            return current;
+        }
+        self.port_offset += 1;
+        if self.port_offset >= spec.client_ports.count {
+            self.port_offset = 0;
+            self.tuple.client_addr = self.tuple.client_addr.wrapping_add(1);
+        }
+        self.tuple.client_port = spec
+            .client_ports
+            .first
+            .wrapping_add(self.port_offset as u16);
+        self.tuple.service += 1;
+        if self.tuple.service >= spec.services.len() {
+            self.tuple.service = 0;
+        }
+        self.tuple.index = index;
+        current
     }
 }
 
@@ -415,6 +470,7 @@ mod tests {
                 spec.flow_of_client(t.client_addr, t.client_port),
                 Some(index)
             );
+            assert_eq!(spec.service_of(index), t.service);
         }
         assert_eq!(spec.flow_of_client(0x0a01_0105, 1024), None);
         assert_eq!(spec.flow_of_client(0x0a01_0103, 1027), None);
@@ -429,6 +485,24 @@ mod tests {
         spec.new_flows = true;
         let seen: Vec<u64> = (0..8).map(|s| spec.flow_for_packet(s)).collect();
         assert_eq!(seen, [0, 1, 2, 3, 4, 5, 0, 1]);
+    }
+
+    #[test]
+    fn cursor_walks_the_same_flows_as_the_formula() {
+        let mut spec = spec();
+        spec.services.push("10.96.0.11:80".parse().unwrap());
+        for (flows, new_flows) in [(4, false), (6, false), (1, false), (5, true)] {
+            spec.flows = flows;
+            spec.new_flows = new_flows;
+            let mut cursor = FlowCursor::new(&spec);
+            for n in 0..40 {
+                assert_eq!(
+                    cursor.next(&spec),
+                    spec.tuple(spec.flow_for_packet(n)),
+                    "flows {flows} packet {n}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use podfwd::buffer::PacketBuf;
 use podfwd::types::MacAddr;
 
 use super::check::{check_client_side, check_endpoint_side, CheckCounters, Verdict};
-use super::flows::FlowSpec;
+use super::flows::{FlowCursor, FlowSpec};
 use super::frame::{parse, stamp, FrameTemplate, Stamp};
 use super::latency::Histogram;
 use super::rate::RateLimiter;
@@ -58,6 +58,9 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// Longer than any drain (`--drain-ms`) the console would ask for.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 const STOPPED: u8 = 0;
 const RUNNING: u8 = 1;
 const QUIT: u8 = 2;
@@ -99,7 +102,15 @@ impl Control {
         change(self);
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         // The worker checks once per loop; while it drains that takes the drain time.
+        // A worker that died (a panic is contained on its lcore) never answers.
+        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
         while self.applied.load(Ordering::Acquire) < generation {
+            if std::time::Instant::now() > deadline {
+                log::warn!(
+                    "the generator's worker lcore did not answer within {REQUEST_TIMEOUT:?}"
+                );
+                return;
+            }
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -170,6 +181,7 @@ struct Worker {
     latency: Histogram,
     rate: RateLimiter,
     sequence: u64,
+    cursor: FlowCursor,
     in_flight: u64,
     last_reply_tsc: u64,
     rx: MbufBurst,
@@ -189,6 +201,7 @@ pub fn run(config: WorkerConfig) -> i32 {
         endpoint: CheckCounters::default(),
         latency: Histogram::new(),
         sequence: 0,
+        cursor: FlowCursor::new(&config.spec),
         in_flight: 0,
         last_reply_tsc: now,
         rx: MbufBurst::new(),
@@ -219,8 +232,11 @@ impl Worker {
                     self.rate.set_pps(pps, now);
                 }
                 let flows = control.flows.load(Ordering::Relaxed);
-                if self.config.spec.check_flow_count(flows).is_ok() {
+                if flows != self.config.spec.flows
+                    && self.config.spec.check_flow_count(flows).is_ok()
+                {
                     self.config.spec.flows = flows;
+                    self.cursor = FlowCursor::new(&self.config.spec);
                 }
                 if state == RUNNING && !running {
                     self.reset();
@@ -320,6 +336,14 @@ impl Worker {
         self.config.ports.get(index).copied().unwrap_or(0)
     }
 
+    fn port_mac(&self, index: usize) -> MacAddr {
+        self.config
+            .port_macs
+            .get(index)
+            .copied()
+            .unwrap_or_default()
+    }
+
     fn counters(&mut self, index: usize) -> Option<&mut PortCounters> {
         self.counters.get_mut(index)
     }
@@ -390,7 +414,7 @@ impl Worker {
                 break;
             };
             let spec = &self.config.spec;
-            let tuple = spec.tuple(spec.flow_for_packet(self.sequence));
+            let tuple = self.cursor.next(spec);
             let vip = spec
                 .services
                 .get(tuple.service)
@@ -421,12 +445,7 @@ impl Worker {
         if self.receive(index) == 0 {
             return;
         }
-        let our_mac = self
-            .config
-            .port_macs
-            .get(index)
-            .copied()
-            .unwrap_or_default();
+        let our_mac = self.port_mac(index);
         let now = tsc();
         self.in_flight = self.in_flight.saturating_sub(self.rx.len() as u64);
         self.last_reply_tsc = now;
@@ -460,12 +479,7 @@ impl Worker {
         if self.receive(index) == 0 {
             return;
         }
-        let our_mac = self
-            .config
-            .port_macs
-            .get(index)
-            .copied()
-            .unwrap_or_default();
+        let our_mac = self.port_mac(index);
         let mut rx = std::mem::take(&mut self.rx);
         for mut mbuf in rx.drain() {
             // The endpoint side stands for every host behind it (endpoints, next hops).
