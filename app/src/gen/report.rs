@@ -336,7 +336,7 @@ impl Figures {
     }
 }
 
-/// `show port stats all`: totals and, over `seconds`, rates.
+/// `show port stats all`: totals and, over `seconds`, rates ("-" without a period).
 pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -344,15 +344,22 @@ pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
         "{:<16} {:>14} {:>14} {:>12} {:>12} {:>10} {:>10}",
         "port", "tx-packets", "rx-packets", "tx-pps", "rx-pps", "tx-full", "no-mbuf"
     );
+    let rate = |count: u64| {
+        if seconds > 0.0 {
+            format!("{:.0}", per_second(count, seconds))
+        } else {
+            "-".to_owned()
+        }
+    };
     for (name, c) in ports {
         let _ = writeln!(
             out,
-            "{:<16} {:>14} {:>14} {:>12.0} {:>12.0} {:>10} {:>10}",
+            "{:<16} {:>14} {:>14} {:>12} {:>12} {:>10} {:>10}",
             name,
             c.tx_packets,
             c.rx_packets,
-            per_second(c.tx_packets, seconds),
-            per_second(c.rx_packets, seconds),
+            rate(c.tx_packets),
+            rate(c.rx_packets),
             c.tx_refused,
             c.tx_no_mbuf
         );
@@ -438,6 +445,35 @@ mod tests {
         assert!(
             text.contains("latency ns: min 1000 median 2021 p99 10000 max 10000 (3 samples)"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn port_table_shows_rates_only_over_a_period() {
+        let ports = vec![(
+            "net_null0".to_owned(),
+            PortCounters {
+                tx_packets: 3000,
+                ..PortCounters::default()
+            },
+        )];
+        let totals = port_table(&ports, 0.0);
+        assert!(
+            totals
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains(" 3000              0            -            -"),
+            "{totals}"
+        );
+        let rates = port_table(&ports, 2.0);
+        assert!(
+            rates
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains(" 3000              0         1500            0"),
+            "{rates}"
         );
     }
 
