@@ -275,7 +275,9 @@ fn podfwd_translates_every_packet() {
          set ip neighbor host 172.30.1.2 02:00:00:00:00:b0 static\n\
          ip route add 10.20.0.0/24 via 172.30.1.2 host\n\
          set ip neighbor pods 10.1.1.3 02:00:00:00:00:a0 static\n\
+         ip route add 10.1.1.3/32 via 10.1.1.3 pods\n\
          nat44 add static mapping udp local 10.20.0.2 8080 external 10.104.221.85 80 out2in-only\n\
+         set nat timeout udp 2\n\
          set interface nat44 out pods\n\
          set interface nat44 in host\n",
     )
@@ -328,8 +330,34 @@ fn podfwd_translates_every_packet() {
         .spawn()
         .expect("spawn podfwd");
     let gen_out = finish(gen, "podfwd-gen");
+    // Sessions exist right after the run, and are gone once their 2 s UDP timeout passed.
+    let sessions = || {
+        let out = Command::new(bin("podfwdctl"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(["show", "nat44", "sessions"])
+            .output()
+            .expect("run podfwdctl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let during = sessions();
+    std::thread::sleep(Duration::from_secs(4));
+    let after = sessions();
     interrupt(&podfwd);
     finish(podfwd, "podfwd");
+    assert!(
+        during.contains("10.1.1.3"),
+        "no session of the client pod right after the run:\n{during}"
+    );
+    assert!(
+        !after.contains("10.1.1.3"),
+        "sessions outlived their 2 s timeout:\n{after}"
+    );
     remove_runtime_dir(&gen_prefix);
     remove_runtime_dir(&fwd_prefix);
 
