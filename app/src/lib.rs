@@ -7,5 +7,6 @@ pub mod control;
 #[allow(unsafe_code)]
 pub mod dpdk;
 pub mod forward;
+pub mod gen;
 pub mod hardware;
 pub mod options;

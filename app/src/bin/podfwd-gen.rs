@@ -1,0 +1,471 @@
+//! `podfwd-gen [EAL options] -- [options]`: a testpmd-style traffic generator. One
+//! busy worker lcore drives every port; the main lcore sleeps on the console (or on
+//! the batch timer) and reads the worker's published counters.
+#![deny(unsafe_code)]
+
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use log::{info, warn};
+use podfwd::types::MacAddr;
+use podfwd_app::dpdk::eal::Eal;
+use podfwd_app::dpdk::mempool::{Mempool, PoolSizing};
+use podfwd_app::dpdk::port::{self, PortId, PortInfo};
+use podfwd_app::dpdk::{lcore, signal, tsc_hz};
+use podfwd_app::gen::console::{self, Command, HELP};
+use podfwd_app::gen::flows::FlowSpec;
+use podfwd_app::gen::frame::FrameTemplate;
+use podfwd_app::gen::options::GenOptions;
+use podfwd_app::gen::report::{port_table, Figures, PortCounters, SharedCounters};
+use podfwd_app::gen::worker::{self, Control, Mode, RunResult, WorkerConfig};
+use podfwd_app::options::split_args;
+
+const MEMPOOL_CACHE: u32 = 256;
+/// Requests in flight beyond the descriptor rings (a peer's rings, its TX buffers).
+const MBUF_HEADROOM: u32 = 8192;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
+        Ok(args) => args,
+        Err(raw) => {
+            eprintln!("podfwd-gen: argument {raw:?} is not valid UTF-8");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((message, code)) => {
+            eprintln!("podfwd-gen: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+type Failure = (String, u8);
+
+fn fail<E: std::fmt::Display>(e: E) -> Failure {
+    (e.to_string(), 1)
+}
+
+/// Started ports and their pool, released in order on every exit path.
+struct Ports {
+    configured: Vec<PortId>,
+    started: Vec<PortId>,
+    pool: Option<Arc<Mempool>>,
+}
+
+impl Drop for Ports {
+    fn drop(&mut self) {
+        for &port in &self.started {
+            if let Err(e) = port::stop(port) {
+                warn!("{e}");
+            }
+        }
+        for &port in &self.configured {
+            if let Err(e) = port::close(port) {
+                warn!("{e}");
+            }
+        }
+        self.pool = None;
+    }
+}
+
+fn select_ports(options: &GenOptions) -> Result<Vec<PortInfo>, Failure> {
+    let mut known = Vec::new();
+    for id in port::ports() {
+        known.push(port::info(id).map_err(fail)?);
+    }
+    let names: Vec<String> = known.iter().map(|i| i.device.clone()).collect();
+    let mut chosen = if options.ports.is_empty() {
+        known
+    } else {
+        let mut chosen = Vec::new();
+        for device in &options.ports {
+            match known.iter().find(|i| &i.device == device) {
+                Some(info) => chosen.push(info.clone()),
+                None => {
+                    return Err((
+                        format!(
+                            "unknown device '{device}' in --port (known: {})",
+                            names.join(", ")
+                        ),
+                        2,
+                    ))
+                }
+            }
+        }
+        chosen
+    };
+    if chosen.len() < options.ports_needed() {
+        return Err((
+            format!(
+                "mode {} needs {} port(s), found {} ({}): add --vdev devices to the EAL options",
+                options.mode,
+                options.ports_needed(),
+                chosen.len(),
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ),
+            2,
+        ));
+    }
+    if options.mode == Mode::Pods {
+        chosen.truncate(2);
+    }
+    Ok(chosen)
+}
+
+fn bring_up(
+    options: &GenOptions,
+    infos: &[PortInfo],
+    ports: &mut Ports,
+) -> Result<Arc<Mempool>, Failure> {
+    let mut descriptors = Vec::new();
+    for info in infos {
+        info!(
+            "port {} ({}, {}): configure 1 rx / 1 tx queue",
+            info.port, info.device, info.driver
+        );
+        port::configure(info.port, 1, 1).map_err(fail)?;
+        ports.configured.push(info.port);
+        descriptors
+            .push(port::adjust_descriptors(info.port, options.rxd, options.txd).map_err(fail)?);
+    }
+    let sizing = PoolSizing {
+        ports: infos.len() as u32,
+        queues_per_port: 1,
+        rx_descriptors: descriptors
+            .iter()
+            .map(|d| u32::from(d.0))
+            .max()
+            .unwrap_or(0),
+        tx_descriptors: descriptors
+            .iter()
+            .map(|d| u32::from(d.1))
+            .max()
+            .unwrap_or(0),
+        burst: options.burst as u32,
+        workers: 1,
+        cache: MEMPOOL_CACHE,
+    };
+    let mbufs = options
+        .mbufs
+        .unwrap_or_else(|| sizing.mbufs() + MBUF_HEADROOM);
+    let socket = lcore::socket_of(lcore::main_lcore());
+    let pool =
+        Arc::new(Mempool::create("podfwd_gen_mbufs", mbufs, MEMPOOL_CACHE, socket).map_err(fail)?);
+    ports.pool = Some(Arc::clone(&pool));
+    for (info, &(rxd, txd)) in infos.iter().zip(&descriptors) {
+        let socket = if info.socket < 0 { socket } else { info.socket };
+        port::rx_queue_setup(info.port, 0, rxd, socket, &pool).map_err(fail)?;
+        port::tx_queue_setup(info.port, 0, txd, socket).map_err(fail)?;
+        port::start(info.port).map_err(fail)?;
+        ports.started.push(info.port);
+        port::enable_promiscuous(info.port).map_err(fail)?;
+    }
+    Ok(pool)
+}
+
+/// Waits until every port's link is up (a vhost port comes up when its peer connects).
+fn wait_for_links(infos: &[PortInfo], seconds: f64) -> Result<(), Failure> {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds.max(0.0));
+    loop {
+        let mut down = Vec::new();
+        for info in infos {
+            if !port::link(info.port).map_err(fail)?.up {
+                down.push(info.device.clone());
+            }
+        }
+        if down.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline || signal::stop_requested() {
+            return Err((
+                format!(
+                    "link still down after {seconds} s on {} (is the peer running?)",
+                    down.join(", ")
+                ),
+                1,
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn figures(options: &GenOptions, infos: &[PortInfo], result: RunResult) -> Figures {
+    let seconds = result.cycles as f64 / tsc_hz().max(1) as f64;
+    let round_trip = (options.mode == Mode::Pods).then(|| {
+        let client = result.ports.first().copied().unwrap_or_default();
+        (client.tx_packets, client.rx_packets)
+    });
+    Figures {
+        mode: options.mode.to_string(),
+        seconds,
+        ports: infos
+            .iter()
+            .map(|i| i.device.clone())
+            .zip(result.ports)
+            .collect(),
+        round_trip,
+        client: result.client,
+        endpoint: result.endpoint,
+        latency: result.latency,
+        tsc_hz: tsc_hz(),
+        flows: result.flows,
+        new_flows: options.new_flows,
+        rate_pps: result.rate_pps,
+    }
+}
+
+fn show_flows(spec: &FlowSpec, shared: &SharedCounters, control: &Control) {
+    println!(
+        "clients {} ports {} ({} tuples), {} {} B on the wire, {}",
+        spec.clients,
+        spec.client_ports,
+        spec.tuple_space(),
+        spec.protocol,
+        spec.wire_size,
+        if spec.new_flows {
+            "a new flow per packet".to_owned()
+        } else {
+            format!("{} established flows", spec.flows)
+        }
+    );
+    for (i, service) in spec.services.iter().enumerate() {
+        println!("  service {i}: {service}");
+    }
+    let (client, endpoint) = (shared.client(), shared.endpoint());
+    println!(
+        "{}; client side good {} mistranslated {} malformed {}; endpoint side good {} mistranslated {} malformed {}",
+        if control.running() { "running" } else { "stopped" },
+        client.good,
+        client.mistranslated_total(),
+        client.malformed,
+        endpoint.good,
+        endpoint.mistranslated_total(),
+        endpoint.malformed
+    );
+}
+
+fn run(args: Vec<String>) -> Result<(), Failure> {
+    let (program, eal_args, app_args) = split_args(args);
+    let eal = Eal::init(&program, &eal_args).map_err(fail)?;
+    let options = match GenOptions::try_parse_from(std::iter::once(program).chain(app_args)) {
+        Ok(o) => o,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            eal.cleanup().map_err(fail)?;
+            return Ok(());
+        }
+        Err(e) => return Err((e.render().to_string().trim_end().to_owned(), 2)),
+    };
+    let mut spec = options.flow_spec().map_err(|m| (m, 2))?;
+    let Some(&worker_lcore) = lcore::worker_lcores().first() else {
+        return Err((
+            "no worker lcore: give two lcores, e.g. -l 0,1 --main-lcore 1 (the worker polls on lcore 0)".into(),
+            2,
+        ));
+    };
+    let infos = select_ports(&options)?;
+    let mut ports = Ports {
+        configured: Vec::new(),
+        started: Vec::new(),
+        pool: None,
+    };
+    let pool = bring_up(&options, &infos, &mut ports)?;
+    wait_for_links(&infos, options.wait_link)?;
+
+    let client_mac = options
+        .client_mac
+        .unwrap_or(MacAddr(infos.first().map_or([0; 6], |i| i.mac)));
+    let template = FrameTemplate::new(&spec, client_mac, options.gateway_mac);
+    if !template.stamped() {
+        warn!(
+            "{} B {} frames are too small for a timestamp: no latency figures",
+            spec.wire_size, spec.protocol
+        );
+    }
+    let control = Arc::new(Control::new(options.rate, spec.flows));
+    let shared = Arc::new(SharedCounters::new(infos.len()));
+    let hz = tsc_hz();
+    let config = WorkerConfig {
+        mode: options.mode,
+        ports: infos.iter().map(|i| i.port).collect(),
+        port_macs: infos.iter().map(|i| MacAddr(i.mac)).collect(),
+        spec: spec.clone(),
+        template,
+        burst: options.burst,
+        pool,
+        control: Arc::clone(&control),
+        shared: Arc::clone(&shared),
+        tsc_hz: hz,
+        drain_cycles: hz / 1000 * options.drain_ms.min(10_000),
+        window: options.window,
+    };
+    info!(
+        "launch worker on lcore {worker_lcore}, mode {}",
+        options.mode
+    );
+    let launched = lcore::launch(worker_lcore, move || worker::run(config)).map_err(fail)?;
+    let _stop_signal = signal::install_stop_handler().map_err(fail)?;
+
+    let outcome = match options.duration {
+        Some(seconds) => batch(&options, &infos, &control, seconds),
+        None => interactive(&options, &infos, &mut spec, &control, &shared),
+    };
+    let _ = control.quit();
+    let rc = launched.wait();
+    if rc != 0 {
+        warn!("worker lcore {worker_lcore} returned {rc}");
+    }
+    drop(ports);
+    eal.cleanup().map_err(fail)?;
+    outcome
+}
+
+fn batch(
+    options: &GenOptions,
+    infos: &[PortInfo],
+    control: &Control,
+    seconds: f64,
+) -> Result<(), Failure> {
+    std::thread::sleep(Duration::from_secs_f64(
+        options.start_delay.clamp(0.0, 60.0),
+    ));
+    control.start();
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < end && !signal::stop_requested() {
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
+    }
+    let result = control
+        .stop()
+        .ok_or_else(|| ("the worker returned no figures".to_owned(), 1))?;
+    let figures = figures(options, infos, result);
+    if options.json {
+        println!("{}", figures.to_json());
+    } else {
+        print!("{}", figures.text());
+    }
+    Ok(())
+}
+
+fn interactive(
+    options: &GenOptions,
+    infos: &[PortInfo],
+    spec: &mut FlowSpec,
+    control: &Control,
+    shared: &SharedCounters,
+) -> Result<(), Failure> {
+    let (lines, input) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let names: Vec<String> = infos.iter().map(|i| i.device.clone()).collect();
+    let mut last_show: Option<(Instant, Vec<PortCounters>)> = None;
+    println!(
+        "podfwd-gen: mode {}, ports {}; type 'help'",
+        options.mode,
+        names.join(", ")
+    );
+    loop {
+        if signal::stop_requested() {
+            return Ok(());
+        }
+        let line = match input.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => continue,
+            // End of input quits, as testpmd does with a script piped in.
+            Err(RecvTimeoutError::Disconnected) => {
+                if let Some(result) = control.stop() {
+                    print!("{}", figures(options, infos, result).text());
+                }
+                return Ok(());
+            }
+        };
+        let command = match console::parse(&line) {
+            Ok(Some(c)) => c,
+            Ok(None) => continue,
+            Err(message) => {
+                println!("error: {message}");
+                continue;
+            }
+        };
+        match command {
+            Command::Start => {
+                control.start();
+                last_show = None;
+                println!("started");
+            }
+            Command::Stop => match control.stop() {
+                Some(result) => print!("{}", figures(options, infos, result).text()),
+                None => println!("not running"),
+            },
+            Command::ShowPortStats => {
+                let now = Instant::now();
+                let counters = shared.ports();
+                // Rates over the time since the previous show (or the whole run).
+                let (seconds, deltas) = match &last_show {
+                    Some((at, before)) => (
+                        now.duration_since(*at).as_secs_f64(),
+                        counters
+                            .iter()
+                            .zip(before)
+                            .map(|(c, b)| c.since(b))
+                            .collect(),
+                    ),
+                    None => (0.0, counters.clone()),
+                };
+                let totals: Vec<(String, PortCounters)> = names
+                    .iter()
+                    .cloned()
+                    .zip(counters.iter().copied())
+                    .collect();
+                print!("{}", port_table(&totals, 0.0));
+                if seconds > 0.0 {
+                    let rates: Vec<(String, PortCounters)> =
+                        names.iter().cloned().zip(deltas).collect();
+                    println!("over the last {seconds:.2} s:");
+                    print!("{}", port_table(&rates, seconds));
+                }
+                last_show = Some((now, counters));
+            }
+            Command::ShowFlows => show_flows(spec, shared, control),
+            Command::SetFlows(n) => match spec.check_flow_count(n) {
+                Ok(()) => {
+                    control.set_flows(n);
+                    spec.flows = n;
+                    println!("flows {n}");
+                }
+                Err(message) => println!("error: {message}"),
+            },
+            Command::SetRate(pps) => {
+                control.set_rate(pps);
+                if pps == 0 {
+                    println!("rate max");
+                } else {
+                    println!("rate {pps} pps");
+                }
+            }
+            Command::Help => println!("{HELP}"),
+            Command::Quit => {
+                if let Some(result) = control.stop() {
+                    print!("{}", figures(options, infos, result).text());
+                }
+                return Ok(());
+            }
+        }
+    }
+}

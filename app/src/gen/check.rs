@@ -1,0 +1,374 @@
+//! The translation checker: what podfwd should have done to each packet, per side.
+//!
+//! Client side (port A, the pods): a reply must come from the VIP:port its flow was
+//! sent to, to the flow's client addr:port, with valid checksums.
+//! Endpoint side (port B): a request must arrive at one of its service's endpoints
+//! (any service's, when source NAT hid the client), with valid checksums.
+
+use super::flows::FlowSpec;
+use super::frame::{ip_checksum_ok, l4_checksum_ok, parse, stamp, Malformed, Parsed, Stamp};
+
+/// A packet podfwd forwarded, but not as the service mapping says it should.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mistranslation {
+    UnknownClient,
+    WrongService,
+    WrongEndpoint,
+    WrongProtocol,
+    BadIpChecksum,
+    BadL4Checksum,
+}
+
+impl Mistranslation {
+    pub const ALL: [Mistranslation; 6] = [
+        Mistranslation::UnknownClient,
+        Mistranslation::WrongService,
+        Mistranslation::WrongEndpoint,
+        Mistranslation::WrongProtocol,
+        Mistranslation::BadIpChecksum,
+        Mistranslation::BadL4Checksum,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mistranslation::UnknownClient => "unknown_client",
+            Mistranslation::WrongService => "wrong_service",
+            Mistranslation::WrongEndpoint => "wrong_endpoint",
+            Mistranslation::WrongProtocol => "wrong_protocol",
+            Mistranslation::BadIpChecksum => "bad_ip_checksum",
+            Mistranslation::BadL4Checksum => "bad_l4_checksum",
+        }
+    }
+
+    pub const fn description(self) -> &'static str {
+        match self {
+            Mistranslation::UnknownClient => "reply to an address:port no client pod uses",
+            Mistranslation::WrongService => "reply not from the VIP:port the request went to",
+            Mistranslation::WrongEndpoint => "request not delivered to an endpoint of its service",
+            Mistranslation::WrongProtocol => "protocol differs from the one sent",
+            Mistranslation::BadIpChecksum => "IPv4 header checksum does not verify",
+            Mistranslation::BadL4Checksum => "TCP/UDP checksum does not verify",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What the checker made of one received frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Good {
+        flow: Option<u64>,
+        stamp: Option<Stamp>,
+    },
+    Mistranslated(Mistranslation),
+    Malformed(Malformed),
+}
+
+fn checksums(frame: &[u8], parsed: &Parsed) -> Result<(), Mistranslation> {
+    if !ip_checksum_ok(frame, parsed) {
+        return Err(Mistranslation::BadIpChecksum);
+    }
+    if !l4_checksum_ok(frame, parsed) {
+        return Err(Mistranslation::BadL4Checksum);
+    }
+    Ok(())
+}
+
+/// Checks a reply arriving at the client pods.
+pub fn check_client_side(spec: &FlowSpec, frame: &[u8]) -> Verdict {
+    let parsed = match parse(frame) {
+        Ok(p) => p,
+        Err(m) => return Verdict::Malformed(m),
+    };
+    let Some(flow) = spec.flow_of_client(parsed.dst_addr, parsed.dst_port) else {
+        return Verdict::Mistranslated(Mistranslation::UnknownClient);
+    };
+    if parsed.protocol != spec.protocol.ip_protocol() {
+        return Verdict::Mistranslated(Mistranslation::WrongProtocol);
+    }
+    let Some(service) = spec.services.get(spec.service_of(flow)) else {
+        return Verdict::Mistranslated(Mistranslation::WrongService);
+    };
+    if parsed.src_addr != u32::from(*service.vip.ip()) || parsed.src_port != service.vip.port() {
+        return Verdict::Mistranslated(Mistranslation::WrongService);
+    }
+    if let Err(m) = checksums(frame, &parsed) {
+        return Verdict::Mistranslated(m);
+    }
+    Verdict::Good {
+        flow: Some(flow),
+        stamp: stamp(frame, &parsed),
+    }
+}
+
+/// Checks a request arriving at the endpoints; on success also returns the parse,
+/// which the reflector needs.
+pub fn check_endpoint_side(spec: &FlowSpec, frame: &[u8]) -> (Verdict, Option<Parsed>) {
+    let parsed = match parse(frame) {
+        Ok(p) => p,
+        Err(m) => return (Verdict::Malformed(m), None),
+    };
+    if parsed.protocol != spec.protocol.ip_protocol() {
+        return (Verdict::Mistranslated(Mistranslation::WrongProtocol), None);
+    }
+    let flow = spec.flow_of_client(parsed.src_addr, parsed.src_port);
+    let delivered_right = match flow.and_then(|f| spec.services.get(spec.service_of(f))) {
+        Some(service) => service.has_endpoint(parsed.dst_addr, parsed.dst_port),
+        // Source NAT replaced the client: the endpoint can only be checked as a set.
+        None => spec
+            .services
+            .iter()
+            .any(|s| s.has_endpoint(parsed.dst_addr, parsed.dst_port)),
+    };
+    if !delivered_right {
+        return (Verdict::Mistranslated(Mistranslation::WrongEndpoint), None);
+    }
+    if let Err(m) = checksums(frame, &parsed) {
+        return (Verdict::Mistranslated(m), None);
+    }
+    let verdict = Verdict::Good {
+        flow,
+        stamp: stamp(frame, &parsed),
+    };
+    (verdict, Some(parsed))
+}
+
+/// Verdict counts of one side, owned by the worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckCounters {
+    pub good: u64,
+    pub malformed: u64,
+    pub mistranslated: [u64; Mistranslation::ALL.len()],
+}
+
+impl CheckCounters {
+    pub fn count(&mut self, verdict: &Verdict) {
+        match verdict {
+            Verdict::Good { .. } => self.good += 1,
+            Verdict::Malformed(_) => self.malformed += 1,
+            Verdict::Mistranslated(m) => {
+                if let Some(c) = self.mistranslated.get_mut(m.index()) {
+                    *c += 1;
+                }
+            }
+        }
+    }
+
+    pub fn mistranslated_total(&self) -> u64 {
+        self.mistranslated.iter().sum()
+    }
+
+    pub fn of(&self, kind: Mistranslation) -> u64 {
+        self.mistranslated.get(kind.index()).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::flows::Protocol;
+    use crate::gen::frame::{FrameTemplate, Stamp};
+    use crate::gen::reflect::reflect_in_place;
+    use podfwd::buffer::{PacketBuf, TestBuf};
+    use podfwd::types::MacAddr;
+
+    const VIP: u32 = 0x0a68_dd55; // 10.104.221.85
+    const ENDPOINT: u32 = 0x0a14_0002; // 10.20.0.2
+
+    fn spec() -> FlowSpec {
+        FlowSpec {
+            clients: "10.1.1.3-10.1.1.4".parse().unwrap(),
+            client_ports: "40000-40009".parse().unwrap(),
+            services: vec![
+                "10.104.221.85:80=10.20.0.2:8080".parse().unwrap(),
+                "10.96.0.10:53=10.1.2.2:53".parse().unwrap(),
+            ],
+            protocol: Protocol::Udp,
+            wire_size: 64,
+            flows: 20,
+            new_flows: false,
+        }
+    }
+
+    /// What the client sends for flow 0 (to service 0).
+    fn sent() -> TestBuf {
+        let spec = spec();
+        let template = FrameTemplate::new(
+            &spec,
+            MacAddr([0, 0, 0, 0, 0, 2]),
+            MacAddr([2, 0, 0, 0, 0, 1]),
+        );
+        let mut buf = TestBuf::new(&[]);
+        assert!(template.write(
+            &mut buf,
+            &spec.tuple(0),
+            (VIP, 80),
+            Stamp {
+                sequence: 1,
+                tsc: 2
+            }
+        ));
+        buf
+    }
+
+    /// Rewrites a frame's address or port the way a NAT would, checksums fixed from
+    /// scratch, so only the tuple differs from what was sent.
+    fn translate(buf: &mut TestBuf, dst: Option<(u32, u16)>, src: Option<(u32, u16)>) {
+        use crate::gen::checksum::{add_bytes, finish};
+        let f = buf.data_mut();
+        if let Some((addr, port)) = dst {
+            f[30..34].copy_from_slice(&addr.to_be_bytes());
+            f[36..38].copy_from_slice(&port.to_be_bytes());
+        }
+        if let Some((addr, port)) = src {
+            f[26..30].copy_from_slice(&addr.to_be_bytes());
+            f[34..36].copy_from_slice(&port.to_be_bytes());
+        }
+        f[24..26].copy_from_slice(&[0, 0]);
+        let ip = finish(add_bytes(0, &f[14..34]));
+        f[24..26].copy_from_slice(&ip.to_be_bytes());
+        let l4_len = u16::from_be_bytes([f[16], f[17]]) as usize - 20;
+        f[40..42].copy_from_slice(&[0, 0]);
+        let pseudo = add_bytes(0, &f[26..34]) + 17 + l4_len as u64;
+        let l4 = finish(add_bytes(pseudo, &f[34..34 + l4_len]));
+        f[40..42].copy_from_slice(&l4.to_be_bytes());
+    }
+
+    #[test]
+    fn correct_round_trip_is_good_on_both_sides() {
+        let spec = spec();
+        let mut buf = sent();
+        translate(&mut buf, Some((ENDPOINT, 8080)), None);
+        let (verdict, parsed) = check_endpoint_side(&spec, buf.data());
+        assert_eq!(
+            verdict,
+            Verdict::Good {
+                flow: Some(0),
+                stamp: Some(Stamp {
+                    sequence: 1,
+                    tsc: 2
+                })
+            }
+        );
+        reflect_in_place(buf.data_mut(), &parsed.unwrap());
+        translate(&mut buf, None, Some((VIP, 80)));
+        let verdict = check_client_side(&spec, buf.data());
+        assert_eq!(
+            verdict,
+            Verdict::Good {
+                flow: Some(0),
+                stamp: Some(Stamp {
+                    sequence: 1,
+                    tsc: 2
+                })
+            }
+        );
+    }
+
+    #[test]
+    fn endpoint_of_another_service_is_wrong() {
+        let spec = spec();
+        let mut buf = sent();
+        translate(&mut buf, Some((0x0a01_0202, 53)), None);
+        assert_eq!(
+            check_endpoint_side(&spec, buf.data()).0,
+            Verdict::Mistranslated(Mistranslation::WrongEndpoint)
+        );
+        // Untranslated: the VIP is not an endpoint of its service.
+        assert_eq!(
+            check_endpoint_side(&spec, sent().data()).0,
+            Verdict::Mistranslated(Mistranslation::WrongEndpoint)
+        );
+    }
+
+    #[test]
+    fn snat_client_is_checked_against_all_endpoints() {
+        let spec = spec();
+        let mut buf = sent();
+        translate(&mut buf, Some((0x0a01_0202, 53)), Some((0x0a01_01fe, 1)));
+        assert!(matches!(
+            check_endpoint_side(&spec, buf.data()).0,
+            Verdict::Good { flow: None, .. }
+        ));
+        translate(&mut buf, Some((0x0a01_0202, 54)), None);
+        assert_eq!(
+            check_endpoint_side(&spec, buf.data()).0,
+            Verdict::Mistranslated(Mistranslation::WrongEndpoint)
+        );
+    }
+
+    #[test]
+    fn client_side_mistranslations() {
+        let spec = spec();
+        // Reply still from the endpoint: the reverse translation did not happen.
+        let mut buf = sent();
+        translate(&mut buf, Some((0x0a01_0103, 40000)), Some((ENDPOINT, 8080)));
+        assert_eq!(
+            check_client_side(&spec, buf.data()),
+            Verdict::Mistranslated(Mistranslation::WrongService)
+        );
+        // From the other service's VIP.
+        translate(&mut buf, None, Some((0x0a60_000a, 53)));
+        assert_eq!(
+            check_client_side(&spec, buf.data()),
+            Verdict::Mistranslated(Mistranslation::WrongService)
+        );
+        // To a port no pod uses.
+        translate(&mut buf, Some((0x0a01_0103, 50000)), Some((VIP, 80)));
+        assert_eq!(
+            check_client_side(&spec, buf.data()),
+            Verdict::Mistranslated(Mistranslation::UnknownClient)
+        );
+        // Right tuple, broken checksums.
+        translate(&mut buf, Some((0x0a01_0103, 40000)), None);
+        buf.data_mut()[41] ^= 1;
+        assert_eq!(
+            check_client_side(&spec, buf.data()),
+            Verdict::Mistranslated(Mistranslation::BadL4Checksum)
+        );
+        buf.data_mut()[25] ^= 1;
+        assert_eq!(
+            check_client_side(&spec, buf.data()),
+            Verdict::Mistranslated(Mistranslation::BadIpChecksum)
+        );
+    }
+
+    #[test]
+    fn wrong_protocol_and_malformed() {
+        let mut spec = spec();
+        let mut buf = sent();
+        translate(&mut buf, Some((0x0a01_0103, 40000)), Some((VIP, 80)));
+        spec.protocol = Protocol::TcpData;
+        assert_eq!(
+            check_client_side(&spec, buf.data()),
+            Verdict::Mistranslated(Mistranslation::WrongProtocol)
+        );
+        assert_eq!(
+            check_endpoint_side(&spec, buf.data()).0,
+            Verdict::Mistranslated(Mistranslation::WrongProtocol)
+        );
+        assert_eq!(
+            check_client_side(&spec, &buf.data()[..20]),
+            Verdict::Malformed(Malformed::TooShort)
+        );
+    }
+
+    #[test]
+    fn counters_sum_by_kind() {
+        let mut c = CheckCounters::default();
+        c.count(&Verdict::Good {
+            flow: None,
+            stamp: None,
+        });
+        c.count(&Verdict::Malformed(Malformed::NotIpv4));
+        c.count(&Verdict::Mistranslated(Mistranslation::WrongService));
+        c.count(&Verdict::Mistranslated(Mistranslation::WrongService));
+        c.count(&Verdict::Mistranslated(Mistranslation::BadL4Checksum));
+        assert_eq!((c.good, c.malformed, c.mistranslated_total()), (1, 1, 3));
+        assert_eq!(c.of(Mistranslation::WrongService), 2);
+        assert_eq!(c.of(Mistranslation::UnknownClient), 0);
+    }
+}

@@ -1,0 +1,252 @@
+//! `podfwd-gen [EAL options] -- [options]`: the part after `--`.
+
+use clap::Parser;
+use podfwd::types::MacAddr;
+
+use super::console::parse_count;
+use super::flows::{AddrRange, FlowSpec, PortRange, Protocol, Service};
+use super::worker::Mode;
+use crate::dpdk::mbuf::MAX_BURST;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "podfwd-gen",
+    about = "A testpmd-style traffic generator for pods and services",
+    override_usage = "podfwd-gen [EAL options] -- [OPTIONS]"
+)]
+pub struct GenOptions {
+    /// txonly | rxonly | io | pods (port 0 plays the client pods, port 1 the endpoints).
+    #[arg(long, default_value = "pods", value_parser = str::parse::<Mode>)]
+    pub mode: Mode,
+    /// EAL device names of the ports to drive, in order [default: every port].
+    #[arg(long = "port", value_name = "DEVICE")]
+    pub ports: Vec<String>,
+    /// Pods mode: requests in flight at most (0 = unlimited), so that full rate means
+    /// as fast as the forwarder answers.
+    #[arg(long, default_value_t = 1024)]
+    pub window: u64,
+    /// Client pod addresses, A or A-B.
+    #[arg(long, default_value = "10.1.1.3", value_parser = str::parse::<AddrRange>)]
+    pub clients: AddrRange,
+    /// Client source ports, P or P-Q.
+    #[arg(long, default_value = "1024-65535", value_parser = str::parse::<PortRange>)]
+    pub client_ports: PortRange,
+    /// A service, VIP:PORT[=EP:PORT[+EP:PORT...]]; repeatable. Without endpoints the
+    /// VIP is its own endpoint (no NAT in the path).
+    #[arg(long = "service", value_name = "SERVICE", value_parser = str::parse::<Service>)]
+    pub services: Vec<Service>,
+    /// udp | tcp-syn | tcp-data.
+    #[arg(long, default_value = "udp", value_parser = str::parse::<Protocol>)]
+    pub proto: Protocol,
+    /// Frame size on the wire, FCS included (64..=1518).
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Established flows to cycle over.
+    #[arg(long, default_value = "1024", value_parser = parse_positive)]
+    pub flows: u64,
+    /// Every packet opens a new flow (the next tuple of clients x client ports).
+    #[arg(long)]
+    pub new_flows: bool,
+    /// Packets per second (k/M/G suffixes), or max.
+    #[arg(long, default_value = "max", value_parser = parse_rate)]
+    pub rate: u64,
+    /// Source MAC of the client pods [default: the client port's MAC].
+    #[arg(long, value_parser = str::parse::<MacAddr>)]
+    pub client_mac: Option<MacAddr>,
+    /// Destination MAC of the requests: the forwarder's port that faces the pods.
+    #[arg(long, default_value = "02:fe:16:3f:5f:0f", value_parser = str::parse::<MacAddr>)]
+    pub gateway_mac: MacAddr,
+    /// Packets per RX burst and TX burst (1..=256).
+    #[arg(long, default_value_t = 32, value_parser = parse_burst)]
+    pub burst: usize,
+    /// Mbufs in the pool [default: sized from ports and descriptors].
+    #[arg(long)]
+    pub mbufs: Option<u32>,
+    #[arg(long, default_value_t = 1024)]
+    pub rxd: u16,
+    #[arg(long, default_value_t = 1024)]
+    pub txd: u16,
+    /// Batch mode: start at once, run this many seconds, print the figures, exit.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Batch mode prints one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for every port's link (a vhost port is down until its peer connects).
+    #[arg(long, default_value_t = 10.0)]
+    pub wait_link: f64,
+    /// Seconds to let the peer settle after the links come up, before a batch run starts.
+    #[arg(long, default_value_t = 1.0)]
+    pub start_delay: f64,
+    /// Milliseconds replies may still arrive after stop before they count as lost.
+    #[arg(long, default_value_t = 100)]
+    pub drain_ms: u64,
+}
+
+fn parse_positive(text: &str) -> Result<u64, String> {
+    match parse_count(text) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "'{text}': expected a positive count (k/M suffixes allowed)"
+        )),
+    }
+}
+
+fn parse_rate(text: &str) -> Result<u64, String> {
+    if text == "max" {
+        return Ok(0);
+    }
+    parse_positive(text)
+        .map_err(|_| format!("'{text}': expected packets per second (e.g. 500000, 2.5M) or max"))
+}
+
+fn parse_burst(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_BURST).contains(&n) => Ok(n),
+        _ => Err(format!("'{text}': burst must be 1..={MAX_BURST}")),
+    }
+}
+
+impl GenOptions {
+    /// The flow spec the options describe, validated.
+    pub fn flow_spec(&self) -> Result<FlowSpec, String> {
+        let services = if self.services.is_empty() {
+            vec!["10.104.221.85:80=10.20.0.2:8080".parse::<Service>()?]
+        } else {
+            self.services.clone()
+        };
+        let spec = FlowSpec {
+            clients: self.clients,
+            client_ports: self.client_ports,
+            services,
+            protocol: self.proto,
+            wire_size: self.size,
+            flows: self.flows,
+            new_flows: self.new_flows,
+        };
+        spec.validate()?;
+        if let Some(seconds) = self.duration {
+            if !(seconds > 0.0 && seconds.is_finite()) {
+                return Err(format!(
+                    "duration {seconds}: must be a positive number of seconds"
+                ));
+            }
+        }
+        Ok(spec)
+    }
+
+    /// How many ports the mode needs at least.
+    pub fn ports_needed(&self) -> usize {
+        match self.mode {
+            Mode::Pods => 2,
+            Mode::TxOnly | Mode::RxOnly | Mode::Io => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<GenOptions, String> {
+        GenOptions::try_parse_from(std::iter::once("podfwd-gen").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_describe_the_seed_service() {
+        let options = parse(&[]).unwrap();
+        assert_eq!(options.mode, Mode::Pods);
+        assert_eq!(options.rate, 0);
+        let spec = options.flow_spec().unwrap();
+        assert_eq!(
+            spec.services[0].to_string(),
+            "10.104.221.85:80=10.20.0.2:8080"
+        );
+        assert_eq!(
+            (spec.flows, spec.wire_size, spec.protocol),
+            (1024, 64, Protocol::Udp)
+        );
+        assert_eq!(options.ports_needed(), 2);
+    }
+
+    #[test]
+    fn full_command_line() {
+        let options = parse(&[
+            "--mode",
+            "txonly",
+            "--port",
+            "net_vhost0",
+            "--clients",
+            "10.1.1.2-10.1.1.9",
+            "--client-ports",
+            "2000-2999",
+            "--service",
+            "10.96.0.1:80=10.20.0.2:8080+10.20.0.3:8080",
+            "--service",
+            "10.96.0.2:53",
+            "--proto",
+            "tcp-syn",
+            "--size",
+            "128",
+            "--flows",
+            "4k",
+            "--new-flows",
+            "--rate",
+            "2.5M",
+            "--gateway-mac",
+            "02:00:00:00:00:09",
+            "--duration",
+            "3",
+            "--json",
+            "--burst",
+            "64",
+        ])
+        .unwrap();
+        assert_eq!(options.mode, Mode::TxOnly);
+        assert_eq!(options.ports, ["net_vhost0"]);
+        assert_eq!(
+            (options.rate, options.burst, options.json),
+            (2_500_000, 64, true)
+        );
+        let spec = options.flow_spec().unwrap();
+        assert_eq!(
+            (spec.tuple_space(), spec.flows, spec.new_flows),
+            (8000, 4000, true)
+        );
+        assert_eq!(spec.services.len(), 2);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(parse(&["--mode", "fwd"])
+            .unwrap_err()
+            .contains("mode 'fwd': expected txonly, rxonly, io or pods"));
+        assert!(parse(&["--rate", "0"])
+            .unwrap_err()
+            .contains("'0': expected packets per second"));
+        assert!(parse(&["--burst", "300"])
+            .unwrap_err()
+            .contains("burst must be 1..=256"));
+        let too_many = parse(&[
+            "--clients",
+            "10.0.0.1",
+            "--client-ports",
+            "1-10",
+            "--flows",
+            "11",
+        ])
+        .unwrap();
+        assert_eq!(
+            too_many.flow_spec(),
+            Err("flows 11: only 10 client tuples (1 addresses x 10 ports)".into())
+        );
+        let tiny = parse(&["--size", "60"]).unwrap();
+        assert!(tiny.flow_spec().unwrap_err().starts_with("packet size 60"));
+        let zero = parse(&["--duration", "0"]).unwrap();
+        assert_eq!(
+            zero.flow_spec(),
+            Err("duration 0: must be a positive number of seconds".into())
+        );
+    }
+}

@@ -1,0 +1,532 @@
+//! Counters the worker keeps, how the main lcore reads them while it runs, and the
+//! figures of a run: a text table for the console and one JSON object for batch mode.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::check::{CheckCounters, Mistranslation};
+use super::json::Json;
+use super::latency::{cycles_to_ns, Histogram};
+
+/// One port's traffic as the generator saw it (frame bytes, FCS not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// Built but refused by a full TX queue.
+    pub tx_refused: u64,
+    /// Wanted to send, but the mempool was empty.
+    pub tx_no_mbuf: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+}
+
+const PORT_FIELDS: usize = 6;
+
+impl PortCounters {
+    fn to_array(self) -> [u64; PORT_FIELDS] {
+        [
+            self.tx_packets,
+            self.tx_bytes,
+            self.tx_refused,
+            self.tx_no_mbuf,
+            self.rx_packets,
+            self.rx_bytes,
+        ]
+    }
+
+    fn from_array(a: [u64; PORT_FIELDS]) -> PortCounters {
+        let [tx_packets, tx_bytes, tx_refused, tx_no_mbuf, rx_packets, rx_bytes] = a;
+        PortCounters {
+            tx_packets,
+            tx_bytes,
+            tx_refused,
+            tx_no_mbuf,
+            rx_packets,
+            rx_bytes,
+        }
+    }
+
+    pub fn since(&self, earlier: &PortCounters) -> PortCounters {
+        let (now, then) = (self.to_array(), earlier.to_array());
+        let mut delta = [0; PORT_FIELDS];
+        for ((d, n), t) in delta.iter_mut().zip(now).zip(then) {
+            *d = n.saturating_sub(t);
+        }
+        PortCounters::from_array(delta)
+    }
+}
+
+const CHECK_FIELDS: usize = 2 + Mistranslation::ALL.len();
+
+fn check_to_array(c: &CheckCounters) -> [u64; CHECK_FIELDS] {
+    let mut a = [0; CHECK_FIELDS];
+    a[0] = c.good;
+    a[1] = c.malformed;
+    a[2..].copy_from_slice(&c.mistranslated);
+    a
+}
+
+fn check_from_array(a: &[u64; CHECK_FIELDS]) -> CheckCounters {
+    let mut c = CheckCounters {
+        good: a[0],
+        malformed: a[1],
+        ..CheckCounters::default()
+    };
+    c.mistranslated.copy_from_slice(&a[2..]);
+    c
+}
+
+/// Counters a worker publishes (relaxed stores, a few times per millisecond at most)
+/// and the main lcore reads without stopping it.
+#[derive(Debug)]
+pub struct Published<const N: usize>([AtomicU64; N]);
+
+impl<const N: usize> Default for Published<N> {
+    fn default() -> Self {
+        Published([const { AtomicU64::new(0) }; N])
+    }
+}
+
+impl<const N: usize> Published<N> {
+    fn store(&self, values: &[u64; N]) {
+        for (slot, &v) in self.0.iter().zip(values) {
+            slot.store(v, Ordering::Relaxed);
+        }
+    }
+
+    fn load(&self) -> [u64; N] {
+        let mut out = [0; N];
+        for (o, slot) in out.iter_mut().zip(&self.0) {
+            *o = slot.load(Ordering::Relaxed);
+        }
+        out
+    }
+}
+
+/// Everything the worker shares with the main lcore, per port and per checker side.
+#[derive(Debug)]
+pub struct SharedCounters {
+    ports: Vec<Published<PORT_FIELDS>>,
+    client: Published<CHECK_FIELDS>,
+    endpoint: Published<CHECK_FIELDS>,
+}
+
+impl SharedCounters {
+    pub fn new(ports: usize) -> SharedCounters {
+        SharedCounters {
+            ports: (0..ports).map(|_| Published::default()).collect(),
+            client: Published::default(),
+            endpoint: Published::default(),
+        }
+    }
+
+    pub fn publish(
+        &self,
+        ports: &[PortCounters],
+        client: &CheckCounters,
+        endpoint: &CheckCounters,
+    ) {
+        for (shared, port) in self.ports.iter().zip(ports) {
+            shared.store(&port.to_array());
+        }
+        self.client.store(&check_to_array(client));
+        self.endpoint.store(&check_to_array(endpoint));
+    }
+
+    pub fn ports(&self) -> Vec<PortCounters> {
+        self.ports
+            .iter()
+            .map(|p| PortCounters::from_array(p.load()))
+            .collect()
+    }
+
+    pub fn client(&self) -> CheckCounters {
+        check_from_array(&self.client.load())
+    }
+
+    pub fn endpoint(&self) -> CheckCounters {
+        check_from_array(&self.endpoint.load())
+    }
+}
+
+/// The figures of one run (between `start` and `stop`, or a batch run).
+#[derive(Clone, Debug)]
+pub struct Figures {
+    pub mode: String,
+    pub seconds: f64,
+    /// Port name and its counters over the run.
+    pub ports: Vec<(String, PortCounters)>,
+    /// In pods mode: requests the clients sent, and replies that came back.
+    pub round_trip: Option<(u64, u64)>,
+    pub client: CheckCounters,
+    pub endpoint: CheckCounters,
+    /// Round-trip latency in TSC cycles.
+    pub latency: Histogram,
+    pub tsc_hz: u64,
+    pub flows: u64,
+    pub new_flows: bool,
+    /// Target rate; 0 = unlimited.
+    pub rate_pps: u64,
+}
+
+fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+impl Figures {
+    /// Requests with no reply (by the end of the run, including those still in flight).
+    pub fn lost(&self) -> Option<u64> {
+        self.round_trip
+            .map(|(sent, back)| sent.saturating_sub(back))
+    }
+
+    pub fn mistranslated(&self) -> u64 {
+        self.client.mistranslated_total() + self.endpoint.mistranslated_total()
+    }
+
+    fn latency_ns(&self, value: Option<u64>) -> Option<u64> {
+        value.map(|c| cycles_to_ns(c, self.tsc_hz))
+    }
+
+    /// Connections answered per second when every packet opens a new flow.
+    pub fn new_flows_per_second(&self) -> Option<f64> {
+        self.new_flows
+            .then(|| per_second(self.client.good, self.seconds))
+    }
+
+    pub fn to_json(&self) -> Json {
+        let ports = self
+            .ports
+            .iter()
+            .map(|(name, c)| {
+                Json::object([
+                    ("name", Json::str(name.clone())),
+                    ("tx_packets", Json::Int(c.tx_packets)),
+                    ("rx_packets", Json::Int(c.rx_packets)),
+                    ("tx_bytes", Json::Int(c.tx_bytes)),
+                    ("rx_bytes", Json::Int(c.rx_bytes)),
+                    ("tx_refused", Json::Int(c.tx_refused)),
+                    ("tx_no_mbuf", Json::Int(c.tx_no_mbuf)),
+                    (
+                        "tx_pps",
+                        Json::Float(per_second(c.tx_packets, self.seconds)),
+                    ),
+                    (
+                        "rx_pps",
+                        Json::Float(per_second(c.rx_packets, self.seconds)),
+                    ),
+                    (
+                        "tx_bps",
+                        Json::Float(per_second(c.tx_bytes * 8, self.seconds)),
+                    ),
+                    (
+                        "rx_bps",
+                        Json::Float(per_second(c.rx_bytes * 8, self.seconds)),
+                    ),
+                ])
+            })
+            .collect();
+        let check = |c: &CheckCounters| {
+            let mut fields = vec![
+                ("good".to_owned(), Json::Int(c.good)),
+                ("malformed".to_owned(), Json::Int(c.malformed)),
+            ];
+            for kind in Mistranslation::ALL {
+                fields.push((kind.name().to_owned(), Json::Int(c.of(kind))));
+            }
+            Json::Object(fields)
+        };
+        let (sent, received) = match self.round_trip {
+            Some((s, r)) => (Json::Int(s), Json::Int(r)),
+            None => (Json::Null, Json::Null),
+        };
+        Json::object([
+            ("mode", Json::str(self.mode.clone())),
+            ("seconds", Json::Float(self.seconds)),
+            ("flows", Json::Int(self.flows)),
+            ("new_flows", Json::Bool(self.new_flows)),
+            ("rate_pps", Json::Int(self.rate_pps)),
+            ("ports", Json::Array(ports)),
+            ("sent", sent),
+            ("received", received),
+            ("lost", Json::opt_int(self.lost())),
+            ("mistranslated", Json::Int(self.mistranslated())),
+            ("client_check", check(&self.client)),
+            ("endpoint_check", check(&self.endpoint)),
+            (
+                "new_flows_per_s",
+                self.new_flows_per_second().map_or(Json::Null, Json::Float),
+            ),
+            (
+                "latency_ns",
+                Json::object([
+                    ("samples", Json::Int(self.latency.samples())),
+                    ("min", Json::opt_int(self.latency_ns(self.latency.min()))),
+                    (
+                        "median",
+                        Json::opt_int(self.latency_ns(self.latency.quantile(0.5))),
+                    ),
+                    (
+                        "p99",
+                        Json::opt_int(self.latency_ns(self.latency.quantile(0.99))),
+                    ),
+                    ("max", Json::opt_int(self.latency_ns(self.latency.max()))),
+                ]),
+            ),
+        ])
+    }
+
+    /// The console's summary after `stop`.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} run: {:.3} s, {} flows{}",
+            self.mode,
+            self.seconds,
+            self.flows,
+            if self.new_flows {
+                " (new per packet)"
+            } else {
+                ""
+            }
+        );
+        out.push_str(&port_table(&self.ports, self.seconds));
+        if let (Some((sent, back)), Some(lost)) = (self.round_trip, self.lost()) {
+            let _ = writeln!(out, "sent {sent}, received back {back}, lost {lost}");
+        }
+        let _ = writeln!(
+            out,
+            "mistranslated {} (client side {}, endpoint side {}); malformed {}",
+            self.mistranslated(),
+            self.client.mistranslated_total(),
+            self.endpoint.mistranslated_total(),
+            self.client.malformed + self.endpoint.malformed
+        );
+        for kind in Mistranslation::ALL {
+            let n = self.client.of(kind) + self.endpoint.of(kind);
+            if n > 0 {
+                let _ = writeln!(out, "  {n:>12} {}: {}", kind.name(), kind.description());
+            }
+        }
+        if let Some(cps) = self.new_flows_per_second() {
+            let _ = writeln!(out, "new flows answered: {cps:.0}/s");
+        }
+        match (self.latency.min(), self.latency.max()) {
+            (Some(min), Some(max)) => {
+                let ns = |c| cycles_to_ns(c, self.tsc_hz);
+                let _ = writeln!(
+                    out,
+                    "latency ns: min {} median {} p99 {} max {} ({} samples)",
+                    ns(min),
+                    ns(self.latency.quantile(0.5).unwrap_or(min)),
+                    ns(self.latency.quantile(0.99).unwrap_or(max)),
+                    ns(max),
+                    self.latency.samples()
+                );
+            }
+            _ => out.push_str("latency: no stamped replies\n"),
+        }
+        out
+    }
+}
+
+/// `show port stats all`: totals and, over `seconds`, rates ("-" without a period).
+pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:>14} {:>14} {:>12} {:>12} {:>10} {:>10}",
+        "port", "tx-packets", "rx-packets", "tx-pps", "rx-pps", "tx-full", "no-mbuf"
+    );
+    let rate = |count: u64| {
+        if seconds > 0.0 {
+            format!("{:.0}", per_second(count, seconds))
+        } else {
+            "-".to_owned()
+        }
+    };
+    for (name, c) in ports {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>14} {:>14} {:>12} {:>12} {:>10} {:>10}",
+            name,
+            c.tx_packets,
+            c.rx_packets,
+            rate(c.tx_packets),
+            rate(c.rx_packets),
+            c.tx_refused,
+            c.tx_no_mbuf
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures() -> Figures {
+        let mut latency = Histogram::new();
+        for cycles in [2596, 5192, 25960] {
+            latency.record(cycles);
+        }
+        let mut client = CheckCounters {
+            good: 990,
+            ..CheckCounters::default()
+        };
+        client.count(&super::super::check::Verdict::Mistranslated(
+            Mistranslation::WrongService,
+        ));
+        Figures {
+            mode: "pods".into(),
+            seconds: 2.0,
+            ports: vec![
+                (
+                    "vhost0".into(),
+                    PortCounters {
+                        tx_packets: 1000,
+                        tx_bytes: 60_000,
+                        rx_packets: 991,
+                        rx_bytes: 59_460,
+                        ..PortCounters::default()
+                    },
+                ),
+                (
+                    "vhost1".into(),
+                    PortCounters {
+                        tx_packets: 995,
+                        tx_bytes: 59_700,
+                        rx_packets: 995,
+                        rx_bytes: 59_700,
+                        ..PortCounters::default()
+                    },
+                ),
+            ],
+            round_trip: Some((1000, 991)),
+            client,
+            endpoint: CheckCounters {
+                good: 995,
+                ..CheckCounters::default()
+            },
+            latency,
+            tsc_hz: 2_596_000_000,
+            flows: 1024,
+            new_flows: false,
+            rate_pps: 500,
+        }
+    }
+
+    #[test]
+    fn json_holds_every_figure() {
+        let json = figures().to_json().to_string();
+        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"flows":1024,"new_flows":false,"rate_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":991,"tx_bytes":60000,"rx_bytes":59460,"tx_refused":0,"tx_no_mbuf":0,"tx_pps":500,"rx_pps":495.5,"tx_bps":240000,"rx_bps":237840}"#), "{json}");
+        assert!(json.contains(r#""sent":1000,"received":991,"lost":9,"mistranslated":1,"client_check":{"good":990,"malformed":0,"unknown_client":0,"wrong_service":1,"#), "{json}");
+        // The median is a bucket middle: 5192 cycles reads as 5247 (2021 ns), within 1/16.
+        assert!(json.ends_with(r#""new_flows_per_s":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
+    }
+
+    #[test]
+    fn text_names_mistranslations_and_latency() {
+        let text = figures().text();
+        assert!(
+            text.contains("sent 1000, received back 991, lost 9"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 wrong_service: reply not from the VIP:port the request went to"),
+            "{text}"
+        );
+        assert!(
+            text.contains("latency ns: min 1000 median 2021 p99 10000 max 10000 (3 samples)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn port_table_shows_rates_only_over_a_period() {
+        let ports = vec![(
+            "net_null0".to_owned(),
+            PortCounters {
+                tx_packets: 3000,
+                ..PortCounters::default()
+            },
+        )];
+        let totals = port_table(&ports, 0.0);
+        assert!(
+            totals
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains(" 3000              0            -            -"),
+            "{totals}"
+        );
+        let rates = port_table(&ports, 2.0);
+        assert!(
+            rates
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains(" 3000              0         1500            0"),
+            "{rates}"
+        );
+    }
+
+    #[test]
+    fn new_flow_rate_and_no_latency() {
+        let mut f = figures();
+        f.new_flows = true;
+        f.latency.clear();
+        f.round_trip = None;
+        assert_eq!(f.new_flows_per_second(), Some(495.0));
+        assert_eq!(f.lost(), None);
+        assert!(f.text().contains("latency: no stamped replies"));
+        assert!(f
+            .to_json()
+            .to_string()
+            .contains(r#""sent":null,"received":null,"lost":null"#));
+    }
+
+    #[test]
+    fn shared_counters_round_trip_and_deltas() {
+        let shared = SharedCounters::new(2);
+        let ports = [
+            PortCounters {
+                tx_packets: 5,
+                tx_bytes: 300,
+                tx_refused: 1,
+                tx_no_mbuf: 2,
+                rx_packets: 4,
+                rx_bytes: 240,
+            },
+            PortCounters::default(),
+        ];
+        let mut client = CheckCounters {
+            good: 3,
+            malformed: 1,
+            ..CheckCounters::default()
+        };
+        client.count(&super::super::check::Verdict::Mistranslated(
+            Mistranslation::BadL4Checksum,
+        ));
+        shared.publish(&ports, &client, &CheckCounters::default());
+        assert_eq!(shared.ports(), ports.to_vec());
+        assert_eq!(shared.client(), client);
+        assert_eq!(shared.endpoint(), CheckCounters::default());
+        let earlier = PortCounters {
+            tx_packets: 2,
+            rx_bytes: 1000,
+            ..PortCounters::default()
+        };
+        let delta = ports[0].since(&earlier);
+        assert_eq!(
+            (delta.tx_packets, delta.rx_bytes, delta.tx_bytes),
+            (3, 0, 300)
+        );
+    }
+}

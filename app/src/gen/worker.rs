@@ -1,0 +1,538 @@
+//! The generator's one busy lcore: every port it drives, polled in turn, in the mode
+//! chosen. The main lcore steers it through [`Control`] and reads its published
+//! counters; the per-packet path takes no lock and allocates nothing.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use podfwd::buffer::PacketBuf;
+use podfwd::types::MacAddr;
+
+use super::check::{check_client_side, check_endpoint_side, CheckCounters, Verdict};
+use super::flows::{FlowCursor, FlowSpec};
+use super::frame::{parse, stamp, FrameTemplate, Stamp};
+use super::latency::Histogram;
+use super::rate::RateLimiter;
+use super::reflect::{answer_arp, reflect_in_place};
+use super::report::{PortCounters, SharedCounters};
+use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst};
+use crate::dpdk::mempool::Mempool;
+use crate::dpdk::port::PortId;
+use crate::dpdk::tsc;
+
+/// testpmd's forwarding modes, plus `pods`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Generated flows out of every port; nothing received.
+    TxOnly,
+    /// Everything received is counted (and its stamp timed) and freed.
+    RxOnly,
+    /// Received on port i, sent out of port i^1 unchanged (the same port if alone).
+    Io,
+    /// Port 0 plays the client pods, port 1 the service endpoints.
+    Pods,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "txonly" => Ok(Mode::TxOnly),
+            "rxonly" => Ok(Mode::RxOnly),
+            "io" => Ok(Mode::Io),
+            "pods" => Ok(Mode::Pods),
+            _ => Err(format!("mode '{s}': expected txonly, rxonly, io or pods")),
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::TxOnly => "txonly",
+            Mode::RxOnly => "rxonly",
+            Mode::Io => "io",
+            Mode::Pods => "pods",
+        })
+    }
+}
+
+/// Longer than any drain (`--drain-ms`) the console would ask for.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+const STOPPED: u8 = 0;
+const RUNNING: u8 = 1;
+const QUIT: u8 = 2;
+
+/// What the worker hands back at the end of a run.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// TSC cycles from start to stop (the drain after stop not included).
+    pub cycles: u64,
+    pub ports: Vec<PortCounters>,
+    pub client: CheckCounters,
+    pub endpoint: CheckCounters,
+    pub latency: Histogram,
+    pub rate_pps: u64,
+    pub flows: u64,
+}
+
+/// The main lcore's handle on the worker: requests go in as a new generation, the
+/// worker acknowledges each once it has acted on it.
+#[derive(Debug, Default)]
+pub struct Control {
+    state: AtomicU8,
+    rate_pps: AtomicU64,
+    flows: AtomicU64,
+    generation: AtomicU64,
+    applied: AtomicU64,
+    result: Mutex<Option<RunResult>>,
+}
+
+impl Control {
+    pub fn new(rate_pps: u64, flows: u64) -> Control {
+        let control = Control::default();
+        control.rate_pps.store(rate_pps, Ordering::Relaxed);
+        control.flows.store(flows, Ordering::Relaxed);
+        control
+    }
+
+    fn request(&self, change: impl FnOnce(&Control)) {
+        change(self);
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        // The worker checks once per loop; while it drains that takes the drain time.
+        // A worker that died (a panic is contained on its lcore) never answers.
+        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+        while self.applied.load(Ordering::Acquire) < generation {
+            if std::time::Instant::now() > deadline {
+                log::warn!(
+                    "the generator's worker lcore did not answer within {REQUEST_TIMEOUT:?}"
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    pub fn start(&self) {
+        self.request(|c| c.state.store(RUNNING, Ordering::Relaxed));
+    }
+
+    /// Stops sending, lets replies in flight arrive, and returns the run's figures
+    /// (None if it was not running).
+    pub fn stop(&self) -> Option<RunResult> {
+        self.request(|c| c.state.store(STOPPED, Ordering::Relaxed));
+        self.result.lock().ok()?.take()
+    }
+
+    pub fn quit(&self) -> Option<RunResult> {
+        self.request(|c| c.state.store(QUIT, Ordering::Relaxed));
+        self.result.lock().ok()?.take()
+    }
+
+    pub fn set_rate(&self, pps: u64) {
+        self.request(|c| c.rate_pps.store(pps, Ordering::Relaxed));
+    }
+
+    pub fn set_flows(&self, flows: u64) {
+        self.request(|c| c.flows.store(flows, Ordering::Relaxed));
+    }
+
+    pub fn running(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == RUNNING
+    }
+}
+
+/// Everything the worker owns, built on the main lcore and moved in.
+pub struct WorkerConfig {
+    pub mode: Mode,
+    /// Ports in order; in pods mode [clients, endpoints].
+    pub ports: Vec<PortId>,
+    pub port_macs: Vec<MacAddr>,
+    pub spec: FlowSpec,
+    pub template: FrameTemplate,
+    pub burst: usize,
+    pub pool: Arc<Mempool>,
+    pub control: Arc<Control>,
+    pub shared: Arc<SharedCounters>,
+    pub tsc_hz: u64,
+    /// How long replies may still arrive after `stop`.
+    pub drain_cycles: u64,
+    /// Pods mode: requests in flight at most (0 = no limit). An open loop at full
+    /// rate only fills the peer's rings and burns the lcore on refused bursts.
+    pub window: u64,
+}
+
+/// In-flight requests whose replies have not come for this long are taken as lost,
+/// so losses do not shrink the window for good.
+const WINDOW_RESET_MICROSECONDS: u64 = 1000;
+
+/// How often counters are published for the console.
+const PUBLISH_PER_SECOND: u64 = 100;
+/// A stopped worker naps between polls instead of spinning.
+const IDLE_NAP: Duration = Duration::from_micros(200);
+
+struct Worker {
+    config: WorkerConfig,
+    counters: Vec<PortCounters>,
+    client: CheckCounters,
+    endpoint: CheckCounters,
+    latency: Histogram,
+    rate: RateLimiter,
+    sequence: u64,
+    cursor: FlowCursor,
+    in_flight: u64,
+    last_reply_tsc: u64,
+    rx: MbufBurst,
+    tx: MbufBurst,
+    trash: MbufBurst,
+}
+
+/// The lcore's entry point; returns 0 on quit.
+pub fn run(config: WorkerConfig) -> i32 {
+    let now = tsc();
+    let rate_pps = config.control.rate_pps.load(Ordering::Relaxed);
+    let ports = config.ports.len();
+    let mut worker = Worker {
+        rate: RateLimiter::new(rate_pps, config.tsc_hz, config.burst, now),
+        counters: vec![PortCounters::default(); ports],
+        client: CheckCounters::default(),
+        endpoint: CheckCounters::default(),
+        latency: Histogram::new(),
+        sequence: 0,
+        cursor: FlowCursor::new(&config.spec),
+        in_flight: 0,
+        last_reply_tsc: now,
+        rx: MbufBurst::new(),
+        tx: MbufBurst::new(),
+        trash: MbufBurst::new(),
+        config,
+    };
+    worker.run();
+    0
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let control = Arc::clone(&self.config.control);
+        let publish_every = (self.config.tsc_hz / PUBLISH_PER_SECOND).max(1);
+        let mut seen_generation = 0;
+        let mut running = false;
+        let mut started_at = 0;
+        let mut next_publish = 0;
+        loop {
+            let generation = control.generation.load(Ordering::Acquire);
+            if generation != seen_generation {
+                seen_generation = generation;
+                let state = control.state.load(Ordering::Relaxed);
+                let now = tsc();
+                let pps = control.rate_pps.load(Ordering::Relaxed);
+                if pps != self.rate.pps() {
+                    self.rate.set_pps(pps, now);
+                }
+                let flows = control.flows.load(Ordering::Relaxed);
+                if flows != self.config.spec.flows
+                    && self.config.spec.check_flow_count(flows).is_ok()
+                {
+                    self.config.spec.flows = flows;
+                    self.cursor = FlowCursor::new(&self.config.spec);
+                }
+                if state == RUNNING && !running {
+                    self.reset();
+                    running = true;
+                    started_at = now;
+                    self.rate.set_pps(pps, now);
+                } else if state != RUNNING && running {
+                    running = false;
+                    let cycles = now.saturating_sub(started_at);
+                    self.drain(now + self.config.drain_cycles);
+                    self.publish();
+                    let result = RunResult {
+                        cycles,
+                        ports: self.counters.clone(),
+                        client: self.client,
+                        endpoint: self.endpoint,
+                        latency: self.latency.clone(),
+                        rate_pps: self.rate.pps(),
+                        flows: self.config.spec.flows,
+                    };
+                    if let Ok(mut slot) = control.result.lock() {
+                        *slot = Some(result);
+                    }
+                }
+                control.applied.store(generation, Ordering::Release);
+                if state == QUIT {
+                    return;
+                }
+            }
+            if running {
+                self.poll(true);
+                let now = tsc();
+                if now >= next_publish {
+                    self.publish();
+                    next_publish = now + publish_every;
+                }
+            } else {
+                self.poll(false);
+                std::thread::sleep(IDLE_NAP);
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.counters.fill(PortCounters::default());
+        self.client = CheckCounters::default();
+        self.endpoint = CheckCounters::default();
+        self.latency.clear();
+        self.in_flight = 0;
+        self.publish();
+    }
+
+    fn publish(&self) {
+        self.config
+            .shared
+            .publish(&self.counters, &self.client, &self.endpoint);
+    }
+
+    /// Keeps receiving (and answering) without sending new requests until `until`.
+    fn drain(&mut self, until: u64) {
+        while tsc() < until {
+            self.poll(false);
+        }
+    }
+
+    /// One pass over the ports; `generate` sends new requests.
+    fn poll(&mut self, generate: bool) {
+        match self.config.mode {
+            Mode::TxOnly => {
+                if generate {
+                    for index in 0..self.config.ports.len() {
+                        self.generate(index);
+                    }
+                }
+            }
+            Mode::RxOnly => {
+                for index in 0..self.config.ports.len() {
+                    self.receive_and_time(index);
+                }
+            }
+            Mode::Io => {
+                for index in 0..self.config.ports.len() {
+                    self.forward(index);
+                }
+            }
+            Mode::Pods => {
+                if generate {
+                    self.generate(0);
+                }
+                self.client_receive(0);
+                self.endpoint_answer(1);
+            }
+        }
+    }
+
+    fn port(&self, index: usize) -> PortId {
+        self.config.ports.get(index).copied().unwrap_or(0)
+    }
+
+    fn port_mac(&self, index: usize) -> MacAddr {
+        self.config
+            .port_macs
+            .get(index)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn counters(&mut self, index: usize) -> Option<&mut PortCounters> {
+        self.counters.get_mut(index)
+    }
+
+    fn send(&mut self, index: usize) {
+        let bytes: u64 = self
+            .tx
+            .as_slice()
+            .iter()
+            .map(|m| m.data().len() as u64)
+            .sum();
+        let count = tx_burst(self.port(index), 0, &mut self.tx);
+        if let Some(c) = self.counters(index) {
+            c.tx_packets += count.sent as u64;
+            // Refused packets are the burst's tail; all frames of a port are one size
+            // except ARP replies, so this is exact whenever nothing is refused.
+            c.tx_bytes += if count.refused == 0 {
+                bytes
+            } else {
+                bytes * count.sent as u64 / (count.sent + count.refused).max(1) as u64
+            };
+            c.tx_refused += count.refused as u64;
+        }
+    }
+
+    fn receive(&mut self, index: usize) -> usize {
+        let count = rx_burst(self.port(index), 0, &mut self.rx, self.config.burst);
+        let bytes: u64 = self
+            .rx
+            .as_slice()
+            .iter()
+            .map(|m| m.data().len() as u64)
+            .sum();
+        if let Some(c) = self.counters(index) {
+            c.rx_packets += count.received as u64;
+            c.rx_bytes += bytes;
+        }
+        count.received
+    }
+
+    /// How many more requests the in-flight window allows now.
+    fn window_room(&mut self, now: u64) -> usize {
+        let window = self.config.window;
+        if window == 0 || self.config.mode != Mode::Pods {
+            return usize::MAX;
+        }
+        let reset_after = self.config.tsc_hz / 1_000_000 * WINDOW_RESET_MICROSECONDS;
+        if now.saturating_sub(self.last_reply_tsc) > reset_after {
+            self.in_flight = 0;
+            self.last_reply_tsc = now;
+        }
+        window.saturating_sub(self.in_flight) as usize
+    }
+
+    fn generate(&mut self, index: usize) {
+        let now = tsc();
+        let room = self.window_room(now);
+        if room == 0 {
+            return;
+        }
+        let wanted = self.rate.permits(now, self.config.burst.min(room));
+        let mut built = 0;
+        for _ in 0..wanted {
+            let Some(mut mbuf) = Mbuf::alloc(&self.config.pool) else {
+                if let Some(c) = self.counters(index) {
+                    c.tx_no_mbuf += 1;
+                }
+                break;
+            };
+            let spec = &self.config.spec;
+            let tuple = self.cursor.next(spec);
+            let vip = spec
+                .services
+                .get(tuple.service)
+                .map_or((0, 0), |s| (u32::from(*s.vip.ip()), s.vip.port()));
+            let stamp = Stamp {
+                sequence: self.sequence as u32,
+                tsc: now,
+            };
+            if !self.config.template.write(&mut mbuf, &tuple, vip, stamp) {
+                break;
+            }
+            self.sequence += 1;
+            built += 1;
+            if self.tx.push(mbuf).is_err() {
+                break;
+            }
+        }
+        self.rate.spent(built);
+        if built > 0 {
+            let sent_before = self.counters(index).map_or(0, |c| c.tx_packets);
+            self.send(index);
+            let sent_after = self.counters(index).map_or(0, |c| c.tx_packets);
+            self.in_flight += sent_after - sent_before;
+        }
+    }
+
+    fn client_receive(&mut self, index: usize) {
+        if self.receive(index) == 0 {
+            return;
+        }
+        let our_mac = self.port_mac(index);
+        let now = tsc();
+        self.in_flight = self.in_flight.saturating_sub(self.rx.len() as u64);
+        self.last_reply_tsc = now;
+        let mut rx = std::mem::take(&mut self.rx);
+        for mut mbuf in rx.drain() {
+            let clients = self.config.spec.clients;
+            if answer_arp(mbuf.data_mut(), our_mac, |ip| clients.contains(ip)) {
+                let _ = self.tx.push(mbuf);
+                continue;
+            }
+            let verdict = check_client_side(&self.config.spec, mbuf.data());
+            self.client.count(&verdict);
+            if let Verdict::Good {
+                stamp: Some(stamp), ..
+            } = verdict
+            {
+                self.latency.record(now.saturating_sub(stamp.tsc));
+            }
+            if let Err(mbuf) = self.trash.push(mbuf) {
+                drop(mbuf);
+            }
+        }
+        self.rx = rx;
+        self.trash.clear();
+        if !self.tx.is_empty() {
+            self.send(index);
+        }
+    }
+
+    fn endpoint_answer(&mut self, index: usize) {
+        if self.receive(index) == 0 {
+            return;
+        }
+        let our_mac = self.port_mac(index);
+        let mut rx = std::mem::take(&mut self.rx);
+        for mut mbuf in rx.drain() {
+            // The endpoint side stands for every host behind it (endpoints, next hops).
+            if answer_arp(mbuf.data_mut(), our_mac, |_| true) {
+                let _ = self.tx.push(mbuf);
+                continue;
+            }
+            let (verdict, parsed) = check_endpoint_side(&self.config.spec, mbuf.data());
+            self.endpoint.count(&verdict);
+            match parsed {
+                Some(parsed) => {
+                    reflect_in_place(mbuf.data_mut(), &parsed);
+                    if let Err(mbuf) = self.tx.push(mbuf) {
+                        drop(mbuf);
+                    }
+                }
+                None => {
+                    if let Err(mbuf) = self.trash.push(mbuf) {
+                        drop(mbuf);
+                    }
+                }
+            }
+        }
+        self.rx = rx;
+        self.trash.clear();
+        if !self.tx.is_empty() {
+            self.send(index);
+        }
+    }
+
+    fn receive_and_time(&mut self, index: usize) {
+        if self.receive(index) == 0 {
+            return;
+        }
+        let now = tsc();
+        for mbuf in self.rx.as_slice() {
+            if let Some(sent) = parse(mbuf.data()).ok().and_then(|p| stamp(mbuf.data(), &p)) {
+                self.latency.record(now.saturating_sub(sent.tsc));
+            }
+        }
+        self.rx.clear();
+    }
+
+    fn forward(&mut self, index: usize) {
+        if self.receive(index) == 0 {
+            return;
+        }
+        let peer = if index ^ 1 < self.config.ports.len() {
+            index ^ 1
+        } else {
+            index
+        };
+        std::mem::swap(&mut self.rx, &mut self.tx);
+        self.send(peer);
+    }
+}

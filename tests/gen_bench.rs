@@ -1,0 +1,83 @@
+//! `scripts/bench --quick` runs inside the suite so that it never rots: it must finish
+//! and print a figure in every row. What the figures are is not asserted (the machine
+//! is shared and noisy); `scripts/bench` without --quick is how they are measured.
+
+use std::process::Command;
+
+use podfwd_suite::{bin, dpdk_lock};
+
+/// The cells of the markdown table row whose first cell starts with `label`.
+fn row<'a>(report: &'a str, label: &str) -> Vec<&'a str> {
+    let line = report
+        .lines()
+        .find(|l| l.starts_with(&format!("| {label}")))
+        .unwrap_or_else(|| panic!("no row '{label}' in:\n{report}"));
+    line.trim_matches('|').split('|').map(str::trim).collect()
+}
+
+fn assert_number(cell: &str, what: &str, report: &str) {
+    assert!(
+        cell.parse::<f64>().is_ok_and(|v| v.is_finite() && v >= 0.0),
+        "{what}: '{cell}' is not a figure in:\n{report}"
+    );
+}
+
+#[test]
+fn bench_quick_prints_every_figure() {
+    let _lock = dpdk_lock();
+    let bin_dir = bin("podfwd-gen")
+        .parent()
+        .expect("binary directory")
+        .to_path_buf();
+    bin("podfwd");
+    let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench"))
+        .args(["--quick", "--bin-dir"])
+        .arg(&bin_dir)
+        .output()
+        .expect("run scripts/bench");
+    let report = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "scripts/bench --quick failed ({}):\n{report}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for label in ["dpdk-testpmd io", "l3fwd LPM", "l3fwd-graph"] {
+        assert_number(row(&report, label)[1], label, &report);
+    }
+    // podfwd always gets a row: the full chain's figure, or the startup file's refusal
+    // stated plainly followed by podfwd's figure without it.
+    let chain = row(&report, "podfwd (full chain");
+    if chain[1].starts_with("failed: podfwd rejected its startup file") {
+        assert_number(
+            row(&report, "podfwd without startup file")[1],
+            "podfwd bare",
+            &report,
+        );
+    } else {
+        assert_number(chain[1], "podfwd full chain", &report);
+    }
+    let vhost = row(&report, "testpmd |");
+    assert_number(vhost[1], "vhost testpmd Mpps", &report);
+    assert_number(vhost[3], "vhost testpmd median latency", &report);
+    let cps = report.split("## (c)").nth(1).expect("section (c)");
+    assert_number(
+        row(cps, "testpmd |")[1],
+        "new flows per second through testpmd",
+        &report,
+    );
+    let podfwd_vhost = report
+        .split("## (b)")
+        .nth(1)
+        .and_then(|b| b.lines().find(|l| l.starts_with("| podfwd")))
+        .expect("a podfwd row in section (b)");
+    let cells: Vec<&str> = podfwd_vhost
+        .trim_matches('|')
+        .split('|')
+        .map(str::trim)
+        .collect();
+    assert!(
+        cells[1].parse::<f64>().is_ok() || cells[1].starts_with("failed"),
+        "{report}"
+    );
+}

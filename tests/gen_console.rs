@@ -1,0 +1,94 @@
+//! `podfwd-gen`'s console, driven through a pipe as testpmd's is in scripts: txonly on a
+//! `net_null` port (no hugepages), every command answered, errors named, and EOF quits.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use podfwd_suite::{bin, dpdk_lock, file_prefix, remove_runtime_dir};
+
+#[test]
+fn console_commands_over_a_pipe() {
+    let _lock = dpdk_lock();
+    let prefix = file_prefix("gen-console");
+    let mut child = Command::new(bin("podfwd-gen"))
+        .args([
+            "-l",
+            "0,1",
+            "--main-lcore",
+            "1",
+            "--no-pci",
+            "--no-huge",
+            "-m",
+            "256",
+            "--file-prefix",
+            &prefix,
+        ])
+        .args([
+            "--vdev=net_null0",
+            "--",
+            "--mode",
+            "txonly",
+            "--clients",
+            "10.1.1.3",
+            "--client-ports",
+            "1000-1999",
+            "--flows",
+            "100",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn podfwd-gen");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut say = |line: &str, pause_ms: u64| {
+        writeln!(stdin, "{line}").expect("write a command");
+        std::thread::sleep(Duration::from_millis(pause_ms));
+    };
+    say("help", 0);
+    say("start", 300);
+    say("show port stats all", 300);
+    say("show port stats all", 0);
+    say("set rate 1M", 0);
+    say("set flows 500", 0);
+    say("show flows", 0);
+    say("set flows 1001", 0);
+    say("set rate fast", 0);
+    say("launch", 0);
+    say("stop", 0);
+    drop(stdin);
+    let output = child
+        .wait_with_output()
+        .expect("podfwd-gen exits at end of input");
+    remove_runtime_dir(&prefix);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "set rate PPS|max",
+        "started",
+        "over the last",
+        "rate 1000000 pps",
+        "flows 500",
+        "clients 10.1.1.3 ports 1000-1999 (1000 tuples), udp 64 B on the wire, 500 established flows",
+        "error: flows 1001: only 1000 client tuples (1 addresses x 1000 ports)",
+        "error: set rate fast: expected packets per second (e.g. 500000, 2.5M) or 'max'",
+        "error: unknown command 'launch'",
+        "txonly run:",
+    ] {
+        assert!(stdout.contains(expected), "missing '{expected}' in:\n{stdout}");
+    }
+    let sent: u64 = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("txonly run:"))
+        .find(|l| l.starts_with("net_null0"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no net_null0 row in the run summary:\n{stdout}"));
+    assert!(sent > 0, "{stdout}");
+}

@@ -1,0 +1,376 @@
+//! `podfwd-gen` over vhost-user: two `net_vhost` servers in the generator, two
+//! `virtio_user` ports in the process under test (`--single-file-segments`; both sides
+//! `--no-huge` here, which vhost-user supports through memfd, so the test needs no
+//! hugepages). The generator's worker polls on CPU 0, the peer's on CPU 1.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use podfwd_suite::{bin, dpdk_lock, file_prefix, remove_runtime_dir, scratch_dir};
+
+/// The first number after `"key":` in `json` (keys the generator writes once).
+fn number(json: &str, key: &str) -> u64 {
+    let tag = format!("\"{key}\":");
+    let at = json
+        .find(&tag)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + tag.len();
+    let digits: String = json[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a count in {json}"))
+}
+
+/// Per-port `(tx_packets, rx_packets)` in port order.
+fn port_counts(json: &str) -> Vec<(u64, u64)> {
+    json.split("{\"name\":")
+        .skip(1)
+        .map(|port| (number(port, "tx_packets"), number(port, "rx_packets")))
+        .collect()
+}
+
+fn generator(dir: &Path, prefix: &str, app_args: &[&str]) -> Child {
+    Command::new(bin("podfwd-gen"))
+        .args([
+            "-l",
+            "0,1",
+            "--main-lcore",
+            "1",
+            "--no-pci",
+            "--no-huge",
+            "-m",
+            "512",
+            "--file-prefix",
+            prefix,
+        ])
+        .arg(format!(
+            "--vdev=net_vhost0,iface={}",
+            dir.join("vh0.sock").display()
+        ))
+        .arg(format!(
+            "--vdev=net_vhost1,iface={}",
+            dir.join("vh1.sock").display()
+        ))
+        .arg("--")
+        .args(app_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn podfwd-gen")
+}
+
+fn virtio_eal(dir: &Path, prefix: &str) -> Vec<String> {
+    [
+        "-l",
+        "0,1",
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        "512",
+        "--single-file-segments",
+        "--file-prefix",
+        prefix,
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain([
+        format!(
+            "--vdev=virtio_user0,path={}",
+            dir.join("vh0.sock").display()
+        ),
+        format!(
+            "--vdev=virtio_user1,path={}",
+            dir.join("vh1.sock").display()
+        ),
+    ])
+    .collect()
+}
+
+/// Waits for the vhost sockets: the generator is the server and must listen first.
+fn wait_for_sockets(dir: &Path, generator: &mut Child) {
+    for _ in 0..200 {
+        if dir.join("vh0.sock").exists() && dir.join("vh1.sock").exists() {
+            return;
+        }
+        if let Ok(Some(status)) = generator.try_wait() {
+            panic!("podfwd-gen exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("podfwd-gen did not create its vhost sockets");
+}
+
+fn finish(child: Child, what: &str) -> Output {
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn interrupt(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+}
+
+/// testpmd's accumulated totals after it stops: (RX-packets, TX-packets, RX-dropped + TX-dropped).
+fn testpmd_totals(stdout: &str) -> (u64, u64, u64) {
+    let block = stdout
+        .split("Accumulated forward statistics for all ports")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no accumulated statistics in testpmd's output:\n{stdout}"));
+    let field = |name: &str| -> u64 {
+        let at = block
+            .find(name)
+            .unwrap_or_else(|| panic!("no {name} in {block}"))
+            + name.len();
+        block[at..]
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{name} unreadable"))
+    };
+    (
+        field("RX-packets:"),
+        field("TX-packets:"),
+        field("RX-dropped:") + field("TX-dropped:"),
+    )
+}
+
+/// testpmd io in podfwd's place forwards without NAT, so each service is its own
+/// endpoint. Every packet the generator claims to have sent must reach testpmd, every
+/// packet testpmd forwarded must be counted by the generator, and what did not come
+/// back is exactly what testpmd reports dropping.
+#[test]
+fn generator_is_honest_against_testpmd_io() {
+    let testpmd = which("dpdk-testpmd")
+        .expect("dpdk-testpmd not found: install the Debian package dpdk-dev (scripts/setup)");
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("gen_vhost_testpmd");
+    let (gen_prefix, tp_prefix) = (file_prefix("gen-hon"), file_prefix("tp-hon"));
+    let mut gen = generator(
+        &dir,
+        &gen_prefix,
+        &[
+            "--mode",
+            "pods",
+            "--service",
+            "10.96.0.10:80",
+            "--service",
+            "10.96.0.11:53",
+            "--proto",
+            "udp",
+            "--size",
+            "128",
+            "--flows",
+            "4096",
+            "--clients",
+            "10.1.1.2-10.1.1.9",
+            "--rate",
+            "200k",
+            "--duration",
+            "3",
+            "--json",
+        ],
+    );
+    wait_for_sockets(&dir, &mut gen);
+    // testpmd's virtio-user ports write to the vhost sockets when they stop, after the
+    // generator has closed them: ignore SIGPIPE (inherited through exec) so that is EPIPE.
+    let peer = Command::new("sh")
+        .args(["-c", "trap '' PIPE; exec \"$0\" \"$@\""])
+        .arg(testpmd)
+        .args(virtio_eal(&dir, &tp_prefix))
+        .args([
+            "--",
+            "--forward-mode=io",
+            "--nb-cores=1",
+            "--total-num-mbufs=16384",
+            "--stats-period=3600",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dpdk-testpmd");
+    let gen_out = finish(gen, "podfwd-gen");
+    interrupt(&peer);
+    let tp_out = finish(peer, "dpdk-testpmd");
+    remove_runtime_dir(&gen_prefix);
+    remove_runtime_dir(&tp_prefix);
+
+    let json = String::from_utf8_lossy(&gen_out.stdout).to_string();
+    let ports = port_counts(&json);
+    assert_eq!(ports.len(), 2, "{json}");
+    let ((a_tx, a_rx), (b_tx, b_rx)) = (ports[0], ports[1]);
+    assert!(
+        a_rx > 100_000,
+        "too few replies for a 3 s run at 200 kpps: {json}"
+    );
+    assert_eq!(number(&json, "mistranslated"), 0, "{json}");
+    assert_eq!(
+        (number(&json, "sent"), number(&json, "received")),
+        (a_tx, a_rx)
+    );
+    assert_eq!(
+        number(&json, "good"),
+        a_rx,
+        "every reply checks out: {json}"
+    );
+    let (tp_rx, tp_tx, tp_dropped) = testpmd_totals(&String::from_utf8_lossy(&tp_out.stdout));
+    assert_eq!(
+        tp_rx,
+        a_tx + b_tx,
+        "testpmd received what the generator sent"
+    );
+    assert_eq!(
+        tp_tx,
+        a_rx + b_rx,
+        "the generator received what testpmd sent"
+    );
+    assert_eq!(
+        tp_rx,
+        tp_tx + tp_dropped,
+        "testpmd forwarded or dropped each packet"
+    );
+    let samples = number(&json, "samples");
+    assert!(
+        samples > 0 && samples <= a_rx,
+        "128-byte UDP frames carry latency stamps: {json}"
+    );
+}
+
+/// The same run with podfwd in testpmd's place: the seed service mapping translates
+/// every request to its endpoint and every reply back to the VIP. Needs the NAT44
+/// pipeline in the podfwd binary; until it is integrated podfwd only cross-connects,
+/// and the endpoint side rightly sees untranslated VIPs.
+#[test]
+#[ignore = "needs the NAT44 pipeline integrated into the podfwd binary (issue 8); run with --ignored"]
+fn podfwd_translates_every_packet() {
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("gen_vhost_podfwd");
+    let (gen_prefix, fwd_prefix) = (file_prefix("gen-nat"), file_prefix("fwd-nat"));
+    let startup = dir.join("startup.conf");
+    std::fs::write(
+        &startup,
+        "set interface mac address pods 02:fe:16:3f:5f:0f\n\
+         set interface ip address pods 10.1.1.1/24\n\
+         set interface state pods up\n\
+         set interface mac address host 01:23:45:67:89:42\n\
+         set interface ip address host 172.30.1.1/24\n\
+         set interface state host up\n\
+         set ip neighbor host 172.30.1.2 02:00:00:00:00:b0 static\n\
+         ip route add 10.20.0.0/24 via 172.30.1.2 host\n\
+         set ip neighbor pods 10.1.1.3 02:00:00:00:00:a0 static\n\
+         ip route add 10.1.1.3/32 via 10.1.1.3 pods\n\
+         nat44 add static mapping udp local 10.20.0.2 8080 external 10.104.221.85 80 out2in-only\n\
+         set nat timeout udp 2\n\
+         set interface nat44 out pods\n\
+         set interface nat44 in host\n",
+    )
+    .expect("write startup file");
+    let mut gen = generator(
+        &dir,
+        &gen_prefix,
+        &[
+            "--mode",
+            "pods",
+            "--service",
+            "10.104.221.85:80=10.20.0.2:8080",
+            "--clients",
+            "10.1.1.3",
+            "--client-mac",
+            "02:00:00:00:00:a0",
+            "--gateway-mac",
+            "02:fe:16:3f:5f:0f",
+            "--proto",
+            "udp",
+            "--size",
+            "128",
+            "--flows",
+            "1000",
+            "--rate",
+            "100k",
+            "--duration",
+            "3",
+            "--json",
+        ],
+    );
+    wait_for_sockets(&dir, &mut gen);
+    let socket = dir.join("cli.sock");
+    let podfwd = Command::new(bin("podfwd"))
+        .args(virtio_eal(&dir, &fwd_prefix))
+        .args([
+            "--",
+            "--iface",
+            "pods=virtio_user0",
+            "--iface",
+            "host=virtio_user1",
+        ])
+        .arg("--exec")
+        .arg(&startup)
+        .arg("--socket")
+        .arg(&socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn podfwd");
+    let gen_out = finish(gen, "podfwd-gen");
+    // Sessions exist right after the run, and are gone once their 2 s UDP timeout passed.
+    let sessions = || {
+        let out = Command::new(bin("podfwdctl"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(["show", "nat44", "sessions"])
+            .output()
+            .expect("run podfwdctl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let during = sessions();
+    std::thread::sleep(Duration::from_secs(4));
+    let after = sessions();
+    interrupt(&podfwd);
+    finish(podfwd, "podfwd");
+    assert!(
+        during.contains("10.1.1.3"),
+        "no session of the client pod right after the run:\n{during}"
+    );
+    assert!(
+        !after.contains("10.1.1.3"),
+        "sessions outlived their 2 s timeout:\n{after}"
+    );
+    remove_runtime_dir(&gen_prefix);
+    remove_runtime_dir(&fwd_prefix);
+
+    let json = String::from_utf8_lossy(&gen_out.stdout).to_string();
+    assert_eq!(number(&json, "mistranslated"), 0, "{json}");
+    assert!(number(&json, "received") > 100_000, "{json}");
+    assert_eq!(number(&json, "lost"), 0, "no loss at 100 kpps: {json}");
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.is_file())
+}
