@@ -1,1 +1,315 @@
-fn main() {}
+//! `podfwd [EAL options] -- [app options]`: brings up the EAL, the ports and the
+//! worker lcores, then serves commands on the main lcore until told to stop.
+#![deny(unsafe_code)]
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Parser;
+use log::{info, warn};
+use podfwd_app::{console, control, dpdk, forward, hardware, options};
+
+use podfwd_app::console::Executor;
+use podfwd_app::dpdk::eal::Eal;
+use podfwd_app::dpdk::mempool::{Mempool, PoolSizing};
+use podfwd_app::dpdk::port::{self, PortId};
+use podfwd_app::dpdk::{lcore, signal};
+use podfwd_app::forward::{CrossConnect, InterfaceCounters, WorkerConfig, WorkerPort};
+use podfwd_app::hardware::{HardwareCommands, Interface};
+use podfwd_app::options::AppOptions;
+
+/// Per-lcore mempool cache (mbufs).
+const MEMPOOL_CACHE: u32 = 256;
+/// TX buffers are flushed after this long even when not full.
+const TX_DRAIN_MICROSECONDS: u64 = 100;
+
+/// A failure that ends podfwd: the sentence to print, and the exit code.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure {
+            message: e.to_string(),
+            code: 1,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let mut args = Vec::new();
+    for arg in std::env::args_os() {
+        match arg.into_string() {
+            Ok(a) => args.push(a),
+            Err(raw) => {
+                eprintln!("podfwd: argument {raw:?} is not valid UTF-8");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("podfwd: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Started ports and the pool they receive into; dropping stops and closes the ports,
+/// then frees the pool, so every exit path releases them in the right order.
+struct Dataplane {
+    started: Vec<PortId>,
+    configured: Vec<PortId>,
+    pool: Option<Mempool>,
+}
+
+impl Dataplane {
+    fn shut_down(&mut self) -> Result<(), String> {
+        let mut first_error = None;
+        for port in self.started.drain(..) {
+            if let Err(e) = port::stop(port) {
+                first_error.get_or_insert(e.to_string());
+            }
+        }
+        for port in self.configured.drain(..) {
+            if let Err(e) = port::close(port) {
+                first_error.get_or_insert(e.to_string());
+            }
+        }
+        self.pool = None;
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        if let Err(e) = self.shut_down() {
+            warn!("{e}");
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> Result<(), Failure> {
+    let (program, eal_args, app_args) = options::split_args(args);
+
+    info!("EAL: rte_eal_init {}", eal_args.join(" "));
+    let eal = Eal::init(&program, &eal_args)?;
+
+    info!("app args: {}", app_args.join(" "));
+    let options = match AppOptions::try_parse_from(std::iter::once(program.clone()).chain(app_args))
+    {
+        Ok(o) => o,
+        Err(e) if !e.use_stderr() => {
+            // --help / --version: print, and succeed.
+            let _ = e.print();
+            eal.cleanup()?;
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(Failure {
+                message: e.render().to_string().trim_end().to_owned(),
+                code: 2,
+            });
+        }
+    };
+    let startup = match &options.exec {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some((path.clone(), text)),
+            Err(e) => {
+                return Err(Failure {
+                    message: format!("startup file '{}': {e}", path.display()),
+                    code: 2,
+                });
+            }
+        },
+        None => None,
+    };
+    let workers = lcore::worker_lcores();
+    if workers.is_empty() {
+        return Err(Failure {
+            message: "no worker lcore: give the EAL at least two lcores, e.g. -l 0,1 (the main lcore runs the console)".into(),
+            code: 2,
+        });
+    }
+    let queues = workers.len() as u16;
+    info!(
+        "{} worker lcore(s) {:?}, main lcore {}",
+        workers.len(),
+        workers,
+        lcore::main_lcore()
+    );
+
+    let interfaces = hardware::resolve_interfaces(&options.ifaces).map_err(|m| Failure {
+        message: m,
+        code: 2,
+    })?;
+    let mut dataplane = Dataplane {
+        started: Vec::new(),
+        configured: Vec::new(),
+        pool: None,
+    };
+    let mut descriptors = Vec::with_capacity(interfaces.len());
+    for interface in &interfaces {
+        let info = &interface.info;
+        let port = info.port;
+        info!(
+            "port {port} '{}': device {} driver {}, max {} rx / {} tx queues, socket {}",
+            interface.name,
+            info.device,
+            info.driver,
+            info.max_rx_queues,
+            info.max_tx_queues,
+            info.socket
+        );
+        if info.max_rx_queues < queues || info.max_tx_queues < queues {
+            return Err(Failure {
+                message: format!(
+                    "port {port} ({}) has at most {} rx / {} tx queues, but {queues} worker lcore(s) need one each: pass fewer lcores with -l",
+                    info.device, info.max_rx_queues, info.max_tx_queues
+                ),
+                code: 1,
+            });
+        }
+        info!("port {port}: rte_eth_dev_configure {queues} rx, {queues} tx queues");
+        port::configure(port, queues, queues)?;
+        dataplane.configured.push(port);
+        descriptors.push(port::adjust_descriptors(port, options.rxd, options.txd)?);
+    }
+
+    let sizing = PoolSizing {
+        ports: interfaces.len() as u32,
+        queues_per_port: u32::from(queues),
+        rx_descriptors: descriptors
+            .iter()
+            .map(|d| u32::from(d.0))
+            .max()
+            .unwrap_or(0),
+        tx_descriptors: descriptors
+            .iter()
+            .map(|d| u32::from(d.1))
+            .max()
+            .unwrap_or(0),
+        burst: u32::from(options.burst),
+        workers: u32::from(queues),
+        cache: MEMPOOL_CACHE,
+    };
+    let mbufs = options.mbufs.unwrap_or_else(|| sizing.mbufs());
+    let socket = lcore::socket_of(lcore::main_lcore());
+    info!("mempool: {mbufs} mbufs, cache {MEMPOOL_CACHE}, socket {socket}");
+    let pool = dataplane.pool.insert(Mempool::create(
+        "podfwd_mbufs",
+        mbufs,
+        MEMPOOL_CACHE,
+        socket,
+    )?);
+
+    for (interface, &(rxd, txd)) in interfaces.iter().zip(&descriptors) {
+        let port = interface.port();
+        let socket = if interface.info.socket < 0 {
+            socket
+        } else {
+            interface.info.socket
+        };
+        for queue in 0..queues {
+            info!("port {port} queue {queue}: rx {rxd} / tx {txd} descriptors");
+            port::rx_queue_setup(port, queue, rxd, socket, pool)?;
+            port::tx_queue_setup(port, queue, txd, socket)?;
+        }
+        info!("port {port}: rte_eth_dev_start");
+        port::start(port)?;
+        dataplane.started.push(port);
+        port::enable_promiscuous(port)?;
+        match port::link(port) {
+            Ok(link) => info!("port {port} '{}': link {link}", interface.name),
+            Err(e) => warn!("{e}"),
+        }
+    }
+
+    let worker_counters: Vec<Arc<[InterfaceCounters]>> = workers
+        .iter()
+        .map(|_| {
+            (0..interfaces.len())
+                .map(|_| InterfaceCounters::default())
+                .collect()
+        })
+        .collect();
+    let mut executor = HardwareCommands {
+        interfaces: interfaces.clone(),
+        workers: worker_counters.clone(),
+    };
+    if let Some((path, text)) = &startup {
+        info!("startup file {}", path.display());
+        console::run_startup_file(path, text, &mut executor, &mut std::io::stdout()).map_err(
+            |m| Failure {
+                message: m,
+                code: 2,
+            },
+        )?;
+    }
+
+    let listener = control::bind(&options.socket).map_err(|e| Failure {
+        message: format!("control socket {}: {e}", options.socket.display()),
+        code: 1,
+    })?;
+    info!("control socket {}", options.socket.display());
+    let stop_signal = signal::install_stop_handler()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let drain_ticks = dpdk::tsc_hz() * TX_DRAIN_MICROSECONDS / 1_000_000;
+    let mut launched = Vec::with_capacity(workers.len());
+    for (queue, (&lcore_id, counters)) in workers.iter().zip(&worker_counters).enumerate() {
+        let config = WorkerConfig {
+            ports: interfaces
+                .iter()
+                .map(|i: &Interface| WorkerPort {
+                    port: i.port(),
+                    queue: queue as u16,
+                })
+                .collect(),
+            burst: usize::from(options.burst),
+            drain_ticks,
+            stop: Arc::clone(&stop),
+            counters: Arc::clone(counters),
+        };
+        let processor = CrossConnect {
+            interfaces: interfaces.len(),
+        };
+        info!(
+            "launch worker lcore {lcore_id}: queue {queue} on every port, processor cross-connect"
+        );
+        match lcore::launch(lcore_id, move || forward::run_worker(config, processor)) {
+            Ok(handle) => launched.push(handle),
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(e.into());
+            }
+        }
+    }
+
+    if !signal::stop_requested() {
+        let (sender, events) = console::event_sources(stop_signal);
+        console::serve_socket(listener, sender);
+        console::run_console(&mut executor as &mut dyn Executor, &events);
+    }
+    let _ = std::fs::remove_file(&options.socket);
+
+    info!("stopping workers");
+    stop.store(true, Ordering::Relaxed);
+    for handle in launched {
+        let lcore_id = handle.lcore();
+        let rc = handle.wait();
+        if rc != 0 {
+            warn!("worker lcore {lcore_id} returned {rc}");
+        }
+    }
+    info!("stopping and closing ports");
+    dataplane.shut_down()?;
+    drop(dataplane);
+    info!("rte_eal_cleanup");
+    eal.cleanup()?;
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! Commands from people: the startup file, the console on stdin and the control
+//! socket all feed one [`Executor`] on the main lcore.
+
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::mpsc::{channel, Receiver, Sender};
+
+use crate::control;
+
+/// Runs one CLI line; `Ok` is the output to show, `Err` a sentence saying what is wrong.
+pub trait Executor {
+    fn execute(&mut self, line: &str) -> Result<String, String>;
+}
+
+/// Why the main lcore woke up.
+#[derive(Debug)]
+pub enum Event {
+    /// A line typed on stdin.
+    ConsoleLine(String),
+    /// stdin reached end of file; forwarding goes on until a signal or `quit`.
+    ConsoleClosed,
+    /// SIGINT or SIGTERM.
+    StopSignal,
+    /// A line from a control socket client, and where its reply goes.
+    Remote {
+        line: String,
+        reply: Sender<Result<String, String>>,
+    },
+}
+
+/// Lines that end podfwd rather than go to the executor.
+pub fn is_quit(line: &str) -> bool {
+    matches!(line.trim(), "quit" | "exit")
+}
+
+/// Runs every line of a startup file; blank lines and `#` comments are skipped. Stops
+/// at the first failing line with `FILE:LINE: error`.
+pub fn run_startup_file(
+    path: &Path,
+    text: &str,
+    executor: &mut dyn Executor,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match executor.execute(line) {
+            Ok(output) => {
+                let _ = out.write_all(output.as_bytes());
+            }
+            Err(e) => return Err(format!("{}:{}: {line}: {e}", path.display(), number + 1)),
+        }
+    }
+    Ok(())
+}
+
+/// Starts the threads that turn stdin and stop signals into [`Event`]s. They block in
+/// read(2), so the main lcore sleeps until something happens.
+pub fn event_sources(stop_signal: UnixStream) -> (Sender<Event>, Receiver<Event>) {
+    let (sender, receiver) = channel();
+    let console = sender.clone();
+    std::thread::Builder::new()
+        .name("console-stdin".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if console.send(Event::ConsoleLine(line)).is_err() {
+                    return;
+                }
+            }
+            let _ = console.send(Event::ConsoleClosed);
+        })
+        .ok();
+    let signals = sender.clone();
+    std::thread::Builder::new()
+        .name("stop-signal".into())
+        .spawn(move || {
+            let mut stop_signal = stop_signal;
+            let mut byte = [0u8; 1];
+            loop {
+                match stop_signal.read(&mut byte) {
+                    Ok(1) => {
+                        let _ = signals.send(Event::StopSignal);
+                        return;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    _ => return,
+                }
+            }
+        })
+        .ok();
+    (sender, receiver)
+}
+
+/// Accepts control socket clients; each connection's lines go to the main lcore as
+/// [`Event::Remote`] and the replies back in order. `quit`/`exit` close the connection.
+pub fn serve_socket(listener: UnixListener, events: Sender<Event>) {
+    let spawned = std::thread::Builder::new()
+        .name("control-socket".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let events = events.clone();
+                let _ = std::thread::Builder::new()
+                    .name("control-client".into())
+                    .spawn(move || serve_client(stream, &events));
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("control socket not served: {e}");
+    }
+}
+
+fn serve_client(stream: UnixStream, events: &Sender<Event>) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { return };
+        if is_quit(&line) {
+            return;
+        }
+        let reply = if line.trim().is_empty() {
+            Ok(String::new())
+        } else {
+            let (sender, receiver) = channel();
+            if events
+                .send(Event::Remote {
+                    line,
+                    reply: sender,
+                })
+                .is_err()
+            {
+                return;
+            }
+            // A dropped sender means podfwd is shutting down.
+            receiver
+                .recv()
+                .unwrap_or_else(|_| Err("podfwd is shutting down".into()))
+        };
+        if control::write_reply(&mut writer, &reply).is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves events until `quit`/`exit` or a stop signal.
+pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
+    let interactive = std::io::stdin().is_terminal();
+    let prompt = || {
+        if interactive {
+            print!("podfwd# ");
+            let _ = std::io::stdout().flush();
+        }
+    };
+    prompt();
+    while let Ok(event) = events.recv() {
+        match event {
+            Event::StopSignal => {
+                log::info!("stop signal received");
+                return;
+            }
+            Event::Remote { line, reply } => {
+                let _ = reply.send(executor.execute(line.trim()));
+            }
+            Event::ConsoleClosed => log::info!("console input closed; stop with SIGINT/SIGTERM"),
+            Event::ConsoleLine(line) => {
+                if is_quit(&line) {
+                    return;
+                }
+                if !line.trim().is_empty() {
+                    let mut stdout = std::io::stdout().lock();
+                    match executor.execute(line.trim()) {
+                        Ok(output) => {
+                            let _ = stdout.write_all(output.as_bytes());
+                        }
+                        Err(e) => {
+                            let _ = writeln!(stdout, "error: {e}");
+                        }
+                    }
+                    let _ = stdout.flush();
+                }
+                prompt();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo(Vec<String>);
+    impl Executor for Echo {
+        fn execute(&mut self, line: &str) -> Result<String, String> {
+            self.0.push(line.to_owned());
+            if line == "bad" {
+                Err("bad command".into())
+            } else {
+                Ok(format!("did {line}\n"))
+            }
+        }
+    }
+
+    #[test]
+    fn startup_file_skips_comments_and_stops_at_first_error() {
+        let mut echo = Echo(Vec::new());
+        let mut out = Vec::new();
+        let text = "# comment\n\n  one  \nbad\nthree\n";
+        let err = run_startup_file(Path::new("s.cli"), text, &mut echo, &mut out).unwrap_err();
+        assert_eq!(err, "s.cli:4: bad: bad command");
+        assert_eq!(echo.0, ["one", "bad"]);
+        assert_eq!(out, b"did one\n");
+    }
+
+    #[test]
+    fn quit_words() {
+        assert!(is_quit(" quit "));
+        assert!(is_quit("exit"));
+        assert!(!is_quit("quitter"));
+    }
+}

@@ -1,0 +1,126 @@
+//! EAL initialisation and cleanup.
+
+use std::ffi::CString;
+use std::os::raw::c_char;
+
+use super::DpdkError;
+
+/// The initialised Environment Abstraction Layer. Dropping it calls `rte_eal_cleanup`;
+/// [`Eal::cleanup`] does the same and reports the result.
+#[derive(Debug)]
+pub struct Eal {
+    cleaned_up: bool,
+}
+
+/// Why EAL init failed, with a hint when the cause is a common set-up problem.
+#[derive(Debug)]
+pub struct EalInitError {
+    pub error: DpdkError,
+    pub hint: Option<&'static str>,
+}
+
+impl std::fmt::Display for EalInitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.error)?;
+        if let Some(hint) = self.hint {
+            write!(f, "; {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+const NO_HUGEPAGES_HINT: &str = "no free hugepages: run hugepages/setup (as root) \
+     or pass --no-huge to the EAL";
+const BAD_ARGUMENT_HINT: &str = "check the EAL options before '--' (see the EAL log above)";
+
+impl Eal {
+    /// Runs `rte_eal_init` on `program` followed by `eal_args` (everything before `--`).
+    /// Can succeed only once per process.
+    pub fn init(program: &str, eal_args: &[String]) -> Result<Eal, EalInitError> {
+        let mut owned = Vec::with_capacity(eal_args.len() + 1);
+        for arg in std::iter::once(program).chain(eal_args.iter().map(String::as_str)) {
+            match CString::new(arg) {
+                Ok(c) => owned.push(c),
+                Err(_) => {
+                    return Err(EalInitError {
+                        error: DpdkError::new(
+                            "rte_eal_init",
+                            format!("argument {arg:?}"),
+                            libc::EINVAL,
+                        ),
+                        hint: Some("an argument contains a NUL byte"),
+                    })
+                }
+            }
+        }
+        // rte_eal_init permutes argv in place and may keep pointers into it (e.g. the
+        // program name for logs), so the strings are leaked for the process lifetime.
+        let owned: &'static [CString] = Box::leak(owned.into_boxed_slice());
+        let mut argv: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr() as *mut c_char).collect();
+        let argv: &'static mut [*mut c_char] = Box::leak(argv.split_off(0).into_boxed_slice());
+        let argc = argv.len() as i32;
+        // SAFETY: argv holds argc valid NUL-terminated strings that live forever; EAL init
+        // is called from the main thread before any other DPDK call.
+        let consumed = unsafe { dpdk_sys::rte_eal_init(argc, argv.as_mut_ptr()) };
+        if consumed < 0 {
+            let error = DpdkError::from_rte_errno("rte_eal_init", "");
+            let hint = if !hugepages_optional(eal_args) && no_free_hugepages() {
+                Some(NO_HUGEPAGES_HINT)
+            } else if error.errno == libc::EINVAL {
+                Some(BAD_ARGUMENT_HINT)
+            } else {
+                None
+            };
+            return Err(EalInitError { error, hint });
+        }
+        let consumed = consumed as usize;
+        if consumed + 1 < argv.len() {
+            // getopt stops at the first non-option; everything after it is not EAL's.
+            // Dropping this cleans the half-used EAL up again.
+            let _initialised = Eal { cleaned_up: false };
+            let rest: Vec<&str> = eal_args[consumed..].iter().map(String::as_str).collect();
+            return Err(EalInitError {
+                error: DpdkError::new("rte_eal_init", format!("arguments {rest:?}"), libc::EINVAL),
+                hint: Some("EAL options go before '--', app options after it"),
+            });
+        }
+        Ok(Eal { cleaned_up: false })
+    }
+
+    /// Releases the EAL's resources (hugepage files, threads' state). Ports must be
+    /// closed first.
+    pub fn cleanup(mut self) -> Result<(), DpdkError> {
+        self.cleaned_up = true;
+        // SAFETY: called once, from the main lcore, after the workers returned.
+        let rc = unsafe { dpdk_sys::rte_eal_cleanup() };
+        if rc < 0 {
+            return Err(DpdkError::new("rte_eal_cleanup", "", rc));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Eal {
+    fn drop(&mut self) {
+        if !self.cleaned_up {
+            // SAFETY: as in `cleanup`; the result cannot be reported from drop.
+            unsafe { dpdk_sys::rte_eal_cleanup() };
+        }
+    }
+}
+
+fn hugepages_optional(eal_args: &[String]) -> bool {
+    eal_args.iter().any(|a| a == "--no-huge")
+}
+
+/// True when the kernel reports no free hugepages of any size.
+fn no_free_hugepages() -> bool {
+    let Ok(meminfo) = std::fs::read_to_string("/proc/meminfo") else {
+        return false;
+    };
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("HugePages_Free:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        == Some(0)
+}

@@ -1,0 +1,109 @@
+//! Lcores: which exist, and running a Rust closure on a worker lcore.
+
+use std::os::raw::{c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use dpdk_sys as sys;
+
+use super::DpdkError;
+
+/// An EAL lcore id.
+pub type LcoreId = u32;
+
+pub fn main_lcore() -> LcoreId {
+    // SAFETY: reads EAL configuration set at init.
+    unsafe { sys::rte_get_main_lcore() }
+}
+
+/// The enabled lcores other than the main one, in id order.
+pub fn worker_lcores() -> Vec<LcoreId> {
+    let mut lcores = Vec::new();
+    // SAFETY: iterates EAL configuration; returns >= RTE_MAX_LCORE at the end.
+    let mut lcore = unsafe { sys::rte_get_next_lcore(u32::MAX, 1, 0) };
+    while lcore < sys::RTE_MAX_LCORE {
+        lcores.push(lcore);
+        // SAFETY: as above.
+        lcore = unsafe { sys::rte_get_next_lcore(lcore, 1, 0) };
+    }
+    lcores
+}
+
+/// The calling thread's lcore id (`LCORE_ID_ANY` on non-EAL threads).
+pub fn current() -> LcoreId {
+    // SAFETY: reads a thread-local set by the EAL.
+    unsafe { sys::podfwd_lcore_id() }
+}
+
+/// NUMA socket of an lcore.
+pub fn socket_of(lcore: LcoreId) -> i32 {
+    // SAFETY: pure lookup in EAL configuration.
+    unsafe { sys::rte_lcore_to_socket_id(lcore) as i32 }
+}
+
+type Job = Box<dyn FnOnce() -> i32 + Send + 'static>;
+
+/// A job running on a worker lcore; [`Launched::wait`] collects its result.
+#[derive(Debug)]
+#[must_use = "a launched lcore must be waited for"]
+pub struct Launched {
+    lcore: LcoreId,
+    waited: bool,
+}
+
+/// Result code of a job that panicked (the panic is contained on its lcore).
+pub const JOB_PANICKED: i32 = -1;
+
+extern "C" fn run_job(arg: *mut c_void) -> c_int {
+    // SAFETY: `launch` passed a pointer from Box::into_raw(Box<Job>) and gives up
+    // ownership; this is its only reconstruction.
+    let job: Box<Job> = unsafe { Box::from_raw(arg.cast::<Job>()) };
+    // Unwinding out of an extern "C" function would abort the whole process.
+    catch_unwind(AssertUnwindSafe(job)).unwrap_or(JOB_PANICKED)
+}
+
+/// Runs `job` on worker `lcore`. The job owns everything it needs (moved in).
+pub fn launch<F>(lcore: LcoreId, job: F) -> Result<Launched, DpdkError>
+where
+    F: FnOnce() -> i32 + Send + 'static,
+{
+    let job: Box<Job> = Box::new(Box::new(job));
+    let arg = Box::into_raw(job).cast::<c_void>();
+    // SAFETY: run_job matches lcore_function_t and takes ownership of arg only if the
+    // launch succeeds.
+    let rc = unsafe { sys::rte_eal_remote_launch(Some(run_job), arg, lcore) };
+    if rc < 0 {
+        // SAFETY: the launch failed, so the job was never handed over; reclaim it.
+        drop(unsafe { Box::from_raw(arg.cast::<Job>()) });
+        return Err(DpdkError::new(
+            "rte_eal_remote_launch",
+            format!("lcore {lcore}"),
+            rc,
+        ));
+    }
+    Ok(Launched {
+        lcore,
+        waited: false,
+    })
+}
+
+impl Launched {
+    pub fn lcore(&self) -> LcoreId {
+        self.lcore
+    }
+
+    /// Blocks until the job returns; gives its return code.
+    pub fn wait(mut self) -> i32 {
+        self.waited = true;
+        // SAFETY: called from the main lcore for a lcore this process launched.
+        unsafe { sys::rte_eal_wait_lcore(self.lcore) }
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if !self.waited {
+            // SAFETY: as in `wait`; never leave a job running past its handle.
+            unsafe { sys::rte_eal_wait_lcore(self.lcore) };
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The safe `rte_mbuf` view, and bursts of them for RX and TX.
+//!
+//! **Single segment only.** An [`Mbuf`] exposes the first segment's data and keeps
+//! `pkt_len == data_len`; RX frees chained (multi-segment) mbufs instead of handing
+//! them out, so every `Mbuf` podfwd sees is one segment. Ports are configured without
+//! the scatter offload and mbufs hold a full 1518-byte frame, so chains do not arise.
+
+use std::mem::MaybeUninit;
+use std::ptr::NonNull;
+
+use dpdk_sys as sys;
+use podfwd::buffer::PacketBuf;
+
+use super::mempool::Mempool;
+use super::port::PortId;
+
+/// One single-segment packet buffer, owned: dropping it returns it to its pool, and
+/// [`tx_burst`] hands it to the driver.
+#[repr(transparent)]
+#[derive(Debug)]
+pub struct Mbuf {
+    raw: NonNull<sys::rte_mbuf>,
+}
+
+// SAFETY: an Mbuf is the only handle to its rte_mbuf, so moving it between lcores
+// moves ownership; freeing into the mempool is thread-safe.
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes ownership of a raw mbuf.
+    ///
+    /// # Safety
+    /// `raw` is a valid single-segment mbuf with reference count 1, owned by nobody
+    /// else from now on.
+    pub unsafe fn from_raw(raw: NonNull<sys::rte_mbuf>) -> Mbuf {
+        Mbuf { raw }
+    }
+
+    /// Gives up ownership without freeing (e.g. into a TX queue).
+    pub fn into_raw(self) -> NonNull<sys::rte_mbuf> {
+        let raw = self.raw;
+        std::mem::forget(self);
+        raw
+    }
+
+    /// A fresh, empty mbuf from `pool`, or None when the pool is exhausted.
+    pub fn alloc(pool: &Mempool) -> Option<Mbuf> {
+        // SAFETY: the pool is valid; the result is a new single-segment mbuf or NULL.
+        let raw = unsafe { sys::podfwd_pktmbuf_alloc(pool.as_ptr()) };
+        // SAFETY: freshly allocated, refcount 1, one segment, owned by us alone.
+        NonNull::new(raw).map(|raw| unsafe { Mbuf::from_raw(raw) })
+    }
+
+    fn header(&self) -> &sys::rte_mbuf {
+        // SAFETY: self owns a valid mbuf for its whole lifetime.
+        unsafe { self.raw.as_ref() }
+    }
+
+    /// The port the driver received this mbuf on.
+    pub fn port(&self) -> PortId {
+        self.header().port
+    }
+
+    /// Number of segments; always 1 for mbufs that came through [`rx_burst`].
+    pub fn segments(&self) -> u16 {
+        self.header().nb_segs
+    }
+
+    /// Copies `frame` into an empty mbuf; false (and unchanged) if it does not fit.
+    pub fn write_frame(&mut self, frame: &[u8]) -> bool {
+        if !self.set_len(frame.len()) {
+            return false;
+        }
+        self.data_mut().copy_from_slice(frame);
+        true
+    }
+
+    fn data_ptr(&self) -> *mut u8 {
+        let header = self.header();
+        // buf_addr + data_off: rte_pktmbuf_mtod, computed here instead of a C call per packet.
+        header
+            .buf_addr
+            .cast::<u8>()
+            .wrapping_add(usize::from(header.data_off))
+    }
+}
+
+impl PacketBuf for Mbuf {
+    fn data(&self) -> &[u8] {
+        let len = usize::from(self.header().data_len);
+        // SAFETY: a single-segment mbuf's data_len bytes at buf_addr + data_off are
+        // initialised packet data inside its buffer, owned by self.
+        unsafe { std::slice::from_raw_parts(self.data_ptr(), len) }
+    }
+
+    fn data_mut(&mut self) -> &mut [u8] {
+        let len = usize::from(self.header().data_len);
+        // SAFETY: as in `data`, and &mut self makes this the only live view.
+        unsafe { std::slice::from_raw_parts_mut(self.data_ptr(), len) }
+    }
+
+    fn set_len(&mut self, len: usize) -> bool {
+        if len > self.capacity() {
+            return false;
+        }
+        // capacity() <= buf_len, a u16, so both casts are lossless.
+        let mut raw = self.raw;
+        // SAFETY: we own the mbuf; the new length stays within the buffer's tailroom.
+        let header = unsafe { raw.as_mut() };
+        header.data_len = len as u16;
+        header.pkt_len = len as u32;
+        true
+    }
+
+    fn capacity(&self) -> usize {
+        let header = self.header();
+        usize::from(header.buf_len).saturating_sub(usize::from(header.data_off))
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: we own the mbuf and give it back exactly once.
+        unsafe { sys::podfwd_pktmbuf_free(self.raw.as_ptr()) };
+    }
+}
+
+/// The largest burst podfwd moves at once.
+pub const MAX_BURST: usize = 256;
+
+/// A fixed-capacity array of owned mbufs (no heap), used for RX bursts and TX buffers.
+pub struct MbufBurst {
+    len: usize,
+    slots: [MaybeUninit<Mbuf>; MAX_BURST],
+}
+
+impl Default for MbufBurst {
+    fn default() -> Self {
+        MbufBurst::new()
+    }
+}
+
+impl std::fmt::Debug for MbufBurst {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MbufBurst({} mbufs)", self.len)
+    }
+}
+
+impl MbufBurst {
+    pub fn new() -> MbufBurst {
+        MbufBurst {
+            len: 0,
+            slots: [const { MaybeUninit::uninit() }; MAX_BURST],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.len == MAX_BURST
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: slots[..len] are initialised; MaybeUninit<Mbuf> has Mbuf's layout.
+        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr().cast::<Mbuf>(), self.len) }
+    }
+
+    pub fn as_slice(&self) -> &[Mbuf] {
+        // SAFETY: as in `as_mut_slice`.
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr().cast::<Mbuf>(), self.len) }
+    }
+
+    /// Appends `mbuf`, or gives it back when full.
+    pub fn push(&mut self, mbuf: Mbuf) -> Result<(), Mbuf> {
+        match self.slots.get_mut(self.len) {
+            Some(slot) => {
+                slot.write(mbuf);
+                self.len += 1;
+                Ok(())
+            }
+            None => Err(mbuf),
+        }
+    }
+
+    /// Moves every mbuf out, in order, leaving the burst empty.
+    pub fn drain(&mut self) -> Drain<'_> {
+        let end = self.len;
+        // From here the slots belong to the Drain; a leaked Drain leaks mbufs but
+        // never double-frees them.
+        self.len = 0;
+        Drain {
+            burst: self,
+            next: 0,
+            end,
+        }
+    }
+
+    /// Frees every mbuf with one bulk call.
+    pub fn clear(&mut self) {
+        let count = self.len;
+        self.len = 0;
+        // SAFETY: slots[..count] are owned, initialised mbufs (layout of *mut rte_mbuf)
+        // that are no longer reachable through self after len = 0.
+        unsafe {
+            sys::podfwd_pktmbuf_free_bulk(
+                self.slots.as_mut_ptr().cast::<*mut sys::rte_mbuf>(),
+                count as u32,
+            )
+        };
+    }
+
+    fn raw_slots(&mut self) -> *mut *mut sys::rte_mbuf {
+        self.slots.as_mut_ptr().cast::<*mut sys::rte_mbuf>()
+    }
+}
+
+impl Drop for MbufBurst {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// The iterator of [`MbufBurst::drain`].
+pub struct Drain<'a> {
+    burst: &'a mut MbufBurst,
+    next: usize,
+    end: usize,
+}
+
+impl Iterator for Drain<'_> {
+    type Item = Mbuf;
+
+    fn next(&mut self) -> Option<Mbuf> {
+        if self.next >= self.end {
+            return None;
+        }
+        let slot = self.burst.slots.get(self.next)?;
+        self.next += 1;
+        // SAFETY: slots[next..end] are initialised and each is read out exactly once.
+        Some(unsafe { slot.assume_init_read() })
+    }
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        for mbuf in self.by_ref() {
+            drop(mbuf);
+        }
+    }
+}
+
+/// What one RX call brought in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RxCount {
+    pub received: usize,
+    /// Chained mbufs freed on arrival (see the module doc).
+    pub multi_segment_dropped: usize,
+}
+
+/// Receives up to `max` packets into the empty `burst`.
+pub fn rx_burst(port: PortId, queue: u16, burst: &mut MbufBurst, max: usize) -> RxCount {
+    debug_assert!(burst.is_empty());
+    if !burst.is_empty() {
+        burst.clear();
+    }
+    let max = max.min(MAX_BURST) as u16;
+    // SAFETY: the slots have room for `max` pointers; the PMD writes `n` owned mbufs.
+    // This lcore is the only user of (port, queue).
+    let n = usize::from(unsafe { sys::podfwd_eth_rx_burst(port, queue, burst.raw_slots(), max) });
+    burst.len = n;
+    let mut count = RxCount {
+        received: n,
+        multi_segment_dropped: 0,
+    };
+    if burst.as_slice().iter().any(|m| m.segments() != 1) {
+        count.multi_segment_dropped = retain_single_segment(burst);
+        count.received -= count.multi_segment_dropped;
+    }
+    count
+}
+
+fn retain_single_segment(burst: &mut MbufBurst) -> usize {
+    let mut kept = MbufBurst::new();
+    let mut dropped = 0;
+    for mbuf in burst.drain() {
+        if mbuf.segments() == 1 {
+            // kept has the same capacity as burst, so this cannot fail.
+            let _ = kept.push(mbuf);
+        } else {
+            dropped += 1;
+            // Dropping frees the whole chain (rte_pktmbuf_free walks the segments).
+            drop(mbuf);
+        }
+    }
+    std::mem::swap(burst, &mut kept);
+    dropped
+}
+
+/// What one TX call did; `sent + refused` is what the burst held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxCount {
+    pub sent: usize,
+    /// Packets the queue did not take; they were freed.
+    pub refused: usize,
+}
+
+/// Hands the whole burst to the driver; what it refuses is freed. Leaves it empty.
+pub fn tx_burst(port: PortId, queue: u16, burst: &mut MbufBurst) -> TxCount {
+    let count = burst.len;
+    if count == 0 {
+        return TxCount::default();
+    }
+    // SAFETY: slots[..count] are owned mbufs; the PMD takes ownership of the first
+    // `sent` of them. This lcore is the only user of (port, queue).
+    let sent = usize::from(unsafe {
+        sys::podfwd_eth_tx_burst(port, queue, burst.raw_slots(), count as u16)
+    });
+    let refused = count - sent;
+    if refused > 0 {
+        // SAFETY: slots[sent..count] are still ours and are freed exactly once here.
+        unsafe { sys::podfwd_pktmbuf_free_bulk(burst.raw_slots().add(sent), refused as u32) };
+    }
+    burst.len = 0;
+    TxCount { sent, refused }
+}

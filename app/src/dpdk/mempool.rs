@@ -1,0 +1,113 @@
+//! The packet mempool.
+
+use std::ffi::CString;
+use std::ptr::NonNull;
+
+use dpdk_sys as sys;
+
+use super::DpdkError;
+
+/// A pool of packet mbufs (`rte_pktmbuf_pool_create`). Freed on drop; ports that
+/// receive into it must be closed first.
+#[derive(Debug)]
+pub struct Mempool {
+    pool: NonNull<sys::rte_mempool>,
+}
+
+// SAFETY: rte_mempool is designed for concurrent use from all lcores (lock-free ring
+// plus per-lcore caches); the handle is just its address.
+unsafe impl Send for Mempool {}
+// SAFETY: as above; all operations through &Mempool are thread-safe in DPDK.
+unsafe impl Sync for Mempool {}
+
+/// What the pool has to hold at once, in mbufs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSizing {
+    pub ports: u32,
+    pub queues_per_port: u32,
+    pub rx_descriptors: u32,
+    pub tx_descriptors: u32,
+    pub burst: u32,
+    pub workers: u32,
+    pub cache: u32,
+}
+
+impl PoolSizing {
+    /// Every descriptor ring full, plus per worker one RX burst in flight and one TX
+    /// buffer per port, plus each lcore's cache (the main lcore's too).
+    pub fn mbufs(&self) -> u32 {
+        let rings = self.ports * self.queues_per_port * (self.rx_descriptors + self.tx_descriptors);
+        let in_flight = self.workers * self.burst * (1 + self.ports);
+        let caches = (self.workers + 1) * self.cache;
+        rings + in_flight + caches
+    }
+}
+
+impl Mempool {
+    /// `mbufs` buffers of the default data room (2048 B + headroom), `cache` per lcore.
+    pub fn create(name: &str, mbufs: u32, cache: u32, socket: i32) -> Result<Mempool, DpdkError> {
+        let subject = || format!("pool {name} ({mbufs} mbufs, cache {cache})");
+        let cname = CString::new(name)
+            .map_err(|_| DpdkError::new("rte_pktmbuf_pool_create", subject(), libc::EINVAL))?;
+        // SAFETY: cname is NUL-terminated; the sizes are plain integers checked by DPDK.
+        let raw = unsafe {
+            sys::rte_pktmbuf_pool_create(
+                cname.as_ptr(),
+                mbufs,
+                cache,
+                0,
+                sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16,
+                socket,
+            )
+        };
+        match NonNull::new(raw) {
+            Some(pool) => Ok(Mempool { pool }),
+            None => Err(DpdkError::from_rte_errno(
+                "rte_pktmbuf_pool_create",
+                subject(),
+            )),
+        }
+    }
+
+    pub fn as_ptr(&self) -> *mut sys::rte_mempool {
+        self.pool.as_ptr()
+    }
+
+    /// Free mbufs (not exact while lcores hold cached ones).
+    pub fn available(&self) -> u32 {
+        // SAFETY: the pool is valid for self's lifetime.
+        unsafe { sys::rte_mempool_avail_count(self.pool.as_ptr()) }
+    }
+
+    pub fn in_use(&self) -> u32 {
+        // SAFETY: the pool is valid for self's lifetime.
+        unsafe { sys::rte_mempool_in_use_count(self.pool.as_ptr()) }
+    }
+}
+
+impl Drop for Mempool {
+    fn drop(&mut self) {
+        // SAFETY: the pool was created by rte_pktmbuf_pool_create and is freed once;
+        // Mbuf values borrow nothing from it, but the app drops them all before this.
+        unsafe { sys::rte_mempool_free(self.pool.as_ptr()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizing_counts_rings_bursts_and_caches() {
+        let sizing = PoolSizing {
+            ports: 2,
+            queues_per_port: 1,
+            rx_descriptors: 1024,
+            tx_descriptors: 1024,
+            burst: 32,
+            workers: 1,
+            cache: 256,
+        };
+        assert_eq!(sizing.mbufs(), 2 * 2048 + 32 * 3 + 2 * 256);
+    }
+}

@@ -1,0 +1,53 @@
+//! SIGINT/SIGTERM as a stop request that a blocking reader can wait for.
+
+use std::io;
+use std::os::fd::IntoRawFd;
+use std::os::raw::{c_int, c_void};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Write end of the wake-up pair, or -1 before installation.
+static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_stop_signal(_signal: c_int) {
+    STOP_REQUESTED.store(true, Ordering::SeqCst);
+    let fd = WAKE_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let byte = 1u8;
+        // SAFETY: write(2) is async-signal-safe; fd is the non-blocking write end that
+        // stays open for the process lifetime; a full buffer only loses a duplicate wake-up.
+        unsafe { libc::write(fd, (&byte as *const u8).cast::<c_void>(), 1) };
+    }
+}
+
+/// Installs the SIGINT/SIGTERM handler. Each signal makes one byte readable on the
+/// returned stream, so a thread can block on it instead of polling.
+pub fn install_stop_handler() -> io::Result<UnixStream> {
+    let (reader, writer) = UnixStream::pair()?;
+    writer.set_nonblocking(true)?;
+    let previous = WAKE_FD.swap(writer.into_raw_fd(), Ordering::SeqCst);
+    if previous >= 0 {
+        // SAFETY: the previous write end was leaked by an earlier call and is closed once.
+        unsafe { libc::close(previous) };
+    }
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler
+        // only touches atomics and write(2). No SA_RESTART: blocked reads see EINTR.
+        let rc = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_stop_signal as extern "C" fn(c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(reader)
+}
+
+/// True once SIGINT or SIGTERM arrived.
+pub fn stop_requested() -> bool {
+    STOP_REQUESTED.load(Ordering::SeqCst)
+}

@@ -1,0 +1,201 @@
+//! The worker lcore's poll loop, and the boundary where a burst processor plugs in.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use podfwd::types::IfIndex;
+
+use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, MAX_BURST};
+use crate::dpdk::port::PortId;
+use crate::dpdk::tsc;
+
+/// Where one packet of a burst goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Out of this interface (an index into the interface table).
+    Transmit(IfIndex),
+    /// Freed; the processor counts why.
+    Drop,
+}
+
+/// Decides, for a burst received on one interface, where each packet goes. It may
+/// rewrite the packets. `verdicts.len() == packets.len()`; every verdict must be set.
+pub trait BurstProcessor: Send {
+    fn process_burst(
+        &mut self,
+        rx_interface: IfIndex,
+        packets: &mut [Mbuf],
+        verdicts: &mut [Verdict],
+    );
+}
+
+/// Bring-up processor: sends everything received on interface i out of interface
+/// i ^ 1 (0 <-> 1, 2 <-> 3, ...), unchanged. A lone last interface drops.
+#[derive(Debug, Clone, Copy)]
+pub struct CrossConnect {
+    pub interfaces: usize,
+}
+
+impl BurstProcessor for CrossConnect {
+    fn process_burst(
+        &mut self,
+        rx_interface: IfIndex,
+        _packets: &mut [Mbuf],
+        verdicts: &mut [Verdict],
+    ) {
+        let peer = rx_interface.0 ^ 1;
+        let verdict = if usize::from(peer) < self.interfaces {
+            Verdict::Transmit(IfIndex(peer))
+        } else {
+            Verdict::Drop
+        };
+        verdicts.fill(verdict);
+    }
+}
+
+/// Counters one worker publishes for one interface (single writer: that worker).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct InterfaceCounters {
+    pub rx_packets: AtomicU64,
+    pub tx_packets: AtomicU64,
+    /// Packets a TX burst refused (freed).
+    pub tx_error: AtomicU64,
+    /// Packets the processor dropped, or sent to an interface that does not exist.
+    pub drops: AtomicU64,
+    /// Chained mbufs freed at RX (podfwd handles single-segment mbufs only).
+    pub rx_multi_segment: AtomicU64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct LocalCounters {
+    rx_packets: u64,
+    tx_packets: u64,
+    tx_error: u64,
+    drops: u64,
+    rx_multi_segment: u64,
+}
+
+impl LocalCounters {
+    fn publish(&self, to: &InterfaceCounters) {
+        to.rx_packets.store(self.rx_packets, Ordering::Relaxed);
+        to.tx_packets.store(self.tx_packets, Ordering::Relaxed);
+        to.tx_error.store(self.tx_error, Ordering::Relaxed);
+        to.drops.store(self.drops, Ordering::Relaxed);
+        to.rx_multi_segment
+            .store(self.rx_multi_segment, Ordering::Relaxed);
+    }
+}
+
+/// One interface as a worker sees it: its port and this worker's queue on it.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerPort {
+    pub port: PortId,
+    pub queue: u16,
+}
+
+/// Everything a worker needs, built before launch and moved into its lcore.
+#[derive(Debug)]
+pub struct WorkerConfig {
+    /// Indexed by interface index.
+    pub ports: Vec<WorkerPort>,
+    pub burst: usize,
+    /// TX buffers older than this (in TSC ticks) are flushed even when not full.
+    pub drain_ticks: u64,
+    pub stop: Arc<AtomicBool>,
+    /// This worker's counters, indexed by interface index.
+    pub counters: Arc<[InterfaceCounters]>,
+}
+
+struct TxBuffer {
+    pending: MbufBurst,
+    /// TSC when the oldest pending packet was queued.
+    oldest: u64,
+}
+
+/// The poll loop: RX burst -> processor -> per-port TX buffers, until `stop` is set.
+/// Returns 0; pending TX is flushed before returning.
+pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> i32 {
+    let interfaces = config.ports.len();
+    let burst = config.burst.clamp(1, MAX_BURST);
+    let mut rx = MbufBurst::new();
+    let mut dropped = MbufBurst::new();
+    let mut verdicts = [Verdict::Drop; MAX_BURST];
+    let mut tx: Vec<TxBuffer> = (0..interfaces)
+        .map(|_| TxBuffer {
+            pending: MbufBurst::new(),
+            oldest: 0,
+        })
+        .collect();
+    let mut local = vec![LocalCounters::default(); interfaces];
+
+    while !config.stop.load(Ordering::Relaxed) {
+        let mut now = tsc();
+        for (rx_index, rx_port) in config.ports.iter().enumerate() {
+            let got = rx_burst(rx_port.port, rx_port.queue, &mut rx, burst);
+            if got.received == 0 && got.multi_segment_dropped == 0 {
+                continue;
+            }
+            let n = rx.len();
+            let verdicts = &mut verdicts[..n];
+            verdicts.fill(Verdict::Drop);
+            processor.process_burst(IfIndex(rx_index as u16), rx.as_mut_slice(), verdicts);
+            if let Some(counters) = local.get_mut(rx_index) {
+                counters.rx_packets += got.received as u64;
+                counters.rx_multi_segment += got.multi_segment_dropped as u64;
+            }
+            now = tsc();
+            for (mbuf, verdict) in rx.drain().zip(verdicts.iter()) {
+                let out = match *verdict {
+                    Verdict::Transmit(out) => out.as_usize(),
+                    Verdict::Drop => usize::MAX,
+                };
+                match (tx.get_mut(out), config.ports.get(out), local.get_mut(out)) {
+                    (Some(buffer), Some(tx_port), Some(counters)) => {
+                        if buffer.pending.is_empty() {
+                            buffer.oldest = now;
+                        }
+                        // A buffer is flushed at `burst` <= MAX_BURST, so push succeeds.
+                        if buffer.pending.push(mbuf).is_err() {
+                            counters.tx_error += 1;
+                        }
+                        if buffer.pending.len() >= burst {
+                            flush(tx_port, buffer, counters);
+                        }
+                    }
+                    _ => {
+                        if let Some(counters) = local.get_mut(rx_index) {
+                            counters.drops += 1;
+                        }
+                        // Full only if every packet of a MAX_BURST burst dropped;
+                        // then the returned mbuf is freed right here by Drop.
+                        let _ = dropped.push(mbuf);
+                    }
+                }
+            }
+            dropped.clear();
+        }
+        for ((buffer, tx_port), counters) in tx.iter_mut().zip(&config.ports).zip(local.iter_mut())
+        {
+            if !buffer.pending.is_empty() && now.wrapping_sub(buffer.oldest) >= config.drain_ticks {
+                flush(tx_port, buffer, counters);
+            }
+        }
+        for (counters, shared) in local.iter().zip(config.counters.iter()) {
+            counters.publish(shared);
+        }
+    }
+    for ((buffer, tx_port), counters) in tx.iter_mut().zip(&config.ports).zip(local.iter_mut()) {
+        flush(tx_port, buffer, counters);
+    }
+    for (counters, shared) in local.iter().zip(config.counters.iter()) {
+        counters.publish(shared);
+    }
+    0
+}
+
+fn flush(port: &WorkerPort, buffer: &mut TxBuffer, counters: &mut LocalCounters) {
+    let count = tx_burst(port.port, port.queue, &mut buffer.pending);
+    counters.tx_packets += count.sent as u64;
+    counters.tx_error += count.refused as u64;
+}

@@ -1,0 +1,11 @@
+//! The DPDK side of podfwd: EAL, ports and lcores (in [`dpdk`], the only module with
+//! `unsafe`), the worker poll loop, and the console that serves commands.
+#![deny(unsafe_code)]
+
+pub mod console;
+pub mod control;
+#[allow(unsafe_code)]
+pub mod dpdk;
+pub mod forward;
+pub mod hardware;
+pub mod options;

@@ -1,0 +1,90 @@
+//! Bad command lines end podfwd with a sentence naming the problem and a non-zero
+//! exit, before any forwarding.
+
+use std::process::{Command, Output};
+
+use podfwd_suite::{bin, dpdk_lock, file_prefix, remove_runtime_dir};
+
+fn podfwd(test: &str, eal: &[&str], app: &[&str]) -> Output {
+    let _lock = dpdk_lock();
+    let prefix = file_prefix(test);
+    let output = Command::new(bin("podfwd"))
+        .args(["--no-pci", "--no-huge", "--file-prefix", &prefix])
+        .args(eal)
+        .arg("--")
+        .args(app)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run podfwd");
+    remove_runtime_dir(&prefix);
+    output
+}
+
+fn last_stderr_line(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn unknown_iface_device_is_named_with_the_known_ones() {
+    let out = podfwd(
+        "bad_iface",
+        &["-l", "0,1", "--vdev=net_null0"],
+        &["--iface", "up0=net_nope7"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        last_stderr_line(&out),
+        "podfwd: unknown device 'net_nope7' in --iface up0=net_nope7 (known: net_null0)"
+    );
+}
+
+#[test]
+fn malformed_eal_argument_fails_eal_init() {
+    let out = podfwd("bad_eal", &["-l", "zero,one", "--vdev=net_null0"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        last_stderr_line(&out),
+        "podfwd: rte_eal_init failed: Invalid argument (errno 22); check the EAL options before '--' (see the EAL log above)"
+    );
+}
+
+#[test]
+fn missing_startup_file_is_named() {
+    let out = podfwd(
+        "bad_exec",
+        &["-l", "0,1", "--vdev=net_null0"],
+        &["--exec", "/nonexistent/podfwd.cli"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        last_stderr_line(&out),
+        "podfwd: startup file '/nonexistent/podfwd.cli': No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn single_lcore_leaves_no_worker() {
+    let out = podfwd("one_lcore", &["-l", "0", "--vdev=net_null0"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        last_stderr_line(&out).starts_with("podfwd: no worker lcore"),
+        "{}",
+        last_stderr_line(&out)
+    );
+}
+
+#[test]
+fn burst_out_of_range_is_refused() {
+    let out = podfwd(
+        "bad_burst",
+        &["-l", "0,1", "--vdev=net_null0"],
+        &["--burst", "257"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("'257': burst must be 1..=256"), "{stderr}");
+}

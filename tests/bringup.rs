@@ -1,0 +1,360 @@
+//! The real `podfwd` on two net_pcap ports (no hugepages): it starts, runs a startup
+//! file, cross-connects the ports, reports counters, and stops cleanly.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use podfwd_suite::{
+    bin, dpdk_lock, file_prefix, read_pcap, remove_runtime_dir, scratch_dir, write_pcap,
+};
+
+/// Four frames of different lengths, each numbered in its last byte.
+fn input_frames() -> Vec<Vec<u8>> {
+    [60usize, 64, 128, 1514]
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let mut frame = vec![0u8; len];
+            // destination, source, EtherType IPv4
+            frame[..14]
+                .copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]);
+            for (j, b) in frame.iter_mut().enumerate().skip(14) {
+                *b = (j * 7 + i) as u8;
+            }
+            frame
+        })
+        .collect()
+}
+
+fn spawn_piped(command: &mut Command) -> Child {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"))
+}
+
+struct Running {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    prefix: String,
+}
+
+impl Running {
+    fn start(dir: &Path, test: &str, app_args: &[&str]) -> Running {
+        let prefix = file_prefix(test);
+        let in_pcap = dir.join("in.pcap");
+        let empty_pcap = dir.join("empty.pcap");
+        write_pcap(&in_pcap, &input_frames());
+        write_pcap(&empty_pcap, &[]);
+        let mut command = Command::new(bin("podfwd"));
+        command
+            .args([
+                "-l",
+                "0,1",
+                "--no-pci",
+                "--no-huge",
+                "--file-prefix",
+                &prefix,
+            ])
+            .arg(format!(
+                "--vdev=net_pcap0,rx_pcap={},tx_pcap={}",
+                in_pcap.display(),
+                dir.join("out0.pcap").display()
+            ))
+            .arg(format!(
+                "--vdev=net_pcap1,rx_pcap={},tx_pcap={}",
+                empty_pcap.display(),
+                dir.join("out1.pcap").display()
+            ))
+            .arg("--")
+            .args(["--socket", &dir.join("cli.sock").display().to_string()])
+            .args(app_args);
+        let mut child = spawn_piped(&mut command);
+        let (sender, lines) = channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let err_sender = sender.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_sender.send(format!("stderr: {line}"));
+            }
+        });
+        let stdin = child.stdin.take();
+        Running {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+            prefix,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write to podfwd stdin");
+        stdin.flush().expect("flush podfwd stdin");
+    }
+
+    /// Collects output until `done` holds for the output so far; panics with the whole
+    /// output if podfwd exits or nothing matches within a generous limit.
+    fn wait_for(
+        &mut self,
+        what: &str,
+        mut done: impl FnMut(&[String]) -> bool,
+        mut poke: impl FnMut(&mut Running),
+    ) {
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while !done(&self.seen) {
+            assert!(
+                Instant::now() < give_up,
+                "podfwd never showed {what}; output:\n{}",
+                self.seen.join("\n")
+            );
+            poke(self);
+            while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(line);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "podfwd exited ({status}) before showing {what}; output:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+        }
+    }
+
+    /// Types `quit` and expects a clean exit; gives the whole output.
+    fn quit(mut self) -> Vec<String> {
+        self.send("quit");
+        let (status, output) = self.finish();
+        assert!(
+            status.success(),
+            "exit {status}; output:\n{}",
+            output.join("\n")
+        );
+        output
+    }
+
+    fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        self.stdin = None;
+        let status = self.child.wait().expect("wait for podfwd");
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push(line);
+        }
+        remove_runtime_dir(&self.prefix);
+        (status, self.seen)
+    }
+}
+
+/// The value of `label` in the last `show hardware-interfaces` block for `interface`.
+fn counter(output: &[String], interface: &str, label: &str) -> Option<u64> {
+    let start = output
+        .iter()
+        .rposition(|l| l.split_whitespace().next() == Some(interface))?;
+    output[start + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("  "))
+        .find_map(|l| l.trim().strip_prefix(label)?.trim().parse().ok())
+}
+
+#[test]
+fn forwards_pcap_between_ports_and_quits_cleanly() {
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("bringup_quit");
+    let startup = dir.join("startup.cli");
+    std::fs::write(&startup, "# bring-up\n\nshow hardware-interfaces up0\n").unwrap();
+    let mut podfwd = Running::start(
+        &dir,
+        "quit",
+        &[
+            "--iface",
+            "up0=net_pcap0",
+            "--iface",
+            "up1=net_pcap1",
+            "--exec",
+            startup.to_str().unwrap(),
+        ],
+    );
+    podfwd.wait_for(
+        "4 packets out of up1",
+        |out| counter(out, "up1", "tx packets") == Some(4),
+        |p| p.send("show hardware-interfaces"),
+    );
+    let output = podfwd.quit();
+
+    // The startup file ran before forwarding: its block shows up0 with nothing sent.
+    let first_header = output
+        .iter()
+        .position(|l| l.starts_with("Name"))
+        .expect("startup output");
+    assert!(output[first_header + 1].starts_with("up0 "), "{output:?}");
+    assert_eq!(counter(&output, "up0", "rx packets"), Some(4));
+    assert_eq!(
+        counter(&output, "up0", "rx bytes"),
+        Some(60 + 64 + 128 + 1514)
+    );
+    assert_eq!(
+        counter(&output, "up1", "tx bytes"),
+        Some(60 + 64 + 128 + 1514)
+    );
+    assert_eq!(counter(&output, "up1", "tx-error"), Some(0));
+    assert_eq!(counter(&output, "up0", "drops"), Some(0));
+    assert!(
+        output.iter().any(|l| l.contains("rte_eal_cleanup")),
+        "{output:?}"
+    );
+
+    assert_eq!(read_pcap(&dir.join("out1.pcap")), Ok(input_frames()));
+    assert_eq!(read_pcap(&dir.join("out0.pcap")), Ok(vec![]));
+}
+
+#[test]
+fn sigterm_stops_cleanly() {
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("bringup_sigterm");
+    let mut podfwd = Running::start(&dir, "sigterm", &[]);
+    podfwd.wait_for(
+        "4 packets out of net_pcap1",
+        |out| counter(out, "net_pcap1", "tx packets") == Some(4),
+        |p| p.send("show hardware-interfaces net_pcap1"),
+    );
+    let pid = podfwd.child.id().to_string();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let (status, output) = podfwd.finish();
+    assert!(
+        status.success(),
+        "exit {status}; output:\n{}",
+        output.join("\n")
+    );
+    assert!(
+        output.iter().any(|l| l.contains("stop signal received")),
+        "{output:?}"
+    );
+    // Without --iface the interfaces are named after their devices.
+    assert_eq!(read_pcap(&dir.join("out1.pcap")).map(|f| f.len()), Ok(4));
+}
+
+fn podfwdctl(socket: &Path, command: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = spawn_piped(
+        Command::new(bin("podfwdctl"))
+            .arg("--socket")
+            .arg(socket)
+            .args(command),
+    );
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write podfwdctl stdin");
+    child.wait_with_output().expect("wait for podfwdctl")
+}
+
+#[test]
+fn podfwdctl_runs_commands_over_the_control_socket() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("bringup_podfwdctl");
+    let socket = dir.join("cli.sock");
+    let mut podfwd = Running::start(
+        &dir,
+        "podfwdctl",
+        &["--iface", "up0=net_pcap0", "--iface", "up1=net_pcap1"],
+    );
+    podfwd.wait_for(
+        "the workers launched",
+        |out| out.iter().any(|l| l.contains("launch worker lcore 1")),
+        |_| {},
+    );
+    let mode = std::fs::metadata(&socket)
+        .expect("socket exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // One command: its output on stdout, exit 0; polled until the 4 frames went out.
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = podfwdctl(&socket, &["show", "hardware-interfaces", "up1"], "");
+        assert!(out.status.success(), "{out:?}");
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert!(
+            lines.iter().all(|l| !l.starts_with("up0")),
+            "only up1 asked for: {lines:?}"
+        );
+        if counter(&lines, "up1", "tx packets") == Some(4) {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "up1 never sent 4 packets: {lines:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A failing command: its sentence on stderr, non-zero exit.
+    let out = podfwdctl(&socket, &["show", "hardware-interfaces", "tap9"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: unknown interface 'tap9' (known: up0, up1)\n"
+    );
+
+    // Interactive: one reply per line, `quit` ends the session but not podfwd.
+    let out = podfwdctl(
+        &socket,
+        &[],
+        "show hardware-interfaces up0\nnonsense\nquit\nshow hardware-interfaces up1\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "one command failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+    assert_eq!(counter(&lines, "up0", "rx packets"), Some(4), "{stdout}");
+    assert!(
+        stdout.contains("error: unknown command 'nonsense'"),
+        "{stdout}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("up1")),
+        "nothing after quit runs: {stdout}"
+    );
+
+    podfwd.quit();
+    assert!(!socket.exists(), "socket removed on exit");
+}
+
+#[test]
+fn podfwdctl_without_podfwd_names_the_socket() {
+    let dir = scratch_dir("podfwdctl_no_server");
+    let socket = dir.join("absent.sock");
+    let out = podfwdctl(&socket, &["show", "hardware-interfaces"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "podfwdctl: cannot connect to {}:",
+            socket.display()
+        )),
+        "{stderr}"
+    );
+}
