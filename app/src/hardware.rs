@@ -83,10 +83,25 @@ impl Executor for HardwareCommands {
     fn execute(&mut self, line: &str) -> Result<String, String> {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            ["show", "hardware-interfaces" | "hardware", rest @ ..] if rest.len() <= 1 => {
-                self.show_hardware(rest.first().copied())
+            ["show", "hardware-interfaces" | "hardware", rest @ ..] => {
+                let detail = rest.last() == Some(&"detail");
+                let names = if detail {
+                    &rest[..rest.len() - 1]
+                } else {
+                    rest
+                };
+                match names {
+                    [] => self.show_hardware(None, detail),
+                    [name] => self.show_hardware(Some(name), detail),
+                    _ => Err(format!(
+                        "show hardware-interfaces: expected at most one interface name, got '{}'",
+                        names.join(" ")
+                    )),
+                }
             }
-            ["help"] | ["?"] => Ok("commands: show hardware-interfaces [NAME], quit\n".into()),
+            ["help"] | ["?"] => {
+                Ok("commands: show hardware-interfaces [NAME] [detail], quit\n".into())
+            }
             _ => Err(format!(
                 "unknown command '{line}' (try: show hardware-interfaces, quit)"
             )),
@@ -95,7 +110,8 @@ impl Executor for HardwareCommands {
 }
 
 impl HardwareCommands {
-    fn show_hardware(&self, only: Option<&str>) -> Result<String, String> {
+    /// Port counters, podfwd's own counters and, with `detail`, the driver's xstats.
+    fn show_hardware(&self, only: Option<&str>, detail: bool) -> Result<String, String> {
         if let Some(name) = only {
             if !self.interfaces.iter().any(|i| i.name == name) {
                 let known: Vec<&str> = self.interfaces.iter().map(|i| i.name.as_str()).collect();
@@ -166,6 +182,18 @@ impl HardwareCommands {
                 ),
             ] {
                 let _ = writeln!(out, "  {label:<20} {value:>12}");
+            }
+            if detail {
+                match port::xstats(port) {
+                    Ok(xstats) => {
+                        for (name, value) in xstats.iter().filter(|(_, v)| *v != 0) {
+                            let _ = writeln!(out, "    {name:<30} {value:>12}");
+                        }
+                    }
+                    Err(e) => {
+                        let _ = writeln!(out, "    xstats unavailable: {e}");
+                    }
+                }
             }
         }
         Ok(out)

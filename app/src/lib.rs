@@ -1,5 +1,5 @@
-//! The DPDK side of podfwd: EAL, ports and lcores (in [`dpdk`], the only module with
-//! `unsafe`), the worker poll loop, and the console that serves commands.
+//! The DPDK side of podfwd: EAL, ports and lcores (in [`dpdk`], the only module that calls
+//! DPDK's C API), the worker poll loop, and the console that serves commands.
 #![deny(unsafe_code)]
 
 pub mod console;

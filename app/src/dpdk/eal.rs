@@ -113,14 +113,35 @@ fn hugepages_optional(eal_args: &[String]) -> bool {
     eal_args.iter().any(|a| a == "--no-huge")
 }
 
-/// True when the kernel reports no free hugepages of any size.
+/// True when the kernel reports no free hugepages.
 fn no_free_hugepages() -> bool {
-    let Ok(meminfo) = std::fs::read_to_string("/proc/meminfo") else {
-        return false;
-    };
+    std::fs::read_to_string("/proc/meminfo")
+        .is_ok_and(|meminfo| free_hugepages(&meminfo) == Some(0))
+}
+
+/// `HugePages_Free` (default page size) from /proc/meminfo text.
+fn free_hugepages(meminfo: &str) -> Option<u64> {
     meminfo
         .lines()
         .find_map(|l| l.strip_prefix("HugePages_Free:"))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        == Some(0)
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_hugepages_from_meminfo() {
+        let meminfo = "MemFree: 1 kB\nHugePages_Total:     256\nHugePages_Free:      255\nHugepagesize: 2048 kB\n";
+        assert_eq!(free_hugepages(meminfo), Some(255));
+        assert_eq!(free_hugepages("MemFree: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn no_huge_makes_hugepages_optional() {
+        let args = ["-l", "0,1", "--no-huge"].map(String::from);
+        assert!(hugepages_optional(&args));
+        assert!(!hugepages_optional(&args[..2]));
+    }
 }
