@@ -1,0 +1,503 @@
+//! The seed, live (issue 7, section 3): a real TCP connection from a pod to a service,
+//! through the real podfwd. podfwd runs the seed topology (examples/seed-node.conf) on
+//! two net_tap ports; scripts/seed-netns moves their kernel sides into two network
+//! namespaces: the pod 10.1.1.3, and the node's host stack with an HTTP server on
+//! 10.20.0.2:8080. The pod fetches the service VIP 10.104.221.85:80, which podfwd
+//! translates to the server, and back.
+//!
+//! Needs root (namespaces, taps); CI runs as root, elsewhere the test says why it skips.
+//! Nothing is configured in the root namespace, and everything created is removed at the
+//! end, also when an assertion fails.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use podfwd_suite::{bin, dpdk_lock, file_prefix, remove_runtime_dir, scratch_dir};
+
+const SEED_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-node.conf");
+const SEED_NETNS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/seed-netns");
+
+const SERVICE: &str = "10.104.221.85";
+const SERVER: &str = "10.20.0.2";
+const SERVER_PORT: u16 = 8080;
+const PODFWD_HOST_SIDE: &str = "172.30.1.1";
+const PODFWD_HOST_SIDE_MAC: &str = "01:23:45:67:89:42";
+const HOST_MAC: &str = "3e:1b:70:2d:4d:51";
+const BIG_FILE_LEN: usize = 1 << 20;
+
+/// The seed's path for the SYN, with tap-input as the input node.
+const SYN_PATH: [&str; 9] = [
+    "tap-input",
+    "ethernet-input",
+    "ip4-input",
+    "acl-plugin-in-ip4-fa",
+    "nat44-out2in",
+    "ip4-lookup",
+    "ip4-rewrite",
+    "acl-plugin-out-ip4-fa",
+    "tap0-output",
+];
+
+/// Names unique to this run, so a demo or an earlier crashed run cannot collide.
+struct Names {
+    pod_ns: String,
+    host_ns: String,
+    pod_tap: String,
+    host_tap: String,
+}
+
+impl Names {
+    fn for_this_process() -> Names {
+        // Kernel interface names hold at most 15 characters.
+        let id = std::process::id() % 1_000_000;
+        Names {
+            pod_ns: format!("pflive-pod-{id}"),
+            host_ns: format!("pflive-host-{id}"),
+            pod_tap: format!("pflp{id}"),
+            host_tap: format!("pflh{id}"),
+        }
+    }
+}
+
+/// A running podfwd plus the namespaces around it; dropping it tears everything down.
+struct Live {
+    podfwd: Child,
+    stdin: Option<ChildStdin>,
+    output: Arc<Mutex<Vec<String>>>,
+    socket: PathBuf,
+    prefix: String,
+    names: Names,
+    dir: PathBuf,
+}
+
+impl Live {
+    fn start(dir: &Path, names: Names) -> Live {
+        let prefix = file_prefix("seed-live");
+        let socket = dir.join("cli.sock");
+        let mut command = Command::new(bin("podfwd"));
+        // Main lcore 0 serves the console and sleeps; lcore 1 is the one busy worker.
+        command
+            .args(["-l", "0,1", "--main-lcore", "0", "--no-pci", "--no-huge"])
+            .args(["--file-prefix", &prefix])
+            .arg(format!("--vdev=net_tap0,iface={}", names.pod_tap))
+            .arg(format!("--vdev=net_tap1,iface={}", names.host_tap))
+            .arg("--")
+            .args(["--iface", "tap2=net_tap0", "--iface", "tap0=net_tap1"])
+            .args(["--exec", SEED_CONF])
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut podfwd = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let stdout = podfwd.stdout.take().expect("piped stdout");
+        let stderr = podfwd.stderr.take().expect("piped stderr");
+        collect_lines(stdout, "", Arc::clone(&output));
+        collect_lines(stderr, "stderr: ", Arc::clone(&output));
+        let stdin = podfwd.stdin.take();
+        Live {
+            podfwd,
+            stdin,
+            output,
+            socket,
+            prefix,
+            names,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn podfwd_output(&self) -> String {
+        self.output.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// Runs one CLI command through podfwdctl; a failed command fails the test.
+    fn ctl(&self, command: &str) -> String {
+        let out = self.try_ctl(command);
+        assert!(
+            out.status.success(),
+            "podfwdctl {command}: {}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn try_ctl(&self, command: &str) -> Output {
+        Command::new(bin("podfwdctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(command.split_whitespace())
+            .output()
+            .expect("run podfwdctl")
+    }
+
+    /// Waits until podfwd serves commands: by then its ports are started, which must
+    /// happen before the taps leave the root namespace (the PMD brings them up by name).
+    fn wait_until_serving(&mut self) {
+        let give_up = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.podfwd.try_wait() {
+                panic!("podfwd exited ({status}) before serving commands");
+            }
+            if self.socket.exists() && self.try_ctl("show interface").status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < give_up,
+                "podfwd did not serve commands on {} within 60 s",
+                self.socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn seed_netns(&self, args: &[&str]) -> Output {
+        Command::new(SEED_NETNS)
+            .args(args)
+            .env("PODFWD_NS_POD", &self.names.pod_ns)
+            .env("PODFWD_NS_HOST", &self.names.host_ns)
+            .output()
+            .expect("run scripts/seed-netns")
+    }
+
+    fn in_namespace(&self, ns: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("ip netns exec {ns} {args:?}: {e}"))
+    }
+
+    /// Asks podfwd to quit, then SIGTERM, then SIGKILL, each after a bounded wait.
+    fn stop_podfwd(&mut self) -> Option<ExitStatus> {
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = writeln!(stdin, "quit").and_then(|()| stdin.flush());
+        }
+        self.stdin = None;
+        if let Some(status) = wait_with_limit(&mut self.podfwd, Duration::from_secs(10)) {
+            return Some(status);
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.podfwd.id().to_string()])
+            .status();
+        if let Some(status) = wait_with_limit(&mut self.podfwd, Duration::from_secs(5)) {
+            return Some(status);
+        }
+        let _ = self.podfwd.kill();
+        self.podfwd.wait().ok()
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let status = self.stop_podfwd();
+        // podfwd is gone, so are its taps; the namespaces hold only lo and the server.
+        let down = self.seed_netns(&["down"]);
+        remove_runtime_dir(&self.prefix);
+        if std::thread::panicking() {
+            eprintln!(
+                "podfwd exit: {status:?}\npodfwd output:\n{}",
+                self.podfwd_output()
+            );
+        }
+        if !down.status.success() {
+            eprintln!(
+                "scripts/seed-netns down failed ({}): {}",
+                down.status,
+                String::from_utf8_lossy(&down.stderr)
+            );
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn collect_lines(
+    stream: impl Read + Send + 'static,
+    tag: &'static str,
+    into: Arc<Mutex<Vec<String>>>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Ok(mut lines) = into.lock() {
+                lines.push(format!("{tag}{line}"));
+            }
+        }
+    });
+}
+
+fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let give_up = Instant::now() + limit;
+    while Instant::now() < give_up {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_ran(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what}: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+fn is_root() -> bool {
+    // /proc/self belongs to the effective user of the process reading it.
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// `show trace` split into packets: (stage names in order, the packet's whole text).
+fn traced_packets(trace: &str) -> Vec<(Vec<String>, String)> {
+    let mut packets: Vec<(Vec<String>, String)> = Vec::new();
+    for line in trace.lines() {
+        if line.starts_with("Packet ") {
+            packets.push((Vec::new(), String::new()));
+            continue;
+        }
+        let Some((stages, body)) = packets.last_mut() else {
+            continue;
+        };
+        body.push_str(line);
+        body.push('\n');
+        // A stage line is `HH:MM:SS:micros: node-name`, not indented.
+        if let Some((stamp, node)) = line.rsplit_once(": ") {
+            let is_stamp = !stamp.is_empty()
+                && !stamp.starts_with(' ')
+                && stamp.chars().all(|c| c.is_ascii_digit() || c == ':');
+            if is_stamp && !node.contains(' ') {
+                stages.push(node.to_owned());
+            }
+        }
+    }
+    packets
+}
+
+/// The text of one stage of a traced packet: its line and the indented lines below it.
+fn stage_text<'a>(packet: &'a str, node: &str) -> &'a str {
+    let header = format!(": {node}\n");
+    let Some(at) = packet.find(&header) else {
+        return "";
+    };
+    let rest = &packet[at + header.len()..];
+    let end = rest
+        .lines()
+        .take_while(|l| l.starts_with(' '))
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    &rest[..end]
+}
+
+#[test]
+fn pod_reaches_service_in_host_stack_over_real_tcp() {
+    if !is_root() {
+        eprintln!(
+            "skipped: needs root to create network namespaces and move taps (CI runs as root)"
+        );
+        return;
+    }
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("seed_live");
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let index = b"<html><body>podfwd seed: served from the host stack</body></html>\n";
+    std::fs::write(www.join("index.html"), index).unwrap();
+    let mut big = vec![0u8; BIG_FILE_LEN];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut big))
+        .expect("read /dev/urandom");
+    std::fs::write(www.join("big.bin"), &big).unwrap();
+
+    let names = Names::for_this_process();
+    // A crashed earlier run of this same process id would have left these behind.
+    let mut live = Live::start(&dir, names);
+    let stale = live.seed_netns(&["down"]);
+    assert_ran("scripts/seed-netns down (before)", &stale);
+    live.wait_until_serving();
+
+    let up = live.seed_netns(&["up", &live.names.pod_tap, &live.names.host_tap]);
+    assert_ran("scripts/seed-netns up", &up);
+    let serve = live.seed_netns(&["serve", www.to_str().unwrap(), &SERVER_PORT.to_string()]);
+    assert_ran("scripts/seed-netns serve", &serve);
+    let (pod_ns, host_ns) = (live.names.pod_ns.clone(), live.names.host_ns.clone());
+
+    // The host's ARP for podfwd is dynamic: podfwd must answer it, with its own MAC.
+    // (The echo itself may go unanswered; only the resolution matters here.)
+    let _ = live.in_namespace(&host_ns, &["ping", "-c", "1", "-W", "2", PODFWD_HOST_SIDE]);
+    let neighbour = live.in_namespace(
+        &host_ns,
+        &[
+            "ip",
+            "neigh",
+            "show",
+            PODFWD_HOST_SIDE,
+            "dev",
+            &live.names.host_tap,
+        ],
+    );
+    let neighbour = text(&neighbour.stdout);
+    assert!(
+        neighbour.contains(&format!("lladdr {PODFWD_HOST_SIDE_MAC} ")),
+        "the host did not resolve {PODFWD_HOST_SIDE} to podfwd's MAC: {neighbour:?}"
+    );
+
+    // In the seed the host was long known; here one packet makes podfwd resolve
+    // 172.30.1.2, so the first SYN is forwarded rather than held up by ARP.
+    let _ = live.in_namespace(&pod_ns, &["ping", "-c", "1", "-W", "2", SERVER]);
+
+    live.ctl("trace add tap-input 50");
+
+    let url = format!("http://{SERVICE}/");
+    let page = live.in_namespace(&pod_ns, &["curl", "-sS", "--max-time", "10", &url]);
+    assert_ran(&format!("curl {url} from the pod"), &page);
+    assert_eq!(
+        text(&page.stdout),
+        text(index),
+        "the page served through the VIP"
+    );
+
+    let fetched = dir.join("fetched.bin");
+    let url = format!("http://{SERVICE}/big.bin");
+    let transfer = live.in_namespace(
+        &pod_ns,
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "30",
+            "-o",
+            fetched.to_str().unwrap(),
+            &url,
+        ],
+    );
+    assert_ran(&format!("curl {url} from the pod"), &transfer);
+    let got = std::fs::read(&fetched).expect("read the fetched file");
+    assert_eq!(got.len(), big.len(), "length of the 1 MiB transfer");
+    if let Some(at) = got.iter().zip(&big).position(|(a, b)| a != b) {
+        panic!("the 1 MiB transfer differs from the served file at byte {at}");
+    }
+
+    // NAT: the static mapping's session, inside 10.20.0.2:8080, outside the VIP, and the
+    // pod as the external host.
+    let nat = live.ctl("show nat44 sessions detail");
+    let lines: Vec<&str> = nat.lines().map(str::trim).collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("{SERVER}: "))),
+        "no NAT user {SERVER}:\n{nat}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("i2o {SERVER} proto tcp port {SERVER_PORT} "))),
+        "no session inside {SERVER}:{SERVER_PORT}:\n{nat}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("o2i {SERVICE} proto tcp port 80 "))),
+        "no session outside {SERVICE}:80:\n{nat}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("external host") && l.contains("10.1.1.3:")),
+        "no session with the pod 10.1.1.3 as external host:\n{nat}"
+    );
+
+    // ACL: the reflective session that tap2's input ACL (acl 3, permit+reflect) created
+    // for the pod's connection, before NAT, so toward the VIP.
+    let acl = live.ctl("show acl-plugin sessions");
+    assert!(
+        acl.lines().any(|l| l.trim_start().starts_with("session ")
+            && l.contains(" input proto 6 10.1.1.3:")
+            && l.contains(&format!(" -> {SERVICE}:80 "))),
+        "no reflective session 10.1.1.3 -> {SERVICE}:80 on input:\n{acl}"
+    );
+
+    // Trace: the pod's first SYN toward the VIP took the seed's path, with its values.
+    let trace = live.ctl("show trace max 50");
+    let packets = traced_packets(&trace);
+    let Some((stages, syn)) = packets.iter().find(|(_, body)| {
+        let ip4 = stage_text(body, "ip4-input");
+        ip4.contains(&format!("TCP: 10.1.1.3 -> {SERVICE}\n")) && ip4.contains("flags 0x02 SYN,")
+    }) else {
+        panic!("no SYN from 10.1.1.3 to {SERVICE} in the trace:\n{trace}");
+    };
+    assert_eq!(stages, &SYN_PATH, "the SYN's stages:\n{syn}");
+    let acl_in = stage_text(syn, "acl-plugin-in-ip4-fa");
+    assert!(acl_in.contains("action: 2, match: acl 3 rule 0"), "{syn}");
+    let nat_stage = stage_text(syn, "nat44-out2in");
+    assert!(
+        nat_stage.contains("session index ") && !nat_stage.contains("session index -1"),
+        "{syn}"
+    );
+    let lookup = stage_text(syn, "ip4-lookup");
+    assert!(
+        lookup.contains(&format!("TCP: 10.1.1.3 -> {SERVER}\n")),
+        "{syn}"
+    );
+    assert!(lookup.contains(&format!(" -> {SERVER_PORT}\n")), "{syn}");
+    let acl_out = stage_text(syn, "acl-plugin-out-ip4-fa");
+    assert!(acl_out.contains("action: 1, match: acl 2 rule 3"), "{syn}");
+    let output = stage_text(syn, "tap0-output");
+    assert!(
+        output.contains(&format!("IP4: {PODFWD_HOST_SIDE_MAC} -> {HOST_MAC}\n")),
+        "{syn}"
+    );
+    assert!(
+        output.contains(&format!("TCP: 10.1.1.3 -> {SERVER}\n")),
+        "{syn}"
+    );
+    assert!(output.contains("ttl 63,"), "{syn}");
+
+    // Plain routing from the pod to the host's address (NAT forwarding, no mapping).
+    let ping = live.in_namespace(&pod_ns, &["ping", "-c", "3", "-W", "2", SERVER]);
+    assert_ran(&format!("ping {SERVER} from the pod"), &ping);
+    assert!(
+        text(&ping.stdout).contains("3 packets transmitted, 3 received"),
+        "{}",
+        text(&ping.stdout)
+    );
+}
+
+#[test]
+fn trace_parser_reads_stages_and_stage_text() {
+    let trace = "\
+Packet 1
+
+02:54:30:091783: tap-input
+  tap2: sw_if_index 2 len 74
+02:54:30:091788: ethernet-input
+  IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f
+
+Packet 2
+
+02:54:30:091945: tap-input
+  tap0: sw_if_index 1 len 42
+";
+    let packets = traced_packets(trace);
+    assert_eq!(packets.len(), 2);
+    assert_eq!(packets[0].0, ["tap-input", "ethernet-input"]);
+    assert_eq!(packets[1].0, ["tap-input"]);
+    assert_eq!(
+        stage_text(&packets[0].1, "ethernet-input"),
+        "  IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f\n"
+    );
+    assert_eq!(stage_text(&packets[0].1, "ip4-input"), "");
+}
