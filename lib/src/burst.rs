@@ -76,6 +76,8 @@ impl Disposition {
 pub struct FlowHandles {
     /// A hash of the 5-tuple, when a stage computed it (VPP's `flow hash`); 0 otherwise.
     pub flow_hash: u32,
+    /// The NAT44 node nat44-classify chose at ingress, if the interface has a NAT role.
+    pub nat: Option<crate::nat44::NatDirection>,
 }
 
 /// What the stages know about one packet.
@@ -112,7 +114,10 @@ impl PacketMeta {
             generated: false,
             traced: false,
             trace_slot: 0,
-            flow: FlowHandles { flow_hash: 0 },
+            flow: FlowHandles {
+                flow_hash: 0,
+                nat: None,
+            },
         }
     }
 }

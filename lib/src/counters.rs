@@ -142,7 +142,13 @@ impl WorkerCounters {
     /// `clear errors`, `clear runtime`, `clear interfaces` in one: only the worker may call
     /// it (it is a write), between bursts.
     pub fn clear(&self) {
-        let zero = |c: &AtomicU64| c.store(0, Ordering::Relaxed);
+        self.clear_interfaces();
+        self.clear_errors();
+        self.clear_runtime();
+    }
+
+    /// `clear interfaces`: only from the worker, like every write here.
+    pub fn clear_interfaces(&self) {
         for c in self.interfaces.iter() {
             for cell in [
                 &c.rx_packets,
@@ -152,14 +158,25 @@ impl WorkerCounters {
                 &c.drops,
                 &c.tx_errors,
             ] {
-                zero(cell);
+                cell.store(0, Ordering::Relaxed);
             }
         }
-        self.drops.iter().flatten().for_each(zero);
+    }
+
+    /// `clear errors`.
+    pub fn clear_errors(&self) {
+        self.drops
+            .iter()
+            .flatten()
+            .for_each(|c| c.store(0, Ordering::Relaxed));
+    }
+
+    /// `clear runtime`.
+    pub fn clear_runtime(&self) {
         for c in &self.runtime {
-            zero(&c.calls);
-            zero(&c.vectors);
-            zero(&c.cycles);
+            c.calls.store(0, Ordering::Relaxed);
+            c.vectors.store(0, Ordering::Relaxed);
+            c.cycles.store(0, Ordering::Relaxed);
         }
     }
 }

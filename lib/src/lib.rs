@@ -10,6 +10,7 @@ pub mod buffer;
 pub mod burst;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod counters;
 pub mod fib;
 pub mod nat44;

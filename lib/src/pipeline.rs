@@ -12,17 +12,22 @@
 //! `Worker::run` and takes one line plus the stage's state in [`Worker`]. ARP runs after
 //! the output features so that they only ever see IPv4.
 
+use crate::acl::{AclTable, AclWorker};
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition, DispositionKind, MAX_BURST};
 use crate::config::Snapshot;
+use crate::control::{WorkerAnswer, WorkerQuestion};
 use crate::counters::WorkerCounters;
+use crate::nat44::{Nat44Worker, Nat44WorkerSizes, NatDirection};
 use crate::node::{DropReason, InputKind, NodeId};
 use crate::packet::ethernet::EthernetFrame;
 use crate::stages::arp::{Arp, LearnEvent};
 use crate::stages::icmp_error::{IcmpError, IcmpErrorError};
 use crate::stages::ip4_local::Ip4LocalError;
 use crate::stages::ip4_rewrite::Ip4RewriteError;
-use crate::stages::{ethernet_input, ip4_input, ip4_local, ip4_lookup, ip4_rewrite, Context};
+use crate::stages::{
+    acl, ethernet_input, ip4_input, ip4_local, ip4_lookup, ip4_rewrite, nat44, Context,
+};
 use crate::trace::{Headers, InlineName, InputRecord, OutputRecord, TraceBuffer, TraceRecord};
 use crate::types::IfIndex;
 use std::sync::Arc;
@@ -48,11 +53,48 @@ pub struct Worker {
     trace: TraceBuffer,
     arp: Arp,
     icmp_error: IcmpError,
+    acl: AclWorker,
+    nat: Nat44Worker,
+    /// The snapshot epoch the ACL and NAT44 state were last fitted to.
+    synced_epoch: Option<u64>,
     cycles: CycleSource,
 }
 
+/// Sizes of a worker's session tables, fixed when it is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerSizes {
+    /// This worker's index and the number of workers: they split the NAT44 port space.
+    pub index: u16,
+    pub count: u16,
+    pub nat_sessions: u32,
+    pub nat_affinities: u32,
+}
+
+impl Default for WorkerSizes {
+    /// One worker with tables for tests and small nodes; the app sizes its own.
+    fn default() -> Self {
+        WorkerSizes {
+            index: 0,
+            count: 1,
+            nat_sessions: 16 * 1024,
+            nat_affinities: 1024,
+        }
+    }
+}
+
+/// Expired sessions reclaimed per burst, at most: bounded work, never a full scan.
+const EXPIRY_BUDGET: usize = 32;
+
 impl Worker {
     pub fn new(cycles: CycleSource) -> Self {
+        Worker::with_sizes(cycles, WorkerSizes::default())
+    }
+
+    pub fn with_sizes(cycles: CycleSource, sizes: WorkerSizes) -> Self {
+        // Session tables grow to the configured limits at the first snapshot, off the
+        // fast path; start them small so that building a worker is cheap.
+        let mut small = AclTable::new();
+        let _ = small.set_max_sessions(1024);
         Worker {
             burst: Burst::new(),
             verdicts: [Verdict::Drop; MAX_BURST],
@@ -60,8 +102,57 @@ impl Worker {
             trace: TraceBuffer::new(),
             arp: Arp::new(),
             icmp_error: IcmpError::new(),
+            acl: AclWorker::new(&small.build()),
+            nat: Nat44Worker::new(
+                sizes.index,
+                sizes.count,
+                Nat44WorkerSizes {
+                    sessions: sizes.nat_sessions,
+                    affinities: sizes.nat_affinities,
+                },
+                0x5eed_0f_9f0d ^ u64::from(sizes.index),
+            ),
+            synced_epoch: None,
             cycles,
         }
+    }
+
+    /// The ACL engine's per-worker state (sessions, hit counters).
+    pub fn acl(&self) -> &AclWorker {
+        &self.acl
+    }
+
+    /// The NAT44 engine's per-worker state (sessions, ports).
+    pub fn nat(&self) -> &Nat44Worker {
+        &self.nat
+    }
+
+    pub fn nat_mut(&mut self) -> &mut Nat44Worker {
+        &mut self.nat
+    }
+
+    /// Fits the session tables to a new snapshot. Allocates only when the snapshot
+    /// changed, which the epoch tells with one comparison per burst.
+    fn sync(&mut self, snapshot: &Snapshot) {
+        if self.synced_epoch == Some(snapshot.epoch) {
+            return;
+        }
+        self.acl.install(&snapshot.acl);
+        self.nat.sync_config(&snapshot.nat);
+        self.synced_epoch = Some(snapshot.epoch);
+    }
+
+    /// Reclaims a bounded number of expired ACL and NAT44 sessions; also called by the
+    /// app when a port is idle, so that sessions expire without traffic.
+    pub fn housekeeping(&mut self, snapshot: &Snapshot, now_ns: u64) {
+        self.sync(snapshot);
+        self.acl
+            .reclaim_expired(&snapshot.acl, now_ns, EXPIRY_BUDGET);
+        self.nat.expire(
+            &snapshot.nat,
+            (now_ns / 1_000_000_000) as u32,
+            EXPIRY_BUDGET as u32,
+        );
     }
 
     /// The counters, for the main lcore to read (`show errors`, `show runtime`, ...).
@@ -88,6 +179,53 @@ impl Worker {
         self.arp.clear_learned();
     }
 
+    /// Answers a question from the main lcore; called between bursts.
+    pub fn answer(
+        &mut self,
+        question: WorkerQuestion,
+        snapshot: &Snapshot,
+        now_ns: u64,
+    ) -> WorkerAnswer {
+        self.sync(snapshot);
+        let name_of = |i: IfIndex| snapshot.interface_name(i);
+        match question {
+            WorkerQuestion::TraceAdd { input, count } => self
+                .trace
+                .add(input.node_name(), count)
+                .map(|()| String::new()),
+            WorkerQuestion::ShowTrace { max } => Ok(self.trace.format(max)),
+            WorkerQuestion::ClearTrace => {
+                self.trace.clear();
+                Ok(String::new())
+            }
+            WorkerQuestion::ClearErrors => {
+                self.counters.clear_errors();
+                Ok(String::new())
+            }
+            WorkerQuestion::ClearRuntime => {
+                self.counters.clear_runtime();
+                Ok(String::new())
+            }
+            WorkerQuestion::ClearInterfaces => {
+                self.counters.clear_interfaces();
+                Ok(String::new())
+            }
+            WorkerQuestion::AclSessions => {
+                Ok(crate::acl::show_sessions(&[&self.acl], now_ns, &name_of))
+            }
+            WorkerQuestion::NatSessions { detail } => {
+                Ok(crate::nat44::show::sessions(&self.nat, 0, detail))
+            }
+            WorkerQuestion::NatAddresses => {
+                Ok(crate::nat44::show::addresses(&snapshot.nat, &self.nat))
+            }
+            WorkerQuestion::NatDeleteSession { addr, port, proto } => self
+                .nat
+                .delete_sessions_in(addr, port, proto)
+                .map(|n| format!("deleted {n} session(s)\n")),
+        }
+    }
+
     /// The metadata of the last burst (tests and the app's debugging).
     pub fn last_burst(&self) -> &Burst {
         &self.burst
@@ -103,6 +241,7 @@ impl Worker {
         snapshot: &Snapshot,
         now_ns: u64,
     ) -> &[Verdict] {
+        self.housekeeping(snapshot, now_ns);
         // Tracing off costs this one branch per burst.
         let n = if self.trace.armed() {
             self.run::<B, true>(rx_if, pkts, snapshot, now_ns)
@@ -165,8 +304,30 @@ impl Worker {
         stage(NodeId::Ip4Input, main, burst, &mut cx, &mut |b, cx| {
             ip4_input::process::<B, TRACE>(b, pkts, cx)
         });
-        // [acl-in slot]: stage(NodeId::AclIn, main, burst, &mut cx, &mut |b, cx| ...);
-        // [nat44 slot]: stage(NodeId::Nat44Out2in / Nat44In2out, main, ...);
+        let (acl, nat) = (&mut self.acl, &mut self.nat);
+        stage(NodeId::AclIn, main, burst, &mut cx, &mut |b, cx| {
+            acl::process_input::<B, TRACE>(acl, nat, b, pkts, cx)
+        });
+        if !cx.snapshot.nat.interface_roles_empty() {
+            let start = cycles();
+            let (to_out2in, to_in2out) = nat44::classify(nat, burst, pkts, &cx);
+            cx.counters.count_call(
+                NodeId::Nat44Classify,
+                burst.count(main) as u64,
+                cycles().wrapping_sub(start),
+            );
+            for (node, direction, vectors) in [
+                (NodeId::Nat44Out2in, NatDirection::Out2in, to_out2in),
+                (NodeId::Nat44In2out, NatDirection::In2out, to_in2out),
+            ] {
+                if vectors > 0 {
+                    let start = cycles();
+                    nat44::process::<B, TRACE>(direction, nat, burst, pkts, &mut cx);
+                    cx.counters
+                        .count_call(node, vectors as u64, cycles().wrapping_sub(start));
+                }
+            }
+        }
         for pass in 0..2 {
             // The second pass routes what ip4-local and icmp-error generated.
             if pass == 1 && !burst.any(DispositionKind::Continue) {
@@ -208,8 +369,20 @@ impl Worker {
                 &mut |b, cx| icmp_error.process::<B, TRACE>(b, pkts, cx),
             );
         }
-        // [acl-out slot]: stage(NodeId::AclOut, DispositionKind::Output, burst, ...);
-        // [nat44-in2out-output slot]: stage(NodeId::Nat44In2outOutput, DispositionKind::Output, ...);
+        let (acl, nat) = (&mut self.acl, &mut self.nat);
+        let leaving = DispositionKind::Output;
+        stage(NodeId::AclOut, leaving, burst, &mut cx, &mut |b, cx| {
+            acl::process_output::<B, TRACE>(acl, b, pkts, cx)
+        });
+        if cx.snapshot.nat.has_output_feature() {
+            stage(
+                NodeId::Nat44In2outOutput,
+                leaving,
+                burst,
+                &mut cx,
+                &mut |b, cx| nat44::process_output::<B, TRACE>(nat, b, pkts, cx),
+            );
+        }
         let arp = &mut self.arp;
         stage(
             NodeId::Arp,

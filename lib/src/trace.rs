@@ -295,6 +295,13 @@ pub enum TraceRecord {
     Ip4Local(stages::ip4_local::Trace),
     IcmpError(stages::icmp_error::Trace),
     Ip4Rewrite(stages::ip4_rewrite::Trace),
+    /// acl-plugin-in-ip4-fa or acl-plugin-out-ip4-fa, by the record's direction.
+    Acl(crate::acl::AclTrace),
+    Nat44Out2in(crate::nat44::Out2inTrace),
+    /// nat44-in2out, or nat44-in2out-slowpath for the slow-path line.
+    Nat44In2out(crate::nat44::In2outTrace),
+    /// nat44-in2out-output, or its slow path.
+    Nat44In2outOutput(crate::nat44::In2outTrace),
     Output(OutputRecord),
     /// The packet was dropped: VPP's `error-drop` entry.
     Drop(DropReason),
@@ -311,6 +318,19 @@ impl TraceRecord {
             TraceRecord::Ip4Local(_) => f.write_str(NodeId::Ip4Local.name()),
             TraceRecord::IcmpError(_) => f.write_str(NodeId::IcmpError.name()),
             TraceRecord::Ip4Rewrite(_) => f.write_str(NodeId::Ip4Rewrite.name()),
+            TraceRecord::Acl(r) => f.write_str(match r.direction {
+                crate::acl::Direction::Input => NodeId::AclIn.name(),
+                crate::acl::Direction::Output => NodeId::AclOut.name(),
+            }),
+            TraceRecord::Nat44Out2in(_) => f.write_str(NodeId::Nat44Out2in.name()),
+            TraceRecord::Nat44In2out(r) if r.slow_path => {
+                f.write_str(NodeId::Nat44In2outSlowpath.name())
+            }
+            TraceRecord::Nat44In2out(_) => f.write_str(NodeId::Nat44In2out.name()),
+            TraceRecord::Nat44In2outOutput(r) if r.slow_path => {
+                write!(f, "{}-slowpath", NodeId::Nat44In2outOutput.name())
+            }
+            TraceRecord::Nat44In2outOutput(_) => f.write_str(NodeId::Nat44In2outOutput.name()),
             TraceRecord::Output(r) => write!(f, "{}-output", r.interface),
             TraceRecord::Drop(_) => f.write_str("error-drop"),
         }
@@ -328,6 +348,12 @@ impl fmt::Display for TraceRecord {
             TraceRecord::Ip4Local(r) => r.fmt(f),
             TraceRecord::IcmpError(r) => r.fmt(f),
             TraceRecord::Ip4Rewrite(r) => r.fmt(f),
+            // The policy engines print their lines unindented; VPP indents them by two.
+            TraceRecord::Acl(r) => writeln!(f, "  {r}"),
+            TraceRecord::Nat44Out2in(r) => writeln!(f, "  {r}"),
+            TraceRecord::Nat44In2out(r) | TraceRecord::Nat44In2outOutput(r) => {
+                writeln!(f, "  {r}")
+            }
             TraceRecord::Output(r) => r.fmt(f),
             TraceRecord::Drop(reason) => writeln!(
                 f,

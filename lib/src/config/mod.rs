@@ -27,9 +27,12 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use crate::acl::AclConfig;
 use crate::fib::Fib;
+use crate::nat44::Nat44Config;
 use crate::node::InputKind;
 use crate::types::{IfIndex, Ipv4Prefix, MacAddr};
+use std::sync::Arc;
 
 /// The smallest and largest L3 MTU an interface accepts (RFC 791's 68 up to jumbo frames).
 pub const MTU_RANGE: std::ops::RangeInclusive<u16> = 68..=9000;
@@ -83,6 +86,10 @@ pub struct Snapshot {
     /// Indexed by `IfIndex - 1`.
     pub interfaces: Vec<InterfaceConfig>,
     pub fib: Fib,
+    /// The ACLs in force; shared between snapshots until the ACL configuration changes.
+    pub acl: Arc<AclConfig>,
+    /// The NAT44 configuration; shared the same way.
+    pub nat: Arc<Nat44Config>,
 }
 
 impl Snapshot {
@@ -455,6 +462,8 @@ impl ControlPlane {
             epoch: self.epoch,
             interfaces: self.interfaces.clone(),
             fib: resolve::build_fib(&self.interfaces, &self.routes, &self.neighbors),
+            acl: Arc::default(),
+            nat: Arc::default(),
         }
     }
 

@@ -72,6 +72,16 @@ pub struct Nat44Config {
 }
 
 impl Nat44Config {
+    /// No interface has a NAT44 role: the ingress NAT nodes have nothing to do.
+    pub fn interface_roles_empty(&self) -> bool {
+        self.roles.iter().all(|r| r.is_none())
+    }
+
+    /// Some interface runs nat44-in2out-output.
+    pub fn has_output_feature(&self) -> bool {
+        self.roles.iter().any(|r| r.output_feature)
+    }
+
     pub fn role(&self, ifindex: IfIndex) -> NatInterfaceRole {
         self.roles
             .get(ifindex.as_usize())

@@ -1,6 +1,7 @@
 //! `show nat44 ...` in VPP's formats (contiv-dataplane.md §7). There are no VRFs, so
 //! every `vrf`/`fib` field reads 0 and pools are "tenant VRF independent".
 
+use crate::nat44::Nat44Config;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
@@ -37,8 +38,7 @@ pub fn interfaces(table: &Nat44Table, name: impl Fn(IfIndex) -> String) -> Strin
 }
 
 /// `show nat44 addresses`, with the busy ports of this worker.
-pub fn addresses(table: &Nat44Table, worker: &Nat44Worker) -> String {
-    let config = table.snapshot();
+pub fn addresses(config: &Nat44Config, worker: &Nat44Worker) -> String {
     let mut out = String::from("NAT44 pool addresses:\n");
     pool(&mut out, config.pool(), worker.snat_ports());
     out.push_str("NAT44 twice-nat pool addresses:\n");

@@ -1110,7 +1110,7 @@ fn show_commands_print_vpp_formats() {
     w.in2out_output(&config, TAP0, &mut p, 3);
     let ((_, port), _) = addrs_ports(&p);
     assert_eq!(
-        show::addresses(&t, &w),
+        show::addresses(&t.snapshot(), &w),
         "NAT44 pool addresses:\n192.168.16.1\n  tenant VRF independent\n  1 busy udp ports\n  0 busy tcp ports\n  0 busy icmp ports\nNAT44 twice-nat pool addresses:\n10.1.1.254\n  tenant VRF independent\n  0 busy udp ports\n  0 busy tcp ports\n  0 busy icmp ports\n"
     );
     let mut syn = spec_frames::syn()[ETH..].to_vec();

@@ -7,6 +7,7 @@
 //!
 //! [`Disposition::Continue`]: crate::burst::Disposition::Continue
 
+pub mod acl;
 pub mod arp;
 pub mod ethernet_input;
 pub mod icmp_error;
@@ -14,6 +15,7 @@ pub mod ip4_input;
 pub mod ip4_local;
 pub mod ip4_lookup;
 pub mod ip4_rewrite;
+pub mod nat44;
 
 use crate::burst::{Burst, Disposition, PacketMeta};
 use crate::config::{InterfaceConfig, Snapshot};
@@ -57,6 +59,13 @@ pub fn drop_reason_text(reason: DropReason) -> &'static str {
         NodeId::Ip4Local => text::<ip4_local::Ip4LocalError>(reason.code),
         NodeId::IcmpError => text::<icmp_error::IcmpErrorError>(reason.code),
         NodeId::Ip4Rewrite => text::<ip4_rewrite::Ip4RewriteError>(reason.code),
+        NodeId::AclIn => text::<crate::acl::AclInError>(reason.code),
+        NodeId::AclOut => text::<crate::acl::AclOutError>(reason.code),
+        NodeId::Nat44Out2in => text::<crate::nat44::Out2inError>(reason.code),
+        NodeId::Nat44In2out | NodeId::Nat44In2outSlowpath => {
+            text::<crate::nat44::In2outError>(reason.code)
+        }
+        NodeId::Nat44In2outOutput => text::<crate::nat44::In2outOutputError>(reason.code),
         _ => "unknown reason",
     }
 }

@@ -1,0 +1,588 @@
+//! The CLI executor: applies parsed commands ([`crate::cli::Command`]) to the control
+//! plane, publishes the resulting snapshot, and answers `show` commands.
+//!
+//! One executor serves the console, the control socket and the startup file, all on the
+//! main lcore. A command that fails changes nothing: every control-plane operation it
+//! calls validates before it changes anything, and a snapshot is published only after a
+//! change succeeded.
+//!
+//! Counters are read from the workers' shared counter blocks without stopping them. What
+//! only a worker holds (its sessions, its trace buffer) is asked for through its
+//! [`Mailbox`]; the worker answers between two bursts.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::acl::{AclConfig, AclTable};
+use crate::cli::{self, Command, RoutePath};
+use crate::config::{
+    format_fib, format_interface_addresses, format_neighbors, ControlPlane, RouteTarget, Snapshot,
+};
+use crate::counters::{CounterTotals, WorkerCounters};
+use crate::nat44::{self, Nat44Config, Nat44Table, NatInterfaceRole, NatProtocol, NatTimeouts};
+use crate::node::InputKind;
+use crate::runtime::{Mailbox, Publisher};
+use crate::stages::drop_reason_text;
+use crate::types::{IfIndex, MacAddr};
+
+#[cfg(test)]
+mod tests;
+
+/// A question only a worker can answer, asked between its bursts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkerQuestion {
+    TraceAdd {
+        input: InputKind,
+        count: u32,
+    },
+    ShowTrace {
+        max: usize,
+    },
+    ClearTrace,
+    ClearErrors,
+    ClearRuntime,
+    ClearInterfaces,
+    AclSessions,
+    NatSessions {
+        detail: bool,
+    },
+    NatAddresses,
+    NatDeleteSession {
+        addr: Ipv4Addr,
+        port: u16,
+        proto: NatProtocol,
+    },
+}
+
+pub type WorkerAnswer = Result<String, String>;
+pub type WorkerMailbox = Mailbox<WorkerQuestion, WorkerAnswer>;
+
+/// How the main lcore reaches one worker.
+#[derive(Clone)]
+pub struct WorkerLink {
+    pub lcore: u32,
+    pub counters: Arc<WorkerCounters>,
+    pub mailbox: Arc<WorkerMailbox>,
+}
+
+/// What the executor needs from the program around it: the DPDK side in the app, a
+/// stand-in in tests.
+pub trait Platform {
+    /// `show hardware-interfaces [NAME]`: driver, queues, MAC, link, xstats.
+    fn hardware_interfaces(
+        &self,
+        name: Option<&str>,
+        plane: &ControlPlane,
+    ) -> Result<String, String>;
+    /// `show threads`.
+    fn threads(&self) -> String;
+    /// The versions `show version` adds to podfwd's own (DPDK's, the compiler's).
+    fn versions(&self) -> String;
+    /// Packets the driver refused to send on an interface (counted outside the pipeline).
+    fn tx_errors(&self, if_index: IfIndex) -> u64;
+}
+
+/// How long a `show` waits for a worker before saying it did not answer.
+const WORKER_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The main lcore's state: configuration, its published snapshot, and the workers.
+pub struct Control {
+    pub plane: ControlPlane,
+    pub acl: AclTable,
+    pub nat: Nat44Table,
+    /// The ACL and NAT44 parts of the last snapshot; rebuilt only when they change, so
+    /// a route change does not recompile the classifiers.
+    acl_config: Arc<AclConfig>,
+    nat_config: Arc<Nat44Config>,
+    publisher: Arc<Publisher<Snapshot>>,
+    workers: Vec<WorkerLink>,
+    /// Questions for workers asked before they were launched (`trace add` in the
+    /// startup file); delivered by [`Control::workers_started`].
+    pending: Vec<WorkerQuestion>,
+    running: bool,
+    platform: Box<dyn Platform + Send>,
+    quit: bool,
+}
+
+/// What changed, and so which parts of the snapshot to rebuild.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Changed {
+    Nothing,
+    Plane,
+    Acl,
+    Nat,
+}
+
+impl Control {
+    /// An executor over `plane` (its interfaces already created), with an initial
+    /// snapshot published.
+    pub fn new(mut plane: ControlPlane, platform: Box<dyn Platform + Send>) -> Control {
+        let acl = AclTable::new();
+        let nat = Nat44Table::new();
+        let acl_config = Arc::new(acl.build());
+        let nat_config = nat.snapshot();
+        let mut first = plane.snapshot();
+        first.acl = acl_config.clone();
+        first.nat = nat_config.clone();
+        Control {
+            plane,
+            acl,
+            nat,
+            acl_config,
+            nat_config,
+            publisher: Publisher::new(first),
+            workers: Vec::new(),
+            pending: Vec::new(),
+            running: false,
+            platform,
+            quit: false,
+        }
+    }
+
+    /// Where workers subscribe to snapshots.
+    pub fn publisher(&self) -> Arc<Publisher<Snapshot>> {
+        self.publisher.clone()
+    }
+
+    pub fn add_worker(&mut self, link: WorkerLink) {
+        self.workers.push(link);
+    }
+
+    /// The workers now serve their mailboxes: hand them what was asked before.
+    pub fn workers_started(&mut self) -> Result<(), String> {
+        self.running = true;
+        for question in std::mem::take(&mut self.pending) {
+            self.ask_all(question)?;
+        }
+        Ok(())
+    }
+
+    /// The workers are stopping: answer from here on without them.
+    pub fn workers_stopped(&mut self) {
+        self.running = false;
+    }
+
+    /// `quit` was executed.
+    pub fn quit_requested(&self) -> bool {
+        self.quit
+    }
+
+    /// A neighbour a worker learnt from ARP; publishes when it changed the FIB.
+    pub fn learn_neighbor(&mut self, if_index: IfIndex, ip: Ipv4Addr, mac: MacAddr) {
+        if self.plane.learn_neighbor(if_index, ip, mac) {
+            self.publish(Changed::Plane);
+        }
+    }
+
+    /// Parses and runs one line. Blank lines and comments succeed with no output.
+    pub fn execute_line(&mut self, line: &str) -> Result<String, String> {
+        match cli::parse(line)? {
+            Some(command) => self.execute(command),
+            None => Ok(String::new()),
+        }
+    }
+
+    fn publish(&mut self, changed: Changed) {
+        match changed {
+            Changed::Nothing => return,
+            Changed::Plane => {}
+            Changed::Acl => self.acl_config = Arc::new(self.acl.build()),
+            Changed::Nat => self.nat_config = self.nat.snapshot(),
+        }
+        let mut snapshot = self.plane.snapshot();
+        snapshot.acl = self.acl_config.clone();
+        snapshot.nat = self.nat_config.clone();
+        self.publisher.publish(snapshot);
+    }
+
+    /// The snapshot workers see now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.publisher.current()
+    }
+
+    fn index(&self, name: &str) -> Result<IfIndex, String> {
+        self.plane.interface_index(name)
+    }
+
+    fn name_of(&self) -> impl Fn(IfIndex) -> String + '_ {
+        |i| {
+            self.plane
+                .interface(i)
+                .map_or_else(|| format!("if{}", i.0), |c| c.name.clone())
+        }
+    }
+
+    fn totals(&self) -> CounterTotals {
+        let mut totals = CounterTotals::sum(self.workers.iter().map(|w| &*w.counters));
+        for itf in self.plane.interfaces() {
+            if let Some(t) = totals.interfaces.get_mut(itf.index.as_usize()) {
+                t.tx_errors += self.platform.tx_errors(itf.index);
+            }
+        }
+        totals
+    }
+
+    /// Asks every worker; their answers, one block per worker when there are several.
+    fn ask_all(&mut self, question: WorkerQuestion) -> Result<String, String> {
+        if !self.running {
+            return match question {
+                WorkerQuestion::TraceAdd { .. } | WorkerQuestion::ClearTrace => {
+                    self.pending.push(question);
+                    Ok(String::new())
+                }
+                _ => Err("the workers are not running".into()),
+            };
+        }
+        let several = self.workers.len() > 1;
+        let mut out = String::new();
+        for (n, worker) in self.workers.iter().enumerate() {
+            let answer = worker
+                .mailbox
+                .ask(question.clone(), WORKER_ANSWER_TIMEOUT)
+                .ok_or_else(|| {
+                    format!(
+                        "worker {n} (lcore {}) did not answer within {} s",
+                        worker.lcore,
+                        WORKER_ANSWER_TIMEOUT.as_secs()
+                    )
+                })??;
+            if several && !answer.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "------------------- thread {n} (lcore {}) -------------------",
+                    worker.lcore
+                );
+            }
+            out.push_str(&answer);
+        }
+        Ok(out)
+    }
+
+    /// Runs one command.
+    pub fn execute(&mut self, command: Command) -> Result<String, String> {
+        let mut changed = Changed::Nothing;
+        let out = self.run(command, &mut changed)?;
+        self.publish(changed);
+        Ok(out)
+    }
+
+    fn run(&mut self, command: Command, changed: &mut Changed) -> Result<String, String> {
+        let none = Ok(String::new());
+        match command {
+            Command::Help { words } if words.is_empty() => Ok(cli::help()),
+            Command::Help { words } => cli::usage(&words),
+            Command::Quit => {
+                self.quit = true;
+                none
+            }
+            Command::Exec { file } => self.exec_file(&file),
+            Command::ShowVersion => Ok(format!(
+                "podfwd v{}, {}\n",
+                env!("CARGO_PKG_VERSION"),
+                self.platform.versions()
+            )),
+            Command::ShowThreads => Ok(self.platform.threads()),
+
+            // Interfaces.
+            Command::ShowInterface { name } => {
+                let totals = self.totals();
+                let interfaces: Vec<_> = match &name {
+                    Some(n) => {
+                        let i = self.index(n)?;
+                        self.plane
+                            .interfaces()
+                            .iter()
+                            .filter(|c| c.index == i)
+                            .cloned()
+                            .collect()
+                    }
+                    None => self.plane.interfaces().to_vec(),
+                };
+                Ok(totals.format_interfaces(&interfaces))
+            }
+            Command::ShowInterfaceAddress => {
+                Ok(format_interface_addresses(self.plane.interfaces()))
+            }
+            Command::ShowHardwareInterfaces { name } => {
+                if let Some(n) = &name {
+                    self.index(n)?;
+                }
+                self.platform
+                    .hardware_interfaces(name.as_deref(), &self.plane)
+            }
+            Command::SetInterfaceState { interface, up } => {
+                self.plane.set_state(&interface, up)?;
+                *changed = Changed::Plane;
+                none
+            }
+            Command::SetInterfaceMac { interface, mac } => {
+                self.plane.set_mac(&interface, mac)?;
+                *changed = Changed::Plane;
+                none
+            }
+            Command::SetInterfaceIpAddress {
+                interface,
+                prefix,
+                del,
+            } => {
+                if del {
+                    self.plane.del_address(&interface, prefix)?;
+                } else {
+                    self.plane.add_address(&interface, prefix)?;
+                }
+                *changed = Changed::Plane;
+                none
+            }
+            Command::SetInterfaceMtu { interface, mtu } => {
+                self.plane.set_mtu(&interface, mtu)?;
+                *changed = Changed::Plane;
+                none
+            }
+
+            // Routes and neighbours.
+            Command::IpRouteAdd { prefix, path } => {
+                let target = self.route_target(&path)?;
+                self.plane.add_route(prefix, target)?;
+                *changed = Changed::Plane;
+                none
+            }
+            Command::IpRouteDel { prefix, path } => {
+                let target = path.as_ref().map(|p| self.route_target(p)).transpose()?;
+                self.plane.del_route(prefix, target)?;
+                *changed = Changed::Plane;
+                none
+            }
+            Command::ShowIpFib { prefix } => Ok(format_fib(&self.snapshot(), prefix)),
+            Command::SetIpNeighbor {
+                interface,
+                ip,
+                mac,
+                is_static,
+                del,
+            } => {
+                if del {
+                    self.plane.del_neighbor(&interface, ip)?;
+                } else {
+                    self.plane.add_neighbor(&interface, ip, mac, is_static)?;
+                }
+                *changed = Changed::Plane;
+                none
+            }
+            Command::ShowIpNeighbors => Ok(format_neighbors(&self.plane)),
+
+            // Trace and counters.
+            Command::TraceAdd { input, count } => {
+                self.ask_all(WorkerQuestion::TraceAdd { input, count })
+            }
+            Command::ShowTrace { max } => self.ask_all(WorkerQuestion::ShowTrace {
+                max: max.map_or(usize::MAX, |m| m as usize),
+            }),
+            Command::ClearTrace => self.ask_all(WorkerQuestion::ClearTrace),
+            Command::ShowErrors => Ok(self.totals().format_errors(drop_reason_text)),
+            Command::ShowRuntime => Ok(self.totals().format_runtime()),
+            Command::ClearErrors => self.ask_all(WorkerQuestion::ClearErrors),
+            Command::ClearRuntime => self.ask_all(WorkerQuestion::ClearRuntime),
+            Command::ClearInterfaces => self.ask_all(WorkerQuestion::ClearInterfaces),
+
+            // ACL.
+            Command::SetAcl { index, rules, tag } => {
+                let tag = tag.unwrap_or_default();
+                let index = match index {
+                    Some(i) => self.acl.replace(i, rules, &tag)?,
+                    None => self.acl.create(rules, &tag)?,
+                };
+                *changed = Changed::Acl;
+                Ok(format!("ACL index:{index}\n"))
+            }
+            Command::DeleteAcl { index } => {
+                self.acl.delete(index)?;
+                *changed = Changed::Acl;
+                none
+            }
+            Command::SetAclInterface {
+                interface,
+                direction,
+                acl,
+                del,
+            } => {
+                let i = self.index(&interface)?;
+                self.acl.set_interface_acl(i, direction, acl, del)?;
+                *changed = Changed::Acl;
+                none
+            }
+            Command::ShowAcl { index } => self.acl.show_acls(index),
+            Command::ShowAclInterface { interface } => {
+                let only = interface.as_deref().map(|n| self.index(n)).transpose()?;
+                Ok(self.acl.show_interfaces(only, &self.name_of()))
+            }
+            Command::ShowAclSessions => self.ask_all(WorkerQuestion::AclSessions),
+            Command::SetAclSessionTimeout { timeout, secs } => {
+                self.acl.set_session_timeout(timeout, u64::from(secs))?;
+                *changed = Changed::Acl;
+                none
+            }
+            Command::SetAclSessionMaxEntries { max } => {
+                self.acl.set_max_sessions(max as usize)?;
+                *changed = Changed::Acl;
+                none
+            }
+
+            // NAT44.
+            Command::Nat44Address {
+                first,
+                last,
+                twice_nat,
+                del,
+            } => {
+                if del {
+                    self.nat.del_addresses(first, last, twice_nat)?;
+                } else {
+                    self.nat.add_addresses(first, last, twice_nat)?;
+                }
+                *changed = Changed::Nat;
+                none
+            }
+            Command::Nat44StaticMapping { mapping, del } => {
+                if del {
+                    self.nat.del_static_mapping(&mapping)?;
+                } else {
+                    self.nat.add_static_mapping(mapping)?;
+                }
+                *changed = Changed::Nat;
+                none
+            }
+            Command::Nat44LbStaticMapping { mapping, del } => {
+                if del {
+                    self.nat.del_lb_mapping(mapping.proto, mapping.external)?;
+                } else {
+                    self.nat.add_lb_mapping(mapping)?;
+                }
+                *changed = Changed::Nat;
+                none
+            }
+            Command::Nat44IdentityMapping { mapping, del } => {
+                if del {
+                    self.nat.del_identity_mapping(&mapping)?;
+                } else {
+                    self.nat.add_identity_mapping(mapping)?;
+                }
+                *changed = Changed::Nat;
+                none
+            }
+            Command::Nat44Forwarding { enable } => {
+                self.nat.set_forwarding(enable);
+                *changed = Changed::Nat;
+                none
+            }
+            Command::SetInterfaceNat44 {
+                inside,
+                outside,
+                output_feature,
+                del,
+            } => {
+                self.set_nat_roles(&inside, &outside, output_feature, del)?;
+                *changed = Changed::Nat;
+                none
+            }
+            Command::SetNatTimeout {
+                udp,
+                tcp_established,
+                tcp_transitory,
+                icmp,
+            } => {
+                let old = self.nat.timeouts();
+                self.nat.set_timeouts(NatTimeouts {
+                    udp: udp.unwrap_or(old.udp),
+                    tcp_established: tcp_established.unwrap_or(old.tcp_established),
+                    tcp_transitory: tcp_transitory.unwrap_or(old.tcp_transitory),
+                    icmp: icmp.unwrap_or(old.icmp),
+                })?;
+                *changed = Changed::Nat;
+                none
+            }
+            Command::Nat44SessionLimit { limit } => {
+                self.nat.set_session_limit(limit)?;
+                *changed = Changed::Nat;
+                none
+            }
+            Command::ShowNat44Interfaces => Ok(nat44::show::interfaces(&self.nat, self.name_of())),
+            Command::ShowNat44Addresses => self.ask_all(WorkerQuestion::NatAddresses),
+            Command::ShowNat44StaticMappings => Ok(nat44::show::static_mappings(&self.nat)),
+            Command::ShowNat44Sessions { detail } => {
+                self.ask_all(WorkerQuestion::NatSessions { detail })
+            }
+            Command::Nat44DelSession { addr, port, proto } => {
+                self.ask_all(WorkerQuestion::NatDeleteSession { addr, port, proto })
+            }
+        }
+    }
+
+    fn route_target(&self, path: &RoutePath) -> Result<RouteTarget, String> {
+        Ok(match path {
+            RoutePath::NextHop {
+                next_hop,
+                interface,
+            } => RouteTarget::Via {
+                next_hop: *next_hop,
+                interface: interface.as_deref().map(|n| self.index(n)).transpose()?,
+            },
+            RoutePath::Interface { interface } => RouteTarget::Attached(self.index(interface)?),
+            RoutePath::Drop => RouteTarget::Drop,
+        })
+    }
+
+    /// `set interface nat44 in A [out B] [output-feature] [del]`: all interfaces are
+    /// resolved before any role changes, and a refused role undoes nothing because
+    /// nothing was applied yet.
+    fn set_nat_roles(
+        &mut self,
+        inside: &[String],
+        outside: &[String],
+        output_feature: bool,
+        del: bool,
+    ) -> Result<(), String> {
+        let mut roles: Vec<(IfIndex, NatInterfaceRole)> = Vec::new();
+        for (names, is_inside) in [(inside, true), (outside, false)] {
+            for name in names {
+                let i = self.index(name)?;
+                let role = NatInterfaceRole {
+                    inside: is_inside,
+                    outside: !is_inside,
+                    output_feature: !is_inside && output_feature,
+                };
+                match roles.iter_mut().find(|(j, _)| *j == i) {
+                    Some((_, r)) => {
+                        r.inside |= role.inside;
+                        r.outside |= role.outside;
+                        r.output_feature |= role.output_feature;
+                    }
+                    None => roles.push((i, role)),
+                }
+            }
+        }
+        let mut trial = self.nat.clone();
+        for (i, role) in &roles {
+            trial.set_interface_role(*i, *role, !del)?;
+        }
+        self.nat = trial;
+        Ok(())
+    }
+
+    /// `exec FILE`: runs the file's lines in order; the first error stops it and names
+    /// the line (the lines before it stay applied, as in VPP).
+    pub fn exec_file(&mut self, path: &str) -> Result<String, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("exec {path}: cannot read: {e}"))?;
+        let commands = cli::parse_startup_file(&text).map_err(|e| format!("{path}:{e}"))?;
+        let mut out = String::new();
+        for (line, command) in commands {
+            let output = self
+                .execute(command)
+                .map_err(|e| format!("{path}:{line}: {e}"))?;
+            out.push_str(&output);
+        }
+        Ok(out)
+    }
+}

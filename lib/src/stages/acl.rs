@@ -1,0 +1,111 @@
+//! acl-plugin-in-ip4-fa and acl-plugin-out-ip4-fa: the ACL engine ([`crate::acl`]) at its
+//! two places in the sequence, after ip4-input on the receiving interface and after
+//! ip4-rewrite on the transmitting one.
+//!
+//! An interface without ACLs costs one table read per burst (input) or per packet
+//! (output), and no parsing.
+
+use super::Context;
+use crate::acl::AclInError;
+use crate::acl::{AclPacketInfo, AclTrace, AclWorker, Direction};
+use crate::buffer::PacketBuf;
+use crate::burst::{Burst, Disposition};
+use crate::nat44::{Nat44Worker, NatDirection};
+use crate::node::DropReason;
+use crate::trace::TraceRecord;
+
+/// VPP's next indices out of the ACL nodes, so that the trace reads like the spec.
+mod next {
+    pub const DROP: u32 = 0;
+    /// acl-out: on to `<interface>-output`; acl-in: on to nat44-in2out or ip4-lookup.
+    pub const DEFAULT: u32 = 1;
+    /// acl-in: on to nat44-out2in.
+    pub const NAT44_OUT2IN: u32 = 2;
+}
+
+/// Runs the input ACLs of each packet's receiving interface over the live packets.
+pub fn process_input<B: PacketBuf, const TRACE: bool>(
+    acl: &mut AclWorker,
+    nat: &Nat44Worker,
+    burst: &mut Burst,
+    pkts: &mut [B],
+    cx: &mut Context<'_>,
+) {
+    let config = &*cx.snapshot.acl;
+    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+        if burst.disposition(i) != Disposition::Continue {
+            continue;
+        }
+        let Some(meta) = burst.get(i).copied() else {
+            break;
+        };
+        let sw_if = meta.rx_if;
+        if config.interface(sw_if, Direction::Input).is_none() {
+            continue;
+        }
+        let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
+        let Some(info) = AclPacketInfo::from_ipv4_bytes(l3) else {
+            // ip4-input has checked the header; only a corrupted view gets here.
+            burst.set_disposition(i, Disposition::Drop(DropReason::of(AclInError::AclDeny)));
+            continue;
+        };
+        let verdict = acl.classify(config, sw_if, Direction::Input, &info, cx.now_ns);
+        if let Some(reason) = verdict.drop_reason(Direction::Input) {
+            burst.set_disposition(i, Disposition::Drop(reason));
+        }
+        if TRACE && meta.traced {
+            let next_index = if !verdict.permit {
+                next::DROP
+            } else if nat.classify(&cx.snapshot.nat, sw_if, l3) == Some(NatDirection::Out2in) {
+                next::NAT44_OUT2IN
+            } else {
+                next::DEFAULT
+            };
+            let record = AclTrace::new(sw_if, Direction::Input, next_index, &verdict, &info);
+            cx.trace(&meta, || TraceRecord::Acl(record));
+        }
+    }
+}
+
+/// Runs the output ACLs of each packet's transmitting interface over the packets
+/// leaving.
+pub fn process_output<B: PacketBuf, const TRACE: bool>(
+    acl: &mut AclWorker,
+    burst: &mut Burst,
+    pkts: &mut [B],
+    cx: &mut Context<'_>,
+) {
+    let config = &*cx.snapshot.acl;
+    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+        let Disposition::Output(sw_if) = burst.disposition(i) else {
+            continue;
+        };
+        if config.interface(sw_if, Direction::Output).is_none() {
+            continue;
+        }
+        let Some(meta) = burst.get(i).copied() else {
+            break;
+        };
+        let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
+        let verdict = match AclPacketInfo::from_ipv4_bytes(l3) {
+            Some(info) => {
+                let verdict = acl.classify(config, sw_if, Direction::Output, &info, cx.now_ns);
+                if TRACE && meta.traced {
+                    let next_index = if verdict.permit {
+                        next::DEFAULT
+                    } else {
+                        next::DROP
+                    };
+                    let record =
+                        AclTrace::new(sw_if, Direction::Output, next_index, &verdict, &info);
+                    cx.trace(&meta, || TraceRecord::Acl(record));
+                }
+                verdict.drop_reason(Direction::Output)
+            }
+            None => Some(DropReason::of(crate::acl::AclOutError::AclDeny)),
+        };
+        if let Some(reason) = verdict {
+            burst.set_disposition(i, Disposition::Drop(reason));
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The NAT44 nodes: nat44-classify picks out2in or in2out for each packet by its
+//! receiving interface's role; nat44-out2in and nat44-in2out (with the slow-path trace)
+//! translate at ingress; nat44-in2out-output source-NATs packets leaving by an
+//! output-feature interface, after acl-out. The engine is [`crate::nat44`].
+
+use super::Context;
+use crate::buffer::PacketBuf;
+use crate::burst::{Burst, Disposition};
+use crate::nat44::{Nat44Worker, NatDirection, NatVerdict};
+use crate::node::{DropReason, NodeError};
+use crate::trace::TraceRecord;
+
+/// NAT44 keeps time in seconds.
+fn seconds(now_ns: u64) -> u32 {
+    (now_ns / 1_000_000_000) as u32
+}
+
+fn apply<E: NodeError>(burst: &mut Burst, i: usize, verdict: NatVerdict<E>) {
+    if let NatVerdict::Drop(e) = verdict {
+        burst.set_disposition(i, Disposition::Drop(DropReason::of(e)));
+    }
+}
+
+/// nat44-classify: records each live packet's NAT44 node; returns how many go to
+/// out2in and to in2out.
+pub fn classify<B: PacketBuf>(
+    nat: &Nat44Worker,
+    burst: &mut Burst,
+    pkts: &[B],
+    cx: &Context<'_>,
+) -> (usize, usize) {
+    let config = &*cx.snapshot.nat;
+    let (mut out2in, mut in2out) = (0, 0);
+    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+        if burst.disposition(i) != Disposition::Continue {
+            continue;
+        }
+        let Some(meta) = burst.meta_mut(i) else {
+            break;
+        };
+        let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
+        meta.flow.nat = nat.classify(config, meta.rx_if, l3);
+        match meta.flow.nat {
+            Some(NatDirection::Out2in) => out2in += 1,
+            Some(NatDirection::In2out) => in2out += 1,
+            None => {}
+        }
+    }
+    (out2in, in2out)
+}
+
+/// nat44-out2in or nat44-in2out, over the packets classify sent to `direction`.
+pub fn process<B: PacketBuf, const TRACE: bool>(
+    direction: NatDirection,
+    nat: &mut Nat44Worker,
+    burst: &mut Burst,
+    pkts: &mut [B],
+    cx: &mut Context<'_>,
+) {
+    let config = &*cx.snapshot.nat;
+    let now = seconds(cx.now_ns);
+    for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
+        let Some(meta) = burst.get(i).copied() else {
+            break;
+        };
+        if meta.flow.nat != Some(direction) || meta.disposition() != Disposition::Continue {
+            continue;
+        }
+        let Some(l3) = pkt.data_mut().get_mut(usize::from(meta.l3_offset)..) else {
+            continue;
+        };
+        match direction {
+            NatDirection::Out2in => {
+                let outcome = nat.out2in(config, meta.rx_if, l3, now);
+                apply(burst, i, outcome.verdict);
+                if TRACE && meta.traced {
+                    cx.trace(&meta, || TraceRecord::Nat44Out2in(outcome.trace));
+                }
+            }
+            NatDirection::In2out => {
+                let outcome = nat.in2out(config, meta.rx_if, l3, now);
+                apply(burst, i, outcome.verdict);
+                if TRACE && meta.traced {
+                    cx.trace(&meta, || TraceRecord::Nat44In2out(outcome.fast_path));
+                    if let Some(slow) = outcome.slow_path {
+                        cx.trace(&meta, || TraceRecord::Nat44In2out(slow));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// nat44-in2out-output: dynamic SNAT on interfaces with the output feature.
+pub fn process_output<B: PacketBuf, const TRACE: bool>(
+    nat: &mut Nat44Worker,
+    burst: &mut Burst,
+    pkts: &mut [B],
+    cx: &mut Context<'_>,
+) {
+    let config = &*cx.snapshot.nat;
+    let now = seconds(cx.now_ns);
+    for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
+        let Disposition::Output(tx_if) = burst.disposition(i) else {
+            continue;
+        };
+        if !config.role(tx_if).output_feature {
+            continue;
+        }
+        let Some(meta) = burst.get(i).copied() else {
+            break;
+        };
+        let Some(l3) = pkt.data_mut().get_mut(usize::from(meta.l3_offset)..) else {
+            continue;
+        };
+        let outcome = nat.in2out_output(config, meta.rx_if, l3, now);
+        apply(burst, i, outcome.verdict);
+        if TRACE && meta.traced {
+            cx.trace(&meta, || TraceRecord::Nat44In2outOutput(outcome.fast_path));
+            if let Some(slow) = outcome.slow_path {
+                cx.trace(&meta, || TraceRecord::Nat44In2outOutput(slow));
+            }
+        }
+    }
+}
