@@ -27,14 +27,15 @@ fn main() {
 
     // Emits the link lines; the raw cflags below keep `-include rte_config.h` and
     // `-march`, which the pkg-config crate does not expose.
-    if pkg_config::Config::new()
+    let Ok(library) = pkg_config::Config::new()
         .atleast_version("22.11")
         .probe("libdpdk")
-        .is_err()
-    {
+    else {
         eprintln!("{MISSING_DPDK}");
         exit(1);
-    }
+    };
+    // `show version` reports the DPDK this build links.
+    println!("cargo:rustc-env=PODFWD_DPDK_VERSION={}", library.version);
     let cflags = raw_cflags();
 
     let bindings = bindgen::Builder::default()

@@ -11,6 +11,24 @@ use crate::control;
 /// Runs one CLI line; `Ok` is the output to show, `Err` a sentence saying what is wrong.
 pub trait Executor {
     fn execute(&mut self, line: &str) -> Result<String, String>;
+    /// A neighbour a worker learnt from ARP.
+    fn learned(&mut self, _event: podfwd::stages::arp::LearnEvent) {}
+    /// The last command asked podfwd to stop (`quit` over the socket).
+    fn quit_requested(&self) -> bool {
+        false
+    }
+}
+
+impl Executor for podfwd::control::Control {
+    fn execute(&mut self, line: &str) -> Result<String, String> {
+        self.execute_line(line)
+    }
+    fn learned(&mut self, event: podfwd::stages::arp::LearnEvent) {
+        self.learn_neighbor(event.if_index, event.ip, event.mac);
+    }
+    fn quit_requested(&self) -> bool {
+        podfwd::control::Control::quit_requested(self)
+    }
 }
 
 /// Why the main lcore woke up.
@@ -22,6 +40,8 @@ pub enum Event {
     ConsoleClosed,
     /// SIGINT or SIGTERM.
     StopSignal,
+    /// A worker learnt a neighbour from ARP.
+    Learned(podfwd::stages::arp::LearnEvent),
     /// A line from a control socket client, and where its reply goes.
     Remote {
         line: String,
@@ -147,6 +167,25 @@ fn serve_client(stream: UnixStream, events: &Sender<Event>) {
     }
 }
 
+/// Hands neighbours the workers learnt to the main lcore's event loop.
+pub fn forward_learned(
+    learned: std::sync::mpsc::Receiver<podfwd::stages::arp::LearnEvent>,
+    events: Sender<Event>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("arp-learn".into())
+        .spawn(move || {
+            for event in learned {
+                if events.send(Event::Learned(event)).is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("learnt neighbours will not be applied: {e}");
+    }
+}
+
 /// Serves events until `quit`/`exit` or a stop signal.
 pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
     let interactive = std::io::stdin().is_terminal();
@@ -165,7 +204,11 @@ pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
             }
             Event::Remote { line, reply } => {
                 let _ = reply.send(executor.execute(line.trim()));
+                if executor.quit_requested() {
+                    return;
+                }
             }
+            Event::Learned(event) => executor.learned(event),
             Event::ConsoleClosed => log::info!("console input closed; stop with SIGINT/SIGTERM"),
             Event::ConsoleLine(line) => {
                 if is_quit(&line) {

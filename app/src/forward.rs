@@ -27,6 +27,10 @@ pub trait BurstProcessor: Send {
         packets: &mut [Mbuf],
         verdicts: &mut [Verdict],
     );
+
+    /// Called once per pass over the ports, `idle` when the pass received nothing:
+    /// where a processor picks up new configuration and answers the main lcore.
+    fn between_bursts(&mut self, _idle: bool) {}
 }
 
 /// Bring-up processor: sends everything received on interface i out of interface
@@ -184,6 +188,7 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 busy = true;
             }
         }
+        processor.between_bursts(!busy);
         // An idle loop touches no shared cache line.
         if busy {
             for (counters, shared) in local.iter().zip(config.counters.iter()) {

@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::console::Executor;
 use crate::dpdk::port::{self, PortId, PortInfo};
 use crate::forward::InterfaceCounters;
 use crate::options::IfaceBinding;
@@ -72,46 +71,25 @@ pub fn resolve_interfaces(bindings: &[IfaceBinding]) -> Result<Vec<Interface>, S
     Ok(interfaces)
 }
 
-/// Executes the commands the bring-up needs: `show hardware-interfaces [NAME]`.
+/// What `show hardware-interfaces` reads: the interface table and the workers' port counters.
 pub struct HardwareCommands {
     pub interfaces: Vec<Interface>,
     /// Per worker, per interface counters.
     pub workers: Vec<Arc<[InterfaceCounters]>>,
 }
 
-impl Executor for HardwareCommands {
-    fn execute(&mut self, line: &str) -> Result<String, String> {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["show", "hardware-interfaces" | "hardware", rest @ ..] => {
-                let detail = rest.last() == Some(&"detail");
-                let names = if detail {
-                    &rest[..rest.len() - 1]
-                } else {
-                    rest
-                };
-                match names {
-                    [] => self.show_hardware(None, detail),
-                    [name] => self.show_hardware(Some(name), detail),
-                    _ => Err(format!(
-                        "show hardware-interfaces: expected at most one interface name, got '{}'",
-                        names.join(" ")
-                    )),
-                }
-            }
-            ["help"] | ["?"] => {
-                Ok("commands: show hardware-interfaces [NAME] [detail], quit\n".into())
-            }
-            _ => Err(format!(
-                "unknown command '{line}' (try: show hardware-interfaces, quit)"
-            )),
-        }
-    }
-}
-
 impl HardwareCommands {
+    /// Packets the driver refused on the interface at `position`, over all workers.
+    pub fn tx_errors(&self, position: usize) -> u64 {
+        self.workers
+            .iter()
+            .filter_map(|w| w.get(position))
+            .map(|c| c.tx_error.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Port counters, podfwd's own counters and, with `detail`, the driver's xstats.
-    fn show_hardware(&self, only: Option<&str>, detail: bool) -> Result<String, String> {
+    pub fn show_hardware(&self, only: Option<&str>, detail: bool) -> Result<String, String> {
         if let Some(name) = only {
             if !self.interfaces.iter().any(|i| i.name == name) {
                 let known: Vec<&str> = self.interfaces.iter().map(|i| i.name.as_str()).collect();

@@ -10,3 +10,4 @@ pub mod forward;
 pub mod gen;
 pub mod hardware;
 pub mod options;
+pub mod pipeline;

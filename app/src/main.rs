@@ -10,19 +10,28 @@ use clap::Parser;
 use log::{info, warn};
 use podfwd_app::{console, control, dpdk, forward, hardware, options};
 
+use podfwd::config::ControlPlane;
+use podfwd::control::{Control, WorkerLink};
+use podfwd::node::InputKind;
+use podfwd::pipeline::{Worker, WorkerSizes};
+use podfwd::runtime::Mailbox;
+use podfwd::types::MacAddr;
 use podfwd_app::console::Executor;
 use podfwd_app::dpdk::eal::Eal;
 use podfwd_app::dpdk::mempool::{Mempool, PoolSizing};
 use podfwd_app::dpdk::port::{self, PortId};
 use podfwd_app::dpdk::{lcore, signal};
-use podfwd_app::forward::{CrossConnect, InterfaceCounters, WorkerConfig, WorkerPort};
+use podfwd_app::forward::{InterfaceCounters, WorkerConfig, WorkerPort};
 use podfwd_app::hardware::{HardwareCommands, Interface};
 use podfwd_app::options::AppOptions;
+use podfwd_app::pipeline::{AppPlatform, PipelineProcessor};
 
 /// Per-lcore mempool cache (mbufs).
 const MEMPOOL_CACHE: u32 = 256;
 /// TX buffers are flushed after this long even when not full.
 const TX_DRAIN_MICROSECONDS: u64 = 100;
+/// Learnt neighbours in flight from the workers to the main lcore.
+const LEARN_QUEUE: usize = 1024;
 
 /// A failure that ends podfwd: the sentence to print, and the exit code.
 struct Failure {
@@ -137,6 +146,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         });
     }
     let queues = workers.len() as u16;
+    let queue_count = queues;
     info!(
         "{} worker lcore(s) {:?}, main lcore {}",
         workers.len(),
@@ -238,13 +248,37 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                 .collect()
         })
         .collect();
-    let mut executor = HardwareCommands {
-        interfaces: interfaces.clone(),
-        workers: worker_counters.clone(),
+    // The control plane knows each interface by name, with the port's MAC until the
+    // configuration sets its own (net_tap: the kernel side's MAC; podfwd then sends its
+    // configured MAC, never pushing it into the device).
+    let mut plane = ControlPlane::new();
+    for interface in &interfaces {
+        let kind = InputKind::from_driver(&interface.info.driver);
+        plane
+            .add_interface(
+                &interface.name,
+                &interface.info.device,
+                MacAddr(interface.info.mac),
+                kind,
+            )
+            .map_err(|m| Failure {
+                message: m,
+                code: 2,
+            })?;
+    }
+    let mut lcores = vec![(lcore::main_lcore(), "main (console)".to_owned())];
+    lcores.extend(workers.iter().map(|&l| (l, "worker".to_owned())));
+    let platform = AppPlatform {
+        hardware: HardwareCommands {
+            interfaces: interfaces.clone(),
+            workers: worker_counters.clone(),
+        },
+        lcores,
     };
+    let mut control = Control::new(plane, Box::new(platform));
     if let Some((path, text)) = &startup {
         info!("startup file {}", path.display());
-        console::run_startup_file(path, text, &mut executor, &mut std::io::stdout()).map_err(
+        console::run_startup_file(path, text, &mut control, &mut std::io::stdout()).map_err(
             |m| Failure {
                 message: m,
                 code: 2,
@@ -260,6 +294,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     let stop_signal = signal::install_stop_handler()?;
     let stop = Arc::new(AtomicBool::new(false));
     let drain_ticks = dpdk::tsc_hz() * TX_DRAIN_MICROSECONDS / 1_000_000;
+    let (learned_tx, learned_rx) = std::sync::mpsc::sync_channel(LEARN_QUEUE);
     let mut launched = Vec::with_capacity(workers.len());
     for (queue, (&lcore_id, counters)) in workers.iter().zip(&worker_counters).enumerate() {
         let config = WorkerConfig {
@@ -275,12 +310,28 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             stop: Arc::clone(&stop),
             counters: Arc::clone(counters),
         };
-        let processor = CrossConnect {
-            interfaces: interfaces.len(),
-        };
-        info!(
-            "launch worker lcore {lcore_id}: queue {queue} on every port, processor cross-connect"
+        let worker = Worker::with_sizes(
+            dpdk::tsc,
+            WorkerSizes {
+                index: queue as u16,
+                count: queue_count,
+                nat_sessions: options.nat_sessions,
+                nat_affinities: options.nat_sessions / 4,
+            },
         );
+        let mailbox = Mailbox::new();
+        control.add_worker(WorkerLink {
+            lcore: lcore_id,
+            counters: worker.counters(),
+            mailbox: Arc::clone(&mailbox),
+        });
+        let processor = PipelineProcessor::new(
+            worker,
+            control.publisher().subscribe(),
+            mailbox,
+            learned_tx.clone(),
+        );
+        info!("launch worker lcore {lcore_id}: queue {queue} on every port");
         match lcore::launch(lcore_id, move || forward::run_worker(config, processor)) {
             Ok(handle) => launched.push(handle),
             Err(e) => {
@@ -289,14 +340,21 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             }
         }
     }
+    drop(learned_tx);
+    control.workers_started().map_err(|m| Failure {
+        message: m,
+        code: 1,
+    })?;
 
     if !signal::stop_requested() {
         let (sender, events) = console::event_sources(stop_signal);
+        console::forward_learned(learned_rx, sender.clone());
         console::serve_socket(listener, sender);
-        console::run_console(&mut executor as &mut dyn Executor, &events);
+        console::run_console(&mut control as &mut dyn Executor, &events);
     }
     let _ = std::fs::remove_file(&options.socket);
 
+    control.workers_stopped();
     info!("stopping workers");
     stop.store(true, Ordering::Relaxed);
     for handle in launched {

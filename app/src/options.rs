@@ -27,6 +27,9 @@ pub struct AppOptions {
     /// Packets per RX burst and TX flush (1..=256).
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = parse_burst)]
     pub burst: u16,
+    /// NAT44 sessions each worker's table holds (allocated at start).
+    #[arg(long, value_name = "N", default_value_t = 262_144)]
+    pub nat_sessions: u32,
     /// Mbufs in the packet pool [default: sized from ports, queues and descriptors].
     #[arg(long, value_name = "N")]
     pub mbufs: Option<u32>,

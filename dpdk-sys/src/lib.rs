@@ -7,3 +7,6 @@
 #![allow(dead_code, clippy::all, rustdoc::all)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+
+/// The version of the libdpdk this crate was built against (pkg-config's).
+pub const DPDK_VERSION: &str = env!("PODFWD_DPDK_VERSION");

@@ -1,0 +1,131 @@
+//! The lib's pipeline behind the worker poll loop, and the app's side of the executor.
+//!
+//! The app numbers interfaces from 0 in its table; the lib's `IfIndex` (VPP's
+//! `sw_if_index`) starts at 1 for the same order, so the two differ by one.
+
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+
+use podfwd::config::{ControlPlane, Snapshot};
+use podfwd::control::{Platform, WorkerMailbox};
+use podfwd::pipeline::{self, Worker};
+use podfwd::runtime::Subscriber;
+use podfwd::stages::arp::LearnEvent;
+use podfwd::types::IfIndex;
+
+use crate::dpdk::mbuf::Mbuf;
+use crate::dpdk::{tsc, tsc_hz};
+use crate::forward::{BurstProcessor, Verdict};
+use crate::hardware::HardwareCommands;
+
+/// The lib's `IfIndex` of the app's interface at `position`.
+pub fn if_index(position: usize) -> IfIndex {
+    IfIndex(position as u16 + 1)
+}
+
+/// One worker lcore's pipeline.
+pub struct PipelineProcessor {
+    worker: Worker,
+    snapshot: Subscriber<Snapshot>,
+    mailbox: Arc<WorkerMailbox>,
+    learned: SyncSender<LearnEvent>,
+    tsc_hz: u64,
+}
+
+impl PipelineProcessor {
+    pub fn new(
+        worker: Worker,
+        snapshot: Subscriber<Snapshot>,
+        mailbox: Arc<WorkerMailbox>,
+        learned: SyncSender<LearnEvent>,
+    ) -> Self {
+        PipelineProcessor {
+            worker,
+            snapshot,
+            mailbox,
+            learned,
+            tsc_hz: tsc_hz().max(1),
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        (u128::from(tsc()) * 1_000_000_000 / u128::from(self.tsc_hz)) as u64
+    }
+}
+
+impl BurstProcessor for PipelineProcessor {
+    fn process_burst(
+        &mut self,
+        rx_interface: IfIndex,
+        packets: &mut [Mbuf],
+        verdicts: &mut [Verdict],
+    ) {
+        let now = self.now_ns();
+        let rx = if_index(rx_interface.as_usize());
+        let out = self.worker.process(rx, packets, self.snapshot.get(), now);
+        for (verdict, decided) in verdicts.iter_mut().zip(out) {
+            *verdict = match *decided {
+                pipeline::Verdict::Tx(i) if i.0 > 0 => Verdict::Transmit(IfIndex(i.0 - 1)),
+                _ => Verdict::Drop,
+            };
+        }
+        if !self.worker.learned().is_empty() {
+            for event in self.worker.learned() {
+                // A full channel means the main lcore is behind; the next ARP packet
+                // from that neighbour teaches it again.
+                let _ = self.learned.try_send(*event);
+            }
+            self.worker.clear_learned();
+        }
+    }
+
+    fn between_bursts(&mut self, idle: bool) {
+        self.snapshot.refresh();
+        let now = self.now_ns();
+        let (worker, snapshot) = (&mut self.worker, self.snapshot.get());
+        self.mailbox.serve(|q| worker.answer(q, snapshot, now));
+        if idle {
+            // Sessions expire even when no packet arrives.
+            worker.housekeeping(snapshot, now);
+        }
+    }
+}
+
+/// The executor's view of the DPDK side.
+pub struct AppPlatform {
+    pub hardware: HardwareCommands,
+    pub lcores: Vec<(u32, String)>,
+}
+
+impl Platform for AppPlatform {
+    fn hardware_interfaces(
+        &self,
+        name: Option<&str>,
+        _plane: &ControlPlane,
+    ) -> Result<String, String> {
+        self.hardware.show_hardware(name, true)
+    }
+
+    fn threads(&self) -> String {
+        let mut out = String::from("ID     Name                Type        LWP     lcore\n");
+        for (n, (lcore, role)) in self.lcores.iter().enumerate() {
+            out.push_str(&format!(
+                "{n:<6} {role:<19} {:<11} {:<7} {lcore}\n",
+                "dpdk", "-"
+            ));
+        }
+        out
+    }
+
+    fn versions(&self) -> String {
+        format!(
+            "DPDK {}, {}",
+            dpdk_sys::DPDK_VERSION,
+            env!("PODFWD_RUSTC_VERSION")
+        )
+    }
+
+    fn tx_errors(&self, if_index: IfIndex) -> u64 {
+        self.hardware.tx_errors(if_index.as_usize().wrapping_sub(1))
+    }
+}
