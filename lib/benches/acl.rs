@@ -4,6 +4,7 @@
 //!
 //! `cargo bench -p podfwd --bench acl`
 
+use podfwd::rand::FastRng;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::Instant;
@@ -16,21 +17,6 @@ use podfwd::types::{IfIndex, Ipv4Prefix};
 const POD: IfIndex = IfIndex(6);
 const PACKETS: usize = 4096;
 
-/// xorshift64*: deterministic, so runs compare.
-struct Prng(u64);
-
-impl Prng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// How rule prefixes are drawn.
 #[derive(Clone, Copy)]
 enum PrefixLengths {
@@ -40,20 +26,20 @@ enum PrefixLengths {
     Policy,
 }
 
-fn random_rule(rng: &mut Prng, lengths: PrefixLengths) -> AclRule {
-    let prefix = |rng: &mut Prng| {
+fn random_rule(rng: &mut FastRng, lengths: PrefixLengths) -> AclRule {
+    let prefix = |rng: &mut FastRng| {
         let len = match lengths {
             PrefixLengths::Uniform => rng.below(33) as u8,
             PrefixLengths::Policy => [0, 16, 24, 32, 32, 32][rng.below(6) as usize],
         };
-        Ipv4Prefix::new(Ipv4Addr::from_bits(rng.next() as u32), len)
+        Ipv4Prefix::new(Ipv4Addr::from_bits(rng.next_u64() as u32), len)
             .unwrap()
             .network()
     };
     let src = prefix(rng);
     let dst = prefix(rng);
     let proto = [0, 6, 6, 17][rng.below(4) as usize];
-    let range = |rng: &mut Prng| match rng.below(3) {
+    let range = |rng: &mut FastRng| match rng.below(3) {
         0 => PortRange::ANY,
         1 => PortRange::single(rng.below(65536) as u16),
         _ => {
@@ -74,11 +60,12 @@ fn random_rule(rng: &mut Prng, lengths: PrefixLengths) -> AclRule {
 }
 
 /// A packet inside `rule`, so that it matches it or an earlier rule.
-fn packet_in(rng: &mut Prng, rule: &AclRule) -> AclPacketInfo {
-    let inside = |rng: &mut Prng, p: &Ipv4Prefix| {
-        Ipv4Addr::from_bits(p.addr.to_bits() | (rng.next() as u32 & !p.mask()))
+fn packet_in(rng: &mut FastRng, rule: &AclRule) -> AclPacketInfo {
+    let inside = |rng: &mut FastRng, p: &Ipv4Prefix| {
+        Ipv4Addr::from_bits(p.addr.to_bits() | (rng.next_u64() as u32 & !p.mask()))
     };
-    let port = |rng: &mut Prng, r: &PortRange| r.lo + rng.below(u64::from(r.hi - r.lo) + 1) as u16;
+    let port =
+        |rng: &mut FastRng, r: &PortRange| r.lo + rng.below(u64::from(r.hi - r.lo) + 1) as u16;
     AclPacketInfo {
         src: inside(rng, &rule.src),
         dst: inside(rng, &rule.dst),
@@ -131,7 +118,7 @@ fn config_with(rules: Vec<AclRule>) -> AclConfig {
 fn rule_match(lengths: PrefixLengths, name: &str, no_acl_ns: f64) {
     println!("rule match, {name} prefix lengths:");
     for count in [10usize, 1_000, 10_000] {
-        let mut rng = Prng(0x00ac_1be7 + count as u64);
+        let mut rng = FastRng::new(0x00ac_1be7 + count as u64);
         let rules: Vec<AclRule> = (0..count).map(|_| random_rule(&mut rng, lengths)).collect();
         let packets: Vec<AclPacketInfo> = (0..PACKETS)
             .map(|_| {
@@ -172,7 +159,7 @@ fn main() {
     println!("session table limit {}", max_sessions());
     let empty = AclTable::new().build();
     let mut worker = AclWorker::new(&empty);
-    let mut rng = Prng(7);
+    let mut rng = FastRng::new(7);
     let any = AclRule::any(AclAction::Permit);
     let packets: Vec<AclPacketInfo> = (0..PACKETS).map(|_| packet_in(&mut rng, &any)).collect();
     let no_acl = ns_per_packet(&packets, |p| {

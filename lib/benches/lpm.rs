@@ -3,6 +3,7 @@
 //!
 //! Run: `cargo bench -p podfwd --bench lpm`. Prints figures; asserts nothing about time.
 
+use podfwd::rand::FastRng;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -12,24 +13,9 @@ use podfwd::fib::{Adjacency, Fib, RouteSource};
 use podfwd::node::InputKind;
 use podfwd::types::{IfIndex, Ipv4Prefix, MacAddr};
 
-/// splitmix64, so every run measures the same tables.
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Prefix lengths shaped like an Internet table with some host routes (a k8s node's pods):
 /// 1% /8-/15, 9% /16-/21, 15% /22-/23, 72% /24, 3% /25-/32.
-fn random_prefix(rng: &mut SplitMix) -> Ipv4Prefix {
+fn random_prefix(rng: &mut FastRng) -> Ipv4Prefix {
     let len = match rng.below(100) {
         0 => 8 + rng.below(8),
         1..=9 => 16 + rng.below(6),
@@ -37,7 +23,7 @@ fn random_prefix(rng: &mut SplitMix) -> Ipv4Prefix {
         25..=96 => 24,
         _ => 25 + rng.below(8),
     } as u8;
-    Ipv4Prefix::new(Ipv4Addr::from_bits(rng.next() as u32), len)
+    Ipv4Prefix::new(Ipv4Addr::from_bits(rng.next_u64() as u32), len)
         .expect("length is at most 32")
         .network()
 }
@@ -55,7 +41,7 @@ fn per_op(elapsed: Duration, ops: usize) -> f64 {
     elapsed.as_nanos() as f64 / ops as f64
 }
 
-fn bench_table(count: usize, rng: &mut SplitMix) {
+fn bench_table(count: usize, rng: &mut FastRng) {
     let prefixes: Vec<Ipv4Prefix> = (0..count).map(|_| random_prefix(rng)).collect();
     let routes: Vec<(Ipv4Prefix, RouteSource, Adjacency)> = prefixes
         .iter()
@@ -67,13 +53,13 @@ fn bench_table(count: usize, rng: &mut SplitMix) {
 
     const LOOKUPS: usize = 4_000_000;
     let uniform: Vec<Ipv4Addr> = (0..1 << 20)
-        .map(|_| Ipv4Addr::from_bits(rng.next() as u32))
+        .map(|_| Ipv4Addr::from_bits(rng.next_u64() as u32))
         .collect();
     // Destinations inside installed prefixes: these walk to the deepest level they need.
     let routed: Vec<Ipv4Addr> = (0..1 << 20)
         .map(|_| {
             let p = prefixes[rng.below(count as u64) as usize];
-            let host_bits = !p.mask() & rng.next() as u32;
+            let host_bits = !p.mask() & rng.next_u64() as u32;
             Ipv4Addr::from_bits(p.addr.to_bits() | host_bits)
         })
         .collect();
@@ -112,7 +98,7 @@ fn bench_table(count: usize, rng: &mut SplitMix) {
 }
 
 /// One `ip route add` plus the snapshot it triggers, on a control plane holding 10k routes.
-fn bench_route_changes(rng: &mut SplitMix) {
+fn bench_route_changes(rng: &mut FastRng) {
     let mut cp = ControlPlane::new();
     for i in 0..4u8 {
         let name = format!("tap{i}");
@@ -134,7 +120,7 @@ fn bench_route_changes(rng: &mut SplitMix) {
         )
         .expect("valid neighbour");
     }
-    let target = |rng: &mut SplitMix| {
+    let target = |rng: &mut FastRng| {
         let i = rng.below(4) as u8;
         match rng.below(3) {
             0 => RouteTarget::Via {
@@ -178,7 +164,7 @@ fn bench_route_changes(rng: &mut SplitMix) {
 }
 
 fn main() {
-    let mut rng = SplitMix(0x1b4_f00d);
+    let mut rng = FastRng::new(0x1b4_f00d);
     for count in [10, 10_000, 1_000_000] {
         bench_table(count, &mut rng);
     }

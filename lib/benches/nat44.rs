@@ -9,13 +9,13 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use podfwd::nat44::engine::FastRng;
 use podfwd::nat44::session::Session;
 use podfwd::nat44::{
     Nat44Table, Nat44Worker, Nat44WorkerSizes, NatInterfaceRole, NatProtocol, NatVerdict,
     StaticMapping, TwiceNat,
 };
 use podfwd::packet::TcpFlags;
+use podfwd::rand::FastRng;
 use podfwd::spec_frames::{tcp_frame, TcpFrameSpec};
 use podfwd::types::{IfIndex, MacAddr};
 

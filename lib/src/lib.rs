@@ -17,6 +17,7 @@ pub mod nat44;
 pub mod node;
 pub mod packet;
 pub mod pipeline;
+pub mod rand;
 pub mod runtime;
 #[doc(hidden)]
 pub mod spec_frames;

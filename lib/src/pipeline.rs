@@ -110,7 +110,7 @@ impl Worker {
                     sessions: sizes.nat_sessions,
                     affinities: sizes.nat_affinities,
                 },
-                0x5eed_0f_9f0d ^ u64::from(sizes.index),
+                0x5eed_f00d ^ u64::from(sizes.index),
             ),
             synced_epoch: None,
             cycles,
@@ -537,7 +537,6 @@ mod tests {
     use crate::counters::CounterTotals;
     use crate::packet::icmp::{IcmpPacket, MessageType};
     use crate::packet::ipv4::Ipv4Packet;
-    use crate::spec_frames::Xorshift;
     use crate::spec_frames::{self, *};
     use crate::stages::drop_reason_text;
     use crate::stages::ethernet_input::EthernetInputError;
@@ -906,7 +905,7 @@ Packet 1
             .unwrap_or(200_000);
         let snap = snapshot();
         let mut worker = Worker::new(ticks);
-        let mut rng = Xorshift(0x1234_5678_9abc_def1);
+        let mut rng = crate::rand::FastRng::new(0x1234_5678_9abc_def1);
         let seeds = [
             spec_frames::syn(),
             spec_frames::syn_ack(),
@@ -927,28 +926,28 @@ Packet 1
         let mut now = NOW;
         while done < total {
             pkts.clear();
-            let burst_len = 1 + (rng.next() % 64) as usize;
+            let burst_len = 1 + (rng.next_u64() % 64) as usize;
             for _ in 0..burst_len {
-                let frame = match rng.next() % 4 {
+                let frame = match rng.next_u64() % 4 {
                     0 => {
-                        let len = (rng.next() % 120) as usize;
-                        (0..len).map(|_| rng.next() as u8).collect()
+                        let len = (rng.next_u64() % 120) as usize;
+                        (0..len).map(|_| rng.next_u64() as u8).collect()
                     }
                     _ => {
-                        let mut f = seeds[(rng.next() % seeds.len() as u64) as usize].clone();
-                        for _ in 0..1 + rng.next() % 4 {
-                            let at = (rng.next() as usize) % f.len();
-                            f[at] = rng.next() as u8;
+                        let mut f = seeds[(rng.next_u64() % seeds.len() as u64) as usize].clone();
+                        for _ in 0..1 + rng.next_u64() % 4 {
+                            let at = (rng.next_u64() as usize) % f.len();
+                            f[at] = rng.next_u64() as u8;
                         }
                         // Keep most mutants past ethernet-input so later stages see them.
-                        if rng.next().is_multiple_of(2) {
+                        if rng.next_u64().is_multiple_of(2) {
                             f[..6].copy_from_slice(&TAP2_MAC.0);
                         }
-                        if rng.next().is_multiple_of(3) {
-                            let cut = (rng.next() as usize) % f.len();
+                        if rng.next_u64().is_multiple_of(3) {
+                            let cut = (rng.next_u64() as usize) % f.len();
                             f.truncate(cut);
                         }
-                        if rng.next().is_multiple_of(2) {
+                        if rng.next_u64().is_multiple_of(2) {
                             // Fix the IP checksum so that the mutation reaches lookup.
                             if let Some(Ok(mut ip)) = f.get_mut(14..).map(Ipv4Packet::new_checked) {
                                 ip.fill_checksum();
@@ -959,16 +958,16 @@ Packet 1
                 };
                 pkts.push(TestBuf::new(&frame));
             }
-            if rng.next().is_multiple_of(50) {
+            if rng.next_u64().is_multiple_of(50) {
                 worker.trace_mut().clear();
                 worker.trace_mut().add("dpdk-input", 8).unwrap();
             }
-            let rx_if = if rng.next().is_multiple_of(2) {
+            let rx_if = if rng.next_u64().is_multiple_of(2) {
                 TAP2
             } else {
                 TAP0
             };
-            now += rng.next() % 2_000_000;
+            now += rng.next_u64() % 2_000_000;
             let verdicts = worker.process(rx_if, &mut pkts, &snap, now);
             assert_eq!(verdicts.len(), burst_len);
             worker.clear_learned();

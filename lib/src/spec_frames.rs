@@ -195,20 +195,6 @@ pub fn arp_request(sender_mac: MacAddr, sender_ip: Ipv4Addr, target_ip: Ipv4Addr
     frame
 }
 
-/// A small xorshift generator for randomized tests and benchmarks: deterministic, so a
-/// failure reproduces. The seed must not be zero.
-pub struct Xorshift(pub u64);
-
-impl Xorshift {
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 
 use super::*;
 use crate::node::{DropReason, NodeError};
+use crate::rand::FastRng;
 use crate::types::{ip_proto, IfIndex, Ipv4Prefix};
 
 const SECOND: u64 = 1_000_000_000;
@@ -393,21 +394,6 @@ fn no_match_denies_and_no_acl_permits() {
     assert!(v.permit && v.drop_reason(Direction::Input).is_none());
 }
 
-/// A deterministic xorshift64* generator, so a failure reproduces.
-struct Prng(u64);
-
-impl Prng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// The rule semantics written directly from the description, one rule at a time.
 fn naive_matches(rule: &AclRule, p: &AclPacketInfo) -> bool {
     if !rule.src.contains(p.src) || !rule.dst.contains(p.dst) {
@@ -430,8 +416,8 @@ fn naive_matches(rule: &AclRule, p: &AclPacketInfo) -> bool {
             || p.tcp_flags & rule.tcp_flags_mask == rule.tcp_flags_value)
 }
 
-fn random_rule(rng: &mut Prng, pool: &[u32]) -> AclRule {
-    let random_prefix = |rng: &mut Prng| {
+fn random_rule(rng: &mut FastRng, pool: &[u32]) -> AclRule {
+    let random_prefix = |rng: &mut FastRng| {
         let base = pool[rng.below(pool.len() as u64) as usize];
         let len = [0, 8, 16, 20, 24, 28, 30, 32][rng.below(8) as usize];
         Ipv4Prefix::new(Ipv4Addr::from_bits(base), len).unwrap()
@@ -439,7 +425,7 @@ fn random_rule(rng: &mut Prng, pool: &[u32]) -> AclRule {
     let src = random_prefix(rng);
     let dst = random_prefix(rng);
     let proto = [0, 6, 17, 1][rng.below(4) as usize];
-    let random_range = |rng: &mut Prng| match rng.below(3) {
+    let random_range = |rng: &mut FastRng| match rng.below(3) {
         0 => PortRange::ANY,
         1 => PortRange::single(rng.below(16) as u16 * 1000),
         _ => {
@@ -466,13 +452,13 @@ fn random_rule(rng: &mut Prng, pool: &[u32]) -> AclRule {
     }
 }
 
-fn random_packet(rng: &mut Prng, pool: &[u32]) -> AclPacketInfo {
-    let near = |rng: &mut Prng| {
+fn random_packet(rng: &mut FastRng, pool: &[u32]) -> AclPacketInfo {
+    let near = |rng: &mut FastRng| {
         let base = pool[rng.below(pool.len() as u64) as usize];
         Ipv4Addr::from_bits(base ^ (rng.below(1 << 10) as u32))
     };
     let proto = [6, 17, 1, 47][rng.below(4) as usize];
-    let port = |rng: &mut Prng| {
+    let port = |rng: &mut FastRng| {
         if rng.below(2) == 0 {
             rng.below(16) as u16 * 1000
         } else {
@@ -499,8 +485,8 @@ fn random_packet(rng: &mut Prng, pool: &[u32]) -> AclPacketInfo {
 /// the rules' addresses so that most of them match something.
 #[test]
 fn classifier_agrees_with_naive_first_match() {
-    let mut rng = Prng(0x5eed_ac10_u64 | 1);
-    let pool: Vec<u32> = (0..40).map(|_| rng.next() as u32).collect();
+    let mut rng = FastRng::new(0x5eed_ac10_u64 | 1);
+    let pool: Vec<u32> = (0..40).map(|_| rng.next_u64() as u32).collect();
     let acl_a: Vec<AclRule> = (0..600).map(|_| random_rule(&mut rng, &pool)).collect();
     let acl_b: Vec<AclRule> = (0..400).map(|_| random_rule(&mut rng, &pool)).collect();
     let mut table = AclTable::new();

@@ -153,7 +153,7 @@ fn seed_request_and_response_byte_for_byte() {
     let nodes = |block: &str| -> Vec<String> {
         block
             .lines()
-            .filter_map(|l| l.split_once(": ").map(|(t, n)| (t, n)))
+            .filter_map(|l| l.split_once(": "))
             .filter(|(t, _)| t.len() == 15 && t.chars().filter(|c| *c == ':').count() == 3)
             .map(|(_, n)| n.to_string())
             .collect()

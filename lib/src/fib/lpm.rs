@@ -218,22 +218,8 @@ fn push_range(ranges: &mut Vec<(u64, u32)>, start: u64, value: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rand::FastRng;
     use std::net::Ipv4Addr;
-
-    /// splitmix64: deterministic, so a failure reproduces.
-    struct SplitMix(u64);
-    impl SplitMix {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
 
     fn prefix(s: &str) -> Ipv4Prefix {
         s.parse().unwrap()
@@ -330,7 +316,7 @@ mod tests {
 
     #[test]
     fn random_routes_match_the_naive_reference() {
-        let mut rng = SplitMix(0x5eed_f1b0);
+        let mut rng = FastRng::new(0x5eed_f1b0);
         let mut routes = Vec::new();
         for i in 0..10_000u32 {
             // Lengths spread over 0..=32 but weighted to the levels' edges, where bugs live.
@@ -340,7 +326,7 @@ mod tests {
                 _ => 16 + rng.below(17) as u8,
             };
             // Cluster addresses so prefixes nest and overlap often.
-            let base = (rng.below(4) as u32) << 28 | (rng.next() as u32 & 0x00ff_ffff);
+            let base = (rng.below(4) as u32) << 28 | (rng.next_u64() as u32 & 0x00ff_ffff);
             let p = Ipv4Prefix::new(Ipv4Addr::from_bits(base), len).unwrap();
             routes.push((p, i % 1000 + 1));
         }
@@ -364,9 +350,9 @@ mod tests {
         };
         for i in 0..100_000u32 {
             let a = if i % 2 == 0 {
-                (rng.below(4) as u32) << 28 | (rng.next() as u32 & 0x00ff_ffff)
+                (rng.below(4) as u32) << 28 | (rng.next_u64() as u32 & 0x00ff_ffff)
             } else {
-                rng.next() as u32
+                rng.next_u64() as u32
             };
             assert_eq!(
                 lpm.lookup(a),
@@ -377,7 +363,7 @@ mod tests {
         }
         // The indexed reference itself agrees with the plain scan on a sample.
         for _ in 0..200 {
-            let a = (rng.below(4) as u32) << 28 | (rng.next() as u32 & 0x00ff_ffff);
+            let a = (rng.below(4) as u32) << 28 | (rng.next_u64() as u32 & 0x00ff_ffff);
             assert_eq!(indexed(a).unwrap_or(0), naive_lookup(&routes, 0, a));
         }
     }

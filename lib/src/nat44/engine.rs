@@ -15,6 +15,7 @@ use super::types::{NatProtocol, TwiceNat};
 use crate::node::NodeId;
 use crate::node_errors;
 use crate::packet::Ipv4Packet;
+use crate::rand::FastRng;
 use crate::types::IfIndex;
 
 node_errors! {
@@ -165,29 +166,6 @@ pub struct Nat44Counters {
     /// New flows refused because every preallocated slot was in use.
     pub table_full_hits: u64,
     pub affinity_full: u64,
-}
-
-/// A small, fast generator for load-balancing and port choice (wyrand); per worker, so
-/// no sharing.
-#[derive(Clone, Debug)]
-pub struct FastRng(u64);
-
-impl FastRng {
-    pub fn new(seed: u64) -> Self {
-        FastRng(seed)
-    }
-
-    #[inline]
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
-        let product = u128::from(self.0) * u128::from(self.0 ^ 0xe703_7ed1_a0b4_28db);
-        (product as u64) ^ ((product >> 64) as u64)
-    }
-
-    #[inline]
-    pub fn next_u32(&mut self) -> u32 {
-        (self.next_u64() >> 32) as u32
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -80,7 +80,6 @@ pub fn update32(old_csum: u16, old_value: u32, new_value: u32) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec_frames::Xorshift;
 
     #[test]
     fn rfc1071_example() {
@@ -120,22 +119,22 @@ mod tests {
 
     #[test]
     fn incremental_update_equals_full_recompute() {
-        let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut rng = crate::rand::FastRng::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
-            let len = 2 * (2 + (rng.next() % 30) as usize);
-            let mut data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-            let csum_at = 2 * (rng.next() as usize % (len / 2));
+            let len = 2 * (2 + (rng.next_u64() % 30) as usize);
+            let mut data: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+            let csum_at = 2 * (rng.next_u64() as usize % (len / 2));
             data[csum_at..csum_at + 2].fill(0);
             let csum = checksum(&data);
             data[csum_at..csum_at + 2].copy_from_slice(&csum.to_be_bytes());
 
             // Change one 16-bit word (not the checksum itself) and patch.
-            let mut at = 2 * (rng.next() as usize % (len / 2));
+            let mut at = 2 * (rng.next_u64() as usize % (len / 2));
             if at == csum_at {
                 at = (at + 2) % len;
             }
             let old = u16::from_be_bytes([data[at], data[at + 1]]);
-            let new = rng.next() as u16;
+            let new = rng.next_u64() as u16;
             data[at..at + 2].copy_from_slice(&new.to_be_bytes());
             let patched = update16(csum, old, new);
             data[csum_at..csum_at + 2].fill(0);
@@ -144,7 +143,7 @@ mod tests {
 
             // Then a 32-bit field at an even offset, as NAT rewrites an address.
             data[csum_at..csum_at + 2].copy_from_slice(&full.to_be_bytes());
-            let mut at = 2 * (rng.next() as usize % (len / 2 - 1));
+            let mut at = 2 * (rng.next_u64() as usize % (len / 2 - 1));
             if at == csum_at || at + 2 == csum_at {
                 at = (csum_at + 2) % (len - 2);
                 if at == csum_at || at + 2 == csum_at {
@@ -152,7 +151,7 @@ mod tests {
                 }
             }
             let old = u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
-            let new = rng.next() as u32;
+            let new = rng.next_u64() as u32;
             data[at..at + 4].copy_from_slice(&new.to_be_bytes());
             let patched = update32(full, old, new);
             data[csum_at..csum_at + 2].fill(0);
