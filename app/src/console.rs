@@ -34,8 +34,8 @@ impl Executor for podfwd::control::Control {
 /// Why the main lcore woke up.
 #[derive(Debug)]
 pub enum Event {
-    /// A line typed on stdin.
-    ConsoleLine(String),
+    /// A line typed on stdin; `done` is signalled once it has run.
+    ConsoleLine { line: String, done: Sender<()> },
     /// stdin reached end of file; forwarding goes on until a signal or `quit`.
     ConsoleClosed,
     /// SIGINT or SIGTERM.
@@ -77,6 +77,36 @@ pub fn run_startup_file(
     Ok(())
 }
 
+/// Reads command lines from stdin until end of input or until `handle` returns false:
+/// with line editing and history (rustyline) when stdin is a terminal, plain lines
+/// otherwise. Ctrl-C at the prompt is `quit`, as SIGINT would be.
+pub fn read_stdin_lines(prompt: &str, mut handle: impl FnMut(String) -> bool) {
+    if std::io::stdin().is_terminal() {
+        match rustyline::DefaultEditor::new() {
+            Ok(mut editor) => loop {
+                let line = match editor.readline(prompt) {
+                    Ok(line) => line,
+                    Err(rustyline::error::ReadlineError::Interrupted) => "quit".to_owned(),
+                    Err(_) => return,
+                };
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                }
+                if !handle(line) {
+                    return;
+                }
+            },
+            Err(e) => log::warn!("no line editing on this terminal: {e}"),
+        }
+    }
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { return };
+        if !handle(line) {
+            return;
+        }
+    }
+}
+
 /// Starts the threads that turn stdin and stop signals into [`Event`]s. They block in
 /// read(2), so the main lcore sleeps until something happens.
 pub fn event_sources(stop_signal: UnixStream) -> (Sender<Event>, Receiver<Event>) {
@@ -85,12 +115,18 @@ pub fn event_sources(stop_signal: UnixStream) -> (Sender<Event>, Receiver<Event>
     std::thread::Builder::new()
         .name("console-stdin".into())
         .spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                if console.send(Event::ConsoleLine(line)).is_err() {
-                    return;
-                }
-            }
+            let (done, executed) = channel();
+            read_stdin_lines("podfwd# ", |line| {
+                // Wait for the command to finish, so its output comes before the next
+                // prompt.
+                console
+                    .send(Event::ConsoleLine {
+                        line,
+                        done: done.clone(),
+                    })
+                    .is_ok()
+                    && executed.recv().is_ok()
+            });
             let _ = console.send(Event::ConsoleClosed);
         })
         .ok();
@@ -188,14 +224,6 @@ pub fn forward_learned(
 
 /// Serves events until `quit`/`exit` or a stop signal.
 pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
-    let interactive = std::io::stdin().is_terminal();
-    let prompt = || {
-        if interactive {
-            print!("podfwd# ");
-            let _ = std::io::stdout().flush();
-        }
-    };
-    prompt();
     while let Ok(event) = events.recv() {
         match event {
             Event::StopSignal => {
@@ -210,7 +238,7 @@ pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
             }
             Event::Learned(event) => executor.learned(event),
             Event::ConsoleClosed => log::info!("console input closed; stop with SIGINT/SIGTERM"),
-            Event::ConsoleLine(line) => {
+            Event::ConsoleLine { line, done } => {
                 if is_quit(&line) {
                     return;
                 }
@@ -226,7 +254,10 @@ pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
                     }
                     let _ = stdout.flush();
                 }
-                prompt();
+                let _ = done.send(());
+                if executor.quit_requested() {
+                    return;
+                }
             }
         }
     }

@@ -3,12 +3,13 @@
 //! commands from stdin until end of file or `quit`.
 #![deny(unsafe_code)]
 
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use podfwd_app::console;
 use podfwd_app::control::{self, DEFAULT_SOCKET};
 
 #[derive(Debug, Parser)]
@@ -66,32 +67,33 @@ fn one_command(stream: UnixStream, command: &str) -> std::io::Result<ExitCode> {
 fn interactive(stream: UnixStream) -> std::io::Result<ExitCode> {
     let mut writer = stream.try_clone()?;
     let mut replies = BufReader::new(stream);
-    let prompt = std::io::stdin().is_terminal();
     let mut failures = false;
-    let show_prompt = || {
-        if prompt {
-            print!("podfwd# ");
-            let _ = std::io::stdout().flush();
-        }
-    };
-    show_prompt();
-    for line in std::io::stdin().lock().lines() {
-        let line = line?;
+    let mut broken = None;
+    console::read_stdin_lines("podfwd# ", |line| {
         let command = line.trim();
         if matches!(command, "quit" | "exit") {
-            break;
+            return false;
         }
-        if !command.is_empty() {
-            writeln!(writer, "{command}")?;
-            match control::read_reply(&mut replies)? {
-                Ok(output) => print!("{output}"),
-                Err(error) => {
-                    failures = true;
-                    println!("error: {error}");
-                }
+        if command.is_empty() {
+            return true;
+        }
+        let reply = writeln!(writer, "{command}").and_then(|()| control::read_reply(&mut replies));
+        match reply {
+            Ok(Ok(output)) => print!("{output}"),
+            Ok(Err(error)) => {
+                failures = true;
+                println!("error: {error}");
+            }
+            Err(e) => {
+                broken = Some(e);
+                return false;
             }
         }
-        show_prompt();
+        let _ = std::io::stdout().flush();
+        true
+    });
+    if let Some(e) = broken {
+        return Err(e);
     }
     Ok(if failures {
         ExitCode::FAILURE
