@@ -1,32 +1,82 @@
 //! The real `podfwd` on two net_pcap ports (no hugepages): it starts, runs a startup
-//! file, cross-connects the ports, reports counters, and stops cleanly.
+//! file that routes between the ports, forwards through the real pipeline (ethernet-input,
+//! ip4-input, ip4-lookup, ip4-rewrite), reports counters, and stops cleanly.
 
 use std::io::{BufRead, BufReader, Write};
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
+use podfwd::spec_frames::{tcp_frame, TcpFrameSpec};
+use podfwd::types::MacAddr;
 use podfwd_suite::{
-    bin, dpdk_lock, file_prefix, read_pcap, remove_runtime_dir, scratch_dir, write_pcap,
+    bin, dpdk_lock, file_prefix, ipv4_header_checksum, read_pcap, remove_runtime_dir, scratch_dir,
+    show_interface_counter, write_pcap,
 };
 
-/// Four frames of different lengths, each numbered in its last byte.
+const UP0_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x10];
+const UP1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x01];
+const SENDER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+const NEXT_HOP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x02];
+
+/// Both ports up with addresses, a static neighbour behind up1 and a route through it.
+const ROUTING: &str = "\
+# bring-up: route 10.9.0.0/16 from up0 to the next hop 10.0.1.2 behind up1
+set interface mac address up0 02:00:00:00:00:10
+set interface mac address up1 02:00:00:00:01:01
+set interface ip address up0 10.0.0.1/24
+set interface ip address up1 10.0.1.1/24
+set interface state up0 up
+set interface state up1 up
+set ip neighbor up1 10.0.1.2 02:00:00:00:01:02 static
+ip route add 10.9.0.0/16 via 10.0.1.2 up1
+
+show hardware-interfaces up0
+";
+
+/// Frame lengths of the input; the payload fills each TCP frame up to its length.
+const LENGTHS: [usize; 4] = [60, 64, 128, 1514];
+
+/// Four TCP frames to 10.9.x.y, addressed to up0's MAC, with valid checksums, of
+/// different lengths, each with its own payload and TTL.
 fn input_frames() -> Vec<Vec<u8>> {
-    [60usize, 64, 128, 1514]
+    LENGTHS
         .iter()
         .enumerate()
         .map(|(i, &len)| {
-            let mut frame = vec![0u8; len];
-            // destination, source, EtherType IPv4
-            frame[..14]
-                .copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]);
-            for (j, b) in frame.iter_mut().enumerate().skip(14) {
-                *b = (j * 7 + i) as u8;
-            }
-            frame
+            let payload: Vec<u8> = (0..len - 54).map(|j| (j * 7 + i) as u8).collect();
+            tcp_frame(&TcpFrameSpec {
+                dst_mac: MacAddr(UP0_MAC),
+                src_mac: MacAddr(SENDER_MAC),
+                src: Ipv4Addr::new(10, 0, 0, 2),
+                dst: Ipv4Addr::new(10, 9, i as u8, 1 + i as u8),
+                src_port: 40000 + i as u16,
+                dst_port: 80,
+                ident: 0x1000 + i as u16,
+                ttl: 64 - i as u8,
+                seq: 1000 * i as u32,
+                ack: 0,
+                flags: 0x18,
+                window: 1024,
+                options: &[],
+                payload: &payload,
+            })
         })
         .collect()
+}
+
+/// What up1 must send for `frame`, computed here without podfwd's code: the next hop's
+/// MAC and up1's, TTL one less, the IP header checksum recomputed; the rest unchanged.
+fn routed(frame: &[u8]) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    out[..6].copy_from_slice(&NEXT_HOP_MAC);
+    out[6..12].copy_from_slice(&UP1_MAC);
+    out[14 + 8] -= 1;
+    let checksum = ipv4_header_checksum(&out[14..34]);
+    out[14 + 10..14 + 12].copy_from_slice(&checksum.to_be_bytes());
+    out
 }
 
 fn spawn_piped(command: &mut Command) -> Child {
@@ -170,11 +220,11 @@ fn counter(output: &[String], interface: &str, label: &str) -> Option<u64> {
 }
 
 #[test]
-fn forwards_pcap_between_ports_and_quits_cleanly() {
+fn routes_pcap_between_ports_and_quits_cleanly() {
     let _lock = dpdk_lock();
     let dir = scratch_dir("bringup_quit");
     let startup = dir.join("startup.cli");
-    std::fs::write(&startup, "# bring-up\n\nshow hardware-interfaces up0\n").unwrap();
+    std::fs::write(&startup, ROUTING).unwrap();
     let mut podfwd = Running::start(
         &dir,
         "quit",
@@ -192,31 +242,64 @@ fn forwards_pcap_between_ports_and_quits_cleanly() {
         |out| counter(out, "up1", "tx packets") == Some(4),
         |p| p.send("show hardware-interfaces"),
     );
+    let before = podfwd.seen.len();
+    podfwd.send("show interface");
+    podfwd.wait_for(
+        "show interface",
+        |out| out[before..].iter().any(|l| l.starts_with("up1 ")),
+        |_| {},
+    );
     let output = podfwd.quit();
 
-    // The startup file ran before forwarding: its block shows up0 with nothing sent.
-    let first_header = output
+    // The startup file ran before forwarding: its block shows up0 with nothing received.
+    // (stderr's log lines interleave with stdout's: leave them out.)
+    let stdout: Vec<&String> = output
+        .iter()
+        .filter(|l| !l.starts_with("stderr: "))
+        .collect();
+    let first_header = stdout
         .iter()
         .position(|l| l.starts_with("Name"))
         .expect("startup output");
-    assert!(output[first_header + 1].starts_with("up0 "), "{output:?}");
-    assert_eq!(counter(&output, "up0", "rx packets"), Some(4));
-    assert_eq!(
-        counter(&output, "up0", "rx bytes"),
-        Some(60 + 64 + 128 + 1514)
+    assert!(stdout[first_header + 1].starts_with("up0 "), "{output:?}");
+    assert!(
+        stdout[first_header + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with("Name"))
+            .any(|l| l.trim().strip_prefix("rx packets").map(str::trim) == Some("0")),
+        "{output:?}"
     );
-    assert_eq!(
-        counter(&output, "up1", "tx bytes"),
-        Some(60 + 64 + 128 + 1514)
-    );
-    assert_eq!(counter(&output, "up1", "tx-error"), Some(0));
-    assert_eq!(counter(&output, "up0", "drops"), Some(0));
+
+    // `show hardware-interfaces` (the last one, before `show interface`'s table).
+    let at = output
+        .iter()
+        .rposition(|l| l.trim_start().starts_with("Name") && l.contains("Counter"))
+        .expect("show interface table");
+    let hardware = &output[..at];
+    let total: u64 = LENGTHS.iter().map(|&l| l as u64).sum();
+    assert_eq!(counter(hardware, "up0", "rx packets"), Some(4));
+    assert_eq!(counter(hardware, "up0", "rx bytes"), Some(total));
+    assert_eq!(counter(hardware, "up1", "tx packets"), Some(4));
+    assert_eq!(counter(hardware, "up1", "tx bytes"), Some(total));
+    assert_eq!(counter(hardware, "up1", "tx-error"), Some(0));
+    assert_eq!(counter(hardware, "up0", "drops"), Some(0));
+
+    // `show interface`: the pipeline's own counters.
+    let table = output[at..].join("\n");
+    let count = |itf: &str, c: &str| show_interface_counter(&table, itf, c);
+    assert_eq!(count("up0", "rx packets"), Some(4), "{table}");
+    assert_eq!(count("up0", "rx bytes"), Some(total), "{table}");
+    assert_eq!(count("up1", "tx packets"), Some(4), "{table}");
+    assert_eq!(count("up1", "tx bytes"), Some(total), "{table}");
+    assert_eq!(count("up0", "drops"), None, "no drops: {table}");
+    assert_eq!(count("up1", "drops"), None, "no drops: {table}");
     assert!(
         output.iter().any(|l| l.contains("rte_eal_cleanup")),
         "{output:?}"
     );
 
-    assert_eq!(read_pcap(&dir.join("out1.pcap")), Ok(input_frames()));
+    let expected: Vec<Vec<u8>> = input_frames().iter().map(|f| routed(f)).collect();
+    assert_eq!(read_pcap(&dir.join("out1.pcap")), Ok(expected));
     assert_eq!(read_pcap(&dir.join("out0.pcap")), Ok(vec![]));
 }
 
@@ -225,11 +308,14 @@ fn sigterm_stops_cleanly() {
     let _lock = dpdk_lock();
     let dir = scratch_dir("bringup_sigterm");
     let mut podfwd = Running::start(&dir, "sigterm", &[]);
+    // Without --iface the interfaces are named after their devices; without a startup
+    // file they stay admin-down, so what net_pcap0 receives is dropped.
     podfwd.wait_for(
-        "4 packets out of net_pcap1",
-        |out| counter(out, "net_pcap1", "tx packets") == Some(4),
-        |p| p.send("show hardware-interfaces net_pcap1"),
+        "4 packets into net_pcap0",
+        |out| counter(out, "net_pcap0", "drops") == Some(4),
+        |p| p.send("show hardware-interfaces net_pcap0"),
     );
+    assert_eq!(counter(&podfwd.seen, "net_pcap0", "rx packets"), Some(4));
     let pid = podfwd.child.id().to_string();
     let kill = Command::new("kill")
         .args(["-TERM", &pid])
@@ -246,8 +332,8 @@ fn sigterm_stops_cleanly() {
         output.iter().any(|l| l.contains("stop signal received")),
         "{output:?}"
     );
-    // Without --iface the interfaces are named after their devices.
-    assert_eq!(read_pcap(&dir.join("out1.pcap")).map(|f| f.len()), Ok(4));
+    assert_eq!(read_pcap(&dir.join("out1.pcap")), Ok(vec![]));
+    assert_eq!(read_pcap(&dir.join("out0.pcap")), Ok(vec![]));
 }
 
 fn podfwdctl(socket: &Path, command: &[&str], stdin: &str) -> std::process::Output {
@@ -273,10 +359,19 @@ fn podfwdctl_runs_commands_over_the_control_socket() {
     let _lock = dpdk_lock();
     let dir = scratch_dir("bringup_podfwdctl");
     let socket = dir.join("cli.sock");
+    let startup = dir.join("startup.cli");
+    std::fs::write(&startup, ROUTING).unwrap();
     let mut podfwd = Running::start(
         &dir,
         "podfwdctl",
-        &["--iface", "up0=net_pcap0", "--iface", "up1=net_pcap1"],
+        &[
+            "--iface",
+            "up0=net_pcap0",
+            "--iface",
+            "up1=net_pcap1",
+            "--exec",
+            startup.to_str().unwrap(),
+        ],
     );
     podfwd.wait_for(
         "the workers launched",
@@ -331,7 +426,7 @@ fn podfwdctl_runs_commands_over_the_control_socket() {
     let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
     assert_eq!(counter(&lines, "up0", "rx packets"), Some(4), "{stdout}");
     assert!(
-        stdout.contains("error: unknown command 'nonsense'"),
+        stdout.contains("error: unknown input 'nonsense'"),
         "{stdout}"
     );
     assert!(
@@ -341,6 +436,8 @@ fn podfwdctl_runs_commands_over_the_control_socket() {
 
     podfwd.quit();
     assert!(!socket.exists(), "socket removed on exit");
+    let expected: Vec<Vec<u8>> = input_frames().iter().map(|f| routed(f)).collect();
+    assert_eq!(read_pcap(&dir.join("out1.pcap")), Ok(expected));
 }
 
 #[test]

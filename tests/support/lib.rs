@@ -131,6 +131,79 @@ pub fn read_pcap(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(frames)
 }
 
+/// Bytes from a hex dump; whitespace is ignored.
+pub fn hex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    assert!(s.len() % 2 == 0, "odd number of hex digits");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
+/// The IPv4 header checksum of `header` (its checksum field taken as zero), computed
+/// from scratch: the one's complement of the one's-complement sum of its 16-bit words.
+pub fn ipv4_header_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for (i, pair) in header.chunks(2).enumerate() {
+        if i == 5 {
+            continue;
+        }
+        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
+        sum += u32::from(word);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// `show trace` split into packets: (stage names in order, the packet's whole text).
+/// A stage line is `HH:MM:SS:micros: node-name`, not indented.
+pub fn traced_packets(trace: &str) -> Vec<(Vec<String>, String)> {
+    let mut packets: Vec<(Vec<String>, String)> = Vec::new();
+    for line in trace.lines() {
+        if line.starts_with("Packet ") {
+            packets.push((Vec::new(), String::new()));
+            continue;
+        }
+        let Some((stages, body)) = packets.last_mut() else {
+            continue;
+        };
+        body.push_str(line);
+        body.push('\n');
+        if let Some((stamp, node)) = line.rsplit_once(": ") {
+            let is_stamp = !stamp.is_empty()
+                && !stamp.starts_with(' ')
+                && stamp.chars().all(|c| c.is_ascii_digit() || c == ':');
+            if is_stamp && !node.contains(' ') {
+                stages.push(node.to_owned());
+            }
+        }
+    }
+    packets
+}
+
+/// A counter of `show interface` (VPP's table): the row `counter` of `interface`.
+pub fn show_interface_counter(output: &str, interface: &str, counter: &str) -> Option<u64> {
+    let mut current: Option<&str> = None;
+    for line in output.lines() {
+        if !line.starts_with(' ') {
+            current = line.split_whitespace().next();
+        }
+        if current != Some(interface) {
+            continue;
+        }
+        // The counter's name, then its count, end the row (first row or continuation).
+        if let Some((_, value)) = line.split_once(&format!(" {counter} ")) {
+            if let Ok(v) = value.trim().parse() {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +215,13 @@ mod tests {
         let path = dir.join("x.pcap");
         write_pcap(&path, &frames);
         assert_eq!(read_pcap(&path), Ok(frames));
+    }
+
+    #[test]
+    fn ipv4_checksum_of_a_known_header() {
+        // The spec's SYN header, checksum 0xe946.
+        let header = hex("4500003c5eb4400040060000 0a0101030a68dd55");
+        assert_eq!(ipv4_header_checksum(&header), 0xe946);
     }
 
     #[test]
