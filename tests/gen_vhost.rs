@@ -254,11 +254,9 @@ fn generator_is_honest_against_testpmd_io() {
 }
 
 /// The same run with podfwd in testpmd's place: the seed service mapping translates
-/// every request to its endpoint and every reply back to the VIP. Needs the NAT44
-/// pipeline in the podfwd binary; until it is integrated podfwd only cross-connects,
-/// and the endpoint side rightly sees untranslated VIPs.
+/// every request to its endpoint and every reply back to the VIP, and the sessions it
+/// created expire after their (short) UDP timeout.
 #[test]
-#[ignore = "needs the NAT44 pipeline integrated into the podfwd binary (issue 8); run with --ignored"]
 fn podfwd_translates_every_packet() {
     let _lock = dpdk_lock();
     let dir = scratch_dir("gen_vhost_podfwd");
@@ -302,8 +300,10 @@ fn podfwd_translates_every_packet() {
             "128",
             "--flows",
             "1000",
+            // The suite runs the debug build of podfwd, which forwards only ~50 kpps
+            // (offered 100 kpps, the rest was refused at its RX ring): stay well below.
             "--rate",
-            "100k",
+            "20k",
             "--duration",
             "3",
             "--json",
@@ -331,11 +331,13 @@ fn podfwd_translates_every_packet() {
         .expect("spawn podfwd");
     let gen_out = finish(gen, "podfwd-gen");
     // Sessions exist right after the run, and are gone once their 2 s UDP timeout passed.
+    // As in VPP, a service session is listed under its inside (endpoint) address, with the
+    // client pod as its external host: `external host 10.1.1.3:<port>`.
     let sessions = || {
         let out = Command::new(bin("podfwdctl"))
             .arg("--socket")
             .arg(&socket)
-            .args(["show", "nat44", "sessions"])
+            .args(["show", "nat44", "sessions", "detail"])
             .output()
             .expect("run podfwdctl");
         assert!(
@@ -350,12 +352,15 @@ fn podfwd_translates_every_packet() {
     let after = sessions();
     interrupt(&podfwd);
     finish(podfwd, "podfwd");
-    assert!(
-        during.contains("10.1.1.3"),
-        "no session of the client pod right after the run:\n{during}"
+    let client_sessions = |table: &str| table.matches("external host 10.1.1.3:").count();
+    assert_eq!(
+        client_sessions(&during),
+        1000,
+        "one session per flow of the client pod right after the run:\n{during}"
     );
-    assert!(
-        !after.contains("10.1.1.3"),
+    assert_eq!(
+        client_sessions(&after),
+        0,
         "sessions outlived their 2 s timeout:\n{after}"
     );
     remove_runtime_dir(&gen_prefix);
@@ -363,8 +368,9 @@ fn podfwd_translates_every_packet() {
 
     let json = String::from_utf8_lossy(&gen_out.stdout).to_string();
     assert_eq!(number(&json, "mistranslated"), 0, "{json}");
-    assert!(number(&json, "received") > 100_000, "{json}");
-    assert_eq!(number(&json, "lost"), 0, "no loss at 100 kpps: {json}");
+    // What gets through depends on the CPU the debug build gets; zero loss is the point.
+    assert!(number(&json, "received") > 10_000, "{json}");
+    assert_eq!(number(&json, "lost"), 0, "no loss at 20 kpps: {json}");
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {
