@@ -77,9 +77,9 @@ const LINKTYPE_ETHERNET: u32 = 1;
 const PCAP_HEADER_LEN: usize = 24;
 const RECORD_HEADER_LEN: usize = 16;
 
-/// Writes an Ethernet pcap (little-endian, microsecond timestamps, all zero).
-pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut bytes = Vec::new();
+/// The file header of an Ethernet pcap (little-endian, microsecond timestamps).
+pub fn pcap_file_header() -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(PCAP_HEADER_LEN);
     bytes.extend_from_slice(&PCAP_MAGIC_MICROS.to_le_bytes());
     bytes.extend_from_slice(&2u16.to_le_bytes());
     bytes.extend_from_slice(&4u16.to_le_bytes());
@@ -87,12 +87,25 @@ pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     bytes.extend_from_slice(&0u32.to_le_bytes());
     bytes.extend_from_slice(&65535u32.to_le_bytes());
     bytes.extend_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
+    bytes
+}
+
+/// One pcap record (timestamp zero) holding `frame` whole.
+pub fn pcap_record(frame: &[u8]) -> Vec<u8> {
+    let len = frame.len() as u32;
+    let mut bytes = Vec::with_capacity(RECORD_HEADER_LEN + frame.len());
+    bytes.extend_from_slice(&[0; 8]);
+    bytes.extend_from_slice(&len.to_le_bytes());
+    bytes.extend_from_slice(&len.to_le_bytes());
+    bytes.extend_from_slice(frame);
+    bytes
+}
+
+/// Writes an Ethernet pcap (little-endian, microsecond timestamps, all zero).
+pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut bytes = pcap_file_header();
     for frame in frames {
-        let len = frame.len() as u32;
-        bytes.extend_from_slice(&[0; 8]);
-        bytes.extend_from_slice(&len.to_le_bytes());
-        bytes.extend_from_slice(&len.to_le_bytes());
-        bytes.extend_from_slice(frame);
+        bytes.extend_from_slice(&pcap_record(frame));
     }
     std::fs::write(path, bytes).expect("write pcap");
 }
@@ -134,7 +147,7 @@ pub fn read_pcap(path: &Path) -> Result<Vec<Vec<u8>>, String> {
 /// Bytes from a hex dump; whitespace is ignored.
 pub fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    assert!(s.len() % 2 == 0, "odd number of hex digits");
+    assert_eq!(s.len() % 2, 0, "odd number of hex digits");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
