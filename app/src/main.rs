@@ -319,6 +319,16 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                 nat_affinities: options.nat_sessions / 4,
             },
         );
+        let mut worker = worker;
+        let snapshot = control.snapshot();
+        for question in control.pending_questions() {
+            worker
+                .answer(question.clone(), &snapshot, 0)
+                .map_err(|m| Failure {
+                    message: m,
+                    code: 2,
+                })?;
+        }
         let mailbox = Mailbox::new();
         control.add_worker(WorkerLink {
             lcore: lcore_id,
@@ -341,10 +351,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         }
     }
     drop(learned_tx);
-    control.workers_started().map_err(|m| Failure {
-        message: m,
-        code: 1,
-    })?;
+    control.workers_started();
 
     if !signal::stop_requested() {
         let (sender, events) = console::event_sources(stop_signal);

@@ -99,7 +99,7 @@ pub struct Control {
     publisher: Arc<Publisher<Snapshot>>,
     workers: Vec<WorkerLink>,
     /// Questions for workers asked before they were launched (`trace add` in the
-    /// startup file); delivered by [`Control::workers_started`].
+    /// startup file); the app answers them on each worker before its launch.
     pending: Vec<WorkerQuestion>,
     running: bool,
     platform: Box<dyn Platform + Send>,
@@ -150,13 +150,18 @@ impl Control {
         self.workers.push(link);
     }
 
-    /// The workers now serve their mailboxes: hand them what was asked before.
-    pub fn workers_started(&mut self) -> Result<(), String> {
+    /// What was asked of the workers before they existed (`trace add` in the startup
+    /// file): the app answers these on each worker before launching it, so that the
+    /// first packet a port reads is already traced.
+    pub fn pending_questions(&self) -> &[WorkerQuestion] {
+        &self.pending
+    }
+
+    /// The workers are launched and serve their mailboxes; they have answered the
+    /// pending questions already.
+    pub fn workers_started(&mut self) {
         self.running = true;
-        for question in std::mem::take(&mut self.pending) {
-            self.ask_all(question)?;
-        }
-        Ok(())
+        self.pending.clear();
     }
 
     /// The workers are stopping: answer from here on without them.
