@@ -337,6 +337,16 @@ fn batch(
     control: &Control,
     seconds: f64,
 ) -> Result<(), Failure> {
+    if let Some(path) = &options.wait_for {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !path.exists() {
+            if Instant::now() >= deadline || signal::stop_requested() {
+                return Err((format!("{} did not appear within 120 s", path.display()), 1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        info!("{} exists: starting", path.display());
+    }
     std::thread::sleep(Duration::from_secs_f64(
         options.start_delay.clamp(0.0, 60.0),
     ));

@@ -78,6 +78,10 @@ pub struct GenOptions {
     /// Seconds to let the peer settle after the links come up, before a batch run starts.
     #[arg(long, default_value_t = 1.0)]
     pub start_delay: f64,
+    /// Batch mode: before the start delay, wait (up to 120 s) until this path exists, e.g.
+    /// the control socket podfwd creates once its startup file has been applied.
+    #[arg(long, value_name = "PATH")]
+    pub wait_for: Option<std::path::PathBuf>,
     /// Milliseconds replies may still arrive after stop before they count as lost.
     #[arg(long, default_value_t = 100)]
     pub drain_ms: u64,
