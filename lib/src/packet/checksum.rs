@@ -62,19 +62,27 @@ pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) ->
 /// yields 0x0000 from a non-zero sum.
 #[inline]
 pub fn update16(old_csum: u16, old_word: u16, new_word: u16) -> u16 {
-    let acc = u64::from(!old_csum) + u64::from(!old_word) + u64::from(new_word);
-    !fold(acc)
+    let acc = u32::from(!old_csum) + u32::from(!old_word) + u32::from(new_word);
+    !fold32(acc)
 }
 
 /// As [`update16`] for a 32-bit field (an IPv4 address): both halves at once.
 #[inline]
 pub fn update32(old_csum: u16, old_value: u32, new_value: u32) -> u16 {
-    let acc = u64::from(!old_csum)
-        + u64::from(!(old_value >> 16) & 0xffff)
-        + u64::from(!old_value & 0xffff)
-        + u64::from(new_value >> 16)
-        + u64::from(new_value & 0xffff);
-    !fold(acc)
+    let acc = u32::from(!old_csum)
+        + (!(old_value >> 16) & 0xffff)
+        + (!old_value & 0xffff)
+        + (new_value >> 16)
+        + (new_value & 0xffff);
+    !fold32(acc)
+}
+
+/// [`fold`] for a `u32` accumulator: two end-around carries always suffice (the first
+/// leaves at most 0x1fffe), so there is no loop and no branch.
+#[inline(always)]
+fn fold32(acc: u32) -> u16 {
+    let acc = (acc & 0xffff) + (acc >> 16);
+    ((acc & 0xffff) + (acc >> 16)) as u16
 }
 
 #[cfg(test)]

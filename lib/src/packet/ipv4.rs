@@ -287,13 +287,16 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// checked that TTL > 1.
     #[inline]
     pub fn decrement_ttl(&mut self) {
-        let ttl = self.ttl();
-        let protocol = self.buffer.as_ref()[field::PROTOCOL];
+        // TTL, protocol and checksum are adjacent: one slice, one bounds check.
+        let bytes = &mut self.buffer.as_mut()[field::TTL..field::CHECKSUM.end];
+        let (ttl, protocol) = (bytes[0], bytes[1]);
         let old_word = u16::from_be_bytes([ttl, protocol]);
         let new_word = u16::from_be_bytes([ttl.wrapping_sub(1), protocol]);
-        let csum = checksum::update16(self.checksum(), old_word, new_word);
-        self.set_ttl(ttl.wrapping_sub(1));
-        self.set_checksum(csum);
+        let old_csum = u16::from_be_bytes([bytes[2], bytes[3]]);
+        let csum = checksum::update16(old_csum, old_word, new_word).to_be_bytes();
+        bytes[0] = ttl.wrapping_sub(1);
+        bytes[2] = csum[0];
+        bytes[3] = csum[1];
     }
     /// Source and destination addresses with the checksum patched: NAT's rewrite.
     pub fn set_src_patching_checksum(&mut self, ip: Ipv4Addr) {

@@ -2,8 +2,8 @@
 //! two places in the sequence, after ip4-input on the receiving interface and after
 //! ip4-rewrite on the transmitting one.
 //!
-//! An interface without ACLs costs one table read per burst (input) or per packet
-//! (output), and no parsing.
+//! An interface without ACLs costs one table read per burst (input) or per run of packets
+//! to the same interface (output), and no parsing.
 
 use super::Context;
 use crate::acl::AclInError;
@@ -32,6 +32,13 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
     cx: &mut Context<'_>,
 ) {
     let config = &*cx.snapshot.acl;
+    // A burst comes from one port: an interface without ACLs costs one look per burst.
+    let Some(burst_rx_if) = burst.get(0).map(|m| m.rx_if) else {
+        return;
+    };
+    if config.interface(burst_rx_if, Direction::Input).is_none() {
+        return;
+    }
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         if burst.disposition(i) != Disposition::Continue {
             continue;
@@ -40,7 +47,7 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
             break;
         };
         let sw_if = meta.rx_if;
-        if config.interface(sw_if, Direction::Input).is_none() {
+        if sw_if != burst_rx_if && config.interface(sw_if, Direction::Input).is_none() {
             continue;
         }
         let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
@@ -76,11 +83,21 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
     cx: &mut Context<'_>,
 ) {
     let config = &*cx.snapshot.acl;
+    // Packets leave in runs by the same interface: look each run's interface up once.
+    let mut last: Option<(crate::types::IfIndex, bool)> = None;
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Disposition::Output(sw_if) = burst.disposition(i) else {
             continue;
         };
-        if config.interface(sw_if, Direction::Output).is_none() {
+        let has_acl = match last {
+            Some((index, has_acl)) if index == sw_if => has_acl,
+            _ => {
+                let has_acl = config.interface(sw_if, Direction::Output).is_some();
+                last = Some((sw_if, has_acl));
+                has_acl
+            }
+        };
+        if !has_acl {
             continue;
         }
         let Some(meta) = burst.get(i).copied() else {
