@@ -301,9 +301,11 @@ fn podfwd_translates_every_packet() {
             "--flows",
             "1000",
             // The suite runs the debug build of podfwd, which forwards only ~50 kpps
-            // (offered 100 kpps, the rest was refused at its RX ring): stay well below.
+            // (offered 100 kpps, the rest was refused at its RX ring); at 20 kpps, with a
+            // debug generator beside it, a few packets were still lost in one CI run
+            // (median latency 5 ms): stay well below.
             "--rate",
-            "20k",
+            "5k",
             "--duration",
             "3",
             "--json",
@@ -369,8 +371,8 @@ fn podfwd_translates_every_packet() {
     let json = String::from_utf8_lossy(&gen_out.stdout).to_string();
     assert_eq!(number(&json, "mistranslated"), 0, "{json}");
     // What gets through depends on the CPU the debug build gets; zero loss is the point.
-    assert!(number(&json, "received") > 10_000, "{json}");
-    assert_eq!(number(&json, "lost"), 0, "no loss at 20 kpps: {json}");
+    assert!(number(&json, "received") > 5_000, "{json}");
+    assert_eq!(number(&json, "lost"), 0, "no loss at 5 kpps: {json}");
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {

@@ -54,7 +54,8 @@ fn one_command(stream: UnixStream, command: &str) -> std::io::Result<ExitCode> {
     writeln!(writer, "{command}")?;
     match control::read_reply(&mut BufReader::new(stream))? {
         Ok(output) => {
-            print!("{output}");
+            // A reader that stops early (`| head`) is its choice, not a failure.
+            let _ = std::io::stdout().write_all(output.as_bytes());
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
@@ -79,7 +80,9 @@ fn interactive(stream: UnixStream) -> std::io::Result<ExitCode> {
         }
         let reply = writeln!(writer, "{command}").and_then(|()| control::read_reply(&mut replies));
         match reply {
-            Ok(Ok(output)) => print!("{output}"),
+            Ok(Ok(output)) => {
+                let _ = std::io::stdout().write_all(output.as_bytes());
+            }
             Ok(Err(error)) => {
                 failures = true;
                 println!("error: {error}");
