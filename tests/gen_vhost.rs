@@ -127,6 +127,32 @@ fn interrupt(child: &Child) {
     assert!(status.success());
 }
 
+/// Reads testpmd's stdout on a thread and creates `ready` once testpmd has started its
+/// ports and is about to forward. Until then the generator must not send: testpmd's
+/// virtio-user ports come up (and the generator's vhost links with them) before testpmd
+/// starts them, and starting a port resets its rx ring, losing a ring's worth of what was
+/// already sent (256 packets, seen in CI with a one-second start delay). Returns the
+/// whole stdout when testpmd exits.
+fn signal_when_forwarding(
+    testpmd: &mut Child,
+    ready: std::path::PathBuf,
+) -> std::thread::JoinHandle<String> {
+    use std::io::BufRead;
+    let stdout = testpmd.stdout.take().expect("testpmd stdout is piped");
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("start packet forwarding") && !ready.exists() {
+                std::fs::write(&ready, b"").expect("create the readiness file");
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    })
+}
+
 /// testpmd's accumulated totals after it stops: (RX-packets, TX-packets, RX-dropped + TX-dropped).
 fn testpmd_totals(stdout: &str) -> (u64, u64, u64) {
     let block = stdout
@@ -162,6 +188,7 @@ fn generator_is_honest_against_testpmd_io() {
     let _lock = dpdk_lock();
     let dir = scratch_dir("gen_vhost_testpmd");
     let (gen_prefix, tp_prefix) = (file_prefix("gen-hon"), file_prefix("tp-hon"));
+    let ready = dir.join("testpmd-forwarding");
     let mut gen = generator(
         &dir,
         &gen_prefix,
@@ -184,19 +211,26 @@ fn generator_is_honest_against_testpmd_io() {
             "200k",
             "--duration",
             "3",
+            "--wait-for",
+            ready.to_str().expect("utf-8 scratch path"),
+            "--start-delay",
+            "0",
             "--json",
         ],
     );
     wait_for_sockets(&dir, &mut gen);
     // testpmd's virtio-user ports write to the vhost sockets when they stop, after the
     // generator has closed them: ignore SIGPIPE (inherited through exec) so that is EPIPE.
-    let peer = Command::new("sh")
-        .args(["-c", "trap '' PIPE; exec \"$0\" \"$@\""])
+    // stdbuf: testpmd's stdout is a pipe, and the readiness line must arrive when printed.
+    let mut peer = Command::new("sh")
+        .args(["-c", "trap '' PIPE; exec stdbuf -oL \"$0\" \"$@\""])
         .arg(testpmd)
         .args(virtio_eal(&dir, &tp_prefix))
         .args([
             "--",
             "--forward-mode=io",
+            // Nothing the generator sent before forwarding starts may be thrown away.
+            "--no-flush-rx",
             "--nb-cores=1",
             "--total-num-mbufs=16384",
             "--stats-period=3600",
@@ -206,9 +240,11 @@ fn generator_is_honest_against_testpmd_io() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn dpdk-testpmd");
+    let tp_stdout = signal_when_forwarding(&mut peer, ready);
     let gen_out = finish(gen, "podfwd-gen");
     interrupt(&peer);
     let tp_out = finish(peer, "dpdk-testpmd");
+    let tp_stdout = tp_stdout.join().expect("testpmd stdout reader");
     remove_runtime_dir(&gen_prefix);
     remove_runtime_dir(&tp_prefix);
 
@@ -230,7 +266,8 @@ fn generator_is_honest_against_testpmd_io() {
         a_rx,
         "every reply checks out: {json}"
     );
-    let (tp_rx, tp_tx, tp_dropped) = testpmd_totals(&String::from_utf8_lossy(&tp_out.stdout));
+    assert!(tp_out.stdout.is_empty());
+    let (tp_rx, tp_tx, tp_dropped) = testpmd_totals(&tp_stdout);
     assert_eq!(
         tp_rx,
         a_tx + b_tx,
