@@ -17,6 +17,9 @@ pub trait Executor {
     fn quit_requested(&self) -> bool {
         false
     }
+    /// Changes from here on may be published together, at [`Executor::end_batch`].
+    fn begin_batch(&mut self) {}
+    fn end_batch(&mut self) {}
 }
 
 impl Executor for podfwd::control::Control {
@@ -28,6 +31,12 @@ impl Executor for podfwd::control::Control {
     }
     fn quit_requested(&self) -> bool {
         podfwd::control::Control::quit_requested(self)
+    }
+    fn begin_batch(&mut self) {
+        podfwd::control::Control::begin_batch(self);
+    }
+    fn end_batch(&mut self) {
+        podfwd::control::Control::end_batch(self);
     }
 }
 
@@ -62,6 +71,9 @@ pub fn run_startup_file(
     executor: &mut dyn Executor,
     out: &mut dyn Write,
 ) -> Result<(), String> {
+    // No worker runs yet, so nothing reads the snapshots in between: publish once.
+    executor.begin_batch();
+    let mut result = Ok(());
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -71,10 +83,14 @@ pub fn run_startup_file(
             Ok(output) => {
                 let _ = out.write_all(output.as_bytes());
             }
-            Err(e) => return Err(format!("{}:{}: {line}: {e}", path.display(), number + 1)),
+            Err(e) => {
+                result = Err(format!("{}:{}: {line}: {e}", path.display(), number + 1));
+                break;
+            }
         }
     }
-    Ok(())
+    executor.end_batch();
+    result
 }
 
 /// Reads command lines from stdin until end of input or until `handle` returns false:

@@ -104,6 +104,29 @@ pub struct Control {
     running: bool,
     platform: Box<dyn Platform + Send>,
     quit: bool,
+    /// Inside a batch (a startup file, `exec FILE`): what changed and is not published
+    /// yet. Publishing rebuilds the FIB, so a file of 10k routes publishing per line
+    /// was quadratic; a batch publishes once at its end.
+    batch: Option<Dirty>,
+}
+
+/// The parts of the snapshot a batch has changed so far.
+#[derive(Clone, Copy, Default)]
+struct Dirty {
+    plane: bool,
+    acl: bool,
+    nat: bool,
+}
+
+impl Dirty {
+    fn add(&mut self, changed: Changed) {
+        match changed {
+            Changed::Nothing => {}
+            Changed::Plane => self.plane = true,
+            Changed::Acl => self.acl = true,
+            Changed::Nat => self.nat = true,
+        }
+    }
 }
 
 /// What changed, and so which parts of the snapshot to rebuild.
@@ -138,6 +161,27 @@ impl Control {
             running: false,
             platform,
             quit: false,
+            batch: None,
+        }
+    }
+
+    /// From here until [`Control::end_batch`], changes are published once, at the end.
+    pub fn begin_batch(&mut self) {
+        self.batch.get_or_insert_with(Dirty::default);
+    }
+
+    /// Publishes what the batch changed, in one snapshot.
+    pub fn end_batch(&mut self) {
+        if let Some(dirty) = self.batch.take() {
+            self.publish_dirty(dirty);
+        }
+    }
+
+    /// Publishes what a batch has changed so far and keeps batching: for commands that
+    /// read the published snapshot.
+    fn flush_batch(&mut self) {
+        if let Some(dirty) = self.batch.replace(Dirty::default()) {
+            self.publish_dirty(dirty);
         }
     }
 
@@ -190,11 +234,23 @@ impl Control {
     }
 
     fn publish(&mut self, changed: Changed) {
-        match changed {
-            Changed::Nothing => return,
-            Changed::Plane => {}
-            Changed::Acl => self.acl_config = Arc::new(self.acl.build()),
-            Changed::Nat => self.nat_config = self.nat.snapshot(),
+        let mut dirty = Dirty::default();
+        dirty.add(changed);
+        match &mut self.batch {
+            Some(pending) => pending.add(changed),
+            None => self.publish_dirty(dirty),
+        }
+    }
+
+    fn publish_dirty(&mut self, dirty: Dirty) {
+        if !(dirty.plane || dirty.acl || dirty.nat) {
+            return;
+        }
+        if dirty.acl {
+            self.acl_config = Arc::new(self.acl.build());
+        }
+        if dirty.nat {
+            self.nat_config = self.nat.snapshot();
         }
         let mut snapshot = self.plane.snapshot();
         snapshot.acl = self.acl_config.clone();
@@ -267,6 +323,9 @@ impl Control {
 
     /// Runs one command.
     pub fn execute(&mut self, command: Command) -> Result<String, String> {
+        if matches!(command, Command::ShowIpFib { .. }) {
+            self.flush_batch();
+        }
         let mut changed = Changed::Nothing;
         let out = self.run(command, &mut changed)?;
         self.publish(changed);
@@ -582,12 +641,23 @@ impl Control {
             std::fs::read_to_string(path).map_err(|e| format!("exec {path}: cannot read: {e}"))?;
         let commands = cli::parse_startup_file(&text).map_err(|e| format!("{path}:{e}"))?;
         let mut out = String::new();
+        // A nested `exec` joins the batch it runs in; only the outermost one publishes.
+        let outermost = self.batch.is_none();
+        self.begin_batch();
+        let mut result = Ok(());
         for (line, command) in commands {
-            let output = self
-                .execute(command)
-                .map_err(|e| format!("{path}:{line}: {e}"))?;
-            out.push_str(&output);
+            match self.execute(command) {
+                Ok(output) => out.push_str(&output),
+                Err(e) => {
+                    // The lines before the failing one stay applied, as in VPP.
+                    result = Err(format!("{path}:{line}: {e}"));
+                    break;
+                }
+            }
         }
-        Ok(out)
+        if outermost {
+            self.end_batch();
+        }
+        result.map(|()| out)
     }
 }

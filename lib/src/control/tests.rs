@@ -321,6 +321,60 @@ fn startup_file_errors_name_the_line() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `exec FILE` publishes once: one new snapshot for the whole file, holding every line's
+/// change (routes, an ACL and a NAT mapping), and a `show ip fib` inside the file already
+/// sees the routes before it. A failing line still publishes the lines before it.
+#[test]
+fn exec_file_publishes_one_snapshot() {
+    let dir = std::env::temp_dir().join(format!("podfwd-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut control, _, _) = seed_node();
+    let mut text = String::new();
+    for n in 0..200u32 {
+        text.push_str(&format!(
+            "ip route add 10.{}.{}.0/24 via 172.30.1.2 tap0\n",
+            50 + n / 256,
+            n % 256
+        ));
+    }
+    text.push_str("show ip fib 10.50.7.0/24\n");
+    text.push_str("set acl-plugin acl deny src 10.9.9.9/32\n");
+    text.push_str("nat44 add static mapping tcp local 10.20.0.9 80 external 10.96.0.9 80\n");
+    let file = dir.join("many.conf");
+    std::fs::write(&file, &text).unwrap();
+
+    let old = control.snapshot();
+    let before = old.epoch;
+    let out = control.exec_file(file.to_str().unwrap()).unwrap();
+    // The show flushed the routes (one snapshot), the end published the rest (one more).
+    assert_eq!(control.snapshot().epoch, before + 2);
+    assert!(out.contains("10.50.7.0/24"), "{out}");
+    let snapshot = control.snapshot();
+    let adj = snapshot.fib.lookup(Ipv4Addr::new(10, 50, 199, 1));
+    assert_eq!(adj, snapshot.fib.lookup(Ipv4Addr::new(10, 50, 7, 1)));
+    assert_ne!(adj, snapshot.fib.lookup(Ipv4Addr::new(10, 52, 0, 1)));
+    assert!(
+        !Arc::ptr_eq(&snapshot.acl, &old.acl),
+        "the ACL part was rebuilt"
+    );
+    assert_eq!(snapshot.nat.mappings().len(), old.nat.mappings().len() + 1);
+
+    std::fs::write(
+        &file,
+        "ip route add 10.60.0.0/16 via 172.30.1.2 tap0\nip route add 10.61.0.0/16 via 172.30.1.2 tap9\n",
+    )
+    .unwrap();
+    let before = control.snapshot().epoch;
+    control.exec_file(file.to_str().unwrap()).unwrap_err();
+    assert_eq!(control.snapshot().epoch, before + 1);
+    let snapshot = control.snapshot();
+    assert_ne!(
+        snapshot.fib.lookup(Ipv4Addr::new(10, 60, 1, 1)),
+        snapshot.fib.lookup(Ipv4Addr::new(10, 61, 1, 1))
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Issue 4's live-change test: a worker forwards a continuous stream while the main
 /// thread applies 1000 route additions and removals through the CLI.
 #[test]
