@@ -26,6 +26,11 @@ use podfwd_app::hardware::{HardwareCommands, Interface};
 use podfwd_app::options::AppOptions;
 use podfwd_app::pipeline::{AppPlatform, PipelineProcessor};
 
+/// Session tables and the FIB are big: they live on (transparent) huge pages.
+#[global_allocator]
+static HEAP: podfwd_app::dpdk::hugealloc::HugePageAlloc =
+    podfwd_app::dpdk::hugealloc::HugePageAlloc;
+
 /// Per-lcore mempool cache (mbufs).
 const MEMPOOL_CACHE: u32 = 256;
 /// TX buffers are flushed after this long even when not full.
@@ -291,6 +296,16 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         code: 1,
     })?;
     info!("control socket {}", options.socket.display());
+    match dpdk::hugealloc::thp_mode().as_deref() {
+        Some("never") => warn!(
+            "transparent huge pages are off (/sys/kernel/mm/transparent_hugepage/enabled): \
+             session tables and the FIB sit on 4 KiB pages, and lookups miss the TLB more"
+        ),
+        mode => info!(
+            "session tables and the FIB: 2 MiB-aligned, huge pages advised (THP mode {})",
+            mode.unwrap_or("unknown")
+        ),
+    }
     let stop_signal = signal::install_stop_handler()?;
     let stop = Arc::new(AtomicBool::new(false));
     let drain_ticks = dpdk::tsc_hz() * TX_DRAIN_MICROSECONDS / 1_000_000;

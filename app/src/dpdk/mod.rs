@@ -4,6 +4,7 @@
 //! [`DpdkError`] on failure. The rest of the app is `#![deny(unsafe_code)]`.
 
 pub mod eal;
+pub mod hugealloc;
 pub mod lcore;
 pub mod mbuf;
 pub mod mempool;

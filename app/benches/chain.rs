@@ -1,0 +1,324 @@
+//! The whole chain, ethernet-input .. acl-plugin-out-ip4-fa, on established flows, as
+//! issue 8's first benchmark asks: 100k TCP flows from pods to one service VIP, each with
+//! a NAT44 session and reflective ACL sessions, a 1000-rule ACL on both interfaces' input,
+//! and 10 000 routes. The configuration is the CLI's, the same lines `scripts/bench` gives
+//! the app (plus the flows' client prefix).
+//!
+//! `cargo bench -p podfwd-app --bench chain` (`CHAIN_FLOWS=N` changes the flow count). It
+//! lives in the app because it runs on the app's heap: tables on transparent huge pages,
+//! as in `podfwd`. No DPDK call is made.
+//!
+//! Bursts of 32 packets (the app's default `--burst`) alternate: requests received on
+//! `pods`, then the replies received on `host`, each flow in a shuffled order. The figure
+//! is the pipeline's time per packet minus the time to refill the burst with fresh frames,
+//! measured in the same run. Per-stage figures are the pipeline's own runtime counters (as
+//! `show runtime` reports them), on the TSC as in the app; the TSC rate is calibrated
+//! against the system clock here, since no EAL runs.
+
+use podfwd::buffer::{PacketBuf, TestBuf};
+use podfwd::config::ControlPlane;
+use podfwd::control::{Control, Platform};
+use podfwd::node::{InputKind, NodeId};
+use podfwd::pipeline::{Verdict, Worker, WorkerSizes};
+use podfwd::spec_frames::{tcp_frame, TcpFrameSpec};
+use podfwd::types::{IfIndex, MacAddr};
+use podfwd_app::dpdk::tsc;
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+#[global_allocator]
+static HEAP: podfwd_app::dpdk::hugealloc::HugePageAlloc =
+    podfwd_app::dpdk::hugealloc::HugePageAlloc;
+
+const BURST: usize = 32;
+const ACL_RULES: usize = 1000;
+const EXTRA_ROUTES: usize = 10_000;
+
+const POD_GW_MAC: MacAddr = MacAddr([0x02, 0xfe, 0x16, 0x3f, 0x5f, 0x0f]);
+const HOST_GW_MAC: MacAddr = MacAddr([0x01, 0x23, 0x45, 0x67, 0x89, 0x42]);
+const CLIENT_MAC: MacAddr = MacAddr([0x00, 0x00, 0x00, 0x00, 0x00, 0x02]);
+const ENDPOINT_MAC: MacAddr = MacAddr([0x3e, 0x1b, 0x70, 0x2d, 0x4d, 0x51]);
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 104, 221, 85);
+const ENDPOINT: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 2);
+
+/// TSC ticks per ns, measured over 200 ms.
+fn tsc_per_ns() -> f64 {
+    let (t0, c0) = (Instant::now(), tsc());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    (tsc() - c0) as f64 / t0.elapsed().as_nanos() as f64
+}
+
+struct BenchPlatform;
+
+impl Platform for BenchPlatform {
+    fn hardware_interfaces(
+        &self,
+        _name: Option<&str>,
+        _plane: &ControlPlane,
+    ) -> Result<String, String> {
+        Ok(String::new())
+    }
+    fn threads(&self) -> String {
+        String::new()
+    }
+    fn versions(&self) -> String {
+        String::new()
+    }
+    fn tx_errors(&self, _if_index: IfIndex) -> u64 {
+        0
+    }
+}
+
+/// scripts/bench's chain startup file, with its full-size ACL and route table.
+fn configure(control: &mut Control) {
+    let mut lines = vec![
+        "set interface mac address pods 02:fe:16:3f:5f:0f".to_owned(),
+        "set interface ip address pods 10.1.1.1/24".into(),
+        "set interface state pods up".into(),
+        "set interface mac address host 01:23:45:67:89:42".into(),
+        "set interface ip address host 172.30.1.1/24".into(),
+        "set interface state host up".into(),
+        "set ip neighbor pods 10.1.1.3 00:00:00:00:00:02 static".into(),
+        "ip route add 10.2.0.0/16 via 10.1.1.3 pods".into(),
+        "set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:51 static".into(),
+        "ip route add 10.20.0.0/24 via 172.30.1.2 host".into(),
+    ];
+    for i in 0..EXTRA_ROUTES {
+        lines.push(format!(
+            "ip route add 10.{}.{}.{}/32 via 172.30.1.2 host",
+            64 + i / 65536,
+            i / 256 % 256,
+            i % 256
+        ));
+    }
+    lines.push(
+        "nat44 add static mapping tcp local 10.20.0.2 8080 external 10.104.221.85 80 out2in-only"
+            .into(),
+    );
+    lines.push("set interface nat44 out pods".into());
+    lines.push("set interface nat44 in host".into());
+    let mut rules = String::new();
+    for i in 0..ACL_RULES {
+        rules.push_str(&format!(
+            "deny src 192.0.{}.{}/32 proto 6 dport 22, ",
+            i / 256 % 256,
+            i % 256
+        ));
+    }
+    lines.push(format!(
+        "set acl-plugin acl {rules}permit+reflect tag bench"
+    ));
+    lines.push("set acl-plugin interface pods input acl 0".into());
+    lines.push("set acl-plugin interface host input acl 0".into());
+    control.begin_batch();
+    for line in &lines {
+        if let Err(e) = control.execute_line(line) {
+            panic!("{line}: {e}");
+        }
+    }
+    control.end_batch();
+}
+
+/// Client `n`: 10.2.x.y:port, spread over the /16 routed to the pods.
+fn client(n: usize) -> (Ipv4Addr, u16) {
+    let host = n % 65_000 + 2;
+    (
+        Ipv4Addr::new(10, 2, (host >> 8) as u8, host as u8),
+        1024 + (n / 65_000) as u16,
+    )
+}
+
+fn frame(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    to_host: bool,
+) -> Vec<u8> {
+    let (src_mac, dst_mac) = if to_host {
+        (CLIENT_MAC, POD_GW_MAC)
+    } else {
+        (ENDPOINT_MAC, HOST_GW_MAC)
+    };
+    tcp_frame(&TcpFrameSpec {
+        dst_mac,
+        src_mac,
+        src,
+        dst,
+        src_port: sport,
+        dst_port: dport,
+        ident: 1,
+        ttl: 64,
+        seq: 1000,
+        ack: 2000,
+        flags,
+        window: 29200,
+        options: &[],
+        payload: &[],
+    })
+}
+
+/// A fixed permutation of 0..n (xorshift; the bench must not depend on a crate).
+fn shuffled(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+fn fill(burst: &mut [TestBuf], frames: &[Vec<u8>], order: &[usize], at: usize) {
+    for (k, pkt) in burst.iter_mut().enumerate() {
+        let f = &frames[order[(at + k) % order.len()]];
+        let data = pkt.data_mut();
+        data.copy_from_slice(f);
+    }
+}
+
+fn main() {
+    let flows: usize = std::env::var("CHAIN_FLOWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let mut plane = ControlPlane::new();
+    let pods = plane
+        .add_interface("pods", "net_pods", POD_GW_MAC, InputKind::Virtio)
+        .expect("pods");
+    let host = plane
+        .add_interface("host", "net_host", HOST_GW_MAC, InputKind::Virtio)
+        .expect("host");
+    let mut control = Control::new(plane, Box::new(BenchPlatform));
+    let built = Instant::now();
+    configure(&mut control);
+    let config_ms = built.elapsed().as_secs_f64() * 1e3;
+    let snapshot = control.snapshot();
+
+    let mut worker = Worker::with_sizes(
+        tsc,
+        WorkerSizes {
+            nat_sessions: 262_144,
+            ..WorkerSizes::default()
+        },
+    );
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    let requests: Vec<Vec<u8>> = (0..flows)
+        .map(|n| {
+            let (ip, port) = client(n);
+            frame(ip, VIP, port, 80, ACK, true)
+        })
+        .collect();
+    let replies: Vec<Vec<u8>> = (0..flows)
+        .map(|n| {
+            let (ip, port) = client(n);
+            frame(ENDPOINT, ip, 8080, port, ACK, false)
+        })
+        .collect();
+
+    // Open every flow: SYN, SYN-ACK, ACK, one packet at a time so each is checked.
+    let mut one = vec![TestBuf::new(&requests[0])];
+    let now = 1_000_000_000u64;
+    for (n, request) in requests.iter().enumerate() {
+        let (ip, port) = client(n);
+        for (rx, f, out) in [
+            (pods, frame(ip, VIP, port, 80, SYN, true), host),
+            (
+                host,
+                frame(ENDPOINT, ip, 8080, port, SYN | ACK, false),
+                pods,
+            ),
+            (pods, request.clone(), host),
+        ] {
+            one[0].data_mut().copy_from_slice(&f);
+            let verdicts = worker.process(rx, &mut one, &snapshot, now);
+            assert_eq!(verdicts, [Verdict::Tx(out)], "flow {n} did not pass");
+        }
+    }
+    let nat_sessions = worker.nat().session_count() as usize;
+    let acl_sessions = worker.acl().session_count();
+    assert_eq!(nat_sessions, flows, "one NAT44 session per flow");
+
+    let order = shuffled(flows);
+    let mut burst: Vec<TestBuf> = (0..BURST).map(|_| TestBuf::new(&requests[0])).collect();
+    let packets_per_run = 2 * flows.max(200_000);
+    let run = |worker: &mut Worker, burst: &mut Vec<TestBuf>, process: bool| -> f64 {
+        let start = Instant::now();
+        let mut at = 0;
+        while at < packets_per_run / 2 {
+            for (frames, rx) in [(&requests, pods), (&replies, host)] {
+                fill(burst, frames, &order, at);
+                if process {
+                    black_box(worker.process(rx, burst, &snapshot, now));
+                } else {
+                    black_box(&mut *burst);
+                }
+            }
+            at += BURST;
+        }
+        start.elapsed().as_nanos() as f64 / packets_per_run as f64
+    };
+    // Check that the timed packets are forwarded, translated both ways.
+    fill(&mut burst, &requests, &order, 0);
+    assert!(worker
+        .process(pods, &mut burst, &snapshot, now)
+        .iter()
+        .all(|v| *v == Verdict::Tx(host)));
+    fill(&mut burst, &replies, &order, 0);
+    assert!(worker
+        .process(host, &mut burst, &snapshot, now)
+        .iter()
+        .all(|v| *v == Verdict::Tx(pods)));
+
+    let before = worker.counters().totals();
+    let (mut baseline, mut full) = (f64::MAX, f64::MAX);
+    for _ in 0..5 {
+        baseline = baseline.min(run(&mut worker, &mut burst, false));
+        full = full.min(run(&mut worker, &mut burst, true));
+    }
+    let after = worker.counters().totals();
+    let per_ns = tsc_per_ns();
+    let chain = full - baseline;
+    println!(
+        "chain: {flows} established TCP flows (NAT44 sessions {nat_sessions}, ACL sessions \
+         {acl_sessions}), {ACL_RULES}-rule ACL on both inputs, {} routes; {BURST}-packet bursts \
+         (configuration applied in {config_ms:.0} ms)",
+        EXTRA_ROUTES + 2
+    );
+    println!(
+        "  heap: the app's (THP mode {})",
+        podfwd_app::dpdk::hugealloc::thp_mode().unwrap_or_else(|| "unknown".into())
+    );
+    println!("  baseline (refill the burst)   {baseline:7.2} ns/packet");
+    println!("  refill + chain                {full:7.2} ns/packet");
+    println!(
+        "  chain                         {chain:7.2} ns/packet  ~{:.0} cycles/packet (TSC {:.0} MHz)",
+        chain * per_ns,
+        per_ns * 1000.0
+    );
+    println!("\nper stage, over the timed runs:");
+    println!(
+        "  {:<28}{:>12}{:>14}{:>16}",
+        "stage", "vectors", "ns/packet", "cycles/packet"
+    );
+    for node in NodeId::ALL {
+        let (a, b) = (after.runtime[node.index()], before.runtime[node.index()]);
+        let vectors = a.vectors - b.vectors;
+        if vectors == 0 {
+            continue;
+        }
+        let cycles = (a.cycles - b.cycles) as f64 / vectors as f64;
+        println!(
+            "  {:<28}{:>12}{:>14.1}{:>16.0}",
+            node.name(),
+            vectors,
+            cycles / per_ns,
+            cycles
+        );
+    }
+}
