@@ -136,8 +136,11 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
     while !config.stop.load(Ordering::Relaxed) {
         let mut now = tsc();
         let mut busy = false;
+        // Whether some rx queue filled a whole burst: then more is probably waiting.
+        let mut backlog = false;
         for (rx_index, rx_port) in config.ports.iter().enumerate() {
             let got = rx_burst(rx_port.port, rx_port.queue, &mut rx, burst);
+            backlog |= got.received + got.multi_segment_dropped >= burst;
             if got.received == 0 && got.multi_segment_dropped == 0 {
                 continue;
             }
@@ -181,9 +184,16 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
             }
             dropped.clear();
         }
+        // A pass in which no rx queue had a full burst has caught up: nothing is waiting
+        // to fill the buffers, so waiting out the drain period would only add latency
+        // (testpmd and VPP send what each poll produced). Under load every queue
+        // gives full bursts, and buffers leave full or when they age.
+        let quiet = !backlog;
         for ((buffer, tx_port), counters) in tx.iter_mut().zip(&config.ports).zip(local.iter_mut())
         {
-            if !buffer.pending.is_empty() && now.wrapping_sub(buffer.oldest) >= config.drain_ticks {
+            if !buffer.pending.is_empty()
+                && (quiet || now.wrapping_sub(buffer.oldest) >= config.drain_ticks)
+            {
                 flush(tx_port, buffer, counters);
                 busy = true;
             }
