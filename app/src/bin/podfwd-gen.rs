@@ -204,7 +204,10 @@ fn figures(options: &GenOptions, infos: &[PortInfo], result: RunResult) -> Figur
     let seconds = result.cycles as f64 / tsc_hz().max(1) as f64;
     let round_trip = (options.mode == Mode::Pods).then(|| {
         let client = result.ports.first().copied().unwrap_or_default();
-        (client.tx_packets, client.rx_packets)
+        (
+            client.tx_packets.saturating_sub(client.tx_resets),
+            client.rx_packets,
+        )
     });
     Figures {
         mode: options.mode.to_string(),

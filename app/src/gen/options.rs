@@ -44,7 +44,8 @@ pub struct GenOptions {
     /// Established flows to cycle over.
     #[arg(long, default_value = "1024", value_parser = parse_positive)]
     pub flows: u64,
-    /// Every packet opens a new flow (the next tuple of clients x client ports).
+    /// Every packet opens a new flow (the next tuple of clients x client ports). With
+    /// tcp-syn, a client answers each SYN-ACK with an RST that closes the connection.
     #[arg(long)]
     pub new_flows: bool,
     /// Packets per second (k/M/G suffixes), or max.

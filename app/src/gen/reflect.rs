@@ -2,7 +2,7 @@
 //! service endpoint would, and answer ARP for the addresses the generator stands for.
 
 use super::checksum::update_word;
-use super::frame::{offsets as field, Parsed, ETHERTYPE_ARP, TCP_ACK, TCP_SYN};
+use super::frame::{offsets as field, Parsed, ETHERTYPE_ARP, TCP_ACK, TCP_RST, TCP_SYN};
 use podfwd::types::MacAddr;
 
 /// A fresh reply leaves the endpoint with a full TTL, whatever the request arrived with.
@@ -88,6 +88,29 @@ pub fn reflect_in_place(frame: &mut [u8], parsed: &Parsed) {
             checksum_at,
         );
     }
+}
+
+/// Turns the SYN-ACK in `frame` (already parsed) into the client's RST that closes the
+/// connection at once (RFC 9293 3.10.7.3: a reset for a segment with ACK takes its
+/// sequence number from that ACK): the tuple swapped back towards the service, flags RST,
+/// sequence = the SYN-ACK's acknowledgement, acknowledgement 0.
+pub fn close_in_place(frame: &mut [u8], parsed: &Parsed) {
+    let l4 = parsed.l4_offset;
+    let ack_hi = read16(frame, l4 + field::TCP_ACK.start);
+    let ack_lo = read16(frame, l4 + field::TCP_ACK.start + 2);
+    reflect_in_place(frame, parsed);
+    let checksum_at = l4 + field::TCP_CHECKSUM.start;
+    let offset_flags = read16(frame, l4 + field::TCP_DATA_OFFSET);
+    rewrite_word(
+        frame,
+        l4 + field::TCP_DATA_OFFSET,
+        (offset_flags & 0xff00) | u16::from(TCP_RST),
+        checksum_at,
+    );
+    rewrite_word(frame, l4 + field::TCP_SEQ.start, ack_hi, checksum_at);
+    rewrite_word(frame, l4 + field::TCP_SEQ.start + 2, ack_lo, checksum_at);
+    rewrite_word(frame, l4 + field::TCP_ACK.start, 0, checksum_at);
+    rewrite_word(frame, l4 + field::TCP_ACK.start + 2, 0, checksum_at);
 }
 
 /// ARP field offsets (RFC 826), from the start of the frame.
@@ -200,6 +223,26 @@ mod tests {
         assert_eq!(&frame[42..46], &[0, 0, 0, 2], "acknowledges seq 1");
         assert!(ip_checksum_ok(frame, &reply));
         assert!(l4_checksum_ok(frame, &reply));
+    }
+
+    #[test]
+    fn syn_ack_becomes_the_clients_rst() {
+        let mut buf = request(Protocol::TcpSyn, 64);
+        let parsed = parse(buf.data()).unwrap();
+        reflect_in_place(buf.data_mut(), &parsed);
+        let syn_ack = parse(buf.data()).unwrap();
+        close_in_place(buf.data_mut(), &syn_ack);
+        let frame = buf.data();
+        assert_eq!(&frame[0..6], &GW_MAC.0, "back towards the gateway");
+        assert_eq!(&frame[6..12], &POD_MAC.0);
+        let rst = parse(frame).unwrap();
+        assert_eq!((rst.src_addr, rst.src_port), (0x0a01_0103, 46310));
+        assert_eq!((rst.dst_addr, rst.dst_port), (0x0a14_0002, 8080));
+        assert_eq!(rst.tcp_flags, TCP_RST);
+        assert_eq!(&frame[38..42], &[0, 0, 0, 2], "seq = the SYN-ACK's ack");
+        assert_eq!(&frame[42..46], &[0, 0, 0, 0]);
+        assert!(ip_checksum_ok(frame, &rst));
+        assert!(l4_checksum_ok(frame, &rst));
     }
 
     #[test]

@@ -10,13 +10,14 @@ use podfwd::buffer::PacketBuf;
 use podfwd::types::MacAddr;
 
 use super::check::{check_client_side, check_endpoint_side, CheckCounters, Verdict};
+use super::flows::Protocol;
 use super::flows::{FlowCursor, FlowSpec};
-use super::frame::{parse, stamp, FrameTemplate, Stamp};
+use super::frame::{parse, stamp, FrameTemplate, Stamp, TCP_ACK, TCP_RST, TCP_SYN};
 use super::latency::Histogram;
 use super::rate::RateLimiter;
-use super::reflect::{answer_arp, reflect_in_place};
+use super::reflect::{answer_arp, close_in_place, reflect_in_place};
 use super::report::{PortCounters, SharedCounters};
-use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst};
+use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, MAX_BURST};
 use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::PortId;
 use crate::dpdk::tsc;
@@ -348,7 +349,9 @@ impl Worker {
         self.counters.get_mut(index)
     }
 
-    fn send(&mut self, index: usize) {
+    /// Sends what `tx` holds on port `index`; returns how many the port took (the
+    /// first ones: a refusal drops the burst's tail).
+    fn send(&mut self, index: usize) -> usize {
         let bytes: u64 = self
             .tx
             .as_slice()
@@ -367,6 +370,7 @@ impl Worker {
             };
             c.tx_refused += count.refused as u64;
         }
+        count.sent
     }
 
     fn receive(&mut self, index: usize) -> usize {
@@ -450,6 +454,11 @@ impl Worker {
         self.in_flight = self.in_flight.saturating_sub(self.rx.len() as u64);
         self.last_reply_tsc = now;
         let mut rx = std::mem::take(&mut self.rx);
+        // A connection test closes what it opened: each SYN-ACK is answered with an RST,
+        // so the data plane's sessions for it turn transitory and can be reclaimed.
+        let close = self.config.spec.new_flows && self.config.spec.protocol == Protocol::TcpSyn;
+        // Which of the frames queued for tx are RSTs (the others answer ARP).
+        let mut is_reset = [false; MAX_BURST];
         for mut mbuf in rx.drain() {
             let clients = self.config.spec.clients;
             if answer_arp(mbuf.data_mut(), our_mac, |ip| clients.contains(ip)) {
@@ -458,11 +467,24 @@ impl Worker {
             }
             let verdict = check_client_side(&self.config.spec, mbuf.data());
             self.client.count(&verdict);
-            if let Verdict::Good {
-                stamp: Some(stamp), ..
-            } = verdict
-            {
-                self.latency.record(now.saturating_sub(stamp.tsc));
+            if let Verdict::Good { stamp, .. } = verdict {
+                if let Some(stamp) = stamp {
+                    self.latency.record(now.saturating_sub(stamp.tsc));
+                }
+                if close {
+                    if let Ok(parsed) = parse(mbuf.data()) {
+                        if parsed.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
+                            close_in_place(mbuf.data_mut(), &parsed);
+                            let at = self.tx.len();
+                            if self.tx.push(mbuf).is_ok() {
+                                if let Some(flag) = is_reset.get_mut(at) {
+                                    *flag = true;
+                                }
+                            }
+                            continue;
+                        }
+                    }
+                }
             }
             if let Err(mbuf) = self.trash.push(mbuf) {
                 drop(mbuf);
@@ -471,7 +493,11 @@ impl Worker {
         self.rx = rx;
         self.trash.clear();
         if !self.tx.is_empty() {
-            self.send(index);
+            let sent = self.send(index);
+            let resets = is_reset.iter().take(sent).filter(|r| **r).count() as u64;
+            if let Some(c) = self.counters(index) {
+                c.tx_resets += resets;
+            }
         }
     }
 
@@ -490,13 +516,14 @@ impl Worker {
             let (verdict, parsed) = check_endpoint_side(&self.config.spec, mbuf.data());
             self.endpoint.count(&verdict);
             match parsed {
-                Some(parsed) => {
+                // A reset closes the connection; nothing answers it.
+                Some(parsed) if parsed.tcp_flags & TCP_RST == 0 => {
                     reflect_in_place(mbuf.data_mut(), &parsed);
                     if let Err(mbuf) = self.tx.push(mbuf) {
                         drop(mbuf);
                     }
                 }
-                None => {
+                _ => {
                     if let Err(mbuf) = self.trash.push(mbuf) {
                         drop(mbuf);
                     }
