@@ -290,8 +290,16 @@ fn main() {
          (configuration applied in {config_ms:.0} ms)",
         EXTRA_ROUTES + 2
     );
+    let anon_huge = std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("AnonHugePages:"))
+                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        })
+        .unwrap_or_else(|| "?".into());
     println!(
-        "  heap: the app's (THP mode {})",
+        "  heap: the app's (THP mode {}; this process has {anon_huge} on huge pages)",
         podfwd_app::dpdk::hugealloc::thp_mode().unwrap_or_else(|| "unknown".into())
     );
     println!("  baseline (refill the burst)   {baseline:7.2} ns/packet");

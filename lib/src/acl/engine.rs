@@ -213,6 +213,21 @@ impl AclWorker {
         self.sessions.set_max(config.max_sessions);
     }
 
+    /// Brings `packet`'s session (if any) into the cache; see [`SessionTable::warm`].
+    #[inline]
+    pub fn warm(
+        &self,
+        config: &AclConfig,
+        sw_if: IfIndex,
+        direction: Direction,
+        packet: &AclPacketInfo,
+    ) -> u64 {
+        if config.interface(sw_if, direction).is_none() {
+            return 0;
+        }
+        self.sessions.warm(packet, sw_if, direction)
+    }
+
     /// The verdict for `packet` crossing `sw_if` in `direction` at time `now_ns`.
     #[inline]
     pub fn classify(

@@ -372,6 +372,29 @@ impl Nat44Worker {
         }
     }
 
+    /// Looks up the session of the packet in `l3` for `direction`, changing nothing: the
+    /// stage does this for a whole burst before translating, so that the burst's cache
+    /// misses overlap instead of each packet waiting for its own.
+    #[inline]
+    pub fn warm(&self, direction: NatDirection, l3: &[u8]) -> u64 {
+        let Ok(ip) = Ipv4Packet::new_checked(l3) else {
+            return 0;
+        };
+        let side = match direction {
+            NatDirection::Out2in => Side::Outside,
+            NatDirection::In2out => Side::Inside,
+        };
+        let Ok(Some(flow)) = rewrite::parse(&ip, side) else {
+            return 0;
+        };
+        let key = key_of(&flow);
+        let found = match direction {
+            NatDirection::Out2in => self.sessions.find_out2in(&key),
+            NatDirection::In2out => self.sessions.find_in2out(&key),
+        };
+        found.map_or(0, u64::from)
+    }
+
     fn out2in_verdict(
         &mut self,
         config: &Nat44Config,
