@@ -102,9 +102,18 @@ fn time_per_op(rounds: usize, packets: &[Vec<u8>], mut op: impl FnMut(&mut [u8])
     start.elapsed().as_nanos() as f64 / (rounds * packets.len()) as f64
 }
 
+/// This process's resident memory in bytes (VmRSS), if /proc says.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 fn hits(sessions: u32) {
     let table = service_table();
     let config = table.snapshot();
+    let resident_before = resident_bytes();
     let mut w = Nat44Worker::new(
         0,
         1,
@@ -122,6 +131,10 @@ fn hits(sessions: u32) {
             NatVerdict::Translated(_)
         ));
     }
+    // The worker's tables, as the kernel counts them once every session is written.
+    let resident = resident_before
+        .zip(resident_bytes())
+        .map(|(before, after)| after.saturating_sub(before));
     let mut rng = FastRng::new(42);
     let picks: Vec<u32> = (0..PACKETS).map(|_| rng.next_u32() % sessions).collect();
     let to_vip: Vec<Vec<u8>> = picks
@@ -158,6 +171,13 @@ fn hits(sessions: u32) {
             w.bytes_per_session(),
             std::mem::size_of::<Session>()
         );
+        if let Some(resident) = resident {
+            println!(
+                "resident memory delta with {sessions} sessions: {:.1} MiB, {:.1} B per session",
+                resident as f64 / (1u64 << 20) as f64,
+                resident as f64 / f64::from(sessions)
+            );
+        }
     }
 }
 

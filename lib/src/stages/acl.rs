@@ -98,11 +98,24 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
 ) {
     let config = &*cx.snapshot.acl;
     // As in acl-in: the burst's lookups first, so that their cache misses overlap.
+    // Interfaces without ACLs or sessions cost one look per run of packets, no parsing.
     let mut warmed = 0u64;
+    let mut last: Option<(crate::types::IfIndex, bool)> = None;
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Disposition::Output(sw_if) = burst.disposition(i) else {
             continue;
         };
+        let has_acl = match last {
+            Some((index, has_acl)) if index == sw_if => has_acl,
+            _ => {
+                let has_acl = config.interface(sw_if, Direction::Output).is_some();
+                last = Some((sw_if, has_acl));
+                has_acl
+            }
+        };
+        if !has_acl {
+            continue;
+        }
         let Some(meta) = burst.get(i) else { break };
         let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
         if let Some(info) = AclPacketInfo::from_ipv4_bytes(l3) {
