@@ -7,12 +7,13 @@
 
 use super::Context;
 use crate::acl::AclInError;
-use crate::acl::{AclPacketInfo, AclTrace, AclWorker, Direction};
+use crate::acl::{AclConfig, AclPacketInfo, AclTrace, AclWorker, Direction};
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition};
 use crate::nat44::{Nat44Worker, NatDirection};
 use crate::node::DropReason;
 use crate::trace::TraceRecord;
+use crate::types::IfIndex;
 
 /// VPP's next indices out of the ACL nodes, so that the trace reads like the spec.
 mod next {
@@ -88,6 +89,26 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
     }
 }
 
+/// Whether the interface a run of leaving packets takes has output ACLs (or sessions):
+/// packets leave in runs by the same interface, so each run looks it up once.
+#[derive(Default)]
+struct RunCache {
+    last: Option<(IfIndex, bool)>,
+}
+
+impl RunCache {
+    fn on(&mut self, config: &AclConfig, sw_if: IfIndex) -> bool {
+        match self.last {
+            Some((index, has_acl)) if index == sw_if => has_acl,
+            _ => {
+                let has_acl = config.interface(sw_if, Direction::Output).is_some();
+                self.last = Some((sw_if, has_acl));
+                has_acl
+            }
+        }
+    }
+}
+
 /// Runs the output ACLs of each packet's transmitting interface over the packets
 /// leaving.
 pub fn process_output<B: PacketBuf, const TRACE: bool>(
@@ -100,20 +121,12 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
     // As in acl-in: the burst's lookups first, so that their cache misses overlap.
     // Interfaces without ACLs or sessions cost one look per run of packets, no parsing.
     let mut warmed = 0u64;
-    let mut last: Option<(crate::types::IfIndex, bool)> = None;
+    let mut output_acls = RunCache::default();
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Disposition::Output(sw_if) = burst.disposition(i) else {
             continue;
         };
-        let has_acl = match last {
-            Some((index, has_acl)) if index == sw_if => has_acl,
-            _ => {
-                let has_acl = config.interface(sw_if, Direction::Output).is_some();
-                last = Some((sw_if, has_acl));
-                has_acl
-            }
-        };
-        if !has_acl {
+        if !output_acls.on(config, sw_if) {
             continue;
         }
         let Some(meta) = burst.get(i) else { break };
@@ -123,21 +136,12 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
         }
     }
     std::hint::black_box(warmed);
-    // Packets leave in runs by the same interface: look each run's interface up once.
-    let mut last: Option<(crate::types::IfIndex, bool)> = None;
+    let mut output_acls = RunCache::default();
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Disposition::Output(sw_if) = burst.disposition(i) else {
             continue;
         };
-        let has_acl = match last {
-            Some((index, has_acl)) if index == sw_if => has_acl,
-            _ => {
-                let has_acl = config.interface(sw_if, Direction::Output).is_some();
-                last = Some((sw_if, has_acl));
-                has_acl
-            }
-        };
-        if !has_acl {
+        if !output_acls.on(config, sw_if) {
             continue;
         }
         let Some(meta) = burst.get(i).copied() else {
