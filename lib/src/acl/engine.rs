@@ -295,6 +295,11 @@ impl AclWorker {
         &self.counters
     }
 
+    #[cfg(test)]
+    pub(crate) fn session_index_len(&self) -> usize {
+        self.sessions.index_len()
+    }
+
     pub fn session_count(&self) -> usize {
         self.sessions.len()
     }

@@ -308,6 +308,12 @@ impl SessionTable {
         self.live
     }
 
+    /// Entries in the hash index: two per live session.
+    #[cfg(test)]
+    pub(crate) fn index_len(&self) -> usize {
+        self.keys.len()
+    }
+
     pub(crate) fn max(&self) -> usize {
         self.max
     }

@@ -56,6 +56,7 @@ fn rule(action: AclAction) -> AclRule {
 const SYN: u8 = 0x02;
 const SYN_ACK: u8 = 0x12;
 const ACK: u8 = 0x10;
+const RST: u8 = 0x04;
 const FIN_ACK: u8 = 0x11;
 
 /// Contiv's ACLs on the seed's node: ACL 0 and 1 are local tables (unused here), ACL 2
@@ -780,6 +781,71 @@ fn full_table_recycles_the_oldest_transient_tcp_session_else_drops() {
     // Once one expires, there is room again.
     let v = worker.classify(&config, POD, Direction::Input, &p, 601 * SECOND);
     assert_eq!(v.action, 2);
+}
+
+/// Churn through a small table: 20 000 connections through 1000 slots, each opened,
+/// answered and reset, with recycling at the limit. The table keeps only slot numbers and
+/// compares the keys held in the slots, so after each round exactly as many replies (of
+/// all the connections ever opened) hit a session as there are sessions, each a
+/// different one: every live session is findable and no key outlives its session.
+#[test]
+fn churn_keeps_every_live_session_findable_and_nothing_else() {
+    let (_, config) = reflective_pod(1000);
+    let mut worker = AclWorker::new(&config);
+    let request = |n: u32| {
+        tcp(
+            &format!("10.1.{}.{}", n / 250 % 250, n % 250 + 1),
+            1024 + (n / 62_500) as u16,
+            "10.1.1.9",
+            80,
+            SYN,
+        )
+    };
+    let reply = |p: &AclPacketInfo, flags| tcp("10.1.1.9", 80, &p.src.to_string(), p.sport, flags);
+    let mut now = 0;
+    for round in 1..=4u32 {
+        for n in (round - 1) * 5000..round * 5000 {
+            now += 1000;
+            let p = request(n);
+            assert_eq!(
+                worker
+                    .classify(&config, POD, Direction::Input, &p, now)
+                    .action,
+                2,
+                "connection {n}"
+            );
+            let v = worker.classify(&config, POD, Direction::Output, &reply(&p, SYN_ACK), now);
+            assert_eq!(v.action, 3, "connection {n}'s reply");
+            // The client resets: the session turns transient and can be recycled.
+            let rst = tcp(&p.src.to_string(), p.sport, "10.1.1.9", 80, RST);
+            assert_eq!(
+                worker
+                    .classify(&config, POD, Direction::Input, &rst, now)
+                    .action,
+                3
+            );
+        }
+        assert_eq!(worker.session_count(), 1000);
+        assert_eq!(worker.session_index_len(), 2000, "two keys per session");
+        let mut hit = std::collections::HashSet::new();
+        for n in 0..round * 5000 {
+            let v = worker.classify(
+                &config,
+                POD,
+                Direction::Output,
+                &reply(&request(n), ACK),
+                now,
+            );
+            if v.action == 3 {
+                assert!(
+                    hit.insert(v.rule),
+                    "two connections share session {}",
+                    v.rule
+                );
+            }
+        }
+        assert_eq!(hit.len(), 1000, "round {round}");
+    }
 }
 
 #[test]
