@@ -1,6 +1,7 @@
 //! The heap for big tables: allocations of 2 MiB and more get their own 2 MiB-aligned
-//! anonymous mapping, advised for transparent huge pages; smaller ones go to the system
-//! allocator.
+//! anonymous mapping, advised for transparent huge pages and faulted in at once (the
+//! tables are sized for their limits, so podfwd's memory is resident from the start, as
+//! VPP's heaps are); smaller ones go to the system allocator.
 //!
 //! The per-worker session tables and the FIB are sized for their limits (an ACL session
 //! table for 500k sessions is ~66 MiB), so live entries sit on many different pages and a
@@ -58,6 +59,10 @@ fn map_huge(len: usize) -> *mut u8 {
         }
         // Advice only: without THP the mapping still works, with 4 KiB pages.
         libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+        // Fault every page in now (as huge pages where THP can): a table's first touch
+        // on the fast path would otherwise stop a worker in the kernel to zero memory.
+        // Kernels before 5.14 refuse the advice; their pages fault in on first use.
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE);
     }
     start as *mut u8
 }
