@@ -22,7 +22,7 @@ use podfwd::node::{InputKind, NodeId};
 use podfwd::pipeline::{Verdict, Worker, WorkerSizes};
 use podfwd::spec_frames::{tcp_frame, TcpFrameSpec};
 use podfwd::types::{IfIndex, MacAddr};
-use podfwd_app::dpdk::tsc;
+use podfwd_app::dpdk::{prefetch, tsc};
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::Instant;
@@ -206,6 +206,9 @@ fn main() {
             ..WorkerSizes::default()
         },
     );
+    if std::env::var_os("CHAIN_NO_PREFETCH").is_none() {
+        worker.set_prefetch(prefetch);
+    }
     const SYN: u8 = 0x02;
     const ACK: u8 = 0x10;
     let requests: Vec<Vec<u8>> = (0..flows)

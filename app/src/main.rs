@@ -335,6 +335,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             },
         );
         let mut worker = worker;
+        worker.set_prefetch(dpdk::prefetch);
         let snapshot = control.snapshot();
         for question in control.pending_questions() {
             worker

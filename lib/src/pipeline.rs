@@ -35,6 +35,14 @@ use std::sync::Arc;
 /// A monotonic cycle counter: `rte_rdtsc` in the app, anything monotonic in tests.
 pub type CycleSource = fn() -> u64;
 
+/// Asks the CPU for the cache line at an address, without waiting for it and without
+/// faulting, whatever the address. Safe Rust has no such instruction; the app lends one
+/// (`_mm_prefetch`), and without it a stage's warm-up passes only compute addresses.
+pub type Prefetch = fn(*const u8);
+
+/// The prefetch of a worker the app gave none: does nothing.
+pub fn no_prefetch(_: *const u8) {}
+
 /// What became of a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -58,6 +66,7 @@ pub struct Worker {
     /// The snapshot epoch the ACL and NAT44 state were last fitted to.
     synced_epoch: Option<u64>,
     cycles: CycleSource,
+    prefetch: Prefetch,
 }
 
 /// Sizes of a worker's session tables, fixed when it is built.
@@ -114,7 +123,13 @@ impl Worker {
             ),
             synced_epoch: None,
             cycles,
+            prefetch: no_prefetch,
         }
+    }
+
+    /// Lends the worker a real prefetch for its stages' warm-up passes.
+    pub fn set_prefetch(&mut self, prefetch: Prefetch) {
+        self.prefetch = prefetch;
     }
 
     /// The ACL engine's per-worker state (sessions, hit counters).
@@ -281,6 +296,7 @@ impl Worker {
             counters,
             trace: &mut self.trace,
             now_ns,
+            prefetch: self.prefetch,
         };
         let main = DispositionKind::Continue;
         let stage = |node,

@@ -78,6 +78,20 @@ pub fn tsc() -> u64 {
     unsafe { dpdk_sys::podfwd_rdtsc() }
 }
 
+/// Asks for the cache line at `address` (DPDK's `rte_prefetch0`): the prefetch the
+/// pipeline's warm-up passes use, which safe Rust cannot express.
+#[inline]
+pub fn prefetch(address: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults and never reads into the program,
+    // whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}
+
 /// TSC ticks per second, as measured by the EAL (0 before EAL init).
 pub fn tsc_hz() -> u64 {
     // SAFETY: reads a value the EAL computed at init; no preconditions.

@@ -9,6 +9,7 @@ use super::rule::{AclAction, Direction};
 use super::session::{CreateError, SessionSummary, SessionTable};
 use crate::node::{DropReason, NodeId};
 use crate::node_errors;
+use crate::pipeline::Prefetch;
 use crate::types::IfIndex;
 
 node_errors! {
@@ -213,19 +214,28 @@ impl AclWorker {
         self.sessions.set_max(config.max_sessions);
     }
 
-    /// Brings `packet`'s session (if any) into the cache; see [`SessionTable::warm`].
+    /// A burst's first warm-up pass: asks for the index bucket of `packet`'s session
+    /// key and returns the key's hash for the second pass, or None when `sw_if` has no
+    /// ACLs in `direction`.
     #[inline]
-    pub fn warm(
+    pub fn prefetch_bucket(
         &self,
         config: &AclConfig,
         sw_if: IfIndex,
         direction: Direction,
         packet: &AclPacketInfo,
-    ) -> u64 {
-        if config.interface(sw_if, direction).is_none() {
-            return 0;
-        }
-        self.sessions.warm(packet, sw_if, direction)
+        prefetch: Prefetch,
+    ) -> Option<u64> {
+        config.interface(sw_if, direction)?;
+        let hash = self.sessions.hash_of(packet, sw_if, direction);
+        self.sessions.prefetch_bucket(hash, prefetch);
+        Some(hash)
+    }
+
+    /// The second pass: asks for the session the bucket names, if any.
+    #[inline]
+    pub fn prefetch_session(&self, hash: u64, prefetch: Prefetch) {
+        self.sessions.prefetch_session(hash, prefetch);
     }
 
     /// The verdict for `packet` crossing `sw_if` in `direction` at time `now_ns`.

@@ -1059,3 +1059,97 @@ fn snapshot_is_shareable_and_trace_is_copy() {
     copyable::<AclTrace>();
     copyable::<AclVerdict>();
 }
+
+thread_local! {
+    static ASKED: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn recording_prefetch(address: *const u8) {
+    ASKED.with(|a| a.borrow_mut().push(address as usize));
+}
+
+fn asked() -> Vec<usize> {
+    ASKED.with(|a| std::mem::take(&mut *a.borrow_mut()))
+}
+
+#[test]
+fn warm_up_passes_ask_for_the_bucket_then_both_lines_of_the_session() {
+    let (_, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    let syn = tcp("10.1.1.3", 40000, "10.1.1.9", 80, SYN);
+    let syn_ack = tcp("10.1.1.9", 80, "10.1.1.3", 40000, SYN_ACK);
+    let reply_bucket = |worker: &AclWorker| {
+        worker.prefetch_bucket(
+            &config,
+            POD,
+            Direction::Output,
+            &syn_ack,
+            recording_prefetch,
+        )
+    };
+    // No ACL on tap0's input: no hash, nothing asked.
+    assert_eq!(
+        worker.prefetch_bucket(&config, TAP0, Direction::Input, &syn, recording_prefetch),
+        None
+    );
+    assert!(asked().is_empty());
+
+    // Before the session exists: the bucket is asked for, and no session.
+    let hash = reply_bucket(&worker).unwrap();
+    assert_eq!(asked().len(), 1);
+    worker.prefetch_session(hash, recording_prefetch);
+    assert!(asked().is_empty());
+
+    worker.classify(&config, POD, Direction::Input, &syn, 0);
+    let again = reply_bucket(&worker).unwrap();
+    assert_eq!(
+        again, hash,
+        "the reply's hash does not depend on the session"
+    );
+    let bucket = asked();
+    assert_eq!(bucket.len(), 1);
+    assert_eq!(bucket[0] % 64, 0, "a bucket is one aligned cache line");
+    worker.prefetch_session(hash, recording_prefetch);
+    let lines = asked();
+    assert_eq!(lines.len(), 2, "the session's first and last byte");
+    assert!(lines[1] > lines[0] && lines[1] - lines[0] < 128);
+}
+
+#[test]
+fn raising_the_session_limit_keeps_every_session() {
+    let (mut table, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    // UDP: a full table recycles only transient TCP sessions, so the 17th is refused.
+    let request = |port: u16| udp("10.1.1.3", port, "10.1.1.9", 80);
+    let reply = |port: u16| udp("10.1.1.9", 80, "10.1.1.3", port);
+    for port in 0..16 {
+        assert_eq!(
+            worker
+                .classify(&config, POD, Direction::Input, &request(port), 0)
+                .action,
+            2
+        );
+    }
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Input, &request(99), 0)
+            .action,
+        0
+    );
+
+    table.set_max_sessions(100_000).unwrap();
+    let bigger = table.build();
+    worker.install(&bigger);
+    assert_eq!(worker.session_index_len(), 32);
+    for port in 0..16 {
+        let v = worker.classify(&bigger, POD, Direction::Output, &reply(port), SECOND);
+        assert_eq!(v.action, 3, "reply to port {port}");
+    }
+    assert_eq!(
+        worker
+            .classify(&bigger, POD, Direction::Input, &request(99), 0)
+            .action,
+        2
+    );
+    assert_eq!(worker.session_count(), 17);
+}

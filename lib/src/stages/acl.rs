@@ -9,7 +9,7 @@ use super::Context;
 use crate::acl::AclInError;
 use crate::acl::{AclConfig, AclPacketInfo, AclTrace, AclWorker, Direction};
 use crate::buffer::PacketBuf;
-use crate::burst::{Burst, Disposition};
+use crate::burst::{Burst, Disposition, MAX_BURST};
 use crate::nat44::{Nat44Worker, NatDirection};
 use crate::node::DropReason;
 use crate::trace::TraceRecord;
@@ -40,20 +40,21 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
     if config.interface(burst_rx_if, Direction::Input).is_none() {
         return;
     }
-    // First every packet's session lookup, results unused, so that the burst's cache
-    // misses overlap; then the real pass finds its lines in the cache.
-    let mut warmed = 0u64;
-    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+    // Two warm-up passes ask for every packet's index bucket, then for the session it
+    // names, so that the burst's cache misses overlap; the real pass finds its lines in
+    // the cache.
+    let mut hashes = [None; MAX_BURST];
+    for ((i, pkt), hash) in pkts.iter().enumerate().take(burst.len()).zip(&mut hashes) {
         let Some(meta) = burst.get(i) else { break };
         if meta.disposition() != Disposition::Continue {
             continue;
         }
         let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
         if let Some(info) = AclPacketInfo::from_ipv4_bytes(l3) {
-            warmed = warmed.wrapping_add(acl.warm(config, meta.rx_if, Direction::Input, &info));
+            *hash = acl.prefetch_bucket(config, meta.rx_if, Direction::Input, &info, cx.prefetch);
         }
     }
-    std::hint::black_box(warmed);
+    warm_sessions(acl, &hashes[..burst.len().min(MAX_BURST)], cx);
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         if burst.disposition(i) != Disposition::Continue {
             continue;
@@ -89,6 +90,13 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
     }
 }
 
+/// The second warm-up pass: by now the first pass's buckets have arrived.
+fn warm_sessions(acl: &AclWorker, hashes: &[Option<u64>], cx: &Context<'_>) {
+    for hash in hashes.iter().flatten() {
+        acl.prefetch_session(*hash, cx.prefetch);
+    }
+}
+
 /// Whether the interface a run of leaving packets takes has output ACLs (or sessions):
 /// packets leave in runs by the same interface, so each run looks it up once.
 #[derive(Default)]
@@ -118,11 +126,11 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
     cx: &mut Context<'_>,
 ) {
     let config = &*cx.snapshot.acl;
-    // As in acl-in: the burst's lookups first, so that their cache misses overlap.
+    // As in acl-in: the burst's buckets, then its sessions, are asked for first.
     // Interfaces without ACLs or sessions cost one look per run of packets, no parsing.
-    let mut warmed = 0u64;
+    let mut hashes = [None; MAX_BURST];
     let mut output_acls = RunCache::default();
-    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+    for ((i, pkt), hash) in pkts.iter().enumerate().take(burst.len()).zip(&mut hashes) {
         let Disposition::Output(sw_if) = burst.disposition(i) else {
             continue;
         };
@@ -132,10 +140,10 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
         let Some(meta) = burst.get(i) else { break };
         let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
         if let Some(info) = AclPacketInfo::from_ipv4_bytes(l3) {
-            warmed = warmed.wrapping_add(acl.warm(config, sw_if, Direction::Output, &info));
+            *hash = acl.prefetch_bucket(config, sw_if, Direction::Output, &info, cx.prefetch);
         }
     }
-    std::hint::black_box(warmed);
+    warm_sessions(acl, &hashes[..burst.len().min(MAX_BURST)], cx);
     let mut output_acls = RunCache::default();
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Disposition::Output(sw_if) = burst.disposition(i) else {

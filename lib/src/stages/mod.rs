@@ -31,6 +31,7 @@ pub struct Context<'a> {
     pub counters: &'a WorkerCounters,
     pub trace: &'a mut TraceBuffer,
     pub now_ns: u64,
+    pub prefetch: crate::pipeline::Prefetch,
 }
 
 impl Context<'_> {
@@ -160,6 +161,7 @@ pub(crate) mod testing {
             counters: &counters,
             trace: &mut trace,
             now_ns: 1_000_000_000,
+            prefetch: crate::pipeline::no_prefetch,
         };
         f(&mut burst, &mut pkts, &mut cx);
         (burst, pkts, counters)
