@@ -13,7 +13,7 @@ pub mod config;
 pub mod control;
 pub mod counters;
 pub mod fib;
-mod flow_index;
+mod flow_cache;
 pub mod nat44;
 pub mod node;
 pub mod packet;

@@ -1,21 +1,23 @@
 //! Reflective sessions of one worker: created by `permit+reflect`, they admit the flow's
 //! later packets both ways on the interface that created them.
 //!
-//! Each session is stored in a slab and found through two keys in one index
-//! ([`FlowIndex`]): the 5-tuple as first seen, bound to (interface, direction), and its
-//! reverse, bound to the same interface in the opposite direction (VPP's
-//! session_inlines.h does the same in a bihash). The index holds slot numbers only; the
-//! keys live in the session, where a lookup verifies them. Expiry uses one FIFO list per timeout type, ordered by when a session was
+//! Each session is stored in a slab and found through two keys in one hash table: the
+//! 5-tuple as first seen, bound to (interface, direction), and its reverse, bound to the
+//! same interface in the opposite direction (VPP's session_inlines.h does the same in a
+//! bihash). A [`FlowCache`] in front of the table gives each key a bucket whose address
+//! is known from its hash, so that a burst can prefetch its lookups. Expiry uses one FIFO list per timeout type, ordered by when a session was
 //! queued; a hit only stamps the time, and the reclaimer re-queues a refreshed head
 //! instead of deleting it, so neither a hit nor a reclaim step ever walks the table.
 
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use hashbrown::HashMap;
+
 use super::hash::SeededHash;
 use super::packet::AclPacketInfo;
 use super::rule::Direction;
-use crate::flow_index::FlowIndex;
+use crate::flow_cache::FlowCache;
 use crate::pipeline::Prefetch;
 use crate::types::{ip_proto, IfIndex};
 
@@ -274,8 +276,9 @@ pub struct SessionSummary {
 pub(crate) struct SessionTable {
     /// Both keys of every live session: the slot number shifted left, plus 1 for the
     /// reverse key.
-    keys: FlowIndex,
-    hasher: SeededHash,
+    keys: HashMap<u128, u32, SeededHash>,
+    /// The same entries, as far as they fit, found by bucket address.
+    cache: FlowCache,
     slots: Vec<Session>,
     free: Vec<u32>,
     lists: [ExpiryList; 4],
@@ -286,8 +289,8 @@ pub(crate) struct SessionTable {
 impl SessionTable {
     pub(crate) fn new(max: usize) -> SessionTable {
         SessionTable {
-            keys: FlowIndex::with_capacity(2 * max),
-            hasher: SeededHash::random(),
+            keys: HashMap::with_capacity_and_hasher(2 * max, SeededHash::random()),
+            cache: FlowCache::with_entries(2 * max),
             slots: Vec::with_capacity(max),
             free: Vec::with_capacity(max),
             lists: [ExpiryList {
@@ -302,24 +305,11 @@ impl SessionTable {
     /// Changes the limit; growing allocates, so it runs between bursts.
     pub(crate) fn set_max(&mut self, max: usize) {
         if max > self.max {
+            self.keys.reserve(2 * max - self.keys.len());
             self.slots.reserve(max - self.slots.len());
             self.free.reserve(max - self.free.len());
-        }
-        if 2 * max > self.keys.capacity() {
-            self.keys.reset(2 * max);
-            for (index, session) in self.slots.iter().enumerate() {
-                if !session.in_use {
-                    continue;
-                }
-                let index = index as u32;
-                // Twice as many buckets as before for the same keys: nothing overflows.
-                let _ = self
-                    .keys
-                    .insert(self.hasher.hash_u128(session.forward_key), index << 1);
-                let _ = self
-                    .keys
-                    .insert(self.hasher.hash_u128(session.reverse_key), index << 1 | 1);
-            }
+            // Lookups put the live sessions back as they find them in the table.
+            self.cache.reset(2 * max);
         }
         self.max = max;
     }
@@ -338,7 +328,12 @@ impl SessionTable {
         self.max
     }
 
-    /// The index hash of `packet`'s key on (sw_if, direction).
+    #[inline(always)]
+    fn hash(&self, key: u128) -> u64 {
+        self.keys.hasher().hash_u128(key)
+    }
+
+    /// The hash of `packet`'s key on (sw_if, direction).
     #[inline(always)]
     pub(crate) fn hash_of(
         &self,
@@ -346,19 +341,19 @@ impl SessionTable {
         sw_if: IfIndex,
         direction: Direction,
     ) -> u64 {
-        self.hasher.hash_u128(session_key(packet, sw_if, direction))
+        self.hash(session_key(packet, sw_if, direction))
     }
 
-    /// The first of a burst's two warm-up passes: asks for the key's index bucket.
+    /// The first of a burst's two warm-up passes: asks for the key's cache bucket.
     #[inline(always)]
     pub(crate) fn prefetch_bucket(&self, hash: u64, prefetch: Prefetch) {
-        self.keys.prefetch(hash, prefetch);
+        self.cache.prefetch(hash, prefetch);
     }
 
     /// The second: reads the bucket (arrived by now) and asks for the session it names.
     #[inline(always)]
     pub(crate) fn prefetch_session(&self, hash: u64, prefetch: Prefetch) {
-        let Some(found) = self.keys.candidate(hash) else {
+        let Some(found) = self.cache.candidate(hash) else {
             return;
         };
         if let Some(session) = self.slots.get((found >> 1) as usize) {
@@ -368,11 +363,13 @@ impl SessionTable {
         }
     }
 
-    /// The slot number (shifted, plus 1 for a reverse key) of the live session with `key`.
+    /// The entry (slot number shifted, plus 1 for a reverse key) of the live session
+    /// with `key`: from the cache, else from the table, and then cached again.
     #[inline(always)]
-    fn find_key(&self, key: u128) -> Option<u32> {
+    fn find_key(&mut self, key: u128) -> Option<u32> {
+        let hash = self.hash(key);
         let slots = &self.slots;
-        self.keys.find(self.hasher.hash_u128(key), |found| {
+        let cached = self.cache.find(hash, |found| {
             slots.get((found >> 1) as usize).is_some_and(|s| {
                 s.in_use
                     && if found & 1 == 0 {
@@ -381,7 +378,13 @@ impl SessionTable {
                         s.reverse_key == key
                     }
             })
-        })
+        });
+        if cached.is_some() {
+            return cached;
+        }
+        let &found = self.keys.get(&key)?;
+        self.cache.insert(hash, found);
+        Some(found)
     }
 
     /// The session `packet` belongs to, refreshed and with its TCP state advanced; an
@@ -434,10 +437,10 @@ impl SessionTable {
     ) -> Result<u32, CreateError> {
         let forward_key = session_key(packet, sw_if, direction);
         let reverse_key = reverse_key(packet, sw_if, direction);
-        if let Some(existing) = self.find_key(forward_key) {
+        if let Some(&existing) = self.keys.get(&forward_key) {
             return Ok(existing >> 1);
         }
-        if let Some(existing) = self.find_key(reverse_key) {
+        if let Some(&existing) = self.keys.get(&reverse_key) {
             // The reply's key is held by another session (a flow reflected from the other
             // side): that session already admits this packet's replies.
             return Ok(existing >> 1);
@@ -452,32 +455,12 @@ impl SessionTable {
             }
             self.delete(oldest_transient);
         }
-        let (index, recycled) = match self.free.pop() {
-            Some(index) => (index, true),
-            None if self.slots.len() < self.slots.capacity() => (self.slots.len() as u32, false),
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None if self.slots.len() < self.slots.capacity() => self.slots.len() as u32,
             // Only when the limit was raised without growing: refuse rather than allocate.
             None => return Err(CreateError::TableFull),
         };
-        let forward_hash = self.hasher.hash_u128(forward_key);
-        let reverse_hash = self.hasher.hash_u128(reverse_key);
-        let indexed = match self.keys.insert(forward_hash, index << 1) {
-            Ok(()) => match self.keys.insert(reverse_hash, index << 1 | 1) {
-                Ok(()) => true,
-                Err(_) => {
-                    self.keys.remove(forward_hash, index << 1);
-                    false
-                }
-            },
-            Err(_) => false,
-        };
-        if !indexed {
-            // Both of a key's buckets full even after moving an entry aside: at most three
-            // quarters full, a near impossibility, counted as a full table.
-            if recycled {
-                self.free.push(index);
-            }
-            return Err(CreateError::TableFull);
-        }
         let mut session = Session {
             forward_key,
             reverse_key,
@@ -500,6 +483,10 @@ impl SessionTable {
             Some(slot) => *slot = session,
             None => self.slots.push(session),
         }
+        self.keys.insert(forward_key, index << 1);
+        self.keys.insert(reverse_key, index << 1 | 1);
+        self.cache.insert(self.hash(forward_key), index << 1);
+        self.cache.insert(self.hash(reverse_key), index << 1 | 1);
         self.live += 1;
         self.push_tail(index, kind, now_ns);
         Ok(index)
@@ -551,10 +538,10 @@ impl SessionTable {
         let (forward_key, reverse_key, kind) =
             (session.forward_key, session.reverse_key, session.kind);
         self.unlink(index, kind);
-        self.keys
-            .remove(self.hasher.hash_u128(forward_key), index << 1);
-        self.keys
-            .remove(self.hasher.hash_u128(reverse_key), index << 1 | 1);
+        self.keys.remove(&forward_key);
+        self.keys.remove(&reverse_key);
+        self.cache.remove(self.hash(forward_key), index << 1);
+        self.cache.remove(self.hash(reverse_key), index << 1 | 1);
         self.free.push(index);
         self.live -= 1;
     }

@@ -1060,17 +1060,7 @@ fn snapshot_is_shareable_and_trace_is_copy() {
     copyable::<AclVerdict>();
 }
 
-thread_local! {
-    static ASKED: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn recording_prefetch(address: *const u8) {
-    ASKED.with(|a| a.borrow_mut().push(address as usize));
-}
-
-fn asked() -> Vec<usize> {
-    ASKED.with(|a| std::mem::take(&mut *a.borrow_mut()))
-}
+use crate::flow_cache::recording::{asked, recording_prefetch};
 
 #[test]
 fn warm_up_passes_ask_for_the_bucket_then_both_lines_of_the_session() {

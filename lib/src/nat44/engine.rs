@@ -10,11 +10,12 @@ use hashbrown::HashMap;
 use super::config::{Mapping, MappingKind, Nat44Config};
 use super::ports::{PortAllocator, PortSlice};
 use super::rewrite::{self, Flow, ParseError, Side};
-use super::session::{flags, InsertError, KnownFree, Session, SessionKey, SessionTable};
+use super::session::{flags, InsertError, KeyTable, KnownFree, Session, SessionKey, SessionTable};
 use super::types::{NatProtocol, TwiceNat};
 use crate::node::NodeId;
 use crate::node_errors;
 use crate::packet::Ipv4Packet;
+use crate::pipeline::Prefetch;
 use crate::rand::FastRng;
 use crate::types::IfIndex;
 
@@ -58,6 +59,14 @@ node_errors! {
 pub enum NatDirection {
     Out2in,
     In2out,
+}
+
+/// The index a direction's packets are looked up in.
+fn key_table(direction: NatDirection) -> KeyTable {
+    match direction {
+        NatDirection::Out2in => KeyTable::Out2in,
+        NatDirection::In2out => KeyTable::In2out,
+    }
 }
 
 /// What became of a packet.
@@ -335,7 +344,7 @@ impl Nat44Worker {
                     return Some(NatDirection::In2out);
                 };
                 if let Ok(Some(flow)) = rewrite::parse(&ip, Side::Inside) {
-                    if self.sessions.find_in2out(&key_of(&flow)).is_some() {
+                    if self.sessions.has_in2out(&key_of(&flow)) {
                         return Some(NatDirection::In2out);
                     }
                 }
@@ -372,27 +381,33 @@ impl Nat44Worker {
         }
     }
 
-    /// Looks up the session of the packet in `l3` for `direction`, changing nothing: the
-    /// stage does this for a whole burst before translating, so that the burst's cache
-    /// misses overlap instead of each packet waiting for its own.
+    /// A burst's first warm-up pass: parses the packet in `l3`, asks for the index
+    /// bucket of its session key for `direction`, and returns the key's hash for the
+    /// second pass (None when the packet has no key: it will not be translated).
     #[inline]
-    pub fn warm(&self, direction: NatDirection, l3: &[u8]) -> u64 {
-        let Ok(ip) = Ipv4Packet::new_checked(l3) else {
-            return 0;
-        };
+    pub fn prefetch_bucket(
+        &self,
+        direction: NatDirection,
+        l3: &[u8],
+        prefetch: Prefetch,
+    ) -> Option<u64> {
+        let ip = Ipv4Packet::new_checked(l3).ok()?;
         let side = match direction {
             NatDirection::Out2in => Side::Outside,
             NatDirection::In2out => Side::Inside,
         };
-        let Ok(Some(flow)) = rewrite::parse(&ip, side) else {
-            return 0;
-        };
-        let key = key_of(&flow);
-        let found = match direction {
-            NatDirection::Out2in => self.sessions.find_out2in(&key),
-            NatDirection::In2out => self.sessions.find_in2out(&key),
-        };
-        found.map_or(0, u64::from)
+        let flow = rewrite::parse(&ip, side).ok()??;
+        let hash = key_of(&flow).hash();
+        self.sessions
+            .prefetch_bucket(key_table(direction), hash, prefetch);
+        Some(hash)
+    }
+
+    /// The second pass: asks for the session the bucket names, if any.
+    #[inline]
+    pub fn prefetch_session(&self, direction: NatDirection, hash: u64, prefetch: Prefetch) {
+        self.sessions
+            .prefetch_session(key_table(direction), hash, prefetch);
     }
 
     fn out2in_verdict(

@@ -1,13 +1,17 @@
 //! One worker's NAT44 sessions: a preallocated slab of [`Session`]s, found from either
 //! direction through two hash tables that hold only slab indices (the key lives in the
 //! session, so each table costs 5 bytes a bucket), and linked into one list per timeout
-//! class for bounded expiry.
+//! class for bounded expiry. A [`FlowCache`] per direction in front of the tables gives
+//! each key a bucket whose address is known from its hash, so that a stage can prefetch
+//! a burst's buckets, then its sessions, before it translates.
 
 use std::net::Ipv4Addr;
 
 use hashbrown::HashTable;
 
 use super::types::{NatProtocol, NatTimeouts};
+use crate::flow_cache::FlowCache;
+use crate::pipeline::Prefetch;
 
 /// A flow as one side sees it: `local` is the side of the translating node's interface
 /// the packet came in on (its source from the inside, its destination from the outside).
@@ -209,6 +213,22 @@ const EMPTY: List = List {
     len: 0,
 };
 
+/// Which of the two tables: by the inside view of a flow or by the outside one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyTable {
+    In2out,
+    Out2in,
+}
+
+impl KeyTable {
+    fn key_of(self) -> fn(&Session) -> SessionKey {
+        match self {
+            KeyTable::In2out => Session::in2out_key,
+            KeyTable::Out2in => Session::out2in_key,
+        }
+    }
+}
+
 /// Why a session could not be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InsertError {
@@ -231,6 +251,8 @@ pub struct SessionTable {
     slots: Vec<Session>,
     in2out: HashTable<u32>,
     out2in: HashTable<u32>,
+    in2out_cache: FlowCache,
+    out2in_cache: FlowCache,
     lists: [List; CLASSES + 1],
     capacity: u32,
 }
@@ -241,6 +263,8 @@ impl SessionTable {
             slots: Vec::with_capacity(capacity as usize),
             in2out: HashTable::with_capacity(capacity as usize),
             out2in: HashTable::with_capacity(capacity as usize),
+            in2out_cache: FlowCache::with_entries(capacity as usize),
+            out2in_cache: FlowCache::with_entries(capacity as usize),
             lists: [EMPTY; CLASSES + 1],
             capacity,
         }
@@ -264,28 +288,94 @@ impl SessionTable {
             .filter(|s| usize::from(s.class) != FREE_LIST)
     }
 
+    /// The session whose in2out key is `key`: from the cache, else from the table, and
+    /// then cached again.
     #[inline]
-    pub fn find_in2out(&self, key: &SessionKey) -> Option<u32> {
+    pub fn find_in2out(&mut self, key: &SessionKey) -> Option<u32> {
+        self.find(KeyTable::In2out, key)
+    }
+
+    /// The session whose out2in key is `key`, as [`SessionTable::find_in2out`].
+    #[inline]
+    pub fn find_out2in(&mut self, key: &SessionKey) -> Option<u32> {
+        self.find(KeyTable::Out2in, key)
+    }
+
+    #[inline(always)]
+    fn find(&mut self, table: KeyTable, key: &SessionKey) -> Option<u32> {
+        let hash = key.hash();
+        if let Some(cached) = self.cached(table, key, hash) {
+            return Some(cached);
+        }
+        let found = self.in_table(table, key, hash)?;
+        match table {
+            KeyTable::In2out => self.in2out_cache.insert(hash, found),
+            KeyTable::Out2in => self.out2in_cache.insert(hash, found),
+        }
+        Some(found)
+    }
+
+    /// Whether a session has the in2out key `key`; leaves the cache as it is, for
+    /// callers that hold the table shared.
+    #[inline]
+    pub fn has_in2out(&self, key: &SessionKey) -> bool {
+        let hash = key.hash();
+        self.cached(KeyTable::In2out, key, hash).is_some()
+            || self.in_table(KeyTable::In2out, key, hash).is_some()
+    }
+
+    /// The live session with `key` in `table`, if the cache has it. A cached slot may
+    /// have been freed since (it keeps its last key), or reused for another flow.
+    #[inline(always)]
+    fn cached(&self, table: KeyTable, key: &SessionKey, hash: u64) -> Option<u32> {
+        let key_of = table.key_of();
         let slots = &self.slots;
-        self.in2out
-            .find(key.hash(), |&i| {
-                slots
-                    .get(i as usize)
-                    .is_some_and(|s| s.in2out_key() == *key)
+        self.cache(table).find(hash, |i| {
+            slots
+                .get(i as usize)
+                .is_some_and(|s| usize::from(s.class) != FREE_LIST && key_of(s) == *key)
+        })
+    }
+
+    /// The session with `key` in `table`, from the table of record.
+    fn in_table(&self, table: KeyTable, key: &SessionKey, hash: u64) -> Option<u32> {
+        let key_of = table.key_of();
+        let slots = &self.slots;
+        let index = match table {
+            KeyTable::In2out => &self.in2out,
+            KeyTable::Out2in => &self.out2in,
+        };
+        index
+            .find(hash, |&i| {
+                slots.get(i as usize).is_some_and(|s| key_of(s) == *key)
             })
             .copied()
     }
 
-    #[inline]
-    pub fn find_out2in(&self, key: &SessionKey) -> Option<u32> {
-        let slots = &self.slots;
-        self.out2in
-            .find(key.hash(), |&i| {
-                slots
-                    .get(i as usize)
-                    .is_some_and(|s| s.out2in_key() == *key)
-            })
-            .copied()
+    fn cache(&self, table: KeyTable) -> &FlowCache {
+        match table {
+            KeyTable::In2out => &self.in2out_cache,
+            KeyTable::Out2in => &self.out2in_cache,
+        }
+    }
+
+    /// A burst's first warm-up pass: asks for the cache bucket of the key with `hash`.
+    #[inline(always)]
+    pub fn prefetch_bucket(&self, table: KeyTable, hash: u64, prefetch: Prefetch) {
+        self.cache(table).prefetch(hash, prefetch);
+    }
+
+    /// The second: reads the bucket (arrived by now) and asks for the session it names.
+    #[inline(always)]
+    pub fn prefetch_session(&self, table: KeyTable, hash: u64, prefetch: Prefetch) {
+        let Some(found) = self.cache(table).candidate(hash) else {
+            return;
+        };
+        if let Some(session) = self.slots.get(found as usize) {
+            let first = std::ptr::from_ref(session).cast::<u8>();
+            prefetch(first);
+            prefetch(first.wrapping_add(std::mem::size_of::<Session>() - 1));
+        }
     }
 
     /// Adds a session heard at `now`. Its keys must be free in both tables; the caller
@@ -296,13 +386,21 @@ impl SessionTable {
         now: u32,
         known_free: KnownFree,
     ) -> Result<u32, InsertError> {
+        let (in2out_key, out2in_key) = (session.in2out_key(), session.out2in_key());
         let clash = match known_free {
             KnownFree::Neither => {
-                self.find_in2out(&session.in2out_key()).is_some()
-                    || self.find_out2in(&session.out2in_key()).is_some()
+                self.in_table(KeyTable::In2out, &in2out_key, in2out_key.hash())
+                    .is_some()
+                    || self
+                        .in_table(KeyTable::Out2in, &out2in_key, out2in_key.hash())
+                        .is_some()
             }
-            KnownFree::In2out => self.find_out2in(&session.out2in_key()).is_some(),
-            KnownFree::Out2in => self.find_in2out(&session.in2out_key()).is_some(),
+            KnownFree::In2out => self
+                .in_table(KeyTable::Out2in, &out2in_key, out2in_key.hash())
+                .is_some(),
+            KnownFree::Out2in => self
+                .in_table(KeyTable::In2out, &in2out_key, in2out_key.hash())
+                .is_some(),
         };
         if clash {
             return Err(InsertError::KeyInUse);
@@ -333,6 +431,8 @@ impl SessionTable {
             .insert_unique(session.out2in_key().hash(), index, |&i| {
                 slot_key_hash(slots, i, Session::out2in_key)
             });
+        self.in2out_cache.insert(session.in2out_key().hash(), index);
+        self.out2in_cache.insert(session.out2in_key().hash(), index);
         Ok(index)
     }
 
@@ -351,6 +451,8 @@ impl SessionTable {
         {
             entry.remove();
         }
+        self.in2out_cache.remove(session.in2out_key().hash(), index);
+        self.out2in_cache.remove(session.out2in_key().hash(), index);
         self.unlink(index);
         if let Some(slot) = self.slots.get_mut(index as usize) {
             slot.class = FREE_LIST as u8;
@@ -476,6 +578,8 @@ impl SessionTable {
         self.slots.capacity() * std::mem::size_of::<Session>()
             + table(&self.in2out)
             + table(&self.out2in)
+            + self.in2out_cache.heap_bytes()
+            + self.out2in_cache.heap_bytes()
     }
 
     fn move_to(&mut self, from: usize, to: usize, index: u32) {

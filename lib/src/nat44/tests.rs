@@ -1288,3 +1288,80 @@ fn the_snapshot_can_be_shared_with_workers() {
     assert!(config.is_pool_address(NAT_LOOPBACK));
     assert!(!config.is_outside_address(spec_frames::SERVER_IP));
 }
+
+#[test]
+fn warm_up_passes_ask_for_the_bucket_then_the_session() {
+    use crate::flow_cache::recording::{asked, recording_prefetch};
+    let table = seed_table();
+    let mut w = worker(1024);
+    let config = snapshot(&table, &mut w);
+    let syn = spec_frames::syn()[ETH..].to_vec();
+
+    // No session yet: the bucket is asked for, then nothing.
+    let hash = w
+        .prefetch_bucket(NatDirection::Out2in, &syn, recording_prefetch)
+        .unwrap();
+    assert_eq!(asked().len(), 1);
+    w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch);
+    assert!(asked().is_empty());
+
+    let mut translated = syn.clone();
+    assert!(matches!(
+        w.out2in(&config, POD_IF, &mut translated, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    let again = w
+        .prefetch_bucket(NatDirection::Out2in, &syn, recording_prefetch)
+        .unwrap();
+    assert_eq!(again, hash);
+    assert_eq!(asked()[0] % 64, 0, "a bucket is one aligned cache line");
+    w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch);
+    let lines = asked();
+    assert_eq!(lines.len(), 2, "the session's first and last byte");
+    assert!(lines[1] > lines[0] && lines[1] - lines[0] < 64);
+
+    // A packet NAT44 cannot key (not IPv4) asks for nothing.
+    assert_eq!(
+        w.prefetch_bucket(NatDirection::Out2in, &syn[..10], recording_prefetch),
+        None
+    );
+    assert!(asked().is_empty());
+}
+
+/// More sessions than the lookup cache has ways: those it gave up are found in the
+/// session table, both ways, and the table's count is unchanged by lookups.
+#[test]
+fn sessions_the_lookup_cache_gave_up_are_found_in_the_table() {
+    let table = seed_table();
+    let mut w = worker(64);
+    let config = snapshot(&table, &mut w);
+    let client = |i: u16| (ip("10.1.1.3"), 20000 + i);
+    for i in 0..64 {
+        let mut syn = tcp(client(i), (spec_frames::SERVICE_IP, 80), TcpFlags::SYN);
+        let verdict = w.out2in(&config, POD_IF, &mut syn, 0).verdict;
+        assert!(
+            matches!(verdict, NatVerdict::Translated(_)),
+            "{i}: {verdict:?}"
+        );
+    }
+    for round in 0..2 {
+        for i in 0..64 {
+            let server = (spec_frames::SERVER_IP, spec_frames::SERVER_PORT);
+            let mut reply = tcp(server, client(i), TcpFlags::SYN | TcpFlags::ACK);
+            let outcome = w.in2out(&config, TAP0, &mut reply, 1);
+            assert!(
+                matches!(outcome.verdict, NatVerdict::Translated(_)),
+                "{round}/{i}"
+            );
+            assert_eq!(
+                addrs_ports(&reply),
+                ((spec_frames::SERVICE_IP, 80), client(i))
+            );
+            let mut again = tcp(client(i), (spec_frames::SERVICE_IP, 80), TcpFlags::ACK);
+            let outcome = w.out2in(&config, POD_IF, &mut again, 1);
+            assert!(matches!(outcome.verdict, NatVerdict::Translated(_)));
+            assert_eq!(addrs_ports(&again).1, server);
+        }
+    }
+    assert_eq!(w.session_count(), 64);
+}

@@ -5,7 +5,7 @@
 
 use super::Context;
 use crate::buffer::PacketBuf;
-use crate::burst::{Burst, Disposition};
+use crate::burst::{Burst, Disposition, MAX_BURST};
 use crate::nat44::{Nat44Worker, NatDirection, NatVerdict};
 use crate::node::{DropReason, NodeError};
 use crate::trace::TraceRecord;
@@ -59,17 +59,20 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
 ) {
     let config = &*cx.snapshot.nat;
     let now = seconds(cx.now_ns);
-    // The burst's session lookups first, results unused, so that their cache misses
-    // overlap; the translating pass then finds its lines in the cache.
-    let mut warmed = 0u64;
-    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+    // Two warm-up passes ask for every packet's index bucket, then for the session it
+    // names, so that the burst's cache misses overlap; the translating pass then finds
+    // its lines in the cache.
+    let mut hashes = [None; MAX_BURST];
+    for ((i, pkt), hash) in pkts.iter().enumerate().take(burst.len()).zip(&mut hashes) {
         let Some(meta) = burst.get(i) else { break };
         if meta.flow.nat == Some(direction) && meta.disposition() == Disposition::Continue {
             let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
-            warmed = warmed.wrapping_add(nat.warm(direction, l3));
+            *hash = nat.prefetch_bucket(direction, l3, cx.prefetch);
         }
     }
-    std::hint::black_box(warmed);
+    for hash in hashes.iter().take(burst.len()).flatten() {
+        nat.prefetch_session(direction, *hash, cx.prefetch);
+    }
     for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
         let Some(meta) = burst.get(i).copied() else {
             break;

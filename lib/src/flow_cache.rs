@@ -1,0 +1,272 @@
+//! A lookup cache in front of a session table, laid out so that a burst can ask for its
+//! cache lines before it needs them.
+//!
+//! The session tables are hashbrown maps (pre-sized, keyed in both directions). A
+//! hashbrown lookup is three dependent cache misses (control bytes, bucket, the session
+//! the bucket names), and none of their addresses is known before the previous one has
+//! arrived, so a burst cannot overlap them. Here a key's hash names its bucket directly:
+//! one 64-byte line of seven (tag, value) pairs. A stage therefore prefetches every
+//! packet's bucket, then every packet's session, then does the real work on lines already
+//! in the cache (DPDK's rte_hash and VPP's bihash are laid out the same way for the same
+//! reason).
+//!
+//! It is a cache, not the table of record: an entry can be evicted (a full bucket gives
+//! up its ways in turn), and the caller then finds the session in its hashbrown table and
+//! puts it back. The cache keeps no keys: the caller's `eq` compares the key stored in the
+//! slot a value names, which is the line the lookup reads anyway, so a stale entry (a
+//! slot freed or reused) is never taken for a match.
+
+use crate::pipeline::Prefetch;
+
+/// Entries per bucket: with the eviction cursor, one cache line.
+const WAYS: usize = 7;
+
+/// A tag no entry has: an entry's tag is odd.
+const EMPTY: u32 = 0;
+
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Bucket {
+    tags: [u32; WAYS],
+    /// The way a full bucket gives up next.
+    victim: u32,
+    values: [u32; WAYS],
+}
+
+const EMPTY_BUCKET: Bucket = Bucket {
+    tags: [EMPTY; WAYS],
+    victim: 0,
+    values: [0; WAYS],
+};
+
+pub(crate) struct FlowCache {
+    buckets: Vec<Bucket>,
+    mask: usize,
+}
+
+#[inline(always)]
+fn tag(hash: u64) -> u32 {
+    (hash >> 32) as u32 | 1
+}
+
+impl FlowCache {
+    /// A cache with about one way per entry of a table of `entries`: the power of two
+    /// of buckets nearest that, between 2/3 and 4/3 of a way per entry.
+    pub(crate) fn with_entries(entries: usize) -> FlowCache {
+        let wanted = entries.div_ceil(WAYS).max(2);
+        let below = if wanted.is_power_of_two() {
+            wanted
+        } else {
+            wanted.next_power_of_two() / 2
+        };
+        let buckets = if wanted * 2 < below * 3 {
+            below
+        } else {
+            below * 2
+        };
+        FlowCache {
+            buckets: vec![EMPTY_BUCKET; buckets],
+            mask: buckets - 1,
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.buckets.len() * std::mem::size_of::<Bucket>()
+    }
+
+    #[inline(always)]
+    fn bucket(&self, hash: u64) -> Option<&Bucket> {
+        self.buckets.get(hash as usize & self.mask)
+    }
+
+    /// Asks for the line of `hash`'s bucket.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, hash: u64, prefetch: Prefetch) {
+        if let Some(bucket) = self.bucket(hash) {
+            prefetch(std::ptr::from_ref(bucket).cast());
+        }
+    }
+
+    /// The value of the first entry tagged like `hash`, unverified: what a warm-up pass
+    /// prefetches the slot of.
+    #[inline(always)]
+    pub(crate) fn candidate(&self, hash: u64) -> Option<u32> {
+        self.find(hash, |_| true)
+    }
+
+    /// The value of an entry tagged like `hash` that `eq` accepts.
+    #[inline(always)]
+    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let tag = tag(hash);
+        let bucket = self.bucket(hash)?;
+        (0..WAYS)
+            .find(|&way| bucket.tags[way] == tag && eq(bucket.values[way]))
+            .map(|way| bucket.values[way])
+    }
+
+    /// Caches `value` under `hash`, giving up another entry of the bucket if it is full.
+    #[inline]
+    pub(crate) fn insert(&mut self, hash: u64, value: u32) {
+        let tag = tag(hash);
+        let index = hash as usize & self.mask;
+        let Some(bucket) = self.buckets.get_mut(index) else {
+            return;
+        };
+        let same = (0..WAYS).find(|&w| bucket.tags[w] == tag && bucket.values[w] == value);
+        if same.is_some() {
+            return;
+        }
+        let way = match bucket.tags.iter().position(|&t| t == EMPTY) {
+            Some(way) => way,
+            None => {
+                let way = bucket.victim as usize % WAYS;
+                bucket.victim = ((way + 1) % WAYS) as u32;
+                way
+            }
+        };
+        bucket.tags[way] = tag;
+        bucket.values[way] = value;
+    }
+
+    /// Forgets the entry holding `value` under `hash`, if it is cached.
+    #[inline]
+    pub(crate) fn remove(&mut self, hash: u64, value: u32) {
+        let tag = tag(hash);
+        let index = hash as usize & self.mask;
+        if let Some(bucket) = self.buckets.get_mut(index) {
+            if let Some(way) =
+                (0..WAYS).find(|&w| bucket.tags[w] == tag && bucket.values[w] == value)
+            {
+                bucket.tags[way] = EMPTY;
+            }
+        }
+    }
+
+    /// Empties the cache and sizes it for `entries`; allocates, so it runs between
+    /// bursts.
+    pub(crate) fn reset(&mut self, entries: usize) {
+        *self = FlowCache::with_entries(entries);
+    }
+}
+
+/// A prefetch for tests that records the addresses asked for, per thread.
+#[cfg(test)]
+pub(crate) mod recording {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static ASKED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(crate) fn recording_prefetch(address: *const u8) {
+        ASKED.with(|a| a.borrow_mut().push(address as usize));
+    }
+
+    /// The addresses asked for since the last call.
+    pub(crate) fn asked() -> Vec<usize> {
+        ASKED.with(|a| std::mem::take(&mut *a.borrow_mut()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rand::FastRng;
+    use std::collections::HashMap;
+
+    fn hash_of(key: u64) -> u64 {
+        // Any well-mixed hash will do here; the tables use seeded ones.
+        let product = u128::from(key ^ 0x243f_6a88_85a3_08d3) * 0x9e37_79b9_7f4a_7c15u128;
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+
+    #[test]
+    fn sizes_to_about_one_way_per_entry() {
+        for entries in [1usize, 100, 1000, 1 << 20, 3_000_000] {
+            let cache = FlowCache::with_entries(entries);
+            let ways = cache.buckets.len() * WAYS;
+            assert!(cache.buckets.len().is_power_of_two());
+            assert!(ways * 3 >= entries * 2, "{entries}: {ways}");
+            assert!(
+                ways * 3 <= entries * 4 + 3 * WAYS || cache.buckets.len() == 2,
+                "{entries}: {ways}"
+            );
+        }
+    }
+
+    /// Random inserts and removals against a std map, under twice the load the cache is
+    /// sized for: a found value is always the cached one for its key (never another
+    /// key's), and nearly every way ends up holding a live entry.
+    #[test]
+    fn finds_only_what_it_holds_and_evicts_under_pressure() {
+        let entries = 10_000;
+        let mut cache = FlowCache::with_entries(entries);
+        let mut reference: HashMap<u64, u32> = HashMap::new();
+        let mut keys: Vec<u64> = Vec::new();
+        let mut rng = FastRng::new(99);
+        for step in 0..100_000u32 {
+            if keys.len() == 2 * entries || (!keys.is_empty() && rng.below(3) == 0) {
+                let key = keys.swap_remove(rng.below(keys.len() as u64) as usize);
+                let value = reference.remove(&key).unwrap();
+                cache.remove(hash_of(key), value);
+                assert_eq!(cache.find(hash_of(key), |v| v == value), None);
+            } else {
+                let key = rng.next_u64();
+                if reference.insert(key, step).is_none() {
+                    keys.push(key);
+                }
+                cache.insert(hash_of(key), step);
+            }
+        }
+        let values: HashMap<u32, u64> = reference.iter().map(|(&k, &v)| (v, k)).collect();
+        let mut cached = 0;
+        for (&key, &value) in &reference {
+            // `eq` as a table verifies: the slot's key must be this key.
+            let found = cache.find(hash_of(key), |v| values.get(&v) == Some(&key));
+            if let Some(found) = found {
+                assert_eq!(found, value);
+                cached += 1;
+            }
+        }
+        let ways = cache.buckets.len() * WAYS;
+        assert!(
+            cached * 10 >= ways * 8,
+            "{cached} live entries in {ways} ways"
+        );
+        assert!(cached < reference.len(), "twice the sizing must evict");
+    }
+
+    /// Entries with one tag in one bucket are told apart by `eq`; a full bucket gives
+    /// up its ways in turn; inserting a cached entry again changes nothing.
+    #[test]
+    fn colliding_entries_and_eviction_order() {
+        let mut cache = FlowCache::with_entries(1);
+        let hash = 0x1234_5678_0000_0003;
+        for value in 0..WAYS as u32 {
+            cache.insert(hash, value);
+        }
+        cache.insert(hash, 3);
+        for value in 0..WAYS as u32 {
+            assert_eq!(cache.find(hash, |v| v == value), Some(value));
+        }
+        cache.insert(hash, 100);
+        assert_eq!(
+            cache.find(hash, |v| v == 0),
+            None,
+            "the first way goes first"
+        );
+        cache.insert(hash, 101);
+        assert_eq!(cache.find(hash, |v| v == 1), None);
+        assert_eq!(cache.find(hash, |v| v == 100), Some(100));
+        cache.remove(hash, 100);
+        assert_eq!(cache.find(hash, |v| v == 100), None);
+        cache.insert(hash, 102);
+        assert_eq!(
+            cache.find(hash, |v| v == 2),
+            Some(2),
+            "a freed way is used first"
+        );
+        assert!(cache.candidate(hash).is_some());
+        assert_eq!(cache.candidate(hash ^ 0xffff_0000_0000_0000), None);
+    }
+}
