@@ -78,6 +78,9 @@ pub struct FlowHandles {
     pub flow_hash: u32,
     /// The NAT44 node nat44-classify chose at ingress, if the interface has a NAT role.
     pub nat: Option<crate::nat44::NatDirection>,
+    /// Scratch for the stage running: the session-lookup hash its first warm-up pass
+    /// computed, for its second; 0 when it computed none (a real 0 only skips a prefetch).
+    pub warm_hash: u64,
 }
 
 /// What the stages know about one packet.
@@ -117,6 +120,7 @@ impl PacketMeta {
             flow: FlowHandles {
                 flow_hash: 0,
                 nat: None,
+                warm_hash: 0,
             },
         }
     }
@@ -180,6 +184,22 @@ impl Burst {
     /// [`Burst::set_disposition`] so the counts stay right.
     pub fn meta_mut(&mut self, i: usize) -> Option<&mut PacketMeta> {
         self.meta[..self.len].get_mut(i)
+    }
+
+    /// Leaves packet `i`'s session-lookup hash for the running stage's second warm-up
+    /// pass (0: none).
+    pub fn set_warm_hash(&mut self, i: usize, hash: u64) {
+        if let Some(meta) = self.meta_mut(i) {
+            meta.flow.warm_hash = hash;
+        }
+    }
+
+    /// The hashes the running stage's first warm-up pass left, in burst order.
+    pub fn warm_hashes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.meta()
+            .iter()
+            .map(|m| m.flow.warm_hash)
+            .filter(|&h| h != 0)
     }
 
     pub fn disposition(&self, i: usize) -> Disposition {

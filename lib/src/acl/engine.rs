@@ -214,7 +214,7 @@ impl AclWorker {
         self.sessions.set_max(config.max_sessions);
     }
 
-    /// A burst's first warm-up pass: asks for the index bucket of `packet`'s session
+    /// A burst's first warm-up pass: asks for the cache bucket of `packet`'s session
     /// key and returns the key's hash for the second pass, or None when `sw_if` has no
     /// ACLs in `direction`.
     #[inline]

@@ -9,7 +9,7 @@ use super::Context;
 use crate::acl::AclInError;
 use crate::acl::{AclConfig, AclPacketInfo, AclTrace, AclWorker, Direction};
 use crate::buffer::PacketBuf;
-use crate::burst::{Burst, Disposition, MAX_BURST};
+use crate::burst::{Burst, Disposition};
 use crate::nat44::{Nat44Worker, NatDirection};
 use crate::node::DropReason;
 use crate::trace::TraceRecord;
@@ -40,21 +40,24 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
     if config.interface(burst_rx_if, Direction::Input).is_none() {
         return;
     }
-    // Two warm-up passes ask for every packet's index bucket, then for the session it
+    // Two warm-up passes ask for every packet's cache bucket, then for the session it
     // names, so that the burst's cache misses overlap; the real pass finds its lines in
     // the cache.
-    let mut hashes = [None; MAX_BURST];
-    for ((i, pkt), hash) in pkts.iter().enumerate().take(burst.len()).zip(&mut hashes) {
+    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Some(meta) = burst.get(i) else { break };
-        if meta.disposition() != Disposition::Continue {
-            continue;
-        }
-        let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
-        if let Some(info) = AclPacketInfo::from_ipv4_bytes(l3) {
-            *hash = acl.prefetch_bucket(config, meta.rx_if, Direction::Input, &info, cx.prefetch);
-        }
+        let hash = if meta.disposition() == Disposition::Continue {
+            let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
+            AclPacketInfo::from_ipv4_bytes(l3)
+                .and_then(|info| {
+                    acl.prefetch_bucket(config, meta.rx_if, Direction::Input, &info, cx.prefetch)
+                })
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        burst.set_warm_hash(i, hash);
     }
-    warm_sessions(acl, &hashes[..burst.len().min(MAX_BURST)], cx);
+    warm_sessions(acl, burst, cx);
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         if burst.disposition(i) != Disposition::Continue {
             continue;
@@ -91,9 +94,9 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
 }
 
 /// The second warm-up pass: by now the first pass's buckets have arrived.
-fn warm_sessions(acl: &AclWorker, hashes: &[Option<u64>], cx: &Context<'_>) {
-    for hash in hashes.iter().flatten() {
-        acl.prefetch_session(*hash, cx.prefetch);
+fn warm_sessions(acl: &AclWorker, burst: &Burst, cx: &Context<'_>) {
+    for hash in burst.warm_hashes() {
+        acl.prefetch_session(hash, cx.prefetch);
     }
 }
 
@@ -128,22 +131,23 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
     let config = &*cx.snapshot.acl;
     // As in acl-in: the burst's buckets, then its sessions, are asked for first.
     // Interfaces without ACLs or sessions cost one look per run of packets, no parsing.
-    let mut hashes = [None; MAX_BURST];
     let mut output_acls = RunCache::default();
-    for ((i, pkt), hash) in pkts.iter().enumerate().take(burst.len()).zip(&mut hashes) {
-        let Disposition::Output(sw_if) = burst.disposition(i) else {
-            continue;
+    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+        let hash = match burst.disposition(i) {
+            Disposition::Output(sw_if) if output_acls.on(config, sw_if) => {
+                let l3_offset = burst.get(i).map_or(0, |m| usize::from(m.l3_offset));
+                let l3 = pkt.data().get(l3_offset..).unwrap_or(&[]);
+                AclPacketInfo::from_ipv4_bytes(l3)
+                    .and_then(|info| {
+                        acl.prefetch_bucket(config, sw_if, Direction::Output, &info, cx.prefetch)
+                    })
+                    .unwrap_or(0)
+            }
+            _ => 0,
         };
-        if !output_acls.on(config, sw_if) {
-            continue;
-        }
-        let Some(meta) = burst.get(i) else { break };
-        let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
-        if let Some(info) = AclPacketInfo::from_ipv4_bytes(l3) {
-            *hash = acl.prefetch_bucket(config, sw_if, Direction::Output, &info, cx.prefetch);
-        }
+        burst.set_warm_hash(i, hash);
     }
-    warm_sessions(acl, &hashes[..burst.len().min(MAX_BURST)], cx);
+    warm_sessions(acl, burst, cx);
     let mut output_acls = RunCache::default();
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Disposition::Output(sw_if) = burst.disposition(i) else {

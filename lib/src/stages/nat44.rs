@@ -5,7 +5,7 @@
 
 use super::Context;
 use crate::buffer::PacketBuf;
-use crate::burst::{Burst, Disposition, MAX_BURST};
+use crate::burst::{Burst, Disposition};
 use crate::nat44::{Nat44Worker, NatDirection, NatVerdict};
 use crate::node::{DropReason, NodeError};
 use crate::trace::TraceRecord;
@@ -59,19 +59,22 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
 ) {
     let config = &*cx.snapshot.nat;
     let now = seconds(cx.now_ns);
-    // Two warm-up passes ask for every packet's index bucket, then for the session it
+    // Two warm-up passes ask for every packet's cache bucket, then for the session it
     // names, so that the burst's cache misses overlap; the translating pass then finds
     // its lines in the cache.
-    let mut hashes = [None; MAX_BURST];
-    for ((i, pkt), hash) in pkts.iter().enumerate().take(burst.len()).zip(&mut hashes) {
+    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Some(meta) = burst.get(i) else { break };
-        if meta.flow.nat == Some(direction) && meta.disposition() == Disposition::Continue {
-            let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
-            *hash = nat.prefetch_bucket(direction, l3, cx.prefetch);
-        }
+        let hash =
+            if meta.flow.nat == Some(direction) && meta.disposition() == Disposition::Continue {
+                let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
+                nat.prefetch_bucket(direction, l3, cx.prefetch).unwrap_or(0)
+            } else {
+                0
+            };
+        burst.set_warm_hash(i, hash);
     }
-    for hash in hashes.iter().take(burst.len()).flatten() {
-        nat.prefetch_session(direction, *hash, cx.prefetch);
+    for hash in burst.warm_hashes() {
+        nat.prefetch_session(direction, hash, cx.prefetch);
     }
     for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
         let Some(meta) = burst.get(i).copied() else {
