@@ -136,7 +136,8 @@ impl Default for SessionTimeouts {
 /// The hash key of a packet seen on (interface, direction).
 #[inline(always)]
 fn session_key(packet: &AclPacketInfo, sw_if: IfIndex, direction: Direction) -> u128 {
-    let (sport, dport) = if packet.has_l4() {
+    let has_l4 = packet.has_l4();
+    let (sport, dport) = if has_l4 {
         (packet.sport, packet.dport)
     } else {
         (0, 0)
@@ -147,55 +148,83 @@ fn session_key(packet: &AclPacketInfo, sw_if: IfIndex, direction: Direction) -> 
         sport,
         dport,
         packet.proto,
+        has_l4,
         direction,
         sw_if,
     )
 }
 
-/// The key the reply to `packet` will have when it crosses `sw_if` the other way.
-fn reverse_key(packet: &AclPacketInfo, sw_if: IfIndex, direction: Direction) -> u128 {
-    let (sport, dport) = if !packet.has_l4() {
+/// Where [`pack`] puts each field.
+mod key_bits {
+    pub const SPORT: u32 = 64;
+    pub const DPORT: u32 = 80;
+    pub const PROTO: u32 = 96;
+    pub const INPUT: u32 = 104;
+    pub const HAS_L4: u32 = 105;
+    pub const SW_IF: u32 = 112;
+}
+
+/// The key the reply to a packet with key `key` will have when it crosses the same
+/// interface the other way: addresses and ports swapped (for ICMP, the type becomes its
+/// reply type and the code stays), the direction flipped.
+fn reverse_of(key: u128) -> u128 {
+    let (src, dst, sport, dport, proto) = Session::key_fields(key);
+    let has_l4 = (key >> key_bits::HAS_L4) & 1 == 1;
+    let (sport, dport) = if !has_l4 {
         (0, 0)
-    } else if packet.proto == ip_proto::ICMP {
-        (icmp_reply_type(packet.sport), packet.dport)
+    } else if proto == ip_proto::ICMP {
+        (icmp_reply_type(sport), dport)
     } else {
-        (packet.dport, packet.sport)
+        (dport, sport)
     };
+    let direction = if (key >> key_bits::INPUT) & 1 == 1 {
+        Direction::Output
+    } else {
+        Direction::Input
+    };
+    let sw_if = IfIndex((key >> key_bits::SW_IF) as u16);
     pack(
-        packet.dst.to_bits(),
-        packet.src.to_bits(),
+        dst.to_bits(),
+        src.to_bits(),
         sport,
         dport,
-        packet.proto,
-        direction.opposite(),
+        proto,
+        has_l4,
+        direction,
         sw_if,
     )
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn pack(
     src: u32,
     dst: u32,
     sport: u16,
     dport: u16,
     proto: u8,
+    has_l4: bool,
     direction: Direction,
     sw_if: IfIndex,
 ) -> u128 {
     u128::from(src)
         | u128::from(dst) << 32
-        | u128::from(sport) << 64
-        | u128::from(dport) << 80
-        | u128::from(proto) << 96
-        | u128::from(direction.is_input()) << 104
-        | u128::from(sw_if.0) << 112
+        | u128::from(sport) << key_bits::SPORT
+        | u128::from(dport) << key_bits::DPORT
+        | u128::from(proto) << key_bits::PROTO
+        | u128::from(direction.is_input()) << key_bits::INPUT
+        | u128::from(has_l4) << key_bits::HAS_L4
+        | u128::from(sw_if.0) << key_bits::SW_IF
 }
 
-/// One reflective session.
+const _: () = assert!(std::mem::size_of::<Session>() == 64);
+
+/// One reflective session: one cache line, so that a warm-up pass asks for one line.
 #[derive(Clone, Copy, Debug)]
+#[repr(align(64))]
 struct Session {
+    /// The key of the packet that created it; its reply's key is [`reverse_of`] it.
     forward_key: u128,
-    reverse_key: u128,
     kind: TimeoutKind,
     /// TCP flags seen in the creating direction and in the reply direction.
     flags_forward: u8,
@@ -225,18 +254,18 @@ impl Session {
         (
             Ipv4Addr::from_bits(key as u32),
             Ipv4Addr::from_bits((key >> 32) as u32),
-            (key >> 64) as u16,
-            (key >> 80) as u16,
-            (key >> 96) as u8,
+            (key >> key_bits::SPORT) as u16,
+            (key >> key_bits::DPORT) as u16,
+            (key >> key_bits::PROTO) as u8,
         )
     }
 
     fn sw_if(&self) -> IfIndex {
-        IfIndex((self.forward_key >> 112) as u16)
+        IfIndex((self.forward_key >> key_bits::SW_IF) as u16)
     }
 
     fn direction(&self) -> Direction {
-        if (self.forward_key >> 104) & 1 == 1 {
+        if (self.forward_key >> key_bits::INPUT) & 1 == 1 {
             Direction::Input
         } else {
             Direction::Output
@@ -357,9 +386,7 @@ impl SessionTable {
             return;
         };
         if let Some(session) = self.slots.get((found >> 1) as usize) {
-            let first = std::ptr::from_ref(session).cast::<u8>();
-            prefetch(first);
-            prefetch(first.wrapping_add(std::mem::size_of::<Session>() - 1));
+            prefetch(std::ptr::from_ref(session).cast());
         }
     }
 
@@ -375,7 +402,7 @@ impl SessionTable {
                     && if found & 1 == 0 {
                         s.forward_key == key
                     } else {
-                        s.reverse_key == key
+                        reverse_of(s.forward_key) == key
                     }
             })
         });
@@ -436,7 +463,7 @@ impl SessionTable {
         timeouts: &SessionTimeouts,
     ) -> Result<u32, CreateError> {
         let forward_key = session_key(packet, sw_if, direction);
-        let reverse_key = reverse_key(packet, sw_if, direction);
+        let reverse_key = reverse_of(forward_key);
         if let Some(&existing) = self.keys.get(&forward_key) {
             return Ok(existing >> 1);
         }
@@ -463,7 +490,6 @@ impl SessionTable {
         };
         let mut session = Session {
             forward_key,
-            reverse_key,
             kind: TimeoutKind::for_new(packet.proto),
             flags_forward: 0,
             flags_reverse: 0,
@@ -535,8 +561,8 @@ impl SessionTable {
             return;
         }
         session.in_use = false;
-        let (forward_key, reverse_key, kind) =
-            (session.forward_key, session.reverse_key, session.kind);
+        let (forward_key, kind) = (session.forward_key, session.kind);
+        let reverse_key = reverse_of(forward_key);
         self.unlink(index, kind);
         self.keys.remove(&forward_key);
         self.keys.remove(&reverse_key);
@@ -599,5 +625,62 @@ impl SessionTable {
                     idle_ns: now_ns.saturating_sub(s.last_active_ns),
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(proto: u8, src: &str, sport: u16, dst: &str, dport: u16) -> AclPacketInfo {
+        AclPacketInfo {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            proto,
+            sport,
+            dport,
+            tcp_flags: 0,
+            l4_valid: true,
+            nonfirst_fragment: false,
+        }
+    }
+
+    /// The reverse of a key is the key of the reply crossing the same interface the
+    /// other way, for TCP, UDP, ICMP echo and a packet without L4 header; twice is the
+    /// key itself.
+    #[test]
+    fn reverse_of_a_key_is_the_reply_key() {
+        let pod = IfIndex(3);
+        let cases = [
+            (
+                info(ip_proto::TCP, "10.1.1.3", 40000, "10.96.0.10", 80),
+                info(ip_proto::TCP, "10.96.0.10", 80, "10.1.1.3", 40000),
+            ),
+            (
+                info(ip_proto::UDP, "10.1.1.3", 5353, "10.96.0.10", 53),
+                info(ip_proto::UDP, "10.96.0.10", 53, "10.1.1.3", 5353),
+            ),
+            // Echo request (type 8) and reply (type 0), code 0 both ways.
+            (
+                info(ip_proto::ICMP, "10.1.1.3", 8, "10.96.0.10", 0),
+                info(ip_proto::ICMP, "10.96.0.10", 0, "10.1.1.3", 0),
+            ),
+            (
+                AclPacketInfo {
+                    nonfirst_fragment: true,
+                    ..info(ip_proto::ICMP, "10.1.1.3", 0, "10.96.0.10", 0)
+                },
+                AclPacketInfo {
+                    nonfirst_fragment: true,
+                    ..info(ip_proto::ICMP, "10.96.0.10", 0, "10.1.1.3", 0)
+                },
+            ),
+        ];
+        for (packet, reply) in cases {
+            let key = session_key(&packet, pod, Direction::Input);
+            let reply_key = session_key(&reply, pod, Direction::Output);
+            assert_eq!(reverse_of(key), reply_key, "{packet:?}");
+            assert_eq!(reverse_of(reply_key), key, "{reply:?}");
+        }
     }
 }

@@ -372,9 +372,7 @@ impl SessionTable {
             return;
         };
         if let Some(session) = self.slots.get(found as usize) {
-            let first = std::ptr::from_ref(session).cast::<u8>();
-            prefetch(first);
-            prefetch(first.wrapping_add(std::mem::size_of::<Session>() - 1));
+            prefetch(std::ptr::from_ref(session).cast());
         }
     }
 
