@@ -12,9 +12,15 @@
 //!
 //! It is a cache, not the table of record: an entry can be evicted (a full bucket gives
 //! up its ways in turn), and the caller then finds the session in its hashbrown table and
-//! puts it back. The cache keeps no keys: the caller's `eq` compares the key stored in the
-//! slot a value names, which is the line the lookup reads anyway, so a stale entry (a
-//! slot freed or reused) is never taken for a match.
+//! puts it back. But a bucket that never gave an entry up holds every live key that
+//! hashes to it, provided the caller caches every key it adds to its table and forgets
+//! every key it removes; a miss there is an answer ([`Lookup::Absent`]) and the table
+//! need not be asked. At the sizing, most buckets never overflow, so most misses (every
+//! new flow's first packet) cost the one line the warm-up pass prefetched.
+//!
+//! The cache keeps no keys: the caller's `eq` compares the key stored in the slot a value
+//! names, which is the line the lookup reads anyway, so a stale entry (a slot freed or
+//! reused) is never taken for a match.
 
 use crate::pipeline::Prefetch;
 
@@ -24,11 +30,26 @@ const WAYS: usize = 7;
 /// A tag no entry has: an entry's tag is odd.
 const EMPTY: u32 = 0;
 
+/// Bit of [`Bucket::victim`]: the bucket has evicted an entry, so a miss there says
+/// nothing.
+const GAVE_UP: u32 = 1 << 31;
+
+/// What the cache says about a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// Cached, with this value.
+    Hit(u32),
+    /// No live key like it: its bucket has never given an entry up.
+    Absent,
+    /// Not cached; the table may hold it.
+    Unknown,
+}
+
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
 struct Bucket {
     tags: [u32; WAYS],
-    /// The way a full bucket gives up next.
+    /// The way a full bucket gives up next, and [`GAVE_UP`] once it has given one up.
     victim: u32,
     values: [u32; WAYS],
 }
@@ -96,12 +117,25 @@ impl FlowCache {
 
     /// The value of an entry tagged like `hash` that `eq` accepts.
     #[inline(always)]
-    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub(crate) fn find(&self, hash: u64, eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        match self.lookup(hash, eq) {
+            Lookup::Hit(value) => Some(value),
+            Lookup::Absent | Lookup::Unknown => None,
+        }
+    }
+
+    /// What the cache knows of the key with `hash` that `eq` recognises.
+    #[inline(always)]
+    pub(crate) fn lookup(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Lookup {
         let tag = tag(hash);
-        let bucket = self.bucket(hash)?;
-        (0..WAYS)
-            .find(|&way| bucket.tags[way] == tag && eq(bucket.values[way]))
-            .map(|way| bucket.values[way])
+        let Some(bucket) = self.bucket(hash) else {
+            return Lookup::Unknown;
+        };
+        match (0..WAYS).find(|&way| bucket.tags[way] == tag && eq(bucket.values[way])) {
+            Some(way) => Lookup::Hit(bucket.values[way]),
+            None if bucket.victim & GAVE_UP == 0 => Lookup::Absent,
+            None => Lookup::Unknown,
+        }
     }
 
     /// Caches `value` under `hash`, giving up another entry of the bucket if it is full.
@@ -119,8 +153,8 @@ impl FlowCache {
         let way = match bucket.tags.iter().position(|&t| t == EMPTY) {
             Some(way) => way,
             None => {
-                let way = bucket.victim as usize % WAYS;
-                bucket.victim = ((way + 1) % WAYS) as u32;
+                let way = (bucket.victim & !GAVE_UP) as usize % WAYS;
+                bucket.victim = ((way + 1) % WAYS) as u32 | GAVE_UP;
                 way
             }
         };
@@ -143,7 +177,7 @@ impl FlowCache {
     }
 
     /// Empties the cache and sizes it for `entries`; allocates, so it runs between
-    /// bursts.
+    /// bursts. The caller then caches every key of its table again.
     pub(crate) fn reset(&mut self, entries: usize) {
         *self = FlowCache::with_entries(entries);
     }
@@ -268,5 +302,43 @@ mod tests {
         );
         assert!(cache.candidate(hash).is_some());
         assert_eq!(cache.candidate(hash ^ 0xffff_0000_0000_0000), None);
+    }
+
+    /// A miss is an answer until the bucket gives an entry up, and never again after.
+    #[test]
+    fn a_miss_is_absent_until_the_bucket_evicts() {
+        let mut cache = FlowCache::with_entries(1);
+        let hash = 0x1234_5678_0000_0003;
+        let other = 0x9999_0000_0000_0003;
+        assert_eq!(cache.lookup(other, |_| true), Lookup::Absent);
+        for value in 0..WAYS as u32 {
+            cache.insert(hash, value);
+        }
+        assert_eq!(cache.lookup(hash, |v| v == 4), Lookup::Hit(4));
+        assert_eq!(
+            cache.lookup(hash, |v| v == 99),
+            Lookup::Absent,
+            "full, none given up"
+        );
+        assert_eq!(cache.lookup(other, |_| true), Lookup::Absent);
+        cache.remove(hash, 4);
+        cache.insert(hash, 7);
+        cache.insert(hash, 8);
+        assert_eq!(
+            cache.lookup(hash, |v| v == 0),
+            Lookup::Unknown,
+            "0 was given up"
+        );
+        assert_eq!(cache.lookup(other, |_| true), Lookup::Unknown);
+        for value in 1..9 {
+            cache.remove(hash, value);
+        }
+        assert_eq!(
+            cache.lookup(other, |_| true),
+            Lookup::Unknown,
+            "empty, but lossy"
+        );
+        cache.reset(1);
+        assert_eq!(cache.lookup(other, |_| true), Lookup::Absent);
     }
 }

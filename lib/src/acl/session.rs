@@ -17,7 +17,7 @@ use hashbrown::HashMap;
 use super::hash::SeededHash;
 use super::packet::AclPacketInfo;
 use super::rule::Direction;
-use crate::flow_cache::FlowCache;
+use crate::flow_cache::{FlowCache, Lookup};
 use crate::pipeline::Prefetch;
 use crate::types::{ip_proto, IfIndex};
 
@@ -337,8 +337,18 @@ impl SessionTable {
             self.keys.reserve(2 * max - self.keys.len());
             self.slots.reserve(max - self.slots.len());
             self.free.reserve(max - self.free.len());
-            // Lookups put the live sessions back as they find them in the table.
+            // Every live key goes back in: the cache answers misses for its buckets.
             self.cache.reset(2 * max);
+            for (index, session) in self.slots.iter().enumerate() {
+                if session.in_use {
+                    let index = index as u32;
+                    let forward_key = session.forward_key;
+                    let hasher = self.keys.hasher();
+                    self.cache.insert(hasher.hash_u128(forward_key), index << 1);
+                    self.cache
+                        .insert(hasher.hash_u128(reverse_of(forward_key)), index << 1 | 1);
+                }
+            }
         }
         self.max = max;
     }
@@ -391,12 +401,12 @@ impl SessionTable {
     }
 
     /// The entry (slot number shifted, plus 1 for a reverse key) of the live session
-    /// with `key`: from the cache, else from the table, and then cached again.
+    /// with `key`, and whether it came from the table rather than the cache. The table is
+    /// asked only when the cache cannot answer.
     #[inline(always)]
-    fn find_key(&mut self, key: u128) -> Option<u32> {
-        let hash = self.hash(key);
+    fn peek(&self, key: u128, hash: u64) -> (Option<u32>, bool) {
         let slots = &self.slots;
-        let cached = self.cache.find(hash, |found| {
+        let cached = self.cache.lookup(hash, |found| {
             slots.get((found >> 1) as usize).is_some_and(|s| {
                 s.in_use
                     && if found & 1 == 0 {
@@ -406,12 +416,22 @@ impl SessionTable {
                     }
             })
         });
-        if cached.is_some() {
-            return cached;
+        match cached {
+            Lookup::Hit(found) => (Some(found), false),
+            Lookup::Absent => (None, false),
+            Lookup::Unknown => (self.keys.get(&key).copied(), true),
         }
-        let &found = self.keys.get(&key)?;
-        self.cache.insert(hash, found);
-        Some(found)
+    }
+
+    /// As [`SessionTable::peek`], and what came from the table is cached again.
+    #[inline(always)]
+    fn find_key(&mut self, key: u128) -> Option<u32> {
+        let hash = self.hash(key);
+        let (found, from_table) = self.peek(key, hash);
+        if let (Some(found), true) = (found, from_table) {
+            self.cache.insert(hash, found);
+        }
+        found
     }
 
     /// The session `packet` belongs to, refreshed and with its TCP state advanced; an
@@ -464,10 +484,10 @@ impl SessionTable {
     ) -> Result<u32, CreateError> {
         let forward_key = session_key(packet, sw_if, direction);
         let reverse_key = reverse_of(forward_key);
-        if let Some(&existing) = self.keys.get(&forward_key) {
+        if let (Some(existing), _) = self.peek(forward_key, self.hash(forward_key)) {
             return Ok(existing >> 1);
         }
-        if let Some(&existing) = self.keys.get(&reverse_key) {
+        if let (Some(existing), _) = self.peek(reverse_key, self.hash(reverse_key)) {
             // The reply's key is held by another session (a flow reflected from the other
             // side): that session already admits this packet's replies.
             return Ok(existing >> 1);

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use hashbrown::HashTable;
 
 use super::types::{NatProtocol, NatTimeouts};
-use crate::flow_cache::FlowCache;
+use crate::flow_cache::{FlowCache, Lookup};
 use crate::pipeline::Prefetch;
 
 /// A flow as one side sees it: `local` is the side of the translating node's interface
@@ -304,37 +304,40 @@ impl SessionTable {
     #[inline(always)]
     fn find(&mut self, table: KeyTable, key: &SessionKey) -> Option<u32> {
         let hash = key.hash();
-        if let Some(cached) = self.cached(table, key, hash) {
-            return Some(cached);
+        let (found, from_table) = self.peek(table, key, hash);
+        if let (Some(found), true) = (found, from_table) {
+            match table {
+                KeyTable::In2out => self.in2out_cache.insert(hash, found),
+                KeyTable::Out2in => self.out2in_cache.insert(hash, found),
+            }
         }
-        let found = self.in_table(table, key, hash)?;
-        match table {
-            KeyTable::In2out => self.in2out_cache.insert(hash, found),
-            KeyTable::Out2in => self.out2in_cache.insert(hash, found),
-        }
-        Some(found)
+        found
     }
 
     /// Whether a session has the in2out key `key`; leaves the cache as it is, for
     /// callers that hold the table shared.
     #[inline]
     pub fn has_in2out(&self, key: &SessionKey) -> bool {
-        let hash = key.hash();
-        self.cached(KeyTable::In2out, key, hash).is_some()
-            || self.in_table(KeyTable::In2out, key, hash).is_some()
+        self.peek(KeyTable::In2out, key, key.hash()).0.is_some()
     }
 
-    /// The live session with `key` in `table`, if the cache has it. A cached slot may
-    /// have been freed since (it keeps its last key), or reused for another flow.
+    /// The live session with `key` in `table`, and whether it came from the table rather
+    /// than the cache: the table is asked only when the cache cannot answer. A cached
+    /// slot may have been freed since (it keeps its last key), or reused for another flow.
     #[inline(always)]
-    fn cached(&self, table: KeyTable, key: &SessionKey, hash: u64) -> Option<u32> {
+    fn peek(&self, table: KeyTable, key: &SessionKey, hash: u64) -> (Option<u32>, bool) {
         let key_of = table.key_of();
         let slots = &self.slots;
-        self.cache(table).find(hash, |i| {
+        let cached = self.cache(table).lookup(hash, |i| {
             slots
                 .get(i as usize)
                 .is_some_and(|s| usize::from(s.class) != FREE_LIST && key_of(s) == *key)
-        })
+        });
+        match cached {
+            Lookup::Hit(found) => (Some(found), false),
+            Lookup::Absent => (None, false),
+            Lookup::Unknown => (self.in_table(table, key, hash), true),
+        }
     }
 
     /// The session with `key` in `table`, from the table of record.
@@ -384,21 +387,15 @@ impl SessionTable {
         now: u32,
         known_free: KnownFree,
     ) -> Result<u32, InsertError> {
-        let (in2out_key, out2in_key) = (session.in2out_key(), session.out2in_key());
+        let in_use =
+            |table: KeyTable, key: SessionKey| self.peek(table, &key, key.hash()).0.is_some();
         let clash = match known_free {
             KnownFree::Neither => {
-                self.in_table(KeyTable::In2out, &in2out_key, in2out_key.hash())
-                    .is_some()
-                    || self
-                        .in_table(KeyTable::Out2in, &out2in_key, out2in_key.hash())
-                        .is_some()
+                in_use(KeyTable::In2out, session.in2out_key())
+                    || in_use(KeyTable::Out2in, session.out2in_key())
             }
-            KnownFree::In2out => self
-                .in_table(KeyTable::Out2in, &out2in_key, out2in_key.hash())
-                .is_some(),
-            KnownFree::Out2in => self
-                .in_table(KeyTable::In2out, &in2out_key, in2out_key.hash())
-                .is_some(),
+            KnownFree::In2out => in_use(KeyTable::Out2in, session.out2in_key()),
+            KnownFree::Out2in => in_use(KeyTable::In2out, session.in2out_key()),
         };
         if clash {
             return Err(InsertError::KeyInUse);
@@ -625,4 +622,61 @@ impl SessionTable {
 
 fn slot_key_hash(slots: &[Session], index: u32, key: fn(&Session) -> SessionKey) -> u64 {
     slots.get(index as usize).map_or(0, |s| key(s).hash())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rand::FastRng;
+    use std::collections::HashMap;
+
+    /// Random inserts and removals in a table whose lookup caches are far too small:
+    /// every find, by either key, agrees with a plain map of the live sessions, whether
+    /// the cache answered, said absent, or sent the lookup to the table.
+    #[test]
+    fn finds_agree_with_a_map_while_the_caches_overflow() {
+        let mut table = SessionTable::with_capacity(600);
+        let mut rng = FastRng::new(41);
+        let mut live: HashMap<u32, (SessionKey, SessionKey)> = HashMap::new();
+        let mut gone: Vec<(SessionKey, SessionKey)> = Vec::new();
+        let keys = |s: &Session| (s.in2out_key(), s.out2in_key());
+        let addr = |rng: &mut FastRng| Ipv4Addr::from(0x0a00_0000 | (rng.next_u32() & 0xff));
+        for step in 0..20_000 {
+            if live.len() == 600 || (!live.is_empty() && rng.below(2) == 0) {
+                let index = *live
+                    .keys()
+                    .nth(rng.below(live.len() as u64) as usize)
+                    .unwrap();
+                let session = keys(&table.remove(index).unwrap());
+                assert_eq!(live.remove(&index), Some(session));
+                gone.push(session);
+            } else {
+                let session = Session::new(
+                    NatProtocol::Udp,
+                    (addr(&mut rng), rng.next_u32() as u16),
+                    (addr(&mut rng), 53),
+                    (addr(&mut rng), rng.next_u32() as u16),
+                    (addr(&mut rng), 53),
+                    0,
+                );
+                if let Ok(index) = table.insert(session, step, KnownFree::Neither) {
+                    live.insert(index, keys(table.get(index).unwrap()));
+                }
+            }
+            if step % 100 == 0 {
+                for (&index, (in2out, out2in)) in &live {
+                    assert_eq!(table.find_in2out(in2out), Some(index));
+                    assert_eq!(table.find_out2in(out2in), Some(index));
+                }
+                // A removed session's keys find nothing, unless a live one has them.
+                for (in2out, out2in) in gone.iter().rev().take(50) {
+                    let found = table.find_in2out(in2out).map(|i| live[&i].0);
+                    assert!(found.is_none_or(|k| k == *in2out));
+                    let found = table.find_out2in(out2in).map(|i| live[&i].1);
+                    assert!(found.is_none_or(|k| k == *out2in));
+                }
+            }
+        }
+        assert_eq!(table.len() as usize, live.len());
+    }
 }
