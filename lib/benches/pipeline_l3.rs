@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p podfwd --bench pipeline_l3`. Cycles are estimated from ns with the
 //! TSC frequency in /proc/cpuinfo (2596 MHz on the reference machine): the library has no
-//! rdtsc, and Instant is what a benchmark without unsafe can read.
+//! rdtsc (the app lends it one), and Instant is the clock safe Rust has.
 
 use podfwd::buffer::{PacketBuf, TestBuf};
 use podfwd::config::{ControlPlane, RouteTarget};
