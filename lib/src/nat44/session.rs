@@ -27,8 +27,8 @@ pub struct SessionKey {
 
 impl SessionKey {
     /// A folded multiply (as in foldhash / wyhash): one 64x64->128 product mixes all
-    /// bits of the two halves, enough for hashbrown, which uses both the low bits
-    /// (bucket) and the top 7 bits (tag).
+    /// bits of the two halves, enough for hashbrown, which uses the low bits (bucket) and
+    /// the top 7 (tag), and for the lookup cache, which uses the low bits and the top 32.
     #[inline]
     pub fn hash(&self) -> u64 {
         let addrs = (u64::from(self.local.to_bits()) << 32) | u64::from(self.remote.to_bits());
