@@ -133,11 +133,12 @@ impl Default for SessionTimeouts {
     }
 }
 
-/// The hash key of a packet seen on (interface, direction).
+/// The hash key of a packet seen on (interface, direction). A packet without an L4 header
+/// has ports (0, 0), as in VPP: the non-first fragments of an echo reply (type 0, code 0)
+/// then match the echo request's session.
 #[inline(always)]
 fn session_key(packet: &AclPacketInfo, sw_if: IfIndex, direction: Direction) -> u128 {
-    let has_l4 = packet.has_l4();
-    let (sport, dport) = if has_l4 {
+    let (sport, dport) = if packet.has_l4() {
         (packet.sport, packet.dport)
     } else {
         (0, 0)
@@ -148,7 +149,6 @@ fn session_key(packet: &AclPacketInfo, sw_if: IfIndex, direction: Direction) -> 
         sport,
         dport,
         packet.proto,
-        has_l4,
         direction,
         sw_if,
     )
@@ -160,16 +160,16 @@ mod key_bits {
     pub const DPORT: u32 = 80;
     pub const PROTO: u32 = 96;
     pub const INPUT: u32 = 104;
-    pub const HAS_L4: u32 = 105;
     pub const SW_IF: u32 = 112;
 }
 
 /// The key the reply to a packet with key `key` will have when it crosses the same
 /// interface the other way: addresses and ports swapped (for ICMP, the type becomes its
-/// reply type and the code stays), the direction flipped.
-fn reverse_of(key: u128) -> u128 {
+/// reply type and the code stays), the direction flipped. `has_l4` says whether the
+/// packet had ports (or ICMP type and code) at all: the key alone cannot tell an echo
+/// reply's (0, 0) from none.
+fn reverse_of(key: u128, has_l4: bool) -> u128 {
     let (src, dst, sport, dport, proto) = Session::key_fields(key);
-    let has_l4 = (key >> key_bits::HAS_L4) & 1 == 1;
     let (sport, dport) = if !has_l4 {
         (0, 0)
     } else if proto == ip_proto::ICMP {
@@ -189,21 +189,18 @@ fn reverse_of(key: u128) -> u128 {
         sport,
         dport,
         proto,
-        has_l4,
         direction,
         sw_if,
     )
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn pack(
     src: u32,
     dst: u32,
     sport: u16,
     dport: u16,
     proto: u8,
-    has_l4: bool,
     direction: Direction,
     sw_if: IfIndex,
 ) -> u128 {
@@ -213,7 +210,6 @@ fn pack(
         | u128::from(dport) << key_bits::DPORT
         | u128::from(proto) << key_bits::PROTO
         | u128::from(direction.is_input()) << key_bits::INPUT
-        | u128::from(has_l4) << key_bits::HAS_L4
         | u128::from(sw_if.0) << key_bits::SW_IF
 }
 
@@ -223,8 +219,10 @@ const _: () = assert!(std::mem::size_of::<Session>() == 64);
 #[derive(Clone, Copy, Debug)]
 #[repr(align(64))]
 struct Session {
-    /// The key of the packet that created it; its reply's key is [`reverse_of`] it.
+    /// The key of the packet that created it; its reply's key is [`Session::reverse_key`].
     forward_key: u128,
+    /// Whether that packet had an L4 header (ports, or ICMP type and code).
+    has_l4: bool,
     kind: TimeoutKind,
     /// TCP flags seen in the creating direction and in the reply direction.
     flags_forward: u8,
@@ -248,6 +246,10 @@ impl Session {
         } else {
             TimeoutKind::TcpTransient
         }
+    }
+
+    fn reverse_key(&self) -> u128 {
+        reverse_of(self.forward_key, self.has_l4)
     }
 
     fn key_fields(key: u128) -> (Ipv4Addr, Ipv4Addr, u16, u16, u8) {
@@ -334,19 +336,20 @@ impl SessionTable {
     /// Changes the limit; growing allocates, so it runs between bursts.
     pub(crate) fn set_max(&mut self, max: usize) {
         if max > self.max {
-            self.keys.reserve(2 * max - self.keys.len());
-            self.slots.reserve(max - self.slots.len());
-            self.free.reserve(max - self.free.len());
+            // A lower limit may have been set while more sessions were live.
+            self.keys.reserve((2 * max).saturating_sub(self.keys.len()));
+            self.slots.reserve(max.saturating_sub(self.slots.len()));
+            self.free.reserve(max.saturating_sub(self.free.len()));
             // Every live key goes back in: the cache answers misses for its buckets.
             self.cache.reset(2 * max);
             for (index, session) in self.slots.iter().enumerate() {
                 if session.in_use {
                     let index = index as u32;
-                    let forward_key = session.forward_key;
                     let hasher = self.keys.hasher();
-                    self.cache.insert(hasher.hash_u128(forward_key), index << 1);
                     self.cache
-                        .insert(hasher.hash_u128(reverse_of(forward_key)), index << 1 | 1);
+                        .insert(hasher.hash_u128(session.forward_key), index << 1);
+                    self.cache
+                        .insert(hasher.hash_u128(session.reverse_key()), index << 1 | 1);
                 }
             }
         }
@@ -412,7 +415,7 @@ impl SessionTable {
                     && if found & 1 == 0 {
                         s.forward_key == key
                     } else {
-                        reverse_of(s.forward_key) == key
+                        s.reverse_key() == key
                     }
             })
         });
@@ -483,7 +486,7 @@ impl SessionTable {
         timeouts: &SessionTimeouts,
     ) -> Result<u32, CreateError> {
         let forward_key = session_key(packet, sw_if, direction);
-        let reverse_key = reverse_of(forward_key);
+        let reverse_key = reverse_of(forward_key, packet.has_l4());
         if let (Some(existing), _) = self.peek(forward_key, self.hash(forward_key)) {
             return Ok(existing >> 1);
         }
@@ -510,6 +513,7 @@ impl SessionTable {
         };
         let mut session = Session {
             forward_key,
+            has_l4: packet.has_l4(),
             kind: TimeoutKind::for_new(packet.proto),
             flags_forward: 0,
             flags_reverse: 0,
@@ -581,8 +585,8 @@ impl SessionTable {
             return;
         }
         session.in_use = false;
-        let (forward_key, kind) = (session.forward_key, session.kind);
-        let reverse_key = reverse_of(forward_key);
+        let (forward_key, reverse_key, kind) =
+            (session.forward_key, session.reverse_key(), session.kind);
         self.unlink(index, kind);
         self.keys.remove(&forward_key);
         self.keys.remove(&reverse_key);
@@ -699,8 +703,8 @@ mod tests {
         for (packet, reply) in cases {
             let key = session_key(&packet, pod, Direction::Input);
             let reply_key = session_key(&reply, pod, Direction::Output);
-            assert_eq!(reverse_of(key), reply_key, "{packet:?}");
-            assert_eq!(reverse_of(reply_key), key, "{reply:?}");
+            assert_eq!(reverse_of(key, packet.has_l4()), reply_key, "{packet:?}");
+            assert_eq!(reverse_of(reply_key, reply.has_l4()), key, "{reply:?}");
         }
     }
 }

@@ -617,6 +617,55 @@ fn icmp_echo_reply_matches_the_echo_request_session() {
     );
 }
 
+/// The reply's non-first fragments carry no ICMP header; like VPP, their key has no
+/// ports, the same as the echo reply's type 0 code 0, so they too hit the session.
+#[test]
+fn non_first_fragments_of_an_echo_reply_hit_the_request_session() {
+    let (_, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    let request = icmp("10.1.1.3", "8.8.8.8", 8, 0);
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Input, &request, 0)
+            .action,
+        2
+    );
+    let fragment = AclPacketInfo {
+        sport: 0,
+        dport: 0,
+        l4_valid: false,
+        nonfirst_fragment: true,
+        ..icmp("8.8.8.8", "10.1.1.3", 0, 0)
+    };
+    let v = worker.classify(&config, POD, Direction::Output, &fragment, 0);
+    assert_eq!((v.action, v.permit), (3, true));
+    assert_eq!(worker.session_count(), 1);
+}
+
+/// Lowering the limit below the live count and raising it again keeps every session
+/// and crashes nothing.
+#[test]
+fn lowering_then_raising_the_session_limit_keeps_the_sessions() {
+    let (mut table, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    let request = |port: u16| udp("10.1.1.3", port, "10.1.1.9", 80);
+    for port in 0..16 {
+        worker.classify(&config, POD, Direction::Input, &request(port), 0);
+    }
+    assert_eq!(worker.session_count(), 16);
+    for max in [4, 8, 32] {
+        table.set_max_sessions(max).unwrap();
+        let config = table.build();
+        worker.install(&config);
+        assert_eq!(worker.session_count(), 16, "limit {max}");
+        for port in 0..16 {
+            let reply = udp("10.1.1.9", 80, "10.1.1.3", port);
+            let v = worker.classify(&config, POD, Direction::Output, &reply, SECOND);
+            assert_eq!(v.action, 3, "limit {max}, port {port}");
+        }
+    }
+}
+
 #[test]
 fn sessions_time_out_by_type_with_the_injected_clock() {
     let (mut table, _) = reflective_pod(16);
