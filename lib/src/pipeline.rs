@@ -180,15 +180,14 @@ impl Worker {
             return;
         }
         self.last_housekeeping_ns = Some(now_ns);
-        let acl = self
-            .acl
+        self.acl
             .reclaim_expired(&snapshot.acl, now_ns, EXPIRY_BUDGET);
         let nat = self.nat.expire(
             &snapshot.nat,
             (now_ns / 1_000_000_000) as u32,
             EXPIRY_BUDGET as u32,
         );
-        self.housekeeping_backlog = acl >= EXPIRY_BUDGET || nat >= EXPIRY_BUDGET as u32;
+        self.housekeeping_backlog = self.acl.reclaim_backlog() || nat >= EXPIRY_BUDGET as u32;
     }
 
     /// The counters, for the main lcore to read (`show errors`, `show runtime`, ...).

@@ -295,10 +295,16 @@ impl AclWorker {
         verdict
     }
 
-    /// Deletes up to `budget` expired sessions; the stage calls it once per burst.
+    /// Deletes expired sessions, at most `budget` steps per expiry list; housekeeping
+    /// calls it. Returns how many were deleted.
     pub fn reclaim_expired(&mut self, config: &AclConfig, now_ns: u64, budget: usize) -> usize {
         self.sessions
             .reclaim_expired(now_ns, &config.timeouts, budget)
+    }
+
+    /// Whether the last reclaim stopped at its budget: there may be more to do at once.
+    pub fn reclaim_backlog(&self) -> bool {
+        self.sessions.backlog()
     }
 
     pub fn counters(&self) -> &AclCounters {

@@ -315,6 +315,7 @@ pub(crate) struct SessionTable {
     lists: [ExpiryList; 4],
     live: usize,
     max: usize,
+    backlog: bool,
 }
 
 impl SessionTable {
@@ -330,6 +331,7 @@ impl SessionTable {
             }; 4],
             live: 0,
             max,
+            backlog: false,
         }
     }
 
@@ -542,8 +544,14 @@ impl SessionTable {
         Ok(index)
     }
 
-    /// Deletes up to `budget` expired sessions, looking only at the heads of the expiry
-    /// lists. Returns how many were deleted.
+    /// Deletes expired sessions, looking only at the heads of the expiry lists, at most
+    /// `budget` steps per list (so that a busy list cannot keep another from being
+    /// looked at). A list is in the order its sessions were queued, and a session was
+    /// last active no earlier than it was queued: once a head was queued less than a
+    /// timeout ago, nothing in its list can have expired. A head queued longer ago is
+    /// deleted if idle that long, or else queued again at the back: each live session
+    /// costs a step at most once per timeout, not once per pass. Returns how many were
+    /// deleted; [`SessionTable::backlog`] then says whether some list used its budget.
     pub(crate) fn reclaim_expired(
         &mut self,
         now_ns: u64,
@@ -551,30 +559,41 @@ impl SessionTable {
         budget: usize,
     ) -> usize {
         let mut deleted = 0;
-        let mut steps = 0;
+        self.backlog = false;
         for kind in TimeoutKind::ALL {
             let timeout = timeouts.get(kind);
+            let mut steps = 0;
             while steps < budget {
                 let head = self.lists[kind as usize].head;
                 let Some(session) = self.slots.get(head as usize) else {
                     break;
                 };
                 let (last_active, queued) = (session.last_active_ns, session.queued_ns);
+                if now_ns.saturating_sub(queued) < timeout {
+                    break;
+                }
                 if now_ns.saturating_sub(last_active) >= timeout {
                     self.delete(head);
                     deleted += 1;
-                } else if last_active > queued {
-                    // Refreshed since it was queued: it belongs further back.
-                    self.unlink(head, kind);
-                    self.push_tail(head, kind, last_active);
                 } else {
-                    // Not expired and not refreshed: nothing behind it is older.
-                    break;
+                    // Heard since it was queued: to the back, as of its last activity
+                    // (or of the tail, if later, so that the list stays in order).
+                    self.unlink(head, kind);
+                    let tail = self.lists[kind as usize].tail;
+                    let tail_queued = self.slots.get(tail as usize).map_or(0, |t| t.queued_ns);
+                    self.push_tail(head, kind, last_active.max(tail_queued));
                 }
                 steps += 1;
             }
+            self.backlog |= steps == budget;
         }
         deleted
+    }
+
+    /// Whether the last [`SessionTable::reclaim_expired`] stopped at its budget in some
+    /// list: there may be more to reclaim at once.
+    pub(crate) fn backlog(&self) -> bool {
+        self.backlog
     }
 
     fn delete(&mut self, index: u32) {

@@ -1192,3 +1192,49 @@ fn raising_the_session_limit_keeps_every_session() {
     );
     assert_eq!(worker.session_count(), 17);
 }
+
+/// Hundreds of transient TCP sessions heard every 5 ms do not keep an idle UDP session
+/// from expiring (each list has its own budget), and between the moments they come due
+/// (once per timeout) a reclaim pass has nothing left to do (no backlog).
+#[test]
+fn busy_transient_sessions_do_not_starve_expiry_of_other_types() {
+    let (mut table, _) = reflective_pod(1000);
+    table.set_session_timeout(TimeoutKind::Udp, 1).unwrap();
+    table
+        .set_session_timeout(TimeoutKind::TcpTransient, 1)
+        .unwrap();
+    let config = table.build();
+    let mut worker = AclWorker::new(&config);
+    // Mid-flow ACKs: sessions that stay transient.
+    let ack = |port: u16| tcp("10.1.1.3", 20000 + port, "10.1.1.9", 80, ACK);
+    for port in 0..200 {
+        worker.classify(&config, POD, Direction::Input, &ack(port), 0);
+    }
+    worker.classify(
+        &config,
+        POD,
+        Direction::Input,
+        &udp("10.1.1.3", 53, "10.96.0.10", 53),
+        0,
+    );
+    assert_eq!(worker.session_count(), 201);
+    let mut udp_gone_at = None;
+    for step in 1..=20_000u64 {
+        let now = step * 100_000;
+        if step % 50 == 0 {
+            for port in 0..200 {
+                worker.classify(&config, POD, Direction::Input, &ack(port), now);
+            }
+        }
+        worker.reclaim_expired(&config, now, 32);
+        if udp_gone_at.is_none() && worker.session_count() == 200 {
+            udp_gone_at = Some(now);
+        }
+        if step == 15_000 {
+            assert!(!worker.reclaim_backlog(), "at 1.5 s");
+        }
+    }
+    let gone = udp_gone_at.expect("the idle UDP session was never reclaimed");
+    assert!(gone <= 1_001_000_000, "reclaimed at {gone} ns, due at 1 s");
+    assert_eq!(worker.session_count(), 200, "the heard TCP sessions stay");
+}
