@@ -316,6 +316,11 @@ impl AclWorker {
         self.sessions.index_len()
     }
 
+    #[cfg(test)]
+    pub(crate) fn session_index_allocation(&self) -> usize {
+        self.sessions.index_allocation()
+    }
+
     pub fn session_count(&self) -> usize {
         self.sessions.len()
     }

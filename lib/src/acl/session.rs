@@ -12,7 +12,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 
 use super::hash::SeededHash;
 use super::packet::AclPacketInfo;
@@ -303,11 +303,26 @@ pub struct SessionSummary {
     pub idle_ns: u64,
 }
 
+/// The key entry `found` (slot number shifted left, plus 1 for the reverse key) stands
+/// for, if its slot is live.
+#[inline(always)]
+fn entry_key(slots: &[Session], found: u32) -> Option<u128> {
+    let session = slots.get((found >> 1) as usize).filter(|s| s.in_use)?;
+    Some(if found & 1 == 0 {
+        session.forward_key
+    } else {
+        session.reverse_key()
+    })
+}
+
 /// One worker's reflective sessions. Sized once: no allocation per packet.
 pub(crate) struct SessionTable {
-    /// Both keys of every live session: the slot number shifted left, plus 1 for the
-    /// reverse key.
-    keys: HashMap<u128, u32, SeededHash>,
+    /// Both keys of every live session, as entries: the slot number shifted left, plus 1
+    /// for the reverse key (the keys themselves are in the slots). Sized for twice the
+    /// keys at the limit: hashbrown then always rehashes in place, never grows (it grows
+    /// only when more than half full).
+    keys: HashTable<u32>,
+    hasher: SeededHash,
     /// The same entries, as far as they fit, found by bucket address.
     cache: FlowCache,
     slots: Vec<Session>,
@@ -321,7 +336,8 @@ pub(crate) struct SessionTable {
 impl SessionTable {
     pub(crate) fn new(max: usize) -> SessionTable {
         SessionTable {
-            keys: HashMap::with_capacity_and_hasher(2 * max, SeededHash::random()),
+            keys: HashTable::with_capacity(4 * max),
+            hasher: SeededHash::random(),
             cache: FlowCache::with_entries(2 * max),
             slots: Vec::with_capacity(max),
             free: Vec::with_capacity(max),
@@ -339,7 +355,11 @@ impl SessionTable {
     pub(crate) fn set_max(&mut self, max: usize) {
         if max > self.max {
             // A lower limit may have been set while more sessions were live.
-            self.keys.reserve((2 * max).saturating_sub(self.keys.len()));
+            let (slots, hasher) = (&self.slots, self.hasher);
+            self.keys
+                .reserve((4 * max).saturating_sub(self.keys.len()), |&found| {
+                    entry_key(slots, found).map_or(0, |k| hasher.hash_u128(k))
+                });
             self.slots.reserve(max.saturating_sub(self.slots.len()));
             self.free.reserve(max.saturating_sub(self.free.len()));
             // Every live key goes back in: the cache answers misses for its buckets.
@@ -347,7 +367,7 @@ impl SessionTable {
             for (index, session) in self.slots.iter().enumerate() {
                 if session.in_use {
                     let index = index as u32;
-                    let hasher = self.keys.hasher();
+                    let hasher = self.hasher;
                     self.cache
                         .insert(hasher.hash_u128(session.forward_key), index << 1);
                     self.cache
@@ -368,13 +388,19 @@ impl SessionTable {
         self.keys.len()
     }
 
+    /// Bytes the hash index has allocated: it changes only if the index grows.
+    #[cfg(test)]
+    pub(crate) fn index_allocation(&self) -> usize {
+        self.keys.allocation_size()
+    }
+
     pub(crate) fn max(&self) -> usize {
         self.max
     }
 
     #[inline(always)]
     fn hash(&self, key: u128) -> u64 {
-        self.keys.hasher().hash_u128(key)
+        self.hasher.hash_u128(key)
     }
 
     /// The hash of `packet`'s key on (sw_if, direction).
@@ -411,20 +437,11 @@ impl SessionTable {
     #[inline(always)]
     fn peek(&self, key: u128, hash: u64) -> (Option<u32>, bool) {
         let slots = &self.slots;
-        let cached = self.cache.lookup(hash, |found| {
-            slots.get((found >> 1) as usize).is_some_and(|s| {
-                s.in_use
-                    && if found & 1 == 0 {
-                        s.forward_key == key
-                    } else {
-                        s.reverse_key() == key
-                    }
-            })
-        });
-        match cached {
+        let is_key = |found: u32| entry_key(slots, found) == Some(key);
+        match self.cache.lookup(hash, is_key) {
             Lookup::Hit(found) => (Some(found), false),
             Lookup::Absent => (None, false),
-            Lookup::Unknown => (self.keys.get(&key).copied(), true),
+            Lookup::Unknown => (self.keys.find(hash, |&found| is_key(found)).copied(), true),
         }
     }
 
@@ -535,8 +552,12 @@ impl SessionTable {
             Some(slot) => *slot = session,
             None => self.slots.push(session),
         }
-        self.keys.insert(forward_key, index << 1);
-        self.keys.insert(reverse_key, index << 1 | 1);
+        let (slots, hasher) = (&self.slots, self.hasher);
+        let rehash = |&found: &u32| entry_key(slots, found).map_or(0, |k| hasher.hash_u128(k));
+        self.keys
+            .insert_unique(hasher.hash_u128(forward_key), index << 1, rehash);
+        self.keys
+            .insert_unique(hasher.hash_u128(reverse_key), index << 1 | 1, rehash);
         self.cache.insert(self.hash(forward_key), index << 1);
         self.cache.insert(self.hash(reverse_key), index << 1 | 1);
         self.live += 1;
@@ -607,8 +628,14 @@ impl SessionTable {
         let (forward_key, reverse_key, kind) =
             (session.forward_key, session.reverse_key(), session.kind);
         self.unlink(index, kind);
-        self.keys.remove(&forward_key);
-        self.keys.remove(&reverse_key);
+        for (key, found) in [(forward_key, index << 1), (reverse_key, index << 1 | 1)] {
+            if let Ok(entry) = self
+                .keys
+                .find_entry(self.hasher.hash_u128(key), |&v| v == found)
+            {
+                entry.remove();
+            }
+        }
         self.cache.remove(self.hash(forward_key), index << 1);
         self.cache.remove(self.hash(reverse_key), index << 1 | 1);
         self.free.push(index);

@@ -851,6 +851,7 @@ fn churn_keeps_every_live_session_findable_and_nothing_else() {
         )
     };
     let reply = |p: &AclPacketInfo, flags| tcp("10.1.1.9", 80, &p.src.to_string(), p.sport, flags);
+    let index_allocation = worker.session_index_allocation();
     let mut now = 0;
     for round in 1..=4u32 {
         for n in (round - 1) * 5000..round * 5000 {
@@ -876,6 +877,11 @@ fn churn_keeps_every_live_session_findable_and_nothing_else() {
         }
         assert_eq!(worker.session_count(), 1000);
         assert_eq!(worker.session_index_len(), 2000, "two keys per session");
+        assert_eq!(
+            worker.session_index_allocation(),
+            index_allocation,
+            "the index rehashed in place, never grew (an allocation)"
+        );
         let mut hit = std::collections::HashSet::new();
         for n in 0..round * 5000 {
             let v = worker.classify(
