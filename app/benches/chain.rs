@@ -365,18 +365,14 @@ fn new_connections(
     let mut forwarded = 0;
     let start = Instant::now();
     for at in (0..count).step_by(BURST) {
-        fill(&mut burst, &syns, &order, at);
-        forwarded += worker
-            .process(pods, &mut burst, snapshot, now)
-            .iter()
-            .filter(|v| **v == Verdict::Tx(host))
-            .count();
-        fill(&mut burst, &syn_acks, &order, at);
-        forwarded += worker
-            .process(host, &mut burst, snapshot, now)
-            .iter()
-            .filter(|v| **v == Verdict::Tx(pods))
-            .count();
+        for (frames, rx, out) in [(&syns, pods, host), (&syn_acks, host, pods)] {
+            fill(&mut burst, frames, &order, at);
+            forwarded += worker
+                .process(rx, &mut burst, snapshot, now)
+                .iter()
+                .filter(|v| **v == Verdict::Tx(out))
+                .count();
+        }
     }
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(forwarded, 2 * count, "every SYN and SYN-ACK forwarded");

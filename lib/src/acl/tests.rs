@@ -590,8 +590,8 @@ fn reflected_session_admits_the_reply_and_nothing_else() {
     assert_eq!(worker.counters().sessions_created, 2);
 }
 
-#[test]
-fn icmp_echo_reply_matches_the_echo_request_session() {
+/// The reflective pod after its echo request to 8.8.8.8 created a session.
+fn after_echo_request() -> (AclConfig, AclWorker) {
     let (_, config) = reflective_pod(16);
     let mut worker = AclWorker::new(&config);
     let request = icmp("10.1.1.3", "8.8.8.8", 8, 0);
@@ -601,6 +601,12 @@ fn icmp_echo_reply_matches_the_echo_request_session() {
             .action,
         2
     );
+    (config, worker)
+}
+
+#[test]
+fn icmp_echo_reply_matches_the_echo_request_session() {
+    let (config, mut worker) = after_echo_request();
     let reply = icmp("8.8.8.8", "10.1.1.3", 0, 0);
     assert_eq!(
         worker
@@ -621,15 +627,7 @@ fn icmp_echo_reply_matches_the_echo_request_session() {
 /// ports, the same as the echo reply's type 0 code 0, so they too hit the session.
 #[test]
 fn non_first_fragments_of_an_echo_reply_hit_the_request_session() {
-    let (_, config) = reflective_pod(16);
-    let mut worker = AclWorker::new(&config);
-    let request = icmp("10.1.1.3", "8.8.8.8", 8, 0);
-    assert_eq!(
-        worker
-            .classify(&config, POD, Direction::Input, &request, 0)
-            .action,
-        2
-    );
+    let (config, mut worker) = after_echo_request();
     let fragment = AclPacketInfo {
         sport: 0,
         dport: 0,
