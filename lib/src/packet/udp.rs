@@ -115,15 +115,29 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     pub fn patch_checksum16(&mut self, old: u16, new: u16) {
         let csum = self.checksum();
         if csum != 0 {
-            self.set_checksum(checksum::update16(csum, old, new));
+            self.set_checksum(nonzero(checksum::update16(csum, old, new)));
         }
     }
     /// Patches the checksum for a changed address in the pseudo-header.
     pub fn patch_checksum_for_address(&mut self, old: Ipv4Addr, new: Ipv4Addr) {
         let csum = self.checksum();
         if csum != 0 {
-            self.set_checksum(checksum::update32(csum, old.to_bits(), new.to_bits()));
+            self.set_checksum(nonzero(checksum::update32(
+                csum,
+                old.to_bits(),
+                new.to_bits(),
+            )));
         }
+    }
+}
+
+/// A UDP checksum that computes to zero is sent as all ones (RFC 768): zero on the wire
+/// means "no checksum", and the next patch would then skip it.
+pub fn nonzero(csum: u16) -> u16 {
+    if csum == 0 {
+        0xffff
+    } else {
+        csum
     }
 }
 
@@ -142,6 +156,21 @@ mod tests {
         let c = UdpPacket::new_unchecked(&d[..]).compute_checksum(SRC, DST);
         d[6..8].copy_from_slice(&c.to_be_bytes());
         d
+    }
+
+    /// A patch whose result computes to zero sends all ones (RFC 768), so that the
+    /// checksum still counts, and a later patch still applies.
+    #[test]
+    fn a_patch_to_zero_sends_all_ones() {
+        let mut d = datagram();
+        let mut u = UdpPacket::new_unchecked(&mut d[..]);
+        u.set_checksum(0xfffe);
+        // ~0xfffe + ~0xffff + 0xfffe = 0xffff: RFC 1624 eqn. 3 gives 0x0000.
+        assert_eq!(checksum::update16(0xfffe, 0xffff, 0xfffe), 0);
+        u.patch_checksum16(0xffff, 0xfffe);
+        assert_eq!(u.checksum(), 0xffff);
+        u.patch_checksum16(0x0000, 0x0001);
+        assert_eq!(u.checksum(), 0xfffe, "the second patch applied");
     }
 
     #[test]
