@@ -336,6 +336,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         );
         let mut worker = worker;
         worker.set_prefetch(dpdk::prefetch);
+        worker.set_flow_cache(!options.no_flow_cache);
         let snapshot = control.snapshot();
         for question in control.pending_questions() {
             worker

@@ -30,6 +30,10 @@ pub struct AppOptions {
     /// NAT44 sessions each worker's table holds (allocated at start).
     #[arg(long, value_name = "N", default_value_t = 262_144)]
     pub nat_sessions: u32,
+    /// Every packet takes the stages: no ip4-flow-cache, which otherwise forwards the
+    /// packets of established flows from one lookup (to compare, or to rule it out).
+    #[arg(long)]
+    pub no_flow_cache: bool,
     /// Mbufs in the packet pool [default: sized from ports, queues and descriptors].
     #[arg(long, value_name = "N")]
     pub mbufs: Option<u32>,

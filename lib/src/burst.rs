@@ -34,6 +34,9 @@ pub enum Disposition {
     /// Rewritten and leaving by this interface; output features (acl-out, NAT44 output)
     /// still see it.
     Output(IfIndex),
+    /// Leaving by this interface, every stage's work done by ip4-flow-cache: the stages
+    /// pass it by.
+    Forwarded(IfIndex),
 }
 
 /// The kinds of [`Disposition`], for the per-kind counts.
@@ -47,10 +50,11 @@ pub enum DispositionKind {
     ToIcmpError,
     ToResolve,
     Output,
+    Forwarded,
 }
 
 impl DispositionKind {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
 }
 
 impl Disposition {
@@ -63,6 +67,7 @@ impl Disposition {
             Disposition::ToIcmpError(_) => DispositionKind::ToIcmpError,
             Disposition::ToResolve => DispositionKind::ToResolve,
             Disposition::Output(_) => DispositionKind::Output,
+            Disposition::Forwarded(_) => DispositionKind::Forwarded,
         }
     }
 }
@@ -206,6 +211,7 @@ impl Burst {
         self.get(i).map_or(Disposition::Continue, |m| m.disposition)
     }
 
+    #[inline]
     pub fn set_disposition(&mut self, i: usize, disposition: Disposition) {
         if let Some(meta) = self.meta[..self.len].get_mut(i) {
             let old = meta.disposition.kind() as usize;

@@ -10,6 +10,9 @@ pub enum NodeId {
     /// The receive node of a port; its printed name depends on the port kind
     /// (`virtio-input`, `tap-input`, ...), see [`InputKind`].
     Input,
+    /// Established flows' packets, every stage's decision applied at once; the rest go
+    /// on to ethernet-input.
+    Ip4FlowCache,
     EthernetInput,
     Arp,
     Ip4Input,
@@ -29,9 +32,10 @@ pub enum NodeId {
 }
 
 impl NodeId {
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 17;
     pub const ALL: [NodeId; NodeId::COUNT] = [
         NodeId::Input,
+        NodeId::Ip4FlowCache,
         NodeId::EthernetInput,
         NodeId::Arp,
         NodeId::Ip4Input,
@@ -54,6 +58,7 @@ impl NodeId {
     pub const fn name(self) -> &'static str {
         match self {
             NodeId::Input => "dpdk-input",
+            NodeId::Ip4FlowCache => "ip4-flow-cache",
             NodeId::EthernetInput => "ethernet-input",
             NodeId::Arp => "arp-input",
             NodeId::Ip4Input => "ip4-input",

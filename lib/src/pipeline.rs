@@ -23,6 +23,7 @@ use crate::node::{DropReason, InputKind, NodeId};
 use crate::packet::ethernet::EthernetFrame;
 use crate::stages::arp::{Arp, LearnEvent};
 use crate::stages::icmp_error::{IcmpError, IcmpErrorError};
+use crate::stages::ip4_flow_cache::Ip4FlowCache;
 use crate::stages::ip4_local::Ip4LocalError;
 use crate::stages::ip4_rewrite::Ip4RewriteError;
 use crate::stages::{
@@ -63,6 +64,7 @@ pub struct Worker {
     icmp_error: IcmpError,
     acl: AclWorker,
     nat: Nat44Worker,
+    flow_cache: Ip4FlowCache,
     /// The snapshot epoch the ACL and NAT44 state were last fitted to.
     synced_epoch: Option<u64>,
     cycles: CycleSource,
@@ -130,6 +132,7 @@ impl Worker {
                 },
                 0x5eed_f00d ^ u64::from(sizes.index),
             ),
+            flow_cache: Ip4FlowCache::new(sizes.nat_sessions as usize),
             synced_epoch: None,
             cycles,
             prefetch: no_prefetch,
@@ -141,6 +144,15 @@ impl Worker {
     /// Lends the worker a real prefetch for its stages' warm-up passes.
     pub fn set_prefetch(&mut self, prefetch: Prefetch) {
         self.prefetch = prefetch;
+    }
+
+    /// ip4-flow-cache on or off (on by default): off, every packet takes the stages.
+    pub fn set_flow_cache(&mut self, enabled: bool) {
+        self.flow_cache.set_enabled(enabled);
+    }
+
+    pub fn flow_cache(&self) -> &Ip4FlowCache {
+        &self.flow_cache
     }
 
     /// The ACL engine's per-worker state (sessions, hit counters).
@@ -318,6 +330,13 @@ impl Worker {
             now_ns,
             prefetch: self.prefetch,
         };
+        if !TRACE && self.flow_cache.enabled() {
+            let start = cycles();
+            self.flow_cache
+                .forward(&mut self.acl, &mut self.nat, burst, pkts, &cx);
+            cx.counters
+                .count_call(NodeId::Ip4FlowCache, n as u64, cycles().wrapping_sub(start));
+        }
         let main = DispositionKind::Continue;
         let stage = |node,
                      kind,
@@ -344,7 +363,7 @@ impl Worker {
         stage(NodeId::AclIn, main, burst, &mut cx, &mut |b, cx| {
             acl::process_input::<B, TRACE>(acl, nat, b, pkts, cx)
         });
-        if !cx.snapshot.nat.interface_roles_empty() {
+        if !cx.snapshot.nat.interface_roles_empty() && burst.any(main) {
             let start = cycles();
             let (to_out2in, to_in2out) = nat44::classify(nat, burst, pkts, &cx);
             cx.counters.count_call(
@@ -447,6 +466,14 @@ impl Worker {
             n as u64,
             cycles().wrapping_sub(output_start),
         );
+        if !TRACE && self.flow_cache.enabled() && burst.count(DispositionKind::Forwarded) < n {
+            // Learning is the flow cache's work too: its cycles go to its row.
+            let start = cycles();
+            self.flow_cache
+                .learn(&self.acl, &self.nat, burst, pkts, &cx);
+            cx.counters
+                .count_cycles(NodeId::Ip4FlowCache, cycles().wrapping_sub(start));
+        }
         n
     }
 }
@@ -505,7 +532,7 @@ fn output<B: PacketBuf, const TRACE: bool>(
     let mut run: Option<(IfIndex, u64, u64)> = None;
     for ((meta, pkt), verdict) in burst.meta().iter().zip(pkts).zip(verdicts.iter_mut()) {
         match meta.disposition() {
-            Disposition::Output(tx_if) => {
+            Disposition::Output(tx_if) | Disposition::Forwarded(tx_if) => {
                 *verdict = Verdict::Tx(tx_if);
                 let bytes = pkt.data().len() as u64;
                 run = match run {

@@ -6,7 +6,7 @@ use super::classifier::RuleMatch;
 use super::config::{AclConfig, AclTable};
 use super::packet::AclPacketInfo;
 use super::rule::{AclAction, Direction};
-use super::session::{CreateError, SessionSummary, SessionTable};
+use super::session::{CreateError, SessionHandle, SessionSummary, SessionTable};
 use crate::node::{DropReason, NodeId};
 use crate::node_errors;
 use crate::pipeline::Prefetch;
@@ -293,6 +293,39 @@ impl AclWorker {
             }
         }
         verdict
+    }
+
+    /// The live session `packet` would hit on (sw_if, direction), for the flow cache;
+    /// `None` also when the interface has no ACLs there. Changes nothing.
+    pub fn session_handle(
+        &self,
+        config: &AclConfig,
+        sw_if: IfIndex,
+        direction: Direction,
+        packet: &AclPacketInfo,
+    ) -> Option<SessionHandle> {
+        config.interface(sw_if, direction)?;
+        self.sessions.handle(packet, sw_if, direction)
+    }
+
+    /// Whether a [`AclWorker::classify`] of the handle's flow would still hit it.
+    #[inline(always)]
+    pub fn session_is_live(&self, config: &AclConfig, handle: SessionHandle, now_ns: u64) -> bool {
+        self.sessions.is_live(handle, now_ns, &config.timeouts)
+    }
+
+    /// A session hit through the flow cache: what `classify` does on a hit, counters
+    /// included. `tcp_flags` is `None` for a packet without them.
+    #[inline(always)]
+    pub fn hit_session(&mut self, handle: SessionHandle, now_ns: u64, tcp_flags: Option<u8>) {
+        self.counters.session_hits += 1;
+        self.sessions.refresh_handle(handle, now_ns, tcp_flags);
+    }
+
+    /// Where the session `handle` names lives, for a prefetch.
+    #[inline(always)]
+    pub fn session_address(&self, handle: SessionHandle) -> Option<*const u8> {
+        self.sessions.address(handle)
     }
 
     /// Deletes expired sessions, at most `budget` steps per expiry list; housekeeping

@@ -24,7 +24,7 @@ pub use engine::{
 };
 pub use packet::AclPacketInfo;
 pub use rule::{AclAction, AclRule, Direction, PortRange};
-pub use session::{SessionSummary, SessionTimeouts, TimeoutKind};
+pub use session::{SessionHandle, SessionSummary, SessionTimeouts, TimeoutKind};
 pub use trace::AclTrace;
 
 #[cfg(test)]

@@ -234,6 +234,28 @@ struct Session {
     prev: u32,
     next: u32,
     in_use: bool,
+    /// Bumped when the slot is freed: a [`SessionHandle`] taken before then is stale.
+    generation: u32,
+}
+
+/// A live session as the flow cache remembers it: its entry (slot number shifted left,
+/// plus 1 for the reverse key) and the slot's generation when it was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionHandle {
+    found: u32,
+    generation: u32,
+}
+
+impl SessionHandle {
+    /// No session (the interface has no ACLs in that direction).
+    pub const NONE: SessionHandle = SessionHandle {
+        found: u32::MAX,
+        generation: 0,
+    };
+
+    pub const fn is_none(&self) -> bool {
+        self.found == u32::MAX
+    }
 }
 
 impl Session {
@@ -469,19 +491,34 @@ impl SessionTable {
     ) -> Option<u32> {
         let found = self.find_key(session_key(packet, sw_if, direction))?;
         let index = found >> 1;
-        let is_reverse = found & 1 == 1;
-        let session = self.slots.get_mut(index as usize)?;
+        let session = self.slots.get(index as usize)?;
         if now_ns.saturating_sub(session.last_active_ns) >= timeouts.get(session.kind) {
             self.delete(index);
             return None;
         }
+        self.refresh(
+            found,
+            now_ns,
+            packet.tcp_flags_valid().then_some(packet.tcp_flags),
+        );
+        Some(index)
+    }
+
+    /// A packet of session entry `found` at `now_ns`: the session is active, and its TCP
+    /// state advances by the packet's flags (`None` for a packet without them).
+    #[inline(always)]
+    fn refresh(&mut self, found: u32, now_ns: u64, tcp_flags: Option<u8>) {
+        let index = found >> 1;
+        let Some(session) = self.slots.get_mut(index as usize) else {
+            return;
+        };
         session.last_active_ns = now_ns;
-        if packet.proto == ip_proto::TCP && packet.tcp_flags_valid() {
+        if let Some(flags) = tcp_flags {
             let old_kind = session.kind;
-            if is_reverse {
-                session.flags_reverse |= packet.tcp_flags;
+            if found & 1 == 1 {
+                session.flags_reverse |= flags;
             } else {
-                session.flags_forward |= packet.tcp_flags;
+                session.flags_forward |= flags;
             }
             let new_kind = session.tcp_kind();
             if new_kind != old_kind {
@@ -490,7 +527,60 @@ impl SessionTable {
                 self.push_tail(index, new_kind, now_ns);
             }
         }
-        Some(index)
+    }
+
+    /// The live session `packet` belongs to on (sw_if, direction), as a handle; neither
+    /// refreshes it nor changes the lookup cache.
+    pub(crate) fn handle(
+        &self,
+        packet: &AclPacketInfo,
+        sw_if: IfIndex,
+        direction: Direction,
+    ) -> Option<SessionHandle> {
+        let key = session_key(packet, sw_if, direction);
+        let found = self.peek(key, self.hash(key)).0?;
+        let session = self.slots.get((found >> 1) as usize)?;
+        Some(SessionHandle {
+            found,
+            generation: session.generation,
+        })
+    }
+
+    /// Whether the session `handle` names is still the same one and has not expired: a
+    /// lookup of its key would find it and take it.
+    #[inline(always)]
+    pub(crate) fn is_live(
+        &self,
+        handle: SessionHandle,
+        now_ns: u64,
+        timeouts: &SessionTimeouts,
+    ) -> bool {
+        self.slots
+            .get((handle.found >> 1) as usize)
+            .is_some_and(|s| {
+                s.in_use
+                    && s.generation == handle.generation
+                    && now_ns.saturating_sub(s.last_active_ns) < timeouts.get(s.kind)
+            })
+    }
+
+    /// What [`SessionTable::lookup`] does on a hit, for a handle [`SessionTable::is_live`]
+    /// accepted.
+    #[inline(always)]
+    pub(crate) fn refresh_handle(
+        &mut self,
+        handle: SessionHandle,
+        now_ns: u64,
+        tcp_flags: Option<u8>,
+    ) {
+        self.refresh(handle.found, now_ns, tcp_flags);
+    }
+
+    /// Where the session `handle` names lives, for a prefetch.
+    #[inline(always)]
+    pub(crate) fn address(&self, handle: SessionHandle) -> Option<*const u8> {
+        let session = self.slots.get((handle.found >> 1) as usize)?;
+        Some(std::ptr::from_ref(session).cast())
     }
 
     /// Creates the session for `packet`, first seen on (sw_if, direction). When the table
@@ -530,7 +620,10 @@ impl SessionTable {
             // Only when the limit was raised without growing: refuse rather than allocate.
             None => return Err(CreateError::TableFull),
         };
+        // A reused slot keeps counting generations from where its last session left off.
+        let generation = self.slots.get(index as usize).map_or(0, |s| s.generation);
         let mut session = Session {
+            generation,
             forward_key,
             has_l4: packet.has_l4(),
             kind: TimeoutKind::for_new(packet.proto),
@@ -625,6 +718,7 @@ impl SessionTable {
             return;
         }
         session.in_use = false;
+        session.generation = session.generation.wrapping_add(1);
         let (forward_key, reverse_key, kind) =
             (session.forward_key, session.reverse_key(), session.kind);
         self.unlink(index, kind);

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::buffer::{PacketBuf, TestBuf};
-use crate::node::InputKind;
+use crate::node::{InputKind, NodeId};
 use crate::pipeline::{Verdict, Worker};
 use crate::spec_frames::{self, HOST_MAC, HOST_NEXT_HOP};
 use crate::types::IfIndex;
@@ -91,6 +91,29 @@ fn run(
     (verdict, pkts[0].data().to_vec())
 }
 
+/// The nodes a traced request from the pod visits, as the spec's trace shows them.
+const REQUEST_NODES: [&str; 9] = [
+    "virtio-input",
+    "ethernet-input",
+    "ip4-input",
+    "acl-plugin-in-ip4-fa",
+    "nat44-out2in",
+    "ip4-lookup",
+    "ip4-rewrite",
+    "acl-plugin-out-ip4-fa",
+    "tap0-output",
+];
+
+/// The node names of one packet's trace block, in order.
+fn trace_nodes(block: &str) -> Vec<String> {
+    block
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(t, _)| t.len() == 15 && t.chars().filter(|c| *c == ':').count() == 3)
+        .map(|(_, n)| n.to_string())
+        .collect()
+}
+
 /// The spec's two ip4-rewrite hex dumps: the first 60 bytes of the frames as they leave.
 const SYN_OUT: &str = "3e1b702d4d5101234567894208004500003c5eb440003f06c7ee0a0101030a14
     0002b4e61f90ba5bf36d00000000a002721090950000020405b40402";
@@ -150,29 +173,8 @@ fn seed_request_and_response_byte_for_byte() {
         .filter(|b| !b.trim().is_empty())
         .collect();
     assert_eq!(blocks.len(), 2, "{trace}");
-    let nodes = |block: &str| -> Vec<String> {
-        block
-            .lines()
-            .filter_map(|l| l.split_once(": "))
-            .filter(|(t, _)| t.len() == 15 && t.chars().filter(|c| *c == ':').count() == 3)
-            .map(|(_, n)| n.to_string())
-            .collect()
-    };
-    assert_eq!(
-        nodes(blocks[0]),
-        [
-            "virtio-input",
-            "ethernet-input",
-            "ip4-input",
-            "acl-plugin-in-ip4-fa",
-            "nat44-out2in",
-            "ip4-lookup",
-            "ip4-rewrite",
-            "acl-plugin-out-ip4-fa",
-            "tap0-output"
-        ],
-        "{trace}"
-    );
+    let nodes = trace_nodes;
+    assert_eq!(nodes(blocks[0]), REQUEST_NODES, "{trace}");
     assert_eq!(
         nodes(blocks[1]),
         [
@@ -435,4 +437,404 @@ fn live_route_changes_lose_no_packet_on_stable_routes() {
         1,
         "retired snapshots are freed once the worker moved on"
     );
+}
+
+/// The flow-cache tests' node: the seed, plus routes back to many client pods, a
+/// load-balanced UDP service with two endpoints, and the host network routed on tap0.
+fn flow_cache_node() -> (Control, IfIndex, IfIndex) {
+    let (mut control, tap2, tap0) = seed_node();
+    control.learn_neighbor(tap0, HOST_NEXT_HOP, HOST_MAC);
+    for line in [
+        "ip route add 10.1.0.0/16 via 10.1.1.3 tap2",
+        "ip route add 10.20.0.0/24 via 172.30.1.2 tap0",
+        "nat44 add load-balancing static mapping protocol udp external 10.104.221.85:53 \
+         local 10.20.0.2:5353 probability 50 local 10.20.0.3:5353 probability 50 out2in-only",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    (control, tap2, tap0)
+}
+
+/// One flow of the flow-cache tests: a client pod to the TCP or the UDP service.
+#[derive(Clone, Copy)]
+struct TestFlow {
+    client: std::net::Ipv4Addr,
+    port: u16,
+    udp: bool,
+    /// The endpoint the request went to, once one did (the reply comes from it).
+    endpoint: Option<(std::net::Ipv4Addr, u16)>,
+}
+
+/// A request (from the pod, on tap2) or a reply (from the endpoint, on tap0) of `flow`,
+/// with what varies drawn from `rng`: TTL (1 among them), TCP flags, payload length
+/// (above the MTU at times), Ethernet padding, an IP checksum of 0x0000 or 0xffff, a
+/// wrong IP checksum, and any L4 checksum value (NAT44 patches it without checking),
+/// including UDP's zero.
+fn flow_frame(flow: &TestFlow, reply: bool, rng: &mut crate::rand::FastRng) -> Vec<u8> {
+    use crate::packet::{EthernetFrame, Ipv4Packet, Protocol};
+    use crate::spec_frames::{CLIENT_POD_MAC, SERVICE_IP, TAP0_MAC, TAP2_MAC};
+    let (src_mac, dst_mac) = if reply {
+        (HOST_MAC, TAP0_MAC)
+    } else {
+        (CLIENT_POD_MAC, TAP2_MAC)
+    };
+    let service = (SERVICE_IP, if flow.udp { 53 } else { 80 });
+    let endpoint = flow
+        .endpoint
+        .unwrap_or((std::net::Ipv4Addr::new(10, 20, 0, 2), 8080));
+    let ((src, sport), (dst, dport)) = if reply {
+        (endpoint, (flow.client, flow.port))
+    } else {
+        ((flow.client, flow.port), service)
+    };
+    let payload_len = match rng.below(8) {
+        0 => 1480 + rng.below(40) as usize,
+        _ => rng.below(64) as usize,
+    };
+    let l4_len = if flow.udp { 8 } else { 20 } + payload_len;
+    let mut frame = vec![0u8; 14 + 20 + l4_len];
+    let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.set_destination(dst_mac);
+    eth.set_source(src_mac);
+    eth.set_ethertype(crate::packet::EtherType::Ipv4);
+    let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
+    ip.set_version_and_header_len(20);
+    ip.set_total_len((20 + l4_len) as u16);
+    ip.set_fragment(true, false, 0);
+    ip.set_ttl([1, 2, 64, 255][rng.below(4) as usize]);
+    ip.set_protocol(if flow.udp {
+        Protocol::Udp
+    } else {
+        Protocol::Tcp
+    });
+    ip.set_src(src);
+    ip.set_dst(dst);
+    let l4_csum = match rng.below(4) {
+        0 => 0,
+        1 => 0xffff,
+        _ => rng.next_u32() as u16,
+    };
+    {
+        let l4 = ip.payload_mut();
+        l4[0..2].copy_from_slice(&sport.to_be_bytes());
+        l4[2..4].copy_from_slice(&dport.to_be_bytes());
+        if flow.udp {
+            l4[4..6].copy_from_slice(&(l4_len as u16).to_be_bytes());
+            l4[6..8].copy_from_slice(&l4_csum.to_be_bytes());
+        } else {
+            const FLAGS: [u8; 6] = [0x02, 0x12, 0x10, 0x18, 0x11, 0x04];
+            l4[12] = 5 << 4;
+            l4[13] = FLAGS[rng.below(6) as usize];
+            l4[16..18].copy_from_slice(&l4_csum.to_be_bytes());
+        }
+    }
+    // An ident that makes the header checksum 0x0000 at times (it may then be sent as
+    // 0xffff, which checks as well).
+    ip.set_ident(0);
+    ip.fill_checksum();
+    let ident = match rng.below(4) {
+        0 => ip.checksum(),
+        _ => rng.next_u32() as u16,
+    };
+    ip.set_ident(ident);
+    ip.fill_checksum();
+    match rng.below(16) {
+        0 if ip.checksum() == 0 => ip.set_checksum(0xffff),
+        1 => ip.set_checksum(ip.checksum() ^ 0x0100),
+        _ => {}
+    }
+    if rng.below(8) == 0 {
+        frame.extend_from_slice(&[0; 6]);
+    }
+    frame
+}
+
+/// Two workers, one with the flow cache and one without, get the same bursts of
+/// requests and replies over many flows, with sessions expiring, deleted and
+/// re-created (on another endpoint at times), and the configuration changing: every
+/// verdict, every byte, and the sessions and counters agree, and the cache did forward
+/// most packets.
+#[test]
+fn flow_cache_forwards_exactly_as_the_stages() {
+    let (mut control, tap2, tap0) = flow_cache_node();
+    let mut snapshot = control.snapshot();
+    let mut cached = Worker::new(ticks);
+    let mut plain = Worker::new(ticks);
+    plain.set_flow_cache(false);
+    let mut rng = crate::rand::FastRng::new(7);
+    let mut flows: Vec<TestFlow> = (0..48)
+        .map(|n| TestFlow {
+            client: std::net::Ipv4Addr::new(10, 1, 2 + (n / 200) as u8, (n % 200 + 1) as u8),
+            port: 30_000 + n as u16,
+            udp: n % 3 == 0,
+            endpoint: None,
+        })
+        .collect();
+    let mut now = NOW;
+    let mut packets = 0u64;
+    for round in 0..400 {
+        // Time moves on by up to 4 s a round, and leaps now and then, so that sessions
+        // expire (ACL: transient TCP after 120 s, UDP after 600 s; NAT44: transitory TCP
+        // after 240 s, UDP after 300 s) and their slots go to other flows.
+        now += rng.below(4_000_000_000);
+        match round {
+            100 => now += 130_000_000_000,
+            200 => now += 610_000_000_000,
+            150 => {
+                // A new neighbour MAC: a new snapshot, every entry stale.
+                control
+                    .execute_line("set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:52 static")
+                    .unwrap();
+                snapshot = control.snapshot();
+            }
+            250 | 320 => {
+                for worker in [&mut cached, &mut plain] {
+                    for addr in ["10.20.0.2", "10.20.0.3"] {
+                        worker
+                            .answer(
+                                WorkerQuestion::NatDeleteSession {
+                                    addr: addr.parse().unwrap(),
+                                    port: 5353,
+                                    proto: crate::nat44::NatProtocol::Udp,
+                                },
+                                &snapshot,
+                                now,
+                            )
+                            .unwrap();
+                    }
+                }
+            }
+            _ => {}
+        }
+        let reply = round % 2 == 1;
+        // Each phase of 50 rounds uses a different two thirds of the flows: the others idle.
+        let phase = round / 50;
+        let picked: Vec<usize> = (0..32)
+            .map(|_| (phase * 16 + rng.below(32) as usize) % flows.len())
+            .collect();
+        let frames: Vec<Vec<u8>> = picked
+            .iter()
+            .map(|&f| flow_frame(&flows[f], reply, &mut rng))
+            .collect();
+        let rx = if reply { tap0 } else { tap2 };
+        let mut outs = Vec::new();
+        for worker in [&mut cached, &mut plain] {
+            let mut pkts: Vec<TestBuf> = frames.iter().map(|f| TestBuf::new(f)).collect();
+            let verdicts = worker.process(rx, &mut pkts, &snapshot, now).to_vec();
+            let bytes: Vec<Vec<u8>> = pkts.iter().map(|p| p.data().to_vec()).collect();
+            outs.push((verdicts, bytes));
+        }
+        assert_eq!(outs[0].0, outs[1].0, "round {round}: verdicts");
+        for (k, (a, b)) in outs[0].1.iter().zip(&outs[1].1).enumerate() {
+            assert_eq!(a, b, "round {round}, packet {k}: bytes");
+        }
+        // The endpoint each request reached is where its flow's replies come from.
+        if !reply {
+            for (k, &f) in picked.iter().enumerate() {
+                if outs[0].0[k] == Verdict::Tx(tap0) {
+                    let out = &outs[0].1[k];
+                    let dst = std::net::Ipv4Addr::new(out[30], out[31], out[32], out[33]);
+                    let dport = u16::from_be_bytes([out[36], out[37]]);
+                    flows[f].endpoint = Some((dst, dport));
+                }
+            }
+        }
+        packets += frames.len() as u64;
+    }
+    let (c, p) = (cached.counters().totals(), plain.counters().totals());
+    assert_eq!(c.interfaces, p.interfaces, "interface counters");
+    assert_eq!(c.drops, p.drops, "drop counters");
+    for node in NodeId::ALL {
+        let (a, b) = (c.runtime[node.index()], p.runtime[node.index()]);
+        if node != NodeId::Ip4FlowCache {
+            assert_eq!(a.vectors + a.cached, b.vectors, "{node} vectors");
+        }
+    }
+    assert_eq!(cached.nat().session_count(), plain.nat().session_count());
+    assert_eq!(cached.acl().session_count(), plain.acl().session_count());
+    assert_eq!(
+        cached.acl().counters().session_hits,
+        plain.acl().counters().session_hits
+    );
+    let show = |w: &mut Worker| {
+        w.answer(WorkerQuestion::NatSessions { detail: true }, &snapshot, now)
+            .unwrap()
+    };
+    assert_eq!(show(&mut cached), show(&mut plain));
+    let stats = cached.flow_cache().stats();
+    assert!(
+        stats.hits > packets / 3,
+        "the cache forwarded {} of {packets} packets",
+        stats.hits
+    );
+    assert!(stats.misses > 0 && stats.learnt > 0, "{stats:?}");
+    assert_eq!(plain.flow_cache().stats().hits, 0);
+}
+
+/// Runs `frames` through both workers and checks that they agree; returns what left.
+fn through_both(
+    workers: [&mut Worker; 2],
+    snapshot: &Snapshot,
+    rx: IfIndex,
+    frames: &[Vec<u8>],
+    now: u64,
+) -> Vec<(Verdict, Vec<u8>)> {
+    let mut outs = Vec::new();
+    for worker in workers {
+        let mut pkts: Vec<TestBuf> = frames.iter().map(|f| TestBuf::new(f)).collect();
+        let verdicts = worker.process(rx, &mut pkts, snapshot, now).to_vec();
+        outs.push(
+            verdicts
+                .into_iter()
+                .zip(pkts.iter().map(|p| p.data().to_vec()))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(outs[0], outs[1]);
+    outs.swap_remove(0)
+}
+
+/// A frame of `flow` that passes every check (TTL above 1, no padding, within the MTU,
+/// a correct IP checksum) with TCP flags `flags`.
+fn clean_frame(flow: &TestFlow, reply: bool, flags: u8, rng: &mut crate::rand::FastRng) -> Vec<u8> {
+    loop {
+        let frame = flow_frame(flow, reply, rng);
+        let ip = crate::packet::Ipv4Packet::new_verified(&frame[14..]);
+        if frame[22] > 1
+            && frame[47] == flags
+            && ip.is_ok_and(|ip| {
+                usize::from(ip.total_len()) + 14 == frame.len() && frame.len() < 200
+            })
+        {
+            return frame;
+        }
+    }
+}
+
+/// ACL sessions reclaimed by housekeeping whose slots then go to another flow: the first
+/// flow's cached entry names those slots, and must not take the other flow's sessions
+/// for its own (its packet takes the stages and gets a session of its own).
+#[test]
+fn flow_cache_entry_of_reclaimed_acl_sessions_is_stale() {
+    let (control, tap2, tap0) = flow_cache_node();
+    let snapshot = control.snapshot();
+    let mut cached = Worker::new(ticks);
+    let mut plain = Worker::new(ticks);
+    plain.set_flow_cache(false);
+    let mut rng = crate::rand::FastRng::new(3);
+    let flow = |last: u8, port: u16| TestFlow {
+        client: std::net::Ipv4Addr::new(10, 1, 2, last),
+        port,
+        udp: false,
+        endpoint: Some((std::net::Ipv4Addr::new(10, 20, 0, 2), 8080)),
+    };
+    let (a, b) = (flow(1, 30_000), flow(2, 30_001));
+    let mut now = NOW;
+    // The SYN passes tap0's output ACL by a rule (not learnt: a session may yet appear
+    // for it there); the SYN-ACK's reflected session on tap0 then admits the ACK.
+    let open = |flow: &TestFlow, now: u64, workers: [&mut Worker; 2], rng: &mut _| {
+        let [c, p] = workers;
+        for (rx, reply, flags) in [(tap2, false, 0x02), (tap0, true, 0x12), (tap2, false, 0x10)] {
+            let frame = clean_frame(flow, reply, flags, rng);
+            let out = through_both([&mut *c, &mut *p], &snapshot, rx, &[frame], now);
+            assert!(matches!(out[0].0, Verdict::Tx(_)));
+        }
+    };
+    open(&a, now, [&mut cached, &mut plain], &mut rng);
+    assert_eq!(cached.flow_cache().stats().hits, 0);
+    // The ACK was learnt; an RST of the flow is a hit, and turns its sessions transient.
+    let rst = clean_frame(&a, false, 0x04, &mut rng);
+    through_both(
+        [&mut cached, &mut plain],
+        &snapshot,
+        tap2,
+        std::slice::from_ref(&rst),
+        now,
+    );
+    assert_eq!(cached.flow_cache().stats().hits, 1, "the RST was a hit");
+    // 130 s on, a's transient ACL sessions have expired (its NAT44 session, 240 s, has
+    // not); housekeeping reclaims them, and b's sessions take their slots.
+    now += 130_000_000_000;
+    for worker in [&mut cached, &mut plain] {
+        worker.housekeeping(&snapshot, now);
+        assert_eq!(worker.acl().session_count(), 0);
+    }
+    open(&b, now, [&mut cached, &mut plain], &mut rng);
+    through_both([&mut cached, &mut plain], &snapshot, tap2, &[rst], now);
+    assert_eq!(
+        cached.acl().session_count(),
+        3,
+        "a got a session of its own"
+    );
+    assert_eq!(plain.acl().session_count(), 3);
+    assert_eq!(cached.flow_cache().stats().hits, 1, "a's entry was stale");
+}
+
+/// A known flow's packet in a traced burst takes the stages, so its trace reads as the
+/// fixed sequence; untraced, it is a hit, and `show runtime` counts it in every stage it
+/// passed by as well as in ip4-flow-cache's row.
+#[test]
+fn flow_cache_keeps_traces_and_runtime_rows() {
+    let (control, tap2, tap0) = flow_cache_node();
+    let snapshot = control.snapshot();
+    let mut worker = Worker::new(ticks);
+    let mut rng = crate::rand::FastRng::new(5);
+    let flow = TestFlow {
+        client: std::net::Ipv4Addr::new(10, 1, 2, 9),
+        port: 40_000,
+        udp: false,
+        endpoint: Some((std::net::Ipv4Addr::new(10, 20, 0, 2), 8080)),
+    };
+    for (rx, reply, flags) in [(tap2, false, 0x02), (tap0, true, 0x12), (tap2, false, 0x10)] {
+        let frame = clean_frame(&flow, reply, flags, &mut rng);
+        let (verdict, _) = run(&mut worker, &snapshot, rx, frame);
+        assert!(matches!(verdict, Verdict::Tx(_)));
+    }
+    let ack = clean_frame(&flow, false, 0x10, &mut rng);
+    let (verdict, untraced) = run(&mut worker, &snapshot, tap2, ack.clone());
+    assert_eq!(verdict, Verdict::Tx(tap0));
+    assert_eq!(worker.flow_cache().stats().hits, 1);
+    worker
+        .answer(
+            WorkerQuestion::TraceAdd {
+                input: InputKind::Virtio,
+                count: 1,
+            },
+            &snapshot,
+            NOW,
+        )
+        .unwrap();
+    let (_, traced) = run(&mut worker, &snapshot, tap2, ack);
+    assert_eq!(
+        traced, untraced,
+        "the stages and the cache send the same bytes"
+    );
+    assert_eq!(
+        worker.flow_cache().stats().hits,
+        1,
+        "the traced packet took the stages"
+    );
+    let trace = worker
+        .answer(WorkerQuestion::ShowTrace { max: 1 }, &snapshot, NOW)
+        .unwrap();
+    let block = trace.split("Packet ").nth(1).unwrap_or_default();
+    assert_eq!(trace_nodes(block), REQUEST_NODES, "{trace}");
+    assert!(trace.contains("action: 3"), "{trace}");
+    let totals = worker.counters().totals();
+    let row = |node: NodeId| totals.runtime[node.index()];
+    assert_eq!(row(NodeId::Nat44Out2in).cached, 1);
+    assert_eq!(row(NodeId::Nat44In2out).cached, 0);
+    assert_eq!(
+        row(NodeId::Ip4Lookup).vectors + row(NodeId::Ip4Lookup).cached,
+        5,
+        "five packets were routed"
+    );
+    assert_eq!(
+        row(NodeId::Ip4FlowCache).vectors,
+        4,
+        "four untraced packets tried it"
+    );
+    let runtime = totals.format_runtime();
+    assert!(runtime.contains("ip4-flow-cache"), "{runtime}");
+    assert!(runtime.contains("carried"), "{runtime}");
 }

@@ -410,6 +410,40 @@ impl Nat44Worker {
             .prefetch_session(key_table(direction), hash, prefetch);
     }
 
+    /// The live session with `key` in `table`, for the flow cache; changes nothing.
+    pub fn find_session(&self, table: KeyTable, key: &SessionKey) -> Option<u32> {
+        self.sessions.peek_key(table, key)
+    }
+
+    /// Session `index`, if it is live and still the one of `generation`.
+    #[inline(always)]
+    pub fn live_session(&self, index: u32, generation: u32) -> Option<&Session> {
+        self.sessions
+            .get(index)
+            .filter(|s| s.generation() == generation)
+    }
+
+    /// A packet translated by session `index` through the flow cache: what a hit in
+    /// [`Nat44Worker::out2in`] or [`Nat44Worker::in2out`] accounts.
+    #[inline(always)]
+    pub fn hit_session(
+        &mut self,
+        index: u32,
+        now: u32,
+        length: u16,
+        tcp_flags: u8,
+        from_inside: bool,
+    ) {
+        self.sessions
+            .touch(index, now, length, tcp_flags, from_inside);
+    }
+
+    /// Where session `index` lives, for a prefetch.
+    #[inline(always)]
+    pub fn session_address(&self, index: u32) -> Option<*const u8> {
+        self.sessions.address(index)
+    }
+
     fn out2in_verdict(
         &mut self,
         config: &Nat44Config,

@@ -124,6 +124,9 @@ pub struct Session {
     pub flags: u8,
     tcp_seen: u8,
     class: u8,
+    /// Bumped when the slot is freed, so the flow cache can tell a session from a later
+    /// one in the same slot (even one with the same keys and another endpoint).
+    generation: u32,
 }
 
 impl Session {
@@ -155,6 +158,7 @@ impl Session {
             flags,
             tcp_seen: 0,
             class: initial_class(proto) as u8,
+            generation: 0,
         }
     }
 
@@ -180,6 +184,10 @@ impl Session {
 
     pub fn class(&self) -> TimeoutClass {
         TimeoutClass::from_index(self.class)
+    }
+
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
     pub fn has(&self, flag: u8) -> bool {
@@ -323,6 +331,18 @@ impl SessionTable {
         self.peek(KeyTable::In2out, key, key.hash()).0.is_some()
     }
 
+    /// The live session with `key` in `table`, leaving the cache as it is.
+    pub fn peek_key(&self, table: KeyTable, key: &SessionKey) -> Option<u32> {
+        self.peek(table, key, key.hash()).0
+    }
+
+    /// Where session `index` lives, for a prefetch.
+    #[inline(always)]
+    pub fn address(&self, index: u32) -> Option<*const u8> {
+        let session = self.slots.get(index as usize)?;
+        Some(std::ptr::from_ref(session).cast())
+    }
+
     /// The live session with `key` in `table`, and whether it came from the table rather
     /// than the cache: the table is asked only when the cache cannot answer. A cached
     /// slot may have been freed since (it keeps its last key), or reused for another flow.
@@ -416,6 +436,7 @@ impl SessionTable {
         let Some(slot) = self.slots.get_mut(index as usize) else {
             return Err(InsertError::Full);
         };
+        session.generation = slot.generation;
         *slot = session;
         let class = usize::from(session.class);
         self.link_tail(class, index);
@@ -453,6 +474,7 @@ impl SessionTable {
         self.unlink(index);
         if let Some(slot) = self.slots.get_mut(index as usize) {
             slot.class = FREE_LIST as u8;
+            slot.generation = slot.generation.wrapping_add(1);
         }
         self.link_tail(FREE_LIST, index);
         Some(session)

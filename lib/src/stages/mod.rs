@@ -11,6 +11,7 @@ pub mod acl;
 pub mod arp;
 pub mod ethernet_input;
 pub mod icmp_error;
+pub mod ip4_flow_cache;
 pub mod ip4_input;
 pub mod ip4_local;
 pub mod ip4_lookup;

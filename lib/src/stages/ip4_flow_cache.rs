@@ -1,0 +1,898 @@
+//! ip4-flow-cache: the decisions of every stage for an established flow, remembered, so
+//! that its next packets take one lookup instead of the whole sequence.
+//!
+//! A packet that ran the stages and left by an interface is *learnt* when what the
+//! stages did to it would be done the same way to the flow's next packet: each stateful
+//! stage found (or made) a session that the next packet will hit, and everything else was
+//! decided by the configuration snapshot alone. The entry, keyed by the receiving
+//! interface and the 5-tuple, holds:
+//!
+//! - the snapshot's epoch (a new snapshot makes every entry stale);
+//! - the sessions with their slot generations: acl-in's, NAT44's, acl-out's (a session
+//!   deleted, expired or replaced in its slot makes the entry stale);
+//! - the outcome of ip4-lookup and ip4-rewrite: the interface out, its MTU, the MACs;
+//! - the checksum changes of NAT44 and the TTL decrement, summed (RFC 1624): the header
+//!   checksum gets one ones'-complement addition, and so does the L4 checksum.
+//!
+//! A packet of a known flow is checked as ethernet-input and ip4-input would check it
+//! (our MAC, IPv4 without options or fragmentation, header checksum, lengths, TTL > 1),
+//! its sessions are checked as their lookups would find them (live, same generation, not
+//! expired), then the sessions are refreshed exactly as a hit in each stage refreshes
+//! them (TCP state, counters), and the packet is rewritten. Anything else (a stale entry,
+//! an expired session, a TTL of 1, a size above the MTU, a fragment, options, ICMP) takes
+//! the stages as before, which also counts and traces it. A traced burst takes the
+//! stages too, so a trace always reads as the fixed sequence. The stages' `show runtime`
+//! rows count the packets carried past them ([`crate::counters::RuntimeTotals::cached`]).
+//!
+//! Not learnt (they always take the stages): ICMP, packets that leave by an
+//! interface with NAT44's output feature, packets from outside on an interface that is
+//! both inside and outside (their node depends on whether an in2out session exists), and
+//! packets that a rule rather than a session let through an ACL (their rule counters are
+//! the stage's to keep).
+//!
+//! The table is a fixed array of two-entry buckets (64-byte entries), sized at start; a
+//! key has two buckets (two hashes), so four places. A new entry takes a free or stale
+//! place, else the first way of its first bucket (whose entry moves to the second way):
+//! no allocation and no chain. A collision only sends a flow back to the stages.
+
+use super::Context;
+use crate::acl::{AclPacketInfo, AclWorker, Direction, SessionHandle};
+use crate::buffer::PacketBuf;
+use crate::burst::{Burst, Disposition, MAX_BURST};
+use crate::nat44::session::{KeyTable, SessionKey};
+use crate::nat44::{Nat44Worker, NatDirection, NatProtocol};
+use crate::node::NodeId;
+use crate::packet::checksum;
+use crate::packet::udp::nonzero;
+use crate::types::{IfIndex, MacAddr};
+use std::net::Ipv4Addr;
+
+const ETH_LEN: usize = 14;
+const IP_LEN: usize = 20;
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+/// The NAT44 index of an entry without NAT44; the top bit of a real one says the packet
+/// came from outside.
+const NO_NAT: u32 = u32::MAX;
+const FROM_OUTSIDE: u32 = 1 << 31;
+/// A session index NAT44 can hand out (the top bit stays free for [`FROM_OUTSIDE`]).
+const MAX_NAT_INDEX: u32 = FROM_OUTSIDE - 1;
+
+/// Least and most entries a worker's table holds.
+const MIN_ENTRIES: usize = 1024;
+const MAX_ENTRIES: usize = 512 * 1024;
+
+/// (src, dst) and (sport, dport, rx_if, proto, 1): the 1 keeps an empty entry from
+/// matching anything.
+type FlowKey = [u64; 2];
+
+fn flow_key(rx_if: IfIndex, src: u32, dst: u32, sport: u16, dport: u16, proto: u8) -> FlowKey {
+    [
+        u64::from(src) << 32 | u64::from(dst),
+        u64::from(sport) << 48
+            | u64::from(dport) << 32
+            | u64::from(rx_if.0) << 16
+            | u64::from(proto) << 8
+            | 1,
+    ]
+}
+
+/// The fields of a key, for learning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tuple {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+}
+
+fn tuple_of(key: &FlowKey) -> Tuple {
+    Tuple {
+        src: Ipv4Addr::from_bits((key[0] >> 32) as u32),
+        dst: Ipv4Addr::from_bits(key[0] as u32),
+        sport: (key[1] >> 48) as u16,
+        dport: (key[1] >> 32) as u16,
+    }
+}
+
+fn proto_of(key: &FlowKey) -> u8 {
+    (key[1] >> 8) as u8
+}
+
+/// A multiply-fold of the key: the low bits pick the bucket.
+#[inline(always)]
+fn hash(key: &FlowKey) -> u64 {
+    let product = u128::from(key[0] ^ 0x243f_6a88_85a3_08d3) * u128::from(key[1] ^ 0x1319_8a2e);
+    ((product as u64) ^ ((product >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 64);
+
+/// One flow's remembered decisions: one cache line.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Entry {
+    key: FlowKey,
+    /// The low 32 bits of the snapshot epoch it was learnt under.
+    epoch: u32,
+    /// NAT44's session index ([`NO_NAT`]: none), with [`FROM_OUTSIDE`].
+    nat: u32,
+    nat_generation: u32,
+    acl_in: SessionHandle,
+    acl_out: SessionHandle,
+    /// Destination and source MAC, as ip4-rewrite wrote them.
+    macs: [u8; 12],
+    /// Ones'-complement sums of what NAT44 and ip4-rewrite change in the IPv4 header
+    /// and in the TCP/UDP checksum's coverage.
+    ip_delta: u16,
+    l4_delta: u16,
+    tx_if: u16,
+    mtu: u16,
+}
+
+impl Entry {
+    const EMPTY: Entry = Entry {
+        key: [0, 0],
+        epoch: 0,
+        nat: NO_NAT,
+        nat_generation: 0,
+        acl_in: SessionHandle::NONE,
+        acl_out: SessionHandle::NONE,
+        macs: [0; 12],
+        ip_delta: 0,
+        l4_delta: 0,
+        tx_if: 0,
+        mtu: 0,
+    };
+}
+
+/// What the first pass read from a packet.
+#[derive(Clone, Copy, Debug, Default)]
+struct Pending {
+    /// Zero: the packet cannot take the cache (not parsed, or not eligible).
+    key: FlowKey,
+    hash: u64,
+    /// The entry found in the second pass, or `usize::MAX`.
+    entry: usize,
+}
+
+const NO_ENTRY: usize = usize::MAX;
+
+/// The key of a packet that may use the cache. Our MAC, IPv4 without options or fragmentation, a correct header checksum, lengths
+/// that hold, TTL above 1, and a whole TCP or UDP header: anything else takes the stages.
+#[inline(always)]
+fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<FlowKey> {
+    let head: &[u8; ETH_LEN + IP_LEN] = frame.get(..ETH_LEN + IP_LEN)?.try_into().ok()?;
+    if head[..6] != our_mac.0 || head[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ip: &[u8; IP_LEN] = head[ETH_LEN..].try_into().ok()?;
+    let total_len = u16::from_be_bytes([ip[2], ip[3]]);
+    let flags_fragment = u16::from_be_bytes([ip[6], ip[7]]);
+    if ip[0] != 0x45
+        || usize::from(total_len) > frame.len() - ETH_LEN
+        || usize::from(total_len) < IP_LEN
+        || flags_fragment & 0x3fff != 0
+        || ip[8] <= 1
+        || checksum::checksum(ip) != 0
+    {
+        return None;
+    }
+    let l4 = frame.get(ETH_LEN + IP_LEN..ETH_LEN + usize::from(total_len))?;
+    let proto = ip[9];
+    match proto {
+        TCP => {
+            let data_offset = usize::from(*l4.get(12)? >> 4) * 4;
+            if l4.len() < 20 || data_offset < 20 || data_offset > l4.len() {
+                return None;
+            }
+        }
+        UDP => {
+            let length = usize::from(u16::from_be_bytes([*l4.get(4)?, *l4.get(5)?]));
+            if length < 8 || length > l4.len() {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    let be32 = |at: usize| u32::from_be_bytes([ip[at], ip[at + 1], ip[at + 2], ip[at + 3]]);
+    let sport = u16::from_be_bytes([l4[0], l4[1]]);
+    let dport = u16::from_be_bytes([l4[2], l4[3]]);
+    Some(flow_key(rx_if, be32(12), be32(16), sport, dport, proto))
+}
+
+/// `~HC' = ~HC + delta` (RFC 1624 eqn. 3 with every change summed in `delta`).
+#[inline(always)]
+fn patch(csum: u16, delta: u16) -> u16 {
+    !checksum::fold(u64::from(!csum) + u64::from(delta))
+}
+
+/// The terms [`checksum::update32`] adds for a 32-bit field that changed.
+fn terms32(old: u32, new: u32) -> u64 {
+    u64::from(!(old >> 16) & 0xffff)
+        + u64::from(!old & 0xffff)
+        + u64::from(new >> 16)
+        + u64::from(new & 0xffff)
+}
+
+/// The terms [`checksum::update16`] adds for a 16-bit field that changed.
+fn terms16(old: u16, new: u16) -> u64 {
+    u64::from(!old) + u64::from(new)
+}
+
+/// The checksum changes of a translation from `old` to `new`, field by field as NAT44's
+/// rewrite makes them (only fields that change), for the IPv4 header and for the L4
+/// checksum; the header's also has the TTL decrement of a packet with `ttl_proto` as its
+/// TTL and protocol word (every TTL above 1 gives the same sum).
+fn deltas(old: Tuple, new: Tuple, ttl_proto: u16) -> (u16, u16) {
+    let mut ip = terms16(ttl_proto, ttl_proto.wrapping_sub(0x100));
+    let mut l4 = 0;
+    if old.src != new.src {
+        let t = terms32(old.src.to_bits(), new.src.to_bits());
+        ip += t;
+        l4 += t;
+    }
+    if old.dst != new.dst {
+        let t = terms32(old.dst.to_bits(), new.dst.to_bits());
+        ip += t;
+        l4 += t;
+    }
+    if old.sport != new.sport {
+        l4 += terms16(old.sport, new.sport);
+    }
+    if old.dport != new.dport {
+        l4 += terms16(old.dport, new.dport);
+    }
+    (checksum::fold(ip), checksum::fold(l4))
+}
+
+/// The first ways of a key's two buckets.
+#[inline(always)]
+fn buckets(bucket_mask: usize, hash: u64) -> [usize; 2] {
+    [
+        (hash as usize & bucket_mask) * 2,
+        ((hash >> 32) as usize & bucket_mask) * 2,
+    ]
+}
+
+/// What the cache did, for `show runtime`'s rows and the tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowCacheStats {
+    /// Packets forwarded from an entry.
+    pub hits: u64,
+    /// Packets eligible that found no entry: they took the stages.
+    pub misses: u64,
+    /// Packets whose entry could not be used (a new snapshot, a session gone or
+    /// expired, a size above the MTU): they took the stages.
+    pub stale: u64,
+    /// Entries written after a packet took the stages.
+    pub learnt: u64,
+}
+
+/// One worker's flow cache.
+pub struct Ip4FlowCache {
+    entries: Vec<Entry>,
+    bucket_mask: usize,
+    enabled: bool,
+    pending: [Pending; MAX_BURST],
+    stats: FlowCacheStats,
+}
+
+impl Ip4FlowCache {
+    /// A table for about `flows` flows in each direction (two entries per flow, rounded
+    /// to a power of two, within 1k..512k entries: 32 MiB at most).
+    pub fn new(flows: usize) -> Self {
+        let entries = flows
+            .saturating_mul(4)
+            .next_power_of_two()
+            .clamp(MIN_ENTRIES, MAX_ENTRIES);
+        Ip4FlowCache {
+            entries: vec![Entry::EMPTY; entries],
+            bucket_mask: entries / 2 - 1,
+            enabled: true,
+            pending: [Pending::default(); MAX_BURST],
+            stats: FlowCacheStats::default(),
+        }
+    }
+
+    /// Off, every packet takes the stages (to compare, or to rule the cache out).
+    pub fn set_enabled(&mut self, enabled: bool) {
+        self.enabled = enabled;
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn stats(&self) -> FlowCacheStats {
+        self.stats
+    }
+
+    #[inline(always)]
+    fn buckets(&self, hash: u64) -> [usize; 2] {
+        buckets(self.bucket_mask, hash)
+    }
+
+    /// The entry holding `key`, if any.
+    #[inline(always)]
+    fn find(&self, key: &FlowKey, hash: u64) -> Option<usize> {
+        let [a, b] = self.buckets(hash);
+        let holds = |e: usize| self.entries.get(e).is_some_and(|entry| entry.key == *key);
+        if holds(a) {
+            Some(a)
+        } else if holds(a + 1) {
+            Some(a + 1)
+        } else if holds(b) {
+            Some(b)
+        } else if holds(b + 1) {
+            Some(b + 1)
+        } else {
+            None
+        }
+    }
+
+    /// Where to write `key`'s entry: where it is, else a free or stale way of its
+    /// buckets, else the first way of the first bucket, whose entry moves to the second
+    /// way (and the second way's is dropped).
+    fn place(&mut self, key: &FlowKey, hash: u64, epoch: u32) -> usize {
+        if let Some(e) = self.find(key, hash) {
+            return e;
+        }
+        let [a, b] = self.buckets(hash);
+        let free = [a, a + 1, b, b + 1].into_iter().find(|&e| {
+            self.entries
+                .get(e)
+                .is_some_and(|entry| entry.key[1] == 0 || entry.epoch != epoch)
+        });
+        free.unwrap_or_else(|| {
+            self.entries[a + 1] = self.entries[a];
+            a
+        })
+    }
+
+    /// Forwards the packets of known flows and marks them [`Disposition::Forwarded`];
+    /// the others stay live for the stages. Returns how many were forwarded.
+    pub fn forward<B: PacketBuf>(
+        &mut self,
+        acl: &mut AclWorker,
+        nat: &mut Nat44Worker,
+        burst: &mut Burst,
+        pkts: &mut [B],
+        cx: &Context<'_>,
+    ) -> usize {
+        let n = burst.len().min(pkts.len());
+        let Some(rx_if) = burst.get(0).map(|m| m.rx_if) else {
+            return 0;
+        };
+        let our_mac = cx
+            .snapshot
+            .interface(rx_if)
+            .filter(|i| i.admin_up)
+            .map(|i| i.mac);
+        let (Some(our_mac), true) = (our_mac, self.enabled) else {
+            self.pending[..n].fill(Pending::default());
+            return 0;
+        };
+        // Three passes, so that a burst's cache misses overlap: read each packet and ask
+        // for its buckets; find the entries and ask for their sessions; then forward.
+        for (pending, pkt) in self.pending.iter_mut().zip(pkts.iter()).take(n) {
+            *pending = match parse(pkt.data(), our_mac, rx_if) {
+                Some(key) => {
+                    let hash = hash(&key);
+                    for at in buckets(self.bucket_mask, hash) {
+                        if let Some(entry) = self.entries.get(at) {
+                            (cx.prefetch)(std::ptr::from_ref(entry).cast());
+                        }
+                    }
+                    Pending {
+                        key,
+                        hash,
+                        entry: NO_ENTRY,
+                    }
+                }
+                None => Pending::default(),
+            };
+        }
+        for i in 0..n {
+            let Pending { key, hash, .. } = self.pending[i];
+            if key[1] == 0 {
+                continue;
+            }
+            let Some(e) = self.find(&key, hash) else {
+                continue;
+            };
+            self.pending[i].entry = e;
+            let entry = &self.entries[e];
+            let sessions = [
+                (!entry.acl_in.is_none())
+                    .then(|| acl.session_address(entry.acl_in))
+                    .flatten(),
+                (entry.nat != NO_NAT)
+                    .then(|| nat.session_address(entry.nat & MAX_NAT_INDEX))
+                    .flatten(),
+                (!entry.acl_out.is_none())
+                    .then(|| acl.session_address(entry.acl_out))
+                    .flatten(),
+            ];
+            for address in sessions.into_iter().flatten() {
+                (cx.prefetch)(address);
+            }
+        }
+        let epoch = cx.snapshot.epoch as u32;
+        let mut by_nat = [0u64; 3];
+        let mut forwarded = 0;
+        for (i, pkt) in pkts.iter_mut().enumerate().take(n) {
+            let Pending { key, entry, .. } = self.pending[i];
+            if key[1] == 0 {
+                continue;
+            }
+            let Some(entry) = self.entries.get(entry) else {
+                self.stats.misses += 1;
+                continue;
+            };
+            let tx_if = if entry.epoch == epoch {
+                forward_one(acl, nat, entry, pkt, cx)
+            } else {
+                None
+            };
+            let Some(tx_if) = tx_if else {
+                self.stats.stale += 1;
+                continue;
+            };
+            burst.set_disposition(i, Disposition::Forwarded(tx_if));
+            by_nat[nat_node(entry.nat)] += 1;
+            forwarded += 1;
+        }
+        self.stats.hits += forwarded as u64;
+        count_carried(cx, &by_nat);
+        forwarded
+    }
+
+    /// Remembers the flows of packets that took the stages and left by an interface,
+    /// where the stages' decisions hold for the flow's next packets (see the module
+    /// documentation). Runs after `<interface>-output` has the burst's verdicts.
+    pub fn learn<B: PacketBuf>(
+        &mut self,
+        acl: &AclWorker,
+        nat: &Nat44Worker,
+        burst: &Burst,
+        pkts: &[B],
+        cx: &Context<'_>,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        let epoch = cx.snapshot.epoch as u32;
+        for (i, (meta, pkt)) in burst.meta().iter().zip(pkts).enumerate() {
+            let Some(&Pending { key, hash, .. }) = self.pending.get(i) else {
+                break;
+            };
+            if key[1] == 0 {
+                continue;
+            }
+            let Disposition::Output(tx_if) = meta.disposition() else {
+                continue;
+            };
+            if meta.generated {
+                continue;
+            }
+            let Some(mut learnt) = learn_one(acl, nat, &key, meta.flow.nat, tx_if, pkt.data(), cx)
+            else {
+                continue;
+            };
+            learnt.epoch = epoch;
+            let at = self.place(&key, hash, epoch);
+            self.entries[at] = learnt;
+            self.stats.learnt += 1;
+        }
+    }
+}
+
+/// Index into the per-burst counts by NAT44 node: none, out2in, in2out.
+fn nat_node(nat: u32) -> usize {
+    if nat == NO_NAT {
+        0
+    } else if nat & FROM_OUTSIDE != 0 {
+        1
+    } else {
+        2
+    }
+}
+
+/// Counts the packets forwarded from the cache as vectors of each stage they passed by,
+/// as those stages would have counted them.
+fn count_carried(cx: &Context<'_>, by_nat: &[u64; 3]) {
+    let all: u64 = by_nat.iter().sum();
+    if all == 0 {
+        return;
+    }
+    let counters = cx.counters;
+    for node in [
+        NodeId::EthernetInput,
+        NodeId::Ip4Input,
+        NodeId::AclIn,
+        NodeId::Ip4Lookup,
+        NodeId::Ip4Rewrite,
+        NodeId::AclOut,
+    ] {
+        counters.count_cached(node, all);
+    }
+    let nat = &cx.snapshot.nat;
+    if !nat.interface_roles_empty() {
+        counters.count_cached(NodeId::Nat44Classify, all);
+    }
+    for (node, count) in [
+        (NodeId::Nat44Out2in, by_nat[1]),
+        (NodeId::Nat44In2out, by_nat[2]),
+    ] {
+        if count > 0 {
+            counters.count_cached(node, count);
+        }
+    }
+    if nat.has_output_feature() {
+        counters.count_cached(NodeId::Nat44In2outOutput, all);
+    }
+}
+
+/// One packet of a known flow: checks that every session the entry names is still the
+/// one a lookup would find, then does what each stage does on a hit. `None`: the packet
+/// takes the stages (nothing was changed).
+#[inline(always)]
+fn forward_one<B: PacketBuf>(
+    acl: &mut AclWorker,
+    nat: &mut Nat44Worker,
+    entry: &Entry,
+    pkt: &mut B,
+    cx: &Context<'_>,
+) -> Option<IfIndex> {
+    let frame = pkt.data();
+    let ip = frame.get(ETH_LEN..ETH_LEN + IP_LEN)?;
+    let total_len = u16::from_be_bytes([ip[2], ip[3]]);
+    if total_len > entry.mtu {
+        return None;
+    }
+    let proto = ip[9];
+    let tcp_flags = if proto == TCP {
+        *frame.get(ETH_LEN + IP_LEN + 13)?
+    } else {
+        0
+    };
+    let acl_flags = (proto == TCP).then_some(tcp_flags);
+    let (config, now_ns) = (&*cx.snapshot.acl, cx.now_ns);
+    let acl_live = |h: SessionHandle| h.is_none() || acl.session_is_live(config, h, now_ns);
+    if !acl_live(entry.acl_in) || !acl_live(entry.acl_out) {
+        return None;
+    }
+    let translation = if entry.nat == NO_NAT {
+        None
+    } else {
+        let index = entry.nat & MAX_NAT_INDEX;
+        let session = nat.live_session(index, entry.nat_generation)?;
+        let (src, dst) = if entry.nat & FROM_OUTSIDE != 0 {
+            (
+                (session.in_remote, session.in_remote_port),
+                (session.in_local, session.in_local_port),
+            )
+        } else {
+            (
+                (session.out_local, session.out_local_port),
+                (session.out_remote, session.out_remote_port),
+            )
+        };
+        Some((index, src, dst))
+    };
+    // Every check passed: from here on the packet is forwarded.
+    for handle in [entry.acl_in, entry.acl_out] {
+        if !handle.is_none() {
+            acl.hit_session(handle, now_ns, acl_flags);
+        }
+    }
+    if let Some((index, _, _)) = translation {
+        let from_inside = entry.nat & FROM_OUTSIDE == 0;
+        let now = (now_ns / 1_000_000_000) as u32;
+        nat.hit_session(index, now, total_len, tcp_flags, from_inside);
+    }
+    let end = ETH_LEN + usize::from(total_len);
+    if pkt.data().len() > end {
+        // Ethernet padding, trimmed as ip4-input trims it.
+        pkt.set_len(end);
+    }
+    let frame = pkt.data_mut();
+    let (header, rest) = frame.split_at_mut_checked(ETH_LEN)?;
+    header.get_mut(..12)?.copy_from_slice(&entry.macs);
+    let (ip, l4) = rest.split_at_mut_checked(IP_LEN)?;
+    if let Some((_, (src, sport), (dst, dport))) = translation {
+        ip[12..16].copy_from_slice(&src.octets());
+        ip[16..20].copy_from_slice(&dst.octets());
+        l4.get_mut(0..2)?.copy_from_slice(&sport.to_be_bytes());
+        l4.get_mut(2..4)?.copy_from_slice(&dport.to_be_bytes());
+        let at = if proto == TCP { 16 } else { 6 };
+        let field = l4.get_mut(at..at + 2)?;
+        let csum = u16::from_be_bytes([field[0], field[1]]);
+        let patched = match proto {
+            TCP => patch(csum, entry.l4_delta),
+            // A UDP checksum of zero means none, and stays so.
+            _ if csum == 0 => 0,
+            _ => nonzero(patch(csum, entry.l4_delta)),
+        };
+        field.copy_from_slice(&patched.to_be_bytes());
+    }
+    ip[8] -= 1;
+    let csum = patch(u16::from_be_bytes([ip[10], ip[11]]), entry.ip_delta);
+    ip[10..12].copy_from_slice(&csum.to_be_bytes());
+    Some(IfIndex(entry.tx_if))
+}
+
+/// The entry for a packet that took the stages and leaves by `tx_if`, `key` being how
+/// it arrived and `frame` how it leaves; `None` when its flow's next packet could be
+/// treated otherwise.
+fn learn_one(
+    acl: &AclWorker,
+    nat: &Nat44Worker,
+    key: &FlowKey,
+    nat_direction: Option<NatDirection>,
+    tx_if: IfIndex,
+    frame: &[u8],
+    cx: &Context<'_>,
+) -> Option<Entry> {
+    let snapshot = cx.snapshot;
+    let rx_if = IfIndex((key[1] >> 16) as u16);
+    let proto = proto_of(key);
+    let old = tuple_of(key);
+    // How it leaves: IPv4 still (ARP turns a packet for an unresolved next hop into a
+    // request), and the tuple NAT44 made of it.
+    let head: &[u8; ETH_LEN + IP_LEN + 4] = frame.get(..ETH_LEN + IP_LEN + 4)?.try_into().ok()?;
+    if head[12..14] != [0x08, 0x00] || head[ETH_LEN] != 0x45 || head[ETH_LEN + 9] != proto {
+        return None;
+    }
+    let be32 = |at: usize| {
+        Ipv4Addr::from_bits(u32::from_be_bytes([
+            head[at],
+            head[at + 1],
+            head[at + 2],
+            head[at + 3],
+        ]))
+    };
+    let be16 = |at: usize| u16::from_be_bytes([head[at], head[at + 1]]);
+    let new = Tuple {
+        src: be32(ETH_LEN + 12),
+        dst: be32(ETH_LEN + 16),
+        sport: be16(ETH_LEN + IP_LEN),
+        dport: be16(ETH_LEN + IP_LEN + 2),
+    };
+    // It left with TTL - 1; the word the decrement changed had TTL + 1 before.
+    let ttl_proto = u16::from_be_bytes([head[ETH_LEN + 8].wrapping_add(1), proto]);
+
+    let info = |t: Tuple| AclPacketInfo {
+        src: t.src,
+        dst: t.dst,
+        proto,
+        sport: t.sport,
+        dport: t.dport,
+        tcp_flags: 0,
+        l4_valid: true,
+        nonfirst_fragment: false,
+    };
+    let acl_config = &*snapshot.acl;
+    let acl_handle = |sw_if: IfIndex, direction: Direction, t: Tuple| {
+        if acl_config.interface(sw_if, direction).is_none() {
+            Some(SessionHandle::NONE)
+        } else {
+            acl.session_handle(acl_config, sw_if, direction, &info(t))
+        }
+    };
+    let acl_in = acl_handle(rx_if, Direction::Input, old)?;
+    let acl_out = acl_handle(tx_if, Direction::Output, new)?;
+
+    let nat_config = &*snapshot.nat;
+    if nat_config.role(tx_if).output_feature {
+        return None;
+    }
+    let role = nat_config.role(rx_if);
+    let nat_proto = if proto == TCP {
+        NatProtocol::Tcp
+    } else {
+        NatProtocol::Udp
+    };
+    let (nat_index, nat_generation) = match (role.inside || role.outside, nat_direction) {
+        (false, _) => {
+            if new != old {
+                return None;
+            }
+            (NO_NAT, 0)
+        }
+        (true, None) => return None,
+        (true, Some(direction)) => {
+            if direction == NatDirection::Out2in && role.inside {
+                return None;
+            }
+            let (table, local, remote, side_bit) = match direction {
+                NatDirection::Out2in => (
+                    KeyTable::Out2in,
+                    (old.dst, old.dport),
+                    (old.src, old.sport),
+                    FROM_OUTSIDE,
+                ),
+                NatDirection::In2out => (
+                    KeyTable::In2out,
+                    (old.src, old.sport),
+                    (old.dst, old.dport),
+                    0,
+                ),
+            };
+            let session_key = SessionKey {
+                local: local.0,
+                remote: remote.0,
+                local_port: local.1,
+                remote_port: remote.1,
+                proto: nat_proto,
+            };
+            let index = nat.find_session(table, &session_key)?;
+            if index > MAX_NAT_INDEX {
+                return None;
+            }
+            let session = nat.sessions().get(index)?;
+            let expected = if side_bit != 0 {
+                Tuple {
+                    src: session.in_remote,
+                    dst: session.in_local,
+                    sport: session.in_remote_port,
+                    dport: session.in_local_port,
+                }
+            } else {
+                Tuple {
+                    src: session.out_local,
+                    dst: session.out_remote,
+                    sport: session.out_local_port,
+                    dport: session.out_remote_port,
+                }
+            };
+            if expected != new {
+                return None;
+            }
+            (index | side_bit, session.generation())
+        }
+    };
+    let mtu = snapshot.interface(tx_if)?.mtu;
+    let (ip_delta, l4_delta) = deltas(old, new, ttl_proto);
+    let mut macs = [0u8; 12];
+    macs.copy_from_slice(&head[..12]);
+    Some(Entry {
+        key: *key,
+        epoch: 0,
+        nat: nat_index,
+        nat_generation,
+        acl_in,
+        acl_out,
+        macs,
+        ip_delta,
+        l4_delta,
+        tx_if: tx_if.0,
+        mtu,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rand::FastRng;
+
+    /// What the stages do, one patch at a time: NAT44's rewrite (addresses, then ports;
+    /// UDP through its zero-keeping patches), then ip4-rewrite's TTL decrement.
+    fn stepwise(
+        old: Tuple,
+        new: Tuple,
+        ttl: u8,
+        ip_csum: u16,
+        l4_csum: u16,
+        udp: bool,
+    ) -> (u16, u16) {
+        let mut ip = ip_csum;
+        let mut l4 = l4_csum;
+        let l4_patch = |csum: u16, patched: u16| match (udp, csum) {
+            (true, 0) => 0,
+            (true, _) => nonzero(patched),
+            (false, _) => patched,
+        };
+        for (o, n) in [(old.src, new.src), (old.dst, new.dst)] {
+            if o != n {
+                ip = checksum::update32(ip, o.to_bits(), n.to_bits());
+                l4 = l4_patch(l4, checksum::update32(l4, o.to_bits(), n.to_bits()));
+            }
+        }
+        for (o, n) in [(old.sport, new.sport), (old.dport, new.dport)] {
+            if o != n {
+                l4 = l4_patch(l4, checksum::update16(l4, o, n));
+            }
+        }
+        let word = u16::from_be_bytes([ttl, if udp { UDP } else { TCP }]);
+        ip = checksum::update16(ip, word, word - 0x100);
+        (ip, l4)
+    }
+
+    fn edge_or_random(rng: &mut FastRng) -> u16 {
+        match rng.below(6) {
+            0 => 0,
+            1 => 0xffff,
+            2 => 1,
+            3 => 0xfffe,
+            _ => rng.next_u32() as u16,
+        }
+    }
+
+    /// The summed patch gives the same bytes as the stages' patches one by one, for any
+    /// checksum (0x0000 and 0xffff included), any TTL above 1 and any translation.
+    #[test]
+    fn summed_patch_equals_the_stepwise_patches() {
+        let mut rng = FastRng::new(11);
+        for _ in 0..200_000 {
+            let addr = |rng: &mut FastRng| match rng.below(4) {
+                0 => Ipv4Addr::from_bits(0xffff_ffff),
+                1 => Ipv4Addr::from_bits(0),
+                _ => Ipv4Addr::from_bits(rng.next_u32()),
+            };
+            let old = Tuple {
+                src: addr(&mut rng),
+                dst: addr(&mut rng),
+                sport: edge_or_random(&mut rng),
+                dport: edge_or_random(&mut rng),
+            };
+            let mut new = old;
+            if rng.below(2) == 0 {
+                new.src = addr(&mut rng);
+                new.sport = edge_or_random(&mut rng);
+            }
+            if rng.below(2) == 0 {
+                new.dst = addr(&mut rng);
+                new.dport = edge_or_random(&mut rng);
+            }
+            let ttl = 2 + rng.below(254) as u8;
+            let udp = rng.below(2) == 0;
+            let (ip_csum, l4_csum) = (edge_or_random(&mut rng), edge_or_random(&mut rng));
+            let proto = if udp { UDP } else { TCP };
+            let (ip_delta, l4_delta) = deltas(old, new, u16::from_be_bytes([ttl, proto]));
+            let l4 = match (udp, l4_csum) {
+                (true, 0) => 0,
+                (true, _) => nonzero(patch(l4_csum, l4_delta)),
+                (false, _) => patch(l4_csum, l4_delta),
+            };
+            assert_eq!(
+                (patch(ip_csum, ip_delta), l4),
+                stepwise(old, new, ttl, ip_csum, l4_csum, udp),
+                "{old:?} -> {new:?}, ttl {ttl}, udp {udp}, checksums {ip_csum:#x} {l4_csum:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_takes_only_what_the_stages_would_pass_unchanged() {
+        let mac = crate::spec_frames::TAP2_MAC;
+        let syn = crate::spec_frames::syn();
+        let rx = IfIndex(2);
+        assert!(parse(&syn, mac, rx).is_some());
+        let refused = |edit: &dyn Fn(&mut Vec<u8>)| {
+            let mut frame = syn.clone();
+            edit(&mut frame);
+            parse(&frame, mac, rx).is_none()
+        };
+        assert!(refused(&|f| f[0] = 0x03), "another MAC");
+        assert!(refused(&|f| f[12] = 0x86), "not IPv4");
+        assert!(refused(&|f| f[14] = 0x46), "options");
+        assert!(refused(&|f| f[20] |= 0x20), "more fragments");
+        assert!(refused(&|f| f[22] = 1), "TTL 1");
+        assert!(refused(&|f| f[24] ^= 1), "bad checksum");
+        assert!(
+            refused(&|f| f.truncate(60)),
+            "shorter than its total length"
+        );
+        assert!(
+            refused(&|f| f[46] = 0x40),
+            "TCP data offset past the segment"
+        );
+        let mut other = syn.clone();
+        other[23] = 1; // ICMP
+        let mut ip = crate::packet::Ipv4Packet::new_unchecked(&mut other[14..]);
+        ip.fill_checksum();
+        assert!(parse(&other, mac, rx).is_none(), "ICMP");
+    }
+}
