@@ -295,8 +295,12 @@ impl AclWorker {
         verdict
     }
 
-    /// The live session `packet` would hit on (sw_if, direction), for the flow cache;
-    /// `None` also when the interface has no ACLs there. Changes nothing.
+    /// How the flow cache remembers what [`AclWorker::classify`] decides for `packet` on
+    /// (sw_if, direction) without its rules: [`SessionHandle::NONE`] when the interface
+    /// has no ACLs at all; the live session it would hit; or, where the interface has
+    /// sessions but no rules in this direction and the key has no session, a watch (the
+    /// packet passes untouched until a session for its key may exist). `None`: the rules
+    /// would decide. Changes nothing.
     pub fn session_handle(
         &self,
         config: &AclConfig,
@@ -304,8 +308,14 @@ impl AclWorker {
         direction: Direction,
         packet: &AclPacketInfo,
     ) -> Option<SessionHandle> {
-        config.interface(sw_if, direction)?;
-        self.sessions.handle(packet, sw_if, direction)
+        let Some(rules) = config.interface(sw_if, direction) else {
+            return Some(SessionHandle::NONE);
+        };
+        match self.sessions.handle(packet, sw_if, direction) {
+            Some(handle) => Some(handle),
+            None if rules.is_none() => Some(self.sessions.watch(packet, sw_if, direction)),
+            None => None,
+        }
     }
 
     /// Whether a [`AclWorker::classify`] of the handle's flow would still hit it.
@@ -318,6 +328,9 @@ impl AclWorker {
     /// included. `tcp_flags` is `None` for a packet without them.
     #[inline(always)]
     pub fn hit_session(&mut self, handle: SessionHandle, now_ns: u64, tcp_flags: Option<u8>) {
+        if handle.is_none() || handle.is_watch() {
+            return;
+        }
         self.counters.session_hits += 1;
         self.sessions.refresh_handle(handle, now_ns, tcp_flags);
     }

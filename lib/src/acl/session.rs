@@ -256,6 +256,22 @@ impl SessionHandle {
     pub const fn is_none(&self) -> bool {
         self.found == u32::MAX
     }
+
+    /// A watch on a key that had no session: `found` holds [`WATCH`] and the key's slot in
+    /// [`SessionTable::created`], `generation` that slot's count.
+    pub const fn is_watch(&self) -> bool {
+        !self.is_none() && self.found & WATCH != 0
+    }
+}
+
+/// Marks a [`SessionHandle`] that watches for a key's session to appear.
+const WATCH: u32 = 1 << 31;
+/// Slots of the creation counts; a watch goes stale when any key of its slot gets a
+/// session.
+const CREATED_SLOTS: usize = 1 << 14;
+
+fn created_slot(hash: u64) -> usize {
+    (hash >> 50) as usize & (CREATED_SLOTS - 1)
 }
 
 impl Session {
@@ -353,6 +369,9 @@ pub(crate) struct SessionTable {
     live: usize,
     max: usize,
     backlog: bool,
+    /// Sessions created per slot of key hashes (both keys of each): what the flow
+    /// cache's watches compare.
+    created: Box<[u32]>,
 }
 
 impl SessionTable {
@@ -370,6 +389,7 @@ impl SessionTable {
             live: 0,
             max,
             backlog: false,
+            created: vec![0; CREATED_SLOTS].into_boxed_slice(),
         }
     }
 
@@ -546,8 +566,23 @@ impl SessionTable {
         })
     }
 
+    /// A watch on `packet`'s key on (sw_if, direction), which has no session now.
+    pub(crate) fn watch(
+        &self,
+        packet: &AclPacketInfo,
+        sw_if: IfIndex,
+        direction: Direction,
+    ) -> SessionHandle {
+        let slot = created_slot(self.hash(session_key(packet, sw_if, direction)));
+        SessionHandle {
+            found: WATCH | slot as u32,
+            generation: self.created.get(slot).copied().unwrap_or_default(),
+        }
+    }
+
     /// Whether the session `handle` names is still the same one and has not expired: a
-    /// lookup of its key would find it and take it.
+    /// lookup of its key would find it and take it. A watch: whether no session can
+    /// have been created for its key since.
     #[inline(always)]
     pub(crate) fn is_live(
         &self,
@@ -555,6 +590,10 @@ impl SessionTable {
         now_ns: u64,
         timeouts: &SessionTimeouts,
     ) -> bool {
+        if handle.is_watch() {
+            let slot = (handle.found & !WATCH) as usize;
+            return self.created.get(slot) == Some(&handle.generation);
+        }
         self.slots
             .get((handle.found >> 1) as usize)
             .is_some_and(|s| {
@@ -579,6 +618,10 @@ impl SessionTable {
     /// Where the session `handle` names lives, for a prefetch.
     #[inline(always)]
     pub(crate) fn address(&self, handle: SessionHandle) -> Option<*const u8> {
+        if handle.is_watch() {
+            let count = self.created.get((handle.found & !WATCH) as usize)?;
+            return Some(std::ptr::from_ref(count).cast());
+        }
         let session = self.slots.get((handle.found >> 1) as usize)?;
         Some(std::ptr::from_ref(session).cast())
     }
@@ -653,6 +696,14 @@ impl SessionTable {
             .insert_unique(hasher.hash_u128(reverse_key), index << 1 | 1, rehash);
         self.cache.insert(self.hash(forward_key), index << 1);
         self.cache.insert(self.hash(reverse_key), index << 1 | 1);
+        for key in [forward_key, reverse_key] {
+            if let Some(count) = self
+                .created
+                .get_mut(created_slot(self.hasher.hash_u128(key)))
+            {
+                *count = count.wrapping_add(1);
+            }
+        }
         self.live += 1;
         self.push_tail(index, kind, now_ns);
         Ok(index)

@@ -45,27 +45,26 @@ const SEED_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed-n
 /// 02:54:30.091783, the spec's first timestamp.
 const NOW: u64 = ((2 * 3600 + 54 * 60 + 30) * 1_000_000 + 91_783) * 1_000;
 
-/// The seed node: tap2 (pod) and tap0 (host) as the app creates them from `--iface`,
-/// then the shipped startup file.
-fn seed_node() -> (Control, IfIndex, IfIndex) {
+/// A node with two interfaces, (name, device) each, as the app creates them from
+/// `--iface`: the pods' side first, then the host's.
+fn two_port_node(ports: [(&str, &str); 2]) -> (Control, IfIndex, IfIndex) {
     let mut plane = ControlPlane::new();
-    let tap2 = plane
-        .add_interface(
-            "tap2",
-            "net_tap0",
-            MacAddr([2, 0, 0, 0, 0, 2]),
-            InputKind::Virtio,
-        )
-        .unwrap();
-    let tap0 = plane
-        .add_interface(
-            "tap0",
-            "net_tap1",
-            MacAddr([2, 0, 0, 0, 0, 1]),
-            InputKind::Virtio,
-        )
-        .unwrap();
-    let mut control = Control::new(plane, Box::new(TestPlatform));
+    let [pods, host] = [(ports[0], 2), (ports[1], 1)].map(|((name, device), last)| {
+        plane
+            .add_interface(
+                name,
+                device,
+                MacAddr([2, 0, 0, 0, 0, last]),
+                InputKind::Virtio,
+            )
+            .unwrap()
+    });
+    (Control::new(plane, Box::new(TestPlatform)), pods, host)
+}
+
+/// The seed node: tap2 (pod) and tap0 (host), then the shipped startup file.
+fn seed_node() -> (Control, IfIndex, IfIndex) {
+    let (mut control, tap2, tap0) = two_port_node([("tap2", "net_tap0"), ("tap0", "net_tap1")]);
     control
         .exec_file(SEED_CONF)
         .expect("the shipped seed-node.conf applies");
@@ -558,9 +557,7 @@ fn flow_frame(flow: &TestFlow, reply: bool, rng: &mut crate::rand::FastRng) -> V
 fn flow_cache_forwards_exactly_as_the_stages() {
     let (mut control, tap2, tap0) = flow_cache_node();
     let mut snapshot = control.snapshot();
-    let mut cached = Worker::new(ticks);
-    let mut plain = Worker::new(ticks);
-    plain.set_flow_cache(false);
+    let (mut cached, mut plain) = cached_and_plain();
     let mut rng = crate::rand::FastRng::new(7);
     let mut flows: Vec<TestFlow> = (0..48)
         .map(|n| TestFlow {
@@ -694,6 +691,23 @@ fn through_both(
     outs.swap_remove(0)
 }
 
+/// Two workers, the first with the flow cache, the second without.
+fn cached_and_plain() -> (Worker, Worker) {
+    let mut plain = Worker::new(ticks);
+    plain.set_flow_cache(false);
+    (Worker::new(ticks), plain)
+}
+
+/// A TCP flow from client pod 10.1.2.`last`:`port` to the service, answered by 10.20.0.2.
+fn tcp_flow(last: u8, port: u16) -> TestFlow {
+    TestFlow {
+        client: std::net::Ipv4Addr::new(10, 1, 2, last),
+        port,
+        udp: false,
+        endpoint: Some((std::net::Ipv4Addr::new(10, 20, 0, 2), 8080)),
+    }
+}
+
 /// A frame of `flow` that passes every check (TTL above 1, no padding, within the MTU,
 /// a correct IP checksum) with TCP flags `flags`.
 fn clean_frame(flow: &TestFlow, reply: bool, flags: u8, rng: &mut crate::rand::FastRng) -> Vec<u8> {
@@ -718,17 +732,9 @@ fn clean_frame(flow: &TestFlow, reply: bool, flags: u8, rng: &mut crate::rand::F
 fn flow_cache_entry_of_reclaimed_acl_sessions_is_stale() {
     let (control, tap2, tap0) = flow_cache_node();
     let snapshot = control.snapshot();
-    let mut cached = Worker::new(ticks);
-    let mut plain = Worker::new(ticks);
-    plain.set_flow_cache(false);
+    let (mut cached, mut plain) = cached_and_plain();
     let mut rng = crate::rand::FastRng::new(3);
-    let flow = |last: u8, port: u16| TestFlow {
-        client: std::net::Ipv4Addr::new(10, 1, 2, last),
-        port,
-        udp: false,
-        endpoint: Some((std::net::Ipv4Addr::new(10, 20, 0, 2), 8080)),
-    };
-    let (a, b) = (flow(1, 30_000), flow(2, 30_001));
+    let (a, b) = (tcp_flow(1, 30_000), tcp_flow(2, 30_001));
     let mut now = NOW;
     // The SYN passes tap0's output ACL by a rule (not learnt: a session may yet appear
     // for it there); the SYN-ACK's reflected session on tap0 then admits the ACK.
@@ -779,12 +785,7 @@ fn flow_cache_keeps_traces_and_runtime_rows() {
     let snapshot = control.snapshot();
     let mut worker = Worker::new(ticks);
     let mut rng = crate::rand::FastRng::new(5);
-    let flow = TestFlow {
-        client: std::net::Ipv4Addr::new(10, 1, 2, 9),
-        port: 40_000,
-        udp: false,
-        endpoint: Some((std::net::Ipv4Addr::new(10, 20, 0, 2), 8080)),
-    };
+    let flow = tcp_flow(9, 40_000);
     for (rx, reply, flags) in [(tap2, false, 0x02), (tap0, true, 0x12), (tap2, false, 0x10)] {
         let frame = clean_frame(&flow, reply, flags, &mut rng);
         let (verdict, _) = run(&mut worker, &snapshot, rx, frame);
@@ -837,4 +838,88 @@ fn flow_cache_keeps_traces_and_runtime_rows() {
     let runtime = totals.format_runtime();
     assert!(runtime.contains("ip4-flow-cache"), "{runtime}");
     assert!(runtime.contains("carried"), "{runtime}");
+}
+
+/// scripts/bench's node, small: ACLs (permit+reflect) on both interfaces' input only,
+/// NAT44 out on the pods' side and in on the host's, the TCP service.
+fn bench_node() -> (Control, IfIndex, IfIndex) {
+    let (mut control, pods, host) = two_port_node([("pods", "net_pcap0"), ("host", "net_null0")]);
+    for line in [
+        "set interface mac address pods 02:fe:16:3f:5f:0f",
+        "set interface ip address pods 10.1.1.1/24",
+        "set interface state pods up",
+        "set interface mac address host 01:23:45:67:89:42",
+        "set interface ip address host 172.30.1.1/24",
+        "set interface state host up",
+        "set ip neighbor pods 10.1.1.3 00:00:00:00:00:02 static",
+        "ip route add 10.1.0.0/16 via 10.1.1.3 pods",
+        "set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:51 static",
+        "ip route add 10.20.0.0/24 via 172.30.1.2 host",
+        "nat44 add static mapping tcp local 10.20.0.2 8080 external 10.104.221.85 80 out2in-only",
+        "set interface nat44 out pods",
+        "set interface nat44 in host",
+        "set acl-plugin acl deny src 192.0.2.1/32 proto 6 dport 22, permit+reflect tag bench",
+        "set acl-plugin interface pods input acl 0",
+        "set acl-plugin interface host input acl 0",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    (control, pods, host)
+}
+
+/// A request leaving an interface with sessions but no output rules, while its key has
+/// no session there, is cached with a watch on that key: once the reply creates the
+/// session (on the host's input, its reverse key on the host's output), the next
+/// request takes the stages and refreshes it, so it lives as long as with the stages.
+#[test]
+fn flow_cache_watch_ends_when_the_session_appears() {
+    let (control, pods, host) = bench_node();
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(9);
+    let flow = tcp_flow(7, 41_000);
+    let mut frame = |reply: bool, flags: u8| {
+        let mut f = clean_frame(&flow, reply, flags, &mut rng);
+        // flow_frame addresses the seed's MACs; this node's are the same.
+        f[..6].copy_from_slice(&if reply {
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0x42]
+        } else {
+            [0x02, 0xfe, 0x16, 0x3f, 0x5f, 0x0f]
+        });
+        f
+    };
+    let (syn, syn_ack, ack) = (frame(false, 0x02), frame(true, 0x12), frame(false, 0x10));
+    let mut now = NOW;
+    let mut send = |rx: IfIndex, f: &Vec<u8>, now: u64| {
+        let out = through_both(
+            [&mut cached, &mut plain],
+            &snapshot,
+            rx,
+            std::slice::from_ref(f),
+            now,
+        );
+        assert!(matches!(out[0].0, Verdict::Tx(_)));
+    };
+    send(pods, &syn, now);
+    send(pods, &syn, now);
+    now += 50_000_000_000;
+    send(pods, &syn, now);
+    send(host, &syn_ack, now);
+    now += 100_000_000_000;
+    send(pods, &ack, now);
+    now += 100_000_000_000;
+    for worker in [&mut cached, &mut plain] {
+        worker.housekeeping(&snapshot, now);
+    }
+    // The pod's session and the host's, which the ACK refreshed (else, transient, it
+    // would be 200 s idle and gone).
+    assert_eq!(plain.acl().session_count(), 2);
+    assert_eq!(
+        cached.acl().session_count(),
+        2,
+        "the ACK refreshed the host's session"
+    );
+    let stats = cached.flow_cache().stats();
+    assert_eq!(stats.hits, 2, "{stats:?}");
+    assert_eq!(stats.stale, 1, "{stats:?}");
 }

@@ -9,7 +9,10 @@
 //!
 //! - the snapshot's epoch (a new snapshot makes every entry stale);
 //! - the sessions with their slot generations: acl-in's, NAT44's, acl-out's (a session
-//!   deleted, expired or replaced in its slot makes the entry stale);
+//!   deleted, expired or replaced in its slot makes the entry stale); where an interface
+//!   has sessions but no rules in a direction and the packet's key had no session there
+//!   (a request whose reply has not come back yet), a watch on that key instead, stale
+//!   once a session may have been created for it;
 //! - the outcome of ip4-lookup and ip4-rewrite: the interface out, its MTU, the MACs;
 //! - the checksum changes of NAT44 and the TTL decrement, summed (RFC 1624): the header
 //!   checksum gets one ones'-complement addition, and so does the L4 checksum.
@@ -27,8 +30,8 @@
 //! Not learnt (they always take the stages): ICMP, packets that leave by an
 //! interface with NAT44's output feature, packets from outside on an interface that is
 //! both inside and outside (their node depends on whether an in2out session exists), and
-//! packets that a rule rather than a session let through an ACL (their rule counters are
-//! the stage's to keep).
+//! packets that a rule rather than a session let through an ACL (the rules are looked at
+//! only while no session exists, which may change; and their counters are the stage's).
 //!
 //! The table is a fixed array of two-entry buckets (64-byte entries), sized at start; a
 //! key has two buckets (two hashes), so four places. A new entry takes a free or stale
@@ -583,9 +586,7 @@ fn forward_one<B: PacketBuf>(
     };
     // Every check passed: from here on the packet is forwarded.
     for handle in [entry.acl_in, entry.acl_out] {
-        if !handle.is_none() {
-            acl.hit_session(handle, now_ns, acl_flags);
-        }
+        acl.hit_session(handle, now_ns, acl_flags);
     }
     if let Some((index, _, _)) = translation {
         let from_inside = entry.nat & FROM_OUTSIDE == 0;
@@ -675,11 +676,7 @@ fn learn_one(
     };
     let acl_config = &*snapshot.acl;
     let acl_handle = |sw_if: IfIndex, direction: Direction, t: Tuple| {
-        if acl_config.interface(sw_if, direction).is_none() {
-            Some(SessionHandle::NONE)
-        } else {
-            acl.session_handle(acl_config, sw_if, direction, &info(t))
-        }
+        acl.session_handle(acl_config, sw_if, direction, &info(t))
     };
     let acl_in = acl_handle(rx_if, Direction::Input, old)?;
     let acl_out = acl_handle(tx_if, Direction::Output, new)?;
