@@ -791,6 +791,11 @@ fn flow_cache_keeps_traces_and_runtime_rows() {
         let (verdict, _) = run(&mut worker, &snapshot, rx, frame);
         assert!(matches!(verdict, Verdict::Tx(_)));
     }
+    assert_eq!(
+        worker.flow_cache().stats().learnt,
+        1,
+        "the ACK was learnt, not the SYN nor the SYN-ACK"
+    );
     let ack = clean_frame(&flow, false, 0x10, &mut rng);
     let (verdict, untraced) = run(&mut worker, &snapshot, tap2, ack.clone());
     assert_eq!(verdict, Verdict::Tx(tap0));
@@ -888,7 +893,7 @@ fn flow_cache_watch_ends_when_the_session_appears() {
         });
         f
     };
-    let (syn, syn_ack, ack) = (frame(false, 0x02), frame(true, 0x12), frame(false, 0x10));
+    let (ack, syn_ack) = (frame(false, 0x10), frame(true, 0x12));
     let mut now = NOW;
     let mut send = |rx: IfIndex, f: &Vec<u8>, now: u64| {
         let out = through_both(
@@ -900,10 +905,11 @@ fn flow_cache_watch_ends_when_the_session_appears() {
         );
         assert!(matches!(out[0].0, Verdict::Tx(_)));
     };
-    send(pods, &syn, now);
-    send(pods, &syn, now);
+    // Requests as of an established connection, learnt from the first; then a reply.
+    send(pods, &ack, now);
+    send(pods, &ack, now);
     now += 50_000_000_000;
-    send(pods, &syn, now);
+    send(pods, &ack, now);
     send(host, &syn_ack, now);
     now += 100_000_000_000;
     send(pods, &ack, now);

@@ -27,6 +27,11 @@
 //! stages too, so a trace always reads as the fixed sequence. The stages' `show runtime`
 //! rows count the packets carried past them ([`crate::counters::RuntimeTotals::cached`]).
 //!
+//! A flow is learnt from a packet that neither opens nor closes it (TCP without SYN, FIN
+//! or RST; any UDP): the first packets of a connection, which make its sessions, and its
+//! last ones take the stages anyway, and a connection per request never pays for entries
+//! it would not use. Its later packets hit whatever their flags.
+//!
 //! Not learnt (they always take the stages): ICMP, packets that leave by an
 //! interface with NAT44's output feature, packets from outside on an interface that is
 //! both inside and outside (their node depends on whether an in2out session exists), and
@@ -640,6 +645,13 @@ fn learn_one(
     let rx_if = IfIndex((key[1] >> 16) as u16);
     let proto = proto_of(key);
     let old = tuple_of(key);
+    // A TCP packet that opens or closes its flow is not learnt: the flow's next packet
+    // in this direction is a while off, or never comes (a connection per request would
+    // pay for an entry per packet and use none).
+    const SYN_FIN_RST: u8 = 0x07;
+    if proto == TCP && frame.get(ETH_LEN + IP_LEN + 13)? & SYN_FIN_RST != 0 {
+        return None;
+    }
     // How it leaves: IPv4 still (ARP turns a packet for an unresolved next hop into a
     // request), and the tuple NAT44 made of it.
     let head: &[u8; ETH_LEN + IP_LEN + 4] = frame.get(..ETH_LEN + IP_LEN + 4)?.try_into().ok()?;
