@@ -334,8 +334,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                 nat_affinities: options.nat_sessions / 4,
             },
         );
-        let mut worker = worker;
-        worker.set_prefetch(dpdk::prefetch);
+        let mut worker = worker.prefetching::<dpdk::CpuPrefetch>();
         worker.set_flow_cache(!options.no_flow_cache);
         let snapshot = control.snapshot();
         for question in control.pending_questions() {

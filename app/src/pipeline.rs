@@ -14,7 +14,7 @@ use podfwd::stages::arp::LearnEvent;
 use podfwd::types::IfIndex;
 
 use crate::dpdk::mbuf::Mbuf;
-use crate::dpdk::{tsc, tsc_hz};
+use crate::dpdk::{tsc, tsc_hz, CpuPrefetch};
 use crate::forward::{BurstProcessor, Verdict};
 use crate::hardware::HardwareCommands;
 
@@ -25,7 +25,7 @@ pub fn if_index(position: usize) -> IfIndex {
 
 /// One worker lcore's pipeline.
 pub struct PipelineProcessor {
-    worker: Worker,
+    worker: Worker<CpuPrefetch>,
     snapshot: Subscriber<Snapshot>,
     mailbox: Arc<WorkerMailbox>,
     learned: SyncSender<LearnEvent>,
@@ -34,7 +34,7 @@ pub struct PipelineProcessor {
 
 impl PipelineProcessor {
     pub fn new(
-        worker: Worker,
+        worker: Worker<CpuPrefetch>,
         snapshot: Subscriber<Snapshot>,
         mailbox: Arc<WorkerMailbox>,
         learned: SyncSender<LearnEvent>,

@@ -31,6 +31,7 @@ use crate::stages::{
 };
 use crate::trace::{Headers, InlineName, InputRecord, OutputRecord, TraceBuffer, TraceRecord};
 use crate::types::IfIndex;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// A monotonic cycle counter: `rte_rdtsc` in the app, anything monotonic in tests.
@@ -44,6 +45,22 @@ pub type Prefetch = fn(*const u8);
 /// The prefetch of a worker the app gave none: does nothing.
 pub fn no_prefetch(_: *const u8) {}
 
+/// The prefetch instruction as a type, which the app lends the [`Worker`] as its type
+/// parameter: where the worker calls it directly (ip4-flow-cache, several addresses per
+/// packet) it then inlines to the one instruction, where a [`Prefetch`] is an indirect
+/// call each time. The stages' warm-up passes get it as a [`Prefetch`].
+pub trait PrefetchHint: 'static {
+    fn prefetch(address: *const u8);
+}
+
+/// The [`PrefetchHint`] of a worker the app lent none.
+pub struct NoPrefetch;
+
+impl PrefetchHint for NoPrefetch {
+    #[inline(always)]
+    fn prefetch(_: *const u8) {}
+}
+
 /// What became of a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -54,8 +71,8 @@ pub enum Verdict {
 }
 
 /// One worker's stages, state, counters and trace buffer; built before launch and moved
-/// into its lcore.
-pub struct Worker {
+/// into its lcore. `P` is the prefetch the app lends ([`Worker::prefetching`]).
+pub struct Worker<P: PrefetchHint = NoPrefetch> {
     burst: Burst,
     verdicts: [Verdict; MAX_BURST],
     counters: Arc<WorkerCounters>,
@@ -68,7 +85,7 @@ pub struct Worker {
     /// The snapshot epoch the ACL and NAT44 state were last fitted to.
     synced_epoch: Option<u64>,
     cycles: CycleSource,
-    prefetch: Prefetch,
+    prefetch: PhantomData<fn() -> P>,
     /// When housekeeping last ran, and whether it stopped at its budget.
     last_housekeeping_ns: Option<u64>,
     housekeeping_backlog: bool,
@@ -135,17 +152,35 @@ impl Worker {
             flow_cache: Ip4FlowCache::new(sizes.nat_sessions as usize),
             synced_epoch: None,
             cycles,
-            prefetch: no_prefetch,
+            prefetch: PhantomData,
             last_housekeeping_ns: None,
             housekeeping_backlog: false,
         }
     }
 
-    /// Lends the worker a real prefetch for its stages' warm-up passes.
-    pub fn set_prefetch(&mut self, prefetch: Prefetch) {
-        self.prefetch = prefetch;
+    /// The same worker with a real prefetch, for ip4-flow-cache and the stages' warm-up
+    /// passes.
+    pub fn prefetching<Q: PrefetchHint>(self) -> Worker<Q> {
+        Worker {
+            burst: self.burst,
+            verdicts: self.verdicts,
+            counters: self.counters,
+            trace: self.trace,
+            arp: self.arp,
+            icmp_error: self.icmp_error,
+            acl: self.acl,
+            nat: self.nat,
+            flow_cache: self.flow_cache,
+            synced_epoch: self.synced_epoch,
+            cycles: self.cycles,
+            prefetch: PhantomData,
+            last_housekeeping_ns: self.last_housekeeping_ns,
+            housekeeping_backlog: self.housekeeping_backlog,
+        }
     }
+}
 
+impl<P: PrefetchHint> Worker<P> {
     /// ip4-flow-cache on or off (on by default): off, every packet takes the stages.
     pub fn set_flow_cache(&mut self, enabled: bool) {
         self.flow_cache.set_enabled(enabled);
@@ -328,12 +363,12 @@ impl Worker {
             counters,
             trace: &mut self.trace,
             now_ns,
-            prefetch: self.prefetch,
+            prefetch: P::prefetch,
         };
         if !TRACE && self.flow_cache.enabled() {
             let start = cycles();
             self.flow_cache
-                .forward(&mut self.acl, &mut self.nat, burst, pkts, &cx);
+                .forward::<B, P>(&mut self.acl, &mut self.nat, burst, pkts, &cx);
             cx.counters
                 .count_call(NodeId::Ip4FlowCache, n as u64, cycles().wrapping_sub(start));
         }

@@ -78,9 +78,20 @@ pub fn tsc() -> u64 {
     unsafe { dpdk_sys::podfwd_rdtsc() }
 }
 
+/// [`prefetch`] as the library's [`podfwd::pipeline::PrefetchHint`]: the type the app's
+/// workers are built with, so that the flow cache's prefetches inline.
+pub struct CpuPrefetch;
+
+impl podfwd::pipeline::PrefetchHint for CpuPrefetch {
+    #[inline(always)]
+    fn prefetch(address: *const u8) {
+        prefetch(address);
+    }
+}
+
 /// Asks for the cache line at `address` (DPDK's `rte_prefetch0`): the prefetch the
 /// pipeline's warm-up passes use, which safe Rust cannot express.
-#[inline]
+#[inline(always)]
 pub fn prefetch(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint; it never faults and never reads into the program,

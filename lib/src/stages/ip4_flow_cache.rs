@@ -52,6 +52,7 @@ use crate::nat44::{Nat44Worker, NatDirection, NatProtocol};
 use crate::node::NodeId;
 use crate::packet::checksum;
 use crate::packet::udp::nonzero;
+use crate::pipeline::PrefetchHint;
 use crate::types::{IfIndex, MacAddr};
 use std::net::Ipv4Addr;
 
@@ -360,7 +361,7 @@ impl Ip4FlowCache {
 
     /// Forwards the packets of known flows and marks them [`Disposition::Forwarded`];
     /// the others stay live for the stages. Returns how many were forwarded.
-    pub fn forward<B: PacketBuf>(
+    pub fn forward<B: PacketBuf, P: PrefetchHint>(
         &mut self,
         acl: &mut AclWorker,
         nat: &mut Nat44Worker,
@@ -389,7 +390,7 @@ impl Ip4FlowCache {
                     let hash = hash(&key);
                     for at in buckets(self.bucket_mask, hash) {
                         if let Some(entry) = self.entries.get(at) {
-                            (cx.prefetch)(std::ptr::from_ref(entry).cast());
+                            P::prefetch(std::ptr::from_ref(entry).cast());
                         }
                     }
                     Pending {
@@ -423,7 +424,7 @@ impl Ip4FlowCache {
                     .flatten(),
             ];
             for address in sessions.into_iter().flatten() {
-                (cx.prefetch)(address);
+                P::prefetch(address);
             }
         }
         let epoch = cx.snapshot.epoch as u32;
