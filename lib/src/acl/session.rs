@@ -257,6 +257,11 @@ impl SessionHandle {
         self.found == u32::MAX
     }
 
+    /// A real session: neither [`SessionHandle::NONE`] nor a watch.
+    pub const fn is_session(&self) -> bool {
+        !self.is_none() && !self.is_watch()
+    }
+
     /// A watch on a key that had no session: `found` holds [`WATCH`] and the key's slot in
     /// [`SessionTable::created`], `generation` that slot's count.
     pub const fn is_watch(&self) -> bool {

@@ -609,9 +609,15 @@ fn flow_cache_forwards_exactly_as_the_stages() {
         let picked: Vec<usize> = (0..32)
             .map(|_| (phase * 16 + rng.below(32) as usize) % flows.len())
             .collect();
+        // Every other burst each way has only packets the cache may take (an established
+        // flow's, nothing to drop or answer): the cache forwards a burst only whole.
+        let clean = round % 4 >= 2;
         let frames: Vec<Vec<u8>> = picked
             .iter()
-            .map(|&f| flow_frame(&flows[f], reply, &mut rng))
+            .map(|&f| match clean {
+                true => clean_frame(&flows[f], reply, [0x10, 0x18][round % 2], &mut rng),
+                false => flow_frame(&flows[f], reply, &mut rng),
+            })
             .collect();
         let rx = if reply { tap0 } else { tap2 };
         let mut outs = Vec::new();
@@ -660,11 +666,14 @@ fn flow_cache_forwards_exactly_as_the_stages() {
     assert_eq!(show(&mut cached), show(&mut plain));
     let stats = cached.flow_cache().stats();
     assert!(
-        stats.hits > packets / 3,
+        stats.hits > packets / 5,
         "the cache forwarded {} of {packets} packets",
         stats.hits
     );
-    assert!(stats.misses > 0 && stats.learnt > 0, "{stats:?}");
+    assert!(
+        stats.misses > 0 && stats.learnt > 0 && stats.held > 0 && stats.stale > 0,
+        "{stats:?}"
+    );
     assert_eq!(plain.flow_cache().stats().hits, 0);
 }
 
@@ -709,13 +718,13 @@ fn tcp_flow(last: u8, port: u16) -> TestFlow {
 }
 
 /// A frame of `flow` that passes every check (TTL above 1, no padding, within the MTU,
-/// a correct IP checksum) with TCP flags `flags`.
+/// a correct IP checksum) with TCP flags `flags` (a UDP flow's has none).
 fn clean_frame(flow: &TestFlow, reply: bool, flags: u8, rng: &mut crate::rand::FastRng) -> Vec<u8> {
     loop {
         let frame = flow_frame(flow, reply, rng);
         let ip = crate::packet::Ipv4Packet::new_verified(&frame[14..]);
         if frame[22] > 1
-            && frame[47] == flags
+            && (flow.udp || frame.get(47) == Some(&flags))
             && ip.is_ok_and(|ip| {
                 usize::from(ip.total_len()) + 14 == frame.len() && frame.len() < 200
             })
@@ -738,15 +747,15 @@ fn flow_cache_entry_of_reclaimed_acl_sessions_is_stale() {
     let mut now = NOW;
     // The SYN passes tap0's output ACL by a rule (not learnt: a session may yet appear
     // for it there); the SYN-ACK's reflected session on tap0 then admits the ACK.
-    let open = |flow: &TestFlow, now: u64, workers: [&mut Worker; 2], rng: &mut _| {
-        let [c, p] = workers;
-        for (rx, reply, flags) in [(tap2, false, 0x02), (tap0, true, 0x12), (tap2, false, 0x10)] {
-            let frame = clean_frame(flow, reply, flags, rng);
-            let out = through_both([&mut *c, &mut *p], &snapshot, rx, &[frame], now);
-            assert!(matches!(out[0].0, Verdict::Tx(_)));
-        }
-    };
-    open(&a, now, [&mut cached, &mut plain], &mut rng);
+    let ports = (tap2, tap0);
+    open_flow(
+        [&mut cached, &mut plain],
+        &snapshot,
+        ports,
+        &a,
+        now,
+        &mut rng,
+    );
     assert_eq!(cached.flow_cache().stats().hits, 0);
     // The ACK was learnt; an RST of the flow is a hit, and turns its sessions transient.
     let rst = clean_frame(&a, false, 0x04, &mut rng);
@@ -765,7 +774,14 @@ fn flow_cache_entry_of_reclaimed_acl_sessions_is_stale() {
         worker.housekeeping(&snapshot, now);
         assert_eq!(worker.acl().session_count(), 0);
     }
-    open(&b, now, [&mut cached, &mut plain], &mut rng);
+    open_flow(
+        [&mut cached, &mut plain],
+        &snapshot,
+        ports,
+        &b,
+        now,
+        &mut rng,
+    );
     through_both([&mut cached, &mut plain], &snapshot, tap2, &[rst], now);
     assert_eq!(
         cached.acl().session_count(),
@@ -848,8 +864,17 @@ fn flow_cache_keeps_traces_and_runtime_rows() {
 /// scripts/bench's node, small: ACLs (permit+reflect) on both interfaces' input only,
 /// NAT44 out on the pods' side and in on the host's, the TCP service.
 fn bench_node() -> (Control, IfIndex, IfIndex) {
+    bench_node_with(&[
+        "set acl-plugin acl deny src 192.0.2.1/32 proto 6 dport 22, permit+reflect tag bench",
+        "set acl-plugin interface pods input acl 0",
+        "set acl-plugin interface host input acl 0",
+    ])
+}
+
+/// scripts/bench's interfaces, routes and NAT44, then `acl_lines`.
+fn bench_node_with(acl_lines: &[&str]) -> (Control, IfIndex, IfIndex) {
     let (mut control, pods, host) = two_port_node([("pods", "net_pcap0"), ("host", "net_null0")]);
-    for line in [
+    let lines = [
         "set interface mac address pods 02:fe:16:3f:5f:0f",
         "set interface ip address pods 10.1.1.1/24",
         "set interface state pods up",
@@ -863,10 +888,8 @@ fn bench_node() -> (Control, IfIndex, IfIndex) {
         "nat44 add static mapping tcp local 10.20.0.2 8080 external 10.104.221.85 80 out2in-only",
         "set interface nat44 out pods",
         "set interface nat44 in host",
-        "set acl-plugin acl deny src 192.0.2.1/32 proto 6 dport 22, permit+reflect tag bench",
-        "set acl-plugin interface pods input acl 0",
-        "set acl-plugin interface host input acl 0",
-    ] {
+    ];
+    for line in lines.iter().chain(acl_lines) {
         control.execute_line(line).unwrap();
     }
     (control, pods, host)
@@ -883,16 +906,7 @@ fn flow_cache_watch_ends_when_the_session_appears() {
     let (mut cached, mut plain) = cached_and_plain();
     let mut rng = crate::rand::FastRng::new(9);
     let flow = tcp_flow(7, 41_000);
-    let mut frame = |reply: bool, flags: u8| {
-        let mut f = clean_frame(&flow, reply, flags, &mut rng);
-        // flow_frame addresses the seed's MACs; this node's are the same.
-        f[..6].copy_from_slice(&if reply {
-            [0x01, 0x23, 0x45, 0x67, 0x89, 0x42]
-        } else {
-            [0x02, 0xfe, 0x16, 0x3f, 0x5f, 0x0f]
-        });
-        f
-    };
+    let mut frame = |reply: bool, flags: u8| clean_frame(&flow, reply, flags, &mut rng);
     let (ack, syn_ack) = (frame(false, 0x10), frame(true, 0x12));
     let mut now = NOW;
     let mut send = |rx: IfIndex, f: &Vec<u8>, now: u64| {
@@ -928,4 +942,137 @@ fn flow_cache_watch_ends_when_the_session_appears() {
     let stats = cached.flow_cache().stats();
     assert_eq!(stats.hits, 2, "{stats:?}");
     assert_eq!(stats.stale, 1, "{stats:?}");
+}
+
+/// Opens `flow` through both workers at `now` (SYN, SYN-ACK, ACK: the ACK is learnt).
+fn open_flow(
+    workers: [&mut Worker; 2],
+    snapshot: &Snapshot,
+    (pods, host): (IfIndex, IfIndex),
+    flow: &TestFlow,
+    now: u64,
+    rng: &mut crate::rand::FastRng,
+) {
+    let [c, p] = workers;
+    for (rx, reply, flags) in [(pods, false, 0x02), (host, true, 0x12), (pods, false, 0x10)] {
+        let frame = clean_frame(flow, reply, flags, rng);
+        let out = through_both([&mut *c, &mut *p], snapshot, rx, &[frame], now);
+        assert!(matches!(out[0].0, Verdict::Tx(_)));
+    }
+}
+
+/// A new snapshot (here a neighbour's new MAC) makes every entry stale: the next packet
+/// takes the stages and leaves with the new MAC.
+#[test]
+fn flow_cache_entry_is_stale_after_a_configuration_change() {
+    let (mut control, pods, host) = bench_node();
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(4);
+    let flow = tcp_flow(5, 42_000);
+    open_flow(
+        [&mut cached, &mut plain],
+        &snapshot,
+        (pods, host),
+        &flow,
+        NOW,
+        &mut rng,
+    );
+    let ack = clean_frame(&flow, false, 0x10, &mut rng);
+    through_both(
+        [&mut cached, &mut plain],
+        &snapshot,
+        pods,
+        std::slice::from_ref(&ack),
+        NOW,
+    );
+    assert_eq!(cached.flow_cache().stats().hits, 1);
+    control
+        .execute_line("set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:52 static")
+        .unwrap();
+    let snapshot = control.snapshot();
+    let out = through_both([&mut cached, &mut plain], &snapshot, pods, &[ack], NOW);
+    assert_eq!(out[0].1[..6], [0x3e, 0x1b, 0x70, 0x2d, 0x4d, 0x52]);
+    let stats = cached.flow_cache().stats();
+    assert_eq!((stats.hits, stats.stale), (1, 1), "{stats:?}");
+}
+
+/// A burst forwarded from the cache must not change the order in which the stages
+/// would have seen its packets' sessions. Here a new flow's SYN comes first at the NAT44
+/// session limit, before a cached flow's RST: the stages drop the SYN (the only session
+/// is established, so none can be recycled) and only then make the cached session
+/// transitory. The burst takes the stages as a whole.
+#[test]
+fn flow_cache_burst_with_a_new_flow_at_the_nat44_limit_takes_the_stages() {
+    let (mut control, tap2, tap0) = flow_cache_node();
+    control.execute_line("nat44 session limit 1").unwrap();
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(3);
+    let (a, b) = (tcp_flow(1, 30_000), tcp_flow(2, 30_001));
+    open_flow(
+        [&mut cached, &mut plain],
+        &snapshot,
+        (tap2, tap0),
+        &a,
+        NOW,
+        &mut rng,
+    );
+    let frames = [
+        clean_frame(&b, false, 0x02, &mut rng),
+        clean_frame(&a, false, 0x04, &mut rng),
+    ];
+    let out = through_both([&mut cached, &mut plain], &snapshot, tap2, &frames, NOW);
+    assert_eq!(out[0].0, Verdict::Drop, "no room for b's session");
+    let stats = cached.flow_cache().stats();
+    assert_eq!((stats.hits, stats.held), (0, 1), "{stats:?}");
+}
+
+/// Two cached packets in one burst refresh their sessions in the stages' order (every
+/// acl-in, then every acl-out), so the transient expiry list ends in the same order, and
+/// a full ACL table later gives up the same session.
+#[test]
+fn flow_cache_refreshes_sessions_in_the_stages_order() {
+    let (control, pods, host) = bench_node_with(&[
+        "set acl-plugin acl permit+reflect tag both",
+        "set acl-plugin interface pods input acl 0",
+        "set acl-plugin interface host output acl 0",
+        "set acl-plugin session table max-entries 4",
+    ]);
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(9);
+    let (a, b, c) = (
+        tcp_flow(1, 30_000),
+        tcp_flow(2, 30_001),
+        tcp_flow(3, 30_002),
+    );
+    for flow in [&a, &b] {
+        open_flow(
+            [&mut cached, &mut plain],
+            &snapshot,
+            (pods, host),
+            flow,
+            NOW,
+            &mut rng,
+        );
+    }
+    let rsts = [
+        clean_frame(&a, false, 0x04, &mut rng),
+        clean_frame(&b, false, 0x04, &mut rng),
+    ];
+    through_both([&mut cached, &mut plain], &snapshot, pods, &rsts, NOW);
+    assert_eq!(cached.flow_cache().stats().hits, 2, "both RSTs were hits");
+    let syn = clean_frame(&c, false, 0x02, &mut rng);
+    through_both([&mut cached, &mut plain], &snapshot, pods, &[syn], NOW);
+    let sessions = |w: &Worker| {
+        let mut v: Vec<_> = w
+            .acl()
+            .sessions(NOW)
+            .map(|s| (s.sw_if, s.src, s.sport))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sessions(&cached), sessions(&plain), "the ACL sessions left");
 }

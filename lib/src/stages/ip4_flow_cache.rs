@@ -19,13 +19,18 @@
 //!
 //! A packet of a known flow is checked as ethernet-input and ip4-input would check it
 //! (our MAC, IPv4 without options or fragmentation, header checksum, lengths, TTL > 1),
-//! its sessions are checked as their lookups would find them (live, same generation, not
-//! expired), then the sessions are refreshed exactly as a hit in each stage refreshes
-//! them (TCP state, counters), and the packet is rewritten. Anything else (a stale entry,
-//! an expired session, a TTL of 1, a size above the MTU, a fragment, options, ICMP) takes
-//! the stages as before, which also counts and traces it. A traced burst takes the
-//! stages too, so a trace always reads as the fixed sequence. The stages' `show runtime`
-//! rows count the packets carried past them ([`crate::counters::RuntimeTotals::cached`]).
+//! and its sessions as their lookups would find them (live, same generation, not
+//! expired). A burst is forwarded from the cache only when every packet in it passes: a
+//! packet taking the stages could create or recycle a session (at a table's limit), or
+//! move one in an expiry list, before a cached packet of the same burst would have seen
+//! it in the stages. Then the sessions are refreshed as a hit in each stage refreshes
+//! them (TCP state, counters), stage by stage as the stages would (every acl-in in packet
+//! order, then every NAT44, then every acl-out), and the packets are rewritten. Otherwise
+//! (a stale entry, an expired session, a TTL of 1, a size above the MTU, a fragment,
+//! options, ICMP, a new flow, an ARP frame in the burst) the whole burst takes the
+//! stages, which also count and trace it. A traced burst takes the stages too, so a
+//! trace always reads as the fixed sequence. The stages' `show runtime` rows count the
+//! packets carried past them ([`crate::counters::RuntimeTotals::cached`]).
 //!
 //! A flow is learnt from a packet that neither opens nor closes it (TCP without SYN, FIN
 //! or RST; any UDP): the first packets of a connection, which make its sessions, and its
@@ -155,7 +160,7 @@ impl Entry {
     };
 }
 
-/// What the first pass read from a packet.
+/// What the passes learnt about a packet.
 #[derive(Clone, Copy, Debug, Default)]
 struct Pending {
     /// Zero: the packet cannot take the cache (not parsed, or not eligible).
@@ -163,6 +168,21 @@ struct Pending {
     hash: u64,
     /// The entry found in the second pass, or `usize::MAX`.
     entry: usize,
+}
+
+/// How a packet of a known flow is forwarded, once all its checks passed (nothing is
+/// changed yet).
+#[derive(Clone, Copy, Debug, Default)]
+struct Plan {
+    total_len: u16,
+    proto: u8,
+    tcp_flags: u8,
+    /// NAT44's session ([`NO_NAT`]: none) and the new source and destination.
+    nat: u32,
+    src: u32,
+    dst: u32,
+    sport: u16,
+    dport: u16,
 }
 
 const NO_ENTRY: usize = usize::MAX;
@@ -274,6 +294,9 @@ pub struct FlowCacheStats {
     /// Packets whose entry could not be used (a new snapshot, a session gone or
     /// expired, a size above the MTU): they took the stages.
     pub stale: u64,
+    /// Packets whose entry could be used, but that took the stages with the rest of
+    /// their burst (a burst is forwarded from the cache only as a whole).
+    pub held: u64,
     /// Entries written after a packet took the stages.
     pub learnt: u64,
 }
@@ -284,6 +307,7 @@ pub struct Ip4FlowCache {
     bucket_mask: usize,
     enabled: bool,
     pending: [Pending; MAX_BURST],
+    plans: [Plan; MAX_BURST],
     stats: FlowCacheStats,
 }
 
@@ -300,6 +324,7 @@ impl Ip4FlowCache {
             bucket_mask: entries / 2 - 1,
             enabled: true,
             pending: [Pending::default(); MAX_BURST],
+            plans: [Plan::default(); MAX_BURST],
             stats: FlowCacheStats::default(),
         }
     }
@@ -427,34 +452,88 @@ impl Ip4FlowCache {
                 P::prefetch(address);
             }
         }
+        // Every packet is checked before any is forwarded: a burst is forwarded from the
+        // cache only if all of it can be. A packet that takes the stages may create or
+        // recycle a session (at a table's limit) or move one in its expiry list before a
+        // cached packet of the same burst would have hit it in the stages; forwarding
+        // only the rest would let those happen in another order. In a burst of hits
+        // alone no session is created or deleted, and applying the hits stage by stage
+        // (every acl-in, then every NAT44, then every acl-out, each in packet order)
+        // is exactly what the stages do.
         let epoch = cx.snapshot.epoch as u32;
-        let mut by_nat = [0u64; 3];
-        let mut forwarded = 0;
-        for (i, pkt) in pkts.iter_mut().enumerate().take(n) {
+        let (mut misses, mut stale, mut held) = (0, 0, 0);
+        // Which of the three session passes have work.
+        let (mut any_acl_in, mut any_nat, mut any_acl_out) = (false, false, false);
+        for (i, pkt) in pkts.iter().enumerate().take(n) {
             let Pending { key, entry, .. } = self.pending[i];
             if key[1] == 0 {
                 continue;
             }
             let Some(entry) = self.entries.get(entry) else {
-                self.stats.misses += 1;
+                misses += 1;
                 continue;
             };
-            let tx_if = if entry.epoch == epoch {
-                forward_one(acl, nat, entry, pkt, cx)
+            let plan = if entry.epoch == epoch {
+                check(acl, nat, entry, pkt.data(), cx)
             } else {
                 None
             };
-            let Some(tx_if) = tx_if else {
-                self.stats.stale += 1;
+            let Some(plan) = plan else {
+                stale += 1;
                 continue;
             };
-            burst.set_disposition(i, Disposition::Forwarded(tx_if));
-            by_nat[nat_node(entry.nat)] += 1;
-            forwarded += 1;
+            any_acl_in |= entry.acl_in.is_session();
+            any_nat |= plan.nat != NO_NAT;
+            any_acl_out |= entry.acl_out.is_session();
+            self.plans[i] = plan;
+            held += 1;
         }
-        self.stats.hits += forwarded as u64;
+        self.stats.misses += misses;
+        self.stats.stale += stale;
+        if held < n as u64 {
+            self.stats.held += held;
+            return 0;
+        }
+        let now_ns = cx.now_ns;
+        let acl_flags = |plan: &Plan| (plan.proto == TCP).then_some(plan.tcp_flags);
+        let planned = self.pending[..n].iter().zip(&self.plans[..n]);
+        if any_acl_in {
+            for (pending, plan) in planned.clone() {
+                if let Some(entry) = self.entries.get(pending.entry) {
+                    acl.hit_session(entry.acl_in, now_ns, acl_flags(plan));
+                }
+            }
+        }
+        if any_nat {
+            let now = (now_ns / 1_000_000_000) as u32;
+            for (pending, plan) in planned.clone() {
+                if let Some(entry) = self.entries.get(pending.entry) {
+                    if plan.nat != NO_NAT {
+                        let from_inside = entry.nat & FROM_OUTSIDE == 0;
+                        nat.hit_session(plan.nat, now, plan.total_len, plan.tcp_flags, from_inside);
+                    }
+                }
+            }
+        }
+        if any_acl_out {
+            for (pending, plan) in planned {
+                if let Some(entry) = self.entries.get(pending.entry) {
+                    acl.hit_session(entry.acl_out, now_ns, acl_flags(plan));
+                }
+            }
+        }
+        let mut by_nat = [0u64; 3];
+        for (i, pkt) in pkts.iter_mut().enumerate().take(n) {
+            let Some(entry) = self.entries.get(self.pending[i].entry) else {
+                continue;
+            };
+            rewrite(entry, &self.plans[i], pkt);
+            burst.set_disposition(i, Disposition::Forwarded(IfIndex(entry.tx_if)));
+            by_nat[nat_node(entry.nat)] += 1;
+        }
+        self.stats.hits += n as u64;
         count_carried(cx, &by_nat);
-        forwarded
+        n
     }
 
     /// Remembers the flows of packets that took the stages and left by an interface,
@@ -543,18 +622,16 @@ fn count_carried(cx: &Context<'_>, by_nat: &[u64; 3]) {
     }
 }
 
-/// One packet of a known flow: checks that every session the entry names is still the
-/// one a lookup would find, then does what each stage does on a hit. `None`: the packet
-/// takes the stages (nothing was changed).
+/// One packet of a known flow, checked: every session the entry names is still the one
+/// a lookup would find (and not expired), the size is within the MTU. Changes nothing.
 #[inline(always)]
-fn forward_one<B: PacketBuf>(
-    acl: &mut AclWorker,
-    nat: &mut Nat44Worker,
+fn check(
+    acl: &AclWorker,
+    nat: &Nat44Worker,
     entry: &Entry,
-    pkt: &mut B,
+    frame: &[u8],
     cx: &Context<'_>,
-) -> Option<IfIndex> {
-    let frame = pkt.data();
+) -> Option<Plan> {
     let ip = frame.get(ETH_LEN..ETH_LEN + IP_LEN)?;
     let total_len = u16::from_be_bytes([ip[2], ip[3]]);
     if total_len > entry.mtu {
@@ -566,18 +643,22 @@ fn forward_one<B: PacketBuf>(
     } else {
         0
     };
-    let acl_flags = (proto == TCP).then_some(tcp_flags);
     let (config, now_ns) = (&*cx.snapshot.acl, cx.now_ns);
     let acl_live = |h: SessionHandle| h.is_none() || acl.session_is_live(config, h, now_ns);
     if !acl_live(entry.acl_in) || !acl_live(entry.acl_out) {
         return None;
     }
-    let translation = if entry.nat == NO_NAT {
-        None
-    } else {
+    let mut plan = Plan {
+        total_len,
+        proto,
+        tcp_flags,
+        nat: NO_NAT,
+        ..Plan::default()
+    };
+    if entry.nat != NO_NAT {
         let index = entry.nat & MAX_NAT_INDEX;
         let session = nat.live_session(index, entry.nat_generation)?;
-        let (src, dst) = if entry.nat & FROM_OUTSIDE != 0 {
+        let ((src, sport), (dst, dport)) = if entry.nat & FROM_OUTSIDE != 0 {
             (
                 (session.in_remote, session.in_remote_port),
                 (session.in_local, session.in_local_port),
@@ -588,18 +669,16 @@ fn forward_one<B: PacketBuf>(
                 (session.out_remote, session.out_remote_port),
             )
         };
-        Some((index, src, dst))
-    };
-    // Every check passed: from here on the packet is forwarded.
-    for handle in [entry.acl_in, entry.acl_out] {
-        acl.hit_session(handle, now_ns, acl_flags);
+        plan.nat = index;
+        (plan.src, plan.dst, plan.sport, plan.dport) = (src.to_bits(), dst.to_bits(), sport, dport);
     }
-    if let Some((index, _, _)) = translation {
-        let from_inside = entry.nat & FROM_OUTSIDE == 0;
-        let now = (now_ns / 1_000_000_000) as u32;
-        nat.hit_session(index, now, total_len, tcp_flags, from_inside);
-    }
-    let end = ETH_LEN + usize::from(total_len);
+    Some(plan)
+}
+
+/// What ip4-input (padding), NAT44 and ip4-rewrite do to a checked packet's bytes.
+#[inline(always)]
+fn rewrite<B: PacketBuf>(entry: &Entry, plan: &Plan, pkt: &mut B) -> Option<()> {
+    let end = ETH_LEN + usize::from(plan.total_len);
     if pkt.data().len() > end {
         // Ethernet padding, trimmed as ip4-input trims it.
         pkt.set_len(end);
@@ -608,15 +687,15 @@ fn forward_one<B: PacketBuf>(
     let (header, rest) = frame.split_at_mut_checked(ETH_LEN)?;
     header.get_mut(..12)?.copy_from_slice(&entry.macs);
     let (ip, l4) = rest.split_at_mut_checked(IP_LEN)?;
-    if let Some((_, (src, sport), (dst, dport))) = translation {
-        ip[12..16].copy_from_slice(&src.octets());
-        ip[16..20].copy_from_slice(&dst.octets());
-        l4.get_mut(0..2)?.copy_from_slice(&sport.to_be_bytes());
-        l4.get_mut(2..4)?.copy_from_slice(&dport.to_be_bytes());
-        let at = if proto == TCP { 16 } else { 6 };
+    if plan.nat != NO_NAT {
+        ip[12..16].copy_from_slice(&plan.src.to_be_bytes());
+        ip[16..20].copy_from_slice(&plan.dst.to_be_bytes());
+        l4.get_mut(0..2)?.copy_from_slice(&plan.sport.to_be_bytes());
+        l4.get_mut(2..4)?.copy_from_slice(&plan.dport.to_be_bytes());
+        let at = if plan.proto == TCP { 16 } else { 6 };
         let field = l4.get_mut(at..at + 2)?;
         let csum = u16::from_be_bytes([field[0], field[1]]);
-        let patched = match proto {
+        let patched = match plan.proto {
             TCP => patch(csum, entry.l4_delta),
             // A UDP checksum of zero means none, and stays so.
             _ if csum == 0 => 0,
@@ -627,7 +706,7 @@ fn forward_one<B: PacketBuf>(
     ip[8] -= 1;
     let csum = patch(u16::from_be_bytes([ip[10], ip[11]]), entry.ip_delta);
     ip[10..12].copy_from_slice(&csum.to_be_bytes());
-    Some(IfIndex(entry.tx_if))
+    Some(())
 }
 
 /// The entry for a packet that took the stages and leaves by `tx_if`, `key` being how
