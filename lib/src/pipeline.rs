@@ -301,6 +301,7 @@ impl<P: PrefetchHint> Worker<P> {
             WorkerQuestion::NatAddresses => {
                 Ok(crate::nat44::show::addresses(&snapshot.nat, &self.nat))
             }
+            WorkerQuestion::FlowCache => Ok(self.flow_cache.show()),
             WorkerQuestion::NatDeleteSession { addr, port, proto } => self
                 .nat
                 .delete_sessions_in(addr, port, proto)

@@ -297,6 +297,7 @@ impl Display for Command {
             C::Nat44SessionLimit { limit } => write!(f, "nat44 session limit {limit}"),
             C::ShowNat44Interfaces => f.write_str("show nat44 interfaces"),
             C::ShowNat44Addresses => f.write_str("show nat44 addresses"),
+            C::ShowFlowCache => f.write_str("show flow-cache"),
             C::ShowNat44StaticMappings => f.write_str("show nat44 static mappings"),
             C::ShowNat44Sessions { detail } => {
                 f.write_str("show nat44 sessions")?;

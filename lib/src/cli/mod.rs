@@ -216,6 +216,8 @@ pub enum Command {
     },
     ShowNat44Interfaces,
     ShowNat44Addresses,
+    /// `show flow-cache`: ip4-flow-cache's size and counters, per worker.
+    ShowFlowCache,
     ShowNat44StaticMappings,
     /// `show nat44 sessions [detail]`
     ShowNat44Sessions {

@@ -367,6 +367,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ShowNat44Interfaces),
     },
     CommandSpec {
+        path: &["show", "flow-cache"],
+        usage: "show flow-cache",
+        help: "ip4-flow-cache's size and counters, per worker",
+        parse: |_| Ok(Command::ShowFlowCache),
+    },
+    CommandSpec {
         path: &["show", "nat44", "addresses"],
         usage: "show nat44 addresses",
         help: "NAT44 pools with busy ports",

@@ -1131,6 +1131,7 @@ fn nat44_timeouts_limits_forwarding_sessions() {
     for (line, command) in [
         ("show nat44 interfaces", Command::ShowNat44Interfaces),
         ("show nat44 addresses", Command::ShowNat44Addresses),
+        ("show flow-cache", Command::ShowFlowCache),
         ("sh nat44 static mappings", Command::ShowNat44StaticMappings),
         (
             "show nat44 sessions",

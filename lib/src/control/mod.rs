@@ -49,6 +49,7 @@ pub enum WorkerQuestion {
         detail: bool,
     },
     NatAddresses,
+    FlowCache,
     NatDeleteSession {
         addr: Ipv4Addr,
         port: u16,
@@ -573,6 +574,7 @@ impl Control {
             }
             Command::ShowNat44Interfaces => Ok(nat44::show::interfaces(&self.nat, self.name_of())),
             Command::ShowNat44Addresses => self.ask_all(WorkerQuestion::NatAddresses),
+            Command::ShowFlowCache => self.ask_all(WorkerQuestion::FlowCache),
             Command::ShowNat44StaticMappings => Ok(nat44::show::static_mappings(&self.nat)),
             Command::ShowNat44Sessions { detail } => {
                 self.ask_all(WorkerQuestion::NatSessions { detail })

@@ -816,6 +816,21 @@ fn flow_cache_keeps_traces_and_runtime_rows() {
     let (verdict, untraced) = run(&mut worker, &snapshot, tap2, ack.clone());
     assert_eq!(verdict, Verdict::Tx(tap0));
     assert_eq!(worker.flow_cache().stats().hits, 1);
+    let shown = worker
+        .answer(WorkerQuestion::FlowCache, &snapshot, NOW)
+        .unwrap();
+    assert!(
+        shown.starts_with("ip4-flow-cache: on, 65536 entries (4 MiB), 1 in use\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("{:>14} packets forwarded from the cache\n", 1)),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("{:>14} entries learnt\n", 1)),
+        "{shown}"
+    );
     worker
         .answer(
             WorkerQuestion::TraceAdd {

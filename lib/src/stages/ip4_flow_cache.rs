@@ -309,6 +309,8 @@ pub struct Ip4FlowCache {
     pending: [Pending; MAX_BURST],
     plans: [Plan; MAX_BURST],
     stats: FlowCacheStats,
+    /// Entries holding a flow (possibly stale).
+    used: usize,
 }
 
 impl Ip4FlowCache {
@@ -326,6 +328,7 @@ impl Ip4FlowCache {
             pending: [Pending::default(); MAX_BURST],
             plans: [Plan::default(); MAX_BURST],
             stats: FlowCacheStats::default(),
+            used: 0,
         }
     }
 
@@ -340,6 +343,33 @@ impl Ip4FlowCache {
 
     pub fn stats(&self) -> FlowCacheStats {
         self.stats
+    }
+
+    /// `show flow-cache`: the table and the counters since start.
+    pub fn show(&self) -> String {
+        let s = self.stats;
+        let bytes = std::mem::size_of_val(self.entries.as_slice());
+        format!(
+            "ip4-flow-cache: {}, {} entries ({} MiB), {} in use\n\
+             {:>14} packets forwarded from the cache\n\
+             {:>14} packets with no entry (took the stages)\n\
+             {:>14} packets whose entry was stale (took the stages)\n\
+             {:>14} packets held: their entry held, their burst took the stages\n\
+             {:>14} entries learnt\n",
+            if self.enabled {
+                "on"
+            } else {
+                "off (--no-flow-cache)"
+            },
+            self.entries.len(),
+            bytes >> 20,
+            self.used,
+            s.hits,
+            s.misses,
+            s.stale,
+            s.held,
+            s.learnt,
+        )
     }
 
     #[inline(always)]
@@ -373,12 +403,18 @@ impl Ip4FlowCache {
             return e;
         }
         let [a, b] = self.buckets(hash);
-        let free = [a, a + 1, b, b + 1].into_iter().find(|&e| {
+        let places = [a, a + 1, b, b + 1];
+        let empty = |e: &usize| self.entries.get(*e).is_some_and(|entry| entry.key[1] == 0);
+        if let Some(e) = places.into_iter().find(empty) {
+            self.used += 1;
+            return e;
+        }
+        let stale = |e: &usize| {
             self.entries
-                .get(e)
-                .is_some_and(|entry| entry.key[1] == 0 || entry.epoch != epoch)
-        });
-        free.unwrap_or_else(|| {
+                .get(*e)
+                .is_some_and(|entry| entry.epoch != epoch)
+        };
+        places.into_iter().find(stale).unwrap_or_else(|| {
             self.entries[a + 1] = self.entries[a];
             a
         })
