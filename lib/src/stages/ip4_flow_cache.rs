@@ -187,8 +187,9 @@ struct Plan {
 
 const NO_ENTRY: usize = usize::MAX;
 
-/// The key of a packet that may use the cache. Our MAC, IPv4 without options or fragmentation, a correct header checksum, lengths
-/// that hold, TTL above 1, and a whole TCP or UDP header: anything else takes the stages.
+/// The key of a packet that may use the cache: our MAC, IPv4 without options or
+/// fragmentation, a correct header checksum, lengths that hold, TTL above 1, and a whole
+/// TCP or UDP header. Anything else takes the stages.
 #[inline(always)]
 fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<FlowKey> {
     let head: &[u8; ETH_LEN + IP_LEN] = frame.get(..ETH_LEN + IP_LEN)?.try_into().ok()?;
@@ -294,8 +295,9 @@ pub struct FlowCacheStats {
     /// Packets whose entry could not be used (a new snapshot, a session gone or
     /// expired, a size above the MTU): they took the stages.
     pub stale: u64,
-    /// Packets whose entry could be used, but that took the stages with the rest of
-    /// their burst (a burst is forwarded from the cache only as a whole).
+    /// Packets with an entry that took the stages with the rest of their burst (a burst
+    /// is forwarded from the cache only as a whole; its entries are checked only when
+    /// every packet has one).
     pub held: u64,
     /// Entries written after a packet took the stages.
     pub learnt: u64,
@@ -354,7 +356,7 @@ impl Ip4FlowCache {
              {:>14} packets forwarded from the cache\n\
              {:>14} packets with no entry (took the stages)\n\
              {:>14} packets whose entry was stale (took the stages)\n\
-             {:>14} packets held: their entry held, their burst took the stages\n\
+             {:>14} packets with an entry whose burst took the stages\n\
              {:>14} entries learnt\n",
             if self.enabled {
                 "on"
@@ -420,8 +422,9 @@ impl Ip4FlowCache {
         })
     }
 
-    /// Forwards the packets of known flows and marks them [`Disposition::Forwarded`];
-    /// the others stay live for the stages. Returns how many were forwarded.
+    /// Forwards the burst from the cache, marking its packets [`Disposition::Forwarded`],
+    /// if every packet in it belongs to a known flow and passes its checks; else leaves
+    /// it all to the stages. Returns how many were forwarded (all or none).
     pub fn forward<B: PacketBuf, P: PrefetchHint>(
         &mut self,
         acl: &mut AclWorker,
@@ -463,14 +466,17 @@ impl Ip4FlowCache {
                 None => Pending::default(),
             };
         }
+        let (mut keyed, mut found) = (0, 0);
         for i in 0..n {
             let Pending { key, hash, .. } = self.pending[i];
             if key[1] == 0 {
                 continue;
             }
+            keyed += 1;
             let Some(e) = self.find(&key, hash) else {
                 continue;
             };
+            found += 1;
             self.pending[i].entry = e;
             let entry = &self.entries[e];
             let sessions = [
@@ -488,6 +494,13 @@ impl Ip4FlowCache {
                 P::prefetch(address);
             }
         }
+        if found < n {
+            // A packet without an entry: the burst takes the stages (below), so the
+            // others need no checks.
+            self.stats.misses += (keyed - found) as u64;
+            self.stats.held += found as u64;
+            return 0;
+        }
         // Every packet is checked before any is forwarded: a burst is forwarded from the
         // cache only if all of it can be. A packet that takes the stages may create or
         // recycle a session (at a table's limit) or move one in its expiry list before a
@@ -497,16 +510,11 @@ impl Ip4FlowCache {
         // (every acl-in, then every NAT44, then every acl-out, each in packet order)
         // is exactly what the stages do.
         let epoch = cx.snapshot.epoch as u32;
-        let (mut misses, mut stale, mut held) = (0, 0, 0);
+        let (mut stale, mut held) = (0, 0);
         // Which of the three session passes have work.
         let (mut any_acl_in, mut any_nat, mut any_acl_out) = (false, false, false);
         for (i, pkt) in pkts.iter().enumerate().take(n) {
-            let Pending { key, entry, .. } = self.pending[i];
-            if key[1] == 0 {
-                continue;
-            }
-            let Some(entry) = self.entries.get(entry) else {
-                misses += 1;
+            let Some(entry) = self.entries.get(self.pending[i].entry) else {
                 continue;
             };
             let plan = if entry.epoch == epoch {
@@ -524,7 +532,6 @@ impl Ip4FlowCache {
             self.plans[i] = plan;
             held += 1;
         }
-        self.stats.misses += misses;
         self.stats.stale += stale;
         if held < n as u64 {
             self.stats.held += held;
