@@ -11,6 +11,11 @@
 //! The bracketed stages belong to the ACL and NAT44 modules; each slot is marked in
 //! `Worker::run` and takes one line plus the stage's state in [`Worker`]. ARP runs after
 //! the output features so that they only ever see IPv4.
+//!
+//! Before ethernet-input, ip4-flow-cache ([`crate::stages::ip4_flow_cache`]) forwards a
+//! burst whose packets all belong to established flows in one step, with what the stages
+//! decided for those flows before; after `<interface>-output` it learns the flows of the
+//! packets that took the stages. Traced bursts always take the stages.
 
 use crate::acl::{AclTable, AclWorker};
 use crate::buffer::PacketBuf;

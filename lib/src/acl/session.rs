@@ -262,8 +262,8 @@ impl SessionHandle {
         !self.is_none() && !self.is_watch()
     }
 
-    /// A watch on a key that had no session: `found` holds [`WATCH`] and the key's slot in
-    /// [`SessionTable::created`], `generation` that slot's count.
+    /// A watch on a key that had no session: `found` holds the watch bit and the key's
+    /// slot in the table's creation counts, `generation` that slot's count.
     pub const fn is_watch(&self) -> bool {
         !self.is_none() && self.found & WATCH != 0
     }
