@@ -511,7 +511,7 @@ impl Ip4FlowCache {
         // is exactly what the stages do.
         let epoch = cx.snapshot.epoch as u32;
         let (mut stale, mut held) = (0, 0);
-        // Which of the three session passes have work.
+        // Which of the session updates below have work.
         let (mut any_acl_in, mut any_nat, mut any_acl_out) = (false, false, false);
         for (i, pkt) in pkts.iter().enumerate().take(n) {
             let Some(entry) = self.entries.get(self.pending[i].entry) else {
@@ -539,38 +539,32 @@ impl Ip4FlowCache {
         }
         let now_ns = cx.now_ns;
         let acl_flags = |plan: &Plan| (plan.proto == TCP).then_some(plan.tcp_flags);
-        let planned = self.pending[..n].iter().zip(&self.plans[..n]);
-        if any_acl_in {
-            for (pending, plan) in planned.clone() {
-                if let Some(entry) = self.entries.get(pending.entry) {
-                    acl.hit_session(entry.acl_in, now_ns, acl_flags(plan));
-                }
-            }
-        }
-        if any_nat {
-            let now = (now_ns / 1_000_000_000) as u32;
-            for (pending, plan) in planned.clone() {
-                if let Some(entry) = self.entries.get(pending.entry) {
-                    if plan.nat != NO_NAT {
-                        let from_inside = entry.nat & FROM_OUTSIDE == 0;
-                        nat.hit_session(plan.nat, now, plan.total_len, plan.tcp_flags, from_inside);
-                    }
-                }
-            }
-        }
-        if any_acl_out {
-            for (pending, plan) in planned {
-                if let Some(entry) = self.entries.get(pending.entry) {
-                    acl.hit_session(entry.acl_out, now_ns, acl_flags(plan));
+        // Two passes: the ACL table sees every acl-in refresh before any acl-out one, as
+        // in the stages; NAT44's touches (another table) go with the first.
+        let now = (now_ns / 1_000_000_000) as u32;
+        if any_acl_in || any_nat {
+            for (pending, plan) in self.pending[..n].iter().zip(&self.plans[..n]) {
+                let Some(entry) = self.entries.get(pending.entry) else {
+                    continue;
+                };
+                acl.hit_session(entry.acl_in, now_ns, acl_flags(plan));
+                if plan.nat != NO_NAT {
+                    let from_inside = entry.nat & FROM_OUTSIDE == 0;
+                    nat.hit_session(plan.nat, now, plan.total_len, plan.tcp_flags, from_inside);
                 }
             }
         }
         let mut by_nat = [0u64; 3];
         for (i, pkt) in pkts.iter_mut().enumerate().take(n) {
-            let Some(entry) = self.entries.get(self.pending[i].entry) else {
+            let (Some(entry), Some(plan)) =
+                (self.entries.get(self.pending[i].entry), self.plans.get(i))
+            else {
                 continue;
             };
-            rewrite(entry, &self.plans[i], pkt);
+            if any_acl_out {
+                acl.hit_session(entry.acl_out, now_ns, acl_flags(plan));
+            }
+            rewrite(entry, plan, pkt);
             burst.set_disposition(i, Disposition::Forwarded(IfIndex(entry.tx_if)));
             by_nat[nat_node(entry.nat)] += 1;
         }
