@@ -193,7 +193,9 @@ const NO_ENTRY: usize = usize::MAX;
 #[inline(always)]
 fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<FlowKey> {
     let head: &[u8; ETH_LEN + IP_LEN] = frame.get(..ETH_LEN + IP_LEN)?.try_into().ok()?;
-    if head[..6] != our_mac.0 || head[12..14] != [0x08, 0x00] {
+    // As arrays, not slices: a fixed-size compare inlines, a slice's calls memcmp.
+    let dst = [head[0], head[1], head[2], head[3], head[4], head[5]];
+    if dst != our_mac.0 || [head[12], head[13]] != [0x08, 0x00] {
         return None;
     }
     let ip: &[u8; IP_LEN] = head[ETH_LEN..].try_into().ok()?;
@@ -772,7 +774,7 @@ fn learn_one(
     // How it leaves: IPv4 still (ARP turns a packet for an unresolved next hop into a
     // request), and the tuple NAT44 made of it.
     let head: &[u8; ETH_LEN + IP_LEN + 4] = frame.get(..ETH_LEN + IP_LEN + 4)?.try_into().ok()?;
-    if head[12..14] != [0x08, 0x00] || head[ETH_LEN] != 0x45 || head[ETH_LEN + 9] != proto {
+    if [head[12], head[13]] != [0x08, 0x00] || head[ETH_LEN] != 0x45 || head[ETH_LEN + 9] != proto {
         return None;
     }
     let be32 = |at: usize| {
