@@ -56,7 +56,9 @@ use crate::nat44::session::{KeyTable, SessionKey};
 use crate::nat44::{Nat44Worker, NatDirection, NatProtocol};
 use crate::node::NodeId;
 use crate::packet::checksum;
+use crate::packet::ethernet::{EtherType, EthernetFrame};
 use crate::packet::udp::nonzero;
+use crate::packet::{Ipv4Packet, Protocol, TcpPacket, UdpPacket};
 use crate::pipeline::PrefetchHint;
 use crate::types::{IfIndex, MacAddr};
 use std::net::Ipv4Addr;
@@ -64,7 +66,6 @@ use std::net::Ipv4Addr;
 const ETH_LEN: usize = 14;
 const IP_LEN: usize = 20;
 const TCP: u8 = 6;
-const UDP: u8 = 17;
 /// The NAT44 index of an entry without NAT44; the top bit of a real one says the packet
 /// came from outside.
 const NO_NAT: u32 = u32::MAX;
@@ -192,45 +193,40 @@ const NO_ENTRY: usize = usize::MAX;
 /// TCP or UDP header. Anything else takes the stages.
 #[inline(always)]
 fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<FlowKey> {
-    let head: &[u8; ETH_LEN + IP_LEN] = frame.get(..ETH_LEN + IP_LEN)?.try_into().ok()?;
-    // As arrays, not slices: a fixed-size compare inlines, a slice's calls memcmp.
-    let dst = [head[0], head[1], head[2], head[3], head[4], head[5]];
-    if dst != our_mac.0 || [head[12], head[13]] != [0x08, 0x00] {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.destination() != our_mac || eth.ethertype() != EtherType::Ipv4 {
         return None;
     }
-    let ip: &[u8; IP_LEN] = head[ETH_LEN..].try_into().ok()?;
-    let total_len = u16::from_be_bytes([ip[2], ip[3]]);
-    let flags_fragment = u16::from_be_bytes([ip[6], ip[7]]);
-    if ip[0] != 0x45
-        || usize::from(total_len) > frame.len() - ETH_LEN
-        || usize::from(total_len) < IP_LEN
-        || flags_fragment & 0x3fff != 0
-        || ip[8] <= 1
-        || checksum::checksum(ip) != 0
+    // ip4-input's own check (the same view), then what only the cache asks.
+    let ip = Ipv4Packet::new_verified(eth.payload()).ok()?;
+    if ip.header_len() != IP_LEN
+        || ip.more_fragments()
+        || ip.fragment_offset() != 0
+        || ip.ttl() <= 1
     {
         return None;
     }
-    let l4 = frame.get(ETH_LEN + IP_LEN..ETH_LEN + usize::from(total_len))?;
-    let proto = ip[9];
-    match proto {
-        TCP => {
-            let data_offset = usize::from(*l4.get(12)? >> 4) * 4;
-            if l4.len() < 20 || data_offset < 20 || data_offset > l4.len() {
-                return None;
-            }
+    // The views NAT44 parses with: what they refuse, the stages drop.
+    let (sport, dport) = match ip.protocol() {
+        Protocol::Tcp => {
+            let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+            (tcp.src_port(), tcp.dst_port())
         }
-        UDP => {
-            let length = usize::from(u16::from_be_bytes([*l4.get(4)?, *l4.get(5)?]));
-            if length < 8 || length > l4.len() {
-                return None;
-            }
+        Protocol::Udp => {
+            let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+            (udp.src_port(), udp.dst_port())
         }
         _ => return None,
-    }
-    let be32 = |at: usize| u32::from_be_bytes([ip[at], ip[at + 1], ip[at + 2], ip[at + 3]]);
-    let sport = u16::from_be_bytes([l4[0], l4[1]]);
-    let dport = u16::from_be_bytes([l4[2], l4[3]]);
-    Some(flow_key(rx_if, be32(12), be32(16), sport, dport, proto))
+    };
+    let proto = u8::from(ip.protocol());
+    Some(flow_key(
+        rx_if,
+        ip.src().to_bits(),
+        ip.dst().to_bits(),
+        sport,
+        dport,
+        proto,
+    ))
 }
 
 /// `~HC' = ~HC + delta` (RFC 1624 eqn. 3 with every change summed in `delta`).
@@ -904,6 +900,8 @@ fn learn_one(
 mod tests {
     use super::*;
     use crate::rand::FastRng;
+
+    const UDP: u8 = 17;
 
     /// What the stages do, one patch at a time: NAT44's rewrite (addresses, then ports;
     /// UDP through its zero-keeping patches), then ip4-rewrite's TTL decrement.
