@@ -5,7 +5,8 @@
 //! one packet at a time against it and its own session table. The two stages
 //! `acl-plugin-in-ip4-fa` and `acl-plugin-out-ip4-fa` wrap this engine.
 //!
-//! Rule lookup is a tuple-space search (see `classifier`), not a scan of the rules.
+//! Rule lookup is by bit vectors, with a tuple-space search for rules past their memory
+//! budget (see `classifier`), not a scan of the rules.
 
 mod classifier;
 mod config;

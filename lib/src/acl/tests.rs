@@ -534,6 +534,119 @@ fn classifier_agrees_with_naive_first_match() {
     );
 }
 
+/// The classifier alone, head and tail: two ACLs of 500 random rules with every head
+/// size the budget can give (all in bit vectors, about half, the 64 least), against the
+/// naive first match on 50k packets each, edge ports and addresses among them. The first
+/// ACL has no /0 and the second its own addresses, so that both give first matches.
+#[test]
+fn bit_vector_head_and_tuple_space_tail_agree_with_naive_first_match() {
+    let mut rng = FastRng::new(0xb17_5ec7);
+    // Few addresses in the first ACL's rules, so that its narrow rules still match often.
+    let pools: [Vec<u32>; 2] = [6, 40].map(|n| (0..n).map(|_| rng.next_u64() as u32).collect());
+    let mut first: Vec<AclRule> = (0..500).map(|_| random_rule(&mut rng, &pools[0])).collect();
+    for rule in &mut first {
+        rule.src.len = rule.src.len.max(8);
+        rule.dst.len = rule.dst.len.max(8);
+    }
+    let mut second: Vec<AclRule> = (0..500).map(|_| random_rule(&mut rng, &pools[1])).collect();
+    // Ranges that end at the top port, and prefixes at both ends of the address space.
+    second[100].sport = PortRange::new(65000, u16::MAX).unwrap();
+    second[200].dst = prefix("255.255.255.255/32");
+    second[300].src = prefix("0.0.0.0/1");
+    let lists = [(3, &first[..]), (5, &second[..])];
+    let full = Classifier::build_within(lists, usize::MAX);
+    // A quarter of the memory: about half the rules, as it grows with their square.
+    let hybrid = Classifier::build_within(lists, full.bit_vector_bytes().0 / 4);
+    let least = Classifier::build_within(lists, 0);
+    assert_eq!(full.bit_vector_rules(), 1000);
+    assert_eq!(full.tuple_count(), 0);
+    assert!(
+        (64..1000).contains(&hybrid.bit_vector_rules())
+            && hybrid.bit_vector_rules().is_multiple_of(64),
+        "{}",
+        hybrid.bit_vector_rules()
+    );
+    assert!(hybrid.tuple_count() > 0);
+    assert_eq!(least.bit_vector_rules(), 64);
+    let ordered: Vec<(u32, u32, &AclRule)> = lists
+        .iter()
+        .flat_map(|&(acl, rules)| {
+            rules
+                .iter()
+                .enumerate()
+                .map(move |(i, r)| (acl, i as u32, r))
+        })
+        .collect();
+    let mut matched = [[0usize; 2]; 3];
+    for n in 0..50_000 {
+        let mut p = random_packet(&mut rng, &pools[n % 2]);
+        match n % 20 {
+            0 => p.sport = u16::MAX,
+            1 => p.dport = 0,
+            2 => p.dst = ip("255.255.255.255"),
+            3 => p.src = Ipv4Addr::from_bits(rng.next_u64() as u32 >> 1),
+            _ => {}
+        }
+        let expected = ordered
+            .iter()
+            .find(|(_, _, r)| naive_matches(r, &p))
+            .map(|&(acl, rule, r)| (acl, rule, r.action));
+        for (c, classifier) in [&full, &hybrid, &least].into_iter().enumerate() {
+            let got = classifier.lookup(&p).map(|m| (m.acl, m.rule, m.action));
+            assert_eq!(got, expected, "classifier {c}, {p:?}");
+            if let Some((acl, ..)) = got {
+                matched[c][usize::from(acl == 5)] += 1;
+            }
+        }
+    }
+    for (c, [first, second]) in matched.iter().enumerate() {
+        assert!(
+            *first > 2_000 && *second > 2_000,
+            "classifier {c}: {first} and {second} first matches in the two ACLs"
+        );
+    }
+}
+
+/// The head's budget: its vectors fit it, in whole 64-rule words, and the estimate the
+/// budget is held to is the layout built.
+#[test]
+fn bit_vector_head_stays_within_its_budget() {
+    let mut rng = FastRng::new(0xb0d9e7);
+    let pool: Vec<u32> = (0..400).map(|_| rng.next_u64() as u32).collect();
+    let rules: Vec<AclRule> = (0..3000).map(|_| random_rule(&mut rng, &pool)).collect();
+    for budget in [64 << 10, 256 << 10, 512 << 10] {
+        let classifier = Classifier::build_within([(0, &rules[..])], budget);
+        let head = classifier.bit_vector_rules();
+        assert!(
+            head < 3000 && head.is_multiple_of(64),
+            "budget {budget}: head {head}"
+        );
+        let (built, expected) = classifier.bit_vector_bytes();
+        assert_eq!(
+            built, expected,
+            "budget {budget}: the estimate is the layout"
+        );
+        assert!(
+            built <= budget,
+            "budget {budget}: head {head} takes {built} bytes"
+        );
+        let one_more = Classifier::build_within([(0, &rules[..head + 64])], usize::MAX);
+        assert!(
+            one_more.bit_vector_bytes().0 > budget,
+            "budget {budget}: {head} rules, and 64 more would fit too"
+        );
+    }
+}
+
+/// An ACL without rules denies everything.
+#[test]
+fn empty_rule_list_matches_nothing() {
+    let classifier = Classifier::build_within([(0, &[][..])], usize::MAX);
+    assert_eq!(classifier.rule_count(), 0);
+    let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
+    assert_eq!(classifier.lookup(&p), None);
+}
+
 fn reflective_pod(max_sessions: usize) -> (AclTable, AclConfig) {
     let mut table = AclTable::new();
     let reflect = table

@@ -1,4 +1,4 @@
-//! First-match rule lookup by tuple-space search, with merged tuples.
+//! The tail of a rule list: tuple-space search, with merged tuples.
 //!
 //! A linear scan costs one comparison per rule; at 10k rules that is microseconds per
 //! packet. Instead, as VPP's hash-based matching does, rules are grouped by the shape of
@@ -25,10 +25,8 @@
 
 use hashbrown::{HashMap, HashTable};
 
-use super::hash::SeededHash;
-use super::packet::AclPacketInfo;
-use super::rule::{AclAction, AclRule, PortRange};
-use crate::types::ip_proto;
+use super::{Candidate, PacketFields};
+use crate::acl::hash::SeededHash;
 
 /// Candidates per hash bucket before a rule is pushed into a more specific tuple.
 pub(crate) const CHAIN_LIMIT: usize = 8;
@@ -38,105 +36,6 @@ const BLOOM_BITS_PER_KEY: usize = 8;
 
 /// Prefix lengths a new tuple starts from, so that rules of neighbouring lengths share it.
 const TUPLE_PREFIX_STEP: u8 = 8;
-
-/// A matched rule: where it came from and what it says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RuleMatch {
-    pub order: u32,
-    pub acl: u32,
-    pub rule: u32,
-    pub action: AclAction,
-}
-
-/// A rule as the lookup verifies it, with the prefixes precomputed as masks.
-#[derive(Clone, Copy, Debug)]
-struct Candidate {
-    order: u32,
-    acl: u32,
-    rule: u32,
-    action: AclAction,
-    src_net: u32,
-    src_mask: u32,
-    dst_net: u32,
-    dst_mask: u32,
-    proto: u8,
-    needs_l4: bool,
-    tcp_flags_value: u8,
-    tcp_flags_mask: u8,
-    sport: PortRange,
-    dport: PortRange,
-}
-
-impl Candidate {
-    fn new(order: u32, acl: u32, rule_index: u32, rule: &AclRule) -> Candidate {
-        Candidate {
-            order,
-            acl,
-            rule: rule_index,
-            action: rule.action,
-            src_net: rule.src.addr.to_bits() & rule.src.mask(),
-            src_mask: rule.src.mask(),
-            dst_net: rule.dst.addr.to_bits() & rule.dst.mask(),
-            dst_mask: rule.dst.mask(),
-            proto: rule.proto,
-            needs_l4: rule.has_l4_fields(),
-            tcp_flags_value: rule.tcp_flags_value,
-            tcp_flags_mask: rule.tcp_flags_mask,
-            sport: rule.sport,
-            dport: rule.dport,
-        }
-    }
-
-    #[inline(always)]
-    fn matches(&self, packet: &PacketFields) -> bool {
-        if packet.src & self.src_mask != self.src_net || packet.dst & self.dst_mask != self.dst_net
-        {
-            return false;
-        }
-        if self.proto == 0 {
-            return true;
-        }
-        if self.proto != packet.proto {
-            return false;
-        }
-        if !self.needs_l4 {
-            return true;
-        }
-        packet.l4_valid
-            && self.sport.contains(packet.sport)
-            && self.dport.contains(packet.dport)
-            && (self.proto != ip_proto::TCP
-                || packet.tcp_flags & self.tcp_flags_mask == self.tcp_flags_value)
-    }
-}
-
-/// The packet's fields as integers, computed once per lookup.
-#[derive(Clone, Copy)]
-pub(crate) struct PacketFields {
-    src: u32,
-    dst: u32,
-    sport: u16,
-    dport: u16,
-    proto: u8,
-    tcp_flags: u8,
-    l4_valid: bool,
-}
-
-impl PacketFields {
-    #[inline(always)]
-    pub(crate) fn of(packet: &AclPacketInfo) -> PacketFields {
-        let l4_valid = packet.has_l4();
-        PacketFields {
-            src: packet.src.to_bits(),
-            dst: packet.dst.to_bits(),
-            sport: if l4_valid { packet.sport } else { 0 },
-            dport: if l4_valid { packet.dport } else { 0 },
-            proto: packet.proto,
-            tcp_flags: packet.tcp_flags,
-            l4_valid,
-        }
-    }
-}
 
 /// What a tuple compares exactly: the rest of a rule is checked on its candidates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -150,11 +49,11 @@ struct Shape {
 
 impl Shape {
     /// The most specific shape `rule` can sit in.
-    fn of(rule: &AclRule) -> Shape {
+    fn of(rule: &Candidate) -> Shape {
         let l4 = rule.proto != 0;
         Shape {
-            src_len: rule.src.len,
-            dst_len: rule.dst.len,
+            src_len: rule.src_len(),
+            dst_len: rule.dst_len(),
             proto: l4,
             sport: l4 && rule.sport.is_single(),
             dport: l4 && rule.dport.is_single(),
@@ -250,83 +149,77 @@ fn bloom_bit(hash: u64, mask: u32) -> (usize, u64) {
     ((bit / 64) as usize, 1u64 << (bit % 64))
 }
 
-/// The compiled, immutable rule lookup of one (interface, direction): the concatenation
-/// of the interface's ACLs, in order.
+/// Rules compiled into tuples; each keeps its position in the whole list (`order`).
 #[derive(Debug)]
-pub struct Classifier {
+pub(super) struct TupleSpace {
     tuples: Vec<Tuple>,
     buckets: HashTable<Chain>,
     hasher: SeededHash,
     blooms: Vec<u64>,
     candidates: Vec<Candidate>,
-    rule_count: usize,
 }
 
-impl Classifier {
-    /// Compiles `acls` (ACL index, its rules) in the order given.
-    pub(crate) fn build<'a>(acls: impl IntoIterator<Item = (u32, &'a [AclRule])>) -> Classifier {
+impl TupleSpace {
+    /// Compiles `rules`, given in list order.
+    pub(super) fn build(rules: &[Candidate]) -> TupleSpace {
         let mut shapes: Vec<Shape> = Vec::new();
         let mut tuple_masks: Vec<Tuple> = Vec::new();
         let mut chains: HashMap<u128, Vec<Candidate>, SeededHash> =
             HashMap::with_hasher(SeededHash::random());
-        let mut order = 0u32;
-        for (acl, rules) in acls {
-            for (rule_index, rule) in rules.iter().enumerate() {
-                let candidate = Candidate::new(order, acl, rule_index as u32, rule);
-                let fields = PacketFields {
-                    src: candidate.src_net,
-                    dst: candidate.dst_net,
-                    sport: rule.sport.lo,
-                    dport: rule.dport.lo,
-                    proto: rule.proto,
-                    tcp_flags: 0,
-                    l4_valid: true,
-                };
-                let own = Shape::of(rule);
-                let chain_len = |tuple: &Tuple| chains.get(&tuple.key(&fields)).map_or(0, Vec::len);
-                let mut fitting: Vec<usize> = (0..shapes.len())
-                    .filter(|&t| shapes[t].admits(&own))
-                    .collect();
-                fitting.sort_by_key(|&t| std::cmp::Reverse(shapes[t].specificity()));
-                let existing = fitting
-                    .into_iter()
-                    .find(|&t| chain_len(&tuple_masks[t]) < CHAIN_LIMIT);
-                let tuple = match existing {
-                    Some(t) => t,
-                    None => {
-                        let rounded = own.rounded_down();
-                        let shape = if shapes.contains(&rounded) {
-                            own
-                        } else {
-                            rounded
-                        };
-                        match shapes.iter().position(|s| *s == shape) {
-                            // Only identical keys overflow here: nothing more specific exists.
-                            Some(t) => t,
-                            None => {
-                                shapes.push(shape);
-                                tuple_masks.push(Tuple {
-                                    id: (shapes.len() - 1) as u16,
-                                    src_mask: prefix_mask(shape.src_len),
-                                    dst_mask: prefix_mask(shape.dst_len),
-                                    proto: shape.proto,
-                                    sport: shape.sport,
-                                    dport: shape.dport,
-                                    min_order: order,
-                                    bloom_start: 0,
-                                    bloom_mask: 0,
-                                });
-                                shapes.len() - 1
-                            }
+        for candidate in rules {
+            let order = candidate.order;
+            let fields = PacketFields {
+                src: candidate.src_net,
+                dst: candidate.dst_net,
+                sport: candidate.sport.lo,
+                dport: candidate.dport.lo,
+                proto: candidate.proto,
+                tcp_flags: 0,
+                l4_valid: true,
+            };
+            let own = Shape::of(candidate);
+            let chain_len = |tuple: &Tuple| chains.get(&tuple.key(&fields)).map_or(0, Vec::len);
+            let mut fitting: Vec<usize> = (0..shapes.len())
+                .filter(|&t| shapes[t].admits(&own))
+                .collect();
+            fitting.sort_by_key(|&t| std::cmp::Reverse(shapes[t].specificity()));
+            let existing = fitting
+                .into_iter()
+                .find(|&t| chain_len(&tuple_masks[t]) < CHAIN_LIMIT);
+            let tuple = match existing {
+                Some(t) => t,
+                None => {
+                    let rounded = own.rounded_down();
+                    let shape = if shapes.contains(&rounded) {
+                        own
+                    } else {
+                        rounded
+                    };
+                    match shapes.iter().position(|s| *s == shape) {
+                        // Only identical keys overflow here: nothing more specific exists.
+                        Some(t) => t,
+                        None => {
+                            shapes.push(shape);
+                            tuple_masks.push(Tuple {
+                                id: (shapes.len() - 1) as u16,
+                                src_mask: prefix_mask(shape.src_len),
+                                dst_mask: prefix_mask(shape.dst_len),
+                                proto: shape.proto,
+                                sport: shape.sport,
+                                dport: shape.dport,
+                                min_order: order,
+                                bloom_start: 0,
+                                bloom_mask: 0,
+                            });
+                            shapes.len() - 1
                         }
                     }
-                };
-                chains
-                    .entry(tuple_masks[tuple].key(&fields))
-                    .or_default()
-                    .push(candidate);
-                order += 1;
-            }
+                }
+            };
+            chains
+                .entry(tuple_masks[tuple].key(&fields))
+                .or_default()
+                .push(*candidate);
         }
         let hasher = SeededHash::random();
         let mut keys_per_tuple = vec![0usize; tuple_masks.len()];
@@ -343,7 +236,7 @@ impl Classifier {
             blooms.resize(blooms.len() + bits / 64, 0u64);
         }
         let mut buckets = HashTable::with_capacity(chains.len());
-        let mut candidates = Vec::with_capacity(order as usize);
+        let mut candidates = Vec::with_capacity(rules.len());
         for (key, chain) in chains {
             let hash = hasher.hash_u128(key);
             let tuple = &tuple_masks[(key >> 104) as usize];
@@ -358,28 +251,31 @@ impl Classifier {
             candidates.extend(chain);
         }
         tuple_masks.sort_by_key(|t| t.min_order);
-        Classifier {
+        TupleSpace {
             tuples: tuple_masks,
             buckets,
             hasher,
             blooms,
             candidates,
-            rule_count: order as usize,
         }
     }
 
-    pub fn rule_count(&self) -> usize {
-        self.rule_count
-    }
-
-    pub fn tuple_count(&self) -> usize {
+    pub(super) fn tuple_count(&self) -> usize {
         self.tuples.len()
     }
 
-    /// The first rule, in list order, that matches `packet`.
+    /// Bytes held, hashbrown's buckets counted at their size (control bytes left out).
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.tuples.len() * std::mem::size_of::<Tuple>()
+            + self.buckets.capacity() * std::mem::size_of::<Chain>()
+            + self.blooms.len() * 8
+            + self.candidates.len() * std::mem::size_of::<Candidate>()
+    }
+
+    /// The first rule, in list order, that matches `fields`.
     #[inline]
-    pub(crate) fn lookup(&self, packet: &AclPacketInfo) -> Option<RuleMatch> {
-        let fields = PacketFields::of(packet);
+    pub(super) fn lookup(&self, fields: &PacketFields) -> Option<&Candidate> {
+        let fields = *fields;
         let mut best: Option<&Candidate> = None;
         let mut best_order = u32::MAX;
         for tuple in &self.tuples {
@@ -411,11 +307,6 @@ impl Classifier {
                 }
             }
         }
-        best.map(|c| RuleMatch {
-            order: c.order,
-            acl: c.acl,
-            rule: c.rule,
-            action: c.action,
-        })
+        best
     }
 }

@@ -1,0 +1,237 @@
+//! First-match rule lookup for one (interface, direction): bit vectors over the head of
+//! the rule list, tuple-space search over what memory leaves for the tail.
+//!
+//! Why two schemes:
+//! - Tuple-space search (`tuple_space`, VPP's hash-based matching) costs one probe per
+//!   tuple, and the tuples grow with the variety of prefix lengths: 10k rules with
+//!   lengths spread over 0..=32 make ~36 tuples, ~200 ns a lookup, 7-9x what 10 rules
+//!   cost (BENCHMARKS.md).
+//! - Bit vectors (`bit_vector`) cost five class lookups, then one AND of five words per
+//!   64 rules up to the first match, whatever the prefixes. Their memory grows with the
+//!   square of the rules (each class of each field holds one bit per rule): ~50 MiB for
+//!   10k varied rules.
+//!
+//! So the first rules of the list, as many as [`HEAD_BUDGET_BYTES`] of vectors hold (~1.5k
+//! rules of varied prefixes and ports), go to bit vectors, and any rules after them to a
+//! tuple space. First match wins across the list, so the tail is searched only for a
+//! packet that no head rule matches. The budget is small so that what a lookup reads stays
+//! in the caches: in the acl bench at 10k rules, heads of 4 and 64 MiB ran 1.3-4x slower
+//! than 1 MiB, and 256 KiB sent too many packets to the tail (BENCHMARKS.md).
+
+mod bit_vector;
+mod tuple_space;
+
+use bit_vector::BitVectors;
+use tuple_space::TupleSpace;
+
+use super::packet::AclPacketInfo;
+use super::rule::{AclAction, AclRule, PortRange};
+use crate::types::ip_proto;
+
+/// The most memory the bit vectors of one classifier may take (their class tables, ~0.8
+/// MiB, and the tail come on top).
+pub(crate) const HEAD_BUDGET_BYTES: usize = 1 << 20;
+
+/// A matched rule: where it came from and what it says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RuleMatch {
+    pub order: u32,
+    pub acl: u32,
+    pub rule: u32,
+    pub action: AclAction,
+}
+
+/// A rule as the lookup verifies it, with the prefixes precomputed as masks.
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    order: u32,
+    acl: u32,
+    rule: u32,
+    action: AclAction,
+    src_net: u32,
+    src_mask: u32,
+    dst_net: u32,
+    dst_mask: u32,
+    proto: u8,
+    needs_l4: bool,
+    tcp_flags_value: u8,
+    tcp_flags_mask: u8,
+    sport: PortRange,
+    dport: PortRange,
+}
+
+impl Candidate {
+    fn new(order: u32, acl: u32, rule_index: u32, rule: &AclRule) -> Candidate {
+        Candidate {
+            order,
+            acl,
+            rule: rule_index,
+            action: rule.action,
+            src_net: rule.src.addr.to_bits() & rule.src.mask(),
+            src_mask: rule.src.mask(),
+            dst_net: rule.dst.addr.to_bits() & rule.dst.mask(),
+            dst_mask: rule.dst.mask(),
+            proto: rule.proto,
+            needs_l4: rule.has_l4_fields(),
+            tcp_flags_value: rule.tcp_flags_value,
+            tcp_flags_mask: rule.tcp_flags_mask,
+            sport: rule.sport,
+            dport: rule.dport,
+        }
+    }
+
+    fn src_len(&self) -> u8 {
+        self.src_mask.leading_ones() as u8
+    }
+
+    fn dst_len(&self) -> u8 {
+        self.dst_mask.leading_ones() as u8
+    }
+
+    /// The ports the rule admits, as ranges over the packet's port fields: any port when
+    /// the rule looks at none (`matches` ignores them then).
+    fn port_ranges(&self) -> (PortRange, PortRange) {
+        if self.proto == 0 || !self.needs_l4 {
+            (PortRange::ANY, PortRange::ANY)
+        } else {
+            (self.sport, self.dport)
+        }
+    }
+
+    #[inline(always)]
+    fn matches(&self, packet: &PacketFields) -> bool {
+        if packet.src & self.src_mask != self.src_net || packet.dst & self.dst_mask != self.dst_net
+        {
+            return false;
+        }
+        if self.proto == 0 {
+            return true;
+        }
+        if self.proto != packet.proto {
+            return false;
+        }
+        if !self.needs_l4 {
+            return true;
+        }
+        packet.l4_valid
+            && self.sport.contains(packet.sport)
+            && self.dport.contains(packet.dport)
+            && (self.proto != ip_proto::TCP
+                || packet.tcp_flags & self.tcp_flags_mask == self.tcp_flags_value)
+    }
+
+    fn found(&self) -> RuleMatch {
+        RuleMatch {
+            order: self.order,
+            acl: self.acl,
+            rule: self.rule,
+            action: self.action,
+        }
+    }
+}
+
+/// The packet's fields as integers, computed once per lookup.
+#[derive(Clone, Copy)]
+struct PacketFields {
+    src: u32,
+    dst: u32,
+    sport: u16,
+    dport: u16,
+    proto: u8,
+    tcp_flags: u8,
+    l4_valid: bool,
+}
+
+impl PacketFields {
+    #[inline(always)]
+    fn of(packet: &AclPacketInfo) -> PacketFields {
+        let l4_valid = packet.has_l4();
+        PacketFields {
+            src: packet.src.to_bits(),
+            dst: packet.dst.to_bits(),
+            sport: if l4_valid { packet.sport } else { 0 },
+            dport: if l4_valid { packet.dport } else { 0 },
+            proto: packet.proto,
+            tcp_flags: packet.tcp_flags,
+            l4_valid,
+        }
+    }
+}
+
+/// The compiled, immutable rule lookup of one (interface, direction): the concatenation
+/// of the interface's ACLs, in order.
+#[derive(Debug)]
+pub struct Classifier {
+    /// Every rule, in list order; the head's bits index it.
+    candidates: Vec<Candidate>,
+    head: BitVectors,
+    tail: Option<TupleSpace>,
+}
+
+impl Classifier {
+    /// Compiles `acls` (ACL index, its rules) in the order given.
+    pub(crate) fn build<'a>(acls: impl IntoIterator<Item = (u32, &'a [AclRule])>) -> Classifier {
+        Self::build_within(acls, HEAD_BUDGET_BYTES)
+    }
+
+    /// As [`Classifier::build`], with the bit vectors held to `budget` bytes.
+    pub(crate) fn build_within<'a>(
+        acls: impl IntoIterator<Item = (u32, &'a [AclRule])>,
+        budget: usize,
+    ) -> Classifier {
+        let mut candidates = Vec::new();
+        for (acl, rules) in acls {
+            for (rule_index, rule) in rules.iter().enumerate() {
+                let order = candidates.len() as u32;
+                candidates.push(Candidate::new(order, acl, rule_index as u32, rule));
+            }
+        }
+        let head_len = BitVectors::rules_within(&candidates, budget);
+        let head = BitVectors::build(&candidates[..head_len]);
+        let tail =
+            (head_len < candidates.len()).then(|| TupleSpace::build(&candidates[head_len..]));
+        Classifier {
+            candidates,
+            head,
+            tail,
+        }
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.candidates.len()
+    }
+
+    /// Rules looked up by bit vectors: the first ones of the list.
+    pub fn bit_vector_rules(&self) -> usize {
+        self.head.rule_count()
+    }
+
+    /// Tuples of the tail's tuple space (0 when every rule is in the bit vectors).
+    pub fn tuple_count(&self) -> usize {
+        self.tail.as_ref().map_or(0, TupleSpace::tuple_count)
+    }
+
+    /// Bytes of the head's class vectors, and what its budget estimate said they would be.
+    #[cfg(test)]
+    pub(crate) fn bit_vector_bytes(&self) -> (usize, usize) {
+        let head = &self.candidates[..self.head.rule_count()];
+        (self.head.vector_bytes(), BitVectors::expected_bytes(head))
+    }
+
+    /// Bytes held by the lookup structures.
+    pub fn memory_bytes(&self) -> usize {
+        self.candidates.len() * std::mem::size_of::<Candidate>()
+            + self.head.memory_bytes()
+            + self.tail.as_ref().map_or(0, TupleSpace::memory_bytes)
+    }
+
+    /// The first rule, in list order, that matches `packet`.
+    #[inline]
+    pub(crate) fn lookup(&self, packet: &AclPacketInfo) -> Option<RuleMatch> {
+        let fields = PacketFields::of(packet);
+        if let Some(found) = self.head.first_match(&fields, &self.candidates) {
+            return Some(found);
+        }
+        Some(self.tail.as_ref()?.lookup(&fields)?.found())
+    }
+}
