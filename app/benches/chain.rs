@@ -4,7 +4,8 @@
 //! and 10 000 routes. The configuration is the CLI's, the same lines `scripts/bench` gives
 //! the app (plus the flows' client prefix).
 //!
-//! `cargo bench -p podfwd-app --bench chain` (`CHAIN_FLOWS=N` changes the flow count). It
+//! `cargo bench -p podfwd-app --bench chain` (`CHAIN_FLOWS=N` changes the flow count;
+//! `CHAIN_ONLY_NEW=1` runs only the new connections, for a profiler's eyes). It
 //! lives in the app because it runs on the app's heap: tables on transparent huge pages,
 //! as in `podfwd`. No DPDK call is made.
 //!
@@ -242,6 +243,11 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
         host,
         config_ms,
     } = *setup;
+    if std::env::var_os("CHAIN_ONLY_NEW").is_some() {
+        // For profiling the new-connection path alone.
+        new_connections(&mut worker, snapshot, 0, 1_000_000_000, (pods, host));
+        return;
+    }
     const SYN: u8 = 0x02;
     const ACK: u8 = 0x10;
     let requests: Vec<Vec<u8>> = (0..flows)
