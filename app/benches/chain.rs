@@ -5,7 +5,8 @@
 //! the app (plus the flows' client prefix).
 //!
 //! `cargo bench -p podfwd-app --bench chain` (`CHAIN_FLOWS=N` changes the flow count;
-//! `CHAIN_ONLY_NEW=1` runs only the new connections, for a profiler's eyes). It
+//! `CHAIN_ONLY_NEW=1` runs only the new connections, `CHAIN_SKIP_NEW=1` all but them, for
+//! a profiler's eyes). It
 //! lives in the app because it runs on the app's heap: tables on transparent huge pages,
 //! as in `podfwd`. No DPDK call is made.
 //!
@@ -386,7 +387,9 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
         );
     }
 
-    new_connections(&mut worker, snapshot, flows, now, (pods, host));
+    if std::env::var_os("CHAIN_SKIP_NEW").is_none() {
+        new_connections(&mut worker, snapshot, flows, now, (pods, host));
+    }
 }
 
 /// New connections through the whole chain, per core: for flows the runs above never

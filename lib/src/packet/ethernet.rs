@@ -25,6 +25,7 @@ pub enum EtherType {
 }
 
 impl From<u16> for EtherType {
+    #[inline]
     fn from(value: u16) -> Self {
         match value {
             0x0800 => EtherType::Ipv4,
@@ -37,6 +38,7 @@ impl From<u16> for EtherType {
 }
 
 impl From<EtherType> for u16 {
+    #[inline]
     fn from(value: EtherType) -> u16 {
         match value {
             EtherType::Ipv4 => 0x0800,
@@ -50,6 +52,7 @@ impl From<EtherType> for u16 {
 
 impl fmt::Display for EtherType {
     /// VPP's trace prefix: `IP4: src -> dst`.
+    #[inline]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EtherType::Ipv4 => f.write_str("IP4"),
@@ -76,11 +79,13 @@ pub struct EthernetFrame<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// A view without checks; accessors may panic on short buffers. For builders only.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         EthernetFrame { buffer }
     }
 
     /// A view of untrusted bytes: after this, no accessor panics.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, EthernetError> {
         if buffer.as_ref().len() < HEADER_LEN {
             return Err(EthernetError::Truncated);
@@ -88,51 +93,62 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         Ok(EthernetFrame { buffer })
     }
 
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
+    #[inline]
     pub fn destination(&self) -> MacAddr {
         MacAddr(mac_at(self.buffer.as_ref(), field::DESTINATION.start))
     }
 
+    #[inline]
     pub fn source(&self) -> MacAddr {
         MacAddr(mac_at(self.buffer.as_ref(), field::SOURCE.start))
     }
 
+    #[inline]
     pub fn ethertype(&self) -> EtherType {
         let b = &self.buffer.as_ref()[field::ETHERTYPE];
         EtherType::from(u16::from_be_bytes([b[0], b[1]]))
     }
 
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[field::PAYLOAD..]
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
+    #[inline]
     pub fn set_destination(&mut self, mac: MacAddr) {
         self.buffer.as_mut()[field::DESTINATION].copy_from_slice(&mac.0);
     }
 
+    #[inline]
     pub fn set_source(&mut self, mac: MacAddr) {
         self.buffer.as_mut()[field::SOURCE].copy_from_slice(&mac.0);
     }
 
+    #[inline]
     pub fn set_ethertype(&mut self, ethertype: EtherType) {
         self.buffer.as_mut()[field::ETHERTYPE].copy_from_slice(&u16::from(ethertype).to_be_bytes());
     }
 
     /// The whole header at once, as an adjacency stores it: dst, src, ethertype.
+    #[inline]
     pub fn set_header(&mut self, header: &[u8; HEADER_LEN]) {
         self.buffer.as_mut()[..HEADER_LEN].copy_from_slice(header);
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::PAYLOAD..]
     }
 }
 
+#[inline]
 pub(crate) fn mac_at(bytes: &[u8], at: usize) -> [u8; 6] {
     let mut mac = [0u8; 6];
     mac.copy_from_slice(&bytes[at..at + 6]);

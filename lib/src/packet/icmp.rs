@@ -27,6 +27,7 @@ pub enum MessageType {
 }
 
 impl From<u8> for MessageType {
+    #[inline]
     fn from(value: u8) -> Self {
         match value {
             0 => MessageType::EchoReply,
@@ -39,6 +40,7 @@ impl From<u8> for MessageType {
 }
 
 impl From<MessageType> for u8 {
+    #[inline]
     fn from(value: MessageType) -> u8 {
         match value {
             MessageType::EchoReply => 0,
@@ -53,6 +55,7 @@ impl From<MessageType> for u8 {
 impl MessageType {
     /// Error messages quote another packet; an error is never sent about one (RFC 1812
     /// §4.3.2.7).
+    #[inline]
     pub fn is_error(self) -> bool {
         matches!(
             self,
@@ -62,6 +65,7 @@ impl MessageType {
 }
 
 impl fmt::Display for MessageType {
+    #[inline]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MessageType::EchoReply => f.write_str("echo_reply"),
@@ -96,11 +100,13 @@ pub struct IcmpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> IcmpPacket<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         IcmpPacket { buffer }
     }
 
     /// A view of untrusted bytes: after this, no accessor panics.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, IcmpError> {
         if buffer.as_ref().len() < HEADER_LEN {
             return Err(IcmpError::Truncated);
@@ -108,64 +114,81 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
         Ok(IcmpPacket { buffer })
     }
 
+    #[inline]
     pub fn msg_type(&self) -> MessageType {
         MessageType::from(self.buffer.as_ref()[field::TYPE])
     }
+    #[inline]
     pub fn code(&self) -> u8 {
         self.buffer.as_ref()[field::CODE]
     }
+    #[inline]
     pub fn checksum(&self) -> u16 {
         self.be16(field::CHECKSUM.start)
     }
     /// Echo identifier (also where NAT keeps its "port" for ICMP).
+    #[inline]
     pub fn echo_ident(&self) -> u16 {
         self.be16(field::REST_HIGH.start)
     }
+    #[inline]
     pub fn echo_seq(&self) -> u16 {
         self.be16(field::REST_LOW.start)
     }
     /// Next-hop MTU of a fragmentation-needed message.
+    #[inline]
     pub fn next_hop_mtu(&self) -> u16 {
         self.be16(field::REST_LOW.start)
     }
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.buffer.as_ref()[field::DATA..]
     }
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::checksum(self.buffer.as_ref()) == 0
     }
 
+    #[inline]
     fn be16(&self, at: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[at], b[at + 1]])
+        let b = &self.buffer.as_ref()[at..at + 2];
+        u16::from_be_bytes([b[0], b[1]])
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
+    #[inline]
     pub fn set_msg_type(&mut self, t: MessageType) {
         self.buffer.as_mut()[field::TYPE] = u8::from(t);
     }
+    #[inline]
     pub fn set_code(&mut self, code: u8) {
         self.buffer.as_mut()[field::CODE] = code;
     }
+    #[inline]
     pub fn set_checksum(&mut self, csum: u16) {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&csum.to_be_bytes());
     }
+    #[inline]
     pub fn set_echo_ident(&mut self, ident: u16) {
         self.buffer.as_mut()[field::REST_HIGH].copy_from_slice(&ident.to_be_bytes());
     }
+    #[inline]
     pub fn set_echo_seq(&mut self, seq: u16) {
         self.buffer.as_mut()[field::REST_LOW].copy_from_slice(&seq.to_be_bytes());
     }
     /// The four bytes after the checksum: unused (zero) in time exceeded, the MTU in
     /// fragmentation needed.
+    #[inline]
     pub fn set_rest_of_header(&mut self, high: u16, low: u16) {
         self.buffer.as_mut()[field::REST_HIGH].copy_from_slice(&high.to_be_bytes());
         self.buffer.as_mut()[field::REST_LOW].copy_from_slice(&low.to_be_bytes());
     }
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[field::DATA..]
     }
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let csum = checksum::checksum(self.buffer.as_ref());

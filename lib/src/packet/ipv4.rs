@@ -36,6 +36,7 @@ pub enum Protocol {
 }
 
 impl From<u8> for Protocol {
+    #[inline]
     fn from(value: u8) -> Self {
         match value {
             crate::types::ip_proto::ICMP => Protocol::Icmp,
@@ -47,6 +48,7 @@ impl From<u8> for Protocol {
 }
 
 impl From<Protocol> for u8 {
+    #[inline]
     fn from(value: Protocol) -> u8 {
         match value {
             Protocol::Icmp => crate::types::ip_proto::ICMP,
@@ -59,6 +61,7 @@ impl From<Protocol> for u8 {
 
 impl fmt::Display for Protocol {
     /// VPP's trace names (`TCP: a -> b`).
+    #[inline]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Protocol::Icmp => f.write_str("ICMP"),
@@ -105,6 +108,7 @@ pub struct Ipv4Packet<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// A view without checks; accessors may panic on short buffers. For builders, and for
     /// bytes a stage has already validated.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Ipv4Packet { buffer }
     }
@@ -112,6 +116,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// A view of untrusted bytes, checked for structure (every rule of [`Ipv4Error`] but
     /// the checksum): after this, no accessor panics. The buffer may extend past the total
     /// length (Ethernet padding); [`Ipv4Packet::payload`] stops at the total length.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, Ipv4Error> {
         let packet = Ipv4Packet { buffer };
         packet.check(false)?;
@@ -119,12 +124,14 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// As [`Ipv4Packet::new_checked`], and the header checksum verifies: ip4-input's test.
+    #[inline]
     pub fn new_verified(buffer: T) -> Result<Self, Ipv4Error> {
         let packet = Ipv4Packet { buffer };
         packet.check(true)?;
         Ok(packet)
     }
 
+    #[inline]
     fn check(&self, verify_checksum: bool) -> Result<(), Ipv4Error> {
         let bytes = self.buffer.as_ref();
         if bytes.len() < MIN_HEADER_LEN {
@@ -153,68 +160,87 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         Ok(())
     }
 
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
+    #[inline]
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VERSION_IHL] >> 4
     }
     /// The header length in bytes (IHL × 4).
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::VERSION_IHL] & 0x0f) * 4
     }
+    #[inline]
     pub fn tos(&self) -> u8 {
         self.buffer.as_ref()[field::TOS]
     }
+    #[inline]
     pub fn total_len(&self) -> u16 {
         self.be16(field::TOTAL_LEN.start)
     }
+    #[inline]
     pub fn ident(&self) -> u16 {
         self.be16(field::IDENT.start)
     }
+    #[inline]
     pub fn dont_fragment(&self) -> bool {
         self.be16(field::FLAGS_FRAG.start) & FLAG_DONT_FRAGMENT != 0
     }
+    #[inline]
     pub fn more_fragments(&self) -> bool {
         self.be16(field::FLAGS_FRAG.start) & FLAG_MORE_FRAGMENTS != 0
     }
     /// In 8-byte units, as on the wire.
+    #[inline]
     pub fn fragment_offset(&self) -> u16 {
         self.be16(field::FLAGS_FRAG.start) & FRAGMENT_OFFSET_MASK
     }
     /// A fragment other than the first carries no L4 header.
+    #[inline]
     pub fn is_non_first_fragment(&self) -> bool {
         self.fragment_offset() != 0
     }
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]
     }
+    #[inline]
     pub fn protocol(&self) -> Protocol {
         Protocol::from(self.buffer.as_ref()[field::PROTOCOL])
     }
+    #[inline]
     pub fn checksum(&self) -> u16 {
         self.be16(field::CHECKSUM.start)
     }
+    #[inline]
     pub fn src(&self) -> Ipv4Addr {
         self.ip_at(field::SRC.start)
     }
+    #[inline]
     pub fn dst(&self) -> Ipv4Addr {
         self.ip_at(field::DST.start)
     }
     /// The option bytes (empty when IHL is 5).
+    #[inline]
     pub fn options(&self) -> &[u8] {
         &self.buffer.as_ref()[field::OPTIONS..self.header_len()]
     }
     /// The header, options included.
+    #[inline]
     pub fn header(&self) -> &[u8] {
         &self.buffer.as_ref()[..self.header_len()]
     }
     /// The bytes after the header, up to the total length.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.header_len()..usize::from(self.total_len())]
     }
     /// The checksum the header should carry, computed afresh.
+    #[inline]
     pub fn compute_checksum(&self) -> u16 {
         let header = self.header();
         let stored = self.checksum();
@@ -223,35 +249,43 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         !checksum::fold(sum)
     }
 
+    #[inline]
     fn be16(&self, at: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[at], b[at + 1]])
+        let b = &self.buffer.as_ref()[at..at + 2];
+        u16::from_be_bytes([b[0], b[1]])
     }
+    #[inline]
     fn ip_at(&self, at: usize) -> Ipv4Addr {
-        let b = self.buffer.as_ref();
-        Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
+        let b = &self.buffer.as_ref()[at..at + 4];
+        Ipv4Addr::new(b[0], b[1], b[2], b[3])
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Version 4 and the header length in bytes (a multiple of 4, 20..=60).
+    #[inline]
     pub fn set_version_and_header_len(&mut self, header_len: usize) {
         self.buffer.as_mut()[field::VERSION_IHL] = 0x40 | ((header_len / 4) as u8 & 0x0f);
     }
     /// Raw first byte, for tests that build malformed headers.
+    #[inline]
     pub fn set_version_ihl_byte(&mut self, value: u8) {
         self.buffer.as_mut()[field::VERSION_IHL] = value;
     }
+    #[inline]
     pub fn set_tos(&mut self, tos: u8) {
         self.buffer.as_mut()[field::TOS] = tos;
     }
+    #[inline]
     pub fn set_total_len(&mut self, len: u16) {
         self.buffer.as_mut()[field::TOTAL_LEN].copy_from_slice(&len.to_be_bytes());
     }
+    #[inline]
     pub fn set_ident(&mut self, ident: u16) {
         self.buffer.as_mut()[field::IDENT].copy_from_slice(&ident.to_be_bytes());
     }
     /// Flags and fragment offset (in 8-byte units) in one go.
+    #[inline]
     pub fn set_fragment(&mut self, dont_fragment: bool, more_fragments: bool, offset: u16) {
         let mut word = offset & FRAGMENT_OFFSET_MASK;
         if dont_fragment {
@@ -262,22 +296,28 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         }
         self.buffer.as_mut()[field::FLAGS_FRAG].copy_from_slice(&word.to_be_bytes());
     }
+    #[inline]
     pub fn set_ttl(&mut self, ttl: u8) {
         self.buffer.as_mut()[field::TTL] = ttl;
     }
+    #[inline]
     pub fn set_protocol(&mut self, protocol: Protocol) {
         self.buffer.as_mut()[field::PROTOCOL] = u8::from(protocol);
     }
+    #[inline]
     pub fn set_checksum(&mut self, csum: u16) {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&csum.to_be_bytes());
     }
+    #[inline]
     pub fn set_src(&mut self, ip: Ipv4Addr) {
         self.buffer.as_mut()[field::SRC].copy_from_slice(&ip.octets());
     }
+    #[inline]
     pub fn set_dst(&mut self, ip: Ipv4Addr) {
         self.buffer.as_mut()[field::DST].copy_from_slice(&ip.octets());
     }
     /// Recomputes the header checksum from scratch.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let csum = checksum::checksum(self.header());
@@ -299,20 +339,24 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         bytes[3] = csum[1];
     }
     /// Source and destination addresses with the checksum patched: NAT's rewrite.
+    #[inline]
     pub fn set_src_patching_checksum(&mut self, ip: Ipv4Addr) {
         let csum = checksum::update32(self.checksum(), self.src().to_bits(), ip.to_bits());
         self.set_src(ip);
         self.set_checksum(csum);
     }
+    #[inline]
     pub fn set_dst_patching_checksum(&mut self, ip: Ipv4Addr) {
         let csum = checksum::update32(self.checksum(), self.dst().to_bits(), ip.to_bits());
         self.set_dst(ip);
         self.set_checksum(csum);
     }
+    #[inline]
     pub fn options_mut(&mut self) -> &mut [u8] {
         let end = self.header_len();
         &mut self.buffer.as_mut()[field::OPTIONS..end]
     }
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let start = self.header_len();
         let end = usize::from(self.total_len());

@@ -46,6 +46,7 @@ impl TcpFlags {
         (Self::CWR, "CWR"),
     ];
 
+    #[inline]
     pub const fn contains(self, bits: u8) -> bool {
         self.0 & bits == bits
     }
@@ -53,6 +54,7 @@ impl TcpFlags {
 
 impl fmt::Display for TcpFlags {
     /// `0x12 SYN ACK`, as VPP's trace prints them.
+    #[inline]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "0x{:02x}", self.0)?;
         for (bit, name) in Self::NAMES {
@@ -82,11 +84,13 @@ pub struct TcpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> TcpPacket<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         TcpPacket { buffer }
     }
 
     /// A view of untrusted bytes: after this, no accessor panics.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, TcpError> {
         let packet = TcpPacket { buffer };
         let len = packet.buffer.as_ref().len();
@@ -103,41 +107,53 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         Ok(packet)
     }
 
+    #[inline]
     pub fn src_port(&self) -> u16 {
         self.be16(field::SRC_PORT.start)
     }
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         self.be16(field::DST_PORT.start)
     }
+    #[inline]
     pub fn seq_number(&self) -> u32 {
         self.be32(field::SEQ.start)
     }
+    #[inline]
     pub fn ack_number(&self) -> u32 {
         self.be32(field::ACK.start)
     }
     /// The header length in bytes (data offset × 4).
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::DATA_OFFSET] >> 4) * 4
     }
+    #[inline]
     pub fn flags(&self) -> TcpFlags {
         TcpFlags(self.buffer.as_ref()[field::FLAGS])
     }
+    #[inline]
     pub fn window(&self) -> u16 {
         self.be16(field::WINDOW.start)
     }
+    #[inline]
     pub fn checksum(&self) -> u16 {
         self.be16(field::CHECKSUM.start)
     }
+    #[inline]
     pub fn urgent_pointer(&self) -> u16 {
         self.be16(field::URGENT.start)
     }
+    #[inline]
     pub fn options(&self) -> &[u8] {
         &self.buffer.as_ref()[field::OPTIONS..self.header_len()]
     }
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.header_len()..]
     }
     /// The checksum the segment should carry, given the IP addresses around it.
+    #[inline]
     pub fn compute_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
         let bytes = self.buffer.as_ref();
         let length = bytes.len() as u16;
@@ -146,71 +162,89 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
             + u64::from(!self.checksum());
         !checksum::fold(sum)
     }
+    #[inline]
     pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
         self.compute_checksum(src, dst) == self.checksum()
     }
 
+    #[inline]
     fn be16(&self, at: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[at], b[at + 1]])
+        let b = &self.buffer.as_ref()[at..at + 2];
+        u16::from_be_bytes([b[0], b[1]])
     }
+    #[inline]
     fn be32(&self, at: usize) -> u32 {
-        let b = self.buffer.as_ref();
-        u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+        let b = &self.buffer.as_ref()[at..at + 4];
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    #[inline]
     pub fn set_src_port(&mut self, port: u16) {
         self.buffer.as_mut()[field::SRC_PORT].copy_from_slice(&port.to_be_bytes());
     }
+    #[inline]
     pub fn set_dst_port(&mut self, port: u16) {
         self.buffer.as_mut()[field::DST_PORT].copy_from_slice(&port.to_be_bytes());
     }
+    #[inline]
     pub fn set_seq_number(&mut self, seq: u32) {
         self.buffer.as_mut()[field::SEQ].copy_from_slice(&seq.to_be_bytes());
     }
+    #[inline]
     pub fn set_ack_number(&mut self, ack: u32) {
         self.buffer.as_mut()[field::ACK].copy_from_slice(&ack.to_be_bytes());
     }
     /// In bytes, a multiple of 4 in 20..=60.
+    #[inline]
     pub fn set_header_len(&mut self, len: usize) {
         self.buffer.as_mut()[field::DATA_OFFSET] = ((len / 4) as u8) << 4;
     }
+    #[inline]
     pub fn set_flags(&mut self, flags: TcpFlags) {
         self.buffer.as_mut()[field::FLAGS] = flags.0;
     }
+    #[inline]
     pub fn set_window(&mut self, window: u16) {
         self.buffer.as_mut()[field::WINDOW].copy_from_slice(&window.to_be_bytes());
     }
+    #[inline]
     pub fn set_checksum(&mut self, csum: u16) {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&csum.to_be_bytes());
     }
+    #[inline]
     pub fn set_urgent_pointer(&mut self, pointer: u16) {
         self.buffer.as_mut()[field::URGENT].copy_from_slice(&pointer.to_be_bytes());
     }
+    #[inline]
     pub fn options_mut(&mut self) -> &mut [u8] {
         let end = self.header_len();
         &mut self.buffer.as_mut()[field::OPTIONS..end]
     }
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let start = self.header_len();
         &mut self.buffer.as_mut()[start..]
     }
+    #[inline]
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         let csum = self.compute_checksum(src, dst);
         self.set_checksum(csum);
     }
     /// Patches the checksum for an address change in the pseudo-header (NAT).
+    #[inline]
     pub fn patch_checksum_for_address(&mut self, old: Ipv4Addr, new: Ipv4Addr) {
         let csum = checksum::update32(self.checksum(), old.to_bits(), new.to_bits());
         self.set_checksum(csum);
     }
+    #[inline]
     pub fn set_src_port_patching_checksum(&mut self, port: u16) {
         let csum = checksum::update16(self.checksum(), self.src_port(), port);
         self.set_src_port(port);
         self.set_checksum(csum);
     }
+    #[inline]
     pub fn set_dst_port_patching_checksum(&mut self, port: u16) {
         let csum = checksum::update16(self.checksum(), self.dst_port(), port);
         self.set_dst_port(port);

@@ -31,11 +31,13 @@ pub struct UdpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         UdpPacket { buffer }
     }
 
     /// A view of untrusted bytes: after this, no accessor panics.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, UdpError> {
         let packet = UdpPacket { buffer };
         let len = packet.buffer.as_ref().len();
@@ -52,26 +54,33 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         Ok(packet)
     }
 
+    #[inline]
     pub fn src_port(&self) -> u16 {
         self.be16(field::SRC_PORT.start)
     }
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         self.be16(field::DST_PORT.start)
     }
     /// The length field: header and payload.
+    #[inline]
     pub fn len(&self) -> u16 {
         self.be16(field::LENGTH.start)
     }
+    #[inline]
     pub fn is_empty(&self) -> bool {
         usize::from(self.len()) <= HEADER_LEN
     }
     /// Zero means "no checksum" (RFC 768).
+    #[inline]
     pub fn checksum(&self) -> u16 {
         self.be16(field::CHECKSUM.start)
     }
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[field::PAYLOAD..usize::from(self.len())]
     }
+    #[inline]
     pub fn compute_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
         let datagram = &self.buffer.as_ref()[..usize::from(self.len())];
         let sum = checksum::pseudo_header(src, dst, crate::types::ip_proto::UDP, self.len())
@@ -84,34 +93,42 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         }
     }
 
+    #[inline]
     fn be16(&self, at: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[at], b[at + 1]])
+        let b = &self.buffer.as_ref()[at..at + 2];
+        u16::from_be_bytes([b[0], b[1]])
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
+    #[inline]
     pub fn set_src_port(&mut self, port: u16) {
         self.buffer.as_mut()[field::SRC_PORT].copy_from_slice(&port.to_be_bytes());
     }
+    #[inline]
     pub fn set_dst_port(&mut self, port: u16) {
         self.buffer.as_mut()[field::DST_PORT].copy_from_slice(&port.to_be_bytes());
     }
+    #[inline]
     pub fn set_len(&mut self, len: u16) {
         self.buffer.as_mut()[field::LENGTH].copy_from_slice(&len.to_be_bytes());
     }
+    #[inline]
     pub fn set_checksum(&mut self, csum: u16) {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&csum.to_be_bytes());
     }
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let end = usize::from(self.len());
         &mut self.buffer.as_mut()[field::PAYLOAD..end]
     }
+    #[inline]
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         let csum = self.compute_checksum(src, dst);
         self.set_checksum(csum);
     }
     /// Patches the checksum for a changed 16-bit word; a zero checksum (none) stays zero.
+    #[inline]
     pub fn patch_checksum16(&mut self, old: u16, new: u16) {
         let csum = self.checksum();
         if csum != 0 {
@@ -119,6 +136,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
         }
     }
     /// Patches the checksum for a changed address in the pseudo-header.
+    #[inline]
     pub fn patch_checksum_for_address(&mut self, old: Ipv4Addr, new: Ipv4Addr) {
         let csum = self.checksum();
         if csum != 0 {
