@@ -539,12 +539,18 @@ impl SessionTable {
         };
         session.last_active_ns = now_ns;
         if let Some(flags) = tcp_flags {
-            let old_kind = session.kind;
-            if found & 1 == 1 {
-                session.flags_reverse |= flags;
+            let seen = if found & 1 == 1 {
+                &mut session.flags_reverse
             } else {
-                session.flags_forward |= flags;
+                &mut session.flags_forward
+            };
+            // The kind follows from the flags seen: with none new (every packet of an
+            // established flow), it stays.
+            if *seen | flags == *seen {
+                return;
             }
+            *seen |= flags;
+            let old_kind = session.kind;
             let new_kind = session.tcp_kind();
             if new_kind != old_kind {
                 session.kind = new_kind;

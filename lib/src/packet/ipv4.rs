@@ -170,7 +170,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         self.buffer.as_ref()[field::VERSION_IHL] >> 4
     }
     /// The header length in bytes (IHL × 4).
-    #[inline]
+    #[inline(always)]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::VERSION_IHL] & 0x0f) * 4
     }
@@ -178,7 +178,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn tos(&self) -> u8 {
         self.buffer.as_ref()[field::TOS]
     }
-    #[inline]
+    #[inline(always)]
     pub fn total_len(&self) -> u16 {
         self.be16(field::TOTAL_LEN.start)
     }
@@ -208,7 +208,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]
     }
-    #[inline]
+    #[inline(always)]
     pub fn protocol(&self) -> Protocol {
         Protocol::from(self.buffer.as_ref()[field::PROTOCOL])
     }
@@ -235,7 +235,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         &self.buffer.as_ref()[..self.header_len()]
     }
     /// The bytes after the header, up to the total length.
-    #[inline]
+    #[inline(always)]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.header_len()..usize::from(self.total_len())]
     }
