@@ -42,9 +42,11 @@ impl TestBuf {
 }
 
 impl PacketBuf for TestBuf {
+    #[inline]
     fn data(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
+    #[inline]
     fn data_mut(&mut self) -> &mut [u8] {
         &mut self.bytes[..self.len]
     }

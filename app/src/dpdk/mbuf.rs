@@ -86,6 +86,7 @@ impl Mbuf {
 }
 
 impl PacketBuf for Mbuf {
+    #[inline]
     fn data(&self) -> &[u8] {
         let len = usize::from(self.header().data_len);
         // SAFETY: a single-segment mbuf's data_len bytes at buf_addr + data_off are
@@ -93,6 +94,7 @@ impl PacketBuf for Mbuf {
         unsafe { std::slice::from_raw_parts(self.data_ptr(), len) }
     }
 
+    #[inline]
     fn data_mut(&mut self) -> &mut [u8] {
         let len = usize::from(self.header().data_len);
         // SAFETY: as in `data`, and &mut self makes this the only live view.

@@ -283,6 +283,24 @@ fn buckets(bucket_mask: usize, hash: u64) -> [usize; 2] {
     ]
 }
 
+/// The entry of `entries` holding `key`, if any.
+#[inline(always)]
+fn find(entries: &[Entry], bucket_mask: usize, key: &FlowKey, hash: u64) -> Option<usize> {
+    let [a, b] = buckets(bucket_mask, hash);
+    let holds = |e: usize| entries.get(e).is_some_and(|entry| entry.key == *key);
+    if holds(a) {
+        Some(a)
+    } else if holds(a + 1) {
+        Some(a + 1)
+    } else if holds(b) {
+        Some(b)
+    } else if holds(b + 1) {
+        Some(b + 1)
+    } else {
+        None
+    }
+}
+
 /// What the cache did, for `show runtime`'s rows and the tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowCacheStats {
@@ -380,19 +398,7 @@ impl Ip4FlowCache {
     /// The entry holding `key`, if any.
     #[inline(always)]
     fn find(&self, key: &FlowKey, hash: u64) -> Option<usize> {
-        let [a, b] = self.buckets(hash);
-        let holds = |e: usize| self.entries.get(e).is_some_and(|entry| entry.key == *key);
-        if holds(a) {
-            Some(a)
-        } else if holds(a + 1) {
-            Some(a + 1)
-        } else if holds(b) {
-            Some(b)
-        } else if holds(b + 1) {
-            Some(b + 1)
-        } else {
-            None
-        }
+        find(&self.entries, self.bucket_mask, key, hash)
     }
 
     /// Where to write `key`'s entry: where it is, else a free or stale way of its
@@ -431,7 +437,7 @@ impl Ip4FlowCache {
         pkts: &mut [B],
         cx: &Context<'_>,
     ) -> usize {
-        let n = burst.len().min(pkts.len());
+        let n = burst.len().min(pkts.len()).min(MAX_BURST);
         let Some(rx_if) = burst.get(0).map(|m| m.rx_if) else {
             return 0;
         };
@@ -446,12 +452,14 @@ impl Ip4FlowCache {
         };
         // Three passes, so that a burst's cache misses overlap: read each packet and ask
         // for its buckets; find the entries and ask for their sessions; then forward.
-        for (pending, pkt) in self.pending.iter_mut().zip(pkts.iter()).take(n) {
+        let (pending, plans) = (&mut self.pending[..n], &mut self.plans[..n]);
+        let (entries, bucket_mask) = (&self.entries, self.bucket_mask);
+        for (pending, pkt) in pending.iter_mut().zip(&pkts[..n]) {
             *pending = match parse(pkt.data(), our_mac, rx_if) {
                 Some(key) => {
                     let hash = hash(&key);
-                    for at in buckets(self.bucket_mask, hash) {
-                        if let Some(entry) = self.entries.get(at) {
+                    for at in buckets(bucket_mask, hash) {
+                        if let Some(entry) = entries.get(at) {
                             P::prefetch(std::ptr::from_ref(entry).cast());
                         }
                     }
@@ -465,18 +473,19 @@ impl Ip4FlowCache {
             };
         }
         let (mut keyed, mut found) = (0, 0);
-        for i in 0..n {
-            let Pending { key, hash, .. } = self.pending[i];
-            if key[1] == 0 {
+        for pending in pending.iter_mut() {
+            if pending.key[1] == 0 {
                 continue;
             }
             keyed += 1;
-            let Some(e) = self.find(&key, hash) else {
+            let Some(e) = find(entries, bucket_mask, &pending.key, pending.hash) else {
                 continue;
             };
             found += 1;
-            self.pending[i].entry = e;
-            let entry = &self.entries[e];
+            pending.entry = e;
+            let Some(entry) = entries.get(e) else {
+                continue;
+            };
             let sessions = [
                 (!entry.acl_in.is_none())
                     .then(|| acl.session_address(entry.acl_in))
@@ -511,8 +520,8 @@ impl Ip4FlowCache {
         let (mut stale, mut held) = (0, 0);
         // Which of the session updates below have work.
         let (mut any_acl_in, mut any_nat, mut any_acl_out) = (false, false, false);
-        for (i, pkt) in pkts.iter().enumerate().take(n) {
-            let Some(entry) = self.entries.get(self.pending[i].entry) else {
+        for ((pending, plan_slot), pkt) in pending.iter().zip(plans.iter_mut()).zip(&pkts[..n]) {
+            let Some(entry) = entries.get(pending.entry) else {
                 continue;
             };
             let plan = if entry.epoch == epoch {
@@ -527,7 +536,7 @@ impl Ip4FlowCache {
             any_acl_in |= entry.acl_in.is_session();
             any_nat |= plan.nat != NO_NAT;
             any_acl_out |= entry.acl_out.is_session();
-            self.plans[i] = plan;
+            *plan_slot = plan;
             held += 1;
         }
         self.stats.stale += stale;
@@ -541,8 +550,8 @@ impl Ip4FlowCache {
         // in the stages; NAT44's touches (another table) go with the first.
         let now = (now_ns / 1_000_000_000) as u32;
         if any_acl_in || any_nat {
-            for (pending, plan) in self.pending[..n].iter().zip(&self.plans[..n]) {
-                let Some(entry) = self.entries.get(pending.entry) else {
+            for (pending, plan) in pending.iter().zip(plans.iter()) {
+                let Some(entry) = entries.get(pending.entry) else {
                     continue;
                 };
                 acl.hit_session(entry.acl_in, now_ns, acl_flags(plan));
@@ -553,10 +562,13 @@ impl Ip4FlowCache {
             }
         }
         let mut by_nat = [0u64; 3];
-        for (i, pkt) in pkts.iter_mut().enumerate().take(n) {
-            let (Some(entry), Some(plan)) =
-                (self.entries.get(self.pending[i].entry), self.plans.get(i))
-            else {
+        for (i, ((pending, plan), pkt)) in pending
+            .iter()
+            .zip(plans.iter())
+            .zip(&mut pkts[..n])
+            .enumerate()
+        {
+            let Some(entry) = entries.get(pending.entry) else {
                 continue;
             };
             if any_acl_out {
