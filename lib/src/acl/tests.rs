@@ -539,6 +539,19 @@ fn classifier_agrees_with_naive_first_match() {
     );
 }
 
+/// The rules of `lists`, concatenated, each with its ACL index and its index in the ACL.
+fn in_list_order<'a>(lists: &[(u32, &'a [AclRule])]) -> Vec<(u32, u32, &'a AclRule)> {
+    lists
+        .iter()
+        .flat_map(|&(acl, rules)| {
+            rules
+                .iter()
+                .enumerate()
+                .map(move |(i, r)| (acl, i as u32, r))
+        })
+        .collect()
+}
+
 /// The classifier alone, head and tail: two ACLs of 500 random rules with every head
 /// size the budget can give (all in bit vectors, about half, the 64 least), against the
 /// naive first match on 50k packets each, edge ports and addresses among them. The first
@@ -573,15 +586,7 @@ fn bit_vector_head_and_tuple_space_tail_agree_with_naive_first_match() {
     );
     assert!(hybrid.tuple_count() > 0);
     assert_eq!(least.bit_vector_rules(), 64);
-    let ordered: Vec<(u32, u32, &AclRule)> = lists
-        .iter()
-        .flat_map(|&(acl, rules)| {
-            rules
-                .iter()
-                .enumerate()
-                .map(move |(i, r)| (acl, i as u32, r))
-        })
-        .collect();
+    let ordered = in_list_order(&lists);
     let mut matched = [[0usize; 2]; 3];
     for n in 0..50_000 {
         let mut p = random_packet(&mut rng, &pools[n % 2]);
@@ -650,6 +655,319 @@ fn empty_rule_list_matches_nothing() {
     assert_eq!(classifier.rule_count(), 0);
     let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
     assert_eq!(classifier.lookup(&p), None);
+}
+
+/// A head past 4096 rules, so that a lookup walks more than one aggregate word: 10k rules
+/// over few addresses and ports make few classes, and all fit the default budget; also
+/// heads cut at 4096 and 4160 rules. A third of the first matches lie past rule 4100.
+#[test]
+fn bit_vector_head_with_several_aggregate_words() {
+    let mut rng = FastRng::new(0xa66);
+    let addrs: Vec<u32> = (0..10).map(|_| rng.next_u64() as u32).collect();
+    let ports: Vec<u16> = (0..10).map(|i| i * 7 + 1).collect();
+    let host =
+        |rng: &mut FastRng| Ipv4Prefix::host(Ipv4Addr::from_bits(addrs[rng.below(10) as usize]));
+    let port = |rng: &mut FastRng| ports[rng.below(10) as usize];
+    let rules: Vec<AclRule> = (0..10_000)
+        .map(|_| AclRule {
+            src: host(&mut rng),
+            dst: host(&mut rng),
+            proto: [6, 17][rng.below(2) as usize],
+            sport: PortRange::single(port(&mut rng)),
+            dport: PortRange::single(port(&mut rng)),
+            ..AclRule::any([AclAction::Deny, AclAction::Permit][rng.below(2) as usize])
+        })
+        .collect();
+    let (a, b) = rules.split_at(4100);
+    let lists = [(0, a), (1, b)];
+    let mut classifiers = vec![Classifier::build(lists)];
+    assert_eq!(classifiers[0].bit_vector_rules(), 10_000);
+    for head in [4096usize, 4160] {
+        let budget = Classifier::build_within([(0, &rules[..head])], usize::MAX)
+            .bit_vector_bytes()
+            .0;
+        let cut = Classifier::build_within(lists, budget);
+        assert_eq!(cut.bit_vector_rules(), head);
+        classifiers.push(cut);
+    }
+    let mut past = 0;
+    for _ in 0..20_000 {
+        let p = AclPacketInfo {
+            src: host(&mut rng).addr,
+            dst: host(&mut rng).addr,
+            proto: [6, 17][rng.below(2) as usize],
+            sport: port(&mut rng),
+            dport: port(&mut rng),
+            tcp_flags: 0,
+            l4_valid: true,
+            nonfirst_fragment: false,
+        };
+        let expected = lists
+            .iter()
+            .flat_map(|&(acl, rs)| rs.iter().enumerate().map(move |(i, r)| (acl, i as u32, r)))
+            .find(|(_, _, r)| naive_matches(r, &p))
+            .map(|(acl, i, r)| (acl, i, r.action));
+        past += usize::from(matches!(expected, Some((1, _, _))));
+        for c in &classifiers {
+            let got = c.lookup(&p).map(|m| (m.acl, m.rule, m.action));
+            assert_eq!(got, expected, "head {}, {p:?}", c.bit_vector_rules());
+        }
+    }
+    assert!(past > 1_000, "only {past} first matches past rule 4100");
+}
+
+/// Lists of up to SHORT_LIST rules take no bit vectors (nor their class tables); one
+/// more rule does.
+#[test]
+fn short_lists_are_tuple_space_alone() {
+    let mut rng = FastRng::new(0x5407);
+    let pool: Vec<u32> = (0..8).map(|_| rng.next_u64() as u32).collect();
+    let rules: Vec<AclRule> = (0..=classifier::SHORT_LIST)
+        .map(|_| random_rule(&mut rng, &pool))
+        .collect();
+    let short = Classifier::build([(0, &rules[..classifier::SHORT_LIST])]);
+    let long = Classifier::build([(0, &rules[..])]);
+    assert_eq!(short.bit_vector_rules(), 0);
+    assert!(short.tuple_count() > 0);
+    assert!(
+        short.memory_bytes() < 64 << 10,
+        "{} bytes",
+        short.memory_bytes()
+    );
+    assert_eq!(long.bit_vector_rules(), rules.len());
+    for _ in 0..20_000 {
+        let p = random_packet(&mut rng, &pool);
+        for (c, n) in [(&short, classifier::SHORT_LIST), (&long, rules.len())] {
+            let expected = rules[..n]
+                .iter()
+                .position(|r| naive_matches(r, &p))
+                .map(|i| (i as u32, rules[i].action));
+            assert_eq!(c.lookup(&p).map(|m| (m.rule, m.action)), expected, "{p:?}");
+        }
+    }
+}
+
+/// A TCP rule whose flags value lies outside its mask (the ACL table refuses it, so only
+/// a direct build makes one) matches nothing, in the bit vectors as in the tuple space.
+#[test]
+fn flags_value_outside_the_mask_matches_nothing() {
+    let odd = AclRule {
+        proto: ip_proto::TCP,
+        dport: PortRange::single(80),
+        tcp_flags_value: SYN,
+        tcp_flags_mask: 0,
+        ..AclRule::any(AclAction::Permit)
+    };
+    assert!(odd.validate().is_err());
+    let elsewhere = AclRule {
+        dst: prefix("192.0.2.0/24"),
+        ..AclRule::any(AclAction::Deny)
+    };
+    let rules: Vec<AclRule> = std::iter::once(odd)
+        .chain(std::iter::repeat_n(elsewhere, 2 * classifier::SHORT_LIST))
+        .collect();
+    let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
+    assert!(!naive_matches(&odd, &p));
+    for classifier in [
+        Classifier::build([(0, &rules[..])]),
+        Classifier::build([(0, &rules[..1])]),
+    ] {
+        assert_eq!(classifier.lookup(&p), None);
+    }
+}
+
+fn edge_rule(rng: &mut FastRng, pool: &[u32]) -> AclRule {
+    let pick = |rng: &mut FastRng, n: usize| rng.below(n as u64) as usize;
+    let pfx = |rng: &mut FastRng| {
+        let base = pool[pick(rng, pool.len())];
+        let len = [
+            0u8, 1, 8, 16, 24, 31, 32, 32, 32, 32, 31, 24, 28, 30, 32, 32,
+        ][pick(rng, 16)];
+        Ipv4Prefix::new(Ipv4Addr::from_bits(base), len).unwrap()
+    };
+    let src = pfx(rng);
+    let dst = pfx(rng);
+    let range = |rng: &mut FastRng| {
+        let r = [
+            (0u16, 65535u16),
+            (0, 0),
+            (65535, 65535),
+            (65534, 65535),
+            (0, 1),
+            (1, 65535),
+            (0, 65534),
+            (8, 8),
+            (0, 8),
+            (1000, 2000),
+            (2000, 65535),
+        ][pick(rng, 11)];
+        PortRange::new(r.0, r.1).unwrap()
+    };
+    let sport = range(rng);
+    let dport = range(rng);
+    let proto = [0u8, 6, 6, 17, 17, 1, 1, 47, 6, 6, 17][pick(rng, 11)];
+    let (v, m) = [
+        (0u8, 0u8),
+        (SYN, SYN),
+        (SYN, SYN | ACK),
+        (0, ACK),
+        (0, 0xff),
+        (0xff, 0xff),
+    ][pick(rng, 6)];
+    AclRule {
+        action: [AclAction::Deny, AclAction::Permit, AclAction::PermitReflect][pick(rng, 3)],
+        src,
+        dst,
+        proto,
+        sport,
+        dport,
+        tcp_flags_value: v,
+        tcp_flags_mask: m,
+    }
+}
+
+fn edge_packet(rng: &mut FastRng, pool: &[u32]) -> AclPacketInfo {
+    let pick = |rng: &mut FastRng, n: usize| rng.below(n as u64) as usize;
+    let addr = |rng: &mut FastRng| {
+        let base = pool[pick(rng, pool.len())];
+        Ipv4Addr::from_bits(match pick(rng, 4) {
+            0 => base,
+            1 => base ^ 1,
+            2 => base ^ (rng.below(1 << 9) as u32),
+            _ => rng.next_u64() as u32,
+        })
+    };
+    let port = |rng: &mut FastRng| {
+        [
+            0u16,
+            1,
+            7,
+            8,
+            9,
+            999,
+            1000,
+            2000,
+            2001,
+            65534,
+            65535,
+            rng.below(65536) as u16,
+        ][pick(rng, 12)]
+    };
+    AclPacketInfo {
+        src: addr(rng),
+        dst: addr(rng),
+        proto: [0u8, 6, 6, 17, 1, 47, 255][pick(rng, 7)],
+        sport: port(rng),
+        dport: port(rng),
+        tcp_flags: rng.below(256) as u8,
+        l4_valid: rng.below(5) != 0,
+        nonfirst_fragment: rng.below(6) == 0,
+    }
+}
+
+/// Edge cases against the naive first match: an empty ACL in the middle of the list,
+/// the same ACL three times, ACLs of 64, 127, 129 and 300 rules (head cuts on and off
+/// word boundaries), prefixes /0, /1, /31, /32 at both ends of the address space, port
+/// ranges ending at 0 and 65535, flags on any protocol, packets of protocol 0 and 255,
+/// without L4 or non-first fragments, most of them aimed at one rule's edges; at three
+/// head sizes. (From a review by a helper.)
+#[test]
+fn edge_cases_agree_with_naive_first_match() {
+    let mut rng = FastRng::new(0x007e_51e4);
+    let pool: Vec<u32> = vec![
+        0,
+        u32::MAX,
+        0x0a00_0001,
+        0x0a00_0002,
+        0x8000_0000,
+        0x7fff_ffff,
+        0xc0a8_0101,
+    ];
+    let valid_rules = |n: usize, rng: &mut FastRng| -> Vec<AclRule> {
+        (0..n)
+            .map(|_| loop {
+                let r = edge_rule(rng, &pool);
+                if r.validate().is_ok() {
+                    break r;
+                }
+            })
+            .collect()
+    };
+    let a = valid_rules(64, &mut rng);
+    let empty: Vec<AclRule> = Vec::new();
+    let b = valid_rules(127, &mut rng);
+    let c = valid_rules(129, &mut rng);
+    let d = valid_rules(300, &mut rng);
+    let lists: Vec<(u32, &[AclRule])> = vec![
+        (7, &a[..]),
+        (1, &empty[..]),
+        (7, &a[..]),
+        (2, &b[..]),
+        (1, &empty[..]),
+        (3, &c[..]),
+        (7, &a[..]),
+        (4, &d[..]),
+    ];
+    let ordered = in_list_order(&lists);
+    let full = Classifier::build_within(lists.iter().copied(), usize::MAX);
+    let quarter = full.bit_vector_bytes().0 / 4;
+    let classifiers = [
+        Classifier::build_within(lists.iter().copied(), 0),
+        Classifier::build_within(lists.iter().copied(), quarter),
+        full,
+    ];
+    let mut matched = std::collections::BTreeSet::new();
+    for _ in 0..40_000 {
+        let mut p = edge_packet(&mut rng, &pool);
+        if rng.below(4) != 0 {
+            // Aimed at a rule: inside its prefixes, its protocol, an end of its ranges.
+            let r = ordered[rng.below(ordered.len() as u64) as usize].2;
+            let inside = |rng: &mut FastRng, pf: Ipv4Prefix| {
+                let m = pf.mask();
+                let host = rng.next_u64() as u32 & !m & [0u32, 1, u32::MAX][rng.below(3) as usize];
+                Ipv4Addr::from_bits(pf.addr.to_bits() & m | host)
+            };
+            p.src = inside(&mut rng, r.src);
+            p.dst = inside(&mut rng, r.dst);
+            if r.proto != 0 {
+                p.proto = r.proto;
+            }
+            let end = |rng: &mut FastRng, pr: PortRange| {
+                [pr.lo, pr.hi, pr.lo.wrapping_sub(1), pr.hi.wrapping_add(1)][rng.below(4) as usize]
+            };
+            if rng.below(2) == 0 {
+                p.sport = end(&mut rng, r.sport);
+            }
+            if rng.below(2) == 0 {
+                p.dport = end(&mut rng, r.dport);
+            }
+            if rng.below(2) == 0 {
+                p.tcp_flags = r.tcp_flags_value;
+            }
+        }
+        let expected = ordered
+            .iter()
+            .find(|(_, _, r)| naive_matches(r, &p))
+            .map(|&(acl, rule, r)| (acl, rule, r.action));
+        if let Some((acl, rule, _)) = expected {
+            matched.insert((acl, rule / 64));
+        }
+        for c in &classifiers {
+            let got = c.lookup(&p).map(|m| (m.acl, m.rule, m.action));
+            assert_eq!(got, expected, "head {}, {p:?}", c.bit_vector_rules());
+        }
+    }
+    // First matches in every ACL with rules, and in each of their 64-rule words but a
+    // last one of a single rule.
+    for (acl, words) in [(7, 1), (2, 2), (3, 2), (4, 5)] {
+        for word in 0..words {
+            assert!(
+                matched.contains(&(acl, word)),
+                "no first match in ACL {acl}, rules {}..",
+                word * 64
+            );
+        }
+    }
 }
 
 fn reflective_pod(max_sessions: usize) -> (AclTable, AclConfig) {

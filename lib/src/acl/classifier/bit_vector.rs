@@ -297,7 +297,11 @@ impl BitVectors {
             .iter()
             .map(|r| RuleInfo {
                 action: r.action,
-                flags: r.needs_l4 && r.proto == ip_proto::TCP && r.tcp_flags_mask != 0,
+                // A value outside the mask (refused by the ACL table) cannot be met: the
+                // rule is read and refuses, as the tuple space would.
+                flags: r.needs_l4
+                    && r.proto == ip_proto::TCP
+                    && (r.tcp_flags_mask | r.tcp_flags_value) != 0,
                 needs_l4: r.proto != 0 && r.needs_l4,
             })
             .collect();

@@ -17,6 +17,12 @@
 //! packet that no head rule matches. The budget is small so that what a lookup reads stays
 //! in the caches: in the acl bench at 10k rules, heads of 4 and 64 MiB ran 1.3-4x slower
 //! than 1 MiB, and 256 KiB sent too many packets to the tail (BENCHMARKS.md).
+//!
+//! The bit vectors' class tables cost ~0.8 MiB whatever the rules (a 16-8-8 trie root per
+//! address field, a 64k table per port field), plus the tries' chunks for prefixes longer
+//! than /16 (~4 MiB per field for 2k host prefixes). A short list, as a pod's own policy
+//! often is, does not pay that: up to [`SHORT_LIST`] rules, the tuple space alone holds
+//! them (a few tuples; the acl bench reads both schemes alike at 10 rules).
 
 mod bit_vector;
 mod tuple_space;
@@ -28,9 +34,12 @@ use super::packet::AclPacketInfo;
 use super::rule::{AclAction, AclRule, PortRange};
 use crate::types::ip_proto;
 
-/// The most memory the bit vectors of one classifier may take (their class tables, ~0.8
-/// MiB, and the tail come on top).
+/// The most memory the bit vectors of one classifier may take (their class tables and
+/// the tail come on top).
 pub(crate) const HEAD_BUDGET_BYTES: usize = 1 << 20;
+
+/// Lists up to this long are all tuple space: no bit vectors, no class tables.
+pub(crate) const SHORT_LIST: usize = 32;
 
 /// A matched rule: where it came from and what it says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,7 +173,8 @@ impl PacketFields {
 pub struct Classifier {
     /// Every rule, in list order; the head's bits index it.
     candidates: Vec<Candidate>,
-    head: BitVectors,
+    /// None for a short list.
+    head: Option<BitVectors>,
     tail: Option<TupleSpace>,
 }
 
@@ -186,8 +196,12 @@ impl Classifier {
                 candidates.push(Candidate::new(order, acl, rule_index as u32, rule));
             }
         }
-        let head_len = BitVectors::rules_within(&candidates, budget);
-        let head = BitVectors::build(&candidates[..head_len]);
+        let head_len = if candidates.len() <= SHORT_LIST {
+            0
+        } else {
+            BitVectors::rules_within(&candidates, budget)
+        };
+        let head = (head_len > 0).then(|| BitVectors::build(&candidates[..head_len]));
         let tail =
             (head_len < candidates.len()).then(|| TupleSpace::build(&candidates[head_len..]));
         Classifier {
@@ -203,7 +217,7 @@ impl Classifier {
 
     /// Rules looked up by bit vectors: the first ones of the list.
     pub fn bit_vector_rules(&self) -> usize {
-        self.head.rule_count()
+        self.head.as_ref().map_or(0, BitVectors::rule_count)
     }
 
     /// Tuples of the tail's tuple space (0 when every rule is in the bit vectors).
@@ -214,14 +228,17 @@ impl Classifier {
     /// Bytes of the head's class vectors, and what its budget estimate said they would be.
     #[cfg(test)]
     pub(crate) fn bit_vector_bytes(&self) -> (usize, usize) {
-        let head = &self.candidates[..self.head.rule_count()];
-        (self.head.vector_bytes(), BitVectors::expected_bytes(head))
+        let head = &self.candidates[..self.bit_vector_rules()];
+        match &self.head {
+            Some(bits) => (bits.vector_bytes(), BitVectors::expected_bytes(head)),
+            None => (0, 0),
+        }
     }
 
     /// Bytes held by the lookup structures.
     pub fn memory_bytes(&self) -> usize {
         self.candidates.len() * std::mem::size_of::<Candidate>()
-            + self.head.memory_bytes()
+            + self.head.as_ref().map_or(0, BitVectors::memory_bytes)
             + self.tail.as_ref().map_or(0, TupleSpace::memory_bytes)
     }
 
@@ -229,8 +246,10 @@ impl Classifier {
     #[inline]
     pub(crate) fn lookup(&self, packet: &AclPacketInfo) -> Option<RuleMatch> {
         let fields = PacketFields::of(packet);
-        if let Some(found) = self.head.first_match(&fields, &self.candidates) {
-            return Some(found);
+        if let Some(head) = &self.head {
+            if let Some(found) = head.first_match(&fields, &self.candidates) {
+                return Some(found);
+            }
         }
         Some(self.tail.as_ref()?.lookup(&fields)?.found())
     }
