@@ -680,7 +680,11 @@ fn bit_vector_head_with_several_aggregate_words() {
         .collect();
     let (a, b) = rules.split_at(4100);
     let lists = [(0, a), (1, b)];
-    let mut classifiers = vec![Classifier::build(lists)];
+    // (Classifier::build would take the tuple space alone here: one tuple.)
+    let mut classifiers = vec![Classifier::build_within(
+        lists,
+        classifier::HEAD_BUDGET_BYTES,
+    )];
     assert_eq!(classifiers[0].bit_vector_rules(), 10_000);
     for head in [4096usize, 4160] {
         let budget = Classifier::build_within([(0, &rules[..head])], usize::MAX)
@@ -734,6 +738,7 @@ fn short_lists_are_tuple_space_alone() {
         "{} bytes",
         short.memory_bytes()
     );
+    // These rules are varied enough that a lookup would probe many tuples.
     assert_eq!(long.bit_vector_rules(), rules.len());
     for _ in 0..20_000 {
         let p = random_packet(&mut rng, &pool);
@@ -745,6 +750,57 @@ fn short_lists_are_tuple_space_alone() {
             assert_eq!(c.lookup(&p).map(|m| (m.rule, m.action)), expected, "{p:?}");
         }
     }
+}
+
+/// The tuple space alone when its lookups end early (a catch-all first: one tuple,
+/// one probe), bit vectors when they would visit many tuples (rules of every prefix
+/// length, protocol and port shape, as the acl bench's uniform set).
+#[test]
+fn tuple_space_alone_when_its_lookups_end_early() {
+    let mut rng = FastRng::new(0x7e57);
+    // As the acl bench's uniform set: any prefix length, any protocol or TCP or UDP, ports
+    // any, single or a range.
+    let varied: Vec<AclRule> = (0..1000)
+        .map(|_| {
+            let mut prefix = || {
+                let len = rng.below(33) as u8;
+                Ipv4Prefix::new(Ipv4Addr::from_bits(rng.next_u64() as u32), len)
+                    .unwrap()
+                    .network()
+            };
+            let (src, dst) = (prefix(), prefix());
+            let mut range = || match rng.below(3) {
+                0 => PortRange::ANY,
+                1 => PortRange::single(rng.below(1 << 16) as u16),
+                _ => {
+                    let lo = rng.below(60_000) as u16;
+                    PortRange::new(lo, lo + rng.below(5000) as u16).unwrap()
+                }
+            };
+            let (sport, dport) = (range(), range());
+            AclRule {
+                src,
+                dst,
+                proto: [0, 6, 6, 17][rng.below(4) as usize],
+                sport,
+                dport,
+                ..AclRule::any(AclAction::Permit)
+            }
+        })
+        .collect();
+    let catch_all_first: Vec<AclRule> = std::iter::once(AclRule::any(AclAction::Deny))
+        .chain(varied.iter().copied())
+        .collect();
+    let early = Classifier::build([(0, &catch_all_first[..])]);
+    assert_eq!(early.bit_vector_rules(), 0);
+    assert!(early.tuple_count() > 1);
+    let late = Classifier::build([(0, &varied[..])]);
+    assert_eq!(late.bit_vector_rules(), 1000);
+    let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
+    assert_eq!(
+        early.lookup(&p).map(|m| (m.rule, m.action)),
+        Some((0, AclAction::Deny))
+    );
 }
 
 /// A TCP rule whose flags value lies outside its mask (the ACL table refuses it, so only
@@ -769,7 +825,7 @@ fn flags_value_outside_the_mask_matches_nothing() {
     let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
     assert!(!naive_matches(&odd, &p));
     for classifier in [
-        Classifier::build([(0, &rules[..])]),
+        Classifier::build_within([(0, &rules[..])], usize::MAX),
         Classifier::build([(0, &rules[..1])]),
     ] {
         assert_eq!(classifier.lookup(&p), None);

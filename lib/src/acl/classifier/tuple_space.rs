@@ -275,6 +275,24 @@ impl TupleSpace {
     /// The first rule, in list order, that matches `fields`.
     #[inline]
     pub(super) fn lookup(&self, fields: &PacketFields) -> Option<&Candidate> {
+        self.search(fields, |_| {})
+    }
+
+    /// What a lookup of `fields` costs: tuples visited, and of those, how many passed
+    /// their filter (a hash-table probe and candidates to verify each).
+    pub(super) fn work(&self, fields: &PacketFields) -> (usize, usize) {
+        let (mut visited, mut probed) = (0, 0);
+        self.search(fields, |passed| {
+            visited += 1;
+            probed += usize::from(passed);
+        });
+        (visited, probed)
+    }
+
+    /// [`TupleSpace::lookup`], telling `visit` of each tuple visited whether it passed
+    /// its filter.
+    #[inline(always)]
+    fn search(&self, fields: &PacketFields, mut visit: impl FnMut(bool)) -> Option<&Candidate> {
         let fields = *fields;
         let mut best: Option<&Candidate> = None;
         let mut best_order = u32::MAX;
@@ -286,7 +304,9 @@ impl TupleSpace {
             let hash = self.hasher.hash_u128(key);
             let (word, bit) = bloom_bit(hash, tuple.bloom_mask);
             let filter = self.blooms.get(tuple.bloom_start as usize + word);
-            if !matches!(filter, Some(w) if w & bit != 0) {
+            let passed = matches!(filter, Some(w) if w & bit != 0);
+            visit(passed);
+            if !passed {
                 continue;
             }
             let Some(chain) = self.buckets.find(hash, |c| c.key == key) else {
