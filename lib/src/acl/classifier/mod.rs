@@ -18,6 +18,10 @@
 //! in the caches: in the acl bench at 10k rules, heads of 4 and 64 MiB ran 1.3-4x slower
 //! than 1 MiB, and 256 KiB sent too many packets to the tail (BENCHMARKS.md).
 //!
+//! The tuple space is kept alone where it is cheap: when its lookups, on packets drawn
+//! inside the rules, end within a few probes ([`probes_are_few`]; broad rules first, as
+//! in policies that open with wide permits), and for short lists.
+//!
 //! The bit vectors' class tables cost ~0.8 MiB whatever the rules (a 16-8-8 trie root per
 //! address field, a 64k table per port field), plus the tries' chunks for prefixes longer
 //! than /16 (~4 MiB per field for 2k host prefixes). A short list, as a pod's own policy
