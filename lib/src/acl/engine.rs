@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::classifier::RuleMatch;
+use super::classifier::{Classifier, RuleMatch};
 use super::config::{AclConfig, AclTable};
 use super::packet::AclPacketInfo;
 use super::rule::{AclAction, Direction};
@@ -262,6 +262,21 @@ impl AclWorker {
             // Sessions only (an ACL in the other direction): no rule applies here.
             return AclVerdict::NO_ACL;
         };
+        self.classify_by_rules(config, classifier, sw_if, direction, packet, now_ns)
+    }
+
+    /// [`AclWorker::classify`] past the session lookup. Out of line, so that a session
+    /// hit does not set up the frame the rule match and the session creation need.
+    #[inline(never)]
+    fn classify_by_rules(
+        &mut self,
+        config: &AclConfig,
+        classifier: &Classifier,
+        sw_if: IfIndex,
+        direction: Direction,
+        packet: &AclPacketInfo,
+        now_ns: u64,
+    ) -> AclVerdict {
         let Some(found) = classifier.lookup(packet) else {
             self.counters.no_match_denies += 1;
             return AclVerdict::NO_MATCH;

@@ -291,6 +291,7 @@ impl Session {
         }
     }
 
+    #[inline]
     fn reverse_key(&self) -> u128 {
         reverse_of(self.forward_key, self.has_l4)
     }
