@@ -221,7 +221,7 @@ impl<P: PrefetchHint> Worker<P> {
     }
 
     /// Reclaims a bounded number of expired ACL and NAT44 sessions, at most every
-    /// [`HOUSEKEEPING_INTERVAL_NS`] unless the last run left more to do; also called by
+    /// `HOUSEKEEPING_INTERVAL_NS` (100 us) unless the last run left more to do; also called by
     /// the app when a port is idle, so that sessions expire without traffic.
     pub fn housekeeping(&mut self, snapshot: &Snapshot, now_ns: u64) {
         self.sync(snapshot);

@@ -3,7 +3,7 @@
 //! Each (pool address, protocol) has a busy bitmap over the whole port space. Worker `i`
 //! of `n` only hands out ports from its own slice, `[1024 + i*per, 1024 + (i+1)*per)` with
 //! `per = (65536 - 1024) / n` (VPP's `port_per_thread`): a reply to a dynamic port thus
-//! names its owner, see [`super::owner`].
+//! names its owner, see [`super::engine::owner`].
 
 use std::net::Ipv4Addr;
 
