@@ -1,9 +1,9 @@
 //! One worker's NAT44 sessions: a preallocated slab of [`Session`]s, found from either
 //! direction through two hash tables that hold only slab indices (the key lives in the
 //! session, so each table costs 5 bytes a bucket), and linked into one list per timeout
-//! class for bounded expiry. A `FlowCache` (`crate::flow_cache`) per direction in front of the tables gives
-//! each key a bucket whose address is known from its hash, so that a stage can prefetch
-//! a burst's buckets, then its sessions, before it translates.
+//! class for bounded expiry. A `FlowCache` (`crate::flow_cache`) per direction in front
+//! of the tables gives each key a bucket whose address is known from its hash, so that a
+//! stage can prefetch a burst's buckets, then its sessions, before it translates.
 
 use std::net::Ipv4Addr;
 
