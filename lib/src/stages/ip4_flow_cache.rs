@@ -229,10 +229,12 @@ fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<FlowKey> {
     ))
 }
 
-/// `~HC' = ~HC + delta` (RFC 1624 eqn. 3 with every change summed in `delta`).
+/// `~HC' = ~HC + delta` (RFC 1624 eqn. 3 with every change summed in `delta`). Two
+/// 16-bit terms sum to at most 0x1fffe, so one end-around carry folds them.
 #[inline(always)]
 fn patch(csum: u16, delta: u16) -> u16 {
-    !checksum::fold(u64::from(!csum) + u64::from(delta))
+    let sum = u32::from(!csum) + u32::from(delta);
+    !(((sum & 0xffff) + (sum >> 16)) as u16)
 }
 
 /// The terms [`checksum::update32`] adds for a 32-bit field that changed.
@@ -486,19 +488,17 @@ impl Ip4FlowCache {
             let Some(entry) = entries.get(e) else {
                 continue;
             };
-            let sessions = [
-                (!entry.acl_in.is_none())
-                    .then(|| acl.session_address(entry.acl_in))
-                    .flatten(),
-                (entry.nat != NO_NAT)
-                    .then(|| nat.session_address(entry.nat & MAX_NAT_INDEX))
-                    .flatten(),
-                (!entry.acl_out.is_none())
-                    .then(|| acl.session_address(entry.acl_out))
-                    .flatten(),
-            ];
-            for address in sessions.into_iter().flatten() {
-                P::prefetch(address);
+            for handle in [entry.acl_in, entry.acl_out] {
+                if !handle.is_none() {
+                    if let Some(address) = acl.session_address(handle) {
+                        P::prefetch(address);
+                    }
+                }
+            }
+            if entry.nat != NO_NAT {
+                if let Some(address) = nat.session_address(entry.nat & MAX_NAT_INDEX) {
+                    P::prefetch(address);
+                }
             }
         }
         if found < n {
