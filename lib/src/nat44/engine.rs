@@ -459,6 +459,20 @@ impl Nat44Worker {
         if let Some(index) = self.sessions.find_out2in(&key_of(&flow)) {
             return self.translate(&mut ip, Side::Outside, &flow, index, length, now);
         }
+        self.out2in_miss(config, &mut ip, &flow, length, now)
+    }
+
+    /// [`Nat44Worker::out2in_verdict`] without a session. Out of line, so that a session
+    /// hit does not set up the frame that a session creation needs.
+    #[inline(never)]
+    fn out2in_miss(
+        &mut self,
+        config: &Nat44Config,
+        ip: &mut Ipv4Packet<&mut [u8]>,
+        flow: &Flow,
+        length: u16,
+        now: u32,
+    ) -> NatVerdict<Out2inError> {
         if flow.is_icmp_error {
             return self.no_match(config);
         }
@@ -469,8 +483,8 @@ impl Nat44Worker {
         if mapping.kind == MappingKind::Identity {
             return NatVerdict::Passed;
         }
-        match self.create_mapping_session(config, mapping, &flow, now, KnownFree::Out2in) {
-            Ok(index) => self.translate(&mut ip, Side::Outside, &flow, index, length, now),
+        match self.create_mapping_session(config, mapping, flow, now, KnownFree::Out2in) {
+            Ok(index) => self.translate(ip, Side::Outside, flow, index, length, now),
             Err(e) => NatVerdict::Drop(e.into()),
         }
     }
@@ -520,11 +534,25 @@ impl Nat44Worker {
                 slow,
             );
         }
+        self.in2out_miss(config, &mut ip, &flow, length, now)
+    }
+
+    /// [`Nat44Worker::in2out_verdict`] without a session, out of line as
+    /// [`Nat44Worker::out2in_miss`] is.
+    #[inline(never)]
+    fn in2out_miss(
+        &mut self,
+        config: &Nat44Config,
+        ip: &mut Ipv4Packet<&mut [u8]>,
+        flow: &Flow,
+        length: u16,
+        now: u32,
+    ) -> (NatVerdict<In2outError>, bool) {
         // Hairpinning: an inside host to a service VIP through an in-only interface.
         let destination = rewrite::Flow {
             local: flow.remote,
             remote: flow.local,
-            ..flow
+            ..*flow
         };
         if !flow.is_icmp_error {
             if let Some((_, mapping)) =
@@ -539,7 +567,7 @@ impl Nat44Worker {
                         KnownFree::Neither,
                     ) {
                         Ok(index) => {
-                            self.translate(&mut ip, Side::Outside, &destination, index, length, now)
+                            self.translate(ip, Side::Outside, &destination, index, length, now)
                         }
                         Err(e) => NatVerdict::Drop(e.into()),
                     };
