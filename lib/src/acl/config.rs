@@ -422,6 +422,30 @@ impl AclConfig {
         &self.rule_counts
     }
 
+    /// `show acl-plugin tables`: per interface and direction with ACLs, how the compiled
+    /// rule list is looked up (see the classifier module) and what it holds.
+    pub fn show_tables(&self, name_of: &dyn Fn(IfIndex) -> String) -> String {
+        let mut out = String::new();
+        for (index, entry) in self.interfaces.iter().enumerate() {
+            let sw_if = IfIndex(index as u16);
+            for direction in [Direction::Input, Direction::Output] {
+                let Some(classifier) = entry.classifiers[slot(direction)].as_deref() else {
+                    continue;
+                };
+                let _ = writeln!(
+                    out,
+                    "sw_if_index {sw_if} ({}) {direction}: {}",
+                    name_of(sw_if),
+                    classifier.describe()
+                );
+            }
+        }
+        if out.is_empty() {
+            out.push_str("no ACL applied\n");
+        }
+        out
+    }
+
     /// The classifier for (sw_if, direction), for inspection and benchmarks.
     pub fn classifier(&self, sw_if: IfIndex, direction: Direction) -> Option<&Classifier> {
         self.interfaces.get(sw_if.as_usize())?.classifiers[slot(direction)].as_deref()

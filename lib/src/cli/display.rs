@@ -187,6 +187,7 @@ impl Display for Command {
                 opt(f, interface)
             }
             C::ShowAclSessions => f.write_str("show acl-plugin sessions"),
+            C::ShowAclTables => f.write_str("show acl-plugin tables"),
             C::SetAclSessionTimeout { timeout, secs } => {
                 write!(f, "set acl-plugin session timeout {timeout} {secs}")
             }

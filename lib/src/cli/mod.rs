@@ -158,6 +158,8 @@ pub enum Command {
     },
     /// `show acl-plugin sessions`
     ShowAclSessions,
+    /// `show acl-plugin tables`: how each interface's rules are looked up.
+    ShowAclTables,
     /// `set acl-plugin session timeout tcp-transient|tcp-established|udp|other N`
     SetAclSessionTimeout {
         timeout: TimeoutKind,

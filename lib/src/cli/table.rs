@@ -267,6 +267,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ShowAclSessions),
     },
     CommandSpec {
+        path: &["show", "acl-plugin", "tables"],
+        usage: "show acl-plugin tables",
+        help: "How each interface's ACL rules are looked up: scheme, rules, memory",
+        parse: |_| Ok(Command::ShowAclTables),
+    },
+    CommandSpec {
         path: &["set", "acl-plugin", "session", "timeout"],
         usage: "set acl-plugin session timeout tcp-transient|tcp-established|udp|other SECONDS",
         help: "Set an ACL session idle timeout",

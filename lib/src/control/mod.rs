@@ -483,6 +483,7 @@ impl Control {
                 Ok(self.acl.show_interfaces(only, &self.name_of()))
             }
             Command::ShowAclSessions => self.ask_all(WorkerQuestion::AclSessions),
+            Command::ShowAclTables => Ok(self.acl_config.show_tables(&self.name_of())),
             Command::SetAclSessionTimeout { timeout, secs } => {
                 self.acl.set_session_timeout(timeout, u64::from(secs))?;
                 *changed = Changed::Acl;

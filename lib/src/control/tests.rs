@@ -6,7 +6,7 @@ use crate::buffer::{PacketBuf, TestBuf};
 use crate::node::{InputKind, NodeId};
 use crate::pipeline::{Verdict, Worker};
 use crate::spec_frames::{self, HOST_MAC, HOST_NEXT_HOP};
-use crate::types::IfIndex;
+use crate::types::{IfIndex, Ipv4Prefix};
 use std::cell::Cell;
 
 struct TestPlatform;
@@ -229,6 +229,71 @@ fn seed_request_and_response_byte_for_byte() {
             "response trace lacks '{expected}':\n{response}"
         );
     }
+}
+
+/// `show acl-plugin tables`: the seed's short lists are tuple space; a long list of
+/// varied rules gets bit vectors, unless a permit-any ends every lookup first.
+#[test]
+fn show_acl_tables_says_how_each_list_is_looked_up() {
+    let (mut control, _, _) = seed_node();
+    let tables = control.execute_line("show acl-plugin tables").unwrap();
+    assert!(
+        tables.contains("(tap2) input: 1 rules, tuple space (1 tuples), "),
+        "{tables}"
+    );
+    assert!(
+        tables.contains("(tap0) output: 4 rules, tuple space ("),
+        "{tables}"
+    );
+    // 300 rules of every prefix length, protocol and port shape, then permit any.
+    let mut rng = crate::rand::FastRng::new(0x7ab1e5);
+    let mut rules: Vec<String> = (0..300)
+        .map(|_| {
+            let mut prefix = || {
+                let len = rng.below(33) as u8;
+                let addr = Ipv4Addr::from_bits(rng.next_u64() as u32);
+                Ipv4Prefix::new(addr, len).unwrap().network()
+            };
+            let (src, dst) = (prefix(), prefix());
+            let mut range = |field: &str| match rng.below(3) {
+                0 => String::new(),
+                1 => format!(" {field} {}", rng.below(65536)),
+                _ => {
+                    let lo = rng.below(60_000);
+                    format!(" {field} {lo}-{}", lo + rng.below(5000))
+                }
+            };
+            let (sport, dport) = (range("sport"), range("dport"));
+            match rng.below(4) {
+                0 => format!("deny src {src} dst {dst}"),
+                p => {
+                    let proto = [6, 6, 17][p as usize - 1];
+                    format!("deny src {src} dst {dst} proto {proto}{sport}{dport}")
+                }
+            }
+        })
+        .collect();
+    rules.push("permit".into());
+    control
+        .execute_line(&format!("set acl-plugin acl {}", rules.join(", ")))
+        .unwrap();
+    for line in [
+        "set acl-plugin interface tap2 output acl 1 del",
+        "set acl-plugin interface tap2 output acl 4",
+        // Behind the reflective ACL's permit-any, every lookup ends at its first tuple.
+        "set acl-plugin interface tap0 input acl 4",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    let tables = control.execute_line("show acl-plugin tables").unwrap();
+    assert!(
+        tables.contains("(tap2) output: 301 rules, bit vectors (301 rules), "),
+        "{tables}"
+    );
+    assert!(
+        tables.contains("(tap0) input: 302 rules, tuple space ("),
+        "{tables}"
+    );
 }
 
 #[test]

@@ -306,6 +306,24 @@ impl Classifier {
         }
     }
 
+    /// One line for `show acl-plugin tables`: the scheme, how many rules each part holds,
+    /// and the memory.
+    pub fn describe(&self) -> String {
+        let scheme = match (self.bit_vector_rules(), self.tuple_count()) {
+            (0, tuples) => format!("tuple space ({tuples} tuples)"),
+            (head, 0) => format!("bit vectors ({head} rules)"),
+            (head, tuples) => format!(
+                "bit vectors (first {head} rules), tuple space for the other {} ({tuples} tuples)",
+                self.rule_count() - head
+            ),
+        };
+        format!(
+            "{} rules, {scheme}, {} KiB",
+            self.rule_count(),
+            self.memory_bytes().div_ceil(1024)
+        )
+    }
+
     /// Bytes held by the lookup structures.
     pub fn memory_bytes(&self) -> usize {
         self.candidates.len() * std::mem::size_of::<Candidate>()
