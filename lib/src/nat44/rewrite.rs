@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 
 use super::types::NatProtocol;
 use crate::packet::checksum;
+use crate::packet::udp::nonzero;
 use crate::packet::{IcmpPacket, IcmpType, Ipv4Packet, Protocol, TcpPacket, UdpPacket};
 
 /// Which side of the NAT a packet came from: it decides which end of the flow is the
@@ -188,47 +189,48 @@ pub fn rewrite(
         Side::Inside => (new_local, new_remote),
         Side::Outside => (new_remote, new_local),
     };
+    // Each checksum is patched once with the sum of its changes' terms, which gives the
+    // bytes the field-by-field updates give (packet::checksum's tests).
     let (old_src, old_dst) = (ip.src(), ip.dst());
+    let mut addresses = 0;
     if old_src != new_src.0 {
-        ip.set_src_patching_checksum(new_src.0);
+        addresses += checksum::terms32(old_src.to_bits(), new_src.0.to_bits());
+        ip.set_src(new_src.0);
     }
     if old_dst != new_dst.0 {
-        ip.set_dst_patching_checksum(new_dst.0);
+        addresses += checksum::terms32(old_dst.to_bits(), new_dst.0.to_bits());
+        ip.set_dst(new_dst.0);
+    }
+    let addresses_changed = old_src != new_src.0 || old_dst != new_dst.0;
+    if addresses_changed {
+        let csum = checksum::patch(ip.checksum(), checksum::fold(addresses));
+        ip.set_checksum(csum);
     }
     let payload = ip.payload_mut();
     match flow.proto {
         NatProtocol::Tcp => {
             if let Ok(mut tcp) = TcpPacket::new_checked(payload) {
-                if old_src != new_src.0 {
-                    tcp.patch_checksum_for_address(old_src, new_src.0);
-                }
-                if old_dst != new_dst.0 {
-                    tcp.patch_checksum_for_address(old_dst, new_dst.0);
-                }
-                if tcp.src_port() != new_src.1 {
-                    tcp.set_src_port_patching_checksum(new_src.1);
-                }
-                if tcp.dst_port() != new_dst.1 {
-                    tcp.set_dst_port_patching_checksum(new_dst.1);
+                let ports = port_terms(tcp.src_port(), tcp.dst_port(), new_src.1, new_dst.1);
+                tcp.set_src_port(new_src.1);
+                tcp.set_dst_port(new_dst.1);
+                if let Some(ports) = ports.or(addresses_changed.then_some(0)) {
+                    let csum = checksum::patch(tcp.checksum(), checksum::fold(addresses + ports));
+                    tcp.set_checksum(csum);
                 }
             }
         }
         NatProtocol::Udp => {
             if let Ok(mut udp) = UdpPacket::new_checked(payload) {
-                if old_src != new_src.0 {
-                    udp.patch_checksum_for_address(old_src, new_src.0);
-                }
-                if old_dst != new_dst.0 {
-                    udp.patch_checksum_for_address(old_dst, new_dst.0);
-                }
-                let (old_sport, old_dport) = (udp.src_port(), udp.dst_port());
-                if old_sport != new_src.1 {
-                    udp.set_src_port(new_src.1);
-                    udp.patch_checksum16(old_sport, new_src.1);
-                }
-                if old_dport != new_dst.1 {
-                    udp.set_dst_port(new_dst.1);
-                    udp.patch_checksum16(old_dport, new_dst.1);
+                let ports = port_terms(udp.src_port(), udp.dst_port(), new_src.1, new_dst.1);
+                udp.set_src_port(new_src.1);
+                udp.set_dst_port(new_dst.1);
+                let csum = udp.checksum();
+                // Zero: the sender computed none, and none is added.
+                if csum != 0 {
+                    if let Some(ports) = ports.or(addresses_changed.then_some(0)) {
+                        let sum = checksum::fold(addresses + ports);
+                        udp.set_checksum(nonzero(checksum::patch(csum, sum)));
+                    }
                 }
             }
         }
@@ -244,6 +246,18 @@ pub fn rewrite(
             }
         }
     }
+}
+
+/// The checksum terms of the ports that change (`None`: neither does).
+fn port_terms(old_src: u16, old_dst: u16, new_src: u16, new_dst: u16) -> Option<u64> {
+    let mut terms = None;
+    if old_src != new_src {
+        terms = Some(checksum::terms16(old_src, new_src));
+    }
+    if old_dst != new_dst {
+        *terms.get_or_insert(0) += checksum::terms16(old_dst, new_dst);
+    }
+    terms
 }
 
 /// Longest stretch of the quoted packet a translation changes: a 60-byte header plus the

@@ -595,6 +595,30 @@ fn udp_without_checksum_keeps_a_zero_checksum() {
     assert_checksums_valid(&p);
 }
 
+/// A UDP checksum that the translation patches to zero goes out as 0xffff (RFC 768: zero
+/// would say "no checksum"). The first packet learns the translation's change; the
+/// second, of the same flow, carries the checksum that it turns into zero.
+#[test]
+fn udp_checksum_patched_to_zero_is_sent_as_all_ones() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let flow = ((ip("10.1.1.3"), 5353), (ip("8.8.8.8"), 53));
+    let mut first = udp(flow.0, flow.1, 64, true);
+    let sent = u16::from_be_bytes([first[26], first[27]]);
+    w.in2out_output(&config, TAP0, &mut first, 0);
+    let patched = u16::from_be_bytes([first[26], first[27]]);
+    // patched = ~(~sent + change), so change = ~patched + sent (ones' complement).
+    let change = crate::packet::checksum::fold(u64::from(!patched) + u64::from(sent));
+    let mut second = udp(flow.0, flow.1, 64, true);
+    second[26..28].copy_from_slice(&change.to_be_bytes());
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut second, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_eq!(&second[26..28], &[0xff, 0xff]);
+}
+
 #[test]
 fn icmp_echo_through_snat_and_through_a_mapping() {
     let mut table = snat_table();

@@ -77,6 +77,32 @@ pub fn update32(old_csum: u16, old_value: u32, new_value: u32) -> u16 {
     !fold32(acc)
 }
 
+/// The terms [`update32`] adds for a 32-bit field that changes from `old` to `new`:
+/// several changes' terms summed, folded and given to [`patch`] once give what the
+/// updates one by one give (the tests compare them).
+#[inline(always)]
+pub fn terms32(old: u32, new: u32) -> u64 {
+    u64::from(!(old >> 16) & 0xffff)
+        + u64::from(!old & 0xffff)
+        + u64::from(new >> 16)
+        + u64::from(new & 0xffff)
+}
+
+/// The terms [`update16`] adds for a 16-bit field that changes from `old` to `new`.
+#[inline(always)]
+pub fn terms16(old: u16, new: u16) -> u64 {
+    u64::from(!old) + u64::from(new)
+}
+
+/// `~HC' = ~HC + delta` (RFC 1624 eqn. 3 with every change summed in `delta`, the
+/// folded sum of their [`terms32`] and [`terms16`]). Two 16-bit terms sum to at most
+/// 0x1fffe, so one end-around carry folds them.
+#[inline(always)]
+pub fn patch(csum: u16, delta: u16) -> u16 {
+    let sum = u32::from(!csum) + u32::from(delta);
+    !(((sum & 0xffff) + (sum >> 16)) as u16)
+}
+
 /// [`fold`] for a `u32` accumulator: two end-around carries always suffice (the first
 /// leaves at most 0x1fffe), so there is no loop and no branch.
 #[inline(always)]
@@ -88,6 +114,40 @@ fn fold32(acc: u32) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Summed terms patched once equal the updates one by one, for any checksum (0x0000
+    /// and 0xffff included) and any set of changed addresses and ports.
+    #[test]
+    fn summed_patch_equals_updates_one_by_one() {
+        let mut rng = crate::rand::FastRng::new(0x5d17);
+        let edge16 = |rng: &mut crate::rand::FastRng| match rng.below(6) {
+            0 => 0,
+            1 => 0xffff,
+            2 => 1,
+            3 => 0xfffe,
+            _ => rng.next_u32() as u16,
+        };
+        let edge32 = |rng: &mut crate::rand::FastRng| match rng.below(4) {
+            0 => 0,
+            1 => u32::MAX,
+            _ => rng.next_u32(),
+        };
+        for _ in 0..200_000 {
+            let csum = edge16(&mut rng);
+            let (mut stepwise, mut terms) = (csum, 0u64);
+            for _ in 0..rng.below(3) {
+                let (old, new) = (edge32(&mut rng), edge32(&mut rng));
+                stepwise = update32(stepwise, old, new);
+                terms += terms32(old, new);
+            }
+            for _ in 0..rng.below(3) {
+                let (old, new) = (edge16(&mut rng), edge16(&mut rng));
+                stepwise = update16(stepwise, old, new);
+                terms += terms16(old, new);
+            }
+            assert_eq!(patch(csum, fold(terms)), stepwise, "checksum {csum:#x}");
+        }
+    }
 
     #[test]
     fn rfc1071_example() {

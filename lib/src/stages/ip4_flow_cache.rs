@@ -55,7 +55,7 @@ use crate::burst::{Burst, Disposition, MAX_BURST};
 use crate::nat44::session::{KeyTable, SessionKey};
 use crate::nat44::{Nat44Worker, NatDirection, NatProtocol};
 use crate::node::NodeId;
-use crate::packet::checksum;
+use crate::packet::checksum::{self, patch};
 use crate::packet::ethernet::{EtherType, EthernetFrame};
 use crate::packet::udp::nonzero;
 use crate::packet::{Ipv4Packet, Protocol, TcpPacket, UdpPacket};
@@ -229,49 +229,28 @@ fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<FlowKey> {
     ))
 }
 
-/// `~HC' = ~HC + delta` (RFC 1624 eqn. 3 with every change summed in `delta`). Two
-/// 16-bit terms sum to at most 0x1fffe, so one end-around carry folds them.
-#[inline(always)]
-fn patch(csum: u16, delta: u16) -> u16 {
-    let sum = u32::from(!csum) + u32::from(delta);
-    !(((sum & 0xffff) + (sum >> 16)) as u16)
-}
-
-/// The terms [`checksum::update32`] adds for a 32-bit field that changed.
-fn terms32(old: u32, new: u32) -> u64 {
-    u64::from(!(old >> 16) & 0xffff)
-        + u64::from(!old & 0xffff)
-        + u64::from(new >> 16)
-        + u64::from(new & 0xffff)
-}
-
-/// The terms [`checksum::update16`] adds for a 16-bit field that changed.
-fn terms16(old: u16, new: u16) -> u64 {
-    u64::from(!old) + u64::from(new)
-}
-
 /// The checksum changes of a translation from `old` to `new`, field by field as NAT44's
 /// rewrite makes them (only fields that change), for the IPv4 header and for the L4
 /// checksum; the header's also has the TTL decrement of a packet with `ttl_proto` as its
 /// TTL and protocol word (every TTL above 1 gives the same sum).
 fn deltas(old: Tuple, new: Tuple, ttl_proto: u16) -> (u16, u16) {
-    let mut ip = terms16(ttl_proto, ttl_proto.wrapping_sub(0x100));
+    let mut ip = checksum::terms16(ttl_proto, ttl_proto.wrapping_sub(0x100));
     let mut l4 = 0;
     if old.src != new.src {
-        let t = terms32(old.src.to_bits(), new.src.to_bits());
+        let t = checksum::terms32(old.src.to_bits(), new.src.to_bits());
         ip += t;
         l4 += t;
     }
     if old.dst != new.dst {
-        let t = terms32(old.dst.to_bits(), new.dst.to_bits());
+        let t = checksum::terms32(old.dst.to_bits(), new.dst.to_bits());
         ip += t;
         l4 += t;
     }
     if old.sport != new.sport {
-        l4 += terms16(old.sport, new.sport);
+        l4 += checksum::terms16(old.sport, new.sport);
     }
     if old.dport != new.dport {
-        l4 += terms16(old.dport, new.dport);
+        l4 += checksum::terms16(old.dport, new.dport);
     }
     (checksum::fold(ip), checksum::fold(l4))
 }
