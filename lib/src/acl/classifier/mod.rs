@@ -1,5 +1,5 @@
-//! First-match rule lookup for one (interface, direction): bit vectors over the head of
-//! the rule list, tuple-space search over what memory leaves for the tail.
+//! First-match rule lookup for one (interface, direction): a tuple-space search alone, or
+//! bit vectors over the head of the rule list and the tuple space for the tail.
 //!
 //! Why two schemes:
 //! - Tuple-space search (`tuple_space`, VPP's hash-based matching) costs one probe per
