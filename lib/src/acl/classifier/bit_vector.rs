@@ -25,7 +25,7 @@
 
 use hashbrown::{HashMap, HashSet};
 
-use super::{Candidate, PacketFields, RuleMatch};
+use super::{prefix_mask, Candidate, PacketFields, RuleMatch};
 use crate::acl::rule::AclAction;
 use crate::fib::lpm::Lpm;
 use crate::types::{ip_proto, Ipv4Prefix};
@@ -158,14 +158,6 @@ fn prefix_dimension(rules: &[Candidate], prefix: impl Fn(&Candidate) -> (u32, u8
         }
     }
     (Lpm::build(&routes, 0), rows)
-}
-
-fn prefix_mask(len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(len.min(32)))
-    }
 }
 
 /// The classes of a port dimension: the elementary intervals between the rules' range

@@ -36,7 +36,8 @@ use tuple_space::TupleSpace;
 
 use super::packet::AclPacketInfo;
 use super::rule::{AclAction, AclRule, PortRange};
-use crate::types::ip_proto;
+use crate::types::{ip_proto, Ipv4Prefix};
+use std::net::Ipv4Addr;
 
 /// The most memory the bit vectors of one classifier may take (their class tables and
 /// the tail come on top).
@@ -82,6 +83,15 @@ fn probes_are_few(whole: &TupleSpace, rules: &[Candidate]) -> bool {
         probed += p;
     }
     probed <= 2 * SAMPLES && visited <= 6 * SAMPLES
+}
+
+/// The mask of a `len`-bit prefix (both schemes build masks from prefix lengths).
+fn prefix_mask(len: u8) -> u32 {
+    Ipv4Prefix {
+        addr: Ipv4Addr::UNSPECIFIED,
+        len: len.min(32),
+    }
+    .mask()
 }
 
 /// A matched rule: where it came from and what it says.

@@ -25,7 +25,7 @@
 
 use hashbrown::{HashMap, HashTable};
 
-use super::{Candidate, PacketFields};
+use super::{prefix_mask, Candidate, PacketFields};
 use crate::acl::hash::SeededHash;
 
 /// Candidates per hash bucket before a rule is pushed into a more specific tuple.
@@ -81,14 +81,6 @@ impl Shape {
         u32::from(self.src_len)
             + u32::from(self.dst_len)
             + 8 * (u32::from(self.proto) + u32::from(self.sport) + u32::from(self.dport))
-    }
-}
-
-fn prefix_mask(len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(len.min(32)))
     }
 }
 
