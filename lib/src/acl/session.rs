@@ -221,8 +221,9 @@ const _: () = assert!(std::mem::size_of::<Session>() == 64);
 struct Session {
     /// The key of the packet that created it; its reply's key is [`Session::reverse_key`].
     forward_key: u128,
-    /// Whether that packet had an L4 header (ports, or ICMP type and code).
-    has_l4: bool,
+    /// The ports of the reply's key (bits 64..96 of [`reverse_of`] the forward key), kept
+    /// so that a lookup of a reply compares keys without ICMP's type mapping.
+    reverse_ports: u32,
     kind: TimeoutKind,
     /// TCP flags seen in the creating direction and in the reply direction.
     flags_forward: u8,
@@ -291,9 +292,16 @@ impl Session {
         }
     }
 
-    #[inline]
+    /// [`reverse_of`] the forward key, from the stored ports: addresses swapped, the
+    /// direction flipped.
+    #[inline(always)]
     fn reverse_key(&self) -> u128 {
-        reverse_of(self.forward_key, self.has_l4)
+        let low = (self.forward_key as u64).rotate_left(32);
+        let high = (self.forward_key >> 64) as u64;
+        let ports = u64::from(u32::MAX);
+        let direction = 1 << (key_bits::INPUT - 64);
+        let high = ((high & !ports) ^ direction) | u64::from(self.reverse_ports);
+        u128::from(low) | u128::from(high) << 64
     }
 
     fn key_fields(key: u128) -> (Ipv4Addr, Ipv4Addr, u16, u16, u8) {
@@ -493,15 +501,17 @@ impl SessionTable {
         }
     }
 
-    /// As [`SessionTable::peek`], and what came from the table is cached again.
-    #[inline(always)]
-    fn find_key(&mut self, key: u128) -> Option<u32> {
-        let hash = self.hash(key);
-        let (found, from_table) = self.peek(key, hash);
-        if let (Some(found), true) = (found, from_table) {
-            self.cache.insert(hash, found);
-        }
-        found
+    /// The entry of the live session with `key`, from the table, when the cache could
+    /// not answer; cached again. Out of line: at the sizing, rare.
+    #[cold]
+    #[inline(never)]
+    fn find_uncached(&mut self, key: u128, hash: u64) -> Option<u32> {
+        let slots = &self.slots;
+        let found = *self
+            .keys
+            .find(hash, |&found| entry_key(slots, found) == Some(key))?;
+        self.cache.insert(hash, found);
+        Some(found)
     }
 
     /// The session `packet` belongs to, refreshed and with its TCP state advanced; an
@@ -515,11 +525,21 @@ impl SessionTable {
         now_ns: u64,
         timeouts: &SessionTimeouts,
     ) -> Option<u32> {
-        let found = self.find_key(session_key(packet, sw_if, direction))?;
+        let key = session_key(packet, sw_if, direction);
+        let hash = self.hash(key);
+        let slots = &self.slots;
+        let found = match self
+            .cache
+            .lookup(hash, |found| entry_key(slots, found) == Some(key))
+        {
+            Lookup::Hit(found) => found,
+            Lookup::Absent => return None,
+            Lookup::Unknown => self.find_uncached(key, hash)?,
+        };
         let index = found >> 1;
         let session = self.slots.get(index as usize)?;
         if now_ns.saturating_sub(session.last_active_ns) >= timeouts.get(session.kind) {
-            self.delete(index);
+            self.expire(index);
             return None;
         }
         self.refresh(
@@ -551,14 +571,33 @@ impl SessionTable {
                 return;
             }
             *seen |= flags;
-            let old_kind = session.kind;
-            let new_kind = session.tcp_kind();
-            if new_kind != old_kind {
-                session.kind = new_kind;
-                self.unlink(index, old_kind);
-                self.push_tail(index, new_kind, now_ns);
-            }
+            self.retype(index, now_ns);
         }
+    }
+
+    /// A session whose TCP flags changed takes the kind they give, and moves to that
+    /// kind's expiry list. Out of line: a flow's first few packets only.
+    #[cold]
+    #[inline(never)]
+    fn retype(&mut self, index: u32, now_ns: u64) {
+        let Some(session) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        let old_kind = session.kind;
+        let new_kind = session.tcp_kind();
+        if new_kind != old_kind {
+            session.kind = new_kind;
+            self.unlink(index, old_kind);
+            self.push_tail(index, new_kind, now_ns);
+        }
+    }
+
+    /// A lookup found the session expired: it goes. Out of line, as it is rare on the
+    /// fast path.
+    #[cold]
+    #[inline(never)]
+    fn expire(&mut self, index: u32) {
+        self.delete(index);
     }
 
     /// The live session `packet` belongs to on (sw_if, direction), as a handle; neither
@@ -680,7 +719,7 @@ impl SessionTable {
         let mut session = Session {
             generation,
             forward_key,
-            has_l4: packet.has_l4(),
+            reverse_ports: (reverse_key >> key_bits::SPORT) as u32,
             kind: TimeoutKind::for_new(packet.proto),
             flags_forward: 0,
             flags_reverse: 0,
@@ -908,6 +947,48 @@ mod tests {
             let reply_key = session_key(&reply, pod, Direction::Output);
             assert_eq!(reverse_of(key, packet.has_l4()), reply_key, "{packet:?}");
             assert_eq!(reverse_of(reply_key, reply.has_l4()), key, "{reply:?}");
+        }
+    }
+
+    /// A session keeps only its reply's ports; the reverse key it rebuilds from them is
+    /// [`reverse_of`] its forward key, for every protocol and ICMP type, with and without
+    /// an L4 header, on either direction.
+    #[test]
+    fn a_sessions_reverse_key_is_reverse_of_its_forward_key() {
+        let mut table = SessionTable::new(64);
+        let timeouts = SessionTimeouts::default();
+        let mut rng = crate::rand::FastRng::new(11);
+        for round in 0..2000u32 {
+            let proto = [ip_proto::TCP, ip_proto::UDP, ip_proto::ICMP, 47][rng.below(4) as usize];
+            let sport = if proto == ip_proto::ICMP {
+                rng.below(20) as u16
+            } else {
+                rng.next_u64() as u16
+            };
+            let packet = AclPacketInfo {
+                src: Ipv4Addr::from_bits(rng.next_u64() as u32),
+                dst: Ipv4Addr::from_bits(rng.next_u64() as u32),
+                proto,
+                sport,
+                dport: rng.next_u64() as u16,
+                tcp_flags: 0,
+                l4_valid: rng.below(4) != 0,
+                nonfirst_fragment: rng.below(4) == 0,
+            };
+            let direction = [Direction::Input, Direction::Output][rng.below(2) as usize];
+            let sw_if = IfIndex(rng.below(8) as u16);
+            let index = table
+                .create(&packet, sw_if, direction, u64::from(round), &timeouts)
+                .unwrap();
+            let session = table.slots[index as usize];
+            let forward = session_key(&packet, sw_if, direction);
+            assert_eq!(session.forward_key, forward);
+            assert_eq!(
+                session.reverse_key(),
+                reverse_of(forward, packet.has_l4()),
+                "{packet:?} on {sw_if:?} {direction:?}"
+            );
+            table.delete(index);
         }
     }
 }
