@@ -10,7 +10,8 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use podfwd::acl::{
-    AclAction, AclConfig, AclPacketInfo, AclRule, AclTable, AclWorker, Direction, PortRange,
+    AclAction, AclConfig, AclPacketInfo, AclRule, AclTable, AclWorker, ClassifierFields, Direction,
+    PortRange,
 };
 use podfwd::types::{IfIndex, Ipv4Prefix};
 
@@ -131,6 +132,11 @@ fn rule_match(lengths: PrefixLengths, name: &str, no_acl_ns: f64) {
         let build_ms = built.elapsed().as_secs_f64() * 1e3;
         let classifier = config.classifier(POD, Direction::Input);
         let head = classifier.map_or(0, |c| c.bit_vector_rules());
+        let fields = match classifier.and_then(|c| c.bit_vector_fields()) {
+            Some(ClassifierFields::Addresses) => " on addresses",
+            Some(ClassifierFields::All) => " on five fields",
+            None => "",
+        };
         let tuples = classifier.map_or(0, |c| c.tuple_count());
         let mib = classifier.map_or(0.0, |c| c.memory_bytes() as f64 / f64::from(1 << 20));
         let mut worker = AclWorker::new(&config);
@@ -148,7 +154,7 @@ fn rule_match(lengths: PrefixLengths, name: &str, no_acl_ns: f64) {
             naive_first_match(black_box(&rules), p).is_some()
         });
         println!(
-            "  {count:>6} rules ({head} in bit vectors, {tuples} tuples, {mib:.1} MiB, built in \
+            "  {count:>6} rules ({head} in bit vectors{fields}, {tuples} tuples, {mib:.1} MiB, built in \
              {build_ms:.1} ms): \
              session miss + rule match {engine:>7.1} ns/pkt ({:.1}x no-ACL path), \
              linear scan {linear:>9.1} ns/pkt; first match at rule {} (median), {} (90 %)",

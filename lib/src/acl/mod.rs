@@ -17,7 +17,7 @@ mod rule;
 mod session;
 mod trace;
 
-pub use classifier::Classifier;
+pub use classifier::{Classifier, Fields as ClassifierFields};
 pub use config::{Acl, AclConfig, AclTable, DEFAULT_MAX_SESSIONS};
 pub use engine::{
     show_sessions, AclCounters, AclDrop, AclInError, AclOutError, AclVerdict, AclWorker,

@@ -572,22 +572,26 @@ fn bit_vector_head_and_tuple_space_tail_agree_with_naive_first_match() {
     second[200].dst = prefix("255.255.255.255/32");
     second[300].src = prefix("0.0.0.0/1");
     let lists = [(3, &first[..]), (5, &second[..])];
-    let full = Classifier::build_within(lists, usize::MAX);
-    // A quarter of the memory: about half the rules, as it grows with their square.
-    let hybrid = Classifier::build_within(lists, full.bit_vector_bytes().0 / 4);
-    let least = Classifier::build_within(lists, 0);
-    assert_eq!(full.bit_vector_rules(), 1000);
-    assert_eq!(full.tuple_count(), 0);
-    assert!(
-        (64..1000).contains(&hybrid.bit_vector_rules())
-            && hybrid.bit_vector_rules().is_multiple_of(64),
-        "{}",
-        hybrid.bit_vector_rules()
-    );
-    assert!(hybrid.tuple_count() > 0);
-    assert_eq!(least.bit_vector_rules(), 64);
+    let mut classifiers = Vec::new();
+    for fields in [ClassifierFields::All, ClassifierFields::Addresses] {
+        let full = Classifier::build_within(lists, usize::MAX, fields);
+        // A quarter of the memory: about half the rules, as it grows with their square.
+        let hybrid = Classifier::build_within(lists, full.bit_vector_bytes().0 / 4, fields);
+        let least = Classifier::build_within(lists, 0, fields);
+        assert_eq!(full.bit_vector_rules(), 1000);
+        assert_eq!(full.tuple_count(), 0);
+        assert!(
+            (64..1000).contains(&hybrid.bit_vector_rules())
+                && hybrid.bit_vector_rules().is_multiple_of(64),
+            "{fields:?}: {}",
+            hybrid.bit_vector_rules()
+        );
+        assert!(hybrid.tuple_count() > 0);
+        assert_eq!(least.bit_vector_rules(), 64);
+        classifiers.extend([full, hybrid, least]);
+    }
     let ordered = in_list_order(&lists);
-    let mut matched = [[0usize; 2]; 3];
+    let mut matched = [[0usize; 2]; 6];
     for n in 0..50_000 {
         let mut p = random_packet(&mut rng, &pools[n % 2]);
         match n % 20 {
@@ -601,7 +605,7 @@ fn bit_vector_head_and_tuple_space_tail_agree_with_naive_first_match() {
             .iter()
             .find(|(_, _, r)| naive_matches(r, &p))
             .map(|&(acl, rule, r)| (acl, rule, r.action));
-        for (c, classifier) in [&full, &hybrid, &least].into_iter().enumerate() {
+        for (c, classifier) in classifiers.iter().enumerate() {
             let got = classifier.lookup(&p).map(|m| (m.acl, m.rule, m.action));
             assert_eq!(got, expected, "classifier {c}, {p:?}");
             if let Some((acl, ..)) = got {
@@ -624,8 +628,10 @@ fn bit_vector_head_stays_within_its_budget() {
     let mut rng = FastRng::new(0xb0d9e7);
     let pool: Vec<u32> = (0..400).map(|_| rng.next_u64() as u32).collect();
     let rules: Vec<AclRule> = (0..3000).map(|_| random_rule(&mut rng, &pool)).collect();
-    for budget in [64 << 10, 256 << 10, 512 << 10] {
-        let classifier = Classifier::build_within([(0, &rules[..])], budget);
+    let budgets = [64 << 10, 256 << 10, 512 << 10];
+    let fields = [ClassifierFields::All, ClassifierFields::Addresses];
+    for (budget, fields) in budgets.into_iter().flat_map(|b| fields.map(|f| (b, f))) {
+        let classifier = Classifier::build_within([(0, &rules[..])], budget, fields);
         let head = classifier.bit_vector_rules();
         assert!(
             head < 3000 && head.is_multiple_of(64),
@@ -640,7 +646,7 @@ fn bit_vector_head_stays_within_its_budget() {
             built <= budget,
             "budget {budget}: head {head} takes {built} bytes"
         );
-        let one_more = Classifier::build_within([(0, &rules[..head + 64])], usize::MAX);
+        let one_more = Classifier::build_within([(0, &rules[..head + 64])], usize::MAX, fields);
         assert!(
             one_more.bit_vector_bytes().0 > budget,
             "budget {budget}: {head} rules, and 64 more would fit too"
@@ -651,10 +657,12 @@ fn bit_vector_head_stays_within_its_budget() {
 /// An ACL without rules denies everything.
 #[test]
 fn empty_rule_list_matches_nothing() {
-    let classifier = Classifier::build_within([(0, &[][..])], usize::MAX);
-    assert_eq!(classifier.rule_count(), 0);
-    let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
-    assert_eq!(classifier.lookup(&p), None);
+    for fields in [ClassifierFields::All, ClassifierFields::Addresses] {
+        let classifier = Classifier::build_within([(0, &[][..])], usize::MAX, fields);
+        assert_eq!(classifier.rule_count(), 0);
+        let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
+        assert_eq!(classifier.lookup(&p), None);
+    }
 }
 
 /// A head past 4096 rules, so that a lookup walks more than one aggregate word: 10k rules
@@ -681,18 +689,19 @@ fn bit_vector_head_with_several_aggregate_words() {
     let (a, b) = rules.split_at(4100);
     let lists = [(0, a), (1, b)];
     // (Classifier::build would take the tuple space alone here: one tuple.)
-    let mut classifiers = vec![Classifier::build_within(
-        lists,
-        classifier::HEAD_BUDGET_BYTES,
-    )];
-    assert_eq!(classifiers[0].bit_vector_rules(), 10_000);
-    for head in [4096usize, 4160] {
-        let budget = Classifier::build_within([(0, &rules[..head])], usize::MAX)
-            .bit_vector_bytes()
-            .0;
-        let cut = Classifier::build_within(lists, budget);
-        assert_eq!(cut.bit_vector_rules(), head);
-        classifiers.push(cut);
+    let mut classifiers = Vec::new();
+    for fields in [ClassifierFields::All, ClassifierFields::Addresses] {
+        let whole = Classifier::build_within(lists, classifier::HEAD_BUDGET_BYTES, fields);
+        assert_eq!(whole.bit_vector_rules(), 10_000);
+        classifiers.push(whole);
+        for head in [4096usize, 4160] {
+            let budget = Classifier::build_within([(0, &rules[..head])], usize::MAX, fields)
+                .bit_vector_bytes()
+                .0;
+            let cut = Classifier::build_within(lists, budget, fields);
+            assert_eq!(cut.bit_vector_rules(), head);
+            classifiers.push(cut);
+        }
     }
     let mut past = 0;
     for _ in 0..20_000 {
@@ -796,6 +805,28 @@ fn tuple_space_alone_when_its_lookups_end_early() {
     assert!(early.tuple_count() > 1);
     let late = Classifier::build([(0, &varied[..])]);
     assert_eq!(late.bit_vector_rules(), 1000);
+    // Varied prefixes: few rules admit both addresses of a packet.
+    assert_eq!(late.bit_vector_fields(), Some(ClassifierFields::Addresses));
+    // Where every other rule admits any address and one port pair, a lookup on the
+    // addresses would read most of those before its match: the vectors cover the five
+    // fields.
+    let broad: Vec<AclRule> = varied
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match i % 2 {
+            0 => AclRule {
+                src: prefix("0.0.0.0/0"),
+                dst: prefix("0.0.0.0/0"),
+                proto: ip_proto::TCP,
+                sport: PortRange::single(rng.below(1 << 16) as u16),
+                dport: PortRange::single(rng.below(1 << 16) as u16),
+                ..*r
+            },
+            _ => *r,
+        })
+        .collect();
+    let all = Classifier::build([(0, &broad[..])]);
+    assert_eq!(all.bit_vector_fields(), Some(ClassifierFields::All));
     let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
     assert_eq!(
         early.lookup(&p).map(|m| (m.rule, m.action)),
@@ -825,7 +856,8 @@ fn flags_value_outside_the_mask_matches_nothing() {
     let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
     assert!(!naive_matches(&odd, &p));
     for classifier in [
-        Classifier::build_within([(0, &rules[..])], usize::MAX),
+        Classifier::build_within([(0, &rules[..])], usize::MAX, ClassifierFields::All),
+        Classifier::build_within([(0, &rules[..])], usize::MAX, ClassifierFields::Addresses),
         Classifier::build([(0, &rules[..1])]),
     ] {
         assert_eq!(classifier.lookup(&p), None);
@@ -965,13 +997,16 @@ fn edge_cases_agree_with_naive_first_match() {
         (4, &d[..]),
     ];
     let ordered = in_list_order(&lists);
-    let full = Classifier::build_within(lists.iter().copied(), usize::MAX);
-    let quarter = full.bit_vector_bytes().0 / 4;
-    let classifiers = [
-        Classifier::build_within(lists.iter().copied(), 0),
-        Classifier::build_within(lists.iter().copied(), quarter),
-        full,
-    ];
+    let mut classifiers = Vec::new();
+    for fields in [ClassifierFields::All, ClassifierFields::Addresses] {
+        let full = Classifier::build_within(lists.iter().copied(), usize::MAX, fields);
+        let quarter = full.bit_vector_bytes().0 / 4;
+        classifiers.extend([
+            Classifier::build_within(lists.iter().copied(), 0, fields),
+            Classifier::build_within(lists.iter().copied(), quarter, fields),
+            full,
+        ]);
+    }
     let mut matched = std::collections::BTreeSet::new();
     for _ in 0..40_000 {
         let mut p = edge_packet(&mut rng, &pool);

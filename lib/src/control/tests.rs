@@ -232,7 +232,8 @@ fn seed_request_and_response_byte_for_byte() {
 }
 
 /// `show acl-plugin tables`: the seed's short lists are tuple space; a long list of
-/// varied rules gets bit vectors, unless a permit-any ends every lookup first.
+/// varied rules gets bit vectors (on the addresses: varied prefixes leave few rules to
+/// read), unless a permit-any ends every lookup first.
 #[test]
 fn show_acl_tables_says_how_each_list_is_looked_up() {
     let (mut control, _, _) = seed_node();
@@ -287,7 +288,7 @@ fn show_acl_tables_says_how_each_list_is_looked_up() {
     }
     let tables = control.execute_line("show acl-plugin tables").unwrap();
     assert!(
-        tables.contains("(tap2) output: 301 rules, bit vectors (301 rules), "),
+        tables.contains("(tap2) output: 301 rules, bit vectors on addresses (301 rules), "),
         "{tables}"
     );
     assert!(

@@ -19,6 +19,12 @@
 //! vector starts with aggregate words, one bit per 64-rule word that is not zero, so a
 //! packet matching late or nothing skips the words that are empty in any dimension.
 //!
+//! Or the vectors cover the two addresses alone ([`Fields::Addresses`]): every rule both
+//! admit is read and verified in full. When few rules admit both addresses of a packet
+//! (prefixes that vary, as in the acl bench's uniform set), reading those few rules costs
+//! less than the three other class lookups, whose port tables (128 KiB each) do not stay
+//! in L1. The caller chooses by sampling ([`BitVectors::checks`]).
+//!
 //! Memory: each class holds a bit per rule, and the classes grow with the rules, so the
 //! whole is quadratic: ~50 MiB for 10k rules of varied prefixes and port ranges. The
 //! caller keeps it within a budget ([`BitVectors::rules_within`]).
@@ -100,9 +106,20 @@ struct RuleInfo {
     needs_l4: bool,
 }
 
+/// The fields the vectors cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fields {
+    /// Source and destination: each rule both admit is read and verified.
+    Addresses,
+    /// All five: a set bit is a match unless the rule has TCP flags or the packet lacks
+    /// its L4 header.
+    All,
+}
+
 /// The rules of one (interface, direction) list's head, as bit vectors.
 #[derive(Debug)]
 pub(super) struct BitVectors {
+    fields: Fields,
     rules: usize,
     info: Vec<RuleInfo>,
     /// Where each ACL starts in the list, as (first position, ACL index).
@@ -226,8 +243,8 @@ fn proto_dimension(rules: &[Candidate]) -> (Vec<u32>, Rows) {
     (table, rows)
 }
 
-/// Classes that `rules` make over the five dimensions, without building them.
-fn class_count(rules: &[Candidate]) -> usize {
+/// Classes that `rules` make over the dimensions of `fields`, without building them.
+fn class_count(rules: &[Candidate], fields: Fields) -> usize {
     let src: HashSet<(u32, u32)> = rules.iter().map(|r| (r.src_net, r.src_mask)).collect();
     let dst: HashSet<(u32, u32)> = rules.iter().map(|r| (r.dst_net, r.dst_mask)).collect();
     let proto: HashSet<u8> = rules.iter().map(|r| r.proto).collect();
@@ -242,6 +259,9 @@ fn class_count(rules: &[Candidate]) -> usize {
     // rule names plus one per named protocol; per port field, the interval from 0 plus one
     // per boundary inside the port space.
     let prefixes = |set: &HashSet<(u32, u32)>| 1 + set.iter().filter(|p| p.1 != 0).count();
+    if fields == Fields::Addresses {
+        return prefixes(&src) + prefixes(&dst);
+    }
     let boundaries =
         |set: &HashSet<u32>| 1 + set.iter().filter(|&&b| b != 0 && b < PORTS as u32).count();
     prefixes(&src)
@@ -252,18 +272,18 @@ fn class_count(rules: &[Candidate]) -> usize {
         + boundaries(&dport)
 }
 
-fn bytes_for(rules: &[Candidate]) -> usize {
+fn bytes_for(rules: &[Candidate], fields: Fields) -> usize {
     let words = rules.len().div_ceil(64).max(1);
-    class_count(rules) * (words + words.div_ceil(64)) * 8
+    class_count(rules, fields) * (words + words.div_ceil(64)) * 8
 }
 
 impl BitVectors {
-    /// How many of the first `rules` fit `budget` bytes of vectors (all of them, or a
-    /// multiple of 64; at least 64).
-    pub(super) fn rules_within(rules: &[Candidate], budget: usize) -> usize {
+    /// How many of the first `rules` fit `budget` bytes of vectors over `fields` (all of
+    /// them, or a multiple of 64; at least 64).
+    pub(super) fn rules_within(rules: &[Candidate], budget: usize, fields: Fields) -> usize {
         let mut count = rules.len();
         loop {
-            let bytes = bytes_for(&rules[..count]);
+            let bytes = bytes_for(&rules[..count], fields);
             if bytes <= budget || count <= 64 {
                 return count;
             }
@@ -273,18 +293,26 @@ impl BitVectors {
         }
     }
 
-    pub(super) fn build(rules: &[Candidate]) -> BitVectors {
+    pub(super) fn build(rules: &[Candidate], fields: Fields) -> BitVectors {
         let (src_class, src) = prefix_dimension(rules, |r| (r.src_net, r.src_len()));
         let (dst_class, dst) = prefix_dimension(rules, |r| (r.dst_net, r.dst_len()));
-        let (proto_class, proto) = proto_dimension(rules);
-        let (sport_class, sport) = port_dimension(rules, |r| {
-            let (s, _) = r.port_ranges();
-            (s.lo, s.hi)
-        });
-        let (dport_class, dport) = port_dimension(rules, |r| {
-            let (_, d) = r.port_ranges();
-            (d.lo, d.hi)
-        });
+        let ((proto_class, proto), (sport_class, sport), (dport_class, dport)) = match fields {
+            Fields::Addresses => {
+                let none = || (Vec::new(), Rows::new(0));
+                ((Vec::new(), Rows::new(0)), none(), none())
+            }
+            Fields::All => (
+                proto_dimension(rules),
+                port_dimension(rules, |r| {
+                    let (s, _) = r.port_ranges();
+                    (s.lo, s.hi)
+                }),
+                port_dimension(rules, |r| {
+                    let (_, d) = r.port_ranges();
+                    (d.lo, d.hi)
+                }),
+            ),
+        };
         let info = rules
             .iter()
             .map(|r| RuleInfo {
@@ -307,6 +335,7 @@ impl BitVectors {
             }
         }
         BitVectors {
+            fields,
             rules: rules.len(),
             info,
             acl_starts,
@@ -328,6 +357,10 @@ impl BitVectors {
         self.rules
     }
 
+    pub(super) fn fields(&self) -> Fields {
+        self.fields
+    }
+
     pub(super) fn memory_bytes(&self) -> usize {
         self.vector_bytes()
             + self.src_class.memory_bytes()
@@ -342,7 +375,7 @@ impl BitVectors {
         rows.iter().map(|r| r.data.len() * 8).sum()
     }
 
-    /// Classes over the five dimensions, as built.
+    /// Classes over the dimensions built.
     #[cfg(test)]
     pub(super) fn class_count(&self) -> usize {
         [&self.src, &self.dst, &self.proto, &self.sport, &self.dport]
@@ -351,10 +384,10 @@ impl BitVectors {
             .sum()
     }
 
-    /// What [`BitVectors::rules_within`] expects `rules` to take.
+    /// What [`BitVectors::rules_within`] expects `rules` to take over `fields`.
     #[cfg(test)]
-    pub(super) fn expected_bytes(rules: &[Candidate]) -> usize {
-        bytes_for(rules)
+    pub(super) fn expected_bytes(rules: &[Candidate], fields: Fields) -> usize {
+        bytes_for(rules, fields)
     }
 
     /// The first of the head's rules that matches `packet`; `candidates` are those rules,
@@ -365,21 +398,54 @@ impl BitVectors {
         packet: &PacketFields,
         candidates: &[Candidate],
     ) -> Option<RuleMatch> {
+        self.scan(packet, candidates, &mut 0)
+    }
+
+    /// How many rules [`BitVectors::first_match`] reads for `packet`: what the choice of
+    /// [`Fields`] weighs.
+    pub(super) fn checks(&self, packet: &PacketFields, candidates: &[Candidate]) -> usize {
+        let mut checks = 0;
+        self.scan(packet, candidates, &mut checks);
+        checks
+    }
+
+    #[inline(always)]
+    fn scan(
+        &self,
+        packet: &PacketFields,
+        candidates: &[Candidate],
+        checks: &mut usize,
+    ) -> Option<RuleMatch> {
+        let src = self.src.row(self.src_class.lookup(packet.src));
+        let dst = self.dst.row(self.dst_class.lookup(packet.dst));
+        if self.fields == Fields::Addresses {
+            return self.scan_rows([src, dst], true, packet, candidates, checks);
+        }
         let class = |table: &[u16], value: u16| {
             u32::from(table.get(usize::from(value)).copied().unwrap_or(0))
         };
+        let proto_class = self.proto_class.get(usize::from(packet.proto));
         let rows = [
-            self.src.row(self.src_class.lookup(packet.src)),
-            self.dst.row(self.dst_class.lookup(packet.dst)),
-            self.proto.row(
-                self.proto_class
-                    .get(usize::from(packet.proto))
-                    .copied()
-                    .unwrap_or(0),
-            ),
+            src,
+            dst,
+            self.proto.row(proto_class.copied().unwrap_or(0)),
             self.sport.row(class(&self.sport_class, packet.sport)),
             self.dport.row(class(&self.dport_class, packet.dport)),
         ];
+        self.scan_rows(rows, false, packet, candidates, checks)
+    }
+
+    /// The lowest rule set in every row that is a match: read and verified when
+    /// `verify_all`, or when its flags or the packet's missing L4 header need it.
+    #[inline(always)]
+    fn scan_rows<const N: usize>(
+        &self,
+        rows: [&[u64]; N],
+        verify_all: bool,
+        packet: &PacketFields,
+        candidates: &[Candidate],
+        checks: &mut usize,
+    ) -> Option<RuleMatch> {
         let word = |at: usize| {
             rows.iter()
                 .fold(u64::MAX, |acc, row| acc & row.get(at).copied().unwrap_or(0))
@@ -396,7 +462,8 @@ impl BitVectors {
                     let Some(info) = self.info.get(rule) else {
                         continue;
                     };
-                    if info.flags || (info.needs_l4 && !packet.l4_valid) {
+                    if verify_all || info.flags || (info.needs_l4 && !packet.l4_valid) {
+                        *checks += 1;
                         match candidates.get(rule) {
                             Some(c) if c.matches(packet) => return Some(c.found()),
                             _ => continue,
@@ -471,13 +538,19 @@ mod tests {
     fn classes_hold_exactly_the_rules_each_field_admits() {
         let mut rng = FastRng::new(0xc1a55);
         let rules = random_candidates(&mut rng, 300);
-        let bv = BitVectors::build(&rules);
-        assert_eq!(bv.class_count(), class_count(&rules));
+        let bv = BitVectors::build(&rules, Fields::All);
+        assert_eq!(bv.class_count(), class_count(&rules, Fields::All));
+        let addresses = BitVectors::build(&rules, Fields::Addresses);
+        assert_eq!(
+            addresses.class_count(),
+            class_count(&rules, Fields::Addresses)
+        );
         for _ in 0..3000 {
             let addr = rules[rng.below(300) as usize].src_net ^ (rng.below(1 << 12) as u32);
             let port = rng.below(65536) as u16;
             let proto = [6, 17, 1][rng.below(3) as usize];
             let src = bv.src.row(bv.src_class.lookup(addr));
+            assert_eq!(addresses.src.row(addresses.src_class.lookup(addr)), src);
             let sport = bv.sport.row(u32::from(bv.sport_class[usize::from(port)]));
             let proto_row = bv.proto.row(bv.proto_class[usize::from(proto)]);
             for row in [src, sport, proto_row] {

@@ -9,7 +9,8 @@
 //! - Bit vectors (`bit_vector`) cost five class lookups, then one AND of five words per
 //!   64 rules up to the first match, whatever the prefixes. Their memory grows with the
 //!   square of the rules (each class of each field holds one bit per rule): ~50 MiB for
-//!   10k varied rules.
+//!   10k varied rules. Or they cover the addresses alone, and each rule that admits both
+//!   of a packet's addresses is read and verified: cheaper when those are few.
 //!
 //! So the first rules of the list, as many as [`HEAD_BUDGET_BYTES`] of vectors hold (~1.5k
 //! rules of varied prefixes and ports), go to bit vectors, and any rules after them to a
@@ -20,7 +21,10 @@
 //!
 //! The tuple space is kept alone where it is cheap: when its lookups, on packets drawn
 //! inside the rules, end within a few probes ([`probes_are_few`]; broad rules first, as
-//! in policies that open with wide permits), and for short lists.
+//! in policies that open with wide permits), and for short lists. Else the bit vectors
+//! cover the addresses alone if, on the same packets, a lookup reads few rules
+//! ([`checks_are_few`]; in the acl bench, uniform 10k rules 70 -> ~55 ns), and all five
+//! fields otherwise (broad prefixes, as in the bench's policy-like 1k set).
 //!
 //! The bit vectors' class tables cost ~0.8 MiB whatever the rules (a 16-8-8 trie root per
 //! address field, a 64k table per port field), plus the tries' chunks for prefixes longer
@@ -32,6 +36,7 @@ mod bit_vector;
 mod tuple_space;
 
 use bit_vector::BitVectors;
+pub use bit_vector::Fields;
 use tuple_space::TupleSpace;
 
 use super::packet::AclPacketInfo;
@@ -46,26 +51,26 @@ pub(crate) const HEAD_BUDGET_BYTES: usize = 1 << 20;
 /// Lists up to this long are all tuple space: no bit vectors, no class tables.
 pub(crate) const SHORT_LIST: usize = 32;
 
-/// Sample packets [`probes_are_few`] looks up.
+/// Sample packets the scheme choice looks up.
 const SAMPLES: usize = 256;
 
-/// Whether the tuple space alone is the cheaper lookup for `rules`: on packets drawn
-/// inside random rules, a lookup ends after a few tuples and about one hash probe, as
-/// when broad rules come first in the list. In the acl bench the tuple space costs ~15-25
-/// ns per probe past its filters and the bit vectors ~20-45 ns in all; its four 1k and
-/// 10k rule sets average 1.3, 3.4, 4.9 and 7.5 probes (3, 10, 14 and 22 tuples visited),
-/// and only the first (policy-like prefixes, 10k rules: 30 ns against 45) is cheaper
-/// alone.
-fn probes_are_few(whole: &TupleSpace, rules: &[Candidate]) -> bool {
+/// The most rules a bit-vector lookup on the addresses alone may read, on average over
+/// the samples: each is a line of the rule list and a branch the predictor misses, a few
+/// ns, where the three other fields' class lookups cost 10-15 ns (acl bench).
+const FEW_CHECKS: usize = 3;
+
+/// Packets drawn each inside a random rule of `rules` (so that it matches that rule or an
+/// earlier one): what the scheme choice looks up. The same packets every build.
+fn samples(rules: &[Candidate]) -> Vec<PacketFields> {
     let mut rng = crate::rand::FastRng::new(0x005a_3b1e);
-    let (mut visited, mut probed) = (0, 0);
+    let mut packets = Vec::with_capacity(SAMPLES);
     for _ in 0..SAMPLES {
         let Some(rule) = rules.get(rng.below(rules.len() as u64) as usize) else {
-            return false;
+            break;
         };
         let mut within = |r: PortRange| r.lo + rng.below(u64::from(r.hi - r.lo) + 1) as u16;
         let (sport, dport) = (within(rule.sport), within(rule.dport));
-        let packet = PacketFields {
+        packets.push(PacketFields {
             src: rule.src_net | (rng.next_u32() & !rule.src_mask),
             dst: rule.dst_net | (rng.next_u32() & !rule.dst_mask),
             sport,
@@ -77,12 +82,32 @@ fn probes_are_few(whole: &TupleSpace, rules: &[Candidate]) -> bool {
             },
             tcp_flags: rule.tcp_flags_value,
             l4_valid: true,
-        };
-        let (v, p) = whole.work(&packet);
+        });
+    }
+    packets
+}
+
+/// Whether the tuple space alone is the cheaper lookup for `samples`: a lookup ends after
+/// a few tuples and about one hash probe, as when broad rules come first in the list. In
+/// the acl bench the tuple space costs ~15-25 ns per probe past its filters and the bit
+/// vectors ~20-45 ns in all; its four 1k and 10k rule sets average 1.3, 3.4, 4.9 and 7.5
+/// probes (3, 10, 14 and 22 tuples visited), and only the first (policy-like prefixes,
+/// 10k rules: 30 ns against 45) is cheaper alone.
+fn probes_are_few(whole: &TupleSpace, samples: &[PacketFields]) -> bool {
+    let (mut visited, mut probed) = (0, 0);
+    for packet in samples {
+        let (v, p) = whole.work(packet);
         visited += v;
         probed += p;
     }
-    probed <= 2 * SAMPLES && visited <= 6 * SAMPLES
+    !samples.is_empty() && probed <= 2 * samples.len() && visited <= 6 * samples.len()
+}
+
+/// Whether a head on the addresses alone reads at most [`FEW_CHECKS`] rules per lookup
+/// of `samples`, on average.
+fn checks_are_few(head: &BitVectors, candidates: &[Candidate], samples: &[PacketFields]) -> bool {
+    let checks: usize = samples.iter().map(|p| head.checks(p, candidates)).sum();
+    checks <= FEW_CHECKS * samples.len()
 }
 
 /// The mask of a `len`-bit prefix (both schemes build masks from prefix lengths).
@@ -241,23 +266,32 @@ impl Classifier {
             return Classifier::tuple_space_alone(candidates);
         }
         let whole = TupleSpace::build(&candidates);
-        if probes_are_few(&whole, &candidates) {
+        let samples = samples(&candidates);
+        if probes_are_few(&whole, &samples) {
             return Classifier {
                 candidates,
                 head: None,
                 tail: Some(whole),
             };
         }
-        Self::with_head(candidates, HEAD_BUDGET_BYTES)
+        let addresses = Self::with_head(candidates, HEAD_BUDGET_BYTES, Fields::Addresses);
+        if let Some(head) = &addresses.head {
+            if checks_are_few(head, &addresses.candidates, &samples) {
+                return addresses;
+            }
+        }
+        Self::with_head(addresses.candidates, HEAD_BUDGET_BYTES, Fields::All)
     }
 
-    /// Bit vectors over the head of the list, held to `budget` bytes, whatever the rules.
+    /// Bit vectors over `fields` on the head of the list, held to `budget` bytes,
+    /// whatever the rules.
     #[cfg(test)]
     pub(crate) fn build_within<'a>(
         acls: impl IntoIterator<Item = (u32, &'a [AclRule])>,
         budget: usize,
+        fields: Fields,
     ) -> Classifier {
-        Self::with_head(Self::candidates(acls), budget)
+        Self::with_head(Self::candidates(acls), budget, fields)
     }
 
     fn candidates<'a>(acls: impl IntoIterator<Item = (u32, &'a [AclRule])>) -> Vec<Candidate> {
@@ -271,9 +305,9 @@ impl Classifier {
         candidates
     }
 
-    fn with_head(candidates: Vec<Candidate>, budget: usize) -> Classifier {
-        let head_len = BitVectors::rules_within(&candidates, budget);
-        let head = (head_len > 0).then(|| BitVectors::build(&candidates[..head_len]));
+    fn with_head(candidates: Vec<Candidate>, budget: usize, fields: Fields) -> Classifier {
+        let head_len = BitVectors::rules_within(&candidates, budget, fields);
+        let head = (head_len > 0).then(|| BitVectors::build(&candidates[..head_len], fields));
         let tail =
             (head_len < candidates.len()).then(|| TupleSpace::build(&candidates[head_len..]));
         Classifier {
@@ -301,6 +335,11 @@ impl Classifier {
         self.head.as_ref().map_or(0, BitVectors::rule_count)
     }
 
+    /// The fields the bit vectors cover, if there are any.
+    pub fn bit_vector_fields(&self) -> Option<Fields> {
+        self.head.as_ref().map(BitVectors::fields)
+    }
+
     /// Tuples of the tail's tuple space (0 when every rule is in the bit vectors).
     pub fn tuple_count(&self) -> usize {
         self.tail.as_ref().map_or(0, TupleSpace::tuple_count)
@@ -311,7 +350,10 @@ impl Classifier {
     pub(crate) fn bit_vector_bytes(&self) -> (usize, usize) {
         let head = &self.candidates[..self.bit_vector_rules()];
         match &self.head {
-            Some(bits) => (bits.vector_bytes(), BitVectors::expected_bytes(head)),
+            Some(bits) => (
+                bits.vector_bytes(),
+                BitVectors::expected_bytes(head, bits.fields()),
+            ),
             None => (0, 0),
         }
     }
@@ -319,11 +361,15 @@ impl Classifier {
     /// One line for `show acl-plugin tables`: the scheme, how many rules each part holds,
     /// and the memory.
     pub fn describe(&self) -> String {
+        let vectors = match self.bit_vector_fields() {
+            Some(Fields::Addresses) => "bit vectors on addresses",
+            _ => "bit vectors",
+        };
         let scheme = match (self.bit_vector_rules(), self.tuple_count()) {
             (0, tuples) => format!("tuple space ({tuples} tuples)"),
-            (head, 0) => format!("bit vectors ({head} rules)"),
+            (head, 0) => format!("{vectors} ({head} rules)"),
             (head, tuples) => format!(
-                "bit vectors (first {head} rules), tuple space for the other {} ({tuples} tuples)",
+                "{vectors} (first {head} rules), tuple space for the other {} ({tuples} tuples)",
                 self.rule_count() - head
             ),
         };
