@@ -425,7 +425,12 @@ fn random_rule(rng: &mut FastRng, pool: &[u32]) -> AclRule {
     };
     let src = random_prefix(rng);
     let dst = random_prefix(rng);
-    let proto = [0, 6, 17, 1][rng.below(4) as usize];
+    let proto = match [0, 6, 17, 1][rng.below(4) as usize] {
+        // Not a rule that matches every packet, which would end the lookup (and the
+        // classifier's list: rules_behind_a_match_all_rule_are_left_out).
+        0 if src.len == 0 && dst.len == 0 => 6,
+        proto => proto,
+    };
     let random_range = |rng: &mut FastRng| match rng.below(3) {
         0 => PortRange::ANY,
         1 => PortRange::single(rng.below(16) as u16 * 1000),
@@ -761,9 +766,10 @@ fn short_lists_are_tuple_space_alone() {
     }
 }
 
-/// The tuple space alone when its lookups end early (a catch-all first: one tuple,
-/// one probe), bit vectors when they would visit many tuples (rules of every prefix
-/// length, protocol and port shape, as the acl bench's uniform set).
+/// The tuple space alone when its lookups end early (deny TCP and deny UDP first, from
+/// anywhere to anywhere: one tuple, one probe), bit vectors when they would visit many
+/// tuples (rules of every prefix length, protocol and port shape, as the acl bench's
+/// uniform set).
 #[test]
 fn tuple_space_alone_when_its_lookups_end_early() {
     let mut rng = FastRng::new(0x7e57);
@@ -797,10 +803,16 @@ fn tuple_space_alone_when_its_lookups_end_early() {
             }
         })
         .collect();
-    let catch_all_first: Vec<AclRule> = std::iter::once(AclRule::any(AclAction::Deny))
+    let deny = |proto| AclRule {
+        proto,
+        ..AclRule::any(AclAction::Deny)
+    };
+    let broad_first: Vec<AclRule> = [deny(ip_proto::TCP), deny(ip_proto::UDP)]
+        .into_iter()
         .chain(varied.iter().copied())
         .collect();
-    let early = Classifier::build([(0, &catch_all_first[..])]);
+    let early = Classifier::build([(0, &broad_first[..])]);
+    assert_eq!(early.reachable_rules(), 1002);
     assert_eq!(early.bit_vector_rules(), 0);
     assert!(early.tuple_count() > 1);
     let late = Classifier::build([(0, &varied[..])]);
@@ -832,6 +844,64 @@ fn tuple_space_alone_when_its_lookups_end_early() {
         early.lookup(&p).map(|m| (m.rule, m.action)),
         Some((0, AclAction::Deny))
     );
+}
+
+/// Rules behind one that matches every packet are left out of the lookup (and the
+/// classifier says so), and lookups still give the naive first match: a list of two
+/// ACLs with a permit-any at rule 100 of the second, so that the rules left out span the
+/// rest of it.
+#[test]
+fn rules_behind_a_match_all_rule_are_left_out() {
+    let mut rng = FastRng::new(0x4a11);
+    let pool: Vec<u32> = (0..30).map(|_| rng.next_u64() as u32).collect();
+    let first: Vec<AclRule> = (0..200).map(|_| random_rule(&mut rng, &pool)).collect();
+    let mut second: Vec<AclRule> = (0..800).map(|_| random_rule(&mut rng, &pool)).collect();
+    // Not a match-all: a protocol, or a prefix.
+    second[40] = AclRule {
+        proto: ip_proto::UDP,
+        ..AclRule::any(AclAction::Deny)
+    };
+    second[50] = AclRule {
+        src: prefix("0.0.0.0/1"),
+        ..AclRule::any(AclAction::Deny)
+    };
+    second[100] = AclRule::any(AclAction::Permit);
+    let lists = [(0, &first[..]), (1, &second[..])];
+    let ordered = in_list_order(&lists);
+    assert!(
+        ordered[..300]
+            .iter()
+            .all(|(_, _, r)| r.src.len + r.dst.len > 0 || r.proto != 0),
+        "no earlier match-all in this draw"
+    );
+    let classifiers = [
+        Classifier::build(lists),
+        Classifier::build_within(lists, usize::MAX, ClassifierFields::All),
+    ];
+    for c in &classifiers {
+        assert_eq!(c.rule_count(), 1000);
+        assert_eq!(c.reachable_rules(), 301);
+    }
+    assert!(
+        classifiers[0]
+            .describe()
+            .starts_with("1000 rules (699 behind a rule that matches every packet: left out), "),
+        "{}",
+        classifiers[0].describe()
+    );
+    let mut permitted_any = 0;
+    for _ in 0..20_000 {
+        let p = random_packet(&mut rng, &pool);
+        let expected = ordered
+            .iter()
+            .find(|(_, _, r)| naive_matches(r, &p))
+            .map(|&(acl, rule, r)| (acl, rule, r.action));
+        permitted_any += usize::from(expected == Some((1, 100, AclAction::Permit)));
+        for c in &classifiers {
+            assert_eq!(c.lookup(&p).map(|m| (m.acl, m.rule, m.action)), expected);
+        }
+    }
+    assert!(permitted_any > 1000, "{permitted_any}");
 }
 
 /// A TCP rule whose flags value lies outside its mask (the ACL table refuses it, so only

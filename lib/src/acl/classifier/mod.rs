@@ -23,8 +23,13 @@
 //! inside the rules, end within a few probes ([`probes_are_few`]; broad rules first, as
 //! in policies that open with wide permits), and for short lists. Else the bit vectors
 //! cover the addresses alone if, on the same packets, a lookup reads few rules
-//! ([`checks_are_few`]; in the acl bench, uniform 10k rules 70 -> ~55 ns), and all five
-//! fields otherwise (broad prefixes, as in the bench's policy-like 1k set).
+//! ([`checks_are_few`]; in the acl bench, uniform 1k rules ~70 -> ~58 ns), and all five
+//! fields otherwise (many broad prefixes, as in the bench's policy-like 10k set).
+//!
+//! A rule that matches every packet (any source, destination and protocol) ends the
+//! lookup: no rule after it can be a first match, so none is compiled. Policies often end
+//! with one (Contiv's global ACL does), and random rule sets hold one now and then (the
+//! acl bench draws none, so that its 10k rules are all looked up).
 //!
 //! The bit vectors' class tables cost ~0.8 MiB whatever the rules (a 16-8-8 trie root per
 //! address field, a 64k table per port field), plus the tries' chunks for prefixes longer
@@ -56,8 +61,11 @@ const SAMPLES: usize = 256;
 
 /// The most rules a bit-vector lookup on the addresses alone may read, on average over
 /// the samples: each is a line of the rule list and a branch the predictor misses, a few
-/// ns, where the three other fields' class lookups cost 10-15 ns (acl bench).
-const FEW_CHECKS: usize = 3;
+/// ns, where the three other fields' class lookups and vectors cost 10-40 ns. In the acl
+/// bench, 3, 8 and 20 were tried: at 8 each of its four 1k and 10k sets gets the faster
+/// of the two (its policy-like 10k set, five fields: ~100 ns against ~140; its uniform
+/// 10k set, addresses: ~213 against ~249).
+const FEW_CHECKS: usize = 8;
 
 /// Packets drawn each inside a random rule of `rules` (so that it matches that rule or an
 /// earlier one): what the scheme choice looks up. The same packets every build.
@@ -90,9 +98,10 @@ fn samples(rules: &[Candidate]) -> Vec<PacketFields> {
 /// Whether the tuple space alone is the cheaper lookup for `samples`: a lookup ends after
 /// a few tuples and about one hash probe, as when broad rules come first in the list. In
 /// the acl bench the tuple space costs ~15-25 ns per probe past its filters and the bit
-/// vectors ~20-45 ns in all; its four 1k and 10k rule sets average 1.3, 3.4, 4.9 and 7.5
-/// probes (3, 10, 14 and 22 tuples visited), and only the first (policy-like prefixes,
-/// 10k rules: 30 ns against 45) is cheaper alone.
+/// vectors ~20-45 ns in all on 1k rules. Of the four 1k and 10k sets the bench drew
+/// before it left match-all rules out, which averaged 1.3, 3.4, 4.9 and 7.5 probes (3,
+/// 10, 14 and 22 tuples visited), only the first was cheaper alone (policy-like prefixes,
+/// 10k rules, whose lookups ended at a match-all at rule 6: 30 ns against 45).
 fn probes_are_few(whole: &TupleSpace, samples: &[PacketFields]) -> bool {
     let (mut visited, mut probed) = (0, 0);
     for packet in samples {
@@ -207,6 +216,12 @@ impl Candidate {
                 || packet.tcp_flags & self.tcp_flags_mask == self.tcp_flags_value)
     }
 
+    /// Whether every packet matches: any source, any destination, any protocol (which
+    /// ignores ports and flags).
+    fn matches_all(&self) -> bool {
+        self.src_mask == 0 && self.dst_mask == 0 && self.proto == 0
+    }
+
     fn found(&self) -> RuleMatch {
         RuleMatch {
             order: self.order,
@@ -249,8 +264,11 @@ impl PacketFields {
 /// of the interface's ACLs, in order.
 #[derive(Debug)]
 pub struct Classifier {
-    /// Every rule, in list order; the head's bits index it.
+    /// The rules, in list order, up to the first that matches every packet (none after
+    /// it can be a first match); the head's bits index it.
     candidates: Vec<Candidate>,
+    /// Rules in the list, those left out included.
+    listed: usize,
     /// None for a short list.
     head: Option<BitVectors>,
     tail: Option<TupleSpace>,
@@ -261,26 +279,27 @@ impl Classifier {
     /// for a short list or one it searches in a few probes, else bit vectors over the
     /// head of the list within [`HEAD_BUDGET_BYTES`] and the tuple space for the rest.
     pub(crate) fn build<'a>(acls: impl IntoIterator<Item = (u32, &'a [AclRule])>) -> Classifier {
-        let candidates = Self::candidates(acls);
+        let (candidates, listed) = Self::candidates(acls);
         if candidates.len() <= SHORT_LIST {
-            return Classifier::tuple_space_alone(candidates);
+            return Classifier::tuple_space_alone(candidates, listed);
         }
         let whole = TupleSpace::build(&candidates);
         let samples = samples(&candidates);
         if probes_are_few(&whole, &samples) {
             return Classifier {
                 candidates,
+                listed,
                 head: None,
                 tail: Some(whole),
             };
         }
-        let addresses = Self::with_head(candidates, HEAD_BUDGET_BYTES, Fields::Addresses);
+        let addresses = Self::with_head(candidates, listed, HEAD_BUDGET_BYTES, Fields::Addresses);
         if let Some(head) = &addresses.head {
             if checks_are_few(head, &addresses.candidates, &samples) {
                 return addresses;
             }
         }
-        Self::with_head(addresses.candidates, HEAD_BUDGET_BYTES, Fields::All)
+        Self::with_head(addresses.candidates, listed, HEAD_BUDGET_BYTES, Fields::All)
     }
 
     /// Bit vectors over `fields` on the head of the list, held to `budget` bytes,
@@ -291,10 +310,15 @@ impl Classifier {
         budget: usize,
         fields: Fields,
     ) -> Classifier {
-        Self::with_head(Self::candidates(acls), budget, fields)
+        let (candidates, listed) = Self::candidates(acls);
+        Self::with_head(candidates, listed, budget, fields)
     }
 
-    fn candidates<'a>(acls: impl IntoIterator<Item = (u32, &'a [AclRule])>) -> Vec<Candidate> {
+    /// The rules to look up, up to the first that matches every packet, and how many
+    /// the list holds.
+    fn candidates<'a>(
+        acls: impl IntoIterator<Item = (u32, &'a [AclRule])>,
+    ) -> (Vec<Candidate>, usize) {
         let mut candidates = Vec::new();
         for (acl, rules) in acls {
             for (rule_index, rule) in rules.iter().enumerate() {
@@ -302,31 +326,48 @@ impl Classifier {
                 candidates.push(Candidate::new(order, acl, rule_index as u32, rule));
             }
         }
-        candidates
+        let listed = candidates.len();
+        if let Some(last) = candidates.iter().position(Candidate::matches_all) {
+            candidates.truncate(last + 1);
+        }
+        (candidates, listed)
     }
 
-    fn with_head(candidates: Vec<Candidate>, budget: usize, fields: Fields) -> Classifier {
+    fn with_head(
+        candidates: Vec<Candidate>,
+        listed: usize,
+        budget: usize,
+        fields: Fields,
+    ) -> Classifier {
         let head_len = BitVectors::rules_within(&candidates, budget, fields);
         let head = (head_len > 0).then(|| BitVectors::build(&candidates[..head_len], fields));
         let tail =
             (head_len < candidates.len()).then(|| TupleSpace::build(&candidates[head_len..]));
         Classifier {
             candidates,
+            listed,
             head,
             tail,
         }
     }
 
-    fn tuple_space_alone(candidates: Vec<Candidate>) -> Classifier {
+    fn tuple_space_alone(candidates: Vec<Candidate>, listed: usize) -> Classifier {
         let tail = (!candidates.is_empty()).then(|| TupleSpace::build(&candidates));
         Classifier {
             candidates,
+            listed,
             head: None,
             tail,
         }
     }
 
+    /// Rules in the list.
     pub fn rule_count(&self) -> usize {
+        self.listed
+    }
+
+    /// Rules the lookup holds: the list up to its first rule that matches every packet.
+    pub fn reachable_rules(&self) -> usize {
         self.candidates.len()
     }
 
@@ -370,11 +411,15 @@ impl Classifier {
             (head, 0) => format!("{vectors} ({head} rules)"),
             (head, tuples) => format!(
                 "{vectors} (first {head} rules), tuple space for the other {} ({tuples} tuples)",
-                self.rule_count() - head
+                self.reachable_rules() - head
             ),
         };
+        let left_out = match self.rule_count() - self.reachable_rules() {
+            0 => String::new(),
+            n => format!(" ({n} behind a rule that matches every packet: left out)"),
+        };
         format!(
-            "{} rules, {scheme}, {} KiB",
+            "{} rules{left_out}, {scheme}, {} KiB",
             self.rule_count(),
             self.memory_bytes().div_ceil(1024)
         )
