@@ -658,7 +658,17 @@ impl Nat44Worker {
                 (session.out_remote, session.out_remote_port),
             ),
         };
-        rewrite::rewrite(ip, side, flow, new_local, new_remote);
+        match session.deltas(side, flow) {
+            // A TCP or UDP packet its key found: the session's own checksum changes.
+            Some(deltas) => {
+                let (new_src, new_dst) = match side {
+                    Side::Inside => (new_local, new_remote),
+                    Side::Outside => (new_remote, new_local),
+                };
+                rewrite::rewrite_with(ip, flow.proto, new_src, new_dst, deltas);
+            }
+            None => rewrite::rewrite(ip, side, flow, new_local, new_remote),
+        }
         if !flow.is_icmp_error {
             self.sessions
                 .touch(index, now, length, flow.tcp_flags, side == Side::Inside);

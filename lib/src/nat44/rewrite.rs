@@ -171,6 +171,45 @@ fn be16(bytes: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([b[0], b[1]]))
 }
 
+/// The checksum changes of one translation of a TCP or UDP packet, each summed once
+/// (RFC 1624): what the IPv4 header checksum and the L4 checksum get. Every packet of a
+/// session changes the same fields from the same values to the same values in a given
+/// direction, so a session keeps its two ([`super::session::Session::deltas`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deltas {
+    pub ip: u16,
+    pub l4: u16,
+}
+
+impl Deltas {
+    /// The changes from source `old_src` and destination `old_dst` to `new_src` and
+    /// `new_dst`: the terms of the fields that change (none: zero, which patches
+    /// nothing).
+    pub fn of(
+        old_src: (Ipv4Addr, u16),
+        old_dst: (Ipv4Addr, u16),
+        new_src: (Ipv4Addr, u16),
+        new_dst: (Ipv4Addr, u16),
+    ) -> Deltas {
+        let mut addresses = 0;
+        for (old, new) in [(old_src.0, new_src.0), (old_dst.0, new_dst.0)] {
+            if old != new {
+                addresses += checksum::terms32(old.to_bits(), new.to_bits());
+            }
+        }
+        let mut ports = 0;
+        for (old, new) in [(old_src.1, new_src.1), (old_dst.1, new_dst.1)] {
+            if old != new {
+                ports += checksum::terms16(old, new);
+            }
+        }
+        Deltas {
+            ip: checksum::fold(addresses),
+            l4: checksum::fold(addresses + ports),
+        }
+    }
+}
+
 /// Rewrites the packet so that its flow's local end becomes `new_local` and its remote
 /// end `new_remote` (either may equal the old one). TTL is not touched.
 #[inline(always)]
@@ -185,79 +224,79 @@ pub fn rewrite(
         rewrite_icmp_error(ip, side, flow, new_local, new_remote);
         return;
     }
-    let (new_src, new_dst) = match side {
-        Side::Inside => (new_local, new_remote),
-        Side::Outside => (new_remote, new_local),
-    };
-    // Each checksum is patched once with the sum of its changes' terms, which gives the
-    // bytes the field-by-field updates give (packet::checksum's tests).
-    let (old_src, old_dst) = (ip.src(), ip.dst());
-    let mut addresses = 0;
-    if old_src != new_src.0 {
-        addresses += checksum::terms32(old_src.to_bits(), new_src.0.to_bits());
-        ip.set_src(new_src.0);
+    if flow.proto == NatProtocol::Icmp {
+        // The echo identifier is the local end's "port"; ICMP has no pseudo-header.
+        let (new_src, new_dst) = ends(side, new_local, new_remote);
+        let deltas = Deltas::of((ip.src(), 0), (ip.dst(), 0), (new_src.0, 0), (new_dst.0, 0));
+        set_addresses(ip, new_src.0, new_dst.0, deltas);
+        if let Ok(mut icmp) = IcmpPacket::new_checked(ip.payload_mut()) {
+            let old_ident = icmp.echo_ident();
+            if old_ident != new_local.1 {
+                let csum = checksum::update16(icmp.checksum(), old_ident, new_local.1);
+                icmp.set_echo_ident(new_local.1);
+                icmp.set_checksum(csum);
+            }
+        }
+        return;
     }
-    if old_dst != new_dst.0 {
-        addresses += checksum::terms32(old_dst.to_bits(), new_dst.0.to_bits());
-        ip.set_dst(new_dst.0);
+    let (old_src, old_dst) = ends(side, flow.local, flow.remote);
+    let (new_src, new_dst) = ends(side, new_local, new_remote);
+    let deltas = Deltas::of(old_src, old_dst, new_src, new_dst);
+    rewrite_with(ip, flow.proto, new_src, new_dst, deltas);
+}
+
+/// Source and destination of a packet from `side` whose flow has these ends.
+fn ends(
+    side: Side,
+    local: (Ipv4Addr, u16),
+    remote: (Ipv4Addr, u16),
+) -> ((Ipv4Addr, u16), (Ipv4Addr, u16)) {
+    match side {
+        Side::Inside => (local, remote),
+        Side::Outside => (remote, local),
     }
-    let addresses_changed = old_src != new_src.0 || old_dst != new_dst.0;
-    if addresses_changed {
-        let csum = checksum::patch(ip.checksum(), checksum::fold(addresses));
-        ip.set_checksum(csum);
-    }
+}
+
+fn set_addresses(ip: &mut Ipv4Packet<&mut [u8]>, src: Ipv4Addr, dst: Ipv4Addr, deltas: Deltas) {
+    ip.set_src(src);
+    ip.set_dst(dst);
+    ip.set_checksum(checksum::patch(ip.checksum(), deltas.ip));
+}
+
+/// Gives a TCP or UDP packet (not an ICMP error) source `new_src` and destination
+/// `new_dst`, its checksums patched by `deltas`, which must be [`Deltas::of`] its
+/// current ends and these.
+#[inline(always)]
+pub fn rewrite_with(
+    ip: &mut Ipv4Packet<&mut [u8]>,
+    proto: NatProtocol,
+    new_src: (Ipv4Addr, u16),
+    new_dst: (Ipv4Addr, u16),
+    deltas: Deltas,
+) {
+    set_addresses(ip, new_src.0, new_dst.0, deltas);
     let payload = ip.payload_mut();
-    match flow.proto {
+    match proto {
         NatProtocol::Tcp => {
             if let Ok(mut tcp) = TcpPacket::new_checked(payload) {
-                let ports = port_terms(tcp.src_port(), tcp.dst_port(), new_src.1, new_dst.1);
                 tcp.set_src_port(new_src.1);
                 tcp.set_dst_port(new_dst.1);
-                if let Some(ports) = ports.or(addresses_changed.then_some(0)) {
-                    let csum = checksum::patch(tcp.checksum(), checksum::fold(addresses + ports));
-                    tcp.set_checksum(csum);
-                }
+                tcp.set_checksum(checksum::patch(tcp.checksum(), deltas.l4));
             }
         }
         NatProtocol::Udp => {
             if let Ok(mut udp) = UdpPacket::new_checked(payload) {
-                let ports = port_terms(udp.src_port(), udp.dst_port(), new_src.1, new_dst.1);
                 udp.set_src_port(new_src.1);
                 udp.set_dst_port(new_dst.1);
                 let csum = udp.checksum();
                 // Zero: the sender computed none, and none is added.
                 if csum != 0 {
-                    if let Some(ports) = ports.or(addresses_changed.then_some(0)) {
-                        let sum = checksum::fold(addresses + ports);
-                        udp.set_checksum(nonzero(checksum::patch(csum, sum)));
-                    }
+                    udp.set_checksum(nonzero(checksum::patch(csum, deltas.l4)));
                 }
             }
         }
-        NatProtocol::Icmp => {
-            // The echo identifier is the local end's "port"; ICMP has no pseudo-header.
-            if let Ok(mut icmp) = IcmpPacket::new_checked(payload) {
-                let old_ident = icmp.echo_ident();
-                if old_ident != new_local.1 {
-                    let csum = checksum::update16(icmp.checksum(), old_ident, new_local.1);
-                    icmp.set_echo_ident(new_local.1);
-                    icmp.set_checksum(csum);
-                }
-            }
-        }
+        NatProtocol::Icmp => {}
     }
-}
-
-/// The checksum terms of the ports that change (`None`: neither does).
-fn port_terms(old_src: u16, old_dst: u16, new_src: u16, new_dst: u16) -> Option<u64> {
-    let mut terms = None;
-    if old_src != new_src {
-        terms = Some(checksum::terms16(old_src, new_src));
-    }
-    if old_dst != new_dst {
-        *terms.get_or_insert(0) += checksum::terms16(old_dst, new_dst);
-    }
-    terms
 }
 
 /// Longest stretch of the quoted packet a translation changes: a 60-byte header plus the
@@ -388,5 +427,148 @@ fn rewrite_icmp_error(
 fn put16(bytes: &mut [u8], at: usize, value: u16) {
     if let Some(b) = bytes.get_mut(at..at + 2) {
         b.copy_from_slice(&value.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nat44::session::Session;
+    use crate::rand::FastRng;
+
+    const TCP: u8 = 6;
+    const UDP: u8 = 17;
+
+    /// A checksum: any value, the edges often.
+    fn csum(rng: &mut FastRng) -> u16 {
+        [0, 0xffff, 1, 0xfffe, rng.next_u32() as u16][rng.below(5) as usize]
+    }
+
+    /// An IPv4 packet from `src` to `dst` (no options), its checksums arbitrary: an
+    /// incremental patch does not care whether they were right.
+    fn packet(rng: &mut FastRng, proto: u8, src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16)) -> Vec<u8> {
+        let l4_len = if proto == TCP { 20 } else { 8 };
+        let mut p = vec![0u8; 20 + l4_len + 4];
+        let total = p.len() as u16;
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[8] = 64;
+        p[9] = proto;
+        p[10..12].copy_from_slice(&csum(rng).to_be_bytes());
+        p[12..16].copy_from_slice(&src.0.octets());
+        p[16..20].copy_from_slice(&dst.0.octets());
+        p[20..22].copy_from_slice(&src.1.to_be_bytes());
+        p[22..24].copy_from_slice(&dst.1.to_be_bytes());
+        let at = 20
+            + if proto == TCP {
+                TCP_CHECKSUM_AT
+            } else {
+                UDP_CHECKSUM_AT
+            };
+        p[at..at + 2].copy_from_slice(&csum(rng).to_be_bytes());
+        if proto == TCP {
+            p[32] = 0x50;
+        } else {
+            p[24..26].copy_from_slice(&(l4_len as u16 + 4).to_be_bytes());
+        }
+        p
+    }
+
+    /// The reference: RFC 1624 updates one changed field at a time, in the header and
+    /// in the L4 checksum; a zero UDP checksum stays zero, and a computed one is never
+    /// zero.
+    fn stepwise(p: &[u8], new_src: (Ipv4Addr, u16), new_dst: (Ipv4Addr, u16)) -> Vec<u8> {
+        let mut p = p.to_vec();
+        let word = |p: &[u8], at: usize| u16::from_be_bytes([p[at], p[at + 1]]);
+        let addr =
+            |p: &[u8], at: usize| u32::from_be_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
+        let udp = p[9] == UDP;
+        let l4_at = 20
+            + if udp {
+                UDP_CHECKSUM_AT
+            } else {
+                TCP_CHECKSUM_AT
+            };
+        let (mut ip_csum, mut l4_csum) = (word(&p, 10), word(&p, l4_at));
+        let skip_l4 = udp && l4_csum == 0;
+        for (at, new) in [(12, new_src.0.to_bits()), (16, new_dst.0.to_bits())] {
+            let old = addr(&p, at);
+            if old != new {
+                ip_csum = checksum::update32(ip_csum, old, new);
+                l4_csum = checksum::update32(l4_csum, old, new);
+                p[at..at + 4].copy_from_slice(&new.to_be_bytes());
+            }
+        }
+        for (at, new) in [(20, new_src.1), (22, new_dst.1)] {
+            let old = word(&p, at);
+            if old != new {
+                l4_csum = checksum::update16(l4_csum, old, new);
+                p[at..at + 2].copy_from_slice(&new.to_be_bytes());
+            }
+        }
+        if udp {
+            l4_csum = if skip_l4 { 0 } else { nonzero(l4_csum) };
+        }
+        p[10..12].copy_from_slice(&ip_csum.to_be_bytes());
+        p[l4_at..l4_at + 2].copy_from_slice(&l4_csum.to_be_bytes());
+        p
+    }
+
+    /// A session's two deltas, and the rewrite that computes them from the packet, give
+    /// the bytes of the field-by-field updates, for TCP and UDP from either side, with
+    /// ends drawn from small pools so that addresses and ports often stay (nothing to
+    /// patch) and inside and outside remotes differ (twice-nat); a packet whose ends are
+    /// not the session's gets no delta.
+    #[test]
+    fn session_deltas_rewrite_as_the_field_by_field_updates() {
+        let mut rng = FastRng::new(0xde17a);
+        let addrs: Vec<Ipv4Addr> = (0..3)
+            .map(|_| Ipv4Addr::from_bits(rng.next_u32()))
+            .collect();
+        let end = |rng: &mut FastRng| {
+            let port = [80, 8080, rng.next_u32() as u16][rng.below(3) as usize];
+            (addrs[rng.below(3) as usize], port)
+        };
+        let mut patched = 0;
+        for _ in 0..20_000 {
+            let (proto, nat_proto) =
+                [(TCP, NatProtocol::Tcp), (UDP, NatProtocol::Udp)][rng.below(2) as usize];
+            let [in_local, in_remote, out_local, out_remote] =
+                [end(&mut rng), end(&mut rng), end(&mut rng), end(&mut rng)];
+            let session = Session::new(nat_proto, in_local, in_remote, out_local, out_remote, 0);
+            let side = [Side::Inside, Side::Outside][rng.below(2) as usize];
+            let ((src, dst), (new_local, new_remote)) = match side {
+                Side::Inside => ((in_local, in_remote), (out_local, out_remote)),
+                Side::Outside => ((out_remote, out_local), (in_local, in_remote)),
+            };
+            let (new_src, new_dst) = ends(side, new_local, new_remote);
+            let original = packet(&mut rng, proto, src, dst);
+            let expected = stepwise(&original, new_src, new_dst);
+            patched += usize::from(expected[10..12] != original[10..12]);
+
+            let mut generic = original.clone();
+            let mut ip = Ipv4Packet::new_checked(&mut generic[..]).unwrap();
+            let flow = parse(&ip, side).unwrap().unwrap();
+            rewrite(&mut ip, side, &flow, new_local, new_remote);
+            assert_eq!(generic, expected, "generic, {side:?} {flow:?}");
+
+            let mut with_deltas = original.clone();
+            let mut ip = Ipv4Packet::new_checked(&mut with_deltas[..]).unwrap();
+            let deltas = session.deltas(side, &flow).expect("the session's own ends");
+            rewrite_with(&mut ip, nat_proto, new_src, new_dst, deltas);
+            assert_eq!(with_deltas, expected, "deltas, {side:?} {flow:?}");
+
+            let other = Flow {
+                remote: (flow.remote.0, flow.remote.1.wrapping_add(1)),
+                ..flow
+            };
+            assert_eq!(session.deltas(side, &other), None);
+            let error = Flow {
+                is_icmp_error: true,
+                ..flow
+            };
+            assert_eq!(session.deltas(side, &error), None);
+        }
+        assert!(patched > 10_000, "{patched}");
     }
 }

@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 
 use hashbrown::HashTable;
 
+use super::rewrite::{Deltas, Flow, Side};
 use super::types::{NatProtocol, NatTimeouts};
 use crate::flow_cache::{FlowCache, Lookup};
 use crate::pipeline::Prefetch;
@@ -103,6 +104,8 @@ mod tcp_seen {
 ///
 /// Aligned to a cache line: a hit reads the keys and writes the counters, and at 56 bytes
 /// unaligned three sessions in four would straddle two lines (two misses per hit).
+const _: () = assert!(std::mem::size_of::<Session>() == 64);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(64))]
 pub struct Session {
@@ -127,6 +130,8 @@ pub struct Session {
     /// Bumped when the slot is freed, so the flow cache can tell a session from a later
     /// one in the same slot (even one with the same keys and another endpoint).
     generation: u32,
+    /// The checksum changes of a TCP or UDP packet from outside, then from inside.
+    deltas: [Deltas; 2],
 }
 
 impl Session {
@@ -141,6 +146,10 @@ impl Session {
         flags: u8,
     ) -> Session {
         Session {
+            deltas: [
+                Deltas::of(out_remote, out_local, in_remote, in_local),
+                Deltas::of(in_local, in_remote, out_local, out_remote),
+            ],
             in_local: in_local.0,
             in_remote: in_remote.0,
             out_local: out_local.0,
@@ -160,6 +169,26 @@ impl Session {
             class: initial_class(proto) as u8,
             generation: 0,
         }
+    }
+
+    /// The checksum changes for a TCP or UDP packet of `flow` from `side`, if its ends
+    /// are the ones this session translates from that side (as they are for a packet
+    /// its key found).
+    #[inline(always)]
+    pub fn deltas(&self, side: Side, flow: &Flow) -> Option<Deltas> {
+        let (ours, at) = match side {
+            Side::Outside => (self.out2in_key(), 0),
+            Side::Inside => (self.in2out_key(), 1),
+        };
+        let theirs = (flow.local, flow.remote);
+        let same = theirs
+            == (
+                (ours.local, ours.local_port),
+                (ours.remote, ours.remote_port),
+            );
+        (same && !flow.is_icmp_error && flow.proto != NatProtocol::Icmp)
+            .then(|| self.deltas.get(at).copied())
+            .flatten()
     }
 
     pub fn in2out_key(&self) -> SessionKey {
