@@ -575,9 +575,28 @@ impl Nat44Worker {
                 }
             }
         }
+        // From a static mapping's local end: the mapping's external address.
+        if let Some(mapping) = self.static_source(config, flow) {
+            let verdict = match self.create_static_in2out_session(config, mapping, flow, now) {
+                Ok(index) => self.translate(ip, Side::Inside, flow, index, length, now),
+                Err(e) => NatVerdict::Drop(e.into()),
+            };
+            return (verdict, true);
+        }
         // No session: forwarding passes it; without forwarding VPP would SNAT only what
         // routes out of an outside interface, which in2out-output does here.
         (NatVerdict::Passed, true)
+    }
+
+    /// The static mapping whose local end sent `flow` (seen from inside), if it
+    /// translates flows that start inside: not an identity mapping, not out2in-only, and
+    /// not for an ICMP error (which only follows an existing session).
+    fn static_source<'c>(&self, config: &'c Nat44Config, flow: &Flow) -> Option<&'c Mapping> {
+        if flow.is_icmp_error {
+            return None;
+        }
+        let mapping = config.mapping_by_local(flow.local.0, flow.local.1, flow.proto)?;
+        (mapping.kind != MappingKind::Identity && !mapping.out2in_only).then_some(mapping)
     }
 
     /// `nat44-in2out-output`: dynamic SNAT of a packet leaving through an output-feature
@@ -623,6 +642,13 @@ impl Nat44Worker {
             if mapping.kind == MappingKind::Identity || mapping.out2in_only {
                 return (NatVerdict::Passed, true);
             }
+            // A flow from a mapping's local end leaves from its external address, not
+            // from the pool (VPP's static mapping match in the in2out slow path).
+            let verdict = match self.create_static_in2out_session(config, mapping, &flow, now) {
+                Ok(index) => self.translate(&mut ip, Side::Inside, &flow, index, length, now),
+                Err(e) => NatVerdict::Drop(e.into()),
+            };
+            return (verdict, true);
         }
         if flow.proto == NatProtocol::Tcp && flow.tcp_flags & crate::packet::TcpFlags::SYN == 0 {
             return (NatVerdict::Drop(In2outOutputError::NonSyn), true);
@@ -733,6 +759,38 @@ impl Nat44Worker {
             session_flags,
         );
         self.insert(session, now, known_free)
+    }
+
+    /// A session for a new flow from a static mapping's local end; `flow` is seen from
+    /// inside. The source becomes the mapping's external address and port (an
+    /// address-only mapping, or an echo's identifier, keeps the port); the remote end
+    /// stays. No SYN is asked of a TCP opener: unlike a pool port, the translation is
+    /// fixed, so a flow whose session expired mid-connection gets it back.
+    fn create_static_in2out_session(
+        &mut self,
+        config: &Nat44Config,
+        mapping: &Mapping,
+        flow: &Flow,
+        now: u32,
+    ) -> Result<u32, CreateError> {
+        self.make_room(config)?;
+        let port = match (flow.proto, mapping.external_port) {
+            (NatProtocol::Icmp, _) | (_, None) => flow.local.1,
+            (_, Some(port)) => port,
+        };
+        let mut session_flags = flags::STATIC;
+        if mapping.kind == MappingKind::LoadBalanced {
+            session_flags |= flags::LOAD_BALANCED;
+        }
+        let session = Session::new(
+            flow.proto,
+            flow.local,
+            flow.remote,
+            (mapping.external_addr, port),
+            flow.remote,
+            session_flags,
+        );
+        self.insert(session, now, KnownFree::In2out)
     }
 
     /// A dynamic SNAT session; `flow` is seen from inside.

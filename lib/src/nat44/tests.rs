@@ -1389,3 +1389,127 @@ fn sessions_the_lookup_cache_gave_up_are_found_in_the_table() {
     }
     assert_eq!(w.session_count(), 64);
 }
+
+/// A static mapping without `out2in-only` also translates flows its local end starts,
+/// as VPP's in2out slow path does: the source becomes the mapping's external address and
+/// port, the reply comes back to the local end, and a TCP flow needs no SYN (the
+/// translation is fixed). With `out2in-only`, the same packet passes untranslated.
+#[test]
+fn a_static_mapping_translates_flows_its_local_end_starts() {
+    let server = (ip("10.1.1.5"), 8080);
+    let external = (ip("10.96.0.30"), 80);
+    let remote = (ip("198.51.100.7"), 5000);
+    for out2in_only in [false, true] {
+        let mut t = Nat44Table::new();
+        t.add_static_mapping(StaticMapping {
+            proto: NatProtocol::Tcp,
+            local: (server.0, Some(server.1)),
+            external: (external.0, Some(external.1)),
+            twice_nat: TwiceNat::No,
+            out2in_only,
+        })
+        .unwrap();
+        let inside = NatInterfaceRole {
+            inside: true,
+            ..Default::default()
+        };
+        let outside = NatInterfaceRole {
+            outside: true,
+            ..Default::default()
+        };
+        t.set_interface_role(TAP0, inside, true).unwrap();
+        t.set_interface_role(GBE, outside, true).unwrap();
+        t.set_forwarding(true);
+        let mut w = worker(16);
+        let config = snapshot(&t, &mut w);
+        // An ACK first: a session expired mid-connection, say.
+        for (n, flags) in [TcpFlags::ACK, TcpFlags::SYN].into_iter().enumerate() {
+            let mut p = tcp(server, (remote.0, remote.1 + n as u16), flags);
+            let o = w.in2out(&config, TAP0, &mut p, 0);
+            if out2in_only {
+                assert_eq!(o.verdict, NatVerdict::Passed);
+                assert_eq!(addrs_ports(&p), (server, (remote.0, remote.1 + n as u16)));
+                continue;
+            }
+            assert!(
+                matches!(o.verdict, NatVerdict::Translated(_)),
+                "{:?}",
+                o.verdict
+            );
+            assert_checksums_valid(&p);
+            assert_eq!(addrs_ports(&p), (external, (remote.0, remote.1 + n as u16)));
+            let mut reply = tcp(
+                (remote.0, remote.1 + n as u16),
+                external,
+                flags | TcpFlags::ACK,
+            );
+            let o = w.out2in(&config, GBE, &mut reply, 0);
+            assert!(
+                matches!(o.verdict, NatVerdict::Translated(_)),
+                "{:?}",
+                o.verdict
+            );
+            assert_checksums_valid(&reply);
+            assert_eq!(
+                addrs_ports(&reply),
+                ((remote.0, remote.1 + n as u16), server)
+            );
+        }
+        assert_eq!(w.session_count(), if out2in_only { 0 } else { 2 });
+    }
+}
+
+/// On an output-feature interface, a flow from a static mapping's local end leaves from
+/// the mapping's external address (an address-only mapping keeps the port), not from
+/// the SNAT pool, and takes no pool port; other sources still get the pool.
+#[test]
+fn snat_takes_a_static_mappings_external_address_for_its_local_end() {
+    let mut t = snat_table();
+    t.add_static_mapping(StaticMapping {
+        proto: NatProtocol::Udp,
+        local: (ip("10.1.1.5"), Some(5353)),
+        external: (ip("192.0.2.10"), Some(53)),
+        twice_nat: TwiceNat::No,
+        out2in_only: false,
+    })
+    .unwrap();
+    t.add_static_mapping(StaticMapping {
+        proto: NatProtocol::Tcp,
+        local: (ip("10.1.1.6"), None),
+        external: (ip("192.0.2.11"), None),
+        twice_nat: TwiceNat::No,
+        out2in_only: false,
+    })
+    .unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&t, &mut w);
+    let server = (ip("31.134.97.51"), 443);
+    let cases = [
+        (
+            udp((ip("10.1.1.5"), 5353), server, 64, true),
+            (ip("192.0.2.10"), 53),
+        ),
+        (
+            tcp((ip("10.1.1.6"), 40001), server, TcpFlags::SYN),
+            (ip("192.0.2.11"), 40001),
+        ),
+    ];
+    for (mut p, expected_src) in cases {
+        let o = w.in2out_output(&config, TAP0, &mut p, 0);
+        assert!(
+            matches!(o.verdict, NatVerdict::Translated(_)),
+            "{:?}",
+            o.verdict
+        );
+        assert_checksums_valid(&p);
+        assert_eq!(addrs_ports(&p), (expected_src, server));
+    }
+    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Udp), 0);
+    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Tcp), 0);
+    let mut other = udp((ip("10.1.1.7"), 5353), server, 64, true);
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut other, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_eq!(addrs_ports(&other).0 .0, NODE_IP);
+}

@@ -98,6 +98,8 @@ pub struct StaticMapping {
     pub external: (Ipv4Addr, Option<u16>),
     pub twice_nat: TwiceNat,
     /// Sessions are created only by packets from the outside (Contiv always sets it).
+    /// Without it, a flow the local end starts gets a session too, its source the
+    /// external address and port.
     pub out2in_only: bool,
 }
 
