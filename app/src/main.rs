@@ -281,6 +281,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         lcores,
     };
     let mut control = Control::new(plane, Box::new(platform));
+    control.set_worker_count(workers.len());
     if let Some((path, text)) = &startup {
         info!("startup file {}", path.display());
         console::run_startup_file(path, text, &mut control, &mut std::io::stdout()).map_err(

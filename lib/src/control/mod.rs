@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::acl::{AclConfig, AclTable};
+use crate::acl::{AclAction, AclConfig, AclTable};
 use crate::cli::{self, Command, RoutePath};
 use crate::config::{
     format_fib, format_interface_addresses, format_neighbors, ControlPlane, RouteTarget, Snapshot,
@@ -109,6 +109,8 @@ pub struct Control {
     /// yet. Publishing rebuilds the FIB, so a file of 10k routes publishing per line
     /// was quadratic; a batch publishes once at its end.
     batch: Option<Dirty>,
+    /// Worker lcores the app runs (known before the startup file runs).
+    worker_count: usize,
 }
 
 /// The parts of the snapshot a batch has changed so far.
@@ -163,7 +165,30 @@ impl Control {
             platform,
             quit: false,
             batch: None,
+            worker_count: 1,
         }
+    }
+
+    /// How many worker lcores forward: with more than one, configuration that makes
+    /// sessions is refused (see [`Control::sessions_need_one_worker`]).
+    pub fn set_worker_count(&mut self, workers: usize) {
+        self.worker_count = workers.max(1);
+    }
+
+    /// Sessions (reflective ACLs, NAT44) live in the worker that made them, and there is
+    /// no handoff between workers yet (DESIGN.md, "More than one worker"): a reply read
+    /// by another worker would miss its session and be denied or left untranslated. So
+    /// with several workers, `what` (which would make sessions) is refused.
+    fn sessions_need_one_worker(&self, what: &str) -> Result<(), String> {
+        if self.worker_count <= 1 {
+            return Ok(());
+        }
+        Err(format!(
+            "{what}: it makes sessions, which live in the worker that made them, and \
+             podfwd runs {} worker lcores with no handoff between them (a reply read by \
+             another worker would miss its session); run one worker lcore (e.g. -l 0,1)",
+            self.worker_count
+        ))
     }
 
     /// From here until [`Control::end_batch`], changes are published once, at the end.
@@ -453,6 +478,12 @@ impl Control {
 
             // ACL.
             Command::SetAcl { index, rules, tag } => {
+                let reflects = rules.iter().any(|r| r.action == AclAction::PermitReflect);
+                if let Some(i) = index.filter(|&i| reflects && !self.acl.applied_on(i).is_empty()) {
+                    self.sessions_need_one_worker(&format!(
+                        "ACL {i} is applied and would have permit+reflect rules"
+                    ))?;
+                }
                 let tag = tag.unwrap_or_default();
                 let index = match index {
                     Some(i) => self.acl.replace(i, rules, &tag)?,
@@ -473,6 +504,13 @@ impl Control {
                 del,
             } => {
                 let i = self.index(&interface)?;
+                let reflects = self
+                    .acl
+                    .acl(acl)
+                    .is_ok_and(|a| a.rules.iter().any(|r| r.action == AclAction::PermitReflect));
+                if reflects && !del {
+                    self.sessions_need_one_worker(&format!("ACL {acl} has permit+reflect rules"))?;
+                }
                 self.acl.set_interface_acl(i, direction, acl, del)?;
                 *changed = Changed::Acl;
                 none
@@ -548,6 +586,9 @@ impl Control {
                 output_feature,
                 del,
             } => {
+                if !del {
+                    self.sessions_need_one_worker("set interface nat44")?;
+                }
                 self.set_nat_roles(&inside, &outside, output_feature, del)?;
                 *changed = Changed::Nat;
                 none

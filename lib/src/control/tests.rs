@@ -1160,3 +1160,56 @@ fn flow_cache_refreshes_sessions_in_the_stages_order() {
     };
     assert_eq!(sessions(&cached), sessions(&plain), "the ACL sessions left");
 }
+
+/// With more than one worker (and no handoff between them), what would make sessions is
+/// refused with a message that says why, and changes nothing: applying an ACL with
+/// permit+reflect, giving an applied ACL such rules, setting NAT44 interface roles. An
+/// ACL without them still applies. With one worker the same lines are accepted.
+#[test]
+fn several_workers_refuse_configuration_that_makes_sessions() {
+    let (mut control, tap2, _) = two_port_node([("tap2", "net_tap0"), ("tap0", "net_tap1")]);
+    control.set_worker_count(2);
+    control
+        .execute_line("set acl-plugin acl permit+reflect, deny")
+        .unwrap();
+    control
+        .execute_line("set acl-plugin acl permit src 10.0.0.0/8, deny")
+        .unwrap();
+    let err = control
+        .execute_line("set acl-plugin interface tap2 input acl 0")
+        .unwrap_err();
+    assert!(
+        err.contains("ACL 0 has permit+reflect rules") && err.contains("runs 2 worker lcores"),
+        "{err}"
+    );
+    assert!(control
+        .acl
+        .interface_acls(tap2, crate::acl::Direction::Input)
+        .is_empty());
+    control
+        .execute_line("set acl-plugin interface tap2 input acl 1")
+        .unwrap();
+    let err = control
+        .execute_line("set acl-plugin acl index 1 permit+reflect")
+        .unwrap_err();
+    assert!(err.contains("ACL 1 is applied"), "{err}");
+    assert_eq!(control.acl.acl(1).unwrap().rules.len(), 2);
+    let err = control
+        .execute_line("set interface nat44 in tap0 out tap2")
+        .unwrap_err();
+    assert!(
+        err.starts_with("set interface nat44: it makes sessions"),
+        "{err}"
+    );
+    assert!(control.nat.interface_roles().is_empty());
+
+    control.set_worker_count(1);
+    for line in [
+        "set acl-plugin interface tap2 input acl 0",
+        "set acl-plugin acl index 1 permit+reflect",
+        "set interface nat44 in tap0 out tap2",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    assert_eq!(control.nat.interface_roles().len(), 2);
+}
