@@ -92,3 +92,62 @@ fn console_commands_over_a_pipe() {
         .unwrap_or_else(|| panic!("no net_null0 row in the run summary:\n{stdout}"));
     assert!(sent > 0, "{stdout}");
 }
+
+/// `set rate` reaches the worker: a run at 10k pps sends no more than 10k per second of
+/// the run (plus one burst of credit); `quit` stops it, prints the run and exits.
+#[test]
+fn set_rate_paces_the_worker_and_quit_exits() {
+    let _lock = dpdk_lock();
+    let prefix = file_prefix("gen-quit");
+    let mut child = Command::new(bin("podfwd-gen"))
+        .args([
+            "-l",
+            "0,1",
+            "--main-lcore",
+            "1",
+            "--no-pci",
+            "--no-huge",
+            "-m",
+            "256",
+            "--file-prefix",
+            &prefix,
+        ])
+        .args(["--vdev=net_null0", "--", "--mode", "txonly"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn podfwd-gen");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for (line, pause_ms) in [("set rate 10k", 0), ("start", 1500), ("quit", 0)] {
+        writeln!(stdin, "{line}").expect("write a command");
+        std::thread::sleep(Duration::from_millis(pause_ms));
+    }
+    // The console exits on quit, with its input still open.
+    let output = child.wait_with_output().expect("podfwd-gen exits on quit");
+    drop(stdin);
+    remove_runtime_dir(&prefix);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}\n{stdout}", output.status);
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("txonly run: "))
+        .unwrap_or_else(|| panic!("no run summary after quit:\n{stdout}"));
+    let seconds: f64 = summary
+        .trim_start_matches("txonly run: ")
+        .split(' ')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in '{summary}'"));
+    let sent: u64 = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("txonly run:"))
+        .find(|l| l.starts_with("net_null0"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no net_null0 row in the run summary:\n{stdout}"));
+    assert!(
+        sent > 0 && sent as f64 <= 10_000.0 * seconds + 64.0,
+        "{sent} packets in {seconds} s at 10k pps:\n{stdout}"
+    );
+}

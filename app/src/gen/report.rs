@@ -342,13 +342,24 @@ impl Figures {
     }
 }
 
-/// `show port stats all`: totals and, over `seconds`, rates ("-" without a period).
+/// `show port stats all`: totals and, over `seconds`, rates ("-" without a period): as
+/// testpmd's, packets and bytes each way, then packets and bits per second.
 pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<16} {:>14} {:>14} {:>12} {:>12} {:>10} {:>10}",
-        "port", "tx-packets", "rx-packets", "tx-pps", "rx-pps", "tx-full", "no-mbuf"
+        "{:<16} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>13} {:>13} {:>8} {:>8}",
+        "port",
+        "tx-packets",
+        "rx-packets",
+        "tx-bytes",
+        "rx-bytes",
+        "tx-pps",
+        "rx-pps",
+        "tx-bps",
+        "rx-bps",
+        "tx-full",
+        "no-mbuf"
     );
     let rate = |count: u64| {
         if seconds > 0.0 {
@@ -360,12 +371,16 @@ pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
     for (name, c) in ports {
         let _ = writeln!(
             out,
-            "{:<16} {:>14} {:>14} {:>12} {:>12} {:>10} {:>10}",
+            "{:<16} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>13} {:>13} {:>8} {:>8}",
             name,
             c.tx_packets,
             c.rx_packets,
+            c.tx_bytes,
+            c.rx_bytes,
             rate(c.tx_packets),
             rate(c.rx_packets),
+            rate(c.tx_bytes * 8),
+            rate(c.rx_bytes * 8),
             c.tx_refused,
             c.tx_no_mbuf
         );
@@ -460,27 +475,52 @@ mod tests {
             "net_null0".to_owned(),
             PortCounters {
                 tx_packets: 3000,
+                tx_bytes: 192_000,
                 ..PortCounters::default()
             },
         )];
+        let row = |table: &str| -> Vec<String> {
+            let line = table.lines().nth(1).unwrap_or_default();
+            line.split_whitespace().map(str::to_owned).collect()
+        };
         let totals = port_table(&ports, 0.0);
-        assert!(
-            totals
-                .lines()
-                .nth(1)
-                .unwrap()
-                .contains(" 3000              0            -            -"),
+        assert_eq!(
+            row(&totals),
+            [
+                "net_null0",
+                "3000",
+                "0",
+                "192000",
+                "0",
+                "-",
+                "-",
+                "-",
+                "-",
+                "0",
+                "0"
+            ],
             "{totals}"
         );
         let rates = port_table(&ports, 2.0);
-        assert!(
-            rates
-                .lines()
-                .nth(1)
-                .unwrap()
-                .contains(" 3000              0         1500            0"),
+        assert_eq!(
+            row(&rates),
+            [
+                "net_null0",
+                "3000",
+                "0",
+                "192000",
+                "0",
+                "1500",
+                "0",
+                "768000",
+                "0",
+                "0",
+                "0"
+            ],
             "{rates}"
         );
+        let header: Vec<&str> = rates.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(header.len(), row(&rates).len(), "{rates}");
     }
 
     #[test]
