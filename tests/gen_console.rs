@@ -2,45 +2,39 @@
 //! `net_null` port (no hugepages), every command answered, errors named, and EOF quits.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use podfwd_suite::{bin, dpdk_lock, file_prefix, remove_runtime_dir};
+use podfwd_suite::{bin, dpdk_lock, file_prefix, generator_eal, remove_runtime_dir};
+
+/// podfwd-gen in txonly mode on a `net_null` port, its console on a pipe.
+fn txonly_generator(prefix: &str, app_args: &[&str]) -> Child {
+    Command::new(bin("podfwd-gen"))
+        .args(generator_eal(prefix, 256))
+        .args(["--vdev=net_null0", "--", "--mode", "txonly"])
+        .args(app_args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn podfwd-gen")
+}
 
 #[test]
 fn console_commands_over_a_pipe() {
     let _lock = dpdk_lock();
     let prefix = file_prefix("gen-console");
-    let mut child = Command::new(bin("podfwd-gen"))
-        .args([
-            "-l",
-            "0,1",
-            "--main-lcore",
-            "1",
-            "--no-pci",
-            "--no-huge",
-            "-m",
-            "256",
-            "--file-prefix",
-            &prefix,
-        ])
-        .args([
-            "--vdev=net_null0",
-            "--",
-            "--mode",
-            "txonly",
+    let mut child = txonly_generator(
+        &prefix,
+        &[
             "--clients",
             "10.1.1.3",
             "--client-ports",
             "1000-1999",
             "--flows",
             "100",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn podfwd-gen");
+        ],
+    );
     let mut stdin = child.stdin.take().expect("stdin");
     let mut say = |line: &str, pause_ms: u64| {
         writeln!(stdin, "{line}").expect("write a command");
@@ -99,25 +93,7 @@ fn console_commands_over_a_pipe() {
 fn set_rate_paces_the_worker_and_quit_exits() {
     let _lock = dpdk_lock();
     let prefix = file_prefix("gen-quit");
-    let mut child = Command::new(bin("podfwd-gen"))
-        .args([
-            "-l",
-            "0,1",
-            "--main-lcore",
-            "1",
-            "--no-pci",
-            "--no-huge",
-            "-m",
-            "256",
-            "--file-prefix",
-            &prefix,
-        ])
-        .args(["--vdev=net_null0", "--", "--mode", "txonly"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn podfwd-gen");
+    let mut child = txonly_generator(&prefix, &[]);
     let mut stdin = child.stdin.take().expect("stdin");
     for (line, pause_ms) in [("set rate 10k", 0), ("start", 1500), ("quit", 0)] {
         writeln!(stdin, "{line}").expect("write a command");

@@ -57,6 +57,26 @@ pub fn file_prefix(test: &str) -> String {
 }
 
 /// Removes the EAL runtime directory of a prefix (`/var/run/dpdk/<prefix>`).
+/// EAL options for `podfwd-gen` in a test: its worker on CPU 0, its main lcore (asleep
+/// at the console) on CPU 1, no hugepages, `memory_mb` of memory, its own prefix.
+pub fn generator_eal(prefix: &str, memory_mb: u32) -> Vec<String> {
+    let memory = memory_mb.to_string();
+    [
+        "-l",
+        "0,1",
+        "--main-lcore",
+        "1",
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        &memory,
+        "--file-prefix",
+        prefix,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 pub fn remove_runtime_dir(prefix: &str) {
     let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(prefix));
 }
