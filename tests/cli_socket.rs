@@ -125,9 +125,9 @@ fn every_command_family_works_through_the_socket() {
         .contains("net_pcap1"));
     assert!(podfwd.ok("show ip fib").contains("10.20.0.2/32"));
     assert!(podfwd.ok("show ip neighbors").contains("10.1.1.3"));
-    assert!(podfwd
-        .ok("show acl-plugin acl index 3")
-        .contains("permit+reflect"));
+    let acl3 = podfwd.ok("show acl-plugin acl index 3");
+    assert!(acl3.contains("permit+reflect"), "{acl3}");
+    assert!(acl3.contains("acl-index 3 hits 0"), "{acl3}");
     assert!(podfwd
         .ok("show acl-plugin interface tap0")
         .contains("output acl(s): 2"));

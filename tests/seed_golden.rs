@@ -385,6 +385,7 @@ fn seed_syn_and_syn_ack_byte_for_byte_with_the_seed_trace() {
     }
 
     let trace = podfwd.ctl("show trace");
+    let acls = podfwd.ctl("show acl-plugin acl");
     let status = podfwd.quit();
     assert!(status.success(), "exit {status}:\n{}", podfwd.output());
 
@@ -425,4 +426,26 @@ fn seed_syn_and_syn_ack_byte_for_byte_with_the_seed_trace() {
             "response trace lacks '{expected}':\n{response}"
         );
     }
+
+    // The rules' hits: ACL 3's permit+reflect took the SYN on tap2 and the SYN-ACK on
+    // tap0, ACL 2's last rule (permit any) the SYN leaving by tap0; the SYN-ACK left
+    // tap2 by the SYN's session.
+    let hits_of = |acl: &str| -> Vec<&str> {
+        acls.lines()
+            .skip_while(|l| !l.starts_with(&format!("acl-index {acl} hits")))
+            .take_while(|l| {
+                !l.starts_with("acl-index") || l.contains(&format!("acl-index {acl} hits"))
+            })
+            .collect()
+    };
+    let acl3 = hits_of("3");
+    assert_eq!(acl3.first(), Some(&"acl-index 3 hits 2"), "{acls}");
+    assert_eq!(acl3.get(1).map(|l| l.trim()), Some("0: hits 2"), "{acls}");
+    let acl2 = hits_of("2");
+    assert_eq!(acl2.first(), Some(&"acl-index 2 hits 1"), "{acls}");
+    assert_eq!(acl2.get(4).map(|l| l.trim()), Some("3: hits 1"), "{acls}");
+    assert!(
+        acls.contains("session hits 1, sessions created 2, no-match denies 0, too many sessions 0"),
+        "{acls}"
+    );
 }

@@ -300,6 +300,10 @@ impl<P: PrefetchHint> Worker<P> {
             WorkerQuestion::AclSessions => {
                 Ok(crate::acl::show_sessions(&[&self.acl], now_ns, &name_of))
             }
+            WorkerQuestion::AclHits { only } => Ok(self
+                .acl
+                .counters()
+                .format_hits(snapshot.acl.rule_counts(), only)),
             WorkerQuestion::NatSessions { detail } => {
                 Ok(crate::nat44::show::sessions(&self.nat, 0, detail))
             }

@@ -173,10 +173,23 @@ impl AclCounters {
 
     /// Per-ACL and per-rule hits of the ACLs in `table`, then the session counts.
     pub fn format(&self, table: &AclTable) -> String {
+        let counts: Vec<usize> = (0..table.indices().max().map_or(0, |i| i + 1))
+            .map(|i| table.acl(i).map_or(0, |a| a.rules.len()))
+            .collect();
+        self.format_hits(&counts, None)
+    }
+
+    /// As [`AclCounters::format`], from the rule count of every ACL index (0: a free
+    /// index), for the ACL `only` or all of them: what a worker answers from its
+    /// snapshot for `show acl-plugin acl`.
+    pub fn format_hits(&self, rule_counts: &[usize], only: Option<u32>) -> String {
         let mut out = String::new();
-        for index in table.indices() {
+        for (index, &rules) in rule_counts.iter().enumerate() {
+            let index = index as u32;
+            if rules == 0 || only.is_some_and(|o| o != index) {
+                continue;
+            }
             let _ = writeln!(out, "acl-index {index} hits {}", self.acl(index));
-            let rules = table.acl(index).map_or(0, |a| a.rules.len());
             for rule in 0..rules as u32 {
                 let _ = writeln!(out, "  {rule:>9}: hits {}", self.rule(index, rule));
             }

@@ -45,6 +45,10 @@ pub enum WorkerQuestion {
     ClearRuntime,
     ClearInterfaces,
     AclSessions,
+    /// The ACL hit counters, of one ACL index or all.
+    AclHits {
+        only: Option<u32>,
+    },
     NatSessions {
         detail: bool,
     },
@@ -515,7 +519,14 @@ impl Control {
                 *changed = Changed::Acl;
                 none
             }
-            Command::ShowAcl { index } => self.acl.show_acls(index),
+            Command::ShowAcl { index } => {
+                let mut out = self.acl.show_acls(index)?;
+                // The hits are the workers' (none before they run).
+                if self.running {
+                    out.push_str(&self.ask_all(WorkerQuestion::AclHits { only: index })?);
+                }
+                Ok(out)
+            }
             Command::ShowAclInterface { interface } => {
                 let only = interface.as_deref().map(|n| self.index(n)).transpose()?;
                 Ok(self.acl.show_interfaces(only, &self.name_of()))
