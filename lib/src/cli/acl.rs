@@ -93,6 +93,9 @@ fn parse_rule(
             "dport" => rule.dport = c.port_range().map_err(in_rule)?,
             "tcpflags" => {
                 rule.tcp_flags_value = byte(c, "tcpflags value").map_err(in_rule)?;
+                // `tcpflags V M`, or `tcpflags V mask M` as `show acl-plugin acl` prints
+                // it (VPP's unformat takes both).
+                c.keyword("mask");
                 rule.tcp_flags_mask = byte(c, "tcpflags mask").map_err(in_rule)?;
             }
             _ => parse_tag(c, tag).map_err(in_rule)?,

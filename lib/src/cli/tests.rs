@@ -577,6 +577,24 @@ fn set_acl_with_every_field() {
     );
 }
 
+/// `tcpflags V mask M`, as `show acl-plugin acl` prints a rule, parses as `tcpflags V M`:
+/// a shown rule can be typed back in.
+#[test]
+fn set_acl_takes_tcpflags_as_shown() {
+    let typed = ok("set acl-plugin acl permit proto 6 dport 80 tcpflags 2 18");
+    let shown = ok("set acl-plugin acl permit proto 6 dport 80 tcpflags 2 mask 18");
+    assert_eq!(shown, typed);
+    let Command::SetAcl { rules, .. } = shown else {
+        panic!("{shown:?}");
+    };
+    let again = format!(
+        "set acl-plugin acl {}",
+        rules[0].to_string().trim_start_matches("ipv4 ")
+    );
+    assert_eq!(ok(&again), typed, "{again}");
+    assert!(err("set acl-plugin acl permit proto 6 tcpflags 2 mask").contains("tcpflags mask"));
+}
+
 #[test]
 fn set_acl_with_several_rules() {
     let command =

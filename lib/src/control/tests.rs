@@ -367,6 +367,13 @@ fn bad_lines_say_what_is_wrong_and_change_nothing() {
         .execute_line("delete acl-plugin acl index 3")
         .unwrap_err()
         .contains("applied"));
+    let unknown = control
+        .execute_line("set interface nat44 in tap0 out tap9")
+        .unwrap_err();
+    assert!(
+        unknown.contains("unknown interface 'tap9'") && unknown.contains("tap0"),
+        "{unknown}"
+    );
 }
 
 #[test]

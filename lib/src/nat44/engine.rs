@@ -23,7 +23,7 @@ node_errors! {
     /// Why nat44-out2in drops a packet.
     pub enum Out2inError for NodeId::Nat44Out2in {
         NoTranslation => "no translation",
-        MaxSessions => "maximum sessions exceeded",
+        MaxSessions => "max sessions",
         OutOfPorts => "out of ports",
         Fragment => "non-first fragment (no reassembly)",
         Malformed => "truncated L4 header",
@@ -34,7 +34,7 @@ node_errors! {
 node_errors! {
     /// Why nat44-in2out (its slow path) drops a packet.
     pub enum In2outError for NodeId::Nat44In2outSlowpath {
-        MaxSessions => "maximum sessions exceeded",
+        MaxSessions => "max sessions",
         OutOfPorts => "out of ports",
         Fragment => "non-first fragment (no reassembly)",
         Malformed => "truncated L4 header",
@@ -47,7 +47,7 @@ node_errors! {
     pub enum In2outOutputError for NodeId::Nat44In2outOutput {
         NonSyn => "non-SYN",
         OutOfPorts => "out of ports",
-        MaxSessions => "maximum sessions exceeded",
+        MaxSessions => "max sessions",
         Fragment => "non-first fragment (no reassembly)",
         Malformed => "truncated L4 header",
         SessionKeyInUse => "session key in use",
@@ -848,15 +848,14 @@ impl Nat44Worker {
         if self.sessions.len() < limit {
             return Ok(());
         }
-        if config.session_limit <= self.sessions.capacity() {
-            self.counters.session_limit_hits += 1;
-        } else {
-            self.counters.table_full_hits += 1;
-        }
-        let oldest = self
-            .sessions
-            .oldest_transitory()
-            .ok_or(CreateError::MaxSessions)?;
+        let Some(oldest) = self.sessions.oldest_transitory() else {
+            if config.session_limit <= self.sessions.capacity() {
+                self.counters.session_limit_hits += 1;
+            } else {
+                self.counters.table_full_hits += 1;
+            }
+            return Err(CreateError::MaxSessions);
+        };
         if let Some(gone) = self.sessions.remove(oldest) {
             self.release_ports(&gone);
             self.counters.sessions_recycled += 1;

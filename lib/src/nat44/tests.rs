@@ -829,6 +829,8 @@ fn the_session_limit_recycles_transitory_tcp_then_drops() {
         NatVerdict::Translated(_)
     ));
     assert_eq!((w.session_count(), w.counters.sessions_recycled), (10, 1));
+    // A flow that got through by recycling was not refused.
+    assert_eq!(w.counters.session_limit_hits, 0);
     assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Tcp), 0);
 }
 
