@@ -34,16 +34,20 @@ fn port_counts(json: &str) -> Vec<(u64, u64)> {
 }
 
 fn generator(dir: &Path, prefix: &str, app_args: &[&str]) -> Child {
+    let mut eal = generator_eal(prefix, 512);
+    for (n, socket) in ["vh0.sock", "vh1.sock"].into_iter().enumerate() {
+        eal.push(format!(
+            "--vdev=net_vhost{n},iface={}",
+            dir.join(socket).display()
+        ));
+    }
+    spawn_generator(&eal, app_args)
+}
+
+/// podfwd-gen with these EAL options, in batch mode with `app_args`.
+fn spawn_generator(eal: &[String], app_args: &[&str]) -> Child {
     Command::new(bin("podfwd-gen"))
-        .args(generator_eal(prefix, 512))
-        .arg(format!(
-            "--vdev=net_vhost0,iface={}",
-            dir.join("vh0.sock").display()
-        ))
-        .arg(format!(
-            "--vdev=net_vhost1,iface={}",
-            dir.join("vh1.sock").display()
-        ))
+        .args(eal)
         .arg("--")
         .args(app_args)
         .stdin(Stdio::null())
@@ -504,4 +508,120 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
         .split(':')
         .map(|d| Path::new(d).join(program))
         .find(|p| p.is_file())
+}
+
+/// A second podfwd-gen on the virtio-user side (its worker on CPU 1, its main lcore on
+/// CPU 0), in batch mode with `app_args`.
+fn peer_generator(dir: &Path, prefix: &str, app_args: &[&str]) -> Child {
+    spawn_generator(&virtio_eal(dir, prefix), app_args)
+}
+
+/// Per-port `(tx_refused + tx_no_mbuf)` in port order: what a port was given and did not
+/// send.
+fn port_unsent(json: &str) -> Vec<u64> {
+    json.split("{\"name\":")
+        .skip(1)
+        .map(|port| number(port, "tx_refused") + number(port, "tx_no_mbuf"))
+        .collect()
+}
+
+/// Two generators back to back in batch mode: `server_args` on the vhost-user side,
+/// sending 2 s at 20 kpps after a 2 s start delay, and a peer in `peer_mode` on the
+/// virtio-user side, which starts at once and outlasts it. Their JSON, in that order.
+fn two_generators(name: &str, server_args: &[&str], peer_mode: &str) -> (String, String) {
+    let _lock = dpdk_lock();
+    let dir = scratch_dir(name);
+    let (server_prefix, peer_prefix) = (file_prefix("gen-srv"), file_prefix("gen-peer"));
+    let timing = [
+        "--rate",
+        "20k",
+        "--duration",
+        "2",
+        "--start-delay",
+        "2",
+        "--json",
+    ];
+    let server_args: Vec<&str> = server_args.iter().copied().chain(timing).collect();
+    let mut server = generator(&dir, &server_prefix, &server_args);
+    wait_for_sockets(&dir, &mut server);
+    let peer_args = [
+        "--mode",
+        peer_mode,
+        "--start-delay",
+        "0",
+        "--duration",
+        "6",
+        "--json",
+    ];
+    let peer = peer_generator(&dir, &peer_prefix, &peer_args);
+    let server_out = finish(server, "podfwd-gen (vhost-user side)");
+    let peer_out = finish(peer, "podfwd-gen (virtio-user side)");
+    remove_runtime_dir(&server_prefix);
+    remove_runtime_dir(&peer_prefix);
+    let json = |out: &Output| String::from_utf8_lossy(&out.stdout).to_string();
+    (json(&server_out), json(&peer_out))
+}
+
+/// podfwd-gen in io mode in podfwd's place, as testpmd io is: port 0 to port 1 and back,
+/// unchanged. Every packet is accounted for on both sides: what one port sent, the
+/// other side's port received; what the pods side lost, the io side did not send.
+#[test]
+fn io_mode_forwards_between_its_ports() {
+    let (pods, io) = two_generators(
+        "gen_vhost_io",
+        &[
+            "--mode",
+            "pods",
+            "--service",
+            "10.96.0.10:80",
+            "--proto",
+            "udp",
+            "--size",
+            "128",
+            "--flows",
+            "256",
+            "--clients",
+            "10.1.1.2-10.1.1.9",
+        ],
+        "io",
+    );
+    let (p, i) = (port_counts(&pods), port_counts(&io));
+    assert_eq!((p.len(), i.len()), (2, 2), "{pods}\n{io}");
+    assert!(
+        p[0].0 > 20_000,
+        "too few requests for 2 s at 20 kpps: {pods}"
+    );
+    // Requests: pods port 0 -> io port 0 -> io port 1 -> pods port 1; replies back.
+    for (received, sent, what) in [
+        (i[0].1, p[0].0, "io port 0 received the requests"),
+        (p[1].1, i[1].0, "the endpoints received what io port 1 sent"),
+        (i[1].1, p[1].0, "io port 1 received the replies"),
+        (p[0].1, i[0].0, "the clients received what io port 0 sent"),
+    ] {
+        assert_eq!(received, sent, "{what}: {pods}\n{io}");
+    }
+    let unsent: u64 = port_unsent(&io).iter().sum();
+    assert_eq!(number(&pods, "lost"), unsent, "{pods}\n{io}");
+    assert_eq!(number(&pods, "mistranslated"), 0, "{pods}");
+    assert_eq!(check_count(&pods, "client_check", "good"), p[0].1, "{pods}");
+    assert_eq!(
+        check_count(&pods, "endpoint_check", "good"),
+        p[1].1,
+        "{pods}"
+    );
+}
+
+/// txonly into rxonly: everything one side sends out of its two ports, the other
+/// receives at a modest rate.
+#[test]
+fn rxonly_receives_what_txonly_sends() {
+    let (sent, got) = two_generators("gen_vhost_rx", &["--mode", "txonly"], "rxonly");
+    let (t, r) = (port_counts(&sent), port_counts(&got));
+    assert_eq!((t.len(), r.len()), (2, 2), "{sent}\n{got}");
+    assert!(
+        t[0].0 + t[1].0 > 20_000,
+        "too few for 2 s at 20 kpps: {sent}"
+    );
+    assert_eq!((r[0].1, r[1].1), (t[0].0, t[1].0), "{sent}\n{got}");
+    assert_eq!((r[0].0, r[1].0), (0, 0), "rxonly sends nothing: {got}");
 }

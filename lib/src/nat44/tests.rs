@@ -1515,3 +1515,67 @@ fn snat_takes_a_static_mappings_external_address_for_its_local_end() {
     ));
     assert_eq!(addrs_ports(&other).0 .0, NODE_IP);
 }
+
+/// A plain `twice-nat` mapping: every client, not only the endpoint itself, reaches the
+/// endpoint from a twice-NAT pool address and port, and the endpoint's reply to that
+/// address comes back to the client from the VIP.
+#[test]
+fn twice_nat_gives_every_client_a_pool_source() {
+    let mut t = Nat44Table::new();
+    t.add_addresses(NAT_LOOPBACK, NAT_LOOPBACK, true).unwrap();
+    t.add_static_mapping(StaticMapping {
+        proto: NatProtocol::Udp,
+        local: (spec_frames::SERVER_IP, Some(5353)),
+        external: (spec_frames::SERVICE_IP, Some(53)),
+        twice_nat: TwiceNat::TwiceNat,
+        out2in_only: true,
+    })
+    .unwrap();
+    let outside = NatInterfaceRole {
+        outside: true,
+        ..Default::default()
+    };
+    let inside = NatInterfaceRole {
+        inside: true,
+        ..Default::default()
+    };
+    t.set_interface_role(POD_IF, outside, true).unwrap();
+    t.set_interface_role(TAP0, inside, true).unwrap();
+    let mut w = worker(64);
+    let config = snapshot(&t, &mut w);
+    let mut sources = HashSet::new();
+    for client in [(ip("10.1.1.9"), 4000), (ip("10.1.1.10"), 4000)] {
+        let mut query = udp(client, (spec_frames::SERVICE_IP, 53), 64, true);
+        let o = w.out2in(&config, POD_IF, &mut query, 0);
+        assert!(
+            matches!(o.verdict, NatVerdict::Translated(_)),
+            "{:?}",
+            o.verdict
+        );
+        assert_checksums_valid(&query);
+        let ((src, sport), dst) = addrs_ports(&query);
+        assert_eq!((src, dst), (NAT_LOOPBACK, (spec_frames::SERVER_IP, 5353)));
+        assert!(w
+            .twice_nat_ports()
+            .is_busy(NAT_LOOPBACK, NatProtocol::Udp, sport));
+        assert!(sources.insert(sport), "two clients share pool port {sport}");
+
+        let mut answer = udp(
+            (spec_frames::SERVER_IP, 5353),
+            (NAT_LOOPBACK, sport),
+            64,
+            true,
+        );
+        let o = w.in2out(&config, TAP0, &mut answer, 0);
+        assert!(
+            matches!(o.verdict, NatVerdict::Translated(_)),
+            "{:?}",
+            o.verdict
+        );
+        assert_checksums_valid(&answer);
+        assert_eq!(
+            addrs_ports(&answer),
+            ((spec_frames::SERVICE_IP, 53), client)
+        );
+    }
+}
