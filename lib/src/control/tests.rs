@@ -1220,3 +1220,56 @@ fn several_workers_refuse_configuration_that_makes_sessions() {
     }
     assert_eq!(control.nat.interface_roles().len(), 2);
 }
+
+/// The nat44-in2out stage asks the FIB whether a new flow from a static mapping's local
+/// end leaves by an outside interface: to a host routed out of tap0 (outside) it leaves
+/// from the mapping's external address; to a pod on tap2 (inside) it passes untouched.
+#[test]
+fn static_mapping_local_end_is_translated_only_toward_outside() {
+    let (mut control, tap2, tap0) = two_port_node([("tap2", "net_tap0"), ("tap0", "net_tap1")]);
+    for line in [
+        "set interface ip address tap2 10.1.1.1/24",
+        "set interface state tap2 up",
+        "set interface ip address tap0 172.30.1.1/24",
+        "set interface state tap0 up",
+        "set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51 static",
+        "ip route add 198.51.100.0/24 via 172.30.1.2 tap0",
+        "set ip neighbor tap2 10.1.1.9 02:00:00:00:00:09 static",
+        "nat44 add static mapping tcp local 10.1.1.5 8080 external 192.0.2.10 80",
+        "set interface nat44 in tap2 out tap0",
+    ] {
+        control
+            .execute_line(line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
+    }
+    let snapshot = control.snapshot();
+    let mut worker = Worker::new(ticks);
+    let syn = |dst: &str, dport: u16| {
+        spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+            dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+            src_mac: MacAddr([2, 0, 0, 0, 0, 5]),
+            src: "10.1.1.5".parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            src_port: 8080,
+            dst_port: dport,
+            ident: 1,
+            ttl: 64,
+            seq: 1,
+            ack: 0,
+            flags: crate::packet::TcpFlags::SYN,
+            window: 1000,
+            options: &[],
+            payload: &[],
+        })
+    };
+    let (verdict, out) = run(&mut worker, &snapshot, tap2, syn("198.51.100.7", 5000));
+    assert_eq!(verdict, Verdict::Tx(tap0));
+    let ip = crate::packet::Ipv4Packet::new_checked(&out[14..]).unwrap();
+    assert_eq!(ip.src(), "192.0.2.10".parse::<Ipv4Addr>().unwrap());
+    assert_eq!(u16::from_be_bytes([out[34], out[35]]), 80);
+    let (verdict, out) = run(&mut worker, &snapshot, tap2, syn("10.1.1.9", 80));
+    assert_eq!(verdict, Verdict::Tx(tap2));
+    let ip = crate::packet::Ipv4Packet::new_checked(&out[14..]).unwrap();
+    assert_eq!(ip.src(), "10.1.1.5".parse::<Ipv4Addr>().unwrap());
+    assert_eq!(u16::from_be_bytes([out[34], out[35]]), 8080);
+}

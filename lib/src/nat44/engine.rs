@@ -500,6 +500,8 @@ impl Nat44Worker {
     /// `nat44-in2out` on an inside interface. Sessions a mapping created are the slow
     /// path's (as in the spec's trace, where VPP 18.01's fast path knew only dynamic
     /// sessions): their replies trace fast `-1`, then slow with the session.
+    /// Without routing, so a new flow from a static mapping's local end is never
+    /// translated here (see [`Nat44Worker::in2out_routed`]).
     #[inline]
     pub fn in2out(
         &mut self,
@@ -508,7 +510,24 @@ impl Nat44Worker {
         l3: &mut [u8],
         now: u32,
     ) -> In2outOutcome<In2outError> {
-        let (verdict, slow) = self.in2out_verdict(config, l3, now);
+        self.in2out_routed(config, rx, l3, now, &|_| false)
+    }
+
+    /// [`Nat44Worker::in2out`], where `routes_out` says whether a destination routes out
+    /// of an outside interface (the stage asks the FIB): with forwarding off, a new flow
+    /// from a static mapping's local end to such a destination gets a static session, as
+    /// VPP's in2out slow path gives it (its snat_not_translate); any other new flow
+    /// passes.
+    #[inline]
+    pub fn in2out_routed(
+        &mut self,
+        config: &Nat44Config,
+        rx: IfIndex,
+        l3: &mut [u8],
+        now: u32,
+        routes_out: &dyn Fn(Ipv4Addr) -> bool,
+    ) -> In2outOutcome<In2outError> {
+        let (verdict, slow) = self.in2out_verdict(config, l3, now, routes_out);
         in2out_outcome(rx, verdict, slow)
     }
 
@@ -517,6 +536,7 @@ impl Nat44Worker {
         config: &Nat44Config,
         l3: &mut [u8],
         now: u32,
+        routes_out: &dyn Fn(Ipv4Addr) -> bool,
     ) -> (NatVerdict<In2outError>, bool) {
         let (mut ip, flow) = match open(l3, Side::Inside) {
             Ok(Some(opened)) => opened,
@@ -534,7 +554,7 @@ impl Nat44Worker {
                 slow,
             );
         }
-        self.in2out_miss(config, &mut ip, &flow, length, now)
+        self.in2out_miss(config, &mut ip, &flow, length, now, routes_out)
     }
 
     /// [`Nat44Worker::in2out_verdict`] without a session, out of line as
@@ -547,6 +567,7 @@ impl Nat44Worker {
         flow: &Flow,
         length: u16,
         now: u32,
+        routes_out: &dyn Fn(Ipv4Addr) -> bool,
     ) -> (NatVerdict<In2outError>, bool) {
         // Hairpinning: an inside host to a service VIP through an in-only interface.
         let destination = rewrite::Flow {
@@ -575,8 +596,13 @@ impl Nat44Worker {
                 }
             }
         }
-        // From a static mapping's local end: the mapping's external address.
-        if let Some(mapping) = self.static_source(config, flow) {
+        // From a static mapping's local end, leaving by an outside interface: the
+        // mapping's external address. (Not to another inside host, and not with
+        // forwarding on: then VPP does not translate, and neither does this.)
+        let static_source = (!config.forwarding && routes_out(flow.remote.0))
+            .then(|| self.static_source(config, flow))
+            .flatten();
+        if let Some(mapping) = static_source {
             let verdict = match self.create_static_in2out_session(config, mapping, flow, now) {
                 Ok(index) => self.translate(ip, Side::Inside, flow, index, length, now),
                 Err(e) => NatVerdict::Drop(e.into()),

@@ -102,10 +102,8 @@ mod tcp_seen {
 /// in_local = endpoint, out_local = VIP; an SNAT session has out_local = pool address;
 /// twice-NAT also changes the remote (in_remote = twice-nat pool address).
 ///
-/// Aligned to a cache line: a hit reads the keys and writes the counters, and at 56 bytes
-/// unaligned three sessions in four would straddle two lines (two misses per hit).
-const _: () = assert!(std::mem::size_of::<Session>() == 64);
-
+/// One cache line, aligned: a hit reads the keys and the checksum deltas and writes the
+/// counters, all in the line the warm-up pass asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(64))]
 pub struct Session {
@@ -133,6 +131,8 @@ pub struct Session {
     /// The checksum changes of a TCP or UDP packet from outside, then from inside.
     deltas: [Deltas; 2],
 }
+
+const _: () = assert!(std::mem::size_of::<Session>() == 64);
 
 impl Session {
     /// A session for the given endpoints; the table fills in its bookkeeping.

@@ -1392,72 +1392,108 @@ fn sessions_the_lookup_cache_gave_up_are_found_in_the_table() {
     assert_eq!(w.session_count(), 64);
 }
 
-/// A static mapping without `out2in-only` also translates flows its local end starts,
-/// as VPP's in2out slow path does: the source becomes the mapping's external address and
-/// port, the reply comes back to the local end, and a TCP flow needs no SYN (the
-/// translation is fixed). With `out2in-only`, the same packet passes untranslated.
+/// A static mapping without `out2in-only` also translates flows its local end starts
+/// toward an outside interface, as VPP's in2out slow path does (forwarding off): the
+/// source becomes the mapping's external address and port, the reply comes back to the
+/// local end, and a TCP flow needs no SYN (the translation is fixed). The same flow
+/// passes untouched when its destination is another inside host (an address-only
+/// mapping's pod talking to a pod: found by a review), with forwarding on, and under
+/// `out2in-only`.
 #[test]
 fn a_static_mapping_translates_flows_its_local_end_starts() {
     let server = (ip("10.1.1.5"), 8080);
     let external = (ip("10.96.0.30"), 80);
     let remote = (ip("198.51.100.7"), 5000);
-    for out2in_only in [false, true] {
+    let pod = (ip("10.1.1.9"), 80);
+    let inside = NatInterfaceRole {
+        inside: true,
+        ..Default::default()
+    };
+    let outside = NatInterfaceRole {
+        outside: true,
+        ..Default::default()
+    };
+    // (out2in-only, forwarding, port or address-only, translated)
+    for (out2in_only, forwarding, port_mapping, translated) in [
+        (false, false, true, true),
+        (false, false, false, true),
+        (false, true, true, false),
+        (true, false, true, false),
+    ] {
         let mut t = Nat44Table::new();
+        let port = |p: u16| port_mapping.then_some(p);
         t.add_static_mapping(StaticMapping {
             proto: NatProtocol::Tcp,
-            local: (server.0, Some(server.1)),
-            external: (external.0, Some(external.1)),
+            local: (server.0, port(server.1)),
+            external: (external.0, port(external.1)),
             twice_nat: TwiceNat::No,
             out2in_only,
         })
         .unwrap();
-        let inside = NatInterfaceRole {
-            inside: true,
-            ..Default::default()
-        };
-        let outside = NatInterfaceRole {
-            outside: true,
-            ..Default::default()
-        };
         t.set_interface_role(TAP0, inside, true).unwrap();
         t.set_interface_role(GBE, outside, true).unwrap();
-        t.set_forwarding(true);
+        t.set_forwarding(forwarding);
         let mut w = worker(16);
         let config = snapshot(&t, &mut w);
+        let case =
+            format!("out2in-only {out2in_only}, forwarding {forwarding}, port {port_mapping}");
+        let expected_src = if port_mapping {
+            external
+        } else {
+            (external.0, server.1)
+        };
+        // Routed out: the remote is outside, the pod inside.
+        let routes_out = |dst: Ipv4Addr| dst != pod.0;
         // An ACK first: a session expired mid-connection, say.
         for (n, flags) in [TcpFlags::ACK, TcpFlags::SYN].into_iter().enumerate() {
-            let mut p = tcp(server, (remote.0, remote.1 + n as u16), flags);
-            let o = w.in2out(&config, TAP0, &mut p, 0);
-            if out2in_only {
-                assert_eq!(o.verdict, NatVerdict::Passed);
-                assert_eq!(addrs_ports(&p), (server, (remote.0, remote.1 + n as u16)));
+            let to = (remote.0, remote.1 + n as u16);
+            let mut p = tcp(server, to, flags);
+            let o = w.in2out_routed(&config, TAP0, &mut p, 0, &routes_out);
+            if !translated {
+                assert_eq!(o.verdict, NatVerdict::Passed, "{case}");
+                assert_eq!(addrs_ports(&p), (server, to), "{case}");
                 continue;
             }
             assert!(
                 matches!(o.verdict, NatVerdict::Translated(_)),
-                "{:?}",
+                "{case}: {:?}",
                 o.verdict
             );
             assert_checksums_valid(&p);
-            assert_eq!(addrs_ports(&p), (external, (remote.0, remote.1 + n as u16)));
-            let mut reply = tcp(
-                (remote.0, remote.1 + n as u16),
-                external,
-                flags | TcpFlags::ACK,
-            );
+            assert_eq!(addrs_ports(&p), (expected_src, to), "{case}");
+            let mut reply = tcp(to, expected_src, flags | TcpFlags::ACK);
             let o = w.out2in(&config, GBE, &mut reply, 0);
             assert!(
                 matches!(o.verdict, NatVerdict::Translated(_)),
-                "{:?}",
+                "{case}: {:?}",
                 o.verdict
             );
             assert_checksums_valid(&reply);
-            assert_eq!(
-                addrs_ports(&reply),
-                ((remote.0, remote.1 + n as u16), server)
-            );
+            assert_eq!(addrs_ports(&reply), (to, server), "{case}");
         }
-        assert_eq!(w.session_count(), if out2in_only { 0 } else { 2 });
+        assert_eq!(w.session_count(), if translated { 2 } else { 0 }, "{case}");
+        // To another inside host it passes, and the pod's reply comes back untouched.
+        let mut p = tcp(server, pod, TcpFlags::SYN);
+        let o = w.in2out_routed(&config, TAP0, &mut p, 0, &routes_out);
+        assert_eq!(
+            (o.verdict, addrs_ports(&p)),
+            (NatVerdict::Passed, (server, pod)),
+            "{case}"
+        );
+        let mut reply = tcp(pod, server, TcpFlags::SYN | TcpFlags::ACK);
+        let o = w.in2out_routed(&config, TAP0, &mut reply, 0, &routes_out);
+        assert_eq!(
+            (o.verdict, addrs_ports(&reply)),
+            (NatVerdict::Passed, (pod, server)),
+            "{case}"
+        );
+        // Without the routing (the plain entry point), nothing is translated.
+        let mut p = tcp(server, (remote.0, 9999), TcpFlags::SYN);
+        assert_eq!(
+            w.in2out(&config, TAP0, &mut p, 0).verdict,
+            NatVerdict::Passed,
+            "{case}"
+        );
     }
 }
 

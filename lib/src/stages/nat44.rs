@@ -6,9 +6,11 @@
 use super::Context;
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition};
+use crate::fib::Adjacency;
 use crate::nat44::{Nat44Worker, NatDirection, NatVerdict};
 use crate::node::{DropReason, NodeError};
 use crate::trace::TraceRecord;
+use std::net::Ipv4Addr;
 
 /// NAT44 keeps time in seconds.
 fn seconds(now_ns: u64) -> u32 {
@@ -95,7 +97,14 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
                 }
             }
             NatDirection::In2out => {
-                let outcome = nat.in2out(config, meta.rx_if, l3, now);
+                let fib = &cx.snapshot.fib;
+                let routes_out = |dst: Ipv4Addr| match fib.adjacency(fib.lookup(dst)) {
+                    Adjacency::Glean { tx_if, .. } | Adjacency::Rewrite { tx_if, .. } => {
+                        config.role(*tx_if).outside
+                    }
+                    _ => false,
+                };
+                let outcome = nat.in2out_routed(config, meta.rx_if, l3, now, &routes_out);
                 apply(burst, i, outcome.verdict);
                 if TRACE && meta.traced {
                     cx.trace(&meta, || TraceRecord::Nat44In2out(outcome.fast_path));
