@@ -227,7 +227,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["set", "acl-plugin", "acl"],
         usage: "set acl-plugin acl [index N] permit|deny|permit+reflect [src A.B.C.D/LEN] \
-                [dst A.B.C.D/LEN] [proto N] [sport A[-B]] [dport A[-B]] [tcpflags VALUE MASK] \
+                [dst A.B.C.D/LEN] [proto N] [sport A[-B]] [dport A[-B]] [tcpflags VALUE [mask] MASK] \
                 [tag TAG], RULE, ...",
         help: "Create an ACL, or replace ACL N",
         parse: acl::parse_set_acl,
@@ -247,7 +247,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["show", "acl-plugin", "acl"],
         usage: "show acl-plugin acl [index N]",
-        help: "ACLs with their rules and where they are applied",
+        help: "ACLs with their rules, where they are applied, and each worker's hits",
         parse: acl::parse_show_acl,
     },
     CommandSpec {
