@@ -20,6 +20,17 @@ fn txonly_generator(prefix: &str, app_args: &[&str]) -> Child {
         .expect("spawn podfwd-gen")
 }
 
+/// The tx-packets of net_null0 in the run summary that `stop` or `quit` prints.
+fn packets_sent(stdout: &str) -> u64 {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("txonly run:"))
+        .find(|l| l.starts_with("net_null0"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no net_null0 row in the run summary:\n{stdout}"))
+}
+
 #[test]
 fn console_commands_over_a_pipe() {
     let _lock = dpdk_lock();
@@ -77,13 +88,7 @@ fn console_commands_over_a_pipe() {
     ] {
         assert!(stdout.contains(expected), "missing '{expected}' in:\n{stdout}");
     }
-    let sent: u64 = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("txonly run:"))
-        .find(|l| l.starts_with("net_null0"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no net_null0 row in the run summary:\n{stdout}"));
+    let sent = packets_sent(&stdout);
     assert!(sent > 0, "{stdout}");
 }
 
@@ -115,13 +120,7 @@ fn set_rate_paces_the_worker_and_quit_exits() {
         .next()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no duration in '{summary}'"));
-    let sent: u64 = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("txonly run:"))
-        .find(|l| l.starts_with("net_null0"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no net_null0 row in the run summary:\n{stdout}"));
+    let sent = packets_sent(&stdout);
     assert!(
         sent > 0 && sent as f64 <= 10_000.0 * seconds + 64.0,
         "{sent} packets in {seconds} s at 10k pps:\n{stdout}"

@@ -31,9 +31,10 @@
 //! with one (Contiv's global ACL does), and random rule sets hold one now and then (the
 //! acl bench draws none, so that its 10k rules are all looked up).
 //!
-//! The bit vectors' class tables cost ~0.8 MiB whatever the rules (a 16-8-8 trie root per
-//! address field, a 64k table per port field), plus the tries' chunks for prefixes longer
-//! than /16 (~4 MiB per field for 2k host prefixes). A short list, as a pod's own policy
+//! Five-field bit vectors' class tables cost ~0.8 MiB whatever the rules (a 16-8-8 trie
+//! root per address field, a 64k table per port field; ~0.5 MiB on addresses alone),
+//! plus the tries' chunks for prefixes longer than /16 (~4 MiB per field for 2k host
+//! prefixes). A short list, as a pod's own policy
 //! often is, does not pay that: up to [`SHORT_LIST`] rules, the tuple space alone holds
 //! them (a few tuples; the acl bench reads both schemes alike at 10 rules).
 
@@ -275,9 +276,11 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    /// Compiles `acls` (ACL index, its rules) in the order given: the tuple space alone
-    /// for a short list or one it searches in a few probes, else bit vectors over the
-    /// head of the list within [`HEAD_BUDGET_BYTES`] and the tuple space for the rest.
+    /// Compiles `acls` (ACL index, its rules) in the order given, up to the first rule
+    /// that matches every packet: the tuple space alone for a short list or one it
+    /// searches in a few probes, else bit vectors over the head of the list within
+    /// [`HEAD_BUDGET_BYTES`] (on the addresses alone if a lookup then reads few rules,
+    /// else on all five fields) and the tuple space for the rest.
     pub(crate) fn build<'a>(acls: impl IntoIterator<Item = (u32, &'a [AclRule])>) -> Classifier {
         let (candidates, listed) = Self::candidates(acls);
         if candidates.len() <= SHORT_LIST {
