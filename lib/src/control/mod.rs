@@ -174,7 +174,8 @@ impl Control {
     }
 
     /// How many worker lcores forward: with more than one, configuration that makes
-    /// sessions is refused (see [`Control::sessions_need_one_worker`]).
+    /// sessions (permit+reflect ACLs on an interface, NAT44 interface roles) is refused,
+    /// as there is no handoff between workers.
     pub fn set_worker_count(&mut self, workers: usize) {
         self.worker_count = workers.max(1);
     }
