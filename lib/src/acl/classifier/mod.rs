@@ -13,11 +13,12 @@
 //!   of a packet's addresses is read and verified: cheaper when those are few.
 //!
 //! So the first rules of the list, as many as [`HEAD_BUDGET_BYTES`] of vectors hold (~1.5k
-//! rules of varied prefixes and ports), go to bit vectors, and any rules after them to a
-//! tuple space. First match wins across the list, so the tail is searched only for a
-//! packet that no head rule matches. The budget is small so that what a lookup reads stays
-//! in the caches: in the acl bench at 10k rules, heads of 4 and 64 MiB ran 1.3-4x slower
-//! than 1 MiB, and 256 KiB sent too many packets to the tail (BENCHMARKS.md).
+//! rules of varied prefixes and ports; [`ADDRESS_HEAD_BUDGET_BYTES`], ~4.5k, on the
+//! addresses alone), go to bit vectors, and any rules after them to a tuple space. First
+//! match wins across the list, so the tail is searched only for a packet that no head
+//! rule matches. The budgets are small so that what a lookup reads stays in the caches:
+//! in the acl bench at 10k rules, five-field heads of 2 and 4 MiB read 104-118 ns against
+//! ~100 at 1 MiB, and 256 KiB sent too many packets to the tail (BENCHMARKS.md).
 //!
 //! The tuple space is kept alone where it is cheap: when its lookups, on packets drawn
 //! inside the rules, end within a few probes ([`probes_are_few`]; broad rules first, as
@@ -53,6 +54,12 @@ use std::net::Ipv4Addr;
 /// The most memory the bit vectors of one classifier may take (their class tables and
 /// the tail come on top).
 pub(crate) const HEAD_BUDGET_BYTES: usize = 1 << 20;
+
+/// The same for a head on the addresses alone. Its rows are two fields, not five, and a
+/// longer head keeps more first matches out of the tuple space: in the acl bench's
+/// uniform 10k set, 1, 4, 8 and 16 MiB (2176, 4544, 6464, 9280 rules) read ~205, ~147,
+/// ~166 and ~195 ns; the other sets' choice and figures did not move.
+pub(crate) const ADDRESS_HEAD_BUDGET_BYTES: usize = 4 << 20;
 
 /// Lists up to this long are all tuple space: no bit vectors, no class tables.
 pub(crate) const SHORT_LIST: usize = 32;
@@ -278,9 +285,10 @@ pub struct Classifier {
 impl Classifier {
     /// Compiles `acls` (ACL index, its rules) in the order given, up to the first rule
     /// that matches every packet: the tuple space alone for a short list or one it
-    /// searches in a few probes, else bit vectors over the head of the list within
-    /// [`HEAD_BUDGET_BYTES`] (on the addresses alone if a lookup then reads few rules,
-    /// else on all five fields) and the tuple space for the rest.
+    /// searches in a few probes, else bit vectors over the head of the list (on the
+    /// addresses alone within [`ADDRESS_HEAD_BUDGET_BYTES`] if a lookup then reads few
+    /// rules, else on all five fields within [`HEAD_BUDGET_BYTES`]) and the tuple space
+    /// for the rest.
     pub(crate) fn build<'a>(acls: impl IntoIterator<Item = (u32, &'a [AclRule])>) -> Classifier {
         let (candidates, listed) = Self::candidates(acls);
         if candidates.len() <= SHORT_LIST {
@@ -296,7 +304,12 @@ impl Classifier {
                 tail: Some(whole),
             };
         }
-        let addresses = Self::with_head(candidates, listed, HEAD_BUDGET_BYTES, Fields::Addresses);
+        let addresses = Self::with_head(
+            candidates,
+            listed,
+            ADDRESS_HEAD_BUDGET_BYTES,
+            Fields::Addresses,
+        );
         if let Some(head) = &addresses.head {
             if checks_are_few(head, &addresses.candidates, &samples) {
                 return addresses;
