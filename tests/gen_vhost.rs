@@ -502,6 +502,26 @@ fn podfwd_translates_new_tcp_connections() {
     assert_every_packet_translated(&run.json);
 }
 
+/// Data segments of established TCP flows through podfwd (`--proto tcp-data`, what
+/// scripts/bench's (a) sends through the flow cache): every segment and its echo
+/// translated, and the sessions gone once their (short) timeout passes.
+#[test]
+fn podfwd_translates_tcp_data_segments() {
+    let run = through_podfwd(
+        "gen_vhost_podfwd_data",
+        "tcp",
+        &["--proto", "tcp-data", "--flows", "500", "--rate", "5k"],
+    );
+    assert!(
+        number(&run.json, "received") > 5_000,
+        "too few replies for 3 s at 5 kpps: {}",
+        run.json
+    );
+    assert_eq!(client_sessions(&run.during), 500, "{}", run.during);
+    assert_eq!(client_sessions(&run.after), 0, "{}", run.after);
+    assert_every_packet_translated(&run.json);
+}
+
 fn which(program: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
