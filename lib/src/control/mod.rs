@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::acl::{AclAction, AclConfig, AclTable};
+use crate::acl::{AclAction, AclConfig, AclRule, AclTable};
 use crate::cli::{self, Command, RoutePath};
 use crate::config::{
     format_fib, format_interface_addresses, format_neighbors, ControlPlane, RouteTarget, Snapshot,
@@ -115,6 +115,11 @@ pub struct Control {
     batch: Option<Dirty>,
     /// Worker lcores the app runs (known before the startup file runs).
     worker_count: usize,
+}
+
+/// Whether `rules` make sessions (a permit+reflect rule).
+fn reflects(rules: &[AclRule]) -> bool {
+    rules.iter().any(|r| r.action == AclAction::PermitReflect)
 }
 
 /// The parts of the snapshot a batch has changed so far.
@@ -483,8 +488,9 @@ impl Control {
 
             // ACL.
             Command::SetAcl { index, rules, tag } => {
-                let reflects = rules.iter().any(|r| r.action == AclAction::PermitReflect);
-                if let Some(i) = index.filter(|&i| reflects && !self.acl.applied_on(i).is_empty()) {
+                if let Some(i) =
+                    index.filter(|&i| reflects(&rules) && !self.acl.applied_on(i).is_empty())
+                {
                     self.sessions_need_one_worker(&format!(
                         "ACL {i} is applied and would have permit+reflect rules"
                     ))?;
@@ -509,11 +515,7 @@ impl Control {
                 del,
             } => {
                 let i = self.index(&interface)?;
-                let reflects = self
-                    .acl
-                    .acl(acl)
-                    .is_ok_and(|a| a.rules.iter().any(|r| r.action == AclAction::PermitReflect));
-                if reflects && !del {
+                if !del && self.acl.acl(acl).is_ok_and(|a| reflects(&a.rules)) {
                     self.sessions_need_one_worker(&format!("ACL {acl} has permit+reflect rules"))?;
                 }
                 self.acl.set_interface_acl(i, direction, acl, del)?;

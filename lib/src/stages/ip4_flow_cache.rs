@@ -52,6 +52,7 @@ use super::Context;
 use crate::acl::{AclPacketInfo, AclWorker, Direction, SessionHandle};
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition, MAX_BURST};
+use crate::nat44::rewrite::Deltas;
 use crate::nat44::session::{KeyTable, SessionKey};
 use crate::nat44::{Nat44Worker, NatDirection, NatProtocol};
 use crate::node::NodeId;
@@ -229,30 +230,21 @@ fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<FlowKey> {
     ))
 }
 
-/// The checksum changes of a translation from `old` to `new`, field by field as NAT44's
-/// rewrite makes them (only fields that change), for the IPv4 header and for the L4
-/// checksum; the header's also has the TTL decrement of a packet with `ttl_proto` as its
+/// The checksum changes of a translation from `old` to `new`, as NAT44's rewrite makes
+/// them ([`Deltas::of`]), for the IPv4 header and for the L4 checksum; the header's also
+/// has the TTL decrement of a packet with `ttl_proto` as its
 /// TTL and protocol word (every TTL above 1 gives the same sum).
 fn deltas(old: Tuple, new: Tuple, ttl_proto: u16) -> (u16, u16) {
-    let mut ip = checksum::terms16(ttl_proto, ttl_proto.wrapping_sub(0x100));
-    let mut l4 = 0;
-    if old.src != new.src {
-        let t = checksum::terms32(old.src.to_bits(), new.src.to_bits());
-        ip += t;
-        l4 += t;
-    }
-    if old.dst != new.dst {
-        let t = checksum::terms32(old.dst.to_bits(), new.dst.to_bits());
-        ip += t;
-        l4 += t;
-    }
-    if old.sport != new.sport {
-        l4 += checksum::terms16(old.sport, new.sport);
-    }
-    if old.dport != new.dport {
-        l4 += checksum::terms16(old.dport, new.dport);
-    }
-    (checksum::fold(ip), checksum::fold(l4))
+    let nat = Deltas::of(
+        (old.src, old.sport),
+        (old.dst, old.dport),
+        (new.src, new.sport),
+        (new.dst, new.dport),
+    );
+    // Folding NAT44's folded sum again with the TTL's terms gives the fold of all the
+    // terms at once (a fold is zero only for a zero sum).
+    let ttl = checksum::terms16(ttl_proto, ttl_proto.wrapping_sub(0x100));
+    (checksum::fold(ttl + u64::from(nat.ip)), nat.l4)
 }
 
 /// The first ways of a key's two buckets.

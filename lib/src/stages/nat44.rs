@@ -61,6 +61,14 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
 ) {
     let config = &*cx.snapshot.nat;
     let now = seconds(cx.now_ns);
+    // For nat44-in2out: whether a destination routes out of an outside interface.
+    let fib = &cx.snapshot.fib;
+    let routes_out = |dst: Ipv4Addr| match fib.adjacency(fib.lookup(dst)) {
+        Adjacency::Glean { tx_if, .. } | Adjacency::Rewrite { tx_if, .. } => {
+            config.role(*tx_if).outside
+        }
+        _ => false,
+    };
     // Two warm-up passes ask for every packet's cache bucket, then for the session it
     // names, so that the burst's cache misses overlap; the translating pass then finds
     // its lines in the cache.
@@ -97,13 +105,6 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
                 }
             }
             NatDirection::In2out => {
-                let fib = &cx.snapshot.fib;
-                let routes_out = |dst: Ipv4Addr| match fib.adjacency(fib.lookup(dst)) {
-                    Adjacency::Glean { tx_if, .. } | Adjacency::Rewrite { tx_if, .. } => {
-                        config.role(*tx_if).outside
-                    }
-                    _ => false,
-                };
                 let outcome = nat.in2out_routed(config, meta.rx_if, l3, now, &routes_out);
                 apply(burst, i, outcome.verdict);
                 if TRACE && meta.traced {
