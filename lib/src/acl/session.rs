@@ -488,28 +488,34 @@ impl SessionTable {
     }
 
     /// The entry (slot number shifted, plus 1 for a reverse key) of the live session
-    /// with `key`, and whether it came from the table rather than the cache. The table is
-    /// asked only when the cache cannot answer.
+    /// with `key`. The table is asked only when the cache cannot answer.
     #[inline(always)]
-    fn peek(&self, key: u128, hash: u64) -> (Option<u32>, bool) {
+    fn peek(&self, key: u128, hash: u64) -> Option<u32> {
         let slots = &self.slots;
-        let is_key = |found: u32| entry_key(slots, found) == Some(key);
-        match self.cache.lookup(hash, is_key) {
-            Lookup::Hit(found) => (Some(found), false),
-            Lookup::Absent => (None, false),
-            Lookup::Unknown => (self.keys.find(hash, |&found| is_key(found)).copied(), true),
+        match self
+            .cache
+            .lookup(hash, |found| entry_key(slots, found) == Some(key))
+        {
+            Lookup::Hit(found) => Some(found),
+            Lookup::Absent => None,
+            Lookup::Unknown => self.in_table(key, hash),
         }
     }
 
-    /// The entry of the live session with `key`, from the table, when the cache could
-    /// not answer; cached again. Out of line: at the sizing, rare.
+    /// The entry of the live session with `key`, from the table alone.
+    fn in_table(&self, key: u128, hash: u64) -> Option<u32> {
+        let slots = &self.slots;
+        self.keys
+            .find(hash, |&found| entry_key(slots, found) == Some(key))
+            .copied()
+    }
+
+    /// [`SessionTable::in_table`] when the cache could not answer; cached again. Out of
+    /// line: at the sizing, rare.
     #[cold]
     #[inline(never)]
     fn find_uncached(&mut self, key: u128, hash: u64) -> Option<u32> {
-        let slots = &self.slots;
-        let found = *self
-            .keys
-            .find(hash, |&found| entry_key(slots, found) == Some(key))?;
+        let found = self.in_table(key, hash)?;
         self.cache.insert(hash, found);
         Some(found)
     }
@@ -609,7 +615,7 @@ impl SessionTable {
         direction: Direction,
     ) -> Option<SessionHandle> {
         let key = session_key(packet, sw_if, direction);
-        let found = self.peek(key, self.hash(key)).0?;
+        let found = self.peek(key, self.hash(key))?;
         let session = self.slots.get((found >> 1) as usize)?;
         Some(SessionHandle {
             found,
@@ -690,10 +696,10 @@ impl SessionTable {
     ) -> Result<u32, CreateError> {
         let forward_key = session_key(packet, sw_if, direction);
         let reverse_key = reverse_of(forward_key, packet.has_l4());
-        if let (Some(existing), _) = self.peek(forward_key, self.hash(forward_key)) {
+        if let Some(existing) = self.peek(forward_key, self.hash(forward_key)) {
             return Ok(existing >> 1);
         }
-        if let (Some(existing), _) = self.peek(reverse_key, self.hash(reverse_key)) {
+        if let Some(existing) = self.peek(reverse_key, self.hash(reverse_key)) {
             // The reply's key is held by another session (a flow reflected from the other
             // side): that session already admits this packet's replies.
             return Ok(existing >> 1);
