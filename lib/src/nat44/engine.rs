@@ -867,8 +867,9 @@ impl Nat44Worker {
         }
     }
 
-    /// At the limit (the configured one or the table's), gives up the oldest transitory
-    /// TCP session, if there is one.
+    /// At the limit (the configured one or the table's), gives up the transitory TCP
+    /// session heard longest ago, if there is one (the head of its list, which is kept
+    /// in the order of last_heard: [`SessionTable::expire`]).
     fn make_room(&mut self, config: &Nat44Config) -> Result<(), CreateError> {
         let limit = config.session_limit.min(self.sessions.capacity());
         if self.sessions.len() < limit {

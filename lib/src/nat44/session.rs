@@ -55,6 +55,7 @@ pub enum TimeoutClass {
 
 const CLASSES: usize = 4;
 const FREE_LIST: usize = CLASSES;
+const TRANSITORY: usize = TimeoutClass::TcpTransitory as usize;
 const NIL: u32 = u32::MAX;
 
 impl TimeoutClass {
@@ -292,6 +293,8 @@ pub struct SessionTable {
     out2in_cache: FlowCache,
     lists: [List; CLASSES + 1],
     capacity: u32,
+    /// The next slot [`SessionTable::expire`]'s staleness sweep looks at.
+    sweep: u32,
 }
 
 impl SessionTable {
@@ -306,6 +309,7 @@ impl SessionTable {
             out2in_cache: FlowCache::with_entries(capacity as usize),
             lists: [EMPTY; CLASSES + 1],
             capacity,
+            sweep: 0,
         }
     }
 
@@ -545,6 +549,9 @@ impl SessionTable {
             seen |= tcp_seen::RST;
         }
         if seen == s.tcp_seen {
+            if s.class == TRANSITORY as u8 {
+                self.requeue_transitory(index);
+            }
             return;
         }
         s.tcp_seen = seen;
@@ -562,6 +569,21 @@ impl SessionTable {
             let old = usize::from(s.class);
             s.class = class;
             self.move_to(old, usize::from(class), index);
+        } else if class == TRANSITORY as u8 {
+            self.requeue_transitory(index);
+        }
+    }
+
+    /// A heard transitory session goes to the back of its list, which so stays in the
+    /// order of last_heard: its head is the session a full table gives up, and must be
+    /// the one heard longest ago, never a flow that has just opened (its reply would find
+    /// no session). Transitory sessions see few packets (opening and closing), so the
+    /// move costs the fast path little; the other lists are kept in order lazily, by
+    /// [`SessionTable::expire`].
+    #[inline]
+    fn requeue_transitory(&mut self, index: u32) {
+        if self.lists[TRANSITORY].tail != index {
+            self.move_to(TRANSITORY, TRANSITORY, index);
         }
     }
 
@@ -572,9 +594,14 @@ impl SessionTable {
     }
 
     /// Frees expired sessions, and those `is_stale` rejects, handing each to `on_free`;
-    /// examines at most `budget` heads per class list. A head still alive goes to the
-    /// back of its list (it was heard since it was queued), so every session comes up for
-    /// examination within one pass over its list.
+    /// examines at most `budget` heads per class list, and `budget` slots for staleness.
+    ///
+    /// The transitory list is in the order of last_heard ([`SessionTable::touch`] moves
+    /// a heard session to its back), so its scan stops at the first head still alive. The
+    /// other lists are in the order sessions entered them; a head still alive (heard
+    /// since) goes to the back, so every session comes up within one pass over its list.
+    /// Staleness is swept over the slots in index order, whatever the lists: rotating
+    /// the transitory list to find stale sessions would break its order.
     pub fn expire(
         &mut self,
         now: u32,
@@ -591,13 +618,26 @@ impl SessionTable {
                 let Some(session) = self.slots.get(head as usize) else {
                     break;
                 };
-                if session.expires_at(timeouts) <= now || is_stale(session) {
+                if session.expires_at(timeouts) <= now {
                     if let Some(gone) = self.remove(head) {
                         on_free(&gone);
                         freed += 1;
                     }
+                } else if class == TRANSITORY {
+                    break;
                 } else {
                     self.move_to(class, class, head);
+                }
+            }
+        }
+        let slots = self.slots.len() as u32;
+        for _ in 0..budget.min(slots) {
+            let index = self.sweep % slots;
+            self.sweep = index + 1;
+            if self.get(index).is_some_and(&mut is_stale) {
+                if let Some(gone) = self.remove(index) {
+                    on_free(&gone);
+                    freed += 1;
                 }
             }
         }
