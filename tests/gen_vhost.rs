@@ -174,43 +174,22 @@ fn testpmd_totals(stdout: &str) -> (u64, u64, u64) {
 /// endpoint. Every packet the generator claims to have sent must reach testpmd, every
 /// packet testpmd forwarded must be counted by the generator, and what did not come
 /// back is exactly what testpmd reports dropping.
-#[test]
-fn generator_is_honest_against_testpmd_io() {
+/// podfwd-gen with `gen_args` (batch mode, starting once testpmd forwards) against
+/// testpmd io in the DUT's place: the generator's output and testpmd's stdout.
+fn against_testpmd_io(name: &str, gen_args: &[&str]) -> (Output, String) {
     let testpmd = which("dpdk-testpmd")
         .expect("dpdk-testpmd not found: install the Debian package dpdk-dev (scripts/setup)");
     let _lock = dpdk_lock();
-    let dir = scratch_dir("gen_vhost_testpmd");
-    let (gen_prefix, tp_prefix) = (file_prefix("gen-hon"), file_prefix("tp-hon"));
-    let ready = dir.join("testpmd-forwarding");
-    let mut gen = generator(
-        &dir,
-        &gen_prefix,
-        &[
-            "--mode",
-            "pods",
-            "--service",
-            "10.96.0.10:80",
-            "--service",
-            "10.96.0.11:53",
-            "--proto",
-            "udp",
-            "--size",
-            "128",
-            "--flows",
-            "4096",
-            "--clients",
-            "10.1.1.2-10.1.1.9",
-            "--rate",
-            "200k",
-            "--duration",
-            "3",
-            "--wait-for",
-            ready.to_str().expect("utf-8 scratch path"),
-            "--start-delay",
-            "0",
-            "--json",
-        ],
+    let dir = scratch_dir(&format!("gen_vhost_{name}"));
+    let (gen_prefix, tp_prefix) = (
+        file_prefix(&format!("gen-{name}")),
+        file_prefix(&format!("tp-{name}")),
     );
+    let ready = dir.join("testpmd-forwarding");
+    let ready_arg = ready.to_str().expect("utf-8 scratch path").to_owned();
+    let mut args = gen_args.to_vec();
+    args.extend(["--wait-for", &ready_arg, "--start-delay", "0", "--json"]);
+    let mut gen = generator(&dir, &gen_prefix, &args);
     wait_for_sockets(&dir, &mut gen);
     // testpmd's virtio-user ports write to the vhost sockets when they stop, after the
     // generator has closed them: ignore SIGPIPE (inherited through exec) so that is EPIPE.
@@ -240,7 +219,35 @@ fn generator_is_honest_against_testpmd_io() {
     let tp_stdout = tp_stdout.join().expect("testpmd stdout reader");
     remove_runtime_dir(&gen_prefix);
     remove_runtime_dir(&tp_prefix);
+    assert!(tp_out.stdout.is_empty());
+    (gen_out, tp_stdout)
+}
 
+#[test]
+fn generator_is_honest_against_testpmd_io() {
+    let (gen_out, tp_stdout) = against_testpmd_io(
+        "hon",
+        &[
+            "--mode",
+            "pods",
+            "--service",
+            "10.96.0.10:80",
+            "--service",
+            "10.96.0.11:53",
+            "--proto",
+            "udp",
+            "--size",
+            "128",
+            "--flows",
+            "4096",
+            "--clients",
+            "10.1.1.2-10.1.1.9",
+            "--rate",
+            "200k",
+            "--duration",
+            "3",
+        ],
+    );
     let json = String::from_utf8_lossy(&gen_out.stdout).to_string();
     let ports = port_counts(&json);
     assert_eq!(ports.len(), 2, "{json}");
@@ -259,7 +266,6 @@ fn generator_is_honest_against_testpmd_io() {
         a_rx,
         "every reply checks out: {json}"
     );
-    assert!(tp_out.stdout.is_empty());
     let (tp_rx, tp_tx, tp_dropped) = testpmd_totals(&tp_stdout);
     assert_eq!(
         tp_rx,
@@ -294,6 +300,53 @@ fn generator_is_honest_against_testpmd_io() {
         samples > 0 && samples <= a_rx,
         "128-byte UDP frames carry latency stamps: {json}"
     );
+}
+
+/// A forwarder that does not translate (testpmd io, where a service mapping expects
+/// NAT44): the generator counts every request at the endpoint side as delivered to the
+/// wrong endpoint, and `--show-mistranslated 2` prints the first two of them.
+#[test]
+fn generator_reports_and_shows_mistranslations() {
+    let (gen_out, _) = against_testpmd_io(
+        "mis",
+        &[
+            "--mode",
+            "pods",
+            "--service",
+            "10.104.221.85:80=10.20.0.2:8080",
+            "--proto",
+            "tcp-syn",
+            "--rate",
+            "10k",
+            "--duration",
+            "1",
+            "--show-mistranslated",
+            "2",
+        ],
+    );
+    let json = String::from_utf8_lossy(&gen_out.stdout).to_string();
+    let wrong = check_count(&json, "endpoint_check", "wrong_endpoint");
+    assert!(
+        wrong > 1000,
+        "every request reached the VIP, not the endpoint: {json}"
+    );
+    assert_eq!(number(&json, "mistranslated"), wrong, "{json}");
+    let stderr = String::from_utf8_lossy(&gen_out.stderr);
+    let shown: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("podfwd-gen: mistranslated"))
+        .collect();
+    assert_eq!(shown.len(), 2, "{stderr}");
+    // The frame as it arrived: to the VIP (0a68dd55), port 80, untranslated.
+    for line in shown {
+        assert!(
+            line.starts_with("podfwd-gen: mistranslated at the endpoint side (wrong_endpoint): "),
+            "{line}"
+        );
+        let hex = line.rsplit(' ').next().unwrap_or_default();
+        assert_eq!(hex.get(60..68), Some("0a68dd55"), "{line}");
+        assert_eq!(hex.get(72..76), Some("0050"), "{line}");
+    }
 }
 
 /// The count `key` in the generator's `check` object (`client_check`, `endpoint_check`).

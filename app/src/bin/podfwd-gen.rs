@@ -312,6 +312,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         tsc_hz: hz,
         drain_cycles: hz / 1000 * options.drain_ms.min(10_000),
         window: options.window,
+        show_mistranslated: options.show_mistranslated,
     };
     info!(
         "launch worker on lcore {worker_lcore}, mode {}",

@@ -86,6 +86,11 @@ pub struct GenOptions {
     /// Milliseconds replies may still arrive after stop before they count as lost.
     #[arg(long, default_value_t = 100)]
     pub drain_ms: u64,
+    /// Print the first N mistranslated frames to stderr as they arrive (which check
+    /// failed, the side, the frame's first 64 bytes in hex), to see what the forwarder
+    /// got wrong.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub show_mistranslated: u32,
 }
 
 fn parse_positive(text: &str) -> Result<u64, String> {

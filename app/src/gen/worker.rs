@@ -163,6 +163,8 @@ pub struct WorkerConfig {
     /// Pods mode: requests in flight at most (0 = no limit). An open loop at full
     /// rate only fills the peer's rings and burns the lcore on refused bursts.
     pub window: u64,
+    /// Mistranslated frames still to print (`--show-mistranslated`).
+    pub show_mistranslated: u32,
 }
 
 /// In-flight requests whose replies have not come for this long are taken as lost,
@@ -215,6 +217,23 @@ pub fn run(config: WorkerConfig) -> i32 {
 }
 
 impl Worker {
+    /// `--show-mistranslated`: the first frames a check rejected, on stderr. Off the
+    /// fast path: only frames already found wrong get here, and only the first N.
+    fn show_if_mistranslated(&mut self, verdict: &Verdict, side: &str, frame: &[u8]) {
+        let Verdict::Mistranslated(m) = verdict else {
+            return;
+        };
+        if self.config.show_mistranslated == 0 {
+            return;
+        }
+        self.config.show_mistranslated -= 1;
+        let hex: String = frame.iter().take(64).map(|b| format!("{b:02x}")).collect();
+        eprintln!(
+            "podfwd-gen: mistranslated at the {side} side ({}): {hex}",
+            m.name()
+        );
+    }
+
     fn run(&mut self) {
         let control = Arc::clone(&self.config.control);
         let publish_every = (self.config.tsc_hz / PUBLISH_PER_SECOND).max(1);
@@ -467,6 +486,7 @@ impl Worker {
             }
             let verdict = check_client_side(&self.config.spec, mbuf.data());
             self.client.count(&verdict);
+            self.show_if_mistranslated(&verdict, "client", mbuf.data());
             if let Verdict::Good { stamp, .. } = verdict {
                 if let Some(stamp) = stamp {
                     self.latency.record(now.saturating_sub(stamp.tsc));
@@ -515,6 +535,7 @@ impl Worker {
             }
             let (verdict, parsed) = check_endpoint_side(&self.config.spec, mbuf.data());
             self.endpoint.count(&verdict);
+            self.show_if_mistranslated(&verdict, "endpoint", mbuf.data());
             match parsed {
                 // A reset closes the connection; nothing answers it.
                 Some(parsed) if parsed.tcp_flags & TCP_RST == 0 => {
