@@ -516,7 +516,7 @@ impl SessionTable {
     #[inline(never)]
     fn find_uncached(&mut self, key: u128, hash: u64) -> Option<u32> {
         let found = self.in_table(key, hash)?;
-        self.cache.insert(hash, found);
+        self.cache.recache(hash, found);
         Some(found)
     }
 

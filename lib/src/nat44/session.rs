@@ -350,8 +350,8 @@ impl SessionTable {
         let (found, from_table) = self.peek(table, key, hash);
         if let (Some(found), true) = (found, from_table) {
             match table {
-                KeyTable::In2out => self.in2out_cache.insert(hash, found),
-                KeyTable::Out2in => self.out2in_cache.insert(hash, found),
+                KeyTable::In2out => self.in2out_cache.recache(hash, found),
+                KeyTable::Out2in => self.out2in_cache.recache(hash, found),
             }
         }
         found
