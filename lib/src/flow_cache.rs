@@ -203,6 +203,24 @@ impl FlowCache {
         }
     }
 
+    /// For tests of the tables: every bucket's count of keys given up equals its keys of
+    /// `live` (hash, value) that it does not hold. Returns the total given up.
+    #[cfg(test)]
+    pub(crate) fn assert_counts(&self, live: &[(u64, u32)]) -> u32 {
+        let mut uncached = vec![0u32; self.buckets.len()];
+        for &(hash, value) in live {
+            let at = hash as usize & self.mask;
+            let bucket = &self.buckets[at];
+            if !(0..WAYS).any(|w| bucket.tags[w] == tag(hash) && bucket.values[w] == value) {
+                uncached[at] += 1;
+            }
+        }
+        for (i, (bucket, count)) in self.buckets.iter().zip(&uncached).enumerate() {
+            assert_eq!(bucket.victim >> 8, *count, "bucket {i}");
+        }
+        uncached.iter().sum()
+    }
+
     /// Empties the cache and sizes it for `entries`; allocates, so it runs between
     /// bursts. The caller then caches every key of its table again.
     pub(crate) fn reset(&mut self, entries: usize) {
@@ -422,19 +440,8 @@ mod tests {
             keys.push(key);
             cache.insert(hash_of(key), step);
         }
-        let mut uncached = vec![0u32; cache.buckets.len()];
-        for (&key, &value) in &table {
-            let at = hash_of(key) as usize & cache.mask;
-            let bucket = &cache.buckets[at];
-            let held =
-                (0..WAYS).any(|w| bucket.tags[w] == tag(hash_of(key)) && bucket.values[w] == value);
-            if !held {
-                uncached[at] += 1;
-            }
-        }
-        for (bucket, count) in cache.buckets.iter().zip(&uncached) {
-            assert_eq!(bucket.victim >> 8, *count);
-        }
+        let live: Vec<(u64, u32)> = table.iter().map(|(&k, &v)| (hash_of(k), v)).collect();
+        cache.assert_counts(&live);
         assert!(
             misses > 10_000 && answered * 10 >= misses * 3,
             "{answered} of {misses} misses answered at the limit"

@@ -122,9 +122,9 @@ impl Default for WorkerSizes {
 const EXPIRY_BUDGET: usize = 32;
 
 /// Housekeeping runs at most this often (unless the last run left a backlog): NAT44
-/// examines up to [`EXPIRY_BUDGET`] heads of each expiry list per run, also to find
-/// sessions whose mapping is gone, and at one run per burst that was four session visits
-/// per packet. Every 100 us it still visits over a million sessions a second.
+/// examines up to [`EXPIRY_BUDGET`] heads of each expiry list per run, and as many slots
+/// to find sessions whose mapping is gone, and at one run per burst that was five session
+/// visits per packet. Every 100 us it still visits over a million sessions a second.
 const HOUSEKEEPING_INTERVAL_NS: u64 = 100_000;
 
 impl Worker {

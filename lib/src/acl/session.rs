@@ -997,4 +997,58 @@ mod tests {
             table.delete(index);
         }
     }
+
+    /// Creations, lookups and reclaims at random around the limit, which is raised
+    /// half-way (the lookup cache rebuilt): every live session is found by its forward
+    /// key, and the lookup cache's counts of keys given up stay exact.
+    #[test]
+    fn lookups_and_cache_counts_hold_under_churn_and_a_raised_limit() {
+        let mut table = SessionTable::new(100);
+        let timeouts = SessionTimeouts::default();
+        let mut rng = crate::rand::FastRng::new(3);
+        let (mut now, mut given_up) = (0u64, 0);
+        let mut seen = Vec::new();
+        for step in 0..40_000u32 {
+            now += rng.below(50_000_000);
+            if step == 20_000 {
+                table.set_max(300);
+            }
+            let proto = [ip_proto::TCP, ip_proto::UDP][rng.below(2) as usize];
+            let packet = AclPacketInfo {
+                tcp_flags: [0u8, 0x02, 0x12, 0x01, 0x04][rng.below(5) as usize],
+                ..info(proto, "10.1.1.3", rng.below(400) as u16, "10.96.0.10", 80)
+            };
+            let (sw_if, input) = (IfIndex(1), Direction::Input);
+            match rng.below(4) {
+                0 => {
+                    let _ = table.create(&packet, sw_if, input, now, &timeouts);
+                }
+                1 => {
+                    let _ = table.lookup(&packet, sw_if, input, now, &timeouts);
+                }
+                2 => {
+                    seen.push(packet);
+                    let earlier = seen[rng.below(seen.len() as u64) as usize];
+                    let _ = table.lookup(&earlier, sw_if, input, now, &timeouts);
+                }
+                _ => {
+                    table.reclaim_expired(now, &timeouts, rng.below(4) as usize);
+                }
+            }
+            let mut live = Vec::new();
+            for (i, s) in table.slots.iter().enumerate() {
+                if s.in_use {
+                    let i = i as u32;
+                    live.push((table.hash(s.forward_key), i << 1));
+                    live.push((table.hash(s.reverse_key()), i << 1 | 1));
+                    assert_eq!(
+                        table.peek(s.forward_key, table.hash(s.forward_key)),
+                        Some(i << 1)
+                    );
+                }
+            }
+            given_up = given_up.max(table.cache.assert_counts(&live));
+        }
+        assert!(given_up > 0, "the cache never gave a key up");
+    }
 }

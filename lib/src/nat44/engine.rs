@@ -747,7 +747,7 @@ impl Nat44Worker {
         } else {
             local_port
         };
-        self.make_room(config)?;
+        self.make_room(config, now)?;
         let twice_nat = match mapping.twice_nat {
             TwiceNat::No => false,
             TwiceNat::TwiceNat => true,
@@ -799,7 +799,7 @@ impl Nat44Worker {
         flow: &Flow,
         now: u32,
     ) -> Result<u32, CreateError> {
-        self.make_room(config)?;
+        self.make_room(config, now)?;
         let port = match (flow.proto, mapping.external_port) {
             (NatProtocol::Icmp, _) | (_, None) => flow.local.1,
             (_, Some(port)) => port,
@@ -826,7 +826,7 @@ impl Nat44Worker {
         flow: &Flow,
         now: u32,
     ) -> Result<u32, CreateError> {
-        self.make_room(config)?;
+        self.make_room(config, now)?;
         let random = self.rng.next_u32();
         let (addr, port) = self
             .snat_ports
@@ -868,14 +868,15 @@ impl Nat44Worker {
     }
 
     /// At the limit (the configured one or the table's), gives up the transitory TCP
-    /// session heard longest ago, if there is one (the head of its list, which is kept
-    /// in the order of last_heard: [`SessionTable::expire`]).
-    fn make_room(&mut self, config: &Nat44Config) -> Result<(), CreateError> {
+    /// session heard longest ago (the head of its list, which is kept in the order of
+    /// last_heard: [`SessionTable::expire`]), if it may be given up at `now`
+    /// ([`SessionTable::reusable_transitory`]).
+    fn make_room(&mut self, config: &Nat44Config, now: u32) -> Result<(), CreateError> {
         let limit = config.session_limit.min(self.sessions.capacity());
         if self.sessions.len() < limit {
             return Ok(());
         }
-        let Some(oldest) = self.sessions.oldest_transitory() else {
+        let Some(oldest) = self.sessions.reusable_transitory(now) else {
             if config.session_limit <= self.sessions.capacity() {
                 self.counters.session_limit_hits += 1;
             } else {
@@ -959,8 +960,9 @@ impl Nat44Worker {
     }
 
     /// Reclaims expired sessions, sessions whose mapping is gone, and expired
-    /// affinities, examining at most `budget` entries of each expiry list; call once per
-    /// burst (or on a timer). Returns sessions freed.
+    /// affinities, examining at most `budget` heads of each expiry list and `budget`
+    /// slots for staleness ([`SessionTable::expire`]); call once per burst (or on a
+    /// timer). Returns sessions freed.
     pub fn expire(&mut self, config: &Nat44Config, now: u32, budget: u32) -> u32 {
         let Nat44Worker {
             sessions,
@@ -969,7 +971,8 @@ impl Nat44Worker {
             ..
         } = self;
         // A session of a mapping since deleted or changed would keep sending its flow to
-        // the old endpoint until it times out (VPP-1317); it goes when it comes up here.
+        // the old endpoint until it times out (VPP-1317); it goes when the sweep over
+        // the slots comes to it.
         let stale = |s: &Session| {
             s.has(flags::STATIC)
                 && !config

@@ -56,6 +56,18 @@ pub enum TimeoutClass {
 const CLASSES: usize = 4;
 const FREE_LIST: usize = CLASSES;
 const TRANSITORY: usize = TimeoutClass::TcpTransitory as usize;
+/// The list of transitory TCP sessions whose connection has closed (a reset, or a FIN
+/// each way): their timeout is the transitory one, but a full table gives them up first
+/// and at any age, while an unclosed transitory session (a handshake under way) only
+/// once idle [`REUSE_IDLE_SECONDS`].
+const CLOSED: usize = FREE_LIST + 1;
+/// The lists of live sessions, each an expiry queue.
+const LIVE_LISTS: [usize; 5] = [0, 1, TRANSITORY, 3, CLOSED];
+
+/// An unclosed transitory session may be given up for a new flow once idle this long (on
+/// the seconds clock, so more than one second): longer than a handshake's round trip,
+/// far shorter than the transitory timeout (240 s).
+pub const REUSE_IDLE_SECONDS: u32 = 2;
 const NIL: u32 = u32::MAX;
 
 impl TimeoutClass {
@@ -291,7 +303,7 @@ pub struct SessionTable {
     out2in: HashTable<u32>,
     in2out_cache: FlowCache,
     out2in_cache: FlowCache,
-    lists: [List; CLASSES + 1],
+    lists: [List; CLOSED + 1],
     capacity: u32,
     /// The next slot [`SessionTable::expire`]'s staleness sweep looks at.
     sweep: u32,
@@ -307,7 +319,7 @@ impl SessionTable {
             out2in: HashTable::with_capacity(2 * capacity as usize),
             in2out_cache: FlowCache::with_entries(capacity as usize),
             out2in_cache: FlowCache::with_entries(capacity as usize),
-            lists: [EMPTY; CLASSES + 1],
+            lists: [EMPTY; CLOSED + 1],
             capacity,
             sweep: 0,
         }
@@ -549,9 +561,8 @@ impl SessionTable {
             seen |= tcp_seen::RST;
         }
         if seen == s.tcp_seen {
-            if s.class == TRANSITORY as u8 {
-                self.requeue_transitory(index);
-            }
+            let list = usize::from(s.class);
+            self.requeue_transitory(list, index);
             return;
         }
         s.tcp_seen = seen;
@@ -560,37 +571,49 @@ impl SessionTable {
                 == tcp_seen::FIN_IN | tcp_seen::FIN_OUT;
         let open =
             seen & (tcp_seen::SYN_IN | tcp_seen::SYN_OUT) == tcp_seen::SYN_IN | tcp_seen::SYN_OUT;
-        let class = if open && !closing {
-            TimeoutClass::TcpEstablished
+        let list = if closing {
+            CLOSED
+        } else if open {
+            TimeoutClass::TcpEstablished as usize
         } else {
-            TimeoutClass::TcpTransitory
-        } as u8;
-        if class != s.class {
-            let old = usize::from(s.class);
-            s.class = class;
-            self.move_to(old, usize::from(class), index);
-        } else if class == TRANSITORY as u8 {
-            self.requeue_transitory(index);
+            TRANSITORY
+        };
+        let old = usize::from(s.class);
+        if list != old {
+            s.class = list as u8;
+            self.move_to(old, list, index);
+        } else {
+            self.requeue_transitory(list, index);
         }
     }
 
-    /// A heard transitory session goes to the back of its list, which so stays in the
-    /// order of last_heard: its head is the session a full table gives up, and must be
-    /// the one heard longest ago, never a flow that has just opened (its reply would find
-    /// no session). Transitory sessions see few packets (opening and closing), so the
-    /// move costs the fast path little; the other lists are kept in order lazily, by
-    /// [`SessionTable::expire`].
+    /// A heard transitory session (in `list`) goes to the back of its list, which so
+    /// stays in the order of last_heard: its head is the session a full table gives up,
+    /// and must be the one heard longest ago, never a flow that has just opened (its
+    /// reply would find no session). Transitory sessions see few packets (opening and
+    /// closing), so the move costs the fast path little; the other lists are kept in
+    /// order lazily, by [`SessionTable::expire`].
     #[inline]
-    fn requeue_transitory(&mut self, index: u32) {
-        if self.lists[TRANSITORY].tail != index {
-            self.move_to(TRANSITORY, TRANSITORY, index);
+    fn requeue_transitory(&mut self, list: usize, index: u32) {
+        if (list == TRANSITORY || list == CLOSED) && self.lists[list].tail != index {
+            self.move_to(list, list, index);
         }
     }
 
-    /// The transitory TCP session queued longest: the one a full table gives up.
-    pub fn oldest_transitory(&self) -> Option<u32> {
-        let head = self.lists[TimeoutClass::TcpTransitory as usize].head;
-        (head != NIL).then_some(head)
+    /// The transitory TCP session a full table may give up at `now`: the closed one
+    /// heard longest ago, else the unclosed one heard longest ago if it has been idle
+    /// [`REUSE_IDLE_SECONDS`]. An unclosed session heard more recently may be a
+    /// handshake waiting for its SYN-ACK, which would then find no session and leave
+    /// untranslated: the new flow is refused instead (VPP, too, reuses the oldest
+    /// session only once it has timed out or closed).
+    pub fn reusable_transitory(&self, now: u32) -> Option<u32> {
+        let closed = self.lists[CLOSED].head;
+        if closed != NIL {
+            return Some(closed);
+        }
+        let head = self.lists[TRANSITORY].head;
+        let session = self.slots.get(head as usize)?;
+        (now.saturating_sub(session.last_heard) >= REUSE_IDLE_SECONDS).then_some(head)
     }
 
     /// Frees expired sessions, and those `is_stale` rejects, handing each to `on_free`;
@@ -611,7 +634,7 @@ impl SessionTable {
         mut on_free: impl FnMut(&Session),
     ) -> u32 {
         let mut freed = 0;
-        for class in 0..CLASSES {
+        for class in LIVE_LISTS {
             let rounds = budget.min(self.lists[class].len);
             for _ in 0..rounds {
                 let head = self.lists[class].head;
@@ -623,7 +646,7 @@ impl SessionTable {
                         on_free(&gone);
                         freed += 1;
                     }
-                } else if class == TRANSITORY {
+                } else if class == TRANSITORY || class == CLOSED {
                     break;
                 } else {
                     self.move_to(class, class, head);
@@ -646,7 +669,7 @@ impl SessionTable {
 
     /// Indices of the live sessions, for `show` (slow: walks every list).
     pub fn indices(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..CLASSES).flat_map(move |class| {
+        LIVE_LISTS.into_iter().flat_map(move |class| {
             let mut next = self.lists[class].head;
             std::iter::from_fn(move || {
                 let current = next;
@@ -679,7 +702,7 @@ impl SessionTable {
 
     fn unlink(&mut self, index: u32) {
         if let Some(s) = self.slots.get(index as usize) {
-            let list = usize::from(s.class).min(FREE_LIST);
+            let list = usize::from(s.class).min(CLOSED);
             self.unlink_from(list, index);
         }
     }
@@ -780,5 +803,115 @@ mod tests {
             allocation,
             "the tables rehashed in place, never grew (an allocation)"
         );
+    }
+
+    /// A small table at its limit, driven at random: inserts (TCP and UDP, from a small
+    /// key space, so keys collide), packets with any flags from either side, removals,
+    /// lookups, and expiry with random budgets and staleness, the clock moving on. After
+    /// every step: the transitory list is in last_heard order, every live session is
+    /// found by both its keys, and both lookup caches' counts of keys given up are
+    /// exact. Then, long after, every session expires.
+    #[test]
+    fn order_lookups_and_cache_counts_hold_under_churn_and_every_session_expires() {
+        let timeouts = NatTimeouts::default();
+        let mut table = SessionTable::with_capacity(150);
+        let mut rng = FastRng::new(5);
+        let mut stale_rng = FastRng::new(6);
+        let mut now = 0u32;
+        let (mut peak, mut given_up) = (0, 0);
+        let check = |table: &SessionTable| -> (Vec<u32>, u32) {
+            for list in [TRANSITORY, CLOSED] {
+                let (mut previous, mut at, mut length) = (0, table.lists[list].head, 0);
+                while let Some(s) = table.slots.get(at as usize) {
+                    assert_eq!(usize::from(s.class), list);
+                    assert_eq!(
+                        list == CLOSED,
+                        s.tcp_seen & tcp_seen::RST != 0
+                            || s.tcp_seen & (tcp_seen::FIN_IN | tcp_seen::FIN_OUT)
+                                == tcp_seen::FIN_IN | tcp_seen::FIN_OUT
+                    );
+                    assert!(s.last_heard >= previous, "list {list} out of order");
+                    (previous, at, length) = (s.last_heard, s.next, length + 1);
+                }
+                assert_eq!(length, table.lists[list].len);
+            }
+            let live: Vec<u32> = (0..table.slots.len() as u32)
+                .filter(|&i| table.get(i).is_some())
+                .collect();
+            assert_eq!(live.len() as u32, table.len());
+            let keys = |key: fn(&Session) -> SessionKey| -> Vec<(u64, u32)> {
+                live.iter()
+                    .map(|&i| (key(&table.slots[i as usize]).hash(), i))
+                    .collect()
+            };
+            let given_up = table.in2out_cache.assert_counts(&keys(Session::in2out_key))
+                + table.out2in_cache.assert_counts(&keys(Session::out2in_key));
+            (live, given_up)
+        };
+        for _ in 0..60_000 {
+            if rng.below(8) == 0 {
+                now += rng.below(40) as u32;
+            }
+            let (live, cached_out) = check(&table);
+            (peak, given_up) = (peak.max(live.len()), given_up.max(cached_out));
+            let pick = |rng: &mut FastRng| live[rng.below(live.len() as u64) as usize];
+            match rng.below(16) {
+                0..=6 => {
+                    let addr =
+                        |rng: &mut FastRng| Ipv4Addr::from(0x0a00_0000 | (rng.next_u32() & 3));
+                    let proto = if rng.below(4) == 0 {
+                        NatProtocol::Udp
+                    } else {
+                        NatProtocol::Tcp
+                    };
+                    let session = Session::new(
+                        proto,
+                        (addr(&mut rng), rng.below(64) as u16),
+                        (addr(&mut rng), 80),
+                        (addr(&mut rng), rng.below(64) as u16),
+                        (addr(&mut rng), 80),
+                        0,
+                    );
+                    let _ = table.insert(session, now, KnownFree::Neither);
+                }
+                7..=10 if !live.is_empty() => {
+                    let flags = [0u8, 0x02, 0x01, 0x04, 0x10, 0x12][rng.below(6) as usize];
+                    table.touch(pick(&mut rng), now, 60, flags, rng.below(2) == 0);
+                }
+                11 if !live.is_empty() => {
+                    table.remove(pick(&mut rng));
+                }
+                12 if !live.is_empty() => {
+                    let i = pick(&mut rng);
+                    let session = table.slots[i as usize];
+                    assert_eq!(table.find_in2out(&session.in2out_key()), Some(i));
+                    assert_eq!(table.find_out2in(&session.out2in_key()), Some(i));
+                }
+                13 => {
+                    let budget = rng.below(6) as u32;
+                    table.expire(
+                        now,
+                        &timeouts,
+                        budget,
+                        |_| stale_rng.below(400) == 0,
+                        |_| {},
+                    );
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            peak >= 140 && given_up > 0,
+            "at the limit: {peak} sessions, {given_up} keys given up"
+        );
+        now += 100_000;
+        for _ in 0..100_000 {
+            if table.is_empty() {
+                break;
+            }
+            table.expire(now, &timeouts, 4, |_| false, |_| {});
+        }
+        assert!(table.is_empty(), "{} sessions never expired", table.len());
+        check(&table);
     }
 }

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use super::engine::{In2outError, In2outOutputError, NatDirection, NatVerdict, Out2inError};
+use super::session::REUSE_IDLE_SECONDS;
 use super::types::*;
 use super::{show, Nat44Config, Nat44Table, Nat44Worker, Nat44WorkerSizes};
 use crate::packet::{IcmpPacket, IcmpType, Ipv4Packet, Protocol, TcpFlags, TcpPacket, UdpPacket};
@@ -823,6 +824,38 @@ fn the_session_limit_recycles_transitory_tcp_then_drops() {
             0,
         );
     }
+    // Heard a second ago, the half-open session may still be waiting for its SYN-ACK:
+    // it is kept, and the new flow refused.
+    let mut p = udp((ip("10.1.1.3"), 2000), server, 64, true);
+    assert_eq!(
+        w.in2out_output(&config, TAP0, &mut p, 1).verdict,
+        NatVerdict::Drop(In2outOutputError::MaxSessions)
+    );
+    assert_eq!(w.counters.session_limit_hits, 1);
+    // Idle for REUSE_IDLE_SECONDS, it is given up.
+    let mut p = udp((ip("10.1.1.3"), 2000), server, 64, true);
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut p, REUSE_IDLE_SECONDS)
+            .verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_eq!((w.session_count(), w.counters.sessions_recycled), (10, 1));
+    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Tcp), 0);
+
+    // A closed connection's session is given up at once.
+    let mut w = worker(100);
+    w.sync_config(&config);
+    let client = (ip("10.1.1.4"), 999);
+    w.in2out_output(&config, TAP0, &mut tcp(client, server, TcpFlags::SYN), 0);
+    w.in2out_output(&config, TAP0, &mut tcp(client, server, TcpFlags::RST), 0);
+    for i in 0..9u16 {
+        w.in2out_output(
+            &config,
+            TAP0,
+            &mut udp((ip("10.1.1.3"), 1000 + i), server, 64, true),
+            0,
+        );
+    }
     let mut p = udp((ip("10.1.1.3"), 2000), server, 64, true);
     assert!(matches!(
         w.in2out_output(&config, TAP0, &mut p, 0).verdict,
@@ -831,7 +864,6 @@ fn the_session_limit_recycles_transitory_tcp_then_drops() {
     assert_eq!((w.session_count(), w.counters.sessions_recycled), (10, 1));
     // A flow that got through by recycling was not refused.
     assert_eq!(w.counters.session_limit_hits, 0);
-    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Tcp), 0);
 }
 
 /// At the limit, the transitory session given up is the one heard longest ago, however
@@ -876,6 +908,35 @@ fn the_session_limit_gives_up_the_transitory_session_heard_longest_ago() {
             assert!(matches!(verdict, NatVerdict::Translated(_)), "flow {i}");
         }
     }
+}
+
+/// A young half-open flow at the head of the transitory list (its SYN-ACK late or
+/// lost) is kept; a full table gives up a closed connection behind it instead.
+#[test]
+fn the_session_limit_gives_up_a_closed_session_behind_a_young_half_open_one() {
+    let mut table = snat_table();
+    table.set_session_limit(4).unwrap();
+    let mut w = worker(100);
+    let config = snapshot(&table, &mut w);
+    let server = (ip("31.134.97.51"), 80);
+    let mut half_open = tcp((ip("10.1.1.3"), 1000), server, TcpFlags::SYN);
+    w.in2out_output(&config, TAP0, &mut half_open, 0);
+    let source = addrs_ports(&half_open).0;
+    for port in 1001..1004 {
+        let client = (ip("10.1.1.3"), port);
+        w.in2out_output(&config, TAP0, &mut tcp(client, server, TcpFlags::SYN), 0);
+        w.in2out_output(&config, TAP0, &mut tcp(client, server, TcpFlags::RST), 0);
+    }
+    let mut p = tcp((ip("10.1.1.3"), 2000), server, TcpFlags::SYN);
+    let verdict = w.in2out_output(&config, TAP0, &mut p, 1).verdict;
+    assert!(matches!(verdict, NatVerdict::Translated(_)));
+    assert_eq!((w.session_count(), w.counters.sessions_recycled), (4, 1));
+    let mut reply = tcp(server, source, TcpFlags::SYN | TcpFlags::ACK);
+    let verdict = w.out2in(&config, GBE, &mut reply, 1).verdict;
+    assert!(
+        matches!(verdict, NatVerdict::Translated(_)),
+        "the half-open flow's SYN-ACK"
+    );
 }
 
 #[test]
