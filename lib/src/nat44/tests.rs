@@ -869,7 +869,7 @@ fn the_session_limit_recycles_transitory_tcp_then_drops() {
 /// At the limit, the transitory session given up is the one heard longest ago, however
 /// often housekeeping has scanned the lists; never a flow whose SYN has just gone out and
 /// whose SYN-ACK is on its way. (Housekeeping used to rotate live heads to the back of
-/// every list, so the head drifted to the newest flows: in 2 of 12 runs of
+/// every list, so the head drifted to the newest flows: in 4 of 19 runs of
 /// scripts/bench's (c), the SYN-ACKs of one burst of new flows came back untranslated.)
 #[test]
 fn the_session_limit_gives_up_the_transitory_session_heard_longest_ago() {
