@@ -62,7 +62,13 @@ const TRANSITORY: usize = TimeoutClass::TcpTransitory as usize;
 /// once idle [`REUSE_IDLE_SECONDS`].
 const CLOSED: usize = FREE_LIST + 1;
 /// The lists of live sessions, each an expiry queue.
-const LIVE_LISTS: [usize; 5] = [0, 1, TRANSITORY, 3, CLOSED];
+const LIVE_LISTS: [usize; 5] = [
+    TimeoutClass::Udp as usize,
+    TimeoutClass::TcpEstablished as usize,
+    TRANSITORY,
+    TimeoutClass::Icmp as usize,
+    CLOSED,
+];
 
 /// An unclosed transitory session may be given up for a new flow once idle this long (on
 /// the seconds clock, so more than one second): longer than a handshake's round trip,
