@@ -57,6 +57,22 @@ pub enum TimeoutKind {
     Other = 3,
 }
 
+/// The expiry list of transient TCP sessions whose connection has closed: the transient
+/// timeout, but a full table gives them up first and at any age.
+const CLOSED_LIST: usize = 4;
+const LISTS: usize = 5;
+/// The kind whose timeout each expiry list has.
+const LIST_KINDS: [TimeoutKind; LISTS] = [
+    TimeoutKind::TcpTransient,
+    TimeoutKind::TcpEstablished,
+    TimeoutKind::Udp,
+    TimeoutKind::Other,
+    TimeoutKind::TcpTransient,
+];
+/// An unclosed transient session may be given up for a new flow once idle this long:
+/// longer than a handshake's round trip, far shorter than the transient timeout (120 s).
+const REUSE_IDLE_NS: u64 = 2_000_000_000;
+
 impl TimeoutKind {
     pub const ALL: [TimeoutKind; 4] = [
         TimeoutKind::TcpTransient,
@@ -228,6 +244,8 @@ struct Session {
     /// TCP flags seen in the creating direction and in the reply direction.
     flags_forward: u8,
     flags_reverse: u8,
+    /// The expiry list it is in: its kind's, or [`CLOSED_LIST`].
+    list: u8,
     created_ns: u64,
     last_active_ns: u64,
     /// When the session was put at the tail of its expiry list.
@@ -281,6 +299,18 @@ fn created_slot(hash: u64) -> usize {
 }
 
 impl Session {
+    /// The expiry list for its kind and flags: a transient TCP session whose connection
+    /// has closed (a reset, or a FIN each way) goes to [`CLOSED_LIST`].
+    fn list_for(&self) -> usize {
+        let closed = (self.flags_forward | self.flags_reverse) & tcp_flag::RST != 0
+            || self.flags_forward & self.flags_reverse & tcp_flag::FIN != 0;
+        if self.kind == TimeoutKind::TcpTransient && closed {
+            CLOSED_LIST
+        } else {
+            self.kind as usize
+        }
+    }
+
     fn tcp_kind(&self) -> TimeoutKind {
         let both = tcp_flag::SYN | tcp_flag::ACK;
         if (self.flags_forward | self.flags_reverse) & (tcp_flag::FIN | tcp_flag::RST) != 0 {
@@ -379,7 +409,7 @@ pub(crate) struct SessionTable {
     cache: FlowCache,
     slots: Vec<Session>,
     free: Vec<u32>,
-    lists: [ExpiryList; 4],
+    lists: [ExpiryList; LISTS],
     live: usize,
     max: usize,
     backlog: bool,
@@ -399,7 +429,7 @@ impl SessionTable {
             lists: [ExpiryList {
                 head: NONE,
                 tail: NONE,
-            }; 4],
+            }; LISTS],
             live: 0,
             max,
             backlog: false,
@@ -589,12 +619,11 @@ impl SessionTable {
         let Some(session) = self.slots.get_mut(index as usize) else {
             return;
         };
-        let old_kind = session.kind;
-        let new_kind = session.tcp_kind();
-        if new_kind != old_kind {
-            session.kind = new_kind;
-            self.unlink(index, old_kind);
-            self.push_tail(index, new_kind, now_ns);
+        session.kind = session.tcp_kind();
+        let list = session.list_for();
+        if list != usize::from(session.list) {
+            self.unlink(index);
+            self.push_tail(index, list, now_ns);
         }
     }
 
@@ -684,8 +713,8 @@ impl SessionTable {
     }
 
     /// Creates the session for `packet`, first seen on (sw_if, direction). When the table
-    /// is full, expired sessions are reclaimed, then the oldest transient TCP session is
-    /// recycled; failing both, the packet gets no session.
+    /// is full, expired sessions are reclaimed, then a transient TCP session is recycled
+    /// ([`SessionTable::reusable_transient`]); failing both, the packet gets no session.
     pub(crate) fn create(
         &mut self,
         packet: &AclPacketInfo,
@@ -708,11 +737,10 @@ impl SessionTable {
             self.reclaim_expired(now_ns, timeouts, 4);
         }
         if self.live >= self.max {
-            let oldest_transient = self.lists[TimeoutKind::TcpTransient as usize].head;
-            if oldest_transient == NONE {
+            let Some(recycled) = self.reusable_transient(now_ns) else {
                 return Err(CreateError::TableFull);
-            }
-            self.delete(oldest_transient);
+            };
+            self.delete(recycled);
         }
         let index = match self.free.pop() {
             Some(index) => index,
@@ -729,6 +757,7 @@ impl SessionTable {
             kind: TimeoutKind::for_new(packet.proto),
             flags_forward: 0,
             flags_reverse: 0,
+            list: 0,
             created_ns: now_ns,
             last_active_ns: now_ns,
             queued_ns: now_ns,
@@ -740,7 +769,7 @@ impl SessionTable {
             session.flags_forward = packet.tcp_flags;
             session.kind = session.tcp_kind();
         }
-        let kind = session.kind;
+        let list = session.list_for();
         match self.slots.get_mut(index as usize) {
             Some(slot) => *slot = session,
             None => self.slots.push(session),
@@ -762,7 +791,7 @@ impl SessionTable {
             }
         }
         self.live += 1;
-        self.push_tail(index, kind, now_ns);
+        self.push_tail(index, list, now_ns);
         Ok(index)
     }
 
@@ -782,11 +811,11 @@ impl SessionTable {
     ) -> usize {
         let mut deleted = 0;
         self.backlog = false;
-        for kind in TimeoutKind::ALL {
+        for (list, kind) in LIST_KINDS.into_iter().enumerate() {
             let timeout = timeouts.get(kind);
             let mut steps = 0;
             while steps < budget {
-                let head = self.lists[kind as usize].head;
+                let head = self.lists[list].head;
                 let Some(session) = self.slots.get(head as usize) else {
                     break;
                 };
@@ -800,10 +829,10 @@ impl SessionTable {
                 } else {
                     // Heard since it was queued: to the back, as of its last activity
                     // (or of the tail, if later, so that the list stays in order).
-                    self.unlink(head, kind);
-                    let tail = self.lists[kind as usize].tail;
+                    self.unlink(head);
+                    let tail = self.lists[list].tail;
                     let tail_queued = self.slots.get(tail as usize).map_or(0, |t| t.queued_ns);
-                    self.push_tail(head, kind, last_active.max(tail_queued));
+                    self.push_tail(head, list, last_active.max(tail_queued));
                 }
                 steps += 1;
             }
@@ -827,9 +856,8 @@ impl SessionTable {
         }
         session.in_use = false;
         session.generation = session.generation.wrapping_add(1);
-        let (forward_key, reverse_key, kind) =
-            (session.forward_key, session.reverse_key(), session.kind);
-        self.unlink(index, kind);
+        let (forward_key, reverse_key) = (session.forward_key, session.reverse_key());
+        self.unlink(index);
         for (key, found) in [(forward_key, index << 1), (reverse_key, index << 1 | 1)] {
             if let Ok(entry) = self
                 .keys
@@ -844,26 +872,39 @@ impl SessionTable {
         self.live -= 1;
     }
 
-    fn unlink(&mut self, index: u32, kind: TimeoutKind) {
-        let Some(&Session { prev, next, .. }) = self.slots.get(index as usize) else {
+    /// Takes session `index` out of its expiry list.
+    fn unlink(&mut self, index: u32) {
+        let Some(&Session {
+            prev, next, list, ..
+        }) = self.slots.get(index as usize)
+        else {
             return;
         };
-        match self.slots.get_mut(prev as usize) {
-            Some(p) => p.next = next,
-            None => self.lists[kind as usize].head = next,
+        let Some(list) = self.lists.get_mut(usize::from(list)) else {
+            return;
+        };
+        if prev == NONE {
+            list.head = next;
         }
-        match self.slots.get_mut(next as usize) {
-            Some(n) => n.prev = prev,
-            None => self.lists[kind as usize].tail = prev,
+        if next == NONE {
+            list.tail = prev;
+        }
+        if let Some(p) = self.slots.get_mut(prev as usize) {
+            p.next = next;
+        }
+        if let Some(n) = self.slots.get_mut(next as usize) {
+            n.prev = prev;
         }
     }
 
-    fn push_tail(&mut self, index: u32, kind: TimeoutKind, queued_ns: u64) {
-        let list = &mut self.lists[kind as usize];
-        let old_tail = list.tail;
-        list.tail = index;
+    fn push_tail(&mut self, index: u32, list: usize, queued_ns: u64) {
+        let Some(expiry) = self.lists.get_mut(list) else {
+            return;
+        };
+        let old_tail = expiry.tail;
+        expiry.tail = index;
         if old_tail == NONE {
-            list.head = index;
+            expiry.head = index;
         }
         if let Some(t) = self.slots.get_mut(old_tail as usize) {
             t.next = index;
@@ -872,7 +913,23 @@ impl SessionTable {
             s.prev = old_tail;
             s.next = NONE;
             s.queued_ns = queued_ns;
+            s.list = list as u8;
         }
+    }
+
+    /// The transient TCP session a full table may give up at `now_ns`: the closed one
+    /// queued longest, else the unclosed one queued longest if it has been idle
+    /// [`REUSE_IDLE_NS`]. An unclosed session heard more recently may be a handshake
+    /// waiting for its reply, which would then find no session (and an egress ACL
+    /// would drop it): the new flow is refused instead.
+    fn reusable_transient(&self, now_ns: u64) -> Option<u32> {
+        let closed = self.lists[CLOSED_LIST].head;
+        if closed != NONE {
+            return Some(closed);
+        }
+        let head = self.lists[TimeoutKind::TcpTransient as usize].head;
+        let session = self.slots.get(head as usize)?;
+        (now_ns.saturating_sub(session.last_active_ns) >= REUSE_IDLE_NS).then_some(head)
     }
 
     /// Every live session, for `show`; walks the slab, so never on the fast path.
@@ -999,8 +1056,9 @@ mod tests {
     }
 
     /// Creations, lookups and reclaims at random around the limit, which is raised
-    /// half-way (the lookup cache rebuilt): every live session is found by its forward
-    /// key, and the lookup cache's counts of keys given up stay exact.
+    /// half-way (the lookup cache rebuilt): every live session is in the expiry list its
+    /// kind and flags give, in queued order, is found by its forward key, and the lookup
+    /// cache's counts of keys given up stay exact.
     #[test]
     fn lookups_and_cache_counts_hold_under_churn_and_a_raised_limit() {
         let mut table = SessionTable::new(100);
@@ -1035,6 +1093,19 @@ mod tests {
                     table.reclaim_expired(now, &timeouts, rng.below(4) as usize);
                 }
             }
+            // Each list: its sessions, in queued order, each in the list its kind and
+            // flags give.
+            let mut listed = 0;
+            for (list, expiry) in table.lists.iter().enumerate() {
+                let (mut at, mut previous) = (expiry.head, 0);
+                while let Some(s) = table.slots.get(at as usize) {
+                    assert!(s.in_use);
+                    assert_eq!((usize::from(s.list), s.list_for()), (list, list));
+                    assert!(s.queued_ns >= previous, "list {list} out of order");
+                    (at, previous, listed) = (s.next, s.queued_ns, listed + 1);
+                }
+            }
+            assert_eq!(listed, table.live);
             let mut live = Vec::new();
             for (i, s) in table.slots.iter().enumerate() {
                 if s.in_use {

@@ -1427,6 +1427,35 @@ fn full_table_recycles_the_oldest_transient_tcp_session_else_drops() {
     assert_eq!(v.action, 2);
 }
 
+/// A full table gives up a closed connection's session at any age, and an unclosed
+/// transient one only once idle 2 s: a handshake under way keeps its session, so its
+/// reply is still let out; the new flow is refused meanwhile.
+#[test]
+fn full_table_keeps_a_handshake_under_way_and_gives_up_a_closed_connection() {
+    let (_, config) = reflective_pod(2);
+    let mut worker = AclWorker::new(&config);
+    let mut classify =
+        |p: &AclPacketInfo, direction, at| worker.classify(&config, POD, direction, p, at);
+    let syn = |port| tcp("10.1.1.3", port, "10.1.1.9", 80, SYN);
+    let (input, output) = (Direction::Input, Direction::Output);
+    assert_eq!(classify(&syn(1), input, 0).action, 2);
+    assert_eq!(classify(&syn(2), input, 0).action, 2);
+    let rst = tcp("10.1.1.3", 2, "10.1.1.9", 80, RST);
+    assert_eq!(classify(&rst, input, 0).action, 3);
+    // The closed connection's session goes, though the half-open one is older.
+    assert_eq!(classify(&syn(3), input, SECOND).action, 2);
+    let reply = tcp("10.1.1.9", 80, "10.1.1.3", 1, SYN_ACK);
+    let v = classify(&reply, output, SECOND);
+    assert_eq!(v.action, 3, "the handshake's reply still has its session");
+    // Two unclosed sessions heard within 2 s: the next new flow is refused...
+    let v = classify(&syn(4), input, 2 * SECOND);
+    assert_eq!(v.drop, Some(AclDrop::TooManySessions));
+    // ...until the one queued longest (the first, last heard at 1 s, its reply) has
+    // been idle 2 s.
+    assert_eq!(classify(&syn(4), input, 3 * SECOND).action, 2);
+    assert_eq!(worker.session_count(), 2);
+}
+
 /// Churn through a small table: 20 000 connections through 1000 slots, each opened,
 /// answered and reset, with recycling at the limit. The table keeps only slot numbers and
 /// compares the keys held in the slots, so after each round exactly as many replies (of
