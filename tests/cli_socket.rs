@@ -140,6 +140,9 @@ fn every_command_family_works_through_the_socket() {
         .contains("external 10.104.221.85:80"));
     assert!(podfwd.ok("show nat44 addresses").contains("10.1.1.254"));
     podfwd.ok("show nat44 sessions detail");
+    assert!(podfwd
+        .ok("show nat44 summary")
+        .contains("sessions: 0 (limit"));
     assert!(podfwd.ok("show version").contains("DPDK 22.11"));
     assert!(podfwd.ok("show threads").contains("worker"));
     podfwd.ok("show errors");

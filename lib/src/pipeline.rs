@@ -310,6 +310,7 @@ impl<P: PrefetchHint> Worker<P> {
             WorkerQuestion::NatAddresses => {
                 Ok(crate::nat44::show::addresses(&snapshot.nat, &self.nat))
             }
+            WorkerQuestion::NatSummary => Ok(crate::nat44::show::summary(&snapshot.nat, &self.nat)),
             WorkerQuestion::FlowCache => Ok(self.flow_cache.show()),
             WorkerQuestion::NatDeleteSession { addr, port, proto } => self
                 .nat

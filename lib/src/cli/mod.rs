@@ -221,6 +221,9 @@ pub enum Command {
     /// `show flow-cache`: ip4-flow-cache's size and counters, per worker.
     ShowFlowCache,
     ShowNat44StaticMappings,
+    /// `show nat44 summary`: per worker, sessions by expiry list and the table's
+    /// counters (created, recycled and refused at the limit, expired).
+    ShowNat44Summary,
     /// `show nat44 sessions [detail]`
     ShowNat44Sessions {
         detail: bool,

@@ -391,6 +391,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ShowNat44StaticMappings),
     },
     CommandSpec {
+        path: &["show", "nat44", "summary"],
+        usage: "show nat44 summary",
+        help: "NAT44 sessions per worker by state, and the session table's counters",
+        parse: |_| Ok(Command::ShowNat44Summary),
+    },
+    CommandSpec {
         path: &["show", "nat44", "sessions"],
         usage: "show nat44 sessions [detail]",
         help: "NAT44 sessions per inside address",

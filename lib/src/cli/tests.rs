@@ -1152,6 +1152,7 @@ fn nat44_timeouts_limits_forwarding_sessions() {
         ("show nat44 addresses", Command::ShowNat44Addresses),
         ("show flow-cache", Command::ShowFlowCache),
         ("sh nat44 static mappings", Command::ShowNat44StaticMappings),
+        ("show nat44 summary", Command::ShowNat44Summary),
         (
             "show nat44 sessions",
             Command::ShowNat44Sessions { detail: false },

@@ -269,6 +269,18 @@ const EMPTY: List = List {
     len: 0,
 };
 
+/// Sessions per expiry list ([`SessionTable::list_lengths`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListLengths {
+    pub udp: u32,
+    pub tcp_established: u32,
+    /// Transitory TCP sessions not closed (handshakes, half-closes).
+    pub tcp_transitory: u32,
+    /// Transitory TCP sessions whose connection closed (a reset, or a FIN each way).
+    pub tcp_closed: u32,
+    pub icmp: u32,
+}
+
 /// Which of the two tables: by the inside view of a flow or by the outside one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyTable {
@@ -671,6 +683,18 @@ impl SessionTable {
             }
         }
         freed
+    }
+
+    /// How many sessions each expiry list holds, for `show nat44 summary`.
+    pub fn list_lengths(&self) -> ListLengths {
+        let len = |list: usize| self.lists[list].len;
+        ListLengths {
+            udp: len(TimeoutClass::Udp as usize),
+            tcp_established: len(TimeoutClass::TcpEstablished as usize),
+            tcp_transitory: len(TRANSITORY),
+            tcp_closed: len(CLOSED),
+            icmp: len(TimeoutClass::Icmp as usize),
+        }
     }
 
     /// Indices of the live sessions, for `show` (slow: walks every list).

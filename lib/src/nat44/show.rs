@@ -46,6 +46,35 @@ pub fn addresses(config: &Nat44Config, worker: &Nat44Worker) -> String {
     out
 }
 
+/// `show nat44 summary`, for one worker: its sessions by expiry list, its limit, and what
+/// its table did (VPP's `show nat44 summary` has the per-state counts).
+pub fn summary(config: &Nat44Config, worker: &Nat44Worker) -> String {
+    let table = worker.sessions();
+    let c = &worker.counters;
+    let limit = config.session_limit.min(table.capacity());
+    let lists = table.list_lengths();
+    format!(
+        "NAT44 summary:\n  sessions: {} (limit {limit}, table {})\n    \
+         tcp established {}, tcp transitory {} (closed {}), udp {}, icmp {}\n  \
+         created {}, expired {}, deleted {}\n  \
+         at the limit: {} given up for new flows, {} new flows refused (limit {}, table full {})\n",
+        table.len(),
+        table.capacity(),
+        lists.tcp_established,
+        lists.tcp_transitory + lists.tcp_closed,
+        lists.tcp_closed,
+        lists.udp,
+        lists.icmp,
+        c.sessions_created,
+        c.sessions_expired,
+        c.sessions_deleted,
+        c.sessions_recycled,
+        c.session_limit_hits + c.table_full_hits,
+        c.session_limit_hits,
+        c.table_full_hits,
+    )
+}
+
 fn pool(out: &mut String, addrs: &[Ipv4Addr], ports: &PortAllocator) {
     for addr in addrs {
         let _ = writeln!(out, "{addr}\n  tenant VRF independent");

@@ -939,6 +939,58 @@ fn the_session_limit_gives_up_a_closed_session_behind_a_young_half_open_one() {
     );
 }
 
+/// `show nat44 summary`: the sessions by state (the closed connections counted apart)
+/// and what the table did at its limit.
+#[test]
+fn summary_counts_sessions_by_state_and_the_limit_s_work() {
+    let mut table = snat_table();
+    table.set_session_limit(4).unwrap();
+    let mut w = worker(100);
+    let config = snapshot(&table, &mut w);
+    let server = (ip("31.134.97.51"), 80);
+    let client = |port| (ip("10.1.1.3"), port);
+    let mut send = |p: &mut Vec<u8>, now| w.in2out_output(&config, TAP0, p, now).verdict;
+    send(&mut udp(client(1), (ip("8.8.8.8"), 53), 64, true), 0);
+    send(&mut tcp(client(2), server, TcpFlags::SYN), 0);
+    send(&mut tcp(client(3), server, TcpFlags::SYN), 0);
+    send(&mut tcp(client(3), server, TcpFlags::RST), 0);
+    let mut opened = tcp(client(4), server, TcpFlags::SYN);
+    send(&mut opened, 0);
+    let mut syn_ack = tcp(
+        server,
+        addrs_ports(&opened).0,
+        TcpFlags::SYN | TcpFlags::ACK,
+    );
+    w.out2in(&config, GBE, &mut syn_ack, 0);
+    assert_eq!(
+        show::summary(&config, &w),
+        "NAT44 summary:\n  sessions: 4 (limit 4, table 100)\n    \
+         tcp established 1, tcp transitory 2 (closed 1), udp 1, icmp 0\n  \
+         created 4, expired 0, deleted 0\n  \
+         at the limit: 0 given up for new flows, 0 new flows refused (limit 0, table full 0)\n"
+    );
+    // A new flow takes the closed connection's slot; the next finds only a handshake
+    // under way and an established connection, and is refused.
+    let mut send = |p: &mut Vec<u8>, now| w.in2out_output(&config, TAP0, p, now).verdict;
+    assert!(matches!(
+        send(&mut tcp(client(5), server, TcpFlags::SYN), 1),
+        NatVerdict::Translated(_)
+    ));
+    assert_eq!(
+        send(&mut tcp(client(6), server, TcpFlags::SYN), 1),
+        NatVerdict::Drop(In2outOutputError::MaxSessions)
+    );
+    let text = show::summary(&config, &w);
+    assert!(text.contains("tcp transitory 2 (closed 0)"), "{text}");
+    assert!(text.contains("created 5,"), "{text}");
+    assert!(
+        text.contains(
+            "at the limit: 1 given up for new flows, 1 new flows refused (limit 1, table full 0)"
+        ),
+        "{text}"
+    );
+}
+
 #[test]
 fn the_table_limit_drops_when_every_slot_is_used() {
     let table = seed_table();
