@@ -86,6 +86,7 @@ impl TimeoutClass {
         }
     }
 
+    /// The class of a session in list `i`: the closed list's sessions are transitory.
     fn from_index(i: u8) -> TimeoutClass {
         match i {
             0 => TimeoutClass::Udp,
@@ -109,6 +110,11 @@ pub mod flags {
 
 /// TCP flags seen, per direction, to follow the connection's state.
 mod tcp_seen {
+    /// The connection has ended: a reset, or a FIN each way.
+    pub fn closed(seen: u8) -> bool {
+        seen & RST != 0 || seen & (FIN_IN | FIN_OUT) == FIN_IN | FIN_OUT
+    }
+
     pub const SYN_IN: u8 = 1;
     pub const SYN_OUT: u8 = 2;
     pub const FIN_IN: u8 = 4;
@@ -584,9 +590,7 @@ impl SessionTable {
             return;
         }
         s.tcp_seen = seen;
-        let closing = seen & tcp_seen::RST != 0
-            || seen & (tcp_seen::FIN_IN | tcp_seen::FIN_OUT)
-                == tcp_seen::FIN_IN | tcp_seen::FIN_OUT;
+        let closing = tcp_seen::closed(seen);
         let open =
             seen & (tcp_seen::SYN_IN | tcp_seen::SYN_OUT) == tcp_seen::SYN_IN | tcp_seen::SYN_OUT;
         let list = if closing {
@@ -854,12 +858,7 @@ mod tests {
                 let (mut previous, mut at, mut length) = (0, table.lists[list].head, 0);
                 while let Some(s) = table.slots.get(at as usize) {
                     assert_eq!(usize::from(s.class), list);
-                    assert_eq!(
-                        list == CLOSED,
-                        s.tcp_seen & tcp_seen::RST != 0
-                            || s.tcp_seen & (tcp_seen::FIN_IN | tcp_seen::FIN_OUT)
-                                == tcp_seen::FIN_IN | tcp_seen::FIN_OUT
-                    );
+                    assert_eq!(list == CLOSED, tcp_seen::closed(s.tcp_seen));
                     assert!(s.last_heard >= previous, "list {list} out of order");
                     (previous, at, length) = (s.last_heard, s.next, length + 1);
                 }
