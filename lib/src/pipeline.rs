@@ -1124,7 +1124,8 @@ Packet 1
         worker.process(TAP2, &mut pkts, &snap, NOW);
         assert_eq!(worker.acl().session_count(), 1);
 
-        let expiry = NOW + 1_000_000_000;
+        // A second after the end of the second the SYN came in.
+        let expiry = crate::acl::heard_stamp(NOW) + 1_000_000_000;
         // Long after the burst's run: runs, finds nothing expired yet.
         worker.housekeeping(&snap, expiry - 50_000);
         assert_eq!(worker.acl().session_count(), 1);

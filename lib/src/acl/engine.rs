@@ -363,6 +363,32 @@ impl AclWorker {
         self.sessions.refresh_handle(handle, now_ns, tcp_flags);
     }
 
+    /// Session hits the flow cache took without a refresh: see
+    /// [`AclWorker::fresh_deletes`].
+    #[inline(always)]
+    pub fn count_session_hits(&mut self, hits: u64) {
+        self.counters.session_hits += hits;
+    }
+
+    /// Sessions deleted in the second they were last heard in. While neither this
+    /// count nor the clock's second changes, a session refreshed in this second is still
+    /// the one in its slot and live, and another refresh of it in this second by a
+    /// packet that brings no new TCP flags ([`AclWorker::session_seen_flags`]) changes
+    /// nothing: the flow cache leaves such refreshes out.
+    #[inline(always)]
+    pub fn fresh_deletes(&self) -> u32 {
+        self.sessions.fresh_deletes()
+    }
+
+    /// The TCP flags the session `handle` names has seen in the handle's direction;
+    /// `None` for no session, a watch, or a slot no longer live.
+    pub fn session_seen_flags(&self, handle: SessionHandle) -> Option<u8> {
+        if !handle.is_session() {
+            return None;
+        }
+        self.sessions.seen_flags(handle.found())
+    }
+
     /// Where the session `handle` names lives, for a prefetch.
     #[inline(always)]
     pub fn session_address(&self, handle: SessionHandle) -> Option<*const u8> {

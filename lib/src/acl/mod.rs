@@ -5,6 +5,10 @@
 //! one packet at a time against it and its own session table. The two stages
 //! `acl-plugin-in-ip4-fa` and `acl-plugin-out-ip4-fa` wrap this engine.
 //!
+//! A session's idle time counts in whole seconds: it lives its timeout from the end of
+//! the second it was last heard in (`heard_stamp` in `session`), so that more packets in
+//! that second change nothing in it and the flow cache may leave their refreshes out.
+//!
 //! Rule lookup is by bit vectors, with a tuple-space search for rules past their memory
 //! budget (see `classifier`), not a scan of the rules.
 
@@ -25,6 +29,8 @@ pub use engine::{
 };
 pub use packet::AclPacketInfo;
 pub use rule::{AclAction, AclRule, Direction, PortRange};
+#[cfg(test)]
+pub(crate) use session::heard_stamp;
 pub use session::{SessionHandle, SessionSummary, SessionTimeouts, TimeoutKind};
 pub use trace::AclTrace;
 

@@ -73,6 +73,17 @@ const LIST_KINDS: [TimeoutKind; LISTS] = [
 /// longer than a handshake's round trip, far shorter than the transient timeout (120 s).
 const REUSE_IDLE_NS: u64 = 2_000_000_000;
 
+const NS_PER_SECOND: u64 = 1_000_000_000;
+
+/// The activity stamp of a packet at `now_ns`: the end of its second. A session's idle
+/// time is counted in whole seconds from the end of the second it was last heard in
+/// (as NAT44 counts in seconds), so a second packet in the same second changes nothing,
+/// and the flow cache may leave it out ([`SessionTable::fresh_deletes`]). Rounding up,
+/// not down: a session lives at least its timeout after its last packet, never less.
+pub(crate) const fn heard_stamp(now_ns: u64) -> u64 {
+    (now_ns / NS_PER_SECOND + 1).saturating_mul(NS_PER_SECOND)
+}
+
 impl TimeoutKind {
     pub const ALL: [TimeoutKind; 4] = [
         TimeoutKind::TcpTransient,
@@ -277,6 +288,11 @@ impl SessionHandle {
     }
 
     /// A real session: neither [`SessionHandle::NONE`] nor a watch.
+    /// The entry it names (slot number shifted left, plus 1 for the reverse key).
+    pub(crate) const fn found(&self) -> u32 {
+        self.found
+    }
+
     pub const fn is_session(&self) -> bool {
         !self.is_none() && !self.is_watch()
     }
@@ -416,6 +432,9 @@ pub(crate) struct SessionTable {
     /// Sessions created per slot of key hashes (both keys of each): what the flow
     /// cache's watches compare.
     created: Box<[u32]>,
+    /// Sessions deleted in the second they were last heard in (their stamp still ahead
+    /// of the clock): see [`SessionTable::fresh_deletes`].
+    fresh_deletes: u32,
 }
 
 impl SessionTable {
@@ -434,6 +453,7 @@ impl SessionTable {
             max,
             backlog: false,
             created: vec![0; CREATED_SLOTS].into_boxed_slice(),
+            fresh_deletes: 0,
         }
     }
 
@@ -575,7 +595,7 @@ impl SessionTable {
         let index = found >> 1;
         let session = self.slots.get(index as usize)?;
         if now_ns.saturating_sub(session.last_active_ns) >= timeouts.get(session.kind) {
-            self.expire(index);
+            self.expire(index, now_ns);
             return None;
         }
         self.refresh(
@@ -594,7 +614,7 @@ impl SessionTable {
         let Some(session) = self.slots.get_mut(index as usize) else {
             return;
         };
-        session.last_active_ns = now_ns;
+        session.last_active_ns = heard_stamp(now_ns);
         if let Some(flags) = tcp_flags {
             let seen = if found & 1 == 1 {
                 &mut session.flags_reverse
@@ -623,7 +643,7 @@ impl SessionTable {
         let list = session.list_for();
         if list != usize::from(session.list) {
             self.unlink(index);
-            self.push_tail(index, list, now_ns);
+            self.push_tail(index, list, heard_stamp(now_ns));
         }
     }
 
@@ -631,8 +651,8 @@ impl SessionTable {
     /// fast path.
     #[cold]
     #[inline(never)]
-    fn expire(&mut self, index: u32) {
-        self.delete(index);
+    fn expire(&mut self, index: u32, now_ns: u64) {
+        self.delete(index, now_ns);
     }
 
     /// The live session `packet` belongs to on (sw_if, direction), as a handle; neither
@@ -740,7 +760,7 @@ impl SessionTable {
             let Some(recycled) = self.reusable_transient(now_ns) else {
                 return Err(CreateError::TableFull);
             };
-            self.delete(recycled);
+            self.delete(recycled, now_ns);
         }
         let index = match self.free.pop() {
             Some(index) => index,
@@ -759,8 +779,8 @@ impl SessionTable {
             flags_reverse: 0,
             list: 0,
             created_ns: now_ns,
-            last_active_ns: now_ns,
-            queued_ns: now_ns,
+            last_active_ns: heard_stamp(now_ns),
+            queued_ns: heard_stamp(now_ns),
             prev: NONE,
             next: NONE,
             in_use: true,
@@ -791,7 +811,7 @@ impl SessionTable {
             }
         }
         self.live += 1;
-        self.push_tail(index, list, now_ns);
+        self.push_tail(index, list, heard_stamp(now_ns));
         Ok(index)
     }
 
@@ -824,7 +844,7 @@ impl SessionTable {
                     break;
                 }
                 if now_ns.saturating_sub(last_active) >= timeout {
-                    self.delete(head);
+                    self.delete(head, now_ns);
                     deleted += 1;
                 } else {
                     // Heard since it was queued: to the back, as of its last activity
@@ -847,12 +867,35 @@ impl SessionTable {
         self.backlog
     }
 
-    fn delete(&mut self, index: u32) {
+    /// How many sessions were deleted in the second they were last heard in (closed
+    /// connections given up at the limit, mostly; an idle or expired session is never
+    /// one). Until this count or the second changes, a session refreshed in this second
+    /// is still in its slot: expiry and the limit's idle rule cannot take it, and a
+    /// refresh of it by a packet that brings no new TCP flags changes nothing.
+    pub(crate) fn fresh_deletes(&self) -> u32 {
+        self.fresh_deletes
+    }
+
+    /// The TCP flags session entry `found` has seen in its direction, if its slot is
+    /// live.
+    pub(crate) fn seen_flags(&self, found: u32) -> Option<u8> {
+        let session = self.slots.get((found >> 1) as usize).filter(|s| s.in_use)?;
+        Some(if found & 1 == 1 {
+            session.flags_reverse
+        } else {
+            session.flags_forward
+        })
+    }
+
+    fn delete(&mut self, index: u32, now_ns: u64) {
         let Some(session) = self.slots.get_mut(index as usize) else {
             return;
         };
         if !session.in_use {
             return;
+        }
+        if session.last_active_ns > now_ns {
+            self.fresh_deletes = self.fresh_deletes.wrapping_add(1);
         }
         session.in_use = false;
         session.generation = session.generation.wrapping_add(1);
@@ -951,7 +994,8 @@ impl SessionTable {
                     proto,
                     kind: s.kind,
                     age_ns: now_ns.saturating_sub(s.created_ns),
-                    idle_ns: now_ns.saturating_sub(s.last_active_ns),
+                    // From the start of the second it was last heard in.
+                    idle_ns: now_ns.saturating_sub(s.last_active_ns.saturating_sub(NS_PER_SECOND)),
                 }
             })
     }
@@ -1051,7 +1095,7 @@ mod tests {
                 reverse_of(forward, packet.has_l4()),
                 "{packet:?} on {sw_if:?} {direction:?}"
             );
-            table.delete(index);
+            table.delete(index, u64::from(round));
         }
     }
 

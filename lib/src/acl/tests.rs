@@ -1276,21 +1276,22 @@ fn sessions_time_out_by_type_with_the_injected_clock() {
             .action,
         3
     );
-    // Refreshed at 29 s: still there at 58 s, gone 30 s after the last packet.
+    // Refreshed in second 29: still there at 58 s; gone 30 s after the end of the
+    // second of the last packet (58 s), at 89 s.
     assert_eq!(
         worker
             .classify(&config, POD, Direction::Output, &answer, 58 * SECOND)
             .action,
         3
     );
-    assert_eq!(worker.reclaim_expired(&config, 87 * SECOND, 8), 0);
+    assert_eq!(worker.reclaim_expired(&config, 89 * SECOND - 1, 8), 0);
     assert_eq!(worker.session_count(), 1);
-    assert_eq!(worker.reclaim_expired(&config, 88 * SECOND, 8), 1);
+    assert_eq!(worker.reclaim_expired(&config, 89 * SECOND, 8), 1);
     assert_eq!(worker.session_count(), 0);
     // The reply now falls to the local ACL (it allows sport 53 from anywhere).
     assert_eq!(
         worker
-            .classify(&config, POD, Direction::Output, &answer, 89 * SECOND)
+            .classify(&config, POD, Direction::Output, &answer, 90 * SECOND)
             .action,
         1
     );
@@ -1331,11 +1332,11 @@ fn sessions_time_out_by_type_with_the_injected_clock() {
         Some(TimeoutKind::TcpTransient)
     );
     assert_eq!(
-        worker.reclaim_expired(&config, an_hour_later + 119 * SECOND, 8),
+        worker.reclaim_expired(&config, an_hour_later + 121 * SECOND - 1, 8),
         0
     );
     assert_eq!(
-        worker.reclaim_expired(&config, an_hour_later + 120 * SECOND, 8),
+        worker.reclaim_expired(&config, an_hour_later + 121 * SECOND, 8),
         1
     );
 }
@@ -1347,7 +1348,8 @@ fn expired_session_is_not_hit_before_it_is_reclaimed() {
     let query = udp("10.1.1.3", 5000, "1.1.1.1", 5000);
     let answer = udp("1.1.1.1", 5000, "10.1.1.3", 5000);
     worker.classify(&config, POD, Direction::Input, &query, 0);
-    let v = worker.classify(&config, POD, Direction::Output, &answer, 600 * SECOND);
+    // 600 s from the end of the second the query came in.
+    let v = worker.classify(&config, POD, Direction::Output, &answer, 601 * SECOND);
     assert_eq!((v.action, v.drop), (0, Some(AclDrop::Deny)));
     assert_eq!(worker.session_count(), 0);
 }
@@ -1375,13 +1377,14 @@ fn full_table_recycles_the_oldest_transient_tcp_session_else_drops() {
     let first = tcp("10.1.1.3", 1, "10.1.1.9", 80, SYN);
     let second = tcp("10.1.1.3", 2, "10.1.1.9", 80, SYN);
     let third = tcp("10.1.1.3", 3, "10.1.1.9", 80, SYN);
-    for (i, p) in [first, second, third].iter().enumerate() {
-        let v = worker.classify(&config, POD, Direction::Input, p, i as u64 * SECOND);
+    // The third comes when the first has been idle 2 s from the end of its second.
+    for (p, second) in [(first, 0), (second, 1), (third, 3)] {
+        let v = worker.classify(&config, POD, Direction::Input, &p, second * SECOND);
         assert_eq!(v.action, 2);
     }
     assert_eq!(worker.session_count(), 2);
     let reply = |p: &AclPacketInfo| tcp("10.1.1.9", 80, "10.1.1.3", p.sport, SYN_ACK);
-    let at = 3 * SECOND;
+    let at = 4 * SECOND;
     assert_eq!(
         worker
             .classify(&config, POD, Direction::Output, &reply(&first), at)
@@ -1450,9 +1453,11 @@ fn full_table_keeps_a_handshake_under_way_and_gives_up_a_closed_connection() {
     // Two unclosed sessions heard within 2 s: the next new flow is refused...
     let v = classify(&syn(4), input, 2 * SECOND);
     assert_eq!(v.drop, Some(AclDrop::TooManySessions));
-    // ...until the one queued longest (the first, last heard at 1 s, its reply) has
-    // been idle 2 s.
-    assert_eq!(classify(&syn(4), input, 3 * SECOND).action, 2);
+    // ...until the one queued longest (the first, last heard in second 1, its reply)
+    // has been idle 2 s from the end of that second.
+    let v = classify(&syn(4), input, 4 * SECOND - 1);
+    assert_eq!(v.drop, Some(AclDrop::TooManySessions));
+    assert_eq!(classify(&syn(4), input, 4 * SECOND).action, 2);
     assert_eq!(worker.session_count(), 2);
 }
 
@@ -1849,7 +1854,7 @@ fn busy_transient_sessions_do_not_starve_expiry_of_other_types() {
     );
     assert_eq!(worker.session_count(), 201);
     let mut udp_gone_at = None;
-    for step in 1..=20_000u64 {
+    for step in 1..=25_000u64 {
         let now = step * 100_000;
         if step % 50 == 0 {
             for port in 0..200 {
@@ -1865,6 +1870,10 @@ fn busy_transient_sessions_do_not_starve_expiry_of_other_types() {
         }
     }
     let gone = udp_gone_at.expect("the idle UDP session was never reclaimed");
-    assert!(gone <= 1_001_000_000, "reclaimed at {gone} ns, due at 1 s");
+    // Heard in second 0, idle from the end of it: due 1 s later, at 2 s.
+    assert!(
+        (2_000_000_000..=2_001_000_000).contains(&gone),
+        "reclaimed at {gone} ns, due at 2 s"
+    );
     assert_eq!(worker.session_count(), 200, "the heard TCP sessions stay");
 }

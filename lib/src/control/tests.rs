@@ -646,10 +646,15 @@ fn flow_cache_forwards_exactly_as_the_stages() {
     let mut now = NOW;
     let mut packets = 0u64;
     for round in 0..400 {
-        // Time moves on by up to 4 s a round, and leaps now and then, so that sessions
-        // expire (ACL: transient TCP after 120 s, UDP after 600 s; NAT44: transitory TCP
-        // after 240 s, UDP after 300 s) and their slots go to other flows.
-        now += rng.below(4_000_000_000);
+        // Time moves on by up to 32 s every eighth round and by up to 10 ms in the
+        // others (so that a flow comes back within the second its ACL sessions were
+        // refreshed in), and leaps now and then, so that sessions expire (ACL:
+        // transient TCP after 120 s, UDP after 600 s; NAT44: transitory TCP after
+        // 240 s, UDP after 300 s) and their slots go to other flows.
+        now += match round % 8 {
+            0 => rng.below(32_000_000_000),
+            _ => rng.below(10_000_000),
+        };
         match round {
             100 => now += 130_000_000_000,
             200 => now += 610_000_000_000,
@@ -740,6 +745,8 @@ fn flow_cache_forwards_exactly_as_the_stages() {
             .unwrap()
     };
     assert_eq!(show(&mut cached), show(&mut plain));
+    let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, now);
+    assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
     let stats = cached.flow_cache().stats();
     assert!(
         stats.hits > packets / 5,
@@ -747,7 +754,11 @@ fn flow_cache_forwards_exactly_as_the_stages() {
         stats.hits
     );
     assert!(
-        stats.misses > 0 && stats.learnt > 0 && stats.held > 0 && stats.stale > 0,
+        stats.misses > 0
+            && stats.learnt > 0
+            && stats.held > 0
+            && stats.stale > 0
+            && stats.acl_fresh > 0,
         "{stats:?}"
     );
     assert_eq!(plain.flow_cache().stats().hits, 0);
@@ -866,6 +877,63 @@ fn flow_cache_entry_of_reclaimed_acl_sessions_is_stale() {
     );
     assert_eq!(plain.acl().session_count(), 3);
     assert_eq!(cached.flow_cache().stats().hits, 1, "a's entry was stale");
+}
+
+/// An entry whose ACL sessions were refreshed in this second leaves their refresh out
+/// only while no session has been deleted in the second it was heard in: here a closed
+/// connection's sessions, given up for a new flow at the table's limit in the same
+/// second, send that connection's next packet to the stages, as without the cache.
+#[test]
+fn flow_cache_fresh_entry_sees_its_sessions_given_up_in_the_same_second() {
+    let (mut control, tap2, tap0) = flow_cache_node();
+    control
+        .execute_line("set acl-plugin session table max-entries 2")
+        .unwrap();
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(5);
+    let a = tcp_flow(1, 30_000);
+    let now = NOW;
+    open_flow(
+        [&mut cached, &mut plain],
+        &snapshot,
+        (tap2, tap0),
+        &a,
+        now,
+        &mut rng,
+    );
+    assert_eq!(cached.acl().session_count(), 2, "the table is full");
+    let ack = clean_frame(&a, false, 0x10, &mut rng);
+    for _ in 0..2 {
+        through_both(
+            [&mut cached, &mut plain],
+            &snapshot,
+            tap2,
+            std::slice::from_ref(&ack),
+            now,
+        );
+    }
+    let stats = cached.flow_cache().stats();
+    assert_eq!(
+        (stats.hits, stats.acl_fresh),
+        (2, 1),
+        "the second ACK was fresh"
+    );
+    // The client resets (a hit: new flags, so its sessions are refreshed and closed);
+    // a new flow's SYN in the same second then takes their slots.
+    let rst = clean_frame(&a, false, 0x04, &mut rng);
+    through_both([&mut cached, &mut plain], &snapshot, tap2, &[rst], now);
+    let syn = clean_frame(&tcp_flow(2, 30_001), false, 0x02, &mut rng);
+    through_both([&mut cached, &mut plain], &snapshot, tap2, &[syn], now);
+    through_both([&mut cached, &mut plain], &snapshot, tap2, &[ack], now);
+    let stats = cached.flow_cache().stats();
+    assert_eq!(stats.acl_fresh, 1, "a's entry was fresh no more: {stats:?}");
+    let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, now);
+    assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
+    assert_eq!(
+        cached.acl().counters().session_hits,
+        plain.acl().counters().session_hits
+    );
 }
 
 /// A known flow's packet in a traced burst takes the stages, so its trace reads as the
