@@ -38,7 +38,9 @@
 //! ACL session deleted in the second it was last heard in, see
 //! [`AclWorker::fresh_deletes`]), its sessions are still in their slots and live, and
 //! its packets skip both the ACL sessions' checks and their refreshes (only the session
-//! hit counter moves). That is two cache lines a packet fewer at 100k flows. NAT44's
+//! hit counter moves). A watch is still checked every time (a count in a small table):
+//! its key may get a session in this second. That is two cache lines a packet fewer at
+//! 100k flows. NAT44's
 //! session is read and refreshed for every packet: its translation and its counters
 //! are there.
 //!
@@ -519,7 +521,7 @@ impl Ip4FlowCache {
             *pending = match parse(pkt.data(), our_mac, rx_if) {
                 Some(key) => {
                     let hash = hash(&key);
-                    for at in buckets(bucket_mask, hash) {
+                    for at in buckets(bucket_mask, hash).into_iter().take(1) {
                         if let Some(entry) = entries.get(at) {
                             P::prefetch(std::ptr::from_ref(entry).cast());
                         }
@@ -548,7 +550,7 @@ impl Ip4FlowCache {
                 continue;
             };
             for handle in [entry.acl_in, entry.acl_out] {
-                if entry.fresh != mark && !handle.is_none() {
+                if (entry.fresh != mark || handle.is_watch()) && !handle.is_none() {
                     if let Some(address) = acl.session_address(handle) {
                         P::prefetch(address);
                     }
@@ -645,8 +647,7 @@ impl Ip4FlowCache {
         }
         acl.count_session_hits(fresh_hits);
         // The entries whose sessions were just refreshed are fresh under this mark, with
-        // the flags their sessions have seen now (a watch never is: a session may appear
-        // for its key).
+        // the flags their sessions have seen now.
         if fresh < n {
             for (pending, plan) in pending.iter().zip(plans.iter()) {
                 let Some(entry) = self.entries.get_mut(pending.entry) else {
@@ -655,9 +656,9 @@ impl Ip4FlowCache {
                 if plan.acl_fresh {
                     continue;
                 }
-                let seen = |h: SessionHandle| match h.is_none() {
-                    true => Some(u8::MAX),
-                    false => acl.session_seen_flags(h),
+                let seen = |h: SessionHandle| match h.is_session() {
+                    true => acl.session_seen_flags(h),
+                    false => Some(u8::MAX),
                 };
                 if let (Some(a), Some(b)) = (seen(entry.acl_in), seen(entry.acl_out)) {
                     entry.fresh = mark;
@@ -784,12 +785,14 @@ fn check(
     let acl_fresh = entry.fresh == fresh_mark
         && no_new_flags(entry.acl_seen[0])
         && no_new_flags(entry.acl_seen[1]);
-    if !acl_fresh {
-        let (config, now_ns) = (&*cx.snapshot.acl, cx.now_ns);
-        let acl_live = |h: SessionHandle| h.is_none() || acl.session_is_live(config, h, now_ns);
-        if !acl_live(entry.acl_in) || !acl_live(entry.acl_out) {
-            return None;
-        }
+    // A watch has nothing to refresh, but a session may have appeared for its key in
+    // this second: it is checked every time (a count in a small table).
+    let (config, now_ns) = (&*cx.snapshot.acl, cx.now_ns);
+    let acl_live = |h: SessionHandle| {
+        h.is_none() || (acl_fresh && !h.is_watch()) || acl.session_is_live(config, h, now_ns)
+    };
+    if !acl_live(entry.acl_in) || !acl_live(entry.acl_out) {
+        return None;
     }
     let mut plan = Plan {
         total_len,
