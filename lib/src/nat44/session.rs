@@ -557,6 +557,9 @@ impl SessionTable {
         let Some(s) = self.slots.get_mut(index as usize) else {
             return;
         };
+        // Heard again in the second it was last heard in: the transitory lists order
+        // by that second, so it is already where a requeue would keep that order.
+        let same_second = s.last_heard == now;
         s.last_heard = now;
         s.packets = s.packets.wrapping_add(1);
         s.bytes = s.bytes.wrapping_add(u64::from(bytes));
@@ -585,8 +588,10 @@ impl SessionTable {
             seen |= tcp_seen::RST;
         }
         if seen == s.tcp_seen {
-            let list = usize::from(s.class);
-            self.requeue_transitory(list, index);
+            if !same_second {
+                let list = usize::from(s.class);
+                self.requeue_transitory(list, index);
+            }
             return;
         }
         s.tcp_seen = seen;
@@ -609,8 +614,9 @@ impl SessionTable {
         }
     }
 
-    /// A heard transitory session (in `list`) goes to the back of its list, which so
-    /// stays in the order of last_heard: its head is the session a full table gives up,
+    /// A heard transitory session (in `list`) goes to the back of its list (unless
+    /// [`SessionTable::touch`] finds it heard already in this second), which so stays in
+    /// the order of last_heard: its head is the session a full table gives up,
     /// and must be the one heard longest ago, never a flow that has just opened (its
     /// reply would find no session). Transitory sessions see few packets (opening and
     /// closing), so the move costs the fast path little; the other lists are kept in
