@@ -29,7 +29,9 @@ pub struct PipelineProcessor {
     snapshot: Subscriber<Snapshot>,
     mailbox: Arc<WorkerMailbox>,
     learned: SyncSender<LearnEvent>,
-    tsc_hz: u64,
+    /// Nanoseconds per TSC tick, in 32.32 fixed point: a multiply per burst, not a
+    /// 128-bit division.
+    ns_per_tick_q32: u128,
 }
 
 impl PipelineProcessor {
@@ -44,12 +46,12 @@ impl PipelineProcessor {
             snapshot,
             mailbox,
             learned,
-            tsc_hz: tsc_hz().max(1),
+            ns_per_tick_q32: (1_000_000_000u128 << 32) / u128::from(tsc_hz().max(1)),
         }
     }
 
     fn now_ns(&self) -> u64 {
-        (u128::from(tsc()) * 1_000_000_000 / u128::from(self.tsc_hz)) as u64
+        ((u128::from(tsc()) * self.ns_per_tick_q32) >> 32) as u64
     }
 }
 

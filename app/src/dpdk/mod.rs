@@ -72,10 +72,21 @@ pub fn rte_errno() -> i32 {
     unsafe { dpdk_sys::podfwd_errno() }
 }
 
-/// The time-stamp counter, for drain timers and cycle counts.
+/// The time-stamp counter, for drain timers and cycle counts: inline where the CPU has
+/// the instruction (a worker reads it several times a burst, for `show runtime`), else
+/// DPDK's `rte_rdtsc` through the shim.
+#[inline(always)]
 pub fn tsc() -> u64 {
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: rdtsc has no preconditions.
-    unsafe { dpdk_sys::podfwd_rdtsc() }
+    unsafe {
+        std::arch::x86_64::_rdtsc()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: rdtsc has no preconditions.
+    unsafe {
+        dpdk_sys::podfwd_rdtsc()
+    }
 }
 
 /// [`prefetch`] as the library's [`podfwd::pipeline::PrefetchHint`]: the type the app's
