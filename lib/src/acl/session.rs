@@ -287,12 +287,12 @@ impl SessionHandle {
         self.found == u32::MAX
     }
 
-    /// A real session: neither [`SessionHandle::NONE`] nor a watch.
     /// The entry it names (slot number shifted left, plus 1 for the reverse key).
     pub(crate) const fn found(&self) -> u32 {
         self.found
     }
 
+    /// A real session: neither [`SessionHandle::NONE`] nor a watch.
     pub const fn is_session(&self) -> bool {
         !self.is_none() && !self.is_watch()
     }

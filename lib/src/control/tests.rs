@@ -936,6 +936,63 @@ fn flow_cache_fresh_entry_sees_its_sessions_given_up_in_the_same_second() {
     );
 }
 
+/// Churn at the ACL session table's limit, within seconds: connections opened,
+/// answered, reset and closed at random over more flows than the table holds, one
+/// packet a burst (so that known flows' packets are forwarded from the cache between
+/// the others). Closed connections' sessions are given up for new flows in the second
+/// they were heard in, which ends the freshness of the entries naming them: every
+/// verdict, every byte, the sessions and the counters agree with the stages'.
+#[test]
+fn flow_cache_agrees_with_the_stages_through_churn_at_the_acl_limit() {
+    let (mut control, tap2, tap0) = flow_cache_node();
+    control
+        .execute_line("set acl-plugin session table max-entries 16")
+        .unwrap();
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(21);
+    let flows: Vec<TestFlow> = (0..24u16)
+        .map(|n| tcp_flow(1 + n as u8, 31_000 + n))
+        .collect();
+    let mut now = NOW;
+    for step in 0..4000 {
+        now += match step % 500 {
+            0 => 1_000_000_000,
+            _ => rng.below(1_000_000),
+        };
+        let flow = &flows[rng.below(flows.len() as u64) as usize];
+        let (reply, flags) = match rng.below(10) {
+            0 => (false, 0x02),
+            1 => (true, 0x12),
+            2 => (false, 0x04),
+            3 => (true, 0x11),
+            4 => (false, 0x11),
+            5 | 6 => (true, 0x10),
+            _ => (false, 0x10),
+        };
+        let frame = clean_frame(flow, reply, flags, &mut rng);
+        let rx = if reply { tap0 } else { tap2 };
+        through_both([&mut cached, &mut plain], &snapshot, rx, &[frame], now);
+    }
+    let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, now);
+    assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
+    let nat_sessions =
+        |w: &mut Worker| w.answer(WorkerQuestion::NatSessions { detail: true }, &snapshot, now);
+    assert_eq!(nat_sessions(&mut cached), nat_sessions(&mut plain));
+    let (c, p) = (cached.acl().counters(), plain.acl().counters());
+    assert_eq!(
+        (c.session_hits, c.too_many_sessions),
+        (p.session_hits, p.too_many_sessions)
+    );
+    let stats = cached.flow_cache().stats();
+    assert!(
+        stats.acl_fresh > 0 && cached.acl().fresh_deletes() > 0 && c.too_many_sessions > 0,
+        "the churn missed what it is for: {stats:?}, {} fresh deletes, {} refused",
+        cached.acl().fresh_deletes(),
+        c.too_many_sessions
+    );
+}
+
 /// A known flow's packet in a traced burst takes the stages, so its trace reads as the
 /// fixed sequence; untraced, it is a hit, and `show runtime` counts it in every stage it
 /// passed by as well as in ip4-flow-cache's row.

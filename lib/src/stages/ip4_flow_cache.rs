@@ -365,6 +365,8 @@ impl Ip4FlowCache {
 
     /// The mark for the clock's second `second` and the ACL table's `fresh_deletes`.
     /// When the marks wrap, every entry's is cleared, so that no old one passes again.
+    /// It relies on the worker's clock never going back (its lcore's TSC): a session
+    /// deleted in a later second than its stamp's is not counted as a fresh delete.
     #[inline(always)]
     fn fresh_mark(&mut self, second: u64, fresh_deletes: u32) -> u32 {
         let basis = (second, fresh_deletes);
