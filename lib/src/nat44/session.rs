@@ -275,6 +275,13 @@ const EMPTY: List = List {
     len: 0,
 };
 
+/// TCP header flags, as `touch` reads them.
+mod tcp_flag {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+}
+
 /// Sessions per expiry list ([`SessionTable::list_lengths`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ListLengths {
@@ -551,8 +558,10 @@ impl SessionTable {
 
     /// Accounts a packet of `bytes` at `now`; for TCP, follows the flags (`from_inside`
     /// says which side sent them) and moves the session between the transitory and
-    /// established classes.
-    #[inline]
+    /// established classes. Inline for what most packets need (the counters, and
+    /// nothing else for a TCP segment without SYN, FIN or RST heard again in the same
+    /// second); the rest out of line.
+    #[inline(always)]
     pub fn touch(&mut self, index: u32, now: u32, bytes: u16, tcp_flags: u8, from_inside: bool) {
         let Some(s) = self.slots.get_mut(index as usize) else {
             return;
@@ -563,28 +572,36 @@ impl SessionTable {
         s.last_heard = now;
         s.packets = s.packets.wrapping_add(1);
         s.bytes = s.bytes.wrapping_add(u64::from(bytes));
-        if s.proto != NatProtocol::Tcp {
+        if s.proto != NatProtocol::Tcp
+            || (same_second && tcp_flags & (tcp_flag::SYN | tcp_flag::FIN | tcp_flag::RST) == 0)
+        {
             return;
         }
-        const SYN: u8 = 0x02;
-        const FIN: u8 = 0x01;
-        const RST: u8 = 0x04;
+        self.touch_tcp(index, tcp_flags, from_inside, same_second);
+    }
+
+    /// [`SessionTable::touch`]'s TCP state: the flags seen, the class, the lists.
+    #[inline(never)]
+    fn touch_tcp(&mut self, index: u32, tcp_flags: u8, from_inside: bool, same_second: bool) {
+        let Some(s) = self.slots.get_mut(index as usize) else {
+            return;
+        };
         let mut seen = s.tcp_seen;
-        if tcp_flags & SYN != 0 {
+        if tcp_flags & tcp_flag::SYN != 0 {
             seen |= if from_inside {
                 tcp_seen::SYN_IN
             } else {
                 tcp_seen::SYN_OUT
             };
         }
-        if tcp_flags & FIN != 0 {
+        if tcp_flags & tcp_flag::FIN != 0 {
             seen |= if from_inside {
                 tcp_seen::FIN_IN
             } else {
                 tcp_seen::FIN_OUT
             };
         }
-        if tcp_flags & RST != 0 {
+        if tcp_flags & tcp_flag::RST != 0 {
             seen |= tcp_seen::RST;
         }
         if seen == s.tcp_seen {
