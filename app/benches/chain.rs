@@ -5,8 +5,8 @@
 //! the app (plus the flows' client prefix).
 //!
 //! `cargo bench -p podfwd-app --bench chain` (`CHAIN_FLOWS=N` changes the flow count;
-//! `CHAIN_ONLY_NEW=1` runs only the new connections, `CHAIN_SKIP_NEW=1` all but them, for
-//! a profiler's eyes). It
+//! `CHAIN_ONLY_NEW=1` runs only the new connections, `CHAIN_SKIP_NEW=1` all but them, and
+//! `CHAIN_FROZEN_CLOCK=1` stops the worker's clock, for a profiler's eyes). It
 //! lives in the app because it runs on the app's heap: tables on transparent huge pages,
 //! as in `podfwd`. No DPDK call is made.
 //!
@@ -294,7 +294,13 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
     // that what changes with the second (the ACL sessions' refresh) does here too.
     let per_ns = tsc_per_ns();
     let (tsc0, clock0) = (tsc(), now);
-    let clock = || clock0 + ((tsc() - tsc0) as f64 / per_ns) as u64;
+    // For a profiler, which slows the program but not the clock: housekeeping would
+    // then run far more often per packet than it does at speed.
+    let frozen = std::env::var_os("CHAIN_FROZEN_CLOCK").is_some();
+    let clock = || match frozen {
+        true => clock0,
+        false => clock0 + ((tsc() - tsc0) as f64 / per_ns) as u64,
+    };
     let run = |worker: &mut Worker<P>, burst: &mut Vec<TestBuf>, process: bool| -> f64 {
         let start = Instant::now();
         let mut at = 0;
