@@ -380,7 +380,10 @@ impl Ip4FlowCache {
         self.fresh_mark
     }
 
-    /// Out of line: once per 2^32 marks.
+    /// Out of line: once per 2^32 marks, a pass over the table (~32 MiB at the largest,
+    /// some milliseconds). The mark moves once a second, and at most once a burst when
+    /// closed connections' ACL sessions are given up at the table's limit every burst:
+    /// then about once an hour.
     #[cold]
     #[inline(never)]
     fn clear_fresh_marks(&mut self) -> u32 {
