@@ -289,6 +289,19 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
 
     let order = shuffled(flows);
     let mut burst: Vec<TestBuf> = (0..BURST).map(|_| TestBuf::new(&requests[0])).collect();
+    // CHAIN_NEW_PER_BURST=k: each request burst's first k packets are SYNs of other
+    // flows (50 000 of them, round and round), which take the stages beside the rest.
+    let new_per_burst = std::env::var("CHAIN_NEW_PER_BURST")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(BURST);
+    let syns: Vec<Vec<u8>> = (0..if new_per_burst > 0 { 50_000 } else { 0 })
+        .map(|n| {
+            let (ip, port) = client(flows + 200_000 + n);
+            frame(ip, VIP, port, 80, SYN, true)
+        })
+        .collect();
     let packets_per_run = 2 * flows.max(200_000);
     // The worker's clock runs in the timed runs as it does in the app (the TSC), so
     // that what changes with the second (the ACL sessions' refresh) does here too.
@@ -307,6 +320,12 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
         while at < packets_per_run / 2 {
             for (frames, rx) in [(&requests, pods), (&replies, host)] {
                 fill(burst, frames, &order, at);
+                if rx == pods {
+                    for (k, pkt) in burst.iter_mut().take(new_per_burst).enumerate() {
+                        let syn = &syns[(at / BURST * new_per_burst + k) % syns.len()];
+                        pkt.data_mut().copy_from_slice(syn);
+                    }
+                }
                 let now = black_box(clock());
                 if process {
                     black_box(worker.process(rx, burst, snapshot, now));
@@ -344,6 +363,12 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
          (configuration applied in {config_ms:.0} ms)",
         EXTRA_ROUTES + 2
     );
+    if new_per_burst > 0 {
+        println!(
+            "  mixed (CHAIN_NEW_PER_BURST={new_per_burst}): each request burst has {new_per_burst} \
+             SYNs of other flows, which take the stages"
+        );
+    }
     let anon_huge = std::fs::read_to_string("/proc/self/smaps_rollup")
         .ok()
         .and_then(|t| {
@@ -366,7 +391,8 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
     let stats = worker.flow_cache().stats();
     println!(
         "  ip4-flow-cache {}: {} hits ({} with their ACL sessions refreshed earlier in the \
-         same second), {} misses, {} stale, {} learnt since start",
+         same second, {} beside packets that took the stages), {} misses, {} stale, {} learnt \
+         since start",
         if worker.flow_cache().enabled() {
             "on"
         } else {
@@ -374,6 +400,7 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
         },
         stats.hits,
         stats.acl_fresh,
+        stats.partial,
         stats.misses,
         stats.stale,
         stats.learnt

@@ -758,7 +758,8 @@ fn flow_cache_forwards_exactly_as_the_stages() {
             && stats.learnt > 0
             && stats.held > 0
             && stats.stale > 0
-            && stats.acl_fresh > 0,
+            && stats.acl_fresh > 0
+            && stats.partial > 0,
         "{stats:?}"
     );
     assert_eq!(plain.flow_cache().stats().hits, 0);
@@ -937,11 +938,12 @@ fn flow_cache_fresh_entry_sees_its_sessions_given_up_in_the_same_second() {
 }
 
 /// Churn at the ACL session table's limit, within seconds: connections opened,
-/// answered, reset and closed at random over more flows than the table holds, one
-/// packet a burst (so that known flows' packets are forwarded from the cache between
-/// the others). Closed connections' sessions are given up for new flows in the second
-/// they were heard in, which ends the freshness of the entries naming them: every
-/// verdict, every byte, the sessions and the counters agree with the stages'.
+/// answered, reset and closed at random over more flows than the table holds, in
+/// bursts of one to four packets from one side (so that known flows' packets are
+/// forwarded from the cache between the others, and beside them). Closed connections'
+/// sessions are given up for new flows in the second they were heard in, which ends
+/// the freshness of the entries naming them: every verdict, every byte, the sessions
+/// and the counters agree with the stages'.
 #[test]
 fn flow_cache_agrees_with_the_stages_through_churn_at_the_acl_limit() {
     let (mut control, tap2, tap0) = flow_cache_node();
@@ -960,19 +962,23 @@ fn flow_cache_agrees_with_the_stages_through_churn_at_the_acl_limit() {
             0 => 1_000_000_000,
             _ => rng.below(1_000_000),
         };
-        let flow = &flows[rng.below(flows.len() as u64) as usize];
-        let (reply, flags) = match rng.below(10) {
-            0 => (false, 0x02),
-            1 => (true, 0x12),
-            2 => (false, 0x04),
-            3 => (true, 0x11),
-            4 => (false, 0x11),
-            5 | 6 => (true, 0x10),
-            _ => (false, 0x10),
-        };
-        let frame = clean_frame(flow, reply, flags, &mut rng);
+        let reply = rng.below(2) == 0;
+        let frames: Vec<Vec<u8>> = (0..1 + rng.below(4))
+            .map(|_| {
+                let flow = &flows[rng.below(flows.len() as u64) as usize];
+                let flags = match (reply, rng.below(5)) {
+                    (false, 0) => 0x02,
+                    (false, 1) => 0x04,
+                    (false, 2) => 0x11,
+                    (true, 0) => 0x12,
+                    (true, 1) => 0x11,
+                    _ => 0x10,
+                };
+                clean_frame(flow, reply, flags, &mut rng)
+            })
+            .collect();
         let rx = if reply { tap0 } else { tap2 };
-        through_both([&mut cached, &mut plain], &snapshot, rx, &[frame], now);
+        through_both([&mut cached, &mut plain], &snapshot, rx, &frames, now);
     }
     let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, now);
     assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
@@ -991,6 +997,92 @@ fn flow_cache_agrees_with_the_stages_through_churn_at_the_acl_limit() {
         cached.acl().fresh_deletes(),
         c.too_many_sessions
     );
+}
+
+/// A burst with a packet of a known flow behind a new flow's SYN, the ACL table full and
+/// the known flow's connection closed (routed, no NAT44): the SYN takes the closed
+/// connection's session, so the known flow's packet finds none and is refused as in
+/// the stages. The cache forwards packets beside others that take the stages only
+/// while both tables have room for what those may create.
+#[test]
+fn flow_cache_forwards_beside_the_stages_only_with_room_in_the_tables() {
+    let (mut control, pods, host) = two_port_node([("pods", "net_pcap0"), ("host", "net_null0")]);
+    for line in [
+        "set interface mac address pods 02:fe:16:3f:5f:0f",
+        "set interface ip address pods 10.1.1.1/24",
+        "set interface state pods up",
+        "set interface mac address host 01:23:45:67:89:42",
+        "set interface ip address host 172.30.1.1/24",
+        "set interface state host up",
+        "set ip neighbor pods 10.1.1.3 00:00:00:00:00:02 static",
+        "ip route add 10.1.0.0/16 via 10.1.1.3 pods",
+        "set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:51 static",
+        "ip route add 10.104.0.0/16 via 172.30.1.2 host",
+        "set acl-plugin acl permit+reflect",
+        "set acl-plugin interface pods input acl 0",
+        "set acl-plugin session table max-entries 2",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(31);
+    let (a, b, c) = (
+        tcp_flow(1, 40_001),
+        tcp_flow(2, 40_002),
+        tcp_flow(3, 40_003),
+    );
+    let mut frame = |flow: &TestFlow, flags: u8| clean_frame(flow, false, flags, &mut rng);
+    let (a_syn, a_ack, a_rst) = (frame(&a, 0x02), frame(&a, 0x10), frame(&a, 0x04));
+    let (b_syn, c_syn) = (frame(&b, 0x02), frame(&c, 0x02));
+    let mut send = |frames: &[Vec<u8>]| {
+        through_both([&mut cached, &mut plain], &snapshot, pods, frames, NOW)
+            .into_iter()
+            .map(|(verdict, _)| verdict)
+            .collect::<Vec<_>>()
+    };
+    let sent = Verdict::Tx(host);
+    assert_eq!(send(&[a_syn]), [sent]);
+    // Learnt, then forwarded from the cache (its session refreshed), then fresh.
+    for _ in 0..3 {
+        assert_eq!(send(std::slice::from_ref(&a_ack)), [sent]);
+    }
+    assert_eq!(send(&[b_syn]), [sent], "the table is full now");
+    assert_eq!(send(&[a_rst]), [sent], "a's connection closes");
+    let verdicts = send(&[c_syn, a_ack.clone()]);
+    assert_eq!(verdicts[0], sent, "c takes a's closed session's slot");
+    assert_eq!(
+        verdicts[1],
+        Verdict::Drop,
+        "a's packet has no session, no room"
+    );
+    let stats = cached.flow_cache().stats();
+    assert_eq!((stats.hits, stats.partial), (3, 0), "{stats:?}");
+    // With room (a larger table, emptied by expiry), the known flow's packet is
+    // forwarded from the cache beside the new flow's SYN.
+    control
+        .execute_line("set acl-plugin session table max-entries 8")
+        .unwrap();
+    let snapshot = control.snapshot();
+    let later = NOW + 200_000_000_000;
+    for worker in [&mut cached, &mut plain] {
+        worker.housekeeping(&snapshot, later);
+        assert_eq!(worker.acl().session_count(), 0);
+    }
+    let d = tcp_flow(4, 40_004);
+    let (d_syn, d_ack) = (frame(&d, 0x02), frame(&d, 0x10));
+    let mut send = |frames: &[Vec<u8>]| {
+        through_both([&mut cached, &mut plain], &snapshot, pods, frames, later)
+    };
+    send(&[d_syn]);
+    send(std::slice::from_ref(&d_ack));
+    let e_syn = frame(&tcp_flow(5, 40_005), 0x02);
+    let out = send(&[e_syn, d_ack]);
+    assert!(out.iter().all(|(v, _)| *v == sent));
+    let stats = cached.flow_cache().stats();
+    assert_eq!(stats.partial, 1, "{stats:?}");
+    let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, later);
+    assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
 }
 
 /// A known flow's packet in a traced burst takes the stages, so its trace reads as the
