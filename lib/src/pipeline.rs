@@ -195,6 +195,11 @@ impl<P: PrefetchHint> Worker<P> {
         &self.flow_cache
     }
 
+    #[cfg(test)]
+    pub(crate) fn flow_cache_mut(&mut self) -> &mut Ip4FlowCache {
+        &mut self.flow_cache
+    }
+
     /// The ACL engine's per-worker state (sessions, hit counters).
     pub fn acl(&self) -> &AclWorker {
         &self.acl

@@ -939,8 +939,9 @@ fn flow_cache_fresh_entry_sees_its_sessions_given_up_in_the_same_second() {
 
 /// Churn at the ACL session table's limit, within seconds: connections opened,
 /// answered, reset and closed at random over more flows than the table holds, in
-/// bursts of one to four packets from one side (so that known flows' packets are
-/// forwarded from the cache between the others, and beside them). Closed connections'
+/// bursts of one to four packets from one side (known flows' packets are forwarded
+/// from the cache between the others; beside them hardly ever, the table being full,
+/// which the room rule's own tests cover). Closed connections'
 /// sessions are given up for new flows in the second they were heard in, which ends
 /// the freshness of the entries naming them: every verdict, every byte, the sessions
 /// and the counters agree with the stages'.
@@ -1006,24 +1007,7 @@ fn flow_cache_agrees_with_the_stages_through_churn_at_the_acl_limit() {
 /// while both tables have room for what those may create.
 #[test]
 fn flow_cache_forwards_beside_the_stages_only_with_room_in_the_tables() {
-    let (mut control, pods, host) = two_port_node([("pods", "net_pcap0"), ("host", "net_null0")]);
-    for line in [
-        "set interface mac address pods 02:fe:16:3f:5f:0f",
-        "set interface ip address pods 10.1.1.1/24",
-        "set interface state pods up",
-        "set interface mac address host 01:23:45:67:89:42",
-        "set interface ip address host 172.30.1.1/24",
-        "set interface state host up",
-        "set ip neighbor pods 10.1.1.3 00:00:00:00:00:02 static",
-        "ip route add 10.1.0.0/16 via 10.1.1.3 pods",
-        "set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:51 static",
-        "ip route add 10.104.0.0/16 via 172.30.1.2 host",
-        "set acl-plugin acl permit+reflect",
-        "set acl-plugin interface pods input acl 0",
-        "set acl-plugin session table max-entries 2",
-    ] {
-        control.execute_line(line).unwrap();
-    }
+    let (mut control, pods, host) = routed_acl_node(2);
     let snapshot = control.snapshot();
     let (mut cached, mut plain) = cached_and_plain();
     let mut rng = crate::rand::FastRng::new(31);
@@ -1083,6 +1067,124 @@ fn flow_cache_forwards_beside_the_stages_only_with_room_in_the_tables() {
     assert_eq!(stats.partial, 1, "{stats:?}");
     let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, later);
     assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
+}
+
+/// scripts/bench's two interfaces, routed both ways without NAT44 (the service prefix
+/// towards the host), with a reflective ACL on the pods' input and an ACL session
+/// table of `max` per worker.
+fn routed_acl_node(max: usize) -> (Control, IfIndex, IfIndex) {
+    let (mut control, pods, host) = two_port_node([("pods", "net_pcap0"), ("host", "net_null0")]);
+    for line in [
+        "set interface mac address pods 02:fe:16:3f:5f:0f",
+        "set interface ip address pods 10.1.1.1/24",
+        "set interface state pods up",
+        "set interface mac address host 01:23:45:67:89:42",
+        "set interface ip address host 172.30.1.1/24",
+        "set interface state host up",
+        "set ip neighbor pods 10.1.1.3 00:00:00:00:00:02 static",
+        "ip route add 10.1.0.0/16 via 10.1.1.3 pods",
+        "set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:51 static",
+        "ip route add 10.104.0.0/16 via 172.30.1.2 host",
+        "set acl-plugin acl permit+reflect",
+        "set acl-plugin interface pods input acl 0",
+        &format!("set acl-plugin session table max-entries {max}"),
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    (control, pods, host)
+}
+
+/// The room the packets taking the stages need counts those whose entries turned out
+/// stale, not only those without one: here two known flows' sessions expired, so their
+/// packets take the stages too and, with a new flow's SYN, fill the table; the third
+/// takes a closed connection's session, and that connection's ACK, further on in the
+/// burst, is refused as in the stages.
+#[test]
+fn flow_cache_room_for_the_stages_counts_stale_entries() {
+    let (control, pods, _host) = routed_acl_node(4);
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(43);
+    let flow = |n: u8| tcp_flow(n, 41_000 + u16::from(n));
+    let (a, b, c, d, e) = (flow(1), flow(2), flow(3), flow(4), flow(5));
+    let mut frame = |flow: &TestFlow, flags: u8| clean_frame(flow, false, flags, &mut rng);
+    let (d_ack, e_ack, a_ack) = (frame(&d, 0x10), frame(&e, 0x10), frame(&a, 0x10));
+    let script = [
+        (0, vec![frame(&d, 0x02), frame(&e, 0x02)]),
+        (0, vec![d_ack.clone(), e_ack.clone()]),
+        (0, vec![d_ack.clone(), e_ack.clone()]),
+        (100_000, vec![frame(&a, 0x02)]),
+        (100_000, vec![a_ack.clone()]),
+        (100_000, vec![a_ack.clone()]),
+        (100_000, vec![frame(&a, 0x04)]),
+        (120_500, vec![frame(&b, 0x02)]),
+    ];
+    for (ms, frames) in script {
+        through_both(
+            [&mut cached, &mut plain],
+            &snapshot,
+            pods,
+            &frames,
+            NOW + ms * 1_000_000,
+        );
+    }
+    let now = NOW + 121_000_000_000;
+    for worker in [&mut cached, &mut plain] {
+        worker.housekeeping(&snapshot, now);
+        assert_eq!(
+            worker.acl().session_count(),
+            2,
+            "d's and e's sessions expired"
+        );
+    }
+    let out = through_both(
+        [&mut cached, &mut plain],
+        &snapshot,
+        pods,
+        &[frame(&c, 0x02), d_ack, e_ack, a_ack],
+        now,
+    );
+    assert_eq!(
+        out[3].0,
+        Verdict::Drop,
+        "a's session went to e; no room for another"
+    );
+    assert_eq!(cached.flow_cache().stats().partial, 0);
+}
+
+/// A packet the cache cannot take (here a TTL of 1) beside a known flow's packet: it
+/// takes the stages (ICMP time exceeded), however the table's slot 0 is taken (a
+/// packet without an entry once read slot 0 as its entry), and the known flow's packet
+/// is forwarded from the cache beside it.
+#[test]
+fn flow_cache_never_takes_slot_zero_for_a_packet_without_an_entry() {
+    let (control, tap2, tap0) = flow_cache_node();
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(41);
+    let a = tcp_flow(1, 30_000);
+    let ack = open_and_learn(
+        [&mut cached, &mut plain],
+        &snapshot,
+        (tap2, tap0),
+        &a,
+        &mut rng,
+    );
+    assert!(cached.flow_cache_mut().copy_an_entry_to_slot_zero());
+    let mut expiring = ack.clone();
+    expiring[22] = 1;
+    crate::packet::Ipv4Packet::new_unchecked(&mut expiring[14..]).fill_checksum();
+    let out = through_both(
+        [&mut cached, &mut plain],
+        &snapshot,
+        tap2,
+        &[expiring, ack],
+        NOW,
+    );
+    assert_eq!(out[1].0, Verdict::Tx(tap0));
+    assert_ne!(out[0].0, Verdict::Tx(tap0), "TTL 1 is not forwarded");
+    let stats = cached.flow_cache().stats();
+    assert_eq!((stats.hits, stats.partial), (2, 1), "{stats:?}");
 }
 
 /// A known flow's packet in a traced burst takes the stages, so its trace reads as the
@@ -1281,6 +1383,22 @@ fn open_flow(
     }
 }
 
+/// Opens `flow` at NOW (its ACK learnt), then sends an ACK of it again (a hit in the
+/// first worker); returns that ACK.
+fn open_and_learn(
+    workers: [&mut Worker; 2],
+    snapshot: &Snapshot,
+    (pods, host): (IfIndex, IfIndex),
+    flow: &TestFlow,
+    rng: &mut crate::rand::FastRng,
+) -> Vec<u8> {
+    let [c, p] = workers;
+    open_flow([&mut *c, &mut *p], snapshot, (pods, host), flow, NOW, rng);
+    let ack = clean_frame(flow, false, 0x10, rng);
+    through_both([c, p], snapshot, pods, std::slice::from_ref(&ack), NOW);
+    ack
+}
+
 /// A new snapshot (here a neighbour's new MAC) makes every entry stale: the next packet
 /// takes the stages and leaves with the new MAC.
 #[test]
@@ -1290,21 +1408,12 @@ fn flow_cache_entry_is_stale_after_a_configuration_change() {
     let (mut cached, mut plain) = cached_and_plain();
     let mut rng = crate::rand::FastRng::new(4);
     let flow = tcp_flow(5, 42_000);
-    open_flow(
+    let ack = open_and_learn(
         [&mut cached, &mut plain],
         &snapshot,
         (pods, host),
         &flow,
-        NOW,
         &mut rng,
-    );
-    let ack = clean_frame(&flow, false, 0x10, &mut rng);
-    through_both(
-        [&mut cached, &mut plain],
-        &snapshot,
-        pods,
-        std::slice::from_ref(&ack),
-        NOW,
     );
     assert_eq!(cached.flow_cache().stats().hits, 1);
     control

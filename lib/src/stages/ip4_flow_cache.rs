@@ -196,13 +196,25 @@ impl Entry {
 }
 
 /// What the passes learnt about a packet.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Pending {
     /// Zero: the packet cannot take the cache (not parsed, or not eligible).
     key: FlowKey,
     hash: u64,
-    /// The entry found in the second pass, or `usize::MAX`.
+    /// The entry found in the second pass, or [`NO_ENTRY`].
     entry: usize,
+}
+
+impl Default for Pending {
+    /// A packet that cannot take the cache: no key, no entry (never entry 0, which
+    /// holds some other flow).
+    fn default() -> Self {
+        Pending {
+            key: [0, 0],
+            hash: 0,
+            entry: NO_ENTRY,
+        }
+    }
 }
 
 /// How a packet of a known flow is forwarded, once all its checks passed (nothing is
@@ -411,6 +423,23 @@ impl Ip4FlowCache {
         1
     }
 
+    /// For a test: copies an entry in use into slot 0 (where a packet without an entry
+    /// must never look); false if there is none, or slot 0 is taken.
+    #[cfg(test)]
+    pub(crate) fn copy_an_entry_to_slot_zero(&mut self) -> bool {
+        let Some(used) = self.entries.iter().skip(1).find(|e| e.key[1] != 0).copied() else {
+            return false;
+        };
+        match self.entries.first_mut() {
+            Some(zero) if zero.key[1] == 0 => {
+                *zero = used;
+                self.used += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Off, every packet takes the stages (to compare, or to rule the cache out).
     pub fn set_enabled(&mut self, enabled: bool) {
         self.enabled = enabled;
@@ -610,7 +639,11 @@ impl Ip4FlowCache {
         // Which of the session updates below have work.
         let (mut any_acl_in, mut any_nat, mut any_acl_out) = (false, false, false);
         for ((pending, plan_slot), pkt) in pending.iter().zip(plans.iter_mut()).zip(&pkts[..n]) {
-            let Some(entry) = entries.get(pending.entry) else {
+            let entry = match pending.key[1] {
+                0 => None,
+                _ => entries.get(pending.entry),
+            };
+            let Some(entry) = entry else {
                 *plan_slot = Plan::default();
                 continue;
             };
@@ -632,7 +665,9 @@ impl Ip4FlowCache {
         }
         self.stats.stale += stale;
         if held < n as u64 {
-            if part || room_for_stages(acl, nat, cx, n - held as usize) {
+            // Room for every packet taking the stages: those without an entry, and those
+            // whose entry turned out stale.
+            if room_for_stages(acl, nat, cx, n - held as usize) {
                 self.stats.misses += (keyed - found) as u64;
                 return self.forward_part(acl, nat, burst, pkts, cx, n);
             }
@@ -977,7 +1012,8 @@ fn rewrite<B: PacketBuf>(entry: &Entry, plan: &Plan, pkt: &mut B) -> Option<()> 
         };
         field.copy_from_slice(&patched.to_be_bytes());
     }
-    ip[8] -= 1;
+    // Above 1, as parse checked.
+    ip[8] = ip[8].wrapping_sub(1);
     let csum = patch(u16::from_be_bytes([ip[10], ip[11]]), entry.ip_delta);
     ip[10..12].copy_from_slice(&csum.to_be_bytes());
     Some(())
