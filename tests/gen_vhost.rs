@@ -176,6 +176,14 @@ fn testpmd_totals(stdout: &str) -> (u64, u64, u64) {
 /// back is exactly what testpmd reports dropping.
 /// podfwd-gen with `gen_args` (batch mode, starting once testpmd forwards) against
 /// testpmd io in the DUT's place: the generator's output and testpmd's stdout.
+/// The generator's JSON result and its two ports' (tx, rx) packet counts.
+fn json_and_ports(gen_out: &Output) -> (String, Vec<(u64, u64)>) {
+    let json = String::from_utf8_lossy(&gen_out.stdout).to_string();
+    let ports = port_counts(&json);
+    assert_eq!(ports.len(), 2, "{json}");
+    (json, ports)
+}
+
 fn against_testpmd_io(name: &str, gen_args: &[&str]) -> (Output, String) {
     let testpmd = which("dpdk-testpmd")
         .expect("dpdk-testpmd not found: install the Debian package dpdk-dev (scripts/setup)");
@@ -248,9 +256,7 @@ fn generator_is_honest_against_testpmd_io() {
             "3",
         ],
     );
-    let json = String::from_utf8_lossy(&gen_out.stdout).to_string();
-    let ports = port_counts(&json);
-    assert_eq!(ports.len(), 2, "{json}");
+    let (json, ports) = json_and_ports(&gen_out);
     let ((a_tx, a_rx), (b_tx, b_rx)) = (ports[0], ports[1]);
     assert!(
         a_rx > 100_000,
@@ -300,6 +306,44 @@ fn generator_is_honest_against_testpmd_io() {
         samples > 0 && samples <= a_rx,
         "128-byte UDP frames carry latency stamps: {json}"
     );
+}
+
+/// Established flows with a new flow every eighth packet (`--new-flow-every 8`, traffic
+/// that mixes new connections with established ones) through testpmd io: every reply
+/// checks out, and the run says what it sent.
+#[test]
+fn generator_mixes_new_flows_in_honestly() {
+    let (gen_out, _) = against_testpmd_io(
+        "mix",
+        &[
+            "--mode",
+            "pods",
+            "--service",
+            "10.96.0.10:80",
+            "--proto",
+            "udp",
+            "--flows",
+            "64",
+            "--new-flow-every",
+            "8",
+            "--clients",
+            "10.1.1.2-10.1.1.9",
+            "--rate",
+            "100k",
+            "--duration",
+            "1",
+        ],
+    );
+    let (json, ports) = json_and_ports(&gen_out);
+    let (_, a_rx) = ports[0];
+    assert!(a_rx > 10_000, "too few replies for 1 s at 100 kpps: {json}");
+    assert_eq!(number(&json, "mistranslated"), 0, "{json}");
+    assert_eq!(
+        number(&json, "good"),
+        a_rx,
+        "every reply checks out: {json}"
+    );
+    assert!(json.contains("\"new_flow_every\":8"), "{json}");
 }
 
 /// A forwarder that does not translate (testpmd io, where a service mapping expects

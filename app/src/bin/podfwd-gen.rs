@@ -224,6 +224,7 @@ fn figures(options: &GenOptions, infos: &[PortInfo], result: RunResult) -> Figur
         tsc_hz: tsc_hz(),
         flows: result.flows,
         new_flows: options.new_flows,
+        new_every: options.new_flow_every.unwrap_or(0),
         rate_pps: result.rate_pps,
     }
 }

@@ -190,6 +190,7 @@ mod tests {
             wire_size: 64,
             flows: 20,
             new_flows: false,
+            new_every: 0,
         }
     }
 

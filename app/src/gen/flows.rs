@@ -237,6 +237,9 @@ pub struct FlowSpec {
     /// tuple of the whole tuple space instead.
     pub flows: u64,
     pub new_flows: bool,
+    /// 0, or N: one packet in N opens a new flow (the next tuple past the established
+    /// ones, round and round), the others cycle over the established flows.
+    pub new_every: u64,
 }
 
 impl FlowSpec {
@@ -251,7 +254,26 @@ impl FlowSpec {
                 self.wire_size
             ));
         }
-        self.check_flow_count(self.flows)
+        self.check_flow_count(self.flows)?;
+        if self.new_every > 0 {
+            if self.new_flows {
+                return Err("--new-flow-every and --new-flows: give one of them".into());
+            }
+            if self.new_every < 2 {
+                return Err(format!(
+                    "new flow every {}: must be 2 or more (every packet: --new-flows)",
+                    self.new_every
+                ));
+            }
+            if self.protocol == Protocol::TcpSyn {
+                return Err(
+                    "--new-flow-every with tcp-syn: every packet opens a connection; use udp \
+                     or tcp-data"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Whether `flows` established flows fit the tuple space (for `set flows N`).
@@ -262,6 +284,15 @@ impl FlowSpec {
         if flows > self.tuple_space() {
             return Err(format!(
                 "flows {flows}: only {} client tuples ({} addresses x {} ports)",
+                self.tuple_space(),
+                self.clients.count,
+                self.client_ports.count
+            ));
+        }
+        if self.new_every > 0 && flows >= self.tuple_space() {
+            return Err(format!(
+                "flows {flows}: with --new-flow-every, new flows need client tuples past the \
+                 established ones, and there are {} ({} addresses x {} ports)",
                 self.tuple_space(),
                 self.clients.count,
                 self.client_ports.count
@@ -320,32 +351,48 @@ impl FlowSpec {
 }
 
 /// Walks the flows of successive packets without a division per packet: the same
-/// sequence as `spec.tuple(spec.flow_for_packet(n))` for n = 0, 1, 2, ...
+/// sequence as `spec.tuple(spec.flow_for_packet(n))` for n = 0, 1, 2, ... (or, for
+/// [`FlowCursor::new_flows`], the tuples past the established flows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowCursor {
     tuple: FlowTuple,
     port_offset: u32,
+    /// The tuples walked: [start, end).
+    start: u64,
+    end: u64,
 }
 
 impl FlowCursor {
     pub fn new(spec: &FlowSpec) -> FlowCursor {
+        let end = if spec.new_flows {
+            spec.tuple_space()
+        } else {
+            spec.flows
+        };
+        FlowCursor::over(spec, 0, end)
+    }
+
+    /// The new flows of `--new-flow-every`: the tuples past the established ones.
+    pub fn new_flows(spec: &FlowSpec) -> FlowCursor {
+        FlowCursor::over(spec, spec.flows, spec.tuple_space())
+    }
+
+    fn over(spec: &FlowSpec, start: u64, end: u64) -> FlowCursor {
+        let ports = u64::from(spec.client_ports.count.max(1));
         FlowCursor {
-            tuple: spec.tuple(0),
-            port_offset: 0,
+            tuple: spec.tuple(start),
+            port_offset: (start % ports) as u32,
+            start,
+            end: end.max(start + 1),
         }
     }
 
     /// The current packet's flow; then moves to the next packet's.
     pub fn next(&mut self, spec: &FlowSpec) -> FlowTuple {
         let current = self.tuple;
-        let span = if spec.new_flows {
-            spec.tuple_space()
-        } else {
-            spec.flows
-        };
         let index = current.index + 1;
-        if index >= span {
-            *self = FlowCursor::new(spec);
+        if index >= self.end {
+            *self = FlowCursor::over(spec, self.start, self.end);
             return current;
         }
         self.port_offset += 1;
@@ -382,6 +429,7 @@ mod tests {
             wire_size: 64,
             flows: 4,
             new_flows: false,
+            new_every: 0,
         }
     }
 
@@ -475,6 +523,40 @@ mod tests {
         assert_eq!(spec.flow_of_client(0x0a01_0105, 1024), None);
         assert_eq!(spec.flow_of_client(0x0a01_0103, 1027), None);
         assert_eq!(spec.flow_of_client(0x0a01_0103, 1023), None);
+    }
+
+    /// `--new-flow-every`: the new flows' cursor walks the tuples past the established
+    /// ones, round and round, as `tuple` gives them; the established cursor is the same.
+    #[test]
+    fn new_flows_cursor_walks_the_tuples_past_the_established_ones() {
+        let mut spec = spec();
+        (spec.flows, spec.new_every, spec.protocol) = (4, 3, Protocol::Udp);
+        assert_eq!(spec.tuple_space(), 6);
+        spec.validate().unwrap();
+        let mut new = FlowCursor::new_flows(&spec);
+        let walked: Vec<FlowTuple> = (0..5).map(|_| new.next(&spec)).collect();
+        let expected: Vec<FlowTuple> = [4, 5, 4, 5, 4].map(|i| spec.tuple(i)).to_vec();
+        assert_eq!(walked, expected);
+        let mut established = FlowCursor::new(&spec);
+        let walked: Vec<u64> = (0..6).map(|_| established.next(&spec).index).collect();
+        assert_eq!(walked, [0, 1, 2, 3, 0, 1]);
+        // No room for new flows, or a combination that makes no sense: refused.
+        assert!(spec
+            .check_flow_count(6)
+            .unwrap_err()
+            .contains("new flows need"));
+        for (flows, every, new_flows, proto, needle) in [
+            (4, 1, false, Protocol::Udp, "must be 2 or more"),
+            (4, 3, true, Protocol::Udp, "give one of them"),
+            (4, 3, false, Protocol::TcpSyn, "with tcp-syn"),
+            (6, 3, false, Protocol::Udp, "new flows need"),
+        ] {
+            let mut bad = spec.clone();
+            (bad.flows, bad.new_every, bad.new_flows, bad.protocol) =
+                (flows, every, new_flows, proto);
+            let error = bad.validate().unwrap_err();
+            assert!(error.contains(needle), "{error}");
+        }
     }
 
     #[test]

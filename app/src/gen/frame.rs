@@ -438,6 +438,7 @@ mod tests {
             wire_size,
             flows: 1,
             new_flows: false,
+            new_every: 0,
         }
     }
 

@@ -48,6 +48,11 @@ pub struct GenOptions {
     /// tcp-syn, a client answers each SYN-ACK with an RST that closes the connection.
     #[arg(long)]
     pub new_flows: bool,
+    /// One packet in N opens a new flow (the next client tuple past the established
+    /// flows), the others cycle over the established flows: traffic that mixes new
+    /// connections with established ones (udp or tcp-data).
+    #[arg(long, value_name = "N")]
+    pub new_flow_every: Option<u64>,
     /// Packets per second (k/M/G suffixes), or max.
     #[arg(long, default_value = "max", value_parser = parse_rate)]
     pub rate: u64,
@@ -133,6 +138,7 @@ impl GenOptions {
             wire_size: self.size,
             flows: self.flows,
             new_flows: self.new_flows,
+            new_every: self.new_flow_every.unwrap_or(0),
         };
         spec.validate()?;
         if let Some(seconds) = self.duration {

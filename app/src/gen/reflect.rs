@@ -186,6 +186,7 @@ mod tests {
             wire_size,
             flows: 1,
             new_flows: false,
+            new_every: 0,
         };
         let mut buf = TestBuf::new(&[]);
         let template = FrameTemplate::new(&spec, POD_MAC, GW_MAC);

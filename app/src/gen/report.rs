@@ -171,6 +171,8 @@ pub struct Figures {
     pub tsc_hz: u64,
     pub flows: u64,
     pub new_flows: bool,
+    /// `--new-flow-every N` (0: not given).
+    pub new_every: u64,
     /// Target rate; 0 = unlimited.
     pub rate_pps: u64,
 }
@@ -256,6 +258,13 @@ impl Figures {
             ("seconds", Json::Float(self.seconds)),
             ("flows", Json::Int(self.flows)),
             ("new_flows", Json::Bool(self.new_flows)),
+            (
+                "new_flow_every",
+                match self.new_every {
+                    0 => Json::Null,
+                    n => Json::Int(n),
+                },
+            ),
             ("rate_pps", Json::Int(self.rate_pps)),
             ("ports", Json::Array(ports)),
             ("sent", sent),
@@ -296,10 +305,10 @@ impl Figures {
             self.mode,
             self.seconds,
             self.flows,
-            if self.new_flows {
-                " (new per packet)"
-            } else {
-                ""
+            match (self.new_flows, self.new_every) {
+                (true, _) => " (new per packet)".to_owned(),
+                (false, 0) => String::new(),
+                (false, n) => format!(" (and a new flow every {n} packets)"),
             }
         );
         out.push_str(&port_table(&self.ports, self.seconds));
@@ -439,6 +448,7 @@ mod tests {
             tsc_hz: 2_596_000_000,
             flows: 1024,
             new_flows: false,
+            new_every: 0,
             rate_pps: 500,
         }
     }
@@ -446,7 +456,7 @@ mod tests {
     #[test]
     fn json_holds_every_figure() {
         let json = figures().to_json().to_string();
-        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"flows":1024,"new_flows":false,"rate_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":991,"tx_bytes":60000,"rx_bytes":59460,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":500,"rx_pps":495.5,"tx_bps":240000,"rx_bps":237840}"#), "{json}");
+        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"flows":1024,"new_flows":false,"new_flow_every":null,"rate_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":991,"tx_bytes":60000,"rx_bytes":59460,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":500,"rx_pps":495.5,"tx_bps":240000,"rx_bps":237840}"#), "{json}");
         assert!(json.contains(r#""sent":1000,"received":991,"lost":9,"mistranslated":1,"client_check":{"good":990,"malformed":0,"unknown_client":0,"wrong_service":1,"#), "{json}");
         // The median is a bucket middle: 5192 cycles reads as 5247 (2021 ns), within 1/16.
         assert!(json.ends_with(r#""new_flows_per_s":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");

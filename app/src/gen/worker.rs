@@ -185,6 +185,9 @@ struct Worker {
     rate: RateLimiter,
     sequence: u64,
     cursor: FlowCursor,
+    /// With `--new-flow-every N`: the new flows' cursor, and packets until the next one.
+    new_cursor: FlowCursor,
+    until_new: u64,
     in_flight: u64,
     last_reply_tsc: u64,
     rx: MbufBurst,
@@ -205,6 +208,8 @@ pub fn run(config: WorkerConfig) -> i32 {
         latency: Histogram::new(),
         sequence: 0,
         cursor: FlowCursor::new(&config.spec),
+        new_cursor: FlowCursor::new_flows(&config.spec),
+        until_new: config.spec.new_every,
         in_flight: 0,
         last_reply_tsc: now,
         rx: MbufBurst::new(),
@@ -257,6 +262,7 @@ impl Worker {
                 {
                     self.config.spec.flows = flows;
                     self.cursor = FlowCursor::new(&self.config.spec);
+                    self.new_cursor = FlowCursor::new_flows(&self.config.spec);
                 }
                 if state == RUNNING && !running {
                     self.reset();
@@ -437,7 +443,18 @@ impl Worker {
                 break;
             };
             let spec = &self.config.spec;
-            let tuple = self.cursor.next(spec);
+            let tuple = match self.until_new {
+                // Not mixing: every packet from the established (or new) flows' cursor.
+                0 => self.cursor.next(spec),
+                1 => {
+                    self.until_new = spec.new_every;
+                    self.new_cursor.next(spec)
+                }
+                _ => {
+                    self.until_new -= 1;
+                    self.cursor.next(spec)
+                }
+            };
             let vip = spec
                 .services
                 .get(tuple.service)
