@@ -75,8 +75,20 @@ fn bench_quick_prints_every_figure() {
         "new flows per second through podfwd",
         &report,
     );
+    let mixed = report.split("## (d)").nth(1).expect("section (d)");
+    assert_number(
+        row(mixed, "testpmd |")[1],
+        "mixed traffic through testpmd",
+        &report,
+    );
+    let mixed_podfwd = row(mixed, "podfwd (full chain) |");
+    assert_number(mixed_podfwd[1], "mixed traffic through podfwd", &report);
     // Not a speed: a translation podfwd got wrong is a defect at any rate.
-    for (cell, what) in [(vhost_podfwd[6], "(b)"), (cps_podfwd[3], "(c)")] {
+    for (cell, what) in [
+        (vhost_podfwd[6], "(b)"),
+        (cps_podfwd[3], "(c)"),
+        (mixed_podfwd[4], "(d)"),
+    ] {
         assert_eq!(
             cell.parse::<f64>().ok(),
             Some(0.0),
