@@ -722,16 +722,8 @@ impl Ip4FlowCache {
                 let Some(entry) = self.entries.get_mut(pending.entry) else {
                     continue;
                 };
-                if plan.acl_fresh {
-                    continue;
-                }
-                let seen = |h: SessionHandle| match h.is_session() {
-                    true => acl.session_seen_flags(h),
-                    false => Some(u8::MAX),
-                };
-                if let (Some(a), Some(b)) = (seen(entry.acl_in), seen(entry.acl_out)) {
-                    entry.fresh = mark;
-                    entry.acl_seen = [a, b];
+                if !plan.acl_fresh {
+                    mark_fresh(entry, acl, mark);
                 }
             }
         }
@@ -784,14 +776,7 @@ impl Ip4FlowCache {
             } else {
                 acl.hit_session(entry.acl_in, now_ns, acl_flags(plan));
                 acl.hit_session(entry.acl_out, now_ns, acl_flags(plan));
-                let seen = |h: SessionHandle| match h.is_session() {
-                    true => acl.session_seen_flags(h),
-                    false => Some(u8::MAX),
-                };
-                if let (Some(a), Some(b)) = (seen(entry.acl_in), seen(entry.acl_out)) {
-                    entry.fresh = mark;
-                    entry.acl_seen = [a, b];
-                }
+                mark_fresh(entry, acl, mark);
             }
             if plan.nat != NO_NAT {
                 let from_inside = entry.nat & FROM_OUTSIDE == 0;
@@ -848,6 +833,19 @@ impl Ip4FlowCache {
             self.entries[at] = learnt;
             self.stats.learnt += 1;
         }
+    }
+}
+
+/// An entry whose ACL sessions were just refreshed: fresh under `mark`, with the TCP
+/// flags its sessions have seen now (all ones where it has none).
+fn mark_fresh(entry: &mut Entry, acl: &AclWorker, mark: u32) {
+    let seen = |h: SessionHandle| match h.is_session() {
+        true => acl.session_seen_flags(h),
+        false => Some(u8::MAX),
+    };
+    if let (Some(a), Some(b)) = (seen(entry.acl_in), seen(entry.acl_out)) {
+        entry.fresh = mark;
+        entry.acl_seen = [a, b];
     }
 }
 
