@@ -312,6 +312,12 @@ impl Nat44Worker {
         self.sessions.len()
     }
 
+    /// The sessions this worker may hold: the configured limit, or its table's size if
+    /// smaller.
+    pub fn session_limit(&self, config: &Nat44Config) -> u32 {
+        config.session_limit.min(self.sessions.capacity())
+    }
+
     pub fn sessions(&self) -> &SessionTable {
         &self.sessions
     }
@@ -872,8 +878,7 @@ impl Nat44Worker {
     /// last_heard: [`SessionTable::expire`]), if it may be given up at `now`
     /// ([`SessionTable::reusable_transitory`]).
     fn make_room(&mut self, config: &Nat44Config, now: u32) -> Result<(), CreateError> {
-        let limit = config.session_limit.min(self.sessions.capacity());
-        if self.sessions.len() < limit {
+        if self.sessions.len() < self.session_limit(config) {
             return Ok(());
         }
         let Some(oldest) = self.sessions.reusable_transitory(now) else {

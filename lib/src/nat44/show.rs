@@ -51,7 +51,7 @@ pub fn addresses(config: &Nat44Config, worker: &Nat44Worker) -> String {
 pub fn summary(config: &Nat44Config, worker: &Nat44Worker) -> String {
     let table = worker.sessions();
     let c = &worker.counters;
-    let limit = config.session_limit.min(table.capacity());
+    let limit = worker.session_limit(config);
     let lists = table.list_lengths();
     format!(
         "NAT44 summary:\n  sessions: {} (limit {limit}, table {})\n    \

@@ -853,7 +853,7 @@ fn mark_fresh(entry: &mut Entry, acl: &AclWorker, mark: u32) {
 /// each may create two ACL sessions (acl-in, acl-out) and two NAT44 sessions at most,
 /// and with that much room neither table gives one up.
 fn room_for_stages(acl: &AclWorker, nat: &Nat44Worker, cx: &Context<'_>, to_stages: usize) -> bool {
-    let nat_limit = cx.snapshot.nat.session_limit.min(nat.sessions().capacity()) as usize;
+    let nat_limit = nat.session_limit(&cx.snapshot.nat) as usize;
     acl.session_count() + 2 * to_stages <= acl.session_limit()
         && nat.session_count() as usize + 2 * to_stages <= nat_limit
 }
