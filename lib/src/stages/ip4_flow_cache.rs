@@ -705,14 +705,11 @@ impl Ip4FlowCache {
             };
             if plan.acl_fresh {
                 fresh += 1;
-                fresh_hits +=
-                    u64::from(entry.acl_in.is_session()) + u64::from(entry.acl_out.is_session());
+                fresh_hits += acl_sessions(entry);
             } else if any_acl_out {
                 acl.hit_session(entry.acl_out, now_ns, acl_flags(plan));
             }
-            rewrite(entry, plan, pkt);
-            burst.set_disposition(i, Disposition::Forwarded(IfIndex(entry.tx_if)));
-            by_nat[nat_node(entry.nat)] += 1;
+            send(entry, plan, pkt, burst, i, &mut by_nat);
         }
         acl.count_session_hits(fresh_hits);
         // The entries whose sessions were just refreshed are fresh under this mark, with
@@ -771,8 +768,7 @@ impl Ip4FlowCache {
             };
             if plan.acl_fresh {
                 fresh += 1;
-                fresh_hits +=
-                    u64::from(entry.acl_in.is_session()) + u64::from(entry.acl_out.is_session());
+                fresh_hits += acl_sessions(entry);
             } else {
                 acl.hit_session(entry.acl_in, now_ns, acl_flags(plan));
                 acl.hit_session(entry.acl_out, now_ns, acl_flags(plan));
@@ -782,9 +778,7 @@ impl Ip4FlowCache {
                 let from_inside = entry.nat & FROM_OUTSIDE == 0;
                 nat.hit_session(plan.nat, now, plan.total_len, plan.tcp_flags, from_inside);
             }
-            rewrite(entry, plan, pkt);
-            burst.set_disposition(i, Disposition::Forwarded(IfIndex(entry.tx_if)));
-            by_nat[nat_node(entry.nat)] += 1;
+            send(entry, plan, pkt, burst, i, &mut by_nat);
             forwarded += 1;
         }
         acl.count_session_hits(fresh_hits);
@@ -834,6 +828,27 @@ impl Ip4FlowCache {
             self.stats.learnt += 1;
         }
     }
+}
+
+/// The ACL sessions a packet of `entry` hits (what `AclWorker::hit_session` would count).
+fn acl_sessions(entry: &Entry) -> u64 {
+    u64::from(entry.acl_in.is_session()) + u64::from(entry.acl_out.is_session())
+}
+
+/// A checked packet of `entry`, rewritten and handed to its interface; counted under its
+/// NAT44 node for `show runtime`.
+#[inline(always)]
+fn send<B: PacketBuf>(
+    entry: &Entry,
+    plan: &Plan,
+    pkt: &mut B,
+    burst: &mut Burst,
+    i: usize,
+    by_nat: &mut [u64; 3],
+) {
+    rewrite(entry, plan, pkt);
+    burst.set_disposition(i, Disposition::Forwarded(IfIndex(entry.tx_if)));
+    by_nat[nat_node(entry.nat)] += 1;
 }
 
 /// An entry whose ACL sessions were just refreshed: fresh under `mark`, with the TCP
