@@ -1,8 +1,7 @@
 //! A lookup cache in front of a session table, laid out so that a burst can ask for its
 //! cache lines before it needs them.
 //!
-//! The session tables are hashbrown maps (pre-sized, keyed in both directions). A
-//! hashbrown lookup is three dependent cache misses (control bytes, bucket, the session
+//! A hashbrown lookup is three dependent cache misses (control bytes, bucket, the session
 //! the bucket names), and none of their addresses is known before the previous one has
 //! arrived, so a burst cannot overlap them. Here a key's hash names its bucket directly:
 //! one 64-byte line of seven (tag, value) pairs. A stage therefore prefetches every
@@ -10,18 +9,25 @@
 //! in the cache (DPDK's rte_hash and VPP's bihash are laid out the same way for the same
 //! reason).
 //!
-//! It is a cache, not the table of record: an entry can be evicted (a full bucket gives
-//! up its ways in turn), and the caller then finds the session in its hashbrown table and
-//! puts it back ([`FlowCache::recache`]). Each bucket counts the live keys it gave up and
-//! holds no longer; a bucket whose count is zero holds every live key that hashes to it,
-//! so a miss there is an answer ([`Lookup::Absent`]) and the table need not be asked. The
-//! count is exact provided the caller caches every key it adds to its table
-//! ([`FlowCache::insert`]), caches again every key it found in the table
-//! ([`FlowCache::recache`]), and forgets every key it removes ([`FlowCache::remove`]): a
-//! removed key the bucket no longer held was one of those given up. So most misses
-//! (every new flow's first packet) cost the one line the warm-up pass prefetched, also
-//! when the table has been at its limit for hours (a bucket that gave up a key once used
-//! to stop answering misses for good).
+//! A full bucket gives up one of its ways (in turn) to a new key. Each bucket counts the
+//! live keys it gave up and holds no longer; a bucket whose count is zero holds every
+//! live key that hashes to it, so a miss there is an answer ([`Lookup::Absent`]) and no
+//! table need be asked. Where a bucket has given keys up, the caller's hashbrown table
+//! answers ([`Lookup::Unknown`]). Two ways to use it:
+//! - as a cache in front of a table of record that holds every key (NAT44's sessions): the
+//!   caller caches every key it adds ([`FlowCache::insert`]), caches again every key it
+//!   found in the table ([`FlowCache::recache`]), and forgets every key it removes
+//!   ([`FlowCache::remove`]); a removed key the bucket no longer held was one of those
+//!   given up;
+//! - as the index itself, with a hashbrown table for the keys given up only (ACL
+//!   sessions): [`FlowCache::push`] returns the key it gave up, for the caller's table,
+//!   and [`FlowCache::remove`] says whether the key was in its bucket or in that table.
+//!   A new key then costs the one line the warm-up pass prefetched, instead of a
+//!   hashbrown insert (two more misses) as well.
+//!
+//! Either way the count is exact, so most misses (every new flow's first packet) cost the
+//! one line the warm-up pass prefetched, also when the table has been at its limit for
+//! hours (a bucket that gave up a key once used to stop answering misses for good).
 //!
 //! The cache keeps no keys: the caller's `eq` compares the key stored in the slot a value
 //! names, which is the line the lookup reads anyway, so a stale entry (a slot freed or
@@ -149,58 +155,85 @@ impl FlowCache {
     /// another entry of the bucket if it is full.
     #[inline]
     pub(crate) fn insert(&mut self, hash: u64, value: u32) {
-        self.put(hash, value, false);
+        let _ = self.put(hash, value, false);
+    }
+
+    /// Indexes a new key as `value` under `hash`. A full bucket gives up one of its
+    /// entries and returns its value: the caller keeps that key in its own table until
+    /// it is removed.
+    #[inline]
+    #[must_use]
+    pub(crate) fn push(&mut self, hash: u64, value: u32) -> Option<u32> {
+        self.put(hash, value, false)
     }
 
     /// Caches again a key the table holds and the cache had given up (a lookup found
     /// it in the table).
     #[inline]
     pub(crate) fn recache(&mut self, hash: u64, value: u32) {
-        self.put(hash, value, true);
+        let _ = self.put(hash, value, true);
     }
 
+    /// The value of the entry given up, if a full bucket gave one up.
     #[inline(always)]
-    fn put(&mut self, hash: u64, value: u32, was_given_up: bool) {
+    fn put(&mut self, hash: u64, value: u32, was_given_up: bool) -> Option<u32> {
         let tag = tag(hash);
         let index = hash as usize & self.mask;
-        let Some(bucket) = self.buckets.get_mut(index) else {
-            return;
-        };
+        let bucket = self.buckets.get_mut(index)?;
         let same = (0..WAYS).find(|&w| bucket.tags[w] == tag && bucket.values[w] == value);
         if same.is_some() {
-            return;
+            return None;
         }
         if was_given_up && bucket.victim >= GIVEN_UP_ONE {
             bucket.victim -= GIVEN_UP_ONE;
         }
-        let way = match bucket.tags.iter().position(|&t| t == EMPTY) {
-            Some(way) => way,
+        let (way, given_up) = match bucket.tags.iter().position(|&t| t == EMPTY) {
+            Some(way) => (way, None),
             None => {
                 // A bucket of seven ways cannot have given up 2^24 live keys of a table
                 // indexed by u32, so the count does not overflow into nothing.
                 let way = (bucket.victim & NEXT_WAY) as usize % WAYS;
-                let given_up = (bucket.victim & !NEXT_WAY).saturating_add(GIVEN_UP_ONE);
-                bucket.victim = (given_up & !NEXT_WAY) | ((way + 1) % WAYS) as u32;
-                way
+                let count = (bucket.victim & !NEXT_WAY).saturating_add(GIVEN_UP_ONE);
+                bucket.victim = (count & !NEXT_WAY) | ((way + 1) % WAYS) as u32;
+                (way, Some(bucket.values[way]))
             }
         };
         bucket.tags[way] = tag;
         bucket.values[way] = value;
+        given_up
     }
 
     /// Forgets the key cached as `value` under `hash`, which the table no longer
     /// holds. Not cached, it was one the bucket had given up, and is counted off.
+    /// Returns whether it was cached.
     #[inline]
-    pub(crate) fn remove(&mut self, hash: u64, value: u32) {
+    pub(crate) fn remove(&mut self, hash: u64, value: u32) -> bool {
         let tag = tag(hash);
         let index = hash as usize & self.mask;
-        if let Some(bucket) = self.buckets.get_mut(index) {
-            match (0..WAYS).find(|&w| bucket.tags[w] == tag && bucket.values[w] == value) {
-                Some(way) => bucket.tags[way] = EMPTY,
-                None if bucket.victim >= GIVEN_UP_ONE => bucket.victim -= GIVEN_UP_ONE,
-                None => {}
+        let Some(bucket) = self.buckets.get_mut(index) else {
+            return false;
+        };
+        match (0..WAYS).find(|&w| bucket.tags[w] == tag && bucket.values[w] == value) {
+            Some(way) => {
+                bucket.tags[way] = EMPTY;
+                true
+            }
+            None => {
+                if bucket.victim >= GIVEN_UP_ONE {
+                    bucket.victim -= GIVEN_UP_ONE;
+                }
+                false
             }
         }
+    }
+
+    /// Entries held in the buckets.
+    #[cfg(test)]
+    pub(crate) fn cached(&self) -> usize {
+        self.buckets
+            .iter()
+            .map(|b| b.tags.iter().filter(|&&t| t != EMPTY).count())
+            .sum()
     }
 
     /// For tests of the tables: every bucket's count of keys given up equals its keys of

@@ -1,13 +1,16 @@
 //! Reflective sessions of one worker: created by `permit+reflect`, they admit the flow's
 //! later packets both ways on the interface that created them.
 //!
-//! Each session is stored in a slab and found through two keys in one hash table: the
-//! 5-tuple as first seen, bound to (interface, direction), and its reverse, bound to the
-//! same interface in the opposite direction (VPP's session_inlines.h does the same in a
-//! bihash). A [`FlowCache`] in front of the table gives each key a bucket whose address
-//! is known from its hash, so that a burst can prefetch its lookups. Expiry uses one FIFO list per timeout type, ordered by when a session was
-//! queued; a hit only stamps the time, and the reclaimer re-queues a refreshed head
-//! instead of deleting it, so neither a hit nor a reclaim step ever walks the table.
+//! Each session is stored in a slab and found through two keys: the 5-tuple as first
+//! seen, bound to (interface, direction), and its reverse, bound to the same interface in
+//! the opposite direction (VPP's session_inlines.h does the same in a bihash). The keys
+//! are indexed by a [`FlowCache`], whose buckets a burst can prefetch, and the keys a full
+//! bucket gives up by a hashbrown table; so a new session costs two bucket lines, not two
+//! hashbrown inserts as well (each a miss on its control bytes and one on its slot).
+//!
+//! Expiry uses one FIFO list per timeout type, ordered by when a session was queued; a
+//! hit only stamps the time, and the reclaimer re-queues a refreshed head instead of
+//! deleting it, so neither a hit nor a reclaim step ever walks the table.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -416,13 +419,14 @@ fn entry_key(slots: &[Session], found: u32) -> Option<u128> {
 /// One worker's reflective sessions. Sized once: no allocation per packet.
 pub(crate) struct SessionTable {
     /// Both keys of every live session, as entries: the slot number shifted left, plus 1
-    /// for the reverse key (the keys themselves are in the slots). Sized for twice the
-    /// keys at the limit: hashbrown then always rehashes in place, never grows (it grows
-    /// only when more than half full).
-    keys: HashTable<u32>,
-    hasher: SeededHash,
-    /// The same entries, as far as they fit, found by bucket address.
+    /// for the reverse key (the keys themselves are in the slots), found by bucket
+    /// address.
     cache: FlowCache,
+    /// The entries `cache`'s full buckets gave up, and only those. Sized for twice the
+    /// keys at the limit (should every bucket give up every key): hashbrown then always
+    /// rehashes in place, never grows (it grows only when more than half full).
+    given_up: HashTable<u32>,
+    hasher: SeededHash,
     slots: Vec<Session>,
     free: Vec<u32>,
     lists: [ExpiryList; LISTS],
@@ -440,9 +444,9 @@ pub(crate) struct SessionTable {
 impl SessionTable {
     pub(crate) fn new(max: usize) -> SessionTable {
         SessionTable {
-            keys: HashTable::with_capacity(4 * max),
-            hasher: SeededHash::random(),
             cache: FlowCache::with_entries(2 * max),
+            given_up: HashTable::with_capacity(4 * max),
+            hasher: SeededHash::random(),
             slots: Vec::with_capacity(max),
             free: Vec::with_capacity(max),
             lists: [ExpiryList {
@@ -461,43 +465,62 @@ impl SessionTable {
     pub(crate) fn set_max(&mut self, max: usize) {
         if max > self.max {
             // A lower limit may have been set while more sessions were live.
-            let (slots, hasher) = (&self.slots, self.hasher);
-            self.keys
-                .reserve((4 * max).saturating_sub(self.keys.len()), |&found| {
-                    entry_key(slots, found).map_or(0, |k| hasher.hash_u128(k))
-                });
             self.slots.reserve(max.saturating_sub(self.slots.len()));
             self.free.reserve(max.saturating_sub(self.free.len()));
-            // Every live key goes back in: the cache answers misses for its buckets.
+            // Every live key is indexed again, in buckets sized for the new limit.
             self.cache.reset(2 * max);
-            for (index, session) in self.slots.iter().enumerate() {
-                if session.in_use {
-                    let index = index as u32;
-                    let hasher = self.hasher;
-                    self.cache
-                        .insert(hasher.hash_u128(session.forward_key), index << 1);
-                    self.cache
-                        .insert(hasher.hash_u128(session.reverse_key()), index << 1 | 1);
-                }
+            self.given_up = HashTable::with_capacity(4 * max);
+            for index in 0..self.slots.len() as u32 {
+                let Some(&session) = self.slots.get(index as usize).filter(|s| s.in_use) else {
+                    continue;
+                };
+                self.index(session.forward_key, index << 1);
+                self.index(session.reverse_key(), index << 1 | 1);
             }
         }
         self.max = max;
+    }
+
+    /// Indexes entry `found` under `key`: in its bucket, and the entry a full bucket
+    /// gives up for it in `given_up`.
+    #[inline(always)]
+    fn index(&mut self, key: u128, found: u32) {
+        let Some(victim) = self.cache.push(self.hash(key), found) else {
+            return;
+        };
+        let (slots, hasher) = (&self.slots, self.hasher);
+        let rehash = |&found: &u32| entry_key(slots, found).map_or(0, |k| hasher.hash_u128(k));
+        if let Some(victim_key) = entry_key(slots, victim) {
+            self.given_up
+                .insert_unique(hasher.hash_u128(victim_key), victim, rehash);
+        }
+    }
+
+    /// Forgets entry `found` of `key`: from its bucket, or else from `given_up`.
+    fn unindex(&mut self, key: u128, found: u32) {
+        let hash = self.hash(key);
+        if self.cache.remove(hash, found) {
+            return;
+        }
+        if let Ok(entry) = self.given_up.find_entry(hash, |&v| v == found) {
+            entry.remove();
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.live
     }
 
-    /// Entries in the hash index: two per live session.
+    /// Entries indexed, in the buckets and given up: two per live session.
     #[cfg(test)]
     pub(crate) fn index_len(&self) -> usize {
-        self.keys.len()
+        self.cache.cached() + self.given_up.len()
     }
 
-    /// Bytes the hash index has allocated: it changes only if the index grows.
+    /// Bytes the table of given-up keys has allocated: it changes only if it grows.
     #[cfg(test)]
     pub(crate) fn index_allocation(&self) -> usize {
-        self.keys.allocation_size()
+        self.given_up.allocation_size()
     }
 
     pub(crate) fn max(&self) -> usize {
@@ -538,7 +561,7 @@ impl SessionTable {
     }
 
     /// The entry (slot number shifted, plus 1 for a reverse key) of the live session
-    /// with `key`. The table is asked only when the cache cannot answer.
+    /// with `key`. The given-up keys are asked only when the bucket cannot answer.
     #[inline(always)]
     fn peek(&self, key: u128, hash: u64) -> Option<u32> {
         let slots = &self.slots;
@@ -552,22 +575,15 @@ impl SessionTable {
         }
     }
 
-    /// The entry of the live session with `key`, from the table alone.
-    fn in_table(&self, key: u128, hash: u64) -> Option<u32> {
-        let slots = &self.slots;
-        self.keys
-            .find(hash, |&found| entry_key(slots, found) == Some(key))
-            .copied()
-    }
-
-    /// [`SessionTable::in_table`] when the cache could not answer; cached again. Out of
-    /// line: at the sizing, rare.
+    /// The entry of the live session with `key` among the keys the buckets gave up.
+    /// Out of line: at the sizing, rare.
     #[cold]
     #[inline(never)]
-    fn find_uncached(&mut self, key: u128, hash: u64) -> Option<u32> {
-        let found = self.in_table(key, hash)?;
-        self.cache.recache(hash, found);
-        Some(found)
+    fn in_table(&self, key: u128, hash: u64) -> Option<u32> {
+        let slots = &self.slots;
+        self.given_up
+            .find(hash, |&found| entry_key(slots, found) == Some(key))
+            .copied()
     }
 
     /// The session `packet` belongs to, refreshed and with its TCP state advanced; an
@@ -590,7 +606,7 @@ impl SessionTable {
         {
             Lookup::Hit(found) => found,
             Lookup::Absent => return None,
-            Lookup::Unknown => self.find_uncached(key, hash)?,
+            Lookup::Unknown => self.in_table(key, hash)?,
         };
         let index = found >> 1;
         let session = self.slots.get(index as usize)?;
@@ -748,10 +764,16 @@ impl SessionTable {
         if let Some(existing) = self.peek(forward_key, self.hash(forward_key)) {
             return Ok(existing >> 1);
         }
-        if let Some(existing) = self.peek(reverse_key, self.hash(reverse_key)) {
-            // The reply's key is held by another session (a flow reflected from the other
-            // side): that session already admits this packet's replies.
-            return Ok(existing >> 1);
+        // The reply's key may be held by another session (a flow reflected from the
+        // other side): that session already admits this packet's replies. Keys with
+        // ports are reversed one to one and back (ICMP's reply types are pairs), so a
+        // session holding the reply's key holds this packet's key too, and the look
+        // above found it; only a key without ports ((0, 0): a non-first fragment, whose
+        // key reads like an echo reply's or a port-0 flow's) can be held alone.
+        if reverse_key >> key_bits::SPORT & 0xffff_ffff == 0 {
+            if let Some(existing) = self.peek(reverse_key, self.hash(reverse_key)) {
+                return Ok(existing >> 1);
+            }
         }
         if self.live >= self.max {
             self.reclaim_expired(now_ns, timeouts, 4);
@@ -794,14 +816,8 @@ impl SessionTable {
             Some(slot) => *slot = session,
             None => self.slots.push(session),
         }
-        let (slots, hasher) = (&self.slots, self.hasher);
-        let rehash = |&found: &u32| entry_key(slots, found).map_or(0, |k| hasher.hash_u128(k));
-        self.keys
-            .insert_unique(hasher.hash_u128(forward_key), index << 1, rehash);
-        self.keys
-            .insert_unique(hasher.hash_u128(reverse_key), index << 1 | 1, rehash);
-        self.cache.insert(self.hash(forward_key), index << 1);
-        self.cache.insert(self.hash(reverse_key), index << 1 | 1);
+        self.index(forward_key, index << 1);
+        self.index(reverse_key, index << 1 | 1);
         for key in [forward_key, reverse_key] {
             if let Some(count) = self
                 .created
@@ -901,16 +917,8 @@ impl SessionTable {
         session.generation = session.generation.wrapping_add(1);
         let (forward_key, reverse_key) = (session.forward_key, session.reverse_key());
         self.unlink(index);
-        for (key, found) in [(forward_key, index << 1), (reverse_key, index << 1 | 1)] {
-            if let Ok(entry) = self
-                .keys
-                .find_entry(self.hasher.hash_u128(key), |&v| v == found)
-            {
-                entry.remove();
-            }
-        }
-        self.cache.remove(self.hash(forward_key), index << 1);
-        self.cache.remove(self.hash(reverse_key), index << 1 | 1);
+        self.unindex(forward_key, index << 1);
+        self.unindex(reverse_key, index << 1 | 1);
         self.free.push(index);
         self.live -= 1;
     }
@@ -1057,6 +1065,40 @@ mod tests {
         }
     }
 
+    /// A new flow whose reply key another session already holds joins that session
+    /// rather than index the key twice. With ports, that session holds the flow's own
+    /// key too; without (a non-first fragment, or an echo request meeting one), the
+    /// reply's key is the only one they share, and create looks it up.
+    #[test]
+    fn a_flow_whose_reply_key_is_held_joins_that_session() {
+        let timeouts = SessionTimeouts::default();
+        let pod = IfIndex(3);
+        let fragment = |src, dst| AclPacketInfo {
+            nonfirst_fragment: true,
+            ..info(ip_proto::ICMP, src, 0, dst, 0)
+        };
+        let echo_reply = info(ip_proto::ICMP, "10.96.0.10", 0, "10.1.1.3", 0);
+        let echo_request = info(ip_proto::ICMP, "10.1.1.3", 8, "10.96.0.10", 0);
+        let cases = [
+            // A reply leaving first, a fragment of the flow coming in.
+            (echo_reply, fragment("10.1.1.3", "10.96.0.10")),
+            // A fragment of a reply leaving first, an echo request coming in.
+            (fragment("10.96.0.10", "10.1.1.3"), echo_request),
+            // TCP: the reply leaving first, the flow coming in.
+            (
+                info(ip_proto::TCP, "10.96.0.10", 80, "10.1.1.3", 40000),
+                info(ip_proto::TCP, "10.1.1.3", 40000, "10.96.0.10", 80),
+            ),
+        ];
+        for (first, second) in cases {
+            let mut table = SessionTable::new(64);
+            let held = table.create(&first, pod, Direction::Output, 0, &timeouts);
+            let joined = table.create(&second, pod, Direction::Input, 0, &timeouts);
+            assert_eq!(joined, held, "{second:?} after {first:?}");
+            assert_eq!((table.len(), table.index_len()), (1, 2), "{second:?}");
+        }
+    }
+
     /// A session keeps only its reply's ports; the reverse key it rebuilds from them is
     /// [`reverse_of`] its forward key, for every protocol and ICMP type, with and without
     /// an L4 header, on either direction.
@@ -1162,7 +1204,14 @@ mod tests {
                     );
                 }
             }
-            given_up = given_up.max(table.cache.assert_counts(&live));
+            let uncached = table.cache.assert_counts(&live);
+            assert_eq!(
+                uncached as usize,
+                table.given_up.len(),
+                "given up = held aside"
+            );
+            assert_eq!(table.index_len(), live.len());
+            given_up = given_up.max(uncached);
         }
         assert!(given_up > 0, "the cache never gave a key up");
     }
