@@ -245,10 +245,31 @@ impl AclWorker {
         Some(hash)
     }
 
-    /// The second pass: asks for the session the bucket names, if any.
+    /// The second pass: asks for the session the bucket names, if any, and says
+    /// whether it named one.
     #[inline]
-    pub fn prefetch_session(&self, hash: u64, prefetch: Prefetch) {
-        self.sessions.prefetch_session(hash, prefetch);
+    pub fn prefetch_session(&self, hash: u64, prefetch: Prefetch) -> bool {
+        self.sessions.prefetch_session(hash, prefetch)
+    }
+
+    /// For a packet the second pass found no session for: asks for the bucket its
+    /// reply's key would take, should the rules create a session.
+    #[inline]
+    pub fn prefetch_reply_bucket(
+        &self,
+        config: &AclConfig,
+        sw_if: IfIndex,
+        direction: Direction,
+        packet: &AclPacketInfo,
+        prefetch: Prefetch,
+    ) {
+        if config
+            .interface(sw_if, direction)
+            .is_some_and(|rules| rules.is_some())
+        {
+            self.sessions
+                .prefetch_reply_bucket(packet, sw_if, direction, prefetch);
+        }
     }
 
     /// The verdict for `packet` crossing `sw_if` in `direction` at time `now_ns`.

@@ -549,15 +549,30 @@ impl SessionTable {
         self.cache.prefetch(hash, prefetch);
     }
 
-    /// The second: reads the bucket (arrived by now) and asks for the session it names.
+    /// The second: reads the bucket (arrived by now) and asks for the session it names;
+    /// says whether it named one.
     #[inline(always)]
-    pub(crate) fn prefetch_session(&self, hash: u64, prefetch: Prefetch) {
+    pub(crate) fn prefetch_session(&self, hash: u64, prefetch: Prefetch) -> bool {
         let Some(found) = self.cache.candidate(hash) else {
-            return;
+            return false;
         };
         if let Some(session) = self.slots.get((found >> 1) as usize) {
             prefetch(std::ptr::from_ref(session).cast());
         }
+        true
+    }
+
+    /// Asks for the bucket the reply's key of `packet` on (sw_if, direction) takes.
+    #[inline(always)]
+    pub(crate) fn prefetch_reply_bucket(
+        &self,
+        packet: &AclPacketInfo,
+        sw_if: IfIndex,
+        direction: Direction,
+        prefetch: Prefetch,
+    ) {
+        let reverse_key = reverse_of(session_key(packet, sw_if, direction), packet.has_l4());
+        self.cache.prefetch(self.hash(reverse_key), prefetch);
     }
 
     /// The entry (slot number shifted, plus 1 for a reverse key) of the live session

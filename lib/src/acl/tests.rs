@@ -1770,9 +1770,23 @@ fn warm_up_passes_ask_for_the_bucket_then_the_session() {
 
     // Before the session exists: the bucket is asked for, and no session.
     let hash = reply_bucket(&worker).unwrap();
-    assert_eq!(asked().len(), 1);
-    worker.prefetch_session(hash, recording_prefetch);
+    let reply_line = asked();
+    assert_eq!(reply_line.len(), 1);
+    assert!(!worker.prefetch_session(hash, recording_prefetch));
     assert!(asked().is_empty());
+
+    // The SYN's bucket names no session either: the bucket its reply's key will take
+    // when the rules create the session is asked for; on an interface without ACLs,
+    // nothing.
+    let syn_hash = worker
+        .prefetch_bucket(&config, POD, Direction::Input, &syn, recording_prefetch)
+        .unwrap();
+    asked();
+    assert!(!worker.prefetch_session(syn_hash, recording_prefetch));
+    worker.prefetch_reply_bucket(&config, POD, Direction::Input, &syn, recording_prefetch);
+    assert_eq!(asked(), reply_line, "the SYN-ACK's bucket");
+    worker.prefetch_reply_bucket(&config, TAP0, Direction::Input, &syn, recording_prefetch);
+    assert!(asked().is_empty(), "no ACL on tap0");
 
     worker.classify(&config, POD, Direction::Input, &syn, 0);
     let again = reply_bucket(&worker).unwrap();
@@ -1783,7 +1797,7 @@ fn warm_up_passes_ask_for_the_bucket_then_the_session() {
     let bucket = asked();
     assert_eq!(bucket.len(), 1);
     assert_eq!(bucket[0] % 64, 0, "a bucket is one aligned cache line");
-    worker.prefetch_session(hash, recording_prefetch);
+    assert!(worker.prefetch_session(hash, recording_prefetch));
     let lines = asked();
     assert_eq!(lines.len(), 1, "a session is one line");
     assert_eq!(lines[0] % 64, 0, "and aligned to it");

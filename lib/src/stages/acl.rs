@@ -57,7 +57,7 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
         };
         burst.set_warm_hash(i, hash);
     }
-    warm_sessions(acl, burst, cx);
+    warm_sessions(acl, config, burst, pkts, Direction::Input, cx);
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         if burst.disposition(i) != Disposition::Continue {
             continue;
@@ -93,10 +93,31 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
     }
 }
 
-/// The second warm-up pass: by now the first pass's buckets have arrived.
-fn warm_sessions(acl: &AclWorker, burst: &Burst, cx: &Context<'_>) {
-    for hash in burst.warm_hashes() {
-        acl.prefetch_session(hash, cx.prefetch);
+/// The second warm-up pass: by now the first pass's buckets have arrived. A packet whose
+/// bucket names no session is likely a new flow's: if the rules give it a session, the
+/// session indexes its reply's key too, in another bucket, which is asked for here.
+fn warm_sessions<B: PacketBuf>(
+    acl: &AclWorker,
+    config: &AclConfig,
+    burst: &Burst,
+    pkts: &[B],
+    direction: Direction,
+    cx: &Context<'_>,
+) {
+    for (i, (meta, pkt)) in burst.meta().iter().zip(pkts).enumerate() {
+        let hash = meta.flow.warm_hash;
+        if hash == 0 || acl.prefetch_session(hash, cx.prefetch) {
+            continue;
+        }
+        let sw_if = match (direction, burst.disposition(i)) {
+            (Direction::Input, _) => meta.rx_if,
+            (Direction::Output, Disposition::Output(sw_if)) => sw_if,
+            (Direction::Output, _) => continue,
+        };
+        let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
+        if let Some(info) = AclPacketInfo::from_ipv4_bytes(l3) {
+            acl.prefetch_reply_bucket(config, sw_if, direction, &info, cx.prefetch);
+        }
     }
 }
 
@@ -147,7 +168,7 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
         };
         burst.set_warm_hash(i, hash);
     }
-    warm_sessions(acl, burst, cx);
+    warm_sessions(acl, config, burst, pkts, Direction::Output, cx);
     let mut output_acls = RunCache::default();
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Disposition::Output(sw_if) = burst.disposition(i) else {
