@@ -338,6 +338,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         let mut worker = worker.prefetching::<dpdk::CpuPrefetch>();
         worker.set_flow_cache(!options.no_flow_cache);
         let snapshot = control.snapshot();
+        worker.adopt(&snapshot);
         for question in control.pending_questions() {
             worker
                 .answer(question.clone(), &snapshot, 0)

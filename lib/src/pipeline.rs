@@ -214,6 +214,15 @@ impl<P: PrefetchHint> Worker<P> {
         &mut self.nat
     }
 
+    /// Fits the session tables to `snapshot` now. A worker does it at the first burst of
+    /// each new snapshot anyway; the app calls this before it launches the worker, so
+    /// that the first burst does not spend the startup configuration's allocations
+    /// (~140 ms of page faults for the default 500k ACL sessions) while its port's ring
+    /// fills.
+    pub fn adopt(&mut self, snapshot: &Snapshot) {
+        self.sync(snapshot);
+    }
+
     /// Fits the session tables to a new snapshot. Allocates only when the snapshot
     /// changed, which the epoch tells with one comparison per burst.
     fn sync(&mut self, snapshot: &Snapshot) {
@@ -1119,6 +1128,18 @@ Packet 1
         let mut snap = snapshot();
         snap.acl = Arc::new(table.build());
         snap
+    }
+
+    /// A worker adopted before launch has its tables at the snapshot's sizes, so its
+    /// first burst has nothing to allocate.
+    #[test]
+    fn adopt_sizes_the_tables_before_the_first_burst() {
+        let snap = reflective_snapshot();
+        let mut worker = Worker::new(ticks);
+        let limit = snap.acl.max_sessions;
+        assert_ne!(worker.acl().session_limit(), limit);
+        worker.adopt(&snap);
+        assert_eq!(worker.acl().session_limit(), limit);
     }
 
     #[test]
