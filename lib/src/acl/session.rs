@@ -420,7 +420,10 @@ fn entry_key(slots: &[Session], found: u32) -> Option<u128> {
 pub(crate) struct SessionTable {
     /// Both keys of every live session, as entries: the slot number shifted left, plus 1
     /// for the reverse key (the keys themselves are in the slots), found by bucket
-    /// address.
+    /// address. About two ways per key at the limit (~37 B per session): at one, about
+    /// a quarter of the seven-way buckets of a full table had given keys up, and a new
+    /// flow's look in such a bucket goes on to `given_up` (a miss the warm-up passes
+    /// cannot ask for), which made a new session at the limit cost ~1200 cycles.
     cache: FlowCache,
     /// The entries `cache`'s full buckets gave up, and only those. Sized for twice the
     /// keys at the limit (should every bucket give up every key): hashbrown then always
@@ -444,7 +447,7 @@ pub(crate) struct SessionTable {
 impl SessionTable {
     pub(crate) fn new(max: usize) -> SessionTable {
         SessionTable {
-            cache: FlowCache::with_entries(2 * max),
+            cache: FlowCache::with_entries(4 * max),
             given_up: HashTable::with_capacity(4 * max),
             hasher: SeededHash::random(),
             slots: Vec::with_capacity(max),
@@ -468,7 +471,7 @@ impl SessionTable {
             self.slots.reserve(max.saturating_sub(self.slots.len()));
             self.free.reserve(max.saturating_sub(self.free.len()));
             // Every live key is indexed again, in buckets sized for the new limit.
-            self.cache.reset(2 * max);
+            self.cache.reset(4 * max);
             self.given_up = HashTable::with_capacity(4 * max);
             for index in 0..self.slots.len() as u32 {
                 let Some(&session) = self.slots.get(index as usize).filter(|s| s.in_use) else {
@@ -764,8 +767,8 @@ impl SessionTable {
     }
 
     /// Creates the session for `packet`, first seen on (sw_if, direction). When the table
-    /// is full, expired sessions are reclaimed, then a transient TCP session is recycled
-    /// ([`SessionTable::reusable_transient`]); failing both, the packet gets no session.
+    /// is full, room is made ([`SessionTable::make_room`]); failing that, the packet gets
+    /// no session.
     pub(crate) fn create(
         &mut self,
         packet: &AclPacketInfo,
@@ -791,13 +794,7 @@ impl SessionTable {
             }
         }
         if self.live >= self.max {
-            self.reclaim_expired(now_ns, timeouts, 4);
-        }
-        if self.live >= self.max {
-            let Some(recycled) = self.reusable_transient(now_ns) else {
-                return Err(CreateError::TableFull);
-            };
-            self.delete(recycled, now_ns);
+            self.make_room(now_ns, timeouts)?;
         }
         let index = match self.free.pop() {
             Some(index) => index,
@@ -844,6 +841,23 @@ impl SessionTable {
         self.live += 1;
         self.push_tail(index, list, heard_stamp(now_ns));
         Ok(index)
+    }
+
+    /// At the limit: expired sessions are reclaimed (a few steps of
+    /// [`SessionTable::reclaim_expired`]), else a transient TCP session is recycled
+    /// ([`SessionTable::reusable_transient`]). Out of line: below the limit, never run.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, now_ns: u64, timeouts: &SessionTimeouts) -> Result<(), CreateError> {
+        self.reclaim_expired(now_ns, timeouts, 4);
+        if self.live < self.max {
+            return Ok(());
+        }
+        let recycled = self
+            .reusable_transient(now_ns)
+            .ok_or(CreateError::TableFull)?;
+        self.delete(recycled, now_ns);
+        Ok(())
     }
 
     /// Deletes expired sessions, looking only at the heads of the expiry lists, at most
