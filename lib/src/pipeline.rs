@@ -165,7 +165,8 @@ impl Worker {
 
     /// The same worker with a real prefetch, for ip4-flow-cache and the stages' warm-up
     /// passes.
-    pub fn prefetching<Q: PrefetchHint>(self) -> Worker<Q> {
+    pub fn prefetching<Q: PrefetchHint>(mut self) -> Worker<Q> {
+        self.acl.set_prefetch(Q::prefetch);
         Worker {
             burst: self.burst,
             verdicts: self.verdicts,

@@ -220,6 +220,11 @@ impl AclWorker {
         worker
     }
 
+    /// The prefetch the session table asks with outside the stages' warm-up passes.
+    pub fn set_prefetch(&mut self, prefetch: Prefetch) {
+        self.sessions.set_prefetch(prefetch);
+    }
+
     /// Adopts a new snapshot: sizes counters and the session table. Allocates, so it runs
     /// between bursts, never per packet.
     pub fn install(&mut self, config: &AclConfig) {

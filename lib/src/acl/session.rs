@@ -442,6 +442,8 @@ pub(crate) struct SessionTable {
     /// Sessions deleted in the second they were last heard in (their stamp still ahead
     /// of the clock): see [`SessionTable::fresh_deletes`].
     fresh_deletes: u32,
+    /// The worker's prefetch, for the next session a full table will recycle.
+    prefetch: Prefetch,
 }
 
 impl SessionTable {
@@ -461,7 +463,13 @@ impl SessionTable {
             backlog: false,
             created: vec![0; CREATED_SLOTS].into_boxed_slice(),
             fresh_deletes: 0,
+            prefetch: crate::pipeline::no_prefetch,
         }
+    }
+
+    /// The prefetch [`SessionTable::make_room`] asks with.
+    pub(crate) fn set_prefetch(&mut self, prefetch: Prefetch) {
+        self.prefetch = prefetch;
     }
 
     /// Changes the limit; growing allocates, so it runs between bursts.
@@ -856,8 +864,37 @@ impl SessionTable {
         let recycled = self
             .reusable_transient(now_ns)
             .ok_or(CreateError::TableFull)?;
+        let list = self
+            .slots
+            .get(recycled as usize)
+            .map(|s| usize::from(s.list));
         self.delete(recycled, now_ns);
+        if let Some(list) = list {
+            self.prefetch_next_recycled(list);
+        }
         Ok(())
+    }
+
+    /// A table at its limit recycles the head of `list` next, most likely: asks for its
+    /// keys' buckets (which its delete empties) and for the session after it (whose link
+    /// the delete updates). The head itself was that session for the delete just done,
+    /// so its line is here; at a full rate of new flows each recycling then finds its
+    /// lines in the cache instead of waiting for three.
+    fn prefetch_next_recycled(&self, list: usize) {
+        let Some(head) = self
+            .lists
+            .get(list)
+            .and_then(|l| self.slots.get(l.head as usize))
+        else {
+            return;
+        };
+        self.cache
+            .prefetch(self.hash(head.forward_key), self.prefetch);
+        self.cache
+            .prefetch(self.hash(head.reverse_key()), self.prefetch);
+        if let Some(next) = self.slots.get(head.next as usize) {
+            (self.prefetch)(std::ptr::from_ref(next).cast());
+        }
     }
 
     /// Deletes expired sessions, looking only at the heads of the expiry lists, at most
@@ -1126,6 +1163,50 @@ mod tests {
             assert_eq!(joined, held, "{second:?} after {first:?}");
             assert_eq!((table.len(), table.index_len()), (1, 2), "{second:?}");
         }
+    }
+
+    /// At the limit, recycling a closed session asks for the lines the next recycling
+    /// needs: the new head's two buckets and the session after it.
+    #[test]
+    fn recycling_asks_for_the_next_recycled_sessions_lines() {
+        use crate::flow_cache::recording::{asked, recording_prefetch};
+        let timeouts = SessionTimeouts::default();
+        let mut table = SessionTable::new(4);
+        table.set_prefetch(recording_prefetch);
+        let (pod, input) = (IfIndex(3), Direction::Input);
+        let packet = |port: u16, flags: u8| AclPacketInfo {
+            tcp_flags: flags,
+            ..info(ip_proto::TCP, "10.1.1.3", port, "10.96.0.10", 80)
+        };
+        for port in 0..4 {
+            table
+                .create(&packet(port, 0x02), pod, input, 0, &timeouts)
+                .unwrap();
+            // The client resets: closed, recyclable at any age.
+            table
+                .lookup(&packet(port, 0x04), pod, input, 0, &timeouts)
+                .unwrap();
+        }
+        asked();
+        table
+            .create(&packet(9, 0x02), pod, input, 0, &timeouts)
+            .unwrap();
+        assert_eq!(table.len(), 4);
+        assert!(
+            table.handle(&packet(0, 0), pod, input).is_none(),
+            "the oldest went"
+        );
+        let recorded = asked();
+        let head = table.slots[1];
+        table
+            .cache
+            .prefetch(table.hash(head.forward_key), recording_prefetch);
+        table
+            .cache
+            .prefetch(table.hash(head.reverse_key()), recording_prefetch);
+        let mut expected = asked();
+        expected.push(std::ptr::from_ref(&table.slots[2]) as usize);
+        assert_eq!(recorded, expected);
     }
 
     /// A session keeps only its reply's ports; the reverse key it rebuilds from them is
