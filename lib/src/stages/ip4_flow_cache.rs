@@ -647,20 +647,18 @@ impl Ip4FlowCache {
                 *plan_slot = Plan::default();
                 continue;
             };
-            let plan = if entry.epoch == epoch {
-                check(acl, nat, entry, pkt.data(), cx, mark)
-            } else {
-                None
-            };
-            let Some(plan) = plan else {
+            // Planned in place: a plan returned by value was copied field by field.
+            if entry.epoch != epoch
+                || check(acl, nat, entry, pkt.data(), cx, mark, plan_slot).is_none()
+            {
                 *plan_slot = Plan::default();
                 stale += 1;
                 continue;
-            };
+            }
+            let plan = &*plan_slot;
             any_acl_in |= !plan.acl_fresh && entry.acl_in.is_session();
             any_nat |= plan.nat != NO_NAT;
             any_acl_out |= !plan.acl_fresh && entry.acl_out.is_session();
-            *plan_slot = plan;
             held += 1;
         }
         self.stats.stale += stale;
@@ -920,7 +918,8 @@ fn count_carried(cx: &Context<'_>, by_nat: &[u64; 3]) {
 }
 
 /// One packet of a known flow, checked: every session the entry names is still the one
-/// a lookup would find (and not expired), the size is within the MTU. Changes nothing.
+/// a lookup would find (and not expired), the size is within the MTU. Writes the plan
+/// (left partly written when a check fails); changes nothing else.
 #[inline(always)]
 fn check(
     acl: &AclWorker,
@@ -929,7 +928,8 @@ fn check(
     frame: &[u8],
     cx: &Context<'_>,
     fresh_mark: u32,
-) -> Option<Plan> {
+    plan: &mut Plan,
+) -> Option<()> {
     let ip = frame.get(ETH_LEN..ETH_LEN + IP_LEN)?;
     let total_len = u16::from_be_bytes([ip[2], ip[3]]);
     let out = cx.snapshot.interface(IfIndex(entry.tx_if))?;
@@ -955,7 +955,7 @@ fn check(
     if !acl_live(entry.acl_in) || !acl_live(entry.acl_out) {
         return None;
     }
-    let mut plan = Plan {
+    *plan = Plan {
         total_len,
         proto,
         tcp_flags,
@@ -993,7 +993,7 @@ fn check(
         plan.nat = index;
         (plan.src, plan.dst, plan.sport, plan.dport) = (src.to_bits(), dst.to_bits(), sport, dport);
     }
-    Some(plan)
+    Some(())
 }
 
 /// What ip4-input (padding), NAT44 and ip4-rewrite do to a checked packet's bytes.
