@@ -1,5 +1,6 @@
-//! A lookup cache in front of a session table, laid out so that a burst can ask for its
-//! cache lines before it needs them.
+//! A bucketed hash index of session keys (a cache in front of a session table, or the
+//! table's index itself), laid out so that a burst can ask for its cache lines before it
+//! needs them.
 //!
 //! A hashbrown lookup is three dependent cache misses (control bytes, bucket, the session
 //! the bucket names), and none of their addresses is known before the previous one has
@@ -304,6 +305,54 @@ mod tests {
                 "{entries}: {ways}"
             );
         }
+    }
+
+    /// As an index with a table aside for what full buckets give up: every key is in
+    /// its bucket or aside, never both, and the buckets' counts of keys given up are the
+    /// keys aside; removing says where the key was.
+    #[test]
+    fn as_an_index_every_key_is_in_its_bucket_or_aside() {
+        let mut cache = FlowCache::with_entries(64);
+        let mut aside: HashMap<u32, u64> = HashMap::new();
+        let mut live: HashMap<u32, u64> = HashMap::new();
+        let mut rng = FastRng::new(7);
+        for step in 0..20_000u32 {
+            if live.len() >= 200 || (!live.is_empty() && rng.below(2) == 0) {
+                let value = *live
+                    .keys()
+                    .nth(rng.below(live.len() as u64) as usize)
+                    .unwrap();
+                let hash = live.remove(&value).unwrap();
+                let was_cached = cache.remove(hash, value);
+                assert_eq!(was_cached, aside.remove(&value).is_none(), "step {step}");
+            } else {
+                let hash = hash_of(u64::from(step));
+                live.insert(step, hash);
+                if let Some(victim) = cache.push(hash, step) {
+                    assert_ne!(victim, step);
+                    let victim_hash = live[&victim];
+                    assert_eq!(
+                        victim_hash as usize & cache.mask,
+                        hash as usize & cache.mask
+                    );
+                    assert!(
+                        aside.insert(victim, victim_hash).is_none(),
+                        "given up twice"
+                    );
+                }
+            }
+            for (&value, &hash) in &live {
+                let cached = cache.find(hash, |v| v == value).is_some();
+                assert_ne!(cached, aside.contains_key(&value), "step {step}: {value}");
+            }
+            let counted = cache
+                .buckets
+                .iter()
+                .map(|b| (b.victim >> 8) as usize)
+                .sum::<usize>();
+            assert_eq!(counted, aside.len(), "step {step}");
+        }
+        assert!(!aside.is_empty() || cache.buckets.len() * WAYS >= 200);
     }
 
     /// Random inserts and removals against a std map, under twice the load the cache is

@@ -1770,22 +1770,31 @@ fn warm_up_passes_ask_for_the_bucket_then_the_session() {
 
     // Before the session exists: the bucket is asked for, and no session.
     let hash = reply_bucket(&worker).unwrap();
-    let reply_line = asked();
-    assert_eq!(reply_line.len(), 1);
+    assert_eq!(asked().len(), 1);
     assert!(!worker.prefetch_session(hash, recording_prefetch));
     assert!(asked().is_empty());
 
-    // The SYN's bucket names no session either: the bucket its reply's key will take
-    // when the rules create the session is asked for; on an interface without ACLs,
-    // nothing.
-    let syn_hash = worker
-        .prefetch_bucket(&config, POD, Direction::Input, &syn, recording_prefetch)
+    // A new flow's bucket names no session: the bucket its reply's key will take when
+    // the rules create the session is asked for; on an interface without ACLs,
+    // nothing. (A flow whose own bucket is its reply's, one in eight with this table's
+    // eight buckets and its random seed, could not tell the two apart: ports are tried
+    // until they differ.)
+    let (flow, own_hash, reply_line) = (40001u16..)
+        .map(|port| {
+            let flow = tcp("10.1.1.3", port, "10.1.1.9", 80, SYN);
+            let reply = tcp("10.1.1.9", 80, "10.1.1.3", port, SYN_ACK);
+            let own =
+                worker.prefetch_bucket(&config, POD, Direction::Input, &flow, recording_prefetch);
+            worker.prefetch_bucket(&config, POD, Direction::Output, &reply, recording_prefetch);
+            (flow, own.unwrap(), asked())
+        })
+        .find(|(_, _, lines)| lines[0] != lines[1])
+        .map(|(flow, own, lines)| (flow, own, lines[1]))
         .unwrap();
-    asked();
-    assert!(!worker.prefetch_session(syn_hash, recording_prefetch));
-    worker.prefetch_reply_bucket(&config, POD, Direction::Input, &syn, recording_prefetch);
-    assert_eq!(asked(), reply_line, "the SYN-ACK's bucket");
-    worker.prefetch_reply_bucket(&config, TAP0, Direction::Input, &syn, recording_prefetch);
+    assert!(!worker.prefetch_session(own_hash, recording_prefetch));
+    worker.prefetch_reply_bucket(&config, POD, Direction::Input, &flow, recording_prefetch);
+    assert_eq!(asked(), vec![reply_line], "the reply's bucket");
+    worker.prefetch_reply_bucket(&config, TAP0, Direction::Input, &flow, recording_prefetch);
     assert!(asked().is_empty(), "no ACL on tap0");
 
     worker.classify(&config, POD, Direction::Input, &syn, 0);
