@@ -57,7 +57,9 @@
 //! A flow is learnt from a packet that neither opens nor closes it (TCP without SYN, FIN
 //! or RST; any UDP): the first packets of a connection, which make its sessions, and its
 //! last ones take the stages anyway, and a connection per request never pays for entries
-//! it would not use. Its later packets hit whatever their flags.
+//! it would not use. Its later packets hit whatever their flags, but for SYN: a segment
+//! with SYN is not even looked for (an entry for its tuple could only be one an earlier
+//! connection left), which spares each new connection and its reply a bucket's line.
 //!
 //! Not learnt (they always take the stages): ICMP, packets that leave by an
 //! interface with NAT44's output feature, packets from outside on an interface that is
@@ -245,11 +247,11 @@ struct Plan {
 
 const NO_ENTRY: usize = usize::MAX;
 
-/// The key of a packet that may use the cache: our MAC, IPv4 without options or
-/// fragmentation, a correct header checksum, lengths that hold, TTL above 1, and a whole
-/// TCP or UDP header. Anything else takes the stages.
+/// The key of a packet that may use the cache, and its TCP flags (0 for UDP): our MAC,
+/// IPv4 without options or fragmentation, a correct header checksum, lengths that
+/// hold, TTL above 1, and a whole TCP or UDP header. Anything else takes the stages.
 #[inline(always)]
-fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<FlowKey> {
+fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<(FlowKey, u8)> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.destination() != our_mac || eth.ethertype() != EtherType::Ipv4 {
         return None;
@@ -264,26 +266,27 @@ fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<FlowKey> {
         return None;
     }
     // The views NAT44 parses with: what they refuse, the stages drop.
-    let (sport, dport) = match ip.protocol() {
+    let (sport, dport, tcp_flags) = match ip.protocol() {
         Protocol::Tcp => {
             let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
-            (tcp.src_port(), tcp.dst_port())
+            (tcp.src_port(), tcp.dst_port(), tcp.flags().0)
         }
         Protocol::Udp => {
             let udp = UdpPacket::new_checked(ip.payload()).ok()?;
-            (udp.src_port(), udp.dst_port())
+            (udp.src_port(), udp.dst_port(), 0)
         }
         _ => return None,
     };
     let proto = u8::from(ip.protocol());
-    Some(flow_key(
+    let key = flow_key(
         rx_if,
         ip.src().to_bits(),
         ip.dst().to_bits(),
         sport,
         dport,
         proto,
-    ))
+    );
+    Some((key, tcp_flags))
 }
 
 /// The checksum changes of a translation from `old` to `new`, as NAT44's rewrite makes
@@ -351,6 +354,8 @@ pub struct FlowCacheStats {
     pub acl_fresh: u64,
     /// Packets forwarded from a burst whose other packets took the stages.
     pub partial: u64,
+    /// TCP segments with SYN (connections opening), sent to the stages unlooked-for.
+    pub opening: u64,
 }
 
 /// One worker's flow cache.
@@ -465,7 +470,8 @@ impl Ip4FlowCache {
              {:>14} packets with an entry whose burst took the stages\n\
              {:>14} entries learnt\n\
              {:>14} packets forwarded whose ACL sessions were already refreshed this second\n\
-             {:>14} packets forwarded beside packets that took the stages\n",
+             {:>14} packets forwarded beside packets that took the stages\n\
+             {:>14} TCP SYN segments (opening connections: never looked for)\n",
             if self.enabled {
                 "on"
             } else {
@@ -481,6 +487,7 @@ impl Ip4FlowCache {
             s.learnt,
             s.acl_fresh,
             s.partial,
+            s.opening,
         )
     }
 
@@ -573,7 +580,15 @@ impl Ip4FlowCache {
         let (entries, bucket_mask) = (&self.entries, self.bucket_mask);
         for (pending, pkt) in pending.iter_mut().zip(&pkts[..n]) {
             *pending = match parse(pkt.data(), our_mac, rx_if) {
-                Some(key) => {
+                // A SYN opens a connection: no segment carrying one is ever learnt, so
+                // an entry for its flow could only be one a closed connection of the same
+                // tuple left. It takes the stages without a look (a bucket, most often
+                // a cache miss, per new connection and its reply).
+                Some((_, tcp_flags)) if tcp_flags & SYN != 0 => {
+                    self.stats.opening += 1;
+                    Pending::default()
+                }
+                Some((key, _)) => {
                     let hash = hash(&key);
                     for at in buckets(bucket_mask, hash).into_iter().take(1) {
                         if let Some(entry) = entries.get(at) {
@@ -1331,7 +1346,7 @@ mod tests {
         let mac = crate::spec_frames::TAP2_MAC;
         let syn = crate::spec_frames::syn();
         let rx = IfIndex(2);
-        assert!(parse(&syn, mac, rx).is_some());
+        assert_eq!(parse(&syn, mac, rx).map(|(_, flags)| flags), Some(SYN));
         let refused = |edit: &dyn Fn(&mut Vec<u8>)| {
             let mut frame = syn.clone();
             edit(&mut frame);
