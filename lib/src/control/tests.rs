@@ -1162,17 +1162,13 @@ fn flow_cache_room_for_the_stages_counts_stale_entries() {
 #[test]
 fn flow_cache_never_takes_slot_zero_for_a_packet_without_an_entry() {
     let (control, tap2, tap0) = flow_cache_node();
-    let snapshot = control.snapshot();
-    let (mut cached, mut plain) = cached_and_plain();
-    let mut rng = crate::rand::FastRng::new(41);
-    let a = tcp_flow(1, 30_000);
-    let ack = open_and_learn(
-        [&mut cached, &mut plain],
-        &snapshot,
-        (tap2, tap0),
-        &a,
-        &mut rng,
-    );
+    let KnownFlow {
+        snapshot,
+        mut cached,
+        mut plain,
+        ack,
+        ..
+    } = known_flow(&control, (tap2, tap0), &tcp_flow(1, 30_000), 41);
     assert!(cached.flow_cache_mut().copy_an_entry_to_slot_zero());
     let mut expiring = ack.clone();
     expiring[22] = 1;
@@ -1386,20 +1382,39 @@ fn open_flow(
     }
 }
 
-/// Opens `flow` at NOW (its ACK learnt), then sends an ACK of it again (a hit in the
-/// first worker); returns that ACK.
-fn open_and_learn(
-    workers: [&mut Worker; 2],
-    snapshot: &Snapshot,
+/// Where several flow-cache tests start: `control`'s snapshot, a worker with the cache
+/// and one without, and a flow opened on both at NOW (its ACK learnt) and sent an ACK
+/// again (a hit in `cached`).
+struct KnownFlow {
+    snapshot: Arc<Snapshot>,
+    cached: Worker,
+    plain: Worker,
+    rng: crate::rand::FastRng,
+    /// The ACK sent last.
+    ack: Vec<u8>,
+}
+
+fn known_flow(
+    control: &Control,
     (pods, host): (IfIndex, IfIndex),
     flow: &TestFlow,
-    rng: &mut crate::rand::FastRng,
-) -> Vec<u8> {
-    let [c, p] = workers;
-    open_flow([&mut *c, &mut *p], snapshot, (pods, host), flow, NOW, rng);
-    let ack = clean_frame(flow, false, 0x10, rng);
-    through_both([c, p], snapshot, pods, std::slice::from_ref(&ack), NOW);
-    ack
+    seed: u64,
+) -> KnownFlow {
+    let snapshot = control.snapshot();
+    let (mut cached, mut plain) = cached_and_plain();
+    let mut rng = crate::rand::FastRng::new(seed);
+    let workers = [&mut cached, &mut plain];
+    open_flow(workers, &snapshot, (pods, host), flow, NOW, &mut rng);
+    let ack = clean_frame(flow, false, 0x10, &mut rng);
+    let burst = std::slice::from_ref(&ack);
+    through_both([&mut cached, &mut plain], &snapshot, pods, burst, NOW);
+    KnownFlow {
+        snapshot,
+        cached,
+        plain,
+        rng,
+        ack,
+    }
 }
 
 /// A SYN is never looked for in the cache, even on a flow the cache has an entry for (a
@@ -1408,17 +1423,14 @@ fn open_and_learn(
 #[test]
 fn a_syn_takes_the_stages_even_with_an_entry() {
     let (control, pods, host) = bench_node();
-    let snapshot = control.snapshot();
-    let (mut cached, mut plain) = cached_and_plain();
-    let mut rng = crate::rand::FastRng::new(8);
     let flow = tcp_flow(7, 43_000);
-    let ack = open_and_learn(
-        [&mut cached, &mut plain],
-        &snapshot,
-        (pods, host),
-        &flow,
-        &mut rng,
-    );
+    let KnownFlow {
+        snapshot,
+        mut cached,
+        mut plain,
+        mut rng,
+        ack,
+    } = known_flow(&control, (pods, host), &flow, 8);
     let stats = |w: &Worker| {
         let s = w.flow_cache().stats();
         (s.opening, s.hits, s.misses)
@@ -1443,17 +1455,12 @@ fn a_syn_takes_the_stages_even_with_an_entry() {
 #[test]
 fn flow_cache_entry_is_stale_after_a_configuration_change() {
     let (mut control, pods, host) = bench_node();
-    let snapshot = control.snapshot();
-    let (mut cached, mut plain) = cached_and_plain();
-    let mut rng = crate::rand::FastRng::new(4);
-    let flow = tcp_flow(5, 42_000);
-    let ack = open_and_learn(
-        [&mut cached, &mut plain],
-        &snapshot,
-        (pods, host),
-        &flow,
-        &mut rng,
-    );
+    let KnownFlow {
+        mut cached,
+        mut plain,
+        ack,
+        ..
+    } = known_flow(&control, (pods, host), &tcp_flow(5, 42_000), 4);
     assert_eq!(cached.flow_cache().stats().hits, 1);
     control
         .execute_line("set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:52 static")
