@@ -1077,25 +1077,32 @@ fn flow_cache_forwards_beside_the_stages_only_with_room_in_the_tables() {
 /// table of `max` per worker.
 fn routed_acl_node(max: usize) -> (Control, IfIndex, IfIndex) {
     let (mut control, pods, host) = two_port_node([("pods", "net_pcap0"), ("host", "net_null0")]);
-    for line in [
-        "set interface mac address pods 02:fe:16:3f:5f:0f",
-        "set interface ip address pods 10.1.1.1/24",
-        "set interface state pods up",
-        "set interface mac address host 01:23:45:67:89:42",
-        "set interface ip address host 172.30.1.1/24",
-        "set interface state host up",
-        "set ip neighbor pods 10.1.1.3 00:00:00:00:00:02 static",
-        "ip route add 10.1.0.0/16 via 10.1.1.3 pods",
-        "set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:51 static",
+    let max_entries = format!("set acl-plugin session table max-entries {max}");
+    let lines = [
         "ip route add 10.104.0.0/16 via 172.30.1.2 host",
         "set acl-plugin acl permit+reflect",
         "set acl-plugin interface pods input acl 0",
-        &format!("set acl-plugin session table max-entries {max}"),
-    ] {
+        &max_entries,
+    ];
+    for line in BENCH_INTERFACES.iter().chain(&lines) {
         control.execute_line(line).unwrap();
     }
     (control, pods, host)
 }
+
+/// scripts/bench's two interfaces: addresses, MACs, the client pods' neighbour and
+/// route, the host's next hop.
+const BENCH_INTERFACES: [&str; 9] = [
+    "set interface mac address pods 02:fe:16:3f:5f:0f",
+    "set interface ip address pods 10.1.1.1/24",
+    "set interface state pods up",
+    "set interface mac address host 01:23:45:67:89:42",
+    "set interface ip address host 172.30.1.1/24",
+    "set interface state host up",
+    "set ip neighbor pods 10.1.1.3 00:00:00:00:00:02 static",
+    "ip route add 10.1.0.0/16 via 10.1.1.3 pods",
+    "set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:51 static",
+];
 
 /// The room the packets taking the stages need counts those whose entries turned out
 /// stale, not only those without one: here two known flows' sessions expired, so their
@@ -1284,21 +1291,12 @@ fn bench_node() -> (Control, IfIndex, IfIndex) {
 fn bench_node_with(acl_lines: &[&str]) -> (Control, IfIndex, IfIndex) {
     let (mut control, pods, host) = two_port_node([("pods", "net_pcap0"), ("host", "net_null0")]);
     let lines = [
-        "set interface mac address pods 02:fe:16:3f:5f:0f",
-        "set interface ip address pods 10.1.1.1/24",
-        "set interface state pods up",
-        "set interface mac address host 01:23:45:67:89:42",
-        "set interface ip address host 172.30.1.1/24",
-        "set interface state host up",
-        "set ip neighbor pods 10.1.1.3 00:00:00:00:00:02 static",
-        "ip route add 10.1.0.0/16 via 10.1.1.3 pods",
-        "set ip neighbor host 172.30.1.2 3e:1b:70:2d:4d:51 static",
         "ip route add 10.20.0.0/24 via 172.30.1.2 host",
         "nat44 add static mapping tcp local 10.20.0.2 8080 external 10.104.221.85 80 out2in-only",
         "set interface nat44 out pods",
         "set interface nat44 in host",
     ];
-    for line in lines.iter().chain(acl_lines) {
+    for line in BENCH_INTERFACES.iter().chain(&lines).chain(acl_lines) {
         control.execute_line(line).unwrap();
     }
     (control, pods, host)
