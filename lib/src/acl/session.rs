@@ -489,18 +489,18 @@ impl SessionTable {
                 let Some(&session) = self.slots.get(index as usize).filter(|s| s.in_use) else {
                     continue;
                 };
-                self.index(session.forward_key, index << 1);
-                self.index(session.reverse_key(), index << 1 | 1);
+                self.index(self.hash(session.forward_key), index << 1);
+                self.index(self.hash(session.reverse_key()), index << 1 | 1);
             }
         }
         self.max = max;
     }
 
-    /// Indexes entry `found` under `key`: in its bucket, and the entry a full bucket
-    /// gives up for it in `given_up`.
+    /// Indexes entry `found` under its key's `hash`: in its bucket, and the entry a full
+    /// bucket gives up for it in `given_up`.
     #[inline(always)]
-    fn index(&mut self, key: u128, found: u32) {
-        let Some(victim) = self.cache.push(self.hash(key), found) else {
+    fn index(&mut self, hash: u64, found: u32) {
+        let Some(victim) = self.cache.push(hash, found) else {
             return;
         };
         let (slots, hasher) = (&self.slots, self.hasher);
@@ -791,7 +791,8 @@ impl SessionTable {
     ) -> Result<u32, CreateError> {
         let forward_key = session_key(packet, sw_if, direction);
         let reverse_key = reverse_of(forward_key, packet.has_l4());
-        if let Some(existing) = self.peek(forward_key, self.hash(forward_key)) {
+        let (forward_hash, reverse_hash) = (self.hash(forward_key), self.hash(reverse_key));
+        if let Some(existing) = self.peek(forward_key, forward_hash) {
             return Ok(existing >> 1);
         }
         // The reply's key may be held by another session (a flow reflected from the
@@ -801,7 +802,7 @@ impl SessionTable {
         // above found it; only a key without ports ((0, 0): a non-first fragment, whose
         // key reads like an echo reply's or a port-0 flow's) can be held alone.
         if reverse_key >> key_bits::SPORT & 0xffff_ffff == 0 {
-            if let Some(existing) = self.peek(reverse_key, self.hash(reverse_key)) {
+            if let Some(existing) = self.peek(reverse_key, reverse_hash) {
                 return Ok(existing >> 1);
             }
         }
@@ -840,13 +841,10 @@ impl SessionTable {
             Some(slot) => *slot = session,
             None => self.slots.push(session),
         }
-        self.index(forward_key, index << 1);
-        self.index(reverse_key, index << 1 | 1);
-        for key in [forward_key, reverse_key] {
-            if let Some(count) = self
-                .created
-                .get_mut(created_slot(self.hasher.hash_u128(key)))
-            {
+        self.index(forward_hash, index << 1);
+        self.index(reverse_hash, index << 1 | 1);
+        for hash in [forward_hash, reverse_hash] {
+            if let Some(count) = self.created.get_mut(created_slot(hash)) {
                 *count = count.wrapping_add(1);
             }
         }
