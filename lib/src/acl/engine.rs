@@ -7,6 +7,7 @@ use super::config::{AclConfig, AclTable};
 use super::packet::AclPacketInfo;
 use super::rule::{AclAction, Direction};
 use super::session::{CreateError, SessionHandle, SessionSummary, SessionTable};
+use crate::burst::MAX_BURST;
 use crate::node::{DropReason, NodeId};
 use crate::node_errors;
 use crate::pipeline::Prefetch;
@@ -207,6 +208,9 @@ impl AclCounters {
 pub struct AclWorker {
     sessions: SessionTable,
     counters: AclCounters,
+    /// The burst a stage is running over, as its first pass parsed it (`None`: a packet
+    /// it did not parse), so that its later passes neither parse nor hash again.
+    parsed: Box<[Option<AclPacketInfo>; MAX_BURST]>,
 }
 
 impl AclWorker {
@@ -215,6 +219,7 @@ impl AclWorker {
         let mut worker = AclWorker {
             sessions: SessionTable::new(config.max_sessions),
             counters: AclCounters::default(),
+            parsed: Box::new([None; MAX_BURST]),
         };
         worker.install(config);
         worker
@@ -232,22 +237,39 @@ impl AclWorker {
         self.sessions.set_max(config.max_sessions);
     }
 
-    /// A burst's first warm-up pass: asks for the cache bucket of `packet`'s session
-    /// key and returns the key's hash for the second pass, or None when `sw_if` has no
-    /// ACLs in `direction`.
+    /// A stage's first warm-up pass over packet `slot` of its burst, crossing `sw_if` in
+    /// `direction` with its IPv4 header at the start of `l3` (`None`: a packet the
+    /// stage passes over): parses it into the slot, asks for the cache bucket of its
+    /// session key, and returns the key's hash for the later passes; 0 when there is no
+    /// key (no ACLs there, or a header the engine cannot read).
     #[inline]
-    pub fn prefetch_bucket(
-        &self,
+    pub fn warm_up(
+        &mut self,
         config: &AclConfig,
+        slot: usize,
         sw_if: IfIndex,
         direction: Direction,
-        packet: &AclPacketInfo,
+        l3: Option<&[u8]>,
         prefetch: Prefetch,
-    ) -> Option<u64> {
-        config.interface(sw_if, direction)?;
-        let hash = self.sessions.hash_of(packet, sw_if, direction);
+    ) -> u64 {
+        let parsed = l3
+            .filter(|_| config.interface(sw_if, direction).is_some())
+            .and_then(AclPacketInfo::from_ipv4_bytes);
+        if let Some(at) = self.parsed.get_mut(slot) {
+            *at = parsed;
+        }
+        let Some(packet) = parsed else {
+            return 0;
+        };
+        let hash = self.sessions.hash_of(&packet, sw_if, direction);
         self.sessions.prefetch_bucket(hash, prefetch);
-        Some(hash)
+        hash
+    }
+
+    /// The packet the first pass parsed into `slot`, if any.
+    #[inline(always)]
+    pub fn parsed(&self, slot: usize) -> Option<&AclPacketInfo> {
+        self.parsed.get(slot)?.as_ref()
     }
 
     /// The second pass: asks for the session the bucket names, if any, and says
@@ -257,17 +279,20 @@ impl AclWorker {
         self.sessions.prefetch_session(hash, prefetch)
     }
 
-    /// For a packet the second pass found no session for: asks for the bucket its
-    /// reply's key would take, should the rules create a session.
+    /// For a packet the second pass found no session for (parsed into `slot`): asks for
+    /// the bucket its reply's key would take, should the rules create a session.
     #[inline]
     pub fn prefetch_reply_bucket(
         &self,
         config: &AclConfig,
         sw_if: IfIndex,
         direction: Direction,
-        packet: &AclPacketInfo,
+        slot: usize,
         prefetch: Prefetch,
     ) {
+        let Some(packet) = self.parsed(slot) else {
+            return;
+        };
         if config
             .interface(sw_if, direction)
             .is_some_and(|rules| rules.is_some())
@@ -287,12 +312,47 @@ impl AclWorker {
         packet: &AclPacketInfo,
         now_ns: u64,
     ) -> AclVerdict {
+        let hash = self.sessions.hash_of(packet, sw_if, direction);
+        self.classify_hashed(config, sw_if, direction, packet, hash, now_ns)
+    }
+
+    /// The verdict for the packet a stage's first pass parsed into `slot`
+    /// ([`AclWorker::warm_up`]), with the hash that pass returned (0: none, computed
+    /// here); `None` if the pass parsed none there.
+    #[inline]
+    pub fn classify_parsed(
+        &mut self,
+        config: &AclConfig,
+        sw_if: IfIndex,
+        direction: Direction,
+        slot: usize,
+        hash: u64,
+        now_ns: u64,
+    ) -> Option<AclVerdict> {
+        let packet = (*self.parsed.get(slot)?)?;
+        let hash = match hash {
+            0 => self.sessions.hash_of(&packet, sw_if, direction),
+            hash => hash,
+        };
+        Some(self.classify_hashed(config, sw_if, direction, &packet, hash, now_ns))
+    }
+
+    #[inline(always)]
+    fn classify_hashed(
+        &mut self,
+        config: &AclConfig,
+        sw_if: IfIndex,
+        direction: Direction,
+        packet: &AclPacketInfo,
+        hash: u64,
+        now_ns: u64,
+    ) -> AclVerdict {
         let Some(classifier) = config.interface(sw_if, direction) else {
             return AclVerdict::NO_ACL;
         };
         if let Some(index) =
             self.sessions
-                .lookup(packet, sw_if, direction, now_ns, &config.timeouts)
+                .lookup(packet, sw_if, direction, hash, now_ns, &config.timeouts)
         {
             self.counters.session_hits += 1;
             return AclVerdict::session(index);
@@ -301,12 +361,14 @@ impl AclWorker {
             // Sessions only (an ACL in the other direction): no rule applies here.
             return AclVerdict::NO_ACL;
         };
-        self.classify_by_rules(config, classifier, sw_if, direction, packet, now_ns)
+        self.classify_by_rules(config, classifier, sw_if, direction, packet, hash, now_ns)
     }
 
     /// [`AclWorker::classify`] past the session lookup. Out of line, so that a session
     /// hit does not set up the frame the rule match and the session creation need.
+    /// (`hash` is the session lookup's, which the creation does not make again.)
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn classify_by_rules(
         &mut self,
         config: &AclConfig,
@@ -314,6 +376,7 @@ impl AclWorker {
         sw_if: IfIndex,
         direction: Direction,
         packet: &AclPacketInfo,
+        hash: u64,
         now_ns: u64,
     ) -> AclVerdict {
         let Some(found) = classifier.lookup(packet) else {
@@ -330,10 +393,14 @@ impl AclWorker {
         }
         let verdict = AclVerdict::rule(&found);
         if found.action == AclAction::PermitReflect {
-            match self
-                .sessions
-                .create(packet, sw_if, direction, now_ns, &config.timeouts)
-            {
+            match self.sessions.create(
+                packet,
+                sw_if,
+                direction,
+                Some(hash),
+                now_ns,
+                &config.timeouts,
+            ) {
                 Ok(_) => self.counters.sessions_created += 1,
                 Err(CreateError::TableFull) => {
                     self.counters.too_many_sessions += 1;

@@ -617,18 +617,19 @@ impl SessionTable {
     }
 
     /// The session `packet` belongs to, refreshed and with its TCP state advanced; an
-    /// expired session is deleted and reported as absent.
+    /// expired session is deleted and reported as absent. `hash` is
+    /// [`SessionTable::hash_of`] the packet on (sw_if, direction).
     #[inline]
     pub(crate) fn lookup(
         &mut self,
         packet: &AclPacketInfo,
         sw_if: IfIndex,
         direction: Direction,
+        hash: u64,
         now_ns: u64,
         timeouts: &SessionTimeouts,
     ) -> Option<u32> {
         let key = session_key(packet, sw_if, direction);
-        let hash = self.hash(key);
         let slots = &self.slots;
         let found = match self
             .cache
@@ -778,23 +779,35 @@ impl SessionTable {
         Some(std::ptr::from_ref(session).cast())
     }
 
-    /// Creates the session for `packet`, first seen on (sw_if, direction). When the table
-    /// is full, room is made ([`SessionTable::make_room`]); failing that, the packet gets
-    /// no session.
+    /// Creates the session for `packet`, first seen on (sw_if, direction), or finds the
+    /// one that holds its key already. `looked_up` is the key's hash when the caller's
+    /// [`SessionTable::lookup`] just found no session for it: the look is not made again.
+    /// When the table is full, room is made ([`SessionTable::make_room`]); failing that,
+    /// the packet gets no session.
     pub(crate) fn create(
         &mut self,
         packet: &AclPacketInfo,
         sw_if: IfIndex,
         direction: Direction,
+        looked_up: Option<u64>,
         now_ns: u64,
         timeouts: &SessionTimeouts,
     ) -> Result<u32, CreateError> {
         let forward_key = session_key(packet, sw_if, direction);
         let reverse_key = reverse_of(forward_key, packet.has_l4());
-        let (forward_hash, reverse_hash) = (self.hash(forward_key), self.hash(reverse_key));
-        if let Some(existing) = self.peek(forward_key, forward_hash) {
-            return Ok(existing >> 1);
-        }
+        let reverse_hash = self.hash(reverse_key);
+        let forward_hash = match looked_up {
+            // The caller's lookup, with nothing changed since, found no live session
+            // holding the key (or deleted the expired one that did).
+            Some(hash) => hash,
+            None => {
+                let hash = self.hash(forward_key);
+                if let Some(existing) = self.peek(forward_key, hash) {
+                    return Ok(existing >> 1);
+                }
+                hash
+            }
+        };
         // The reply's key may be held by another session (a flow reflected from the
         // other side): that session already admits this packet's replies. Keys with
         // ports are reversed one to one and back (ICMP's reply types are pairs), so a
@@ -1160,8 +1173,8 @@ mod tests {
         ];
         for (first, second) in cases {
             let mut table = SessionTable::new(64);
-            let held = table.create(&first, pod, Direction::Output, 0, &timeouts);
-            let joined = table.create(&second, pod, Direction::Input, 0, &timeouts);
+            let held = table.create(&first, pod, Direction::Output, None, 0, &timeouts);
+            let joined = table.create(&second, pod, Direction::Input, None, 0, &timeouts);
             assert_eq!(joined, held, "{second:?} after {first:?}");
             assert_eq!((table.len(), table.index_len()), (1, 2), "{second:?}");
         }
@@ -1182,16 +1195,17 @@ mod tests {
         };
         for port in 0..4 {
             table
-                .create(&packet(port, 0x02), pod, input, 0, &timeouts)
+                .create(&packet(port, 0x02), pod, input, None, 0, &timeouts)
                 .unwrap();
             // The client resets: closed, recyclable at any age.
+            let hash = table.hash_of(&packet(port, 0x04), pod, input);
             table
-                .lookup(&packet(port, 0x04), pod, input, 0, &timeouts)
+                .lookup(&packet(port, 0x04), pod, input, hash, 0, &timeouts)
                 .unwrap();
         }
         asked();
         table
-            .create(&packet(9, 0x02), pod, input, 0, &timeouts)
+            .create(&packet(9, 0x02), pod, input, None, 0, &timeouts)
             .unwrap();
         assert_eq!(table.len(), 4);
         assert!(
@@ -1239,7 +1253,7 @@ mod tests {
             let direction = [Direction::Input, Direction::Output][rng.below(2) as usize];
             let sw_if = IfIndex(rng.below(8) as u16);
             let index = table
-                .create(&packet, sw_if, direction, u64::from(round), &timeouts)
+                .create(&packet, sw_if, direction, None, u64::from(round), &timeouts)
                 .unwrap();
             let session = table.slots[index as usize];
             let forward = session_key(&packet, sw_if, direction);
@@ -1276,16 +1290,28 @@ mod tests {
             };
             let (sw_if, input) = (IfIndex(1), Direction::Input);
             match rng.below(4) {
+                0 if rng.below(2) == 0 => {
+                    let _ = table.create(&packet, sw_if, input, None, now, &timeouts);
+                }
+                // As the engine creates: after a lookup that found none.
                 0 => {
-                    let _ = table.create(&packet, sw_if, input, now, &timeouts);
+                    let hash = table.hash_of(&packet, sw_if, input);
+                    if table
+                        .lookup(&packet, sw_if, input, hash, now, &timeouts)
+                        .is_none()
+                    {
+                        let _ = table.create(&packet, sw_if, input, Some(hash), now, &timeouts);
+                    }
                 }
                 1 => {
-                    let _ = table.lookup(&packet, sw_if, input, now, &timeouts);
+                    let hash = table.hash_of(&packet, sw_if, input);
+                    let _ = table.lookup(&packet, sw_if, input, hash, now, &timeouts);
                 }
                 2 => {
                     seen.push(packet);
                     let earlier = seen[rng.below(seen.len() as u64) as usize];
-                    let _ = table.lookup(&earlier, sw_if, input, now, &timeouts);
+                    let hash = table.hash_of(&earlier, sw_if, input);
+                    let _ = table.lookup(&earlier, sw_if, input, hash, now, &timeouts);
                 }
                 _ => {
                     table.reclaim_expired(now, &timeouts, rng.below(4) as usize);

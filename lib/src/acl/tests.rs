@@ -1746,30 +1746,56 @@ fn snapshot_is_shareable_and_trace_is_copy() {
 
 use crate::flow_cache::recording::{asked, recording_prefetch};
 
+/// The IPv4 header and TCP or UDP header of `info`: what a stage's first pass reads.
+fn ipv4_bytes(info: &AclPacketInfo) -> Vec<u8> {
+    let l4_len = if info.proto == ip_proto::TCP { 20 } else { 8 };
+    let mut bytes = vec![0u8; 20 + l4_len];
+    bytes[0] = 0x45;
+    bytes[2..4].copy_from_slice(&(20 + l4_len as u16).to_be_bytes());
+    bytes[8] = 64;
+    bytes[9] = info.proto;
+    bytes[12..16].copy_from_slice(&info.src.octets());
+    bytes[16..20].copy_from_slice(&info.dst.octets());
+    bytes[20..22].copy_from_slice(&info.sport.to_be_bytes());
+    bytes[22..24].copy_from_slice(&info.dport.to_be_bytes());
+    if info.proto == ip_proto::TCP {
+        bytes[33] = info.tcp_flags;
+    }
+    bytes
+}
+
 #[test]
 fn warm_up_passes_ask_for_the_bucket_then_the_session() {
     let (_, config) = reflective_pod(16);
     let mut worker = AclWorker::new(&config);
     let syn = tcp("10.1.1.3", 40000, "10.1.1.9", 80, SYN);
     let syn_ack = tcp("10.1.1.9", 80, "10.1.1.3", 40000, SYN_ACK);
-    let reply_bucket = |worker: &AclWorker| {
-        worker.prefetch_bucket(
+    let warm_up = |worker: &mut AclWorker, slot, sw_if, direction, packet: &AclPacketInfo| {
+        let bytes = ipv4_bytes(packet);
+        worker.warm_up(
             &config,
-            POD,
-            Direction::Output,
-            &syn_ack,
+            slot,
+            sw_if,
+            direction,
+            Some(&bytes),
             recording_prefetch,
         )
     };
-    // No ACL on tap0's input: no hash, nothing asked.
-    assert_eq!(
-        worker.prefetch_bucket(&config, TAP0, Direction::Input, &syn, recording_prefetch),
-        None
-    );
+    let reply_bucket =
+        |worker: &mut AclWorker| warm_up(worker, 0, POD, Direction::Output, &syn_ack);
+    // No ACL on tap0's input: not parsed, no hash, nothing asked.
+    assert_eq!(warm_up(&mut worker, 3, TAP0, Direction::Input, &syn), 0);
+    assert_eq!(worker.parsed(3), None);
     assert!(asked().is_empty());
 
     // Before the session exists: the bucket is asked for, and no session.
-    let hash = reply_bucket(&worker).unwrap();
+    let hash = reply_bucket(&mut worker);
+    assert_ne!(hash, 0);
+    assert_eq!(
+        worker.parsed(0),
+        Some(&syn_ack),
+        "parsed once, for the later passes"
+    );
     assert_eq!(asked().len(), 1);
     assert!(!worker.prefetch_session(hash, recording_prefetch));
     assert!(asked().is_empty());
@@ -1779,26 +1805,27 @@ fn warm_up_passes_ask_for_the_bucket_then_the_session() {
     // nothing. (A flow whose own bucket is its reply's, one in eight with this table's
     // eight buckets and its random seed, could not tell the two apart: ports are tried
     // until they differ.)
-    let (flow, own_hash, reply_line) = (40001u16..)
+    let (own_hash, reply_line) = (40001u16..)
         .map(|port| {
             let flow = tcp("10.1.1.3", port, "10.1.1.9", 80, SYN);
             let reply = tcp("10.1.1.9", 80, "10.1.1.3", port, SYN_ACK);
-            let own =
-                worker.prefetch_bucket(&config, POD, Direction::Input, &flow, recording_prefetch);
-            worker.prefetch_bucket(&config, POD, Direction::Output, &reply, recording_prefetch);
-            (flow, own.unwrap(), asked())
+            let own = warm_up(&mut worker, 1, POD, Direction::Input, &flow);
+            warm_up(&mut worker, 2, POD, Direction::Output, &reply);
+            (own, asked())
         })
-        .find(|(_, _, lines)| lines[0] != lines[1])
-        .map(|(flow, own, lines)| (flow, own, lines[1]))
+        .find(|(_, lines)| lines[0] != lines[1])
+        .map(|(own, lines)| (own, lines[1]))
         .unwrap();
     assert!(!worker.prefetch_session(own_hash, recording_prefetch));
-    worker.prefetch_reply_bucket(&config, POD, Direction::Input, &flow, recording_prefetch);
+    worker.prefetch_reply_bucket(&config, POD, Direction::Input, 1, recording_prefetch);
     assert_eq!(asked(), vec![reply_line], "the reply's bucket");
-    worker.prefetch_reply_bucket(&config, TAP0, Direction::Input, &flow, recording_prefetch);
+    worker.prefetch_reply_bucket(&config, TAP0, Direction::Input, 1, recording_prefetch);
     assert!(asked().is_empty(), "no ACL on tap0");
+    worker.prefetch_reply_bucket(&config, POD, Direction::Input, 3, recording_prefetch);
+    assert!(asked().is_empty(), "nothing parsed in slot 3");
 
     worker.classify(&config, POD, Direction::Input, &syn, 0);
-    let again = reply_bucket(&worker).unwrap();
+    let again = reply_bucket(&mut worker);
     assert_eq!(
         again, hash,
         "the reply's hash does not depend on the session"

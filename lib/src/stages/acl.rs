@@ -7,7 +7,7 @@
 
 use super::Context;
 use crate::acl::AclInError;
-use crate::acl::{AclConfig, AclPacketInfo, AclTrace, AclWorker, Direction};
+use crate::acl::{AclConfig, AclTrace, AclWorker, Direction};
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition};
 use crate::nat44::{Nat44Worker, NatDirection};
@@ -42,22 +42,15 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
     }
     // Two warm-up passes ask for every packet's cache bucket, then for the session it
     // names, so that the burst's cache misses overlap; the real pass finds its lines in
-    // the cache.
+    // the cache. The first parses each packet and hashes its key once for all three.
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Some(meta) = burst.get(i) else { break };
-        let hash = if meta.disposition() == Disposition::Continue {
-            let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
-            AclPacketInfo::from_ipv4_bytes(l3)
-                .and_then(|info| {
-                    acl.prefetch_bucket(config, meta.rx_if, Direction::Input, &info, cx.prefetch)
-                })
-                .unwrap_or(0)
-        } else {
-            0
-        };
+        let l3 = (meta.disposition() == Disposition::Continue)
+            .then(|| pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]));
+        let hash = acl.warm_up(config, i, meta.rx_if, Direction::Input, l3, cx.prefetch);
         burst.set_warm_hash(i, hash);
     }
-    warm_sessions(acl, config, burst, pkts, Direction::Input, cx);
+    warm_sessions(acl, config, burst, Direction::Input, cx);
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         if burst.disposition(i) != Disposition::Continue {
             continue;
@@ -69,17 +62,19 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
         if sw_if != burst_rx_if && config.interface(sw_if, Direction::Input).is_none() {
             continue;
         }
-        let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
-        let Some(info) = AclPacketInfo::from_ipv4_bytes(l3) else {
+        let hash = meta.flow.warm_hash;
+        let Some(verdict) =
+            acl.classify_parsed(config, sw_if, Direction::Input, i, hash, cx.now_ns)
+        else {
             // ip4-input has checked the header; only a corrupted view gets here.
             burst.set_disposition(i, Disposition::Drop(DropReason::of(AclInError::AclDeny)));
             continue;
         };
-        let verdict = acl.classify(config, sw_if, Direction::Input, &info, cx.now_ns);
         if let Some(reason) = verdict.drop_reason(Direction::Input) {
             burst.set_disposition(i, Disposition::Drop(reason));
         }
         if TRACE && meta.traced {
+            let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
             let next_index = if !verdict.permit {
                 next::DROP
             } else if nat.classify(&cx.snapshot.nat, sw_if, l3) == Some(NatDirection::Out2in) {
@@ -87,8 +82,10 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
             } else {
                 next::DEFAULT
             };
-            let record = AclTrace::new(sw_if, Direction::Input, next_index, &verdict, &info);
-            cx.trace(&meta, || TraceRecord::Acl(record));
+            if let Some(info) = acl.parsed(i) {
+                let record = AclTrace::new(sw_if, Direction::Input, next_index, &verdict, info);
+                cx.trace(&meta, || TraceRecord::Acl(record));
+            }
         }
     }
 }
@@ -96,15 +93,14 @@ pub fn process_input<B: PacketBuf, const TRACE: bool>(
 /// The second warm-up pass: by now the first pass's buckets have arrived. A packet whose
 /// bucket names no session is likely a new flow's: if the rules give it a session, the
 /// session indexes its reply's key too, in another bucket, which is asked for here.
-fn warm_sessions<B: PacketBuf>(
+fn warm_sessions(
     acl: &AclWorker,
     config: &AclConfig,
     burst: &Burst,
-    pkts: &[B],
     direction: Direction,
     cx: &Context<'_>,
 ) {
-    for (i, (meta, pkt)) in burst.meta().iter().zip(pkts).enumerate() {
+    for (i, meta) in burst.meta().iter().enumerate() {
         let hash = meta.flow.warm_hash;
         if hash == 0 || acl.prefetch_session(hash, cx.prefetch) {
             continue;
@@ -114,10 +110,7 @@ fn warm_sessions<B: PacketBuf>(
             (Direction::Output, Disposition::Output(sw_if)) => sw_if,
             (Direction::Output, _) => continue,
         };
-        let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
-        if let Some(info) = AclPacketInfo::from_ipv4_bytes(l3) {
-            acl.prefetch_reply_bucket(config, sw_if, direction, &info, cx.prefetch);
-        }
+        acl.prefetch_reply_bucket(config, sw_if, direction, i, cx.prefetch);
     }
 }
 
@@ -154,23 +147,19 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
     // Interfaces without ACLs or sessions cost one look per run of packets, no parsing.
     let mut output_acls = RunCache::default();
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
-        let hash = match burst.disposition(i) {
+        let (sw_if, l3) = match burst.disposition(i) {
             Disposition::Output(sw_if) if output_acls.on(config, sw_if) => {
                 let l3_offset = burst.get(i).map_or(0, |m| usize::from(m.l3_offset));
-                let l3 = pkt.data().get(l3_offset..).unwrap_or(&[]);
-                AclPacketInfo::from_ipv4_bytes(l3)
-                    .and_then(|info| {
-                        acl.prefetch_bucket(config, sw_if, Direction::Output, &info, cx.prefetch)
-                    })
-                    .unwrap_or(0)
+                (sw_if, Some(pkt.data().get(l3_offset..).unwrap_or(&[])))
             }
-            _ => 0,
+            _ => (IfIndex(0), None),
         };
+        let hash = acl.warm_up(config, i, sw_if, Direction::Output, l3, cx.prefetch);
         burst.set_warm_hash(i, hash);
     }
-    warm_sessions(acl, config, burst, pkts, Direction::Output, cx);
+    warm_sessions(acl, config, burst, Direction::Output, cx);
     let mut output_acls = RunCache::default();
-    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+    for i in 0..burst.len() {
         let Disposition::Output(sw_if) = burst.disposition(i) else {
             continue;
         };
@@ -180,24 +169,26 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
         let Some(meta) = burst.get(i).copied() else {
             break;
         };
-        let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
-        let verdict = match AclPacketInfo::from_ipv4_bytes(l3) {
-            Some(info) => {
-                let verdict = acl.classify(config, sw_if, Direction::Output, &info, cx.now_ns);
-                if TRACE && meta.traced {
-                    let next_index = if verdict.permit {
-                        next::DEFAULT
-                    } else {
-                        next::DROP
-                    };
-                    let record =
-                        AclTrace::new(sw_if, Direction::Output, next_index, &verdict, &info);
-                    cx.trace(&meta, || TraceRecord::Acl(record));
+        let hash = meta.flow.warm_hash;
+        let verdict =
+            match acl.classify_parsed(config, sw_if, Direction::Output, i, hash, cx.now_ns) {
+                Some(verdict) => {
+                    if TRACE && meta.traced {
+                        let next_index = if verdict.permit {
+                            next::DEFAULT
+                        } else {
+                            next::DROP
+                        };
+                        if let Some(info) = acl.parsed(i) {
+                            let record =
+                                AclTrace::new(sw_if, Direction::Output, next_index, &verdict, info);
+                            cx.trace(&meta, || TraceRecord::Acl(record));
+                        }
+                    }
+                    verdict.drop_reason(Direction::Output)
                 }
-                verdict.drop_reason(Direction::Output)
-            }
-            None => Some(DropReason::of(crate::acl::AclOutError::AclDeny)),
-        };
+                None => Some(DropReason::of(crate::acl::AclOutError::AclDeny)),
+            };
         if let Some(reason) = verdict {
             burst.set_disposition(i, Disposition::Drop(reason));
         }
