@@ -199,14 +199,6 @@ impl Burst {
         }
     }
 
-    /// The hashes the running stage's first warm-up pass left, in burst order.
-    pub fn warm_hashes(&self) -> impl Iterator<Item = u64> + '_ {
-        self.meta()
-            .iter()
-            .map(|m| m.flow.warm_hash)
-            .filter(|&h| h != 0)
-    }
-
     pub fn disposition(&self, i: usize) -> Disposition {
         self.get(i).map_or(Disposition::Continue, |m| m.disposition)
     }

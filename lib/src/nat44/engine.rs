@@ -12,6 +12,7 @@ use super::ports::{PortAllocator, PortSlice};
 use super::rewrite::{self, Flow, ParseError, Side};
 use super::session::{flags, InsertError, KeyTable, KnownFree, Session, SessionKey, SessionTable};
 use super::types::{NatProtocol, TwiceNat};
+use crate::burst::MAX_BURST;
 use crate::node::NodeId;
 use crate::node_errors;
 use crate::packet::Ipv4Packet;
@@ -245,6 +246,9 @@ pub struct Nat44Worker {
     affinity_capacity: usize,
     rng: FastRng,
     pub counters: Nat44Counters,
+    /// The warm-up passes' scratch: per packet of the burst, the hashes of the keys a
+    /// new session will add to the out2in and in2out tables (0: none known).
+    new_keys: Box<[[u64; 2]; MAX_BURST]>,
 }
 
 enum CreateError {
@@ -298,6 +302,7 @@ impl Nat44Worker {
             affinity_capacity: sizes.affinities as usize,
             rng: FastRng::new(seed ^ u64::from(index)),
             counters: Nat44Counters::default(),
+            new_keys: Box::new([[0; 2]; MAX_BURST]),
         }
     }
 
@@ -409,11 +414,86 @@ impl Nat44Worker {
         Some(hash)
     }
 
-    /// The second pass: asks for the session the bucket names, if any.
+    /// The second pass: asks for the session the bucket names, if any, and says whether
+    /// it named one.
     #[inline]
-    pub fn prefetch_session(&self, direction: NatDirection, hash: u64, prefetch: Prefetch) {
+    pub fn prefetch_session(&self, direction: NatDirection, hash: u64, prefetch: Prefetch) -> bool {
         self.sessions
-            .prefetch_session(key_table(direction), hash, prefetch);
+            .prefetch_session(key_table(direction), hash, prefetch)
+    }
+
+    /// Packet `slot` of the burst, from outside (IPv4 header at the start of `l3`, its
+    /// key's hash `hash`), whose bucket named no session: most likely a new flow, whose
+    /// session a mapping will create. Notes the keys that session will add, for
+    /// [`Nat44Worker::warm_inserts`]: its out2in key, and where the mapping has one local
+    /// end and no twice-NAT (so that it is known now) its in2out key, whose cache bucket
+    /// is asked for here. `l3: None`: nothing to note for this slot.
+    pub fn note_new_out2in(
+        &mut self,
+        config: &Nat44Config,
+        slot: usize,
+        l3: Option<&[u8]>,
+        hash: u64,
+        prefetch: Prefetch,
+    ) {
+        let keys = match l3 {
+            Some(l3) => [hash, self.new_in2out_hash(config, l3).unwrap_or(0)],
+            None => [0, 0],
+        };
+        if keys[1] != 0 {
+            self.sessions
+                .prefetch_bucket(KeyTable::In2out, keys[1], prefetch);
+        }
+        if let Some(at) = self.new_keys.get_mut(slot) {
+            *at = keys;
+        }
+    }
+
+    /// The hash of the in2out key a mapping's session for the packet in `l3` will have,
+    /// if it can be known before the session is made.
+    fn new_in2out_hash(&self, config: &Nat44Config, l3: &[u8]) -> Option<u64> {
+        let ip = Ipv4Packet::new_checked(l3).ok()?;
+        let flow = rewrite::parse(&ip, Side::Outside).ok()??;
+        let (_, mapping) = config.mapping_by_external(flow.local.0, flow.local.1, flow.proto)?;
+        let [local] = mapping.locals.as_slice() else {
+            return None;
+        };
+        let client = flow.remote;
+        let twice_nat = match mapping.twice_nat {
+            TwiceNat::No => false,
+            TwiceNat::TwiceNat => true,
+            TwiceNat::SelfTwiceNat => client.0 == local.addr,
+        };
+        if mapping.kind == MappingKind::Identity || twice_nat {
+            return None;
+        }
+        // As create_mapping_session makes it.
+        let key = SessionKey {
+            local: local.addr,
+            remote: client.0,
+            local_port: if mapping.is_address_only() {
+                flow.local.1
+            } else {
+                local.port
+            },
+            remote_port: client.1,
+            proto: flow.proto,
+        };
+        Some(key.hash())
+    }
+
+    /// The last warm-up pass over the first `n` packets: reads the hashbrown groups the
+    /// noted keys' inserts will probe. A pass of its own, so that its reads (which, unlike
+    /// prefetches, wait) are few instructions apart and overlap one another.
+    pub fn warm_inserts(&self, n: usize) {
+        for &[out2in, in2out] in self.new_keys.iter().take(n) {
+            if out2in != 0 {
+                self.sessions.warm_insert(KeyTable::Out2in, out2in);
+            }
+            if in2out != 0 {
+                self.sessions.warm_insert(KeyTable::In2out, in2out);
+            }
+        }
     }
 
     /// The live session with `key` in `table`, for the flow cache; changes nothing.

@@ -466,15 +466,30 @@ impl SessionTable {
         self.cache(table).prefetch(hash, prefetch);
     }
 
-    /// The second: reads the bucket (arrived by now) and asks for the session it names.
+    /// The second: reads the bucket (arrived by now) and asks for the session it names;
+    /// says whether it named one.
     #[inline(always)]
-    pub fn prefetch_session(&self, table: KeyTable, hash: u64, prefetch: Prefetch) {
+    pub fn prefetch_session(&self, table: KeyTable, hash: u64, prefetch: Prefetch) -> bool {
         let Some(found) = self.cache(table).candidate(hash) else {
-            return;
+            return false;
         };
         if let Some(session) = self.slots.get(found as usize) {
             prefetch(std::ptr::from_ref(session).cast());
         }
+        true
+    }
+
+    /// For a key that an insert is about to add to `table`: reads the hashbrown group
+    /// the insert will probe first, so that a burst's inserts find their control bytes
+    /// in the cache instead of each waiting for them (hashbrown gives no address to
+    /// prefetch; a probe that matches nothing reads that group and no slot).
+    #[inline(always)]
+    pub fn warm_insert(&self, table: KeyTable, hash: u64) {
+        let index = match table {
+            KeyTable::In2out => &self.in2out,
+            KeyTable::Out2in => &self.out2in,
+        };
+        std::hint::black_box(index.find(hash, |_| false));
     }
 
     /// Adds a session heard at `now`. Its keys must be free in both tables; the caller

@@ -1519,6 +1519,72 @@ fn warm_up_passes_ask_for_the_bucket_then_the_session() {
     assert!(asked().is_empty());
 }
 
+/// A SYN from outside with no session: the warm-up notes the keys its session will add,
+/// and asks for the cache bucket of its in2out key, the one its replies then look in.
+/// Where that key cannot be known yet (several local ends), nothing is asked.
+#[test]
+fn a_new_flows_warm_up_asks_for_its_sessions_in2out_bucket() {
+    use crate::flow_cache::recording::{asked, recording_prefetch};
+    let table = seed_table();
+    let mut w = worker(1024);
+    let config = snapshot(&table, &mut w);
+    let syn = spec_frames::syn()[ETH..].to_vec();
+    let syn_ack = spec_frames::syn_ack()[ETH..].to_vec();
+
+    let hash = w
+        .prefetch_bucket(NatDirection::Out2in, &syn, recording_prefetch)
+        .unwrap();
+    assert!(!w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch));
+    asked();
+    w.note_new_out2in(&config, 0, Some(&syn), hash, recording_prefetch);
+    let noted = asked();
+    assert_eq!(noted.len(), 1, "one bucket: the new session's in2out key's");
+    w.warm_inserts(1);
+    assert!(
+        asked().is_empty(),
+        "hashbrown's groups are read, not prefetched"
+    );
+
+    let mut translated = syn.clone();
+    assert!(matches!(
+        w.out2in(&config, POD_IF, &mut translated, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert!(w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch));
+    asked();
+    w.prefetch_bucket(NatDirection::In2out, &syn_ack, recording_prefetch)
+        .unwrap();
+    assert_eq!(asked(), noted, "the reply's bucket is the one asked for");
+
+    // No l3: nothing noted, nothing asked.
+    w.note_new_out2in(&config, 1, None, hash, recording_prefetch);
+    assert!(asked().is_empty());
+
+    // Two local ends: the choice is made at creation, so only the out2in key is noted.
+    let lb = lb_table(0);
+    let mut w = worker(1024);
+    let config = snapshot(&lb, &mut w);
+    let to_service = tcp(
+        (ip("10.1.1.3"), 40000),
+        (ip("10.96.0.10"), 80),
+        TcpFlags::SYN,
+    );
+    let hash = w
+        .prefetch_bucket(NatDirection::Out2in, &to_service, recording_prefetch)
+        .unwrap();
+    asked();
+    w.note_new_out2in(&config, 0, Some(&to_service), hash, recording_prefetch);
+    assert!(asked().is_empty());
+    let mut translated = to_service.clone();
+    assert!(
+        matches!(
+            w.out2in(&config, POD_IF, &mut translated, 0).verdict,
+            NatVerdict::Translated(_)
+        ),
+        "the mapping is there"
+    );
+}
+
 /// More sessions than the lookup cache has ways: those it gave up are found in the
 /// session table, both ways, and the table's count is unchanged by lookups.
 #[test]

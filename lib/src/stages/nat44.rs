@@ -83,8 +83,21 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
             };
         burst.set_warm_hash(i, hash);
     }
-    for hash in burst.warm_hashes() {
-        nat.prefetch_session(direction, hash, cx.prefetch);
+    // A packet from outside without a session is most likely a new flow's: what its
+    // session's creation will wait for is read ahead too.
+    let mut new_flows = false;
+    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+        let Some(meta) = burst.get(i) else { break };
+        let hash = meta.flow.warm_hash;
+        let new_flow = hash != 0 && !nat.prefetch_session(direction, hash, cx.prefetch);
+        if direction == NatDirection::Out2in {
+            let l3 = new_flow.then(|| pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]));
+            nat.note_new_out2in(config, i, l3, hash, cx.prefetch);
+            new_flows |= new_flow;
+        }
+    }
+    if new_flows {
+        nat.warm_inserts(burst.len());
     }
     for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
         let Some(meta) = burst.get(i).copied() else {
