@@ -6,7 +6,9 @@
 //!
 //! `cargo bench -p podfwd-app --bench chain` (`CHAIN_FLOWS=N` changes the flow count;
 //! `CHAIN_ONLY_NEW=1` runs only the new connections, `CHAIN_SKIP_NEW=1` all but them, and
-//! `CHAIN_FROZEN_CLOCK=1` stops the worker's clock, for a profiler's eyes). It
+//! `CHAIN_FROZEN_CLOCK=1` stops the worker's clock, for a profiler's eyes;
+//! `CHAIN_AT_LIMIT=N` with `CHAIN_ONLY_NEW=1` times new connections at the session tables'
+//! limits, set for N connections, each closed by a RST). It
 //! lives in the app because it runs on the app's heap: tables on transparent huge pages,
 //! as in `podfwd`. No DPDK call is made.
 //!
@@ -72,6 +74,15 @@ impl Platform for BenchPlatform {
     }
 }
 
+/// `CHAIN_AT_LIMIT=N`: the session tables' limits for N connections (N NAT44 sessions,
+/// 2N ACL sessions), which the new connections fill before they are timed, so that every
+/// timed one recycles sessions, as scripts/bench's (c) does at full rate.
+fn at_limit() -> Option<usize> {
+    std::env::var("CHAIN_AT_LIMIT")
+        .ok()
+        .map(|v| v.parse().expect("CHAIN_AT_LIMIT: a number of connections"))
+}
+
 /// scripts/bench's chain startup file, with its full-size ACL and route table.
 fn configure(control: &mut Control) {
     let mut lines = vec![
@@ -113,6 +124,14 @@ fn configure(control: &mut Control) {
     ));
     lines.push("set acl-plugin interface pods input acl 0".into());
     lines.push("set acl-plugin interface host input acl 0".into());
+    if let Some(limit) = at_limit() {
+        // Each connection holds one NAT44 session and two ACL sessions (one per input).
+        lines.push(format!("nat44 session limit {limit}"));
+        lines.push(format!(
+            "set acl-plugin session table max-entries {}",
+            2 * limit
+        ));
+    }
     control.begin_batch();
     for line in &lines {
         if let Err(e) = control.execute_line(line) {
@@ -244,6 +263,10 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
         host,
         config_ms,
     } = *setup;
+    assert!(
+        at_limit().is_none() || std::env::var_os("CHAIN_ONLY_NEW").is_some(),
+        "CHAIN_AT_LIMIT goes with CHAIN_ONLY_NEW=1 (the established flows would not fit)"
+    );
     if std::env::var_os("CHAIN_ONLY_NEW").is_some() {
         // For profiling the new-connection path alone.
         let per_ns = tsc_per_ns();
@@ -464,27 +487,48 @@ fn new_connections<P: PrefetchHint>(
 ) {
     const SYN: u8 = 0x02;
     const SYN_ACK: u8 = 0x12;
-    // Within both tables' limits (262 144 NAT44, 500 000 ACL sessions per worker).
-    let count = 100_000.min(250_000 - established) / BURST * BURST;
-    let (syns, syn_acks): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (established..established + count)
-        .map(|n| {
-            let (ip, port) = client(n);
-            (
-                frame(ip, VIP, port, 80, SYN, true),
-                frame(ENDPOINT, ip, 8080, port, SYN_ACK, false),
-            )
-        })
-        .unzip();
-    let order: Vec<usize> = (0..count).collect();
+    const RST: u8 = 0x04;
+    // Within both tables' limits (262 144 NAT44, 500 000 ACL sessions per worker), or
+    // (CHAIN_AT_LIMIT) at them: the tables are filled first, untimed, and each
+    // connection is reset by its client after the SYN-ACK, as in scripts/bench's (c),
+    // so that the next one can recycle its sessions (an unclosed handshake's only
+    // once idle for seconds).
+    let prefill = at_limit().map_or(0, |limit| limit.div_ceil(BURST) * BURST);
+    let count = match prefill {
+        0 => 100_000.min(250_000 - established) / BURST * BURST,
+        _ => 100_000 / BURST * BURST,
+    };
+    let first = established + prefill;
+    let mut packets: [Vec<Vec<u8>>; 3] = Default::default();
+    for n in established..first + count {
+        let (ip, port) = client(n);
+        packets[0].push(frame(ip, VIP, port, 80, SYN, true));
+        packets[1].push(frame(ENDPOINT, ip, 8080, port, SYN_ACK, false));
+        if prefill > 0 {
+            packets[2].push(frame(ip, VIP, port, 80, RST, true));
+        }
+    }
+    let [syns, syn_acks, rsts] = &packets;
+    let mut steps = vec![(syns, pods, host), (syn_acks, host, pods)];
+    if prefill > 0 {
+        steps.push((rsts, pods, host));
+    }
+    let order: Vec<usize> = (0..prefill + count).collect();
     let mut burst: Vec<TestBuf> = (0..BURST).map(|_| TestBuf::new(&syns[0])).collect();
     // The worker sizes its session tables to the snapshot before the clock starts, as
     // the app has it do before launch: that is not a connection's cost.
     worker.adopt(snapshot);
+    for at in (0..prefill).step_by(BURST) {
+        for &(frames, rx, _) in &steps {
+            fill(&mut burst, frames, &order, at);
+            worker.process(rx, &mut burst, snapshot, now);
+        }
+    }
     let mut forwarded = 0;
     let before = worker.counters().totals();
     let start = Instant::now();
-    for at in (0..count).step_by(BURST) {
-        for (frames, rx, out) in [(&syns, pods, host), (&syn_acks, host, pods)] {
+    for at in (prefill..prefill + count).step_by(BURST) {
+        for &(frames, rx, out) in &steps {
             fill(&mut burst, frames, &order, at);
             forwarded += worker
                 .process(rx, &mut burst, snapshot, now)
@@ -495,10 +539,22 @@ fn new_connections<P: PrefetchHint>(
     }
     let seconds = start.elapsed().as_secs_f64();
     let after = worker.counters().totals();
-    assert_eq!(forwarded, 2 * count, "every SYN and SYN-ACK forwarded");
+    assert_eq!(forwarded, steps.len() * count, "every packet forwarded");
+    let (what, limits) = match prefill {
+        0 => ("SYN then SYN-ACK", String::new()),
+        _ => (
+            "SYN, SYN-ACK, then the client's RST",
+            format!(
+                ", at the session tables' limits ({} NAT44, {} ACL sessions: each recycles)",
+                worker.nat().session_count(),
+                worker.acl().session_count()
+            ),
+        ),
+    };
     println!(
-        "\nnew connections (SYN then SYN-ACK through the chain, {count} flows on top of \
-         {established}): {:.2} M/s per core ({:.0} cycles per connection)",
+        "\nnew connections ({what} through the chain, {count} flows on top of \
+         {}{limits}): {:.2} M/s per core ({:.0} cycles per connection)",
+        established + prefill,
         count as f64 / seconds / 1e6,
         seconds * 1e9 * per_ns / count as f64
     );
