@@ -482,10 +482,18 @@ impl Nat44Worker {
         Some(key.hash())
     }
 
-    /// The last warm-up pass over the first `n` packets: reads the hashbrown groups the
-    /// noted keys' inserts will probe. A pass of its own, so that its reads (which, unlike
+    /// The last warm-up pass over the first `n` packets: in a full table, reads ahead
+    /// what recycling a session for each noted new flow costs
+    /// ([`SessionTable::warm_recycling`]); then reads the hashbrown groups the noted
+    /// keys' inserts will probe. A pass of its own, so that its reads (which, unlike
     /// prefetches, wait) are few instructions apart and overlap one another.
-    pub fn warm_inserts(&self, n: usize) {
+    pub fn warm_inserts(&self, config: &Nat44Config, n: usize, prefetch: Prefetch) {
+        let new = self.new_keys.iter().take(n).filter(|k| k[0] != 0).count() as u32;
+        let over = (self.sessions.len() + new).saturating_sub(self.session_limit(config));
+        if over > 0 {
+            self.sessions
+                .warm_recycling(over.min(new) as usize, prefetch);
+        }
         for &[out2in, in2out] in self.new_keys.iter().take(n) {
             if out2in != 0 {
                 self.sessions.warm_insert(KeyTable::Out2in, out2in);

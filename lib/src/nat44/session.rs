@@ -75,6 +75,9 @@ const LIVE_LISTS: [usize; 5] = [
 /// far shorter than the transitory timeout (240 s).
 pub const REUSE_IDLE_SECONDS: u32 = 2;
 const NIL: u32 = u32::MAX;
+/// The most recyclings [`SessionTable::warm_recycling`] reads ahead for: a burst of the
+/// app's default size (larger bursts' later ones wait as before).
+const WARM_RECYCLING: usize = 32;
 
 impl TimeoutClass {
     pub fn timeout(self, t: &NatTimeouts) -> u32 {
@@ -479,17 +482,49 @@ impl SessionTable {
         true
     }
 
+    fn index(&self, table: KeyTable) -> &HashTable<u32> {
+        match table {
+            KeyTable::In2out => &self.in2out,
+            KeyTable::Out2in => &self.out2in,
+        }
+    }
+
     /// For a key that an insert is about to add to `table`: reads the hashbrown group
     /// the insert will probe first, so that a burst's inserts find their control bytes
     /// in the cache instead of each waiting for them (hashbrown gives no address to
     /// prefetch; a probe that matches nothing reads that group and no slot).
     #[inline(always)]
     pub fn warm_insert(&self, table: KeyTable, hash: u64) {
-        let index = match table {
-            KeyTable::In2out => &self.in2out,
-            KeyTable::Out2in => &self.out2in,
-        };
-        std::hint::black_box(index.find(hash, |_| false));
+        std::hint::black_box(self.index(table).find(hash, |_| false));
+    }
+
+    /// For up to `count` sessions about to be made in a full table: reads ahead what
+    /// recycling the closed sessions they will give up costs, the oldest first (as
+    /// [`SessionTable::reusable_transitory`] picks them): each one's line, the
+    /// hashbrown groups and slots its removal finds its keys in, and its keys' cache
+    /// buckets. Those were last touched when the connection closed, long ago at a full
+    /// rate of new flows, and a removal waits for each in turn.
+    pub fn warm_recycling(&self, count: usize, prefetch: Prefetch) {
+        // First the list, whose lines are read one after the other; then the removals'
+        // probes, independent of one another.
+        let mut victims = [(0u32, [0u64; 2]); WARM_RECYCLING];
+        let mut at = self.lists[CLOSED].head;
+        let mut found = 0;
+        for victim in victims.iter_mut().take(count) {
+            let Some(session) = self.slots.get(at as usize) else {
+                break;
+            };
+            let hashes = [session.in2out_key().hash(), session.out2in_key().hash()];
+            self.in2out_cache.prefetch(hashes[0], prefetch);
+            self.out2in_cache.prefetch(hashes[1], prefetch);
+            *victim = (at, hashes);
+            found += 1;
+            at = session.next;
+        }
+        for &(at, [in2out, out2in]) in victims.iter().take(found) {
+            std::hint::black_box(self.in2out.find(in2out, |&i| i == at));
+            std::hint::black_box(self.out2in.find(out2in, |&i| i == at));
+        }
     }
 
     /// Adds a session heard at `now`. Its keys must be free in both tables; the caller

@@ -1539,7 +1539,7 @@ fn a_new_flows_warm_up_asks_for_its_sessions_in2out_bucket() {
     w.note_new_out2in(&config, 0, Some(&syn), hash, recording_prefetch);
     let noted = asked();
     assert_eq!(noted.len(), 1, "one bucket: the new session's in2out key's");
-    w.warm_inserts(1);
+    w.warm_inserts(&config, 1, recording_prefetch);
     assert!(
         asked().is_empty(),
         "hashbrown's groups are read, not prefetched"
@@ -1582,6 +1582,65 @@ fn a_new_flows_warm_up_asks_for_its_sessions_in2out_bucket() {
             NatVerdict::Translated(_)
         ),
         "the mapping is there"
+    );
+}
+
+/// In a full table, a new flow's warm-up also asks for the cache buckets of the closed
+/// session its creation will give up (the oldest), and only in a full table.
+#[test]
+fn at_the_limit_a_new_flows_warm_up_asks_for_what_its_recycling_needs() {
+    use crate::flow_cache::recording::{asked, recording_prefetch};
+    let mut table = seed_table();
+    table.set_session_limit(3).unwrap();
+    let mut w = worker(1024);
+    let config = snapshot(&table, &mut w);
+    let vip = spec_frames::SERVICE_IP;
+    let client = |port: u16| (ip("10.1.1.3"), port);
+    let syn = |port| tcp(client(port), (vip, 80), TcpFlags::SYN);
+    // What a session's removal looks in: the buckets of its two keys.
+    let buckets_of = |w: &Nat44Worker, port| {
+        let reply = tcp((ip("10.20.0.2"), 8080), client(port), TcpFlags::ACK);
+        w.prefetch_bucket(NatDirection::Out2in, &syn(port), recording_prefetch);
+        w.prefetch_bucket(NatDirection::In2out, &reply, recording_prefetch);
+        let mut lines = asked();
+        lines.sort_unstable();
+        lines
+    };
+    let warm_up = |w: &mut Nat44Worker, port| {
+        let hash = w
+            .prefetch_bucket(NatDirection::Out2in, &syn(port), recording_prefetch)
+            .unwrap();
+        asked();
+        w.note_new_out2in(&config, 0, Some(&syn(port)), hash, recording_prefetch);
+        let noted = asked();
+        w.warm_inserts(&config, 1, recording_prefetch);
+        (noted, asked())
+    };
+    for port in 1000..1003 {
+        let (_, recycling) = warm_up(&mut w, port);
+        assert!(recycling.is_empty(), "below the limit: nothing to give up");
+        for flags in [TcpFlags::SYN, TcpFlags::RST] {
+            let mut p = tcp(client(port), (vip, 80), flags);
+            assert!(matches!(
+                w.out2in(&config, POD_IF, &mut p, 0).verdict,
+                NatVerdict::Translated(_)
+            ));
+        }
+    }
+    assert_eq!(w.session_count(), 3);
+    let oldest = buckets_of(&w, 1000);
+    let (_, mut recycling) = warm_up(&mut w, 2000);
+    recycling.sort_unstable();
+    assert_eq!(recycling, oldest, "the oldest closed session's buckets");
+    let mut p = syn(2000);
+    w.out2in(&config, POD_IF, &mut p, 0);
+    assert_eq!(w.counters.sessions_recycled, 1);
+    let hash = w
+        .prefetch_bucket(NatDirection::Out2in, &syn(1000), recording_prefetch)
+        .unwrap();
+    assert!(
+        !w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch),
+        "the one given up was the oldest"
     );
 }
 

@@ -97,7 +97,7 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         }
     }
     if new_flows {
-        nat.warm_inserts(burst.len());
+        nat.warm_inserts(config, burst.len(), cx.prefetch);
     }
     for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
         let Some(meta) = burst.get(i).copied() else {
