@@ -37,6 +37,8 @@ static HEAP: podfwd_app::dpdk::hugealloc::HugePageAlloc =
 
 const BURST: usize = 32;
 const ACL_RULES: usize = 1000;
+/// The NAT44 table the worker is sized for (the app's default).
+const MAX_NAT_SESSIONS: usize = 262_144;
 const EXTRA_ROUTES: usize = 10_000;
 
 const POD_GW_MAC: MacAddr = MacAddr([0x02, 0xfe, 0x16, 0x3f, 0x5f, 0x0f]);
@@ -78,9 +80,11 @@ impl Platform for BenchPlatform {
 /// 2N ACL sessions), which the new connections fill before they are timed, so that every
 /// timed one recycles sessions, as scripts/bench's (c) does at full rate.
 fn at_limit() -> Option<usize> {
-    std::env::var("CHAIN_AT_LIMIT")
-        .ok()
-        .map(|v| v.parse().expect("CHAIN_AT_LIMIT: a number of connections"))
+    let limit = std::env::var("CHAIN_AT_LIMIT").ok()?;
+    match limit.parse() {
+        Ok(n) if (1..=MAX_NAT_SESSIONS).contains(&n) => Some(n),
+        _ => panic!("CHAIN_AT_LIMIT={limit}: a number of connections, 1..={MAX_NAT_SESSIONS}"),
+    }
 }
 
 /// scripts/bench's chain startup file, with its full-size ACL and route table.
@@ -220,10 +224,13 @@ fn main() {
     let config_ms = built.elapsed().as_secs_f64() * 1e3;
     let snapshot = control.snapshot();
 
+    // At the limits the NAT44 table is sized for them, as the app's is for its own
+    // (the ACL table follows its limit by itself): a table five times larger than its
+    // sessions would hold them sparser than (c)'s.
     let mut worker = Worker::with_sizes(
         tsc,
         WorkerSizes {
-            nat_sessions: 262_144,
+            nat_sessions: at_limit().unwrap_or(MAX_NAT_SESSIONS) as u32,
             ..WorkerSizes::default()
         },
     );
@@ -526,6 +533,8 @@ fn new_connections<P: PrefetchHint>(
     }
     let mut forwarded = 0;
     let before = worker.counters().totals();
+    let recycled_before = worker.nat().counters.sessions_recycled;
+    let created_before = worker.acl().counters().sessions_created;
     let start = Instant::now();
     for at in (prefill..prefill + count).step_by(BURST) {
         for &(frames, rx, out) in &steps {
@@ -540,6 +549,20 @@ fn new_connections<P: PrefetchHint>(
     let seconds = start.elapsed().as_secs_f64();
     let after = worker.counters().totals();
     assert_eq!(forwarded, steps.len() * count, "every packet forwarded");
+    if let Some(limit) = at_limit() {
+        let nat_recycled = worker.nat().counters.sessions_recycled - recycled_before;
+        let acl_created = worker.acl().counters().sessions_created - created_before;
+        assert_eq!(
+            nat_recycled, count as u64,
+            "each connection recycled a NAT44 session"
+        );
+        assert_eq!(acl_created, 2 * count as u64);
+        assert_eq!(
+            worker.acl().session_count(),
+            2 * limit,
+            "the ACL table stayed full: each of its new sessions recycled one"
+        );
+    }
     let (what, limits) = match prefill {
         0 => ("SYN then SYN-ACK", String::new()),
         _ => (

@@ -84,7 +84,8 @@ pub struct FlowHandles {
     /// The NAT44 node nat44-classify chose at ingress, if the interface has a NAT role.
     pub nat: Option<crate::nat44::NatDirection>,
     /// Scratch for the stage running: the session-lookup hash its first warm-up pass
-    /// computed, for its second; 0 when it computed none (a real 0 only skips a prefetch).
+    /// computed, for its later passes; 0 when it computed none (a real 0 only skips a
+    /// prefetch, and is computed again where the lookup needs it).
     pub warm_hash: u64,
 }
 

@@ -334,6 +334,7 @@ impl AclWorker {
             0 => self.sessions.hash_of(&packet, sw_if, direction),
             hash => hash,
         };
+        debug_assert_eq!(hash, self.sessions.hash_of(&packet, sw_if, direction));
         Some(self.classify_hashed(config, sw_if, direction, &packet, hash, now_ns))
     }
 

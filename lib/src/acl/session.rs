@@ -799,7 +799,12 @@ impl SessionTable {
         let forward_hash = match looked_up {
             // The caller's lookup, with nothing changed since, found no live session
             // holding the key (or deleted the expired one that did).
-            Some(hash) => hash,
+            Some(hash) => {
+                debug_assert!(
+                    hash == self.hash(forward_key) && self.peek(forward_key, hash).is_none()
+                );
+                hash
+            }
             None => {
                 let hash = self.hash(forward_key);
                 if let Some(existing) = self.peek(forward_key, hash) {
@@ -812,7 +817,7 @@ impl SessionTable {
         // other side): that session already admits this packet's replies. Keys with
         // ports are reversed one to one and back (ICMP's reply types are pairs), so a
         // session holding the reply's key holds this packet's key too, and the look
-        // above found it; only a key without ports ((0, 0): a non-first fragment, whose
+        // for it (above, or the caller's lookup) found it; only a key without ports ((0, 0): a non-first fragment, whose
         // key reads like an echo reply's or a port-0 flow's) can be held alone.
         if reverse_key >> key_bits::SPORT & 0xffff_ffff == 0 {
             if let Some(existing) = self.peek(reverse_key, reverse_hash) {

@@ -1783,7 +1783,11 @@ fn warm_up_passes_ask_for_the_bucket_then_the_session() {
     };
     let reply_bucket =
         |worker: &mut AclWorker| warm_up(worker, 0, POD, Direction::Output, &syn_ack);
-    // No ACL on tap0's input: not parsed, no hash, nothing asked.
+    // No ACL on tap0's input: not parsed (what the slot held before is gone), no
+    // hash, nothing asked.
+    assert_ne!(warm_up(&mut worker, 3, POD, Direction::Input, &syn), 0);
+    assert_eq!(worker.parsed(3), Some(&syn));
+    asked();
     assert_eq!(warm_up(&mut worker, 3, TAP0, Direction::Input, &syn), 0);
     assert_eq!(worker.parsed(3), None);
     assert!(asked().is_empty());

@@ -449,6 +449,12 @@ impl Nat44Worker {
         }
     }
 
+    /// The keys noted for `slot` (out2in, in2out hashes; 0: none).
+    #[cfg(test)]
+    pub(crate) fn noted(&self, slot: usize) -> [u64; 2] {
+        self.new_keys[slot]
+    }
+
     /// The hash of the in2out key a mapping's session for the packet in `l3` will have,
     /// if it can be known before the session is made.
     fn new_in2out_hash(&self, config: &Nat44Config, l3: &[u8]) -> Option<u64> {

@@ -492,7 +492,9 @@ impl SessionTable {
     /// For a key that an insert is about to add to `table`: reads the hashbrown group
     /// the insert will probe first, so that a burst's inserts find their control bytes
     /// in the cache instead of each waiting for them (hashbrown gives no address to
-    /// prefetch; a probe that matches nothing reads that group and no slot).
+    /// prefetch; a probe that matches nothing reads no slot, and the groups up to the
+    /// first with an empty byte: the insert's first, and more only where removals left
+    /// tombstones, which the insert would take).
     #[inline(always)]
     pub fn warm_insert(&self, table: KeyTable, hash: u64) {
         std::hint::black_box(self.index(table).find(hash, |_| false));

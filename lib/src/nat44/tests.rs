@@ -1539,10 +1539,12 @@ fn a_new_flows_warm_up_asks_for_its_sessions_in2out_bucket() {
     w.note_new_out2in(&config, 0, Some(&syn), hash, recording_prefetch);
     let noted = asked();
     assert_eq!(noted.len(), 1, "one bucket: the new session's in2out key's");
+    let [out2in, in2out] = w.noted(0);
+    assert_eq!(out2in, hash);
     w.warm_inserts(&config, 1, recording_prefetch);
     assert!(
         asked().is_empty(),
-        "hashbrown's groups are read, not prefetched"
+        "below the limit nothing is recycled: hashbrown's groups are read, nothing asked"
     );
 
     let mut translated = syn.clone();
@@ -1552,12 +1554,15 @@ fn a_new_flows_warm_up_asks_for_its_sessions_in2out_bucket() {
     ));
     assert!(w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch));
     asked();
-    w.prefetch_bucket(NatDirection::In2out, &syn_ack, recording_prefetch)
+    let reply_hash = w
+        .prefetch_bucket(NatDirection::In2out, &syn_ack, recording_prefetch)
         .unwrap();
     assert_eq!(asked(), noted, "the reply's bucket is the one asked for");
+    assert_eq!(in2out, reply_hash, "the reply's key is the one noted");
 
-    // No l3: nothing noted, nothing asked.
-    w.note_new_out2in(&config, 1, None, hash, recording_prefetch);
+    // No l3: the slot's keys are cleared, nothing asked.
+    w.note_new_out2in(&config, 0, None, hash, recording_prefetch);
+    assert_eq!(w.noted(0), [0, 0]);
     assert!(asked().is_empty());
 
     // Two local ends: the choice is made at creation, so only the out2in key is noted.

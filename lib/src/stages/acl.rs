@@ -159,7 +159,8 @@ pub fn process_output<B: PacketBuf, const TRACE: bool>(
     }
     warm_sessions(acl, config, burst, Direction::Output, cx);
     let mut output_acls = RunCache::default();
-    for i in 0..burst.len() {
+    // The slots the first pass wrote: no more.
+    for i in 0..burst.len().min(pkts.len()) {
         let Disposition::Output(sw_if) = burst.disposition(i) else {
             continue;
         };

@@ -69,9 +69,10 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         }
         _ => false,
     };
-    // Two warm-up passes ask for every packet's cache bucket, then for the session it
-    // names, so that the burst's cache misses overlap; the translating pass then finds
-    // its lines in the cache.
+    // Warm-up passes ask for every packet's cache bucket, then for the session it names
+    // (and, for a new flow from outside, for what its session's creation will need), so
+    // that the burst's cache misses overlap; the translating pass then finds its lines
+    // in the cache.
     for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
         let Some(meta) = burst.get(i) else { break };
         let hash =
