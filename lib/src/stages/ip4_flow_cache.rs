@@ -652,7 +652,7 @@ impl Ip4FlowCache {
         let epoch = cx.snapshot.epoch as u32;
         let (mut stale, mut held) = (0, 0);
         // Which of the session updates below have work.
-        let (mut any_acl_in, mut any_nat, mut any_acl_out) = (false, false, false);
+        let (mut any_acl_in, mut any_acl_out) = (false, false);
         for ((pending, plan_slot), pkt) in pending.iter().zip(plans.iter_mut()).zip(&pkts[..n]) {
             let entry = match pending.key[1] {
                 0 => None,
@@ -672,7 +672,6 @@ impl Ip4FlowCache {
             }
             let plan = &*plan_slot;
             any_acl_in |= !plan.acl_fresh && entry.acl_in.is_session();
-            any_nat |= plan.nat != NO_NAT;
             any_acl_out |= !plan.acl_fresh && entry.acl_out.is_session();
             held += 1;
         }
@@ -690,9 +689,11 @@ impl Ip4FlowCache {
         let now_ns = cx.now_ns;
         let acl_flags = |plan: &Plan| (plan.proto == TCP).then_some(plan.tcp_flags);
         // Two passes: the ACL table sees every acl-in refresh before any acl-out one, as
-        // in the stages; NAT44's touches (another table) go with the first.
+        // in the stages; NAT44's touches (another table) go with the first, or, when no
+        // acl-in session needs a refresh (most bursts: their entries are fresh), with the
+        // second, which then is the only one.
         let now = (now_ns / 1_000_000_000) as u32;
-        if any_acl_in || any_nat {
+        if any_acl_in {
             for (pending, plan) in pending.iter().zip(plans.iter()) {
                 let Some(entry) = entries.get(pending.entry) else {
                     continue;
@@ -716,6 +717,10 @@ impl Ip4FlowCache {
             let Some(entry) = entries.get(pending.entry) else {
                 continue;
             };
+            if !any_acl_in && plan.nat != NO_NAT {
+                let from_inside = entry.nat & FROM_OUTSIDE == 0;
+                nat.hit_session(plan.nat, now, plan.total_len, plan.tcp_flags, from_inside);
+            }
             if plan.acl_fresh {
                 fresh += 1;
                 fresh_hits += acl_sessions(entry);
@@ -765,6 +770,12 @@ impl Ip4FlowCache {
         let acl_flags = |plan: &Plan| (plan.proto == TCP).then_some(plan.tcp_flags);
         let (mut by_nat, mut forwarded, mut planned, mut fresh, mut fresh_hits) =
             ([0u64; 3], 0u64, 0u64, 0u64, 0);
+        // Which packets are quiet is decided before any of them changes a session.
+        for (pending, plan) in self.pending[..n].iter().zip(self.plans[..n].iter_mut()) {
+            if let (true, Some(entry)) = (plan.planned, self.entries.get(pending.entry)) {
+                plan.quiet = is_quiet(acl, nat, entry, plan);
+            }
+        }
         let entries = &mut self.entries;
         for (i, ((pending, plan), pkt)) in self.pending[..n]
             .iter()
@@ -980,20 +991,9 @@ fn check(
         nat: NO_NAT,
         ..Plan::default()
     };
-    // A fresh entry's flags are its sessions' (or fewer); else the sessions' lines, just
-    // read, say.
-    let no_new_acl_flags = acl_fresh
-        || [entry.acl_in, entry.acl_out]
-            .into_iter()
-            .all(|h| h.is_none() || acl.session_seen_flags(h).is_some_and(&no_new_flags));
-    plan.quiet = tcp_flags & (SYN | FIN | RST) == 0
-        && !entry.acl_in.is_watch()
-        && !entry.acl_out.is_watch()
-        && no_new_acl_flags;
     if entry.nat != NO_NAT {
         let index = entry.nat & MAX_NAT_INDEX;
         let session = nat.live_session(index, entry.nat_generation)?;
-        plan.quiet &= session.class() != TimeoutClass::TcpTransitory;
         let ((src, sport), (dst, dport)) = if entry.nat & FROM_OUTSIDE != 0 {
             (
                 (session.in_remote, session.in_remote_port),
@@ -1009,6 +1009,25 @@ fn check(
         (plan.src, plan.dst, plan.sport, plan.dport) = (src.to_bits(), dst.to_bits(), sport, dport);
     }
     Some(())
+}
+
+/// Whether a planned packet of `entry` is quiet ([`Plan::quiet`]), from its sessions as
+/// they are before the burst changes any: only [`Ip4FlowCache::forward_part`] asks.
+fn is_quiet(acl: &AclWorker, nat: &Nat44Worker, entry: &Entry, plan: &Plan) -> bool {
+    let no_new_flags = |seen: u8| plan.tcp_flags | seen == seen;
+    // A fresh entry's flags are its sessions' (or fewer); else the sessions' lines say.
+    let no_new_acl_flags = plan.acl_fresh
+        || [entry.acl_in, entry.acl_out]
+            .into_iter()
+            .all(|h| h.is_none() || acl.session_seen_flags(h).is_some_and(no_new_flags));
+    plan.tcp_flags & (SYN | FIN | RST) == 0
+        && !entry.acl_in.is_watch()
+        && !entry.acl_out.is_watch()
+        && no_new_acl_flags
+        && (plan.nat == NO_NAT
+            || nat
+                .live_session(plan.nat, entry.nat_generation)
+                .is_some_and(|s| s.class() != TimeoutClass::TcpTransitory))
 }
 
 /// What ip4-input (padding), NAT44 and ip4-rewrite do to a checked packet's bytes.
