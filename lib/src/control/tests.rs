@@ -736,17 +736,7 @@ fn flow_cache_forwards_exactly_as_the_stages() {
     }
     assert_eq!(cached.nat().session_count(), plain.nat().session_count());
     assert_eq!(cached.acl().session_count(), plain.acl().session_count());
-    assert_eq!(
-        cached.acl().counters().session_hits,
-        plain.acl().counters().session_hits
-    );
-    let show = |w: &mut Worker| {
-        w.answer(WorkerQuestion::NatSessions { detail: true }, &snapshot, now)
-            .unwrap()
-    };
-    assert_eq!(show(&mut cached), show(&mut plain));
-    let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, now);
-    assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
+    assert_same_sessions([&mut cached, &mut plain], &snapshot, now);
     let stats = cached.flow_cache().stats();
     assert!(
         stats.hits > packets / 5,
@@ -786,6 +776,24 @@ fn through_both(
     }
     assert_eq!(outs[0], outs[1]);
     outs.swap_remove(0)
+}
+
+/// The two workers' sessions read alike: NAT44's in detail (packets, bytes, last
+/// heard), the ACL's, and the ACL's session hits.
+fn assert_same_sessions(workers: [&mut Worker; 2], snapshot: &Snapshot, now: u64) {
+    let [cached, plain] = workers;
+    assert_eq!(
+        cached.acl().counters().session_hits,
+        plain.acl().counters().session_hits
+    );
+    for question in [
+        WorkerQuestion::NatSessions { detail: true },
+        WorkerQuestion::AclSessions,
+    ] {
+        let cached_answer = cached.answer(question.clone(), snapshot, now);
+        assert!(cached_answer.is_ok(), "{question:?}");
+        assert_eq!(cached_answer, plain.answer(question, snapshot, now));
+    }
 }
 
 /// Two workers, the first with the flow cache, the second without.
@@ -1413,6 +1421,77 @@ fn known_flow(
         rng,
         ack,
     }
+}
+
+/// Sessions on the host's output only (a reflective ACL there, none on the pods'
+/// input): a pods request has an acl-out session and no acl-in one, so a burst of its
+/// requests in a later second (its entry no longer fresh) refreshes acl-out sessions
+/// alone, and NAT44's touches go with the send pass. Every count comes out as the
+/// stages' own: NAT44's per-session packets and bytes once per packet, the ACL's hits.
+#[test]
+fn flow_cache_burst_refreshing_only_acl_out_sessions_counts_as_the_stages() {
+    let (control, pods, host) = bench_node_with(&[
+        "set acl-plugin acl permit+reflect",
+        "set acl-plugin interface host output acl 0",
+    ]);
+    let KnownFlow {
+        snapshot,
+        mut cached,
+        mut plain,
+        ack,
+        ..
+    } = known_flow(&control, (pods, host), &tcp_flow(3, 44_000), 11);
+    let before = cached.flow_cache().stats();
+    let later = NOW + 1_000_000_000;
+    let burst = [ack.clone(), ack];
+    let out = through_both([&mut cached, &mut plain], &snapshot, pods, &burst, later);
+    assert!(out.iter().all(|(v, _)| *v == Verdict::Tx(host)), "{out:?}");
+    let after = cached.flow_cache().stats();
+    assert_eq!(
+        (after.hits - before.hits, after.acl_fresh - before.acl_fresh),
+        (2, 0),
+        "both forwarded from the cache, both refreshing the acl-out session"
+    );
+    assert_same_sessions([&mut cached, &mut plain], &snapshot, later);
+}
+
+/// A burst of a new flow's SYN, a known flow's RST and another known flow's ACK: the SYN
+/// takes the stages, and so does the RST (not quiet: it changes its sessions' state);
+/// only the ACK is forwarded beside them. The bytes and sessions are the stages' own.
+#[test]
+fn flow_cache_forwards_beside_the_stages_only_quiet_packets() {
+    let (control, pods, host) = bench_node();
+    let (a, d) = (tcp_flow(4, 45_000), tcp_flow(5, 45_001));
+    let KnownFlow {
+        snapshot,
+        mut cached,
+        mut plain,
+        mut rng,
+        ..
+    } = known_flow(&control, (pods, host), &a, 12);
+    open_flow(
+        [&mut cached, &mut plain],
+        &snapshot,
+        (pods, host),
+        &d,
+        NOW,
+        &mut rng,
+    );
+    let before = cached.flow_cache().stats();
+    let burst = [
+        clean_frame(&tcp_flow(6, 45_002), false, 0x02, &mut rng),
+        clean_frame(&a, false, 0x04, &mut rng),
+        clean_frame(&d, false, 0x10, &mut rng),
+    ];
+    let out = through_both([&mut cached, &mut plain], &snapshot, pods, &burst, NOW);
+    assert!(out.iter().all(|(v, _)| *v == Verdict::Tx(host)), "{out:?}");
+    let after = cached.flow_cache().stats();
+    assert_eq!(
+        (after.partial - before.partial, after.held - before.held),
+        (1, 1),
+        "the ACK forwarded beside the stages, the RST held for them: {after:?}"
+    );
+    assert_same_sessions([&mut cached, &mut plain], &snapshot, NOW);
 }
 
 /// A SYN is never looked for in the cache, even on a flow the cache has an entry for (a

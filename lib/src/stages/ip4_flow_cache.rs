@@ -231,7 +231,7 @@ struct Plan {
     /// Forwarding it changes nothing whose order matters: no SYN, FIN or RST, no watch,
     /// no TCP flag its ACL sessions have not seen, and a NAT44 session (if any) that is
     /// not transitory, so that their refreshes write what they hold already, counters
-    /// aside (see [`Ip4FlowCache::forward_part`]).
+    /// aside. Decided by [`Ip4FlowCache::forward_part`] alone (false until then).
     quiet: bool,
     /// Checked: the packet may be forwarded from its entry.
     planned: bool,
@@ -550,8 +550,10 @@ impl Ip4FlowCache {
     }
 
     /// Forwards the burst from the cache, marking its packets [`Disposition::Forwarded`],
-    /// if every packet in it belongs to a known flow and passes its checks; else leaves
-    /// it all to the stages. Returns how many were forwarded (all or none).
+    /// if every packet in it belongs to a known flow and passes its checks; else forwards
+    /// the quiet ones beside the rest where that changes nothing
+    /// ([`Ip4FlowCache::forward_part`]), or leaves it all to the stages. Returns how many
+    /// were forwarded.
     pub fn forward<B: PacketBuf, P: PrefetchHint>(
         &mut self,
         acl: &mut AclWorker,
@@ -642,10 +644,11 @@ impl Ip4FlowCache {
             return 0;
         }
         // Every packet is checked before any is forwarded: a burst is forwarded from the
-        // cache only if all of it can be. A packet that takes the stages may create or
-        // recycle a session (at a table's limit) or move one in its expiry list before a
-        // cached packet of the same burst would have hit it in the stages; forwarding
-        // only the rest would let those happen in another order. In a burst of hits
+        // cache as a whole, or (forward_part) only its quiet packets, and only with room
+        // in both tables. A packet that takes the stages may create or recycle a session
+        // (at a table's limit) or move one in its expiry list before a cached packet of
+        // the same burst would have hit it in the stages; forwarding any other packet
+        // beside it would let those happen in another order. In a burst of hits
         // alone no session is created or deleted, and applying the hits stage by stage
         // (every acl-in, then every NAT44, then every acl-out, each in packet order)
         // is exactly what the stages do.
