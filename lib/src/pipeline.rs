@@ -36,6 +36,7 @@ use crate::stages::{
 };
 use crate::trace::{Headers, InlineName, InputRecord, OutputRecord, TraceBuffer, TraceRecord};
 use crate::types::IfIndex;
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -376,13 +377,20 @@ impl<P: PrefetchHint> Worker<P> {
         let counters = &*self.counters;
         let cycles = self.cycles;
         let burst = &mut self.burst;
-        let input_start = cycles();
+        // One clock read per node that runs, as VPP's dispatch reads it: a node's cycles
+        // run from the previous node's end to its own (the checks of the nodes skipped in
+        // between go with it), not from a read of its own start.
+        let mark = Cell::new(cycles());
+        let lap = || {
+            let now = cycles();
+            now.wrapping_sub(mark.replace(now))
+        };
         let rx_bytes: usize = pkts.iter().map(|p| p.data().len()).sum();
         counters.count_rx(rx_if, n as u64, rx_bytes as u64);
         if TRACE {
             mark_for_trace(burst, pkts, &mut self.trace, snapshot, rx_if, now_ns);
         }
-        counters.count_call(NodeId::Input, n as u64, cycles().wrapping_sub(input_start));
+        counters.count_call(NodeId::Input, n as u64, lap());
 
         let mut cx = Context {
             snapshot,
@@ -392,11 +400,10 @@ impl<P: PrefetchHint> Worker<P> {
             prefetch: P::prefetch,
         };
         if !TRACE && self.flow_cache.enabled() {
-            let start = cycles();
             self.flow_cache
                 .forward::<B, P>(&mut self.acl, &mut self.nat, burst, pkts, &cx);
             cx.counters
-                .count_call(NodeId::Ip4FlowCache, n as u64, cycles().wrapping_sub(start));
+                .count_call(NodeId::Ip4FlowCache, n as u64, lap());
         }
         let main = DispositionKind::Continue;
         let stage = |node,
@@ -408,10 +415,8 @@ impl<P: PrefetchHint> Worker<P> {
             if vectors == 0 {
                 return;
             }
-            let start = cycles();
             f(burst, cx);
-            cx.counters
-                .count_call(node, vectors as u64, cycles().wrapping_sub(start));
+            cx.counters.count_call(node, vectors as u64, lap());
         };
 
         stage(NodeId::EthernetInput, main, burst, &mut cx, &mut |b, cx| {
@@ -425,22 +430,16 @@ impl<P: PrefetchHint> Worker<P> {
             acl::process_input::<B, TRACE>(acl, nat, b, pkts, cx)
         });
         if !cx.snapshot.nat.interface_roles_empty() && burst.any(main) {
-            let start = cycles();
             let (to_out2in, to_in2out) = nat44::classify(nat, burst, pkts, &cx);
-            cx.counters.count_call(
-                NodeId::Nat44Classify,
-                burst.count(main) as u64,
-                cycles().wrapping_sub(start),
-            );
+            cx.counters
+                .count_call(NodeId::Nat44Classify, burst.count(main) as u64, lap());
             for (node, direction, vectors) in [
                 (NodeId::Nat44Out2in, NatDirection::Out2in, to_out2in),
                 (NodeId::Nat44In2out, NatDirection::In2out, to_in2out),
             ] {
                 if vectors > 0 {
-                    let start = cycles();
                     nat44::process::<B, TRACE>(direction, nat, burst, pkts, &mut cx);
-                    cx.counters
-                        .count_call(node, vectors as u64, cycles().wrapping_sub(start));
+                    cx.counters.count_call(node, vectors as u64, lap());
                 }
             }
         }
@@ -520,20 +519,14 @@ impl<P: PrefetchHint> Worker<P> {
             DropReason::of(Ip4RewriteError::NoAdjacency),
         );
 
-        let output_start = cycles();
         output::<B, TRACE>(burst, pkts, &mut cx, &mut self.verdicts);
-        cx.counters.count_call(
-            NodeId::InterfaceOutput,
-            n as u64,
-            cycles().wrapping_sub(output_start),
-        );
+        cx.counters
+            .count_call(NodeId::InterfaceOutput, n as u64, lap());
         if !TRACE && self.flow_cache.enabled() && burst.count(DispositionKind::Forwarded) < n {
             // Learning is the flow cache's work too: its cycles go to its row.
-            let start = cycles();
             self.flow_cache
                 .learn(&self.acl, &self.nat, burst, pkts, &cx);
-            cx.counters
-                .count_cycles(NodeId::Ip4FlowCache, cycles().wrapping_sub(start));
+            cx.counters.count_cycles(NodeId::Ip4FlowCache, lap());
         }
         n
     }
