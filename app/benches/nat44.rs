@@ -140,9 +140,10 @@ fn time_per_burst(
                 buf[..p.len()].copy_from_slice(p);
             }
             if warm {
-                for ((hash, buf), p) in hashes.iter_mut().zip(&bufs).zip(chunk) {
+                for (slot, ((hash, buf), p)) in hashes.iter_mut().zip(&bufs).zip(chunk).enumerate()
+                {
                     *hash = w
-                        .prefetch_bucket(direction, &buf[..p.len()], prefetch)
+                        .prefetch_bucket(slot, direction, &buf[..p.len()], prefetch)
                         .unwrap_or(0);
                 }
                 for hash in &hashes[..chunk.len()] {

@@ -246,8 +246,10 @@ pub struct Nat44Worker {
     affinity_capacity: usize,
     rng: FastRng,
     pub counters: Nat44Counters,
-    /// The warm-up passes' scratch: per packet of the burst, the hashes of the keys a
-    /// new session will add to the out2in and in2out tables (0: none known).
+    /// The warm-up passes' scratch, per packet of the burst: the flow the first pass
+    /// parsed, and the hashes of the keys a new session will add to the out2in and
+    /// in2out tables (0: none known).
+    flows: Box<[Option<Flow>; MAX_BURST]>,
     new_keys: Box<[[u64; 2]; MAX_BURST]>,
 }
 
@@ -302,6 +304,7 @@ impl Nat44Worker {
             affinity_capacity: sizes.affinities as usize,
             rng: FastRng::new(seed ^ u64::from(index)),
             counters: Nat44Counters::default(),
+            flows: Box::new([None; MAX_BURST]),
             new_keys: Box::new([[0; 2]; MAX_BURST]),
         }
     }
@@ -392,23 +395,29 @@ impl Nat44Worker {
         }
     }
 
-    /// A burst's first warm-up pass: parses the packet in `l3`, asks for the index
-    /// bucket of its session key for `direction`, and returns the key's hash for the
-    /// second pass (None when the packet has no key: it will not be translated).
+    /// A burst's first warm-up pass over packet `slot`: parses the packet in `l3` (kept
+    /// in the slot for [`Nat44Worker::note_new_out2in`]), asks for the index bucket of its
+    /// session key for `direction`, and returns the key's hash for the second pass (None
+    /// when the packet has no key: it will not be translated).
     #[inline]
     pub fn prefetch_bucket(
-        &self,
+        &mut self,
+        slot: usize,
         direction: NatDirection,
         l3: &[u8],
         prefetch: Prefetch,
     ) -> Option<u64> {
-        let ip = Ipv4Packet::new_checked(l3).ok()?;
         let side = match direction {
             NatDirection::Out2in => Side::Outside,
             NatDirection::In2out => Side::Inside,
         };
-        let flow = rewrite::parse(&ip, side).ok()??;
-        let hash = key_of(&flow).hash();
+        let flow = Ipv4Packet::new_checked(l3)
+            .ok()
+            .and_then(|ip| rewrite::parse(&ip, side).ok().flatten());
+        if let Some(at) = self.flows.get_mut(slot) {
+            *at = flow;
+        }
+        let hash = key_of(&flow?).hash();
         self.sessions
             .prefetch_bucket(key_table(direction), hash, prefetch);
         Some(hash)
@@ -422,23 +431,24 @@ impl Nat44Worker {
             .prefetch_session(key_table(direction), hash, prefetch)
     }
 
-    /// Packet `slot` of the burst, from outside (IPv4 header at the start of `l3`, its
-    /// key's hash `hash`), whose bucket named no session: most likely a new flow, whose
+    /// Packet `slot` of the burst, from outside, whose key (hash `hash`) the first pass
+    /// found (`new_flow`) and whose bucket named no session: most likely a new flow, whose
     /// session a mapping will create. Notes the keys that session will add, for
     /// [`Nat44Worker::warm_inserts`]: its out2in key, and where the mapping has one local
     /// end and no twice-NAT (so that it is known now) its in2out key, whose cache bucket
-    /// is asked for here. `l3: None`: nothing to note for this slot.
+    /// is asked for here. `new_flow` false: nothing to note for this slot.
     pub fn note_new_out2in(
         &mut self,
         config: &Nat44Config,
         slot: usize,
-        l3: Option<&[u8]>,
+        new_flow: bool,
         hash: u64,
         prefetch: Prefetch,
     ) {
-        let keys = match l3 {
-            Some(l3) => [hash, self.new_in2out_hash(config, l3).unwrap_or(0)],
-            None => [0, 0],
+        let flow = self.flows.get(slot).copied().flatten();
+        let keys = match flow {
+            Some(flow) if new_flow => [hash, Self::new_in2out_hash(config, &flow).unwrap_or(0)],
+            _ => [0, 0],
         };
         if keys[1] != 0 {
             self.sessions
@@ -455,11 +465,9 @@ impl Nat44Worker {
         self.new_keys[slot]
     }
 
-    /// The hash of the in2out key a mapping's session for the packet in `l3` will have,
-    /// if it can be known before the session is made.
-    fn new_in2out_hash(&self, config: &Nat44Config, l3: &[u8]) -> Option<u64> {
-        let ip = Ipv4Packet::new_checked(l3).ok()?;
-        let flow = rewrite::parse(&ip, Side::Outside).ok()??;
+    /// The hash of the in2out key a mapping's session for `flow` (seen from outside) will
+    /// have, if it can be known before the session is made.
+    fn new_in2out_hash(config: &Nat44Config, flow: &Flow) -> Option<u64> {
         let (_, mapping) = config.mapping_by_external(flow.local.0, flow.local.1, flow.proto)?;
         let [local] = mapping.locals.as_slice() else {
             return None;

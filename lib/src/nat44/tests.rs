@@ -1490,7 +1490,7 @@ fn warm_up_passes_ask_for_the_bucket_then_the_session() {
 
     // No session yet: the bucket is asked for, then nothing.
     let hash = w
-        .prefetch_bucket(NatDirection::Out2in, &syn, recording_prefetch)
+        .prefetch_bucket(0, NatDirection::Out2in, &syn, recording_prefetch)
         .unwrap();
     assert_eq!(asked().len(), 1);
     w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch);
@@ -1502,7 +1502,7 @@ fn warm_up_passes_ask_for_the_bucket_then_the_session() {
         NatVerdict::Translated(_)
     ));
     let again = w
-        .prefetch_bucket(NatDirection::Out2in, &syn, recording_prefetch)
+        .prefetch_bucket(0, NatDirection::Out2in, &syn, recording_prefetch)
         .unwrap();
     assert_eq!(again, hash);
     assert_eq!(asked()[0] % 64, 0, "a bucket is one aligned cache line");
@@ -1513,7 +1513,7 @@ fn warm_up_passes_ask_for_the_bucket_then_the_session() {
 
     // A packet NAT44 cannot key (not IPv4) asks for nothing.
     assert_eq!(
-        w.prefetch_bucket(NatDirection::Out2in, &syn[..10], recording_prefetch),
+        w.prefetch_bucket(0, NatDirection::Out2in, &syn[..10], recording_prefetch),
         None
     );
     assert!(asked().is_empty());
@@ -1532,11 +1532,11 @@ fn a_new_flows_warm_up_asks_for_its_sessions_in2out_bucket() {
     let syn_ack = spec_frames::syn_ack()[ETH..].to_vec();
 
     let hash = w
-        .prefetch_bucket(NatDirection::Out2in, &syn, recording_prefetch)
+        .prefetch_bucket(0, NatDirection::Out2in, &syn, recording_prefetch)
         .unwrap();
     assert!(!w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch));
     asked();
-    w.note_new_out2in(&config, 0, Some(&syn), hash, recording_prefetch);
+    w.note_new_out2in(&config, 0, true, hash, recording_prefetch);
     let noted = asked();
     assert_eq!(noted.len(), 1, "one bucket: the new session's in2out key's");
     let [out2in, in2out] = w.noted(0);
@@ -1555,13 +1555,13 @@ fn a_new_flows_warm_up_asks_for_its_sessions_in2out_bucket() {
     assert!(w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch));
     asked();
     let reply_hash = w
-        .prefetch_bucket(NatDirection::In2out, &syn_ack, recording_prefetch)
+        .prefetch_bucket(0, NatDirection::In2out, &syn_ack, recording_prefetch)
         .unwrap();
     assert_eq!(asked(), noted, "the reply's bucket is the one asked for");
     assert_eq!(in2out, reply_hash, "the reply's key is the one noted");
 
-    // No l3: the slot's keys are cleared, nothing asked.
-    w.note_new_out2in(&config, 0, None, hash, recording_prefetch);
+    // Not a new flow: the slot's keys are cleared, nothing asked.
+    w.note_new_out2in(&config, 0, false, hash, recording_prefetch);
     assert_eq!(w.noted(0), [0, 0]);
     assert!(asked().is_empty());
 
@@ -1575,10 +1575,10 @@ fn a_new_flows_warm_up_asks_for_its_sessions_in2out_bucket() {
         TcpFlags::SYN,
     );
     let hash = w
-        .prefetch_bucket(NatDirection::Out2in, &to_service, recording_prefetch)
+        .prefetch_bucket(0, NatDirection::Out2in, &to_service, recording_prefetch)
         .unwrap();
     asked();
-    w.note_new_out2in(&config, 0, Some(&to_service), hash, recording_prefetch);
+    w.note_new_out2in(&config, 0, true, hash, recording_prefetch);
     assert!(asked().is_empty());
     let mut translated = to_service.clone();
     assert!(
@@ -1603,20 +1603,20 @@ fn at_the_limit_a_new_flows_warm_up_asks_for_what_its_recycling_needs() {
     let client = |port: u16| (ip("10.1.1.3"), port);
     let syn = |port| tcp(client(port), (vip, 80), TcpFlags::SYN);
     // What a session's removal looks in: the buckets of its two keys.
-    let buckets_of = |w: &Nat44Worker, port| {
+    let buckets_of = |w: &mut Nat44Worker, port| {
         let reply = tcp((ip("10.20.0.2"), 8080), client(port), TcpFlags::ACK);
-        w.prefetch_bucket(NatDirection::Out2in, &syn(port), recording_prefetch);
-        w.prefetch_bucket(NatDirection::In2out, &reply, recording_prefetch);
+        w.prefetch_bucket(0, NatDirection::Out2in, &syn(port), recording_prefetch);
+        w.prefetch_bucket(0, NatDirection::In2out, &reply, recording_prefetch);
         let mut lines = asked();
         lines.sort_unstable();
         lines
     };
     let warm_up = |w: &mut Nat44Worker, port| {
         let hash = w
-            .prefetch_bucket(NatDirection::Out2in, &syn(port), recording_prefetch)
+            .prefetch_bucket(0, NatDirection::Out2in, &syn(port), recording_prefetch)
             .unwrap();
         asked();
-        w.note_new_out2in(&config, 0, Some(&syn(port)), hash, recording_prefetch);
+        w.note_new_out2in(&config, 0, true, hash, recording_prefetch);
         let noted = asked();
         w.warm_inserts(&config, 1, recording_prefetch);
         (noted, asked())
@@ -1633,7 +1633,7 @@ fn at_the_limit_a_new_flows_warm_up_asks_for_what_its_recycling_needs() {
         }
     }
     assert_eq!(w.session_count(), 3);
-    let oldest = buckets_of(&w, 1000);
+    let oldest = buckets_of(&mut w, 1000);
     let (_, mut recycling) = warm_up(&mut w, 2000);
     recycling.sort_unstable();
     assert_eq!(recycling, oldest, "the oldest closed session's buckets");
@@ -1641,7 +1641,7 @@ fn at_the_limit_a_new_flows_warm_up_asks_for_what_its_recycling_needs() {
     w.out2in(&config, POD_IF, &mut p, 0);
     assert_eq!(w.counters.sessions_recycled, 1);
     let hash = w
-        .prefetch_bucket(NatDirection::Out2in, &syn(1000), recording_prefetch)
+        .prefetch_bucket(0, NatDirection::Out2in, &syn(1000), recording_prefetch)
         .unwrap();
     assert!(
         !w.prefetch_session(NatDirection::Out2in, hash, recording_prefetch),

@@ -78,7 +78,8 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         let hash =
             if meta.flow.nat == Some(direction) && meta.disposition() == Disposition::Continue {
                 let l3 = pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]);
-                nat.prefetch_bucket(direction, l3, cx.prefetch).unwrap_or(0)
+                nat.prefetch_bucket(i, direction, l3, cx.prefetch)
+                    .unwrap_or(0)
             } else {
                 0
             };
@@ -87,13 +88,12 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
     // A packet from outside without a session is most likely a new flow's: what its
     // session's creation will wait for is read ahead too.
     let mut new_flows = false;
-    for (i, pkt) in pkts.iter().enumerate().take(burst.len()) {
+    for i in 0..burst.len().min(pkts.len()) {
         let Some(meta) = burst.get(i) else { break };
         let hash = meta.flow.warm_hash;
         let new_flow = hash != 0 && !nat.prefetch_session(direction, hash, cx.prefetch);
         if direction == NatDirection::Out2in {
-            let l3 = new_flow.then(|| pkt.data().get(usize::from(meta.l3_offset)..).unwrap_or(&[]));
-            nat.note_new_out2in(config, i, l3, hash, cx.prefetch);
+            nat.note_new_out2in(config, i, new_flow, hash, cx.prefetch);
             new_flows |= new_flow;
         }
     }
