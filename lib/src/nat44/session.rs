@@ -445,15 +445,19 @@ impl SessionTable {
     fn in_table(&self, table: KeyTable, key: &SessionKey, hash: u64) -> Option<u32> {
         let key_of = table.key_of();
         let slots = &self.slots;
-        let index = match table {
-            KeyTable::In2out => &self.in2out,
-            KeyTable::Out2in => &self.out2in,
-        };
-        index
+        self.index(table)
             .find(hash, |&i| {
                 slots.get(i as usize).is_some_and(|s| key_of(s) == *key)
             })
             .copied()
+    }
+
+    /// The table of record for `table`'s keys.
+    fn index(&self, table: KeyTable) -> &HashTable<u32> {
+        match table {
+            KeyTable::In2out => &self.in2out,
+            KeyTable::Out2in => &self.out2in,
+        }
     }
 
     fn cache(&self, table: KeyTable) -> &FlowCache {
@@ -480,13 +484,6 @@ impl SessionTable {
             prefetch(std::ptr::from_ref(session).cast());
         }
         true
-    }
-
-    fn index(&self, table: KeyTable) -> &HashTable<u32> {
-        match table {
-            KeyTable::In2out => &self.in2out,
-            KeyTable::Out2in => &self.out2in,
-        }
     }
 
     /// For a key that an insert is about to add to `table`: reads the hashbrown group
