@@ -44,6 +44,27 @@ impl Mapping {
     pub fn is_address_only(&self) -> bool {
         self.external_port.is_none()
     }
+
+    /// The local end a session from outside takes: `chosen` (address and port), but an
+    /// address-only mapping keeps the port the packet came to (`packet_port`).
+    pub fn local_end(&self, chosen: (Ipv4Addr, u16), packet_port: u16) -> (Ipv4Addr, u16) {
+        if self.is_address_only() {
+            (chosen.0, packet_port)
+        } else {
+            chosen
+        }
+    }
+
+    /// Whether a session of this mapping from `client` to the local end `local` is
+    /// twice-NATed (its source too taken from the twice-NAT pool): always, never, or
+    /// (self-twice-nat) only when the client is that local end.
+    pub fn twice_nat_for(&self, client: Ipv4Addr, local: Ipv4Addr) -> bool {
+        match self.twice_nat {
+            TwiceNat::No => false,
+            TwiceNat::TwiceNat => true,
+            TwiceNat::SelfTwiceNat => client == local,
+        }
+    }
 }
 
 /// The key a mapping is found by from the outside (or, for SNAT, from the inside).

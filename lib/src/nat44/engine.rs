@@ -11,7 +11,7 @@ use super::config::{Mapping, MappingKind, Nat44Config};
 use super::ports::{PortAllocator, PortSlice};
 use super::rewrite::{self, Flow, ParseError, Side};
 use super::session::{flags, InsertError, KeyTable, KnownFree, Session, SessionKey, SessionTable};
-use super::types::{NatProtocol, TwiceNat};
+use super::types::NatProtocol;
 use crate::burst::MAX_BURST;
 use crate::node::NodeId;
 use crate::node_errors;
@@ -473,23 +473,15 @@ impl Nat44Worker {
             return None;
         };
         let client = flow.remote;
-        let twice_nat = match mapping.twice_nat {
-            TwiceNat::No => false,
-            TwiceNat::TwiceNat => true,
-            TwiceNat::SelfTwiceNat => client.0 == local.addr,
-        };
-        if mapping.kind == MappingKind::Identity || twice_nat {
+        let (local_addr, local_port) = mapping.local_end((local.addr, local.port), flow.local.1);
+        if mapping.kind == MappingKind::Identity || mapping.twice_nat_for(client.0, local_addr) {
             return None;
         }
         // As create_mapping_session makes it.
         let key = SessionKey {
-            local: local.addr,
+            local: local_addr,
             remote: client.0,
-            local_port: if mapping.is_address_only() {
-                flow.local.1
-            } else {
-                local.port
-            },
+            local_port,
             remote_port: client.1,
             proto: flow.proto,
         };
@@ -848,19 +840,10 @@ impl Nat44Worker {
         known_free: KnownFree,
     ) -> Result<u32, CreateError> {
         let client = flow.remote;
-        let (local_addr, local_port) = self.choose_local(mapping, client.0, now);
-        // Address-only mappings keep the port.
-        let local_port = if mapping.is_address_only() {
-            flow.local.1
-        } else {
-            local_port
-        };
+        let chosen = self.choose_local(mapping, client.0, now);
+        let (local_addr, local_port) = mapping.local_end(chosen, flow.local.1);
         self.make_room(config, now)?;
-        let twice_nat = match mapping.twice_nat {
-            TwiceNat::No => false,
-            TwiceNat::TwiceNat => true,
-            TwiceNat::SelfTwiceNat => client.0 == local_addr,
-        };
+        let twice_nat = mapping.twice_nat_for(client.0, local_addr);
         let mut session_flags = flags::STATIC;
         if mapping.kind == MappingKind::LoadBalanced {
             session_flags |= flags::LOAD_BALANCED;
