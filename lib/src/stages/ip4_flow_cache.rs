@@ -81,9 +81,7 @@ use crate::nat44::session::{KeyTable, SessionKey, TimeoutClass};
 use crate::nat44::{Nat44Worker, NatDirection, NatProtocol};
 use crate::node::NodeId;
 use crate::packet::checksum::{self, patch};
-use crate::packet::ethernet::{EtherType, EthernetFrame};
 use crate::packet::udp::nonzero;
-use crate::packet::{Ipv4Packet, Protocol, TcpPacket, UdpPacket};
 use crate::pipeline::PrefetchHint;
 use crate::types::{IfIndex, MacAddr};
 use std::net::Ipv4Addr;
@@ -95,6 +93,7 @@ const RST: u8 = 0x04;
 const NS_PER_SECOND: u64 = 1_000_000_000;
 const IP_LEN: usize = 20;
 const TCP: u8 = 6;
+const UDP: u8 = 17;
 /// The NAT44 index of an entry without NAT44; the top bit of a real one says the packet
 /// came from outside.
 const NO_NAT: u32 = u32::MAX;
@@ -250,43 +249,83 @@ const NO_ENTRY: usize = usize::MAX;
 /// The key of a packet that may use the cache, and its TCP flags (0 for UDP): our MAC,
 /// IPv4 without options or fragmentation, a correct header checksum, lengths that
 /// hold, TTL above 1, and a whole TCP or UDP header. Anything else takes the stages.
+///
+/// It reads the bytes at fixed offsets rather than through the packet views, which
+/// check each field's bounds on their own: the views cost ~70 instructions a packet
+/// here, this ~35. It takes exactly what the views take (`parse_by_views` in the tests,
+/// compared on mutated frames).
 #[inline(always)]
 fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<(FlowKey, u8)> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    if eth.destination() != our_mac || eth.ethertype() != EtherType::Ipv4 {
-        return None;
-    }
-    // ip4-input's own check (the same view), then what only the cache asks.
-    let ip = Ipv4Packet::new_verified(eth.payload()).ok()?;
-    if ip.header_len() != IP_LEN
-        || ip.more_fragments()
-        || ip.fragment_offset() != 0
-        || ip.ttl() <= 1
+    let (eth, rest) = frame.split_first_chunk::<ETH_LEN>()?;
+    let (ip, l4) = rest.split_first_chunk::<IP_LEN>()?;
+    let be16 = |at: &[u8; 2]| u16::from_be_bytes(*at);
+    // Version 4 and no options (IHL 5); neither more fragments nor an offset; TTL 2 up.
+    if eth[..6] != our_mac.0
+        || eth[12..] != [0x08, 0x00]
+        || ip[0] != 0x45
+        || be16(&[ip[6], ip[7]]) & 0x3fff != 0
+        || ip[8] <= 1
     {
         return None;
     }
-    // The views NAT44 parses with: what they refuse, the stages drop.
-    let (sport, dport, tcp_flags) = match ip.protocol() {
-        Protocol::Tcp => {
-            let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
-            (tcp.src_port(), tcp.dst_port(), tcp.flags().0)
+    let total_len = usize::from(be16(&[ip[2], ip[3]]));
+    if total_len < IP_LEN || total_len > rest.len() || !header_sum_holds(ip) {
+        return None;
+    }
+    // What NAT44's views refuse, the stages drop: a TCP data offset below 5 words or
+    // past the segment, a UDP length below its header or past the datagram.
+    let l4_len = total_len - IP_LEN;
+    let (ports, tcp_flags) = match ip[9] {
+        TCP if l4_len >= 20 => {
+            let tcp = l4.first_chunk::<20>()?;
+            let offset = usize::from(tcp[12] >> 4) * 4;
+            if offset < 20 || offset > l4_len {
+                return None;
+            }
+            ([tcp[0], tcp[1], tcp[2], tcp[3]], tcp[13])
         }
-        Protocol::Udp => {
-            let udp = UdpPacket::new_checked(ip.payload()).ok()?;
-            (udp.src_port(), udp.dst_port(), 0)
+        UDP if l4_len >= 8 => {
+            let udp = l4.first_chunk::<8>()?;
+            let len = usize::from(be16(&[udp[4], udp[5]]));
+            if len < 8 || len > l4_len {
+                return None;
+            }
+            ([udp[0], udp[1], udp[2], udp[3]], 0)
         }
         _ => return None,
     };
-    let proto = u8::from(ip.protocol());
     let key = flow_key(
         rx_if,
-        ip.src().to_bits(),
-        ip.dst().to_bits(),
-        sport,
-        dport,
-        proto,
+        u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]),
+        u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]),
+        be16(&[ports[0], ports[1]]),
+        be16(&[ports[2], ports[3]]),
+        ip[9],
     );
     Some((key, tcp_flags))
+}
+
+/// Whether an option-less IPv4 header's checksum holds: its words sum to all ones
+/// (ones' complement). Summed as five native 32-bit words, folded: the sum of
+/// byte-swapped words is the byte-swapped sum, and all ones reads the same either way.
+/// Only a header of zeros sums to zero, which is not all ones either.
+#[inline(always)]
+fn header_sum_holds(ip: &[u8; IP_LEN]) -> bool {
+    let word = |at: usize| {
+        u64::from(u32::from_ne_bytes([
+            ip[at],
+            ip[at + 1],
+            ip[at + 2],
+            ip[at + 3],
+        ]))
+    };
+    let sum = word(0) + word(4) + word(8) + word(12) + word(16);
+    // Below 2^35, then below 2^32 + 4, then at most 0x1_fffe, then 0x1_0000. A last
+    // fold would turn 0x1_0000 into 1: not all ones either way.
+    let sum = (sum & 0xffff_ffff) + (sum >> 32);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    sum == 0xffff
 }
 
 /// The checksum changes of a translation from `old` to `new`, as NAT44's rewrite makes
@@ -1228,9 +1267,9 @@ fn learn_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::ethernet::{EtherType, EthernetFrame};
+    use crate::packet::{Ipv4Packet, Protocol, TcpPacket, UdpPacket};
     use crate::rand::FastRng;
-
-    const UDP: u8 = 17;
 
     /// What the stages do, one patch at a time: NAT44's rewrite (addresses, then ports;
     /// UDP through its zero-keeping patches), then ip4-rewrite's TTL decrement.
@@ -1361,6 +1400,166 @@ mod tests {
         }
         assert_eq!(cache.fresh_mark(8, 1), 1);
         assert!(cache.entries.iter().all(|e| e.fresh == 0));
+    }
+
+    /// The parse `parse` must equal: ethernet-input's, ip4-input's and NAT44's views,
+    /// then the cache's own conditions.
+    fn parse_by_views(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<(FlowKey, u8)> {
+        let eth = EthernetFrame::new_checked(frame).ok()?;
+        if eth.destination() != our_mac || eth.ethertype() != EtherType::Ipv4 {
+            return None;
+        }
+        let ip = Ipv4Packet::new_verified(eth.payload()).ok()?;
+        if ip.header_len() != IP_LEN
+            || ip.more_fragments()
+            || ip.fragment_offset() != 0
+            || ip.ttl() <= 1
+        {
+            return None;
+        }
+        let (sport, dport, tcp_flags) = match ip.protocol() {
+            Protocol::Tcp => {
+                let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+                (tcp.src_port(), tcp.dst_port(), tcp.flags().0)
+            }
+            Protocol::Udp => {
+                let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+                (udp.src_port(), udp.dst_port(), 0)
+            }
+            _ => return None,
+        };
+        let (src, dst) = (ip.src().to_bits(), ip.dst().to_bits());
+        let proto = u8::from(ip.protocol());
+        Some((flow_key(rx_if, src, dst, sport, dport, proto), tcp_flags))
+    }
+
+    /// A frame edited the ways that move `parse`'s decisions: header bytes flipped
+    /// (checksum fixed or not), lengths set near their bounds, truncated or padded.
+    fn mutate(rng: &mut FastRng, frame: &mut Vec<u8>) {
+        let near = |rng: &mut FastRng, at: usize| match rng.below(4) {
+            0 => at,
+            1 => at.saturating_sub(1 + rng.below(2) as usize),
+            2 => at + 1 + rng.below(2) as usize,
+            _ => rng.below(80) as usize,
+        };
+        // Writes what fits of `bytes` at `at` (a truncated frame keeps its length).
+        let set = |frame: &mut Vec<u8>, at: usize, bytes: &[u8]| {
+            for (i, &b) in bytes.iter().enumerate() {
+                if let Some(byte) = frame.get_mut(at + i) {
+                    *byte = b;
+                }
+            }
+        };
+        let be16_at = |frame: &[u8], at: usize| match frame.get(at..at + 2) {
+            Some(b) => usize::from(u16::from_be_bytes([b[0], b[1]])),
+            None => 0,
+        };
+        for _ in 0..1 + rng.below(3) {
+            match rng.below(9) {
+                0 => {
+                    let at = rng.below(frame.len() as u64) as usize;
+                    frame[at] ^= 1 << rng.below(8);
+                }
+                1 => set(
+                    frame,
+                    14,
+                    &[[0x45, 0x46, 0x44, 0x55, 0x35][rng.below(5) as usize]],
+                ),
+                2 => {
+                    let len = near(rng, be16_at(frame, 16)) as u16;
+                    set(frame, 16, &len.to_be_bytes());
+                }
+                3 => set(
+                    frame,
+                    20,
+                    &[[0x40, 0], [0x20, 0], [0, 1], [0x3f, 0xff]][rng.below(4) as usize],
+                ),
+                4 => set(frame, 22, &[rng.below(4) as u8]),
+                5 => set(frame, 23, &[[6, 17, 1, 0][rng.below(4) as usize]]),
+                6 => {
+                    let to = near(rng, frame.len()).max(1);
+                    frame.resize(to, 0);
+                }
+                7 => set(frame, 46, &[(rng.below(16) as u8) << 4]),
+                _ => {
+                    let len = near(rng, be16_at(frame, 38)) as u16;
+                    set(frame, 38, &len.to_be_bytes());
+                }
+            }
+        }
+        // Mostly with the first 20 header bytes' checksum right (whatever the IHL says).
+        if rng.below(4) != 0 && frame.len() >= 34 {
+            frame[24..26].fill(0);
+            let sum = checksum::checksum(&frame[14..34]);
+            frame[24..26].copy_from_slice(&sum.to_be_bytes());
+        }
+    }
+
+    /// The folded sum agrees with the checksum's, on headers of extreme words as well
+    /// as random ones, whose checksum is right or off by one.
+    #[test]
+    fn header_sum_holds_as_the_checksum_says() {
+        let mut rng = FastRng::new(20);
+        let mut right = 0;
+        for round in 0..200_000 {
+            let mut ip = [0u8; IP_LEN];
+            for byte in &mut ip {
+                *byte = match round % 4 {
+                    0 => 0xff,
+                    1 => [0, 0xff][rng.below(2) as usize],
+                    _ => rng.next_u32() as u8,
+                };
+            }
+            if rng.below(2) == 0 {
+                ip[10..12].fill(0);
+                let sum = checksum::checksum(&ip).wrapping_add(rng.below(2) as u16);
+                ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            }
+            let holds = checksum::checksum(&ip) == 0;
+            right += u32::from(holds);
+            assert_eq!(header_sum_holds(&ip), holds, "{ip:02x?}");
+        }
+        assert!(right > 40_000, "{right}");
+    }
+
+    /// `parse` takes exactly what the views take, key and flags included, on valid TCP
+    /// and UDP frames and 200k edits of them.
+    #[test]
+    fn parse_takes_what_the_views_take() {
+        let mac = crate::spec_frames::TAP2_MAC;
+        let rx = IfIndex(2);
+        let syn = crate::spec_frames::syn();
+        let mut udp = syn.clone();
+        udp.truncate(14 + 20 + 8 + 6);
+        udp[23] = UDP;
+        udp[16..18].copy_from_slice(&34u16.to_be_bytes());
+        udp[38..40].copy_from_slice(&14u16.to_be_bytes());
+        crate::packet::Ipv4Packet::new_unchecked(&mut udp[14..34]).fill_checksum();
+        let mut rng = FastRng::new(5);
+        let (mut taken, mut refused) = (0, 0);
+        for round in 0..200_000 {
+            let mut frame = if round % 2 == 0 {
+                syn.clone()
+            } else {
+                udp.clone()
+            };
+            if round >= 2 {
+                mutate(&mut rng, &mut frame);
+            }
+            let expected = parse_by_views(&frame, mac, rx);
+            assert_eq!(parse(&frame, mac, rx), expected, "{frame:02x?}");
+            if expected.is_some() {
+                taken += 1
+            } else {
+                refused += 1
+            }
+        }
+        assert!(parse(&syn, mac, rx).is_some() && parse(&udp, mac, rx).is_some());
+        // Both outcomes are well represented, so the comparison means something.
+        assert!(
+            taken > 20_000 && refused > 20_000,
+            "{taken} taken, {refused} refused"
+        );
     }
 
     #[test]
