@@ -12,6 +12,11 @@ use podfwd_suite::{dpdk_lock, file_prefix, remove_runtime_dir};
 /// net_null's default packet size.
 const NULL_PACKET_LEN: usize = 64;
 
+/// How many mbufs a burst holds.
+fn held_capacity() -> usize {
+    podfwd_app::dpdk::mbuf::MAX_BURST
+}
+
 #[test]
 fn eal_null_port_one_burst_each_way() {
     let _lock = dpdk_lock();
@@ -72,12 +77,37 @@ fn eal_null_port_one_burst_each_way() {
 
     let got = rx_burst(port, 0, &mut burst, 32);
     assert_eq!(got.received, 32);
+    // append moves a whole burst after what the other holds, in order, or none of it.
+    let mut held = MbufBurst::new();
+    let first_three: Vec<_> = burst.as_slice()[..3]
+        .iter()
+        .map(|m| m.data().as_ptr())
+        .collect();
+    assert!(held.append(&mut burst));
+    assert!(burst.is_empty() && held.len() == 32);
+    assert!(rx_burst(port, 0, &mut burst, 32).received == 32);
+    assert!(held.append(&mut burst), "64 of 256");
+    let order: Vec<_> = held.as_slice()[..3]
+        .iter()
+        .map(|m| m.data().as_ptr())
+        .collect();
+    assert_eq!(order, first_three);
+    while held.len() + 32 <= held_capacity() {
+        assert!(rx_burst(port, 0, &mut burst, 32).received == 32);
+        assert!(held.append(&mut burst));
+    }
+    assert!(rx_burst(port, 0, &mut burst, 32).received == 32);
+    assert!(!held.append(&mut burst), "no room for 32 more");
+    assert_eq!((held.len(), burst.len()), (held_capacity(), 32));
+    assert_eq!(pool.in_use(), held_capacity() as u32 + 32);
+    held.clear();
     burst.clear();
 
     let stats = port::stats(port).unwrap();
-    assert_eq!((stats.tx_packets, stats.rx_packets), (8, 64));
+    let appended = held_capacity() as u64 + 32;
+    assert_eq!((stats.tx_packets, stats.rx_packets), (8, 32 + appended));
     assert!(port::xstats(port).is_ok());
-    // Every mbuf went back: 8 freed by net_null's TX, 32 by the drain, 32 by clear().
+    // Every mbuf went back: 8 freed by net_null's TX, 32 by the drain, the rest by clear().
     assert_eq!(pool.in_use(), 0);
 
     port::stop(port).unwrap();

@@ -154,6 +154,24 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 counters.rx_multi_segment += got.multi_segment_dropped as u64;
             }
             now = tsc();
+            // Most bursts leave by one interface: they move to its buffer at once, so
+            // that the buffer's length is not read and written back per packet.
+            if let Some(out) = one_interface(verdicts) {
+                if let (Some(buffer), Some(tx_port), Some(counters)) =
+                    (tx.get_mut(out), config.ports.get(out), local.get_mut(out))
+                {
+                    let was_empty = buffer.pending.is_empty();
+                    if buffer.pending.append(&mut rx) {
+                        if was_empty {
+                            buffer.oldest = now;
+                        }
+                        if buffer.pending.len() >= burst {
+                            flush(tx_port, buffer, counters);
+                        }
+                        continue;
+                    }
+                }
+            }
             for (mbuf, verdict) in rx.drain().zip(verdicts.iter()) {
                 let out = match *verdict {
                     Verdict::Transmit(out) => out.as_usize(),
@@ -213,6 +231,17 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
         counters.publish(shared);
     }
     0
+}
+
+/// The interface every packet of a burst leaves by, if they all leave by one.
+fn one_interface(verdicts: &[Verdict]) -> Option<usize> {
+    let first @ Verdict::Transmit(out) = *verdicts.first()? else {
+        return None;
+    };
+    verdicts
+        .iter()
+        .all(|v| *v == first)
+        .then_some(out.as_usize())
 }
 
 fn flush(port: &WorkerPort, buffer: &mut TxBuffer, counters: &mut LocalCounters) {

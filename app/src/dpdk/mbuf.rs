@@ -190,6 +190,28 @@ impl MbufBurst {
         }
     }
 
+    /// Moves every mbuf of `other` to the end of this burst, in order, if they all fit;
+    /// else moves none. Whether they moved.
+    pub fn append(&mut self, other: &mut MbufBurst) -> bool {
+        let (at, count) = (self.len, other.len);
+        if count > MAX_BURST - at {
+            return false;
+        }
+        // SAFETY: other.slots[..count] are initialised and owned by `other`; they are
+        // copied (not duplicated: `other` forgets them by len = 0) into self.slots
+        // [at..at + count], which are within bounds (checked above) and uninitialised.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                other.slots.as_ptr(),
+                self.slots.as_mut_ptr().add(at),
+                count,
+            );
+        }
+        other.len = 0;
+        self.len = at + count;
+        true
+    }
+
     /// Moves every mbuf out, in order, leaving the burst empty.
     pub fn drain(&mut self) -> Drain<'_> {
         let end = self.len;
