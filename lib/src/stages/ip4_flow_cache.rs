@@ -203,7 +203,10 @@ struct Pending {
     key: FlowKey,
     hash: u64,
     /// The entry found in the second pass, or [`NO_ENTRY`].
-    entry: usize,
+    entry: u32,
+    /// As parse read them: the IPv4 total length, the TCP flags (0 for UDP).
+    total_len: u16,
+    tcp_flags: u8,
 }
 
 impl Default for Pending {
@@ -214,6 +217,8 @@ impl Default for Pending {
             key: [0, 0],
             hash: 0,
             entry: NO_ENTRY,
+            total_len: 0,
+            tcp_flags: 0,
         }
     }
 }
@@ -236,17 +241,17 @@ struct Plan {
     planned: bool,
     /// The source MAC: the interface out's.
     src_mac: [u8; 6],
-    /// NAT44's session ([`NO_NAT`]: none) and the new source and destination.
+    /// NAT44's session ([`NO_NAT`]: none) and the new source and destination, as the
+    /// frame carries them: the addresses, then the ports.
     nat: u32,
-    src: u32,
-    dst: u32,
-    sport: u16,
-    dport: u16,
+    addrs: [u8; 8],
+    ports: [u8; 4],
 }
 
-const NO_ENTRY: usize = usize::MAX;
+const NO_ENTRY: u32 = u32::MAX;
 
-/// The key of a packet that may use the cache, and its TCP flags (0 for UDP): our MAC,
+/// The key of a packet that may use the cache, its TCP flags (0 for UDP) and its IPv4
+/// total length: our MAC,
 /// IPv4 without options or fragmentation, a correct header checksum, lengths that
 /// hold, TTL above 1, and a whole TCP or UDP header. Anything else takes the stages.
 ///
@@ -255,7 +260,7 @@ const NO_ENTRY: usize = usize::MAX;
 /// here, this ~35. It takes exactly what the views take (`parse_by_views` in the tests,
 /// compared on mutated frames).
 #[inline(always)]
-fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<(FlowKey, u8)> {
+fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<(FlowKey, u8, u16)> {
     let (eth, rest) = frame.split_first_chunk::<ETH_LEN>()?;
     let (ip, l4) = rest.split_first_chunk::<IP_LEN>()?;
     let be16 = |at: &[u8; 2]| u16::from_be_bytes(*at);
@@ -268,7 +273,8 @@ fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<(FlowKey, u8)
     {
         return None;
     }
-    let total_len = usize::from(be16(&[ip[2], ip[3]]));
+    let ip_len = be16(&[ip[2], ip[3]]);
+    let total_len = usize::from(ip_len);
     if total_len < IP_LEN || total_len > rest.len() || !header_sum_holds(ip) {
         return None;
     }
@@ -302,7 +308,7 @@ fn parse(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<(FlowKey, u8)
         be16(&[ports[2], ports[3]]),
         ip[9],
     );
-    Some((key, tcp_flags))
+    Some((key, tcp_flags, ip_len))
 }
 
 /// Whether an option-less IPv4 header's checksum holds: its words sum to all ones
@@ -625,11 +631,11 @@ impl Ip4FlowCache {
                 // an entry for its flow could only be one a closed connection of the same
                 // tuple left. It takes the stages without a look (a bucket, most often
                 // a cache miss, per new connection and its reply).
-                Some((_, tcp_flags)) if tcp_flags & SYN != 0 => {
+                Some((_, tcp_flags, _)) if tcp_flags & SYN != 0 => {
                     self.stats.opening += 1;
                     Pending::default()
                 }
-                Some((key, _)) => {
+                Some((key, tcp_flags, total_len)) => {
                     let hash = hash(&key);
                     for at in buckets(bucket_mask, hash).into_iter().take(1) {
                         if let Some(entry) = entries.get(at) {
@@ -640,6 +646,8 @@ impl Ip4FlowCache {
                         key,
                         hash,
                         entry: NO_ENTRY,
+                        total_len,
+                        tcp_flags,
                     }
                 }
                 None => Pending::default(),
@@ -655,7 +663,7 @@ impl Ip4FlowCache {
                 continue;
             };
             found += 1;
-            pending.entry = e;
+            pending.entry = e as u32;
             let Some(entry) = entries.get(e) else {
                 continue;
             };
@@ -695,10 +703,10 @@ impl Ip4FlowCache {
         let (mut stale, mut held) = (0, 0);
         // Which of the session updates below have work.
         let (mut any_acl_in, mut any_acl_out) = (false, false);
-        for ((pending, plan_slot), pkt) in pending.iter().zip(plans.iter_mut()).zip(&pkts[..n]) {
+        for (pending, plan_slot) in pending.iter().zip(plans.iter_mut()) {
             let entry = match pending.key[1] {
                 0 => None,
-                _ => entries.get(pending.entry),
+                _ => entries.get(pending.entry as usize),
             };
             let Some(entry) = entry else {
                 *plan_slot = Plan::default();
@@ -706,7 +714,7 @@ impl Ip4FlowCache {
             };
             // Planned in place: a plan returned by value was copied field by field.
             if entry.epoch != epoch
-                || check(acl, nat, entry, pkt.data(), cx, mark, plan_slot).is_none()
+                || check(acl, nat, entry, pending, cx, mark, plan_slot).is_none()
             {
                 *plan_slot = Plan::default();
                 stale += 1;
@@ -737,7 +745,7 @@ impl Ip4FlowCache {
         let now = (now_ns / 1_000_000_000) as u32;
         if any_acl_in {
             for (pending, plan) in pending.iter().zip(plans.iter()) {
-                let Some(entry) = entries.get(pending.entry) else {
+                let Some(entry) = entries.get(pending.entry as usize) else {
                     continue;
                 };
                 if !plan.acl_fresh {
@@ -756,7 +764,7 @@ impl Ip4FlowCache {
             .zip(&mut pkts[..n])
             .enumerate()
         {
-            let Some(entry) = entries.get(pending.entry) else {
+            let Some(entry) = entries.get(pending.entry as usize) else {
                 continue;
             };
             if !any_acl_in && plan.nat != NO_NAT {
@@ -776,7 +784,7 @@ impl Ip4FlowCache {
         // the flags their sessions have seen now.
         if fresh < n {
             for (pending, plan) in pending.iter().zip(plans.iter()) {
-                let Some(entry) = self.entries.get_mut(pending.entry) else {
+                let Some(entry) = self.entries.get_mut(pending.entry as usize) else {
                     continue;
                 };
                 if !plan.acl_fresh {
@@ -814,7 +822,7 @@ impl Ip4FlowCache {
             ([0u64; 3], 0u64, 0u64, 0u64, 0);
         // Which packets are quiet is decided before any of them changes a session.
         for (pending, plan) in self.pending[..n].iter().zip(self.plans[..n].iter_mut()) {
-            if let (true, Some(entry)) = (plan.planned, self.entries.get(pending.entry)) {
+            if let (true, Some(entry)) = (plan.planned, self.entries.get(pending.entry as usize)) {
                 plan.quiet = is_quiet(acl, nat, entry, plan);
             }
         }
@@ -829,7 +837,7 @@ impl Ip4FlowCache {
             if !(plan.planned && plan.quiet) {
                 continue;
             }
-            let Some(entry) = entries.get_mut(pending.entry) else {
+            let Some(entry) = entries.get_mut(pending.entry as usize) else {
                 continue;
             };
             if plan.acl_fresh {
@@ -993,23 +1001,17 @@ fn check(
     acl: &AclWorker,
     nat: &Nat44Worker,
     entry: &Entry,
-    frame: &[u8],
+    pending: &Pending,
     cx: &Context<'_>,
     fresh_mark: u32,
     plan: &mut Plan,
 ) -> Option<()> {
-    let ip = frame.get(ETH_LEN..ETH_LEN + IP_LEN)?;
-    let total_len = u16::from_be_bytes([ip[2], ip[3]]);
+    let (total_len, tcp_flags) = (pending.total_len, pending.tcp_flags);
     let out = cx.snapshot.interface(IfIndex(entry.tx_if))?;
     if total_len > out.mtu {
         return None;
     }
-    let proto = ip[9];
-    let tcp_flags = if proto == TCP {
-        *frame.get(ETH_LEN + IP_LEN + 13)?
-    } else {
-        0
-    };
+    let proto = proto_of(&pending.key);
     let no_new_flags = |seen: u8| tcp_flags | seen == seen;
     let acl_fresh = entry.fresh == fresh_mark
         && no_new_flags(entry.acl_seen[0])
@@ -1048,7 +1050,10 @@ fn check(
             )
         };
         plan.nat = index;
-        (plan.src, plan.dst, plan.sport, plan.dport) = (src.to_bits(), dst.to_bits(), sport, dport);
+        plan.addrs[..4].copy_from_slice(&src.octets());
+        plan.addrs[4..].copy_from_slice(&dst.octets());
+        plan.ports[..2].copy_from_slice(&sport.to_be_bytes());
+        plan.ports[2..].copy_from_slice(&dport.to_be_bytes());
     }
     Some(())
 }
@@ -1081,30 +1086,35 @@ fn rewrite<B: PacketBuf>(entry: &Entry, plan: &Plan, pkt: &mut B) -> Option<()> 
         pkt.set_len(end);
     }
     let frame = pkt.data_mut();
-    let (header, rest) = frame.split_at_mut_checked(ETH_LEN)?;
-    header.get_mut(..6)?.copy_from_slice(&entry.dst_mac);
-    header.get_mut(6..12)?.copy_from_slice(&plan.src_mac);
-    let (ip, l4) = rest.split_at_mut_checked(IP_LEN)?;
     if plan.nat != NO_NAT {
-        ip[12..16].copy_from_slice(&plan.src.to_be_bytes());
-        ip[16..20].copy_from_slice(&plan.dst.to_be_bytes());
-        l4.get_mut(0..2)?.copy_from_slice(&plan.sport.to_be_bytes());
-        l4.get_mut(2..4)?.copy_from_slice(&plan.dport.to_be_bytes());
-        let at = if plan.proto == TCP { 16 } else { 6 };
-        let field = l4.get_mut(at..at + 2)?;
-        let csum = u16::from_be_bytes([field[0], field[1]]);
+        // The L4 checksum: parse saw the whole TCP or UDP header.
+        let at = ETH_LEN + IP_LEN + if plan.proto == TCP { 16 } else { 6 };
+        let field: &mut [u8; 2] = frame.get_mut(at..)?.first_chunk_mut()?;
+        let csum = u16::from_be_bytes(*field);
         let patched = match plan.proto {
             TCP => patch(csum, entry.l4_delta),
             // A UDP checksum of zero means none, and stays so.
             _ if csum == 0 => 0,
             _ => nonzero(patch(csum, entry.l4_delta)),
         };
-        field.copy_from_slice(&patched.to_be_bytes());
+        *field = patched.to_be_bytes();
+    }
+    // Ethernet, IPv4 and the ports.
+    let head = frame.first_chunk_mut::<{ ETH_LEN + IP_LEN + 4 }>()?;
+    head[..6].copy_from_slice(&entry.dst_mac);
+    head[6..12].copy_from_slice(&plan.src_mac);
+    if plan.nat != NO_NAT {
+        head[ETH_LEN + 12..ETH_LEN + 20].copy_from_slice(&plan.addrs);
+        head[ETH_LEN + 20..].copy_from_slice(&plan.ports);
     }
     // Above 1, as parse checked.
-    ip[8] = ip[8].wrapping_sub(1);
-    let csum = patch(u16::from_be_bytes([ip[10], ip[11]]), entry.ip_delta);
-    ip[10..12].copy_from_slice(&csum.to_be_bytes());
+    head[ETH_LEN + 8] = head[ETH_LEN + 8].wrapping_sub(1);
+    let csum_at = ETH_LEN + 10;
+    let csum = patch(
+        u16::from_be_bytes([head[csum_at], head[csum_at + 1]]),
+        entry.ip_delta,
+    );
+    head[csum_at..csum_at + 2].copy_from_slice(&csum.to_be_bytes());
     Some(())
 }
 
@@ -1404,7 +1414,11 @@ mod tests {
 
     /// The parse `parse` must equal: ethernet-input's, ip4-input's and NAT44's views,
     /// then the cache's own conditions.
-    fn parse_by_views(frame: &[u8], our_mac: MacAddr, rx_if: IfIndex) -> Option<(FlowKey, u8)> {
+    fn parse_by_views(
+        frame: &[u8],
+        our_mac: MacAddr,
+        rx_if: IfIndex,
+    ) -> Option<(FlowKey, u8, u16)> {
         let eth = EthernetFrame::new_checked(frame).ok()?;
         if eth.destination() != our_mac || eth.ethertype() != EtherType::Ipv4 {
             return None;
@@ -1430,7 +1444,8 @@ mod tests {
         };
         let (src, dst) = (ip.src().to_bits(), ip.dst().to_bits());
         let proto = u8::from(ip.protocol());
-        Some((flow_key(rx_if, src, dst, sport, dport, proto), tcp_flags))
+        let key = flow_key(rx_if, src, dst, sport, dport, proto);
+        Some((key, tcp_flags, ip.total_len()))
     }
 
     /// A frame edited the ways that move `parse`'s decisions: header bytes flipped
@@ -1567,7 +1582,7 @@ mod tests {
         let mac = crate::spec_frames::TAP2_MAC;
         let syn = crate::spec_frames::syn();
         let rx = IfIndex(2);
-        assert_eq!(parse(&syn, mac, rx).map(|(_, flags)| flags), Some(SYN));
+        assert_eq!(parse(&syn, mac, rx).map(|(_, flags, _)| flags), Some(SYN));
         let refused = |edit: &dyn Fn(&mut Vec<u8>)| {
             let mut frame = syn.clone();
             edit(&mut frame);
