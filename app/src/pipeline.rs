@@ -14,7 +14,7 @@ use podfwd::stages::arp::LearnEvent;
 use podfwd::types::IfIndex;
 
 use crate::dpdk::mbuf::Mbuf;
-use crate::dpdk::{tsc, tsc_hz, CpuPrefetch};
+use crate::dpdk::{tsc_hz, CpuPrefetch};
 use crate::forward::{BurstProcessor, Verdict};
 use crate::hardware::HardwareCommands;
 
@@ -50,8 +50,9 @@ impl PipelineProcessor {
         }
     }
 
-    fn now_ns(&self) -> u64 {
-        ((u128::from(tsc()) * self.ns_per_tick_q32) >> 32) as u64
+    /// The TSC reading `tsc` in nanoseconds.
+    fn ns_of(&self, tsc: u64) -> u64 {
+        ((u128::from(tsc) * self.ns_per_tick_q32) >> 32) as u64
     }
 }
 
@@ -61,8 +62,9 @@ impl BurstProcessor for PipelineProcessor {
         rx_interface: IfIndex,
         packets: &mut [Mbuf],
         verdicts: &mut [Verdict],
+        now: u64,
     ) {
-        let now = self.now_ns();
+        let now = self.ns_of(now);
         let rx = if_index(rx_interface.as_usize());
         let out = self.worker.process(rx, packets, self.snapshot.get(), now);
         for (verdict, decided) in verdicts.iter_mut().zip(out) {
@@ -81,9 +83,9 @@ impl BurstProcessor for PipelineProcessor {
         }
     }
 
-    fn between_bursts(&mut self, idle: bool) {
+    fn between_bursts(&mut self, idle: bool, now: u64) {
         self.snapshot.refresh();
-        let now = self.now_ns();
+        let now = self.ns_of(now);
         let (worker, snapshot) = (&mut self.worker, self.snapshot.get());
         self.mailbox.serve(|q| worker.answer(q, snapshot, now));
         if idle {
