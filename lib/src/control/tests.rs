@@ -1423,6 +1423,48 @@ fn known_flow(
     }
 }
 
+thread_local! {
+    static PREFETCHES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A prefetch that counts what it is asked for.
+struct CountingPrefetch;
+
+impl crate::pipeline::PrefetchHint for CountingPrefetch {
+    fn prefetch(_: *const u8) {
+        PREFETCHES.set(PREFETCHES.get() + 1);
+    }
+}
+
+/// ip4-flow-cache asks for the lines a burst it forwards will read only once its table
+/// holds many flows: with a few, they are in the caches already.
+#[test]
+fn flow_cache_prefetches_only_from_many_entries() {
+    let (control, pods, host) = bench_node();
+    let KnownFlow {
+        snapshot,
+        cached,
+        ack,
+        ..
+    } = known_flow(&control, (pods, host), &tcp_flow(5, 42_000), 4);
+    let mut cached = cached.prefetching::<CountingPrefetch>();
+    let forward = |cached: &mut Worker<CountingPrefetch>| {
+        let mut pkts = vec![TestBuf::new(&ack), TestBuf::new(&ack)];
+        let hits = cached.flow_cache().stats().hits;
+        PREFETCHES.set(0);
+        let verdicts = cached.process(pods, &mut pkts, &snapshot, NOW).to_vec();
+        assert_eq!(verdicts, [Verdict::Tx(host); 2]);
+        assert_eq!(cached.flow_cache().stats().hits, hits + 2);
+        PREFETCHES.get()
+    };
+    assert_eq!(forward(&mut cached), 0, "one flow: nothing to ask for");
+    cached
+        .flow_cache_mut()
+        .count_used(crate::stages::ip4_flow_cache::PREFETCH_FROM_ENTRIES);
+    // Each packet's bucket and its NAT44 session (its ACL sessions are fresh).
+    assert_eq!(forward(&mut cached), 4);
+}
+
 /// Sessions on the host's output only (a reflective ACL there, none on the pods'
 /// input): a pods request has an acl-out session and no acl-in one, so a burst of its
 /// requests in a later second (its entry no longer fresh) refreshes acl-out sessions
