@@ -416,6 +416,8 @@ pub struct Ip4FlowCache {
     enabled: bool,
     pending: [Pending; MAX_BURST],
     plans: [Plan; MAX_BURST],
+    /// The interfaces out of a burst forwarded whole, for [`Burst::forward_all`].
+    out: [IfIndex; MAX_BURST],
     stats: FlowCacheStats,
     /// Entries holding a flow (possibly stale).
     used: usize,
@@ -442,6 +444,7 @@ impl Ip4FlowCache {
             enabled: true,
             pending: [Pending::default(); MAX_BURST],
             plans: [Plan::default(); MAX_BURST],
+            out: [IfIndex(0); MAX_BURST],
             stats: FlowCacheStats::default(),
             used: 0,
             fresh_mark: 1,
@@ -637,7 +640,11 @@ impl Ip4FlowCache {
         let prefetching = self.used >= PREFETCH_FROM_ENTRIES;
         // Three passes, so that a burst's cache misses overlap: read each packet and ask
         // for its buckets; find the entries and ask for their sessions; then forward.
-        let (pending, plans) = (&mut self.pending[..n], &mut self.plans[..n]);
+        let (pending, plans, out) = (
+            &mut self.pending[..n],
+            &mut self.plans[..n],
+            &mut self.out[..n],
+        );
         let (entries, bucket_mask) = (&self.entries, self.bucket_mask);
         for (pending, pkt) in pending.iter_mut().zip(&pkts[..n]) {
             *pending = match parse(pkt.data(), our_mac, rx_if) {
@@ -770,13 +777,14 @@ impl Ip4FlowCache {
                 }
             }
         }
-        let (mut by_nat, mut fresh, mut fresh_hits) = ([0u64; 3], 0, 0);
-        for (i, ((pending, plan), pkt)) in pending
+        let (mut by_nat, mut fresh, mut fresh_hits, mut sent) = ([0u64; 3], 0, 0, 0);
+        for (((pending, plan), pkt), out) in pending
             .iter()
             .zip(plans.iter())
             .zip(&mut pkts[..n])
-            .enumerate()
+            .zip(out.iter_mut())
         {
+            // Every packet was planned from its entry: this always finds it.
             let Some(entry) = entries.get(pending.entry as usize) else {
                 continue;
             };
@@ -790,7 +798,19 @@ impl Ip4FlowCache {
             } else if any_acl_out {
                 acl.hit_session(entry.acl_out, now_ns, acl_flags(plan));
             }
-            send(entry, plan, pkt, burst, i, &mut by_nat);
+            rewrite(entry, plan, pkt);
+            by_nat[nat_node(entry.nat)] += 1;
+            *out = IfIndex(entry.tx_if);
+            sent += 1;
+        }
+        if sent == n {
+            burst.forward_all(out);
+        } else {
+            for (i, (pending, &tx_if)) in pending.iter().zip(out.iter()).enumerate() {
+                if entries.get(pending.entry as usize).is_some() {
+                    burst.set_disposition(i, Disposition::Forwarded(tx_if));
+                }
+            }
         }
         acl.count_session_hits(fresh_hits);
         // The entries whose sessions were just refreshed are fresh under this mark, with
