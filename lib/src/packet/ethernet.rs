@@ -3,7 +3,7 @@
 use crate::types::MacAddr;
 use std::fmt;
 
-mod field {
+pub(crate) mod field {
     use std::ops::Range;
     pub const DESTINATION: Range<usize> = 0..6;
     pub const SOURCE: Range<usize> = 6..12;

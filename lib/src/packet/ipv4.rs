@@ -4,7 +4,7 @@ use super::checksum;
 use std::fmt;
 use std::net::Ipv4Addr;
 
-mod field {
+pub(crate) mod field {
     use std::ops::Range;
     pub const VERSION_IHL: usize = 0;
     pub const TOS: usize = 1;
@@ -23,8 +23,8 @@ mod field {
 pub const MIN_HEADER_LEN: usize = field::OPTIONS;
 
 const FLAG_DONT_FRAGMENT: u16 = 0x4000;
-const FLAG_MORE_FRAGMENTS: u16 = 0x2000;
-const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
+pub(crate) const FLAG_MORE_FRAGMENTS: u16 = 0x2000;
+pub(crate) const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
 
 /// The protocol field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -5,7 +5,7 @@ use super::checksum;
 use std::fmt;
 use std::net::Ipv4Addr;
 
-mod field {
+pub(crate) mod field {
     use std::ops::Range;
     pub const SRC_PORT: Range<usize> = 0..2;
     pub const DST_PORT: Range<usize> = 2..4;
