@@ -21,9 +21,8 @@ pub enum Verdict {
 /// Decides, for a burst received on one interface, where each packet goes. It may
 /// rewrite the packets. `verdicts.len() == packets.len()`; every verdict must be set.
 ///
-/// `now` is the TSC read once at the start of the pass over the ports: the poll loop
-/// hands it on rather than have each call read the clock again (a read costs ~26
-/// cycles on this VM, and a pass used to read it four times besides the stages' own).
+/// `now` is the lcore's TSC, read once at the start of the pass over the ports (so a
+/// few microseconds old at most) and never decreasing from one call to the next.
 pub trait BurstProcessor: Send {
     fn process_burst(
         &mut self,
@@ -33,8 +32,9 @@ pub trait BurstProcessor: Send {
         now: u64,
     );
 
-    /// Called once per pass over the ports, `idle` when the pass received nothing:
-    /// where a processor picks up new configuration and answers the main lcore.
+    /// Called once per pass over the ports, `idle` when the pass received nothing, with
+    /// the pass's `now`: where a processor picks up new configuration and answers the
+    /// main lcore.
     fn between_bursts(&mut self, _idle: bool, _now: u64) {}
 }
 
@@ -119,7 +119,7 @@ pub struct WorkerConfig {
 
 struct TxBuffer {
     pending: MbufBurst,
-    /// TSC when the oldest pending packet was queued.
+    /// The TSC of the pass that queued the oldest pending packet.
     oldest: u64,
 }
 
@@ -161,13 +161,14 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 counters.rx_multi_segment += got.multi_segment_dropped as u64;
             }
             // Most bursts leave by one interface: they move to its buffer at once, so
-            // that the buffer's length is not read and written back per packet.
+            // that the buffer's length is not read and written back per packet. Only
+            // where they fit below `burst`, so that no flush sends more than `burst`.
             if let Some(out) = one_interface(verdicts) {
                 if let (Some(buffer), Some(tx_port), Some(counters)) =
                     (tx.get_mut(out), config.ports.get(out), local.get_mut(out))
                 {
                     let was_empty = buffer.pending.is_empty();
-                    if buffer.pending.append(&mut rx) {
+                    if buffer.pending.len() + rx.len() <= burst && buffer.pending.append(&mut rx) {
                         if was_empty {
                             buffer.oldest = now;
                         }
@@ -254,4 +255,20 @@ fn flush(port: &WorkerPort, buffer: &mut TxBuffer, counters: &mut LocalCounters)
     let count = tx_burst(port.port, port.queue, &mut buffer.pending);
     counters.tx_packets += count.sent as u64;
     counters.tx_error += count.refused as u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_interface_only_when_every_packet_leaves_by_it() {
+        let tx = |i| Verdict::Transmit(IfIndex(i));
+        assert_eq!(one_interface(&[tx(1), tx(1), tx(1)]), Some(1));
+        assert_eq!(one_interface(&[tx(0)]), Some(0));
+        assert_eq!(one_interface(&[tx(1), tx(2), tx(1)]), None);
+        assert_eq!(one_interface(&[tx(1), tx(1), Verdict::Drop]), None);
+        assert_eq!(one_interface(&[Verdict::Drop, Verdict::Drop]), None);
+        assert_eq!(one_interface(&[]), None);
+    }
 }
