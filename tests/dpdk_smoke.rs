@@ -1,21 +1,16 @@
-//! dpdk-sys smoke test: EAL init without hugepages, one net_null port, one TX and one
-//! RX burst through the shim, clean shutdown. EAL initialises once per process, so this
-//! binary holds exactly one test.
+//! dpdk-sys smoke test: EAL init without hugepages, one net_null port, TX and RX bursts
+//! through the shim, the burst type's moves (drain, append), clean shutdown. EAL
+//! initialises once per process, so this binary holds exactly one test.
 
 use podfwd::buffer::PacketBuf;
 use podfwd_app::dpdk::eal::Eal;
-use podfwd_app::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst};
+use podfwd_app::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, MAX_BURST};
 use podfwd_app::dpdk::mempool::Mempool;
 use podfwd_app::dpdk::{port, tsc, tsc_hz};
 use podfwd_suite::{dpdk_lock, file_prefix, remove_runtime_dir};
 
 /// net_null's default packet size.
 const NULL_PACKET_LEN: usize = 64;
-
-/// How many mbufs a burst holds.
-fn held_capacity() -> usize {
-    podfwd_app::dpdk::mbuf::MAX_BURST
-}
 
 #[test]
 fn eal_null_port_one_burst_each_way() {
@@ -79,33 +74,40 @@ fn eal_null_port_one_burst_each_way() {
     assert_eq!(got.received, 32);
     // append moves a whole burst after what the other holds, in order, or none of it.
     let mut held = MbufBurst::new();
-    let first_three: Vec<_> = burst.as_slice()[..3]
-        .iter()
-        .map(|m| m.data().as_ptr())
-        .collect();
+    let addresses = |b: &MbufBurst| -> Vec<*const u8> {
+        b.as_slice().iter().map(|m| m.data().as_ptr()).collect()
+    };
+    let first = addresses(&burst);
     assert!(held.append(&mut burst));
     assert!(burst.is_empty() && held.len() == 32);
     assert!(rx_burst(port, 0, &mut burst, 32).received == 32);
+    let second = addresses(&burst);
     assert!(held.append(&mut burst), "64 of 256");
-    let order: Vec<_> = held.as_slice()[..3]
-        .iter()
-        .map(|m| m.data().as_ptr())
-        .collect();
-    assert_eq!(order, first_three);
-    while held.len() + 32 <= held_capacity() {
+    assert_eq!(addresses(&held), [first, second].concat());
+    // Up to 240 of 256: 32 more do not fit, 16 do.
+    while held.len() + 32 <= MAX_BURST - 32 {
         assert!(rx_burst(port, 0, &mut burst, 32).received == 32);
         assert!(held.append(&mut burst));
     }
+    assert!(rx_burst(port, 0, &mut burst, 16).received == 16);
+    assert!(held.append(&mut burst));
     assert!(rx_burst(port, 0, &mut burst, 32).received == 32);
-    assert!(!held.append(&mut burst), "no room for 32 more");
-    assert_eq!((held.len(), burst.len()), (held_capacity(), 32));
-    assert_eq!(pool.in_use(), held_capacity() as u32 + 32);
+    assert!(!held.append(&mut burst), "240 + 32 > 256");
+    assert_eq!((held.len(), burst.len()), (MAX_BURST - 16, 32));
+    burst.clear();
+    assert!(rx_burst(port, 0, &mut burst, 16).received == 16);
+    assert!(held.append(&mut burst), "240 + 16 = 256");
+    assert_eq!((held.len(), burst.len()), (MAX_BURST, 0));
+    assert!(rx_burst(port, 0, &mut burst, 1).received == 1);
+    assert!(!held.append(&mut burst), "full");
+    assert_eq!(pool.in_use(), MAX_BURST as u32 + 1);
     held.clear();
     burst.clear();
 
     let stats = port::stats(port).unwrap();
-    let appended = held_capacity() as u64 + 32;
-    assert_eq!((stats.tx_packets, stats.rx_packets), (8, 32 + appended));
+    // 32 drained, 256 appended, 32 refused then cleared, 1 refused.
+    let received = 32 + MAX_BURST as u64 + 32 + 1;
+    assert_eq!((stats.tx_packets, stats.rx_packets), (8, received));
     assert!(port::xstats(port).is_ok());
     // Every mbuf went back: 8 freed by net_null's TX, 32 by the drain, the rest by clear().
     assert_eq!(pool.in_use(), 0);
