@@ -140,7 +140,8 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
     let mut local = vec![LocalCounters::default(); interfaces];
 
     while !config.stop.load(Ordering::Relaxed) {
-        // The pass's one clock read: TX buffers age from it, and the processor's clock.
+        // Read once a pass: the TX buffers age from it, and it is the processor's clock
+        // (the stages read their own for `show runtime`).
         let now = tsc();
         let mut busy = false;
         // Whether some rx queue filled a whole burst: then more is probably waiting.
