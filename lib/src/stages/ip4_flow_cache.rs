@@ -1206,33 +1206,29 @@ fn learn_one(
     // A TCP packet that opens or closes its flow is not learnt: the flow's next packet
     // in this direction is a while off, or never comes (a connection per request would
     // pay for an entry per packet and use none).
+    use crate::packet::{ethernet::field as eth, ipv4::field as ip4, tcp::field as tcp};
     const SYN_FIN_RST: u8 = 0x07;
-    if proto == TCP && frame.get(ETH_LEN + IP_LEN + 13)? & SYN_FIN_RST != 0 {
+    if proto == TCP && frame.get(ETH_LEN + IP_LEN + tcp::FLAGS)? & SYN_FIN_RST != 0 {
         return None;
     }
     // How it leaves: IPv4 still (ARP turns a packet for an unresolved next hop into a
-    // request), and the tuple NAT44 made of it.
-    let head: &[u8; ETH_LEN + IP_LEN + 4] = frame.get(..ETH_LEN + IP_LEN + 4)?.try_into().ok()?;
-    if [head[12], head[13]] != [0x08, 0x00] || head[ETH_LEN] != 0x45 || head[ETH_LEN + 9] != proto {
+    // request), and the tuple NAT44 made of it (TCP's and UDP's ports at the same places).
+    let head: &[u8; ETH_LEN + IP_LEN + 4] = frame.first_chunk()?;
+    let ip = ETH_LEN;
+    if be16(head, eth::ETHERTYPE.start) != u16::from(EtherType::Ipv4)
+        || head[ip + ip4::VERSION_IHL] != 0x40 | (IP_LEN / 4) as u8
+        || head[ip + ip4::PROTOCOL] != proto
+    {
         return None;
     }
-    let be32 = |at: usize| {
-        Ipv4Addr::from_bits(u32::from_be_bytes([
-            head[at],
-            head[at + 1],
-            head[at + 2],
-            head[at + 3],
-        ]))
-    };
-    let be16 = |at: usize| u16::from_be_bytes([head[at], head[at + 1]]);
     let new = Tuple {
-        src: be32(ETH_LEN + 12),
-        dst: be32(ETH_LEN + 16),
-        sport: be16(ETH_LEN + IP_LEN),
-        dport: be16(ETH_LEN + IP_LEN + 2),
+        src: Ipv4Addr::from_bits(be32(head, ip + ip4::SRC.start)),
+        dst: Ipv4Addr::from_bits(be32(head, ip + ip4::DST.start)),
+        sport: be16(head, ip + IP_LEN + tcp::SRC_PORT.start),
+        dport: be16(head, ip + IP_LEN + tcp::DST_PORT.start),
     };
     // It left with TTL - 1; the word the decrement changed had TTL + 1 before.
-    let ttl_proto = u16::from_be_bytes([head[ETH_LEN + 8].wrapping_add(1), proto]);
+    let ttl_proto = u16::from_be_bytes([head[ip + ip4::TTL].wrapping_add(1), proto]);
 
     let info = |t: Tuple| AclPacketInfo {
         src: t.src,
