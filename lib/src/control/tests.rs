@@ -1229,7 +1229,10 @@ fn flow_cache_keeps_traces_and_runtime_rows() {
         .answer(WorkerQuestion::FlowCache, &snapshot, NOW)
         .unwrap();
     assert!(
-        shown.starts_with("ip4-flow-cache: on, 65536 entries (4 MiB), 1 in use\n"),
+        shown.starts_with(
+            "ip4-flow-cache: on, 65536 entries (4 MiB), 1 in use\n\
+             prefetching its lookups: no (from 8192 entries in use)\n"
+        ),
         "{shown}"
     );
     assert!(
@@ -1461,7 +1464,10 @@ fn flow_cache_prefetches_only_from_many_entries() {
     let from = crate::stages::ip4_flow_cache::PREFETCH_FROM_ENTRIES;
     cached.flow_cache_mut().set_used(from - 1);
     assert_eq!(forward(&mut cached), 0, "one entry short");
+    let shown = |cached: &Worker<CountingPrefetch>| cached.flow_cache().show();
+    assert!(shown(&cached).contains("prefetching its lookups: no (from 8192 entries in use)"));
     cached.flow_cache_mut().set_used(from);
+    assert!(shown(&cached).contains("prefetching its lookups: yes"));
     // Each packet's bucket and its NAT44 session: its ACL sessions are fresh, and the
     // bench node's ACLs leave it no watch (which would be asked for even when fresh).
     assert_eq!(forward(&mut cached), 4);

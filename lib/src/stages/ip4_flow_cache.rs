@@ -554,6 +554,7 @@ impl Ip4FlowCache {
         let bytes = std::mem::size_of_val(self.entries.as_slice());
         format!(
             "ip4-flow-cache: {}, {} entries ({} MiB), {} in use\n\
+             prefetching its lookups: {} (from {} entries in use)\n\
              {:>14} packets forwarded from the cache\n\
              {:>14} packets with no entry (took the stages)\n\
              {:>14} packets whose entry was stale (took the stages)\n\
@@ -570,6 +571,12 @@ impl Ip4FlowCache {
             self.entries.len(),
             bytes >> 20,
             self.used,
+            if self.used >= PREFETCH_FROM_ENTRIES {
+                "yes"
+            } else {
+                "no"
+            },
+            PREFETCH_FROM_ENTRIES,
             s.hits,
             s.misses,
             s.stale,
