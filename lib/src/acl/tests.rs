@@ -487,6 +487,53 @@ fn random_packet(rng: &mut FastRng, pool: &[u32]) -> AclPacketInfo {
     }
 }
 
+/// A list closed by a rule that matches every packet (Contiv's permit-any, or a
+/// permit+reflect): the tuple space finds that rule without hashing (its tuple compares
+/// no field), after the rules before it, as a naive first match does. Lists of 20 rules
+/// (the tuple space alone) and 300 (a bit-vector head, then the tuple space).
+#[test]
+fn classifier_finds_a_closing_match_all_rule_as_the_naive_first_match() {
+    let mut rng = FastRng::new(0xc105_e0a1);
+    let pool: Vec<u32> = (0..8).map(|_| rng.next_u64() as u32).collect();
+    for rules in [20, 300] {
+        let mut acl: Vec<AclRule> = (0..rules).map(|_| random_rule(&mut rng, &pool)).collect();
+        acl.push(AclRule {
+            action: AclAction::PermitReflect,
+            src: Ipv4Prefix::new(Ipv4Addr::UNSPECIFIED, 0).unwrap(),
+            dst: Ipv4Prefix::new(Ipv4Addr::UNSPECIFIED, 0).unwrap(),
+            proto: 0,
+            sport: PortRange::ANY,
+            dport: PortRange::ANY,
+            tcp_flags_value: 0,
+            tcp_flags_mask: 0,
+        });
+        let mut table = AclTable::new();
+        let index = table.create(acl.clone(), "closed").unwrap();
+        table
+            .set_interface_acl_list(POD, Direction::Input, &[index])
+            .unwrap();
+        let config = table.build();
+        let mut worker = AclWorker::new(&config);
+        let mut by_the_last = 0;
+        for _ in 0..20_000 {
+            let p = random_packet(&mut rng, &pool);
+            let expected = acl.iter().position(|r| naive_matches(r, &p));
+            let v = worker.classify(&config, POD, Direction::Input, &p, 0);
+            let rule = expected.expect("the last rule matches everything");
+            by_the_last += usize::from(rule == rules);
+            assert_eq!(
+                (v.acl, v.rule, v.action),
+                (index as i32, rule as u32, acl[rule].action.code()),
+                "{rules} rules, {p:?}"
+            );
+        }
+        assert!(
+            by_the_last > 1_000,
+            "{rules} rules: {by_the_last} by the last"
+        );
+    }
+}
+
 /// 1k random rules in two ACLs against a naive first match, on 100k packets drawn near
 /// the rules' addresses so that most of them match something. The first ACL has no /0
 /// and the second its own addresses, so that both ACLs give first matches.

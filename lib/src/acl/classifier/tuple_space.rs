@@ -97,9 +97,18 @@ struct Tuple {
     /// This tuple's filter: `blooms[bloom_start..]`, `bloom_mask + 1` bits.
     bloom_start: u32,
     bloom_mask: u32,
+    /// A tuple that compares no field (it holds a rule that matches every packet, as a
+    /// list's closing permit-any or permit+reflect does) has one key whatever the
+    /// packet: its chain, `candidates[start..start + len]`, found at build, so that a
+    /// lookup reaching it neither hashes nor probes.
+    direct: Option<(u32, u32)>,
 }
 
 impl Tuple {
+    fn compares_nothing(&self) -> bool {
+        self.src_mask == 0 && self.dst_mask == 0 && !self.proto && !self.sport && !self.dport
+    }
+
     #[inline(always)]
     fn key(&self, packet: &PacketFields) -> u128 {
         let proto = if self.proto { packet.proto } else { 0 };
@@ -202,6 +211,7 @@ impl TupleSpace {
                                 min_order: order,
                                 bloom_start: 0,
                                 bloom_mask: 0,
+                                direct: None,
                             });
                             shapes.len() - 1
                         }
@@ -231,7 +241,7 @@ impl TupleSpace {
         let mut candidates = Vec::with_capacity(rules.len());
         for (key, chain) in chains {
             let hash = hasher.hash_u128(key);
-            let tuple = &tuple_masks[(key >> 104) as usize];
+            let tuple = &mut tuple_masks[(key >> 104) as usize];
             let (word, bit) = bloom_bit(hash, tuple.bloom_mask);
             blooms[tuple.bloom_start as usize + word] |= bit;
             let bucket = Chain {
@@ -239,6 +249,9 @@ impl TupleSpace {
                 start: candidates.len() as u32,
                 len: chain.len() as u32,
             };
+            if tuple.compares_nothing() {
+                tuple.direct = Some((bucket.start, bucket.len));
+            }
             buckets.insert_unique(hash, bucket, |c| hasher.hash_u128(c.key));
             candidates.extend(chain);
         }
@@ -292,20 +305,28 @@ impl TupleSpace {
             if tuple.min_order >= best_order {
                 break;
             }
-            let key = tuple.key(&fields);
-            let hash = self.hasher.hash_u128(key);
-            let (word, bit) = bloom_bit(hash, tuple.bloom_mask);
-            let filter = self.blooms.get(tuple.bloom_start as usize + word);
-            let passed = matches!(filter, Some(w) if w & bit != 0);
-            visit(passed);
-            if !passed {
-                continue;
-            }
-            let Some(chain) = self.buckets.find(hash, |c| c.key == key) else {
-                continue;
+            let (start, len) = match tuple.direct {
+                Some(chain) => {
+                    visit(true);
+                    chain
+                }
+                None => {
+                    let key = tuple.key(&fields);
+                    let hash = self.hasher.hash_u128(key);
+                    let (word, bit) = bloom_bit(hash, tuple.bloom_mask);
+                    let filter = self.blooms.get(tuple.bloom_start as usize + word);
+                    let passed = matches!(filter, Some(w) if w & bit != 0);
+                    visit(passed);
+                    if !passed {
+                        continue;
+                    }
+                    let Some(chain) = self.buckets.find(hash, |c| c.key == key) else {
+                        continue;
+                    };
+                    (chain.start, chain.len)
+                }
             };
-            let start = chain.start as usize;
-            let Some(chain) = self.candidates.get(start..start + chain.len as usize) else {
+            let Some(chain) = self.candidates.get(start as usize..(start + len) as usize) else {
                 continue;
             };
             for candidate in chain {
