@@ -817,8 +817,9 @@ impl SessionTable {
         // other side): that session already admits this packet's replies. Keys with
         // ports are reversed one to one and back (ICMP's reply types are pairs), so a
         // session holding the reply's key holds this packet's key too, and the look
-        // for it (above, or the caller's lookup) found it; only a key without ports ((0, 0): a non-first fragment, whose
-        // key reads like an echo reply's or a port-0 flow's) can be held alone.
+        // for it (above, or the caller's lookup) found it; only a key without ports
+        // ((0, 0): a non-first fragment, whose key reads like an echo reply's or a port-0
+        // flow's) can be held alone.
         if reverse_key >> key_bits::SPORT & 0xffff_ffff == 0 {
             if let Some(existing) = self.peek(reverse_key, reverse_hash) {
                 return Ok(existing >> 1);
