@@ -26,8 +26,8 @@ use podfwd::nat44::{
 use podfwd::packet::TcpFlags;
 use podfwd::pipeline::Prefetch;
 use podfwd::rand::FastRng;
-use podfwd::spec_frames::{tcp_frame, TcpFrameSpec};
-use podfwd::types::{IfIndex, MacAddr};
+use podfwd::spec_frames::tcp_segment;
+use podfwd::types::IfIndex;
 
 #[global_allocator]
 static HEAP: podfwd_app::dpdk::hugealloc::HugePageAlloc =
@@ -44,23 +44,7 @@ const BURST: usize = 32;
 const SCRATCH: usize = 64;
 
 fn packet(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), flags: u8) -> Vec<u8> {
-    tcp_frame(&TcpFrameSpec {
-        dst_mac: MacAddr::ZERO,
-        src_mac: MacAddr::ZERO,
-        src: src.0,
-        dst: dst.0,
-        src_port: src.1,
-        dst_port: dst.1,
-        ident: 1,
-        ttl: 64,
-        seq: 1,
-        ack: 0,
-        flags,
-        window: 1000,
-        options: &[],
-        payload: &[0u8; 6],
-    })
-    .split_off(14)
+    tcp_segment(src, dst, flags, &[0u8; 6])
 }
 
 /// Client `i` of the benchmark: distinct (address, port) pairs.

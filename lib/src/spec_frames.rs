@@ -91,6 +91,33 @@ pub fn tcp_frame(s: &TcpFrameSpec<'_>) -> Vec<u8> {
     frame
 }
 
+/// An IPv4 + TCP segment without Ethernet (no options; ident 1, TTL 64, seq 1, window
+/// 1000), for benches that feed the L3 stages directly.
+pub fn tcp_segment(
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    tcp_frame(&TcpFrameSpec {
+        dst_mac: MacAddr::ZERO,
+        src_mac: MacAddr::ZERO,
+        src: src.0,
+        dst: dst.0,
+        src_port: src.1,
+        dst_port: dst.1,
+        ident: 1,
+        ttl: 64,
+        seq: 1,
+        ack: 0,
+        flags,
+        window: 1000,
+        options: &[],
+        payload,
+    })
+    .split_off(ethernet::HEADER_LEN)
+}
+
 /// The spec's SYN as the client pod sends it (74 bytes): 10.1.1.3:46310 ->
 /// 10.104.221.85:80, IP checksum 0xe946, TCP checksum 0xd22d.
 pub fn syn() -> Vec<u8> {

@@ -10,7 +10,7 @@ use super::session::REUSE_IDLE_SECONDS;
 use super::types::*;
 use super::{show, Nat44Config, Nat44Table, Nat44Worker, Nat44WorkerSizes};
 use crate::packet::{IcmpPacket, IcmpType, Ipv4Packet, Protocol, TcpFlags, TcpPacket, UdpPacket};
-use crate::spec_frames::{self, TcpFrameSpec};
+use crate::spec_frames;
 use crate::types::{IfIndex, MacAddr};
 
 const ETH: usize = 14;
@@ -52,23 +52,7 @@ fn snapshot(table: &Nat44Table, worker: &mut Nat44Worker) -> Arc<Nat44Config> {
 
 /// IPv4 + TCP, no options.
 fn tcp(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), flags: u8) -> Vec<u8> {
-    spec_frames::tcp_frame(&TcpFrameSpec {
-        dst_mac: MacAddr::ZERO,
-        src_mac: MacAddr::ZERO,
-        src: src.0,
-        dst: dst.0,
-        src_port: src.1,
-        dst_port: dst.1,
-        ident: 1,
-        ttl: 64,
-        seq: 1000,
-        ack: 0,
-        flags,
-        window: 1000,
-        options: &[],
-        payload: b"hello",
-    })
-    .split_off(ETH)
+    spec_frames::tcp_segment(src, dst, flags, b"hello")
 }
 
 /// IPv4 + UDP with a payload; `with_checksum` false leaves the checksum 0 ("none").
