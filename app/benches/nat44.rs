@@ -21,7 +21,7 @@ use std::time::Instant;
 use podfwd::nat44::session::Session;
 use podfwd::nat44::{
     Nat44Config, Nat44Table, Nat44Worker, Nat44WorkerSizes, NatDirection, NatInterfaceRole,
-    NatProtocol, NatVerdict, StaticMapping, TwiceNat,
+    NatProtocol, NatVerdict, StaticMapping, TwiceNat, Warmed,
 };
 use podfwd::packet::TcpFlags;
 use podfwd::pipeline::Prefetch;
@@ -135,14 +135,18 @@ fn time_per_burst(
                 }
             }
             if translate {
-                for (buf, p) in bufs.iter_mut().zip(chunk) {
+                for (slot, ((buf, p), &hash)) in bufs.iter_mut().zip(chunk).zip(&hashes).enumerate()
+                {
                     let l3 = &mut buf[..p.len()];
+                    // As the stage hands over what its first pass read.
+                    let warmed = Some(Warmed { slot, hash });
                     match direction {
                         NatDirection::Out2in => {
-                            black_box(w.out2in(config, rx, l3, 1));
+                            black_box(w.out2in_warmed(config, rx, l3, 1, warmed));
                         }
                         NatDirection::In2out => {
-                            black_box(w.in2out(config, rx, l3, 1));
+                            let plain = |_| false;
+                            black_box(w.in2out_routed_warmed(config, rx, l3, 1, &plain, warmed));
                         }
                     }
                 }

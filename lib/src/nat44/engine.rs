@@ -291,6 +291,17 @@ fn open(l3: &mut [u8], side: Side) -> Result<Option<(Ipv4Packet<&mut [u8]>, Flow
     Ok(rewrite::parse(&ip, side)?.map(|flow| (ip, flow)))
 }
 
+/// What a stage's first warm-up pass read of a packet ([`Nat44Worker::prefetch_bucket`]):
+/// its slot in the burst and the hash that pass returned (0: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Warmed {
+    pub slot: usize,
+    pub hash: u64,
+}
+
+/// A packet opened for translation: its view, its flow, and the hash of its flow's key.
+type Opened<'a> = (Ipv4Packet<&'a mut [u8]>, Flow, u64);
+
 impl Nat44Worker {
     /// Worker `index` of `count`, its tables sized once here.
     pub fn new(index: u16, count: u16, sizes: Nat44WorkerSizes, seed: u64) -> Self {
@@ -380,7 +391,21 @@ impl Nat44Worker {
         l3: &mut [u8],
         now: u32,
     ) -> Out2inOutcome {
-        let verdict = self.out2in_verdict(config, l3, now);
+        self.out2in_warmed(config, rx, l3, now, None)
+    }
+
+    /// [`Nat44Worker::out2in`] for a packet the stage's first pass read (`warmed`): the
+    /// flow it parsed and the hash it computed serve again, unless the pass had none.
+    #[inline]
+    pub fn out2in_warmed(
+        &mut self,
+        config: &Nat44Config,
+        rx: IfIndex,
+        l3: &mut [u8],
+        now: u32,
+        warmed: Option<Warmed>,
+    ) -> Out2inOutcome {
+        let verdict = self.out2in_verdict(config, l3, now, warmed);
         let next_index = match verdict {
             NatVerdict::Drop(_) => next::OUT2IN_DROP,
             _ => next::OUT2IN_LOOKUP,
@@ -421,6 +446,32 @@ impl Nat44Worker {
         self.sessions
             .prefetch_bucket(key_table(direction), hash, prefetch);
         Some(hash)
+    }
+
+    /// `l3` opened for translation from `side`. With `warmed`, the flow the first pass
+    /// parsed into its slot and the hash it returned are taken as they are: the stage
+    /// hands the same bytes to both passes and nothing writes them in between. The
+    /// header is checked again all the same (cheap), so that a wrong slot can give a
+    /// wrong verdict but never an out-of-bounds view.
+    #[inline(always)]
+    fn open_warmed<'a>(
+        &self,
+        l3: &'a mut [u8],
+        side: Side,
+        warmed: Option<Warmed>,
+    ) -> Result<Option<Opened<'a>>, ParseError> {
+        let parsed = warmed
+            .filter(|w| w.hash != 0)
+            .and_then(|w| Some((self.flows.get(w.slot).copied().flatten()?, w.hash)));
+        if let Some((flow, hash)) = parsed {
+            let ip = Ipv4Packet::new_checked(l3).map_err(|_| ParseError::Malformed)?;
+            debug_assert_eq!(rewrite::parse(&ip, side), Ok(Some(flow)));
+            return Ok(Some((ip, flow, hash)));
+        }
+        Ok(open(l3, side)?.map(|(ip, flow)| {
+            let hash = key_of(&flow).hash();
+            (ip, flow, hash)
+        }))
     }
 
     /// The second pass: asks for the session the bucket names, if any, and says whether
@@ -549,14 +600,15 @@ impl Nat44Worker {
         config: &Nat44Config,
         l3: &mut [u8],
         now: u32,
+        warmed: Option<Warmed>,
     ) -> NatVerdict<Out2inError> {
-        let (mut ip, flow) = match open(l3, Side::Outside) {
+        let (mut ip, flow, hash) = match self.open_warmed(l3, Side::Outside, warmed) {
             Ok(Some(opened)) => opened,
             Ok(None) => return NatVerdict::Passed,
             Err(e) => return NatVerdict::Drop(e.into()),
         };
         let length = ip.total_len();
-        if let Some(index) = self.sessions.find_out2in(&key_of(&flow)) {
+        if let Some(index) = self.sessions.find_out2in_hashed(&key_of(&flow), hash) {
             return self.translate(&mut ip, Side::Outside, &flow, index, length, now);
         }
         self.out2in_miss(config, &mut ip, &flow, length, now)
@@ -627,7 +679,22 @@ impl Nat44Worker {
         now: u32,
         routes_out: &dyn Fn(Ipv4Addr) -> bool,
     ) -> In2outOutcome<In2outError> {
-        let (verdict, slow) = self.in2out_verdict(config, l3, now, routes_out);
+        self.in2out_routed_warmed(config, rx, l3, now, routes_out, None)
+    }
+
+    /// [`Nat44Worker::in2out_routed`] for a packet the stage's first pass read, as
+    /// [`Nat44Worker::out2in_warmed`].
+    #[inline]
+    pub fn in2out_routed_warmed(
+        &mut self,
+        config: &Nat44Config,
+        rx: IfIndex,
+        l3: &mut [u8],
+        now: u32,
+        routes_out: &dyn Fn(Ipv4Addr) -> bool,
+        warmed: Option<Warmed>,
+    ) -> In2outOutcome<In2outError> {
+        let (verdict, slow) = self.in2out_verdict(config, l3, now, routes_out, warmed);
         in2out_outcome(rx, verdict, slow)
     }
 
@@ -637,14 +704,15 @@ impl Nat44Worker {
         l3: &mut [u8],
         now: u32,
         routes_out: &dyn Fn(Ipv4Addr) -> bool,
+        warmed: Option<Warmed>,
     ) -> (NatVerdict<In2outError>, bool) {
-        let (mut ip, flow) = match open(l3, Side::Inside) {
+        let (mut ip, flow, hash) = match self.open_warmed(l3, Side::Inside, warmed) {
             Ok(Some(opened)) => opened,
             Ok(None) => return (NatVerdict::Passed, true),
             Err(e) => return (NatVerdict::Drop(e.into()), true),
         };
         let length = ip.total_len();
-        if let Some(index) = self.sessions.find_in2out(&key_of(&flow)) {
+        if let Some(index) = self.sessions.find_in2out_hashed(&key_of(&flow), hash) {
             let slow = self
                 .sessions
                 .get(index)

@@ -18,7 +18,7 @@ pub mod show;
 pub use config::{Nat44Config, Nat44Table};
 pub use engine::{
     In2outError, In2outOutcome, In2outOutputError, In2outTrace, Nat44Counters, Nat44Worker,
-    Nat44WorkerSizes, NatDirection, NatVerdict, Out2inError, Out2inOutcome, Out2inTrace,
+    Nat44WorkerSizes, NatDirection, NatVerdict, Out2inError, Out2inOutcome, Out2inTrace, Warmed,
 };
 pub use rewrite::Side;
 

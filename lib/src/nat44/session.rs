@@ -390,9 +390,26 @@ impl SessionTable {
         self.find(KeyTable::Out2in, key)
     }
 
+    /// [`SessionTable::find_in2out`] with the key's hash already computed (`key.hash()`).
+    #[inline]
+    pub fn find_in2out_hashed(&mut self, key: &SessionKey, hash: u64) -> Option<u32> {
+        self.find_hashed(KeyTable::In2out, key, hash)
+    }
+
+    /// [`SessionTable::find_out2in`] with the key's hash already computed (`key.hash()`).
+    #[inline]
+    pub fn find_out2in_hashed(&mut self, key: &SessionKey, hash: u64) -> Option<u32> {
+        self.find_hashed(KeyTable::Out2in, key, hash)
+    }
+
     #[inline(always)]
     fn find(&mut self, table: KeyTable, key: &SessionKey) -> Option<u32> {
-        let hash = key.hash();
+        self.find_hashed(table, key, key.hash())
+    }
+
+    #[inline(always)]
+    fn find_hashed(&mut self, table: KeyTable, key: &SessionKey, hash: u64) -> Option<u32> {
+        debug_assert_eq!(hash, key.hash());
         let (found, from_table) = self.peek(table, key, hash);
         if let (Some(found), true) = (found, from_table) {
             match table {

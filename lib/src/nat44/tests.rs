@@ -1333,8 +1333,8 @@ fn icmp_error(src: Ipv4Addr, dst: Ipv4Addr, msg_type: IcmpType, about: &[u8]) ->
     error
 }
 
-#[test]
-fn port_unreachable_from_an_endpoint_reaches_the_client_about_the_vip() {
+/// The seed's table, and the service on UDP too (same VIP and endpoint ports).
+fn seed_table_with_udp_service() -> Nat44Table {
     let mut table = seed_table();
     table
         .add_static_mapping(StaticMapping {
@@ -1345,6 +1345,12 @@ fn port_unreachable_from_an_endpoint_reaches_the_client_about_the_vip() {
             out2in_only: true,
         })
         .unwrap();
+    table
+}
+
+#[test]
+fn port_unreachable_from_an_endpoint_reaches_the_client_about_the_vip() {
+    let table = seed_table_with_udp_service();
     let mut w = worker(16);
     let config = snapshot(&table, &mut w);
     let client = (spec_frames::CLIENT_IP, 40000);
@@ -1893,4 +1899,90 @@ fn twice_nat_gives_every_client_a_pool_source() {
             ((spec_frames::SERVICE_IP, 53), client)
         );
     }
+}
+
+/// The stage's way (the first pass's parse and hash handed to the translation, as
+/// nat44-out2in and nat44-in2out run it) gives every verdict and byte the plain calls
+/// give: sessions created, hit and missed, both directions, an ICMP error, echo,
+/// packets NAT44 passes, and the ones it drops.
+#[test]
+fn warmed_translation_gives_what_the_plain_one_gives() {
+    fn no_prefetch(_: *const u8) {}
+    let table = seed_table_with_udp_service();
+    let (mut warm, mut plain) = (worker(64), worker(64));
+    let config = snapshot(&table, &mut warm);
+    plain.sync_config(&config);
+    let vip = (spec_frames::SERVICE_IP, 80);
+    let server = (spec_frames::SERVER_IP, 8080);
+    let client = |i: u16| (spec_frames::CLIENT_IP, 40000 + i);
+    let mut packets: Vec<(NatDirection, Vec<u8>)> = Vec::new();
+    for i in 0..4 {
+        packets.push((NatDirection::Out2in, tcp(client(i), vip, TcpFlags::SYN)));
+        let syn_ack = TcpFlags::SYN | TcpFlags::ACK;
+        packets.push((NatDirection::In2out, tcp(server, client(i), syn_ack)));
+        packets.push((NatDirection::Out2in, tcp(client(i), vip, TcpFlags::ACK)));
+        packets.push((NatDirection::Out2in, udp(client(i), vip, 64, i % 2 == 0)));
+        packets.push((NatDirection::In2out, udp(server, client(i), 64, true)));
+    }
+    packets.push((NatDirection::Out2in, echo(spec_frames::CLIENT_IP, vip.0, 7)));
+    packets.push((
+        NatDirection::Out2in,
+        tcp(client(9), (ip("10.9.9.9"), 80), TcpFlags::SYN),
+    ));
+    let mut truncated = tcp(client(1), vip, TcpFlags::ACK);
+    truncated.truncate(30);
+    truncated[2..4].copy_from_slice(&30u16.to_be_bytes());
+    packets.push((NatDirection::Out2in, truncated));
+    let mut fragment = udp(client(2), vip, 64, true);
+    fragment[6..8].copy_from_slice(&0x0010u16.to_be_bytes());
+    packets.push((NatDirection::Out2in, fragment));
+    let mut other = udp(client(3), vip, 64, true);
+    other[9] = 47;
+    packets.push((NatDirection::Out2in, other));
+    // The endpoint answers a translated request with port unreachable, quoting it.
+    let request = udp(client(5), vip, 64, true);
+    plain.out2in(&config, POD_IF, &mut request.clone(), 0);
+    let mut translated = request.clone();
+    warm.out2in(&config, POD_IF, &mut translated, 0);
+    let unreachable = IcmpType::DestinationUnreachable;
+    let error = icmp_error(server.0, client(5).0, unreachable, &translated);
+    packets.push((NatDirection::In2out, error));
+
+    // In bursts, as the stage runs: the first pass over every packet, then the
+    // translations (so that a slot mixed up would read another packet's flow).
+    for (burst, chunk) in packets.chunks(8).enumerate() {
+        let hashes: Vec<u64> = chunk
+            .iter()
+            .enumerate()
+            .map(|(slot, (direction, packet))| {
+                warm.prefetch_bucket(slot, *direction, packet, no_prefetch)
+                    .unwrap_or(0)
+            })
+            .collect();
+        for (slot, ((direction, packet), &hash)) in chunk.iter().zip(&hashes).enumerate() {
+            let (mut a, mut b) = (packet.clone(), packet.clone());
+            let warmed = Some(super::Warmed { slot, hash });
+            let now = 1 + burst as u32;
+            match direction {
+                NatDirection::Out2in => assert_eq!(
+                    warm.out2in_warmed(&config, POD_IF, &mut a, now, warmed)
+                        .verdict,
+                    plain.out2in(&config, POD_IF, &mut b, now).verdict,
+                    "burst {burst} slot {slot}"
+                ),
+                NatDirection::In2out => {
+                    let routes_out = |_: Ipv4Addr| false;
+                    assert_eq!(
+                        warm.in2out_routed_warmed(&config, TAP0, &mut a, now, &routes_out, warmed)
+                            .verdict,
+                        plain.in2out(&config, TAP0, &mut b, now).verdict,
+                        "burst {burst} slot {slot}"
+                    );
+                }
+            }
+            assert_eq!(a, b, "burst {burst} slot {slot}");
+        }
+    }
+    assert_eq!(warm.session_count(), plain.session_count());
+    assert!(warm.session_count() >= 9, "{}", warm.session_count());
 }

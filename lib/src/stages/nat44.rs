@@ -7,7 +7,7 @@ use super::Context;
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition};
 use crate::fib::Adjacency;
-use crate::nat44::{Nat44Worker, NatDirection, NatVerdict};
+use crate::nat44::{Nat44Worker, NatDirection, NatVerdict, Warmed};
 use crate::node::{DropReason, NodeError};
 use crate::trace::TraceRecord;
 use std::net::Ipv4Addr;
@@ -110,16 +110,22 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         let Some(l3) = pkt.data_mut().get_mut(usize::from(meta.l3_offset)..) else {
             continue;
         };
+        // The first pass's parse and hash serve again.
+        let warmed = Some(Warmed {
+            slot: i,
+            hash: meta.flow.warm_hash,
+        });
         match direction {
             NatDirection::Out2in => {
-                let outcome = nat.out2in(config, meta.rx_if, l3, now);
+                let outcome = nat.out2in_warmed(config, meta.rx_if, l3, now, warmed);
                 apply(burst, i, outcome.verdict);
                 if TRACE && meta.traced {
                     cx.trace(&meta, || TraceRecord::Nat44Out2in(outcome.trace));
                 }
             }
             NatDirection::In2out => {
-                let outcome = nat.in2out_routed(config, meta.rx_if, l3, now, &routes_out);
+                let outcome =
+                    nat.in2out_routed_warmed(config, meta.rx_if, l3, now, &routes_out, warmed);
                 apply(burst, i, outcome.verdict);
                 if TRACE && meta.traced {
                     cx.trace(&meta, || TraceRecord::Nat44In2out(outcome.fast_path));
