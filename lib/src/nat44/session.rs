@@ -551,15 +551,18 @@ impl SessionTable {
         now: u32,
         known_free: KnownFree,
     ) -> Result<u32, InsertError> {
+        // Each key hashed once for the checks, both tables and both caches.
+        let (in2out_key, out2in_key) = (session.in2out_key(), session.out2in_key());
+        let (in2out_hash, out2in_hash) = (in2out_key.hash(), out2in_key.hash());
         let in_use =
-            |table: KeyTable, key: SessionKey| self.peek(table, &key, key.hash()).0.is_some();
+            |table: KeyTable, key: &SessionKey, hash: u64| self.peek(table, key, hash).0.is_some();
         let clash = match known_free {
             KnownFree::Neither => {
-                in_use(KeyTable::In2out, session.in2out_key())
-                    || in_use(KeyTable::Out2in, session.out2in_key())
+                in_use(KeyTable::In2out, &in2out_key, in2out_hash)
+                    || in_use(KeyTable::Out2in, &out2in_key, out2in_hash)
             }
-            KnownFree::In2out => in_use(KeyTable::Out2in, session.out2in_key()),
-            KnownFree::Out2in => in_use(KeyTable::In2out, session.in2out_key()),
+            KnownFree::In2out => in_use(KeyTable::Out2in, &out2in_key, out2in_hash),
+            KnownFree::Out2in => in_use(KeyTable::In2out, &in2out_key, in2out_hash),
         };
         if clash {
             return Err(InsertError::KeyInUse);
@@ -583,16 +586,14 @@ impl SessionTable {
         let class = usize::from(session.class);
         self.link_tail(class, index);
         let slots = &self.slots;
-        self.in2out
-            .insert_unique(session.in2out_key().hash(), index, |&i| {
-                slot_key_hash(slots, i, Session::in2out_key)
-            });
-        self.out2in
-            .insert_unique(session.out2in_key().hash(), index, |&i| {
-                slot_key_hash(slots, i, Session::out2in_key)
-            });
-        self.in2out_cache.insert(session.in2out_key().hash(), index);
-        self.out2in_cache.insert(session.out2in_key().hash(), index);
+        self.in2out.insert_unique(in2out_hash, index, |&i| {
+            slot_key_hash(slots, i, Session::in2out_key)
+        });
+        self.out2in.insert_unique(out2in_hash, index, |&i| {
+            slot_key_hash(slots, i, Session::out2in_key)
+        });
+        self.in2out_cache.insert(in2out_hash, index);
+        self.out2in_cache.insert(out2in_hash, index);
         Ok(index)
     }
 
