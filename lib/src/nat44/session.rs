@@ -551,7 +551,8 @@ impl SessionTable {
         now: u32,
         known_free: KnownFree,
     ) -> Result<u32, InsertError> {
-        // Each key hashed once for the checks, both tables and both caches.
+        // The clash check, both tables and both caches need the same two hashes: computed
+        // once, not per use (a session's creation is a new connection's critical path).
         let (in2out_key, out2in_key) = (session.in2out_key(), session.out2in_key());
         let (in2out_hash, out2in_hash) = (in2out_key.hash(), out2in_key.hash());
         let in_use =
