@@ -67,8 +67,9 @@ pub(crate) const SHORT_LIST: usize = 32;
 /// Sample packets the scheme choice looks up.
 const SAMPLES: usize = 256;
 
-/// The most rules a bit-vector lookup on the addresses alone may read, on average over
-/// the samples: each is a line of the rule list and a branch the predictor misses, a few
+/// The most rules a bit-vector lookup on the addresses alone may verify, on average over
+/// the samples: each is a read of the head's dense rule records (14 bytes a rule; until
+/// they held the ports, a line of the rule list) and a branch the predictor misses, a few
 /// ns, where the three other fields' class lookups and vectors cost 10-40 ns. In the acl
 /// bench, 3, 8 and 20 were tried: at 8 each of its four 1k and 10k sets gets the faster
 /// of the two (its policy-like 10k set, five fields: ~100 ns against ~140; its uniform
@@ -122,8 +123,8 @@ fn probes_are_few(whole: &TupleSpace, samples: &[PacketFields]) -> bool {
 
 /// Whether a head on the addresses alone reads at most [`FEW_CHECKS`] rules per lookup
 /// of `samples`, on average.
-fn checks_are_few(head: &BitVectors, candidates: &[Candidate], samples: &[PacketFields]) -> bool {
-    let checks: usize = samples.iter().map(|p| head.checks(p, candidates)).sum();
+fn checks_are_few(head: &BitVectors, samples: &[PacketFields]) -> bool {
+    let checks: usize = samples.iter().map(|p| head.checks(p)).sum();
     checks <= FEW_CHECKS * samples.len()
 }
 
@@ -311,7 +312,7 @@ impl Classifier {
             Fields::Addresses,
         );
         if let Some(head) = &addresses.head {
-            if checks_are_few(head, &addresses.candidates, &samples) {
+            if checks_are_few(head, &samples) {
                 return addresses;
             }
         }
@@ -453,7 +454,7 @@ impl Classifier {
     pub(crate) fn lookup(&self, packet: &AclPacketInfo) -> Option<RuleMatch> {
         let fields = PacketFields::of(packet);
         if let Some(head) = &self.head {
-            if let Some(found) = head.first_match(&fields, &self.candidates) {
+            if let Some(found) = head.first_match(&fields) {
                 return Some(found);
             }
         }
