@@ -29,10 +29,9 @@
 //! whole is quadratic: ~50 MiB for 10k rules of varied prefixes and port ranges. The
 //! caller keeps it within a budget ([`BitVectors::rules_within`]).
 
-use crate::acl::rule::PortRange;
 use hashbrown::{HashMap, HashSet};
 
-use super::{prefix_mask, Candidate, PacketFields, RuleMatch};
+use super::{prefix_mask, BeyondAddresses, Candidate, PacketFields, RuleMatch};
 use crate::acl::rule::AclAction;
 use crate::fib::lpm::Lpm;
 use crate::types::{ip_proto, Ipv4Prefix};
@@ -96,48 +95,20 @@ impl Rows {
 }
 
 /// What a set bit needs besides its five fields: the vectors are exact on those, so most
-/// matches are taken without reading the rule.
-///
-/// It also holds what a rule compares besides its addresses, so that a rule the vectors
-/// leave to be verified (every one a head on the addresses alone admits, and those with
-/// TCP flags) is verified here: 14 bytes a rule, in one dense array, where the rule list
-/// takes ~44 and is read at random.
+/// matches are taken without reading the rule. It also holds what the rule compares
+/// besides its addresses, so that a rule the vectors leave to be verified (every one a
+/// head on the addresses alone admits, and those with TCP flags) is verified here: 15
+/// bytes a rule in one dense array, where the rule list takes ~44 and is read at random.
 #[derive(Clone, Copy, Debug)]
 struct RuleInfo {
     action: AclAction,
-    /// TCP flags to compare: the rule is read and checked in full.
+    /// TCP flags to compare: the rule is verified.
     flags: bool,
     /// The rule looks at L4 fields, which a packet without them (a non-first fragment, a
     /// truncated header) cannot meet whatever its port classes say.
     needs_l4: bool,
-    proto: u8,
-    tcp_flags_value: u8,
-    tcp_flags_mask: u8,
-    sport: PortRange,
-    dport: PortRange,
-}
-
-impl RuleInfo {
-    /// Whether the rule matches `packet`, its addresses aside: [`Candidate::matches`]
-    /// for a packet whose addresses both of the rule's prefixes hold (the address rows
-    /// say so for every bit they leave set).
-    #[inline(always)]
-    fn admits(&self, packet: &PacketFields) -> bool {
-        if self.proto == 0 {
-            return true;
-        }
-        if self.proto != packet.proto {
-            return false;
-        }
-        if !self.needs_l4 {
-            return true;
-        }
-        packet.l4_valid
-            && self.sport.contains(packet.sport)
-            && self.dport.contains(packet.dport)
-            && (self.proto != ip_proto::TCP
-                || packet.tcp_flags & self.tcp_flags_mask == self.tcp_flags_value)
-    }
+    /// The rows hold the addresses: the rest is verified from here.
+    beyond: BeyondAddresses,
 }
 
 /// The fields the vectors cover.
@@ -357,11 +328,7 @@ impl BitVectors {
                     && r.proto == ip_proto::TCP
                     && (r.tcp_flags_mask | r.tcp_flags_value) != 0,
                 needs_l4: r.proto != 0 && r.needs_l4,
-                proto: r.proto,
-                tcp_flags_value: r.tcp_flags_value,
-                tcp_flags_mask: r.tcp_flags_mask,
-                sport: r.sport,
-                dport: r.dport,
+                beyond: r.beyond_addresses(),
             })
             .collect();
         let mut acl_starts: Vec<(u32, u32)> = Vec::new();
@@ -492,7 +459,7 @@ impl BitVectors {
                     };
                     if verify_all || info.flags || (info.needs_l4 && !packet.l4_valid) {
                         *checks += 1;
-                        if !info.admits(packet) {
+                        if !info.beyond.admits(packet) {
                             continue;
                         }
                     }

@@ -209,20 +209,18 @@ impl Candidate {
         {
             return false;
         }
-        if self.proto == 0 {
-            return true;
+        self.beyond_addresses().admits(packet)
+    }
+
+    fn beyond_addresses(&self) -> BeyondAddresses {
+        BeyondAddresses {
+            proto: self.proto,
+            needs_l4: self.needs_l4,
+            tcp_flags_value: self.tcp_flags_value,
+            tcp_flags_mask: self.tcp_flags_mask,
+            sport: self.sport,
+            dport: self.dport,
         }
-        if self.proto != packet.proto {
-            return false;
-        }
-        if !self.needs_l4 {
-            return true;
-        }
-        packet.l4_valid
-            && self.sport.contains(packet.sport)
-            && self.dport.contains(packet.dport)
-            && (self.proto != ip_proto::TCP
-                || packet.tcp_flags & self.tcp_flags_mask == self.tcp_flags_value)
     }
 
     /// Whether every packet matches: any source, any destination, any protocol (which
@@ -238,6 +236,39 @@ impl Candidate {
             rule: self.rule,
             action: self.action,
         }
+    }
+}
+
+/// What a rule compares besides its addresses (12 bytes: bit-vector heads keep one per
+/// rule, so that verifying a rule reads no more).
+#[derive(Clone, Copy, Debug)]
+struct BeyondAddresses {
+    proto: u8,
+    needs_l4: bool,
+    tcp_flags_value: u8,
+    tcp_flags_mask: u8,
+    sport: PortRange,
+    dport: PortRange,
+}
+
+impl BeyondAddresses {
+    /// Whether `packet` matches the rule, its addresses aside.
+    #[inline(always)]
+    fn admits(&self, packet: &PacketFields) -> bool {
+        if self.proto == 0 {
+            return true;
+        }
+        if self.proto != packet.proto {
+            return false;
+        }
+        if !self.needs_l4 {
+            return true;
+        }
+        packet.l4_valid
+            && self.sport.contains(packet.sport)
+            && self.dport.contains(packet.dport)
+            && (self.proto != ip_proto::TCP
+                || packet.tcp_flags & self.tcp_flags_mask == self.tcp_flags_value)
     }
 }
 
