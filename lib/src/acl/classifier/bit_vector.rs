@@ -97,7 +97,7 @@ impl Rows {
 /// What a set bit needs besides its five fields: the vectors are exact on those, so most
 /// matches are taken without reading the rule. It also holds what the rule compares
 /// besides its addresses, so that a rule the vectors leave to be verified (every one a
-/// head on the addresses alone admits, and those with TCP flags) is verified here: 15
+/// head on the addresses alone admits, and those with TCP flags) is verified here: 16
 /// bytes a rule in one dense array, where the rule list takes ~44 and is read at random.
 #[derive(Clone, Copy, Debug)]
 struct RuleInfo {
@@ -110,6 +110,8 @@ struct RuleInfo {
     /// The rows hold the addresses: the rest is verified from here.
     beyond: BeyondAddresses,
 }
+
+const _: () = assert!(std::mem::size_of::<RuleInfo>() == 16);
 
 /// The fields the vectors cover.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

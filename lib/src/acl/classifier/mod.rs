@@ -68,7 +68,7 @@ pub(crate) const SHORT_LIST: usize = 32;
 const SAMPLES: usize = 256;
 
 /// The most rules a bit-vector lookup on the addresses alone may verify, on average over
-/// the samples: each is a read of the head's dense rule records (14 bytes a rule; until
+/// the samples: each is a read of the head's dense rule records (16 bytes a rule; until
 /// they held the ports, a line of the rule list) and a branch the predictor misses, a few
 /// ns, where the three other fields' class lookups and vectors cost 10-40 ns. In the acl
 /// bench, 3, 8 and 20 were tried: at 8 each of its four 1k and 10k sets gets the faster
