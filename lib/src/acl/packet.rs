@@ -56,8 +56,8 @@ impl AclPacketInfo {
     pub fn from_ipv4_bytes(l3: &[u8]) -> Option<AclPacketInfo> {
         // Most packets have a 20-byte header, are not fragments, and carry at least 14
         // bytes of L4 header (through TCP's flags; UDP's ports and ICMP's type and code
-        // come first): read at fixed offsets after one length check. This is what the general
-        // reading gives for them (`fixed_offsets_read_as_the_general_path`).
+        // come first): read at fixed offsets after one length check. This is what the
+        // general reading gives for them (`fixed_offsets_read_as_the_general_path`).
         if let Some(h) = l3.first_chunk::<FIXED_LEN>() {
             let total_len = usize::from(u16::from_be_bytes([h[field::TOTAL_LEN], h[3]]));
             let fragment = u16::from_be_bytes([h[field::FLAGS_FRAG], h[7]]);
