@@ -229,19 +229,23 @@ fn proto_dimension(rules: &[Candidate]) -> (Vec<u32>, Rows) {
     let mut rows = Rows::new(rules.len());
     let mut any = vec![0u64; rows.words];
     for (i, rule) in rules.iter().enumerate() {
-        if rule.proto == 0 {
+        if rule.beyond.proto == 0 {
             set_bit(&mut any, i);
         }
     }
     let other = rows.push(&any);
     let mut table = vec![other; 256];
-    let named: HashSet<u8> = rules.iter().map(|r| r.proto).filter(|&p| p != 0).collect();
+    let named: HashSet<u8> = rules
+        .iter()
+        .map(|r| r.beyond.proto)
+        .filter(|&p| p != 0)
+        .collect();
     let mut named: Vec<u8> = named.into_iter().collect();
     named.sort_unstable();
     for proto in named {
         let mut bits = any.clone();
         for (i, rule) in rules.iter().enumerate() {
-            if rule.proto == proto {
+            if rule.beyond.proto == proto {
                 set_bit(&mut bits, i);
             }
         }
@@ -254,7 +258,7 @@ fn proto_dimension(rules: &[Candidate]) -> (Vec<u32>, Rows) {
 fn class_count(rules: &[Candidate], fields: Fields) -> usize {
     let src: HashSet<(u32, u32)> = rules.iter().map(|r| (r.src_net, r.src_mask)).collect();
     let dst: HashSet<(u32, u32)> = rules.iter().map(|r| (r.dst_net, r.dst_mask)).collect();
-    let proto: HashSet<u8> = rules.iter().map(|r| r.proto).collect();
+    let proto: HashSet<u8> = rules.iter().map(|r| r.beyond.proto).collect();
     let mut sport = HashSet::new();
     let mut dport = HashSet::new();
     for rule in rules {
@@ -326,11 +330,11 @@ impl BitVectors {
                 action: r.action,
                 // A value outside the mask (refused by the ACL table) cannot be met: the
                 // rule is read and refuses, as the tuple space would.
-                flags: r.needs_l4
-                    && r.proto == ip_proto::TCP
-                    && (r.tcp_flags_mask | r.tcp_flags_value) != 0,
-                needs_l4: r.proto != 0 && r.needs_l4,
-                beyond: r.beyond_addresses(),
+                flags: r.beyond.needs_l4
+                    && r.beyond.proto == ip_proto::TCP
+                    && (r.beyond.tcp_flags_mask | r.beyond.tcp_flags_value) != 0,
+                needs_l4: r.beyond.proto != 0 && r.beyond.needs_l4,
+                beyond: r.beyond,
             })
             .collect();
         let mut acl_starts: Vec<(u32, u32)> = Vec::new();
@@ -566,7 +570,7 @@ mod tests {
                 );
                 assert_eq!(
                     bit(&words(proto_row), i),
-                    rule.proto == 0 || rule.proto == proto
+                    rule.beyond.proto == 0 || rule.beyond.proto == proto
                 );
             }
         }

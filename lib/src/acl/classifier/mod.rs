@@ -86,18 +86,18 @@ fn samples(rules: &[Candidate]) -> Vec<PacketFields> {
             break;
         };
         let mut within = |r: PortRange| r.lo + rng.below(u64::from(r.hi - r.lo) + 1) as u16;
-        let (sport, dport) = (within(rule.sport), within(rule.dport));
+        let (sport, dport) = (within(rule.beyond.sport), within(rule.beyond.dport));
         packets.push(PacketFields {
             src: rule.src_net | (rng.next_u32() & !rule.src_mask),
             dst: rule.dst_net | (rng.next_u32() & !rule.dst_mask),
             sport,
             dport,
-            proto: if rule.proto == 0 {
+            proto: if rule.beyond.proto == 0 {
                 ip_proto::TCP
             } else {
-                rule.proto
+                rule.beyond.proto
             },
-            tcp_flags: rule.tcp_flags_value,
+            tcp_flags: rule.beyond.tcp_flags_value,
             l4_valid: true,
         });
     }
@@ -157,12 +157,7 @@ struct Candidate {
     src_mask: u32,
     dst_net: u32,
     dst_mask: u32,
-    proto: u8,
-    needs_l4: bool,
-    tcp_flags_value: u8,
-    tcp_flags_mask: u8,
-    sport: PortRange,
-    dport: PortRange,
+    beyond: BeyondAddresses,
 }
 
 impl Candidate {
@@ -176,12 +171,14 @@ impl Candidate {
             src_mask: rule.src.mask(),
             dst_net: rule.dst.addr.to_bits() & rule.dst.mask(),
             dst_mask: rule.dst.mask(),
-            proto: rule.proto,
-            needs_l4: rule.has_l4_fields(),
-            tcp_flags_value: rule.tcp_flags_value,
-            tcp_flags_mask: rule.tcp_flags_mask,
-            sport: rule.sport,
-            dport: rule.dport,
+            beyond: BeyondAddresses {
+                proto: rule.proto,
+                needs_l4: rule.has_l4_fields(),
+                tcp_flags_value: rule.tcp_flags_value,
+                tcp_flags_mask: rule.tcp_flags_mask,
+                sport: rule.sport,
+                dport: rule.dport,
+            },
         }
     }
 
@@ -196,10 +193,10 @@ impl Candidate {
     /// The ports the rule admits, as ranges over the packet's port fields: any port when
     /// the rule looks at none (`matches` ignores them then).
     fn port_ranges(&self) -> (PortRange, PortRange) {
-        if self.proto == 0 || !self.needs_l4 {
+        if self.beyond.proto == 0 || !self.beyond.needs_l4 {
             (PortRange::ANY, PortRange::ANY)
         } else {
-            (self.sport, self.dport)
+            (self.beyond.sport, self.beyond.dport)
         }
     }
 
@@ -209,24 +206,13 @@ impl Candidate {
         {
             return false;
         }
-        self.beyond_addresses().admits(packet)
-    }
-
-    fn beyond_addresses(&self) -> BeyondAddresses {
-        BeyondAddresses {
-            proto: self.proto,
-            needs_l4: self.needs_l4,
-            tcp_flags_value: self.tcp_flags_value,
-            tcp_flags_mask: self.tcp_flags_mask,
-            sport: self.sport,
-            dport: self.dport,
-        }
+        self.beyond.admits(packet)
     }
 
     /// Whether every packet matches: any source, any destination, any protocol (which
     /// ignores ports and flags).
     fn matches_all(&self) -> bool {
-        self.src_mask == 0 && self.dst_mask == 0 && self.proto == 0
+        self.src_mask == 0 && self.dst_mask == 0 && self.beyond.proto == 0
     }
 
     fn found(&self) -> RuleMatch {
@@ -239,8 +225,8 @@ impl Candidate {
     }
 }
 
-/// What a rule compares besides its addresses (12 bytes: bit-vector heads keep one per
-/// rule, so that verifying a rule reads no more).
+/// What a rule compares besides its addresses (12 bytes: a candidate holds it, and a
+/// bit-vector head keeps one per rule, so that verifying a rule reads no more).
 #[derive(Clone, Copy, Debug)]
 struct BeyondAddresses {
     proto: u8,

@@ -50,13 +50,13 @@ struct Shape {
 impl Shape {
     /// The most specific shape `rule` can sit in.
     fn of(rule: &Candidate) -> Shape {
-        let l4 = rule.proto != 0;
+        let l4 = rule.beyond.proto != 0;
         Shape {
             src_len: rule.src_len(),
             dst_len: rule.dst_len(),
             proto: l4,
-            sport: l4 && rule.sport.is_single(),
-            dport: l4 && rule.dport.is_single(),
+            sport: l4 && rule.beyond.sport.is_single(),
+            dport: l4 && rule.beyond.dport.is_single(),
         }
     }
 
@@ -172,9 +172,9 @@ impl TupleSpace {
             let fields = PacketFields {
                 src: candidate.src_net,
                 dst: candidate.dst_net,
-                sport: candidate.sport.lo,
-                dport: candidate.dport.lo,
-                proto: candidate.proto,
+                sport: candidate.beyond.sport.lo,
+                dport: candidate.beyond.dport.lo,
+                proto: candidate.beyond.proto,
                 tcp_flags: 0,
                 l4_valid: true,
             };
