@@ -146,7 +146,7 @@ fn time_per_burst(
                         }
                         NatDirection::In2out => {
                             let plain = |_| false;
-                            black_box(w.in2out_routed_warmed(config, rx, l3, 1, &plain, warmed));
+                            black_box(w.in2out_routed(config, rx, l3, 1, &plain, warmed));
                         }
                     }
                 }

@@ -668,7 +668,7 @@ impl Nat44Worker {
         l3: &mut [u8],
         now: u32,
     ) -> In2outOutcome<In2outError> {
-        self.in2out_routed(config, rx, l3, now, &|_| false)
+        self.in2out_routed(config, rx, l3, now, &|_| false, None)
     }
 
     /// [`Nat44Worker::in2out`], where `routes_out` says whether a destination routes out
@@ -676,22 +676,10 @@ impl Nat44Worker {
     /// from a static mapping's local end to such a destination gets a static session, as
     /// VPP's in2out slow path gives it (its snat_not_translate); any other new flow
     /// passes.
-    #[inline]
-    pub fn in2out_routed(
-        &mut self,
-        config: &Nat44Config,
-        rx: IfIndex,
-        l3: &mut [u8],
-        now: u32,
-        routes_out: &dyn Fn(Ipv4Addr) -> bool,
-    ) -> In2outOutcome<In2outError> {
-        self.in2out_routed_warmed(config, rx, l3, now, routes_out, None)
-    }
-
-    /// [`Nat44Worker::in2out_routed`] for a packet the stage's first pass read, as
+    /// With `warmed`, for a packet the stage's first pass read, as
     /// [`Nat44Worker::out2in_warmed`].
     #[inline]
-    pub fn in2out_routed_warmed(
+    pub fn in2out_routed(
         &mut self,
         config: &Nat44Config,
         rx: IfIndex,

@@ -1733,7 +1733,7 @@ fn a_static_mapping_translates_flows_its_local_end_starts() {
         for (n, flags) in [TcpFlags::ACK, TcpFlags::SYN].into_iter().enumerate() {
             let to = (remote.0, remote.1 + n as u16);
             let mut p = tcp(server, to, flags);
-            let o = w.in2out_routed(&config, TAP0, &mut p, 0, &routes_out);
+            let o = w.in2out_routed(&config, TAP0, &mut p, 0, &routes_out, None);
             if !translated {
                 assert_eq!(o.verdict, NatVerdict::Passed, "{case}");
                 assert_eq!(addrs_ports(&p), (server, to), "{case}");
@@ -1759,14 +1759,14 @@ fn a_static_mapping_translates_flows_its_local_end_starts() {
         assert_eq!(w.session_count(), if translated { 2 } else { 0 }, "{case}");
         // To another inside host it passes, and the pod's reply comes back untouched.
         let mut p = tcp(server, pod, TcpFlags::SYN);
-        let o = w.in2out_routed(&config, TAP0, &mut p, 0, &routes_out);
+        let o = w.in2out_routed(&config, TAP0, &mut p, 0, &routes_out, None);
         assert_eq!(
             (o.verdict, addrs_ports(&p)),
             (NatVerdict::Passed, (server, pod)),
             "{case}"
         );
         let mut reply = tcp(pod, server, TcpFlags::SYN | TcpFlags::ACK);
-        let o = w.in2out_routed(&config, TAP0, &mut reply, 0, &routes_out);
+        let o = w.in2out_routed(&config, TAP0, &mut reply, 0, &routes_out, None);
         assert_eq!(
             (o.verdict, addrs_ports(&reply)),
             (NatVerdict::Passed, (pod, server)),
@@ -1973,7 +1973,7 @@ fn warmed_translation_gives_what_the_plain_one_gives() {
                 NatDirection::In2out => {
                     let routes_out = |_: Ipv4Addr| false;
                     assert_eq!(
-                        warm.in2out_routed_warmed(&config, TAP0, &mut a, now, &routes_out, warmed)
+                        warm.in2out_routed(&config, TAP0, &mut a, now, &routes_out, warmed)
                             .verdict,
                         plain.in2out(&config, TAP0, &mut b, now).verdict,
                         "burst {burst} slot {slot}"

@@ -124,8 +124,7 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
                 }
             }
             NatDirection::In2out => {
-                let outcome =
-                    nat.in2out_routed_warmed(config, meta.rx_if, l3, now, &routes_out, warmed);
+                let outcome = nat.in2out_routed(config, meta.rx_if, l3, now, &routes_out, warmed);
                 apply(burst, i, outcome.verdict);
                 if TRACE && meta.traced {
                     cx.trace(&meta, || TraceRecord::Nat44In2out(outcome.fast_path));
