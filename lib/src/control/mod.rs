@@ -11,7 +11,9 @@
 //! [`Mailbox`]; the worker answers between two bursts.
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,7 +118,14 @@ pub struct Control {
     batch: Option<Dirty>,
     /// Worker lcores the app runs (known before the startup file runs).
     worker_count: usize,
+    /// The files `exec` is running, outermost first: a file that runs itself, directly
+    /// or through others, is refused instead of recursing until the stack overflows.
+    executing: Vec<PathBuf>,
 }
+
+/// The largest file `exec` reads (a startup file of a million routes is ~40 MB): reading
+/// `/dev/zero` or a runaway log must fail with an error, not take the memory.
+pub(crate) const EXEC_MAX_BYTES: u64 = 256 << 20;
 
 /// Whether `rules` make sessions (a permit+reflect rule).
 fn reflects(rules: &[AclRule]) -> bool {
@@ -176,6 +185,7 @@ impl Control {
             quit: false,
             batch: None,
             worker_count: 1,
+            executing: Vec::new(),
         }
     }
 
@@ -697,9 +707,33 @@ impl Control {
     /// `exec FILE`: runs the file's lines in order; the first error stops it and names
     /// the line (the lines before it stay applied, as in VPP).
     pub fn exec_file(&mut self, path: &str) -> Result<String, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("exec {path}: cannot read: {e}"))?;
+        let cannot_read = |e: std::io::Error| format!("exec {path}: cannot read: {e}");
+        let canonical = std::fs::canonicalize(path).map_err(cannot_read)?;
+        if self.executing.contains(&canonical) {
+            return Err(format!(
+                "exec {path}: already running ({}): a file cannot exec itself",
+                self.executing
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            ));
+        }
+        let too_long = || format!("exec {path}: longer than {} MiB", EXEC_MAX_BYTES >> 20);
+        let file = std::fs::File::open(&canonical).map_err(cannot_read)?;
+        // A regular file says its size; a device (`/dev/zero`) is cut off as it is read.
+        if file.metadata().map_err(cannot_read)?.len() > EXEC_MAX_BYTES {
+            return Err(too_long());
+        }
+        let mut text = String::new();
+        file.take(EXEC_MAX_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(cannot_read)?;
+        if text.len() as u64 > EXEC_MAX_BYTES {
+            return Err(too_long());
+        }
         let commands = cli::parse_startup_file(&text).map_err(|e| format!("{path}:{e}"))?;
+        self.executing.push(canonical);
         let mut out = String::new();
         // A nested `exec` joins the batch it runs in; only the outermost one publishes.
         let outermost = self.batch.is_none();
@@ -715,6 +749,7 @@ impl Control {
                 }
             }
         }
+        self.executing.pop();
         if outermost {
             self.end_batch();
         }

@@ -398,6 +398,66 @@ fn startup_file_errors_name_the_line() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A file that runs itself, directly or through another, is refused where the loop
+/// closes (not a stack overflow), and the lines before it stay applied; a file past the
+/// size cap is refused before it is read.
+#[test]
+fn exec_refuses_a_loop_and_an_oversized_file() {
+    let dir = std::env::temp_dir().join(format!("podfwd-exec-loop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.conf"), dir.join("b.conf"));
+    std::fs::write(
+        &a,
+        format!(
+            "ip route add 10.70.0.0/16 via 172.30.1.2 tap0\nexec {}\n",
+            b.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(&b, format!("exec {}\n", a.display())).unwrap();
+    let (mut control, _, _) = seed_node();
+    let e = control.exec_file(a.to_str().unwrap()).unwrap_err();
+    let (ca, cb) = (a.canonicalize().unwrap(), b.canonicalize().unwrap());
+    assert_eq!(
+        e,
+        format!(
+            "{}:2: {}:1: exec {}: already running ({} -> {}): a file cannot exec itself",
+            a.display(),
+            b.display(),
+            a.display(),
+            ca.display(),
+            cb.display()
+        )
+    );
+    let snapshot = control.snapshot();
+    assert_ne!(
+        snapshot.fib.lookup(Ipv4Addr::new(10, 70, 1, 1)),
+        snapshot.fib.lookup(Ipv4Addr::new(10, 71, 1, 1)),
+        "the line before the loop stays applied"
+    );
+    // The files are not running any more: a file that runs neither may run again.
+    std::fs::write(&b, "ip route add 10.71.0.0/16 via 172.30.1.2 tap0\n").unwrap();
+    control.exec_file(a.to_str().unwrap()).unwrap();
+    let snapshot = control.snapshot();
+    assert_eq!(
+        snapshot.fib.lookup(Ipv4Addr::new(10, 70, 1, 1)),
+        snapshot.fib.lookup(Ipv4Addr::new(10, 71, 1, 1))
+    );
+
+    let big = dir.join("big.conf");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(EXEC_MAX_BYTES + 1)
+        .unwrap();
+    let epoch = control.snapshot().epoch;
+    assert_eq!(
+        control.exec_file(big.to_str().unwrap()).unwrap_err(),
+        format!("exec {}: longer than 256 MiB", big.display())
+    );
+    assert_eq!(control.snapshot().epoch, epoch, "nothing was published");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `exec FILE` publishes once: one new snapshot for the whole file, holding every line's
 /// change (routes, an ACL and a NAT mapping), and a `show ip fib` inside the file already
 /// sees the routes before it. A failing line still publishes the lines before it.
