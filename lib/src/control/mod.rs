@@ -677,7 +677,7 @@ impl Control {
         output_feature: bool,
         del: bool,
     ) -> Result<(), String> {
-        let mut roles: Vec<(IfIndex, NatInterfaceRole)> = Vec::new();
+        let mut roles: Vec<(IfIndex, &str, NatInterfaceRole)> = Vec::new();
         for (names, is_inside) in [(inside, true), (outside, false)] {
             for name in names {
                 let i = self.index(name)?;
@@ -686,19 +686,21 @@ impl Control {
                     outside: !is_inside,
                     output_feature: !is_inside && output_feature,
                 };
-                match roles.iter_mut().find(|(j, _)| *j == i) {
-                    Some((_, r)) => {
+                match roles.iter_mut().find(|(j, _, _)| *j == i) {
+                    Some((_, _, r)) => {
                         r.inside |= role.inside;
                         r.outside |= role.outside;
                         r.output_feature |= role.output_feature;
                     }
-                    None => roles.push((i, role)),
+                    None => roles.push((i, name, role)),
                 }
             }
         }
         let mut trial = self.nat.clone();
-        for (i, role) in &roles {
-            trial.set_interface_role(*i, *role, !del)?;
+        for (i, name, role) in &roles {
+            trial
+                .set_interface_role(*i, *role, !del)
+                .map_err(|e| format!("set interface nat44: {name} {e}"))?;
         }
         self.nat = trial;
         Ok(())

@@ -300,6 +300,42 @@ fn show_acl_tables_says_how_each_list_is_looked_up() {
     );
 }
 
+/// An output-feature interface loses its outside role only with its output-feature:
+/// `out X del` alone would leave nat44-in2out-output making sessions whose replies no
+/// longer take nat44-out2in. Role errors name the interface as it was typed.
+#[test]
+fn nat44_output_feature_role_goes_whole() {
+    let (mut control, tap2, _) = seed_node();
+    control
+        .execute_line("set interface nat44 out tap2 output-feature")
+        .unwrap();
+    let shown = control.execute_line("show nat44 interfaces").unwrap();
+    let before = control.snapshot().epoch;
+    assert_eq!(
+        control
+            .execute_line("set interface nat44 out tap2 del")
+            .unwrap_err(),
+        "set interface nat44: tap2 is an output-feature interface: delete it with \
+         `out NAME output-feature del`"
+    );
+    assert_eq!(
+        control.execute_line("show nat44 interfaces").unwrap(),
+        shown
+    );
+    assert_eq!(control.snapshot().epoch, before, "nothing was published");
+    control
+        .execute_line("set interface nat44 out tap2 output-feature del")
+        .unwrap();
+    let role = control.snapshot().nat.role(tap2);
+    assert!(!role.outside && !role.output_feature, "{role:?}");
+    assert_eq!(
+        control
+            .execute_line("set interface nat44 out tap2 output-feature del")
+            .unwrap_err(),
+        "set interface nat44: tap2 is not a NAT44 outside interface: nothing to delete"
+    );
+}
+
 #[test]
 fn show_commands_answer_from_config() {
     let (mut control, _, _) = seed_node();

@@ -359,7 +359,9 @@ impl Nat44Table {
     }
 
     /// `set interface nat44 in|out NAME [output-feature]` (`is_add`) or its `del` form;
-    /// the caller resolves NAME. Adding merges with the roles the interface already has.
+    /// the caller resolves NAME, and its errors say what is wrong with the interface
+    /// (the caller puts its name in front). Adding merges with the roles the interface
+    /// already has.
     pub fn set_interface_role(
         &mut self,
         ifindex: IfIndex,
@@ -367,14 +369,10 @@ impl Nat44Table {
         is_add: bool,
     ) -> Result<(), String> {
         if role.is_none() {
-            return Err(format!(
-                "interface {ifindex}: give at least one of in, out, output-feature"
-            ));
+            return Err("needs at least one of in, out, output-feature".to_string());
         }
         if role.output_feature && role.inside {
-            return Err(format!(
-                "interface {ifindex}: output-feature applies to outside interfaces only"
-            ));
+            return Err("cannot be inside with output-feature (outside interfaces only)".into());
         }
         let current = self.roles.iter().position(|(i, _)| *i == ifindex);
         let old = current.map(|p| self.roles[p].1).unwrap_or_default();
@@ -385,13 +383,24 @@ impl Nat44Table {
                 output_feature: old.output_feature || role.output_feature,
             }
         } else {
-            let missing = (role.inside && !old.inside)
-                || (role.outside && !old.outside)
-                || (role.output_feature && !old.output_feature);
-            if missing {
+            let missing = [
+                (role.inside && !old.inside, "inside"),
+                (role.outside && !old.outside, "outside"),
+                (role.output_feature && !old.output_feature, "output-feature"),
+            ];
+            if let Some((_, what)) = missing.iter().find(|(missing, _)| *missing) {
                 return Err(format!(
-                    "interface {ifindex}: has no such NAT44 role to delete"
+                    "is not a NAT44 {what} interface: nothing to delete"
                 ));
+            }
+            // Its outside role came with output-feature and goes with it: left alone,
+            // nat44-in2out-output would go on making sessions whose replies no longer
+            // take nat44-out2in.
+            if old.output_feature && role.outside && !role.output_feature {
+                return Err(
+                    "is an output-feature interface: delete it with `out NAME output-feature del`"
+                        .into(),
+                );
             }
             NatInterfaceRole {
                 inside: old.inside && !role.inside,
@@ -400,9 +409,7 @@ impl Nat44Table {
             }
         };
         if new.output_feature && new.inside {
-            return Err(format!(
-                "interface {ifindex}: is inside, output-feature applies to outside interfaces only"
-            ));
+            return Err("is inside, and output-feature applies to outside interfaces only".into());
         }
         match (current, new.is_none()) {
             (Some(p), true) => {

@@ -1155,7 +1155,7 @@ fn control_plane_refuses_bad_commands_and_changes_nothing() {
             false
         )
         .unwrap_err(),
-        "interface 9: has no such NAT44 role to delete"
+        "is not a NAT44 inside interface: nothing to delete"
     );
     assert_eq!(
         t.set_timeouts(NatTimeouts {
