@@ -15,8 +15,10 @@ pub struct CommandSpec {
     pub parse: fn(&mut Cursor<'_>) -> Result<Command, String>,
 }
 
-/// RFC 791's minimum IPv4 MTU up to the jumbo frames DPDK NICs take.
-const MTU_RANGE: std::ops::RangeInclusive<u32> = 68..=9216;
+/// The executor's range ([`crate::config::MTU_RANGE`]), so that the parser, its help
+/// and the executor give one range.
+const MTU_RANGE: std::ops::RangeInclusive<u32> =
+    *crate::config::MTU_RANGE.start() as u32..=*crate::config::MTU_RANGE.end() as u32;
 /// Trace records are kept per worker until `show trace`; this bounds their memory.
 pub const MAX_TRACE_COUNT: u32 = 100_000;
 
@@ -68,7 +70,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["set", "interface", "mtu"],
         usage: "set interface mtu N NAME",
-        help: "Set an interface's L3 MTU (68..=9216)",
+        help: "Set an interface's L3 MTU (68..=9000)",
         parse: parse_set_interface_mtu,
     },
     CommandSpec {

@@ -214,13 +214,21 @@ fn set_interface_mtu() {
             mtu: 1450
         }
     );
+    // One range for the parser, its help and the executor (9216 passed the parser and
+    // failed in the executor).
+    assert_eq!(
+        err("set interface mtu 9001 tap0"),
+        "mtu 9001: must be in 68..=9000"
+    );
+    let range = crate::config::MTU_RANGE;
+    assert!(crate::cli::help().contains(&format!("{}..={}", range.start(), range.end())));
     assert_eq!(
         err("set interface mtu 99999 tap0"),
-        "mtu 99999: must be in 68..=9216"
+        "mtu 99999: must be in 68..=9000"
     );
     assert_eq!(
         err("set interface mtu tap0 1450"),
-        "mtu 'tap0': expected a number in 68..=9216"
+        "mtu 'tap0': expected a number in 68..=9000"
     );
     assert_eq!(
         err("set interface mtu 1450"),
