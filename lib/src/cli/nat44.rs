@@ -245,7 +245,8 @@ pub(super) fn parse_lb_static_mapping(
         if locals.is_empty() {
             return Err(c.missing("local A.B.C.D:PORT probability N"));
         }
-        if locals.iter().all(|l| l.probability == 0) {
+        // A single local is Contiv's plain service (probability 0), as the table takes it.
+        if locals.len() > 1 && locals.iter().all(|l| l.probability == 0) {
             return Err(format!(
                 "{}: the probabilities sum to 0, so no local could be chosen",
                 c.command_name()

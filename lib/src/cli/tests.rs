@@ -961,6 +961,11 @@ fn nat44_load_balancing_errors() {
         )),
         "nat44 add load-balancing static mapping: the probabilities sum to 0, so no local could be chosen"
     );
+    // One local has no choice to weigh: probability 0 is Contiv's plain service.
+    assert!(matches!(
+        ok(&format!("{head} local 10.20.0.2:8080 probability 0")),
+        Command::Nat44LbStaticMapping { mapping, .. } if mapping.locals.len() == 1
+    ));
     assert_eq!(
         err(head),
         "nat44 add load-balancing static mapping: missing argument: expected local A.B.C.D:PORT probability N"
