@@ -63,7 +63,7 @@ const RESPONSE_PATH: [&str; 10] = [
 ];
 
 /// The seed's values along the request's stages.
-const REQUEST_VALUES: [&str; 12] = [
+const REQUEST_VALUES: [&str; 13] = [
     "TCP: 10.1.1.3 -> 10.104.221.85",
     "tos 0x00, ttl 64, length 60, checksum 0xe946",
     "window 29200, checksum 0xd22d",
@@ -73,12 +73,15 @@ const REQUEST_VALUES: [&str; 12] = [
     "tos 0x00, ttl 64, length 60, checksum 0xc6ee",
     "window 29200, checksum 0x9095",
     "ipv4 via 172.30.1.2 tap0: 3e1b702d4d510123456789420800",
+    // The spec's dump, whole: 60 bytes, then the line ends.
+    "  00000000: 3e1b702d4d5101234567894208004500003c5eb440003f06c7ee0a0101030a14\n  \
+     00000020: 0002b4e61f90ba5bf36d00000000a002721090950000020405b40402\n",
     "action: 1, match: acl 2 rule 3",
     "tos 0x00, ttl 63, length 60, checksum 0xc7ee",
     "IP4: 01:23:45:67:89:42 -> 3e:1b:70:2d:4d:51",
 ];
 /// The seed's values along the response's stages.
-const RESPONSE_VALUES: [&str; 11] = [
+const RESPONSE_VALUES: [&str; 13] = [
     "tos 0x00, ttl 64, length 60, checksum 0x25a3",
     "window 28960, checksum 0xdab4",
     "action: 2, match: acl 3 rule 0",
@@ -87,6 +90,9 @@ const RESPONSE_VALUES: [&str; 11] = [
     "TCP: 10.104.221.85 -> 10.1.1.3",
     "tos 0x00, ttl 64, length 60, checksum 0x47fb",
     "window 28960, checksum 0x1c4d",
+    "ipv4 via 10.1.1.3 tap2: 00000000000202fe163f5f0f0800",
+    "  00000000: 00000000000202fe163f5f0f08004500003c000040003f0648fb0a68dd550a01\n  \
+     00000020: 01030050b4e657f7b0c7ba5bf36ea01271201c4d0000020405b40402\n",
     "action: 3, match: acl -1 rule",
     "tos 0x00, ttl 63, length 60, checksum 0x48fb",
     "IP4: 02:fe:16:3f:5f:0f -> 00:00:00:00:00:02",

@@ -127,6 +127,29 @@ fn seed_request_and_response_byte_for_byte() {
     control.learn_neighbor(tap0, HOST_NEXT_HOP, HOST_MAC);
     let snapshot = control.snapshot();
     let mut worker = Worker::new(ticks);
+    // The spec's node had made 5 NAT44 sessions and 32 ACL sessions before the seed's
+    // SYN (its trace shows session index 5 and, for the reply, rule 32): 5 other
+    // connections of the pod to the service, then 27 to the endpoint directly (ACL
+    // sessions that NAT44 passes untranslated, forwarding being on).
+    for (port, dst) in (40_000..40_005)
+        .map(|p| (p, (spec_frames::SERVICE_IP, spec_frames::SERVICE_PORT)))
+        .chain((41_000..41_027).map(|p| (p, (Ipv4Addr::new(10, 20, 0, 2), 8080))))
+    {
+        let frame = spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+            src_port: port,
+            dst: dst.0,
+            dst_port: dst.1,
+            ..spec_frames::syn_spec()
+        });
+        assert_eq!(
+            run(&mut worker, &snapshot, tap2, frame).0,
+            Verdict::Tx(tap0)
+        );
+    }
+    assert_eq!(
+        (worker.nat().session_count(), worker.acl().session_count()),
+        (5, 32)
+    );
     worker
         .answer(
             WorkerQuestion::TraceAdd {
@@ -196,11 +219,14 @@ fn seed_request_and_response_byte_for_byte() {
         "tos 0x00, ttl 64, length 60, checksum 0xe946",
         "window 29200, checksum 0xd22d",
         "action: 2, match: acl 3 rule 0",
-        "NAT44_OUT2IN: sw_if_index 1, next index 1, session index 0",
+        "NAT44_OUT2IN: sw_if_index 1, next index 1, session index 5\n",
         "TCP: 10.1.1.3 -> 10.20.0.2",
         "tos 0x00, ttl 64, length 60, checksum 0xc6ee",
         "window 29200, checksum 0x9095",
         "ipv4 via 172.30.1.2 tap0: 3e1b702d4d510123456789420800",
+        // The spec's dump, whole: 60 bytes, then the line ends.
+        "  00000000: 3e1b702d4d5101234567894208004500003c5eb440003f06c7ee0a0101030a14\n  \
+         00000020: 0002b4e61f90ba5bf36d00000000a002721090950000020405b40402\n",
         "action: 1, match: acl 2 rule 3",
         "tos 0x00, ttl 63, length 60, checksum 0xc7ee",
         "IP4: 01:23:45:67:89:42 -> 3e:1b:70:2d:4d:51",
@@ -216,11 +242,16 @@ fn seed_request_and_response_byte_for_byte() {
         "window 28960, checksum 0xdab4",
         "action: 2, match: acl 3 rule 0",
         "NAT44_IN2OUT_FAST_PATH: sw_if_index 2, next index 3, session -1",
-        "NAT44_IN2OUT_SLOW_PATH: sw_if_index 2, next index 0, session 0",
+        "NAT44_IN2OUT_SLOW_PATH: sw_if_index 2, next index 0, session 5\n",
         "TCP: 10.104.221.85 -> 10.1.1.3",
         "tos 0x00, ttl 64, length 60, checksum 0x47fb",
         "window 28960, checksum 0x1c4d",
-        "action: 3, match: acl -1 rule",
+        "ipv4 via 10.1.1.3 tap2: 00000000000202fe163f5f0f0800",
+        "  00000000: 00000000000202fe163f5f0f08004500003c000040003f0648fb0a68dd550a01\n  \
+         00000020: 01030050b4e657f7b0c7ba5bf36ea01271201c4d0000020405b40402\n",
+        // The session the request made is the 33rd: rule 32, as in the spec.
+        "acl-plugin: sw_if_index 1, next index 1, action: 3, match: acl -1 rule 32 \
+         trace_bits 80000000\n",
         "tos 0x00, ttl 63, length 60, checksum 0x48fb",
         "IP4: 02:fe:16:3f:5f:0f -> 00:00:00:00:00:02",
     ] {
