@@ -331,6 +331,62 @@ fn show_acl_tables_says_how_each_list_is_looked_up() {
     );
 }
 
+/// With forwarding off, nat44-out2in drops what no session or mapping translates, but
+/// not what is aimed at the receiving interface's own address (VPP's "Don't NAT packet
+/// aimed at the intfc address"): the node still answers a ping on its outside side.
+#[test]
+fn nat44_out2in_lets_through_what_is_aimed_at_the_interface() {
+    let (mut control, tap2, _) = seed_node();
+    for line in [
+        "set interface ip address tap2 10.1.1.1/24",
+        "nat44 forwarding disable",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    let snapshot = control.snapshot();
+    assert!(snapshot.nat.role(tap2).outside && !snapshot.nat.role(tap2).inside);
+    let mut worker = Worker::new(ticks);
+    let ping = |dst| {
+        spec_frames::icmp_echo_request(
+            spec_frames::TAP2_MAC,
+            spec_frames::CLIENT_POD_MAC,
+            spec_frames::CLIENT_IP,
+            dst,
+            64,
+            7,
+            1,
+            b"ping",
+        )
+    };
+    let (verdict, reply) = run(
+        &mut worker,
+        &snapshot,
+        tap2,
+        ping(Ipv4Addr::new(10, 1, 1, 1)),
+    );
+    assert_eq!(verdict, Verdict::Tx(tap2), "the echo is answered");
+    assert_eq!(reply[34], 0, "an echo reply");
+    assert_eq!(&reply[26..34], &[10, 1, 1, 1, 10, 1, 1, 3]);
+    let (verdict, _) = run(
+        &mut worker,
+        &snapshot,
+        tap2,
+        ping(Ipv4Addr::new(10, 1, 1, 9)),
+    );
+    assert_eq!(
+        verdict,
+        Verdict::Drop,
+        "another address is not ours: no translation"
+    );
+    let totals = worker.counters().totals();
+    assert_eq!(
+        totals.reason(crate::node::DropReason::of(
+            crate::nat44::Out2inError::NoTranslation
+        )),
+        1
+    );
+}
+
 /// An output-feature interface loses its outside role only with its output-feature:
 /// `out X del` alone would leave nat44-in2out-output making sessions whose replies no
 /// longer take nat44-out2in. Role errors name the interface as it was typed.

@@ -6,10 +6,13 @@
 use super::Context;
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition};
+use crate::config::Snapshot;
 use crate::fib::Adjacency;
-use crate::nat44::{Nat44Worker, NatDirection, NatVerdict, Warmed};
+use crate::nat44::engine::next;
+use crate::nat44::{Nat44Worker, NatDirection, NatVerdict, Out2inError, Warmed};
 use crate::node::{DropReason, NodeError};
 use crate::trace::TraceRecord;
+use crate::types::IfIndex;
 use std::net::Ipv4Addr;
 
 /// NAT44 keeps time in seconds.
@@ -49,6 +52,19 @@ pub fn classify<B: PacketBuf>(
         }
     }
     (out2in, in2out)
+}
+
+/// Whether the IPv4 packet `l3` is addressed to one of `rx`'s own addresses: without a
+/// translation, nat44-out2in lets it through to ip4-local rather than drop it, so that
+/// the node answers on its outside interfaces with forwarding off.
+fn aimed_at_interface(snapshot: &Snapshot, rx: IfIndex, l3: &[u8]) -> bool {
+    let Some(dst) = l3.get(16..20).and_then(|d| <[u8; 4]>::try_from(d).ok()) else {
+        return false;
+    };
+    let dst = Ipv4Addr::from(dst);
+    snapshot
+        .interface(rx)
+        .is_some_and(|itf| itf.addresses.iter().any(|a| a.addr == dst))
 }
 
 /// nat44-out2in or nat44-in2out, over the packets classify sent to `direction`.
@@ -117,7 +133,15 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         });
         match direction {
             NatDirection::Out2in => {
-                let outcome = nat.out2in_warmed(config, meta.rx_if, l3, now, warmed);
+                let mut outcome = nat.out2in_warmed(config, meta.rx_if, l3, now, warmed);
+                if outcome.verdict == NatVerdict::Drop(Out2inError::NoTranslation)
+                    && aimed_at_interface(cx.snapshot, meta.rx_if, l3)
+                {
+                    // As VPP's out2in: "Don't NAT packet aimed at the intfc address".
+                    // Nothing was looked up or made for it but the mapping it missed.
+                    outcome.verdict = NatVerdict::Passed;
+                    outcome.trace.next_index = next::OUT2IN_LOOKUP;
+                }
                 apply(burst, i, outcome.verdict);
                 if TRACE && meta.traced {
                     cx.trace(&meta, || TraceRecord::Nat44Out2in(outcome.trace));
