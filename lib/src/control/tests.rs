@@ -387,6 +387,76 @@ fn nat44_out2in_lets_through_what_is_aimed_at_the_interface() {
     );
 }
 
+/// A packet whose TTL runs out at NAT44 is answered before it is translated, as VPP's
+/// nat44 nodes answer it: the error quotes what its sender sent (the VIP, not the
+/// endpoint; the endpoint, not the VIP), and no NAT44 session is made for it.
+#[test]
+fn nat44_answers_ttl_one_before_translating() {
+    use crate::packet::icmp::{IcmpPacket, MessageType};
+    use crate::packet::Ipv4Packet;
+    let (mut control, tap2, tap0) = seed_node();
+    // The pod's egress policy lets only the NAT loopback reach it: without it the error
+    // to the pod leaves.
+    for line in [
+        "set interface ip address tap2 10.1.1.1/24",
+        "set acl-plugin interface tap2 output acl 1 del",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    control.learn_neighbor(tap0, HOST_NEXT_HOP, HOST_MAC);
+    let snapshot = control.snapshot();
+    let mut worker = Worker::new(ticks);
+    worker
+        .answer(
+            WorkerQuestion::TraceAdd {
+                input: InputKind::Virtio,
+                count: 10,
+            },
+            &snapshot,
+            NOW,
+        )
+        .unwrap();
+    let expired = |frame: &[u8], rx, tx, worker: &mut Worker| {
+        let (verdict, out) = run(worker, &snapshot, rx, frame.to_vec());
+        assert_eq!(verdict, Verdict::Tx(tx));
+        let ip = Ipv4Packet::new_checked(&out[14..]).unwrap();
+        assert_eq!(
+            ip.dst(),
+            Ipv4Packet::new_checked(&frame[14..]).unwrap().src()
+        );
+        let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
+        assert_eq!(
+            (icmp.msg_type(), icmp.code()),
+            (MessageType::TimeExceeded, 0)
+        );
+        assert_eq!(
+            icmp.data(),
+            &frame[14..14 + 28],
+            "the quote is what was sent"
+        );
+    };
+    let syn = spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+        ttl: 1,
+        ..spec_frames::syn_spec()
+    });
+    expired(&syn, tap2, tap2, &mut worker);
+    let mut syn_ack = spec_frames::syn_ack();
+    syn_ack[14 + 8] = 1;
+    let mut ip = Ipv4Packet::new_unchecked(&mut syn_ack[14..]);
+    ip.fill_checksum();
+    expired(&syn_ack, tap0, tap0, &mut worker);
+    assert_eq!(worker.nat().session_count(), 0, "no session for either");
+    let trace = worker
+        .answer(WorkerQuestion::ShowTrace { max: 10 }, &snapshot, NOW)
+        .unwrap();
+    for line in [
+        "NAT44_OUT2IN: sw_if_index 1, next index 2, session index -1\n",
+        "NAT44_IN2OUT_FAST_PATH: sw_if_index 2, next index 2, session -1\n",
+    ] {
+        assert!(trace.contains(line), "{line}\n{trace}");
+    }
+}
+
 /// An output-feature interface loses its outside role only with its output-feature:
 /// `out X del` alone would leave nat44-in2out-output making sessions whose replies no
 /// longer take nat44-out2in. Role errors name the interface as it was typed.

@@ -94,8 +94,10 @@ impl<E> NatVerdict<E> {
 pub mod next {
     pub const OUT2IN_DROP: u32 = 0;
     pub const OUT2IN_LOOKUP: u32 = 1;
+    pub const OUT2IN_ICMP_ERROR: u32 = 2;
     pub const IN2OUT_LOOKUP: u32 = 0;
     pub const IN2OUT_DROP: u32 = 1;
+    pub const IN2OUT_ICMP_ERROR: u32 = 2;
     pub const IN2OUT_SLOW_PATH: u32 = 3;
 }
 

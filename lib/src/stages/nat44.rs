@@ -9,8 +9,11 @@ use crate::burst::{Burst, Disposition};
 use crate::config::Snapshot;
 use crate::fib::Adjacency;
 use crate::nat44::engine::next;
-use crate::nat44::{Nat44Worker, NatDirection, NatVerdict, Out2inError, Warmed};
+use crate::nat44::{
+    In2outTrace, Nat44Worker, NatDirection, NatVerdict, Out2inError, Out2inTrace, Warmed,
+};
 use crate::node::{DropReason, NodeError};
+use crate::stages::icmp_error::IcmpErrorKind;
 use crate::trace::TraceRecord;
 use crate::types::IfIndex;
 use std::net::Ipv4Addr;
@@ -126,6 +129,31 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         let Some(l3) = pkt.data_mut().get_mut(usize::from(meta.l3_offset)..) else {
             continue;
         };
+        // As VPP's nat44 nodes: a packet whose TTL runs out here is answered with time
+        // exceeded before it is translated (no session is made for it, and the error
+        // quotes the header its sender sent), unless it is for the node itself.
+        if l3.get(8).is_some_and(|&ttl| ttl <= 1)
+            && !aimed_at_interface(cx.snapshot, meta.rx_if, l3)
+        {
+            burst.set_disposition(i, Disposition::ToIcmpError(IcmpErrorKind::TimeExceeded));
+            if TRACE && meta.traced {
+                let (sw_if_index, session) = (meta.rx_if, None);
+                cx.trace(&meta, || match direction {
+                    NatDirection::Out2in => TraceRecord::Nat44Out2in(Out2inTrace {
+                        sw_if_index,
+                        next_index: next::OUT2IN_ICMP_ERROR,
+                        session,
+                    }),
+                    NatDirection::In2out => TraceRecord::Nat44In2out(In2outTrace {
+                        slow_path: false,
+                        sw_if_index,
+                        next_index: next::IN2OUT_ICMP_ERROR,
+                        session,
+                    }),
+                });
+            }
+            continue;
+        }
         // The first pass's parse and hash serve again.
         let warmed = Some(Warmed {
             slot: i,
