@@ -79,6 +79,20 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// `trace add virtio-input COUNT` on the worker.
+fn trace_add(worker: &mut Worker, snapshot: &Snapshot, count: u32) {
+    worker
+        .answer(
+            WorkerQuestion::TraceAdd {
+                input: InputKind::Virtio,
+                count,
+            },
+            snapshot,
+            NOW,
+        )
+        .unwrap();
+}
+
 fn run(
     worker: &mut Worker,
     snapshot: &Snapshot,
@@ -150,16 +164,7 @@ fn seed_request_and_response_byte_for_byte() {
         (worker.nat().session_count(), worker.acl().session_count()),
         (5, 32)
     );
-    worker
-        .answer(
-            WorkerQuestion::TraceAdd {
-                input: InputKind::Virtio,
-                count: 10,
-            },
-            &snapshot,
-            NOW,
-        )
-        .unwrap();
+    trace_add(&mut worker, &snapshot, 10);
 
     let syn = spec_frames::syn();
     let (verdict, out) = run(&mut worker, &snapshot, tap2, syn.clone());
@@ -406,16 +411,7 @@ fn nat44_answers_ttl_one_before_translating() {
     control.learn_neighbor(tap0, HOST_NEXT_HOP, HOST_MAC);
     let snapshot = control.snapshot();
     let mut worker = Worker::new(ticks);
-    worker
-        .answer(
-            WorkerQuestion::TraceAdd {
-                input: InputKind::Virtio,
-                count: 10,
-            },
-            &snapshot,
-            NOW,
-        )
-        .unwrap();
+    trace_add(&mut worker, &snapshot, 10);
     let expired = |frame: &[u8], rx, tx, worker: &mut Worker| {
         let (verdict, out) = run(worker, &snapshot, rx, frame.to_vec());
         assert_eq!(verdict, Verdict::Tx(tx));
@@ -1496,16 +1492,7 @@ fn flow_cache_keeps_traces_and_runtime_rows() {
         shown.contains(&format!("{:>14} entries learnt\n", 1)),
         "{shown}"
     );
-    worker
-        .answer(
-            WorkerQuestion::TraceAdd {
-                input: InputKind::Virtio,
-                count: 1,
-            },
-            &snapshot,
-            NOW,
-        )
-        .unwrap();
+    trace_add(&mut worker, &snapshot, 1);
     let (_, traced) = run(&mut worker, &snapshot, tap2, ack);
     assert_eq!(
         traced, untraced,
