@@ -352,9 +352,7 @@ fn batch(
         }
         info!("{} exists: starting", path.display());
     }
-    std::thread::sleep(Duration::from_secs_f64(
-        options.start_delay.clamp(0.0, 60.0),
-    ));
+    std::thread::sleep(Duration::from_secs_f64(options.start_delay));
     control.start();
     let end = Instant::now() + Duration::from_secs_f64(seconds);
     while Instant::now() < end && !signal::stop_requested() {

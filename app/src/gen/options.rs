@@ -51,7 +51,7 @@ pub struct GenOptions {
     /// One packet in N opens a new flow (the next client tuple past the established
     /// flows), the others cycle over the established flows: traffic that mixes new
     /// connections with established ones (udp or tcp-data).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_every)]
     pub new_flow_every: Option<u64>,
     /// Packets per second (k/M/G suffixes), or max.
     #[arg(long, default_value = "max", value_parser = parse_rate)]
@@ -73,16 +73,16 @@ pub struct GenOptions {
     #[arg(long, default_value_t = 1024)]
     pub txd: u16,
     /// Batch mode: start at once, run this many seconds, print the figures, exit.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds_in(MIN_DURATION, MAX_DURATION))]
     pub duration: Option<f64>,
     /// Batch mode prints one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
     /// Seconds to wait for every port's link (a vhost port is down until its peer connects).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = seconds_in(0.0, 3600.0))]
     pub wait_link: f64,
     /// Seconds to let the peer settle after the links come up, before a batch run starts.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = seconds_in(0.0, 60.0))]
     pub start_delay: f64,
     /// Batch mode: before the start delay, wait (up to 120 s) until this path exists, e.g.
     /// the control socket podfwd creates once its startup file has been applied.
@@ -103,6 +103,30 @@ fn parse_positive(text: &str) -> Result<u64, String> {
         Some(n) if n > 0 => Ok(n),
         _ => Err(format!(
             "'{text}': expected a positive count (k/M suffixes allowed)"
+        )),
+    }
+}
+
+/// The shortest and longest batch run: a year keeps every deadline the generator computes
+/// from it far from `Instant`'s limits.
+const MIN_DURATION: f64 = 0.001;
+const MAX_DURATION: f64 = 365.0 * 86_400.0;
+
+/// A number of seconds within `min..=max` (not NaN, not infinite).
+fn seconds_in(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |text| match text.parse::<f64>() {
+        Ok(s) if (min..=max).contains(&s) => Ok(s),
+        _ => Err(format!("'{text}': expected seconds in {min}..={max}")),
+    }
+}
+
+/// `--new-flow-every N`: one packet in N opens a flow, so N is 2 or more (1 is
+/// `--new-flows`).
+fn parse_every(text: &str) -> Result<u64, String> {
+    match parse_count(text) {
+        Some(n) if n >= 2 => Ok(n),
+        _ => Err(format!(
+            "'{text}': expected 2 or more (one packet in N opens a flow; every packet: --new-flows)"
         )),
     }
 }
@@ -141,13 +165,6 @@ impl GenOptions {
             new_every: self.new_flow_every.unwrap_or(0),
         };
         spec.validate()?;
-        if let Some(seconds) = self.duration {
-            if !(seconds > 0.0 && seconds.is_finite()) {
-                return Err(format!(
-                    "duration {seconds}: must be a positive number of seconds"
-                ));
-            }
-        }
         Ok(spec)
     }
 
@@ -259,10 +276,27 @@ mod tests {
         );
         let tiny = parse(&["--size", "60"]).unwrap();
         assert!(tiny.flow_spec().unwrap_err().starts_with("packet size 60"));
-        let zero = parse(&["--duration", "0"]).unwrap();
-        assert_eq!(
-            zero.flow_spec(),
-            Err("duration 0: must be a positive number of seconds".into())
-        );
+        // Seconds that would overflow a deadline, or are not numbers, are refused by
+        // name rather than panicking later.
+        for (option, value) in [
+            ("--duration", "0"),
+            ("--duration", "1e19"),
+            ("--duration", "inf"),
+            ("--start-delay", "nan"),
+            ("--start-delay", "61"),
+            ("--wait-link", "inf"),
+            ("--wait-link", "-1"),
+        ] {
+            let e = parse(&[&format!("{option}={value}")]).unwrap_err();
+            assert!(
+                e.contains(option) && e.contains(&format!("'{value}': expected seconds in")),
+                "{option} {value}: {e}"
+            );
+        }
+        assert_eq!(parse(&["--duration", "0.5"]).unwrap().duration, Some(0.5));
+        for value in ["0", "1"] {
+            let e = parse(&["--new-flow-every", value]).unwrap_err();
+            assert!(e.contains("expected 2 or more"), "{value}: {e}");
+        }
     }
 }
