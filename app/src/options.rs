@@ -6,6 +6,9 @@ use clap::Parser;
 
 use crate::dpdk::mbuf::MAX_BURST;
 
+/// The most NAT44 sessions a worker's table may hold: ~2 GiB of it at ~120 B each.
+pub const MAX_NAT_SESSIONS: u32 = 1 << 24;
+
 /// App options, the part after `--`.
 #[derive(Debug, Parser)]
 #[command(
@@ -27,8 +30,10 @@ pub struct AppOptions {
     /// Packets per RX burst and TX flush (1..=256).
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = parse_burst)]
     pub burst: u16,
-    /// NAT44 sessions each worker's table holds (allocated at start).
-    #[arg(long, value_name = "N", default_value_t = 262_144)]
+    /// NAT44 sessions each worker's table holds (1..=16777216, allocated at start:
+    /// ~120 B each).
+    #[arg(long, value_name = "N", default_value_t = 262_144,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_NAT_SESSIONS)))]
     pub nat_sessions: u32,
     /// Every packet takes the stages: no ip4-flow-cache, which otherwise forwards the
     /// packets of established flows from one lookup (to compare, or to rule it out).
@@ -91,6 +96,19 @@ pub fn split_args(mut args: Vec<String>) -> (String, Vec<String>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nat_sessions_range() {
+        let parse = |n: &str| AppOptions::try_parse_from(["podfwd", "--nat-sessions", n]);
+        assert_eq!(parse("16777216").unwrap().nat_sessions, MAX_NAT_SESSIONS);
+        for bad in ["0", "16777217", "4000000000"] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("--nat-sessions") && e.contains("1..=16777216"),
+                "{bad}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn split_at_first_double_dash() {
