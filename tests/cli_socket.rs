@@ -200,4 +200,29 @@ fn every_command_family_works_through_the_socket() {
         assert!(e.contains(error), "{line}: {e}");
     }
     assert_eq!(podfwd.ok("show ip fib"), fib_before);
+
+    // A line that is not UTF-8 gets an error reply; the session goes on.
+    {
+        use std::io::{BufReader, Write};
+        let stream = std::os::unix::net::UnixStream::connect(&podfwd.socket).unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut replies = BufReader::new(stream);
+        writer.write_all(b"show \xff\nshow version\n").unwrap();
+        let reply = podfwd_app::control::read_reply(&mut replies).unwrap();
+        assert_eq!(
+            reply,
+            Err("input line is not UTF-8 text (byte 5)".to_string())
+        );
+        let reply = podfwd_app::control::read_reply(&mut replies).unwrap();
+        assert!(reply.unwrap().starts_with("podfwd v"));
+    }
+
+    // `quit` on the socket, in any spelling the CLI takes, ends that session only.
+    for quit in ["quit", "qu", "exit"] {
+        assert_eq!(podfwd.ok(quit), "", "{quit}");
+        assert!(
+            podfwd.ok("show version").starts_with("podfwd v"),
+            "after {quit}"
+        );
+    }
 }

@@ -60,7 +60,12 @@ pub enum Event {
 
 /// Lines that end podfwd rather than go to the executor.
 pub fn is_quit(line: &str) -> bool {
-    matches!(line.trim(), "quit" | "exit")
+    // As the CLI reads it, abbreviations included: `qu` must not mean one thing here
+    // and another to the executor.
+    matches!(
+        podfwd::cli::parse(line),
+        Ok(Some(podfwd::cli::Command::Quit))
+    )
 }
 
 /// Runs every line of a startup file; blank lines and `#` comments are skipped. Stops
@@ -115,10 +120,39 @@ pub fn read_stdin_lines(prompt: &str, mut handle: impl FnMut(String) -> bool) {
             Err(e) => log::warn!("no line editing on this terminal: {e}"),
         }
     }
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { return };
-        if !handle(line) {
-            return;
+    let (mut stdin, mut buf) = (std::io::stdin().lock(), Vec::new());
+    while let Some(line) = next_line(&mut stdin, &mut buf) {
+        match line {
+            Ok(line) => {
+                if !handle(line) {
+                    return;
+                }
+            }
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+}
+
+/// The next line of `reader`, without its line end: `None` at the end of input (or on a
+/// read error), `Some(Err(..))` for a line that is not UTF-8, which is refused on its
+/// own rather than ending the input as `BufRead::lines` would.
+pub fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> Option<Result<String, String>> {
+    buf.clear();
+    match reader.read_until(b'\n', buf) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => {
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+            }
+            Some(String::from_utf8(std::mem::take(buf)).map_err(|e| {
+                format!(
+                    "input line is not UTF-8 text (byte {})",
+                    e.utf8_error().valid_up_to()
+                )
+            }))
         }
     }
 }
@@ -190,9 +224,21 @@ fn serve_client(stream: UnixStream, events: &Sender<Event>) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
-    for line in BufReader::new(stream).lines() {
-        let Ok(line) = line else { return };
+    let (mut reader, mut buf) = (BufReader::new(stream), Vec::new());
+    while let Some(line) = next_line(&mut reader, &mut buf) {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                if control::write_reply(&mut writer, &Err(e)).is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
         if is_quit(&line) {
+            // Over the socket `quit` ends the session, not podfwd (as vppctl's): it is
+            // answered, then the connection closes.
+            let _ = control::write_reply(&mut writer, &Ok(String::new()));
             return;
         }
         let reply = if line.trim().is_empty() {
@@ -307,9 +353,30 @@ mod tests {
     }
 
     #[test]
+    fn lines_that_are_not_utf8_are_refused_alone() {
+        let mut input: &[u8] = b"show version\r\nshow \xff\nquit\nlast";
+        let mut buf = Vec::new();
+        let mut lines = Vec::new();
+        while let Some(line) = next_line(&mut input, &mut buf) {
+            lines.push(line);
+        }
+        assert_eq!(
+            lines,
+            [
+                Ok("show version".to_string()),
+                Err("input line is not UTF-8 text (byte 5)".to_string()),
+                Ok("quit".to_string()),
+                Ok("last".to_string()),
+            ]
+        );
+    }
+
+    #[test]
     fn quit_words() {
         assert!(is_quit(" quit "));
         assert!(is_quit("exit"));
+        assert!(is_quit("qu"), "an abbreviation the CLI takes");
         assert!(!is_quit("quitter"));
+        assert!(!is_quit("show version"));
     }
 }

@@ -3,7 +3,6 @@
 //! the batch timer) and reads the worker's published counters.
 #![deny(unsafe_code)]
 
-use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -379,10 +378,15 @@ fn interactive(
 ) -> Result<(), Failure> {
     let (lines, input) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
+        let (mut stdin, mut buf) = (std::io::stdin().lock(), Vec::new());
+        while let Some(line) = podfwd_app::console::next_line(&mut stdin, &mut buf) {
+            match line {
+                Ok(line) => {
+                    if lines.send(line).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => eprintln!("error: {e}"),
             }
         }
     });

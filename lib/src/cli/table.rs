@@ -204,7 +204,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["quit"],
         usage: "quit",
-        help: "Stop podfwd",
+        help: "Stop podfwd (on the control socket: end the session)",
         parse: |_| Ok(Command::Quit),
     },
     CommandSpec {
