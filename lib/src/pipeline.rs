@@ -933,6 +933,38 @@ Packet 1
         );
     }
 
+    /// A received packet is one drop at most on its interface: a TTL-1 packet whose
+    /// time exceeded is sent counts none (its buffer left as the error), and one whose
+    /// error cannot be routed back counts one, under both reasons.
+    #[test]
+    fn an_icmp_error_and_its_packet_count_one_drop() {
+        let mut worker = Worker::new(ticks);
+        let expired = |src| {
+            spec_frames::tcp_frame(&TcpFrameSpec {
+                ttl: 1,
+                src,
+                ..spec_frames::syn_spec()
+            })
+        };
+        let (verdicts, _) = run(&mut worker, TAP2, &[expired(CLIENT_IP)]);
+        assert_eq!(verdicts, [Verdict::Tx(TAP2)]);
+        let totals = worker.counters().totals();
+        assert_eq!(totals.interface(TAP2).drops, 0, "the error was sent");
+        let (verdicts, _) = run(&mut worker, TAP2, &[expired(Ipv4Addr::new(192, 0, 2, 7))]);
+        assert_eq!(verdicts, [Verdict::Drop]);
+        let totals = worker.counters().totals();
+        assert_eq!(totals.interface(TAP2).drops, 1, "one packet, one drop");
+        let errors = totals.format_errors(drop_reason_text);
+        assert!(
+            errors
+                .contains("1               ip4-lookup               ip4 destination lookup miss\n")
+                && errors.contains(
+                    "2             ip4-icmp-error             ip4 ttl <= 1, time exceeded sent\n"
+                ),
+            "{errors}"
+        );
+    }
+
     #[test]
     fn no_route_is_answered_with_unreachable() {
         let mut worker = Worker::new(ticks);

@@ -175,8 +175,11 @@ impl IcmpError {
             match outcome {
                 Outcome::Sent { .. } => {
                     if let Some(meta) = burst.meta_mut(i) {
+                        // The buffer lives on as the error: its reason is counted, but
+                        // not a drop on the interface; should the error itself be
+                        // dropped later, that drop is the one the interface counts.
                         cx.counters
-                            .count_drop(meta.rx_if, DropReason::of(kind.original_reason()));
+                            .count_reason(DropReason::of(kind.original_reason()), 1);
                         meta.generated = true;
                         meta.adjacency = AdjIndex::NO_ROUTE;
                     }
