@@ -117,9 +117,14 @@ unsafe impl GlobalAlloc for HugePageAlloc {
 /// The kernel's transparent-huge-page mode (`always`, `madvise` or `never`), if it says.
 pub fn thp_mode() -> Option<String> {
     let text = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok()?;
+    bracketed(&text).map(str::to_owned)
+}
+
+/// The word between brackets: the kernel's choice among the modes it lists.
+fn bracketed(text: &str) -> Option<&str> {
     let start = text.find('[')? + 1;
     let end = start + text[start..].find(']')?;
-    Some(text[start..end].to_owned())
+    Some(&text[start..end])
 }
 
 #[cfg(test)]
@@ -167,6 +172,11 @@ mod tests {
 
     #[test]
     fn thp_mode_reads_the_bracketed_word() {
+        assert_eq!(bracketed("always [madvise] never\n"), Some("madvise"));
+        assert_eq!(bracketed("[always] madvise never\n"), Some("always"));
+        assert_eq!(bracketed("always madvise never\n"), None);
+        assert_eq!(bracketed("always [madvise never"), None);
+        // This machine's, when it has THP.
         if let Some(mode) = thp_mode() {
             assert!(
                 ["always", "madvise", "never"].contains(&mode.as_str()),
