@@ -453,6 +453,62 @@ fn nat44_answers_ttl_one_before_translating() {
     }
 }
 
+/// A pool out of ports is counted, not a crash: through the whole pipeline, the SYNs
+/// past the ports this worker owns are dropped under nat44-in2out-output's "out of
+/// ports", each one drop on the interface it came in by.
+#[test]
+fn snat_port_exhaustion_is_counted_by_the_pipeline() {
+    use crate::nat44::In2outOutputError;
+    use crate::node::DropReason;
+    use crate::pipeline::WorkerSizes;
+    let (mut control, pods, host) = two_port_node([("pods", "net_tap0"), ("host", "net_tap1")]);
+    for line in [
+        "set interface state pods up",
+        "set interface state host up",
+        "set interface ip address host 192.0.2.1/24",
+        "set ip neighbor host 192.0.2.2 02:00:00:00:00:22 static",
+        "ip route add 0.0.0.0/0 via 192.0.2.2 host",
+        "nat44 add address 192.0.2.1",
+        "set interface nat44 in pods",
+        "set interface nat44 out host output-feature",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    let snapshot = control.snapshot();
+    // Worker 0 of 1000 owns 64 ports of each pool address.
+    let sizes = WorkerSizes {
+        index: 0,
+        count: 1000,
+        ..WorkerSizes::default()
+    };
+    let mut worker = Worker::with_sizes(ticks, sizes);
+    let syns: Vec<Vec<u8>> = (0..100u16)
+        .map(|i| {
+            spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+                dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+                src_port: 1000 + i,
+                dst: Ipv4Addr::new(8, 8, 8, 8),
+                dst_port: 80,
+                ..spec_frames::syn_spec()
+            })
+        })
+        .collect();
+    let mut verdicts = Vec::new();
+    for burst in syns.chunks(32) {
+        let mut pkts: Vec<TestBuf> = burst.iter().map(|f| TestBuf::new(f)).collect();
+        verdicts.extend_from_slice(worker.process(pods, &mut pkts, &snapshot, NOW));
+    }
+    let sent = verdicts.iter().filter(|v| **v == Verdict::Tx(host)).count();
+    assert_eq!((sent, verdicts.len() - sent), (64, 36), "{verdicts:?}");
+    let totals = worker.counters().totals();
+    assert_eq!(
+        totals.reason(DropReason::of(In2outOutputError::OutOfPorts)),
+        36
+    );
+    assert_eq!(totals.interface(pods).drops, 36);
+    assert_eq!(worker.nat().session_count(), 64);
+}
+
 /// An output-feature interface loses its outside role only with its output-feature:
 /// `out X del` alone would leave nat44-in2out-output making sessions whose replies no
 /// longer take nat44-out2in. Role errors name the interface as it was typed.
