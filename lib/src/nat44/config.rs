@@ -86,6 +86,9 @@ pub struct Nat44Config {
     /// Addresses that send an in+out interface's packets to out2in: pool addresses and
     /// the externals of non-identity mappings (contiv-dataplane.md §5.3, classify).
     pub(crate) outside_addrs: HashSet<Ipv4Addr>,
+    /// The local addresses of non-identity mappings: the inside ends whose flows NAT44
+    /// translates from the inside.
+    pub(crate) local_addrs: HashSet<Ipv4Addr>,
     pub(crate) roles: Vec<NatInterfaceRole>,
     pub forwarding: bool,
     pub timeouts: NatTimeouts,
@@ -155,6 +158,14 @@ impl Nat44Config {
     /// has no session.
     pub fn is_outside_address(&self, addr: Ipv4Addr) -> bool {
         self.outside_addrs.contains(&addr)
+    }
+
+    /// Whether a fragment from `src` to `dst` may belong to a flow NAT44 translates at
+    /// ingress (without reassembly it cannot be translated): one to a pool address or a
+    /// mapping's external, or from a mapping's local end. Any other fragment's flow has
+    /// no session and makes none, so it is treated as such a flow is.
+    pub fn may_translate_fragment(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        self.outside_addrs.contains(&dst) || self.local_addrs.contains(&src)
     }
 
     pub fn is_pool_address(&self, addr: Ipv4Addr) -> bool {
@@ -624,6 +635,8 @@ impl Nat44Config {
         }
         if mapping.kind != MappingKind::Identity {
             self.outside_addrs.insert(external);
+            self.local_addrs
+                .extend(mapping.locals.iter().map(|local| local.addr));
         }
         self.mappings.push(mapping);
     }

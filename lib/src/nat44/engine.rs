@@ -26,7 +26,7 @@ node_errors! {
         NoTranslation => "no translation",
         MaxSessions => "max sessions",
         OutOfPorts => "out of ports",
-        Fragment => "non-first fragment (no reassembly)",
+        Fragment => "fragment (no reassembly)",
         Malformed => "truncated L4 header",
         SessionKeyInUse => "session key in use",
     }
@@ -37,7 +37,7 @@ node_errors! {
     pub enum In2outError for NodeId::Nat44In2outSlowpath {
         MaxSessions => "max sessions",
         OutOfPorts => "out of ports",
-        Fragment => "non-first fragment (no reassembly)",
+        Fragment => "fragment (no reassembly)",
         Malformed => "truncated L4 header",
         SessionKeyInUse => "session key in use",
     }
@@ -49,7 +49,7 @@ node_errors! {
         NonSyn => "non-SYN",
         OutOfPorts => "out of ports",
         MaxSessions => "max sessions",
-        Fragment => "non-first fragment (no reassembly)",
+        Fragment => "fragment (no reassembly)",
         Malformed => "truncated L4 header",
         SessionKeyInUse => "session key in use",
     }
@@ -267,7 +267,7 @@ macro_rules! failures_into {
         impl From<ParseError> for $node_error {
             fn from(e: ParseError) -> Self {
                 match e {
-                    ParseError::Fragment => $node_error::Fragment,
+                    ParseError::Fragment { .. } => $node_error::Fragment,
                     ParseError::Malformed => $node_error::Malformed,
                 }
             }
@@ -613,6 +613,10 @@ impl Nat44Worker {
         let (mut ip, flow, hash) = match self.open_warmed(l3, Side::Outside, warmed) {
             Ok(Some(opened)) => opened,
             Ok(None) => return NatVerdict::Passed,
+            // A fragment of a flow NAT44 has no part in goes as that flow would.
+            Err(ParseError::Fragment { src, dst }) if !config.may_translate_fragment(src, dst) => {
+                return self.no_match(config)
+            }
             Err(e) => return NatVerdict::Drop(e.into()),
         };
         let length = ip.total_len();
@@ -705,6 +709,10 @@ impl Nat44Worker {
         let (mut ip, flow, hash) = match self.open_warmed(l3, Side::Inside, warmed) {
             Ok(Some(opened)) => opened,
             Ok(None) => return (NatVerdict::Passed, true),
+            // A fragment of a flow NAT44 has no part in passes, as that flow would.
+            Err(ParseError::Fragment { src, dst }) if !config.may_translate_fragment(src, dst) => {
+                return (NatVerdict::Passed, true)
+            }
             Err(e) => return (NatVerdict::Drop(e.into()), true),
         };
         let length = ip.total_len();

@@ -30,8 +30,10 @@ pub struct Flow {
 /// Why a packet cannot be translated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
-    /// A non-first fragment carries no ports; without reassembly it cannot be matched.
-    Fragment,
+    /// A fragment: a non-first one carries no ports, and without reassembly no fragment of
+    /// a translated datagram can be translated. Its addresses say whether its flow may be
+    /// one NAT44 translates ([`crate::nat44::Nat44Config::may_translate_fragment`]).
+    Fragment { src: Ipv4Addr, dst: Ipv4Addr },
     /// The L4 header (or the packet an ICMP error quotes) is cut short.
     Malformed,
 }
@@ -55,8 +57,13 @@ pub fn parse<T: AsRef<[u8]>>(ip: &Ipv4Packet<T>, side: Side) -> Parsed {
         Protocol::Icmp => NatProtocol::Icmp,
         Protocol::Unknown(_) => return Ok(None),
     };
-    if ip.is_non_first_fragment() {
-        return Err(ParseError::Fragment);
+    // A first fragment's L4 header is there, but its datagram's other fragments could not
+    // be translated after it: without reassembly every fragment is one.
+    if ip.is_non_first_fragment() || ip.more_fragments() {
+        return Err(ParseError::Fragment {
+            src: ip.src(),
+            dst: ip.dst(),
+        });
     }
     let (src, dst) = (ip.src(), ip.dst());
     let payload = ip.payload();

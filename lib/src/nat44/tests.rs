@@ -1007,6 +1007,71 @@ fn the_table_limit_drops_when_every_slot_is_used() {
     assert_eq!((w.session_count(), w.counters.table_full_hits), (8, 1));
 }
 
+/// Without reassembly, NAT44 cannot translate a fragmented datagram: a fragment of a
+/// flow it may translate (to a pool address or a mapping's external, from a mapping's
+/// local end) is dropped as a fragment, the first one too (not as a truncated header:
+/// its UDP length is the datagram's). A fragment of any other flow goes as that flow
+/// goes: through with forwarding on, `no translation` from outside with it off.
+#[test]
+fn fragments_are_dropped_only_where_nat44_would_translate() {
+    let fragment = |src, dst, offset: u16| {
+        let mut p = udp(src, dst, 64, true);
+        let mut v = Ipv4Packet::new_checked(&mut p[..]).unwrap();
+        // A first fragment whose UDP length is the whole datagram's, or a later one.
+        v.set_fragment(false, offset == 0, offset);
+        v.fill_checksum();
+        if offset == 0 {
+            p[20 + 4..20 + 6].copy_from_slice(&2008u16.to_be_bytes());
+        }
+        p
+    };
+    let mut table = seed_table();
+    let mut w = worker(8);
+    let config = snapshot(&table, &mut w);
+    let client = (ip("10.1.1.3"), 3000);
+    let vip = (spec_frames::SERVICE_IP, 80);
+    let pod = (ip("10.1.1.9"), 53);
+    for offset in [0, 185] {
+        let mut p = fragment(client, vip, offset);
+        assert_eq!(
+            w.out2in(&config, POD_IF, &mut p, 0).verdict,
+            NatVerdict::Drop(Out2inError::Fragment),
+            "offset {offset}"
+        );
+        let mut p = fragment(client, pod, offset);
+        let before = p.clone();
+        assert_eq!(
+            w.out2in(&config, POD_IF, &mut p, 0).verdict,
+            NatVerdict::Passed
+        );
+        assert_eq!(p, before, "untouched");
+        // From the mapping's local end (the endpoint), and from anyone else.
+        let mut p = fragment((ip("10.20.0.2"), 8080), client, offset);
+        assert_eq!(
+            w.in2out(&config, TAP0, &mut p, 0).verdict,
+            NatVerdict::Drop(In2outError::Fragment)
+        );
+        let mut p = fragment((ip("10.20.0.7"), 8080), client, offset);
+        assert_eq!(
+            w.in2out(&config, TAP0, &mut p, 0).verdict,
+            NatVerdict::Passed
+        );
+    }
+    assert_eq!(w.session_count(), 0);
+    table.set_forwarding(false);
+    let config = snapshot(&table, &mut w);
+    let mut p = fragment(client, pod, 185);
+    assert_eq!(
+        w.out2in(&config, POD_IF, &mut p, 0).verdict,
+        NatVerdict::Drop(Out2inError::NoTranslation)
+    );
+    use crate::node::NodeError;
+    assert_eq!(
+        Out2inError::Fragment.description(),
+        "fragment (no reassembly)"
+    );
+}
+
 #[test]
 fn non_first_fragments_and_truncated_headers_are_dropped_by_name() {
     let table = seed_table();
