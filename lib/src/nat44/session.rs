@@ -115,7 +115,11 @@ pub mod flags {
 mod tcp_seen {
     /// The connection has ended: a reset, or a FIN each way.
     pub fn closed(seen: u8) -> bool {
-        seen & RST != 0 || seen & (FIN_IN | FIN_OUT) == FIN_IN | FIN_OUT
+        seen & RST != 0 || closed_by_fins(seen)
+    }
+
+    pub fn closed_by_fins(seen: u8) -> bool {
+        seen & (FIN_IN | FIN_OUT) == FIN_IN | FIN_OUT
     }
 
     pub const SYN_IN: u8 = 1;
@@ -641,7 +645,9 @@ impl SessionTable {
         s.packets = s.packets.wrapping_add(1);
         s.bytes = s.bytes.wrapping_add(u64::from(bytes));
         if s.proto != NatProtocol::Tcp
-            || (same_second && tcp_flags & (tcp_flag::SYN | tcp_flag::FIN | tcp_flag::RST) == 0)
+            || (same_second
+                && tcp_flags & (tcp_flag::SYN | tcp_flag::FIN | tcp_flag::RST) == 0
+                && s.tcp_seen & tcp_seen::RST == 0)
         {
             return;
         }
@@ -655,6 +661,15 @@ impl SessionTable {
             return;
         };
         let mut seen = s.tcp_seen;
+        // As VPP's connection tracking: a segment after a reset that is not one reopens
+        // the connection (RST_TRANS -> ESTABLISHED once the handshake was seen), and a
+        // SYN on a tuple its FINs closed starts a new one (REOPEN_SYN).
+        if tcp_flags & tcp_flag::RST == 0 {
+            seen &= !tcp_seen::RST;
+        }
+        if tcp_flags & tcp_flag::SYN != 0 && tcp_seen::closed_by_fins(seen) {
+            seen = 0;
+        }
         if tcp_flags & tcp_flag::SYN != 0 {
             seen |= if from_inside {
                 tcp_seen::SYN_IN

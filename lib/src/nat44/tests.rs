@@ -250,6 +250,76 @@ fn seed_syn_and_syn_ack_come_out_byte_for_byte() {
     assert_eq!(s.class(), super::session::TimeoutClass::TcpEstablished);
 }
 
+/// A TCP session follows the connection after it closed, as VPP's connection tracking
+/// does: a segment after a RST reopens an established connection, and a SYN on a tuple
+/// whose FINs closed it starts a new handshake; neither stays on the closed list, where
+/// a full table would give the live connection up.
+#[test]
+fn a_closed_tcp_session_reopens() {
+    use super::session::TimeoutClass;
+    let table = seed_table();
+    let mut w = worker(64);
+    let config = snapshot(&table, &mut w);
+    let client = (spec_frames::CLIENT_IP, 40000);
+    let vip = (spec_frames::SERVICE_IP, 80);
+    let endpoint = (ip("10.20.0.2"), 8080);
+    let now = std::cell::Cell::new(0);
+    let send = |w: &mut Nat44Worker, from_client: bool, flags: u8| {
+        now.set(now.get() + 1);
+        let now = now.get();
+        let session = if from_client {
+            let mut p = tcp(client, vip, flags);
+            w.out2in(&config, POD_IF, &mut p, now).verdict.session()
+        } else {
+            let mut p = tcp(endpoint, client, flags);
+            w.in2out(&config, TAP0, &mut p, now).verdict.session()
+        };
+        let index = session.expect("translated");
+        w.sessions().get(index).unwrap().class()
+    };
+    assert_eq!(
+        send(&mut w, true, TcpFlags::SYN),
+        TimeoutClass::TcpTransitory
+    );
+    let established = send(&mut w, false, TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(established, TimeoutClass::TcpEstablished);
+    assert_eq!(
+        send(&mut w, true, TcpFlags::RST),
+        TimeoutClass::TcpTransitory
+    );
+    assert_eq!(
+        send(&mut w, false, TcpFlags::ACK | TcpFlags::PSH),
+        TimeoutClass::TcpEstablished,
+        "data after the RST"
+    );
+    assert_eq!(
+        send(&mut w, true, TcpFlags::FIN | TcpFlags::ACK),
+        established
+    );
+    assert_eq!(
+        send(&mut w, false, TcpFlags::FIN | TcpFlags::ACK),
+        TimeoutClass::TcpTransitory
+    );
+    assert!(
+        w.sessions().reusable_transitory(now.get()).is_some(),
+        "closed by FINs"
+    );
+    assert_eq!(
+        send(&mut w, true, TcpFlags::SYN),
+        TimeoutClass::TcpTransitory
+    );
+    assert_eq!(
+        w.sessions().reusable_transitory(now.get()),
+        None,
+        "the new handshake is not on the closed list"
+    );
+    assert_eq!(
+        send(&mut w, false, TcpFlags::SYN | TcpFlags::ACK),
+        TimeoutClass::TcpEstablished
+    );
+    assert_eq!(w.session_count(), 1);
+}
+
 #[test]
 fn traffic_to_a_plain_pod_passes_untouched_both_ways() {
     let table = seed_table();
