@@ -913,7 +913,7 @@ impl Nat44Worker {
     ) -> Result<u32, CreateError> {
         let client = flow.remote;
         let chosen = self.choose_local(mapping, client.0, now);
-        let (local_addr, local_port) = mapping.local_end(chosen, flow.local.1);
+        let (local_addr, mut local_port) = mapping.local_end(chosen, flow.local.1);
         self.make_room(config, now)?;
         let twice_nat = mapping.twice_nat_for(client.0, local_addr);
         let mut session_flags = flags::STATIC;
@@ -927,15 +927,16 @@ impl Nat44Worker {
                 .allocate(flow.proto, client.0.to_bits(), random)
                 .ok_or(CreateError::OutOfPorts)?;
             session_flags |= flags::TWICE_NAT;
-            // An echo's "port" is its identifier, which stays the local end's.
-            (
-                addr,
-                if flow.proto == NatProtocol::Icmp {
-                    0
-                } else {
-                    port
-                },
-            )
+            // An echo has one identifier, the local end's "port" (the remote's is 0):
+            // behind the pool address it is the pool's port, so that two clients'
+            // echoes with the same identifier stay two flows to the endpoint (VPP
+            // allocates the identifier so too).
+            if flow.proto == NatProtocol::Icmp {
+                local_port = port;
+                (addr, 0)
+            } else {
+                (addr, port)
+            }
         } else {
             client
         };
@@ -1058,9 +1059,9 @@ impl Nat44Worker {
             self.snat_ports
                 .release(session.out_local, session.proto, session.out_local_port);
         }
-        if session.has(flags::TWICE_NAT) && session.proto != NatProtocol::Icmp {
+        if session.has(flags::TWICE_NAT) {
             self.twice_nat_ports
-                .release(session.in_remote, session.proto, session.in_remote_port);
+                .release(session.in_remote, session.proto, twice_nat_port(session));
         }
     }
 
@@ -1151,8 +1152,8 @@ impl Nat44Worker {
             if gone.has(flags::DYNAMIC) {
                 snat_ports.release(gone.out_local, gone.proto, gone.out_local_port);
             }
-            if gone.has(flags::TWICE_NAT) && gone.proto != NatProtocol::Icmp {
-                twice_nat_ports.release(gone.in_remote, gone.proto, gone.in_remote_port);
+            if gone.has(flags::TWICE_NAT) {
+                twice_nat_ports.release(gone.in_remote, gone.proto, twice_nat_port(gone));
             }
         });
         self.counters.sessions_expired += u64::from(freed);
@@ -1241,6 +1242,15 @@ fn in2out_outcome<E: Copy>(rx: IfIndex, verdict: NatVerdict<E>, slow: bool) -> I
 }
 
 #[inline]
+/// The twice-NAT pool port a twice-NAT session holds: its inside remote's, or for an echo
+/// its identifier behind the pool address (the inside local end's "port").
+fn twice_nat_port(session: &Session) -> u16 {
+    match session.proto {
+        NatProtocol::Icmp => session.in_local_port,
+        _ => session.in_remote_port,
+    }
+}
+
 fn key_of(flow: &Flow) -> SessionKey {
     SessionKey {
         local: flow.local.0,

@@ -1972,17 +1972,19 @@ fn snat_takes_a_static_mappings_external_address_for_its_local_end() {
     assert_eq!(addrs_ports(&other).0 .0, NODE_IP);
 }
 
-/// A plain `twice-nat` mapping: every client, not only the endpoint itself, reaches the
-/// endpoint from a twice-NAT pool address and port, and the endpoint's reply to that
-/// address comes back to the client from the VIP.
-#[test]
-fn twice_nat_gives_every_client_a_pool_source() {
+/// A `twice-nat` static mapping of `proto` from the VIP (`external_port`) to the server
+/// (`local_port`), the NAT loopback as its pool, the pods outside and the host inside.
+fn twice_nat_table(
+    proto: NatProtocol,
+    local_port: Option<u16>,
+    external_port: Option<u16>,
+) -> Nat44Table {
     let mut t = Nat44Table::new();
     t.add_addresses(NAT_LOOPBACK, NAT_LOOPBACK, true).unwrap();
     t.add_static_mapping(StaticMapping {
-        proto: NatProtocol::Udp,
-        local: (spec_frames::SERVER_IP, Some(5353)),
-        external: (spec_frames::SERVICE_IP, Some(53)),
+        proto,
+        local: (spec_frames::SERVER_IP, local_port),
+        external: (spec_frames::SERVICE_IP, external_port),
         twice_nat: TwiceNat::TwiceNat,
         out2in_only: true,
     })
@@ -1997,6 +1999,15 @@ fn twice_nat_gives_every_client_a_pool_source() {
     };
     t.set_interface_role(POD_IF, outside, true).unwrap();
     t.set_interface_role(TAP0, inside, true).unwrap();
+    t
+}
+
+/// A plain `twice-nat` mapping: every client, not only the endpoint itself, reaches the
+/// endpoint from a twice-NAT pool address and port, and the endpoint's reply to that
+/// address comes back to the client from the VIP.
+#[test]
+fn twice_nat_gives_every_client_a_pool_source() {
+    let t = twice_nat_table(NatProtocol::Udp, Some(5353), Some(53));
     let mut w = worker(64);
     let config = snapshot(&t, &mut w);
     let mut sources = HashSet::new();
@@ -2034,6 +2045,67 @@ fn twice_nat_gives_every_client_a_pool_source() {
             ((spec_frames::SERVICE_IP, 53), client)
         );
     }
+}
+
+/// ICMP echo through a twice-NAT mapping: behind the pool address the identifier is a
+/// pool port, so two clients pinging with the same identifier are two flows to the
+/// endpoint, each reply goes back to its client with its own identifier, and the ports
+/// go back to the pool when the sessions expire.
+#[test]
+fn icmp_echo_through_twice_nat_gets_a_pool_identifier() {
+    let t = twice_nat_table(NatProtocol::Icmp, None, None);
+    let mut w = worker(64);
+    let config = snapshot(&t, &mut w);
+    let ident_at = 20 + 4;
+    let ident = |p: &[u8]| u16::from_be_bytes([p[ident_at], p[ident_at + 1]]);
+    let mut seen = HashSet::new();
+    for client in [ip("10.1.1.9"), ip("10.1.1.10")] {
+        let mut request = echo(client, spec_frames::SERVICE_IP, 77);
+        let o = w.out2in(&config, POD_IF, &mut request, 0);
+        assert!(
+            matches!(o.verdict, NatVerdict::Translated(_)),
+            "{:?}",
+            o.verdict
+        );
+        assert_checksums_valid(&request);
+        let v = Ipv4Packet::new_checked(&request[..]).unwrap();
+        assert_eq!((v.src(), v.dst()), (NAT_LOOPBACK, spec_frames::SERVER_IP));
+        let pool_ident = ident(&request);
+        assert!(
+            seen.insert(pool_ident),
+            "two clients share identifier {pool_ident}"
+        );
+        assert!(w
+            .twice_nat_ports()
+            .is_busy(NAT_LOOPBACK, NatProtocol::Icmp, pool_ident));
+
+        let mut reply = echo(spec_frames::SERVER_IP, NAT_LOOPBACK, pool_ident);
+        reply[20] = 0; // echo reply
+        let mut icmp = crate::packet::icmp::IcmpPacket::new_unchecked(&mut reply[20..]);
+        icmp.fill_checksum();
+        let o = w.in2out(&config, TAP0, &mut reply, 0);
+        assert!(
+            matches!(o.verdict, NatVerdict::Translated(_)),
+            "{:?}",
+            o.verdict
+        );
+        assert_checksums_valid(&reply);
+        let v = Ipv4Packet::new_checked(&reply[..]).unwrap();
+        assert_eq!(
+            (v.src(), v.dst(), ident(&reply)),
+            (spec_frames::SERVICE_IP, client, 77)
+        );
+    }
+    assert_eq!(w.session_count(), 2);
+    let timeouts = NatTimeouts::default();
+    w.expire(&config, timeouts.icmp + 1, 64);
+    assert_eq!(w.session_count(), 0);
+    assert_eq!(
+        w.twice_nat_ports()
+            .busy_count(NAT_LOOPBACK, NatProtocol::Icmp),
+        0,
+        "the identifiers went back to the pool"
+    );
 }
 
 /// The stage's way (the first pass's parse and hash handed to the translation, as
