@@ -46,20 +46,63 @@ const SYN_PATH: [&str; 9] = [
 struct Names {
     pod_ns: String,
     host_ns: String,
+    /// Where podfwd runs, so that its kernel taps are never in the root namespace.
+    stage_ns: String,
     pod_tap: String,
     host_tap: String,
 }
+
+/// The prefix of every namespace this test names.
+const NS_PREFIX: &str = "pflive-";
 
 impl Names {
     fn for_this_process() -> Names {
         // Kernel interface names hold at most 15 characters.
         let id = std::process::id() % 1_000_000;
         Names {
-            pod_ns: format!("pflive-pod-{id}"),
-            host_ns: format!("pflive-host-{id}"),
+            pod_ns: format!("{NS_PREFIX}pod-{id}"),
+            host_ns: format!("{NS_PREFIX}host-{id}"),
+            stage_ns: format!("{NS_PREFIX}stage-{id}"),
             pod_tap: format!("pflp{id}"),
             host_tap: format!("pflh{id}"),
         }
+    }
+
+    /// scripts/seed-netns with these namespaces.
+    fn seed_netns(&self, args: &[&str]) -> Output {
+        Command::new(SEED_NETNS)
+            .args(args)
+            .env("PODFWD_NS_POD", &self.pod_ns)
+            .env("PODFWD_NS_HOST", &self.host_ns)
+            .env("PODFWD_NS_STAGE", &self.stage_ns)
+            .output()
+            .expect("run scripts/seed-netns")
+    }
+}
+
+/// Removes what an earlier run that was killed without unwinding (Ctrl-C, a CI timeout)
+/// left: every namespace of this test that seed-netns created, and what runs in them.
+fn remove_stale_runs() {
+    let Ok(entries) = std::fs::read_dir("/run/podfwd-seed-netns") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(ns) = name
+            .strip_prefix("ns-")
+            .filter(|ns| ns.starts_with(NS_PREFIX))
+        else {
+            continue;
+        };
+        // Each name alone: the other two point at namespaces that do not exist.
+        let down = Command::new(SEED_NETNS)
+            .arg("down")
+            .env("PODFWD_NS_POD", ns)
+            .env("PODFWD_NS_HOST", format!("{ns}-none"))
+            .env("PODFWD_NS_STAGE", format!("{ns}-none"))
+            .output()
+            .expect("run scripts/seed-netns");
+        assert_ran(&format!("scripts/seed-netns down ({ns}, stale)"), &down);
     }
 }
 
@@ -78,7 +121,11 @@ impl Live {
     fn start(dir: &Path, names: Names) -> Live {
         let prefix = file_prefix("seed-live");
         let socket = dir.join("cli.sock");
-        let mut command = Command::new(bin("podfwd"));
+        // podfwd runs in the staging namespace: its kernel taps are born there.
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &names.stage_ns])
+            .arg(bin("podfwd"));
         // Main lcore 0 serves the console and sleeps; lcore 1 is the one busy worker.
         command
             .args(["-l", "0,1", "--main-lcore", "0", "--no-pci", "--no-huge"])
@@ -160,12 +207,7 @@ impl Live {
     }
 
     fn seed_netns(&self, args: &[&str]) -> Output {
-        Command::new(SEED_NETNS)
-            .args(args)
-            .env("PODFWD_NS_POD", &self.names.pod_ns)
-            .env("PODFWD_NS_HOST", &self.names.host_ns)
-            .output()
-            .expect("run scripts/seed-netns")
+        self.names.seed_netns(args)
     }
 
     fn in_namespace(&self, ns: &str, args: &[&str]) -> Output {
@@ -328,11 +370,11 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
         .expect("read /dev/urandom");
     std::fs::write(www.join("big.bin"), &big).unwrap();
 
+    remove_stale_runs();
     let names = Names::for_this_process();
-    // A crashed earlier run of this same process id would have left these behind.
+    let stage = names.seed_netns(&["stage"]);
+    assert_ran("scripts/seed-netns stage", &stage);
     let mut live = Live::start(&dir, names);
-    let stale = live.seed_netns(&["down"]);
-    assert_ran("scripts/seed-netns down (before)", &stale);
     live.wait_until_serving();
 
     let up = live.seed_netns(&["up", &live.names.pod_tap, &live.names.host_tap]);
