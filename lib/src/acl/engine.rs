@@ -6,7 +6,7 @@ use super::classifier::{Classifier, RuleMatch};
 use super::config::{AclConfig, AclTable};
 use super::packet::AclPacketInfo;
 use super::rule::{AclAction, Direction};
-use super::session::{CreateError, SessionHandle, SessionSummary, SessionTable};
+use super::session::{self, CreateError, SessionHandle, SessionSummary, SessionTable};
 use crate::burst::MAX_BURST;
 use crate::node::{DropReason, NodeId};
 use crate::node_errors;
@@ -393,7 +393,7 @@ impl AclWorker {
             *hits += 1;
         }
         let verdict = AclVerdict::rule(&found);
-        if found.action == AclAction::PermitReflect {
+        if found.action == AclAction::PermitReflect && session::reflects(packet) {
             match self.sessions.create(
                 packet,
                 sw_if,

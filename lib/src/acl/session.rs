@@ -34,6 +34,14 @@ mod tcp_flag {
     pub const ACK: u8 = 0x10;
 }
 
+/// Whether a packet that a permit+reflect rule lets through opens a session, as VPP's
+/// acl-plugin has it (`icmp4_valid_new`): every packet does but an ICMP message that is
+/// not a request (echo, timestamp, information, address mask). A reply, an unreachable
+/// or a redirect is let through without a session, so it opens no way back.
+pub(crate) fn reflects(packet: &AclPacketInfo) -> bool {
+    packet.proto != ip_proto::ICMP || !packet.has_l4() || matches!(packet.sport, 8 | 13 | 15 | 17)
+}
+
 /// ICMP types whose reply is another type (RFC 792): echo, timestamp, information, mask.
 fn icmp_reply_type(icmp_type: u16) -> u16 {
     match icmp_type {

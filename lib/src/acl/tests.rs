@@ -1267,6 +1267,37 @@ fn icmp_echo_reply_matches_the_echo_request_session() {
     );
 }
 
+/// Only an ICMP request opens a session through permit+reflect (VPP's icmp4_valid_new):
+/// an unreachable, or an echo reply, the pod sends is let through without one, and so
+/// opens no way back in for the same type or for a request.
+#[test]
+fn only_icmp_requests_open_a_way_back() {
+    let (_, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    for (out_type, back_type) in [(3, 3), (0, 8), (11, 11)] {
+        let sent = icmp("10.1.1.3", "8.8.8.8", out_type, 3);
+        let v = worker.classify(&config, POD, Direction::Input, &sent, 0);
+        assert_eq!(
+            (v.action, v.permit),
+            (2, true),
+            "type {out_type} is let out"
+        );
+        let back = icmp("8.8.8.8", "10.1.1.3", back_type, 3);
+        let v = worker.classify(&config, POD, Direction::Output, &back, 0);
+        assert_eq!(
+            (v.action, v.permit),
+            (0, false),
+            "type {back_type} in after {out_type}"
+        );
+    }
+    assert_eq!(worker.session_count(), 0);
+    for request in [8, 13, 15, 17] {
+        let sent = icmp("10.1.1.3", "8.8.8.8", request, 0);
+        worker.classify(&config, POD, Direction::Input, &sent, 0);
+    }
+    assert_eq!(worker.session_count(), 4, "each request opens one");
+}
+
 /// The reply's non-first fragments carry no ICMP header; like VPP, their key has no
 /// ports, the same as the echo reply's type 0 code 0, so they too hit the session.
 #[test]
