@@ -27,6 +27,9 @@ pub struct AclTable {
     acls: Vec<Option<Acl>>,
     /// Per interface, the ordered ACL lists: `[input, output]`.
     applied: BTreeMap<IfIndex, [Vec<u32>; 2]>,
+    /// Per interface, how many times its lists changed: a worker clears the sessions of
+    /// an interface whose count moved since the last snapshot it installed.
+    list_changes: BTreeMap<IfIndex, u32>,
     timeouts: SessionTimeouts,
     max_sessions: usize,
 }
@@ -60,6 +63,7 @@ impl AclTable {
         AclTable {
             acls: Vec::new(),
             applied: BTreeMap::new(),
+            list_changes: BTreeMap::new(),
             timeouts: SessionTimeouts::default(),
             max_sessions: DEFAULT_MAX_SESSIONS,
         }
@@ -202,6 +206,7 @@ impl AclTable {
         if lists.iter().all(Vec::is_empty) {
             self.applied.remove(&sw_if);
         }
+        self.lists_changed(sw_if);
         Ok(())
     }
 
@@ -225,7 +230,13 @@ impl AclTable {
         if lists.iter().all(Vec::is_empty) {
             self.applied.remove(&sw_if);
         }
+        self.lists_changed(sw_if);
         Ok(())
+    }
+
+    fn lists_changed(&mut self, sw_if: IfIndex) {
+        let changes = self.list_changes.entry(sw_if).or_default();
+        *changes = changes.wrapping_add(1);
     }
 
     /// The ACLs on `sw_if` for `direction`, in evaluation order.
@@ -297,6 +308,14 @@ impl AclTable {
                 entry.classifiers[slot(direction)] = Some(classifier);
             }
             interfaces[sw_if.as_usize()] = entry;
+        }
+        for (&sw_if, &changes) in &self.list_changes {
+            if interfaces.len() <= sw_if.as_usize() {
+                interfaces.resize(sw_if.as_usize() + 1, InterfaceAcls::default());
+            }
+            if let Some(entry) = interfaces.get_mut(sw_if.as_usize()) {
+                entry.list_changes = changes;
+            }
         }
         AclConfig {
             interfaces,
@@ -382,6 +401,8 @@ impl AclTable {
 #[derive(Clone, Debug, Default)]
 struct InterfaceAcls {
     classifiers: [Option<Arc<Classifier>>; 2],
+    /// How many times the interface's lists changed ([`AclTable`]'s count).
+    list_changes: u32,
     /// The interface has an ACL in some direction, so a session may exist on it.
     any: bool,
 }
@@ -415,6 +436,11 @@ impl AclConfig {
             return None;
         }
         Some(entry.classifiers[slot(direction)].as_deref())
+    }
+
+    /// How many times each interface's ACL lists changed, by interface index.
+    pub(crate) fn list_changes(&self) -> impl Iterator<Item = u32> + '_ {
+        self.interfaces.iter().map(|entry| entry.list_changes)
     }
 
     /// Rules per ACL index (0 for a free index): sizes the workers' hit counters.

@@ -211,6 +211,9 @@ pub struct AclWorker {
     /// The burst a stage is running over, as its first pass parsed it (`None`: a packet
     /// it did not parse), so that its later passes neither parse nor hash again.
     parsed: Box<[Option<AclPacketInfo>; MAX_BURST]>,
+    /// How many times each interface's ACL lists had changed in the last snapshot
+    /// installed.
+    list_changes: Vec<u32>,
 }
 
 impl AclWorker {
@@ -220,6 +223,7 @@ impl AclWorker {
             sessions: SessionTable::new(config.max_sessions),
             counters: AclCounters::default(),
             parsed: Box::new([None; MAX_BURST]),
+            list_changes: Vec::new(),
         };
         worker.install(config);
         worker
@@ -232,9 +236,18 @@ impl AclWorker {
 
     /// Adopts a new snapshot: sizes counters and the session table. Allocates, so it runs
     /// between bursts, never per packet.
+    /// An interface whose ACL lists changed loses its sessions, as in VPP (replacing the
+    /// rules of an ACL keeps them).
     pub fn install(&mut self, config: &AclConfig) {
         self.counters.fit(config);
         self.sessions.set_max(config.max_sessions);
+        let changes: Vec<u32> = config.list_changes().collect();
+        for (i, &count) in changes.iter().enumerate() {
+            if self.list_changes.get(i).copied().unwrap_or(0) != count {
+                self.sessions.lists_changed(IfIndex(i as u16));
+            }
+        }
+        self.list_changes = changes;
     }
 
     /// A stage's first warm-up pass over packet `slot` of its burst, crossing `sw_if` in

@@ -275,6 +275,8 @@ struct Session {
     prev: u32,
     next: u32,
     in_use: bool,
+    /// Its interface's ACL-list version when it was made ([`SessionTable::lists_changed`]).
+    list_version: u16,
     /// Bumped when the slot is freed: a [`SessionHandle`] taken before then is stale.
     generation: u32,
 }
@@ -456,6 +458,11 @@ pub(crate) struct SessionTable {
     fresh_deletes: u32,
     /// The worker's prefetch, for the next session a full table will recycle.
     prefetch: Prefetch,
+    /// Per interface, the version of its ACL lists: a session made under another one is
+    /// gone to lookups (VPP clears an interface's sessions when its lists change).
+    list_versions: Vec<u16>,
+    /// Where the sweep that deletes such sessions, a bounded step per reclaim, has got to.
+    list_sweep: Option<usize>,
 }
 
 impl SessionTable {
@@ -476,7 +483,51 @@ impl SessionTable {
             created: vec![0; CREATED_SLOTS].into_boxed_slice(),
             fresh_deletes: 0,
             prefetch: crate::pipeline::no_prefetch,
+            list_versions: Vec::new(),
+            list_sweep: None,
         }
+    }
+
+    /// `sw_if`'s ACL lists changed: its sessions go, as VPP clears them. Lookups stop
+    /// finding them at once, and [`SessionTable::reclaim_expired`] deletes them a bounded
+    /// number of slots at a time. (The version wraps after 65 536 changes of one
+    /// interface's lists, far beyond one sweep.)
+    pub(crate) fn lists_changed(&mut self, sw_if: IfIndex) {
+        let at = sw_if.as_usize();
+        if self.list_versions.len() <= at {
+            self.list_versions.resize(at + 1, 0);
+        }
+        if let Some(version) = self.list_versions.get_mut(at) {
+            *version = version.wrapping_add(1);
+        }
+        self.list_sweep = Some(0);
+    }
+
+    fn list_version(&self, sw_if: u16) -> u16 {
+        self.list_versions
+            .get(usize::from(sw_if))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The slot of entry `found` (a key `peek` found); `None`, having deleted it, when its
+    /// session outlived its interface's lists.
+    fn keep_unless_outlived(&mut self, found: u32, now_ns: u64) -> Option<u32> {
+        let index = found >> 1;
+        let outlived = self
+            .slots
+            .get(index as usize)
+            .is_some_and(|s| self.outlived_its_lists(s));
+        if outlived {
+            self.delete(index, now_ns);
+            return None;
+        }
+        Some(index)
+    }
+
+    /// Made before its interface's ACL lists last changed.
+    fn outlived_its_lists(&self, session: &Session) -> bool {
+        session.list_version != self.list_version(session.sw_if().0)
     }
 
     /// The prefetch [`SessionTable::make_room`] asks with.
@@ -649,7 +700,9 @@ impl SessionTable {
         };
         let index = found >> 1;
         let session = self.slots.get(index as usize)?;
-        if now_ns.saturating_sub(session.last_active_ns) >= timeouts.get(session.kind) {
+        if now_ns.saturating_sub(session.last_active_ns) >= timeouts.get(session.kind)
+            || self.outlived_its_lists(session)
+        {
             self.expire(index, now_ns);
             return None;
         }
@@ -720,7 +773,10 @@ impl SessionTable {
     ) -> Option<SessionHandle> {
         let key = session_key(packet, sw_if, direction);
         let found = self.peek(key, self.hash(key))?;
-        let session = self.slots.get((found >> 1) as usize)?;
+        let session = self
+            .slots
+            .get((found >> 1) as usize)
+            .filter(|s| !self.outlived_its_lists(s))?;
         Some(SessionHandle {
             found,
             generation: session.generation,
@@ -815,8 +871,11 @@ impl SessionTable {
             }
             None => {
                 let hash = self.hash(forward_key);
-                if let Some(existing) = self.peek(forward_key, hash) {
-                    return Ok(existing >> 1);
+                if let Some(index) = self
+                    .peek(forward_key, hash)
+                    .and_then(|existing| self.keep_unless_outlived(existing, now_ns))
+                {
+                    return Ok(index);
                 }
                 hash
             }
@@ -829,8 +888,11 @@ impl SessionTable {
         // ((0, 0): a non-first fragment, whose key reads like an echo reply's or a port-0
         // flow's) can be held alone.
         if reverse_key >> key_bits::SPORT & 0xffff_ffff == 0 {
-            if let Some(existing) = self.peek(reverse_key, reverse_hash) {
-                return Ok(existing >> 1);
+            if let Some(index) = self
+                .peek(reverse_key, reverse_hash)
+                .and_then(|existing| self.keep_unless_outlived(existing, now_ns))
+            {
+                return Ok(index);
             }
         }
         if self.live >= self.max {
@@ -858,6 +920,7 @@ impl SessionTable {
             prev: NONE,
             next: NONE,
             in_use: true,
+            list_version: self.list_version(sw_if.0),
         };
         if packet.tcp_flags_valid() {
             session.flags_forward = packet.tcp_flags;
@@ -968,6 +1031,21 @@ impl SessionTable {
                 steps += 1;
             }
             self.backlog |= steps == budget;
+        }
+        if let Some(start) = self.list_sweep {
+            let end = (start + budget).min(self.slots.len());
+            for index in start..end {
+                let outlived = self
+                    .slots
+                    .get(index)
+                    .is_some_and(|s| s.in_use && self.outlived_its_lists(s));
+                if outlived {
+                    self.delete(index as u32, now_ns);
+                    deleted += 1;
+                }
+            }
+            self.list_sweep = (end < self.slots.len()).then_some(end);
+            self.backlog |= self.list_sweep.is_some();
         }
         deleted
     }
@@ -1083,7 +1161,7 @@ impl SessionTable {
         self.slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.in_use)
+            .filter(|(_, s)| s.in_use && !self.outlived_its_lists(s))
             .map(move |(index, s)| {
                 let (src, dst, sport, dport, proto) = Session::key_fields(s.forward_key);
                 SessionSummary {

@@ -1770,6 +1770,80 @@ fn replaced_acl_applies_from_the_next_snapshot_and_sessions_stay() {
     );
 }
 
+/// Changing an interface's ACL lists clears its sessions, as VPP does (replacing an
+/// ACL's rules keeps them, above): a reply that its session let in is judged by the
+/// rules again, the sessions of other interfaces stay, and the sweep deletes the
+/// cleared ones within bounded steps.
+#[test]
+fn changing_an_interfaces_lists_clears_its_sessions() {
+    let (mut table, config) = reflective_pod(64);
+    let reflect = table.interface_acls(POD, Direction::Input)[0];
+    table
+        .set_interface_acl(TAP0, Direction::Input, reflect, false)
+        .unwrap();
+    let config = {
+        drop(config);
+        table.build()
+    };
+    let mut worker = AclWorker::new(&config);
+    for port in 0..10 {
+        let syn = tcp("10.1.1.3", 40000 + port, "10.1.1.9", 80, SYN);
+        worker.classify(&config, POD, Direction::Input, &syn, 0);
+    }
+    let from_host = tcp("172.30.1.2", 5000, "10.1.1.3", 22, SYN);
+    worker.classify(&config, TAP0, Direction::Input, &from_host, 0);
+    assert_eq!(worker.session_count(), 11);
+    let syn_ack = tcp("10.1.1.9", 80, "10.1.1.3", 40000, SYN_ACK);
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Output, &syn_ack, 0)
+            .action,
+        3
+    );
+
+    // Another ACL on the pod's output, then without it again: the lists changed twice.
+    let extra = table.create(vec![rule(AclAction::Deny)], "extra").unwrap();
+    table
+        .set_interface_acl(POD, Direction::Output, extra, false)
+        .unwrap();
+    table
+        .set_interface_acl(POD, Direction::Output, extra, true)
+        .unwrap();
+    let next = table.build();
+    worker.install(&next);
+    let v = worker.classify(&next, POD, Direction::Output, &syn_ack, 1);
+    assert_eq!(
+        (v.action, v.permit),
+        (0, false),
+        "the reply meets the rules again"
+    );
+    let reply_to_host = tcp("10.1.1.3", 22, "172.30.1.2", 5000, SYN_ACK);
+    assert_eq!(
+        worker
+            .classify(&next, TAP0, Direction::Output, &reply_to_host, 1)
+            .action,
+        3,
+        "tap0's lists did not change"
+    );
+    // The sweep, 4 slots a step: the pod's ten sessions go, tap0's stays.
+    let mut steps = 0;
+    while worker.session_count() > 1 {
+        worker.reclaim_expired(&next, 2, 4);
+        steps += 1;
+        assert!(steps <= 4, "{} sessions left", worker.session_count());
+    }
+    assert_eq!(worker.session_count(), 1);
+    // A new connection of the pod makes a session again.
+    let syn = tcp("10.1.1.3", 40000, "10.1.1.9", 80, SYN);
+    assert_eq!(
+        worker
+            .classify(&next, POD, Direction::Input, &syn, 3)
+            .action,
+        2
+    );
+    assert_eq!(worker.session_count(), 2);
+}
+
 #[test]
 fn show_commands_print_vpp_formats() {
     let table = contiv_table();
