@@ -140,9 +140,20 @@ pub(super) fn parse_show_acl(c: &mut Cursor<'_>) -> Result<Command, String> {
     Ok(Command::ShowAcl { index })
 }
 
+/// `tcp-transient|tcp-established|udp|other N`, and VPP's own spellings: `tcp transient
+/// N`, `tcp idle N` (established), `udp idle N`.
 pub(super) fn parse_session_timeout(c: &mut Cursor<'_>) -> Result<Command, String> {
-    let kinds = TimeoutKind::ALL.map(|kind| (kind.name(), kind));
-    let timeout = c.choice(&kinds)?;
+    let timeout = if c.keyword("tcp") {
+        c.choice(&[
+            ("transient", TimeoutKind::TcpTransient),
+            ("idle", TimeoutKind::TcpEstablished),
+        ])?
+    } else if c.keyword("udp") {
+        c.keyword("idle");
+        TimeoutKind::Udp
+    } else {
+        c.choice(&TimeoutKind::ALL.map(|kind| (kind.name(), kind)))?
+    };
     let secs = c.u32_in("timeout", TIMEOUT_RANGE)?;
     Ok(Command::SetAclSessionTimeout { timeout, secs })
 }

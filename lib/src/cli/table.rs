@@ -276,7 +276,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["set", "acl-plugin", "session", "timeout"],
-        usage: "set acl-plugin session timeout tcp-transient|tcp-established|udp|other SECONDS",
+        usage: "set acl-plugin session timeout tcp-transient|tcp-established|udp|other|tcp transient|tcp idle|udp idle SECONDS",
         help: "Set an ACL session idle timeout",
         parse: acl::parse_session_timeout,
     },

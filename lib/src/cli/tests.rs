@@ -755,6 +755,24 @@ fn acl_show_and_session_settings() {
             secs: 600
         }
     );
+    // VPP's spellings.
+    for (line, timeout) in [
+        ("tcp transient 120", TimeoutKind::TcpTransient),
+        ("tcp idle 86400", TimeoutKind::TcpEstablished),
+        ("udp idle 600", TimeoutKind::Udp),
+        ("udp 600", TimeoutKind::Udp),
+    ] {
+        let secs = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert_eq!(
+            ok(&format!("set acl-plugin session timeout {line}")),
+            Command::SetAclSessionTimeout { timeout, secs },
+            "{line}"
+        );
+    }
+    assert_eq!(
+        err("set acl-plugin session timeout tcp 60"),
+        "set acl-plugin session timeout: expected transient or idle, not '60'"
+    );
     assert_eq!(
         err("set acl-plugin session timeout icmp 60"),
         "set acl-plugin session timeout: expected tcp-transient, tcp-established, udp or other, not 'icmp'"
