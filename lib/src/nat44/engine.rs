@@ -1134,19 +1134,22 @@ impl Nat44Worker {
             ..
         } = self;
         // A session of a mapping since deleted or changed would keep sending its flow to
-        // the old endpoint until it times out (VPP-1317); it goes when the sweep over
-        // the slots comes to it.
+        // the old endpoint until it times out (VPP-1317); one whose pool address was
+        // deleted would keep translating to it (VPP deletes those sessions with the
+        // address). Each goes when the sweep over the slots comes to it.
         let stale = |s: &Session| {
-            s.has(flags::STATIC)
-                && !config
-                    .mapping_by_external(s.out_local, s.out_local_port, s.proto)
-                    .is_some_and(|(_, m)| {
-                        m.kind != MappingKind::Identity
-                            && m.locals.iter().any(|l| {
-                                l.addr == s.in_local
-                                    && (m.is_address_only() || l.port == s.in_local_port)
-                            })
-                    })
+            (s.has(flags::DYNAMIC) && !config.pool().contains(&s.out_local))
+                || (s.has(flags::TWICE_NAT) && !config.twice_nat_pool().contains(&s.in_remote))
+                || s.has(flags::STATIC)
+                    && !config
+                        .mapping_by_external(s.out_local, s.out_local_port, s.proto)
+                        .is_some_and(|(_, m)| {
+                            m.kind != MappingKind::Identity
+                                && m.locals.iter().any(|l| {
+                                    l.addr == s.in_local
+                                        && (m.is_address_only() || l.port == s.in_local_port)
+                                })
+                        })
         };
         let freed = sessions.expire(now, &config.timeouts, budget, stale, |gone| {
             if gone.has(flags::DYNAMIC) {

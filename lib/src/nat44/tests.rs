@@ -555,6 +555,48 @@ fn snat_table() -> Nat44Table {
     t
 }
 
+/// `nat44 del address` takes the sessions that use the address with it, as VPP does:
+/// the sweep deletes them (they no longer translate replies to the deleted address),
+/// and the other address's sessions stay.
+#[test]
+fn deleting_a_pool_address_deletes_its_sessions() {
+    let mut table = snat_table();
+    let other = ip("192.0.2.99");
+    let mut w = worker(64);
+    let config = snapshot(&table, &mut w);
+    let server = (ip("8.8.8.8"), 53);
+    for port in 0..4u16 {
+        let mut p = udp((ip("10.1.1.3"), 1000 + port), server, 64, true);
+        assert!(matches!(
+            w.in2out_output(&config, TAP0, &mut p, 0).verdict,
+            NatVerdict::Translated(_)
+        ));
+    }
+    table.add_addresses(other, other, false).unwrap();
+    let config = snapshot(&table, &mut w);
+    // The new address's turn may come for a new flow; keep going until one uses it.
+    let mut on_other = 0;
+    for port in 100..200u16 {
+        let mut p = udp((ip("10.1.1.3"), port), server, 64, true);
+        w.in2out_output(&config, TAP0, &mut p, 0);
+        if addrs_ports(&p).0 .0 == other {
+            on_other += 1;
+        }
+    }
+    assert!(on_other > 0);
+    let before = w.session_count();
+    table.del_addresses(NODE_IP, NODE_IP, false).unwrap();
+    let config = snapshot(&table, &mut w);
+    w.expire(&config, 1, 1_000);
+    assert_eq!(w.session_count(), on_other, "{before} sessions before");
+    let mut reply = udp(server, (NODE_IP, 1000), 64, true);
+    assert_eq!(
+        w.out2in(&config, GBE, &mut reply, 1).verdict.session(),
+        None,
+        "no session translates to the deleted address"
+    );
+}
+
 #[test]
 fn snat_gives_10000_flows_distinct_ports_and_translates_replies() {
     let table = snat_table();
