@@ -192,7 +192,49 @@ struct AffinityKey {
 struct AffinityEntry {
     local: Ipv4Addr,
     local_port: u16,
+    /// The sessions that hold it: while any does, it holds (VPP's affinity lock).
+    sessions: u32,
+    /// Once the last of them is freed, it holds `secs` more (the sticky time).
     expires: u32,
+    secs: u32,
+}
+
+impl AffinityKey {
+    /// The affinity a session of a load-balanced mapping holds ([`flags::AFFINITY`]):
+    /// its client and the mapping's external end, as `choose_local` keyed it.
+    fn of(session: &Session) -> AffinityKey {
+        AffinityKey {
+            client: session.out_remote,
+            external: session.out_local,
+            external_port: session.out_local_port,
+            proto: session.proto,
+        }
+    }
+}
+
+/// What a freed session held: its pool ports, and its share of its client's affinity
+/// (the last session to go starts the affinity's sticky time at `now`).
+fn release_held(
+    gone: &Session,
+    now: u32,
+    snat_ports: &mut PortAllocator,
+    twice_nat_ports: &mut PortAllocator,
+    affinity: &mut HashMap<AffinityKey, AffinityEntry>,
+) {
+    if gone.has(flags::DYNAMIC) {
+        snat_ports.release(gone.out_local, gone.proto, gone.out_local_port);
+    }
+    if gone.has(flags::TWICE_NAT) {
+        twice_nat_ports.release(gone.in_remote, gone.proto, twice_nat_port(gone));
+    }
+    if gone.has(flags::AFFINITY) {
+        if let Some(entry) = affinity.get_mut(&AffinityKey::of(gone)) {
+            entry.sessions = entry.sessions.saturating_sub(1);
+            if entry.sessions == 0 {
+                entry.expires = now.saturating_add(entry.secs);
+            }
+        }
+    }
 }
 
 /// Sizes of a worker's tables, fixed at creation.
@@ -912,7 +954,7 @@ impl Nat44Worker {
         known_free: KnownFree,
     ) -> Result<u32, CreateError> {
         let client = flow.remote;
-        let chosen = self.choose_local(mapping, client.0, now);
+        let (chosen, affinity) = self.choose_local(mapping, client.0, now);
         let (local_addr, mut local_port) = mapping.local_end(chosen, flow.local.1);
         self.make_room(config, now)?;
         let twice_nat = mapping.twice_nat_for(client.0, local_addr);
@@ -940,6 +982,12 @@ impl Nat44Worker {
         } else {
             client
         };
+        // The session holds its client's affinity while it lives (released, should the
+        // insert fail, with the rest it holds).
+        if let Some(entry) = affinity.and_then(|key| self.affinity.get_mut(&key)) {
+            entry.sessions += 1;
+            session_flags |= flags::AFFINITY;
+        }
         let session = Session::new(
             flow.proto,
             (local_addr, local_port),
@@ -1019,7 +1067,7 @@ impl Nat44Worker {
                 Ok(index)
             }
             Err(e) => {
-                self.release_ports(&session);
+                self.release_held(&session, now);
                 match e {
                     InsertError::Full => {
                         self.counters.table_full_hits += 1;
@@ -1048,32 +1096,36 @@ impl Nat44Worker {
             return Err(CreateError::MaxSessions);
         };
         if let Some(gone) = self.sessions.remove(oldest) {
-            self.release_ports(&gone);
+            self.release_held(&gone, now);
             self.counters.sessions_recycled += 1;
         }
         Ok(())
     }
 
-    fn release_ports(&mut self, session: &Session) {
-        if session.has(flags::DYNAMIC) {
-            self.snat_ports
-                .release(session.out_local, session.proto, session.out_local_port);
-        }
-        if session.has(flags::TWICE_NAT) {
-            self.twice_nat_ports
-                .release(session.in_remote, session.proto, twice_nat_port(session));
-        }
+    fn release_held(&mut self, session: &Session, now: u32) {
+        release_held(
+            session,
+            now,
+            &mut self.snat_ports,
+            &mut self.twice_nat_ports,
+            &mut self.affinity,
+        );
     }
 
     /// A mapping's local for a new flow from `client`: the remembered one under affinity,
     /// else a weighted random draw (`1 + random % total`, first prefix sum reaching it).
-    fn choose_local(&mut self, mapping: &Mapping, client: Ipv4Addr, now: u32) -> (Ipv4Addr, u16) {
+    fn choose_local(
+        &mut self,
+        mapping: &Mapping,
+        client: Ipv4Addr,
+        now: u32,
+    ) -> ((Ipv4Addr, u16), Option<AffinityKey>) {
         let fallback = mapping
             .locals
             .first()
             .map_or((Ipv4Addr::UNSPECIFIED, 0), |l| (l.addr, l.port));
         if mapping.locals.len() <= 1 {
-            return fallback;
+            return (fallback, None);
         }
         let key = AffinityKey {
             client,
@@ -1082,14 +1134,14 @@ impl Nat44Worker {
             proto: mapping.proto,
         };
         if mapping.affinity_secs > 0 {
-            if let Some(entry) = self.affinity.get_mut(&key) {
+            if let Some(entry) = self.affinity.get(&key) {
                 let still_local = mapping
                     .locals
                     .iter()
                     .any(|l| l.addr == entry.local && l.port == entry.local_port);
-                if entry.expires > now && still_local {
-                    entry.expires = now.saturating_add(mapping.affinity_secs);
-                    return (entry.local, entry.local_port);
+                // Held while a session of the client holds it, then for its sticky time.
+                if (entry.sessions > 0 || entry.expires > now) && still_local {
+                    return ((entry.local, entry.local_port), Some(key));
                 }
             }
         }
@@ -1104,22 +1156,30 @@ impl Nat44Worker {
                 .get(at)
                 .map_or(fallback, |l| (l.addr, l.port))
         };
-        if mapping.affinity_secs > 0 {
-            let entry = AffinityEntry {
-                local: chosen.0,
-                local_port: chosen.1,
-                expires: now.saturating_add(mapping.affinity_secs),
-            };
-            if let Some(existing) = self.affinity.get_mut(&key) {
-                *existing = entry;
-            } else if self.affinity.len() < self.affinity_capacity {
-                self.affinity.insert(key, entry);
-                self.affinity_queue.push_back(key);
-            } else {
-                self.counters.affinity_full += 1;
-            }
+        if mapping.affinity_secs == 0 {
+            return (chosen, None);
         }
-        chosen
+        let entry = AffinityEntry {
+            local: chosen.0,
+            local_port: chosen.1,
+            sessions: 0,
+            expires: now.saturating_add(mapping.affinity_secs),
+            secs: mapping.affinity_secs,
+        };
+        if let Some(existing) = self.affinity.get_mut(&key) {
+            // Sessions to an endpoint no longer in the mapping still count until they go.
+            *existing = AffinityEntry {
+                sessions: existing.sessions,
+                ..entry
+            };
+        } else if self.affinity.len() < self.affinity_capacity {
+            self.affinity.insert(key, entry);
+            self.affinity_queue.push_back(key);
+        } else {
+            self.counters.affinity_full += 1;
+            return (chosen, None);
+        }
+        (chosen, Some(key))
     }
 
     /// Reclaims expired sessions, sessions whose mapping is gone, and expired
@@ -1131,6 +1191,7 @@ impl Nat44Worker {
             sessions,
             snat_ports,
             twice_nat_ports,
+            affinity,
             ..
         } = self;
         // A session of a mapping since deleted or changed would keep sending its flow to
@@ -1152,12 +1213,7 @@ impl Nat44Worker {
                         })
         };
         let freed = sessions.expire(now, &config.timeouts, budget, stale, |gone| {
-            if gone.has(flags::DYNAMIC) {
-                snat_ports.release(gone.out_local, gone.proto, gone.out_local_port);
-            }
-            if gone.has(flags::TWICE_NAT) {
-                twice_nat_ports.release(gone.in_remote, gone.proto, twice_nat_port(gone));
-            }
+            release_held(gone, now, snat_ports, twice_nat_ports, affinity);
         });
         self.counters.sessions_expired += u64::from(freed);
         for _ in 0..budget.min(self.affinity_queue.len() as u32) {
@@ -1165,7 +1221,7 @@ impl Nat44Worker {
                 break;
             };
             match self.affinity.get(&key) {
-                Some(entry) if entry.expires <= now => {
+                Some(entry) if entry.sessions == 0 && entry.expires <= now => {
                     self.affinity.remove(&key);
                 }
                 Some(_) => self.affinity_queue.push_back(key),
@@ -1201,7 +1257,9 @@ impl Nat44Worker {
         }
         for index in &doomed {
             if let Some(gone) = self.sessions.remove(*index) {
-                self.release_ports(&gone);
+                // No clock here: its sticky time runs from when it was last heard.
+                let now = gone.last_heard;
+                self.release_held(&gone, now);
                 self.counters.sessions_deleted += 1;
             }
         }

@@ -109,6 +109,8 @@ pub mod flags {
     /// The inside remote (address, port) came from the twice-nat pool.
     pub const TWICE_NAT: u8 = 4;
     pub const LOAD_BALANCED: u8 = 8;
+    /// Holds a share of its client's affinity to the endpoint (see `AffinityEntry`).
+    pub const AFFINITY: u8 = 16;
 }
 
 /// TCP flags seen, per direction, to follow the connection's state.

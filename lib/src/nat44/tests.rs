@@ -462,13 +462,51 @@ fn affinity_keeps_a_client_on_one_endpoint_until_it_expires() {
     let endpoints: HashSet<_> = first_choice.values().collect();
     assert_eq!(endpoints.len(), 2);
     assert_eq!(w.affinity_count(), 50);
-    // After the affinity time and the flows' timeout, everything is reclaimed.
+    // The flows time out; their affinities hold their sticky time from then on, and
+    // then everything is reclaimed.
+    let gone = 10 + 241;
     let mut rounds = 0;
-    while (w.session_count() > 0 || w.affinity_count() > 0) && rounds < 1000 {
-        w.expire(&config, 10 + 241, 64);
+    while w.session_count() > 0 && rounds < 1000 {
+        w.expire(&config, gone, 64);
         rounds += 1;
     }
+    assert_eq!((w.session_count(), w.affinity_count()), (0, 50));
+    for now in [gone + 59, gone + 60] {
+        for _ in 0..4 {
+            w.expire(&config, now, 64);
+        }
+    }
     assert_eq!((w.session_count(), w.affinity_count()), (0, 0));
+}
+
+/// Affinity holds while the client has a session through the mapping, and for its
+/// sticky time after the last one goes (VPP locks the affinity per session): a second
+/// connection long after the first was opened, while the first lives, goes where the
+/// first went.
+#[test]
+fn affinity_holds_while_the_clients_sessions_live() {
+    let table = lb_table(60);
+    let mut w = worker(4096);
+    let config = snapshot(&table, &mut w);
+    for client in 1..=40u32 {
+        let client = Ipv4Addr::from(0x0a02_0200 + client);
+        let vip = (ip("10.96.0.10"), 80);
+        let mut first = tcp((client, 2000), vip, TcpFlags::SYN);
+        w.out2in(&config, POD_IF, &mut first, 10);
+        let endpoint = addrs_ports(&first).1;
+        // The first connection goes on (heard at 50 and 90: never idle 60 s).
+        for now in [50, 90] {
+            let mut data = tcp((client, 2000), vip, TcpFlags::ACK);
+            w.out2in(&config, POD_IF, &mut data, now);
+        }
+        let mut second = tcp((client, 2001), vip, TcpFlags::SYN);
+        w.out2in(&config, POD_IF, &mut second, 90);
+        assert_eq!(
+            addrs_ports(&second).1 .0,
+            endpoint.0,
+            "client {client} moved"
+        );
+    }
 }
 
 #[test]
