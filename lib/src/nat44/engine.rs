@@ -371,6 +371,15 @@ impl Nat44Worker {
     pub fn sync_config(&mut self, config: &Nat44Config) {
         self.snat_ports.sync(config.pool());
         self.twice_nat_ports.sync(config.twice_nat_pool());
+        // A mapping's external port on a pool address is never a dynamic one too (VPP
+        // reserves it: "reserve port for address and port pair mapping").
+        let reserved: Vec<(Ipv4Addr, NatProtocol, u16)> = config
+            .mappings()
+            .iter()
+            .filter(|m| config.pool().contains(&m.external_addr))
+            .filter_map(|m| Some((m.external_addr, m.proto, m.external_port?)))
+            .collect();
+        self.snat_ports.reserve(&reserved);
     }
 
     pub fn session_count(&self) -> u32 {

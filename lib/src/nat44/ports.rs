@@ -41,12 +41,18 @@ struct AddressPorts {
     addr: Ipv4Addr,
     busy: [Box<[u64; WORDS]>; 3],
     busy_count: [u32; 3],
+    /// Of those, the ones outside the worker's slice (reserved ports only): the slice is
+    /// full when the others fill it.
+    outside_slice: [u32; 3],
 }
 
 /// One pool's busy bitmaps, as one worker sees them.
 pub struct PortAllocator {
     addresses: Vec<AddressPorts>,
     slice: PortSlice,
+    /// Ports static mappings take on pool addresses: busy for good, never handed out,
+    /// never released by a session ([`PortAllocator::reserve`]).
+    reserved: Vec<(Ipv4Addr, NatProtocol, u16)>,
 }
 
 impl PortAllocator {
@@ -54,6 +60,49 @@ impl PortAllocator {
         PortAllocator {
             addresses: Vec::new(),
             slice,
+            reserved: Vec::new(),
+        }
+    }
+
+    /// Makes `wanted` the reserved ports (those of `wanted` on no pool address are
+    /// ignored): a static mapping's external port on a pool address is busy, as VPP counts
+    /// it, so that no dynamic translation takes it. Call after [`PortAllocator::sync`].
+    pub fn reserve(&mut self, wanted: &[(Ipv4Addr, NatProtocol, u16)]) {
+        for &(addr, proto, port) in &self.reserved.clone() {
+            if !wanted.contains(&(addr, proto, port)) {
+                self.set(addr, proto, port, false);
+            }
+        }
+        for &(addr, proto, port) in wanted {
+            // A port a session holds already stays busy; released, it stays reserved.
+            self.set(addr, proto, port, true);
+        }
+        self.reserved = wanted.to_vec();
+    }
+
+    /// Sets or clears one port's busy bit, keeping the count.
+    fn set(&mut self, addr: Ipv4Addr, proto: NatProtocol, port: u16, busy: bool) {
+        let outside = u32::from(!self.slice.contains(port));
+        let Some(entry) = self.addresses.iter_mut().find(|a| a.addr == addr) else {
+            return;
+        };
+        let (word, bit) = (usize::from(port) / 64, port % 64);
+        let Some(w) = entry.busy[proto.index()].get_mut(word) else {
+            return;
+        };
+        let was = *w & (1 << bit) != 0;
+        match (was, busy) {
+            (false, true) => {
+                *w |= 1 << bit;
+                entry.busy_count[proto.index()] += 1;
+                entry.outside_slice[proto.index()] += outside;
+            }
+            (true, false) => {
+                *w &= !(1 << bit);
+                entry.busy_count[proto.index()] -= 1;
+                entry.outside_slice[proto.index()] -= outside;
+            }
+            _ => {}
         }
     }
 
@@ -77,6 +126,7 @@ impl PortAllocator {
                         Box::new([0; WORDS]),
                     ],
                     busy_count: [0; 3],
+                    outside_slice: [0; 3],
                 }),
             }
         }
@@ -101,7 +151,8 @@ impl PortAllocator {
         let slice = self.slice;
         for k in 0..n {
             let entry = self.addresses.get_mut((hint as usize + k) % n)?;
-            if entry.busy_count[proto.index()] >= u32::from(slice.len) {
+            let p = proto.index();
+            if entry.busy_count[p] - entry.outside_slice[p] >= u32::from(slice.len) {
                 continue;
             }
             let start = random % u32::from(slice.len);
@@ -113,16 +164,11 @@ impl PortAllocator {
         None
     }
 
-    /// Returns a port; a port of an address no longer in the pool is simply forgotten.
+    /// Returns a port; a port of an address no longer in the pool is simply forgotten,
+    /// and a reserved one stays busy.
     pub fn release(&mut self, addr: Ipv4Addr, proto: NatProtocol, port: u16) {
-        if let Some(entry) = self.addresses.iter_mut().find(|a| a.addr == addr) {
-            let (word, bit) = (usize::from(port) / 64, port % 64);
-            if let Some(w) = entry.busy[proto.index()].get_mut(word) {
-                if *w & (1 << bit) != 0 {
-                    *w &= !(1 << bit);
-                    entry.busy_count[proto.index()] -= 1;
-                }
-            }
+        if !self.reserved.contains(&(addr, proto, port)) {
+            self.set(addr, proto, port, false);
         }
     }
 

@@ -596,6 +596,49 @@ fn snat_table() -> Nat44Table {
 /// `nat44 del address` takes the sessions that use the address with it, as VPP does:
 /// the sweep deletes them (they no longer translate replies to the deleted address),
 /// and the other address's sessions stay.
+/// A static mapping's external port on a pool address is reserved, as VPP reserves it:
+/// SNAT never hands it out, a session's release leaves it busy, and deleting the
+/// mapping frees it.
+#[test]
+fn a_static_mappings_port_on_a_pool_address_is_never_dynamic() {
+    let mut table = snat_table();
+    let mapping = StaticMapping {
+        proto: NatProtocol::Udp,
+        local: (ip("10.1.1.2"), Some(8080)),
+        external: (NODE_IP, Some(30080)),
+        twice_nat: TwiceNat::No,
+        out2in_only: false,
+    };
+    table.add_static_mapping(mapping).unwrap();
+    // Worker 0 of 1000 owns 64 ports: 1024..1088. The mapping's port, moved into them.
+    let mapping = StaticMapping {
+        external: (NODE_IP, Some(1050)),
+        ..mapping
+    };
+    table.add_static_mapping(mapping).unwrap();
+    let mut w = one_of_a_thousand_workers();
+    let config = snapshot(&table, &mut w);
+    assert!(w.snat_ports().is_busy(NODE_IP, NatProtocol::Udp, 1050));
+    assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Udp), 2);
+    let server = (ip("8.8.8.8"), 53);
+    let mut taken = HashSet::new();
+    for i in 0..100u16 {
+        let mut p = udp((ip("10.1.1.3"), 2000 + i), server, 64, true);
+        if w.in2out_output(&config, TAP0, &mut p, 0)
+            .verdict
+            .session()
+            .is_some()
+        {
+            taken.insert(addrs_ports(&p).0 .1);
+        }
+    }
+    assert_eq!(taken.len(), 63, "the slice less the reserved port");
+    assert!(!taken.contains(&1050));
+    table.del_static_mapping(&mapping).unwrap();
+    let _ = snapshot(&table, &mut w);
+    assert!(!w.snat_ports().is_busy(NODE_IP, NatProtocol::Udp, 1050));
+}
+
 #[test]
 fn deleting_a_pool_address_deletes_its_sessions() {
     let mut table = snat_table();
@@ -683,11 +726,9 @@ fn snat_gives_10000_flows_distinct_ports_and_translates_replies() {
     assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Tcp), 5_000);
 }
 
-#[test]
-fn snat_refuses_a_non_syn_opener_and_counts_port_exhaustion() {
-    let table = snat_table();
-    // Worker 0 of 1000 owns 64 ports of each address.
-    let mut w = Nat44Worker::new(
+/// Worker 0 of 1000: it owns 64 ports of each pool address (1024..1088).
+fn one_of_a_thousand_workers() -> Nat44Worker {
+    Nat44Worker::new(
         0,
         1000,
         Nat44WorkerSizes {
@@ -695,7 +736,14 @@ fn snat_refuses_a_non_syn_opener_and_counts_port_exhaustion() {
             affinities: 0,
         },
         1,
-    );
+    )
+}
+
+#[test]
+fn snat_refuses_a_non_syn_opener_and_counts_port_exhaustion() {
+    let table = snat_table();
+    // Worker 0 of 1000 owns 64 ports of each address.
+    let mut w = one_of_a_thousand_workers();
     let config = snapshot(&table, &mut w);
     let server = (ip("8.8.8.8"), 53);
     let mut p = tcp((ip("10.1.1.3"), 1000), server, TcpFlags::ACK);
@@ -1491,9 +1539,12 @@ fn show_commands_print_vpp_formats() {
     let mut p = udp((ip("10.1.1.3"), 5000), (ip("8.8.8.8"), 53), 64, true);
     w.in2out_output(&config, TAP0, &mut p, 3);
     let ((_, port), _) = addrs_ports(&p);
+    // The SNAT flow's port, and 4789, which the identity mapping on the pool address
+    // reserves.
+    assert_ne!(port, 4789);
     assert_eq!(
         show::addresses(&t.snapshot(), &w),
-        "NAT44 pool addresses:\n192.168.16.1\n  tenant VRF independent\n  1 busy udp ports\n  0 busy tcp ports\n  0 busy icmp ports\nNAT44 twice-nat pool addresses:\n10.1.1.254\n  tenant VRF independent\n  0 busy udp ports\n  0 busy tcp ports\n  0 busy icmp ports\n"
+        "NAT44 pool addresses:\n192.168.16.1\n  tenant VRF independent\n  2 busy udp ports\n  0 busy tcp ports\n  0 busy icmp ports\nNAT44 twice-nat pool addresses:\n10.1.1.254\n  tenant VRF independent\n  0 busy udp ports\n  0 busy tcp ports\n  0 busy icmp ports\n"
     );
     let mut syn = spec_frames::syn()[ETH..].to_vec();
     w.out2in(&config, POD_IF, &mut syn, 4);
