@@ -1099,6 +1099,19 @@ fn assert_same_sessions(workers: [&mut Worker; 2], snapshot: &Snapshot, now: u64
         assert!(cached_answer.is_ok(), "{question:?}");
         assert_eq!(cached_answer, plain.answer(question, snapshot, now));
     }
+    // What the show leaves out: each NAT44 session's class and place in its list.
+    let classes = |w: &Worker| {
+        let table = w.nat().sessions();
+        table
+            .indices()
+            .map(|i| (i, table.get(i).map(|s| s.class())))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        classes(cached),
+        classes(plain),
+        "NAT44 sessions' classes and lists"
+    );
 }
 
 /// Two workers, the first with the flow cache, the second without.
@@ -1837,6 +1850,30 @@ fn flow_cache_forwards_beside_the_stages_only_quiet_packets() {
         (1, 1),
         "the ACK forwarded beside the stages, the RST held for them: {after:?}"
     );
+    assert_same_sessions([&mut cached, &mut plain], &snapshot, NOW);
+}
+
+/// A packet of a flow that an earlier packet of the same flow in the burst sends to the
+/// stages takes them too: the stages would refresh its session after that packet's, and a
+/// RST then a segment reopens a NAT44 session where the other order leaves it closed.
+#[test]
+fn flow_cache_keeps_a_flows_order_beside_the_stages() {
+    let (control, pods, host) = bench_node();
+    let a = tcp_flow(4, 45_000);
+    let KnownFlow {
+        snapshot,
+        mut cached,
+        mut plain,
+        mut rng,
+        ..
+    } = known_flow(&control, (pods, host), &a, 12);
+    let burst = [
+        clean_frame(&tcp_flow(6, 45_002), false, 0x02, &mut rng),
+        clean_frame(&a, false, 0x04, &mut rng),
+        clean_frame(&a, false, 0x10, &mut rng),
+    ];
+    let out = through_both([&mut cached, &mut plain], &snapshot, pods, &burst, NOW);
+    assert!(out.iter().all(|(v, _)| *v == Verdict::Tx(host)), "{out:?}");
     assert_same_sessions([&mut cached, &mut plain], &snapshot, NOW);
 }
 

@@ -890,10 +890,22 @@ impl Ip4FlowCache {
         let acl_flags = |plan: &Plan| (plan.proto == TCP).then_some(plan.tcp_flags);
         let (mut by_nat, mut forwarded, mut planned, mut fresh, mut fresh_hits) =
             ([0u64; 3], 0u64, 0u64, 0u64, 0);
-        // Which packets are quiet is decided before any of them changes a session.
+        // Which packets are quiet is decided before any of them changes a session. A
+        // packet whose flow an earlier packet sends to the stages is not: the stages
+        // would refresh its sessions after that packet's (a RST, then a segment that
+        // reopens the NAT44 session; forwarded first, the segment would leave it closed).
+        let mut staged: [FlowKey; MAX_BURST] = [[0; 2]; MAX_BURST];
+        let mut staged_count = 0;
         for (pending, plan) in self.pending[..n].iter().zip(self.plans[..n].iter_mut()) {
             if let (true, Some(entry)) = (plan.planned, self.entries.get(pending.entry as usize)) {
-                plan.quiet = is_quiet(acl, nat, entry, plan);
+                plan.quiet = is_quiet(acl, nat, entry, plan)
+                    && !staged[..staged_count].contains(&pending.key);
+            }
+            if !(plan.planned && plan.quiet) && pending.key[1] != 0 {
+                if let Some(slot) = staged.get_mut(staged_count) {
+                    *slot = pending.key;
+                    staged_count += 1;
+                }
             }
         }
         let entries = &mut self.entries;
