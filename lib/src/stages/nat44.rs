@@ -13,6 +13,7 @@ use crate::nat44::{
     In2outTrace, Nat44Worker, NatDirection, NatVerdict, Out2inError, Out2inTrace, Warmed,
 };
 use crate::node::{DropReason, NodeError};
+use crate::packet::ipv4::field as ip4;
 use crate::stages::icmp_error::IcmpErrorKind;
 use crate::trace::TraceRecord;
 use crate::types::IfIndex;
@@ -61,7 +62,7 @@ pub fn classify<B: PacketBuf>(
 /// translation, nat44-out2in lets it through to ip4-local rather than drop it, so that
 /// the node answers on its outside interfaces with forwarding off.
 fn aimed_at_interface(snapshot: &Snapshot, rx: IfIndex, l3: &[u8]) -> bool {
-    let Some(dst) = l3.get(16..20).and_then(|d| <[u8; 4]>::try_from(d).ok()) else {
+    let Some(dst) = l3.get(ip4::DST).and_then(|d| <[u8; 4]>::try_from(d).ok()) else {
         return false;
     };
     let dst = Ipv4Addr::from(dst);
@@ -132,7 +133,7 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         // As VPP's nat44 nodes: a packet whose TTL runs out here is answered with time
         // exceeded before it is translated (no session is made for it, and the error
         // quotes the header its sender sent), unless it is for the node itself.
-        if l3.get(8).is_some_and(|&ttl| ttl <= 1)
+        if l3.get(ip4::TTL).is_some_and(|&ttl| ttl <= 1)
             && !aimed_at_interface(cx.snapshot, meta.rx_if, l3)
         {
             burst.set_disposition(i, Disposition::ToIcmpError(IcmpErrorKind::TimeExceeded));
