@@ -301,16 +301,20 @@ impl CounterTotals {
         out
     }
 
-    /// `show runtime`: per node, calls, vectors, clocks per packet and vectors per call.
+    /// `show runtime`, in VPP's columns: per node, its state, calls, vectors, suspends,
+    /// clocks per packet and vectors per call, rows sorted by name as VPP sorts them.
     /// Vectors include the packets ip4-flow-cache carried past the node; clocks and
-    /// vectors per call are over the packets the node ran on itself.
+    /// vectors per call are over the packets the node ran on itself. Nodes never suspend
+    /// here (there are no process nodes), so Suspends is 0.
     pub fn format_runtime(&self) -> String {
         let mut out = format!(
-            "{:<30}{:>16}{:>16}{:>16}{:>16}\n",
-            "Name", "Calls", "Vectors", "Clocks", "Vectors/Call"
+            "{:^30}{:^12}{:^16}{:^16}{:^16}{:^16}{:^16}\n",
+            "Name", "State", "Calls", "Vectors", "Suspends", "Clocks", "Vectors/Call"
         );
+        let mut nodes = NodeId::ALL;
+        nodes.sort_by_key(|n| n.name());
         let mut cached = 0;
-        for node in NodeId::ALL {
+        for node in nodes {
             let r = self.runtime[node.index()];
             if r.calls == 0 && r.cached == 0 {
                 continue;
@@ -318,12 +322,20 @@ impl CounterTotals {
             cached = cached.max(r.cached);
             let clocks = r.cycles as f64 / r.vectors.max(1) as f64;
             let per_call = r.vectors as f64 / r.calls.max(1) as f64;
+            // VPP: input nodes poll, internal nodes are active.
+            let state = if node == NodeId::Input {
+                "polling"
+            } else {
+                "active"
+            };
             let _ = writeln!(
                 out,
-                "{:<30}{:>16}{:>16}{:>16}{:>16.2}",
+                "{:<30}{:^12}{:>16}{:>16}{:>16}{:>16}{:>16.2}",
                 node.name(),
+                state,
                 r.calls,
                 r.vectors + r.cached,
+                0,
                 format!("{clocks:.2e}"),
                 per_call
             );
@@ -448,9 +460,28 @@ mod tests {
         let c = WorkerCounters::new();
         c.count_call(NodeId::Ip4Lookup, 256, 2560);
         c.count_call(NodeId::Ip4Lookup, 256, 2560);
+        c.count_call(NodeId::Input, 2, 300);
+        c.count_call(NodeId::AclIn, 1, 200);
         let text = c.totals().format_runtime();
-        let row = text.lines().nth(1).unwrap();
-        let cols: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(cols, ["ip4-lookup", "2", "512", "1.00e1", "256.00"]);
+        // VPP's widths (%=30s%=12s%=16s... over %-30v%=12U%16Ld...); rows by name.
+        let expected = [
+            concat!(
+                "             Name                State         Calls          ",
+                "Vectors         Suspends         Clocks       Vectors/Call  "
+            ),
+            concat!(
+                "acl-plugin-in-ip4-fa             active                  1    ",
+                "           1               0          2.00e2            1.00"
+            ),
+            concat!(
+                "dpdk-input                      polling                  1    ",
+                "           2               0          1.50e2            2.00"
+            ),
+            concat!(
+                "ip4-lookup                       active                  2    ",
+                "         512               0          1.00e1          256.00"
+            ),
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     }
 }
