@@ -29,9 +29,9 @@ const PODFWD_HOST_SIDE_MAC: &str = "01:23:45:67:89:42";
 const HOST_MAC: &str = "3e:1b:70:2d:4d:51";
 const BIG_FILE_LEN: usize = 1 << 20;
 
-/// The seed's path for the SYN, with tap-input as the input node.
+/// The seed's path for the SYN: the taps receive in virtio-input, as VPP's do.
 const SYN_PATH: [&str; 9] = [
-    "tap-input",
+    "virtio-input",
     "ethernet-input",
     "ip4-input",
     "acl-plugin-in-ip4-fa",
@@ -407,7 +407,7 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
     // 172.30.1.2, so the first SYN is forwarded rather than held up by ARP.
     let _ = live.in_namespace(&pod_ns, &["ping", "-c", "1", "-W", "2", SERVER]);
 
-    live.ctl("trace add tap-input 50");
+    live.ctl("trace add virtio-input 50");
 
     let url = format!("http://{SERVICE}/");
     let page = live.in_namespace(&pod_ns, &["curl", "-sS", "--max-time", "10", &url]);
@@ -486,6 +486,16 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
         panic!("no SYN from 10.1.1.3 to {SERVICE} in the trace:\n{trace}");
     };
     assert_eq!(stages, &SYN_PATH, "the SYN's stages:\n{syn}");
+    // Linux's SYN carries 20 bytes of TCP options, as the spec's: 74 bytes on the wire.
+    let input = stage_text(syn, "virtio-input");
+    assert!(
+        input.starts_with("  virtio: hw_if_index ")
+            && input.ends_with(
+                " next-index 4 vring 0 len 74\n    hdr: flags 0x00 gso_type 0x00 hdr_len 0 \
+                 gso_size 0 csum_start 0 csum_offset 0 num_buffers 1\n"
+            ),
+        "{syn}"
+    );
     let acl_in = stage_text(syn, "acl-plugin-in-ip4-fa");
     assert!(acl_in.contains("action: 2, match: acl 3 rule 0"), "{syn}");
     let nat_stage = stage_text(syn, "nat44-out2in");
@@ -527,20 +537,22 @@ fn trace_parser_reads_stages_and_stage_text() {
     let trace = "\
 Packet 1
 
-02:54:30:091783: tap-input
-  tap2: sw_if_index 2 len 74
+02:54:30:091783: virtio-input
+  virtio: hw_if_index 6 next-index 4 vring 0 len 74
+    hdr: flags 0x00 gso_type 0x00 hdr_len 0 gso_size 0 csum_start 0 csum_offset 0 num_buffers 1
 02:54:30:091788: ethernet-input
   IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f
 
 Packet 2
 
-02:54:30:091945: tap-input
-  tap0: sw_if_index 1 len 42
+02:54:30:091945: virtio-input
+  virtio: hw_if_index 2 next-index 4 vring 0 len 42
 ";
     let packets = traced_packets(trace);
     assert_eq!(packets.len(), 2);
-    assert_eq!(packets[0].0, ["tap-input", "ethernet-input"]);
-    assert_eq!(packets[1].0, ["tap-input"]);
+    assert_eq!(packets[0].0, ["virtio-input", "ethernet-input"]);
+    assert_eq!(packets[1].0, ["virtio-input"]);
+    assert!(stage_text(&packets[0].1, "virtio-input").ends_with("num_buffers 1\n"));
     assert_eq!(
         stage_text(&packets[0].1, "ethernet-input"),
         "  IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f\n"

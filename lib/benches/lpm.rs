@@ -106,7 +106,7 @@ fn bench_route_changes(rng: &mut FastRng) {
             &name,
             &format!("net_tap{i}"),
             MacAddr([2, 0xfe, 0, 0, 0, i]),
-            InputKind::Tap,
+            InputKind::Virtio,
         )
         .expect("fresh interface");
         cp.set_state(&name, true).expect("known interface");

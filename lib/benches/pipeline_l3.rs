@@ -40,7 +40,7 @@ fn tsc_mhz() -> f64 {
 fn snapshot() -> podfwd::config::Snapshot {
     let mut cp = ControlPlane::new();
     let tap0 = cp
-        .add_interface("tap0", "net_tap0", TAP0_MAC, InputKind::Tap)
+        .add_interface("tap0", "net_tap0", TAP0_MAC, InputKind::Virtio)
         .expect("tap0");
     cp.add_interface("tap2", "net_tap2", TAP2_MAC, InputKind::Virtio)
         .expect("tap2");

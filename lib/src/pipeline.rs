@@ -95,6 +95,8 @@ pub struct Worker<P: PrefetchHint = NoPrefetch> {
     /// When housekeeping last ran, and whether it stopped at its budget.
     last_housekeeping_ns: Option<u64>,
     housekeeping_backlog: bool,
+    /// The rx queue this worker polls on every port (its index), for the input trace.
+    queue: u16,
 }
 
 /// Sizes of a worker's session tables, fixed when it is built.
@@ -161,6 +163,7 @@ impl Worker {
             prefetch: PhantomData,
             last_housekeeping_ns: None,
             housekeeping_backlog: false,
+            queue: sizes.index,
         }
     }
 
@@ -183,6 +186,7 @@ impl Worker {
             prefetch: PhantomData,
             last_housekeeping_ns: self.last_housekeeping_ns,
             housekeeping_backlog: self.housekeeping_backlog,
+            queue: self.queue,
         }
     }
 }
@@ -388,7 +392,14 @@ impl<P: PrefetchHint> Worker<P> {
         let rx_bytes: usize = pkts.iter().map(|p| p.data().len()).sum();
         counters.count_rx(rx_if, n as u64, rx_bytes as u64);
         if TRACE {
-            mark_for_trace(burst, pkts, &mut self.trace, snapshot, rx_if, now_ns);
+            mark_for_trace(
+                burst,
+                pkts,
+                &mut self.trace,
+                snapshot,
+                (rx_if, self.queue),
+                now_ns,
+            );
         }
         counters.count_call(NodeId::Input, n as u64, lap());
 
@@ -538,7 +549,7 @@ fn mark_for_trace<B: PacketBuf>(
     pkts: &[B],
     trace: &mut TraceBuffer,
     snapshot: &Snapshot,
-    rx_if: IfIndex,
+    (rx_if, queue): (IfIndex, u16),
     now_ns: u64,
 ) {
     let itf = snapshot.interface(rx_if);
@@ -555,6 +566,7 @@ fn mark_for_trace<B: PacketBuf>(
         let record = InputRecord {
             kind,
             rx_if,
+            queue,
             interface: name,
             len: pkt.data().len() as u16,
         };
@@ -744,7 +756,8 @@ mod tests {
 Packet 1
 
 02:54:30:091783: virtio-input
-  tap2: sw_if_index 2 len 74
+  virtio: hw_if_index 2 next-index 4 vring 0 len 74
+    hdr: flags 0x00 gso_type 0x00 hdr_len 0 gso_size 0 csum_start 0 csum_offset 0 num_buffers 1
 02:54:30:091783: ethernet-input
   IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f
 02:54:30:091783: ip4-input

@@ -244,17 +244,43 @@ impl fmt::Display for Headers {
 pub struct InputRecord {
     pub kind: InputKind,
     pub rx_if: IfIndex,
+    /// The receive queue, which is the worker's index: worker N polls queue N of
+    /// every port.
+    pub queue: u16,
     pub interface: InlineName,
     pub len: u16,
 }
 
+/// virtio-input's next index for ethernet-input: VPP's device-input next nodes are
+/// ip4-input-no-checksum, ip4-input, ip6-input, mpls-input, ethernet-input, drop.
+const VIRTIO_NEXT_ETHERNET_INPUT: u8 = 4;
+
 impl fmt::Display for InputRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "  {}: sw_if_index {} len {}",
-            self.interface, self.rx_if, self.len
-        )
+        match self.kind {
+            InputKind::Virtio => {
+                // VPP's interface index is the hardware one; podfwd has one index per
+                // port. The virtio-net header is stripped by the PMD before podfwd sees
+                // the frame, and podfwd negotiates no offloads, so it is all zero but
+                // for num_buffers, which is 1: a frame in several segments never
+                // reaches the stages (the rx loop drops it).
+                writeln!(
+                    f,
+                    "  virtio: hw_if_index {} next-index {VIRTIO_NEXT_ETHERNET_INPUT} vring {} len {}",
+                    self.rx_if, self.queue, self.len
+                )?;
+                writeln!(
+                    f,
+                    "    hdr: flags 0x00 gso_type 0x00 hdr_len 0 gso_size 0 csum_start 0 \
+                     csum_offset 0 num_buffers 1"
+                )
+            }
+            InputKind::VhostUser | InputKind::Pcap | InputKind::Dpdk => writeln!(
+                f,
+                "  {}: sw_if_index {} len {}",
+                self.interface, self.rx_if, self.len
+            ),
+        }
     }
 }
 
@@ -549,18 +575,18 @@ mod tests {
     fn marks_only_what_was_asked_for() {
         let mut t = TraceBuffer::new();
         assert!(!t.armed());
-        assert_eq!(t.mark(InputKind::Tap), None);
+        assert_eq!(t.mark(InputKind::Virtio), None);
         t.add("virtio-input", 1).unwrap();
-        assert_eq!(t.mark(InputKind::Tap), None);
+        assert_eq!(t.mark(InputKind::VhostUser), None);
         assert_eq!(t.mark(InputKind::Virtio), Some(0));
         assert_eq!(t.mark(InputKind::Virtio), None);
         t.add("dpdk-input", 2).unwrap();
-        assert_eq!(t.mark(InputKind::Tap), Some(1));
+        assert_eq!(t.mark(InputKind::VhostUser), Some(1));
         assert_eq!(t.mark(InputKind::Pcap), Some(2));
         assert!(!t.armed());
         assert_eq!(
             t.add("foo-input", 1).unwrap_err(),
-            "unknown input node 'foo-input' (known: virtio-input, tap-input, \
+            "unknown input node 'foo-input' (known: virtio-input, \
              vhost-user-input, pcap-input, dpdk-input)"
         );
         t.clear();
@@ -581,6 +607,7 @@ mod tests {
             TraceRecord::Input(InputRecord {
                 kind: InputKind::Pcap,
                 rx_if: IfIndex(1),
+                queue: 0,
                 interface: InlineName::new("pcap0"),
                 len: 74,
             }),
@@ -588,6 +615,22 @@ mod tests {
         assert_eq!(
             t.format(1),
             "Packet 1\n\n02:54:30:091783: pcap-input\n  pcap0: sw_if_index 1 len 74\n\n"
+        );
+    }
+
+    #[test]
+    fn virtio_entry_reads_like_vpps_virtio_input() {
+        let record = InputRecord {
+            kind: InputKind::Virtio,
+            rx_if: IfIndex(6),
+            queue: 1,
+            interface: InlineName::new("tap2"),
+            len: 74,
+        };
+        assert_eq!(
+            record.to_string(),
+            "  virtio: hw_if_index 6 next-index 4 vring 1 len 74\n    hdr: flags 0x00 \
+             gso_type 0x00 hdr_len 0 gso_size 0 csum_start 0 csum_offset 0 num_buffers 1\n"
         );
     }
 }

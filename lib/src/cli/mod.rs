@@ -99,7 +99,7 @@ pub enum Command {
     ShowIpNeighbors,
 
     // Tracing and counters.
-    /// `trace add NODE N`, NODE an input node (`virtio-input`, `tap-input`, ...)
+    /// `trace add NODE N`, NODE an input node (`virtio-input`, `vhost-user-input`, ...)
     TraceAdd {
         input: InputKind,
         count: u32,

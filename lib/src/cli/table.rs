@@ -127,7 +127,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["trace", "add"],
         usage: "trace add INPUT-NODE N",
-        help: "Trace the next N packets from an input node (virtio-input, tap-input, ...)",
+        help: "Trace the next N packets from an input node (virtio-input for virtio-user and tap ports, vhost-user-input, pcap-input, dpdk-input for any)",
         parse: parse_trace_add,
     },
     CommandSpec {

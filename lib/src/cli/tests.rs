@@ -401,15 +401,21 @@ fn trace_commands() {
         }
     );
     assert_eq!(
-        ok("tr add tap-input 1"),
+        ok("tr add vhost-user-input 1"),
         Command::TraceAdd {
-            input: InputKind::Tap,
+            input: InputKind::VhostUser,
             count: 1
         }
     );
+    // VPP's taps receive in virtio-input; there is no tap-input node.
+    assert_eq!(
+        err("trace add tap-input 1"),
+        "trace add: 'tap-input' is not an input node (known: virtio-input, \
+         vhost-user-input, pcap-input, dpdk-input)"
+    );
     assert_eq!(
         err("trace add ip4-lookup 10"),
-        "trace add: 'ip4-lookup' is not an input node (known: virtio-input, tap-input, \
+        "trace add: 'ip4-lookup' is not an input node (known: virtio-input, \
          vhost-user-input, pcap-input, dpdk-input)"
     );
     assert_eq!(

@@ -449,9 +449,9 @@ fn unknown_interface_error_lists_the_known_ones() {
         cp.interface_index("tap0"),
         Err("unknown interface 'tap0' (no interfaces configured)".to_string())
     );
-    cp.add_interface("tap0", "net_tap0", mac(TAP0_MAC), InputKind::Tap)
+    cp.add_interface("tap0", "net_tap0", mac(TAP0_MAC), InputKind::Virtio)
         .unwrap();
-    cp.add_interface("tap2", "net_tap2", mac(TAP0_MAC), InputKind::Tap)
+    cp.add_interface("tap2", "net_tap2", mac(TAP0_MAC), InputKind::Virtio)
         .unwrap();
     let expected = "unknown interface 'tap9' (known: tap0, tap2)".to_string();
     assert_eq!(cp.interface_index("tap9"), Err(expected.clone()));
@@ -498,7 +498,7 @@ fn every_refused_operation_changes_nothing() {
     type Op = Box<dyn Fn(&mut ControlPlane) -> Result<(), String>>;
     let add_interface = |name: &'static str, device: &'static str| -> Op {
         Box::new(move |cp| {
-            cp.add_interface(name, device, mac(TAP0_MAC), InputKind::Tap)
+            cp.add_interface(name, device, mac(TAP0_MAC), InputKind::Virtio)
                 .map(|_| ())
         })
     };

@@ -220,6 +220,10 @@ fn seed_request_and_response_byte_for_byte() {
     );
     let request = blocks[0];
     for expected in [
+        // The spec's input lines; here the pod's interface is index 1.
+        ": virtio-input\n  virtio: hw_if_index 1 next-index 4 vring 0 len 74\n    \
+         hdr: flags 0x00 gso_type 0x00 hdr_len 0 gso_size 0 csum_start 0 csum_offset 0 \
+         num_buffers 1\n",
         "TCP: 10.1.1.3 -> 10.104.221.85",
         "tos 0x00, ttl 64, length 60, checksum 0xe946",
         "window 29200, checksum 0xd22d",
@@ -243,6 +247,9 @@ fn seed_request_and_response_byte_for_byte() {
     }
     let response = blocks[1];
     for expected in [
+        ": virtio-input\n  virtio: hw_if_index 2 next-index 4 vring 0 len 74\n    \
+         hdr: flags 0x00 gso_type 0x00 hdr_len 0 gso_size 0 csum_start 0 csum_offset 0 \
+         num_buffers 1\n",
         "tos 0x00, ttl 64, length 60, checksum 0x25a3",
         "window 28960, checksum 0xdab4",
         "action: 2, match: acl 3 rule 0",

@@ -113,7 +113,7 @@ pub(crate) mod testing {
     pub fn control_plane() -> ControlPlane {
         let mut cp = ControlPlane::new();
         let tap0 = cp
-            .add_interface("tap0", "net_tap0", TAP0_MAC, InputKind::Tap)
+            .add_interface("tap0", "net_tap0", TAP0_MAC, InputKind::Virtio)
             .unwrap();
         let tap2 = cp
             .add_interface("tap2", "net_tap2", TAP2_MAC, InputKind::Virtio)
