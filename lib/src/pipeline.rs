@@ -76,6 +76,17 @@ pub enum Verdict {
     Drop,
 }
 
+/// A worker as VPP names its threads: thread 0 is the main thread (podfwd's console),
+/// workers are threads 1.. (`vpp_wk_0` is thread 1 there, `podfwd_wk_0` here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerThread(pub u16);
+
+impl std::fmt::Display for WorkerThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "thread {} podfwd_wk_{}", u32::from(self.0) + 1, self.0)
+    }
+}
+
 /// One worker's stages, state, counters and trace buffer; built before launch and moved
 /// into its lcore. `P` is the prefetch the app lends ([`Worker::prefetching`]).
 pub struct Worker<P: PrefetchHint = NoPrefetch> {
@@ -95,8 +106,9 @@ pub struct Worker<P: PrefetchHint = NoPrefetch> {
     /// When housekeeping last ran, and whether it stopped at its budget.
     last_housekeeping_ns: Option<u64>,
     housekeeping_backlog: bool,
-    /// The rx queue this worker polls on every port (its index), for the input trace.
-    queue: u16,
+    /// This worker's index: it polls rx queue `index` of every port (the input trace
+    /// says which), and it is thread `index + 1` in VPP's numbering.
+    index: u16,
 }
 
 /// Sizes of a worker's session tables, fixed when it is built.
@@ -163,7 +175,7 @@ impl Worker {
             prefetch: PhantomData,
             last_housekeeping_ns: None,
             housekeeping_backlog: false,
-            queue: sizes.index,
+            index: sizes.index,
         }
     }
 
@@ -186,7 +198,7 @@ impl Worker {
             prefetch: PhantomData,
             last_housekeeping_ns: self.last_housekeeping_ns,
             housekeeping_backlog: self.housekeeping_backlog,
-            queue: self.queue,
+            index: self.index,
         }
     }
 }
@@ -324,9 +336,11 @@ impl<P: PrefetchHint> Worker<P> {
                 .acl
                 .counters()
                 .format_hits(snapshot.acl.rule_counts(), only)),
-            WorkerQuestion::NatSessions { detail } => {
-                Ok(crate::nat44::show::sessions(&self.nat, 0, detail))
-            }
+            WorkerQuestion::NatSessions { detail } => Ok(crate::nat44::show::sessions(
+                &self.nat,
+                WorkerThread(self.index),
+                detail,
+            )),
             WorkerQuestion::NatAddresses => {
                 Ok(crate::nat44::show::addresses(&snapshot.nat, &self.nat))
             }
@@ -397,7 +411,7 @@ impl<P: PrefetchHint> Worker<P> {
                 pkts,
                 &mut self.trace,
                 snapshot,
-                (rx_if, self.queue),
+                (rx_if, self.index),
                 now_ns,
             );
         }

@@ -25,6 +25,7 @@ use crate::config::{
 use crate::counters::{CounterTotals, WorkerCounters};
 use crate::nat44::{self, Nat44Config, Nat44Table, NatInterfaceRole, NatProtocol, NatTimeouts};
 use crate::node::InputKind;
+use crate::pipeline::WorkerThread;
 use crate::runtime::{Mailbox, Publisher};
 use crate::stages::drop_reason_text;
 use crate::types::{IfIndex, MacAddr};
@@ -343,7 +344,12 @@ impl Control {
                 _ => Err("the workers are not running".into()),
             };
         }
-        let several = self.workers.len() > 1;
+        // VPP heads every thread's trace, even a lone one's; NAT44 sessions name their
+        // thread themselves; the rest get a header when there are several workers.
+        let (trace, several) = (
+            matches!(question, WorkerQuestion::ShowTrace { .. }),
+            self.workers.len() > 1 && !matches!(question, WorkerQuestion::NatSessions { .. }),
+        );
         let mut out = String::new();
         for (n, worker) in self.workers.iter().enumerate() {
             let answer = worker
@@ -356,10 +362,16 @@ impl Control {
                         WORKER_ANSWER_TIMEOUT.as_secs()
                     )
                 })??;
-            if several && !answer.is_empty() {
+            let thread = WorkerThread(n as u16);
+            if trace {
                 let _ = writeln!(
                     out,
-                    "------------------- thread {n} (lcore {}) -------------------",
+                    "------------------- Start of {thread} -------------------"
+                );
+            } else if several && !answer.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "------------------- {thread} (lcore {}) -------------------",
                     worker.lcore
                 );
             }
@@ -644,9 +656,10 @@ impl Control {
             Command::ShowNat44Summary => self.ask_all(WorkerQuestion::NatSummary),
             Command::ShowFlowCache => self.ask_all(WorkerQuestion::FlowCache),
             Command::ShowNat44StaticMappings => Ok(nat44::show::static_mappings(&self.nat)),
-            Command::ShowNat44Sessions { detail } => {
-                self.ask_all(WorkerQuestion::NatSessions { detail })
-            }
+            Command::ShowNat44Sessions { detail } => Ok(format!(
+                "NAT44 sessions:\n{}",
+                self.ask_all(WorkerQuestion::NatSessions { detail })?
+            )),
             Command::Nat44DelSession { addr, port, proto } => {
                 self.ask_all(WorkerQuestion::NatDeleteSession { addr, port, proto })
             }

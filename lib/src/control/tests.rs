@@ -2124,3 +2124,67 @@ fn static_mapping_local_end_is_translated_only_toward_outside() {
     assert_eq!(ip.src(), "10.1.1.5".parse::<Ipv4Addr>().unwrap());
     assert_eq!(u16::from_be_bytes([out[34], out[35]]), 8080);
 }
+
+/// Two workers on their own threads, as the app launches them: `show trace` heads each
+/// thread's part as VPP does, even an empty one; NAT44 sessions name their thread in
+/// their own header; other answers get a thread header when there are several workers.
+#[test]
+fn answers_from_several_workers_name_their_threads_as_vpp() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (mut control, _, _) = seed_node();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for index in 0..2u16 {
+        let link = WorkerLink {
+            lcore: u32::from(index) + 1,
+            counters: Arc::new(WorkerCounters::new()),
+            mailbox: Mailbox::new(),
+        };
+        control.add_worker(link.clone());
+        let (stop, publisher) = (stop.clone(), control.publisher());
+        threads.push(std::thread::spawn(move || {
+            let sizes = crate::pipeline::WorkerSizes {
+                index,
+                count: 2,
+                ..Default::default()
+            };
+            let mut worker = Worker::with_sizes(ticks, sizes);
+            let snapshot = publisher.current();
+            while !stop.load(Ordering::Relaxed) {
+                link.mailbox.serve(|q| worker.answer(q, &snapshot, NOW));
+                std::thread::yield_now();
+            }
+        }));
+    }
+    control.workers_started();
+    let trace = control.execute_line("show trace").unwrap();
+    let nat = control.execute_line("show nat44 sessions").unwrap();
+    let cache = control.execute_line("show flow-cache").unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        trace,
+        "------------------- Start of thread 1 podfwd_wk_0 -------------------\n\
+         No packets in trace buffer\n\
+         ------------------- Start of thread 2 podfwd_wk_1 -------------------\n\
+         No packets in trace buffer\n"
+    );
+    assert_eq!(
+        nat,
+        "NAT44 sessions:\n-------- thread 1 podfwd_wk_0: 0 sessions --------\n\
+         -------- thread 2 podfwd_wk_1: 0 sessions --------\n"
+    );
+    assert!(
+        cache.starts_with(
+            "------------------- thread 1 podfwd_wk_0 (lcore 1) -------------------\n"
+        ),
+        "{cache}"
+    );
+    assert!(
+        cache
+            .contains("\n------------------- thread 2 podfwd_wk_1 (lcore 2) -------------------\n"),
+        "{cache}"
+    );
+}

@@ -155,8 +155,12 @@ pub fn static_mappings(table: &Nat44Table) -> String {
 }
 
 /// `show nat44 sessions [detail]` for one worker, its sessions grouped by inside
-/// address as VPP groups them by user.
-pub fn sessions(worker: &Nat44Worker, worker_index: u16, detail: bool) -> String {
+/// address as VPP groups them by user; the executor heads the workers' parts.
+pub fn sessions(
+    worker: &Nat44Worker,
+    thread: crate::pipeline::WorkerThread,
+    detail: bool,
+) -> String {
     let table = worker.sessions();
     let mut users: BTreeMap<Ipv4Addr, Vec<(u32, Session)>> = BTreeMap::new();
     for index in table.indices() {
@@ -164,12 +168,8 @@ pub fn sessions(worker: &Nat44Worker, worker_index: u16, detail: bool) -> String
             users.entry(s.in_local).or_default().push((index, *s));
         }
     }
-    let mut out = String::from("NAT44 sessions:\n");
-    let _ = writeln!(
-        out,
-        "-------- thread {worker_index}: {} sessions --------",
-        table.len()
-    );
+    let mut out = String::new();
+    let _ = writeln!(out, "-------- {thread}: {} sessions --------", table.len());
     for (user, mut list) in users {
         list.sort_by_key(|(i, _)| *i);
         let statics = list.iter().filter(|(_, s)| s.has(flags::STATIC)).count();
