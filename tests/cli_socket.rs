@@ -144,9 +144,29 @@ fn every_command_family_works_through_the_socket() {
         .ok("show nat44 summary")
         .contains("sessions: 0 (limit"));
     assert!(podfwd.ok("show version").contains("DPDK 22.11"));
-    assert!(podfwd.ok("show threads").contains("worker"));
+    // VPP's columns; both threads have stored their LWP and run SCHED_OTHER.
+    let threads = podfwd.ok("show threads");
+    let rows: Vec<Vec<&str>> = threads
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{threads}");
+    assert!(threads.starts_with("ID     Name                Type        LWP     Sched Policy"));
+    assert_eq!(rows[1][..2], ["0", "podfwd_main"], "{threads}");
+    assert_eq!(rows[2][..3], ["1", "podfwd_wk_0", "workers"], "{threads}");
+    for (row, lwp_col) in [(&rows[1], 2), (&rows[2], 3)] {
+        assert!(row[lwp_col].parse::<u32>().is_ok(), "{threads}");
+        assert_eq!(row[lwp_col + 1..lwp_col + 3], ["other", "(0)"], "{threads}");
+    }
     podfwd.ok("show errors");
-    podfwd.ok("show runtime");
+    let runtime = podfwd.ok("show runtime");
+    assert!(runtime.contains("   State   "), "{runtime}");
+    let trace = podfwd.ok("show trace");
+    assert!(
+        trace
+            .starts_with("------------------- Start of thread 1 podfwd_wk_0 -------------------\n"),
+        "{trace}"
+    );
     assert!(podfwd.ok("help").contains("show ip fib"));
 
     // Live changes, seen by the next show.

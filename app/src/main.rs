@@ -3,7 +3,7 @@
 #![deny(unsafe_code)]
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
 use clap::Parser;
@@ -24,7 +24,7 @@ use podfwd_app::dpdk::{lcore, signal};
 use podfwd_app::forward::{InterfaceCounters, WorkerConfig, WorkerPort};
 use podfwd_app::hardware::{HardwareCommands, Interface};
 use podfwd_app::options::AppOptions;
-use podfwd_app::pipeline::{AppPlatform, PipelineProcessor};
+use podfwd_app::pipeline::{AppPlatform, PipelineProcessor, ThreadRow};
 
 /// Session tables and the FIB are big: they live on (transparent) huge pages.
 #[global_allocator]
@@ -271,14 +271,29 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                 code: 2,
             })?;
     }
-    let mut lcores = vec![(lcore::main_lcore(), "main (console)".to_owned())];
-    lcores.extend(workers.iter().map(|&l| (l, "worker".to_owned())));
+    let thread_row = |worker: Option<u16>, lcore: u32| ThreadRow {
+        worker,
+        lcore,
+        cpu: lcore::cpu_of(lcore),
+        socket: lcore::socket_of(lcore),
+        lwp: Arc::new(AtomicI32::new(0)),
+    };
+    let main_thread = thread_row(None, lcore::main_lcore());
+    main_thread.lwp.store(lcore::thread_id(), Ordering::Relaxed);
+    let mut threads = vec![main_thread];
+    threads.extend(
+        workers
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| thread_row(Some(i as u16), l)),
+    );
+    let worker_lwps: Vec<Arc<AtomicI32>> = threads[1..].iter().map(|t| t.lwp.clone()).collect();
     let platform = AppPlatform {
         hardware: HardwareCommands {
             interfaces: interfaces.clone(),
             workers: worker_counters.clone(),
         },
-        lcores,
+        threads,
     };
     let mut control = Control::new(plane, Box::new(platform));
     control.set_worker_count(workers.len());
@@ -360,7 +375,12 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             learned_tx.clone(),
         );
         info!("launch worker lcore {lcore_id}: queue {queue} on every port");
-        match lcore::launch(lcore_id, move || forward::run_worker(config, processor)) {
+        let lwp = worker_lwps[queue].clone();
+        let job = move || {
+            lwp.store(lcore::thread_id(), Ordering::Relaxed);
+            forward::run_worker(config, processor)
+        };
+        match lcore::launch(lcore_id, job) {
             Ok(handle) => launched.push(handle),
             Err(e) => {
                 stop.store(true, Ordering::Relaxed);

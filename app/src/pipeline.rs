@@ -3,6 +3,7 @@
 //! The app numbers interfaces from 0 in its table; the lib's `IfIndex` (VPP's
 //! `sw_if_index`) starts at 1 for the same order, so the two differ by one.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
@@ -98,7 +99,88 @@ impl BurstProcessor for PipelineProcessor {
 /// The executor's view of the DPDK side.
 pub struct AppPlatform {
     pub hardware: HardwareCommands,
-    pub lcores: Vec<(u32, String)>,
+    /// The main lcore's thread first, then the workers', in thread order.
+    pub threads: Vec<ThreadRow>,
+}
+
+/// One row of `show threads`.
+#[derive(Debug)]
+pub struct ThreadRow {
+    /// `None` for the main thread, else the worker's index.
+    pub worker: Option<u16>,
+    pub lcore: u32,
+    pub cpu: i32,
+    pub socket: i32,
+    /// The thread's kernel id, 0 until the thread has stored it (a worker does as it
+    /// starts).
+    pub lwp: Arc<AtomicI32>,
+}
+
+/// `show threads` in VPP's columns (`%-7s%-20s%-12s%-8s%-25s%-7s%-7s%-7s%-10s`), the
+/// scheduling policy read from `/proc`.
+pub fn format_threads(rows: &[ThreadRow], sched: impl Fn(i32) -> Option<String>) -> String {
+    let line = |cols: [&str; 9]| {
+        let [id, name, kind, lwp, policy, lcore, core, socket, state] = cols;
+        let text = format!(
+            "{id:<7}{name:<20}{kind:<12}{lwp:<8}{policy:<25}{lcore:<7}{core:<7}{socket:<7}{state:<10}"
+        );
+        format!("{}\n", text.trim_end())
+    };
+    let mut out = line([
+        "ID",
+        "Name",
+        "Type",
+        "LWP",
+        "Sched Policy (Priority)",
+        "lcore",
+        "Core",
+        "Socket",
+        "State",
+    ]);
+    for (n, row) in rows.iter().enumerate() {
+        let (name, kind) = match row.worker {
+            None => ("podfwd_main".to_owned(), ""),
+            Some(i) => (format!("podfwd_wk_{i}"), "workers"),
+        };
+        let lwp = row.lwp.load(Ordering::Relaxed);
+        let (lwp, policy) = if lwp > 0 {
+            (lwp.to_string(), sched(lwp).unwrap_or_else(|| "-".into()))
+        } else {
+            ("-".into(), "-".into())
+        };
+        out.push_str(&line([
+            &n.to_string(),
+            &name,
+            kind,
+            &lwp,
+            &policy,
+            &row.lcore.to_string(),
+            &row.cpu.to_string(),
+            &row.socket.to_string(),
+            "",
+        ]));
+    }
+    out
+}
+
+/// A thread's policy and real-time priority as VPP prints them (`other (0)`), from
+/// `/proc/self/task/TID/stat`: fields 40 (rt_priority) and 41 (policy), counted after
+/// the command name, which may hold spaces and parentheses.
+pub fn sched_policy(stat: &str) -> Option<String> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Field 3 (state) is the first after the name.
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let rt_priority: u32 = fields.get(40 - 3)?.parse().ok()?;
+    let policy = match fields.get(41 - 3)?.parse::<u32>().ok()? {
+        0 => "other",
+        1 => "fifo",
+        2 => "rr",
+        3 => "batch",
+        5 => "idle",
+        6 => "deadline",
+        _ => "unknown",
+    };
+    Some(format!("{policy} ({rt_priority})"))
 }
 
 impl Platform for AppPlatform {
@@ -111,14 +193,10 @@ impl Platform for AppPlatform {
     }
 
     fn threads(&self) -> String {
-        let mut out = String::from("ID     Name                Type        LWP     lcore\n");
-        for (n, (lcore, role)) in self.lcores.iter().enumerate() {
-            out.push_str(&format!(
-                "{n:<6} {role:<19} {:<11} {:<7} {lcore}\n",
-                "dpdk", "-"
-            ));
-        }
-        out
+        format_threads(&self.threads, |tid| {
+            let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+            sched_policy(&stat)
+        })
     }
 
     fn versions(&self) -> String {
@@ -131,5 +209,48 @@ impl Platform for AppPlatform {
 
     fn tx_errors(&self, if_index: IfIndex) -> u64 {
         self.hardware.tx_errors(if_index.as_usize().wrapping_sub(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `/proc/self/task/TID/stat` line whose command name holds a space and a `)`.
+    const STAT: &str = "4242 (lcore-worker) 1) R 1 4242 4242 0 -1 4194368 95 0 0 0 \
+        312 5 0 0 20 0 3 0 1797 1234567 300 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 \
+        0 -1 1 0 0 0 0 0 0 0 0 0 0 0 0";
+
+    #[test]
+    fn sched_policy_reads_rt_priority_and_policy_after_the_name() {
+        assert_eq!(sched_policy(STAT).as_deref(), Some("other (0)"));
+        let fifo = STAT.replace("-1 1 0 0 0", "-1 1 10 1 0");
+        assert_eq!(sched_policy(&fifo).as_deref(), Some("fifo (10)"));
+        assert_eq!(sched_policy("4242 (x) R 1 2"), None);
+        assert_eq!(sched_policy("no name at all"), None);
+    }
+
+    #[test]
+    fn show_threads_has_vpps_columns() {
+        let row = |worker, lcore, lwp| ThreadRow {
+            worker,
+            lcore,
+            cpu: lcore as i32,
+            socket: 0,
+            lwp: Arc::new(AtomicI32::new(lwp)),
+        };
+        let rows = [
+            row(None, 0, 1009),
+            row(Some(0), 1, 1011),
+            row(Some(1), 2, 0),
+        ];
+        let text = format_threads(&rows, |tid| (tid == 1011).then(|| "other (0)".into()));
+        let expected = [
+            "ID     Name                Type        LWP     Sched Policy (Priority)  lcore  Core   Socket State",
+            "0      podfwd_main                     1009    -                        0      0      0",
+            "1      podfwd_wk_0         workers     1011    other (0)                1      1      0",
+            "2      podfwd_wk_1         workers     -       -                        2      2      0",
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     }
 }

@@ -34,6 +34,18 @@ pub fn current() -> LcoreId {
     unsafe { sys::podfwd_lcore_id() }
 }
 
+/// The CPU an lcore runs on (the first of its set when `--lcores` gives several).
+pub fn cpu_of(lcore: LcoreId) -> i32 {
+    // SAFETY: pure lookup in EAL configuration.
+    unsafe { sys::rte_lcore_to_cpu_id(lcore as c_int) }
+}
+
+/// The calling thread's kernel id (its LWP), for `show threads`.
+pub fn thread_id() -> i32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    unsafe { libc::gettid() }
+}
+
 /// NUMA socket of an lcore.
 pub fn socket_of(lcore: LcoreId) -> i32 {
     // SAFETY: pure lookup in EAL configuration.
