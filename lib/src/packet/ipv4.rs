@@ -79,15 +79,15 @@ impl fmt::Display for Protocol {
 /// 2. [`BadVersion`](Ipv4Error::BadVersion): version is not 4;
 /// 3. [`IhlBelowFive`](Ipv4Error::IhlBelowFive): header length below 20 bytes;
 /// 4. [`OptionsTruncated`](Ipv4Error::OptionsTruncated): the options run past the frame;
-/// 5. [`BadChecksum`](Ipv4Error::BadChecksum): the header checksum is wrong (only with
-///    [`Ipv4Packet::new_verified`]);
-/// 6. [`TotalLengthBelowHeader`](Ipv4Error::TotalLengthBelowHeader): total length below
+/// 5. [`TotalLengthBelowHeader`](Ipv4Error::TotalLengthBelowHeader): total length below
 ///    20 or below the header length;
-/// 7. [`TotalLengthExceedsFrame`](Ipv4Error::TotalLengthExceedsFrame): total length past
-///    the end of the frame.
+/// 6. [`TotalLengthExceedsFrame`](Ipv4Error::TotalLengthExceedsFrame): total length past
+///    the end of the frame;
+/// 7. [`BadChecksum`](Ipv4Error::BadChecksum): the header checksum is wrong (only with
+///    [`Ipv4Packet::new_verified`]).
 ///
-/// The checksum comes before the length checks, as in VPP, so a corrupted length field is
-/// reported as the corruption it is.
+/// The length errors win over a bad checksum, as in VPP's ip4-input (each later check
+/// there overwrites the error of an earlier one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ipv4Error {
     Truncated,
@@ -147,15 +147,15 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         if header_len > bytes.len() {
             return Err(Ipv4Error::OptionsTruncated);
         }
-        if verify_checksum && checksum::checksum(&bytes[..header_len]) != 0 {
-            return Err(Ipv4Error::BadChecksum);
-        }
         let total_len = usize::from(self.total_len());
         if total_len < header_len {
             return Err(Ipv4Error::TotalLengthBelowHeader);
         }
         if total_len > bytes.len() {
             return Err(Ipv4Error::TotalLengthExceedsFrame);
+        }
+        if verify_checksum && checksum::checksum(&bytes[..header_len]) != 0 {
+            return Err(Ipv4Error::BadChecksum);
         }
         Ok(())
     }
@@ -520,6 +520,16 @@ mod tests {
         assert_eq!(
             Ipv4Packet::new_verified(&bytes[..]).unwrap_err(),
             Ipv4Error::TotalLengthBelowHeader
+        );
+    }
+
+    #[test]
+    fn a_bad_length_is_reported_before_a_bad_checksum() {
+        let mut bytes = syn_ip();
+        Ipv4Packet::new_unchecked(&mut bytes[..]).set_total_len(61);
+        assert_eq!(
+            Ipv4Packet::new_verified(&bytes[..]).unwrap_err(),
+            Ipv4Error::TotalLengthExceedsFrame
         );
     }
 

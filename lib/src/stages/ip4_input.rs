@@ -1,11 +1,16 @@
 //! ip4-input: the validity checks of RFC 1812 §5.2.2 on every live packet.
 //!
 //! Checks, in order (the first failure is the reason; see [`Ipv4Error`]): frame shorter
-//! than 20 bytes, version ≠ 4, IHL < 5, options past the frame, bad header checksum, total
-//! length < header length, total length > frame. A frame longer than the total length
-//! (Ethernet padding) is trimmed to it. Options are checked for length only and forwarded
-//! untouched. The TTL is checked where a packet is known to be forwarded, in ip4-rewrite
-//! (a packet to one of our addresses may arrive with TTL 1).
+//! than 20 bytes, version ≠ 4, IHL < 5, options past the frame, total length < header
+//! length, total length > frame, bad header checksum. Then, as VPP's ip4-input: a fragment
+//! at offset 1 (8 bytes) is dropped, since it can only serve to overwrite the TCP flags
+//! of the first fragment (RFC 1858), and TTL 0 is answered with time exceeded. A frame
+//! longer than the total length (Ethernet padding) is trimmed to it. Options are checked
+//! for length only and forwarded untouched. TTL 1 is checked where a packet is known to be
+//! forwarded, in ip4-rewrite (a packet to one of our addresses may arrive with TTL 1).
+//!
+//! VPP lets TTL 0 win over a bad checksum and sends time exceeded about the corrupted
+//! header; podfwd answers only headers that verify.
 
 use super::{drop, Context};
 use crate::buffer::PacketBuf;
@@ -13,6 +18,7 @@ use crate::burst::{Burst, Disposition};
 use crate::node::NodeId;
 use crate::node_errors;
 use crate::packet::ipv4::{Ipv4Error, Ipv4Packet};
+use crate::stages::icmp_error::IcmpErrorKind;
 use crate::trace::{Headers, TraceRecord};
 use std::fmt;
 
@@ -26,6 +32,7 @@ node_errors! {
         BadChecksum => "bad ip4 checksum",
         TotalLengthBelowHeader => "ip4 length < header length",
         TotalLengthExceedsFrame => "ip4 length > l2 length",
+        FragmentOffsetOne => "ip4 fragment offset == 1",
     }
 }
 
@@ -68,13 +75,19 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         }
         let l3 = burst.get(i).map_or(0, |m| usize::from(m.l3_offset));
         let checked = match pkt.data().get(l3..) {
-            Some(bytes) => Ipv4Packet::new_verified(bytes).map(|p| usize::from(p.total_len())),
+            Some(bytes) => Ipv4Packet::new_verified(bytes)
+                .map(|p| (usize::from(p.total_len()), p.fragment_offset(), p.ttl())),
             None => Err(Ipv4Error::Truncated),
         };
         match checked {
-            Ok(total_len) => {
+            Ok((total_len, fragment_offset, ttl)) => {
                 if pkt.data().len() > l3 + total_len {
                     pkt.set_len(l3 + total_len);
+                }
+                if fragment_offset == 1 {
+                    drop(burst, i, Ip4InputError::FragmentOffsetOne);
+                } else if ttl == 0 {
+                    burst.set_disposition(i, Disposition::ToIcmpError(IcmpErrorKind::TimeExceeded));
                 }
             }
             Err(e) => drop(burst, i, Ip4InputError::from(e)),
@@ -199,6 +212,50 @@ mod tests {
             ip.fill_checksum();
         });
         assert_eq!(run(f).0, dropped(Ip4InputError::TotalLengthExceedsFrame));
+    }
+
+    #[test]
+    fn a_bad_length_wins_over_a_bad_checksum_as_in_vpp() {
+        let f = edited(|ip| ip.set_total_len(61));
+        assert_eq!(run(f).0, dropped(Ip4InputError::TotalLengthExceedsFrame));
+        let f = edited(|ip| ip.set_total_len(19));
+        assert_eq!(run(f).0, dropped(Ip4InputError::TotalLengthBelowHeader));
+    }
+
+    #[test]
+    fn fragment_at_offset_one_is_dropped() {
+        for (offset, more) in [(1, false), (1, true)] {
+            let f = edited(|ip| {
+                ip.set_fragment(false, more, offset);
+                ip.fill_checksum();
+            });
+            assert_eq!(run(f).0, dropped(Ip4InputError::FragmentOffsetOne));
+        }
+        let f = edited(|ip| {
+            ip.set_fragment(false, false, 2);
+            ip.fill_checksum();
+        });
+        assert_eq!(run(f).0, Disposition::Continue);
+    }
+
+    #[test]
+    fn ttl_zero_is_time_exceeded_and_one_goes_on() {
+        let f = edited(|ip| {
+            ip.set_ttl(0);
+            ip.fill_checksum();
+        });
+        assert_eq!(
+            run(f).0,
+            Disposition::ToIcmpError(IcmpErrorKind::TimeExceeded)
+        );
+        // Only verified headers are answered.
+        let f = edited(|ip| ip.set_ttl(0));
+        assert_eq!(run(f).0, dropped(Ip4InputError::BadChecksum));
+        let f = edited(|ip| {
+            ip.set_ttl(1);
+            ip.fill_checksum();
+        });
+        assert_eq!(run(f).0, Disposition::Continue);
     }
 
     #[test]
