@@ -128,6 +128,24 @@ impl Ipv4Prefix {
     pub const fn contains(&self, ip: Ipv4Addr) -> bool {
         (ip.to_bits() ^ self.addr.to_bits()) & self.mask() == 0
     }
+
+    /// The subnet's network and broadcast addresses, which no host on it may use: only
+    /// for /30 and shorter (a /31 has two hosts and no broadcast, RFC 3021).
+    pub const fn subnet_ends(&self) -> Option<[Ipv4Addr; 2]> {
+        if self.len > 30 {
+            return None;
+        }
+        let network = self.addr.to_bits() & self.mask();
+        Some([
+            Ipv4Addr::from_bits(network),
+            Ipv4Addr::from_bits(network | !self.mask()),
+        ])
+    }
+
+    /// Whether `ip` is on this subnet and may be a host there.
+    pub fn has_host(&self, ip: Ipv4Addr) -> bool {
+        self.contains(ip) && !self.subnet_ends().is_some_and(|ends| ends.contains(&ip))
+    }
 }
 
 impl fmt::Display for Ipv4Prefix {
@@ -210,6 +228,32 @@ mod tests {
         assert_eq!(e, "MAC 02:fe:16:3f:5f: has 5 octets, expected 6");
         assert!("02:fe:16:3f:5f:zz".parse::<MacAddr>().is_err());
         assert!("02:fe:16:3f:5f:100".parse::<MacAddr>().is_err());
+    }
+
+    #[test]
+    fn subnet_ends_are_network_and_broadcast_up_to_slash_30() {
+        let p = |s: &str| s.parse::<Ipv4Prefix>().unwrap();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(
+            p("10.1.1.1/24").subnet_ends(),
+            Some([ip("10.1.1.0"), ip("10.1.1.255")])
+        );
+        assert_eq!(
+            p("10.1.1.6/30").subnet_ends(),
+            Some([ip("10.1.1.4"), ip("10.1.1.7")])
+        );
+        assert_eq!(p("10.1.1.1/31").subnet_ends(), None);
+        assert_eq!(p("10.1.1.1/32").subnet_ends(), None);
+        assert_eq!(
+            p("0.0.0.0/0").subnet_ends(),
+            Some([ip("0.0.0.0"), ip("255.255.255.255")])
+        );
+        let net = p("10.1.1.1/24");
+        assert!(net.has_host(ip("10.1.1.254")));
+        assert!(!net.has_host(ip("10.1.1.255")));
+        assert!(!net.has_host(ip("10.1.1.0")));
+        assert!(!net.has_host(ip("10.1.2.1")));
+        assert!(p("10.1.1.0/31").has_host(ip("10.1.1.0")));
     }
 
     #[test]

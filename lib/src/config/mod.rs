@@ -435,7 +435,7 @@ impl ControlPlane {
         let Some(interface) = interface_at(&self.interfaces, if_index) else {
             return false;
         };
-        let on_subnet = interface.addresses.iter().any(|a| a.network().contains(ip));
+        let on_subnet = interface.addresses.iter().any(|a| a.has_host(ip));
         if !on_subnet || not_unicast(ip).is_some() || mac.is_multicast() {
             return false;
         }

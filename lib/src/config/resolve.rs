@@ -66,6 +66,18 @@ pub(super) fn build_fib(
                 };
                 offer(*address, RouteSource::Interface, Candidate::Ready(glean));
             }
+            // As VPP: the subnet's network and broadcast addresses are drops, so a
+            // packet to them is neither glean'd (an ARP request for the broadcast
+            // address) nor forwarded (directed broadcast is off, as VPP's default).
+            for end in address.subnet_ends().into_iter().flatten() {
+                if end != address.addr {
+                    offer(
+                        Ipv4Prefix::host(end),
+                        RouteSource::Interface,
+                        Candidate::Ready(Adjacency::Drop),
+                    );
+                }
+            }
             let receive = Adjacency::Receive {
                 if_index: interface.index,
             };

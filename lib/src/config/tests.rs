@@ -774,3 +774,37 @@ fn show_interface_address_lists_state_and_addresses() {
         "tap0 (up):\n  L3 172.30.1.1/24\ntap1 (dn):\ntap2 (up):\n  L3 10.1.1.1/24\n"
     );
 }
+
+/// As VPP: a connected /30-or-shorter subnet's network and broadcast addresses are
+/// drops (neither glean'd nor forwarded), and nobody there is learnt as a neighbour.
+#[test]
+fn subnet_network_and_broadcast_addresses_are_drops() {
+    let mut cp = seed();
+    let snapshot = cp.snapshot();
+    for end in ["172.30.1.0", "172.30.1.255"] {
+        let adj = snapshot.fib.lookup(ip(end));
+        assert_eq!(*snapshot.fib.adjacency(adj), Adjacency::Drop, "{end}");
+        assert!(!cp.learn_neighbor(IfIndex(1), ip(end), mac("02:00:00:00:00:09")));
+    }
+    let adj = snapshot.fib.lookup(ip("172.30.1.254"));
+    assert!(
+        matches!(snapshot.fib.adjacency(adj), Adjacency::Glean { .. }),
+        "the rest of the subnet still gleans"
+    );
+    // A /31 has no network or broadcast address (RFC 3021): both ends are hosts.
+    cp.add_address("tap0", prefix("192.168.7.0/31")).unwrap();
+    let snapshot = cp.snapshot();
+    let adj = snapshot.fib.lookup(ip("192.168.7.1"));
+    assert!(matches!(
+        snapshot.fib.adjacency(adj),
+        Adjacency::Glean { .. }
+    ));
+    // An address that is itself the subnet's first address stays a receive.
+    cp.add_address("tap0", prefix("192.168.8.0/24")).unwrap();
+    let snapshot = cp.snapshot();
+    let adj = snapshot.fib.lookup(ip("192.168.8.0"));
+    assert!(matches!(
+        snapshot.fib.adjacency(adj),
+        Adjacency::Receive { .. }
+    ));
+}
