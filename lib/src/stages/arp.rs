@@ -39,6 +39,8 @@ node_errors! {
         NoSourceAddress => "ARP request not sent: no interface address",
         NoRoom => "ARP request does not fit the buffer",
         LearnQueueFull => "ARP learn queue full",
+        L2AddressMismatch => "ARP hw addr does not match L2 frame src addr",
+        SenderIsLocal => "IP4 source address matches local interface",
     }
 }
 
@@ -235,6 +237,7 @@ impl Arp {
         itf: &InterfaceConfig,
         frame: &mut EthernetFrame<&mut [u8]>,
     ) -> (Action, Option<(Operation, Ipv4Addr, MacAddr, Ipv4Addr)>) {
+        let frame_source = frame.source();
         let Ok(mut packet) = ArpPacket::new_checked(frame.payload_mut()) else {
             return (Action::Dropped(ArpError::Truncated), None);
         };
@@ -254,7 +257,15 @@ impl Arp {
         if !itf.addresses.iter().any(|p| p.addr == target_ip) {
             return (Action::Dropped(ArpError::NotForUs), seen);
         }
-        let on_subnet = itf.addresses.iter().any(|p| p.contains(sender_ip))
+        // As VPP's arp-input: a sender that names another MAC than the frame's source,
+        // or claims one of our addresses, would poison the neighbour table.
+        if sender_mac != frame_source {
+            return (Action::Dropped(ArpError::L2AddressMismatch), seen);
+        }
+        if itf.addresses.iter().any(|p| p.addr == sender_ip) {
+            return (Action::Dropped(ArpError::SenderIsLocal), seen);
+        }
+        let on_subnet = itf.addresses.iter().any(|p| p.has_host(sender_ip))
             && !sender_ip.is_unspecified()
             && sender_mac.is_unicast()
             && sender_mac != MacAddr::ZERO;
@@ -465,6 +476,43 @@ mod tests {
             input(&mut stage, &snapshot(), TAP0, request).0,
             dropped(ArpError::SenderNotLocal)
         );
+    }
+
+    #[test]
+    fn sender_on_the_subnet_but_its_network_or_broadcast_address() {
+        for last in [0, 255] {
+            let mut stage = Arp::new();
+            let sender = Ipv4Addr::new(172, 30, 1, last);
+            let request = spec_frames::arp_request(HOST_MAC, sender, TAP0_IP);
+            assert_eq!(
+                input(&mut stage, &snapshot(), TAP0, request).0,
+                dropped(ArpError::SenderNotLocal)
+            );
+            assert!(stage.learned().is_empty());
+        }
+    }
+
+    #[test]
+    fn sender_mac_other_than_the_frames_source_is_refused() {
+        let mut stage = Arp::new();
+        let mut request = spec_frames::arp_request(HOST_MAC, HOST_NEXT_HOP, TAP0_IP);
+        request[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0x66]);
+        assert_eq!(
+            input(&mut stage, &snapshot(), TAP0, request).0,
+            dropped(ArpError::L2AddressMismatch)
+        );
+        assert!(stage.learned().is_empty());
+    }
+
+    #[test]
+    fn sender_claiming_our_address_is_refused() {
+        let mut stage = Arp::new();
+        let request = spec_frames::arp_request(HOST_MAC, TAP0_IP, TAP0_IP);
+        assert_eq!(
+            input(&mut stage, &snapshot(), TAP0, request).0,
+            dropped(ArpError::SenderIsLocal)
+        );
+        assert!(stage.learned().is_empty());
     }
 
     #[test]
