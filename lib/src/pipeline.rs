@@ -952,7 +952,7 @@ Packet 1
         assert_eq!((ip.src(), ip.dst()), (TAP2_IP, CLIENT_IP));
         let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
         assert_eq!(icmp.msg_type(), MessageType::TimeExceeded);
-        assert_eq!(icmp.data(), &syn[14..14 + 28]);
+        assert_eq!(icmp.data(), &syn[14..]);
         let errors = worker.counters().totals().format_errors(drop_reason_text);
         assert!(
             errors.contains("ip4 ttl <= 1, time exceeded sent"),

@@ -1,7 +1,8 @@
 //! ip4-icmp-error: time exceeded, destination unreachable (no route) and fragmentation
 //! needed, built in the offending packet's own buffer.
 //!
-//! The error quotes the offending IP header and the first 8 bytes of its payload (RFC 792),
+//! The error quotes as much of the offending packet as fits in a 576-byte datagram
+//! (RFC 1812 §4.3.2.3, as VPP and Linux do; RFC 792's header plus 8 bytes is the least),
 //! comes from an address of the interface the packet arrived on, and then goes through
 //! ip4-lookup and ip4-rewrite like any packet. No error is sent about an ICMP error, a
 //! non-first fragment, or a packet whose source is not a unicast host (RFC 1812
@@ -118,8 +119,10 @@ impl fmt::Display for Trace {
 pub const ERRORS_PER_SECOND: u64 = 1000;
 pub const BURST_ALLOWANCE: u64 = 64;
 
-/// Bytes of payload quoted after the offending header (RFC 792).
-const QUOTED_PAYLOAD: usize = 8;
+/// The most an error datagram may be (RFC 1812 §4.3.2.3): its header, the ICMP header
+/// and the quote.
+const MAX_ERROR_DATAGRAM: usize = 576;
+const MAX_QUOTE: usize = MAX_ERROR_DATAGRAM - ipv4::MIN_HEADER_LEN - icmp::HEADER_LEN;
 const ERROR_TTL: u8 = 64;
 
 /// The stage, with its per-worker rate limiter.
@@ -211,7 +214,12 @@ impl IcmpError {
             return Outcome::Dropped(IcmpErrorError::NotSent);
         };
         let offender = original.src();
-        if !may_answer(&original) {
+        let subnet_broadcast = cx.snapshot.interfaces.iter().any(|itf| {
+            itf.addresses
+                .iter()
+                .any(|p| p.subnet_ends().is_some_and(|ends| ends.contains(&offender)))
+        });
+        if subnet_broadcast || !may_answer(&original) {
             return Outcome::Dropped(IcmpErrorError::NotSent);
         }
         let source = cx
@@ -227,8 +235,7 @@ impl IcmpError {
         let Some(source) = source else {
             return Outcome::Dropped(IcmpErrorError::NoSourceAddress);
         };
-        let quote_len =
-            (original.header_len() + QUOTED_PAYLOAD).min(usize::from(original.total_len()));
+        let quote_len = usize::from(original.total_len()).min(MAX_QUOTE);
         if !self.take_token(cx.now_ns) {
             return Outcome::Dropped(IcmpErrorError::RateLimited);
         }
@@ -275,7 +282,10 @@ impl IcmpError {
 /// source that is not a unicast host.
 fn may_answer<T: AsRef<[u8]>>(original: &Ipv4Packet<T>) -> bool {
     let src = original.src();
-    if src.is_unspecified() || src.is_broadcast() || src.is_multicast() || src.is_loopback() {
+    // 0/8 ("this network"), 127/8, 224/4 and 240/4 (with 255.255.255.255) never name a
+    // host to answer (RFC 1812 §5.3.7).
+    let first = src.octets()[0];
+    if first == 0 || first >= 240 || src.is_multicast() || src.is_loopback() {
         return false;
     }
     if original.is_non_first_fragment() {
@@ -315,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn time_exceeded_quotes_header_and_eight_bytes() {
+    fn time_exceeded_quotes_the_whole_short_packet() {
         let syn = spec_frames::syn();
         let (d, out) = answer(
             &mut IcmpError::new(),
@@ -324,18 +334,66 @@ mod tests {
             1,
         );
         assert_eq!(d, Disposition::Continue);
-        assert_eq!(out.len(), 14 + 20 + 8 + 20 + 8);
+        assert_eq!(out.len(), 14 + 20 + 8 + 60);
         let ip = Ipv4Packet::new_verified(&out[14..]).unwrap();
         assert_eq!(ip.src(), TAP2_IP);
         assert_eq!(ip.dst(), CLIENT_IP);
         assert_eq!(ip.protocol(), Protocol::Icmp);
         assert_eq!(ip.ttl(), 64);
-        assert_eq!(ip.total_len(), 56);
+        assert_eq!(ip.total_len(), 88);
         let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
         assert_eq!(icmp.msg_type(), MessageType::TimeExceeded);
         assert_eq!(icmp.code(), 0);
         assert!(icmp.verify_checksum());
-        assert_eq!(icmp.data(), &syn[14..14 + 28]);
+        assert_eq!(icmp.data(), &syn[14..]);
+    }
+
+    #[test]
+    fn a_long_packet_is_quoted_up_to_a_576_byte_error() {
+        // The SYN with 1000 bytes of payload: 1040 bytes of IP, quoted up to 548.
+        let mut f = spec_frames::syn();
+        f.extend((0..1000).map(|i| i as u8));
+        let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+        ip.set_total_len(1040);
+        ip.fill_checksum();
+        let (d, out) = answer(
+            &mut IcmpError::new(),
+            f.clone(),
+            IcmpErrorKind::TimeExceeded,
+            1,
+        );
+        assert_eq!(d, Disposition::Continue);
+        assert_eq!(out.len(), 14 + 576);
+        let ip = Ipv4Packet::new_verified(&out[14..]).unwrap();
+        assert_eq!(ip.total_len(), 576);
+        let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
+        assert!(icmp.verify_checksum());
+        assert_eq!(icmp.data(), &f[14..14 + 548]);
+    }
+
+    #[test]
+    fn no_error_to_a_source_that_is_no_host() {
+        // 10.1.1.255 is tap2's subnet broadcast, 10.1.1.0 its network address.
+        for src in [
+            "0.1.2.3",
+            "127.0.0.1",
+            "224.0.0.5",
+            "240.0.0.1",
+            "255.255.255.255",
+            "10.1.1.255",
+            "10.1.1.0",
+        ] {
+            let frame = spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+                src: src.parse().unwrap(),
+                ..spec_frames::syn_spec()
+            });
+            let (d, _) = answer(&mut IcmpError::new(), frame, IcmpErrorKind::TimeExceeded, 1);
+            assert_eq!(
+                d,
+                Disposition::Drop(DropReason::of(IcmpErrorError::NotSent)),
+                "{src}"
+            );
+        }
     }
 
     #[test]
