@@ -17,6 +17,8 @@ node_errors! {
         InterfaceDown => "interface is down",
         L3MacMismatch => "l3 mac mismatch",
         UnknownType => "unknown ethernet type",
+        UnknownVlan => "unknown vlan",
+        Ip4NotUnicast => "ip4 to a broadcast or multicast mac (not routed)",
     }
 }
 
@@ -38,7 +40,11 @@ impl fmt::Display for Trace {
 ///
 /// A unicast destination other than the interface's MAC is dropped (`l3 mac mismatch`),
 /// as a router's port in promiscuous mode (net_tap, pcap) sees other hosts' traffic;
-/// broadcast and multicast pass, since ARP requests arrive that way.
+/// broadcast and multicast pass for ARP, since requests arrive that way. IPv4 sent to a
+/// broadcast or multicast MAC is dropped: a router must not forward a link-layer
+/// broadcast nor answer it with an ICMP error (RFC 1812 §5.3.4, RFC 1122 §3.2.2), podfwd
+/// does no multicast, and nothing it listens to (ICMP echo) is reached that way. Tagged
+/// frames are refused as VPP refuses a VLAN no sub-interface matches.
 pub fn process<B: PacketBuf, const TRACE: bool>(
     burst: &mut Burst,
     pkts: &mut [B],
@@ -84,6 +90,11 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
             continue;
         }
         match ethertype {
+            // The spec's own tap0 MAC (01:23:45:67:89:42) has the group bit set: a
+            // frame to the interface's MAC is always ours.
+            EtherType::Ipv4 if !dst.is_unicast() && dst != our_mac => {
+                drop(burst, i, EthernetInputError::Ip4NotUnicast);
+            }
             EtherType::Ipv4 => {
                 if let Some(meta) = burst.meta_mut(i) {
                     meta.l3_offset = ethernet::HEADER_LEN as u16;
@@ -95,7 +106,8 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
                 }
                 burst.set_disposition(i, Disposition::ToArp);
             }
-            EtherType::Ipv6 | EtherType::Vlan | EtherType::Unknown(_) => {
+            EtherType::Vlan => drop(burst, i, EthernetInputError::UnknownVlan),
+            EtherType::Ipv6 | EtherType::Unknown(_) => {
                 drop(burst, i, EthernetInputError::UnknownType);
             }
         }
@@ -142,10 +154,38 @@ mod tests {
     }
 
     #[test]
-    fn broadcast_destination_is_accepted() {
-        let mut frame = spec_frames::syn();
-        frame[..6].copy_from_slice(&[0xff; 6]);
-        assert_eq!(run(&[frame]).disposition(0), Disposition::Continue);
+    fn ip4_to_a_broadcast_or_multicast_mac_is_not_routed() {
+        let mut broadcast = spec_frames::syn();
+        broadcast[..6].copy_from_slice(&[0xff; 6]);
+        let mut multicast = spec_frames::syn();
+        multicast[..6].copy_from_slice(&[0x01, 0x00, 0x5e, 0, 0, 1]);
+        let burst = run(&[broadcast, multicast]);
+        for i in 0..2 {
+            assert_eq!(
+                burst.disposition(i),
+                dropped(EthernetInputError::Ip4NotUnicast)
+            );
+        }
+    }
+
+    #[test]
+    fn an_interface_mac_with_the_group_bit_is_still_ours() {
+        // tap0's MAC in the spec is 01:23:45:67:89:42; the host's SYN-ACK comes to it.
+        let snap = snapshot();
+        let (burst, _, _) = run_stage(TAP0, &[spec_frames::syn_ack()], &snap, |b, p, cx| {
+            process::<_, false>(b, p, cx)
+        });
+        assert_eq!(burst.disposition(0), Disposition::Continue);
+    }
+
+    #[test]
+    fn tagged_frame_is_an_unknown_vlan() {
+        let mut tagged = spec_frames::syn();
+        tagged[12..14].copy_from_slice(&[0x81, 0x00]);
+        assert_eq!(
+            run(&[tagged]).disposition(0),
+            dropped(EthernetInputError::UnknownVlan)
+        );
     }
 
     #[test]
