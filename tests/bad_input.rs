@@ -52,6 +52,22 @@ fn malformed_eal_argument_fails_eal_init() {
     );
 }
 
+/// getopt permutes argv: the stray word is named even with EAL options after it.
+#[test]
+fn stray_eal_argument_is_named() {
+    let out = podfwd(
+        "bad_eal_stray",
+        &["-l", "0,1", "stray", "--vdev=net_null0"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        last_stderr_line(&out),
+        "podfwd: rte_eal_init failed on arguments [\"stray\"]: Invalid argument (errno 22); \
+         EAL options go before '--', app options after it"
+    );
+}
+
 #[test]
 fn missing_startup_file_is_named() {
     let out = podfwd(

@@ -64,10 +64,13 @@ impl Eal {
         let consumed = unsafe { dpdk_sys::rte_eal_init(argc, argv.as_mut_ptr()) };
         if consumed < 0 {
             let error = DpdkError::from_rte_errno("rte_eal_init", "");
-            let hint = if !hugepages_optional(eal_args) && no_free_hugepages() {
-                Some(NO_HUGEPAGES_HINT)
-            } else if error.errno == libc::EINVAL {
+            // EAL sets EINVAL for options it cannot parse, and other codes (EACCES,
+            // ENOMEM) when hugepage set-up fails: a bad option is not a hugepage
+            // problem on a host whose hugepages happen to be taken.
+            let hint = if error.errno == libc::EINVAL {
                 Some(BAD_ARGUMENT_HINT)
+            } else if !hugepages_optional(eal_args) && no_free_hugepages() {
+                Some(NO_HUGEPAGES_HINT)
             } else {
                 None
             };
@@ -78,7 +81,18 @@ impl Eal {
             // getopt stops at the first non-option; everything after it is not EAL's.
             // Dropping this cleans the half-used EAL up again.
             let _initialised = Eal { cleaned_up: false };
-            let rest: Vec<&str> = eal_args[consumed..].iter().map(String::as_str).collect();
+            // getopt moved the non-options to the end of argv, which EAL returned with
+            // its program name at [consumed]: the rest are argv's tail, not eal_args'.
+            let rest: Vec<String> = argv[consumed + 1..]
+                .iter()
+                // SAFETY: every pointer is one of `owned`'s NUL-terminated strings, leaked
+                // above; EAL only permuted them.
+                .map(|&p| {
+                    unsafe { std::ffi::CStr::from_ptr(p) }
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect();
             return Err(EalInitError {
                 error: DpdkError::new("rte_eal_init", format!("arguments {rest:?}"), libc::EINVAL),
                 hint: Some("EAL options go before '--', app options after it"),
