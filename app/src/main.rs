@@ -108,6 +108,15 @@ impl Drop for Dataplane {
     }
 }
 
+/// Sets the workers' stop flag when dropped; see its use in [`run`].
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 fn run(args: Vec<String>) -> Result<(), Failure> {
     let (program, eal_args, app_args) = options::split_args(args);
 
@@ -327,6 +336,9 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     let drain_ticks = dpdk::tsc_hz() * TX_DRAIN_MICROSECONDS / 1_000_000;
     let (learned_tx, learned_rx) = std::sync::mpsc::sync_channel(LEARN_QUEUE);
     let mut launched = Vec::with_capacity(workers.len());
+    // Declared after `launched`, so dropped before it: however `run` leaves from here
+    // on (an error, a panic), the workers are told to stop before their handles wait.
+    let _stop_workers = StopOnDrop(Arc::clone(&stop));
     for (queue, (&lcore_id, counters)) in workers.iter().zip(&worker_counters).enumerate() {
         let config = WorkerConfig {
             ports: interfaces
@@ -415,4 +427,41 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     info!("rte_eal_cleanup");
     eal.cleanup()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handle that waits for its thread when dropped, as `lcore::Launched` does.
+    struct JoinOnDrop(Option<std::thread::JoinHandle<()>>);
+
+    impl Drop for JoinOnDrop {
+        fn drop(&mut self) {
+            if let Some(handle) = self.0.take() {
+                handle.join().unwrap();
+            }
+        }
+    }
+
+    fn leave_early(stop: Arc<AtomicBool>) -> Result<(), String> {
+        let mut launched = Vec::new();
+        let _stop_workers = StopOnDrop(Arc::clone(&stop));
+        let flag = Arc::clone(&stop);
+        launched.push(JoinOnDrop(Some(std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::yield_now();
+            }
+        }))));
+        Err("a later worker failed".into())
+    }
+
+    #[test]
+    fn leaving_after_launch_stops_the_workers_before_waiting() {
+        let stop = Arc::new(AtomicBool::new(false));
+        // Without the guard this never returns: the handle waits for a thread that
+        // polls until told to stop.
+        assert!(leave_early(Arc::clone(&stop)).is_err());
+        assert!(stop.load(Ordering::Relaxed));
+    }
 }
