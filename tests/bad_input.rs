@@ -69,6 +69,22 @@ fn stray_eal_argument_is_named() {
 }
 
 #[test]
+fn too_few_mbufs_is_refused_with_what_is_needed() {
+    let out = podfwd(
+        "bad_mbufs",
+        &["-l", "0,1", "--vdev=net_null0"],
+        &["--mbufs", "100"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let line = last_stderr_line(&out);
+    assert!(
+        line.starts_with("podfwd: --mbufs 100 is below what the rings, bursts and lcore caches hold at once (")
+            && line.ends_with(" for 1 port(s) x 1 queue(s) with 1024 rx / 1024 tx descriptors): rx would run out of mbufs"),
+        "{line}"
+    );
+}
+
+#[test]
 fn missing_startup_file_is_named() {
     let out = podfwd(
         "bad_exec",

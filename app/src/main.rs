@@ -222,7 +222,22 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         workers: u32::from(queues),
         cache: MEMPOOL_CACHE,
     };
-    let mbufs = options.mbufs.unwrap_or_else(|| sizing.mbufs());
+    let needed = sizing.mbufs();
+    let mbufs = match options.mbufs {
+        Some(n) if n < needed => {
+            return Err(Failure {
+                message: format!(
+                    "--mbufs {n} is below what the rings, bursts and lcore caches hold at \
+                     once ({needed} for {} port(s) x {queues} queue(s) with {} rx / {} tx \
+                     descriptors): rx would run out of mbufs",
+                    sizing.ports, sizing.rx_descriptors, sizing.tx_descriptors
+                ),
+                code: 2,
+            })
+        }
+        Some(n) => n,
+        None => needed,
+    };
     let socket = lcore::socket_of(lcore::main_lcore());
     info!("mempool: {mbufs} mbufs, cache {MEMPOOL_CACHE}, socket {socket}");
     let pool = dataplane.pool.insert(Mempool::create(

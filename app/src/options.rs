@@ -42,11 +42,13 @@ pub struct AppOptions {
     /// Mbufs in the packet pool [default: sized from ports, queues and descriptors].
     #[arg(long, value_name = "N")]
     pub mbufs: Option<u32>,
-    /// RX descriptors per queue.
-    #[arg(long, value_name = "N", default_value_t = 1024)]
+    /// RX descriptors per queue (1..=32768; the driver rounds to what it supports).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u16).range(1..=32768))]
     pub rxd: u16,
-    /// TX descriptors per queue.
-    #[arg(long, value_name = "N", default_value_t = 1024)]
+    /// TX descriptors per queue (1..=32768; the driver rounds to what it supports).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u16).range(1..=32768))]
     pub txd: u16,
 }
 
@@ -133,6 +135,22 @@ mod tests {
         assert!(parse_binding("tap0").is_err());
         assert!(parse_binding("=net_tap0").is_err());
         assert!(parse_binding("tap0=").is_err());
+    }
+
+    #[test]
+    fn descriptor_counts_are_at_least_one() {
+        for flag in ["--rxd", "--txd"] {
+            let parse = |n: &str| AppOptions::try_parse_from(["podfwd", flag, n]);
+            assert!(parse("1").is_ok());
+            assert!(parse("32768").is_ok());
+            for bad in ["0", "32769"] {
+                let e = parse(bad).unwrap_err().to_string();
+                assert!(
+                    e.contains(flag) && e.contains("1..=32768"),
+                    "{flag} {bad}: {e}"
+                );
+            }
+        }
     }
 
     #[test]

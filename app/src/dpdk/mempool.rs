@@ -34,11 +34,12 @@ pub struct PoolSizing {
 
 impl PoolSizing {
     /// Every descriptor ring full, plus per worker one RX burst in flight and one TX
-    /// buffer per port, plus each lcore's cache (the main lcore's too).
+    /// buffer per port, plus each lcore's cache (the main lcore's too), which holds up
+    /// to its flush threshold, 1.5 x its size (`RTE_MEMPOOL_CACHE_FLUSHTHRESH_MULTIPLIER`).
     pub fn mbufs(&self) -> u32 {
         let rings = self.ports * self.queues_per_port * (self.rx_descriptors + self.tx_descriptors);
         let in_flight = self.workers * self.burst * (1 + self.ports);
-        let caches = (self.workers + 1) * self.cache;
+        let caches = (self.workers + 1) * (self.cache * 3).div_ceil(2);
         rings + in_flight + caches
     }
 }
@@ -108,6 +109,6 @@ mod tests {
             workers: 1,
             cache: 256,
         };
-        assert_eq!(sizing.mbufs(), 2 * 2048 + 32 * 3 + 2 * 256);
+        assert_eq!(sizing.mbufs(), 2 * 2048 + 32 * 3 + 2 * 384);
     }
 }
