@@ -53,6 +53,7 @@ fn console_commands_over_a_pipe() {
     };
     say("help", 0);
     say("start", 300);
+    say("start", 0);
     say("show port stats all", 300);
     say("show port stats all", 0);
     say("set rate 1M", 0);
@@ -77,6 +78,7 @@ fn console_commands_over_a_pipe() {
     for expected in [
         "set rate PPS|max",
         "started",
+        "Packet forwarding already started",
         "over the last",
         "rate 1000000 pps",
         "flows 500",

@@ -15,7 +15,7 @@ use podfwd_app::dpdk::eal::Eal;
 use podfwd_app::dpdk::mempool::{Mempool, PoolSizing};
 use podfwd_app::dpdk::port::{self, PortId, PortInfo};
 use podfwd_app::dpdk::{lcore, signal, tsc_hz};
-use podfwd_app::gen::console::{self, Command, HELP};
+use podfwd_app::gen::console::{self, Command, Input, Situation, HELP};
 use podfwd_app::gen::flows::FlowSpec;
 use podfwd_app::gen::frame::FrameTemplate;
 use podfwd_app::gen::options::GenOptions;
@@ -200,32 +200,15 @@ fn wait_for_links(infos: &[PortInfo], seconds: f64) -> Result<(), Failure> {
 }
 
 fn figures(options: &GenOptions, infos: &[PortInfo], result: RunResult) -> Figures {
-    let seconds = result.cycles as f64 / tsc_hz().max(1) as f64;
-    let round_trip = (options.mode == Mode::Pods).then(|| {
-        let client = result.ports.first().copied().unwrap_or_default();
-        (
-            client.tx_packets.saturating_sub(client.tx_resets),
-            client.rx_packets,
-        )
-    });
-    Figures {
-        mode: options.mode.to_string(),
-        seconds,
-        ports: infos
-            .iter()
-            .map(|i| i.device.clone())
-            .zip(result.ports)
-            .collect(),
-        round_trip,
-        client: result.client,
-        endpoint: result.endpoint,
-        latency: result.latency,
-        tsc_hz: tsc_hz(),
-        flows: result.flows,
-        new_flows: options.new_flows,
-        new_every: options.new_flow_every.unwrap_or(0),
-        rate_pps: result.rate_pps,
-    }
+    let names: Vec<String> = infos.iter().map(|i| i.device.clone()).collect();
+    Figures::of_run(
+        options.mode,
+        &names,
+        result,
+        tsc_hz(),
+        options.new_flows,
+        options.new_flow_every.unwrap_or(0),
+    )
 }
 
 fn show_flows(spec: &FlowSpec, shared: &SharedCounters, control: &Control) {
@@ -299,10 +282,16 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     let control = Arc::new(Control::new(options.rate, spec.flows));
     let shared = Arc::new(SharedCounters::new(infos.len()));
     let hz = tsc_hz();
+    // The client port stands for the pods: it answers ARP with the MAC their requests
+    // come from, and takes replies addressed to that MAC only.
+    let mut port_macs: Vec<MacAddr> = infos.iter().map(|i| MacAddr(i.mac)).collect();
+    if let Some(first) = port_macs.first_mut() {
+        *first = client_mac;
+    }
     let config = WorkerConfig {
         mode: options.mode,
         ports: infos.iter().map(|i| i.port).collect(),
-        port_macs: infos.iter().map(|i| MacAddr(i.mac)).collect(),
+        port_macs,
         spec: spec.clone(),
         template,
         burst: options.burst,
@@ -398,21 +387,16 @@ fn interactive(
         names.join(", ")
     );
     loop {
-        if signal::stop_requested() {
-            return Ok(());
-        }
-        let line = match input.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => line,
-            Err(RecvTimeoutError::Timeout) => continue,
-            // End of input quits, as testpmd does with a script piped in.
-            Err(RecvTimeoutError::Disconnected) => {
-                if let Some(result) = control.stop() {
-                    print!("{}", figures(options, infos, result).text());
-                }
-                return Ok(());
+        let read = if signal::stop_requested() {
+            Input::Interrupt
+        } else {
+            match input.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => Input::Line(line),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => Input::End,
             }
         };
-        let command = match console::parse(&line) {
+        let command = match console::command_of(&read) {
             Ok(Some(c)) => c,
             Ok(None) => continue,
             Err(message) => {
@@ -420,6 +404,15 @@ fn interactive(
                 continue;
             }
         };
+        let now = Situation {
+            mode: options.mode,
+            running: control.running(),
+            new_flows: spec.new_flows,
+        };
+        if let Some(answer) = console::refusal(command, now) {
+            println!("{answer}");
+            continue;
+        }
         match command {
             Command::Start => {
                 control.start();

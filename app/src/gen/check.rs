@@ -1,17 +1,28 @@
 //! The translation checker: what podfwd should have done to each packet, per side.
 //!
-//! Client side (port A, the pods): a reply must come from the VIP:port its flow was
-//! sent to, to the flow's client addr:port, with valid checksums.
+//! Client side (port A, the pods): a reply must be addressed to the pods' MAC, come
+//! from the VIP:port its flow was sent to, to the client addr:port of a flow requests
+//! went to (the very flow, where the payload carries its tag), with valid checksums.
 //! Endpoint side (port B): a request must arrive at one of its service's endpoints
-//! (any service's, when source NAT hid the client), with valid checksums.
+//! (any service's, when source NAT hid the client), with valid checksums. Its MAC is
+//! not checked: the generator stands for every host behind the port, and a forwarder
+//! may address them with any MAC its neighbour table holds (or none it rewrites, as
+//! testpmd io).
+
+use podfwd::types::MacAddr;
 
 use super::flows::FlowSpec;
-use super::frame::{ip_checksum_ok, l4_checksum_ok, parse, stamp, Malformed, Parsed, Stamp};
+use super::frame::{
+    flow_tag, ip_checksum_ok, l4_checksum_ok, offsets, parse, stamp, stamped_flow, Malformed,
+    Parsed, Stamp,
+};
 
 /// A packet podfwd forwarded, but not as the service mapping says it should.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mistranslation {
+    WrongMac,
     UnknownClient,
+    WrongClient,
     WrongService,
     WrongEndpoint,
     WrongProtocol,
@@ -20,8 +31,10 @@ pub enum Mistranslation {
 }
 
 impl Mistranslation {
-    pub const ALL: [Mistranslation; 6] = [
+    pub const ALL: [Mistranslation; 8] = [
+        Mistranslation::WrongMac,
         Mistranslation::UnknownClient,
+        Mistranslation::WrongClient,
         Mistranslation::WrongService,
         Mistranslation::WrongEndpoint,
         Mistranslation::WrongProtocol,
@@ -31,7 +44,9 @@ impl Mistranslation {
 
     pub const fn name(self) -> &'static str {
         match self {
+            Mistranslation::WrongMac => "wrong_mac",
             Mistranslation::UnknownClient => "unknown_client",
+            Mistranslation::WrongClient => "wrong_client",
             Mistranslation::WrongService => "wrong_service",
             Mistranslation::WrongEndpoint => "wrong_endpoint",
             Mistranslation::WrongProtocol => "wrong_protocol",
@@ -42,7 +57,9 @@ impl Mistranslation {
 
     pub const fn description(self) -> &'static str {
         match self {
-            Mistranslation::UnknownClient => "reply to an address:port no client pod uses",
+            Mistranslation::WrongMac => "reply not addressed to the client pods' MAC",
+            Mistranslation::UnknownClient => "reply to an address:port no flow of the run uses",
+            Mistranslation::WrongClient => "reply delivered to another flow's client",
             Mistranslation::WrongService => "reply not from the VIP:port the request went to",
             Mistranslation::WrongEndpoint => "request not delivered to an endpoint of its service",
             Mistranslation::WrongProtocol => "protocol differs from the one sent",
@@ -77,15 +94,34 @@ fn checksums(frame: &[u8], parsed: &Parsed) -> Result<(), Mistranslation> {
     Ok(())
 }
 
+/// What a reply at the client side is checked against besides the spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientSide {
+    /// The pods' MAC, the requests' source: the port is promiscuous, so a reply the
+    /// forwarder addressed elsewhere still arrives.
+    pub mac: MacAddr,
+    /// Established flows requests went to this run: the most `set flows` gave during
+    /// it, as replies to a larger set may still be in flight after it shrinks.
+    pub flows: u64,
+}
+
 /// Checks a reply arriving at the client pods.
-pub fn check_client_side(spec: &FlowSpec, frame: &[u8]) -> Verdict {
+pub fn check_client_side(spec: &FlowSpec, side: &ClientSide, frame: &[u8]) -> Verdict {
     let parsed = match parse(frame) {
         Ok(p) => p,
         Err(m) => return Verdict::Malformed(m),
     };
+    if frame.get(offsets::ETH_DST) != Some(&side.mac.0[..]) {
+        return Verdict::Mistranslated(Mistranslation::WrongMac);
+    }
     let Some(flow) = spec.flow_of_client(parsed.dst_addr, parsed.dst_port) else {
         return Verdict::Mistranslated(Mistranslation::UnknownClient);
     };
+    // New flows walk the tuple space past the established ones (or all of it).
+    let only_established = !spec.new_flows && spec.new_every == 0;
+    if only_established && flow >= side.flows {
+        return Verdict::Mistranslated(Mistranslation::UnknownClient);
+    }
     if parsed.protocol != spec.protocol.ip_protocol() {
         return Verdict::Mistranslated(Mistranslation::WrongProtocol);
     }
@@ -97,6 +133,10 @@ pub fn check_client_side(spec: &FlowSpec, frame: &[u8]) -> Verdict {
     }
     if let Err(m) = checksums(frame, &parsed) {
         return Verdict::Mistranslated(m);
+    }
+    // Another flow of the same service has the same source: only the tag tells.
+    if stamped_flow(frame, &parsed).is_some_and(|tag| tag != flow_tag(flow)) {
+        return Verdict::Mistranslated(Mistranslation::WrongClient);
     }
     Verdict::Good {
         flow: Some(flow),
@@ -173,9 +213,10 @@ mod tests {
     use crate::gen::frame::{FrameTemplate, Stamp};
     use crate::gen::reflect::reflect_in_place;
     use podfwd::buffer::{PacketBuf, TestBuf};
-    use podfwd::types::MacAddr;
 
     const VIP: u32 = 0x0a68_dd55; // 10.104.221.85
+    const POD_MAC: MacAddr = MacAddr([0, 0, 0, 0, 0, 2]);
+    const GATEWAY_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
     const ENDPOINT: u32 = 0x0a14_0002; // 10.20.0.2
 
     fn spec() -> FlowSpec {
@@ -194,24 +235,41 @@ mod tests {
         }
     }
 
-    /// What the client sends for flow 0 (to service 0).
-    fn sent() -> TestBuf {
+    /// The client side as the generator runs it with `spec`.
+    fn side(spec: &FlowSpec) -> ClientSide {
+        ClientSide {
+            mac: POD_MAC,
+            flows: spec.flows,
+        }
+    }
+
+    /// What the client sends for `flow` (to the VIP of service 0).
+    fn sent_for(flow: u64) -> TestBuf {
         let spec = spec();
-        let template = FrameTemplate::new(
-            &spec,
-            MacAddr([0, 0, 0, 0, 0, 2]),
-            MacAddr([2, 0, 0, 0, 0, 1]),
-        );
+        let template = FrameTemplate::new(&spec, POD_MAC, GATEWAY_MAC);
         let mut buf = TestBuf::new(&[]);
         assert!(template.write(
             &mut buf,
-            &spec.tuple(0),
+            &spec.tuple(flow),
             (VIP, 80),
             Stamp {
                 sequence: 1,
                 tsc: 2
             }
         ));
+        buf
+    }
+
+    /// What the client sends for flow 0 (to service 0).
+    fn sent() -> TestBuf {
+        sent_for(0)
+    }
+
+    /// The service's correct reply to what the client sent for `flow`.
+    fn reply_for(flow: u64) -> TestBuf {
+        let mut buf = sent_for(flow);
+        let parsed = parse(buf.data()).unwrap();
+        reflect_in_place(buf.data_mut(), &parsed);
         buf
     }
 
@@ -256,7 +314,7 @@ mod tests {
         );
         reflect_in_place(buf.data_mut(), &parsed.unwrap());
         translate(&mut buf, None, Some((VIP, 80)));
-        let verdict = check_client_side(&spec, buf.data());
+        let verdict = check_client_side(&spec, &side(&spec), buf.data());
         assert_eq!(
             verdict,
             Verdict::Good {
@@ -304,47 +362,122 @@ mod tests {
     #[test]
     fn client_side_mistranslations() {
         let spec = spec();
+        let side = side(&spec);
         // Reply still from the endpoint: the reverse translation did not happen.
-        let mut buf = sent();
+        let mut buf = reply_for(0);
         translate(&mut buf, Some((0x0a01_0103, 40000)), Some((ENDPOINT, 8080)));
         assert_eq!(
-            check_client_side(&spec, buf.data()),
+            check_client_side(&spec, &side, buf.data()),
             Verdict::Mistranslated(Mistranslation::WrongService)
         );
         // From the other service's VIP.
         translate(&mut buf, None, Some((0x0a60_000a, 53)));
         assert_eq!(
-            check_client_side(&spec, buf.data()),
+            check_client_side(&spec, &side, buf.data()),
             Verdict::Mistranslated(Mistranslation::WrongService)
         );
         // To a port no pod uses.
         translate(&mut buf, Some((0x0a01_0103, 50000)), Some((VIP, 80)));
         assert_eq!(
-            check_client_side(&spec, buf.data()),
+            check_client_side(&spec, &side, buf.data()),
             Verdict::Mistranslated(Mistranslation::UnknownClient)
         );
         // Right tuple, broken checksums.
         translate(&mut buf, Some((0x0a01_0103, 40000)), None);
+        assert!(matches!(
+            check_client_side(&spec, &side, buf.data()),
+            Verdict::Good { flow: Some(0), .. }
+        ));
         buf.data_mut()[41] ^= 1;
         assert_eq!(
-            check_client_side(&spec, buf.data()),
+            check_client_side(&spec, &side, buf.data()),
             Verdict::Mistranslated(Mistranslation::BadL4Checksum)
         );
         buf.data_mut()[25] ^= 1;
         assert_eq!(
-            check_client_side(&spec, buf.data()),
+            check_client_side(&spec, &side, buf.data()),
             Verdict::Mistranslated(Mistranslation::BadIpChecksum)
         );
+    }
+
+    /// With 4 established flows, a client address:port of ours that no request came
+    /// from (flow 10: 10.1.1.4:40000, service 0 like flow 0) is not a client of the run;
+    /// with new flows, any tuple is.
+    #[test]
+    fn reply_to_a_flow_never_sent_is_unknown() {
+        let mut spec = spec();
+        spec.flows = 4;
+        let mut buf = reply_for(10);
+        translate(&mut buf, None, Some((VIP, 80)));
+        assert_eq!(
+            check_client_side(&spec, &side(&spec), buf.data()),
+            Verdict::Mistranslated(Mistranslation::UnknownClient)
+        );
+        // After `set flows 4` shrank a run of 20, flow 10's replies may still come.
+        let earlier = ClientSide {
+            flows: 20,
+            ..side(&spec)
+        };
+        assert!(matches!(
+            check_client_side(&spec, &earlier, buf.data()),
+            Verdict::Good { flow: Some(10), .. }
+        ));
+        for (new_flows, new_every) in [(true, 0), (false, 8)] {
+            (spec.new_flows, spec.new_every) = (new_flows, new_every);
+            assert!(matches!(
+                check_client_side(&spec, &side(&spec), buf.data()),
+                Verdict::Good { flow: Some(10), .. }
+            ));
+        }
+    }
+
+    /// Flow 0's reply delivered to flow 2's client (10.1.1.3:40002, also service 0, so the
+    /// same VIP:port), checksums fixed: the flow tag in the payload gives it away.
+    #[test]
+    fn reply_to_another_flows_client_is_wrong_client() {
+        let spec = spec();
+        let mut buf = reply_for(0);
+        translate(&mut buf, Some((0x0a01_0103, 40002)), Some((VIP, 80)));
+        assert_eq!(spec.service_of(2), spec.service_of(0));
+        assert_eq!(
+            check_client_side(&spec, &side(&spec), buf.data()),
+            Verdict::Mistranslated(Mistranslation::WrongClient)
+        );
+        let mut own = reply_for(2);
+        translate(&mut own, None, Some((VIP, 80)));
+        assert!(matches!(
+            check_client_side(&spec, &side(&spec), own.data()),
+            Verdict::Good { flow: Some(2), .. }
+        ));
+    }
+
+    /// Both ports are promiscuous: a reply the forwarder addressed to another MAC still
+    /// arrives, and is not one the pods would have taken.
+    #[test]
+    fn reply_to_another_mac_is_wrong_mac() {
+        let spec = spec();
+        let mut buf = reply_for(0);
+        translate(&mut buf, None, Some((VIP, 80)));
+        buf.data_mut()[..6].copy_from_slice(&GATEWAY_MAC.0);
+        assert_eq!(
+            check_client_side(&spec, &side(&spec), buf.data()),
+            Verdict::Mistranslated(Mistranslation::WrongMac)
+        );
+        buf.data_mut()[..6].copy_from_slice(&POD_MAC.0);
+        assert!(matches!(
+            check_client_side(&spec, &side(&spec), buf.data()),
+            Verdict::Good { .. }
+        ));
     }
 
     #[test]
     fn wrong_protocol_and_malformed() {
         let mut spec = spec();
-        let mut buf = sent();
+        let mut buf = reply_for(0);
         translate(&mut buf, Some((0x0a01_0103, 40000)), Some((VIP, 80)));
         spec.protocol = Protocol::TcpData;
         assert_eq!(
-            check_client_side(&spec, buf.data()),
+            check_client_side(&spec, &side(&spec), buf.data()),
             Verdict::Mistranslated(Mistranslation::WrongProtocol)
         );
         assert_eq!(
@@ -352,7 +485,7 @@ mod tests {
             Verdict::Mistranslated(Mistranslation::WrongProtocol)
         );
         assert_eq!(
-            check_client_side(&spec, &buf.data()[..20]),
+            check_client_side(&spec, &side(&spec), &buf.data()[..20]),
             Verdict::Malformed(Malformed::TooShort)
         );
     }

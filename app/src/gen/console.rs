@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::worker::Mode;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     Start,
@@ -56,12 +58,60 @@ pub fn parse_count(text: &str) -> Option<u64> {
     // "1.5M": a decimal only makes sense with a suffix.
     let value: f64 = digits.parse().ok()?;
     let scaled = value * scale as f64;
+    // Decimal fractions are inexact in binary: "1.005k" scales to 1004.9999999999999.
+    let whole = scaled.round();
     (scale > 1
         && value.is_finite()
         && value >= 0.0
-        && scaled < u64::MAX as f64
-        && scaled.fract() == 0.0)
-        .then_some(scaled as u64)
+        && whole < u64::MAX as f64
+        && (scaled - whole).abs() <= whole * 1e-9)
+        .then_some(whole as u64)
+}
+
+/// What the console reads: a line, the end of its input, or an interrupt (Ctrl-C).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Line(String),
+    End,
+    Interrupt,
+}
+
+/// The command an input asks for. The end of input and an interrupt both quit as `quit`
+/// does, printing the run: a script piped in ends so, and testpmd prints its figures
+/// on SIGINT too rather than losing the run.
+pub fn command_of(input: &Input) -> Result<Option<Command>, String> {
+    match input {
+        Input::Line(line) => parse(line),
+        Input::End | Input::Interrupt => Ok(Some(Command::Quit)),
+    }
+}
+
+/// What a command's effect depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Situation {
+    pub mode: Mode,
+    pub running: bool,
+    /// `--new-flows`: every packet takes the next tuple of the whole tuple space.
+    pub new_flows: bool,
+}
+
+/// The line to print instead of acting on `command`, when acting would change nothing:
+/// a command that is accepted but ignored reads as if it had worked.
+pub fn refusal(command: Command, now: Situation) -> Option<String> {
+    let generates = matches!(now.mode, Mode::TxOnly | Mode::Pods);
+    match command {
+        // testpmd's words.
+        Command::Start if now.running => Some("Packet forwarding already started".into()),
+        Command::SetFlows(_) | Command::SetRate(_) if !generates => Some(format!(
+            "error: {command}: {} mode sends no packets of its own",
+            now.mode
+        )),
+        Command::SetFlows(_) if now.new_flows => Some(format!(
+            "error: {command}: with --new-flows every packet opens the next flow of the \
+             tuple space; there is no flow count to set"
+        )),
+        _ => None,
+    }
 }
 
 /// Parses one console line; blank lines and `#` comments give `None`.
@@ -175,9 +225,91 @@ mod tests {
         assert_eq!(parse_count("1.25M"), Some(1_250_000));
         assert_eq!(parse_count("2G"), Some(2_000_000_000));
         assert_eq!(parse_count("1.5"), None);
+        assert_eq!(parse_count("0.5k"), Some(500));
+        assert_eq!(parse_count("0k"), Some(0));
         assert_eq!(parse_count("-1k"), None);
         assert_eq!(parse_count("99999999999999999999k"), None);
         assert_eq!(parse_count("M"), None);
         assert_eq!(parse_count(""), None);
+    }
+
+    /// Decimals that are not exact in binary still give the count they name, and a
+    /// real fraction is still refused.
+    #[test]
+    fn decimal_counts_round_off_float_error() {
+        assert_eq!(parse_count("1.005k"), Some(1005));
+        assert_eq!(parse_count("2.675M"), Some(2_675_000));
+        assert_eq!(parse_count("0.3k"), Some(300));
+        assert_eq!(parse_count("4.35G"), Some(4_350_000_000));
+        assert_eq!(parse_count("1.0005k"), None);
+        assert_eq!(parse_count("0.0001k"), None);
+    }
+
+    fn situation(mode: Mode, running: bool, new_flows: bool) -> Situation {
+        Situation {
+            mode,
+            running,
+            new_flows,
+        }
+    }
+
+    #[test]
+    fn start_while_running_says_so_as_testpmd_does() {
+        let running = situation(Mode::Pods, true, false);
+        assert_eq!(
+            refusal(Command::Start, running),
+            Some("Packet forwarding already started".into())
+        );
+        assert_eq!(
+            refusal(Command::Start, situation(Mode::Pods, false, false)),
+            None
+        );
+        assert_eq!(refusal(Command::Stop, running), None);
+    }
+
+    /// Settings that would be accepted and change nothing are refused by name: the flow
+    /// count with `--new-flows`, flows and rate where the generator sends nothing.
+    #[test]
+    fn settings_without_effect_are_refused() {
+        let new_flows = situation(Mode::Pods, true, true);
+        assert_eq!(
+            refusal(Command::SetFlows(500), new_flows),
+            Some(
+                "error: set flows 500: with --new-flows every packet opens the next flow of \
+                 the tuple space; there is no flow count to set"
+                    .into()
+            )
+        );
+        assert_eq!(refusal(Command::SetRate(1000), new_flows), None);
+        for mode in [Mode::RxOnly, Mode::Io] {
+            for running in [false, true] {
+                let now = situation(mode, running, false);
+                assert_eq!(
+                    refusal(Command::SetRate(0), now),
+                    Some(format!(
+                        "error: set rate max: {mode} mode sends no packets of its own"
+                    ))
+                );
+                assert!(refusal(Command::SetFlows(8), now).is_some());
+                assert_eq!(refusal(Command::ShowFlows, now), None);
+            }
+        }
+        for mode in [Mode::TxOnly, Mode::Pods] {
+            let now = situation(mode, false, false);
+            assert_eq!(refusal(Command::SetRate(1000), now), None);
+            assert_eq!(refusal(Command::SetFlows(8), now), None);
+        }
+    }
+
+    /// Ctrl-C and the end of input quit as `quit` does, which prints the run.
+    #[test]
+    fn interrupt_and_end_of_input_quit_with_the_run() {
+        assert_eq!(command_of(&Input::Interrupt), Ok(Some(Command::Quit)));
+        assert_eq!(command_of(&Input::End), Ok(Some(Command::Quit)));
+        assert_eq!(
+            command_of(&Input::Line("stop".into())),
+            Ok(Some(Command::Stop))
+        );
+        assert_eq!(command_of(&Input::Line(" # ".into())), Ok(None));
     }
 }

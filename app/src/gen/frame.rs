@@ -4,7 +4,9 @@
 //! The stamp (magic, sequence, TSC at send) rides in the payload, which NAT leaves
 //! alone, so latency is measured on the very packet that returns. A frame too small
 //! to hold it (TCP at 64 bytes on the wire) is sent unstamped: it is still counted
-//! and checked, it just carries no latency sample.
+//! and checked, it just carries no latency sample. Where two more bytes fit (UDP from
+//! 64 bytes on the wire, TCP from 76), the flow's index follows the stamp, so a reply
+//! delivered to another of our clients is told from a reply to its own.
 
 use super::checksum::{add_bytes, finish, fold};
 use super::flows::{FlowSpec, FlowTuple, Protocol};
@@ -43,6 +45,7 @@ mod field {
     pub const STAMP_MAGIC: Range<usize> = 0..4;
     pub const STAMP_SEQUENCE: Range<usize> = 4..8;
     pub const STAMP_TSC: Range<usize> = 8..16;
+    pub const STAMP_FLOW: Range<usize> = 16..18;
 }
 
 pub const ETH_LEN: usize = field::ETHERTYPE.end;
@@ -93,6 +96,12 @@ pub struct Stamp {
     pub tsc: u64,
 }
 
+/// The low 16 bits of a flow's index, as the payload carries them after the stamp:
+/// enough to catch a reply delivered to a neighbouring flow's client.
+pub fn flow_tag(index: u64) -> u16 {
+    index as u16
+}
+
 /// A frame for one flow spec, ready to be stamped with a tuple per packet.
 #[derive(Clone, Debug)]
 pub struct FrameTemplate {
@@ -101,6 +110,8 @@ pub struct FrameTemplate {
     l4: usize,
     payload: usize,
     stamped: bool,
+    /// Whether the flow tag fits after the stamp.
+    flow_tagged: bool,
     /// Sums of every checksummed word that does not change per packet.
     ip_base: u64,
     l4_base: u64,
@@ -119,6 +130,7 @@ impl FrameTemplate {
         let payload = l4 + l4_header;
         let frame_len = spec.frame_len().max(MIN_FRAME_LEN).max(payload);
         let stamped = frame_len >= payload + STAMP_LEN;
+        let flow_tagged = frame_len >= payload + field::STAMP_FLOW.end;
         // A frame that can hold the stamp is payload to its end; one that cannot stays a
         // bare header (a clean SYN at 64 bytes) with the rest as Ethernet padding.
         let ip_len = if stamped {
@@ -202,6 +214,7 @@ impl FrameTemplate {
             l4,
             payload,
             stamped,
+            flow_tagged,
             ip_base,
             l4_base,
         }
@@ -263,6 +276,17 @@ impl FrameTemplate {
                 &stamp.tsc.to_be_bytes(),
             );
             l4_sum += u64::from(stamp.sequence) + (stamp.tsc >> 32) + (stamp.tsc & 0xffff_ffff);
+        }
+        if self.flow_tagged {
+            // The payload starts at an even offset into the segment, so the tag is one
+            // whole word of the checksum.
+            let tag = flow_tag(tuple.index);
+            put(
+                frame,
+                self.payload + field::STAMP_FLOW.start,
+                &tag.to_be_bytes(),
+            );
+            l4_sum += u64::from(tag);
         }
         let l4_checksum = match self.protocol {
             // 0 means "no checksum" in UDP (RFC 768), so a computed 0 is sent as ffff.
@@ -415,6 +439,18 @@ pub fn stamp(frame: &[u8], parsed: &Parsed) -> Option<Stamp> {
     Some(Stamp { sequence, tsc })
 }
 
+/// The flow tag after the stamp, if the payload carries both.
+pub fn stamped_flow(frame: &[u8], parsed: &Parsed) -> Option<u16> {
+    let at = parsed.payload_offset;
+    if parsed.l4_offset + parsed.l4_len < at + field::STAMP_FLOW.end {
+        return None;
+    }
+    if be32(frame, at + field::STAMP_MAGIC.start)? != STAMP_MAGIC {
+        return None;
+    }
+    be16(frame, at + field::STAMP_FLOW.start)
+}
+
 /// Offsets of fields the reflector rewrites, for its in-place edits.
 pub(super) mod offsets {
     pub use super::field::*;
@@ -533,6 +569,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The flow tag after the stamp: the low 16 bits of the tuple's index, wherever it
+    /// fits, and the pre-summed checksum still verifies with it.
+    #[test]
+    fn flow_tag_follows_the_stamp_where_it_fits() {
+        for protocol in [Protocol::Udp, Protocol::TcpSyn, Protocol::TcpData] {
+            for size in [64, 74, 75, 76, 77, 128, 1518] {
+                let mut spec = spec(protocol, size);
+                spec.client_ports = "1-65535".parse().unwrap();
+                spec.clients = "10.1.1.3-10.1.1.9".parse().unwrap();
+                let template = FrameTemplate::new(&spec, POD_MAC, GW_MAC);
+                let tuple = spec.tuple(0x1_2345);
+                let mut buf = TestBuf::new(&[]);
+                let sent = Stamp {
+                    sequence: 0xfedc_ba98,
+                    tsc: 0x8000_0000_ffff_0001,
+                };
+                assert!(template.write(&mut buf, &tuple, (0x0a68_dd55, 80), sent));
+                let frame = buf.data();
+                let parsed = parse(frame).unwrap();
+                assert!(l4_checksum_ok(frame, &parsed), "{protocol} {size}");
+                let room = frame.len() >= parsed.payload_offset + STAMP_LEN + 2;
+                let expected = room.then_some(0x2345);
+                assert_eq!(stamped_flow(frame, &parsed), expected, "{protocol} {size}");
+            }
+        }
+        let udp = build(
+            Protocol::Udp,
+            64,
+            Stamp {
+                sequence: 0,
+                tsc: 0,
+            },
+        );
+        assert_eq!(
+            &udp.data()[58..60],
+            &[0, 0],
+            "flow 0, in the last two bytes"
+        );
     }
 
     #[test]

@@ -75,7 +75,8 @@ pub struct GenOptions {
     /// Batch mode: start at once, run this many seconds, print the figures, exit.
     #[arg(long, value_name = "SECONDS", value_parser = seconds_in(MIN_DURATION, MAX_DURATION))]
     pub duration: Option<f64>,
-    /// Batch mode prints one JSON object instead of text.
+    /// Batch mode prints one JSON object instead of text. Its counts take the drain
+    /// after stop too; its rates are what was counted by stop over `seconds`.
     #[arg(long)]
     pub json: bool,
     /// Seconds to wait for every port's link (a vhost port is down until its peer connects).
@@ -88,7 +89,8 @@ pub struct GenOptions {
     /// the control socket podfwd creates once its startup file has been applied.
     #[arg(long, value_name = "PATH")]
     pub wait_for: Option<std::path::PathBuf>,
-    /// Milliseconds replies may still arrive after stop before they count as lost.
+    /// Milliseconds replies may still arrive after stop before they count as lost. They
+    /// count in the totals, not in the rates, which are over the sending time.
     #[arg(long, default_value_t = 100)]
     pub drain_ms: u64,
     /// Print the first N mistranslated frames to stderr as they arrive (which check

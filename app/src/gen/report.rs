@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::check::{CheckCounters, Mistranslation};
 use super::json::Json;
 use super::latency::{cycles_to_ns, Histogram};
+use super::worker::{Mode, RunResult};
 
 /// One port's traffic as the generator saw it (frame bytes, FCS not counted).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -155,16 +156,30 @@ impl SharedCounters {
 }
 
 /// The figures of one run (between `start` and `stop`, or a batch run).
+///
+/// Counts cover the whole run, the drain after stop included, so that a request still
+/// in flight at stop is not taken as lost. Rates are over `seconds`, the sending time,
+/// of what was counted by stop: a count that took the drain's packets over the sending
+/// time alone would overstate the rate, and one over both would understate it by the
+/// drain's share, which depends on `--drain-ms` rather than on the forwarder.
 #[derive(Clone, Debug)]
 pub struct Figures {
     pub mode: String,
+    /// From start to stop: what every rate is over.
     pub seconds: f64,
-    /// Port name and its counters over the run.
+    /// The drain after stop, which counts only towards the totals.
+    pub drain_seconds: f64,
+    /// Port name and its counters over the run, drain included.
     pub ports: Vec<(String, PortCounters)>,
+    /// Each port's counters at stop, in `ports`' order: what rates are taken from.
+    pub ports_at_stop: Vec<PortCounters>,
     /// In pods mode: requests the clients sent (not the RSTs closing connections), and
-    /// replies that came back.
+    /// replies that came back (checked good or mistranslated; not what could not be
+    /// parsed, nor ARP).
     pub round_trip: Option<(u64, u64)>,
     pub client: CheckCounters,
+    /// Of `client.good`, those by stop.
+    pub good_at_stop: u64,
     pub endpoint: CheckCounters,
     /// Round-trip latency in TSC cycles.
     pub latency: Histogram,
@@ -186,10 +201,61 @@ fn per_second(count: u64, seconds: f64) -> f64 {
 }
 
 impl Figures {
+    /// The figures of the worker's `result`, its ports named `names` in order.
+    pub fn of_run(
+        mode: Mode,
+        names: &[String],
+        result: RunResult,
+        tsc_hz: u64,
+        new_flows: bool,
+        new_every: u64,
+    ) -> Figures {
+        let seconds = |cycles: u64| cycles as f64 / tsc_hz.max(1) as f64;
+        let round_trip = (mode == Mode::Pods).then(|| {
+            let client = result.ports.first().copied().unwrap_or_default();
+            (
+                client.tx_packets.saturating_sub(client.tx_resets),
+                result.client.good + result.client.mistranslated_total(),
+            )
+        });
+        Figures {
+            mode: mode.to_string(),
+            seconds: seconds(result.cycles),
+            drain_seconds: seconds(result.drain_cycles),
+            ports: names.iter().cloned().zip(result.ports).collect(),
+            ports_at_stop: result.ports_at_stop,
+            round_trip,
+            client: result.client,
+            good_at_stop: result.client_at_stop.good,
+            endpoint: result.endpoint,
+            latency: result.latency,
+            tsc_hz,
+            flows: result.flows,
+            new_flows,
+            new_every,
+            rate_pps: result.rate_pps,
+        }
+    }
+
     /// Requests with no reply (by the end of the run, including those still in flight).
+    /// Net of [`Figures::surplus`]: a duplicated reply hides a lost one.
     pub fn lost(&self) -> Option<u64> {
         self.round_trip
             .map(|(sent, back)| sent.saturating_sub(back))
+    }
+
+    /// Replies beyond the requests sent: duplicates, or replies to an earlier run's.
+    pub fn surplus(&self) -> Option<u64> {
+        self.round_trip
+            .map(|(sent, back)| back.saturating_sub(sent))
+    }
+
+    /// Port `index`'s counters at stop (the totals, if none were taken).
+    fn at_stop(&self, index: usize) -> PortCounters {
+        match self.ports_at_stop.get(index) {
+            Some(c) => *c,
+            None => self.ports.get(index).map(|(_, c)| *c).unwrap_or_default(),
+        }
     }
 
     pub fn mistranslated(&self) -> u64 {
@@ -203,14 +269,21 @@ impl Figures {
     /// Connections answered per second when every packet opens a new flow.
     pub fn new_flows_per_second(&self) -> Option<f64> {
         self.new_flows
-            .then(|| per_second(self.client.good, self.seconds))
+            .then(|| per_second(self.good_at_stop, self.seconds))
     }
 
+    /// The batch run's object. Counts (packets, bytes, `sent`, `received`, `lost`,
+    /// `surplus`, the checks, latency samples) cover `seconds` and `drain_seconds`;
+    /// rates (`tx_pps`, `rx_pps`, `tx_bps`, `rx_bps`, `new_flows_per_s`) are what was
+    /// counted by stop over `seconds`. `received` counts replies (checked good or
+    /// mistranslated); `surplus`, replies beyond the requests sent.
     pub fn to_json(&self) -> Json {
         let ports = self
             .ports
             .iter()
-            .map(|(name, c)| {
+            .enumerate()
+            .map(|(index, (name, c))| {
+                let r = self.at_stop(index);
                 Json::object([
                     ("name", Json::str(name.clone())),
                     ("tx_packets", Json::Int(c.tx_packets)),
@@ -222,19 +295,19 @@ impl Figures {
                     ("tx_resets", Json::Int(c.tx_resets)),
                     (
                         "tx_pps",
-                        Json::Float(per_second(c.tx_packets, self.seconds)),
+                        Json::Float(per_second(r.tx_packets, self.seconds)),
                     ),
                     (
                         "rx_pps",
-                        Json::Float(per_second(c.rx_packets, self.seconds)),
+                        Json::Float(per_second(r.rx_packets, self.seconds)),
                     ),
                     (
                         "tx_bps",
-                        Json::Float(per_second(c.tx_bytes * 8, self.seconds)),
+                        Json::Float(per_second(r.tx_bytes * 8, self.seconds)),
                     ),
                     (
                         "rx_bps",
-                        Json::Float(per_second(c.rx_bytes * 8, self.seconds)),
+                        Json::Float(per_second(r.rx_bytes * 8, self.seconds)),
                     ),
                 ])
             })
@@ -256,6 +329,7 @@ impl Figures {
         Json::object([
             ("mode", Json::str(self.mode.clone())),
             ("seconds", Json::Float(self.seconds)),
+            ("drain_seconds", Json::Float(self.drain_seconds)),
             ("flows", Json::Int(self.flows)),
             ("new_flows", Json::Bool(self.new_flows)),
             (
@@ -270,6 +344,7 @@ impl Figures {
             ("sent", sent),
             ("received", received),
             ("lost", Json::opt_int(self.lost())),
+            ("surplus", Json::opt_int(self.surplus())),
             ("mistranslated", Json::Int(self.mistranslated())),
             ("client_check", check(&self.client)),
             ("endpoint_check", check(&self.endpoint)),
@@ -311,9 +386,26 @@ impl Figures {
                 (false, n) => format!(" (and a new flow every {n} packets)"),
             }
         );
-        out.push_str(&port_table(&self.ports, self.seconds));
+        let at_stop: Vec<PortCounters> = (0..self.ports.len()).map(|i| self.at_stop(i)).collect();
+        out.push_str(&table(&self.ports, &at_stop, self.seconds));
+        if self.drain_seconds > 0.0 {
+            let _ = writeln!(
+                out,
+                "rates are over the {:.3} s of sending; counts also take the {:.3} s drain after it",
+                self.seconds, self.drain_seconds
+            );
+        }
         if let (Some((sent, back)), Some(lost)) = (self.round_trip, self.lost()) {
-            let _ = writeln!(out, "sent {sent}, received back {back}, lost {lost}");
+            let _ = write!(out, "sent {sent}, received back {back}, lost {lost}");
+            match self.surplus() {
+                Some(surplus) if surplus > 0 => {
+                    let _ = writeln!(
+                        out,
+                        "; {surplus} replies more than requests (duplicates, or an earlier run's)"
+                    );
+                }
+                _ => out.push('\n'),
+            }
         }
         let _ = writeln!(
             out,
@@ -354,6 +446,13 @@ impl Figures {
 /// `show port stats all`: totals and, over `seconds`, rates ("-" without a period): as
 /// testpmd's, packets and bytes each way, then packets and bits per second.
 pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
+    let counted: Vec<PortCounters> = ports.iter().map(|(_, c)| *c).collect();
+    table(ports, &counted, seconds)
+}
+
+/// [`port_table`] with the rates taken from `counted` (per port, in order), what was
+/// counted within `seconds`.
+fn table(ports: &[(String, PortCounters)], counted: &[PortCounters], seconds: f64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -377,7 +476,7 @@ pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
             "-".to_owned()
         }
     };
-    for (name, c) in ports {
+    for ((name, c), r) in ports.iter().zip(counted) {
         let _ = writeln!(
             out,
             "{:<16} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>13} {:>13} {:>8} {:>8}",
@@ -386,10 +485,10 @@ pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
             c.rx_packets,
             c.tx_bytes,
             c.rx_bytes,
-            rate(c.tx_packets),
-            rate(c.rx_packets),
-            rate(c.tx_bytes * 8),
-            rate(c.rx_bytes * 8),
+            rate(r.tx_packets),
+            rate(r.rx_packets),
+            rate(r.tx_bytes * 8),
+            rate(r.rx_bytes * 8),
             c.tx_refused,
             c.tx_no_mbuf
         );
@@ -401,72 +500,161 @@ pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
 mod tests {
     use super::*;
 
-    fn figures() -> Figures {
+    const HZ: u64 = 2_596_000_000;
+
+    /// A pods run of 2 s and a 0.1 s drain: the client port got 991 replies (one of them
+    /// mistranslated) and 5 frames that were none; by stop it had 900 of them.
+    fn result() -> RunResult {
         let mut latency = Histogram::new();
         for cycles in [2596, 5192, 25960] {
             latency.record(cycles);
         }
         let mut client = CheckCounters {
             good: 990,
+            malformed: 5,
             ..CheckCounters::default()
         };
         client.count(&super::super::check::Verdict::Mistranslated(
             Mistranslation::WrongService,
         ));
-        Figures {
-            mode: "pods".into(),
-            seconds: 2.0,
+        RunResult {
+            cycles: 2 * HZ,
+            drain_cycles: HZ / 10,
             ports: vec![
-                (
-                    "vhost0".into(),
-                    PortCounters {
-                        tx_packets: 1000,
-                        tx_bytes: 60_000,
-                        rx_packets: 991,
-                        rx_bytes: 59_460,
-                        ..PortCounters::default()
-                    },
-                ),
-                (
-                    "vhost1".into(),
-                    PortCounters {
-                        tx_packets: 995,
-                        tx_bytes: 59_700,
-                        rx_packets: 995,
-                        rx_bytes: 59_700,
-                        ..PortCounters::default()
-                    },
-                ),
+                PortCounters {
+                    tx_packets: 1000,
+                    tx_bytes: 60_000,
+                    rx_packets: 996,
+                    rx_bytes: 59_760,
+                    ..PortCounters::default()
+                },
+                PortCounters {
+                    tx_packets: 995,
+                    tx_bytes: 59_700,
+                    rx_packets: 995,
+                    rx_bytes: 59_700,
+                    ..PortCounters::default()
+                },
             ],
-            round_trip: Some((1000, 991)),
+            ports_at_stop: vec![
+                PortCounters {
+                    tx_packets: 1000,
+                    tx_bytes: 60_000,
+                    rx_packets: 900,
+                    rx_bytes: 54_000,
+                    ..PortCounters::default()
+                },
+                PortCounters {
+                    tx_packets: 950,
+                    tx_bytes: 57_000,
+                    rx_packets: 960,
+                    rx_bytes: 57_600,
+                    ..PortCounters::default()
+                },
+            ],
+            client_at_stop: CheckCounters {
+                good: 896,
+                ..CheckCounters::default()
+            },
             client,
             endpoint: CheckCounters {
                 good: 995,
                 ..CheckCounters::default()
             },
             latency,
-            tsc_hz: 2_596_000_000,
-            flows: 1024,
-            new_flows: false,
-            new_every: 0,
             rate_pps: 500,
+            flows: 1024,
         }
+    }
+
+    fn figures() -> Figures {
+        Figures::of_run(
+            Mode::Pods,
+            &["vhost0".to_owned(), "vhost1".to_owned()],
+            result(),
+            HZ,
+            false,
+            0,
+        )
     }
 
     #[test]
     fn json_holds_every_figure() {
         let json = figures().to_json().to_string();
-        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"flows":1024,"new_flows":false,"new_flow_every":null,"rate_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":991,"tx_bytes":60000,"rx_bytes":59460,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":500,"rx_pps":495.5,"tx_bps":240000,"rx_bps":237840}"#), "{json}");
-        assert!(json.contains(r#""sent":1000,"received":991,"lost":9,"mistranslated":1,"client_check":{"good":990,"malformed":0,"unknown_client":0,"wrong_service":1,"#), "{json}");
+        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"flows":1024,"new_flows":false,"new_flow_every":null,"rate_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
+        assert!(json.contains(r#""sent":1000,"received":991,"lost":9,"surplus":0,"mistranslated":1,"client_check":{"good":990,"malformed":5,"wrong_mac":0,"unknown_client":0,"wrong_client":0,"wrong_service":1,"#), "{json}");
         // The median is a bucket middle: 5192 cycles reads as 5247 (2021 ns), within 1/16.
         assert!(json.ends_with(r#""new_flows_per_s":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
+    }
+
+    /// Rates are what was counted by stop over the sending time; counts take the drain
+    /// after it too. Port 0 received 996 frames, 900 of them by stop, in 2 s of sending
+    /// and 0.1 s of drain: 450 pps, not 996 / 2 (the drain's frames over the sending
+    /// time) nor 996 / 2.1 (a rate diluted by however long the drain was).
+    #[test]
+    fn rates_are_over_the_sending_time_of_what_came_by_stop() {
+        let f = figures();
+        assert_eq!((f.seconds, f.drain_seconds), (2.0, 0.1));
+        let json = f.to_json().to_string();
+        assert!(json.contains(r#""rx_packets":996,"#), "{json}");
+        assert!(json.contains(r#""rx_pps":450,"#), "{json}");
+        assert!(json.contains(r#""name":"vhost1","tx_packets":995,"rx_packets":995,"tx_bytes":59700,"rx_bytes":59700,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":475,"rx_pps":480,"tx_bps":228000,"rx_bps":230400}"#), "{json}");
+        let text = f.text();
+        let row: Vec<&str> = text
+            .lines()
+            .find(|l| l.starts_with("vhost0"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            row,
+            [
+                "vhost0", "1000", "996", "60000", "59760", "500", "450", "240000", "216000", "0",
+                "0"
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("rates are over the 2.000 s of sending; counts also take the 0.100 s drain after it"),
+            "{text}"
+        );
+        let mut connections = figures();
+        connections.new_flows = true;
+        // 896 good replies by stop (990 with the drain's) over 2 s.
+        assert_eq!(connections.new_flows_per_second(), Some(448.0));
+    }
+
+    /// `received` counts replies, not every frame the client port got (5 were not
+    /// replies), and more replies than requests shows rather than reading as no loss.
+    #[test]
+    fn received_counts_replies_and_shows_a_surplus() {
+        let f = figures();
+        assert_eq!(f.round_trip, Some((1000, 991)));
+        assert_eq!((f.lost(), f.surplus()), (Some(9), Some(0)));
+        let mut run = result();
+        run.client.good = 1009;
+        let f = Figures::of_run(Mode::Pods, &[], run, HZ, false, 0);
+        assert_eq!(f.round_trip, Some((1000, 1010)));
+        assert_eq!((f.lost(), f.surplus()), (Some(0), Some(10)));
+        let json = f.to_json().to_string();
+        assert!(
+            json.contains(r#""sent":1000,"received":1010,"lost":0,"surplus":10,"#),
+            "{json}"
+        );
+        let text = f.text();
+        assert!(
+            text.contains("sent 1000, received back 1010, lost 0; 10 replies more than requests (duplicates, or an earlier run's)"),
+            "{text}"
+        );
+        let txonly = Figures::of_run(Mode::TxOnly, &[], result(), HZ, false, 0);
+        assert_eq!((txonly.lost(), txonly.surplus()), (None, None));
     }
 
     #[test]
     fn text_names_mistranslations_and_latency() {
         let text = figures().text();
         assert!(
-            text.contains("sent 1000, received back 991, lost 9"),
+            text.contains("sent 1000, received back 991, lost 9\n"),
             "{text}"
         );
         assert!(
@@ -539,13 +727,13 @@ mod tests {
         f.new_flows = true;
         f.latency.clear();
         f.round_trip = None;
-        assert_eq!(f.new_flows_per_second(), Some(495.0));
+        assert_eq!(f.new_flows_per_second(), Some(448.0));
         assert_eq!(f.lost(), None);
         assert!(f.text().contains("latency: no stamped replies"));
         assert!(f
             .to_json()
             .to_string()
-            .contains(r#""sent":null,"received":null,"lost":null"#));
+            .contains(r#""sent":null,"received":null,"lost":null,"surplus":null"#));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use podfwd::buffer::PacketBuf;
 use podfwd::types::MacAddr;
 
-use super::check::{check_client_side, check_endpoint_side, CheckCounters, Verdict};
+use super::check::{check_client_side, check_endpoint_side, CheckCounters, ClientSide, Verdict};
 use super::flows::Protocol;
 use super::flows::{FlowCursor, FlowSpec};
 use super::frame::{parse, stamp, FrameTemplate, Stamp, TCP_ACK, TCP_RST, TCP_SYN};
@@ -48,6 +48,38 @@ impl std::str::FromStr for Mode {
     }
 }
 
+/// What one pass over the ports does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    Idle,
+    /// Builds and sends requests (txonly).
+    Generate,
+    /// Counts and times what arrives (rxonly).
+    Receive,
+    /// Sends on what arrives (io).
+    Forward,
+    /// Clients take replies and endpoints answer requests; `generate`: clients also
+    /// send new requests (pods).
+    Serve {
+        generate: bool,
+    },
+}
+
+impl Mode {
+    /// The pass of a worker that is `running`, or not: stopped, or draining after stop,
+    /// when nothing new may be sent, but replies in flight still count.
+    fn pass(self, running: bool) -> Pass {
+        match (self, running) {
+            (Mode::TxOnly, true) => Pass::Generate,
+            (Mode::RxOnly, _) => Pass::Receive,
+            // testpmd forwards nothing once stopped.
+            (Mode::Io, true) => Pass::Forward,
+            (Mode::TxOnly | Mode::Io, false) => Pass::Idle,
+            (Mode::Pods, generate) => Pass::Serve { generate },
+        }
+    }
+}
+
 impl std::fmt::Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -71,7 +103,13 @@ const QUIT: u8 = 2;
 pub struct RunResult {
     /// TSC cycles from start to stop (the drain after stop not included).
     pub cycles: u64,
+    /// TSC cycles of the drain after stop.
+    pub drain_cycles: u64,
+    /// Counters at the end of the drain: everything the run sent and received.
     pub ports: Vec<PortCounters>,
+    /// Counters at stop, before the drain: what arrived within `cycles`.
+    pub ports_at_stop: Vec<PortCounters>,
+    pub client_at_stop: CheckCounters,
     pub client: CheckCounters,
     pub endpoint: CheckCounters,
     pub latency: Histogram,
@@ -190,6 +228,9 @@ struct Worker {
     until_new: u64,
     in_flight: u64,
     last_reply_tsc: u64,
+    /// What replies are checked against; its flows grow with `set flows`, never shrink
+    /// within a run.
+    client_side: ClientSide,
     rx: MbufBurst,
     tx: MbufBurst,
     trash: MbufBurst,
@@ -200,6 +241,10 @@ pub fn run(config: WorkerConfig) -> i32 {
     let now = tsc();
     let rate_pps = config.control.rate_pps.load(Ordering::Relaxed);
     let ports = config.ports.len();
+    let client_side = ClientSide {
+        mac: config.port_macs.first().copied().unwrap_or_default(),
+        flows: config.spec.flows,
+    };
     let mut worker = Worker {
         rate: RateLimiter::new(rate_pps, config.tsc_hz, config.burst, now),
         counters: vec![PortCounters::default(); ports],
@@ -212,6 +257,7 @@ pub fn run(config: WorkerConfig) -> i32 {
         until_new: config.spec.new_every,
         in_flight: 0,
         last_reply_tsc: now,
+        client_side,
         rx: MbufBurst::new(),
         tx: MbufBurst::new(),
         trash: MbufBurst::new(),
@@ -261,6 +307,7 @@ impl Worker {
                     && self.config.spec.check_flow_count(flows).is_ok()
                 {
                     self.config.spec.flows = flows;
+                    self.client_side.flows = self.client_side.flows.max(flows);
                     self.cursor = FlowCursor::new(&self.config.spec);
                     self.new_cursor = FlowCursor::new_flows(&self.config.spec);
                 }
@@ -272,11 +319,17 @@ impl Worker {
                 } else if state != RUNNING && running {
                     running = false;
                     let cycles = now.saturating_sub(started_at);
+                    let ports_at_stop = self.counters.clone();
+                    let client_at_stop = self.client;
                     self.drain(now + self.config.drain_cycles);
+                    let drain_cycles = tsc().saturating_sub(now);
                     self.publish();
                     let result = RunResult {
                         cycles,
+                        drain_cycles,
                         ports: self.counters.clone(),
+                        ports_at_stop,
+                        client_at_stop,
                         client: self.client,
                         endpoint: self.endpoint,
                         latency: self.latency.clone(),
@@ -312,6 +365,7 @@ impl Worker {
         self.endpoint = CheckCounters::default();
         self.latency.clear();
         self.in_flight = 0;
+        self.client_side.flows = self.config.spec.flows;
         self.publish();
     }
 
@@ -321,34 +375,33 @@ impl Worker {
             .publish(&self.counters, &self.client, &self.endpoint);
     }
 
-    /// Keeps receiving (and answering) without sending new requests until `until`.
+    /// Keeps receiving (and answering) without sending anything new until `until`.
     fn drain(&mut self, until: u64) {
         while tsc() < until {
             self.poll(false);
         }
     }
 
-    /// One pass over the ports; `generate` sends new requests.
-    fn poll(&mut self, generate: bool) {
-        match self.config.mode {
-            Mode::TxOnly => {
-                if generate {
-                    for index in 0..self.config.ports.len() {
-                        self.generate(index);
-                    }
+    /// One pass over the ports, as [`Mode::pass`] says for a worker `running` or not.
+    fn poll(&mut self, running: bool) {
+        match self.config.mode.pass(running) {
+            Pass::Idle => {}
+            Pass::Generate => {
+                for index in 0..self.config.ports.len() {
+                    self.generate(index);
                 }
             }
-            Mode::RxOnly => {
+            Pass::Receive => {
                 for index in 0..self.config.ports.len() {
                     self.receive_and_time(index);
                 }
             }
-            Mode::Io => {
+            Pass::Forward => {
                 for index in 0..self.config.ports.len() {
                     self.forward(index);
                 }
             }
-            Mode::Pods => {
+            Pass::Serve { generate } => {
                 if generate {
                     self.generate(0);
                 }
@@ -501,7 +554,7 @@ impl Worker {
                 let _ = self.tx.push(mbuf);
                 continue;
             }
-            let verdict = check_client_side(&self.config.spec, mbuf.data());
+            let verdict = check_client_side(&self.config.spec, &self.client_side, mbuf.data());
             self.client.count(&verdict);
             self.show_if_mistranslated(&verdict, "client", mbuf.data());
             if let Verdict::Good { stamp, .. } = verdict {
@@ -599,5 +652,24 @@ impl Worker {
         };
         std::mem::swap(&mut self.rx, &mut self.tx);
         self.send(peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stopped, and in the drain after stop, nothing new goes out: no requests, and io
+    /// mode forwards nothing, as testpmd once stopped. What arrives is still counted
+    /// where it can be a reply (rxonly, pods).
+    #[test]
+    fn a_stopped_worker_sends_nothing_new() {
+        assert_eq!(Mode::Io.pass(true), Pass::Forward);
+        assert_eq!(Mode::Io.pass(false), Pass::Idle);
+        assert_eq!(Mode::TxOnly.pass(true), Pass::Generate);
+        assert_eq!(Mode::TxOnly.pass(false), Pass::Idle);
+        assert_eq!(Mode::RxOnly.pass(false), Pass::Receive);
+        assert_eq!(Mode::Pods.pass(true), Pass::Serve { generate: true });
+        assert_eq!(Mode::Pods.pass(false), Pass::Serve { generate: false });
     }
 }
