@@ -60,16 +60,21 @@ pub struct PortStats {
     pub rx_no_mbuf: u64,
 }
 
-/// All ports the EAL probed, in port id order.
+/// The ports the EAL probed that no other device owns (RTE_ETH_FOREACH_DEV's set), in
+/// port id order: a bonding or failsafe port's members are driven through it, not by us.
 pub fn ports() -> Vec<PortId> {
     let mut ids = Vec::new();
-    // SAFETY: rte_eth_find_next only reads the ethdev table; it returns
-    // RTE_MAX_ETHPORTS when no valid port is at or after the given id.
-    let mut port = unsafe { sys::rte_eth_find_next(0) };
-    while u32::from(port) < sys::RTE_MAX_ETHPORTS {
-        ids.push(port);
-        // SAFETY: as above.
-        port = unsafe { sys::rte_eth_find_next(port + 1) };
+    let next = |from: u64| {
+        // SAFETY: rte_eth_find_next_owned_by only reads the ethdev table; it returns
+        // RTE_MAX_ETHPORTS when no ownerless port is at or after `from`.
+        unsafe {
+            sys::rte_eth_find_next_owned_by(from as u16, u64::from(sys::RTE_ETH_DEV_NO_OWNER))
+        }
+    };
+    let mut port = next(0);
+    while port < u64::from(sys::RTE_MAX_ETHPORTS) {
+        ids.push(port as PortId);
+        port = next(port + 1);
     }
     ids
 }
