@@ -38,8 +38,8 @@ fn eal_null_port_one_burst_each_way() {
     assert_eq!(info.driver, "net_null");
     let pool = Mempool::create("smoke_pool", 1023, 0, 0).unwrap();
     port::configure(port, 1, 1).unwrap();
-    port::rx_queue_setup(port, 0, 256, 0, &pool).unwrap();
-    port::tx_queue_setup(port, 0, 256, 0).unwrap();
+    let mut rxq = port::rx_queue_setup(port, 0, 256, 0, &pool).unwrap();
+    let mut txq = port::tx_queue_setup(port, 0, 256, 0).unwrap();
     port::start(port).unwrap();
 
     let frame: Vec<u8> = (0..60u8).collect();
@@ -51,11 +51,11 @@ fn eal_null_port_one_burst_each_way() {
         assert!(!mbuf.set_len(mbuf.capacity() + 1));
         assert!(burst.push(mbuf).is_ok());
     }
-    let sent = tx_burst(port, 0, &mut burst);
+    let sent = tx_burst(&mut txq, &mut burst);
     assert_eq!((sent.sent, sent.refused), (8, 0));
     assert!(burst.is_empty());
 
-    let got = rx_burst(port, 0, &mut burst, 32);
+    let got = rx_burst(&mut rxq, &mut burst, 32);
     assert_eq!(got.received, 32, "net_null fills every RX burst");
     assert!(burst
         .as_slice()
@@ -70,7 +70,7 @@ fn eal_null_port_one_burst_each_way() {
     drop(first);
     assert_eq!(pool.in_use(), 0);
 
-    let got = rx_burst(port, 0, &mut burst, 32);
+    let got = rx_burst(&mut rxq, &mut burst, 32);
     assert_eq!(got.received, 32);
     // append moves a whole burst after what the other holds, in order, or none of it.
     let mut held = MbufBurst::new();
@@ -80,25 +80,25 @@ fn eal_null_port_one_burst_each_way() {
     let first = addresses(&burst);
     assert!(held.append(&mut burst));
     assert!(burst.is_empty() && held.len() == 32);
-    assert!(rx_burst(port, 0, &mut burst, 32).received == 32);
+    assert!(rx_burst(&mut rxq, &mut burst, 32).received == 32);
     let second = addresses(&burst);
     assert!(held.append(&mut burst), "64 of 256");
     assert_eq!(addresses(&held), [first, second].concat());
     // Up to 240 of 256: 32 more do not fit, 16 do.
     while held.len() + 32 <= MAX_BURST - 32 {
-        assert!(rx_burst(port, 0, &mut burst, 32).received == 32);
+        assert!(rx_burst(&mut rxq, &mut burst, 32).received == 32);
         assert!(held.append(&mut burst));
     }
-    assert!(rx_burst(port, 0, &mut burst, 16).received == 16);
+    assert!(rx_burst(&mut rxq, &mut burst, 16).received == 16);
     assert!(held.append(&mut burst));
-    assert!(rx_burst(port, 0, &mut burst, 32).received == 32);
+    assert!(rx_burst(&mut rxq, &mut burst, 32).received == 32);
     assert!(!held.append(&mut burst), "240 + 32 > 256");
     assert_eq!((held.len(), burst.len()), (MAX_BURST - 16, 32));
     burst.clear();
-    assert!(rx_burst(port, 0, &mut burst, 16).received == 16);
+    assert!(rx_burst(&mut rxq, &mut burst, 16).received == 16);
     assert!(held.append(&mut burst), "240 + 16 = 256");
     assert_eq!((held.len(), burst.len()), (MAX_BURST, 0));
-    assert!(rx_burst(port, 0, &mut burst, 1).received == 1);
+    assert!(rx_burst(&mut rxq, &mut burst, 1).received == 1);
     assert!(!held.append(&mut burst), "full");
     assert_eq!(pool.in_use(), MAX_BURST as u32 + 1);
     held.clear();
@@ -114,7 +114,6 @@ fn eal_null_port_one_burst_each_way() {
 
     port::stop(port).unwrap();
     port::close(port).unwrap();
-    drop(pool);
     eal.cleanup().unwrap();
     remove_runtime_dir(&prefix);
 }

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use podfwd::types::IfIndex;
 
-use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, MAX_BURST};
-use crate::dpdk::port::PortId;
+use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST};
 use crate::dpdk::tsc;
 
 /// Where one packet of a burst goes.
@@ -97,11 +96,12 @@ impl LocalCounters {
     }
 }
 
-/// One interface as a worker sees it: its port and this worker's queue on it.
-#[derive(Debug, Clone, Copy)]
+/// One interface as a worker sees it: this worker's queues on its port, which only
+/// this worker holds.
+#[derive(Debug)]
 pub struct WorkerPort {
-    pub port: PortId,
-    pub queue: u16,
+    pub rx: RxQueue,
+    pub tx: TxQueue,
 }
 
 /// Everything a worker needs, built before launch and moved into its lcore.
@@ -121,33 +121,46 @@ struct TxBuffer {
     pending: MbufBurst,
     /// The TSC of the pass that queued the oldest pending packet.
     oldest: u64,
+    queue: TxQueue,
 }
 
 /// The poll loop: RX burst -> processor -> per-port TX buffers, until `stop` is set.
 /// Returns 0; pending TX is flushed before returning.
 pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> i32 {
-    let interfaces = config.ports.len();
-    let burst = config.burst.clamp(1, MAX_BURST);
+    let WorkerConfig {
+        ports,
+        burst,
+        drain_ticks,
+        stop,
+        counters: shared_counters,
+    } = config;
+    let interfaces = ports.len();
+    let burst = burst.clamp(1, MAX_BURST);
     let mut rx = MbufBurst::new();
     let mut dropped = MbufBurst::new();
     let mut verdicts = [Verdict::Drop; MAX_BURST];
-    let mut tx: Vec<TxBuffer> = (0..interfaces)
-        .map(|_| TxBuffer {
-            pending: MbufBurst::new(),
-            oldest: 0,
+    let (mut rx_queues, mut tx): (Vec<RxQueue>, Vec<TxBuffer>) = ports
+        .into_iter()
+        .map(|p| {
+            let buffer = TxBuffer {
+                pending: MbufBurst::new(),
+                oldest: 0,
+                queue: p.tx,
+            };
+            (p.rx, buffer)
         })
-        .collect();
+        .unzip();
     let mut local = vec![LocalCounters::default(); interfaces];
 
-    while !config.stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) {
         // Read once a pass: the TX buffers age from it, and it is the processor's clock
         // (the stages read their own for `show runtime`).
         let now = tsc();
         let mut busy = false;
         // Whether some rx queue filled a whole burst: then more is probably waiting.
         let mut backlog = false;
-        for (rx_index, rx_port) in config.ports.iter().enumerate() {
-            let got = rx_burst(rx_port.port, rx_port.queue, &mut rx, burst);
+        for (rx_index, rx_queue) in rx_queues.iter_mut().enumerate() {
+            let got = rx_burst(rx_queue, &mut rx, burst);
             backlog |= got.received + got.multi_segment_dropped >= burst;
             if got.received == 0 && got.multi_segment_dropped == 0 {
                 continue;
@@ -165,16 +178,14 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
             // that the buffer's length is not read and written back per packet. Only
             // where they fit below `burst`, so that no flush sends more than `burst`.
             if let Some(out) = one_interface(verdicts) {
-                if let (Some(buffer), Some(tx_port), Some(counters)) =
-                    (tx.get_mut(out), config.ports.get(out), local.get_mut(out))
-                {
+                if let (Some(buffer), Some(counters)) = (tx.get_mut(out), local.get_mut(out)) {
                     let was_empty = buffer.pending.is_empty();
                     if buffer.pending.len() + rx.len() <= burst && buffer.pending.append(&mut rx) {
                         if was_empty {
                             buffer.oldest = now;
                         }
                         if buffer.pending.len() >= burst {
-                            flush(tx_port, buffer, counters);
+                            flush(buffer, counters);
                         }
                         continue;
                     }
@@ -185,8 +196,8 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                     Verdict::Transmit(out) => out.as_usize(),
                     Verdict::Drop => usize::MAX,
                 };
-                match (tx.get_mut(out), config.ports.get(out), local.get_mut(out)) {
-                    (Some(buffer), Some(tx_port), Some(counters)) => {
+                match (tx.get_mut(out), local.get_mut(out)) {
+                    (Some(buffer), Some(counters)) => {
                         if buffer.pending.is_empty() {
                             buffer.oldest = now;
                         }
@@ -195,7 +206,7 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                             counters.tx_error += 1;
                         }
                         if buffer.pending.len() >= burst {
-                            flush(tx_port, buffer, counters);
+                            flush(buffer, counters);
                         }
                     }
                     _ => {
@@ -215,27 +226,26 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
         // (testpmd and VPP send what each poll produced). Under load every queue
         // gives full bursts, and buffers leave full or when they age.
         let quiet = !backlog;
-        for ((buffer, tx_port), counters) in tx.iter_mut().zip(&config.ports).zip(local.iter_mut())
-        {
+        for (buffer, counters) in tx.iter_mut().zip(local.iter_mut()) {
             if !buffer.pending.is_empty()
-                && (quiet || now.wrapping_sub(buffer.oldest) >= config.drain_ticks)
+                && (quiet || now.wrapping_sub(buffer.oldest) >= drain_ticks)
             {
-                flush(tx_port, buffer, counters);
+                flush(buffer, counters);
                 busy = true;
             }
         }
         processor.between_bursts(!busy, now);
         // An idle loop touches no shared cache line.
         if busy {
-            for (counters, shared) in local.iter().zip(config.counters.iter()) {
+            for (counters, shared) in local.iter().zip(shared_counters.iter()) {
                 counters.publish(shared);
             }
         }
     }
-    for ((buffer, tx_port), counters) in tx.iter_mut().zip(&config.ports).zip(local.iter_mut()) {
-        flush(tx_port, buffer, counters);
+    for (buffer, counters) in tx.iter_mut().zip(local.iter_mut()) {
+        flush(buffer, counters);
     }
-    for (counters, shared) in local.iter().zip(config.counters.iter()) {
+    for (counters, shared) in local.iter().zip(shared_counters.iter()) {
         counters.publish(shared);
     }
     0
@@ -252,8 +262,8 @@ fn one_interface(verdicts: &[Verdict]) -> Option<usize> {
         .then_some(out.as_usize())
 }
 
-fn flush(port: &WorkerPort, buffer: &mut TxBuffer, counters: &mut LocalCounters) {
-    let count = tx_burst(port.port, port.queue, &mut buffer.pending);
+fn flush(buffer: &mut TxBuffer, counters: &mut LocalCounters) {
+    let count = tx_burst(&mut buffer.queue, &mut buffer.pending);
     counters.tx_packets += count.sent as u64;
     counters.tx_error += count.refused as u64;
 }

@@ -22,7 +22,7 @@ use podfwd_app::dpdk::mempool::{Mempool, PoolSizing};
 use podfwd_app::dpdk::port::{self, PortId};
 use podfwd_app::dpdk::{lcore, signal};
 use podfwd_app::forward::{InterfaceCounters, WorkerConfig, WorkerPort};
-use podfwd_app::hardware::{HardwareCommands, Interface};
+use podfwd_app::hardware::HardwareCommands;
 use podfwd_app::options::AppOptions;
 use podfwd_app::pipeline::{AppPlatform, PipelineProcessor, ThreadRow};
 
@@ -247,6 +247,10 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         socket,
     )?);
 
+    // Per worker (queue), its queues on every port, in interface order.
+    let mut worker_ports: Vec<Vec<WorkerPort>> = (0..queues)
+        .map(|_| Vec::with_capacity(interfaces.len()))
+        .collect();
     for (interface, &(rxd, txd)) in interfaces.iter().zip(&descriptors) {
         let port = interface.port();
         let socket = if interface.info.socket < 0 {
@@ -254,10 +258,11 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         } else {
             interface.info.socket
         };
-        for queue in 0..queues {
+        for (queue, ports) in (0..queues).zip(worker_ports.iter_mut()) {
             info!("port {port} queue {queue}: rx {rxd} / tx {txd} descriptors");
-            port::rx_queue_setup(port, queue, rxd, socket, pool)?;
-            port::tx_queue_setup(port, queue, txd, socket)?;
+            let rx = port::rx_queue_setup(port, queue, rxd, socket, pool)?;
+            let tx = port::tx_queue_setup(port, queue, txd, socket)?;
+            ports.push(WorkerPort { rx, tx });
         }
         info!("port {port}: rte_eth_dev_start");
         port::start(port)?;
@@ -354,15 +359,14 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     // Declared after `launched`, so dropped before it: however `run` leaves from here
     // on (an error, a panic), the workers are told to stop before their handles wait.
     let _stop_workers = StopOnDrop(Arc::clone(&stop));
-    for (queue, (&lcore_id, counters)) in workers.iter().zip(&worker_counters).enumerate() {
+    for (queue, ((&lcore_id, counters), ports)) in workers
+        .iter()
+        .zip(&worker_counters)
+        .zip(worker_ports)
+        .enumerate()
+    {
         let config = WorkerConfig {
-            ports: interfaces
-                .iter()
-                .map(|i: &Interface| WorkerPort {
-                    port: i.port(),
-                    queue: queue as u16,
-                })
-                .collect(),
+            ports,
             burst: usize::from(options.burst),
             drain_ticks,
             stop: Arc::clone(&stop),

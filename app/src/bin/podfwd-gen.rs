@@ -12,6 +12,7 @@ use clap::Parser;
 use log::{info, warn};
 use podfwd::types::MacAddr;
 use podfwd_app::dpdk::eal::Eal;
+use podfwd_app::dpdk::mbuf::{RxQueue, TxQueue};
 use podfwd_app::dpdk::mempool::{Mempool, PoolSizing};
 use podfwd_app::dpdk::port::{self, PortId, PortInfo};
 use podfwd_app::dpdk::{lcore, signal, tsc_hz};
@@ -122,11 +123,14 @@ fn select_ports(options: &GenOptions) -> Result<Vec<PortInfo>, Failure> {
     Ok(chosen)
 }
 
+/// A port's queue 0, for the worker alone.
+type PortQueues = (RxQueue, TxQueue);
+
 fn bring_up(
     options: &GenOptions,
     infos: &[PortInfo],
     ports: &mut Ports,
-) -> Result<Arc<Mempool>, Failure> {
+) -> Result<(Arc<Mempool>, Vec<PortQueues>), Failure> {
     let mut descriptors = Vec::new();
     for info in infos {
         info!(
@@ -162,15 +166,17 @@ fn bring_up(
     let pool =
         Arc::new(Mempool::create("podfwd_gen_mbufs", mbufs, MEMPOOL_CACHE, socket).map_err(fail)?);
     ports.pool = Some(Arc::clone(&pool));
+    let mut queues = Vec::with_capacity(infos.len());
     for (info, &(rxd, txd)) in infos.iter().zip(&descriptors) {
         let socket = if info.socket < 0 { socket } else { info.socket };
-        port::rx_queue_setup(info.port, 0, rxd, socket, &pool).map_err(fail)?;
-        port::tx_queue_setup(info.port, 0, txd, socket).map_err(fail)?;
+        let rx = port::rx_queue_setup(info.port, 0, rxd, socket, &pool).map_err(fail)?;
+        let tx = port::tx_queue_setup(info.port, 0, txd, socket).map_err(fail)?;
+        queues.push((rx, tx));
         port::start(info.port).map_err(fail)?;
         ports.started.push(info.port);
         port::enable_promiscuous(info.port).map_err(fail)?;
     }
-    Ok(pool)
+    Ok((pool, queues))
 }
 
 /// Waits until every port's link is up (a vhost port comes up when its peer connects).
@@ -266,7 +272,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         started: Vec::new(),
         pool: None,
     };
-    let pool = bring_up(&options, &infos, &mut ports)?;
+    let (pool, queues) = bring_up(&options, &infos, &mut ports)?;
     wait_for_links(&infos, options.wait_link)?;
 
     let client_mac = options
@@ -291,6 +297,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     let config = WorkerConfig {
         mode: options.mode,
         ports: infos.iter().map(|i| i.port).collect(),
+        queues,
         port_macs,
         spec: spec.clone(),
         template,

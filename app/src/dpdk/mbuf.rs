@@ -287,16 +287,62 @@ pub struct RxCount {
     pub multi_segment_dropped: usize,
 }
 
+/// The right to receive from one rx queue of a port: made only by
+/// [`super::port::rx_queue_setup`], and neither `Clone` nor `Copy`, so one lcore at a
+/// time polls the queue. `rte_eth_rx_burst` checks neither its port nor its queue id
+/// (Debian builds without `RTE_ETHDEV_DEBUG_RX`) and is not thread-safe per queue.
+#[derive(Debug)]
+pub struct RxQueue {
+    port: PortId,
+    queue: u16,
+}
+
+/// The right to transmit on one tx queue of a port: as [`RxQueue`], made only by
+/// [`super::port::tx_queue_setup`].
+#[derive(Debug)]
+pub struct TxQueue {
+    port: PortId,
+    queue: u16,
+}
+
+impl RxQueue {
+    /// Only for a queue `rte_eth_rx_queue_setup` accepted.
+    pub(super) fn set_up(port: PortId, queue: u16) -> RxQueue {
+        RxQueue { port, queue }
+    }
+    pub fn port(&self) -> PortId {
+        self.port
+    }
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+}
+
+impl TxQueue {
+    /// Only for a queue `rte_eth_tx_queue_setup` accepted.
+    pub(super) fn set_up(port: PortId, queue: u16) -> TxQueue {
+        TxQueue { port, queue }
+    }
+    pub fn port(&self) -> PortId {
+        self.port
+    }
+    pub fn queue(&self) -> u16 {
+        self.queue
+    }
+}
+
 /// Receives up to `max` packets into the empty `burst`.
-pub fn rx_burst(port: PortId, queue: u16, burst: &mut MbufBurst, max: usize) -> RxCount {
+pub fn rx_burst(queue: &mut RxQueue, burst: &mut MbufBurst, max: usize) -> RxCount {
     debug_assert!(burst.is_empty());
     if !burst.is_empty() {
         burst.clear();
     }
     let max = max.min(MAX_BURST) as u16;
     // SAFETY: the slots have room for `max` pointers; the PMD writes `n` owned mbufs.
-    // This lcore is the only user of (port, queue).
-    let n = usize::from(unsafe { sys::podfwd_eth_rx_burst(port, queue, burst.raw_slots(), max) });
+    // The queue was set up (RxQueue exists) and this lcore holds it exclusively.
+    let n = usize::from(unsafe {
+        sys::podfwd_eth_rx_burst(queue.port, queue.queue, burst.raw_slots(), max)
+    });
     burst.len = n;
     let mut count = RxCount {
         received: n,
@@ -335,15 +381,16 @@ pub struct TxCount {
 }
 
 /// Hands the whole burst to the driver; what it refuses is freed. Leaves it empty.
-pub fn tx_burst(port: PortId, queue: u16, burst: &mut MbufBurst) -> TxCount {
+pub fn tx_burst(queue: &mut TxQueue, burst: &mut MbufBurst) -> TxCount {
     let count = burst.len;
     if count == 0 {
         return TxCount::default();
     }
     // SAFETY: slots[..count] are owned mbufs; the PMD takes ownership of the first
-    // `sent` of them. This lcore is the only user of (port, queue).
+    // `sent` of them. The queue was set up (TxQueue exists) and this lcore holds it
+    // exclusively.
     let sent = usize::from(unsafe {
-        sys::podfwd_eth_tx_burst(port, queue, burst.raw_slots(), count as u16)
+        sys::podfwd_eth_tx_burst(queue.port, queue.queue, burst.raw_slots(), count as u16)
     });
     let refused = count - sent;
     if refused > 0 {

@@ -7,8 +7,11 @@ use dpdk_sys as sys;
 
 use super::DpdkError;
 
-/// A pool of packet mbufs (`rte_pktmbuf_pool_create`). Freed on drop; ports that
-/// receive into it must be closed first.
+/// A pool of packet mbufs (`rte_pktmbuf_pool_create`). Never freed: an `Mbuf` borrows
+/// nothing from its pool (its buffer points back to it), so freeing the pool while one
+/// lives, or while a port queue receives into it, would be a use after free that the
+/// types could not prevent. A process makes one pool, and EAL cleanup releases its
+/// memory at exit.
 #[derive(Debug)]
 pub struct Mempool {
     pool: NonNull<sys::rte_mempool>,
@@ -83,14 +86,6 @@ impl Mempool {
     pub fn in_use(&self) -> u32 {
         // SAFETY: the pool is valid for self's lifetime.
         unsafe { sys::rte_mempool_in_use_count(self.pool.as_ptr()) }
-    }
-}
-
-impl Drop for Mempool {
-    fn drop(&mut self) {
-        // SAFETY: the pool was created by rte_pktmbuf_pool_create and is freed once;
-        // Mbuf values borrow nothing from it, but the app drops them all before this.
-        unsafe { sys::rte_mempool_free(self.pool.as_ptr()) };
     }
 }
 

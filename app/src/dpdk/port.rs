@@ -6,6 +6,7 @@ use std::os::raw::c_char;
 
 use dpdk_sys as sys;
 
+use super::mbuf::{RxQueue, TxQueue};
 use super::mempool::Mempool;
 use super::{c_string, DpdkError};
 
@@ -168,9 +169,9 @@ pub fn rx_queue_setup(
     descriptors: u16,
     socket: i32,
     pool: &Mempool,
-) -> Result<(), DpdkError> {
-    // SAFETY: NULL rx_conf selects the PMD defaults; the pool outlives the port because
-    // the app closes ports before dropping the pool.
+) -> Result<RxQueue, DpdkError> {
+    // SAFETY: NULL rx_conf selects the PMD defaults; the pool is never freed (see
+    // Mempool), so it outlives the queue.
     let rc = unsafe {
         sys::rte_eth_rx_queue_setup(
             port,
@@ -183,7 +184,8 @@ pub fn rx_queue_setup(
     };
     check(rc, "rte_eth_rx_queue_setup", || {
         format!("port {port} queue {queue}")
-    })
+    })?;
+    Ok(RxQueue::set_up(port, queue))
 }
 
 pub fn tx_queue_setup(
@@ -191,7 +193,7 @@ pub fn tx_queue_setup(
     queue: u16,
     descriptors: u16,
     socket: i32,
-) -> Result<(), DpdkError> {
+) -> Result<TxQueue, DpdkError> {
     // SAFETY: NULL tx_conf selects the PMD defaults.
     let rc = unsafe {
         sys::rte_eth_tx_queue_setup(
@@ -204,7 +206,8 @@ pub fn tx_queue_setup(
     };
     check(rc, "rte_eth_tx_queue_setup", || {
         format!("port {port} queue {queue}")
-    })
+    })?;
+    Ok(TxQueue::set_up(port, queue))
 }
 
 /// Ok for a non-negative return code, else the error naming `call` and its subject.

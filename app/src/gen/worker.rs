@@ -17,7 +17,7 @@ use super::latency::Histogram;
 use super::rate::RateLimiter;
 use super::reflect::{answer_arp, close_in_place, reflect_in_place};
 use super::report::{PortCounters, SharedCounters};
-use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, MAX_BURST};
+use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST};
 use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::PortId;
 use crate::dpdk::tsc;
@@ -188,6 +188,8 @@ pub struct WorkerConfig {
     pub mode: Mode,
     /// Ports in order; in pods mode [clients, endpoints].
     pub ports: Vec<PortId>,
+    /// Each port's queue 0, which only this worker holds; in `ports`' order.
+    pub queues: Vec<(RxQueue, TxQueue)>,
     pub port_macs: Vec<MacAddr>,
     pub spec: FlowSpec,
     pub template: FrameTemplate,
@@ -411,10 +413,6 @@ impl Worker {
         }
     }
 
-    fn port(&self, index: usize) -> PortId {
-        self.config.ports.get(index).copied().unwrap_or(0)
-    }
-
     fn port_mac(&self, index: usize) -> MacAddr {
         self.config
             .port_macs
@@ -436,7 +434,12 @@ impl Worker {
             .iter()
             .map(|m| m.data().len() as u64)
             .sum();
-        let count = tx_burst(self.port(index), 0, &mut self.tx);
+        let Some((_, queue)) = self.config.queues.get_mut(index) else {
+            // No such port: nothing is sent, and the burst is freed.
+            self.tx.clear();
+            return 0;
+        };
+        let count = tx_burst(queue, &mut self.tx);
         if let Some(c) = self.counters(index) {
             c.tx_packets += count.sent as u64;
             // Refused packets are the burst's tail; all frames of a port are one size
@@ -452,7 +455,10 @@ impl Worker {
     }
 
     fn receive(&mut self, index: usize) -> usize {
-        let count = rx_burst(self.port(index), 0, &mut self.rx, self.config.burst);
+        let Some((queue, _)) = self.config.queues.get_mut(index) else {
+            return 0;
+        };
+        let count = rx_burst(queue, &mut self.rx, self.config.burst);
         let bytes: u64 = self
             .rx
             .as_slice()
