@@ -433,10 +433,13 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     control.workers_stopped();
     info!("stopping workers");
     stop.store(true, Ordering::Relaxed);
+    let mut panicked = Vec::new();
     for handle in launched {
         let lcore_id = handle.lcore();
         let rc = handle.wait();
-        if rc != 0 {
+        if rc == lcore::JOB_PANICKED {
+            panicked.push(lcore_id);
+        } else if rc != 0 {
             warn!("worker lcore {lcore_id} returned {rc}");
         }
     }
@@ -445,6 +448,15 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     drop(dataplane);
     info!("rte_eal_cleanup");
     eal.cleanup()?;
+    if !panicked.is_empty() {
+        // The panic's message is above, from the worker's thread.
+        return Err(Failure {
+            message: format!(
+                "worker lcore(s) {panicked:?} panicked: their queues went unpolled, so podfwd stopped"
+            ),
+            code: 1,
+        });
+    }
     Ok(())
 }
 

@@ -69,8 +69,13 @@ extern "C" fn run_job(arg: *mut c_void) -> c_int {
     // SAFETY: `launch` passed a pointer from Box::into_raw(Box<Job>) and gives up
     // ownership; this is its only reconstruction.
     let job: Box<Job> = unsafe { Box::from_raw(arg.cast::<Job>()) };
-    // Unwinding out of an extern "C" function would abort the whole process.
-    catch_unwind(AssertUnwindSafe(job)).unwrap_or(JOB_PANICKED)
+    // Unwinding out of an extern "C" function would abort the whole process. A job that
+    // panicked leaves its queues unpolled: the process is asked to stop (as by SIGINT),
+    // and the waiting main lcore sees JOB_PANICKED.
+    catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|_| {
+        super::signal::request_stop();
+        JOB_PANICKED
+    })
 }
 
 /// Runs `job` on worker `lcore`. The job owns everything it needs (moved in).

@@ -11,6 +11,13 @@ static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_stop_signal(_signal: c_int) {
+    request_stop();
+}
+
+/// What SIGINT does, from code: a worker lcore whose job panicked asks the process to
+/// stop, since its queues would otherwise go unpolled while the console carries on.
+/// Async-signal-safe (atomics and write(2) only), as the handler needs.
+pub fn request_stop() {
     STOP_REQUESTED.store(true, Ordering::SeqCst);
     let fd = WAKE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
@@ -50,4 +57,20 @@ pub fn install_stop_handler() -> io::Result<UnixStream> {
 /// True once SIGINT or SIGTERM arrived.
 pub fn stop_requested() -> bool {
     STOP_REQUESTED.load(Ordering::SeqCst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn request_stop_wakes_the_reader_as_a_signal_does() {
+        let mut reader = install_stop_handler().unwrap();
+        assert!(!stop_requested());
+        request_stop();
+        assert!(stop_requested());
+        let mut byte = [0u8; 1];
+        assert_eq!(reader.read(&mut byte).unwrap(), 1);
+    }
 }
