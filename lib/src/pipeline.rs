@@ -914,28 +914,38 @@ Packet 1
         assert_eq!(pkts[0].data()[6..12], TAP2_MAC.0);
     }
 
+    /// A ping to our address is answered, even with TTL 1 (it is not forwarded, so its
+    /// TTL does not expire here); TTL 0 is time exceeded at ip4-input, as in VPP.
     #[test]
     fn ping_to_our_address_is_answered() {
-        let mut worker = Worker::new(ticks);
-        let ping = spec_frames::icmp_echo_request(
-            TAP2_MAC,
-            CLIENT_POD_MAC,
-            CLIENT_IP,
-            TAP2_IP,
-            64,
-            9,
-            1,
-            b"podfwd",
-        );
-        let (verdicts, out) = run(&mut worker, TAP2, &[ping]);
-        assert_eq!(verdicts, [Verdict::Tx(TAP2)]);
-        assert_eq!(out[0][..6], CLIENT_POD_MAC.0);
-        assert_eq!(out[0][6..12], TAP2_MAC.0);
-        let ip = Ipv4Packet::new_verified(&out[0][14..]).unwrap();
-        assert_eq!((ip.src(), ip.dst(), ip.ttl()), (TAP2_IP, CLIENT_IP, 64));
-        let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
-        assert_eq!(icmp.msg_type(), MessageType::EchoReply);
-        assert!(icmp.verify_checksum());
+        let ping = |ttl| {
+            spec_frames::icmp_echo_request(
+                TAP2_MAC,
+                CLIENT_POD_MAC,
+                CLIENT_IP,
+                TAP2_IP,
+                ttl,
+                9,
+                1,
+                b"podfwd",
+            )
+        };
+        for (ttl, answer) in [
+            (64, MessageType::EchoReply),
+            (1, MessageType::EchoReply),
+            (0, MessageType::TimeExceeded),
+        ] {
+            let mut worker = Worker::new(ticks);
+            let (verdicts, out) = run(&mut worker, TAP2, &[ping(ttl)]);
+            assert_eq!(verdicts, [Verdict::Tx(TAP2)], "ttl {ttl}");
+            assert_eq!(out[0][..6], CLIENT_POD_MAC.0);
+            assert_eq!(out[0][6..12], TAP2_MAC.0);
+            let ip = Ipv4Packet::new_verified(&out[0][14..]).unwrap();
+            assert_eq!((ip.src(), ip.dst(), ip.ttl()), (TAP2_IP, CLIENT_IP, 64));
+            let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
+            assert_eq!(icmp.msg_type(), answer, "ttl {ttl}");
+            assert!(icmp.verify_checksum());
+        }
     }
 
     #[test]

@@ -187,6 +187,31 @@ fn pkt_info_reads_the_seed_bytes() {
     );
 }
 
+/// The ports and flags come from after the options: the seed's SYN with a router alert
+/// reads as the SYN without, and a port rule matches it.
+#[test]
+fn a_header_with_options_is_read_after_them() {
+    let syn = crate::spec_frames::syn();
+    let plain = AclPacketInfo::from_ipv4_bytes(&syn[14..]).unwrap();
+    let mut with_option = syn[14..].to_vec();
+    with_option.splice(20..20, [0x94, 0x04, 0x00, 0x00]);
+    let mut v = crate::packet::Ipv4Packet::new_unchecked(&mut with_option[..]);
+    v.set_version_and_header_len(24);
+    v.set_total_len(64);
+    v.fill_checksum();
+    let info = AclPacketInfo::from_ipv4_bytes(&with_option).unwrap();
+    assert_eq!(info, plain);
+    let rules = vec![AclRule {
+        proto: ip_proto::TCP,
+        sport: PortRange::single(46310),
+        dport: PortRange::single(80),
+        tcp_flags_value: SYN,
+        tcp_flags_mask: SYN,
+        ..rule(AclAction::Permit)
+    }];
+    assert_eq!(matched(rules, info), Some((0, 0)));
+}
+
 /// One interface with `acls` on input, evaluated for `packet`.
 fn verdict_with(acls: &[Vec<AclRule>], packet: &AclPacketInfo) -> AclVerdict {
     let mut table = AclTable::new();

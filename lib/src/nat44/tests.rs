@@ -884,6 +884,74 @@ fn time_exceeded_about_a_snat_flow_is_translated_inside() {
     assert_eq!(&error[28..], &sent[..28]);
 }
 
+/// `packet` with a 4-byte router alert option (RFC 2113) after its 20-byte header.
+fn with_router_alert(packet: &[u8]) -> Vec<u8> {
+    let mut p = packet.to_vec();
+    p.splice(20..20, [0x94, 0x04, 0x00, 0x00]);
+    let mut v = Ipv4Packet::new_unchecked(&mut p[..]);
+    v.set_version_and_header_len(24);
+    v.set_total_len((packet.len() + 4) as u16);
+    v.fill_checksum();
+    p
+}
+
+/// Ports sit after the options: they are read and rewritten there, the options stay as
+/// they were, and every checksum still verifies.
+#[test]
+fn a_header_with_options_is_translated_after_them() {
+    let table = seed_table();
+    let mut w = worker(1024);
+    let config = snapshot(&table, &mut w);
+    let sent = with_router_alert(&spec_frames::syn()[ETH..]);
+    let mut syn = sent.clone();
+    let outcome = w.out2in(&config, POD_IF, &mut syn, 1);
+    assert!(matches!(outcome.verdict, NatVerdict::Translated(_)));
+    assert_checksums_valid(&syn);
+    assert_eq!(&syn[20..24], &[0x94, 0x04, 0x00, 0x00]);
+    let v = Ipv4Packet::new_checked(&syn[..]).unwrap();
+    assert_eq!((v.header_len(), v.dst()), (24, spec_frames::SERVER_IP));
+    let t = TcpPacket::new_checked(v.payload()).unwrap();
+    assert_eq!(
+        (t.src_port(), t.dst_port()),
+        (46310, spec_frames::SERVER_PORT)
+    );
+    // Nothing but the destination and the checksums changed.
+    let mut expected = sent.clone();
+    expected[16..20].copy_from_slice(&spec_frames::SERVER_IP.octets());
+    expected[24 + 2..24 + 4].copy_from_slice(&spec_frames::SERVER_PORT.to_be_bytes());
+    expected[10..12].copy_from_slice(&syn[10..12]);
+    expected[24 + 16..24 + 18].copy_from_slice(&syn[24 + 16..24 + 18]);
+    assert_eq!(syn, expected);
+}
+
+/// An error about a packet with options quotes a 24-byte header: the quoted ports are
+/// found after it and translated back.
+#[test]
+fn an_error_quoting_a_header_with_options_is_translated_inside() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let pod = (ip("10.1.1.3"), 5000);
+    let sent = with_router_alert(&udp(pod, (ip("8.8.8.8"), 53), 1, true));
+    let mut translated = sent.clone();
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut translated, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    assert_ne!(addrs_ports(&translated).0, pod);
+    let mut error = icmp_error_quoting(
+        ip("192.168.16.100"),
+        NODE_IP,
+        IcmpType::TimeExceeded,
+        &translated[..24 + 8],
+    );
+    let o = w.out2in(&config, GBE, &mut error, 0);
+    assert!(matches!(o.verdict, NatVerdict::Translated(_)));
+    assert_checksums_valid(&error);
+    assert_eq!(Ipv4Packet::new_checked(&error[..]).unwrap().dst(), pod.0);
+    assert_eq!(&error[28..], &sent[..24 + 8]);
+}
+
 #[test]
 fn sessions_time_out_and_the_count_returns_to_zero() {
     let mut table = snat_table();
@@ -1581,7 +1649,11 @@ fn ownership_is_computable_from_either_direction() {
 
 /// An ICMP error of `msg_type` from `src` to `dst`, quoting the first 28 bytes of `about`.
 fn icmp_error(src: Ipv4Addr, dst: Ipv4Addr, msg_type: IcmpType, about: &[u8]) -> Vec<u8> {
-    let quoted = &about[..28];
+    icmp_error_quoting(src, dst, msg_type, &about[..28])
+}
+
+/// An ICMP error quoting exactly `quoted`.
+fn icmp_error_quoting(src: Ipv4Addr, dst: Ipv4Addr, msg_type: IcmpType, quoted: &[u8]) -> Vec<u8> {
     let mut error = vec![0u8; 20 + 8 + quoted.len()];
     let mut v = Ipv4Packet::new_unchecked(&mut error[..]);
     v.set_version_and_header_len(20);
