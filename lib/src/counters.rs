@@ -217,6 +217,14 @@ pub struct RuntimeTotals {
     pub cached: u64,
 }
 
+/// `text` centred in `width` as VPP's `%=Ns` centres it: an odd padding puts the extra
+/// space on the left (Rust's `{:^N}` puts it on the right).
+pub fn vpp_center(text: &str, width: usize) -> String {
+    let pad = width.saturating_sub(text.chars().count());
+    let left = pad.div_ceil(2);
+    format!("{}{text}{}", " ".repeat(left), " ".repeat(pad - left))
+}
+
 /// Counter values, of one worker or summed over several.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CounterTotals {
@@ -285,7 +293,11 @@ impl CounterTotals {
     /// `show errors`: count, node and reason of every non-zero counter, as VPP prints it.
     /// `reason_text` names a reason (see `stages::drop_reason_text`).
     pub fn format_errors(&self, reason_text: impl Fn(DropReason) -> &'static str) -> String {
-        let mut out = format!("{:^10}{:^40}{}\n", "Count", "Node", "Reason");
+        let mut out = format!(
+            "{}{}Reason\n",
+            vpp_center("Count", 10),
+            vpp_center("Node", 40)
+        );
         for node in NodeId::ALL {
             for (code, &count) in self.drops[node.index()].iter().enumerate() {
                 if count == 0 {
@@ -295,7 +307,12 @@ impl CounterTotals {
                     node,
                     code: code as u8,
                 };
-                let _ = writeln!(out, "{count:>10}{:^40}{}", node.name(), reason_text(reason));
+                let _ = writeln!(
+                    out,
+                    "{count:>10}{}{}",
+                    vpp_center(node.name(), 40),
+                    reason_text(reason)
+                );
             }
         }
         out
@@ -307,10 +324,19 @@ impl CounterTotals {
     /// vectors per call are over the packets the node ran on itself. Nodes never suspend
     /// here (there are no process nodes), so Suspends is 0.
     pub fn format_runtime(&self) -> String {
-        let mut out = format!(
-            "{:^30}{:^12}{:^16}{:^16}{:^16}{:^16}{:^16}\n",
-            "Name", "State", "Calls", "Vectors", "Suspends", "Clocks", "Vectors/Call"
-        );
+        let mut out: String = [
+            ("Name", 30),
+            ("State", 12),
+            ("Calls", 16),
+            ("Vectors", 16),
+            ("Suspends", 16),
+            ("Clocks", 16),
+            ("Vectors/Call", 16),
+        ]
+        .iter()
+        .map(|&(h, w)| vpp_center(h, w))
+        .collect();
+        out.push('\n');
         let mut nodes = NodeId::ALL;
         nodes.sort_by_key(|n| n.name());
         let mut cached = 0;
@@ -330,9 +356,9 @@ impl CounterTotals {
             };
             let _ = writeln!(
                 out,
-                "{:<30}{:^12}{:>16}{:>16}{:>16}{:>16}{:>16.2}",
+                "{:<30}{}{:>16}{:>16}{:>16}{:>16}{:>16.2}",
                 node.name(),
-                state,
+                vpp_center(state, 12),
                 r.calls,
                 r.vectors + r.cached,
                 0,
@@ -351,12 +377,22 @@ impl CounterTotals {
         out
     }
 
-    /// `show interface`: VPP's table, one row per non-zero counter.
+    /// `show interface`: VPP's table (`%=32s%=5s%=10s%=21s%=16s%=16s` over
+    /// `%-32U%=5d%=10U%=21U` and a `%-16s%16Ld` row per non-zero counter, the following
+    /// ones indented under the first).
     pub fn format_interfaces(&self, interfaces: &[InterfaceConfig]) -> String {
-        let mut out = format!(
-            "{:^30}{:^5}{:^8}{:^22}{:^16}{:^10}\n",
-            "Name", "Idx", "State", "MTU (L3/IP4/IP6/MPLS)", "Counter", "Count"
-        );
+        let mut out: String = [
+            ("Name", 32),
+            ("Idx", 5),
+            ("State", 10),
+            ("MTU (L3/IP4/IP6/MPLS)", 21),
+            ("Counter", 16),
+            ("Count", 16),
+        ]
+        .iter()
+        .map(|&(h, w)| vpp_center(h, w))
+        .collect();
+        out.push('\n');
         for itf in interfaces {
             let t = self.interface(itf.index);
             let rows = [
@@ -369,26 +405,23 @@ impl CounterTotals {
             ];
             let state = if itf.admin_up { "up" } else { "down" };
             let mtu = format!("{}/0/0/0", itf.mtu);
-            let mut first = true;
-            for (name, count) in rows.into_iter().filter(|r| r.1 != 0) {
-                if first {
-                    let _ = writeln!(
-                        out,
-                        "{:<30}{:^5}{:^8}{:>16}      {:<16}{:>10}",
-                        itf.name, itf.index, state, mtu, name, count
-                    );
-                    first = false;
-                } else {
-                    let _ = writeln!(out, "{:<81}{:<16}{:>10}", "", name, count);
+            let head = format!(
+                "{:<32}{}{}{}",
+                itf.name,
+                vpp_center(&itf.index.to_string(), 5),
+                vpp_center(state, 10),
+                vpp_center(&mtu, 21)
+            );
+            let indent = head.chars().count();
+            let mut line = head;
+            for (n, (name, count)) in rows.into_iter().filter(|r| r.1 != 0).enumerate() {
+                if n > 0 {
+                    let _ = writeln!(out, "{line}");
+                    line = " ".repeat(indent);
                 }
+                let _ = write!(line, "{name:<16}{count:>16}");
             }
-            if first {
-                let _ = writeln!(
-                    out,
-                    "{:<30}{:^5}{:^8}{:>16}",
-                    itf.name, itf.index, state, mtu
-                );
-            }
+            let _ = writeln!(out, "{}", line.trim_end());
         }
         out
     }
@@ -448,11 +481,71 @@ mod tests {
         c.count_drop(IfIndex(1), reason);
         let text = c.totals().format_errors(|_| "ip4 checksum error");
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2);
+        // VPP's %=10s%=40s over %10lu%=40v, the odd centring space on the left.
         assert_eq!(
-            lines[1],
-            format!("{:>10}{:^40}{}", 2, "ip4-input", "ip4 checksum error")
+            lines,
+            [
+                concat!(
+                    "   Count  ",
+                    "                  Node                  ",
+                    "Reason"
+                ),
+                concat!(
+                    "         2",
+                    "                ip4-input               ",
+                    "ip4 checksum error"
+                ),
+            ]
         );
+    }
+
+    #[test]
+    fn show_interface_has_vpps_columns() {
+        use crate::config::ControlPlane;
+        use crate::node::InputKind;
+        let mut cp = ControlPlane::new();
+        for name in ["tap0", "tap1"] {
+            cp.add_interface(
+                name,
+                name,
+                crate::types::MacAddr([2, 0, 0, 0, 0, 1]),
+                InputKind::Virtio,
+            )
+            .unwrap();
+        }
+        cp.set_state("tap0", true).unwrap();
+        let c = WorkerCounters::new();
+        c.count_rx(IfIndex(1), 5, 518);
+        c.count_tx(IfIndex(1), 4, 440);
+        let text = c.totals().format_interfaces(cp.interfaces());
+        // Widths and VPP's centring (the odd space on the left), as in VPP's output.
+        let expected = [
+            concat!(
+                "              Name               Idx    State  MTU (L3/IP4/I",
+                "P6/MPLS)     Counter          Count     "
+            ),
+            concat!(
+                "tap0                              1      up          1500/0/",
+                "0/0     rx packets                     5"
+            ),
+            concat!(
+                "                                                            ",
+                "        rx bytes                     518"
+            ),
+            concat!(
+                "                                                            ",
+                "        tx packets                     4"
+            ),
+            concat!(
+                "                                                            ",
+                "        tx bytes                     440"
+            ),
+            concat!(
+                "tap1                              2     down         1500/0/",
+                "0/0"
+            ),
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     }
 
     #[test]
@@ -463,18 +556,19 @@ mod tests {
         c.count_call(NodeId::Input, 2, 300);
         c.count_call(NodeId::AclIn, 1, 200);
         let text = c.totals().format_runtime();
-        // VPP's widths (%=30s%=12s%=16s... over %-30v%=12U%16Ld...); rows by name.
+        // VPP's widths (%=30s%=12s%=16s... over %-30v%=12U%16Ld...) and centring (the odd
+        // space on the left), as VPP's own output reads; rows by name.
         let expected = [
             concat!(
-                "             Name                State         Calls          ",
-                "Vectors         Suspends         Clocks       Vectors/Call  "
+                "             Name                 State         Calls         ",
+                " Vectors        Suspends         Clocks       Vectors/Call  "
             ),
             concat!(
                 "acl-plugin-in-ip4-fa             active                  1    ",
                 "           1               0          2.00e2            1.00"
             ),
             concat!(
-                "dpdk-input                      polling                  1    ",
+                "dpdk-input                       polling                 1    ",
                 "           2               0          1.50e2            2.00"
             ),
             concat!(
