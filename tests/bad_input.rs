@@ -1,23 +1,26 @@
 //! Bad command lines end podfwd with a sentence naming the problem and a non-zero
 //! exit, before any forwarding.
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
-use podfwd_suite::{bin, dpdk_lock, file_prefix, remove_runtime_dir};
+use podfwd_suite::{bin, dpdk_lock, file_prefix, DpdkProcess};
 
 fn podfwd(test: &str, eal: &[&str], app: &[&str]) -> Output {
     let _lock = dpdk_lock();
     let prefix = file_prefix(test);
-    let output = Command::new(bin("podfwd"))
-        .args(["--no-pci", "--no-huge", "--file-prefix", &prefix])
-        .args(eal)
-        .arg("--")
-        .args(app)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run podfwd");
-    remove_runtime_dir(&prefix);
-    output
+    // Its runtime directory goes with it.
+    let mut podfwd = DpdkProcess::spawn(
+        Command::new(bin("podfwd"))
+            .args(["--no-pci", "--no-huge", "--file-prefix", &prefix])
+            .args(eal)
+            .arg("--")
+            .args(app)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+        &prefix,
+    );
+    podfwd.wait_with_output().expect("run podfwd")
 }
 
 fn last_stderr_line(output: &Output) -> String {

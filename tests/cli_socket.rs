@@ -1,20 +1,39 @@
 //! The CLI through the control socket against the real binary (issue 4): every command
 //! family runs through `podfwdctl`, changes take effect while the workers run, and bad
 //! lines fail with their sentence and exit 1 without changing anything.
+//!
+//! So that the counters, the runtime and the trace have something to show (and to clear),
+//! tap0 receives [`FRAMES`] frames as podfwd starts, traced by the startup file's `trace
+//! add`, and dropped by ethernet-input; then nothing more.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use podfwd_suite::{bin, dpdk_lock, file_prefix, remove_runtime_dir, scratch_dir, write_pcap};
+use podfwd_suite::{
+    bin, dpdk_lock, file_prefix, scratch_dir, show_interface_block, show_interface_counter,
+    traced_packets, write_pcap, DpdkProcess,
+};
 
 const SEED_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-node.conf");
 
+/// The frames tap0 receives.
+const FRAMES: u64 = 3;
+
+/// `show trace` of the one worker with nothing traced.
+const EMPTY_TRACE: &str = "------------------- Start of thread 1 podfwd_wk_0 -------------------\n\
+                           No packets in trace buffer\n";
+
+/// A frame to another host's MAC with an unknown EtherType: ethernet-input drops it.
+fn stray_frame() -> Vec<u8> {
+    let mut frame = vec![0u8; 60];
+    frame[..14].copy_from_slice(&[2, 0, 0, 0, 0, 0x99, 2, 0, 0, 0, 0, 0x98, 0x88, 0xb5]);
+    frame
+}
+
 struct Podfwd {
-    child: Child,
+    child: DpdkProcess,
     socket: std::path::PathBuf,
-    prefix: String,
 }
 
 impl Podfwd {
@@ -23,6 +42,15 @@ impl Podfwd {
         let socket = dir.join("cli.sock");
         let empty = dir.join("empty.pcap");
         write_pcap(&empty, &[]);
+        let frames = dir.join("frames.pcap");
+        write_pcap(&frames, &vec![stray_frame(); FRAMES as usize]);
+        // The startup file's `trace add` is handed to the worker before it polls.
+        let startup = dir.join("startup.cli");
+        std::fs::write(
+            &startup,
+            format!("exec {SEED_CONF}\ntrace add pcap-input 10\n"),
+        )
+        .unwrap();
         let mut command = Command::new(bin("podfwd"));
         command
             .args(["-l", "0,1", "--main-lcore", "0", "--no-pci", "--no-huge"])
@@ -34,23 +62,21 @@ impl Podfwd {
             ))
             .arg(format!(
                 "--vdev=net_pcap1,rx_pcap={},tx_pcap={}",
-                empty.display(),
+                frames.display(),
                 dir.join("out1.pcap").display()
             ))
             .arg("--")
             .args(["--iface", "tap2=net_pcap0", "--iface", "tap0=net_pcap1"])
-            .args(["--exec", SEED_CONF])
+            .arg("--exec")
+            .arg(&startup)
             .arg("--socket")
             .arg(&socket)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let child = command.spawn().expect("spawn podfwd");
-        let mut podfwd = Podfwd {
-            child,
-            socket,
-            prefix,
-        };
+        // Dropped with `Podfwd` (at the end, or by a failed assertion): podfwd stops.
+        let child = DpdkProcess::spawn(&mut command, &prefix);
+        let mut podfwd = Podfwd { child, socket };
         let give_up = Instant::now() + Duration::from_secs(60);
         while !(podfwd.socket.exists() && podfwd.ctl_raw("show version").status.success()) {
             if let Ok(Some(status)) = podfwd.child.try_wait() {
@@ -92,23 +118,9 @@ impl Podfwd {
     }
 }
 
-impl Drop for Podfwd {
-    fn drop(&mut self) {
-        if let Some(stdin) = self.child.stdin.as_mut() {
-            let _ = stdin.write_all(b"quit\n");
-        }
-        let give_up = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < give_up {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                remove_runtime_dir(&self.prefix);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        remove_runtime_dir(&self.prefix);
-    }
+/// The rows of `show errors` or `show runtime` below the header.
+fn table_rows(table: &str) -> Vec<&str> {
+    table.lines().skip(1).collect()
 }
 
 #[test]
@@ -116,6 +128,21 @@ fn every_command_family_works_through_the_socket() {
     let _lock = dpdk_lock();
     let dir = scratch_dir("cli_socket");
     let podfwd = Podfwd::start(&dir);
+
+    // tap0's frames, received and dropped as the worker starts (counted as it goes).
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = podfwd.ok("show interface tap0");
+        let count = |counter| show_interface_counter(&out, "tap0", counter);
+        if (count("rx packets"), count("drops")) == (Some(FRAMES), Some(FRAMES)) {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "tap0 never received and dropped its {FRAMES} frames:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // Shows of what the startup file configured.
     assert!(podfwd.ok("show interface").contains("tap0"));
@@ -139,7 +166,10 @@ fn every_command_family_works_through_the_socket() {
         .ok("show nat44 static mappings")
         .contains("external 10.104.221.85:80"));
     assert!(podfwd.ok("show nat44 addresses").contains("10.1.1.254"));
-    podfwd.ok("show nat44 sessions detail");
+    assert_eq!(
+        podfwd.ok("show nat44 sessions detail"),
+        "NAT44 sessions:\n-------- thread 1 podfwd_wk_0: 0 sessions --------\n"
+    );
     assert!(podfwd
         .ok("show nat44 summary")
         .contains("sessions: 0 (limit"));
@@ -158,40 +188,125 @@ fn every_command_family_works_through_the_socket() {
         assert!(row[lwp_col].parse::<u32>().is_ok(), "{threads}");
         assert_eq!(row[lwp_col + 1..lwp_col + 3], ["other", "(0)"], "{threads}");
     }
-    podfwd.ok("show errors");
+    // The counters of tap0's frames, to be cleared below.
+    let errors = podfwd.ok("show errors");
+    assert!(
+        table_rows(&errors).iter().any(|r| {
+            r.split_whitespace().next() == Some(&FRAMES.to_string()) && r.contains("ethernet-input")
+        }),
+        "{errors}"
+    );
     let runtime = podfwd.ok("show runtime");
     assert!(runtime.contains("   State   "), "{runtime}");
+    let ethernet_input: Vec<&str> = table_rows(&runtime)
+        .into_iter()
+        .find(|r| r.starts_with("ethernet-input "))
+        .unwrap_or_else(|| panic!("no ethernet-input row:\n{runtime}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        ethernet_input.get(3),
+        Some(&FRAMES.to_string().as_str()),
+        "Vectors: {runtime}"
+    );
     let trace = podfwd.ok("show trace");
     assert!(
         trace
             .starts_with("------------------- Start of thread 1 podfwd_wk_0 -------------------\n"),
         "{trace}"
     );
+    let traced = traced_packets(&trace);
+    assert_eq!(traced.len(), FRAMES as usize, "{trace}");
+    for (stages, _) in &traced {
+        assert!(
+            stages
+                .iter()
+                .map(String::as_str)
+                .take(2)
+                .eq(["pcap-input", "ethernet-input"]),
+            "{trace}"
+        );
+    }
     assert!(podfwd.ok("help").contains("show ip fib"));
 
     // Live changes, seen by the next show.
+    // A FIB entry (or a route not installed) is listed under its prefix, first on its line.
+    let lists = |fib: &str, prefix: &str| {
+        fib.lines()
+            .any(|l| l.split_whitespace().next() == Some(prefix))
+    };
     podfwd.ok("ip route add 10.50.0.0/16 via 172.30.1.2 tap0");
     assert!(podfwd
         .ok("show ip fib 10.50.0.0/16")
         .contains("10.50.0.0/16"));
+    let fib = podfwd.ok("show ip fib");
+    assert!(lists(&fib, "10.50.0.0/16"), "{fib}");
     podfwd.ok("ip route del 10.50.0.0/16");
+    let fib = podfwd.ok("show ip fib");
+    assert!(!lists(&fib, "10.50.0.0/16"), "route deleted:\n{fib}");
+    assert!(
+        lists(&fib, "10.20.0.2/32"),
+        "the seed's routes stay:\n{fib}"
+    );
     podfwd.ok("set interface mtu 1400 tap0");
     assert!(podfwd.ok("show interface tap0").contains("1400/0/0/0"));
     podfwd.ok("set ip neighbor tap0 172.30.1.9 02:00:00:00:00:09");
     assert!(podfwd.ok("show ip neighbors").contains("172.30.1.9"));
     podfwd.ok("set ip neighbor del tap0 172.30.1.9 02:00:00:00:00:09");
+    let neighbors = podfwd.ok("show ip neighbors");
+    assert!(
+        !neighbors.contains("172.30.1.9"),
+        "neighbour deleted:\n{neighbors}"
+    );
+    assert!(
+        neighbors.contains("10.1.1.3"),
+        "the seed's stays:\n{neighbors}"
+    );
     assert!(podfwd
         .ok("set acl-plugin acl permit src 10.9.0.0/16")
         .contains("ACL index:4"));
+    let acl4 = podfwd.ok("show acl-plugin acl index 4");
+    assert!(acl4.starts_with("acl-index 4 count 1 "), "{acl4}");
     podfwd.ok("delete acl-plugin acl index 4");
+    podfwd.fails("show acl-plugin acl index 4");
+    let acls = podfwd.ok("show acl-plugin acl");
+    assert!(!acls.contains("acl-index 4 "), "ACL 4 deleted:\n{acls}");
+    assert!(acls.contains("acl-index 3 "), "{acls}");
+    // The address goes to the pool, the part before the twice-NAT pool's.
+    let pool = |show: &str| -> Vec<String> {
+        show.lines()
+            .take_while(|l| !l.starts_with("NAT44 twice-nat pool addresses:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let before = podfwd.ok("show nat44 addresses");
+    assert!(!pool(&before).iter().any(|l| l == "192.0.2.10"), "{before}");
     podfwd.ok("nat44 add address 192.0.2.10");
+    let after = podfwd.ok("show nat44 addresses");
+    assert!(pool(&after).iter().any(|l| l == "192.0.2.10"), "{after}");
+    // No show lists the NAT timeouts: this only shows the line is taken. That the
+    // timeouts take effect, gen_vhost's runs through podfwd show (sessions expire).
     podfwd.ok("set nat timeout udp 30");
+    // `clear trace` forgets the packets traced and the ones still to trace.
     podfwd.ok("trace add pcap-input 5");
     podfwd.ok("clear trace");
-    podfwd.ok("show trace");
+    assert_eq!(podfwd.ok("show trace"), EMPTY_TRACE);
     podfwd.ok("clear errors");
+    let errors = podfwd.ok("show errors");
+    assert_eq!(table_rows(&errors), Vec::<&str>::new(), "{errors}");
     podfwd.ok("clear runtime");
+    let runtime = podfwd.ok("show runtime");
+    assert_eq!(table_rows(&runtime), Vec::<&str>::new(), "{runtime}");
     podfwd.ok("clear interfaces");
+    let interfaces = podfwd.ok("show interface");
+    for itf in ["tap0", "tap2"] {
+        // A zero counter has no row: the interface's line alone.
+        assert_eq!(
+            show_interface_block(&interfaces, itf).map(|b| b.len()),
+            Some(1),
+            "{itf}:\n{interfaces}"
+        );
+    }
     let file = dir.join("more.conf");
     std::fs::write(&file, "# a comment\nip route add 10.60.0.0/16 drop\n").unwrap();
     podfwd.ok(&format!("exec {}", file.display()));

@@ -7,7 +7,7 @@ use podfwd_app::dpdk::eal::Eal;
 use podfwd_app::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, MAX_BURST};
 use podfwd_app::dpdk::mempool::Mempool;
 use podfwd_app::dpdk::{port, tsc, tsc_hz};
-use podfwd_suite::{dpdk_lock, file_prefix, remove_runtime_dir};
+use podfwd_suite::{dpdk_lock, file_prefix, RuntimeDir};
 
 /// net_null's default packet size.
 const NULL_PACKET_LEN: usize = 64;
@@ -16,6 +16,8 @@ const NULL_PACKET_LEN: usize = 64;
 fn eal_null_port_one_burst_each_way() {
     let _lock = dpdk_lock();
     let prefix = file_prefix("smoke");
+    // Removed when the test ends, also by a failed assertion.
+    let _runtime_dir = RuntimeDir::new(&prefix);
     let eal_args: Vec<String> = [
         "-l",
         "0",
@@ -115,5 +117,4 @@ fn eal_null_port_one_burst_each_way() {
     port::stop(port).unwrap();
     port::close(port).unwrap();
     eal.cleanup().unwrap();
-    remove_runtime_dir(&prefix);
 }

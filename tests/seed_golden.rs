@@ -19,15 +19,15 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use podfwd::spec_frames;
 use podfwd_suite::{
-    bin, dpdk_lock, file_prefix, hex, pcap_file_header, pcap_record, read_pcap, remove_runtime_dir,
-    scratch_dir, show_interface_counter, traced_packets,
+    bin, dpdk_lock, file_prefix, hex, pcap_file_header, pcap_record, read_pcap, scratch_dir,
+    show_interface_counter, stage_text, traced_packets, DpdkProcess,
 };
 
 const SEED_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-node.conf");
@@ -62,41 +62,99 @@ const RESPONSE_PATH: [&str; 10] = [
     "tap2-output",
 ];
 
-/// The seed's values along the request's stages.
-const REQUEST_VALUES: [&str; 13] = [
-    "TCP: 10.1.1.3 -> 10.104.221.85",
-    "tos 0x00, ttl 64, length 60, checksum 0xe946",
-    "window 29200, checksum 0xd22d",
-    "action: 2, match: acl 3 rule 0",
-    "NAT44_OUT2IN: sw_if_index 1, next index 1, session index 0",
-    "TCP: 10.1.1.3 -> 10.20.0.2",
-    "tos 0x00, ttl 64, length 60, checksum 0xc6ee",
-    "window 29200, checksum 0x9095",
+/// The seed's values along the request's stages: (stage, one whole line of its text).
+/// The spec's, with this test's interface and session numbers: tap2 is sw_if_index 1
+/// here (6 in the spec), tap0 is 2 as there; the SYN's NAT44 session is this worker's
+/// first, index 0 (5 in the spec).
+const REQUEST_LINES: [(&str, &str); 14] = [
+    ("ethernet-input", "IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f"),
+    ("ip4-input", "TCP: 10.1.1.3 -> 10.104.221.85"),
+    ("ip4-input", "tos 0x00, ttl 64, length 60, checksum 0xe946"),
+    ("ip4-input", "window 29200, checksum 0xd22d"),
+    (
+        "acl-plugin-in-ip4-fa",
+        "acl-plugin: sw_if_index 1, next index 2, action: 2, match: acl 3 rule 0 trace_bits 00000000",
+    ),
+    (
+        "nat44-out2in",
+        "NAT44_OUT2IN: sw_if_index 1, next index 1, session index 0",
+    ),
+    ("ip4-lookup", "TCP: 10.1.1.3 -> 10.20.0.2"),
+    ("ip4-lookup", "tos 0x00, ttl 64, length 60, checksum 0xc6ee"),
+    ("ip4-lookup", "window 29200, checksum 0x9095"),
+    (
+        "acl-plugin-out-ip4-fa",
+        "acl-plugin: sw_if_index 2, next index 1, action: 1, match: acl 2 rule 3 trace_bits 00000000",
+    ),
+    ("tap0-output", "IP4: 01:23:45:67:89:42 -> 3e:1b:70:2d:4d:51"),
+    ("tap0-output", "TCP: 10.1.1.3 -> 10.20.0.2"),
+    ("tap0-output", "tos 0x00, ttl 63, length 60, checksum 0xc7ee"),
+    ("tap0-output", "window 29200, checksum 0x9095"),
+];
+/// The request's ip4-rewrite (its dpo index is this FIB's, not the spec's): the
+/// adjacency, and the spec's dump, whole (60 bytes, then the line ends).
+const REQUEST_REWRITE: [&str; 2] = [
     "ipv4 via 172.30.1.2 tap0: 3e1b702d4d510123456789420800",
-    // The spec's dump, whole: 60 bytes, then the line ends.
     "  00000000: 3e1b702d4d5101234567894208004500003c5eb440003f06c7ee0a0101030a14\n  \
      00000020: 0002b4e61f90ba5bf36d00000000a002721090950000020405b40402\n",
-    "action: 1, match: acl 2 rule 3",
-    "tos 0x00, ttl 63, length 60, checksum 0xc7ee",
-    "IP4: 01:23:45:67:89:42 -> 3e:1b:70:2d:4d:51",
 ];
-/// The seed's values along the response's stages.
-const RESPONSE_VALUES: [&str; 13] = [
-    "tos 0x00, ttl 64, length 60, checksum 0x25a3",
-    "window 28960, checksum 0xdab4",
-    "action: 2, match: acl 3 rule 0",
-    "NAT44_IN2OUT_FAST_PATH: sw_if_index 2, next index 3, session -1",
-    "NAT44_IN2OUT_SLOW_PATH: sw_if_index 2, next index 0, session 0",
-    "TCP: 10.104.221.85 -> 10.1.1.3",
-    "tos 0x00, ttl 64, length 60, checksum 0x47fb",
-    "window 28960, checksum 0x1c4d",
+/// The seed's values along the response's stages: (stage, one whole line of its text).
+/// The SYN-ACK leaves tap2 (sw_if_index 1) by the ACL session tap2's input created for
+/// the SYN: this worker's first, so `rule 0` (the spec's was session 32); the
+/// NAT44 session is the SYN's, 0.
+const RESPONSE_LINES: [(&str, &str); 15] = [
+    ("ethernet-input", "IP4: 3e:1b:70:2d:4d:51 -> 01:23:45:67:89:42"),
+    ("ip4-input", "TCP: 10.20.0.2 -> 10.1.1.3"),
+    ("ip4-input", "tos 0x00, ttl 64, length 60, checksum 0x25a3"),
+    ("ip4-input", "window 28960, checksum 0xdab4"),
+    (
+        "acl-plugin-in-ip4-fa",
+        "acl-plugin: sw_if_index 2, next index 1, action: 2, match: acl 3 rule 0 trace_bits 00000000",
+    ),
+    (
+        "nat44-in2out",
+        "NAT44_IN2OUT_FAST_PATH: sw_if_index 2, next index 3, session -1",
+    ),
+    (
+        "nat44-in2out-slowpath",
+        "NAT44_IN2OUT_SLOW_PATH: sw_if_index 2, next index 0, session 0",
+    ),
+    ("ip4-lookup", "TCP: 10.104.221.85 -> 10.1.1.3"),
+    ("ip4-lookup", "tos 0x00, ttl 64, length 60, checksum 0x47fb"),
+    ("ip4-lookup", "window 28960, checksum 0x1c4d"),
+    (
+        "acl-plugin-out-ip4-fa",
+        "acl-plugin: sw_if_index 1, next index 1, action: 3, match: acl -1 rule 0 trace_bits 80000000",
+    ),
+    ("tap2-output", "IP4: 02:fe:16:3f:5f:0f -> 00:00:00:00:00:02"),
+    ("tap2-output", "TCP: 10.104.221.85 -> 10.1.1.3"),
+    ("tap2-output", "tos 0x00, ttl 63, length 60, checksum 0x48fb"),
+    ("tap2-output", "window 28960, checksum 0x1c4d"),
+];
+/// The response's ip4-rewrite: the adjacency, and the spec's dump, whole.
+const RESPONSE_REWRITE: [&str; 2] = [
     "ipv4 via 10.1.1.3 tap2: 00000000000202fe163f5f0f0800",
     "  00000000: 00000000000202fe163f5f0f08004500003c000040003f0648fb0a68dd550a01\n  \
      00000020: 01030050b4e657f7b0c7ba5bf36ea01271201c4d0000020405b40402\n",
-    "action: 3, match: acl -1 rule",
-    "tos 0x00, ttl 63, length 60, checksum 0x48fb",
-    "IP4: 02:fe:16:3f:5f:0f -> 00:00:00:00:00:02",
 ];
+
+/// Checks each (stage, line) of `lines` and each part of ip4-rewrite's text in `packet`.
+fn assert_stages(what: &str, packet: &str, lines: &[(&str, &str)], rewrite: &[&str]) {
+    for (stage, line) in lines {
+        let text = stage_text(packet, stage);
+        assert!(
+            text.lines().any(|l| l.trim() == *line),
+            "{what}: {stage} lacks the line '{line}':\n{packet}"
+        );
+    }
+    let text = stage_text(packet, "ip4-rewrite");
+    for part in rewrite {
+        assert!(
+            text.contains(part),
+            "{what}: ip4-rewrite lacks '{part}':\n{packet}"
+        );
+    }
+}
 
 /// The test's own startup lines after the shipped seed configuration.
 fn startup(seed_conf: &str) -> String {
@@ -167,12 +225,12 @@ impl Feed {
     }
 }
 
+/// podfwd with its output collected; dropped (a failing test), it is stopped and reaped.
 struct Golden {
-    child: Child,
+    child: DpdkProcess,
     stdin: Option<ChildStdin>,
     output: Arc<Mutex<Vec<String>>>,
     socket: std::path::PathBuf,
-    prefix: String,
 }
 
 impl Golden {
@@ -212,9 +270,7 @@ impl Golden {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        let mut child = DpdkProcess::spawn(&mut command, &prefix);
         let output = Arc::new(Mutex::new(Vec::new()));
         collect_lines(child.stdout.take().unwrap(), "", Arc::clone(&output));
         collect_lines(
@@ -228,7 +284,6 @@ impl Golden {
             stdin,
             output,
             socket,
-            prefix,
         }
     }
 
@@ -300,33 +355,16 @@ impl Golden {
         }
     }
 
-    /// Types `quit` on the console; gives the exit status.
-    fn quit(&mut self) -> ExitStatus {
+    /// Types `quit` on the console; gives the exit status (stopped otherwise if podfwd
+    /// does not exit).
+    fn quit(&mut self) -> Option<ExitStatus> {
         if let Some(stdin) = self.stdin.as_mut() {
             let _ = writeln!(stdin, "quit").and_then(|()| stdin.flush());
         }
         self.stdin = None;
-        let give_up = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            if Instant::now() > give_up {
-                let _ = self.child.kill();
-                return self.child.wait().expect("wait for podfwd");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Golden {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        remove_runtime_dir(&self.prefix);
+        self.child
+            .wait_at_most(Duration::from_secs(30))
+            .or_else(|| self.child.stop())
     }
 }
 
@@ -393,7 +431,11 @@ fn seed_syn_and_syn_ack_byte_for_byte_with_the_seed_trace() {
     let trace = podfwd.ctl("show trace");
     let acls = podfwd.ctl("show acl-plugin acl");
     let status = podfwd.quit();
-    assert!(status.success(), "exit {status}:\n{}", podfwd.output());
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit {status:?}:\n{}",
+        podfwd.output()
+    );
 
     assert_eq!(
         read_pcap(&dir.join("tap0-tx.pcap")),
@@ -420,18 +462,8 @@ fn seed_syn_and_syn_ack_byte_for_byte_with_the_seed_trace() {
         response_path, &RESPONSE_PATH,
         "the SYN-ACK's stages:\n{trace}"
     );
-    for expected in REQUEST_VALUES {
-        assert!(
-            request.contains(expected),
-            "request trace lacks '{expected}':\n{request}"
-        );
-    }
-    for expected in RESPONSE_VALUES {
-        assert!(
-            response.contains(expected),
-            "response trace lacks '{expected}':\n{response}"
-        );
-    }
+    assert_stages("the SYN", request, &REQUEST_LINES, &REQUEST_REWRITE);
+    assert_stages("the SYN-ACK", response, &RESPONSE_LINES, &RESPONSE_REWRITE);
 
     // The rules' hits: ACL 3's permit+reflect took the SYN on tap2 and the SYN-ACK on
     // tap0, ACL 2's last rule (permit any) the SYN leaving by tap0; the SYN-ACK left

@@ -12,11 +12,13 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use podfwd_suite::{bin, dpdk_lock, file_prefix, remove_runtime_dir, scratch_dir};
+use podfwd_suite::{
+    bin, dpdk_lock, file_prefix, scratch_dir, stage_text, traced_packets, DpdkProcess,
+};
 
 const SEED_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-node.conf");
 const SEED_NETNS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/seed-netns");
@@ -108,11 +110,12 @@ fn remove_stale_runs() {
 
 /// A running podfwd plus the namespaces around it; dropping it tears everything down.
 struct Live {
-    podfwd: Child,
+    /// Stopped (if still running) and its runtime directory removed when dropped, after
+    /// [`Live`]'s own drop has taken the namespaces down.
+    podfwd: DpdkProcess,
     stdin: Option<ChildStdin>,
     output: Arc<Mutex<Vec<String>>>,
     socket: PathBuf,
-    prefix: String,
     names: Names,
     dir: PathBuf,
 }
@@ -140,9 +143,8 @@ impl Live {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut podfwd = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        // `ip netns exec` execs podfwd: the process is podfwd's.
+        let mut podfwd = DpdkProcess::spawn(&mut command, &prefix);
         let output = Arc::new(Mutex::new(Vec::new()));
         let stdout = podfwd.stdout.take().expect("piped stdout");
         let stderr = podfwd.stderr.take().expect("piped stderr");
@@ -154,7 +156,6 @@ impl Live {
             stdin,
             output,
             socket,
-            prefix,
             names,
             dir: dir.to_path_buf(),
         }
@@ -224,17 +225,9 @@ impl Live {
             let _ = writeln!(stdin, "quit").and_then(|()| stdin.flush());
         }
         self.stdin = None;
-        if let Some(status) = wait_with_limit(&mut self.podfwd, Duration::from_secs(10)) {
-            return Some(status);
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.podfwd.id().to_string()])
-            .status();
-        if let Some(status) = wait_with_limit(&mut self.podfwd, Duration::from_secs(5)) {
-            return Some(status);
-        }
-        let _ = self.podfwd.kill();
-        self.podfwd.wait().ok()
+        self.podfwd
+            .wait_at_most(Duration::from_secs(10))
+            .or_else(|| self.podfwd.stop())
     }
 }
 
@@ -243,7 +236,6 @@ impl Drop for Live {
         let status = self.stop_podfwd();
         // podfwd is gone, so are its taps; the namespaces hold only lo and the server.
         let down = self.seed_netns(&["down"]);
-        remove_runtime_dir(&self.prefix);
         if std::thread::panicking() {
             eprintln!(
                 "podfwd exit: {status:?}\npodfwd output:\n{}",
@@ -275,17 +267,6 @@ fn collect_lines(
     });
 }
 
-fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let give_up = Instant::now() + limit;
-    while Instant::now() < give_up {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -303,47 +284,6 @@ fn assert_ran(what: &str, out: &Output) {
 fn is_root() -> bool {
     // /proc/self belongs to the effective user of the process reading it.
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// `show trace` split into packets: (stage names in order, the packet's whole text).
-fn traced_packets(trace: &str) -> Vec<(Vec<String>, String)> {
-    let mut packets: Vec<(Vec<String>, String)> = Vec::new();
-    for line in trace.lines() {
-        if line.starts_with("Packet ") {
-            packets.push((Vec::new(), String::new()));
-            continue;
-        }
-        let Some((stages, body)) = packets.last_mut() else {
-            continue;
-        };
-        body.push_str(line);
-        body.push('\n');
-        // A stage line is `HH:MM:SS:micros: node-name`, not indented.
-        if let Some((stamp, node)) = line.rsplit_once(": ") {
-            let is_stamp = !stamp.is_empty()
-                && !stamp.starts_with(' ')
-                && stamp.chars().all(|c| c.is_ascii_digit() || c == ':');
-            if is_stamp && !node.contains(' ') {
-                stages.push(node.to_owned());
-            }
-        }
-    }
-    packets
-}
-
-/// The text of one stage of a traced packet: its line and the indented lines below it.
-fn stage_text<'a>(packet: &'a str, node: &str) -> &'a str {
-    let header = format!(": {node}\n");
-    let Some(at) = packet.find(&header) else {
-        return "";
-    };
-    let rest = &packet[at + header.len()..];
-    let end = rest
-        .lines()
-        .take_while(|l| l.starts_with(' '))
-        .map(|l| l.len() + 1)
-        .sum::<usize>();
-    &rest[..end]
 }
 
 #[test]
@@ -530,32 +470,4 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
         "{}",
         text(&ping.stdout)
     );
-}
-
-#[test]
-fn trace_parser_reads_stages_and_stage_text() {
-    let trace = "\
-Packet 1
-
-02:54:30:091783: virtio-input
-  virtio: hw_if_index 6 next-index 4 vring 0 len 74
-    hdr: flags 0x00 gso_type 0x00 hdr_len 0 gso_size 0 csum_start 0 csum_offset 0 num_buffers 1
-02:54:30:091788: ethernet-input
-  IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f
-
-Packet 2
-
-02:54:30:091945: virtio-input
-  virtio: hw_if_index 2 next-index 4 vring 0 len 42
-";
-    let packets = traced_packets(trace);
-    assert_eq!(packets.len(), 2);
-    assert_eq!(packets[0].0, ["virtio-input", "ethernet-input"]);
-    assert_eq!(packets[1].0, ["virtio-input"]);
-    assert!(stage_text(&packets[0].1, "virtio-input").ends_with("num_buffers 1\n"));
-    assert_eq!(
-        stage_text(&packets[0].1, "ethernet-input"),
-        "  IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f\n"
-    );
-    assert_eq!(stage_text(&packets[0].1, "ip4-input"), "");
 }

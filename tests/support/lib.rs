@@ -2,12 +2,15 @@
 //! so that only one DPDK process runs at a time (two busy pollers per CPU collapse),
 //! unique EAL file prefixes, and a minimal pcap reader/writer.
 
-use std::io;
+use std::io::{self, Read};
+use std::ops::{Deref, DerefMut};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Path of a binary built by this workspace (`podfwd`, `podfwdctl`, `podfwd-gen`).
 pub fn bin(name: &str) -> PathBuf {
@@ -56,7 +59,6 @@ pub fn file_prefix(test: &str) -> String {
     )
 }
 
-/// Removes the EAL runtime directory of a prefix (`/var/run/dpdk/<prefix>`).
 /// EAL options for `podfwd-gen` in a test: its worker on CPU 0, its main lcore (asleep
 /// at the console) on CPU 1, no hugepages, `memory_mb` of memory, its own prefix.
 pub fn generator_eal(prefix: &str, memory_mb: u32) -> Vec<String> {
@@ -77,8 +79,155 @@ pub fn generator_eal(prefix: &str, memory_mb: u32) -> Vec<String> {
     .to_vec()
 }
 
+/// Removes the EAL runtime directory of a prefix (`/var/run/dpdk/<prefix>`).
 pub fn remove_runtime_dir(prefix: &str) {
     let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(prefix));
+}
+
+/// Removes the EAL runtime directory of a prefix when dropped, also when the test
+/// panics: for a test that runs EAL in its own process. Declare it after the
+/// [`DpdkLock`], so that it drops first.
+#[derive(Debug)]
+pub struct RuntimeDir {
+    prefix: String,
+}
+
+impl RuntimeDir {
+    pub fn new(prefix: &str) -> RuntimeDir {
+        RuntimeDir {
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        remove_runtime_dir(&self.prefix);
+    }
+}
+
+/// How long a DPDK process gets to stop on its stop signal before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// A DPDK process a test spawned (podfwd, podfwd-gen, dpdk-testpmd) with the EAL
+/// `--file-prefix` `prefix`. Dropping it, as a failing test unwinds too, stops the
+/// process if it still runs (its stop signal, SIGTERM unless [`DpdkProcess::stopped_by`]
+/// says otherwise, then SIGKILL after a bounded wait), reaps it and removes its EAL
+/// runtime directory: nothing keeps busy-polling once the test is over. Declare it after
+/// the [`DpdkLock`], so that it drops (and the process is gone) before the lock is
+/// released. It derefs to the [`Child`].
+#[derive(Debug)]
+pub struct DpdkProcess {
+    child: Child,
+    prefix: String,
+    stop_signal: &'static str,
+}
+
+impl DpdkProcess {
+    /// Spawns `command`, whose EAL options carry `--file-prefix prefix`.
+    pub fn spawn(command: &mut Command, prefix: &str) -> DpdkProcess {
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        DpdkProcess {
+            child,
+            prefix: prefix.to_owned(),
+            stop_signal: "TERM",
+        }
+    }
+
+    /// The signal (a `kill` name: `INT`, `TERM`) that asks this process to stop.
+    pub fn stopped_by(mut self, signal: &'static str) -> DpdkProcess {
+        self.stop_signal = signal;
+        self
+    }
+
+    /// Sends `signal` (a `kill` name: `INT`, `TERM`) to the process, which must not have
+    /// been reaped yet.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {}", self.child.id());
+    }
+
+    /// Waits up to `limit` for the process to exit: its status, or None if it still runs.
+    pub fn wait_at_most(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let give_up = Instant::now() + limit;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < give_up => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Stops the process if it still runs: its stop signal, a bounded wait, then SIGKILL;
+    /// reaps it. Its exit status (None if it could not be had).
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let _ = Command::new("kill")
+            .arg(format!("-{}", self.stop_signal))
+            .arg(self.child.id().to_string())
+            .status();
+        if let Some(status) = self.wait_at_most(STOP_GRACE) {
+            return Some(status);
+        }
+        let _ = self.child.kill();
+        self.child.wait().ok()
+    }
+
+    /// As [`Child::wait_with_output`]: closes stdin, reads whatever of stdout and stderr
+    /// is piped (and not taken) to the end, and waits for the exit.
+    pub fn wait_with_output(&mut self) -> io::Result<Output> {
+        drop(self.child.stdin.take());
+        fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                bytes
+            })
+        }
+        let stdout = self.child.stdout.take().map(read_all);
+        let stderr = self.child.stderr.take().map(read_all);
+        let status = self.child.wait()?;
+        let joined = |reader: Option<JoinHandle<Vec<u8>>>| {
+            reader.and_then(|r| r.join().ok()).unwrap_or_default()
+        };
+        Ok(Output {
+            status,
+            stdout: joined(stdout),
+            stderr: joined(stderr),
+        })
+    }
+}
+
+impl Deref for DpdkProcess {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl DerefMut for DpdkProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for DpdkProcess {
+    fn drop(&mut self) {
+        self.stop();
+        remove_runtime_dir(&self.prefix);
+    }
 }
 
 /// A fresh scratch directory under the target dir, named after the test.
@@ -217,6 +366,32 @@ pub fn traced_packets(trace: &str) -> Vec<(Vec<String>, String)> {
     packets
 }
 
+/// The text of one stage of a traced packet (from [`traced_packets`]): the lines indented
+/// below its `HH:MM:SS:micros: node` line; empty if the packet has no such stage.
+pub fn stage_text<'a>(packet: &'a str, node: &str) -> &'a str {
+    let header = format!(": {node}\n");
+    let Some(at) = packet.find(&header) else {
+        return "";
+    };
+    let rest = &packet[at + header.len()..];
+    let end = rest
+        .lines()
+        .take_while(|l| l.starts_with(' '))
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    &rest[..end]
+}
+
+/// The block of `interface` in `show interface` (VPP's table): its first row and the
+/// continuation rows below it, one counter each; zero counters have no row.
+pub fn show_interface_block<'a>(output: &'a str, interface: &str) -> Option<Vec<&'a str>> {
+    let mut lines = output.lines();
+    let first = lines.find(|l| l.split_whitespace().next() == Some(interface))?;
+    let mut block = vec![first];
+    block.extend(lines.take_while(|l| l.starts_with(' ')));
+    Some(block)
+}
+
 /// A counter of `show interface` (VPP's table): the row `counter` of `interface`.
 pub fn show_interface_counter(output: &str, interface: &str, counter: &str) -> Option<u64> {
     let mut current: Option<&str> = None;
@@ -255,6 +430,57 @@ mod tests {
         // The spec's SYN header, checksum 0xe946.
         let header = hex("4500003c5eb4400040060000 0a0101030a68dd55");
         assert_eq!(ipv4_header_checksum(&header), 0xe946);
+    }
+
+    #[test]
+    fn trace_parser_reads_stages_and_stage_text() {
+        let trace = "\
+------------------- Start of thread 1 podfwd_wk_0 -------------------
+Packet 1
+
+02:54:30:091783: virtio-input
+  virtio: hw_if_index 6 next-index 4 vring 0 len 74
+    hdr: flags 0x00 gso_type 0x00 hdr_len 0 gso_size 0 csum_start 0 csum_offset 0 num_buffers 1
+02:54:30:091788: ethernet-input
+  IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f
+
+Packet 2
+
+02:54:30:091945: virtio-input
+  virtio: hw_if_index 2 next-index 4 vring 0 len 42
+";
+        let packets = traced_packets(trace);
+        assert_eq!(packets.len(), 2);
+        assert_eq!(packets[0].0, ["virtio-input", "ethernet-input"]);
+        assert_eq!(packets[1].0, ["virtio-input"]);
+        assert!(stage_text(&packets[0].1, "virtio-input").ends_with("num_buffers 1\n"));
+        assert_eq!(
+            stage_text(&packets[0].1, "ethernet-input"),
+            "  IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f\n"
+        );
+        assert_eq!(stage_text(&packets[0].1, "ip4-input"), "");
+    }
+
+    #[test]
+    fn interface_block_ends_at_the_next_interface() {
+        let table = "\
+              Name               Idx    State  MTU (L3/IP4/IP6/MPLS)     Counter          Count
+up0                               1      up          9000/0/0/0     rx packets                     4
+                                                                    rx bytes                     366
+up1                               2      up          9000/0/0/0     tx packets                     4
+                                                                    drops                          1
+up2                               3     down         9000/0/0/0
+";
+        assert_eq!(
+            show_interface_block(table, "up0").map(|b| b.len()),
+            Some(2),
+            "{table}"
+        );
+        let up1 = show_interface_block(table, "up1").unwrap();
+        assert!(up1[1].contains("drops"), "{up1:?}");
+        assert_eq!(show_interface_block(table, "up2").map(|b| b.len()), Some(1));
+        assert_eq!(show_interface_block(table, "up3"), None);
+        assert_eq!(show_interface_counter(table, "up1", "drops"), Some(1));
     }
 
     #[test]
