@@ -4,7 +4,9 @@
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 
 use crate::control;
 
@@ -133,28 +135,62 @@ pub fn read_stdin_lines(prompt: &str, mut handle: impl FnMut(String) -> bool) {
     }
 }
 
+/// The longest line read from stdin or a socket client, line end excluded. A startup
+/// file of a million routes has lines of ~50 bytes; without a cap, a client that never
+/// sends a newline grows the buffer until podfwd runs out of memory.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
 /// The next line of `reader`, without its line end: `None` at the end of input (or on a
-/// read error), `Some(Err(..))` for a line that is not UTF-8, which is refused on its
-/// own rather than ending the input as `BufRead::lines` would.
+/// read error), `Some(Err(..))` for a line that is not UTF-8 or is longer than
+/// [`MAX_LINE_BYTES`], which is refused on its own (and, when too long, read up to its
+/// newline without being kept) rather than ending the input as `BufRead::lines` would.
 pub fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> Option<Result<String, String>> {
     buf.clear();
-    match reader.read_until(b'\n', buf) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => {
-            if buf.last() == Some(&b'\n') {
-                buf.pop();
-                if buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
-            }
-            Some(String::from_utf8(std::mem::take(buf)).map_err(|e| {
-                format!(
-                    "input line is not UTF-8 text (byte {})",
-                    e.utf8_error().valid_up_to()
-                )
-            }))
+    let (mut read_any, mut too_long) = (false, false);
+    loop {
+        let available = match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        read_any = true;
+        let (chunk, ends_line) = match available.iter().position(|&b| b == b'\n') {
+            Some(newline) => (&available[..=newline], true),
+            None => (available, false),
+        };
+        let taken = chunk.len();
+        // Room for the line and its "\r\n"; past that the line is refused, not kept.
+        if !too_long && buf.len() + taken <= MAX_LINE_BYTES + 2 {
+            buf.extend_from_slice(chunk);
+        } else {
+            too_long = true;
+            buf.clear();
+        }
+        reader.consume(taken);
+        if ends_line {
+            break;
         }
     }
+    if !read_any {
+        return None;
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    if too_long || buf.len() > MAX_LINE_BYTES {
+        buf.clear();
+        return Some(Err(format!("line longer than {MAX_LINE_BYTES} bytes")));
+    }
+    Some(String::from_utf8(std::mem::take(buf)).map_err(|e| {
+        format!(
+            "input line is not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        )
+    }))
 }
 
 /// Starts the threads that turn stdin and stop signals into [`Event`]s. They block in
@@ -201,18 +237,51 @@ pub fn event_sources(stop_signal: UnixStream) -> (Sender<Event>, Receiver<Event>
     (sender, receiver)
 }
 
+/// The most control socket clients served at once: each has a thread and a line buffer,
+/// and a client that connects in a loop must not take the memory.
+pub const MAX_SOCKET_CLIENTS: usize = 16;
+
+/// Counts a client as served until it is dropped, with its thread or with the closure a
+/// thread could not be spawned for.
+struct ClientSlot(Arc<AtomicUsize>);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Accepts control socket clients; each connection's lines go to the main lcore as
 /// [`Event::Remote`] and the replies back in order. `quit`/`exit` close the connection.
+/// Beyond [`MAX_SOCKET_CLIENTS`] at once, a client is answered an error and closed.
 pub fn serve_socket(listener: UnixListener, events: Sender<Event>) {
     let spawned = std::thread::Builder::new()
         .name("control-socket".into())
         .spawn(move || {
+            let clients = Arc::new(AtomicUsize::new(0));
             for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
+                let Ok(mut stream) = stream else { continue };
+                if clients.fetch_add(1, Ordering::AcqRel) >= MAX_SOCKET_CLIENTS {
+                    clients.fetch_sub(1, Ordering::AcqRel);
+                    // Its first line is answered with this, whatever it is; a client that
+                    // sends nothing must not hold up the accept loop, hence no read.
+                    let _ = control::write_reply(
+                        &mut stream,
+                        &Err(format!(
+                            "too many control socket clients ({MAX_SOCKET_CLIENTS} at once); \
+                             try again when one has left"
+                        )),
+                    );
+                    continue;
+                }
+                let slot = ClientSlot(Arc::clone(&clients));
                 let events = events.clone();
                 let _ = std::thread::Builder::new()
                     .name("control-client".into())
-                    .spawn(move || serve_client(stream, &events));
+                    .spawn(move || {
+                        let _slot = slot;
+                        serve_client(stream, &events);
+                    });
             }
         });
     if let Err(e) = spawned {
@@ -369,6 +438,94 @@ mod tests {
                 Ok("last".to_string()),
             ]
         );
+    }
+
+    /// A line past the cap is refused with its own error, read up to its newline and not
+    /// kept; the lines around it are served as usual, whatever the reader's buffer size.
+    #[test]
+    fn overlong_lines_are_refused_alone() {
+        let long = "x".repeat(MAX_LINE_BYTES + 1);
+        let longest = "y".repeat(MAX_LINE_BYTES);
+        let text = format!("show version\n{long}\n{longest}\r\n{long}{long}\r\nquit\n{long}");
+        let error = Err(format!("line longer than {MAX_LINE_BYTES} bytes"));
+        for capacity in [1, 7, 8192, 1 << 20] {
+            let mut input = BufReader::with_capacity(capacity, text.as_bytes());
+            let mut buf = Vec::new();
+            let mut lines = Vec::new();
+            while let Some(line) = next_line(&mut input, &mut buf) {
+                lines.push(line);
+            }
+            assert_eq!(
+                lines,
+                [
+                    Ok("show version".to_string()),
+                    error.clone(),
+                    Ok(longest.clone()),
+                    error.clone(),
+                    Ok("quit".to_string()),
+                    error.clone(),
+                ],
+                "buffer of {capacity} bytes"
+            );
+            assert!(
+                buf.capacity() <= 2 * (MAX_LINE_BYTES + 2) + capacity,
+                "the buffer grew to {} bytes",
+                buf.capacity()
+            );
+        }
+    }
+
+    /// Clients past the limit are answered with an error and closed; those within it
+    /// are served as before, and a client that leaves frees its place.
+    #[test]
+    fn socket_clients_beyond_the_limit_are_refused() {
+        let dir = std::env::temp_dir().join(format!("podfwd-clients-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cli.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let (events, received) = channel();
+        serve_socket(listener, events);
+        // Nobody runs commands here: the blank line is answered by the client's thread.
+        // A refused client may be closed before it writes: its reply is read anyway.
+        let ask = |stream: &UnixStream| {
+            let mut writer = stream;
+            let _ = writer.write_all(b"\n");
+            control::read_reply(&mut BufReader::new(stream)).unwrap()
+        };
+        let mut clients: Vec<UnixStream> = (0..MAX_SOCKET_CLIENTS)
+            .map(|_| UnixStream::connect(&path).unwrap())
+            .collect();
+        for client in &clients {
+            assert_eq!(ask(client), Ok(String::new()));
+        }
+        let extra = UnixStream::connect(&path).unwrap();
+        assert_eq!(
+            ask(&extra),
+            Err(format!(
+                "too many control socket clients ({MAX_SOCKET_CLIENTS} at once); \
+                 try again when one has left"
+            ))
+        );
+        drop(clients.pop());
+        // The departed client's thread ends on its own; wait for its place to free.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let again = UnixStream::connect(&path).unwrap();
+            if ask(&again).is_ok() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the place never freed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            received.try_recv().is_err(),
+            "no command reached the executor"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

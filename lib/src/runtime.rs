@@ -139,7 +139,9 @@ impl<Q, A> Mailbox<Q, A> {
     }
 
     /// Asks the worker and waits up to `timeout` for its answer. `None` means the worker
-    /// did not answer in time (it is stopped or stuck); the question is withdrawn.
+    /// did not answer in time (it is stopped, stuck or slow); the question is withdrawn,
+    /// unless the worker took it already: then it still acts on it and its answer is
+    /// dropped, so a question that changes something may still take effect.
     pub fn ask(&self, question: Q, timeout: Duration) -> Option<A> {
         let _turn = lock(&self.askers);
         let number = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;

@@ -66,7 +66,7 @@ impl FromStr for MacAddr {
                 return Err(bad());
             }
             for (i, g) in groups.iter().enumerate() {
-                if g.len() != 4 {
+                if g.len() != 4 || !is_hex(g) {
                     return Err(bad());
                 }
                 let v = u16::from_str_radix(g, 16).map_err(|_| bad())?;
@@ -79,13 +79,18 @@ impl FromStr for MacAddr {
             return Err(format!("MAC {s}: has {} octets, expected 6", octets.len()));
         }
         for (i, o) in octets.iter().enumerate() {
-            if o.is_empty() || o.len() > 2 {
+            if o.is_empty() || o.len() > 2 || !is_hex(o) {
                 return Err(bad());
             }
             out[i] = u8::from_str_radix(o, 16).map_err(|_| bad())?;
         }
         Ok(MacAddr(out))
     }
+}
+
+/// Only hex digits: `from_str_radix` also takes a leading '+' (`+f` as an octet).
+fn is_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// An IPv4 prefix; the address is kept as given, [`Ipv4Prefix::network`] masks it.
@@ -164,11 +169,14 @@ impl FromStr for Ipv4Prefix {
         let addr: Ipv4Addr = a
             .parse()
             .map_err(|_| format!("prefix {s}: '{a}' is not an IPv4 address"))?;
-        let len: u32 = l
-            .parse()
-            .map_err(|_| format!("prefix {s}: length must be 0..=32"))?;
+        let bad_len = || format!("prefix {s}: length must be 0..=32");
+        // `str::parse` takes `+24`; a length is digits only.
+        if l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad_len());
+        }
+        let len: u32 = l.parse().map_err(|_| bad_len())?;
         if len > 32 {
-            return Err(format!("prefix {s}: length must be 0..=32"));
+            return Err(bad_len());
         }
         Ok(Ipv4Prefix {
             addr,
@@ -228,6 +236,26 @@ mod tests {
         assert_eq!(e, "MAC 02:fe:16:3f:5f: has 5 octets, expected 6");
         assert!("02:fe:16:3f:5f:zz".parse::<MacAddr>().is_err());
         assert!("02:fe:16:3f:5f:100".parse::<MacAddr>().is_err());
+    }
+
+    /// `from_str_radix` and `str::parse` take a leading '+'; an address does not.
+    #[test]
+    fn plus_signs_are_refused_in_macs_and_prefix_lengths() {
+        for mac in ["02:fe:16:3f:5f:+f", "+2:fe:16:3f:5f:0f", "02fe.163f.+f0f"] {
+            assert_eq!(
+                mac.parse::<MacAddr>().unwrap_err(),
+                format!("MAC {mac}: expected six hex octets like 02:fe:16:3f:5f:0f")
+            );
+        }
+        for prefix in ["10.0.0.0/+24", "10.0.0.0/+0", "10.0.0.0/", "10.0.0.0/ 8"] {
+            assert_eq!(
+                prefix.parse::<Ipv4Prefix>().unwrap_err(),
+                format!("prefix {prefix}: length must be 0..=32")
+            );
+        }
+        assert_eq!("10.0.0.0/024".parse::<Ipv4Prefix>().map(|p| p.len), Ok(24));
+        // The spec's tap0 MAC has the group bit set and stays accepted.
+        assert!("01:23:45:67:89:42".parse::<MacAddr>().is_ok());
     }
 
     #[test]

@@ -38,7 +38,13 @@ fn main() -> ExitCode {
     let result = if options.command.is_empty() {
         interactive(stream)
     } else {
-        one_command(stream, &options.command.join(" "))
+        match command_line(&options.command) {
+            Ok(command) => one_command(stream, &command),
+            Err(e) => {
+                eprintln!("podfwdctl: {e}");
+                return ExitCode::from(2);
+            }
+        }
     };
     match result {
         Ok(code) => code,
@@ -49,10 +55,37 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command line the arguments make. One line is one command with one reply: an
+/// argument holding a line end would send several commands and show the reply of the
+/// first only, running the others unreported.
+fn command_line(args: &[String]) -> Result<String, String> {
+    if let Some(arg) = args.iter().find(|a| a.contains(['\n', '\r'])) {
+        return Err(format!(
+            "argument {arg:?} holds a line end: give one command per podfwdctl run, or \
+             several on stdin, one per line"
+        ));
+    }
+    Ok(args.join(" "))
+}
+
+/// Sends one command and reads its reply.
+fn exchange(
+    writer: &mut impl Write,
+    replies: &mut impl std::io::BufRead,
+    command: &str,
+) -> std::io::Result<Result<String, String>> {
+    // A podfwd that refuses the connection (too many clients) answers and closes
+    // without reading: its answer is worth more than the failed write's error.
+    let sent = writeln!(writer, "{command}");
+    match (sent, control::read_reply(replies)) {
+        (_, Ok(reply)) => Ok(reply),
+        (Err(e), Err(_)) | (Ok(()), Err(e)) => Err(e),
+    }
+}
+
 fn one_command(stream: UnixStream, command: &str) -> std::io::Result<ExitCode> {
     let mut writer = stream.try_clone()?;
-    writeln!(writer, "{command}")?;
-    match control::read_reply(&mut BufReader::new(stream))? {
+    match exchange(&mut writer, &mut BufReader::new(stream), command)? {
         Ok(output) => {
             // A reader that stops early (`| head`) is its choice, not a failure.
             let _ = std::io::stdout().write_all(output.as_bytes());
@@ -72,13 +105,15 @@ fn interactive(stream: UnixStream) -> std::io::Result<ExitCode> {
     let mut broken = None;
     console::read_stdin_lines("podfwd# ", |line| {
         let command = line.trim();
-        if matches!(command, "quit" | "exit") {
+        // Every spelling the CLI takes as quit (`qu` too): the server ends the session
+        // on it, so the client must too.
+        if console::is_quit(command) {
             return false;
         }
         if command.is_empty() {
             return true;
         }
-        let reply = writeln!(writer, "{command}").and_then(|()| control::read_reply(&mut replies));
+        let reply = exchange(&mut writer, &mut replies, command);
         match reply {
             Ok(Ok(output)) => {
                 let _ = std::io::stdout().write_all(output.as_bytes());
@@ -103,4 +138,35 @@ fn interactive(stream: UnixStream) -> std::io::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn arguments_with_line_ends_are_refused() {
+        assert_eq!(
+            command_line(&args(&["show", "ip fib", "10.0.0.1"])),
+            Ok("show ip fib 10.0.0.1".to_owned())
+        );
+        assert_eq!(
+            command_line(&args(&["show\tversion"])),
+            Ok("show\tversion".to_owned())
+        );
+        for bad in ["version\nclear errors", "version\r", "\n"] {
+            assert_eq!(
+                command_line(&args(&["show", bad])),
+                Err(format!(
+                    "argument {bad:?} holds a line end: give one command per podfwdctl \
+                     run, or several on stdin, one per line"
+                )),
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -194,6 +194,12 @@ impl<'a> Cursor<'a> {
     /// `A` or `A-B`.
     pub fn port_range(&mut self) -> Result<PortRange, String> {
         let word = self.word("a port or port range A-B")?;
+        // Rust's integer parsing takes a leading '+', which no port is written with.
+        if let Some(bad) = word.split('-').find(|p| !is_decimal(p)) {
+            return Err(format!(
+                "port range {word}: '{bad}' is not a port 0..=65535"
+            ));
+        }
         word.parse()
     }
 
@@ -206,9 +212,10 @@ impl<'a> Cursor<'a> {
         let addr = addr
             .parse()
             .map_err(|_| format!("{what} {word}: '{addr}' is not an IPv4 address"))?;
-        let port = port
-            .parse()
-            .map_err(|_| format!("{what} {word}: '{port}' is not a port 0..=65535"))?;
+        let port = Some(port)
+            .filter(|p| is_decimal(p))
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| format!("{what} {word}: '{port}' is not a port 0..=65535"))?;
         Ok((addr, port))
     }
 
@@ -242,21 +249,27 @@ pub fn parse_ipv4(word: &str) -> Result<Ipv4Addr, String> {
         .map_err(|_| format!("'{word}' is not an IPv4 address"))
 }
 
+/// Whether `word` is one or more decimal digits and nothing else: Rust's integer parsing
+/// also takes a leading '+', which `unformat` does not.
+pub fn is_decimal(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Decimal, or hexadecimal with `0x` (as `unformat`'s `%U` for flags and masks).
 pub fn parse_u32_in(what: &str, word: &str, range: RangeInclusive<u32>) -> Result<u32, String> {
-    let parsed = match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16),
-        None => word.parse::<u32>(),
-    };
+    let (digits, radix, is_digit): (_, _, fn(&u8) -> bool) =
+        match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+            Some(hex) => (hex, 16, u8::is_ascii_hexdigit),
+            None => (word, 10, u8::is_ascii_digit),
+        };
     let bounds = format!("{}..={}", range.start(), range.end());
-    match parsed {
+    if digits.is_empty() || !digits.bytes().all(|b| is_digit(&b)) {
+        return Err(format!("{what} '{word}': expected a number in {bounds}"));
+    }
+    match u32::from_str_radix(digits, radix) {
         Ok(value) if range.contains(&value) => Ok(value),
-        Ok(_) => Err(format!("{what} {word}: must be in {bounds}")),
-        // All digits yet unparsable means it overflowed u32: still a range problem.
-        Err(_) if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) => {
-            Err(format!("{what} {word}: must be in {bounds}"))
-        }
-        Err(_) => Err(format!("{what} '{word}': expected a number in {bounds}")),
+        // Only digits, so the only failure left is overflowing u32: a range problem too.
+        _ => Err(format!("{what} {word}: must be in {bounds}")),
     }
 }
 
@@ -335,10 +348,39 @@ mod tests {
             parse_u32_in("mtu", "0x", 68..=9216).unwrap_err(),
             "mtu '0x': expected a number in 68..=9216"
         );
+        assert_eq!(
+            parse_u32_in("flags", "0xffffffffff", 0..=255).unwrap_err(),
+            "flags 0xffffffffff: must be in 0..=255"
+        );
+        assert_eq!(parse_u32_in("flags", "0XfF", 0..=255), Ok(255));
         let mut c = Cursor::over("", CMD);
         assert_eq!(
             c.u32_in("mtu", 68..=9216).unwrap_err(),
             "test command: missing argument: expected mtu (68..=9216)"
+        );
+    }
+
+    /// `str::parse` and `from_str_radix` take a leading '+'; `unformat` does not.
+    #[test]
+    fn numbers_refuse_a_plus_sign() {
+        for word in ["+5", "0x+5", "0X+5", "+0x5", " 5", "5 "] {
+            assert_eq!(
+                parse_u32_in("count", word, 1..=100).unwrap_err(),
+                format!("count '{word}': expected a number in 1..=100"),
+            );
+        }
+        let mut c = Cursor::over("1.2.3.4:+80 +80 80-+90", CMD);
+        assert_eq!(
+            c.ip_port("local").unwrap_err(),
+            "local 1.2.3.4:+80: '+80' is not a port 0..=65535"
+        );
+        assert_eq!(
+            c.port_range().unwrap_err(),
+            "port range +80: '+80' is not a port 0..=65535"
+        );
+        assert_eq!(
+            c.port_range().unwrap_err(),
+            "port range 80-+90: '+90' is not a port 0..=65535"
         );
     }
 

@@ -144,6 +144,7 @@ impl Display for Command {
             C::ShowVersion => f.write_str("show version"),
             C::ShowThreads => f.write_str("show threads"),
             C::Exec { file } => write!(f, "exec {file}"),
+            C::Comment => f.write_str("comment"),
             C::Quit => f.write_str("quit"),
             // `WORDS ?` rather than `help WORDS`: it stays unambiguous when a word is `?`.
             C::Help { words } if words.is_empty() => f.write_str("help"),

@@ -122,6 +122,8 @@ pub enum Command {
     Exec {
         file: String,
     },
+    /// `comment {TEXT}`: VPP's command that does nothing.
+    Comment,
     /// `quit` / `exit`
     Quit,
     /// `help [WORDS]`, `?`, `WORDS ?`: the resolved command words to show usage for
@@ -234,6 +236,38 @@ pub enum Command {
         port: u16,
         proto: NatProtocol,
     },
+}
+
+impl Command {
+    /// Whether this is a `show` command. Inside a batch (`exec`, the startup file) these
+    /// first publish what the batch changed, so that they show the lines before them
+    /// however they read it: from the tables, the built classifiers or the workers.
+    pub fn is_show(&self) -> bool {
+        use Command as C;
+        matches!(
+            self,
+            C::ShowInterface { .. }
+                | C::ShowInterfaceAddress
+                | C::ShowHardwareInterfaces { .. }
+                | C::ShowIpFib { .. }
+                | C::ShowIpNeighbors
+                | C::ShowTrace { .. }
+                | C::ShowErrors
+                | C::ShowRuntime
+                | C::ShowVersion
+                | C::ShowThreads
+                | C::ShowAcl { .. }
+                | C::ShowAclInterface { .. }
+                | C::ShowAclSessions
+                | C::ShowAclTables
+                | C::ShowNat44Interfaces
+                | C::ShowNat44Addresses
+                | C::ShowFlowCache
+                | C::ShowNat44StaticMappings
+                | C::ShowNat44Summary
+                | C::ShowNat44Sessions { .. }
+        )
+    }
 }
 
 /// Where a line's command words lead.

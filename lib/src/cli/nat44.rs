@@ -34,14 +34,17 @@ fn port(c: &mut Cursor<'_>, what: &str, proto: NatProtocol) -> Result<u16, Strin
     Ok(u16::try_from(value).unwrap_or(u16::MAX))
 }
 
-/// A port after an address, present when the next word starts with a digit.
+/// A port after an address, present when the next word starts with a digit (or a sign,
+/// so that `+53` is refused as a port rather than as an unexpected word).
 fn optional_port(
     c: &mut Cursor<'_>,
     what: &str,
     proto: NatProtocol,
 ) -> Result<Option<u16>, String> {
     match c.peek() {
-        Some(word) if word.starts_with(|ch: char| ch.is_ascii_digit()) => {
+        Some(word)
+            if word.starts_with(|ch: char| ch.is_ascii_digit() || ch == '+' || ch == '-') =>
+        {
             Ok(Some(port(c, what, proto)?))
         }
         _ => Ok(None),
@@ -62,6 +65,16 @@ fn endpoint(c: &mut Cursor<'_>, what: &str, proto: NatProtocol) -> Result<(Ipv4A
     Ok((addr, port))
 }
 
+/// Sets a flag keyword's `slot`, refusing it if it was given already, as the ACL parser
+/// refuses a repeated field: a repeat is usually a line edited wrong.
+fn set_once(c: &Cursor<'_>, slot: &mut bool, word: &str) -> Result<(), String> {
+    if *slot {
+        return Err(format!("{}: {word} given twice", c.command_name()));
+    }
+    *slot = true;
+    Ok(())
+}
+
 /// The trailing flags that static and load-balanced mappings share.
 struct MappingFlags {
     twice_nat: TwiceNat,
@@ -70,6 +83,7 @@ struct MappingFlags {
 }
 
 impl MappingFlags {
+    /// `del_form`: the command is spelt `nat44 del ...`, so a trailing `del` repeats it.
     fn new(del_form: bool) -> MappingFlags {
         MappingFlags {
             twice_nat: TwiceNat::No,
@@ -83,16 +97,25 @@ impl MappingFlags {
         let twice_nat = match c.peek() {
             Some("twice-nat") => TwiceNat::TwiceNat,
             Some("self-twice-nat") => TwiceNat::SelfTwiceNat,
-            Some("out2in-only") => {
-                self.out2in_only = c.keyword("out2in-only");
+            Some(word @ "out2in-only") => {
+                set_once(c, &mut self.out2in_only, word)?;
+                c.keyword(word);
                 return Ok(true);
             }
-            Some("del") => {
-                self.del = c.keyword("del");
+            Some(word @ "del") => {
+                set_once(c, &mut self.del, word)?;
+                c.keyword(word);
                 return Ok(true);
             }
             _ => return Ok(false),
         };
+        if self.twice_nat == twice_nat {
+            return Err(format!(
+                "{}: {} given twice",
+                c.command_name(),
+                twice_nat.keyword()
+            ));
+        }
         if self.twice_nat != TwiceNat::No {
             return Err(format!(
                 "{}: give at most one of twice-nat and self-twice-nat",
@@ -132,14 +155,14 @@ pub(super) fn parse_address(c: &mut Cursor<'_>, del_form: bool) -> Result<Comman
     }
     let mut twice_nat = false;
     let mut del = del_form;
-    loop {
-        if c.keyword("twice-nat") {
-            twice_nat = true;
-        } else if c.keyword("del") {
-            del = true;
-        } else {
-            break;
-        }
+    while let Some(word) = c.peek() {
+        let slot = match word {
+            "twice-nat" => &mut twice_nat,
+            "del" => &mut del,
+            _ => break,
+        };
+        set_once(c, slot, word)?;
+        c.keyword(word);
     }
     Ok(Command::Nat44Address {
         first,
@@ -212,13 +235,15 @@ pub(super) fn parse_lb_static_mapping(
     c.expect_keyword("external")?;
     let external = endpoint(c, "external", proto)?;
     let mut locals: Vec<LbLocal> = Vec::new();
-    let mut affinity_secs = 0;
+    let (mut affinity_secs, mut affinity_given) = (0, false);
     let mut flags = MappingFlags::new(del_form);
     loop {
         if flags.take(c)? {
             continue;
         }
-        if c.keyword("affinity") {
+        if c.peek() == Some("affinity") {
+            set_once(c, &mut affinity_given, "affinity")?;
+            c.keyword("affinity");
             affinity_secs = c.u32_in("affinity", AFFINITY_RANGE)?;
             continue;
         }
@@ -278,7 +303,11 @@ pub(super) fn parse_identity_mapping(
         }
         _ => None,
     };
-    let del = c.keyword("del") || del_form;
+    let mut del = del_form;
+    if c.peek() == Some("del") {
+        set_once(c, &mut del, "del")?;
+        c.keyword("del");
+    }
     Ok(Command::Nat44IdentityMapping {
         mapping: IdentityMapping { addr, proto_port },
         del,
@@ -305,13 +334,14 @@ pub(super) fn parse_set_interface_nat44(c: &mut Cursor<'_>) -> Result<Command, S
                 }
                 list.push(name);
             }
-            "output-feature" => {
+            "output-feature" | "del" => {
+                let slot = if word == "del" {
+                    &mut del
+                } else {
+                    &mut output_feature
+                };
+                set_once(c, slot, word)?;
                 c.keyword(word);
-                output_feature = true;
-            }
-            "del" => {
-                c.keyword(word);
-                del = true;
             }
             _ => break,
         }

@@ -2,6 +2,7 @@
 //! commands. ACL and NAT44 parsers live in their own files.
 
 use crate::node::InputKind;
+use crate::types::Ipv4Prefix;
 
 use super::cursor::{parse_ipv4, Cursor};
 use super::{acl, nat44, Command, RoutePath};
@@ -69,7 +70,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["set", "interface", "mtu"],
-        usage: "set interface mtu N NAME",
+        usage: "set interface mtu [packet|ip4] N NAME",
         help: "Set an interface's L3 MTU (68..=9000)",
         parse: parse_set_interface_mtu,
     },
@@ -77,10 +78,25 @@ pub static COMMANDS: &[CommandSpec] = &[
         path: &["ip", "route", "add"],
         usage: "ip route add A.B.C.D/LEN via A.B.C.D [NAME] | via NAME | drop",
         help: "Add a route",
+        parse: parse_ip_route_add,
+    },
+    CommandSpec {
+        path: &["ip", "route"],
+        usage: "ip route A.B.C.D/LEN via A.B.C.D [NAME] | via NAME | drop",
+        help: "Same as ip route add (VPP's add is optional)",
         parse: |c| {
-            let prefix = c.prefix()?;
-            let path = parse_route_path(c)?;
-            Ok(Command::IpRouteAdd { prefix, path })
+            // What is neither add, del nor a prefix is a mistyped verb (`delete`), not a
+            // bad prefix; alone, `ip route` lacks its verb rather than its prefix.
+            match c.peek() {
+                None => Err(
+                    "ip route: incomplete command, expected add, del or a prefix A.B.C.D/LEN"
+                        .to_string(),
+                ),
+                Some(word) if !word.starts_with(|ch: char| ch.is_ascii_digit()) => {
+                    Err(c.unknown_input())
+                }
+                Some(_) => parse_ip_route_add(c),
+            }
         },
     },
     CommandSpec {
@@ -99,10 +115,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["show", "ip", "fib"],
-        usage: "show ip fib [A.B.C.D/LEN]",
-        help: "The FIB: each prefix with its adjacency and rewrite",
+        usage: "show ip fib [A.B.C.D[/LEN]]",
+        help: "The FIB: each prefix with its adjacency and rewrite (an address: its route)",
         parse: |c| {
-            let prefix = if c.at_end() { None } else { Some(c.prefix()?) };
+            let prefix = match c.peek() {
+                None => None,
+                // As VPP's: an address alone is looked up as a /32.
+                Some(word) if !word.contains('/') => {
+                    Some(Ipv4Prefix::host(c.ipv4("an address or prefix")?))
+                }
+                Some(_) => Some(c.prefix()?),
+            };
             Ok(Command::ShowIpFib { prefix })
         },
     },
@@ -110,6 +133,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         path: &["set", "ip", "neighbor"],
         usage: "set ip neighbor [del] NAME A.B.C.D MAC [static]",
         help: "Add or delete an IPv4 neighbour (ARP entry)",
+        parse: parse_set_ip_neighbor,
+    },
+    CommandSpec {
+        path: &["ip", "neighbor"],
+        usage: "ip neighbor [del] NAME A.B.C.D MAC [static]",
+        help: "Same as set ip neighbor",
         parse: parse_set_ip_neighbor,
     },
     CommandSpec {
@@ -199,6 +228,15 @@ pub static COMMANDS: &[CommandSpec] = &[
             Ok(Command::Exec {
                 file: c.rest("a file name")?.to_string(),
             })
+        },
+    },
+    CommandSpec {
+        path: &["comment"],
+        usage: "comment {TEXT}",
+        help: "Do nothing: the rest of the line is a comment (as # is)",
+        parse: |c| {
+            c.rest_or_empty();
+            Ok(Command::Comment)
         },
     },
     CommandSpec {
@@ -448,7 +486,22 @@ fn parse_set_interface_ip_address(c: &mut Cursor<'_>) -> Result<Command, String>
     })
 }
 
+/// VPP's `set interface mtu [packet|ip4|ip6|mpls] N NAME`. podfwd forwards IPv4 only, with
+/// one MTU checked against the IPv4 total length: that is both the packet MTU and the
+/// ip4 one, and there is no ip6 or mpls MTU to set.
 fn parse_set_interface_mtu(c: &mut Cursor<'_>) -> Result<Command, String> {
+    match c.peek() {
+        Some("packet" | "ip4") => {
+            c.word("")?;
+        }
+        Some(kind @ ("ip6" | "mpls")) => {
+            return Err(format!(
+                "set interface mtu: podfwd forwards IPv4 only, so it has no {kind} MTU \
+                 (packet or ip4 sets the one MTU)"
+            ))
+        }
+        _ => {}
+    }
     let mtu = c.u32_in("mtu", MTU_RANGE)?;
     let interface = interface(c)?;
     Ok(Command::SetInterfaceMtu {
@@ -488,7 +541,22 @@ fn parse_route_path(c: &mut Cursor<'_>) -> Result<RoutePath, String> {
     }
 }
 
+fn parse_ip_route_add(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let prefix = c.prefix()?;
+    let path = parse_route_path(c)?;
+    Ok(Command::IpRouteAdd { prefix, path })
+}
+
 fn parse_set_ip_neighbor(c: &mut Cursor<'_>) -> Result<Command, String> {
+    // Natural words that VPP does not take: say which one it does, rather than report an
+    // unknown interface `delete` when the command runs.
+    if let Some(word @ ("delete" | "remove")) = c.peek() {
+        return Err(format!(
+            "{}: '{word}': use del ({} del NAME A.B.C.D MAC)",
+            c.command_name(),
+            c.command_name()
+        ));
+    }
     let del = c.keyword("del");
     let interface = interface(c)?;
     let ip = c.ipv4("an IPv4 address")?;

@@ -331,7 +331,11 @@ fn ip_route_errors() {
     );
     assert_eq!(
         err("ip route"),
-        "ip route: incomplete command, expected add or del"
+        "ip route: incomplete command, expected add, del or a prefix A.B.C.D/LEN"
+    );
+    assert_eq!(
+        err("ip route delete 10.0.0.0/8"),
+        "unknown input 'delete 10.0.0.0/8'"
     );
 }
 
@@ -347,6 +351,97 @@ fn show_ip_fib() {
         err("show ip fib 10.1.1.0/40"),
         "prefix 10.1.1.0/40: length must be 0..=32"
     );
+}
+
+/// VPP's spellings: `add` is optional in `ip route`; `show ip fib ADDRESS` looks up a
+/// /32; `ip neighbor` is `set ip neighbor`; `comment` ignores its line.
+#[test]
+fn vpp_spellings() {
+    assert_eq!(
+        ok("ip route 10.0.0.0/8 via 1.2.3.4"),
+        ok("ip route add 10.0.0.0/8 via 1.2.3.4")
+    );
+    assert_eq!(
+        ok("ip ro 10.0.0.0/8 drop"),
+        Command::IpRouteAdd {
+            prefix: prefix("10.0.0.0/8"),
+            path: RoutePath::Drop
+        }
+    );
+    assert_eq!(
+        err("ip route 10.0.0.0/8"),
+        "ip route: missing argument: expected via A.B.C.D [NAME], via NAME or drop"
+    );
+    assert_eq!(
+        ok("show ip fib 10.0.0.1"),
+        Command::ShowIpFib {
+            prefix: Some(prefix("10.0.0.1/32"))
+        }
+    );
+    assert_eq!(err("show ip fib 10.0.0"), "'10.0.0' is not an IPv4 address");
+    assert_eq!(
+        ok("ip neighbor del tap0 172.30.1.2 3e:1b:70:2d:4d:51"),
+        ok("set ip neighbor del tap0 172.30.1.2 3e:1b:70:2d:4d:51")
+    );
+    assert_eq!(
+        ok("ip neigh tap0 172.30.1.2 3e:1b:70:2d:4d:51 static"),
+        ok("set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51 static")
+    );
+    assert_eq!(
+        err("set ip neighbor delete tap0 172.30.1.2 3e:1b:70:2d:4d:51"),
+        "set ip neighbor: 'delete': use del (set ip neighbor del NAME A.B.C.D MAC)"
+    );
+    assert_eq!(
+        err("ip neighbor delete tap0 172.30.1.2 3e:1b:70:2d:4d:51"),
+        "ip neighbor: 'delete': use del (ip neighbor del NAME A.B.C.D MAC)"
+    );
+    assert_eq!(
+        ok("comment { ip route add 10.0.0.0/8 drop }"),
+        Command::Comment
+    );
+    assert_eq!(ok("comment"), Command::Comment);
+    assert_eq!(ok("comm anything, at all"), Command::Comment);
+}
+
+/// VPP's `set interface mtu [packet|ip4|ip6|mpls] N NAME`: podfwd's one MTU is IPv4's.
+#[test]
+fn set_interface_mtu_kinds() {
+    let mtu = Command::SetInterfaceMtu {
+        interface: "tap0".into(),
+        mtu: 9000,
+    };
+    assert_eq!(ok("set interface mtu packet 9000 tap0"), mtu);
+    assert_eq!(ok("set interface mtu ip4 9000 tap0"), mtu);
+    for kind in ["ip6", "mpls"] {
+        assert_eq!(
+            err(&format!("set interface mtu {kind} 9000 tap0")),
+            format!(
+                "set interface mtu: podfwd forwards IPv4 only, so it has no {kind} MTU \
+                 (packet or ip4 sets the one MTU)"
+            )
+        );
+    }
+    assert_eq!(
+        err("set interface mtu packet tap0"),
+        "mtu 'tap0': expected a number in 68..=9000"
+    );
+}
+
+/// Every `show` is one: in a batch it publishes first (see `Command::is_show`).
+#[test]
+fn every_show_command_is_a_show() {
+    for spec in COMMANDS.iter().filter(|s| s.path[0] == "show") {
+        let line = spec.path.join(" ");
+        assert!(ok(&line).is_show(), "{line}");
+    }
+    for line in [
+        "ip route add 10.0.0.0/8 drop",
+        "clear trace",
+        "help",
+        "exec x",
+    ] {
+        assert!(!ok(line).is_show(), "{line}");
+    }
 }
 
 #[test]
@@ -434,6 +529,39 @@ fn trace_commands() {
     );
     assert_eq!(err("show trace 5"), "unknown input '5'");
     assert_eq!(ok("clear trace"), Command::ClearTrace);
+}
+
+/// `str::parse` takes a leading '+'; VPP's `unformat` does not, and neither do we.
+#[test]
+fn plus_signs_are_no_numbers() {
+    assert_eq!(
+        err("trace add virtio-input +5"),
+        "count '+5': expected a number in 1..=100000"
+    );
+    assert_eq!(
+        err("set acl-plugin acl permit proto 0x+5"),
+        "rule 1: proto '0x+5': expected a number in 0..=255"
+    );
+    assert_eq!(
+        err("set acl-plugin acl permit proto 6 dport +80"),
+        "rule 1: port range +80: '+80' is not a port 0..=65535"
+    );
+    assert_eq!(
+        err("ip route add 10.0.0.0/+24 drop"),
+        "prefix 10.0.0.0/+24: length must be 0..=32"
+    );
+    assert_eq!(
+        err("set interface mac address tap0 02:fe:16:3f:5f:+f"),
+        "MAC 02:fe:16:3f:5f:+f: expected six hex octets like 02:fe:16:3f:5f:0f"
+    );
+    assert_eq!(
+        err("nat44 add static mapping tcp local 10.1.1.2 +53 external 1.2.3.4 53"),
+        "local port '+53': expected a number in 1..=65535"
+    );
+    assert_eq!(
+        err("nat44 del session in 10.1.1.3:+80 tcp"),
+        "in 10.1.1.3:+80: '+80' is not a port 0..=65535"
+    );
 }
 
 #[test]
@@ -925,6 +1053,74 @@ fn nat44_static_mapping_errors() {
     );
 }
 
+/// A flag given twice is refused as the ACL parser refuses a repeated field: the line was
+/// likely edited wrong, and a silent repeat would hide which one was meant.
+#[test]
+fn nat44_flags_given_twice_are_refused() {
+    let static_head = "nat44 add static mapping tcp local 10.1.1.2 53 external 1.2.3.4 53";
+    let lb_head = "nat44 add load-balancing static mapping protocol tcp external 1.2.3.4:80 \
+                   local 10.1.1.2:80 probability 1";
+    for (line, error) in [
+        (
+            format!("{static_head} out2in-only out2in-only"),
+            "nat44 add static mapping: out2in-only given twice",
+        ),
+        (
+            format!("{static_head} del del"),
+            "nat44 add static mapping: del given twice",
+        ),
+        (
+            format!("{static_head} twice-nat out2in-only twice-nat"),
+            "nat44 add static mapping: twice-nat given twice",
+        ),
+        (
+            format!("{static_head} self-twice-nat self-twice-nat"),
+            "nat44 add static mapping: self-twice-nat given twice",
+        ),
+        (
+            "nat44 del static mapping tcp local 10.1.1.2 53 external 1.2.3.4 53 del".into(),
+            "nat44 del static mapping: del given twice",
+        ),
+        (
+            format!("{lb_head} out2in-only out2in-only"),
+            "nat44 add load-balancing static mapping: out2in-only given twice",
+        ),
+        (
+            format!("{lb_head} affinity 10 affinity 20"),
+            "nat44 add load-balancing static mapping: affinity given twice",
+        ),
+        (
+            "nat44 add address 1.2.3.4 twice-nat twice-nat".into(),
+            "nat44 add address: twice-nat given twice",
+        ),
+        (
+            "nat44 add address 1.2.3.4 del twice-nat del".into(),
+            "nat44 add address: del given twice",
+        ),
+        (
+            "nat44 del address 1.2.3.4 del".into(),
+            "nat44 del address: del given twice",
+        ),
+        (
+            "nat44 del identity mapping 1.2.3.4 del".into(),
+            "nat44 del identity mapping: del given twice",
+        ),
+        (
+            "set interface nat44 in a del del".into(),
+            "set interface nat44: del given twice",
+        ),
+        (
+            "set interface nat44 out a output-feature output-feature".into(),
+            "set interface nat44: output-feature given twice",
+        ),
+    ] {
+        assert_eq!(err(&line), error, "{line}");
+    }
+    // Once each is still fine, in any order.
+    ok(&format!("{static_head} out2in-only twice-nat del"));
+    ok("set interface nat44 out a del output-feature");
+}
+
 #[test]
 fn nat44_load_balancing_mapping() {
     // The seed's service: VIP 10.104.221.85:80 -> endpoint 10.20.0.2:8080.
@@ -1325,7 +1521,12 @@ const SEEDS: &[&str] = &[
     "set interface mac address tap0 01:23:45:67:89:42",
     "set interface ip address del tap0 172.30.1.1/24",
     "set interface mtu 1450 tap0",
+    "set interface mtu packet 1450 tap0",
     "ip route add 0.0.0.0/0 via 172.30.1.2 tap0",
+    "ip route 10.0.0.0/8 via 172.30.1.2",
+    "ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51",
+    "show ip fib 10.1.1.3",
+    "comment { anything }",
     "ip route del 10.0.0.0/8 via tap1",
     "set ip neighbor del tap0 172.30.1.2 3e:1b:70:2d:4d:51 static",
     "trace add virtio-input 10",

@@ -65,6 +65,28 @@ pub enum WorkerQuestion {
     },
 }
 
+impl WorkerQuestion {
+    /// Whether answering changes the worker's state: such a question that times out may
+    /// still be applied, if the worker took it just before the deadline.
+    pub fn changes_state(&self) -> bool {
+        match self {
+            WorkerQuestion::TraceAdd { .. }
+            | WorkerQuestion::ClearTrace
+            | WorkerQuestion::ClearErrors
+            | WorkerQuestion::ClearRuntime
+            | WorkerQuestion::ClearInterfaces
+            | WorkerQuestion::NatDeleteSession { .. } => true,
+            WorkerQuestion::ShowTrace { .. }
+            | WorkerQuestion::AclSessions
+            | WorkerQuestion::AclHits { .. }
+            | WorkerQuestion::NatSessions { .. }
+            | WorkerQuestion::NatAddresses
+            | WorkerQuestion::NatSummary
+            | WorkerQuestion::FlowCache => false,
+        }
+    }
+}
+
 pub type WorkerAnswer = Result<String, String>;
 pub type WorkerMailbox = Mailbox<WorkerQuestion, WorkerAnswer>;
 
@@ -111,6 +133,8 @@ pub struct Control {
     /// startup file); the app answers them on each worker before its launch.
     pending: Vec<WorkerQuestion>,
     running: bool,
+    /// How long a worker question waits ([`WORKER_ANSWER_TIMEOUT`]; shorter in tests).
+    answer_timeout: Duration,
     platform: Box<dyn Platform + Send>,
     quit: bool,
     /// Inside a batch (a startup file, `exec FILE`): what changed and is not published
@@ -124,8 +148,13 @@ pub struct Control {
     executing: Vec<PathBuf>,
 }
 
+/// Why `quit` is refused in a file: it would not stop podfwd there, but at whatever
+/// command came next (a socket client's), after the rest of the file ran.
+const QUIT_IN_FILE: &str =
+    "quit is refused in a file: stop podfwd from its console or with SIGINT/SIGTERM";
+
 /// The largest file `exec` reads (a startup file of a million routes is ~40 MB): reading
-/// `/dev/zero` or a runaway log must fail with an error, not take the memory.
+/// a runaway log must fail with an error, not take the memory.
 pub(crate) const EXEC_MAX_BYTES: u64 = 256 << 20;
 
 /// Whether `rules` make sessions (a permit+reflect rule).
@@ -182,6 +211,7 @@ impl Control {
             workers: Vec::new(),
             pending: Vec::new(),
             running: false,
+            answer_timeout: WORKER_ANSWER_TIMEOUT,
             platform,
             quit: false,
             batch: None,
@@ -228,7 +258,9 @@ impl Control {
     /// Publishes what a batch has changed so far and keeps batching: for commands that
     /// read the published snapshot.
     fn flush_batch(&mut self) {
-        if let Some(dirty) = self.batch.replace(Dirty::default()) {
+        // Not `Option::replace`, which would open a batch where there was none.
+        if let Some(batch) = &mut self.batch {
+            let dirty = std::mem::take(batch);
             self.publish_dirty(dirty);
         }
     }
@@ -354,12 +386,19 @@ impl Control {
         for (n, worker) in self.workers.iter().enumerate() {
             let answer = worker
                 .mailbox
-                .ask(question.clone(), WORKER_ANSWER_TIMEOUT)
+                .ask(question.clone(), self.answer_timeout)
                 .ok_or_else(|| {
+                    // The worker may have taken the question just before the deadline
+                    // and still act on it: the user must not believe nothing changed.
+                    let maybe_applied = if question.changes_state() {
+                        "; the change may still be applied"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "worker {n} (lcore {}) did not answer within {} s",
+                        "worker {n} (lcore {}) did not answer within {} s{maybe_applied}",
                         worker.lcore,
-                        WORKER_ANSWER_TIMEOUT.as_secs()
+                        self.answer_timeout.as_secs_f64()
                     )
                 })??;
             let thread = WorkerThread(n as u16);
@@ -382,7 +421,7 @@ impl Control {
 
     /// Runs one command.
     pub fn execute(&mut self, command: Command) -> Result<String, String> {
-        if matches!(command, Command::ShowIpFib { .. }) {
+        if command.is_show() {
             self.flush_batch();
         }
         let mut changed = Changed::Nothing;
@@ -396,10 +435,13 @@ impl Control {
         match command {
             Command::Help { words } if words.is_empty() => Ok(cli::help()),
             Command::Help { words } => cli::usage(&words),
+            // A batch is open exactly while a file runs (the startup file, `exec`).
+            Command::Quit if self.batch.is_some() => Err(QUIT_IN_FILE.into()),
             Command::Quit => {
                 self.quit = true;
                 none
             }
+            Command::Comment => none,
             Command::Exec { file } => self.exec_file(&file),
             Command::ShowVersion => Ok(format!(
                 "podfwd v{}, {}\n",
@@ -720,10 +762,23 @@ impl Control {
     }
 
     /// `exec FILE`: runs the file's lines in order; the first error stops it and names
-    /// the line (the lines before it stay applied, as in VPP).
+    /// the line (the lines before it stay applied, as in VPP). A file that cannot be
+    /// parsed, or holds `quit`, runs no line.
     pub fn exec_file(&mut self, path: &str) -> Result<String, String> {
         let cannot_read = |e: std::io::Error| format!("exec {path}: cannot read: {e}");
         let canonical = std::fs::canonicalize(path).map_err(cannot_read)?;
+        // Opening or reading a FIFO or a terminal waits for the other end, and would
+        // block the main lcore, which serves the console and the socket; a device may
+        // never end. Checked on the resolved path, before anything is opened.
+        let kind = std::fs::metadata(&canonical)
+            .map_err(cannot_read)?
+            .file_type();
+        if !kind.is_file() {
+            return Err(format!(
+                "exec {path}: not a regular file ({}): exec reads only files",
+                file_kind(kind)
+            ));
+        }
         if self.executing.contains(&canonical) {
             return Err(format!(
                 "exec {path}: already running ({}): a file cannot exec itself",
@@ -736,7 +791,8 @@ impl Control {
         }
         let too_long = || format!("exec {path}: longer than {} MiB", EXEC_MAX_BYTES >> 20);
         let file = std::fs::File::open(&canonical).map_err(cannot_read)?;
-        // A regular file says its size; a device (`/dev/zero`) is cut off as it is read.
+        // Refused unread when it says so; reading is cut off too, as a file (a log being
+        // written) may grow while it is read.
         if file.metadata().map_err(cannot_read)?.len() > EXEC_MAX_BYTES {
             return Err(too_long());
         }
@@ -748,6 +804,9 @@ impl Control {
             return Err(too_long());
         }
         let commands = cli::parse_startup_file(&text).map_err(|e| format!("{path}:{e}"))?;
+        if let Some((line, _)) = commands.iter().find(|(_, c)| *c == Command::Quit) {
+            return Err(format!("{path}:{line}: {QUIT_IN_FILE}"));
+        }
         self.executing.push(canonical);
         let mut out = String::new();
         // A nested `exec` joins the batch it runs in; only the outermost one publishes.
@@ -769,5 +828,23 @@ impl Control {
             self.end_batch();
         }
         result.map(|()| out)
+    }
+}
+
+/// What a path that is no regular file is, for `exec`'s error.
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "of an unknown kind"
     }
 }

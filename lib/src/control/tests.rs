@@ -760,6 +760,190 @@ fn exec_file_publishes_one_snapshot() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `exec` reads regular files only: a FIFO would block the main lcore until a writer
+/// came (and the console and the socket with it), a directory cannot be read.
+#[test]
+fn exec_refuses_what_is_not_a_regular_file() {
+    let dir = std::env::temp_dir().join(format!("podfwd-exec-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("pipe.conf");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let (mut control, _, _) = seed_node();
+    let epoch = control.snapshot().epoch;
+    // Run on another thread: without the check this blocks in open(2), and the test
+    // must fail rather than hang.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.to_str().unwrap().to_owned();
+    std::thread::spawn(move || {
+        let result = control.exec_file(&path);
+        let _ = tx.send((result, control.snapshot().epoch));
+    });
+    let (result, after) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("exec of a FIFO returned instead of blocking");
+    assert_eq!(
+        result.unwrap_err(),
+        format!(
+            "exec {}: not a regular file (a FIFO): exec reads only files",
+            fifo.display()
+        )
+    );
+    assert_eq!(after, epoch, "nothing was published");
+
+    let (mut control, _, _) = seed_node();
+    assert_eq!(
+        control.exec_file(dir.to_str().unwrap()).unwrap_err(),
+        format!(
+            "exec {}: not a regular file (a directory): exec reads only files",
+            dir.display()
+        )
+    );
+    // A symbolic link to a file is the file.
+    let file = dir.join("real.conf");
+    std::fs::write(&file, "ip route add 10.80.0.0/16 via 172.30.1.2 tap0\n").unwrap();
+    let link = dir.join("link.conf");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    control.exec_file(link.to_str().unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `quit` in a file would not stop podfwd there: it would set a flag that the next
+/// socket command honoured, after the rest of the file ran. It is refused, naming the
+/// line, before any line of the file runs; in the startup file (a batch, as the app
+/// runs it) it fails that line.
+#[test]
+fn quit_in_a_file_is_refused_and_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("podfwd-exec-quit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("quit.conf");
+    std::fs::write(
+        &file,
+        "ip route add 10.81.0.0/16 via 172.30.1.2 tap0\n# then\nquit\nip route add 10.82.0.0/16 via 172.30.1.2 tap0\n",
+    )
+    .unwrap();
+    let (mut control, _, _) = seed_node();
+    let epoch = control.snapshot().epoch;
+    assert_eq!(
+        control.exec_file(file.to_str().unwrap()).unwrap_err(),
+        format!(
+            "{}:3: quit is refused in a file: stop podfwd from its console or with SIGINT/SIGTERM",
+            file.display()
+        )
+    );
+    assert!(!control.quit_requested());
+    assert_eq!(control.snapshot().epoch, epoch, "no line ran");
+    assert!(!control
+        .execute_line("show ip fib")
+        .unwrap()
+        .contains("10.81.0.0/16"));
+    // `exit` is the same command; over `exec` from the socket too.
+    std::fs::write(&file, "exit\n").unwrap();
+    assert!(control
+        .execute_line(&format!("exec {}", file.display()))
+        .unwrap_err()
+        .ends_with(
+            ":1: quit is refused in a file: stop podfwd from its console or with SIGINT/SIGTERM"
+        ));
+    // The startup file: the app runs its lines one by one in a batch.
+    control.begin_batch();
+    assert_eq!(control.execute_line("qu").unwrap_err(), QUIT_IN_FILE);
+    control.end_batch();
+    assert!(!control.quit_requested());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// In a batch, every `show` sees the lines before it: `show acl-plugin tables` reads the
+/// built classifiers, which only a publish rebuilds.
+#[test]
+fn shows_in_a_file_see_the_lines_before_them() {
+    let dir = std::env::temp_dir().join(format!("podfwd-exec-show-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("show.conf");
+    std::fs::write(
+        &file,
+        "set acl-plugin acl deny src 10.9.9.9/32, permit\n\
+         set acl-plugin interface tap2 input acl 0\n\
+         show acl-plugin tables\n\
+         nat44 add static mapping tcp local 10.20.0.9 80 external 10.96.0.9 80\n\
+         show nat44 static mappings\n",
+    )
+    .unwrap();
+    let (mut control, _, _) = two_port_node([("tap2", "net_tap0"), ("tap0", "net_tap1")]);
+    let out = control.exec_file(file.to_str().unwrap()).unwrap();
+    assert!(
+        out.contains("(tap2) input: 2 rules, "),
+        "the new ACL is in the tables: {out}"
+    );
+    assert!(
+        out.contains("local 10.20.0.9:80 external 10.96.0.9:80"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Outside a batch, a `show` publishes nothing and opens no batch: the changes after it
+/// still reach the workers at once (`Option::replace` left a batch open for good).
+#[test]
+fn a_show_outside_a_batch_leaves_changes_published_at_once() {
+    let (mut control, _, _) = seed_node();
+    for show in [
+        "show ip fib",
+        "show acl-plugin tables",
+        "show nat44 interfaces",
+    ] {
+        let epoch = control.snapshot().epoch;
+        control.execute_line(show).unwrap();
+        assert_eq!(control.snapshot().epoch, epoch, "{show} published");
+        control
+            .execute_line("ip route add 10.83.0.0/16 via 172.30.1.2 tap0")
+            .unwrap();
+        assert_eq!(control.snapshot().epoch, epoch + 1, "after {show}");
+        control.execute_line("ip route del 10.83.0.0/16").unwrap();
+        assert!(control.batch.is_none(), "{show} opened a batch");
+    }
+}
+
+/// A worker that does not answer in time may still have taken the question: for one that
+/// changes something, the error says the change may still happen.
+#[test]
+fn worker_timeouts_say_a_change_may_still_be_applied() {
+    let (mut control, _, _) = seed_node();
+    control.add_worker(WorkerLink {
+        lcore: 3,
+        counters: Arc::new(WorkerCounters::new()),
+        mailbox: Mailbox::new(),
+    });
+    control.workers_started();
+    control.answer_timeout = std::time::Duration::from_millis(20);
+    for line in [
+        "clear errors",
+        "clear runtime",
+        "clear interfaces",
+        "clear trace",
+        "trace add virtio-input 5",
+        "nat44 del session in 10.1.1.3:1000 tcp",
+    ] {
+        assert_eq!(
+            control.execute_line(line).unwrap_err(),
+            "worker 0 (lcore 3) did not answer within 0.02 s; the change may still be applied",
+            "{line}"
+        );
+    }
+    assert_eq!(
+        control.execute_line("show trace").unwrap_err(),
+        "worker 0 (lcore 3) did not answer within 0.02 s"
+    );
+    control.answer_timeout = WORKER_ANSWER_TIMEOUT;
+    assert!(control
+        .execute_line("clear errors")
+        .unwrap_err()
+        .contains(" within 2 s; the change may still be applied"));
+}
+
 /// Issue 4's live-change test: a worker forwards a continuous stream while the main
 /// thread applies 1000 route additions and removals through the CLI.
 #[test]
@@ -771,6 +955,10 @@ fn live_route_changes_lose_no_packet_on_stable_routes() {
     control.learn_neighbor(tap0, HOST_NEXT_HOP, HOST_MAC);
     let publisher = control.publisher();
     let stop = Arc::new(AtomicBool::new(false));
+    // The worker reports each epoch it forwarded a burst with, so that the main thread
+    // can wait for it mid-stream: otherwise it may make all its changes before the
+    // worker's first refresh, and the worker would see one epoch only.
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<u64>();
     let worker = {
         let stop = stop.clone();
         thread::spawn(move || {
@@ -779,6 +967,7 @@ fn live_route_changes_lose_no_packet_on_stable_routes() {
             let syn = spec_frames::syn();
             let (mut sent, mut forwarded, mut epochs_seen) = (0u64, 0u64, 0u64);
             let mut last_epoch = 0;
+            let mut seen_last = None;
             while !stop.load(Ordering::Relaxed) || sent < 10_000 {
                 snapshot.refresh();
                 let epoch = snapshot.get().epoch;
@@ -790,6 +979,11 @@ fn live_route_changes_lose_no_packet_on_stable_routes() {
                 let verdicts = worker.process(tap2, &mut pkts, snapshot.get(), NOW);
                 sent += 32;
                 forwarded += verdicts.iter().filter(|v| **v == Verdict::Tx(tap0)).count() as u64;
+                if seen_last != Some(epoch) {
+                    seen_last = Some(epoch);
+                    // The main thread stops listening once it is done changing.
+                    let _ = seen_tx.send(epoch);
+                }
             }
             (sent, forwarded, epochs_seen)
         })
@@ -803,6 +997,14 @@ fn live_route_changes_lose_no_packet_on_stable_routes() {
         control
             .execute_line(&format!("ip route del {prefix}"))
             .unwrap();
+        if i % 100 == 99 {
+            let now = control.snapshot().epoch;
+            while seen_rx
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .expect("the worker forwards with the new snapshot")
+                < now
+            {}
+        }
     }
     assert_eq!(control.snapshot().epoch, first_epoch + 1000);
     stop.store(true, Ordering::Relaxed);
