@@ -284,9 +284,17 @@ fn every_command_family_works_through_the_socket() {
     podfwd.ok("nat44 add address 192.0.2.10");
     let after = podfwd.ok("show nat44 addresses");
     assert!(pool(&after).iter().any(|l| l == "192.0.2.10"), "{after}");
-    // No show lists the NAT timeouts: this only shows the line is taken. That the
-    // timeouts take effect, gen_vhost's runs through podfwd show (sessions expire).
+    // That the timeouts take effect, gen_vhost's runs through podfwd show (sessions
+    // expire); here, that the setting is the one shown.
+    assert!(podfwd.ok("show nat timeouts").starts_with(
+        "udp timeout: 300sec
+"
+    ));
     podfwd.ok("set nat timeout udp 30");
+    assert!(podfwd.ok("show nat timeouts").starts_with(
+        "udp timeout: 30sec
+"
+    ));
     // `clear trace` forgets the packets traced and the ones still to trace.
     podfwd.ok("trace add pcap-input 5");
     podfwd.ok("clear trace");

@@ -302,6 +302,7 @@ impl Display for Command {
             C::ShowFlowCache => f.write_str("show flow-cache"),
             C::ShowNat44StaticMappings => f.write_str("show nat44 static mappings"),
             C::ShowNat44Summary => f.write_str("show nat44 summary"),
+            C::ShowNatTimeouts => f.write_str("show nat timeouts"),
             C::ShowNat44Sessions { detail } => {
                 f.write_str("show nat44 sessions")?;
                 flag(f, *detail, "detail")

@@ -226,6 +226,8 @@ pub enum Command {
     /// `show nat44 summary`: per worker, sessions by expiry list and the table's
     /// counters (created, recycled and refused at the limit, expired).
     ShowNat44Summary,
+    /// `show nat timeouts`
+    ShowNatTimeouts,
     /// `show nat44 sessions [detail]`
     ShowNat44Sessions {
         detail: bool,
@@ -265,6 +267,7 @@ impl Command {
                 | C::ShowFlowCache
                 | C::ShowNat44StaticMappings
                 | C::ShowNat44Summary
+                | C::ShowNatTimeouts
                 | C::ShowNat44Sessions { .. }
         )
     }

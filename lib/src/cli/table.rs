@@ -437,6 +437,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ShowNat44Summary),
     },
     CommandSpec {
+        path: &["show", "nat", "timeouts"],
+        usage: "show nat timeouts",
+        help: "NAT44 session timeouts (set nat timeout ...)",
+        parse: |_| Ok(Command::ShowNatTimeouts),
+    },
+    CommandSpec {
         path: &["show", "nat44", "sessions"],
         usage: "show nat44 sessions [detail]",
         help: "NAT44 sessions per inside address",

@@ -1386,6 +1386,7 @@ fn nat44_timeouts_limits_forwarding_sessions() {
         ("show flow-cache", Command::ShowFlowCache),
         ("sh nat44 static mappings", Command::ShowNat44StaticMappings),
         ("show nat44 summary", Command::ShowNat44Summary),
+        ("show nat timeouts", Command::ShowNatTimeouts),
         (
             "show nat44 sessions",
             Command::ShowNat44Sessions { detail: false },

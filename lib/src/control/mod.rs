@@ -696,6 +696,7 @@ impl Control {
             Command::ShowNat44Interfaces => Ok(nat44::show::interfaces(&self.nat, self.name_of())),
             Command::ShowNat44Addresses => self.ask_all(WorkerQuestion::NatAddresses),
             Command::ShowNat44Summary => self.ask_all(WorkerQuestion::NatSummary),
+            Command::ShowNatTimeouts => Ok(nat44::show::timeouts(self.nat.timeouts())),
             Command::ShowFlowCache => self.ask_all(WorkerQuestion::FlowCache),
             Command::ShowNat44StaticMappings => Ok(nat44::show::static_mappings(&self.nat)),
             Command::ShowNat44Sessions { detail } => Ok(format!(

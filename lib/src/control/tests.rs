@@ -2386,3 +2386,21 @@ fn answers_from_several_workers_name_their_threads_as_vpp() {
         "{cache}"
     );
 }
+
+/// `show nat timeouts` reads as VPP's, and shows what `set nat timeout` set.
+#[test]
+fn show_nat_timeouts_shows_what_was_set() {
+    let (mut control, _, _) = seed_node();
+    assert_eq!(
+        control.execute_line("show nat timeouts").unwrap(),
+        "udp timeout: 300sec\ntcp-established timeout: 7440sec\n\
+         tcp-transitory timeout: 240sec\nicmp timeout: 60sec\n"
+    );
+    control.execute_line("set nat timeout udp 30").unwrap();
+    control.execute_line("set nat timeout icmp 5").unwrap();
+    assert_eq!(
+        control.execute_line("sh nat timeouts").unwrap(),
+        "udp timeout: 30sec\ntcp-established timeout: 7440sec\n\
+         tcp-transitory timeout: 240sec\nicmp timeout: 5sec\n"
+    );
+}

@@ -154,6 +154,15 @@ pub fn static_mappings(table: &Nat44Table) -> String {
     out
 }
 
+/// `show nat timeouts`, in VPP's words.
+pub fn timeouts(t: super::NatTimeouts) -> String {
+    format!(
+        "udp timeout: {}sec\ntcp-established timeout: {}sec\ntcp-transitory timeout: {}sec\n\
+         icmp timeout: {}sec\n",
+        t.udp, t.tcp_established, t.tcp_transitory, t.icmp
+    )
+}
+
 /// `show nat44 sessions [detail]` for one worker, its sessions grouped by inside
 /// address as VPP groups them by user; the executor heads the workers' parts.
 pub fn sessions(
