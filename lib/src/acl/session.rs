@@ -83,6 +83,10 @@ const LIST_KINDS: [TimeoutKind; LISTS] = [
 /// An unclosed transient session may be given up for a new flow once idle this long:
 /// longer than a handshake's round trip, far shorter than the transient timeout (120 s).
 const REUSE_IDLE_NS: u64 = 2_000_000_000;
+/// How many transient sessions from the head a full table looks at for an idle one.
+const REUSE_SCAN: usize = 8;
+/// Slots a full table sweeps for sessions a list change cleared, per new session.
+const MAKE_ROOM_SWEEP: usize = 64;
 
 const NS_PER_SECOND: u64 = 1_000_000_000;
 
@@ -950,6 +954,11 @@ impl SessionTable {
     #[inline(never)]
     fn make_room(&mut self, now_ns: u64, timeouts: &SessionTimeouts) -> Result<(), CreateError> {
         self.reclaim_expired(now_ns, timeouts, 4);
+        // Sessions a list change cleared still count until the sweep reaches them: a
+        // full table sweeps further before it gives a live session up or refuses.
+        if self.live >= self.max {
+            self.sweep_outlived(now_ns, MAKE_ROOM_SWEEP);
+        }
         if self.live < self.max {
             return Ok(());
         }
@@ -1032,21 +1041,30 @@ impl SessionTable {
             }
             self.backlog |= steps == budget;
         }
-        if let Some(start) = self.list_sweep {
-            let end = (start + budget).min(self.slots.len());
-            for index in start..end {
-                let outlived = self
-                    .slots
-                    .get(index)
-                    .is_some_and(|s| s.in_use && self.outlived_its_lists(s));
-                if outlived {
-                    self.delete(index as u32, now_ns);
-                    deleted += 1;
-                }
+        deleted += self.sweep_outlived(now_ns, budget);
+        self.backlog |= self.list_sweep.is_some();
+        deleted
+    }
+
+    /// The next `budget` slots of a sweep after a list change: deletes the sessions that
+    /// outlived their interface's lists. Returns how many.
+    fn sweep_outlived(&mut self, now_ns: u64, budget: usize) -> usize {
+        let Some(start) = self.list_sweep else {
+            return 0;
+        };
+        let mut deleted = 0;
+        let end = (start + budget).min(self.slots.len());
+        for index in start..end {
+            let outlived = self
+                .slots
+                .get(index)
+                .is_some_and(|s| s.in_use && self.outlived_its_lists(s));
+            if outlived {
+                self.delete(index as u32, now_ns);
+                deleted += 1;
             }
-            self.list_sweep = (end < self.slots.len()).then_some(end);
-            self.backlog |= self.list_sweep.is_some();
         }
+        self.list_sweep = (end < self.slots.len()).then_some(end);
         deleted
     }
 
@@ -1151,9 +1169,18 @@ impl SessionTable {
         if closed != NONE {
             return Some(closed);
         }
-        let head = self.lists[TimeoutKind::TcpTransient as usize].head;
-        let session = self.slots.get(head as usize)?;
-        (now_ns.saturating_sub(session.last_active_ns) >= REUSE_IDLE_NS).then_some(head)
+        // A refresh does not move a session in its list, so an active one may sit at the
+        // head (a pod's server connection stays transient: it never saw its own SYN):
+        // look a few further for an idle one rather than refuse behind it.
+        let mut at = self.lists[TimeoutKind::TcpTransient as usize].head;
+        for _ in 0..REUSE_SCAN {
+            let session = self.slots.get(at as usize)?;
+            if now_ns.saturating_sub(session.last_active_ns) >= REUSE_IDLE_NS {
+                return Some(at);
+            }
+            at = session.next;
+        }
+        None
     }
 
     /// Every live session, for `show`; walks the slab, so never on the fast path.

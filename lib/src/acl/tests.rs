@@ -2108,3 +2108,88 @@ fn busy_transient_sessions_do_not_starve_expiry_of_other_types() {
     );
     assert_eq!(worker.session_count(), 200, "the heard TCP sessions stay");
 }
+
+/// A refresh does not move a session in its list: an active transient session at the
+/// head (a pod's server connection never sees its own SYN, so it stays transient) must
+/// not keep a full table from giving up an idle one behind it.
+#[test]
+fn full_table_recycles_an_idle_transient_session_behind_a_busy_head() {
+    let (_, config) = reflective_pod(3);
+    let mut worker = AclWorker::new(&config);
+    let (input, output) = (Direction::Input, Direction::Output);
+    let syn = |port| tcp("10.1.1.3", port, "10.1.1.9", 80, SYN);
+    for port in 1..=3 {
+        assert_eq!(
+            worker.classify(&config, POD, input, &syn(port), 0).action,
+            2
+        );
+    }
+    // Port 1's connection stays busy; 2 and 3 go quiet.
+    assert_eq!(
+        worker
+            .classify(&config, POD, input, &syn(1), 5 * SECOND)
+            .action,
+        3
+    );
+    let v = worker.classify(&config, POD, input, &syn(4), 5 * SECOND + SECOND / 2);
+    assert_eq!((v.action, v.drop), (2, None));
+    assert_eq!(worker.session_count(), 3);
+    let reply = |port| tcp("10.1.1.9", 80, "10.1.1.3", port, SYN_ACK);
+    let at = 6 * SECOND;
+    assert_eq!(
+        worker.classify(&config, POD, output, &reply(1), at).action,
+        3
+    );
+    assert_eq!(
+        worker.classify(&config, POD, output, &reply(3), at).action,
+        3
+    );
+    let v = worker.classify(&config, POD, output, &reply(2), at);
+    assert!(!v.permit, "port 2's idle session was the one given up");
+}
+
+/// Sessions a list change cleared no longer hold a full table's room: a new flow sweeps
+/// them out instead of being refused until the background sweep comes round (4 slots a
+/// step, here past tap0's twelve live sessions first).
+#[test]
+fn sessions_a_list_change_cleared_make_room_at_once() {
+    let (mut table, config) = reflective_pod(16);
+    let reflect = table.interface_acls(POD, Direction::Input)[0];
+    table
+        .set_interface_acl(TAP0, Direction::Input, reflect, false)
+        .unwrap();
+    let config = {
+        drop(config);
+        table.build()
+    };
+    let mut worker = AclWorker::new(&config);
+    for port in 0..12 {
+        let p = udp("172.30.1.2", 5000 + port, "10.1.1.3", 53);
+        assert_eq!(
+            worker
+                .classify(&config, TAP0, Direction::Input, &p, 0)
+                .action,
+            2
+        );
+    }
+    for port in 0..4 {
+        let p = udp("10.1.1.3", 5000 + port, "10.1.1.9", 53);
+        assert_eq!(
+            worker
+                .classify(&config, POD, Direction::Input, &p, 0)
+                .action,
+            2
+        );
+    }
+    assert_eq!(worker.session_count(), 16);
+    let extra = table.create(vec![rule(AclAction::Deny)], "extra").unwrap();
+    table
+        .set_interface_acl(POD, Direction::Output, extra, false)
+        .unwrap();
+    let next = table.build();
+    worker.install(&next);
+    let p = udp("10.1.1.3", 6000, "10.1.1.9", 53);
+    let v = worker.classify(&next, POD, Direction::Input, &p, SECOND);
+    assert_eq!((v.action, v.drop), (2, None));
+    assert_eq!(worker.session_count(), 13, "tap0's twelve and the new one");
+}
