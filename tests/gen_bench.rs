@@ -31,7 +31,11 @@ fn bench_quick_prints_every_figure() {
         .expect("binary directory")
         .to_path_buf();
     bin("podfwd");
-    let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench"))
+    // timeout(1): a hung part fails the test (the script cleans up on TERM) instead of
+    // stalling the suite; --quick takes ~45 s.
+    let output = Command::new("timeout")
+        .args(["--kill-after=30", "600"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench"))
         .args(["--quick", "--bin-dir"])
         .arg(&bin_dir)
         .output()

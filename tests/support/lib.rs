@@ -106,6 +106,11 @@ impl Drop for RuntimeDir {
     }
 }
 
+/// How long [`DpdkProcess::wait_with_output`] waits for a process to end by itself: far
+/// past any test's run (the longest, the generator's, last seconds), so that a hung
+/// process fails its test instead of stalling the suite until CI's limit.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(180);
+
 /// How long a DPDK process gets to stop on its stop signal before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -185,7 +190,9 @@ impl DpdkProcess {
     }
 
     /// As [`Child::wait_with_output`]: closes stdin, reads whatever of stdout and stderr
-    /// is piped (and not taken) to the end, and waits for the exit.
+    /// is piped (and not taken) to the end, and waits for the exit, at most
+    /// [`WAIT_LIMIT`]: a process still running then is killed, and its stderr ends with a
+    /// line that says so (the caller's check of the status then fails with the output).
     pub fn wait_with_output(&mut self) -> io::Result<Output> {
         drop(self.child.stdin.take());
         fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
@@ -197,14 +204,25 @@ impl DpdkProcess {
         }
         let stdout = self.child.stdout.take().map(read_all);
         let stderr = self.child.stderr.take().map(read_all);
+        let overran = self.wait_at_most(WAIT_LIMIT).is_none();
+        if overran {
+            let _ = self.child.kill();
+        }
         let status = self.child.wait()?;
         let joined = |reader: Option<JoinHandle<Vec<u8>>>| {
             reader.and_then(|r| r.join().ok()).unwrap_or_default()
         };
+        let mut stderr = joined(stderr);
+        if overran {
+            stderr.extend_from_slice(
+                format!("\n[test support: killed after {WAIT_LIMIT:?} without exiting]\n")
+                    .as_bytes(),
+            );
+        }
         Ok(Output {
             status,
             stdout: joined(stdout),
-            stderr: joined(stderr),
+            stderr,
         })
     }
 }
@@ -230,10 +248,19 @@ impl Drop for DpdkProcess {
     }
 }
 
-/// A fresh scratch directory under the target dir, named after the test.
+/// A fresh scratch directory named after the test, under `/tmp/podfwd-tests-<H>`, `H`
+/// a hash of this checkout's target dir (two checkouts' suites do not share it). Not
+/// under the target dir: the tests put unix sockets here, whose paths must fit
+/// `sun_path` (107 bytes), and a checkout may sit deep in the file system.
 pub fn scratch_dir(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("PODFWD_BIN_DIR"))
-        .join("test-scratch")
+    // FNV-1a: stable across runs and toolchains, unlike std's hasher.
+    let hash = env!("PODFWD_BIN_DIR")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let dir = std::env::temp_dir()
+        .join(format!("podfwd-tests-{:08x}", hash as u32))
         .join(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
