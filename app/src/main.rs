@@ -383,6 +383,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         );
         let mut worker = worker.prefetching::<dpdk::CpuPrefetch>();
         worker.set_flow_cache(!options.no_flow_cache);
+        worker.set_tick_hz(dpdk::tsc_hz());
         let snapshot = control.snapshot();
         worker.adopt(&snapshot);
         for question in control.pending_questions() {

@@ -102,6 +102,10 @@ pub struct Worker<P: PrefetchHint = NoPrefetch> {
     /// The snapshot epoch the ACL and NAT44 state were last fitted to.
     synced_epoch: Option<u64>,
     cycles: CycleSource,
+    /// Nanoseconds per `cycles` tick in 32.32 fixed point, for the trace's per-node
+    /// times ([`Worker::set_tick_hz`]); 0 until known, and then a burst's trace entries
+    /// all carry its time.
+    ns_per_tick_q32: u64,
     prefetch: PhantomData<fn() -> P>,
     /// When housekeeping last ran, and whether it stopped at its budget.
     last_housekeeping_ns: Option<u64>,
@@ -172,6 +176,7 @@ impl Worker {
             flow_cache: Ip4FlowCache::new(sizes.nat_sessions as usize),
             synced_epoch: None,
             cycles,
+            ns_per_tick_q32: 0,
             prefetch: PhantomData,
             last_housekeeping_ns: None,
             housekeeping_backlog: false,
@@ -195,6 +200,7 @@ impl Worker {
             flow_cache: self.flow_cache,
             synced_epoch: self.synced_epoch,
             cycles: self.cycles,
+            ns_per_tick_q32: self.ns_per_tick_q32,
             prefetch: PhantomData,
             last_housekeeping_ns: self.last_housekeeping_ns,
             housekeeping_backlog: self.housekeeping_backlog,
@@ -205,6 +211,15 @@ impl Worker {
 
 impl<P: PrefetchHint> Worker<P> {
     /// ip4-flow-cache on or off (on by default): off, every packet takes the stages.
+    /// The rate of the `cycles` source, so that a traced packet's entries carry the time
+    /// each node reached it (VPP's `show trace` steps by microseconds node to node).
+    pub fn set_tick_hz(&mut self, hz: u64) {
+        self.ns_per_tick_q32 = match hz {
+            0 => 0,
+            hz => ((1_000_000_000u128 << 32) / u128::from(hz)).min(u128::from(u64::MAX)) as u64,
+        };
+    }
+
     pub fn set_flow_cache(&mut self, enabled: bool) {
         self.flow_cache.set_enabled(enabled);
     }
@@ -403,6 +418,12 @@ impl<P: PrefetchHint> Worker<P> {
             let now = cycles();
             now.wrapping_sub(mark.replace(now))
         };
+        // Traced bursts only: a clock read per node for its entries' time.
+        let (start, ns_per_tick_q32) = (mark.get(), self.ns_per_tick_q32);
+        let stamp = || {
+            let ticks = u128::from(cycles().wrapping_sub(start));
+            now_ns.wrapping_add(((ticks * u128::from(ns_per_tick_q32)) >> 32) as u64)
+        };
         let rx_bytes: usize = pkts.iter().map(|p| p.data().len()).sum();
         counters.count_rx(rx_if, n as u64, rx_bytes as u64);
         if TRACE {
@@ -422,6 +443,7 @@ impl<P: PrefetchHint> Worker<P> {
             counters,
             trace: &mut self.trace,
             now_ns,
+            trace_ns: now_ns,
             prefetch: P::prefetch,
         };
         if !TRACE && self.flow_cache.enabled() {
@@ -439,6 +461,9 @@ impl<P: PrefetchHint> Worker<P> {
             let vectors = burst.count(kind);
             if vectors == 0 {
                 return;
+            }
+            if TRACE {
+                cx.trace_ns = stamp();
             }
             f(burst, cx);
             cx.counters.count_call(node, vectors as u64, lap());
@@ -463,6 +488,9 @@ impl<P: PrefetchHint> Worker<P> {
                 (NodeId::Nat44In2out, NatDirection::In2out, to_in2out),
             ] {
                 if vectors > 0 {
+                    if TRACE {
+                        cx.trace_ns = stamp();
+                    }
                     nat44::process::<B, TRACE>(direction, nat, burst, pkts, &mut cx);
                     cx.counters.count_call(node, vectors as u64, lap());
                 }
@@ -544,6 +572,9 @@ impl<P: PrefetchHint> Worker<P> {
             DropReason::of(Ip4RewriteError::NoAdjacency),
         );
 
+        if TRACE {
+            cx.trace_ns = stamp();
+        }
         output::<B, TRACE>(burst, pkts, &mut cx, &mut self.verdicts);
         cx.counters
             .count_call(NodeId::InterfaceOutput, n as u64, lap());
@@ -803,6 +834,27 @@ Packet 1
         assert!(text.ends_with(expected_end), "{text}");
         worker.trace_mut().clear();
         assert!(worker.trace().packets().is_empty());
+    }
+
+    #[test]
+    fn trace_times_step_forward_node_by_node() {
+        let mut worker = Worker::new(ticks);
+        // 10 ticks a read at 10 MHz: every clock read is a microsecond later.
+        worker.set_tick_hz(10_000_000);
+        worker.trace_mut().add("virtio-input", 1).unwrap();
+        run(&mut worker, TAP2, &[spec_frames::syn()]);
+        let packets = worker.trace().packets();
+        let times: Vec<u64> = packets[0].entries().map(|e| e.time_ns).collect();
+        // virtio-input .. tap0-output.
+        assert_eq!(times.len(), 6, "{}", worker.trace().format(1));
+        assert_eq!(times[0], NOW, "the input entry has the burst's time");
+        assert!(
+            times.windows(2).all(|w| w[1] >= w[0] + 1_000),
+            "each node at least a read (1 us) after the one before: {times:?}"
+        );
+        let text = worker.trace().format(1);
+        assert!(text.contains("02:54:30:091783: virtio-input"), "{text}");
+        assert!(!text.contains("02:54:30:091783: ethernet-input"), "{text}");
     }
 
     #[test]

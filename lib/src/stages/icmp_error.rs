@@ -548,6 +548,7 @@ mod tests {
             counters: &counters,
             trace: &mut trace,
             now_ns: 1,
+            trace_ns: 1,
             prefetch: crate::pipeline::no_prefetch,
         };
         let mut burst = Burst::new();

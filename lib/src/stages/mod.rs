@@ -32,6 +32,10 @@ pub struct Context<'a> {
     pub counters: &'a WorkerCounters,
     pub trace: &'a mut TraceBuffer,
     pub now_ns: u64,
+    /// When the running node started, for its trace entries: in a traced burst the
+    /// burst's time plus the clock ticks since (so the entries of one packet step
+    /// forward node by node, as in VPP's `show trace`), else the burst's time.
+    pub trace_ns: u64,
     pub prefetch: crate::pipeline::Prefetch,
 }
 
@@ -41,7 +45,7 @@ impl Context<'_> {
     #[inline]
     pub fn trace(&mut self, meta: &PacketMeta, record: impl FnOnce() -> TraceRecord) {
         if meta.traced {
-            self.trace.record(meta.trace_slot, self.now_ns, record());
+            self.trace.record(meta.trace_slot, self.trace_ns, record());
         }
     }
 }
@@ -162,6 +166,7 @@ pub(crate) mod testing {
             counters: &counters,
             trace: &mut trace,
             now_ns: 1_000_000_000,
+            trace_ns: 1_000_000_000,
             prefetch: crate::pipeline::no_prefetch,
         };
         f(&mut burst, &mut pkts, &mut cx);
