@@ -25,6 +25,12 @@ pub struct Acl {
 #[derive(Clone, Debug)]
 pub struct AclTable {
     acls: Vec<Option<Acl>>,
+    /// Per ACL index, the version of the rules there: a new one each time an ACL is
+    /// created or replaced at that index, so that workers start its hit counters from
+    /// zero (as VPP zeroes them when it replaces an ACL).
+    acl_versions: Vec<u64>,
+    /// The last version handed out.
+    last_acl_version: u64,
     /// Per interface, the ordered ACL lists: `[input, output]`.
     applied: BTreeMap<IfIndex, [Vec<u32>; 2]>,
     /// Per interface, how many times its lists changed: a worker clears the sessions of
@@ -62,6 +68,8 @@ impl AclTable {
     pub fn new() -> AclTable {
         AclTable {
             acls: Vec::new(),
+            acl_versions: Vec::new(),
+            last_acl_version: 0,
             applied: BTreeMap::new(),
             list_changes: BTreeMap::new(),
             timeouts: SessionTimeouts::default(),
@@ -120,7 +128,17 @@ impl AclTable {
         let index_u32 =
             u32::try_from(index).map_err(|_| "too many ACLs: no index left".to_string())?;
         self.acls[index] = Some(acl);
+        self.new_acl_version(index);
         Ok(index_u32)
+    }
+
+    /// The rules at `index` are new: their hits count from zero.
+    fn new_acl_version(&mut self, index: usize) {
+        if self.acl_versions.len() <= index {
+            self.acl_versions.resize(index + 1, 0);
+        }
+        self.last_acl_version += 1;
+        self.acl_versions[index] = self.last_acl_version;
     }
 
     /// `set acl-plugin acl index N <rules>`: replaces ACL `index`, which must exist. On
@@ -134,6 +152,7 @@ impl AclTable {
                 rules,
             });
         }
+        self.new_acl_version(index as usize);
         Ok(index)
     }
 
@@ -211,6 +230,8 @@ impl AclTable {
     }
 
     /// Replaces an interface's whole list for one direction (the binary API's form).
+    /// The same list again changes nothing, and so keeps the interface's sessions: an
+    /// agent re-applies its whole configuration, lists it did not change included.
     pub fn set_interface_acl_list(
         &mut self,
         sw_if: IfIndex,
@@ -225,6 +246,9 @@ impl AclTable {
                 return Err(format!("ACL {acl} appears twice in the list"));
             }
         }
+        if self.interface_acls(sw_if, direction) == acls {
+            return Ok(());
+        }
         let lists = self.applied.entry(sw_if).or_default();
         lists[slot(direction)] = acls.to_vec();
         if lists.iter().all(Vec::is_empty) {
@@ -234,6 +258,8 @@ impl AclTable {
         Ok(())
     }
 
+    /// `sw_if`'s list in some direction is not what it was: its sessions go. Only for
+    /// an actual change, as each one is a wipe of the interface's sessions.
     fn lists_changed(&mut self, sw_if: IfIndex) {
         let changes = self.list_changes.entry(sw_if).or_default();
         *changes = changes.wrapping_add(1);
@@ -248,13 +274,29 @@ impl AclTable {
 
     /// `set acl-plugin session timeout <kind> N` (seconds).
     pub fn set_session_timeout(&mut self, kind: TimeoutKind, seconds: u64) -> Result<(), String> {
+        self.set_session_timeouts(&[kind], seconds)
+    }
+
+    /// The timeout of each of `kinds` to `seconds`, or none of them: VPP's `udp idle`
+    /// sets UDP's and other's together (see `cli/acl.rs`).
+    pub fn set_session_timeouts(
+        &mut self,
+        kinds: &[TimeoutKind],
+        seconds: u64,
+    ) -> Result<(), String> {
         let ns = seconds
             .checked_mul(1_000_000_000)
             .filter(|_| seconds > 0)
             .ok_or_else(|| {
-                format!("session timeout {kind} {seconds}: must be 1..=18446744073 seconds")
+                let names: Vec<&str> = kinds.iter().map(|kind| kind.name()).collect();
+                format!(
+                    "session timeout {} {seconds}: must be 1..=18446744073 seconds",
+                    names.join(" and ")
+                )
             })?;
-        self.timeouts.set(kind, ns);
+        for &kind in kinds {
+            self.timeouts.set(kind, ns);
+        }
         Ok(())
     }
 
@@ -324,6 +366,7 @@ impl AclTable {
                 .iter()
                 .map(|a| a.as_ref().map_or(0, |a| a.rules.len()))
                 .collect(),
+            acl_versions: self.acl_versions.clone(),
             timeouts: self.timeouts,
             max_sessions: self.max_sessions,
         }
@@ -412,6 +455,8 @@ struct InterfaceAcls {
 pub struct AclConfig {
     interfaces: Vec<InterfaceAcls>,
     rule_counts: Vec<usize>,
+    /// Per ACL index, the version of its rules ([`AclTable`]'s).
+    acl_versions: Vec<u64>,
     pub timeouts: SessionTimeouts,
     pub max_sessions: usize,
 }
@@ -446,6 +491,12 @@ impl AclConfig {
     /// Rules per ACL index (0 for a free index): sizes the workers' hit counters.
     pub fn rule_counts(&self) -> &[usize] {
         &self.rule_counts
+    }
+
+    /// The version of the rules at ACL `index` (0: never any): a worker whose
+    /// counters were kept for another version starts them from zero.
+    pub(crate) fn acl_version(&self, index: usize) -> u64 {
+        self.acl_versions.get(index).copied().unwrap_or(0)
     }
 
     /// `show acl-plugin tables`: per interface and direction with ACLs, how the compiled

@@ -6,7 +6,7 @@ use super::classifier::{Classifier, RuleMatch};
 use super::config::{AclConfig, AclTable};
 use super::packet::AclPacketInfo;
 use super::rule::{AclAction, Direction};
-use super::session::{self, CreateError, SessionHandle, SessionSummary, SessionTable};
+use super::session::{self, CreateError, Created, SessionHandle, SessionSummary, SessionTable};
 use crate::burst::MAX_BURST;
 use crate::node::{DropReason, NodeId};
 use crate::node_errors;
@@ -130,11 +130,17 @@ pub struct AclCounters {
 }
 
 impl AclCounters {
-    /// Sizes the rule counters for `config`; counts of ACLs that keep their index stay.
-    fn fit(&mut self, config: &AclConfig) {
+    /// Sizes the rule counters for `config`. `counted` is the version of the rules each
+    /// ACL index had when its counts were kept: an ACL replaced since (or deleted and
+    /// made anew at its index) counts from zero, as VPP zeroes a replaced ACL's
+    /// counters; the counts of an ACL that kept its rules stay.
+    fn fit(&mut self, config: &AclConfig, counted: &[u64]) {
         let counts = config.rule_counts();
         self.rule_hits.resize_with(counts.len(), Vec::new);
-        for (hits, &count) in self.rule_hits.iter_mut().zip(counts) {
+        for (index, (hits, &count)) in self.rule_hits.iter_mut().zip(counts).enumerate() {
+            if counted.get(index).copied().unwrap_or(0) != config.acl_version(index) {
+                hits.clear();
+            }
             hits.resize(count, 0);
         }
     }
@@ -214,6 +220,9 @@ pub struct AclWorker {
     /// How many times each interface's ACL lists had changed in the last snapshot
     /// installed.
     list_changes: Vec<u32>,
+    /// The version of each ACL index's rules in the last snapshot installed: those the
+    /// hit counters count for.
+    acl_versions: Vec<u64>,
 }
 
 impl AclWorker {
@@ -224,6 +233,7 @@ impl AclWorker {
             counters: AclCounters::default(),
             parsed: Box::new([None; MAX_BURST]),
             list_changes: Vec::new(),
+            acl_versions: Vec::new(),
         };
         worker.install(config);
         worker
@@ -237,9 +247,14 @@ impl AclWorker {
     /// Adopts a new snapshot: sizes counters and the session table. Allocates, so it runs
     /// between bursts, never per packet.
     /// An interface whose ACL lists changed loses its sessions, as in VPP (replacing the
-    /// rules of an ACL keeps them).
+    /// rules of an ACL keeps them, but starts its hit counters from zero). A lower
+    /// session limit is reached by eviction a bounded number at a time
+    /// ([`AclWorker::reclaim_expired`]).
     pub fn install(&mut self, config: &AclConfig) {
-        self.counters.fit(config);
+        self.counters.fit(config, &self.acl_versions);
+        self.acl_versions.clear();
+        self.acl_versions
+            .extend((0..config.rule_counts().len()).map(|index| config.acl_version(index)));
         self.sessions.set_max(config.max_sessions);
         let changes: Vec<u32> = config.list_changes().collect();
         for (i, &count) in changes.iter().enumerate() {
@@ -415,7 +430,11 @@ impl AclWorker {
                 now_ns,
                 &config.timeouts,
             ) {
-                Ok(_) => self.counters.sessions_created += 1,
+                Ok(Created::New(_)) => self.counters.sessions_created += 1,
+                // A session held the key already (an ICMP non-first fragment meets its
+                // request's): the packet was counted by the rule it matched, and the
+                // session it joined was refreshed; nothing was created.
+                Ok(Created::Joined(_)) => {}
                 Err(CreateError::TableFull) => {
                     self.counters.too_many_sessions += 1;
                     return AclVerdict {
@@ -502,14 +521,16 @@ impl AclWorker {
         self.sessions.address(handle)
     }
 
-    /// Deletes expired sessions, at most `budget` steps per expiry list; housekeeping
-    /// calls it. Returns how many were deleted.
+    /// Deletes expired sessions, at most `budget` steps per expiry list, and sessions
+    /// over a lowered limit, at most `budget` of them; housekeeping calls it. Returns
+    /// how many were deleted.
     pub fn reclaim_expired(&mut self, config: &AclConfig, now_ns: u64, budget: usize) -> usize {
         self.sessions
             .reclaim_expired(now_ns, &config.timeouts, budget)
     }
 
-    /// Whether the last reclaim stopped at its budget: there may be more to do at once.
+    /// Whether the last reclaim stopped at its budget, or the table is still over its
+    /// limit: there may be more to do at once.
     pub fn reclaim_backlog(&self) -> bool {
         self.sessions.backlog()
     }

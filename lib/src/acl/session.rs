@@ -402,6 +402,16 @@ pub(crate) enum CreateError {
     TableFull,
 }
 
+/// What [`SessionTable::create`] did for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Created {
+    /// A new session, in this slot.
+    New(u32),
+    /// A live session held the packet's key, or its reply's, already: the packet joined
+    /// it, refreshed as a hit would, and made none.
+    Joined(u32),
+}
+
 /// What one session looked like, for `show acl-plugin sessions`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionSummary {
@@ -416,6 +426,12 @@ pub struct SessionSummary {
     pub kind: TimeoutKind,
     pub age_ns: u64,
     pub idle_ns: u64,
+}
+
+/// Whether `session` has been idle its timeout at `now_ns`: a lookup no longer finds it.
+#[inline(always)]
+fn expired(session: &Session, now_ns: u64, timeouts: &SessionTimeouts) -> bool {
+    now_ns.saturating_sub(session.last_active_ns) >= timeouts.get(session.kind)
 }
 
 /// The key entry `found` (slot number shifted left, plus 1 for the reverse key) stands
@@ -514,18 +530,26 @@ impl SessionTable {
             .unwrap_or(0)
     }
 
-    /// The slot of entry `found` (a key `peek` found); `None`, having deleted it, when its
-    /// session outlived its interface's lists.
-    fn keep_unless_outlived(&mut self, found: u32, now_ns: u64) -> Option<u32> {
+    /// A packet that would create a session joins the live one that entry `found` (a
+    /// key `peek` found) names instead: what a lookup would do with the entry, the
+    /// refresh and TCP state included, so that joining neither keeps an expired session
+    /// nor leaves a live one to expire under a flow that uses it. Returns the slot, or
+    /// `None` having deleted a session that expired or outlived its interface's lists:
+    /// the packet then makes a new one.
+    fn join(
+        &mut self,
+        found: u32,
+        now_ns: u64,
+        timeouts: &SessionTimeouts,
+        tcp_flags: Option<u8>,
+    ) -> Option<u32> {
         let index = found >> 1;
-        let outlived = self
-            .slots
-            .get(index as usize)
-            .is_some_and(|s| self.outlived_its_lists(s));
-        if outlived {
-            self.delete(index, now_ns);
+        let session = self.slots.get(index as usize).filter(|s| s.in_use)?;
+        if expired(session, now_ns, timeouts) || self.outlived_its_lists(session) {
+            self.expire(index, now_ns);
             return None;
         }
+        self.refresh(found, now_ns, tcp_flags);
         Some(index)
     }
 
@@ -539,7 +563,10 @@ impl SessionTable {
         self.prefetch = prefetch;
     }
 
-    /// Changes the limit; growing allocates, so it runs between bursts.
+    /// Changes the limit; growing allocates, so it runs between bursts. A limit below
+    /// the live count is reached by eviction, a bounded number of sessions per call of
+    /// [`SessionTable::reclaim_expired`] (and a few per new flow meanwhile, which is
+    /// refused while the table is over its limit): never all at once on a worker.
     pub(crate) fn set_max(&mut self, max: usize) {
         if max > self.max {
             // A lower limit may have been set while more sessions were live.
@@ -704,9 +731,7 @@ impl SessionTable {
         };
         let index = found >> 1;
         let session = self.slots.get(index as usize)?;
-        if now_ns.saturating_sub(session.last_active_ns) >= timeouts.get(session.kind)
-            || self.outlived_its_lists(session)
-        {
+        if expired(session, now_ns, timeouts) || self.outlived_its_lists(session) {
             self.expire(index, now_ns);
             return None;
         }
@@ -818,9 +843,7 @@ impl SessionTable {
         self.slots
             .get((handle.found >> 1) as usize)
             .is_some_and(|s| {
-                s.in_use
-                    && s.generation == handle.generation
-                    && now_ns.saturating_sub(s.last_active_ns) < timeouts.get(s.kind)
+                s.in_use && s.generation == handle.generation && !expired(s, now_ns, timeouts)
             })
     }
 
@@ -847,11 +870,11 @@ impl SessionTable {
         Some(std::ptr::from_ref(session).cast())
     }
 
-    /// Creates the session for `packet`, first seen on (sw_if, direction), or finds the
-    /// one that holds its key already. `looked_up` is the key's hash when the caller's
-    /// [`SessionTable::lookup`] just found no session for it: the look is not made again.
-    /// When the table is full, room is made ([`SessionTable::make_room`]); failing that,
-    /// the packet gets no session.
+    /// Creates the session for `packet`, first seen on (sw_if, direction), or joins the
+    /// live one that holds its key already ([`Created::Joined`]). `looked_up` is the
+    /// key's hash when the caller's [`SessionTable::lookup`] just found no session for
+    /// it: the look is not made again. When the table is full, room is made
+    /// ([`SessionTable::make_room`]); failing that, the packet gets no session.
     pub(crate) fn create(
         &mut self,
         packet: &AclPacketInfo,
@@ -860,10 +883,11 @@ impl SessionTable {
         looked_up: Option<u64>,
         now_ns: u64,
         timeouts: &SessionTimeouts,
-    ) -> Result<u32, CreateError> {
+    ) -> Result<Created, CreateError> {
         let forward_key = session_key(packet, sw_if, direction);
         let reverse_key = reverse_of(forward_key, packet.has_l4());
         let reverse_hash = self.hash(reverse_key);
+        let tcp_flags = packet.tcp_flags_valid().then_some(packet.tcp_flags);
         let forward_hash = match looked_up {
             // The caller's lookup, with nothing changed since, found no live session
             // holding the key (or deleted the expired one that did).
@@ -875,11 +899,10 @@ impl SessionTable {
             }
             None => {
                 let hash = self.hash(forward_key);
-                if let Some(index) = self
-                    .peek(forward_key, hash)
-                    .and_then(|existing| self.keep_unless_outlived(existing, now_ns))
-                {
-                    return Ok(index);
+                if let Some(existing) = self.peek(forward_key, hash) {
+                    if let Some(index) = self.join(existing, now_ns, timeouts, tcp_flags) {
+                        return Ok(Created::Joined(index));
+                    }
                 }
                 hash
             }
@@ -890,13 +913,13 @@ impl SessionTable {
         // session holding the reply's key holds this packet's key too, and the look
         // for it (above, or the caller's lookup) found it; only a key without ports
         // ((0, 0): a non-first fragment, whose key reads like an echo reply's or a port-0
-        // flow's) can be held alone.
+        // flow's) can be held alone. The packet goes the other way from that entry:
+        // it joins the session on the entry's other side.
         if reverse_key >> key_bits::SPORT & 0xffff_ffff == 0 {
-            if let Some(index) = self
-                .peek(reverse_key, reverse_hash)
-                .and_then(|existing| self.keep_unless_outlived(existing, now_ns))
-            {
-                return Ok(index);
+            if let Some(existing) = self.peek(reverse_key, reverse_hash) {
+                if let Some(index) = self.join(existing ^ 1, now_ns, timeouts, tcp_flags) {
+                    return Ok(Created::Joined(index));
+                }
             }
         }
         if self.live >= self.max {
@@ -944,7 +967,7 @@ impl SessionTable {
         }
         self.live += 1;
         self.push_tail(index, list, heard_stamp(now_ns));
-        Ok(index)
+        Ok(Created::New(index))
     }
 
     /// At the limit: expired sessions are reclaimed (a few steps of
@@ -961,6 +984,11 @@ impl SessionTable {
         }
         if self.live < self.max {
             return Ok(());
+        }
+        // Still over a lowered limit: the eviction goes on in the reclaims; a new
+        // session now would only add to what it has to evict.
+        if self.live > self.max {
+            return Err(CreateError::TableFull);
         }
         let recycled = self
             .reusable_transient(now_ns)
@@ -1004,8 +1032,10 @@ impl SessionTable {
     /// last active no earlier than it was queued: once a head was queued less than a
     /// timeout ago, nothing in its list can have expired. A head queued longer ago is
     /// deleted if idle that long, or else queued again at the back: each live session
-    /// costs a step at most once per timeout, not once per pass. Returns how many were
-    /// deleted; [`SessionTable::backlog`] then says whether some list used its budget.
+    /// costs a step at most once per timeout, not once per pass. Then a step of the
+    /// sweep after a list change, and of the eviction down to a lowered limit, `budget`
+    /// each. Returns how many were deleted; [`SessionTable::backlog`] then says whether
+    /// some list used its budget, or the sweep or the eviction is not done.
     pub(crate) fn reclaim_expired(
         &mut self,
         now_ns: u64,
@@ -1043,7 +1073,49 @@ impl SessionTable {
         }
         deleted += self.sweep_outlived(now_ns, budget);
         self.backlog |= self.list_sweep.is_some();
+        deleted += self.evict_over_limit(now_ns, budget);
+        self.backlog |= self.live > self.max;
         deleted
+    }
+
+    /// After the limit was lowered below the live count: deletes at most `budget`
+    /// sessions towards it, in the order a full table gives sessions up (closed
+    /// connections, then other transient TCP sessions, oldest first), and then the
+    /// least recently heard of the other lists' heads. Returns how many.
+    fn evict_over_limit(&mut self, now_ns: u64, budget: usize) -> usize {
+        let mut evicted = 0;
+        while self.live > self.max && evicted < budget {
+            let Some(victim) = self.eviction_victim() else {
+                break;
+            };
+            self.delete(victim, now_ns);
+            evicted += 1;
+        }
+        evicted
+    }
+
+    /// The session [`SessionTable::evict_over_limit`] gives up next. Looks at the lists'
+    /// heads only, so one choice costs a few reads, never a walk.
+    fn eviction_victim(&self) -> Option<u32> {
+        for list in [CLOSED_LIST, TimeoutKind::TcpTransient as usize] {
+            let head = self.lists[list].head;
+            if head != NONE {
+                return Some(head);
+            }
+        }
+        [
+            TimeoutKind::Udp,
+            TimeoutKind::Other,
+            TimeoutKind::TcpEstablished,
+        ]
+        .into_iter()
+        .filter_map(|kind| {
+            let head = self.lists[kind as usize].head;
+            let session = self.slots.get(head as usize)?;
+            Some((session.last_active_ns, head))
+        })
+        .min()
+        .map(|(_, head)| head)
     }
 
     /// The next `budget` slots of a sweep after a list change: deletes the sessions that
@@ -1294,9 +1366,90 @@ mod tests {
             let mut table = SessionTable::new(64);
             let held = table.create(&first, pod, Direction::Output, None, 0, &timeouts);
             let joined = table.create(&second, pod, Direction::Input, None, 0, &timeouts);
-            assert_eq!(joined, held, "{second:?} after {first:?}");
+            let Ok(Created::New(index)) = held else {
+                panic!("{first:?} made no session: {held:?}");
+            };
+            assert_eq!(
+                joined,
+                Ok(Created::Joined(index)),
+                "{second:?} after {first:?}"
+            );
             assert_eq!((table.len(), table.index_len()), (1, 2), "{second:?}");
         }
+    }
+
+    /// A packet that joins a session instead of making one does to it what a lookup
+    /// would: a live session is refreshed (and its TCP state advances, on the side the
+    /// packet goes); an expired one goes, and the packet makes a new one. Both through
+    /// the packet's own key (held by a session made earlier without a lookup first) and
+    /// through its reply's key (a non-first fragment of a flow whose request opened it).
+    #[test]
+    fn joining_a_session_refreshes_it_and_an_expired_one_is_made_anew() {
+        let timeouts = SessionTimeouts::default();
+        let other = timeouts.get(TimeoutKind::Other);
+        let (pod, input) = (IfIndex(3), Direction::Input);
+        let request = info(ip_proto::ICMP, "10.1.1.3", 8, "10.96.0.10", 0);
+        let fragment = AclPacketInfo {
+            nonfirst_fragment: true,
+            ..info(ip_proto::ICMP, "10.1.1.3", 0, "10.96.0.10", 0)
+        };
+        for second in [request, fragment] {
+            let mut table = SessionTable::new(64);
+            let Ok(Created::New(index)) = table.create(&request, pod, input, None, 0, &timeouts)
+            else {
+                panic!("the request made no session");
+            };
+            // Half a timeout on: joined, and heard now.
+            let half = other / 2;
+            assert_eq!(
+                table.create(&second, pod, input, None, half, &timeouts),
+                Ok(Created::Joined(index)),
+                "{second:?}"
+            );
+            assert_eq!(
+                table.slots[index as usize].last_active_ns,
+                heard_stamp(half)
+            );
+            // A timeout after the request's second, it is still live: the join
+            // refreshed it.
+            let due = heard_stamp(0) + other;
+            let hash = table.hash_of(&request, pod, input);
+            assert_eq!(
+                table.lookup(&request, pod, input, hash, due, &timeouts),
+                Some(index),
+                "{second:?}"
+            );
+            // Idle a whole timeout: expired, so the packet makes a session of its own.
+            let late = heard_stamp(due) + other;
+            let made = table.create(&second, pod, input, None, late, &timeouts);
+            let Ok(Created::New(made)) = made else {
+                panic!("{second:?}: {made:?}");
+            };
+            assert_eq!(table.len(), 1, "{second:?}");
+            assert_eq!(table.slots[made as usize].created_ns, late);
+        }
+
+        // TCP: the reply's SYN-ACK joins the session its SYN made, on the reply side.
+        let mut table = SessionTable::new(64);
+        let syn = AclPacketInfo {
+            tcp_flags: tcp_flag::SYN,
+            ..info(ip_proto::TCP, "10.1.1.3", 40000, "10.96.0.10", 80)
+        };
+        let syn_ack = AclPacketInfo {
+            tcp_flags: tcp_flag::SYN | tcp_flag::ACK,
+            ..info(ip_proto::TCP, "10.96.0.10", 80, "10.1.1.3", 40000)
+        };
+        let Ok(Created::New(index)) = table.create(&syn, pod, input, None, 0, &timeouts) else {
+            panic!("the SYN made no session");
+        };
+        assert_eq!(
+            table.create(&syn_ack, pod, Direction::Output, None, 0, &timeouts),
+            Ok(Created::Joined(index))
+        );
+        assert_eq!(
+            table.seen_flags(index << 1 | 1),
+            Some(tcp_flag::SYN | tcp_flag::ACK)
+        );
     }
 
     /// At the limit, recycling a closed session asks for the lines the next recycling
@@ -1371,9 +1524,11 @@ mod tests {
             };
             let direction = [Direction::Input, Direction::Output][rng.below(2) as usize];
             let sw_if = IfIndex(rng.below(8) as u16);
-            let index = table
-                .create(&packet, sw_if, direction, None, u64::from(round), &timeouts)
-                .unwrap();
+            let created =
+                table.create(&packet, sw_if, direction, None, u64::from(round), &timeouts);
+            let Ok(Created::New(index)) = created else {
+                panic!("{packet:?}: {created:?}");
+            };
             let session = table.slots[index as usize];
             let forward = session_key(&packet, sw_if, direction);
             assert_eq!(session.forward_key, forward);

@@ -1340,28 +1340,141 @@ fn non_first_fragments_of_an_echo_reply_hit_the_request_session() {
     assert_eq!(worker.session_count(), 1);
 }
 
-/// Lowering the limit below the live count and raising it again keeps every session
-/// and crashes nothing.
+/// A non-first fragment of the pod's echo request makes no session of its own: its
+/// key has no ports, and the reply's key it would take is the request session's. It
+/// joins that session as a hit would (refreshed, so the reply is still let in after
+/// the request's own timeout), and counts no creation; had the session expired, it
+/// goes, and the fragment makes a new one.
 #[test]
-fn lowering_then_raising_the_session_limit_keeps_the_sessions() {
+fn a_packet_joining_a_session_refreshes_it_and_counts_no_creation() {
+    let fragment = AclPacketInfo {
+        sport: 0,
+        dport: 0,
+        l4_valid: false,
+        nonfirst_fragment: true,
+        ..icmp("10.1.1.3", "8.8.8.8", 8, 0)
+    };
+    let reply = icmp("8.8.8.8", "10.1.1.3", 0, 0);
+    let (config, mut worker) = after_echo_request();
+    let v = worker.classify(&config, POD, Direction::Input, &fragment, 500 * SECOND);
+    assert_eq!((v.action, v.acl, v.permit), (2, 0, true));
+    assert_eq!(worker.session_count(), 1);
+    assert_eq!(worker.counters().sessions_created, 1, "the fragment joined");
+    // The request (second 0) alone would have expired at 601 s; the fragment was heard
+    // in second 500.
+    let v = worker.classify(&config, POD, Direction::Output, &reply, 700 * SECOND);
+    assert_eq!((v.action, v.permit), (3, true));
+
+    let (config, mut worker) = after_echo_request();
+    let v = worker.classify(&config, POD, Direction::Input, &fragment, 700 * SECOND);
+    assert_eq!((v.action, v.permit), (2, true));
+    assert_eq!(worker.session_count(), 1);
+    assert_eq!(
+        worker.counters().sessions_created,
+        2,
+        "the expired session gave way to the fragment's"
+    );
+    // The fragment's own session admits the reply's fragments (and the reply: its key
+    // reads the same).
+    let v = worker.classify(&config, POD, Direction::Output, &reply, 700 * SECOND);
+    assert_eq!((v.action, v.permit), (3, true));
+}
+
+/// Lowering the limit below the live count evicts down to it, a bounded number per
+/// reclaim (which says there is more to do until then), in the order a full table
+/// gives sessions up: the closed connection, the transient ones, then the least
+/// recently heard. Meanwhile and afterwards, new flows get no session beyond the limit.
+#[test]
+fn lowering_the_session_limit_evicts_down_to_it_in_bounded_steps() {
     let (mut table, config) = reflective_pod(16);
     let mut worker = AclWorker::new(&config);
+    let (input, output) = (Direction::Input, Direction::Output);
+    let syn = |port: u16| tcp("10.1.1.3", port, "10.1.1.9", 80, SYN);
     let request = |port: u16| udp("10.1.1.3", port, "10.1.1.9", 80);
-    for port in 0..16 {
-        worker.classify(&config, POD, Direction::Input, &request(port), 0);
+    let reply = |port: u16| udp("10.1.1.9", 80, "10.1.1.3", port);
+    let echo = icmp("10.1.1.3", "10.1.1.9", 8, 0);
+    for port in [1, 2, 3] {
+        worker.classify(&config, POD, input, &syn(port), 0);
     }
-    assert_eq!(worker.session_count(), 16);
-    for max in [4, 8, 32] {
-        table.set_max_sessions(max).unwrap();
-        let config = table.build();
-        worker.install(&config);
-        assert_eq!(worker.session_count(), 16, "limit {max}");
-        for port in 0..16 {
-            let reply = udp("10.1.1.9", 80, "10.1.1.3", port);
-            let v = worker.classify(&config, POD, Direction::Output, &reply, SECOND);
-            assert_eq!(v.action, 3, "limit {max}, port {port}");
-        }
+    // Port 3's connection is reset: closed.
+    let rst = tcp("10.1.1.3", 3, "10.1.1.9", 80, RST);
+    assert_eq!(worker.classify(&config, POD, input, &rst, 0).action, 3);
+    for port in 100..106 {
+        worker.classify(&config, POD, input, &request(port), 0);
     }
+    worker.classify(&config, POD, input, &echo, 2 * SECOND);
+    assert_eq!(worker.session_count(), 10);
+    // Done with the first snapshot's sweep (a backlog of its own).
+    assert_eq!(worker.reclaim_expired(&config, 2 * SECOND, 64), 0);
+
+    table.set_max_sessions(4).unwrap();
+    let lower = table.build();
+    worker.install(&lower);
+    let now = 3 * SECOND;
+    let mut left = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(worker.reclaim_expired(&lower, now, 2), 2);
+        assert_eq!(worker.reclaim_backlog(), worker.session_count() > 4);
+        left.push(worker.session_count());
+    }
+    assert_eq!(left, [8, 6, 4]);
+    assert_eq!(worker.reclaim_expired(&lower, now, 2), 0, "at the limit");
+    assert!(!worker.reclaim_backlog());
+    // Left: the three UDP flows and the echo heard last.
+    let kept: Vec<(u8, u16)> = worker.sessions(now).map(|s| (s.proto, s.sport)).collect();
+    let mut kept = kept;
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            (ip_proto::ICMP, 8),
+            (ip_proto::UDP, 103),
+            (ip_proto::UDP, 104),
+            (ip_proto::UDP, 105)
+        ]
+    );
+    assert_eq!(
+        worker
+            .classify(&lower, POD, output, &reply(105), now)
+            .action,
+        3
+    );
+    // Full at the new limit, with nothing to recycle: a new flow is refused.
+    let v = worker.classify(&lower, POD, input, &request(200), now);
+    assert_eq!(v.drop, Some(AclDrop::TooManySessions));
+    assert_eq!(worker.session_count(), 4);
+
+    // Lowered again, below what is live: a new flow evicts towards the limit (a few
+    // sessions at most), and finds the table full; it never holds more than the limit
+    // again.
+    table.set_max_sessions(1).unwrap();
+    let lowest = table.build();
+    worker.install(&lowest);
+    let v = worker.classify(&lowest, POD, input, &request(201), now);
+    assert_eq!(v.drop, Some(AclDrop::TooManySessions));
+    assert_eq!(worker.session_count(), 1);
+    let v = worker.classify(&lowest, POD, input, &request(202), now);
+    assert_eq!(v.drop, Some(AclDrop::TooManySessions));
+    assert_eq!(worker.session_count(), 1);
+
+    // Raised again: room for new sessions, and the one kept is still found.
+    table.set_max_sessions(32).unwrap();
+    let raised = table.build();
+    worker.install(&raised);
+    assert_eq!(
+        worker
+            .classify(&raised, POD, input, &request(203), now)
+            .action,
+        2
+    );
+    assert_eq!(worker.session_count(), 2);
+    assert_eq!(
+        worker
+            .classify(&raised, POD, output, &reply(105), now)
+            .action,
+        3,
+        "port 105's flow, heard last (its reply above), was kept"
+    );
 }
 
 #[test]
@@ -1691,6 +1804,116 @@ fn rule_and_acl_hits_are_counted_and_summed_across_workers() {
     );
 }
 
+/// Replacing an ACL starts its per-rule and per-ACL hits from zero, as VPP does, also
+/// with as many rules as before; an ACL left alone keeps its counts, and one deleted
+/// and made anew at its index starts from zero too.
+#[test]
+fn a_replaced_acl_counts_its_hits_from_zero() {
+    let mut table = AclTable::new();
+    let web = AclRule {
+        proto: ip_proto::TCP,
+        dport: PortRange::single(80),
+        ..rule(AclAction::Permit)
+    };
+    let first = table
+        .create(vec![web, rule(AclAction::Deny)], "web")
+        .unwrap();
+    let second = table.create(vec![rule(AclAction::Permit)], "any").unwrap();
+    table
+        .set_interface_acl(POD, Direction::Input, first, false)
+        .unwrap();
+    table
+        .set_interface_acl(TAP0, Direction::Input, second, false)
+        .unwrap();
+    let config = table.build();
+    let mut worker = AclWorker::new(&config);
+    let syn = tcp("1.1.1.1", 1, "2.2.2.2", 80, SYN);
+    let dns = udp("1.1.1.1", 1, "2.2.2.2", 53);
+    for packet in [&syn, &syn, &dns] {
+        worker.classify(&config, POD, Direction::Input, packet, 0);
+        worker.classify(&config, TAP0, Direction::Input, packet, 0);
+    }
+    assert_eq!(
+        (
+            worker.counters().rule(first, 0),
+            worker.counters().acl(first)
+        ),
+        (2, 3)
+    );
+    assert_eq!(worker.counters().acl(second), 3);
+
+    table
+        .replace(first, vec![rule(AclAction::Deny), web], "web again")
+        .unwrap();
+    let next = table.build();
+    worker.install(&next);
+    assert_eq!(
+        (
+            worker.counters().rule(first, 0),
+            worker.counters().rule(first, 1),
+            worker.counters().acl(first)
+        ),
+        (0, 0, 0),
+        "the replaced ACL counts from zero"
+    );
+    assert_eq!(
+        worker.counters().acl(second),
+        3,
+        "the other ACL keeps its hits"
+    );
+    assert_eq!(
+        worker
+            .counters()
+            .format_hits(next.rule_counts(), Some(first)),
+        "acl-index 0 hits 0\n          0: hits 0\n          1: hits 0\n\
+         session hits 0, sessions created 0, no-match denies 0, too many sessions 0\n"
+    );
+    worker.classify(&next, POD, Direction::Input, &syn, 0);
+    assert_eq!(
+        (
+            worker.counters().rule(first, 0),
+            worker.counters().acl(first)
+        ),
+        (1, 1)
+    );
+    // A snapshot that changed nothing of it keeps the new counts.
+    table.set_session_timeout(TimeoutKind::Udp, 30).unwrap();
+    let unrelated = table.build();
+    worker.install(&unrelated);
+    assert_eq!(worker.counters().acl(first), 1);
+
+    // Deleted and made again at its index: from zero.
+    table
+        .set_interface_acl(TAP0, Direction::Input, second, true)
+        .unwrap();
+    table.delete(second).unwrap();
+    assert_eq!(
+        table.create(vec![rule(AclAction::Permit)], "new"),
+        Ok(second)
+    );
+    let last = table.build();
+    worker.install(&last);
+    assert_eq!(worker.counters().acl(second), 0);
+}
+
+/// Several timeouts set at once (VPP's `udp idle`: UDP's and other's), or, for a
+/// value out of range, none of them.
+#[test]
+fn session_timeouts_set_together_or_not_at_all() {
+    let mut table = AclTable::new();
+    let both = [TimeoutKind::Udp, TimeoutKind::Other];
+    assert_eq!(
+        table.set_session_timeouts(&both, 0).unwrap_err(),
+        "session timeout udp and other 0: must be 1..=18446744073 seconds"
+    );
+    assert_eq!(table.session_timeouts(), SessionTimeouts::default());
+    table.set_session_timeouts(&both, 30).unwrap();
+    let mut expected = SessionTimeouts::default();
+    expected.set(TimeoutKind::Udp, 30 * SECOND);
+    expected.set(TimeoutKind::Other, 30 * SECOND);
+    assert_eq!(table.session_timeouts(), expected);
+}
+
 #[test]
 fn control_plane_refuses_bad_operations_and_changes_nothing() {
     let mut table = contiv_table();
@@ -1867,6 +2090,49 @@ fn changing_an_interfaces_lists_clears_its_sessions() {
         2
     );
     assert_eq!(worker.session_count(), 2);
+}
+
+/// Setting an interface's list to the list it has (an agent re-applying its whole
+/// configuration), in either direction, or any snapshot that changed nothing of its
+/// lists, keeps its sessions; only an actual change clears them.
+#[test]
+fn re_setting_an_interfaces_identical_list_keeps_its_sessions() {
+    let (mut table, config) = reflective_pod(64);
+    let mut worker = AclWorker::new(&config);
+    let syn = tcp("10.1.1.3", 40000, "10.1.1.9", 80, SYN);
+    let syn_ack = tcp("10.1.1.9", 80, "10.1.1.3", 40000, SYN_ACK);
+    worker.classify(&config, POD, Direction::Input, &syn, 0);
+    assert_eq!(worker.session_count(), 1);
+    let (input, output) = (
+        table.interface_acls(POD, Direction::Input).to_vec(),
+        table.interface_acls(POD, Direction::Output).to_vec(),
+    );
+    table
+        .set_interface_acl_list(POD, Direction::Input, &input)
+        .unwrap();
+    table
+        .set_interface_acl_list(POD, Direction::Output, &output)
+        .unwrap();
+    table.set_session_timeout(TimeoutKind::Other, 60).unwrap();
+    let next = table.build();
+    worker.install(&next);
+    worker.reclaim_expired(&next, SECOND, 64);
+    assert_eq!(worker.session_count(), 1, "the session stays");
+    assert_eq!(
+        worker
+            .classify(&next, POD, Direction::Output, &syn_ack, SECOND)
+            .action,
+        3
+    );
+
+    // A list that differs, in the other direction: the session goes.
+    table
+        .set_interface_acl_list(POD, Direction::Output, &[])
+        .unwrap();
+    let changed = table.build();
+    worker.install(&changed);
+    worker.reclaim_expired(&changed, SECOND, 64);
+    assert_eq!(worker.session_count(), 0);
 }
 
 #[test]

@@ -140,22 +140,40 @@ pub(super) fn parse_show_acl(c: &mut Cursor<'_>) -> Result<Command, String> {
     Ok(Command::ShowAcl { index })
 }
 
+/// What VPP's `udp idle` sets: in VPP it is the timeout of every session that is not
+/// TCP (`acl_fa_get_session_timeout` gives all but TCP `ACL_TIMEOUT_UDP_IDLE`), so it is
+/// ours for UDP and for other protocols both. Our own `udp` and `other` set one each.
+pub(super) const UDP_IDLE: &[TimeoutKind] = &[TimeoutKind::Udp, TimeoutKind::Other];
+
 /// `tcp-transient|tcp-established|udp|other N`, and VPP's own spellings: `tcp transient
-/// N`, `tcp idle N` (established), `udp idle N`.
+/// N`, `tcp idle N` (established), `udp idle N` (UDP and other: [`UDP_IDLE`]).
 pub(super) fn parse_session_timeout(c: &mut Cursor<'_>) -> Result<Command, String> {
-    let timeout = if c.keyword("tcp") {
-        c.choice(&[
+    let timeouts = if c.keyword("tcp") {
+        only(c.choice(&[
             ("transient", TimeoutKind::TcpTransient),
             ("idle", TimeoutKind::TcpEstablished),
-        ])?
+        ])?)
     } else if c.keyword("udp") {
-        c.keyword("idle");
-        TimeoutKind::Udp
+        if c.keyword("idle") {
+            UDP_IDLE
+        } else {
+            only(TimeoutKind::Udp)
+        }
     } else {
-        c.choice(&TimeoutKind::ALL.map(|kind| (kind.name(), kind)))?
+        only(c.choice(&TimeoutKind::ALL.map(|kind| (kind.name(), kind)))?)
     };
     let secs = c.u32_in("timeout", TIMEOUT_RANGE)?;
-    Ok(Command::SetAclSessionTimeout { timeout, secs })
+    Ok(Command::SetAclSessionTimeout { timeouts, secs })
+}
+
+/// The one timeout `kind`, as the list a command sets.
+fn only(kind: TimeoutKind) -> &'static [TimeoutKind] {
+    match kind {
+        TimeoutKind::TcpTransient => &[TimeoutKind::TcpTransient],
+        TimeoutKind::TcpEstablished => &[TimeoutKind::TcpEstablished],
+        TimeoutKind::Udp => &[TimeoutKind::Udp],
+        TimeoutKind::Other => &[TimeoutKind::Other],
+    }
 }
 
 pub(super) fn parse_session_max_entries(c: &mut Cursor<'_>) -> Result<Command, String> {

@@ -189,9 +189,11 @@ impl Display for Command {
             }
             C::ShowAclSessions => f.write_str("show acl-plugin sessions"),
             C::ShowAclTables => f.write_str("show acl-plugin tables"),
-            C::SetAclSessionTimeout { timeout, secs } => {
-                write!(f, "set acl-plugin session timeout {timeout} {secs}")
-            }
+            C::SetAclSessionTimeout { timeouts, secs } => match timeouts {
+                [kind] => write!(f, "set acl-plugin session timeout {kind} {secs}"),
+                // The parser makes no other list than `udp idle`'s.
+                _ => write!(f, "set acl-plugin session timeout udp idle {secs}"),
+            },
             C::SetAclSessionMaxEntries { max } => {
                 write!(f, "set acl-plugin session table max-entries {max}")
             }

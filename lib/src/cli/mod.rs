@@ -162,9 +162,11 @@ pub enum Command {
     ShowAclSessions,
     /// `show acl-plugin tables`: how each interface's rules are looked up.
     ShowAclTables,
-    /// `set acl-plugin session timeout tcp-transient|tcp-established|udp|other N`
+    /// `set acl-plugin session timeout tcp-transient|tcp-established|udp|other N`, or
+    /// VPP's `tcp transient|tcp idle|udp idle N`: the session types whose timeout it
+    /// sets (`udp idle` sets two, see `acl::UDP_IDLE`).
     SetAclSessionTimeout {
-        timeout: TimeoutKind,
+        timeouts: &'static [TimeoutKind],
         secs: u32,
     },
     /// `set acl-plugin session table max-entries N`

@@ -878,29 +878,40 @@ fn acl_show_and_session_settings() {
     assert_eq!(
         ok("set acl-plugin session timeout tcp-established 86400"),
         Command::SetAclSessionTimeout {
-            timeout: TimeoutKind::TcpEstablished,
+            timeouts: &[TimeoutKind::TcpEstablished],
             secs: 86400
         }
     );
     assert_eq!(
         ok("set acl-plugin session timeout other 600"),
         Command::SetAclSessionTimeout {
-            timeout: TimeoutKind::Other,
+            timeouts: &[TimeoutKind::Other],
             secs: 600
         }
     );
-    // VPP's spellings.
-    for (line, timeout) in [
-        ("tcp transient 120", TimeoutKind::TcpTransient),
-        ("tcp idle 86400", TimeoutKind::TcpEstablished),
-        ("udp idle 600", TimeoutKind::Udp),
-        ("udp 600", TimeoutKind::Udp),
+    // VPP's spellings; VPP's `udp idle` is the timeout of every session but TCP's, so
+    // it sets other's too, where our `udp` sets UDP's alone.
+    for (line, timeouts) in [
+        ("tcp transient 120", &[TimeoutKind::TcpTransient][..]),
+        ("tcp idle 86400", &[TimeoutKind::TcpEstablished]),
+        ("udp idle 600", &[TimeoutKind::Udp, TimeoutKind::Other]),
+        ("udp 600", &[TimeoutKind::Udp]),
     ] {
         let secs = line.rsplit(' ').next().unwrap().parse().unwrap();
+        let command = ok(&format!("set acl-plugin session timeout {line}"));
         assert_eq!(
-            ok(&format!("set acl-plugin session timeout {line}")),
-            Command::SetAclSessionTimeout { timeout, secs },
+            command,
+            Command::SetAclSessionTimeout { timeouts, secs },
             "{line}"
+        );
+        assert_eq!(
+            command.to_string(),
+            format!(
+                "set acl-plugin session timeout {}",
+                line.replace("tcp transient", "tcp-transient")
+                    .replace("tcp idle", "tcp-established")
+            ),
+            "{line} prints back"
         );
     }
     assert_eq!(

@@ -601,8 +601,8 @@ impl Control {
             }
             Command::ShowAclSessions => self.ask_all(WorkerQuestion::AclSessions),
             Command::ShowAclTables => Ok(self.acl_config.show_tables(&self.name_of())),
-            Command::SetAclSessionTimeout { timeout, secs } => {
-                self.acl.set_session_timeout(timeout, u64::from(secs))?;
+            Command::SetAclSessionTimeout { timeouts, secs } => {
+                self.acl.set_session_timeouts(timeouts, u64::from(secs))?;
                 *changed = Changed::Acl;
                 none
             }

@@ -2404,3 +2404,157 @@ fn show_nat_timeouts_shows_what_was_set() {
          tcp-transitory timeout: 240sec\nicmp timeout: 5sec\n"
     );
 }
+
+/// `set acl-plugin acl index N ...` over ACL N starts its hits from zero, as VPP's
+/// replace does: what `show acl-plugin acl` asks the workers for, once they have the
+/// new snapshot. A change elsewhere (another ACL made) keeps the counts.
+#[test]
+fn replacing_an_acl_zeroes_its_hits_in_show_acl() {
+    let (mut control, pods, _host) = routed_acl_node(64);
+    let mut worker = Worker::new(ticks);
+    worker.set_flow_cache(false);
+    let mut rng = crate::rand::FastRng::new(7);
+    let snapshot = control.snapshot();
+    for port in [40_001, 40_002] {
+        let syn = clean_frame(&tcp_flow(1, port), false, 0x02, &mut rng);
+        worker.process(pods, &mut [TestBuf::new(&syn)], &snapshot, NOW);
+    }
+    let hits = |worker: &mut Worker, snapshot: &Snapshot| {
+        worker
+            .answer(WorkerQuestion::AclHits { only: Some(0) }, snapshot, NOW)
+            .unwrap()
+    };
+    assert!(
+        hits(&mut worker, &snapshot).starts_with("acl-index 0 hits 2\n          0: hits 2\n"),
+        "{}",
+        hits(&mut worker, &snapshot)
+    );
+    control.execute_line("set acl-plugin acl deny").unwrap();
+    let snapshot = control.snapshot();
+    assert!(hits(&mut worker, &snapshot).starts_with("acl-index 0 hits 2\n"));
+
+    control
+        .execute_line("set acl-plugin acl index 0 permit+reflect tag replaced")
+        .unwrap();
+    let snapshot = control.snapshot();
+    assert!(
+        hits(&mut worker, &snapshot).starts_with("acl-index 0 hits 0\n          0: hits 0\n"),
+        "{}",
+        hits(&mut worker, &snapshot)
+    );
+}
+
+/// An interface's sessions go only when its ACL lists change: `set acl-plugin interface
+/// pods input acl 0` with 0 already there is refused and changes nothing, and changes
+/// elsewhere that publish a snapshot (a route, a timeout, another ACL, that ACL's rules,
+/// a larger table) keep them; an ACL added to its output list then clears them.
+#[test]
+fn only_a_change_of_an_interfaces_lists_clears_its_sessions() {
+    let (mut control, pods, _host) = routed_acl_node(64);
+    let mut worker = Worker::new(ticks);
+    worker.set_flow_cache(false);
+    let mut rng = crate::rand::FastRng::new(11);
+    let syn = clean_frame(&tcp_flow(1, 40_001), false, 0x02, &mut rng);
+    worker.process(pods, &mut [TestBuf::new(&syn)], &control.snapshot(), NOW);
+    assert_eq!(worker.acl().session_count(), 1);
+    let settle = |control: &Control, worker: &mut Worker| {
+        let snapshot = control.snapshot();
+        // Long enough for any sweep to finish, short of any timeout.
+        for step in 1..=64 {
+            worker.housekeeping(&snapshot, NOW + step * 1_000_000);
+        }
+        worker.acl().session_count()
+    };
+    assert_eq!(
+        control
+            .execute_line("set acl-plugin interface pods input acl 0")
+            .unwrap_err(),
+        "ACL 0 is already applied on sw_if_index 1 input"
+    );
+    assert_eq!(settle(&control, &mut worker), 1);
+    for line in [
+        "ip route add 10.99.0.0/16 via 172.30.1.2 host",
+        "set acl-plugin session timeout udp 30",
+        "set acl-plugin acl deny",
+        "set acl-plugin acl index 0 permit+reflect",
+        "set acl-plugin session table max-entries 128",
+    ] {
+        control.execute_line(line).unwrap();
+        assert_eq!(settle(&control, &mut worker), 1, "after {line}");
+    }
+    control
+        .execute_line("set acl-plugin interface pods output acl 1")
+        .unwrap();
+    assert_eq!(settle(&control, &mut worker), 0);
+}
+
+/// `set acl-plugin session table max-entries N` below the live count: the worker's
+/// housekeeping evicts down to N, a bounded number per run (running again at once while
+/// there is more), and new flows then find the table at its new limit.
+#[test]
+fn lowering_max_entries_shrinks_the_workers_session_table() {
+    let (mut control, pods, _host) = routed_acl_node(64);
+    let mut worker = Worker::new(ticks);
+    worker.set_flow_cache(false);
+    let mut rng = crate::rand::FastRng::new(13);
+    let snapshot = control.snapshot();
+    let syns: Vec<Vec<u8>> = (0..48)
+        .map(|n| clean_frame(&tcp_flow(1, 42_000 + n), false, 0x02, &mut rng))
+        .collect();
+    for syn in &syns {
+        worker.process(pods, &mut [TestBuf::new(syn)], &snapshot, NOW);
+    }
+    assert_eq!(worker.acl().session_count(), 48);
+
+    control
+        .execute_line("set acl-plugin session table max-entries 3")
+        .unwrap();
+    let snapshot = control.snapshot();
+    // Past the housekeeping interval since the last burst; then again 1 us apart,
+    // which runs only while there is a backlog.
+    let then = NOW + 1_000_000;
+    worker.housekeeping(&snapshot, then);
+    let after_one = worker.acl().session_count();
+    assert!(
+        (4..48).contains(&after_one),
+        "one run evicts some, not all: {after_one}"
+    );
+    for step in 1..=8 {
+        worker.housekeeping(&snapshot, then + step * 1_000);
+    }
+    assert_eq!(worker.acl().session_count(), 3);
+    assert_eq!(worker.acl().session_limit(), 3);
+
+    let late = NOW + 5_000_000_000;
+    for n in 100..110 {
+        let syn = clean_frame(&tcp_flow(2, 43_000 + n), false, 0x02, &mut rng);
+        worker.process(pods, &mut [TestBuf::new(&syn)], &snapshot, late);
+        assert!(worker.acl().session_count() <= 3);
+    }
+}
+
+/// VPP's `set acl-plugin session timeout udp idle N` sets the timeout of every session
+/// that is not TCP (VPP has no other for them): UDP's and other's. Our `udp N` and
+/// `other N` set one each.
+#[test]
+fn udp_idle_sets_the_udp_and_other_session_timeouts() {
+    use crate::acl::{SessionTimeouts, TimeoutKind};
+    let (mut control, _, _) = two_port_node([("tap2", "net_tap0"), ("tap0", "net_tap1")]);
+    let timeouts = |control: &Control| {
+        let t = control.snapshot().acl.timeouts;
+        [TimeoutKind::Udp, TimeoutKind::Other].map(|kind| t.get(kind) / 1_000_000_000)
+    };
+    let default = SessionTimeouts::default().get(TimeoutKind::Udp) / 1_000_000_000;
+    control
+        .execute_line("set acl-plugin session timeout udp 45")
+        .unwrap();
+    assert_eq!(timeouts(&control), [45, default]);
+    control
+        .execute_line("set acl-plugin session timeout other 50")
+        .unwrap();
+    assert_eq!(timeouts(&control), [45, 50]);
+    control
+        .execute_line("set acl-plugin session timeout udp idle 30")
+        .unwrap();
+    assert_eq!(timeouts(&control), [30, 30]);
+}
