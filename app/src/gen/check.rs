@@ -4,7 +4,8 @@
 //! from the VIP:port its flow was sent to, to the client addr:port of a flow requests
 //! went to (the very flow, where the payload carries its tag), with valid checksums.
 //! Endpoint side (port B): a request must arrive at one of its service's endpoints
-//! (any service's, when source NAT hid the client), with valid checksums. Its MAC is
+//! (any service's, when source NAT hid the client: `--snat`; without it the request
+//! must come from one of the flows' clients), with valid checksums. Its MAC is
 //! not checked: the generator stands for every host behind the port, and a forwarder
 //! may address them with any MAC its neighbour table holds (or none it rewrites, as
 //! testpmd io).
@@ -155,6 +156,10 @@ pub fn check_endpoint_side(spec: &FlowSpec, frame: &[u8]) -> (Verdict, Option<Pa
         return (Verdict::Mistranslated(Mistranslation::WrongProtocol), None);
     }
     let flow = spec.flow_of_client(parsed.src_addr, parsed.src_port);
+    if flow.is_none() && !spec.snat {
+        // Without source NAT on the way, the request must still come from its client.
+        return (Verdict::Mistranslated(Mistranslation::UnknownClient), None);
+    }
     let delivered_right = match flow.and_then(|f| spec.services.get(spec.service_of(f))) {
         Some(service) => service.has_endpoint(parsed.dst_addr, parsed.dst_port),
         // Source NAT replaced the client: the endpoint can only be checked as a set.
@@ -232,6 +237,7 @@ mod tests {
             flows: 20,
             new_flows: false,
             new_every: 0,
+            snat: false,
         }
     }
 
@@ -345,9 +351,15 @@ mod tests {
 
     #[test]
     fn snat_client_is_checked_against_all_endpoints() {
-        let spec = spec();
+        let mut spec = spec();
         let mut buf = sent();
         translate(&mut buf, Some((0x0a01_0202, 53)), Some((0x0a01_01fe, 1)));
+        // Without --snat, a source that is no client's is a mistranslation.
+        assert_eq!(
+            check_endpoint_side(&spec, buf.data()).0,
+            Verdict::Mistranslated(Mistranslation::UnknownClient)
+        );
+        spec.snat = true;
         assert!(matches!(
             check_endpoint_side(&spec, buf.data()).0,
             Verdict::Good { flow: None, .. }

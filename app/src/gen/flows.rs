@@ -240,6 +240,8 @@ pub struct FlowSpec {
     /// 0, or N: one packet in N opens a new flow (the next tuple past the established
     /// ones, round and round), the others cycle over the established flows.
     pub new_every: u64,
+    /// Requests may arrive source-NATed (`--snat`): their client is then unknown.
+    pub snat: bool,
 }
 
 impl FlowSpec {
@@ -430,6 +432,7 @@ mod tests {
             flows: 4,
             new_flows: false,
             new_every: 0,
+            snat: false,
         }
     }
 

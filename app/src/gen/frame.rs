@@ -475,6 +475,7 @@ mod tests {
             flows: 1,
             new_flows: false,
             new_every: 0,
+            snat: false,
         }
     }
 

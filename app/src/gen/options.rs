@@ -53,6 +53,11 @@ pub struct GenOptions {
     /// connections with established ones (udp or tcp-data).
     #[arg(long, value_name = "N", value_parser = parse_every)]
     pub new_flow_every: Option<u64>,
+    /// The forwarder source-NATs the requests (its output feature on the endpoints'
+    /// side): a request from an address that is no client's is then checked against every
+    /// service's endpoints. Without it, such a request is a mistranslation.
+    #[arg(long)]
+    pub snat: bool,
     /// Packets per second (k/M/G suffixes), or max.
     #[arg(long, default_value = "max", value_parser = parse_rate)]
     pub rate: u64,
@@ -165,6 +170,7 @@ impl GenOptions {
             flows: self.flows,
             new_flows: self.new_flows,
             new_every: self.new_flow_every.unwrap_or(0),
+            snat: self.snat,
         };
         spec.validate()?;
         Ok(spec)

@@ -187,6 +187,7 @@ mod tests {
             flows: 1,
             new_flows: false,
             new_every: 0,
+            snat: false,
         };
         let mut buf = TestBuf::new(&[]);
         let template = FrameTemplate::new(&spec, POD_MAC, GW_MAC);
