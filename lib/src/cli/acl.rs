@@ -160,7 +160,15 @@ pub(super) fn parse_session_timeout(c: &mut Cursor<'_>) -> Result<Command, Strin
             only(TimeoutKind::Udp)
         }
     } else {
-        only(c.choice(&TimeoutKind::ALL.map(|kind| (kind.name(), kind)))?)
+        let kinds = TimeoutKind::ALL.map(|kind| (kind.name(), kind));
+        // The error lists VPP's spellings too: a VPP user types those first.
+        only(c.choice(&kinds).map_err(|e| {
+            e.replacen(
+                "udp or other",
+                "udp, other, tcp transient, tcp idle or udp idle",
+                1,
+            )
+        })?)
     };
     let secs = c.u32_in("timeout", TIMEOUT_RANGE)?;
     Ok(Command::SetAclSessionTimeout { timeouts, secs })

@@ -107,6 +107,10 @@ impl MappingFlags {
                 c.keyword(word);
                 return Ok(true);
             }
+            Some("vrf") => {
+                vrf_zero(c)?;
+                return Ok(true);
+            }
             _ => return Ok(false),
         };
         if self.twice_nat == twice_nat {
@@ -395,9 +399,24 @@ pub(super) fn parse_set_nat_timeout(c: &mut Cursor<'_>) -> Result<Command, Strin
 }
 
 pub(super) fn parse_session_limit(c: &mut Cursor<'_>) -> Result<Command, String> {
-    Ok(Command::Nat44SessionLimit {
-        limit: c.u32_in("limit", SESSION_LIMIT_RANGE)?,
-    })
+    let limit = c.u32_in("limit", SESSION_LIMIT_RANGE)?;
+    vrf_zero(c)?;
+    Ok(Command::Nat44SessionLimit { limit })
+}
+
+/// VPP's `vrf N` (as `show nat44 static mappings` prints it, `vrf 0`): podfwd has the
+/// one table, 0, so `vrf 0` is taken, any other refused, and the word is optional.
+fn vrf_zero(c: &mut Cursor<'_>) -> Result<(), String> {
+    if c.keyword("vrf") {
+        let vrf = c.u32_in("vrf", 0..=u32::MAX)?;
+        if vrf != 0 {
+            return Err(format!(
+                "{}: vrf {vrf}: podfwd has one table, vrf 0",
+                c.command_name()
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn parse_del_session(c: &mut Cursor<'_>) -> Result<Command, String> {

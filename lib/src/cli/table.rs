@@ -76,13 +76,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["ip", "route", "add"],
-        usage: "ip route add A.B.C.D/LEN via A.B.C.D [NAME] | via NAME | drop",
+        usage: "ip route add A.B.C.D/LEN [table 0] via A.B.C.D [NAME] | via NAME | [via] drop",
         help: "Add a route",
         parse: parse_ip_route_add,
     },
     CommandSpec {
         path: &["ip", "route"],
-        usage: "ip route A.B.C.D/LEN via A.B.C.D [NAME] | via NAME | drop",
+        usage: "ip route A.B.C.D/LEN [table 0] via A.B.C.D [NAME] | via NAME | [via] drop",
         help: "Same as ip route add (VPP's add is optional)",
         parse: |c| {
             // What is neither add, del nor a prefix is a mistyped verb (`delete`), not a
@@ -101,10 +101,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["ip", "route", "del"],
-        usage: "ip route del A.B.C.D/LEN [via A.B.C.D [NAME] | via NAME | drop]",
+        usage: "ip route del A.B.C.D/LEN [table 0] [via A.B.C.D [NAME] | via NAME | [via] drop]",
         help: "Delete a route (every path when none is given)",
         parse: |c| {
             let prefix = c.prefix()?;
+            table_zero(c)?;
             let path = if c.at_end() {
                 None
             } else {
@@ -340,14 +341,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["nat44", "add", "static", "mapping"],
         usage: "nat44 add static mapping tcp|udp|icmp local A.B.C.D [PORT] external A.B.C.D \
-                [PORT] [twice-nat|self-twice-nat] [out2in-only] [del]",
+                [PORT] [vrf 0] [twice-nat|self-twice-nat] [out2in-only] [del]",
         help: "Add a static mapping (external -> local)",
         parse: |c| nat44::parse_static_mapping(c, false),
     },
     CommandSpec {
         path: &["nat44", "del", "static", "mapping"],
         usage: "nat44 del static mapping tcp|udp|icmp local A.B.C.D [PORT] external A.B.C.D \
-                [PORT] [twice-nat|self-twice-nat] [out2in-only]",
+                [PORT] [vrf 0] [twice-nat|self-twice-nat] [out2in-only]",
         help: "Delete a static mapping",
         parse: |c| nat44::parse_static_mapping(c, true),
     },
@@ -402,8 +403,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["nat44", "session", "limit"],
-        usage: "nat44 session limit N",
+        usage: "nat44 session limit N [vrf 0]",
         help: "Limit the NAT44 sessions per worker",
+        parse: nat44::parse_session_limit,
+    },
+    CommandSpec {
+        path: &["set", "nat44", "session", "limit"],
+        usage: "set nat44 session limit N [vrf 0]",
+        help: "Same as nat44 session limit (VPP's nat44-ed spelling)",
         parse: nat44::parse_session_limit,
     },
     CommandSpec {
@@ -517,6 +524,21 @@ fn parse_set_interface_mtu(c: &mut Cursor<'_>) -> Result<Command, String> {
     })
 }
 
+/// VPP's optional `table N` after the prefix: podfwd has the one table, 0 (what `show ip
+/// fib` prints as `ipv4-VRF:0`), so `table 0` is taken and any other is refused.
+fn table_zero(c: &mut Cursor<'_>) -> Result<(), String> {
+    if c.keyword("table") {
+        let table = c.u32_in("table", 0..=u32::MAX)?;
+        if table != 0 {
+            return Err(format!(
+                "{}: table {table}: podfwd has one FIB table, 0",
+                c.command_name()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `via A.B.C.D [NAME]`, `via NAME` or `drop`. A word after `via` that starts with a
 /// digit is read as an address, so a mistyped one is reported as such rather than as an
 /// unknown interface later.
@@ -532,6 +554,10 @@ fn parse_route_path(c: &mut Cursor<'_>) -> Result<RoutePath, String> {
             c.keyword("via");
         }
         Some(_) => return Err(c.unknown_input()),
+    }
+    // VPP also spells the drop path `via drop`.
+    if c.keyword("drop") {
+        return Ok(RoutePath::Drop);
     }
     let target = c.word("a next hop A.B.C.D or an interface name")?;
     if target.starts_with(|ch: char| ch.is_ascii_digit()) {
@@ -549,6 +575,7 @@ fn parse_route_path(c: &mut Cursor<'_>) -> Result<RoutePath, String> {
 
 fn parse_ip_route_add(c: &mut Cursor<'_>) -> Result<Command, String> {
     let prefix = c.prefix()?;
+    table_zero(c)?;
     let path = parse_route_path(c)?;
     Ok(Command::IpRouteAdd { prefix, path })
 }

@@ -118,7 +118,7 @@ fn incomplete_commands_say_what_may_follow() {
     );
     assert_eq!(
         err("set"),
-        "set: incomplete command, expected acl-plugin, interface, ip or nat"
+        "set: incomplete command, expected acl-plugin, interface, ip, nat or nat44"
     );
     assert_eq!(
         err("nat44 add static"),
@@ -920,7 +920,8 @@ fn acl_show_and_session_settings() {
     );
     assert_eq!(
         err("set acl-plugin session timeout icmp 60"),
-        "set acl-plugin session timeout: expected tcp-transient, tcp-established, udp or other, not 'icmp'"
+        "set acl-plugin session timeout: expected tcp-transient, tcp-established, udp, other, \
+         tcp transient, tcp idle or udp idle, not 'icmp'"
     );
     assert_eq!(
         err("set acl-plugin session timeout udp 0"),
@@ -1060,7 +1061,7 @@ fn nat44_static_mapping_errors() {
     );
     assert_eq!(
         err("nat44 add static mapping tcp local 1.1.1.1 external 3.3.3.3 vrf 1"),
-        "unknown input 'vrf 1'"
+        "nat44 add static mapping: vrf 1: podfwd has one table, vrf 0"
     );
 }
 
@@ -1640,4 +1641,46 @@ fn random_lines_never_panic_and_parsed_ones_round_trip() {
     assert!(refused > 3000, "only {refused} lines refused");
     let file: Vec<String> = (0..200).map(|_| random_line(&mut rng)).collect();
     let _ = parse_startup_file(&file.join("\n"));
+}
+
+/// VPP's words for the one table podfwd has: `table 0` in `ip route`, `vrf 0` in NAT44
+/// (as `show nat44 static mappings` prints it), `via drop`, and nat44-ed's `set nat44
+/// session limit`; any other table is refused by name.
+#[test]
+fn the_one_table_and_vpp_spellings() {
+    assert_eq!(
+        ok("ip route add 10.5.0.0/16 table 0 via 172.30.1.9 tap0"),
+        ok("ip route add 10.5.0.0/16 via 172.30.1.9 tap0")
+    );
+    assert_eq!(
+        ok("ip route add 10.5.0.0/16 via drop"),
+        Command::IpRouteAdd {
+            prefix: prefix("10.5.0.0/16"),
+            path: RoutePath::Drop
+        }
+    );
+    assert_eq!(
+        ok("ip route del 10.5.0.0/16 table 0"),
+        ok("ip route del 10.5.0.0/16")
+    );
+    assert_eq!(
+        err("ip route add 10.5.0.0/16 table 7 via 172.30.1.9"),
+        "ip route add: table 7: podfwd has one FIB table, 0"
+    );
+    assert_eq!(
+        ok("nat44 add static mapping tcp local 10.20.0.2 8080 external 10.104.221.85 80 vrf 0"),
+        ok("nat44 add static mapping tcp local 10.20.0.2 8080 external 10.104.221.85 80")
+    );
+    assert_eq!(
+        ok("set nat44 session limit 1000 vrf 0"),
+        Command::Nat44SessionLimit { limit: 1000 }
+    );
+    assert_eq!(
+        ok("set nat44 session limit 1000"),
+        ok("nat44 session limit 1000")
+    );
+    assert_eq!(
+        err("set nat44 session limit 1000 vrf 2"),
+        "set nat44 session limit: vrf 2: podfwd has one table, vrf 0"
+    );
 }

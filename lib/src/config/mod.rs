@@ -326,7 +326,7 @@ impl ControlPlane {
         }
         let key = prefix.network();
         if let Some(existing) = self.routes.get(&key) {
-            if *existing == target {
+            if self.same_path(existing, &target) {
                 return Ok(());
             }
             return Err(format!(
@@ -349,7 +349,7 @@ impl ControlPlane {
             return Err(format!("no route {key} to delete"));
         };
         if let Some(wanted) = target {
-            if *existing != wanted {
+            if !self.same_path(existing, &wanted) {
                 return Err(format!(
                     "route {key} is {}, not {}",
                     self.describe_target(existing),
@@ -359,6 +359,42 @@ impl ControlPlane {
         }
         self.routes.remove(&key);
         Ok(())
+    }
+
+    /// Whether `given` names the path of the configured `existing` target: the same
+    /// target, or the same next hop where one side names no interface and the other
+    /// names the interface on whose subnet the next hop is. `show ip fib` prints a route
+    /// added as `via A` with the interface it resolves through (`via A tap0`), so what
+    /// it shows must also delete it.
+    fn same_path(&self, existing: &RouteTarget, given: &RouteTarget) -> bool {
+        let on_subnet = |next_hop: Ipv4Addr, i: IfIndex| {
+            interface_at(&self.interfaces, i)
+                .is_some_and(|c| c.addresses.iter().any(|a| a.network().contains(next_hop)))
+        };
+        match (existing, given) {
+            _ if existing == given => true,
+            (
+                RouteTarget::Via {
+                    next_hop: a,
+                    interface: None,
+                },
+                RouteTarget::Via {
+                    next_hop: b,
+                    interface: Some(i),
+                },
+            )
+            | (
+                RouteTarget::Via {
+                    next_hop: a,
+                    interface: Some(i),
+                },
+                RouteTarget::Via {
+                    next_hop: b,
+                    interface: None,
+                },
+            ) => a == b && on_subnet(*a, *i),
+            _ => false,
+        }
     }
 
     /// `via 172.30.1.2 tap0`, `via tap0`, `drop`: the CLI's words for a target.

@@ -808,3 +808,36 @@ fn subnet_network_and_broadcast_addresses_are_drops() {
         Adjacency::Receive { .. }
     ));
 }
+
+/// A route added `via A` shows in `show ip fib` as `via A tap0` (the interface it
+/// resolves through), and that shown path deletes it and re-adds as the same route; a
+/// next hop that is not on the named interface's subnet is another path.
+#[test]
+fn a_route_via_a_next_hop_is_the_same_path_with_its_interface_named() {
+    let mut cp = three_interfaces();
+    let seeded = cp.routes().count();
+    let bare = RouteTarget::Via {
+        next_hop: ip("172.30.1.9"),
+        interface: None,
+    };
+    cp.add_route(prefix("10.5.0.0/16"), bare).unwrap();
+    // tap0 holds 172.30.1.1/24: the shown path is the same route.
+    cp.add_route(prefix("10.5.0.0/16"), via("172.30.1.9", 1))
+        .unwrap();
+    assert_eq!(cp.routes().count(), seeded + 1);
+    // tap1 is not where 172.30.1.9 is.
+    let before = cp.clone();
+    assert_eq!(
+        cp.del_route(prefix("10.5.0.0/16"), Some(via("172.30.1.9", 2))),
+        Err("route 10.5.0.0/16 is via 172.30.1.9, not via 172.30.1.9 tap1".to_string())
+    );
+    assert_eq!(cp, before);
+    cp.del_route(prefix("10.5.0.0/16"), Some(via("172.30.1.9", 1)))
+        .unwrap();
+    assert_eq!(cp.routes().count(), seeded);
+    // And the other way round: added with its interface, deleted without.
+    cp.add_route(prefix("10.5.0.0/16"), via("172.30.1.9", 1))
+        .unwrap();
+    cp.del_route(prefix("10.5.0.0/16"), Some(bare)).unwrap();
+    assert_eq!(cp.routes().count(), seeded);
+}
