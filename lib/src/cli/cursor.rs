@@ -131,6 +131,22 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// VPP's optional `table N` / `vrf N`: podfwd has the one table, 0, so `KEYWORD 0` is
+    /// taken (and the words may be left out) and any other number is refused, naming
+    /// `what` has only table 0.
+    pub fn table_zero(&mut self, keyword: &str, what: &str) -> Result<(), String> {
+        if self.keyword(keyword) {
+            let table = self.u32_in(keyword, 0..=u32::MAX)?;
+            if table != 0 {
+                return Err(format!(
+                    "{}: {keyword} {table}: podfwd has one {what}, {keyword} 0",
+                    self.command_name()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn expect_keyword(&mut self, keyword: &str) -> Result<(), String> {
         match self.peek() {
             None => Err(self.missing(keyword)),

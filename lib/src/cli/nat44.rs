@@ -108,7 +108,7 @@ impl MappingFlags {
                 return Ok(true);
             }
             Some("vrf") => {
-                vrf_zero(c)?;
+                c.table_zero("vrf", "table")?;
                 return Ok(true);
             }
             _ => return Ok(false),
@@ -400,23 +400,8 @@ pub(super) fn parse_set_nat_timeout(c: &mut Cursor<'_>) -> Result<Command, Strin
 
 pub(super) fn parse_session_limit(c: &mut Cursor<'_>) -> Result<Command, String> {
     let limit = c.u32_in("limit", SESSION_LIMIT_RANGE)?;
-    vrf_zero(c)?;
+    c.table_zero("vrf", "table")?;
     Ok(Command::Nat44SessionLimit { limit })
-}
-
-/// VPP's `vrf N` (as `show nat44 static mappings` prints it, `vrf 0`): podfwd has the
-/// one table, 0, so `vrf 0` is taken, any other refused, and the word is optional.
-fn vrf_zero(c: &mut Cursor<'_>) -> Result<(), String> {
-    if c.keyword("vrf") {
-        let vrf = c.u32_in("vrf", 0..=u32::MAX)?;
-        if vrf != 0 {
-            return Err(format!(
-                "{}: vrf {vrf}: podfwd has one table, vrf 0",
-                c.command_name()
-            ));
-        }
-    }
-    Ok(())
 }
 
 pub(super) fn parse_del_session(c: &mut Cursor<'_>) -> Result<Command, String> {

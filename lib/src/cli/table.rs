@@ -105,7 +105,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         help: "Delete a route (every path when none is given)",
         parse: |c| {
             let prefix = c.prefix()?;
-            table_zero(c)?;
+            c.table_zero("table", "FIB table")?;
             let path = if c.at_end() {
                 None
             } else {
@@ -524,21 +524,6 @@ fn parse_set_interface_mtu(c: &mut Cursor<'_>) -> Result<Command, String> {
     })
 }
 
-/// VPP's optional `table N` after the prefix: podfwd has the one table, 0 (what `show ip
-/// fib` prints as `ipv4-VRF:0`), so `table 0` is taken and any other is refused.
-fn table_zero(c: &mut Cursor<'_>) -> Result<(), String> {
-    if c.keyword("table") {
-        let table = c.u32_in("table", 0..=u32::MAX)?;
-        if table != 0 {
-            return Err(format!(
-                "{}: table {table}: podfwd has one FIB table, 0",
-                c.command_name()
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// `via A.B.C.D [NAME]`, `via NAME` or `drop`. A word after `via` that starts with a
 /// digit is read as an address, so a mistyped one is reported as such rather than as an
 /// unknown interface later.
@@ -575,7 +560,7 @@ fn parse_route_path(c: &mut Cursor<'_>) -> Result<RoutePath, String> {
 
 fn parse_ip_route_add(c: &mut Cursor<'_>) -> Result<Command, String> {
     let prefix = c.prefix()?;
-    table_zero(c)?;
+    c.table_zero("table", "FIB table")?;
     let path = parse_route_path(c)?;
     Ok(Command::IpRouteAdd { prefix, path })
 }

@@ -1665,7 +1665,7 @@ fn the_one_table_and_vpp_spellings() {
     );
     assert_eq!(
         err("ip route add 10.5.0.0/16 table 7 via 172.30.1.9"),
-        "ip route add: table 7: podfwd has one FIB table, 0"
+        "ip route add: table 7: podfwd has one FIB table, table 0"
     );
     assert_eq!(
         ok("nat44 add static mapping tcp local 10.20.0.2 8080 external 10.104.221.85 80 vrf 0"),
