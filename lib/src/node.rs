@@ -29,10 +29,12 @@ pub enum NodeId {
     Nat44In2outOutput,
     /// `<interface>-output`: the packet is queued for transmission.
     InterfaceOutput,
+    /// VPP's `error-drop`: where every dropped packet ends, under its stage's reason.
+    ErrorDrop,
 }
 
 impl NodeId {
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 18;
     pub const ALL: [NodeId; NodeId::COUNT] = [
         NodeId::Input,
         NodeId::Ip4FlowCache,
@@ -51,6 +53,7 @@ impl NodeId {
         NodeId::AclOut,
         NodeId::Nat44In2outOutput,
         NodeId::InterfaceOutput,
+        NodeId::ErrorDrop,
     ];
 
     /// VPP's node name. `Input` and `InterfaceOutput` are named per port; these are their
@@ -74,6 +77,7 @@ impl NodeId {
             NodeId::AclOut => "acl-plugin-out-ip4-fa",
             NodeId::Nat44In2outOutput => "nat44-in2out-output",
             NodeId::InterfaceOutput => "interface-output",
+            NodeId::ErrorDrop => "error-drop",
         }
     }
 

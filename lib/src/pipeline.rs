@@ -575,9 +575,18 @@ impl<P: PrefetchHint> Worker<P> {
         if TRACE {
             cx.trace_ns = stamp();
         }
-        output::<B, TRACE>(burst, pkts, &mut cx, &mut self.verdicts);
-        cx.counters
-            .count_call(NodeId::InterfaceOutput, n as u64, lap());
+        let (sent, dropped) = output::<B, TRACE>(burst, pkts, &mut cx, &mut self.verdicts);
+        // As in VPP, the packets sent and the packets dropped are two nodes' vectors; the
+        // clocks of this one pass over the burst go to interface-output.
+        let cycles = lap();
+        if sent > 0 {
+            cx.counters
+                .count_call(NodeId::InterfaceOutput, sent, cycles);
+        }
+        if dropped > 0 {
+            let cycles = if sent > 0 { 0 } else { cycles };
+            cx.counters.count_call(NodeId::ErrorDrop, dropped, cycles);
+        }
         if !TRACE && self.flow_cache.enabled() && burst.count(DispositionKind::Forwarded) < n {
             // Learning is the flow cache's work too: its cycles go to its row.
             self.flow_cache
@@ -632,12 +641,15 @@ fn drop_all(burst: &mut Burst, kind: DispositionKind, reason: DropReason) {
 }
 
 /// `<interface>-output`: verdicts, tx and drop counters, and the last trace entries.
+/// Hands each packet to its interface or drops it, counting both; returns how many were
+/// sent and how many dropped.
 fn output<B: PacketBuf, const TRACE: bool>(
     burst: &Burst,
     pkts: &[B],
     cx: &mut Context<'_>,
     verdicts: &mut [Verdict; MAX_BURST],
-) {
+) -> (u64, u64) {
+    let (mut sent, mut dropped) = (0, 0);
     // Tx counts are summed per run of packets to the same interface (a whole burst, most
     // often) and written once per run, not once per packet.
     let mut run: Option<(IfIndex, u64, u64)> = None;
@@ -645,6 +657,7 @@ fn output<B: PacketBuf, const TRACE: bool>(
         match meta.disposition() {
             Disposition::Output(tx_if) | Disposition::Forwarded(tx_if) => {
                 *verdict = Verdict::Tx(tx_if);
+                sent += 1;
                 let bytes = pkt.data().len() as u64;
                 run = match run {
                     Some((i, packets, total)) if i == tx_if => {
@@ -663,18 +676,23 @@ fn output<B: PacketBuf, const TRACE: bool>(
             }
             Disposition::Drop(reason) => {
                 *verdict = Verdict::Drop;
+                dropped += 1;
                 cx.counters.count_drop(meta.rx_if, reason);
                 if TRACE {
                     cx.trace(meta, || TraceRecord::Drop(reason));
                 }
             }
             // Every other disposition was resolved above; a packet left here is not sent.
-            _ => *verdict = Verdict::Drop,
+            _ => {
+                *verdict = Verdict::Drop;
+                dropped += 1;
+            }
         }
     }
     if let Some((i, packets, total)) = run {
         cx.counters.count_tx(i, packets, total);
     }
+    (sent, dropped)
 }
 
 fn output_record(snapshot: &Snapshot, tx_if: IfIndex, frame: &[u8]) -> OutputRecord {
@@ -1117,6 +1135,26 @@ Packet 1
             runtime
                 .lines()
                 .any(|l| l.starts_with("ethernet-input ") && l.contains(" 5 ")),
+            "{runtime}"
+        );
+        // The two sent are interface-output's vectors, the three dropped error-drop's
+        // (calls, vectors), as VPP counts its nodes.
+        for (node, vectors) in [(NodeId::InterfaceOutput, 2), (NodeId::ErrorDrop, 3)] {
+            let r = totals.runtime[node.index()];
+            assert_eq!((r.calls, r.vectors), (1, vectors), "{node}");
+        }
+        let row = |name: &str| {
+            let line = runtime.lines().find(|l| l.starts_with(name));
+            line.map(|l| l.split_whitespace().take(4).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            row("error-drop "),
+            Some(vec!["error-drop", "active", "1", "3"]),
+            "{runtime}"
+        );
+        assert_eq!(
+            row("interface-output "),
+            Some(vec!["interface-output", "active", "1", "2"]),
             "{runtime}"
         );
     }
