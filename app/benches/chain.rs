@@ -462,8 +462,22 @@ fn print_stages(
         "  {:<28}{:>12}{:>12}{:>14}{:>16}",
         "stage", "vectors", "cached", "ns/packet", "cycles/packet"
     );
-    for node in NodeId::ALL {
-        let (a, b) = (after.runtime[node.index()], before.runtime[node.index()]);
+    // The input node's rows are per kind of port, as show runtime prints them.
+    let inputs = InputKind::ALL.iter().map(|kind| {
+        (
+            kind.node_name(),
+            after.inputs[kind.index()],
+            before.inputs[kind.index()],
+        )
+    });
+    let nodes = NodeId::ALL.iter().map(|node| {
+        (
+            node.name(),
+            after.runtime[node.index()],
+            before.runtime[node.index()],
+        )
+    });
+    for (name, a, b) in inputs.chain(nodes) {
         let (vectors, cached) = (a.vectors - b.vectors, a.cached - b.cached);
         if vectors == 0 && cached == 0 {
             continue;
@@ -471,7 +485,7 @@ fn print_stages(
         let cycles = (a.cycles - b.cycles) as f64 / vectors.max(1) as f64;
         println!(
             "  {:<28}{:>12}{:>12}{:>14.1}{:>16.0}",
-            node.name(),
+            name,
             vectors,
             cached,
             cycles / per_ns,

@@ -8,7 +8,7 @@
 //! `show` commands take a [`CounterTotals`] copy per worker and sum them.
 
 use crate::config::InterfaceConfig;
-use crate::node::{DropReason, NodeId, MAX_REASONS};
+use crate::node::{DropReason, InputKind, NodeId, MAX_REASONS};
 use crate::types::IfIndex;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,7 +49,12 @@ pub struct WorkerCounters {
     interfaces: Box<[InterfaceCells]>,
     drops: [[AtomicU64; MAX_REASONS]; NodeId::COUNT],
     runtime: [RuntimeCells; NodeId::COUNT],
+    /// The input node's runtime, per kind of port: VPP names an input node after its
+    /// driver (`virtio-input`, `dpdk-input`), and so does `show runtime` here.
+    inputs: [RuntimeCells; INPUT_KINDS],
 }
+
+const INPUT_KINDS: usize = InputKind::ALL.len();
 
 impl Default for WorkerCounters {
     fn default() -> Self {
@@ -65,6 +70,7 @@ impl WorkerCounters {
                 .collect(),
             drops: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             runtime: std::array::from_fn(|_| RuntimeCells::default()),
+            inputs: std::array::from_fn(|_| RuntimeCells::default()),
         }
     }
 
@@ -103,9 +109,18 @@ impl WorkerCounters {
         bump(&self.drops[reason.node.index()][code], n);
     }
 
-    /// One call of `node` over `vectors` packets, taking `cycles`.
+    /// One call of `node` over `vectors` packets, taking `cycles`. The input node's
+    /// calls go by the port's kind: [`WorkerCounters::count_input`].
     pub fn count_call(&self, node: NodeId, vectors: u64, cycles: u64) {
         let c = &self.runtime[node.index()];
+        bump(&c.calls, 1);
+        bump(&c.vectors, vectors);
+        bump(&c.cycles, cycles);
+    }
+
+    /// One call of the input node of `kind` over `vectors` packets, taking `cycles`.
+    pub fn count_input(&self, kind: InputKind, vectors: u64, cycles: u64) {
+        let c = &self.inputs[kind.index()];
         bump(&c.calls, 1);
         bump(&c.vectors, vectors);
         bump(&c.cycles, cycles);
@@ -142,13 +157,17 @@ impl WorkerCounters {
                 *t = load(c);
             }
         }
+        let runtime_totals = |c: &RuntimeCells| RuntimeTotals {
+            calls: load(&c.calls),
+            vectors: load(&c.vectors),
+            cycles: load(&c.cycles),
+            cached: load(&c.cached),
+        };
         for (t, c) in totals.runtime.iter_mut().zip(self.runtime.iter()) {
-            *t = RuntimeTotals {
-                calls: load(&c.calls),
-                vectors: load(&c.vectors),
-                cycles: load(&c.cycles),
-                cached: load(&c.cached),
-            };
+            *t = runtime_totals(c);
+        }
+        for (t, c) in totals.inputs.iter_mut().zip(self.inputs.iter()) {
+            *t = runtime_totals(c);
         }
         totals
     }
@@ -187,7 +206,7 @@ impl WorkerCounters {
 
     /// `clear runtime`.
     pub fn clear_runtime(&self) {
-        for c in &self.runtime {
+        for c in self.runtime.iter().chain(&self.inputs) {
             c.calls.store(0, Ordering::Relaxed);
             c.vectors.store(0, Ordering::Relaxed);
             c.cycles.store(0, Ordering::Relaxed);
@@ -231,6 +250,8 @@ pub struct CounterTotals {
     pub interfaces: Vec<InterfaceTotals>,
     pub drops: [[u64; MAX_REASONS]; NodeId::COUNT],
     pub runtime: [RuntimeTotals; NodeId::COUNT],
+    /// Per input kind, in [`InputKind::ALL`]'s order.
+    pub inputs: [RuntimeTotals; INPUT_KINDS],
 }
 
 impl Default for CounterTotals {
@@ -239,6 +260,7 @@ impl Default for CounterTotals {
             interfaces: vec![InterfaceTotals::default(); MAX_INTERFACES],
             drops: [[0; MAX_REASONS]; NodeId::COUNT],
             runtime: [RuntimeTotals::default(); NodeId::COUNT],
+            inputs: [RuntimeTotals::default(); INPUT_KINDS],
         }
     }
 }
@@ -267,7 +289,8 @@ impl CounterTotals {
                 *a += b;
             }
         }
-        for (a, b) in self.runtime.iter_mut().zip(&other.runtime) {
+        let runtime = self.runtime.iter_mut().zip(&other.runtime);
+        for (a, b) in runtime.chain(self.inputs.iter_mut().zip(&other.inputs)) {
             a.calls += b.calls;
             a.vectors += b.vectors;
             a.cycles += b.cycles;
@@ -337,27 +360,31 @@ impl CounterTotals {
         .map(|&(h, w)| vpp_center(h, w))
         .collect();
         out.push('\n');
-        let mut nodes = NodeId::ALL;
-        nodes.sort_by_key(|n| n.name());
+        // VPP: input nodes poll, internal nodes are active. The input node has a row
+        // per kind of port, named after it.
+        let mut rows: Vec<(&str, &str, RuntimeTotals)> = NodeId::ALL
+            .iter()
+            .filter(|&&node| node != NodeId::Input)
+            .map(|node| (node.name(), "active", self.runtime[node.index()]))
+            .chain(
+                InputKind::ALL
+                    .iter()
+                    .map(|kind| (kind.node_name(), "polling", self.inputs[kind.index()])),
+            )
+            .collect();
+        rows.sort_by_key(|&(name, ..)| name);
         let mut cached = 0;
-        for node in nodes {
-            let r = self.runtime[node.index()];
+        for (name, state, r) in rows {
             if r.calls == 0 && r.cached == 0 {
                 continue;
             }
             cached = cached.max(r.cached);
             let clocks = r.cycles as f64 / r.vectors.max(1) as f64;
             let per_call = r.vectors as f64 / r.calls.max(1) as f64;
-            // VPP: input nodes poll, internal nodes are active.
-            let state = if node == NodeId::Input {
-                "polling"
-            } else {
-                "active"
-            };
             let _ = writeln!(
                 out,
                 "{:<30}{}{:>16}{:>16}{:>16}{:>16}{:>16.2}",
-                node.name(),
+                name,
                 vpp_center(state, 12),
                 r.calls,
                 r.vectors + r.cached,
@@ -553,7 +580,8 @@ mod tests {
         let c = WorkerCounters::new();
         c.count_call(NodeId::Ip4Lookup, 256, 2560);
         c.count_call(NodeId::Ip4Lookup, 256, 2560);
-        c.count_call(NodeId::Input, 2, 300);
+        c.count_input(InputKind::Dpdk, 2, 300);
+        c.count_input(InputKind::Virtio, 4, 400);
         c.count_call(NodeId::AclIn, 1, 200);
         let text = c.totals().format_runtime();
         // VPP's widths (%=30s%=12s%=16s... over %-30v%=12U%16Ld...) and centring (the odd
@@ -574,6 +602,10 @@ mod tests {
             concat!(
                 "ip4-lookup                       active                  2    ",
                 "         512               0          1.00e1          256.00"
+            ),
+            concat!(
+                "virtio-input                     polling                 1    ",
+                "           4               0          1.00e2            4.00"
             ),
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);

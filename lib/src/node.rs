@@ -117,6 +117,11 @@ impl InputKind {
         InputKind::Dpdk,
     ];
 
+    /// Where the kind's counters sit in per-kind arrays (`InputKind::ALL[kind.index()]`).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     pub const fn node_name(self) -> &'static str {
         match self {
             InputKind::Virtio => "virtio-input",

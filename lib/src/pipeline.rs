@@ -436,7 +436,10 @@ impl<P: PrefetchHint> Worker<P> {
                 now_ns,
             );
         }
-        counters.count_call(NodeId::Input, n as u64, lap());
+        let input_kind = snapshot
+            .interface(rx_if)
+            .map_or(InputKind::Dpdk, |itf| itf.input_kind);
+        counters.count_input(input_kind, n as u64, lap());
 
         let mut cx = Context {
             snapshot,
