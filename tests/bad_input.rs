@@ -1,9 +1,10 @@
 //! Bad command lines end podfwd with a sentence naming the problem and a non-zero
 //! exit, before any forwarding.
 
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use podfwd_suite::{bin, dpdk_lock, file_prefix, DpdkProcess};
+use podfwd_suite::{bin, dpdk_lock, file_prefix, scratch_dir, DpdkProcess};
 
 fn podfwd(test: &str, eal: &[&str], app: &[&str]) -> Output {
     let _lock = dpdk_lock();
@@ -122,4 +123,151 @@ fn burst_out_of_range_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("'257': burst must be 1..=256"), "{stderr}");
+}
+
+/// `--help`, before or after `--`: the app's options and a line on EAL's, exit 0, and
+/// the EAL never starts (it would probe devices first, and print only its own usage).
+#[test]
+fn help_prints_the_apps_options_without_starting_the_eal() {
+    for (test, eal, app) in [
+        ("help_app", &[][..], &["--help"][..]),
+        ("help_eal", &["--help"], &[]),
+        ("help_short", &["-l", "0,1"], &["--burst", "8", "-h"]),
+    ] {
+        let out = podfwd(test, eal, app);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(0), "{test}: {stderr}");
+        assert!(
+            stdout.contains("Usage: podfwd [EAL options] -- [OPTIONS]"),
+            "{test}: {stdout}"
+        );
+        assert!(stdout.contains("--iface <NAME=DEVICE>"), "{test}: {stdout}");
+        assert!(
+            stdout.contains("they go before '--', the options above after it"),
+            "{test}: {stdout}"
+        );
+        assert!(
+            !stderr.contains("EAL:") && !stdout.contains("EAL:"),
+            "{test}: the EAL ran: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn version_prints_without_starting_the_eal() {
+    let out = podfwd("version", &[], &["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("podfwd "),
+        "{out:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("EAL"),
+        "{out:?}"
+    );
+}
+
+/// podfwd's options before `--` get one sentence, not EAL's "unrecognized option" and
+/// its usage.
+#[test]
+fn app_option_before_the_separator_is_named() {
+    let out = podfwd(
+        "app_option_early",
+        &["-l", "0,1", "--vdev=net_null0", "--iface", "up0=net_null0"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().last().unwrap_or_default(),
+        "podfwd: --iface is a podfwd option: put podfwd's options after '--' (EAL options before it)"
+    );
+    assert!(!stderr.contains("EAL:"), "the EAL ran: {stderr}");
+}
+
+/// podfwd on `eal`, `app`, its console given `stdin`.
+fn podfwd_with_stdin(test: &str, eal: &[&str], app: &[&str], stdin: &str) -> Output {
+    let _lock = dpdk_lock();
+    let prefix = file_prefix(test);
+    let mut podfwd = DpdkProcess::spawn(
+        Command::new(bin("podfwd"))
+            .args(["--no-pci", "--no-huge", "--file-prefix", &prefix])
+            .args(eal)
+            .arg("--")
+            .args(app)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+        &prefix,
+    );
+    podfwd
+        .stdin
+        .as_mut()
+        .expect("piped stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write podfwd stdin");
+    podfwd.wait_with_output().expect("run podfwd")
+}
+
+/// `--socket` naming a regular file: refused with a sentence, and the file kept.
+#[test]
+fn socket_path_of_a_regular_file_is_refused_and_kept() {
+    let dir = scratch_dir("bad_socket_file");
+    let path = dir.join("notes.txt");
+    std::fs::write(&path, "precious\n").unwrap();
+    let out = podfwd(
+        "bad_socket_file",
+        &["-l", "0,1", "--vdev=net_null0,no-rx=1"],
+        &["--socket", path.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        last_stderr_line(&out),
+        format!(
+            "podfwd: control socket {} is a regular file, not a socket: podfwd replaces \
+             only a socket that a podfwd left behind; remove it or pass another --socket",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
+}
+
+/// A port that no `--iface` binds is named in a warning at start-up.
+#[test]
+fn port_bound_by_no_iface_is_warned_about() {
+    let dir = scratch_dir("unused_port");
+    let socket = dir.join("cli.sock");
+    let out = podfwd_with_stdin(
+        "unused_port",
+        &[
+            "-l",
+            "0,1",
+            "--vdev=net_null0,no-rx=1",
+            "--vdev=net_null1,no-rx=1",
+        ],
+        &[
+            "--iface",
+            "up0=net_null1",
+            "--socket",
+            socket.to_str().unwrap(),
+        ],
+        "quit\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("bound by no --iface"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("WARN")
+            && warnings[0].ends_with(
+                "port 0 (device net_null0) is bound by no --iface: podfwd leaves it unused"
+            ),
+        "{stderr}"
+    );
 }

@@ -98,10 +98,15 @@ struct Running {
 
 impl Running {
     fn start(dir: &Path, test: &str, app_args: &[&str]) -> Running {
+        Running::start_with(dir, test, &input_frames(), app_args)
+    }
+
+    /// As [`Running::start`], net_pcap0 reading `frames`.
+    fn start_with(dir: &Path, test: &str, frames: &[Vec<u8>], app_args: &[&str]) -> Running {
         let prefix = file_prefix(test);
         let in_pcap = dir.join("in.pcap");
         let empty_pcap = dir.join("empty.pcap");
-        write_pcap(&in_pcap, &input_frames());
+        write_pcap(&in_pcap, frames);
         write_pcap(&empty_pcap, &[]);
         let mut command = Command::new(bin("podfwd"));
         command
@@ -263,7 +268,7 @@ fn routes_pcap_between_ports_and_quits_cleanly() {
         .collect();
     let first_header = stdout
         .iter()
-        .position(|l| l.starts_with("Name"))
+        .position(|l| l.trim_start().starts_with("Name"))
         .expect("startup output");
     assert!(stdout[first_header + 1].starts_with("up0 "), "{output:?}");
     assert!(
@@ -331,6 +336,21 @@ fn sigterm_stops_cleanly() {
         |p| p.send("show hardware-interfaces net_pcap0"),
     );
     assert_eq!(counter(&podfwd.seen, "net_pcap0", "rx packets"), Some(4));
+    // Admin-down: its link is down in VPP's columns, whatever the port's own link.
+    let first_line = podfwd
+        .seen
+        .iter()
+        .rfind(|l| l.starts_with("net_pcap0 "))
+        .expect("a net_pcap0 block");
+    assert_eq!(
+        first_line.split_whitespace().collect::<Vec<_>>(),
+        ["net_pcap0", "1", "down", "net_pcap0"]
+    );
+    assert!(
+        podfwd.seen.iter().any(|l| l.starts_with("    port link ")),
+        "the port's own link has its line: {:?}",
+        podfwd.seen
+    );
     podfwd.child.signal("TERM");
     let (status, output) = podfwd.finish();
     assert!(
@@ -344,6 +364,127 @@ fn sigterm_stops_cleanly() {
     );
     assert_eq!(read_pcap(&dir.join("out1.pcap")), Ok(vec![]));
     assert_eq!(read_pcap(&dir.join("out0.pcap")), Ok(vec![]));
+}
+
+/// A frame larger than an mbuf (2048 bytes of data room) arrives as a chain, which
+/// podfwd frees at RX: `show interface` counts it received and dropped, `show errors`
+/// names why, and the frames around it are forwarded as ever. `show hardware-interfaces`
+/// gives VPP's columns, the sw_if_index, and the MAC podfwd sends from beside the port's.
+#[test]
+fn oversized_frame_is_counted_received_and_dropped() {
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("bringup_oversized");
+    let startup = dir.join("startup.cli");
+    std::fs::write(&startup, ROUTING).unwrap();
+    let mut frames = input_frames();
+    let payload = vec![0x5a; 3000 - 54];
+    frames.insert(
+        2,
+        tcp_frame(&TcpFrameSpec {
+            dst_mac: MacAddr(UP0_MAC),
+            src_mac: MacAddr(SENDER_MAC),
+            src: Ipv4Addr::new(10, 0, 0, 2),
+            dst: Ipv4Addr::new(10, 9, 9, 9),
+            src_port: 40009,
+            dst_port: 80,
+            ident: 0x1009,
+            ttl: 64,
+            seq: 9,
+            ack: 0,
+            flags: 0x18,
+            window: 1024,
+            options: &[],
+            payload: &payload,
+        }),
+    );
+    let mut podfwd = Running::start_with(
+        &dir,
+        "oversized",
+        &frames,
+        &[
+            "--iface",
+            "up0=net_pcap0",
+            "--iface",
+            "up1=net_pcap1",
+            "--exec",
+            startup.to_str().unwrap(),
+        ],
+    );
+    podfwd.wait_for(
+        "the chained frame counted",
+        |out| {
+            counter(out, "up1", "tx packets") == Some(4)
+                && counter(out, "up0", "rx multi-segment") == Some(1)
+        },
+        |p| p.send("show hardware-interfaces"),
+    );
+    let before = podfwd.seen.len();
+    podfwd.send("show interface");
+    podfwd.send("show errors");
+    podfwd.send("show hardware-interfaces up0");
+    podfwd.wait_for(
+        "show errors and show hardware-interfaces",
+        |out| {
+            out[before..].iter().any(|l| l.contains("dpdk-input"))
+                && out[before..].iter().any(|l| l.contains("port link"))
+        },
+        |_| {},
+    );
+    let output = podfwd.quit();
+    let shown: Vec<&String> = output[before..]
+        .iter()
+        .filter(|l| !l.starts_with("stderr: "))
+        .collect();
+    let table: String = shown.iter().map(|l| format!("{l}\n")).collect();
+    let count = |itf: &str, c: &str| show_interface_counter(&table, itf, c);
+    assert_eq!(count("up0", "rx packets"), Some(5), "{table}");
+    assert_eq!(count("up0", "drops"), Some(1), "{table}");
+    let bytes: u64 = frames.iter().map(|f| f.len() as u64).sum();
+    assert_eq!(count("up0", "rx bytes"), Some(bytes), "{table}");
+    assert_eq!(count("up1", "tx packets"), Some(4), "{table}");
+    let errors = shown
+        .iter()
+        .find(|l| l.contains("dpdk-input"))
+        .expect("a dpdk-input row");
+    assert_eq!(
+        errors.split_whitespace().collect::<Vec<_>>(),
+        [
+            "1",
+            "dpdk-input",
+            "multi-segment",
+            "frame",
+            "(larger",
+            "than",
+            "an",
+            "mbuf)"
+        ]
+    );
+
+    // `show hardware-interfaces up0`: the last block.
+    let header = shown
+        .iter()
+        .rposition(|l| l.trim_start().starts_with("Name") && l.ends_with("Hardware"))
+        .expect("show hardware-interfaces header");
+    assert_eq!(
+        shown[header].as_str(),
+        "              Name                Idx   Link  Hardware"
+    );
+    assert_eq!(
+        shown[header + 1].split_whitespace().collect::<Vec<_>>(),
+        ["up0", "1", "up", "net_pcap0"]
+    );
+    assert_eq!(
+        shown[header + 2].as_str(),
+        "  Ethernet address 02:00:00:00:00:10"
+    );
+    assert!(
+        shown[header + 3].starts_with("  port's own address ")
+            && !shown[header + 3].ends_with("02:00:00:00:00:10"),
+        "{table}"
+    );
+
+    let expected: Vec<Vec<u8>> = input_frames().iter().map(|f| routed(f)).collect();
+    assert_eq!(read_pcap(&dir.join("out1.pcap")), Ok(expected));
 }
 
 fn podfwdctl(socket: &Path, command: &[&str], stdin: &str) -> std::process::Output {

@@ -5,7 +5,7 @@
 //! error sentence). Lengths make the reply unambiguous whatever the output contains.
 
 use std::io::{self, BufRead, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
@@ -49,24 +49,67 @@ pub fn read_reply(input: &mut impl BufRead) -> io::Result<Result<String, String>
     }
 }
 
-/// Binds the control socket with mode 0600, creating its directory. A socket file left
-/// by a dead podfwd is replaced; one that a live podfwd answers on is an error.
-pub fn bind(path: &Path) -> io::Result<UnixListener> {
+/// Binds the control socket at `path` with mode 0600. A socket file left by a dead
+/// podfwd is replaced; one that a live podfwd answers on is an error, and so is any
+/// other kind of file (a regular file given by mistake is never deleted). The parent
+/// directory must exist, unless `create_parent`: the default socket's directory under
+/// `/run` is podfwd's own and, `/run` being a tmpfs, gone after each boot, while a
+/// missing directory in a path the user gave is more likely a typo than a wish.
+/// Errors are sentences that name the path.
+pub fn bind(path: &Path, create_parent: bool) -> Result<UnixListener, String> {
+    let at = |e: io::Error| format!("control socket {}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                "another podfwd is listening on it",
+        if create_parent {
+            std::fs::create_dir_all(dir).map_err(at)?;
+        } else if !dir.is_dir() {
+            return Err(format!(
+                "control socket {}: directory {} does not exist",
+                path.display(),
+                dir.display()
             ));
         }
-        std::fs::remove_file(path)?;
     }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if UnixStream::connect(path).is_ok() {
+                return Err(format!(
+                    "control socket {}: another podfwd is listening on it",
+                    path.display()
+                ));
+            }
+            std::fs::remove_file(path).map_err(at)?;
+        }
+        Ok(meta) => {
+            return Err(format!(
+                "control socket {} is {}, not a socket: podfwd replaces only a socket \
+                 that a podfwd left behind; remove it or pass another --socket",
+                path.display(),
+                file_kind(meta.file_type())
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(at(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(at)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(at)?;
     Ok(listener)
+}
+
+/// "a regular file", "a directory", ...: what is in the way of the socket.
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "something else"
+    }
 }
 
 #[cfg(test)]
@@ -106,5 +149,99 @@ mod tests {
             read_reply(&mut input).unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
+    }
+
+    /// A fresh directory for one test's files.
+    fn scratch(test: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("podfwd-control-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn bind_refuses_a_regular_file_and_leaves_it_alone() {
+        let dir = scratch("regular");
+        let path = dir.join("cli.sock");
+        std::fs::write(&path, "precious").unwrap();
+        let e = bind(&path, false).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "control socket {} is a regular file, not a socket: podfwd replaces only a \
+                 socket that a podfwd left behind; remove it or pass another --socket",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bind_refuses_a_directory_and_a_symbolic_link() {
+        let dir = scratch("others");
+        let sub = dir.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(bind(&sub, false)
+            .unwrap_err()
+            .contains("is a directory, not a socket"));
+        assert!(sub.is_dir());
+        let target = dir.join("target");
+        std::fs::write(&target, "kept").unwrap();
+        let link = dir.join("link.sock");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(bind(&link, false)
+            .unwrap_err()
+            .contains("is a symbolic link, not a socket"));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept");
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bind_replaces_a_dead_socket_but_not_a_live_one() {
+        let dir = scratch("sockets");
+        let path = dir.join("cli.sock");
+        // A socket nobody listens on any more, as a killed podfwd leaves it.
+        drop(UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let live = bind(&path, false).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            bind(&path, false).unwrap_err(),
+            format!(
+                "control socket {}: another podfwd is listening on it",
+                path.display()
+            )
+        );
+        drop(live);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bind_creates_the_directory_only_when_asked() {
+        let dir = scratch("parent");
+        let path = dir.join("missing").join("cli.sock");
+        assert_eq!(
+            bind(&path, false).unwrap_err(),
+            format!(
+                "control socket {}: directory {} does not exist",
+                path.display(),
+                dir.join("missing").display()
+            )
+        );
+        assert!(!dir.join("missing").exists());
+        let listener = bind(&path, true).unwrap();
+        assert!(std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_socket());
+        drop(listener);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -31,6 +31,12 @@ pub trait BurstProcessor: Send {
         now: u64,
     );
 
+    /// `frames` frames of `bytes` bytes in all, received on `rx_interface`, that RX
+    /// freed before any processing (multi-segment: larger than an mbuf). The processor
+    /// counts them as received and dropped where the user looks (`show interface`,
+    /// `show errors`).
+    fn rx_discarded(&mut self, _rx_interface: IfIndex, _frames: usize, _bytes: u64) {}
+
     /// Called once per pass over the ports, `idle` when the pass received nothing, with
     /// the pass's `now`: where a processor picks up new configuration and answers the
     /// main lcore.
@@ -166,14 +172,24 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 continue;
             }
             busy = true;
-            let n = rx.len();
-            let verdicts = &mut verdicts[..n];
-            verdicts.fill(Verdict::Drop);
-            processor.process_burst(IfIndex(rx_index as u16), rx.as_mut_slice(), verdicts, now);
             if let Some(counters) = local.get_mut(rx_index) {
                 counters.rx_packets += got.received as u64;
                 counters.rx_multi_segment += got.multi_segment_dropped as u64;
             }
+            if got.multi_segment_dropped > 0 {
+                processor.rx_discarded(
+                    IfIndex(rx_index as u16),
+                    got.multi_segment_dropped,
+                    got.multi_segment_bytes,
+                );
+            }
+            let n = rx.len();
+            if n == 0 {
+                continue;
+            }
+            let verdicts = &mut verdicts[..n];
+            verdicts.fill(Verdict::Drop);
+            processor.process_burst(IfIndex(rx_index as u16), rx.as_mut_slice(), verdicts, now);
             // Most bursts leave by one interface: they move to its buffer at once, so
             // that the buffer's length is not read and written back per packet. Only
             // where they fit below `burst`, so that no flush sends more than `burst`.

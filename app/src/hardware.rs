@@ -5,11 +5,17 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::dpdk::port::{self, PortId, PortInfo};
+use podfwd::config::ControlPlane;
+use podfwd::counters::vpp_center;
+use podfwd::types::{IfIndex, MacAddr};
+
+use crate::dpdk::port::{self, LinkStatus, PortId, PortInfo, PortStats};
 use crate::forward::InterfaceCounters;
 use crate::options::IfaceBinding;
+use crate::pipeline::if_index;
 
-/// One interface: a name bound to a DPDK port. Its index in the table is its IfIndex.
+/// One interface: a name bound to a DPDK port. Its position in the table is its
+/// `sw_if_index` less one (see [`crate::pipeline::if_index`]).
 #[derive(Debug, Clone)]
 pub struct Interface {
     pub name: String,
@@ -68,7 +74,47 @@ pub fn resolve_interfaces(bindings: &[IfaceBinding]) -> Result<Vec<Interface>, S
             info: info.clone(),
         });
     }
+    for warning in unused_ports(&known, &interfaces) {
+        log::warn!("{warning}");
+    }
     Ok(interfaces)
+}
+
+/// A warning for each port that no `--iface` binds: podfwd neither configures nor polls
+/// it, which a user who gave the EAL the device probably did not mean.
+fn unused_ports(known: &[PortInfo], interfaces: &[Interface]) -> Vec<String> {
+    known
+        .iter()
+        .filter(|p| !interfaces.iter().any(|i| i.port() == p.port))
+        .map(|p| {
+            format!(
+                "port {} (device {}) is bound by no --iface: podfwd leaves it unused",
+                p.port, p.device
+            )
+        })
+        .collect()
+}
+
+/// How much `show hardware-interfaces` prints: VPP's `brief|verbose|detail` word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// The first line per interface.
+    Brief,
+    /// Everything podfwd has: addresses, link, port and podfwd's counters, the
+    /// driver's non-zero xstats.
+    Normal,
+    /// `verbose` or `detail`: for now the same as [`Verbosity::Normal`].
+    Detail,
+}
+
+impl Verbosity {
+    pub fn from_word(word: &str) -> Option<Verbosity> {
+        match word {
+            "brief" => Some(Verbosity::Brief),
+            "verbose" | "detail" => Some(Verbosity::Detail),
+            _ => None,
+        }
+    }
 }
 
 /// What `show hardware-interfaces` reads: the interface table and the workers' port counters.
@@ -78,102 +124,385 @@ pub struct HardwareCommands {
     pub workers: Vec<Arc<[InterfaceCounters]>>,
 }
 
+/// One interface's block of `show hardware-interfaces`, gathered from the port, the
+/// configuration and the workers, so that formatting it needs no DPDK.
+#[derive(Debug, Clone)]
+pub struct HardwareBlock {
+    pub name: String,
+    /// The `sw_if_index`, as `show interface` and the trace give it.
+    pub index: IfIndex,
+    pub admin_up: bool,
+    /// The port's own link, as the driver reports it.
+    pub link: Result<LinkStatus, String>,
+    /// The MAC podfwd sends from (`set interface mac address`).
+    pub mac: MacAddr,
+    /// The port's own MAC (net_tap: the kernel side's).
+    pub port_mac: MacAddr,
+    pub port: PortId,
+    pub device: String,
+    pub driver: String,
+    pub stats: Result<PortStats, String>,
+    /// podfwd's own counters: tx-error, drops, rx multi-segment.
+    pub counters: [(&'static str, u64); 3],
+    pub xstats: Result<Vec<(String, u64)>, String>,
+}
+
 impl HardwareCommands {
     /// Packets the driver refused on the interface at `position`, over all workers.
     pub fn tx_errors(&self, position: usize) -> u64 {
+        self.sum(position, |c| c.tx_error.load(Ordering::Relaxed))
+    }
+
+    fn sum(&self, position: usize, pick: fn(&InterfaceCounters) -> u64) -> u64 {
         self.workers
             .iter()
             .filter_map(|w| w.get(position))
-            .map(|c| c.tx_error.load(Ordering::Relaxed))
+            .map(pick)
             .sum()
     }
 
-    /// Port counters, podfwd's own counters and, with `detail`, the driver's xstats.
-    pub fn show_hardware(&self, only: Option<&str>, detail: bool) -> Result<String, String> {
-        if let Some(name) = only {
-            if !self.interfaces.iter().any(|i| i.name == name) {
-                let known: Vec<&str> = self.interfaces.iter().map(|i| i.name.as_str()).collect();
-                return Err(format!(
-                    "unknown interface '{name}' (known: {})",
-                    known.join(", ")
-                ));
-            }
-        }
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<16} {:>4} {:<5} {:<16} Driver",
-            "Name", "Idx", "Link", "Device"
-        );
-        for (index, interface) in self.interfaces.iter().enumerate() {
-            if only.is_some_and(|n| n != interface.name) {
-                continue;
-            }
-            let port = interface.port();
-            let link = port::link(port)
-                .map(|l| if l.up { "up" } else { "down" })
-                .unwrap_or("?");
-            let info = &interface.info;
-            let _ = writeln!(
-                out,
-                "{:<16} {:>4} {:<5} {:<16} {}",
-                interface.name, index, link, info.device, info.driver
-            );
-            let m = info.mac;
-            let _ = writeln!(
-                out,
-                "  Ethernet address {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                m[0], m[1], m[2], m[3], m[4], m[5]
-            );
-            match port::stats(port) {
-                Ok(s) => {
-                    for (label, value) in [
-                        ("rx packets", s.rx_packets),
-                        ("rx bytes", s.rx_bytes),
-                        ("rx missed", s.rx_missed),
-                        ("rx errors", s.rx_errors),
-                        ("rx no mbuf", s.rx_no_mbuf),
-                        ("tx packets", s.tx_packets),
-                        ("tx bytes", s.tx_bytes),
-                        ("tx errors", s.tx_errors),
-                    ] {
-                        let _ = writeln!(out, "  {label:<20} {value:>12}");
+    /// `show hardware-interfaces [brief|verbose|detail] [NAME]`, where `request` is the
+    /// one word the command line gives: an interface's name (which wins, as in VPP) or
+    /// a verbosity word.
+    pub fn show_hardware(
+        &self,
+        request: Option<&str>,
+        plane: &ControlPlane,
+    ) -> Result<String, String> {
+        let (only, verbosity) = self.parse_request(request)?;
+        let blocks: Vec<HardwareBlock> = self
+            .interfaces
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| only.is_none_or(|n| n == i.name))
+            .map(|(position, interface)| self.block(position, interface, plane, verbosity))
+            .collect();
+        Ok(format_hardware(&blocks, verbosity))
+    }
+
+    /// The interface and the verbosity that `request` asks for.
+    fn parse_request<'a>(
+        &self,
+        request: Option<&'a str>,
+    ) -> Result<(Option<&'a str>, Verbosity), String> {
+        match request {
+            Some(word) if !self.interfaces.iter().any(|i| i.name == word) => {
+                match Verbosity::from_word(word) {
+                    Some(verbosity) => Ok((None, verbosity)),
+                    None => {
+                        let known: Vec<&str> =
+                            self.interfaces.iter().map(|i| i.name.as_str()).collect();
+                        Err(format!(
+                            "unknown interface '{word}' (known: {})",
+                            known.join(", ")
+                        ))
                     }
                 }
-                Err(e) => {
-                    let _ = writeln!(out, "  counters unavailable: {e}");
-                }
             }
-            let sum = |pick: fn(&InterfaceCounters) -> u64| -> u64 {
-                self.workers
-                    .iter()
-                    .filter_map(|w| w.get(index))
-                    .map(pick)
-                    .sum()
-            };
-            for (label, value) in [
-                ("tx-error", sum(|c| c.tx_error.load(Ordering::Relaxed))),
-                ("drops", sum(|c| c.drops.load(Ordering::Relaxed))),
+            only => Ok((only, Verbosity::Normal)),
+        }
+    }
+
+    fn block(
+        &self,
+        position: usize,
+        interface: &Interface,
+        plane: &ControlPlane,
+        verbosity: Verbosity,
+    ) -> HardwareBlock {
+        let info = &interface.info;
+        let port = info.port;
+        let config = plane.interfaces().iter().find(|c| c.name == interface.name);
+        // `brief` prints neither counters nor xstats: the driver is not asked for them.
+        let brief = verbosity == Verbosity::Brief;
+        HardwareBlock {
+            name: interface.name.clone(),
+            index: config.map_or(if_index(position), |c| c.index),
+            admin_up: config.is_some_and(|c| c.admin_up),
+            link: port::link(port).map_err(|e| e.to_string()),
+            mac: config.map_or(MacAddr(info.mac), |c| c.mac),
+            port_mac: MacAddr(info.mac),
+            port,
+            device: info.device.clone(),
+            driver: info.driver.clone(),
+            stats: if brief {
+                Err(String::new())
+            } else {
+                port::stats(port).map_err(|e| e.to_string())
+            },
+            counters: [
+                ("tx-error", self.tx_errors(position)),
+                (
+                    "drops",
+                    self.sum(position, |c| c.drops.load(Ordering::Relaxed)),
+                ),
                 (
                     "rx multi-segment",
-                    sum(|c| c.rx_multi_segment.load(Ordering::Relaxed)),
+                    self.sum(position, |c| c.rx_multi_segment.load(Ordering::Relaxed)),
                 ),
-            ] {
-                let _ = writeln!(out, "  {label:<20} {value:>12}");
+            ],
+            xstats: if brief {
+                Err(String::new())
+            } else {
+                port::xstats(port).map_err(|e| e.to_string())
+            },
+        }
+    }
+}
+
+/// `show hardware-interfaces` in VPP's columns (`%=32s%=6s%=8s%s` over
+/// `%-32v%=6d%=8s%s`): Link is `down` while the interface is admin-down, as VPP's
+/// hardware link is with its port stopped; the port's own link has its line.
+pub fn format_hardware(blocks: &[HardwareBlock], verbosity: Verbosity) -> String {
+    let mut out = format!(
+        "{}{}{}Hardware\n",
+        vpp_center("Name", 32),
+        vpp_center("Idx", 6),
+        vpp_center("Link", 8)
+    );
+    for b in blocks {
+        let up = b.admin_up && b.link.as_ref().is_ok_and(|l| l.up);
+        let _ = writeln!(
+            out,
+            "{:<32}{}{}{}",
+            b.name,
+            vpp_center(&b.index.to_string(), 6),
+            vpp_center(if up { "up" } else { "down" }, 8),
+            b.device
+        );
+        if verbosity == Verbosity::Brief {
+            continue;
+        }
+        let _ = writeln!(out, "  Ethernet address {}", b.mac);
+        if b.port_mac != b.mac {
+            let _ = writeln!(out, "  port's own address {}", b.port_mac);
+        }
+        let _ = writeln!(out, "  {} (DPDK port {})", b.driver, b.port);
+        match &b.link {
+            Ok(link) => {
+                let _ = writeln!(out, "    port link {link}");
             }
-            if detail {
-                match port::xstats(port) {
-                    Ok(xstats) => {
-                        for (name, value) in xstats.iter().filter(|(_, v)| *v != 0) {
-                            let _ = writeln!(out, "    {name:<30} {value:>12}");
-                        }
-                    }
-                    Err(e) => {
-                        let _ = writeln!(out, "    xstats unavailable: {e}");
-                    }
-                }
+            Err(e) => {
+                let _ = writeln!(out, "    port link unknown: {e}");
             }
         }
-        Ok(out)
+        match &b.stats {
+            Ok(s) => {
+                for (label, value) in [
+                    ("rx packets", s.rx_packets),
+                    ("rx bytes", s.rx_bytes),
+                    ("rx missed", s.rx_missed),
+                    ("rx errors", s.rx_errors),
+                    ("rx no mbuf", s.rx_no_mbuf),
+                    ("tx packets", s.tx_packets),
+                    ("tx bytes", s.tx_bytes),
+                    ("tx errors", s.tx_errors),
+                ] {
+                    let _ = writeln!(out, "  {label:<20} {value:>12}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "  counters unavailable: {e}");
+            }
+        }
+        for (label, value) in b.counters {
+            let _ = writeln!(out, "  {label:<20} {value:>12}");
+        }
+        match &b.xstats {
+            Ok(xstats) => {
+                for (name, value) in xstats.iter().filter(|(_, v)| *v != 0) {
+                    let _ = writeln!(out, "    {name:<30} {value:>12}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "    xstats unavailable: {e}");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port_info(port: PortId, device: &str, mac: [u8; 6]) -> PortInfo {
+        PortInfo {
+            port,
+            device: device.into(),
+            driver: "net_tap".into(),
+            max_rx_queues: 1,
+            max_tx_queues: 1,
+            rx_offload_capa: 0,
+            tx_offload_capa: 0,
+            mac,
+            socket: -1,
+        }
+    }
+
+    #[test]
+    fn ports_no_iface_binds_are_named() {
+        let known = [
+            port_info(0, "net_tap0", [0; 6]),
+            port_info(1, "net_tap1", [0; 6]),
+            port_info(2, "net_pcap0", [0; 6]),
+        ];
+        let interfaces = [Interface {
+            name: "tap0".into(),
+            info: known[1].clone(),
+        }];
+        assert_eq!(
+            unused_ports(&known, &interfaces),
+            [
+                "port 0 (device net_tap0) is bound by no --iface: podfwd leaves it unused",
+                "port 2 (device net_pcap0) is bound by no --iface: podfwd leaves it unused",
+            ]
+        );
+        let all: Vec<Interface> = known
+            .iter()
+            .map(|info| Interface {
+                name: info.device.clone(),
+                info: info.clone(),
+            })
+            .collect();
+        assert!(unused_ports(&known, &all).is_empty());
+    }
+
+    fn block(admin_up: bool, link_up: bool) -> HardwareBlock {
+        HardwareBlock {
+            name: "tap0".into(),
+            index: IfIndex(2),
+            admin_up,
+            link: Ok(LinkStatus {
+                up: link_up,
+                speed_mbps: 10_000,
+                full_duplex: true,
+            }),
+            mac: MacAddr([0x01, 0x23, 0x45, 0x67, 0x89, 0x42]),
+            port_mac: MacAddr([0x3e, 0x1b, 0x70, 0x2d, 0x4d, 0x51]),
+            port: 1,
+            device: "net_tap1".into(),
+            driver: "net_tap".into(),
+            stats: Ok(PortStats {
+                rx_packets: 5,
+                ..PortStats::default()
+            }),
+            counters: [("tx-error", 0), ("drops", 3), ("rx multi-segment", 1)],
+            xstats: Ok(vec![
+                ("rx_good_packets".into(), 5),
+                ("rx_q0_errors".into(), 0),
+            ]),
+        }
+    }
+
+    #[test]
+    fn show_hardware_has_vpps_columns_and_both_addresses() {
+        let text = format_hardware(&[block(true, true)], Verbosity::Normal);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[..5],
+            [
+                "              Name                Idx   Link  Hardware",
+                "tap0                               2     up   net_tap1",
+                "  Ethernet address 01:23:45:67:89:42",
+                "  port's own address 3e:1b:70:2d:4d:51",
+                "  net_tap (DPDK port 1)",
+            ]
+        );
+        assert!(
+            lines.contains(&"    port link up, 10000 Mbps, full duplex"),
+            "{text}"
+        );
+        assert!(lines
+            .iter()
+            .any(|l| l.split_whitespace().eq(["rx", "packets", "5"])));
+        assert!(lines
+            .iter()
+            .any(|l| l.split_whitespace().eq(["drops", "3"])));
+        assert!(lines
+            .iter()
+            .any(|l| l.split_whitespace().eq(["rx", "multi-segment", "1"])));
+        assert!(lines
+            .iter()
+            .any(|l| l.split_whitespace().eq(["rx_good_packets", "5"])));
+        assert!(
+            !text.contains("rx_q0_errors"),
+            "zero xstats are left out: {text}"
+        );
+    }
+
+    #[test]
+    fn admin_down_shows_link_down_and_the_ports_link_labelled() {
+        let text = format_hardware(&[block(false, true)], Verbosity::Normal);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            "tap0                               2    down  net_tap1"
+        );
+        assert!(
+            lines.contains(&"    port link up, 10000 Mbps, full duplex"),
+            "{text}"
+        );
+        // Admin-up over a port without carrier is down too.
+        let text = format_hardware(&[block(true, false)], Verbosity::Normal);
+        assert!(text.lines().nth(1).unwrap().contains(" down "), "{text}");
+        assert!(text.contains("    port link down\n"), "{text}");
+    }
+
+    #[test]
+    fn same_address_is_printed_once() {
+        let mut b = block(true, true);
+        b.port_mac = b.mac;
+        let text = format_hardware(&[b], Verbosity::Normal);
+        assert!(!text.contains("port's own address"), "{text}");
+    }
+
+    #[test]
+    fn brief_prints_the_first_line_only() {
+        let text = format_hardware(&[block(true, true), block(false, true)], Verbosity::Brief);
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert_eq!(
+            format_hardware(&[block(true, true)], Verbosity::Detail),
+            format_hardware(&[block(true, true)], Verbosity::Normal)
+        );
+    }
+
+    #[test]
+    fn request_is_an_interface_or_a_verbosity_word() {
+        let commands = HardwareCommands {
+            interfaces: vec![
+                Interface {
+                    name: "tap0".into(),
+                    info: port_info(0, "net_tap0", [0; 6]),
+                },
+                // An interface named like a word is the interface, as in VPP.
+                Interface {
+                    name: "detail".into(),
+                    info: port_info(1, "net_tap1", [0; 6]),
+                },
+            ],
+            workers: Vec::new(),
+        };
+        assert_eq!(commands.parse_request(None), Ok((None, Verbosity::Normal)));
+        assert_eq!(
+            commands.parse_request(Some("tap0")),
+            Ok((Some("tap0"), Verbosity::Normal))
+        );
+        assert_eq!(
+            commands.parse_request(Some("brief")),
+            Ok((None, Verbosity::Brief))
+        );
+        assert_eq!(
+            commands.parse_request(Some("verbose")),
+            Ok((None, Verbosity::Detail))
+        );
+        assert_eq!(
+            commands.parse_request(Some("detail")),
+            Ok((Some("detail"), Verbosity::Normal))
+        );
+        assert_eq!(
+            commands.parse_request(Some("tap9")),
+            Err("unknown interface 'tap9' (known: tap0, detail)".into())
+        );
     }
 }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
-use clap::Parser;
 use log::{info, warn};
 use podfwd_app::{console, control, dpdk, forward, hardware, options};
 
@@ -23,7 +22,7 @@ use podfwd_app::dpdk::port::{self, PortId};
 use podfwd_app::dpdk::{lcore, signal};
 use podfwd_app::forward::{InterfaceCounters, WorkerConfig, WorkerPort};
 use podfwd_app::hardware::HardwareCommands;
-use podfwd_app::options::AppOptions;
+use podfwd_app::options::Startup;
 use podfwd_app::pipeline::{AppPlatform, PipelineProcessor, ThreadRow};
 
 /// Session tables and the FIB are big: they live on (transparent) huge pages.
@@ -119,27 +118,21 @@ impl Drop for StopOnDrop {
 
 fn run(args: Vec<String>) -> Result<(), Failure> {
     let (program, eal_args, app_args) = options::split_args(args);
+    // Help, version and bad app options are answered before the EAL starts: EAL init
+    // probes devices (the PCI bus unless --no-pci) and prints its own usage.
+    let options = match options::parse_command_line(&program, &eal_args, &app_args) {
+        Ok(Startup::Run(options)) => options,
+        Ok(Startup::Print(text)) => {
+            print!("{text}");
+            return Ok(());
+        }
+        Err(message) => return Err(Failure { message, code: 2 }),
+    };
+    info!("app args: {}", app_args.join(" "));
 
     info!("EAL: rte_eal_init {}", eal_args.join(" "));
     let eal = Eal::init(&program, &eal_args)?;
 
-    info!("app args: {}", app_args.join(" "));
-    let options = match AppOptions::try_parse_from(std::iter::once(program.clone()).chain(app_args))
-    {
-        Ok(o) => o,
-        Err(e) if !e.use_stderr() => {
-            // --help / --version: print, and succeed.
-            let _ = e.print();
-            eal.cleanup()?;
-            return Ok(());
-        }
-        Err(e) => {
-            return Err(Failure {
-                message: e.render().to_string().trim_end().to_owned(),
-                code: 2,
-            });
-        }
-    };
     let startup = match &options.exec {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => Some((path.clone(), text)),
@@ -336,10 +329,10 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         )?;
     }
 
-    let listener = control::bind(&options.socket).map_err(|e| Failure {
-        message: format!("control socket {}: {e}", options.socket.display()),
-        code: 1,
-    })?;
+    // Only the default socket's directory is podfwd's to make (see `control::bind`).
+    let default_socket = options.socket.as_os_str() == control::DEFAULT_SOCKET;
+    let listener = control::bind(&options.socket, default_socket)
+        .map_err(|message| Failure { message, code: 1 })?;
     info!("control socket {}", options.socket.display());
     match dpdk::hugealloc::thp_mode().as_deref() {
         Some("never") => warn!(

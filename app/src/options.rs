@@ -2,19 +2,26 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::dpdk::mbuf::MAX_BURST;
 
 /// The most NAT44 sessions a worker's table may hold: ~2 GiB of it at ~120 B each.
 pub const MAX_NAT_SESSIONS: u32 = 1 << 24;
 
+/// What `--help` adds after the app's options.
+const EAL_HELP: &str = "EAL options are DPDK's own (-l CORES, --main-lcore N, --vdev DEVICE, \
+    --no-pci, --no-huge, --file-prefix NAME, ...; see DPDK's EAL parameters guide): they go \
+    before '--', the options above after it.";
+
 /// App options, the part after `--`.
 #[derive(Debug, Parser)]
 #[command(
     name = "podfwd",
+    version,
     about = "DPDK IPv4 forwarder for a Kubernetes node",
-    override_usage = "podfwd [EAL options] -- [OPTIONS]"
+    override_usage = "podfwd [EAL options] -- [OPTIONS]",
+    after_help = EAL_HELP
 )]
 pub struct AppOptions {
     /// Binds interface NAME to the EAL device DEVICE (net_pcap0, net_tap0, virtio_user0,
@@ -24,8 +31,10 @@ pub struct AppOptions {
     /// A startup file of CLI lines, run before forwarding starts.
     #[arg(long, value_name = "FILE")]
     pub exec: Option<PathBuf>,
-    /// The control socket podfwdctl talks to.
-    #[arg(long, value_name = "PATH", default_value = "/run/podfwd/cli.sock")]
+    /// The control socket podfwdctl talks to. Its directory must exist (podfwd creates
+    /// only the default's); a socket a dead podfwd left there is replaced, any other file
+    /// is refused.
+    #[arg(long, value_name = "PATH", default_value = crate::control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
     /// Packets per RX burst and TX flush (1..=256).
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = parse_burst)]
@@ -95,6 +104,61 @@ pub fn split_args(mut args: Vec<String>) -> (String, Vec<String>, Vec<String>) {
     }
 }
 
+/// What the command line asks for, decided before the EAL starts.
+#[derive(Debug)]
+pub enum Startup {
+    /// `--help` or `--version`: print this and exit successfully.
+    Print(String),
+    /// Bring up the EAL with the arguments before `--`, then run with these options.
+    Run(AppOptions),
+}
+
+/// Reads the command line already split by [`split_args`] without starting the EAL:
+/// `-h`/`--help` or `-V`/`--version` anywhere print the app's help or version (EAL's
+/// `--help` would start the EAL first, probing PCI devices, and print only its own
+/// options); podfwd's own options before `--` are refused with a sentence instead of
+/// EAL's "unrecognized option" and usage; then the app options are parsed, so a bad one
+/// fails before any DPDK work. An error is the sentence to print.
+pub fn parse_command_line(
+    program: &str,
+    eal_args: &[String],
+    app_args: &[String],
+) -> Result<Startup, String> {
+    let all = || eal_args.iter().chain(app_args).map(String::as_str);
+    if all().any(|a| a == "-h" || a == "--help") {
+        return Ok(Startup::Print(
+            AppOptions::command().render_help().to_string(),
+        ));
+    }
+    if all().any(|a| a == "-V" || a == "--version") {
+        return Ok(Startup::Print(AppOptions::command().render_version()));
+    }
+    if let Some(option) = app_option_before_separator(eal_args) {
+        return Err(format!(
+            "--{option} is a podfwd option: put podfwd's options after '--' (EAL options before it)"
+        ));
+    }
+    AppOptions::try_parse_from(std::iter::once(program).chain(app_args.iter().map(String::as_str)))
+        .map(Startup::Run)
+        .map_err(|e| e.render().to_string().trim_end().to_owned())
+}
+
+/// The first of podfwd's long options (as clap defines them) among the EAL arguments,
+/// as `--name` or `--name=value`. None of them is an EAL option: `--socket` is not
+/// (EAL has `--socket-mem` and `--socket-limit`, and getopt takes no ambiguous prefix).
+fn app_option_before_separator(eal_args: &[String]) -> Option<String> {
+    let command = AppOptions::command();
+    let longs: Vec<&str> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .collect();
+    eal_args.iter().find_map(|arg| {
+        let name = arg.strip_prefix("--")?;
+        let name = name.split_once('=').map_or(name, |(n, _)| n);
+        longs.contains(&name).then(|| name.to_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +215,96 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn startup(eal: &[&str], app: &[&str]) -> Result<Startup, String> {
+        parse_command_line("podfwd", &strings(eal), &strings(app))
+    }
+
+    #[test]
+    fn help_anywhere_prints_the_apps_help_and_the_eal_line() {
+        for (eal, app) in [
+            (&["--help"][..], &[][..]),
+            (&["-l", "0,1", "-h"], &["--burst", "8"]),
+            (&[], &["--help"]),
+            (&["--no-pci"], &["--iface", "up0=net_null0", "-h"]),
+        ] {
+            let Ok(Startup::Print(text)) = startup(eal, app) else {
+                panic!("{eal:?} -- {app:?}: no help");
+            };
+            assert!(text.contains("--iface <NAME=DEVICE>"), "{text}");
+            assert!(text.contains("podfwd [EAL options] -- [OPTIONS]"), "{text}");
+            assert!(
+                text.contains("they go before '--', the options above after it"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn version_anywhere_prints_the_version() {
+        for (eal, app) in [(&["--version"][..], &[][..]), (&[], &["-V"])] {
+            let Ok(Startup::Print(text)) = startup(eal, app) else {
+                panic!("{eal:?} -- {app:?}: no version");
+            };
+            assert_eq!(text, format!("podfwd {}\n", env!("CARGO_PKG_VERSION")));
+        }
+    }
+
+    #[test]
+    fn app_options_before_the_separator_are_named() {
+        let expected = |name: &str| {
+            format!(
+                "--{name} is a podfwd option: put podfwd's options after '--' (EAL options before it)"
+            )
+        };
+        assert_eq!(
+            startup(&["-l", "0,1", "--iface", "up0=net_tap0"], &[]).unwrap_err(),
+            expected("iface")
+        );
+        assert_eq!(
+            startup(&["--socket=/tmp/x.sock", "--no-pci"], &["--burst", "8"]).unwrap_err(),
+            expected("socket")
+        );
+        // Every long option clap knows, not a list kept by hand.
+        for name in [
+            "exec",
+            "burst",
+            "nat-sessions",
+            "no-flow-cache",
+            "mbufs",
+            "rxd",
+            "txd",
+        ] {
+            assert_eq!(
+                startup(&[&format!("--{name}")], &[]).unwrap_err(),
+                expected(name)
+            );
+        }
+        // EAL's own options, including those that start like podfwd's, pass through.
+        let eal = [
+            "-l",
+            "0,1",
+            "--socket-mem",
+            "64",
+            "--no-pci",
+            "--file-prefix",
+            "x",
+        ];
+        let Ok(Startup::Run(options)) = startup(&eal, &["--iface", "up0=net_tap0"]) else {
+            panic!("EAL options refused");
+        };
+        assert_eq!(options.ifaces.len(), 1);
+    }
+
+    #[test]
+    fn bad_app_option_fails_before_the_eal() {
+        let e = startup(&["-l", "0,1"], &["--burst", "0"]).unwrap_err();
+        assert!(e.contains("'0': burst must be 1..=256"), "{e}");
     }
 
     #[test]

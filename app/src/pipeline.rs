@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use podfwd::config::{ControlPlane, Snapshot};
 use podfwd::control::{Platform, WorkerMailbox};
-use podfwd::pipeline::{self, Worker};
+use podfwd::counters::WorkerCounters;
+use podfwd::node::DropReason;
+use podfwd::pipeline::{self, InputError, Worker};
 use podfwd::runtime::Subscriber;
 use podfwd::stages::arp::LearnEvent;
 use podfwd::types::IfIndex;
@@ -24,9 +26,21 @@ pub fn if_index(position: usize) -> IfIndex {
     IfIndex(position as u16 + 1)
 }
 
+/// Counts `frames` frames of `bytes` bytes that RX freed on `rx` (as an `IfIndex`) where
+/// a VPP user looks: received and dropped in `show interface`, and under the input
+/// node's [`InputError::MultiSegment`] in `show errors`. Only the worker that owns `counters` calls it.
+pub fn count_multi_segment(counters: &WorkerCounters, rx: IfIndex, frames: usize, bytes: u64) {
+    counters.count_rx(rx, frames as u64, bytes);
+    for _ in 0..frames {
+        counters.count_drop(rx, DropReason::of(InputError::MultiSegment));
+    }
+}
+
 /// One worker lcore's pipeline.
 pub struct PipelineProcessor {
     worker: Worker<CpuPrefetch>,
+    /// The worker's counters, for what RX freed before the pipeline saw it.
+    counters: Arc<WorkerCounters>,
     snapshot: Subscriber<Snapshot>,
     mailbox: Arc<WorkerMailbox>,
     learned: SyncSender<LearnEvent>,
@@ -43,6 +57,7 @@ impl PipelineProcessor {
         learned: SyncSender<LearnEvent>,
     ) -> Self {
         PipelineProcessor {
+            counters: worker.counters(),
             worker,
             snapshot,
             mailbox,
@@ -82,6 +97,11 @@ impl BurstProcessor for PipelineProcessor {
             }
             self.worker.clear_learned();
         }
+    }
+
+    fn rx_discarded(&mut self, rx_interface: IfIndex, frames: usize, bytes: u64) {
+        let rx = if_index(rx_interface.as_usize());
+        count_multi_segment(&self.counters, rx, frames, bytes);
     }
 
     fn between_bursts(&mut self, idle: bool, now: u64) {
@@ -187,9 +207,9 @@ impl Platform for AppPlatform {
     fn hardware_interfaces(
         &self,
         name: Option<&str>,
-        _plane: &ControlPlane,
+        plane: &ControlPlane,
     ) -> Result<String, String> {
-        self.hardware.show_hardware(name, true)
+        self.hardware.show_hardware(name, plane)
     }
 
     fn threads(&self) -> String {
@@ -252,5 +272,75 @@ mod tests {
             "2      podfwd_wk_1         workers     -       -                        2      2      0",
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+    }
+
+    /// Frames RX freed as chains reach `show interface` (received, dropped) and `show
+    /// errors` (at dpdk-input, named) through the executor, as a VPP user looks for them.
+    #[test]
+    fn multi_segment_frames_are_received_and_dropped_where_vpp_shows_them() {
+        use podfwd::control::{Control, WorkerLink};
+        use podfwd::node::InputKind;
+        use podfwd::runtime::Mailbox;
+        use podfwd::types::MacAddr;
+
+        let mut plane = ControlPlane::new();
+        for (name, device) in [("up0", "net_pcap0"), ("up1", "net_pcap1")] {
+            plane
+                .add_interface(name, device, MacAddr([2, 0, 0, 0, 0, 1]), InputKind::Dpdk)
+                .unwrap();
+        }
+        let platform = AppPlatform {
+            hardware: HardwareCommands {
+                interfaces: Vec::new(),
+                workers: Vec::new(),
+            },
+            threads: Vec::new(),
+        };
+        let mut control = Control::new(plane, Box::new(platform));
+        let counters = Arc::new(WorkerCounters::new());
+        control.add_worker(WorkerLink {
+            lcore: 1,
+            counters: Arc::clone(&counters),
+            mailbox: Mailbox::new(),
+        });
+        // Two 3000-byte frames on the app's interface 1: up1, sw_if_index 2.
+        count_multi_segment(&counters, if_index(1), 2, 6000);
+
+        let errors = control.execute_line("show errors").unwrap();
+        let row = errors
+            .lines()
+            .find(|l| l.contains("dpdk-input"))
+            .unwrap_or_else(|| panic!("no dpdk-input row:\n{errors}"));
+        assert_eq!(
+            row.split_whitespace().collect::<Vec<_>>(),
+            [
+                "2",
+                "dpdk-input",
+                "multi-segment",
+                "frame",
+                "(larger",
+                "than",
+                "an",
+                "mbuf)"
+            ]
+        );
+        let interfaces = control.execute_line("show interface").unwrap();
+        let counter = |name: &str| {
+            interfaces
+                .lines()
+                .skip_while(|l| !l.starts_with("up1 "))
+                .take_while(|l| l.starts_with("up1 ") || l.starts_with(' '))
+                .find_map(|l| l.split_once(name)?.1.trim().parse::<u64>().ok())
+        };
+        assert_eq!(counter("rx packets"), Some(2), "{interfaces}");
+        assert_eq!(counter("rx bytes"), Some(6000), "{interfaces}");
+        assert_eq!(counter("drops"), Some(2), "{interfaces}");
+        assert!(
+            !interfaces
+                .lines()
+                .take_while(|l| !l.starts_with("up1 "))
+                .any(|l| l.contains("drops")),
+            "up0 dropped nothing: {interfaces}"
+        );
     }
 }

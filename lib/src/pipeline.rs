@@ -25,6 +25,7 @@ use crate::control::{WorkerAnswer, WorkerQuestion};
 use crate::counters::WorkerCounters;
 use crate::nat44::{Nat44Worker, Nat44WorkerSizes, NatDirection};
 use crate::node::{DropReason, InputKind, NodeId};
+use crate::node_errors;
 use crate::packet::ethernet::EthernetFrame;
 use crate::stages::arp::{Arp, LearnEvent};
 use crate::stages::icmp_error::{IcmpError, IcmpErrorError};
@@ -597,6 +598,14 @@ impl<P: PrefetchHint> Worker<P> {
             cx.counters.count_cycles(NodeId::Ip4FlowCache, lap());
         }
         n
+    }
+}
+
+node_errors! {
+    /// Why the input node drops a frame before ethernet-input sees it: counted by the
+    /// app, which receives the frames (VPP's dpdk-input counts its own errors too).
+    pub enum InputError for NodeId::Input {
+        MultiSegment => "multi-segment frame (larger than an mbuf)",
     }
 }
 

@@ -3,7 +3,10 @@
 //! **Single segment only.** An [`Mbuf`] exposes the first segment's data and keeps
 //! `pkt_len == data_len`; RX frees chained (multi-segment) mbufs instead of handing
 //! them out, so every `Mbuf` podfwd sees is one segment. Ports are configured without
-//! the scatter offload and mbufs hold a full 1518-byte frame, so chains do not arise.
+//! the scatter offload and an mbuf holds 2048 bytes, a full 1518-byte frame; only a
+//! frame larger than that arrives chained (net_pcap chains what it reads from its file
+//! regardless), and the worker counts it received and dropped (`show errors`:
+//! `dpdk-input`, see `podfwd::pipeline::InputError`).
 
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
@@ -64,6 +67,11 @@ impl Mbuf {
     /// Number of segments; always 1 for mbufs that came through [`rx_burst`].
     pub fn segments(&self) -> u16 {
         self.header().nb_segs
+    }
+
+    /// The whole frame's length over all its segments (`pkt_len`).
+    pub fn packet_len(&self) -> u32 {
+        self.header().pkt_len
     }
 
     /// Copies `frame` into an empty mbuf; false (and unchanged) if it does not fit.
@@ -283,8 +291,10 @@ impl Drop for Drain<'_> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RxCount {
     pub received: usize,
-    /// Chained mbufs freed on arrival (see the module doc).
+    /// Chained mbufs freed on arrival (see the module doc): frames larger than an mbuf.
     pub multi_segment_dropped: usize,
+    /// Their length, all segments counted.
+    pub multi_segment_bytes: u64,
 }
 
 /// The right to receive from one rx queue of a port: made only by
@@ -347,29 +357,33 @@ pub fn rx_burst(queue: &mut RxQueue, burst: &mut MbufBurst, max: usize) -> RxCou
     let mut count = RxCount {
         received: n,
         multi_segment_dropped: 0,
+        multi_segment_bytes: 0,
     };
     if burst.as_slice().iter().any(|m| m.segments() != 1) {
-        count.multi_segment_dropped = retain_single_segment(burst);
+        (count.multi_segment_dropped, count.multi_segment_bytes) = retain_single_segment(burst);
         count.received -= count.multi_segment_dropped;
     }
     count
 }
 
-fn retain_single_segment(burst: &mut MbufBurst) -> usize {
+/// Frees the chained mbufs of `burst`, keeping the others in order: how many it freed
+/// and their bytes.
+fn retain_single_segment(burst: &mut MbufBurst) -> (usize, u64) {
     let mut kept = MbufBurst::new();
-    let mut dropped = 0;
+    let (mut dropped, mut bytes) = (0, 0);
     for mbuf in burst.drain() {
         if mbuf.segments() == 1 {
             // kept has the same capacity as burst, so this cannot fail.
             let _ = kept.push(mbuf);
         } else {
             dropped += 1;
+            bytes += u64::from(mbuf.packet_len());
             // Dropping frees the whole chain (rte_pktmbuf_free walks the segments).
             drop(mbuf);
         }
     }
     std::mem::swap(burst, &mut kept);
-    dropped
+    (dropped, bytes)
 }
 
 /// What one TX call did; `sent + refused` is what the burst held.

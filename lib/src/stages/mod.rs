@@ -58,6 +58,7 @@ pub fn drop_reason_text(reason: DropReason) -> &'static str {
             .map_or("unknown reason", |e| e.description())
     }
     match reason.node {
+        NodeId::Input => text::<crate::pipeline::InputError>(reason.code),
         NodeId::EthernetInput => text::<ethernet_input::EthernetInputError>(reason.code),
         NodeId::Arp => text::<arp::ArpError>(reason.code),
         NodeId::Ip4Input => text::<ip4_input::Ip4InputError>(reason.code),
