@@ -7,21 +7,7 @@ use std::process::{Command, Output, Stdio};
 use podfwd_suite::{bin, dpdk_lock, file_prefix, scratch_dir, DpdkProcess};
 
 fn podfwd(test: &str, eal: &[&str], app: &[&str]) -> Output {
-    let _lock = dpdk_lock();
-    let prefix = file_prefix(test);
-    // Its runtime directory goes with it.
-    let mut podfwd = DpdkProcess::spawn(
-        Command::new(bin("podfwd"))
-            .args(["--no-pci", "--no-huge", "--file-prefix", &prefix])
-            .args(eal)
-            .arg("--")
-            .args(app)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-        &prefix,
-    );
-    podfwd.wait_with_output().expect("run podfwd")
+    podfwd_with_stdin(test, eal, app, "")
 }
 
 fn last_stderr_line(output: &Output) -> String {
