@@ -64,9 +64,12 @@ const RESPONSE_PATH: [&str; 10] = [
 
 /// The seed's values along the request's stages: (stage, one whole line of its text).
 /// The spec's, with this test's interface and session numbers: tap2 is sw_if_index 1
-/// here (6 in the spec), tap0 is 2 as there; the SYN's NAT44 session is this worker's
-/// first, index 0 (5 in the spec).
-const REQUEST_LINES: [(&str, &str); 14] = [
+/// here (6 in the spec; in the ACL's pkt info too, as the lsb16 of the L4 word and the
+/// sw_if_index of the last), tap0 is 2 as there; the SYN's NAT44 session is this
+/// worker's first, index 0 (5 in the spec). The FIB numbers its adjacencies in prefix
+/// order after no-route (0): the drop of 0.0.0.0/32 is 1, 10.1.1.3/32 via tap2 is 2,
+/// 10.20.0.2/32 via 172.30.1.2 is 3 (the spec's 8 and 3).
+const REQUEST_LINES: [(&str, &str); 19] = [
     ("ethernet-input", "IP4: 00:00:00:00:00:02 -> 02:fe:16:3f:5f:0f"),
     ("ip4-input", "TCP: 10.1.1.3 -> 10.104.221.85"),
     ("ip4-input", "tos 0x00, ttl 64, length 60, checksum 0xe946"),
@@ -76,9 +79,18 @@ const REQUEST_LINES: [(&str, &str); 14] = [
         "acl-plugin: sw_if_index 1, next index 2, action: 2, match: acl 3 rule 0 trace_bits 00000000",
     ),
     (
+        "acl-plugin-in-ip4-fa",
+        "pkt info 0000000000000000 0301010a00000000 0000000000000000 55dd680a00000000 000100060050b4e6 0702ffff00000001",
+    ),
+    (
+        "acl-plugin-in-ip4-fa",
+        "input sw_if_index 1 (lsb16 1) l3 ip4 10.1.1.3 -> 10.104.221.85 l4 proto 6 l4_valid 1 port 46310 -> 80 tcp flags (valid) 02 rsvd 0",
+    ),
+    (
         "nat44-out2in",
         "NAT44_OUT2IN: sw_if_index 1, next index 1, session index 0",
     ),
+    ("ip4-lookup", "fib 0 dpo-idx 3 flow hash: 0x00000000"),
     ("ip4-lookup", "TCP: 10.1.1.3 -> 10.20.0.2"),
     ("ip4-lookup", "tos 0x00, ttl 64, length 60, checksum 0xc6ee"),
     ("ip4-lookup", "window 29200, checksum 0x9095"),
@@ -86,15 +98,23 @@ const REQUEST_LINES: [(&str, &str); 14] = [
         "acl-plugin-out-ip4-fa",
         "acl-plugin: sw_if_index 2, next index 1, action: 1, match: acl 2 rule 3 trace_bits 00000000",
     ),
+    (
+        "acl-plugin-out-ip4-fa",
+        "pkt info 0000000000000000 0301010a00000000 0000000000000000 0200140a00000000 000200061f90b4e6 0502ffff00000002",
+    ),
+    (
+        "acl-plugin-out-ip4-fa",
+        "output sw_if_index 2 (lsb16 2) l3 ip4 10.1.1.3 -> 10.20.0.2 l4 proto 6 l4_valid 1 port 46310 -> 8080 tcp flags (valid) 02 rsvd 0",
+    ),
     ("tap0-output", "IP4: 01:23:45:67:89:42 -> 3e:1b:70:2d:4d:51"),
     ("tap0-output", "TCP: 10.1.1.3 -> 10.20.0.2"),
     ("tap0-output", "tos 0x00, ttl 63, length 60, checksum 0xc7ee"),
     ("tap0-output", "window 29200, checksum 0x9095"),
 ];
-/// The request's ip4-rewrite (its dpo index is this FIB's, not the spec's): the
+/// The request's ip4-rewrite (its dpo index is this FIB's, as ip4-lookup's): the
 /// adjacency, and the spec's dump, whole (60 bytes, then the line ends).
 const REQUEST_REWRITE: [&str; 2] = [
-    "ipv4 via 172.30.1.2 tap0: 3e1b702d4d510123456789420800",
+    "tx_sw_if_index 2 dpo-idx 3 : ipv4 via 172.30.1.2 tap0: 3e1b702d4d510123456789420800",
     "  00000000: 3e1b702d4d5101234567894208004500003c5eb440003f06c7ee0a0101030a14\n  \
      00000020: 0002b4e61f90ba5bf36d00000000a002721090950000020405b40402\n",
 ];
@@ -102,7 +122,7 @@ const REQUEST_REWRITE: [&str; 2] = [
 /// The SYN-ACK leaves tap2 (sw_if_index 1) by the ACL session tap2's input created for
 /// the SYN: this worker's first, so `rule 0` (the spec's was session 32); the
 /// NAT44 session is the SYN's, 0.
-const RESPONSE_LINES: [(&str, &str); 15] = [
+const RESPONSE_LINES: [(&str, &str); 20] = [
     ("ethernet-input", "IP4: 3e:1b:70:2d:4d:51 -> 01:23:45:67:89:42"),
     ("ip4-input", "TCP: 10.20.0.2 -> 10.1.1.3"),
     ("ip4-input", "tos 0x00, ttl 64, length 60, checksum 0x25a3"),
@@ -112,6 +132,14 @@ const RESPONSE_LINES: [(&str, &str); 15] = [
         "acl-plugin: sw_if_index 2, next index 1, action: 2, match: acl 3 rule 0 trace_bits 00000000",
     ),
     (
+        "acl-plugin-in-ip4-fa",
+        "pkt info 0000000000000000 0200140a00000000 0000000000000000 0301010a00000000 00020006b4e61f90 0712ffff00000002",
+    ),
+    (
+        "acl-plugin-in-ip4-fa",
+        "input sw_if_index 2 (lsb16 2) l3 ip4 10.20.0.2 -> 10.1.1.3 l4 proto 6 l4_valid 1 port 8080 -> 46310 tcp flags (valid) 12 rsvd 0",
+    ),
+    (
         "nat44-in2out",
         "NAT44_IN2OUT_FAST_PATH: sw_if_index 2, next index 3, session -1",
     ),
@@ -119,12 +147,21 @@ const RESPONSE_LINES: [(&str, &str); 15] = [
         "nat44-in2out-slowpath",
         "NAT44_IN2OUT_SLOW_PATH: sw_if_index 2, next index 0, session 0",
     ),
+    ("ip4-lookup", "fib 0 dpo-idx 2 flow hash: 0x00000000"),
     ("ip4-lookup", "TCP: 10.104.221.85 -> 10.1.1.3"),
     ("ip4-lookup", "tos 0x00, ttl 64, length 60, checksum 0x47fb"),
     ("ip4-lookup", "window 28960, checksum 0x1c4d"),
     (
         "acl-plugin-out-ip4-fa",
         "acl-plugin: sw_if_index 1, next index 1, action: 3, match: acl -1 rule 0 trace_bits 80000000",
+    ),
+    (
+        "acl-plugin-out-ip4-fa",
+        "pkt info 0000000000000000 55dd680a00000000 0000000000000000 0301010a00000000 00010006b4e60050 0512ffff00000001",
+    ),
+    (
+        "acl-plugin-out-ip4-fa",
+        "output sw_if_index 1 (lsb16 1) l3 ip4 10.104.221.85 -> 10.1.1.3 l4 proto 6 l4_valid 1 port 80 -> 46310 tcp flags (valid) 12 rsvd 0",
     ),
     ("tap2-output", "IP4: 02:fe:16:3f:5f:0f -> 00:00:00:00:00:02"),
     ("tap2-output", "TCP: 10.104.221.85 -> 10.1.1.3"),
@@ -133,7 +170,7 @@ const RESPONSE_LINES: [(&str, &str); 15] = [
 ];
 /// The response's ip4-rewrite: the adjacency, and the spec's dump, whole.
 const RESPONSE_REWRITE: [&str; 2] = [
-    "ipv4 via 10.1.1.3 tap2: 00000000000202fe163f5f0f0800",
+    "tx_sw_if_index 1 dpo-idx 2 : ipv4 via 10.1.1.3 tap2: 00000000000202fe163f5f0f0800",
     "  00000000: 00000000000202fe163f5f0f08004500003c000040003f0648fb0a68dd550a01\n  \
      00000020: 01030050b4e657f7b0c7ba5bf36ea01271201c4d0000020405b40402\n",
 ];

@@ -109,12 +109,23 @@ fn trace_text(
 }
 
 /// The seed's request and response through the four ACL nodes they cross, compared with
-/// the spec's trace entries byte for byte (the session index is this table's: 0).
+/// the spec's trace entries byte for byte. As on the spec's node, 32 sessions came
+/// before: the reply's session hit reports the request's session, index 32.
 #[test]
 fn seed_packets_with_contiv_acls_give_the_seed_traces() {
     let config = contiv_table().build();
     let mut worker = AclWorker::new(&config);
     let t = 100 * SECOND;
+    // The pod's earlier connections: 5 to the service, 27 to the endpoint directly.
+    for (sport, dst, dport) in (40_000..40_005)
+        .map(|p| (p, "10.104.221.85", 80))
+        .chain((41_000..41_027).map(|p| (p, "10.20.0.2", 8080)))
+    {
+        let earlier = tcp("10.1.1.3", sport, dst, dport, SYN);
+        let v = worker.classify(&config, POD, Direction::Input, &earlier, t);
+        assert_eq!((v.action, v.acl), (2, 3));
+    }
+    assert_eq!(worker.session_count(), 32);
 
     let request_in = tcp("10.1.1.3", 46310, "10.104.221.85", 80, SYN);
     let v = worker.classify(&config, POD, Direction::Input, &request_in, t);
@@ -150,17 +161,15 @@ fn seed_packets_with_contiv_acls_give_the_seed_traces() {
     // Un-NATed back to the VIP, out through the pod interface: the request's session.
     let response_out = tcp("10.104.221.85", 80, "10.1.1.3", 46310, SYN_ACK);
     let v = worker.classify(&config, POD, Direction::Output, &response_out, t);
-    assert_eq!((v.action, v.acl, v.rule, v.permit), (3, -1, 0, true));
+    assert_eq!((v.action, v.acl, v.rule, v.permit), (3, -1, 32, true));
     assert_eq!(v.trace_bits, TRACE_BITS_SESSION_HIT);
-    let mut with_spec_session_index = v;
-    with_spec_session_index.rule = 32;
     assert_eq!(
-        trace_text(POD, Direction::Output, 1, &with_spec_session_index, &response_out),
+        trace_text(POD, Direction::Output, 1, &v, &response_out),
         "acl-plugin: sw_if_index 6, next index 1, action: 3, match: acl -1 rule 32 trace_bits 80000000\n\
          \x20 pkt info 0000000000000000 55dd680a00000000 0000000000000000 0301010a00000000 00060006b4e60050 0512ffff00000006\n\
          \x20  output sw_if_index 6 (lsb16 6) l3 ip4 10.104.221.85 -> 10.1.1.3 l4 proto 6 l4_valid 1 port 80 -> 46310 tcp flags (valid) 12 rsvd 0"
     );
-    assert_eq!(worker.session_count(), 2);
+    assert_eq!(worker.session_count(), 34);
 }
 
 #[test]
@@ -348,20 +357,31 @@ fn nonfirst_fragments_match_only_rules_without_l4_fields() {
     let mut fragment = tcp("1.1.1.1", 0, "2.2.2.2", 0, 0);
     fragment.l4_valid = false;
     fragment.nonfirst_fragment = true;
-    let port_rule = AclRule {
+    let zero_port_rule = AclRule {
         proto: ip_proto::TCP,
         dport: PortRange::single(0),
         ..rule(AclAction::Permit)
+    };
+    let port_rule = AclRule {
+        dport: PortRange::single(80),
+        ..zero_port_rule
     };
     let proto_rule = AclRule {
         proto: ip_proto::TCP,
         ..rule(AclAction::Permit)
     };
-    assert_eq!(matched(vec![port_rule, proto_rule], fragment), Some((0, 1)));
+    // Not even a rule for port 0 matches the zero ports a fragment is read with.
+    assert_eq!(
+        matched(vec![zero_port_rule, proto_rule], fragment),
+        Some((0, 1))
+    );
     // Ports left in by the caller do not make a fragment match an L4 rule.
-    fragment.dport = 0;
+    fragment.dport = 80;
     fragment.l4_valid = true;
     assert_eq!(matched(vec![port_rule, proto_rule], fragment), Some((0, 1)));
+    // The same packet, not a fragment, is the port rule's.
+    fragment.nonfirst_fragment = false;
+    assert_eq!(matched(vec![port_rule, proto_rule], fragment), Some((0, 0)));
 }
 
 #[test]
@@ -1555,6 +1575,37 @@ fn sessions_time_out_by_type_with_the_injected_clock() {
         worker.reclaim_expired(&config, an_hour_later + 121 * SECOND, 8),
         1
     );
+}
+
+/// An established TCP session lives VPP's default 24 h (86 400 s) from the end of the
+/// second of its last packet: kept a nanosecond before, reclaimed at it.
+#[test]
+fn an_established_tcp_session_is_reclaimed_24_hours_after_its_last_second() {
+    let (_, config) = reflective_pod(16);
+    let mut worker = AclWorker::new(&config);
+    let syn = tcp("10.1.1.3", 40000, "10.1.1.9", 80, SYN);
+    let syn_ack = tcp("10.1.1.9", 80, "10.1.1.3", 40000, SYN_ACK);
+    let ack = tcp("10.1.1.3", 40000, "10.1.1.9", 80, ACK);
+    let t0 = 1000 * SECOND;
+    worker.classify(&config, POD, Direction::Input, &syn, t0);
+    worker.classify(&config, POD, Direction::Output, &syn_ack, t0);
+    // The last packet, in second 1000 (its end: 1001 s).
+    let last = t0 + SECOND / 2;
+    assert_eq!(
+        worker
+            .classify(&config, POD, Direction::Input, &ack, last)
+            .action,
+        3
+    );
+    assert_eq!(
+        worker.sessions(last).next().map(|s| s.kind),
+        Some(TimeoutKind::TcpEstablished)
+    );
+    let expiry = 1001 * SECOND + 86_400 * SECOND;
+    assert_eq!(worker.reclaim_expired(&config, expiry - 1, 8), 0);
+    assert_eq!(worker.session_count(), 1);
+    assert_eq!(worker.reclaim_expired(&config, expiry, 8), 1);
+    assert_eq!(worker.session_count(), 0);
 }
 
 #[test]

@@ -127,6 +127,20 @@ fn trace_nodes(block: &str) -> Vec<String> {
         .collect()
 }
 
+/// The text of `node`'s entry in one packet's trace block: the lines after its
+/// timestamped line, up to the next node's.
+fn node_entry(block: &str, node: &str) -> String {
+    let is_node_line = |l: &str| trace_nodes(&format!("{l}\n")).len() == 1;
+    let mut lines = block
+        .lines()
+        .skip_while(|l| !(is_node_line(l) && l.split_once(": ").is_some_and(|(_, n)| n == node)));
+    assert!(lines.next().is_some(), "no {node} entry in:\n{block}");
+    lines
+        .take_while(|l| !is_node_line(l))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// The spec's two ip4-rewrite hex dumps: the first 60 bytes of the frames as they leave.
 const SYN_OUT: &str = "3e1b702d4d5101234567894208004500003c5eb440003f06c7ee0a0101030a14
     0002b4e61f90ba5bf36d00000000a002721090950000020405b40402";
@@ -218,6 +232,71 @@ fn seed_request_and_response_byte_for_byte() {
         ],
         "{trace}"
     );
+    // The spec's four ACL entries, whole, and ip4-lookup's first line. The spec's pod
+    // interface 6 is 1 here (in the pkt info too: the lsb16 of the L4 word and the
+    // sw_if_index of the last); tap0 is 2 as in the spec. This FIB numbers its
+    // adjacencies in prefix order after no-route (0): the drop of 0.0.0.0/32 is 1,
+    // 10.1.1.3/32 via tap2 is 2 and 10.20.0.2/32 via 172.30.1.2 is 3 (the spec's 3 and
+    // 8).
+    let request_entries = [
+        (
+            "acl-plugin-in-ip4-fa",
+            "  acl-plugin: sw_if_index 1, next index 2, action: 2, match: acl 3 rule 0 trace_bits 00000000\n\
+             \x20 pkt info 0000000000000000 0301010a00000000 0000000000000000 55dd680a00000000 000100060050b4e6 0702ffff00000001\n\
+             \x20  input sw_if_index 1 (lsb16 1) l3 ip4 10.1.1.3 -> 10.104.221.85 l4 proto 6 l4_valid 1 port 46310 -> 80 tcp flags (valid) 02 rsvd 0\n",
+        ),
+        (
+            "acl-plugin-out-ip4-fa",
+            "  acl-plugin: sw_if_index 2, next index 1, action: 1, match: acl 2 rule 3 trace_bits 00000000\n\
+             \x20 pkt info 0000000000000000 0301010a00000000 0000000000000000 0200140a00000000 000200061f90b4e6 0502ffff00000002\n\
+             \x20  output sw_if_index 2 (lsb16 2) l3 ip4 10.1.1.3 -> 10.20.0.2 l4 proto 6 l4_valid 1 port 46310 -> 8080 tcp flags (valid) 02 rsvd 0\n",
+        ),
+    ];
+    let response_entries = [
+        (
+            "acl-plugin-in-ip4-fa",
+            "  acl-plugin: sw_if_index 2, next index 1, action: 2, match: acl 3 rule 0 trace_bits 00000000\n\
+             \x20 pkt info 0000000000000000 0200140a00000000 0000000000000000 0301010a00000000 00020006b4e61f90 0712ffff00000002\n\
+             \x20  input sw_if_index 2 (lsb16 2) l3 ip4 10.20.0.2 -> 10.1.1.3 l4 proto 6 l4_valid 1 port 8080 -> 46310 tcp flags (valid) 12 rsvd 0\n",
+        ),
+        (
+            "acl-plugin-out-ip4-fa",
+            "  acl-plugin: sw_if_index 1, next index 1, action: 3, match: acl -1 rule 32 trace_bits 80000000\n\
+             \x20 pkt info 0000000000000000 55dd680a00000000 0000000000000000 0301010a00000000 00010006b4e60050 0512ffff00000001\n\
+             \x20  output sw_if_index 1 (lsb16 1) l3 ip4 10.104.221.85 -> 10.1.1.3 l4 proto 6 l4_valid 1 port 80 -> 46310 tcp flags (valid) 12 rsvd 0\n",
+        ),
+    ];
+    let adjacencies = [
+        (
+            "  fib 0 dpo-idx 3 flow hash: 0x00000000",
+            "  tx_sw_if_index 2 dpo-idx 3 : ipv4 via 172.30.1.2 tap0: \
+             3e1b702d4d510123456789420800 flow hash: 0x00000000",
+        ),
+        (
+            "  fib 0 dpo-idx 2 flow hash: 0x00000000",
+            "  tx_sw_if_index 1 dpo-idx 2 : ipv4 via 10.1.1.3 tap2: \
+             00000000000202fe163f5f0f0800 flow hash: 0x00000000",
+        ),
+    ];
+    for (block, entries, (lookup, rewrite)) in [
+        (blocks[0], request_entries, adjacencies[0]),
+        (blocks[1], response_entries, adjacencies[1]),
+    ] {
+        for (node, expected) in entries {
+            assert_eq!(node_entry(block, node), expected, "{node} in:\n{block}");
+        }
+        assert_eq!(
+            node_entry(block, "ip4-lookup").lines().next(),
+            Some(lookup),
+            "{block}"
+        );
+        assert_eq!(
+            node_entry(block, "ip4-rewrite").lines().next(),
+            Some(rewrite),
+            "{block}"
+        );
+    }
+
     let request = blocks[0];
     for expected in [
         // The spec's input lines; here the pod's interface is index 1.
@@ -512,6 +591,75 @@ fn snat_port_exhaustion_is_counted_by_the_pipeline() {
     assert_eq!(worker.nat().session_count(), 64);
 }
 
+/// SNAT's refusals through the whole pipeline, counted under nat44-in2out-output's
+/// reasons as `show errors` names them: a TCP opener without SYN is "non-SYN", and a new
+/// flow past `nat44 session limit` is "max sessions" (echoes: no transitory TCP session
+/// to give up for them).
+#[test]
+fn snat_refusals_are_counted_as_non_syn_and_max_sessions() {
+    use crate::nat44::In2outOutputError;
+    use crate::node::DropReason;
+    let (mut control, pods, host) = two_port_node([("pods", "net_tap0"), ("host", "net_tap1")]);
+    for line in [
+        "set interface state pods up",
+        "set interface state host up",
+        "set interface ip address host 192.0.2.1/24",
+        "set ip neighbor host 192.0.2.2 02:00:00:00:00:22 static",
+        "ip route add 0.0.0.0/0 via 192.0.2.2 host",
+        "nat44 add address 192.0.2.1",
+        "nat44 session limit 2",
+        "set interface nat44 in pods",
+        "set interface nat44 out host output-feature",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    let snapshot = control.snapshot();
+    let mut worker = Worker::new(ticks);
+    let pods_mac = MacAddr([2, 0, 0, 0, 0, 2]);
+    let ack = spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+        dst_mac: pods_mac,
+        dst: Ipv4Addr::new(8, 8, 8, 8),
+        flags: crate::packet::TcpFlags::ACK,
+        ..spec_frames::syn_spec()
+    });
+    assert_eq!(run(&mut worker, &snapshot, pods, ack).0, Verdict::Drop);
+    let ping = |ident| {
+        spec_frames::icmp_echo_request(
+            pods_mac,
+            spec_frames::CLIENT_POD_MAC,
+            spec_frames::CLIENT_IP,
+            Ipv4Addr::new(8, 8, 8, 8),
+            64,
+            ident,
+            1,
+            b"ping",
+        )
+    };
+    let verdicts: Vec<Verdict> = (1..=3)
+        .map(|ident| run(&mut worker, &snapshot, pods, ping(ident)).0)
+        .collect();
+    assert_eq!(
+        verdicts,
+        [Verdict::Tx(host), Verdict::Tx(host), Verdict::Drop]
+    );
+    assert_eq!(worker.nat().session_count(), 2);
+    let totals = worker.counters().totals();
+    assert_eq!(totals.reason(DropReason::of(In2outOutputError::NonSyn)), 1);
+    assert_eq!(
+        totals.reason(DropReason::of(In2outOutputError::MaxSessions)),
+        1
+    );
+    assert_eq!(totals.interface(pods).drops, 2);
+    // VPP's columns: the count right-aligned in 10, the node centred in 40 (the odd
+    // space on the left), then the reason.
+    assert_eq!(
+        totals.format_errors(crate::stages::drop_reason_text),
+        "   Count                    Node                  Reason\n\
+         \x20        1           nat44-in2out-output          non-SYN\n\
+         \x20        1           nat44-in2out-output          max sessions\n"
+    );
+}
+
 /// An output-feature interface loses its outside role only with its output-feature:
 /// `out X del` alone would leave nat44-in2out-output making sessions whose replies no
 /// longer take nat44-out2in. Role errors name the interface as it was typed.
@@ -595,6 +743,11 @@ fn bad_lines_say_what_is_wrong_and_change_nothing() {
             "set ip neighbor tap0 1.2.3.4 02:00:00:00:00",
             "MAC 02:00:00:00:00: has 5 octets, expected 6",
         ),
+        // The seed's startup file defines ACLs 0 to 3.
+        (
+            "set acl-plugin interface tap0 input acl 9",
+            "ACL index 9 does not exist (known: 0, 1, 2, 3)",
+        ),
     ] {
         assert_eq!(control.execute_line(line).unwrap_err(), error, "{line}");
     }
@@ -603,7 +756,6 @@ fn bad_lines_say_what_is_wrong_and_change_nothing() {
         "ip route del 10.99.0.0/16",
         "set ip neighbor del tap0 172.30.1.99 00:00:00:00:00:01",
         "delete acl-plugin acl index 3",
-        "set acl-plugin interface tap0 input acl 9",
         "set interface nat44 in tap0 out tap9",
         "nat44 del static mapping tcp local 10.20.0.9 8080 external 10.104.221.85 80",
     ] {

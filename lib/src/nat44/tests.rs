@@ -764,6 +764,56 @@ fn snat_refuses_a_non_syn_opener_and_counts_port_exhaustion() {
     assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Udp), 64);
 }
 
+/// Each worker starts its search for a free port at a random point of its slice (VPP's
+/// random port start): the first flows of fresh workers seeded differently do not all
+/// get one port, and not all the slice's first.
+#[test]
+fn snat_starts_from_a_random_port_of_the_slice() {
+    let table = snat_table();
+    let first_ports: Vec<u16> = (1..=8u64)
+        .map(|seed| {
+            let mut w = Nat44Worker::new(
+                0,
+                1,
+                Nat44WorkerSizes {
+                    sessions: 16,
+                    affinities: 0,
+                },
+                seed,
+            );
+            let config = snapshot(&table, &mut w);
+            let mut p = udp((ip("10.1.1.3"), 5000), (ip("8.8.8.8"), 53), 64, true);
+            assert!(matches!(
+                w.in2out_output(&config, TAP0, &mut p, 0).verdict,
+                NatVerdict::Translated(_)
+            ));
+            let ((src, port), _) = addrs_ports(&p);
+            assert_eq!(src, NODE_IP);
+            assert!(port >= 1024, "{port} is below the dynamic ports");
+            port
+        })
+        .collect();
+    assert!(
+        first_ports.iter().any(|p| *p != first_ports[0]),
+        "{first_ports:?}"
+    );
+    assert!(first_ports.iter().any(|p| *p != 1024), "{first_ports:?}");
+}
+
+/// The `show errors` names of the drops SNAT and the limits cause, as VPP's nodes name
+/// them.
+#[test]
+fn snat_and_limit_drop_reasons_read_as_vpps() {
+    use crate::node::NodeError;
+    assert_eq!(In2outOutputError::NonSyn.description(), "non-SYN");
+    assert_eq!(In2outOutputError::OutOfPorts.description(), "out of ports");
+    assert_eq!(In2outOutputError::MaxSessions.description(), "max sessions");
+    assert_eq!(In2outError::OutOfPorts.description(), "out of ports");
+    assert_eq!(In2outError::MaxSessions.description(), "max sessions");
+    assert_eq!(Out2inError::OutOfPorts.description(), "out of ports");
+    assert_eq!(Out2inError::MaxSessions.description(), "max sessions");
+}
+
 #[test]
 fn udp_without_checksum_keeps_a_zero_checksum() {
     let table = snat_table();
@@ -855,6 +905,56 @@ fn icmp_echo_through_snat_and_through_a_mapping() {
     );
 }
 
+/// `echo(src, dst, ident)` as an echo reply (type 0), its ICMP checksum by [`rfc1071`].
+fn echo_reply(src: Ipv4Addr, dst: Ipv4Addr, ident: u16) -> Vec<u8> {
+    let mut p = echo(src, dst, ident);
+    p[20] = 0;
+    p[22..24].fill(0);
+    let csum = rfc1071(&p[20..]);
+    p[22..24].copy_from_slice(&csum.to_be_bytes());
+    p
+}
+
+/// The reply direction of an echo through a static mapping: the local end's echo reply
+/// leaves from the mapping's external address with the identifier the client chose,
+/// both by nat44-in2out and by nat44-in2out-output, every byte as if the external
+/// address had answered.
+#[test]
+fn icmp_echo_reply_through_a_mapping_leaves_from_the_external_address() {
+    let mut table = snat_table();
+    let (local, external, client) = (ip("10.1.1.5"), ip("10.96.0.20"), ip("1.2.3.4"));
+    table
+        .add_static_mapping(StaticMapping {
+            proto: NatProtocol::Icmp,
+            local: (local, None),
+            external: (external, None),
+            twice_nat: TwiceNat::No,
+            out2in_only: true,
+        })
+        .unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let mut ping = echo(client, external, 77);
+    let session = w.out2in(&config, GBE, &mut ping, 0).verdict.session();
+    assert!(session.is_some());
+    assert_eq!(ping, echo(client, local, 77));
+
+    let expected = echo_reply(external, client, 77);
+    assert_checksum_at(&expected[..20], 10, "expected IPv4 header");
+    let mut reply = echo_reply(local, client, 77);
+    let o = w.in2out(&config, TAP0, &mut reply, 1);
+    assert_eq!(o.verdict.session(), session);
+    assert_eq!(reply, expected);
+    assert_checksum_at(&reply[..20], 10, "IPv4 header");
+    assert_checksum_at(&reply[20..], 2, "ICMP");
+
+    let mut reply = echo_reply(local, client, 77);
+    let o = w.in2out_output(&config, GBE, &mut reply, 1);
+    assert_eq!(o.verdict.session(), session);
+    assert_eq!(reply, expected);
+    assert_eq!(w.session_count(), 1);
+}
+
 #[test]
 fn time_exceeded_about_a_snat_flow_is_translated_inside() {
     let table = snat_table();
@@ -882,6 +982,131 @@ fn time_exceeded_about_a_snat_flow_is_translated_inside() {
     assert_eq!((v.src(), v.dst()), (ip("192.168.16.100"), pod.0));
     // The quoted packet is again exactly what the pod sent, checksums included.
     assert_eq!(&error[28..], &sent[..28]);
+}
+
+/// The Internet checksum (RFC 1071) of `bytes`, summed here word by word apart from the
+/// crate's checksum module: what a checksum field holds when `bytes` has it zeroed.
+fn rfc1071(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes
+        .chunks(2)
+        .map(|w| u32::from(w[0]) << 8 | u32::from(w.get(1).copied().unwrap_or(0)))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The checksum at `at` in `bytes` is the one [`rfc1071`] computes for them.
+fn assert_checksum_at(bytes: &[u8], at: usize, what: &str) {
+    let mut zeroed = bytes.to_vec();
+    zeroed[at..at + 2].fill(0);
+    assert_eq!(
+        u16::from_be_bytes([bytes[at], bytes[at + 1]]),
+        rfc1071(&zeroed),
+        "{what} checksum"
+    );
+}
+
+/// ICMP Time Exceeded (type 11, code 0: TTL exceeded in transit) from `src` to `dst`
+/// quoting `quoted`, written byte by byte with [`rfc1071`] checksums.
+fn time_exceeded(src: Ipv4Addr, dst: Ipv4Addr, quoted: &[u8]) -> Vec<u8> {
+    let total = (20 + 8 + quoted.len()) as u16;
+    // IPv4: no options, ident 0, TTL 64, ICMP
+    let mut p = vec![0x45, 0x00];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0, 64, 1, 0, 0]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    let ip_csum = rfc1071(&p);
+    p[10..12].copy_from_slice(&ip_csum.to_be_bytes());
+    // ICMP: type 11, code 0, checksum, 4 unused bytes, the quote
+    p.extend_from_slice(&[11, 0, 0, 0, 0, 0, 0, 0]);
+    p.extend_from_slice(quoted);
+    let icmp_csum = rfc1071(&p[20..]);
+    p[22..24].copy_from_slice(&icmp_csum.to_be_bytes());
+    p
+}
+
+/// The Time Exceeded checks of an error translated back inside: outer, ICMP and quoted
+/// IPv4 checksums recomputed here, and the whole packet equal to one built from scratch
+/// from the router to the pod quoting what the pod sent (so the quote is byte for byte
+/// the original, its L4 checksum included where quoted).
+fn assert_time_exceeded_quotes(error: &[u8], router: Ipv4Addr, pod: Ipv4Addr, sent: &[u8]) {
+    let n = error.len() - 28;
+    assert_checksum_at(&error[..20], 10, "outer IPv4 header");
+    assert_checksum_at(&error[20..], 2, "ICMP");
+    assert_checksum_at(&error[28..48], 10, "quoted IPv4 header");
+    assert_eq!(&error[28..], &sent[..n], "the quote of {n} bytes");
+    assert_eq!(
+        error,
+        time_exceeded(router, pod, &sent[..n]),
+        "{n} bytes quoted"
+    );
+}
+
+/// Time Exceeded about a SNAT'd TCP SYN (the spec's, 20 + 40 bytes), quoting 28 bytes
+/// (ports only), 40 (the base TCP header: the checksum is quoted) and all 60: the pod
+/// sees its own SYN quoted, checksum 0xd22d included.
+#[test]
+fn time_exceeded_quoting_a_snat_tcp_syn_gives_back_the_syn() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let sent = spec_frames::syn()[ETH..].to_vec();
+    assert_eq!((sent.len(), &sent[36..38]), (60, &[0xd2, 0x2d][..]));
+    let mut translated = sent.clone();
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut translated, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    let ((src, sport), _) = addrs_ports(&translated);
+    assert_eq!(src, NODE_IP);
+    assert_ne!(
+        sport,
+        spec_frames::CLIENT_PORT,
+        "the test needs a port change"
+    );
+    assert_ne!(&translated[36..38], &sent[36..38]);
+    let router = ip("192.168.16.100");
+    for quoted in [28, 40, 60] {
+        let mut error = time_exceeded(router, NODE_IP, &translated[..quoted]);
+        let o = w.out2in(&config, GBE, &mut error, 0);
+        assert!(matches!(o.verdict, NatVerdict::Translated(_)), "{quoted}");
+        assert_time_exceeded_quotes(&error, router, spec_frames::CLIENT_IP, &sent);
+    }
+    assert_eq!(w.session_count(), 1, "an error makes no session");
+}
+
+/// Time Exceeded about a SNAT'd echo request, quoting 28 bytes (the ICMP header: the
+/// identifier and the inner ICMP checksum) and the whole echo (its payload too).
+#[test]
+fn time_exceeded_quoting_a_snat_echo_gives_back_the_echo() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let pod = ip("10.1.1.3");
+    let sent = echo(pod, ip("8.8.8.8"), 0x1234);
+    assert_eq!(sent.len(), 32);
+    let mut translated = sent.clone();
+    assert!(matches!(
+        w.in2out_output(&config, TAP0, &mut translated, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    let ((src, ident), _) = addrs_ports(&translated);
+    assert_eq!(src, NODE_IP);
+    assert_ne!(ident, 0x1234, "the test needs an identifier change");
+    let router = ip("192.168.16.100");
+    for quoted in [28, 32] {
+        let mut error = time_exceeded(router, NODE_IP, &translated[..quoted]);
+        let o = w.out2in(&config, GBE, &mut error, 0);
+        assert!(matches!(o.verdict, NatVerdict::Translated(_)), "{quoted}");
+        assert_time_exceeded_quotes(&error, router, pod, &sent);
+    }
+    // The whole echo quoted: its ICMP checksum verifies over the quoted message.
+    let mut error = time_exceeded(router, NODE_IP, &translated);
+    w.out2in(&config, GBE, &mut error, 0);
+    assert_checksum_at(&error[48..], 2, "quoted ICMP");
 }
 
 /// `packet` with a 4-byte router alert option (RFC 2113) after its 20-byte header.
@@ -1718,6 +1943,70 @@ fn port_unreachable_from_an_endpoint_reaches_the_client_about_the_vip() {
     assert_eq!((v.src(), v.dst()), (spec_frames::SERVICE_IP, client.0));
     // The client sees its own request quoted, to the VIP.
     assert_eq!(&error[28..], &request[..28]);
+}
+
+/// On an in+out interface a packet with no in2out session goes to out2in when it is
+/// addressed to a pool address (SNAT's or twice-NAT's: replies to translated flows), and
+/// to in2out otherwise; with an in2out session it goes to in2out whatever its address.
+#[test]
+fn an_in_out_interface_sends_a_pool_address_without_a_session_to_out2in() {
+    let mut table = seed_table();
+    table.add_addresses(NODE_IP, NODE_IP, false).unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let remote = (ip("10.20.0.7"), 8080);
+    for pool_address in [NODE_IP, NAT_LOOPBACK] {
+        let p = tcp(remote, (pool_address, 40000), TcpFlags::SYN | TcpFlags::ACK);
+        assert_eq!(
+            w.classify(&config, TAP0, &p),
+            Some(NatDirection::Out2in),
+            "{pool_address}"
+        );
+        let p = udp(remote, (pool_address, 40000), 64, true);
+        assert_eq!(
+            w.classify(&config, TAP0, &p),
+            Some(NatDirection::Out2in),
+            "{pool_address}"
+        );
+    }
+    let p = tcp(remote, (ip("10.1.1.77"), 40000), TcpFlags::SYN);
+    assert_eq!(w.classify(&config, TAP0, &p), Some(NatDirection::In2out));
+    // Not pool addresses on an outside-only or inside-only interface: the role decides.
+    let p = tcp(remote, (NODE_IP, 40000), TcpFlags::SYN);
+    assert_eq!(w.classify(&config, POD_IF, &p), Some(NatDirection::Out2in));
+    assert_eq!(w.classify(&config, GBE, &p), None);
+    assert_eq!(w.session_count(), 0);
+
+    // The endpoint reaches itself through its service (self-twice-NAT): its reply goes
+    // to the twice-NAT pool address, and its in2out session takes it to in2out.
+    let server = (spec_frames::SERVER_IP, spec_frames::SERVER_PORT);
+    let mut syn = tcp(
+        (server.0, 5000),
+        (spec_frames::SERVICE_IP, 80),
+        TcpFlags::SYN,
+    );
+    assert_eq!(w.classify(&config, TAP0, &syn), Some(NatDirection::Out2in));
+    assert!(matches!(
+        w.out2in(&config, TAP0, &mut syn, 0).verdict,
+        NatVerdict::Translated(_)
+    ));
+    let ((src, sport), dst) = addrs_ports(&syn);
+    assert_eq!((src, dst), (NAT_LOOPBACK, server));
+    let reply = tcp(server, (NAT_LOOPBACK, sport), TcpFlags::SYN | TcpFlags::ACK);
+    assert_eq!(
+        w.classify(&config, TAP0, &reply),
+        Some(NatDirection::In2out)
+    );
+    // Another port of the pool address has no session: out2in.
+    let other = tcp(
+        server,
+        (NAT_LOOPBACK, sport ^ 1),
+        TcpFlags::SYN | TcpFlags::ACK,
+    );
+    assert_eq!(
+        w.classify(&config, TAP0, &other),
+        Some(NatDirection::Out2in)
+    );
 }
 
 #[test]

@@ -166,14 +166,30 @@ mod tests {
     const SRC: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 3);
     const DST: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 
-    // UDP header: 53000 -> 53, length 12, checksum; then payload "ping".
+    /// The checksum of [`datagram`] from SRC to DST, summed by hand (and by a python3
+    /// one-liner): pseudo-header 0a01 + 0103 + 0a60 + 000a + 0011 + 000c = 158b; UDP
+    /// cf08 + 0035 + 000c + 0000 + 7069 + 6e67 = 1ae19; 158b + 1ae19 = 1c3a4, folded
+    /// c3a5, complemented 3c5a.
+    const CHECKSUM: [u8; 2] = [0x3c, 0x5a];
+
+    // UDP header: 53000 -> 53, length 12, checksum CHECKSUM; then payload "ping".
     fn datagram() -> [u8; 12] {
-        let mut d = [
-            0xcf, 0x08, 0x00, 0x35, 0x00, 0x0c, 0x00, 0x00, b'p', b'i', b'n', b'g',
-        ];
-        let c = UdpPacket::new_unchecked(&d[..]).compute_checksum(SRC, DST);
-        d[6..8].copy_from_slice(&c.to_be_bytes());
-        d
+        [
+            0xcf, 0x08, 0x00, 0x35, 0x00, 0x0c, 0x3c, 0x5a, b'p', b'i', b'n', b'g',
+        ]
+    }
+
+    #[test]
+    fn checksum_is_the_one_summed_by_hand() {
+        let d = datagram();
+        let u = UdpPacket::new_checked(&d[..]).unwrap();
+        assert_eq!(u.checksum(), u16::from_be_bytes(CHECKSUM));
+        assert_eq!(u.compute_checksum(SRC, DST), u16::from_be_bytes(CHECKSUM));
+        let mut zeroed = d;
+        zeroed[6..8].fill(0);
+        let mut u = UdpPacket::new_unchecked(&mut zeroed[..]);
+        u.fill_checksum(SRC, DST);
+        assert_eq!(zeroed, d);
     }
 
     /// A patch whose result computes to zero sends all ones (RFC 768), so that the
