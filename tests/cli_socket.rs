@@ -118,9 +118,11 @@ impl Podfwd {
     }
 }
 
-/// The rows of `show errors` or `show runtime` below the header.
+/// The rows of `show errors`, or of `show runtime`'s one worker, below the column header
+/// (`show runtime` has its thread's lines above it: `Thread 1 ...`, `Time ...`, rates).
 fn table_rows(table: &str) -> Vec<&str> {
-    table.lines().skip(1).collect()
+    let skip = if table.starts_with("Thread ") { 4 } else { 1 };
+    table.lines().skip(skip).collect()
 }
 
 #[test]
@@ -197,6 +199,11 @@ fn every_command_family_works_through_the_socket() {
         "{errors}"
     );
     let runtime = podfwd.ok("show runtime");
+    assert!(
+        runtime.starts_with("Thread 1 podfwd_wk_0 (lcore "),
+        "{runtime}"
+    );
+    assert!(runtime.contains("\n  vector rates in "), "{runtime}");
     assert!(runtime.contains("   State   "), "{runtime}");
     let ethernet_input: Vec<&str> = table_rows(&runtime)
         .into_iter()

@@ -404,6 +404,30 @@ impl CounterTotals {
         out
     }
 
+    /// The two lines above a thread's `show runtime` table, over `seconds` of counting:
+    /// `Time 12.3, average vectors/node 31.50` and VPP's `vector rates in .., out ..,
+    /// drop .., punt ..` per second (the input nodes' vectors, interface-output's,
+    /// error-drop's; nothing is punted).
+    pub fn format_runtime_rates(&self, seconds: f64) -> String {
+        let rows = self.runtime.iter().chain(&self.inputs);
+        let (calls, vectors) = rows.fold((0, 0), |(c, v), r| (c + r.calls, v + r.vectors));
+        let input: u64 = self.inputs.iter().map(|r| r.vectors).sum();
+        let vectors_of = |node: NodeId| self.runtime[node.index()].vectors;
+        let per_second = |count: u64| match seconds > 0.0 {
+            true => count as f64 / seconds,
+            false => 0.0,
+        };
+        format!(
+            "Time {seconds:.1}, average vectors/node {:.2}\n  vector rates in {:.4e}, out {:.4e}, \
+             drop {:.4e}, punt {:.4e}\n",
+            vectors as f64 / calls.max(1) as f64,
+            per_second(input),
+            per_second(vectors_of(NodeId::InterfaceOutput)),
+            per_second(vectors_of(NodeId::ErrorDrop)),
+            0.0
+        )
+    }
+
     /// `show interface`: VPP's table (`%=32s%=5s%=10s%=21s%=16s%=16s` over
     /// `%-32U%=5d%=10U%=21U` and a `%-16s%16Ld` row per non-zero counter, the following
     /// ones indented under the first).
@@ -573,6 +597,27 @@ mod tests {
             ),
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn runtime_rates_are_per_second_of_the_nodes_vectors() {
+        let c = WorkerCounters::new();
+        c.count_input(InputKind::Virtio, 30, 0);
+        c.count_input(InputKind::Virtio, 10, 0);
+        c.count_call(NodeId::Ip4Lookup, 40, 0);
+        c.count_call(NodeId::InterfaceOutput, 36, 0);
+        c.count_call(NodeId::ErrorDrop, 4, 0);
+        // 120 vectors over 5 calls; in 40, out 36, drop 4 over 2 s.
+        assert_eq!(
+            c.totals().format_runtime_rates(2.0),
+            "Time 2.0, average vectors/node 24.00\n  vector rates in 2.0000e1, out 1.8000e1, \
+             drop 2.0000e0, punt 0.0000e0\n"
+        );
+        assert_eq!(
+            CounterTotals::default().format_runtime_rates(0.0),
+            "Time 0.0, average vectors/node 0.00\n  vector rates in 0.0000e0, out 0.0000e0, \
+             drop 0.0000e0, punt 0.0000e0\n"
+        );
     }
 
     #[test]

@@ -82,9 +82,21 @@ pub enum Verdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkerThread(pub u16);
 
+impl WorkerThread {
+    /// VPP's thread number: the main thread is 0, workers count from 1.
+    pub fn number(self) -> u32 {
+        u32::from(self.0) + 1
+    }
+
+    /// The thread's name, as VPP's `vpp_wk_N`.
+    pub fn name(self) -> String {
+        format!("podfwd_wk_{}", self.0)
+    }
+}
+
 impl std::fmt::Display for WorkerThread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "thread {} podfwd_wk_{}", u32::from(self.0) + 1, self.0)
+        write!(f, "thread {} {}", self.number(), self.name())
     }
 }
 

@@ -15,7 +15,7 @@ use std::io::Read as _;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::acl::{AclAction, AclConfig, AclRule, AclTable};
 use crate::cli::{self, Command, RoutePath};
@@ -146,6 +146,9 @@ pub struct Control {
     /// The files `exec` is running, outermost first: a file that runs itself, directly
     /// or through others, is refused instead of recursing until the stack overflows.
     executing: Vec<PathBuf>,
+    /// Since when the runtime counters count (start, or the last `clear runtime`): the
+    /// Time and the vector rates of `show runtime`.
+    runtime_since: Instant,
 }
 
 /// Why `quit` is refused in a file: it would not stop podfwd there, but at whatever
@@ -217,6 +220,7 @@ impl Control {
             batch: None,
             worker_count: 1,
             executing: Vec::new(),
+            runtime_since: Instant::now(),
         }
     }
 
@@ -285,6 +289,7 @@ impl Control {
     /// pending questions already.
     pub fn workers_started(&mut self) {
         self.running = true;
+        self.runtime_since = Instant::now();
         self.pending.clear();
     }
 
@@ -363,6 +368,35 @@ impl Control {
             }
         }
         totals
+    }
+
+    /// `show runtime` as VPP prints it: a block per worker thread, its header (thread,
+    /// lcore, the time counted and the vector rates in, out and dropped per second), then
+    /// its nodes. VPP's header also has the main loop's rates, which podfwd does not
+    /// count; the average vectors per node call stands in the first line.
+    fn show_runtime(&self) -> String {
+        let seconds = self.runtime_since.elapsed().as_secs_f64();
+        if self.workers.is_empty() {
+            return self.totals().format_runtime();
+        }
+        let blocks: Vec<String> = self
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(n, worker)| {
+                let totals = CounterTotals::sum([&*worker.counters]);
+                let thread = WorkerThread(n as u16);
+                format!(
+                    "Thread {} {} (lcore {})\n{}{}",
+                    thread.number(),
+                    thread.name(),
+                    worker.lcore,
+                    totals.format_runtime_rates(seconds),
+                    totals.format_runtime()
+                )
+            })
+            .collect();
+        blocks.join("---------------\n")
     }
 
     /// Asks every worker; their answers, one block per worker when there are several.
@@ -546,9 +580,13 @@ impl Control {
             }),
             Command::ClearTrace => self.ask_all(WorkerQuestion::ClearTrace),
             Command::ShowErrors => Ok(self.totals().format_errors(drop_reason_text)),
-            Command::ShowRuntime => Ok(self.totals().format_runtime()),
+            Command::ShowRuntime => Ok(self.show_runtime()),
             Command::ClearErrors => self.ask_all(WorkerQuestion::ClearErrors),
-            Command::ClearRuntime => self.ask_all(WorkerQuestion::ClearRuntime),
+            Command::ClearRuntime => {
+                let answer = self.ask_all(WorkerQuestion::ClearRuntime)?;
+                self.runtime_since = Instant::now();
+                Ok(answer)
+            }
             Command::ClearInterfaces => self.ask_all(WorkerQuestion::ClearInterfaces),
 
             // ACL.

@@ -1059,6 +1059,46 @@ fn a_show_outside_a_batch_leaves_changes_published_at_once() {
     }
 }
 
+/// `show runtime` has VPP's block per worker thread: `Thread N name (lcore L)`, the
+/// time and rates lines, then that worker's own nodes; blocks apart by VPP's dashes.
+#[test]
+fn show_runtime_has_a_block_per_worker_thread() {
+    let (mut control, _, _) = seed_node();
+    let counters: Vec<Arc<WorkerCounters>> = (0..2).map(|_| Arc::default()).collect();
+    for (lcore, c) in [3, 5].into_iter().zip(&counters) {
+        control.add_worker(WorkerLink {
+            lcore,
+            counters: Arc::clone(c),
+            mailbox: Mailbox::new(),
+        });
+    }
+    counters[0].count_call(NodeId::Ip4Lookup, 32, 320);
+    counters[1].count_call(NodeId::Ip4Rewrite, 8, 80);
+    let text = control.execute_line("show runtime").unwrap();
+    let blocks: Vec<&str> = text.split("---------------\n").collect();
+    assert_eq!(blocks.len(), 2, "{text}");
+    for (block, (header, row, other)) in blocks.iter().zip([
+        (
+            "Thread 1 podfwd_wk_0 (lcore 3)",
+            "ip4-lookup ",
+            "ip4-rewrite ",
+        ),
+        (
+            "Thread 2 podfwd_wk_1 (lcore 5)",
+            "ip4-rewrite ",
+            "ip4-lookup ",
+        ),
+    ]) {
+        let lines: Vec<&str> = block.lines().collect();
+        assert_eq!(lines[0], header, "{text}");
+        assert!(lines[1].starts_with("Time "), "{text}");
+        assert!(lines[2].starts_with("  vector rates in "), "{text}");
+        assert!(lines[3].contains("   State   "), "{text}");
+        assert!(lines[4].starts_with(row), "{text}");
+        assert!(!block.contains(other), "{text}");
+    }
+}
+
 /// A worker that does not answer in time may still have taken the question: for one that
 /// changes something, the error says the change may still happen.
 #[test]
