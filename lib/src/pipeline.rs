@@ -357,9 +357,12 @@ impl<P: PrefetchHint> Worker<P> {
                 self.counters.clear_interfaces();
                 Ok(String::new())
             }
-            WorkerQuestion::AclSessions => {
-                Ok(crate::acl::show_sessions(&[&self.acl], now_ns, &name_of))
-            }
+            WorkerQuestion::AclSessions => Ok(crate::acl::show_sessions(
+                &[&self.acl],
+                WorkerThread(self.index).number(),
+                now_ns,
+                &name_of,
+            )),
             WorkerQuestion::AclHits { only } => Ok(self
                 .acl
                 .counters()

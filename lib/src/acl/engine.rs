@@ -564,16 +564,19 @@ impl AclWorker {
 }
 
 /// `show acl-plugin sessions` over every worker: totals, per-interface counts, then the
-/// sessions with tuple, type and age. `name_of` names an interface.
+/// sessions with tuple, type and age. `name_of` names an interface. The workers are
+/// VPP's threads `first_thread`, `first_thread + 1`, ... (workers count from 1 in VPP,
+/// the main thread being 0, as in `show trace` and `show runtime`).
 pub fn show_sessions(
     workers: &[&AclWorker],
+    first_thread: u32,
     now_ns: u64,
     name_of: &dyn Fn(IfIndex) -> String,
 ) -> String {
     let mut out = String::new();
     let total: usize = workers.iter().map(|w| w.session_count()).sum();
     let _ = writeln!(out, "Sessions total: {total}");
-    for (thread, worker) in workers.iter().enumerate() {
+    for (thread, worker) in (first_thread..).zip(workers) {
         let mut sessions: Vec<SessionSummary> = worker.sessions(now_ns).collect();
         sessions.sort_by_key(|s| s.index);
         let _ = writeln!(

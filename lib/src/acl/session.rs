@@ -1274,8 +1274,11 @@ impl SessionTable {
                     proto,
                     kind: s.kind,
                     age_ns: now_ns.saturating_sub(s.created_ns),
-                    // From the start of the second it was last heard in.
-                    idle_ns: now_ns.saturating_sub(s.last_active_ns.saturating_sub(NS_PER_SECOND)),
+                    // From the start of the second it was last heard in (its stamp is
+                    // that second's end), but never longer than the session has lived.
+                    idle_ns: now_ns
+                        .saturating_sub(s.last_active_ns.saturating_sub(NS_PER_SECOND))
+                        .min(now_ns.saturating_sub(s.created_ns)),
                 }
             })
     }

@@ -2221,12 +2221,19 @@ fn show_commands_print_vpp_formats() {
     let syn = tcp("10.1.1.3", 46310, "10.104.221.85", 80, SYN);
     worker.classify(&config, POD, Direction::Input, &syn, SECOND);
     assert_eq!(
-        show_sessions(&[&worker], 5 * SECOND, &name),
+        show_sessions(&[&worker], 1, 5 * SECOND, &name),
         "Sessions total: 1\n\
-         Thread #0: 1 sessions (limit 500000)\n\
+         Thread #1: 1 sessions (limit 500000)\n\
          \x20 sw_if_index 6 (tap2): 1 sessions\n\
          \x20 session 0 sw_if_index 6 input proto 6 10.1.1.3:46310 -> 10.104.221.85:80 type tcp-transient age 4s idle 4s\n"
     );
+    // Idle counts from the start of the second last heard in, but never past the age: a
+    // session made at 1.9 s reads age 0s idle 0s at 2.5 s, not idle 1s.
+    let mut worker = AclWorker::new(&config);
+    worker.classify(&config, POD, Direction::Input, &syn, 19 * SECOND / 10);
+    let shown = show_sessions(&[&worker], 2, 25 * SECOND / 10, &name);
+    assert!(shown.contains("Thread #2: 1 sessions"), "{shown}");
+    assert!(shown.ends_with(" age 0s idle 0s\n"), "{shown}");
 }
 
 #[test]
