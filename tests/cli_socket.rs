@@ -152,6 +152,16 @@ fn every_command_family_works_through_the_socket() {
     assert!(podfwd
         .ok("show hardware-interfaces tap0")
         .contains("net_pcap1"));
+    // brief: the header and one line per interface (tap2, tap0).
+    let brief = podfwd.ok("show hardware-interfaces brief");
+    assert_eq!(brief.lines().count(), 3, "{brief}");
+    assert!(
+        brief.lines().nth(2).is_some_and(|l| l.starts_with("tap0 ")),
+        "{brief}"
+    );
+    assert!(podfwd
+        .ok("show hardware-interfaces detail tap0")
+        .contains("Ethernet address"));
     assert!(podfwd.ok("show ip fib").contains("10.20.0.2/32"));
     assert!(podfwd.ok("show ip neighbors").contains("10.1.1.3"));
     let acl3 = podfwd.ok("show acl-plugin acl index 3");

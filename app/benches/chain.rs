@@ -61,6 +61,7 @@ impl Platform for BenchPlatform {
     fn hardware_interfaces(
         &self,
         _name: Option<&str>,
+        _detail: podfwd::cli::HardwareDetail,
         _plane: &ControlPlane,
     ) -> Result<String, String> {
         Ok(String::new())

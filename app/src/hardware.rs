@@ -95,27 +95,9 @@ fn unused_ports(known: &[PortInfo], interfaces: &[Interface]) -> Vec<String> {
         .collect()
 }
 
-/// How much `show hardware-interfaces` prints: VPP's `brief|verbose|detail` word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
-    /// The first line per interface.
-    Brief,
-    /// Everything podfwd has: addresses, link, port and podfwd's counters, the
-    /// driver's non-zero xstats.
-    Normal,
-    /// `verbose` or `detail`: for now the same as [`Verbosity::Normal`].
-    Detail,
-}
-
-impl Verbosity {
-    pub fn from_word(word: &str) -> Option<Verbosity> {
-        match word {
-            "brief" => Some(Verbosity::Brief),
-            "verbose" | "detail" => Some(Verbosity::Detail),
-            _ => None,
-        }
-    }
-}
+/// How much `show hardware-interfaces` prints (the CLI's `brief|verbose|detail` word):
+/// `Detail` prints what `Normal` does for now.
+pub use podfwd::cli::HardwareDetail as Verbosity;
 
 /// What `show hardware-interfaces` reads: the interface table and the workers' port counters.
 pub struct HardwareCommands {
@@ -161,15 +143,14 @@ impl HardwareCommands {
             .sum()
     }
 
-    /// `show hardware-interfaces [brief|verbose|detail] [NAME]`, where `request` is the
-    /// one word the command line gives: an interface's name (which wins, as in VPP) or
-    /// a verbosity word.
+    /// `show hardware-interfaces [brief|verbose|detail] [NAME]`: every interface, or
+    /// `only` (the executor has checked the name).
     pub fn show_hardware(
         &self,
-        request: Option<&str>,
+        only: Option<&str>,
+        verbosity: Verbosity,
         plane: &ControlPlane,
     ) -> Result<String, String> {
-        let (only, verbosity) = self.parse_request(request)?;
         let blocks: Vec<HardwareBlock> = self
             .interfaces
             .iter()
@@ -178,29 +159,6 @@ impl HardwareCommands {
             .map(|(position, interface)| self.block(position, interface, plane, verbosity))
             .collect();
         Ok(format_hardware(&blocks, verbosity))
-    }
-
-    /// The interface and the verbosity that `request` asks for.
-    fn parse_request<'a>(
-        &self,
-        request: Option<&'a str>,
-    ) -> Result<(Option<&'a str>, Verbosity), String> {
-        match request {
-            Some(word) if !self.interfaces.iter().any(|i| i.name == word) => {
-                match Verbosity::from_word(word) {
-                    Some(verbosity) => Ok((None, verbosity)),
-                    None => {
-                        let known: Vec<&str> =
-                            self.interfaces.iter().map(|i| i.name.as_str()).collect();
-                        Err(format!(
-                            "unknown interface '{word}' (known: {})",
-                            known.join(", ")
-                        ))
-                    }
-                }
-            }
-            only => Ok((only, Verbosity::Normal)),
-        }
     }
 
     fn block(
@@ -464,45 +422,6 @@ mod tests {
         assert_eq!(
             format_hardware(&[block(true, true)], Verbosity::Detail),
             format_hardware(&[block(true, true)], Verbosity::Normal)
-        );
-    }
-
-    #[test]
-    fn request_is_an_interface_or_a_verbosity_word() {
-        let commands = HardwareCommands {
-            interfaces: vec![
-                Interface {
-                    name: "tap0".into(),
-                    info: port_info(0, "net_tap0", [0; 6]),
-                },
-                // An interface named like a word is the interface, as in VPP.
-                Interface {
-                    name: "detail".into(),
-                    info: port_info(1, "net_tap1", [0; 6]),
-                },
-            ],
-            workers: Vec::new(),
-        };
-        assert_eq!(commands.parse_request(None), Ok((None, Verbosity::Normal)));
-        assert_eq!(
-            commands.parse_request(Some("tap0")),
-            Ok((Some("tap0"), Verbosity::Normal))
-        );
-        assert_eq!(
-            commands.parse_request(Some("brief")),
-            Ok((None, Verbosity::Brief))
-        );
-        assert_eq!(
-            commands.parse_request(Some("verbose")),
-            Ok((None, Verbosity::Detail))
-        );
-        assert_eq!(
-            commands.parse_request(Some("detail")),
-            Ok((Some("detail"), Verbosity::Normal))
-        );
-        assert_eq!(
-            commands.parse_request(Some("tap9")),
-            Err("unknown interface 'tap9' (known: tap0, detail)".into())
         );
     }
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
+use podfwd::cli::HardwareDetail;
 use podfwd::config::{ControlPlane, Snapshot};
 use podfwd::control::{Platform, WorkerMailbox};
 use podfwd::counters::WorkerCounters;
@@ -207,9 +208,10 @@ impl Platform for AppPlatform {
     fn hardware_interfaces(
         &self,
         name: Option<&str>,
+        detail: HardwareDetail,
         plane: &ControlPlane,
     ) -> Result<String, String> {
-        self.hardware.show_hardware(name, plane)
+        self.hardware.show_hardware(name, detail, plane)
     }
 
     fn threads(&self) -> String {

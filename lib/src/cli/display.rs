@@ -7,7 +7,7 @@ use std::fmt::{self, Display, Formatter};
 use crate::acl::AclRule;
 use crate::nat44::TwiceNat;
 
-use super::{Command, RoutePath};
+use super::{Command, HardwareDetail, RoutePath};
 
 fn opt<T: Display>(f: &mut Formatter<'_>, value: &Option<T>) -> fmt::Result {
     match value {
@@ -79,8 +79,13 @@ impl Display for Command {
                 opt(f, name)
             }
             C::ShowInterfaceAddress => f.write_str("show interface address"),
-            C::ShowHardwareInterfaces { name } => {
+            C::ShowHardwareInterfaces { detail, name } => {
                 f.write_str("show hardware-interfaces")?;
+                match detail {
+                    HardwareDetail::Brief => f.write_str(" brief")?,
+                    HardwareDetail::Normal => {}
+                    HardwareDetail::Detail => f.write_str(" detail")?,
+                }
                 opt(f, name)
             }
             C::SetInterfaceState { interface, up } => write!(

@@ -14,6 +14,18 @@ mod table;
 use std::net::Ipv4Addr;
 
 pub use cursor::{tokenize, Cursor, Token};
+
+/// How much `show hardware-interfaces` prints: VPP's `brief|verbose|detail` word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HardwareDetail {
+    /// The first line per interface (`brief`).
+    Brief,
+    /// No word.
+    #[default]
+    Normal,
+    /// `verbose` or `detail`.
+    Detail,
+}
 pub use table::{CommandSpec, COMMANDS};
 
 use crate::acl::{AclRule, Direction, TimeoutKind};
@@ -46,8 +58,9 @@ pub enum Command {
     },
     /// `show interface address`
     ShowInterfaceAddress,
-    /// `show hardware-interfaces [NAME]`
+    /// `show hardware-interfaces [brief|verbose|detail] [NAME]`
     ShowHardwareInterfaces {
+        detail: HardwareDetail,
         name: Option<String>,
     },
     /// `set interface state NAME up|down`

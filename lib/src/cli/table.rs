@@ -5,7 +5,7 @@ use crate::node::InputKind;
 use crate::types::Ipv4Prefix;
 
 use super::cursor::{parse_ipv4, Cursor};
-use super::{acl, nat44, Command, RoutePath};
+use super::{acl, nat44, Command, HardwareDetail, RoutePath};
 
 /// One command: the words that name it, how to use it, and its parser. The parser sees
 /// only the arguments; the caller checks that it consumed all of them.
@@ -42,10 +42,18 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["show", "hardware-interfaces"],
-        usage: "show hardware-interfaces [NAME]",
+        usage: "show hardware-interfaces [brief|verbose|detail] [NAME]",
         help: "Driver, queues, MAC, link and DPDK extended stats",
         parse: |c| {
+            let detail = if c.keyword("brief") {
+                HardwareDetail::Brief
+            } else if c.keyword("verbose") || c.keyword("detail") {
+                HardwareDetail::Detail
+            } else {
+                HardwareDetail::Normal
+            };
             Ok(Command::ShowHardwareInterfaces {
+                detail,
                 name: optional_word(c),
             })
         },

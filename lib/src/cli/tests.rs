@@ -78,9 +78,32 @@ fn command_words_abbreviate_to_unique_prefixes() {
     assert_eq!(
         ok("sh hardware tap0"),
         Command::ShowHardwareInterfaces {
+            detail: HardwareDetail::Normal,
             name: Some("tap0".into())
         }
     );
+    for (line, detail, name) in [
+        ("sh hardware brief", HardwareDetail::Brief, None),
+        (
+            "show hardware-interfaces verbose tap0",
+            HardwareDetail::Detail,
+            Some("tap0"),
+        ),
+        (
+            "show hardware-interfaces detail",
+            HardwareDetail::Detail,
+            None,
+        ),
+    ] {
+        assert_eq!(
+            ok(line),
+            Command::ShowHardwareInterfaces {
+                detail,
+                name: name.map(str::to_owned)
+            },
+            "{line}"
+        );
+    }
     assert_eq!(ok("sh ip fib"), Command::ShowIpFib { prefix: None });
     assert_eq!(ok("sh ip n"), Command::ShowIpNeighbors);
     assert_eq!(ok("sh ip arp"), Command::ShowIpNeighbors);

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::acl::{AclAction, AclConfig, AclRule, AclTable};
-use crate::cli::{self, Command, RoutePath};
+use crate::cli::{self, Command, HardwareDetail, RoutePath};
 use crate::config::{
     format_fib, format_interface_addresses, format_neighbors, ControlPlane, RouteTarget, Snapshot,
 };
@@ -101,10 +101,12 @@ pub struct WorkerLink {
 /// What the executor needs from the program around it: the DPDK side in the app, a
 /// stand-in in tests.
 pub trait Platform {
-    /// `show hardware-interfaces [NAME]`: driver, queues, MAC, link, xstats.
+    /// `show hardware-interfaces [brief|verbose|detail] [NAME]`: driver, queues, MAC,
+    /// link, xstats.
     fn hardware_interfaces(
         &self,
         name: Option<&str>,
+        detail: HardwareDetail,
         plane: &ControlPlane,
     ) -> Result<String, String>;
     /// `show threads`.
@@ -504,12 +506,12 @@ impl Control {
             Command::ShowInterfaceAddress => {
                 Ok(format_interface_addresses(self.plane.interfaces()))
             }
-            Command::ShowHardwareInterfaces { name } => {
+            Command::ShowHardwareInterfaces { detail, name } => {
                 if let Some(n) = &name {
                     self.index(n)?;
                 }
                 self.platform
-                    .hardware_interfaces(name.as_deref(), &self.plane)
+                    .hardware_interfaces(name.as_deref(), detail, &self.plane)
             }
             Command::SetInterfaceState { interface, up } => {
                 self.plane.set_state(&interface, up)?;

@@ -15,6 +15,7 @@ impl Platform for TestPlatform {
     fn hardware_interfaces(
         &self,
         _name: Option<&str>,
+        _detail: crate::cli::HardwareDetail,
         _plane: &ControlPlane,
     ) -> Result<String, String> {
         Ok("no hardware in tests\n".into())
