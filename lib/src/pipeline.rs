@@ -1045,6 +1045,61 @@ Packet 1
         }
     }
 
+    /// UDP to our address, where nothing listens, is answered with a port unreachable
+    /// from that address, quoting the datagram (VPP's udp-local without a registered
+    /// port); TCP there is dropped (no host stack, and no RST either).
+    #[test]
+    fn udp_to_our_address_is_answered_with_port_unreachable() {
+        // 10.1.1.3:5353 -> tap2's 10.1.1.1:53, "query"; checksums by hand-set fields.
+        let ip_udp: Vec<u8> = {
+            let mut p = vec![
+                0x45, 0x00, 0x00, 0x21, 0x00, 0x07, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00,
+            ];
+            p.extend_from_slice(&CLIENT_IP.octets());
+            p.extend_from_slice(&TAP2_IP.octets());
+            p.extend_from_slice(&[0x14, 0xe9, 0x00, 0x35, 0x00, 0x0d, 0x00, 0x00]);
+            p.extend_from_slice(b"query");
+            let mut ip = Ipv4Packet::new_unchecked(&mut p[..]);
+            ip.fill_checksum();
+            p
+        };
+        let mut frame = Vec::new();
+        frame.extend_from_slice(&TAP2_MAC.0);
+        frame.extend_from_slice(&CLIENT_POD_MAC.0);
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(&ip_udp);
+        let mut worker = Worker::new(ticks);
+        let (verdicts, out) = run(&mut worker, TAP2, std::slice::from_ref(&frame));
+        assert_eq!(verdicts, [Verdict::Tx(TAP2)]);
+        assert_eq!(out[0][..6], CLIENT_POD_MAC.0);
+        let ip = Ipv4Packet::new_verified(&out[0][14..]).unwrap();
+        assert_eq!((ip.src(), ip.dst()), (TAP2_IP, CLIENT_IP));
+        let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
+        assert_eq!(
+            (icmp.msg_type(), icmp.code()),
+            (MessageType::DestinationUnreachable, 3)
+        );
+        assert!(icmp.verify_checksum());
+        assert_eq!(icmp.data(), &ip_udp[..]);
+        let totals = worker.counters().totals();
+        let sent = DropReason::of(crate::stages::icmp_error::IcmpErrorError::UdpNoListener);
+        assert_eq!(totals.reason(sent), 1);
+        assert_eq!(
+            drop_reason_text(sent),
+            "ip4 udp no listener, port unreachable sent"
+        );
+
+        // TCP to the same address: dropped, counted as ip4-local's no listener.
+        let mut tcp = frame.clone();
+        tcp[14 + 9] = 6;
+        let mut ip = Ipv4Packet::new_unchecked(&mut tcp[14..]);
+        ip.fill_checksum();
+        let (verdicts, _) = run(&mut worker, TAP2, &[tcp]);
+        assert_eq!(verdicts, [Verdict::Drop]);
+        let no_listener = DropReason::of(crate::stages::ip4_local::Ip4LocalError::NoListener);
+        assert_eq!(worker.counters().totals().reason(no_listener), 1);
+    }
+
     #[test]
     fn ttl_one_is_answered_with_time_exceeded() {
         let mut worker = Worker::new(ticks);

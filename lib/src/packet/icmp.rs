@@ -81,6 +81,7 @@ impl fmt::Display for MessageType {
 pub mod unreachable_code {
     pub const NET: u8 = 0;
     pub const HOST: u8 = 1;
+    pub const PORT: u8 = 3;
     pub const FRAGMENTATION_NEEDED: u8 = 4;
 }
 

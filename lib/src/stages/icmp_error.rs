@@ -30,6 +30,8 @@ pub enum IcmpErrorKind {
     NetUnreachable,
     /// Larger than the next hop's MTU with DF set (RFC 1191).
     FragmentationNeeded { mtu: u16 },
+    /// UDP to one of our addresses, where nothing listens (RFC 1122 §4.1.3.1).
+    PortUnreachable,
 }
 
 impl IcmpErrorKind {
@@ -48,6 +50,11 @@ impl IcmpErrorKind {
                 icmp::unreachable_code::FRAGMENTATION_NEEDED,
                 mtu,
             ),
+            IcmpErrorKind::PortUnreachable => (
+                MessageType::DestinationUnreachable,
+                icmp::unreachable_code::PORT,
+                0,
+            ),
         }
     }
 
@@ -57,6 +64,7 @@ impl IcmpErrorKind {
             IcmpErrorKind::TimeExceeded => IcmpErrorError::TtlExpired,
             IcmpErrorKind::NetUnreachable => IcmpErrorError::NoRoute,
             IcmpErrorKind::FragmentationNeeded { .. } => IcmpErrorError::MtuExceeded,
+            IcmpErrorKind::PortUnreachable => IcmpErrorError::UdpNoListener,
         }
     }
 }
@@ -71,6 +79,9 @@ impl fmt::Display for IcmpErrorKind {
                     f,
                     "destination unreachable (fragmentation needed, mtu {mtu})"
                 )
+            }
+            IcmpErrorKind::PortUnreachable => {
+                f.write_str("destination unreachable (port unreachable)")
             }
         }
     }
@@ -87,6 +98,7 @@ node_errors! {
         NotSent => "ICMP error not sent (about an ICMP error, fragment or non-unicast)",
         NoSourceAddress => "ICMP error not sent: no interface address",
         NoRoom => "ICMP error does not fit the buffer",
+        UdpNoListener => "ip4 udp no listener, port unreachable sent",
     }
 }
 
@@ -222,10 +234,14 @@ impl IcmpError {
         if subnet_broadcast || !may_answer(&original) {
             return Outcome::Dropped(IcmpErrorError::NotSent);
         }
-        let source = cx
-            .snapshot
-            .interface(meta.rx_if)
-            .and_then(|itf| source_address_for(itf, offender))
+        // A port unreachable comes from the address the datagram was sent to, ours.
+        let own = (kind == IcmpErrorKind::PortUnreachable).then(|| original.dst());
+        let source = own
+            .or_else(|| {
+                cx.snapshot
+                    .interface(meta.rx_if)
+                    .and_then(|itf| source_address_for(itf, offender))
+            })
             .or_else(|| {
                 cx.snapshot
                     .interfaces

@@ -4,6 +4,7 @@
 //! reply built in place (then routed like any packet), and anything else is dropped as
 //! `no listener`.
 
+use super::icmp_error::IcmpErrorKind;
 use super::{drop, Context};
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition};
@@ -44,7 +45,8 @@ impl fmt::Display for Trace {
     }
 }
 
-/// Answers echo requests to our addresses; drops every other packet for us.
+/// Answers echo requests to our addresses, and UDP (no port listens) with a port
+/// unreachable; drops every other packet for us.
 pub fn process<B: PacketBuf, const TRACE: bool>(
     burst: &mut Burst,
     pkts: &mut [B],
@@ -67,6 +69,12 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
                 }
                 burst.set_disposition(i, Disposition::Continue);
             }
+            // Nothing listens on UDP here: answered as VPP's udp-local does when no
+            // port is registered, with an ICMP port unreachable (ip4-icmp-error
+            // decides whether it may be sent, and counts it).
+            Err(Ip4LocalError::NoListener) if is_udp(pkt.data().get(l3..)) => {
+                burst.set_disposition(i, Disposition::ToIcmpError(IcmpErrorKind::PortUnreachable));
+            }
             Err(e) => drop(burst, i, e),
         }
         if TRACE {
@@ -84,6 +92,12 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
 }
 
 /// Turns an echo request into its reply: addresses swapped, type 0, checksums patched.
+/// Whether `l3` is a UDP datagram (or its first fragment).
+fn is_udp(l3: Option<&[u8]>) -> bool {
+    l3.and_then(|bytes| Ipv4Packet::new_checked(bytes).ok())
+        .is_some_and(|ip| ip.protocol() == Protocol::Udp && !ip.is_non_first_fragment())
+}
+
 fn echo_reply(l3: &mut [u8]) -> Result<(), Ip4LocalError> {
     let mut ip = Ipv4Packet::new_checked(l3).map_err(|_| Ip4LocalError::Truncated)?;
     if ip.protocol() != Protocol::Icmp || ip.more_fragments() || ip.is_non_first_fragment() {
