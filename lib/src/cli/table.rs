@@ -194,6 +194,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ShowErrors),
     },
     CommandSpec {
+        path: &["show", "node", "counters"],
+        usage: "show node counters",
+        help: "Same as show errors (newer VPP's name for it)",
+        parse: |_| Ok(Command::ShowErrors),
+    },
+    CommandSpec {
         path: &["show", "runtime"],
         usage: "show runtime",
         help: "Per stage: calls, vectors, vectors/call, cycles/packet",

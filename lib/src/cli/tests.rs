@@ -108,6 +108,7 @@ fn command_words_abbreviate_to_unique_prefixes() {
     assert_eq!(ok("sh ip n"), Command::ShowIpNeighbors);
     assert_eq!(ok("sh ip arp"), Command::ShowIpNeighbors);
     assert_eq!(ok("sh err"), Command::ShowErrors);
+    assert_eq!(ok("show node counters"), Command::ShowErrors);
     assert_eq!(ok("sh run"), Command::ShowRuntime);
     assert_eq!(ok("cl tr"), Command::ClearTrace);
     assert_eq!(ok("q"), Command::Quit);
