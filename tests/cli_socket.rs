@@ -173,6 +173,7 @@ fn every_command_family_works_through_the_socket() {
     assert!(podfwd
         .ok("show acl-plugin sessions")
         .contains("Sessions total: 0"));
+    assert_eq!(podfwd.ok("clear acl-plugin sessions"), "");
     assert!(podfwd.ok("show nat44 interfaces").contains("tap0 in out"));
     assert!(podfwd
         .ok("show nat44 static mappings")

@@ -363,6 +363,10 @@ impl<P: PrefetchHint> Worker<P> {
                 now_ns,
                 &name_of,
             )),
+            WorkerQuestion::ClearAclSessions => {
+                self.acl.clear_sessions(now_ns);
+                Ok(String::new())
+            }
             WorkerQuestion::AclHits { only } => Ok(self
                 .acl
                 .counters()

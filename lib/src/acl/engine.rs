@@ -553,6 +553,14 @@ impl AclWorker {
         self.sessions.len()
     }
 
+    /// `clear acl-plugin sessions`: deletes every session now, between bursts, as VPP
+    /// clears them under its worker barrier (a walk of the table: some milliseconds at
+    /// hundreds of thousands). Deleted, not marked: their slots' generations move, so
+    /// ip4-flow-cache's entries naming them go stale too. Returns how many.
+    pub fn clear_sessions(&mut self, now_ns: u64) -> usize {
+        self.sessions.clear_all(now_ns)
+    }
+
     pub fn session_limit(&self) -> usize {
         self.sessions.max()
     }

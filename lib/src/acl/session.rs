@@ -616,6 +616,18 @@ impl SessionTable {
         self.live
     }
 
+    /// Deletes every live session; returns how many.
+    pub(crate) fn clear_all(&mut self, now_ns: u64) -> usize {
+        let before = self.live;
+        for index in 0..self.slots.len() {
+            if self.slots.get(index).is_some_and(|s| s.in_use) {
+                self.delete(index as u32, now_ns);
+            }
+        }
+        self.list_sweep = None;
+        before - self.live
+    }
+
     /// Entries indexed, in the buckets and given up: two per live session.
     #[cfg(test)]
     pub(crate) fn index_len(&self) -> usize {

@@ -193,6 +193,7 @@ impl Display for Command {
                 opt(f, interface)
             }
             C::ShowAclSessions => f.write_str("show acl-plugin sessions"),
+            C::ClearAclSessions => f.write_str("clear acl-plugin sessions"),
             C::ShowAclTables => f.write_str("show acl-plugin tables"),
             C::SetAclSessionTimeout { timeouts, secs } => match timeouts {
                 [kind] => write!(f, "set acl-plugin session timeout {kind} {secs}"),

@@ -173,6 +173,8 @@ pub enum Command {
     },
     /// `show acl-plugin sessions`
     ShowAclSessions,
+    /// `clear acl-plugin sessions`: every worker's reflective sessions.
+    ClearAclSessions,
     /// `show acl-plugin tables`: how each interface's rules are looked up.
     ShowAclTables,
     /// `set acl-plugin session timeout tcp-transient|tcp-established|udp|other N`, or

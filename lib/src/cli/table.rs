@@ -322,6 +322,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ShowAclSessions),
     },
     CommandSpec {
+        path: &["clear", "acl-plugin", "sessions"],
+        usage: "clear acl-plugin sessions",
+        help: "Delete every reflective ACL session (their flows' next packets meet the rules)",
+        parse: |_| Ok(Command::ClearAclSessions),
+    },
+    CommandSpec {
         path: &["show", "acl-plugin", "tables"],
         usage: "show acl-plugin tables",
         help: "How each interface's ACL rules are looked up: scheme, rules, memory",

@@ -898,6 +898,7 @@ fn acl_show_and_session_settings() {
         }
     );
     assert_eq!(ok("show acl-plugin sessions"), Command::ShowAclSessions);
+    assert_eq!(ok("clear acl-plugin sessions"), Command::ClearAclSessions);
     assert_eq!(ok("show acl-plugin tables"), Command::ShowAclTables);
     assert_eq!(
         ok("set acl-plugin session timeout tcp-established 86400"),

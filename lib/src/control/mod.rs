@@ -48,6 +48,7 @@ pub enum WorkerQuestion {
     ClearRuntime,
     ClearInterfaces,
     AclSessions,
+    ClearAclSessions,
     /// The ACL hit counters, of one ACL index or all.
     AclHits {
         only: Option<u32>,
@@ -75,6 +76,7 @@ impl WorkerQuestion {
             | WorkerQuestion::ClearErrors
             | WorkerQuestion::ClearRuntime
             | WorkerQuestion::ClearInterfaces
+            | WorkerQuestion::ClearAclSessions
             | WorkerQuestion::NatDeleteSession { .. } => true,
             WorkerQuestion::ShowTrace { .. }
             | WorkerQuestion::AclSessions
@@ -640,6 +642,7 @@ impl Control {
                 Ok(self.acl.show_interfaces(only, &self.name_of()))
             }
             Command::ShowAclSessions => self.ask_all(WorkerQuestion::AclSessions),
+            Command::ClearAclSessions => self.ask_all(WorkerQuestion::ClearAclSessions),
             Command::ShowAclTables => Ok(self.acl_config.show_tables(&self.name_of())),
             Command::SetAclSessionTimeout { timeouts, secs } => {
                 self.acl.set_session_timeouts(timeouts, u64::from(secs))?;

@@ -2133,6 +2133,37 @@ fn known_flow(
     }
 }
 
+/// `clear acl-plugin sessions` deletes a worker's sessions at once, and ip4-flow-cache
+/// forwards nothing more on them, even in the second its entry was freshened in: the
+/// flow's next packet takes the stages, as it does without the cache.
+#[test]
+fn clear_acl_sessions_deletes_them_and_the_cache_lets_go() {
+    let (control, pods, host) = bench_node();
+    let KnownFlow {
+        snapshot,
+        mut cached,
+        mut plain,
+        ack,
+        ..
+    } = known_flow(&control, (pods, host), &tcp_flow(6, 43_000), 5);
+    assert!(plain.acl().session_count() > 0);
+    for worker in [&mut cached, &mut plain] {
+        assert_eq!(
+            worker.answer(WorkerQuestion::ClearAclSessions, &snapshot, NOW),
+            Ok(String::new())
+        );
+        assert_eq!(worker.acl().session_count(), 0);
+    }
+    let hits = cached.flow_cache().stats().hits;
+    through_both([&mut cached, &mut plain], &snapshot, pods, &[ack], NOW);
+    assert_eq!(
+        cached.flow_cache().stats().hits,
+        hits,
+        "forwarded from the cache on a cleared session"
+    );
+    assert_same_sessions([&mut cached, &mut plain], &snapshot, NOW);
+}
+
 thread_local! {
     static PREFETCHES: Cell<u64> = const { Cell::new(0) };
 }
