@@ -74,9 +74,9 @@ impl Display for Command {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         use Command as C;
         match self {
-            C::ShowInterface { name } => {
+            C::ShowInterface { names } => {
                 f.write_str("show interface")?;
-                opt(f, name)
+                names.iter().try_for_each(|name| write!(f, " {name}"))
             }
             C::ShowInterfaceAddress => f.write_str("show interface address"),
             C::ShowHardwareInterfaces { detail, name } => {
@@ -129,7 +129,10 @@ impl Display for Command {
                 write!(f, " {interface} {ip} {mac}")?;
                 flag(f, *is_static, "static")
             }
-            C::ShowIpNeighbors => f.write_str("show ip neighbors"),
+            C::ShowIpNeighbors { interface } => {
+                f.write_str("show ip neighbors")?;
+                opt(f, interface)
+            }
             C::TraceAdd { input, count } => {
                 write!(f, "trace add {} {count}", input.node_name())
             }

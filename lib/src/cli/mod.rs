@@ -52,9 +52,9 @@ pub enum RoutePath {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     // Interfaces.
-    /// `show interface [NAME]`
+    /// `show interface [NAME ...]` (every interface when none is named)
     ShowInterface {
-        name: Option<String>,
+        names: Vec<String>,
     },
     /// `show interface address`
     ShowInterfaceAddress,
@@ -109,7 +109,10 @@ pub enum Command {
         del: bool,
     },
     /// `show ip neighbors`, alias `show ip arp`
-    ShowIpNeighbors,
+    /// `show ip neighbors [NAME]`
+    ShowIpNeighbors {
+        interface: Option<String>,
+    },
 
     // Tracing and counters.
     /// `trace add NODE N`, NODE an input node (`virtio-input`, `vhost-user-input`, ...)
@@ -269,7 +272,7 @@ impl Command {
                 | C::ShowInterfaceAddress
                 | C::ShowHardwareInterfaces { .. }
                 | C::ShowIpFib { .. }
-                | C::ShowIpNeighbors
+                | C::ShowIpNeighbors { .. }
                 | C::ShowTrace { .. }
                 | C::ShowErrors
                 | C::ShowRuntime

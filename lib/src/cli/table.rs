@@ -26,12 +26,14 @@ pub const MAX_TRACE_COUNT: u32 = 100_000;
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["show", "interface"],
-        usage: "show interface [NAME]",
+        usage: "show interface [NAME ...]",
         help: "Interfaces: index, state, MTU and counters",
         parse: |c| {
-            Ok(Command::ShowInterface {
-                name: optional_word(c),
-            })
+            let mut names = Vec::new();
+            while let Some(name) = optional_word(c) {
+                names.push(name);
+            }
+            Ok(Command::ShowInterface { names })
         },
     },
     CommandSpec {
@@ -152,15 +154,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["show", "ip", "neighbors"],
-        usage: "show ip neighbors",
-        help: "IPv4 neighbours (ARP table)",
-        parse: |_| Ok(Command::ShowIpNeighbors),
+        usage: "show ip neighbors [NAME]",
+        help: "IPv4 neighbours (ARP table), of one interface or all",
+        parse: |c| {
+            Ok(Command::ShowIpNeighbors {
+                interface: optional_word(c),
+            })
+        },
     },
     CommandSpec {
         path: &["show", "ip", "arp"],
-        usage: "show ip arp",
+        usage: "show ip arp [NAME]",
         help: "Same as show ip neighbors",
-        parse: |_| Ok(Command::ShowIpNeighbors),
+        parse: |c| {
+            Ok(Command::ShowIpNeighbors {
+                interface: optional_word(c),
+            })
+        },
     },
     CommandSpec {
         path: &["trace", "add"],

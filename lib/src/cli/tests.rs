@@ -66,11 +66,17 @@ fn blank_lines_and_comments_are_no_command() {
 
 #[test]
 fn command_words_abbreviate_to_unique_prefixes() {
-    assert_eq!(ok("sh int"), Command::ShowInterface { name: None });
+    assert_eq!(ok("sh int"), Command::ShowInterface { names: vec![] });
     assert_eq!(
         ok("sh int tap0"),
         Command::ShowInterface {
-            name: Some("tap0".into())
+            names: vec!["tap0".into()]
+        }
+    );
+    assert_eq!(
+        ok("show interface tap0 tap2"),
+        Command::ShowInterface {
+            names: vec!["tap0".into(), "tap2".into()]
         }
     );
     assert_eq!(ok("sh int addr"), Command::ShowInterfaceAddress);
@@ -105,8 +111,15 @@ fn command_words_abbreviate_to_unique_prefixes() {
         );
     }
     assert_eq!(ok("sh ip fib"), Command::ShowIpFib { prefix: None });
-    assert_eq!(ok("sh ip n"), Command::ShowIpNeighbors);
-    assert_eq!(ok("sh ip arp"), Command::ShowIpNeighbors);
+    let all = Command::ShowIpNeighbors { interface: None };
+    assert_eq!(ok("sh ip n"), all);
+    assert_eq!(ok("sh ip arp"), all);
+    assert_eq!(
+        ok("show ip neighbors tap2"),
+        Command::ShowIpNeighbors {
+            interface: Some("tap2".into())
+        }
+    );
     assert_eq!(ok("sh err"), Command::ShowErrors);
     assert_eq!(ok("show node counters"), Command::ShowErrors);
     assert_eq!(ok("sh run"), Command::ShowRuntime);
@@ -129,7 +142,7 @@ fn ambiguous_words_list_the_candidates() {
 fn unknown_words_quote_the_rest_of_the_line() {
     assert_eq!(err("foo"), "unknown input 'foo'");
     assert_eq!(err("show foo bar"), "unknown input 'foo bar'");
-    assert_eq!(err("show interface tap0 extra"), "unknown input 'extra'");
+    assert_eq!(err("show ip neighbors tap0 extra"), "unknown input 'extra'");
     assert_eq!(err("show errors now"), "unknown input 'now'");
     assert_eq!(err("Show interface"), "unknown input 'Show interface'");
 }
@@ -669,7 +682,7 @@ fn help_lists_every_command_and_usage_shows_the_matching_ones() {
     let show_interface = usage(&["sh", "int"]).unwrap();
     assert_eq!(
         show_interface,
-        "usage: show interface [NAME]\n  Interfaces: index, state, MTU and counters\n\
+        "usage: show interface [NAME ...]\n  Interfaces: index, state, MTU and counters\n\
          usage: show interface address\n  Interface addresses\n"
     );
     assert_eq!(

@@ -94,14 +94,18 @@ pub fn format_fib(snapshot: &Snapshot, filter: Option<Ipv4Prefix>) -> String {
 }
 
 /// `show ip neighbors`: `Time IP4 Flags Ethernet Interface`, flags `S` static, `D` dynamic.
-pub fn format_neighbors(control: &ControlPlane) -> String {
+/// `show ip neighbors [NAME]`: every neighbour, or those of interface `only`.
+pub fn format_neighbors(control: &ControlPlane, only: Option<IfIndex>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:^12}{:^16}{:^6}{:^20}Interface",
         "Time", "IP4", "Flags", "Ethernet"
     );
-    for neighbor in control.neighbors() {
+    for neighbor in control
+        .neighbors()
+        .filter(|n| only.is_none_or(|i| n.if_index == i))
+    {
         let flags = if neighbor.is_static { "S" } else { "D" };
         let _ = writeln!(
             out,

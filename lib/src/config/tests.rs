@@ -747,7 +747,7 @@ fn show_ip_neighbors_flags_static_and_dynamic() {
     let mut cp = three_interfaces();
     cp.add_neighbor("tap2", ip("10.1.1.3"), mac("00:00:00:00:00:02"), true)
         .unwrap();
-    let shown = format_neighbors(&cp);
+    let shown = format_neighbors(&cp, None);
     let lines: Vec<&str> = shown.lines().collect();
     assert_eq!(lines.len(), 3, "{shown}");
     assert_eq!(
@@ -764,6 +764,11 @@ fn show_ip_neighbors_flags_static_and_dynamic() {
         "    10.1.1.3      S    00:00:00:00:00:02  tap2"
     );
     assert!(lines[1][..12].trim().parse::<f64>().is_ok(), "{shown}");
+    // One interface's: the header and tap2's neighbour alone.
+    let tap2 = format_neighbors(&cp, Some(IfIndex(3)));
+    let lines: Vec<&str> = tap2.lines().collect();
+    assert_eq!(lines.len(), 2, "{tap2}");
+    assert!(lines[1].ends_with(" tap2"), "{tap2}");
 }
 
 #[test]

@@ -489,19 +489,22 @@ impl Control {
             Command::ShowThreads => Ok(self.platform.threads()),
 
             // Interfaces.
-            Command::ShowInterface { name } => {
+            Command::ShowInterface { names } => {
                 let totals = self.totals();
-                let interfaces: Vec<_> = match &name {
-                    Some(n) => {
-                        let i = self.index(n)?;
-                        self.plane
-                            .interfaces()
-                            .iter()
-                            .filter(|c| c.index == i)
-                            .cloned()
-                            .collect()
-                    }
-                    None => self.plane.interfaces().to_vec(),
+                // In the order named, as VPP lists them; every name must exist.
+                let interfaces: Vec<_> = match names.is_empty() {
+                    true => self.plane.interfaces().to_vec(),
+                    false => names
+                        .iter()
+                        .map(|n| {
+                            let i = self.index(n)?;
+                            let found = self.plane.interfaces().iter().find(|c| c.index == i);
+                            Ok(found.cloned())
+                        })
+                        .collect::<Result<Vec<_>, String>>()?
+                        .into_iter()
+                        .flatten()
+                        .collect(),
                 };
                 Ok(totals.format_interfaces(&interfaces))
             }
@@ -573,7 +576,10 @@ impl Control {
                 *changed = Changed::Plane;
                 none
             }
-            Command::ShowIpNeighbors => Ok(format_neighbors(&self.plane)),
+            Command::ShowIpNeighbors { interface } => {
+                let only = interface.as_deref().map(|n| self.index(n)).transpose()?;
+                Ok(format_neighbors(&self.plane, only))
+            }
 
             // Trace and counters.
             Command::TraceAdd { input, count } => {

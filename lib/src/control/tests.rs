@@ -715,6 +715,24 @@ fn show_commands_answer_from_config() {
         .execute_line("show interface")
         .unwrap()
         .contains("tap2"));
+    // Several interfaces, in the order named (VPP's habit); an unknown one is refused.
+    let two = control.execute_line("show interface tap0 tap2").unwrap();
+    let names: Vec<&str> = two
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["tap0", "tap2"], "{two}");
+    assert!(control
+        .execute_line("show interface tap0 tap9")
+        .unwrap_err()
+        .starts_with("unknown interface 'tap9'"));
+    // The seed's one neighbour is the pod's, on tap2.
+    let on_tap2 = control.execute_line("show ip neighbors tap2").unwrap();
+    assert!(on_tap2.contains(" 10.1.1.3 "), "{on_tap2}");
+    let on_tap0 = control.execute_line("show ip neighbors tap0").unwrap();
+    assert_eq!(on_tap0.lines().count(), 1, "{on_tap0}");
     assert!(control
         .execute_line("show version")
         .unwrap()
