@@ -15,6 +15,8 @@ pub enum NodeId {
     Ip4FlowCache,
     EthernetInput,
     Arp,
+    /// VPP's `ip4-arp`: a packet whose next hop's MAC is unknown becomes an ARP request.
+    Ip4Arp,
     Ip4Input,
     AclIn,
     Nat44Classify,
@@ -34,12 +36,13 @@ pub enum NodeId {
 }
 
 impl NodeId {
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
     pub const ALL: [NodeId; NodeId::COUNT] = [
         NodeId::Input,
         NodeId::Ip4FlowCache,
         NodeId::EthernetInput,
         NodeId::Arp,
+        NodeId::Ip4Arp,
         NodeId::Ip4Input,
         NodeId::AclIn,
         NodeId::Nat44Classify,
@@ -64,6 +67,7 @@ impl NodeId {
             NodeId::Ip4FlowCache => "ip4-flow-cache",
             NodeId::EthernetInput => "ethernet-input",
             NodeId::Arp => "arp-input",
+            NodeId::Ip4Arp => "ip4-arp",
             NodeId::Ip4Input => "ip4-input",
             NodeId::AclIn => "acl-plugin-in-ip4-fa",
             NodeId::Nat44Classify => "nat44-classify",

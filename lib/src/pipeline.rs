@@ -4,7 +4,7 @@
 //! ethernet-input -> ip4-input -> [acl-in] -> [nat44] -> ip4-lookup -> ip4-rewrite
 //!   side exits: ip4-local (echo reply), ip4-icmp-error; the packets they generate run
 //!   ip4-lookup -> ip4-rewrite once more
-//! -> [acl-out] -> [nat44-in2out-output] -> arp-input (ARP frames, unresolved next hops)
+//! -> [acl-out] -> [nat44-in2out-output] -> arp-input (ARP frames) | ip4-arp (unresolved next hops)
 //! -> <interface>-output
 //! ```
 //!
@@ -583,7 +583,7 @@ impl<P: PrefetchHint> Worker<P> {
             &mut |b, cx| arp.process_input::<B, TRACE>(b, pkts, cx),
         );
         stage(
-            NodeId::Arp,
+            NodeId::Ip4Arp,
             DispositionKind::ToResolve,
             burst,
             &mut cx,
@@ -949,7 +949,35 @@ Packet 1
         assert_eq!(out[0][14 + 24..14 + 28], [10, 1, 1, 77]);
         let totals = worker.counters().totals();
         let errors = totals.format_errors(drop_reason_text);
-        assert!(errors.contains("arp: unresolved"), "{errors}");
+        let rows: Vec<Vec<&str>> = errors
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [["1", "ip4-arp", "ARP", "requests", "sent"].as_slice()],
+            "{errors}"
+        );
+        assert_eq!(totals.interface(TAP2).drops, 1);
+        assert_eq!(totals.runtime[NodeId::Ip4Arp.index()].vectors, 1);
+
+        // Traced: ip4-arp says what it asked, then the request leaves by tap2.
+        let mut worker = Worker::new(ticks);
+        worker.trace_mut().add("virtio-input", 1).unwrap();
+        let syn = spec_frames::tcp_frame(&TcpFrameSpec {
+            dst: Ipv4Addr::new(10, 1, 1, 77),
+            ..spec_frames::syn_spec()
+        });
+        run(&mut worker, TAP2, &[syn]);
+        let text = worker.trace().format(1);
+        assert!(
+            text.contains(
+                ": ip4-arp\n  request 10.1.1.1 (02:fe:16:3f:5f:0f) -> 10.1.1.77: ARP requests sent\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(": tap2-output\n"), "{text}");
     }
 
     #[test]
@@ -1339,7 +1367,7 @@ Packet 1
         let totals = worker.counters().totals();
         // The mutants reach every stage, not only the first checks.
         for node in [
-            NodeId::Arp,
+            NodeId::Ip4Arp,
             NodeId::Ip4Local,
             NodeId::IcmpError,
             NodeId::Ip4Rewrite,

@@ -5,10 +5,11 @@
 //!   [`LearnEvent`] (a fixed-capacity array), the app drains the queue after each burst and
 //!   the control plane applies it (`ControlPlane::learn_neighbor`, which never overwrites a
 //!   static neighbour). A sender outside the interface's subnets is not learnt.
-//! - A packet whose next hop's MAC is unknown (a glean adjacency) is itself rewritten into
-//!   an ARP request for that next hop and sent; the original is counted as
-//!   `arp: unresolved`. Requests are rate-limited per worker and next hop; a packet that
-//!   finds the limit reached is dropped under the same reason.
+//! - ip4-arp: a packet whose next hop's MAC is unknown (a glean adjacency) is itself
+//!   rewritten into an ARP request for that next hop and sent (no buffer is allocated on
+//!   the fast path); the original is counted as VPP's ip4-arp counts it, a drop under
+//!   `ARP requests sent`. Requests are rate-limited per worker and next hop; a packet
+//!   that finds the limit reached is dropped as `ARP requests throttled`.
 
 use super::{drop, source_address_for, Context};
 use crate::buffer::PacketBuf;
@@ -34,13 +35,45 @@ node_errors! {
         RepliesSent => "ARP replies sent",
         RepliesReceived => "ARP replies received",
         SenderNotLocal => "ARP sender not on the interface's subnet",
-        Unresolved => "arp: unresolved",
-        RequestsSent => "ARP requests sent",
-        NoSourceAddress => "ARP request not sent: no interface address",
-        NoRoom => "ARP request does not fit the buffer",
         LearnQueueFull => "ARP learn queue full",
         L2AddressMismatch => "ARP hw addr does not match L2 frame src addr",
         SenderIsLocal => "IP4 source address matches local interface",
+    }
+}
+
+node_errors! {
+    /// What ip4-arp counts, as VPP's: each packet that waited for its next hop's MAC,
+    /// under what became of it (its buffer carries the request, when one is sent).
+    pub enum Ip4ArpError for NodeId::Ip4Arp {
+        RequestSent => "ARP requests sent",
+        Throttled => "ARP requests throttled",
+        NoSourceAddress => "no source address for ARP request",
+        NoRoom => "ARP requests out of buffer",
+        NonArpAdjacency => "ARPs to non-ARP adjacencies",
+    }
+}
+
+/// ip4-arp's trace: `request 172.30.1.1 (01:23:45:67:89:42) -> 172.30.1.2: ARP requests
+/// sent`, the request asked (or that would have been) and what became of the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolveTrace {
+    pub sender_ip: Ipv4Addr,
+    pub sender_mac: MacAddr,
+    pub target_ip: Ipv4Addr,
+    pub outcome: Ip4ArpError,
+}
+
+impl fmt::Display for ResolveTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::node::NodeError;
+        writeln!(
+            f,
+            "  request {} ({}) -> {}: {}",
+            self.sender_ip,
+            self.sender_mac,
+            self.target_ip,
+            self.outcome.description()
+        )
     }
 }
 
@@ -67,7 +100,6 @@ const MIN_FRAME_LEN: usize = 60;
 pub enum Action {
     Replied,
     Learned,
-    RequestSent,
     Dropped(ArpError),
 }
 
@@ -96,7 +128,6 @@ impl fmt::Display for Trace {
         match self.action {
             Action::Replied => writeln!(f, "replied"),
             Action::Learned => writeln!(f, "learned"),
-            Action::RequestSent => writeln!(f, "request sent"),
             Action::Dropped(e) => {
                 use crate::node::NodeError;
                 writeln!(f, "{}", e.description())
@@ -210,7 +241,6 @@ impl Arp {
                 }
                 Action::Learned => drop(burst, i, ArpError::RepliesReceived),
                 Action::Dropped(e) => drop(burst, i, e),
-                Action::RequestSent => {}
             }
             if TRACE {
                 if let (Some(meta), Some((operation, sender_ip, sender_mac, target_ip))) =
@@ -315,7 +345,7 @@ impl Arp {
             let (tx_if, next_hop) = match cx.snapshot.fib.adjacency(meta.adjacency) {
                 Adjacency::Glean { tx_if, next_hop } => (*tx_if, *next_hop),
                 _ => {
-                    drop(burst, i, ArpError::Unresolved);
+                    drop(burst, i, Ip4ArpError::NonArpAdjacency);
                     continue;
                 }
             };
@@ -323,14 +353,14 @@ impl Arp {
             let itf = cx.snapshot.interface(tx_if);
             let result = match (target, itf) {
                 (Some(target), Some(itf)) => self.request(pkt, itf, target, cx.now_ns),
-                _ => Err(ArpError::Unresolved),
+                _ => Err(Ip4ArpError::NonArpAdjacency),
             };
             match result {
                 Ok(()) => {
+                    // The packet is gone (its buffer is the request): counted as VPP's
+                    // ip4-arp counts it, a drop under "ARP requests sent".
                     cx.counters
-                        .count_drop(rx_if, DropReason::of(ArpError::Unresolved));
-                    cx.counters
-                        .count_reason(DropReason::of(ArpError::RequestsSent), 1);
+                        .count_drop(rx_if, DropReason::of(Ip4ArpError::RequestSent));
                     if let Some(meta) = burst.meta_mut(i) {
                         meta.generated = true;
                     }
@@ -340,19 +370,14 @@ impl Arp {
             }
             if TRACE {
                 if let (Some(meta), Some(itf), Some(target)) = (burst.get(i), itf, target) {
-                    let action = match result {
-                        Ok(()) => Action::RequestSent,
-                        Err(e) => Action::Dropped(e),
-                    };
                     let sender_ip =
                         source_address_for(itf, target).unwrap_or(Ipv4Addr::UNSPECIFIED);
                     cx.trace(meta, || {
-                        TraceRecord::Arp(Trace {
-                            operation: Operation::Request,
+                        TraceRecord::Ip4Arp(ResolveTrace {
                             sender_ip,
                             sender_mac: itf.mac,
                             target_ip: target,
-                            action,
+                            outcome: result.err().unwrap_or(Ip4ArpError::RequestSent),
                         })
                     });
                 }
@@ -366,23 +391,23 @@ impl Arp {
         itf: &InterfaceConfig,
         target: Ipv4Addr,
         now_ns: u64,
-    ) -> Result<(), ArpError> {
-        let source = source_address_for(itf, target).ok_or(ArpError::NoSourceAddress)?;
+    ) -> Result<(), Ip4ArpError> {
+        let source = source_address_for(itf, target).ok_or(Ip4ArpError::NoSourceAddress)?;
         if !self.may_request(target, now_ns) {
-            return Err(ArpError::Unresolved);
+            return Err(Ip4ArpError::Throttled);
         }
         let len = (ethernet::HEADER_LEN + arp::PACKET_LEN).max(MIN_FRAME_LEN);
         if !pkt.set_len(len) {
-            return Err(ArpError::NoRoom);
+            return Err(Ip4ArpError::NoRoom);
         }
         let data = pkt.data_mut();
         data.fill(0);
-        let mut frame = EthernetFrame::new_checked(data).map_err(|_| ArpError::NoRoom)?;
+        let mut frame = EthernetFrame::new_checked(data).map_err(|_| Ip4ArpError::NoRoom)?;
         frame.set_destination(MacAddr::BROADCAST);
         frame.set_source(itf.mac);
         frame.set_ethertype(EtherType::Arp);
         let mut request =
-            ArpPacket::new_checked(frame.payload_mut()).map_err(|_| ArpError::NoRoom)?;
+            ArpPacket::new_checked(frame.payload_mut()).map_err(|_| Ip4ArpError::NoRoom)?;
         request.set_ethernet_ipv4();
         request.set_operation(Operation::Request);
         request.set_sender_mac(itf.mac);
@@ -607,8 +632,7 @@ mod tests {
         ];
         expected.resize(60, 0);
         assert_eq!(out, expected);
-        assert_eq!(counters.reason(DropReason::of(ArpError::Unresolved)), 1);
-        assert_eq!(counters.reason(DropReason::of(ArpError::RequestsSent)), 1);
+        assert_eq!(counters.reason(DropReason::of(Ip4ArpError::RequestSent)), 1);
         assert_eq!(counters.interface(TAP0).drops, 1);
     }
 
@@ -627,14 +651,20 @@ mod tests {
             b.set_disposition(0, Disposition::ToResolve);
             stage.process_resolve::<_, false>(b, p, cx)
         });
-        assert_eq!(burst.disposition(0), dropped(ArpError::NoSourceAddress));
+        assert_eq!(
+            burst.disposition(0),
+            Disposition::Drop(DropReason::of(Ip4ArpError::NoSourceAddress))
+        );
     }
 
     #[test]
     fn requests_are_rate_limited_per_next_hop() {
         let mut stage = Arp::new();
         assert_eq!(resolve(&mut stage, 1).0, Disposition::Output(TAP2));
-        assert_eq!(resolve(&mut stage, 2).0, dropped(ArpError::Unresolved));
+        assert_eq!(
+            resolve(&mut stage, 2).0,
+            Disposition::Drop(DropReason::of(Ip4ArpError::Throttled))
+        );
         assert_eq!(
             resolve(&mut stage, 1 + REQUEST_INTERVAL_NS).0,
             Disposition::Output(TAP2)

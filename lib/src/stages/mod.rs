@@ -61,6 +61,7 @@ pub fn drop_reason_text(reason: DropReason) -> &'static str {
         NodeId::Input => text::<crate::pipeline::InputError>(reason.code),
         NodeId::EthernetInput => text::<ethernet_input::EthernetInputError>(reason.code),
         NodeId::Arp => text::<arp::ArpError>(reason.code),
+        NodeId::Ip4Arp => text::<arp::Ip4ArpError>(reason.code),
         NodeId::Ip4Input => text::<ip4_input::Ip4InputError>(reason.code),
         NodeId::Ip4Lookup => text::<ip4_lookup::Ip4LookupError>(reason.code),
         NodeId::Ip4Local => text::<ip4_local::Ip4LocalError>(reason.code),
