@@ -268,6 +268,13 @@ fn every_command_family_works_through_the_socket() {
     );
     podfwd.ok("set interface mtu 1400 tap0");
     assert!(podfwd.ok("show interface tap0").contains("1400/0/0/0"));
+    // Frames above one mbuf (2048 B) are dropped on receive: such an MTU is refused.
+    let refused = podfwd.fails("set interface mtu 9000 tap0");
+    assert!(
+        refused.contains("the largest MTU here is 2034"),
+        "{refused}"
+    );
+    assert!(podfwd.ok("show interface tap0").contains("1400/0/0/0"));
     podfwd.ok("set ip neighbor tap0 172.30.1.9 02:00:00:00:00:09");
     assert!(podfwd.ok("show ip neighbors").contains("172.30.1.9"));
     podfwd.ok("set ip neighbor del tap0 172.30.1.9 02:00:00:00:00:09");

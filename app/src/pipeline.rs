@@ -37,6 +37,9 @@ pub fn count_multi_segment(counters: &WorkerCounters, rx: IfIndex, frames: usize
     }
 }
 
+/// Ethernet's header: a frame is the L3 MTU and this.
+const ETHERNET_HEADER: u16 = 14;
+
 /// One worker lcore's pipeline.
 pub struct PipelineProcessor {
     worker: Worker<CpuPrefetch>,
@@ -231,6 +234,11 @@ impl Platform for AppPlatform {
 
     fn tx_errors(&self, if_index: IfIndex) -> u64 {
         self.hardware.tx_errors(if_index.as_usize().wrapping_sub(1))
+    }
+
+    /// A frame must fit one mbuf: RX drops chains (`crate::dpdk::mbuf`).
+    fn max_mtu(&self) -> Option<u16> {
+        Some(crate::dpdk::mempool::FRAME_ROOM - ETHERNET_HEADER)
     }
 }
 

@@ -47,6 +47,10 @@ impl PoolSizing {
     }
 }
 
+/// Bytes of frame one mbuf of [`Mempool::create`]'s holds: DPDK's default data room.
+/// A longer frame arrives as a chain, which RX drops (see `crate::dpdk::mbuf`).
+pub const FRAME_ROOM: u16 = sys::RTE_MBUF_DEFAULT_DATAROOM as u16;
+
 impl Mempool {
     /// `mbufs` buffers of the default data room (2048 B + headroom), `cache` per lcore.
     pub fn create(name: &str, mbufs: u32, cache: u32, socket: i32) -> Result<Mempool, DpdkError> {

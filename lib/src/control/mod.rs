@@ -117,7 +117,15 @@ pub trait Platform {
     fn versions(&self) -> String;
     /// Packets the driver refused to send on an interface (counted outside the pipeline).
     fn tx_errors(&self, if_index: IfIndex) -> u64;
+    /// The largest L3 MTU whose frames the ports can receive whole, if limited (the app:
+    /// what fits one mbuf); `set interface mtu` refuses more.
+    fn max_mtu(&self) -> Option<u16> {
+        None
+    }
 }
+
+/// Ethernet's header, between an L3 MTU and the frame it makes.
+const ETHERNET_HEADER: u32 = 14;
 
 /// How long a `show` waits for a worker before saying it did not answer.
 const WORKER_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -542,6 +550,14 @@ impl Control {
                 none
             }
             Command::SetInterfaceMtu { interface, mtu } => {
+                if let Some(max) = self.platform.max_mtu().filter(|&max| mtu > max) {
+                    self.index(&interface)?;
+                    return Err(format!(
+                        "mtu {mtu} on {interface}: a frame above {} bytes does not fit one \
+                         mbuf and is dropped on receive; the largest MTU here is {max}",
+                        u32::from(max) + ETHERNET_HEADER
+                    ));
+                }
                 self.plane.set_mtu(&interface, mtu)?;
                 *changed = Changed::Plane;
                 none

@@ -31,6 +31,63 @@ impl Platform for TestPlatform {
     }
 }
 
+/// A platform whose ports take frames of up to 2048 bytes, as the app's mbufs.
+struct MbufPlatform;
+
+impl Platform for MbufPlatform {
+    fn hardware_interfaces(
+        &self,
+        name: Option<&str>,
+        detail: crate::cli::HardwareDetail,
+        plane: &ControlPlane,
+    ) -> Result<String, String> {
+        TestPlatform.hardware_interfaces(name, detail, plane)
+    }
+    fn threads(&self) -> String {
+        TestPlatform.threads()
+    }
+    fn versions(&self) -> String {
+        TestPlatform.versions()
+    }
+    fn tx_errors(&self, if_index: IfIndex) -> u64 {
+        TestPlatform.tx_errors(if_index)
+    }
+    fn max_mtu(&self) -> Option<u16> {
+        Some(2034)
+    }
+}
+
+/// An MTU whose frames would not fit the ports' buffers is refused, saying why, and
+/// changes nothing; the largest is taken.
+#[test]
+fn an_mtu_past_what_the_ports_receive_whole_is_refused() {
+    let mut plane = ControlPlane::new();
+    plane
+        .add_interface(
+            "tap0",
+            "net_tap0",
+            MacAddr([2, 0, 0, 0, 0, 1]),
+            InputKind::Virtio,
+        )
+        .unwrap();
+    let mut control = Control::new(plane, Box::new(MbufPlatform));
+    let before = control.plane.clone();
+    assert_eq!(
+        control
+            .execute_line("set interface mtu 9000 tap0")
+            .unwrap_err(),
+        "mtu 9000 on tap0: a frame above 2048 bytes does not fit one mbuf and is dropped \
+         on receive; the largest MTU here is 2034"
+    );
+    assert_eq!(control.plane, before);
+    assert!(control
+        .execute_line("set interface mtu 9000 tap9")
+        .unwrap_err()
+        .starts_with("unknown interface 'tap9'"));
+    control.execute_line("set interface mtu 2034 tap0").unwrap();
+    assert_eq!(control.plane.interfaces()[0].mtu, 2034);
+}
+
 thread_local! {
     static TICKS: Cell<u64> = const { Cell::new(0) };
 }
