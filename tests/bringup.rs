@@ -258,7 +258,23 @@ fn routes_pcap_between_ports_and_quits_cleanly() {
         |out| out[before..].iter().any(|l| l.starts_with("up1 ")),
         |_| {},
     );
+    // clear hardware-interfaces: up0's port counters read from zero again.
+    let before_clear = podfwd.seen.len();
+    podfwd.send("clear hardware-interfaces");
+    podfwd.send("show hardware-interfaces up0");
+    podfwd.wait_for(
+        "show hardware-interfaces up0 after the clear",
+        |out| counter(&out[before_clear..], "up0", "rx bytes").is_some(),
+        |_| {},
+    );
     let output = podfwd.quit();
+    let cleared = &output[before_clear..];
+    assert_eq!(
+        counter(cleared, "up0", "rx packets"),
+        Some(0),
+        "{cleared:?}"
+    );
+    assert_eq!(counter(cleared, "up0", "rx bytes"), Some(0), "{cleared:?}");
 
     // The startup file ran before forwarding: its block shows up0 with nothing received.
     // (stderr's log lines interleave with stdout's: leave them out.)

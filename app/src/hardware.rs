@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use podfwd::config::ControlPlane;
 use podfwd::counters::vpp_center;
@@ -104,6 +104,118 @@ pub struct HardwareCommands {
     pub interfaces: Vec<Interface>,
     /// Per worker, per interface counters.
     pub workers: Vec<Arc<[InterfaceCounters]>>,
+    /// What the counters read at the last clear, per interface position: shows print
+    /// the difference, as VPP keeps `last_cleared_stats` rather than resetting the
+    /// device (a reset would race the worker's own counting). Main lcore only.
+    pub cleared: Mutex<Vec<Cleared>>,
+}
+
+/// The counters of one interface at a clear.
+#[derive(Debug, Clone, Default)]
+pub struct Cleared {
+    /// At the last `clear interfaces`: the tx-error that `show interface` adds.
+    pub interface_tx_errors: u64,
+    /// At the last `clear hardware-interfaces`.
+    pub stats: PortStats,
+    pub counters: [u64; 3],
+    pub xstats: Vec<(String, u64)>,
+}
+
+impl HardwareCommands {
+    pub fn new(interfaces: Vec<Interface>, workers: Vec<Arc<[InterfaceCounters]>>) -> Self {
+        let cleared = Mutex::new(vec![Cleared::default(); interfaces.len()]);
+        HardwareCommands {
+            interfaces,
+            workers,
+            cleared,
+        }
+    }
+
+    /// What was cleared at `position`, a default one if none.
+    fn cleared_at(&self, position: usize) -> Cleared {
+        let cleared = self.cleared.lock().unwrap_or_else(|e| e.into_inner());
+        cleared.get(position).cloned().unwrap_or_default()
+    }
+
+    /// `clear interfaces`: `show interface`'s tx-error counts from now.
+    pub fn interfaces_cleared(&self) {
+        let now: Vec<u64> = (0..self.interfaces.len())
+            .map(|p| self.tx_errors(p))
+            .collect();
+        let mut cleared = self.cleared.lock().unwrap_or_else(|e| e.into_inner());
+        for (c, tx_errors) in cleared.iter_mut().zip(now) {
+            c.interface_tx_errors = tx_errors;
+        }
+    }
+
+    /// `clear hardware-interfaces [NAME]`: the port's counters, its xstats and podfwd's
+    /// own lines count from now, on every interface or `only`.
+    pub fn clear_hardware(&self, only: Option<&str>) {
+        // Read before the lock: the driver calls take a while.
+        let now: Vec<Option<Cleared>> = self
+            .interfaces
+            .iter()
+            .enumerate()
+            .map(|(position, interface)| {
+                only.is_none_or(|n| n == interface.name).then(|| {
+                    let port = interface.info.port;
+                    Cleared {
+                        interface_tx_errors: 0,
+                        stats: port::stats(port).unwrap_or_default(),
+                        counters: self.own_counters(position).map(|(_, v)| v),
+                        xstats: port::xstats(port).unwrap_or_default(),
+                    }
+                })
+            })
+            .collect();
+        let mut cleared = self.cleared.lock().unwrap_or_else(|e| e.into_inner());
+        for (c, now) in cleared.iter_mut().zip(now) {
+            if let Some(now) = now {
+                // `show interface`'s baseline is clear interfaces' own.
+                *c = Cleared {
+                    interface_tx_errors: c.interface_tx_errors,
+                    ..now
+                };
+            }
+        }
+    }
+
+    /// The tx-error `show interface` adds for the interface at `position`: since the
+    /// last `clear interfaces`.
+    pub fn interface_tx_errors(&self, position: usize) -> u64 {
+        self.tx_errors(position)
+            .saturating_sub(self.cleared_at(position).interface_tx_errors)
+    }
+
+    /// podfwd's own lines of `show hardware-interfaces`, as the workers count them.
+    fn own_counters(&self, position: usize) -> [(&'static str, u64); 3] {
+        [
+            ("tx-error", self.tx_errors(position)),
+            (
+                "drops",
+                self.sum(position, |c| c.drops.load(Ordering::Relaxed)),
+            ),
+            (
+                "rx multi-segment",
+                self.sum(position, |c| c.rx_multi_segment.load(Ordering::Relaxed)),
+            ),
+        ]
+    }
+}
+
+/// `now` less `base`, field by field (a counter read lower than at the clear, as a
+/// driver's after a port restart, reads 0).
+fn since(now: PortStats, base: &PortStats) -> PortStats {
+    PortStats {
+        rx_packets: now.rx_packets.saturating_sub(base.rx_packets),
+        tx_packets: now.tx_packets.saturating_sub(base.tx_packets),
+        rx_bytes: now.rx_bytes.saturating_sub(base.rx_bytes),
+        tx_bytes: now.tx_bytes.saturating_sub(base.tx_bytes),
+        rx_missed: now.rx_missed.saturating_sub(base.rx_missed),
+        rx_errors: now.rx_errors.saturating_sub(base.rx_errors),
+        tx_errors: now.tx_errors.saturating_sub(base.tx_errors),
+        rx_no_mbuf: now.rx_no_mbuf.saturating_sub(base.rx_no_mbuf),
+    }
 }
 
 /// One interface's block of `show hardware-interfaces`, gathered from the port, the
@@ -173,6 +285,7 @@ impl HardwareCommands {
         let config = plane.interfaces().iter().find(|c| c.name == interface.name);
         // `brief` prints neither counters nor xstats: the driver is not asked for them.
         let brief = verbosity == Verbosity::Brief;
+        let (cleared, own) = (self.cleared_at(position), self.own_counters(position));
         HardwareBlock {
             name: interface.name.clone(),
             index: config.map_or(if_index(position), |c| c.index),
@@ -186,23 +299,26 @@ impl HardwareCommands {
             stats: if brief {
                 Err(String::new())
             } else {
-                port::stats(port).map_err(|e| e.to_string())
+                port::stats(port)
+                    .map(|now| since(now, &cleared.stats))
+                    .map_err(|e| e.to_string())
             },
-            counters: [
-                ("tx-error", self.tx_errors(position)),
-                (
-                    "drops",
-                    self.sum(position, |c| c.drops.load(Ordering::Relaxed)),
-                ),
-                (
-                    "rx multi-segment",
-                    self.sum(position, |c| c.rx_multi_segment.load(Ordering::Relaxed)),
-                ),
-            ],
+            counters: std::array::from_fn(|i| {
+                (own[i].0, own[i].1.saturating_sub(cleared.counters[i]))
+            }),
             xstats: if brief {
                 Err(String::new())
             } else {
-                port::xstats(port).map_err(|e| e.to_string())
+                port::xstats(port).map_err(|e| e.to_string()).map(|xstats| {
+                    xstats
+                        .into_iter()
+                        .map(|(name, value)| {
+                            let base = cleared.xstats.iter().find(|(n, _)| *n == name);
+                            let value = value.saturating_sub(base.map_or(0, |(_, v)| *v));
+                            (name, value)
+                        })
+                        .collect()
+                })
             },
         }
     }
@@ -423,5 +539,29 @@ mod tests {
             format_hardware(&[block(true, true)], Verbosity::Detail),
             format_hardware(&[block(true, true)], Verbosity::Normal)
         );
+    }
+
+    /// `clear interfaces` zeroes the tx-error show interface adds (kept by the app, not
+    /// the workers' pipeline counters), and only that: show hardware keeps it.
+    #[test]
+    fn clear_interfaces_counts_tx_errors_from_then() {
+        let counters: Arc<[InterfaceCounters]> = (0..2).map(|_| Default::default()).collect();
+        let interfaces = ["tap0", "tap2"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Interface {
+                name: (*name).into(),
+                info: port_info(i as PortId, "net_tap", [0; 6]),
+            })
+            .collect();
+        let commands = HardwareCommands::new(interfaces, vec![Arc::clone(&counters)]);
+        counters[1].tx_error.store(7, Ordering::Relaxed);
+        assert_eq!(commands.interface_tx_errors(1), 7);
+        commands.interfaces_cleared();
+        assert_eq!(commands.interface_tx_errors(1), 0);
+        counters[1].tx_error.store(9, Ordering::Relaxed);
+        assert_eq!(commands.interface_tx_errors(1), 2);
+        assert_eq!(commands.own_counters(1)[0], ("tx-error", 9));
+        assert_eq!(commands.interface_tx_errors(0), 0);
     }
 }

@@ -233,7 +233,16 @@ impl Platform for AppPlatform {
     }
 
     fn tx_errors(&self, if_index: IfIndex) -> u64 {
-        self.hardware.tx_errors(if_index.as_usize().wrapping_sub(1))
+        self.hardware
+            .interface_tx_errors(if_index.as_usize().wrapping_sub(1))
+    }
+
+    fn interfaces_cleared(&self) {
+        self.hardware.interfaces_cleared();
+    }
+
+    fn clear_hardware_interfaces(&self, name: Option<&str>) {
+        self.hardware.clear_hardware(name);
     }
 
     /// A frame must fit one mbuf: RX drops chains (`crate::dpdk::mbuf`).
@@ -300,10 +309,7 @@ mod tests {
                 .unwrap();
         }
         let platform = AppPlatform {
-            hardware: HardwareCommands {
-                interfaces: Vec::new(),
-                workers: Vec::new(),
-            },
+            hardware: HardwareCommands::new(Vec::new(), Vec::new()),
             threads: Vec::new(),
         };
         let mut control = Control::new(plane, Box::new(platform));

@@ -148,6 +148,10 @@ impl Display for Command {
             C::ShowRuntime => f.write_str("show runtime"),
             C::ClearErrors => f.write_str("clear errors"),
             C::ClearRuntime => f.write_str("clear runtime"),
+            C::ClearHardwareInterfaces { name } => {
+                f.write_str("clear hardware-interfaces")?;
+                opt(f, name)
+            }
             C::ClearInterfaces => f.write_str("clear interfaces"),
             C::ShowVersion => f.write_str("show version"),
             C::ShowThreads => f.write_str("show threads"),

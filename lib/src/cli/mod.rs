@@ -130,6 +130,10 @@ pub enum Command {
     ClearErrors,
     ClearRuntime,
     ClearInterfaces,
+    /// `clear hardware-interfaces [NAME]`
+    ClearHardwareInterfaces {
+        name: Option<String>,
+    },
     ShowVersion,
     ShowThreads,
 

@@ -228,6 +228,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ClearRuntime),
     },
     CommandSpec {
+        path: &["clear", "hardware-interfaces"],
+        usage: "clear hardware-interfaces [NAME]",
+        help: "Zero show hardware-interfaces' counters (the drivers' and podfwd's)",
+        parse: |c| {
+            Ok(Command::ClearHardwareInterfaces {
+                name: optional_word(c),
+            })
+        },
+    },
+    CommandSpec {
         path: &["clear", "interfaces"],
         usage: "clear interfaces",
         help: "Zero the interface counters",

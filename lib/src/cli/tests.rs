@@ -609,6 +609,16 @@ fn counter_and_info_commands() {
         ("clear errors", Command::ClearErrors),
         ("clear runtime", Command::ClearRuntime),
         ("clear interfaces", Command::ClearInterfaces),
+        (
+            "clear hardware-interfaces",
+            Command::ClearHardwareInterfaces { name: None },
+        ),
+        (
+            "clear hardware-interfaces tap0",
+            Command::ClearHardwareInterfaces {
+                name: Some("tap0".into()),
+            },
+        ),
         ("show version", Command::ShowVersion),
         ("show threads", Command::ShowThreads),
         ("quit", Command::Quit),

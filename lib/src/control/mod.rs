@@ -117,6 +117,11 @@ pub trait Platform {
     fn versions(&self) -> String;
     /// Packets the driver refused to send on an interface (counted outside the pipeline).
     fn tx_errors(&self, if_index: IfIndex) -> u64;
+    /// `clear interfaces` done on the workers: counters kept outside them (tx errors)
+    /// count from now.
+    fn interfaces_cleared(&self) {}
+    /// `clear hardware-interfaces [NAME]`: the drivers' counters count from now.
+    fn clear_hardware_interfaces(&self, _name: Option<&str>) {}
     /// The largest L3 MTU whose frames the ports can receive whole, if limited (the app:
     /// what fits one mbuf); `set interface mtu` refuses more.
     fn max_mtu(&self) -> Option<u16> {
@@ -613,7 +618,18 @@ impl Control {
                 self.runtime_since = Instant::now();
                 Ok(answer)
             }
-            Command::ClearInterfaces => self.ask_all(WorkerQuestion::ClearInterfaces),
+            Command::ClearInterfaces => {
+                let answer = self.ask_all(WorkerQuestion::ClearInterfaces)?;
+                self.platform.interfaces_cleared();
+                Ok(answer)
+            }
+            Command::ClearHardwareInterfaces { name } => {
+                if let Some(n) = &name {
+                    self.index(n)?;
+                }
+                self.platform.clear_hardware_interfaces(name.as_deref());
+                none
+            }
 
             // ACL.
             Command::SetAcl { index, rules, tag } => {
