@@ -176,6 +176,25 @@ mod tests {
         );
     }
 
+    /// The README's way to VPP's behaviour: a default drop route silences the
+    /// unreachables and leaves the other routes alone.
+    #[test]
+    fn default_drop_route_drops_what_has_no_route() {
+        let mut cp = control_plane();
+        cp.add_route("0.0.0.0/0".parse().unwrap(), RouteTarget::Drop)
+            .unwrap();
+        let snap = cp.snapshot();
+        let burst = run_with(
+            &snap,
+            &[syn_to(Ipv4Addr::new(192, 0, 2, 1)), spec_frames::syn()],
+        );
+        assert_eq!(
+            burst.disposition(0),
+            Disposition::Drop(DropReason::of(Ip4LookupError::DropRoute))
+        );
+        assert_eq!(burst.disposition(1), Disposition::Continue);
+    }
+
     #[test]
     fn attached_host_without_neighbor_gleans() {
         let snap = snapshot();
