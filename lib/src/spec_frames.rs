@@ -62,22 +62,19 @@ pub struct TcpFrameSpec<'a> {
 /// An Ethernet + IPv4 (DF, no options) + TCP frame.
 pub fn tcp_frame(s: &TcpFrameSpec<'_>) -> Vec<u8> {
     let tcp_len = 20 + s.options.len() + s.payload.len();
-    let mut frame = vec![0u8; ethernet::HEADER_LEN + 20 + tcp_len];
-    let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
-    eth.set_destination(s.dst_mac);
-    eth.set_source(s.src_mac);
-    eth.set_ethertype(EtherType::Ipv4);
-    let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
-    ip.set_version_and_header_len(20);
-    ip.set_total_len((20 + tcp_len) as u16);
-    ip.set_ident(s.ident);
-    ip.set_fragment(true, false, 0);
-    ip.set_ttl(s.ttl);
-    ip.set_protocol(Protocol::Tcp);
-    ip.set_src(s.src);
-    ip.set_dst(s.dst);
-    ip.fill_checksum();
-    let mut tcp = TcpPacket::new_unchecked(ip.payload_mut());
+    let mut frame = ipv4_frame(
+        (s.dst_mac, s.src_mac),
+        Ipv4Header {
+            src: s.src,
+            dst: s.dst,
+            protocol: Protocol::Tcp,
+            ident: s.ident,
+            ttl: s.ttl,
+            dont_fragment: true,
+        },
+        tcp_len,
+    );
+    let mut tcp = TcpPacket::new_unchecked(&mut frame[ethernet::HEADER_LEN + 20..]);
     tcp.set_src_port(s.src_port);
     tcp.set_dst_port(s.dst_port);
     tcp.set_seq_number(s.seq);
@@ -88,6 +85,63 @@ pub fn tcp_frame(s: &TcpFrameSpec<'_>) -> Vec<u8> {
     tcp.options_mut().copy_from_slice(s.options);
     tcp.payload_mut().copy_from_slice(s.payload);
     tcp.fill_checksum(s.src, s.dst);
+    frame
+}
+
+/// The IPv4 header fields the builders vary (no options).
+struct Ipv4Header {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: Protocol,
+    ident: u16,
+    ttl: u8,
+    dont_fragment: bool,
+}
+
+/// An Ethernet + IPv4 frame with `l4_len` zero bytes of payload, the IP checksum filled.
+fn ipv4_frame(macs: (MacAddr, MacAddr), h: Ipv4Header, l4_len: usize) -> Vec<u8> {
+    let mut frame = vec![0u8; ethernet::HEADER_LEN + 20 + l4_len];
+    let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.set_destination(macs.0);
+    eth.set_source(macs.1);
+    eth.set_ethertype(EtherType::Ipv4);
+    let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
+    ip.set_version_and_header_len(20);
+    ip.set_total_len((20 + l4_len) as u16);
+    ip.set_ident(h.ident);
+    ip.set_fragment(h.dont_fragment, false, 0);
+    ip.set_ttl(h.ttl);
+    ip.set_protocol(h.protocol);
+    ip.set_src(h.src);
+    ip.set_dst(h.dst);
+    ip.fill_checksum();
+    frame
+}
+
+/// An Ethernet + IPv4 (ident 7, TTL 64, no DF) + UDP frame with correct checksums.
+pub fn udp_frame(
+    macs: (MacAddr, MacAddr),
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    payload: &[u8],
+) -> Vec<u8> {
+    use crate::packet::udp::UdpPacket;
+    let udp_len = 8 + payload.len();
+    let header = Ipv4Header {
+        src: src.0,
+        dst: dst.0,
+        protocol: Protocol::Udp,
+        ident: 7,
+        ttl: 64,
+        dont_fragment: false,
+    };
+    let mut frame = ipv4_frame(macs, header, udp_len);
+    let mut udp = UdpPacket::new_unchecked(&mut frame[ethernet::HEADER_LEN + 20..]);
+    udp.set_src_port(src.1);
+    udp.set_dst_port(dst.1);
+    udp.set_len(udp_len as u16);
+    udp.payload_mut().copy_from_slice(payload);
+    udp.fill_checksum(src.0, dst.0);
     frame
 }
 
@@ -179,22 +233,16 @@ pub fn icmp_echo_request(
 ) -> Vec<u8> {
     use crate::packet::icmp::{IcmpPacket, MessageType};
     let icmp_len = 8 + payload.len();
-    let mut frame = vec![0u8; ethernet::HEADER_LEN + 20 + icmp_len];
-    let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
-    eth.set_destination(dst_mac);
-    eth.set_source(src_mac);
-    eth.set_ethertype(EtherType::Ipv4);
-    let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
-    ip.set_version_and_header_len(20);
-    ip.set_total_len((20 + icmp_len) as u16);
-    ip.set_ident(0x1111);
-    ip.set_fragment(false, false, 0);
-    ip.set_ttl(ttl);
-    ip.set_protocol(Protocol::Icmp);
-    ip.set_src(src);
-    ip.set_dst(dst);
-    ip.fill_checksum();
-    let mut icmp = IcmpPacket::new_unchecked(ip.payload_mut());
+    let header = Ipv4Header {
+        src,
+        dst,
+        protocol: Protocol::Icmp,
+        ident: 0x1111,
+        ttl,
+        dont_fragment: false,
+    };
+    let mut frame = ipv4_frame((dst_mac, src_mac), header, icmp_len);
+    let mut icmp = IcmpPacket::new_unchecked(&mut frame[ethernet::HEADER_LEN + 20..]);
     icmp.set_msg_type(MessageType::EchoRequest);
     icmp.set_code(0);
     icmp.set_echo_ident(ident);
