@@ -28,9 +28,12 @@ pub enum Disposition {
     ToLocal,
     /// To be answered with an ICMP error built in its place.
     ToIcmpError(IcmpErrorKind),
-    /// The next hop's MAC is unknown ([`crate::fib::Adjacency::Glean`] in `adjacency`): the
-    /// arp stage turns the buffer into an ARP request.
+    /// The next hop's MAC is unknown ([`crate::fib::Adjacency::Glean`] with a next hop in
+    /// `adjacency`): ip4-arp turns the buffer into an ARP request.
     ToResolve,
+    /// The destination's MAC is unknown, on an attached subnet (a glean adjacency without a
+    /// next hop): ip4-glean turns the buffer into an ARP request for it.
+    ToGlean,
     /// Rewritten and leaving by this interface; output features (acl-out, NAT44 output)
     /// still see it.
     Output(IfIndex),
@@ -49,12 +52,13 @@ pub enum DispositionKind {
     ToLocal,
     ToIcmpError,
     ToResolve,
+    ToGlean,
     Output,
     Forwarded,
 }
 
 impl DispositionKind {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 }
 
 impl Disposition {
@@ -66,6 +70,7 @@ impl Disposition {
             Disposition::ToLocal => DispositionKind::ToLocal,
             Disposition::ToIcmpError(_) => DispositionKind::ToIcmpError,
             Disposition::ToResolve => DispositionKind::ToResolve,
+            Disposition::ToGlean => DispositionKind::ToGlean,
             Disposition::Output(_) => DispositionKind::Output,
             Disposition::Forwarded(_) => DispositionKind::Forwarded,
         }

@@ -17,6 +17,9 @@ pub enum NodeId {
     Arp,
     /// VPP's `ip4-arp`: a packet whose next hop's MAC is unknown becomes an ARP request.
     Ip4Arp,
+    /// VPP's `ip4-glean`: the same for a destination on an attached subnet (no next hop;
+    /// the ARP request asks for the destination itself).
+    Ip4Glean,
     Ip4Input,
     AclIn,
     Nat44Classify,
@@ -36,13 +39,14 @@ pub enum NodeId {
 }
 
 impl NodeId {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
     pub const ALL: [NodeId; NodeId::COUNT] = [
         NodeId::Input,
         NodeId::Ip4FlowCache,
         NodeId::EthernetInput,
         NodeId::Arp,
         NodeId::Ip4Arp,
+        NodeId::Ip4Glean,
         NodeId::Ip4Input,
         NodeId::AclIn,
         NodeId::Nat44Classify,
@@ -68,6 +72,7 @@ impl NodeId {
             NodeId::EthernetInput => "ethernet-input",
             NodeId::Arp => "arp-input",
             NodeId::Ip4Arp => "ip4-arp",
+            NodeId::Ip4Glean => "ip4-glean",
             NodeId::Ip4Input => "ip4-input",
             NodeId::AclIn => "acl-plugin-in-ip4-fa",
             NodeId::Nat44Classify => "nat44-classify",

@@ -27,7 +27,7 @@ use crate::nat44::{Nat44Worker, Nat44WorkerSizes, NatDirection};
 use crate::node::{DropReason, InputKind, NodeId};
 use crate::node_errors;
 use crate::packet::ethernet::EthernetFrame;
-use crate::stages::arp::{Arp, LearnEvent};
+use crate::stages::arp::{Arp, LearnEvent, ResolveNode};
 use crate::stages::icmp_error::{IcmpError, IcmpErrorError};
 use crate::stages::ip4_flow_cache::Ip4FlowCache;
 use crate::stages::ip4_local::Ip4LocalError;
@@ -582,13 +582,14 @@ impl<P: PrefetchHint> Worker<P> {
             &mut cx,
             &mut |b, cx| arp.process_input::<B, TRACE>(b, pkts, cx),
         );
-        stage(
-            NodeId::Ip4Arp,
-            DispositionKind::ToResolve,
-            burst,
-            &mut cx,
-            &mut |b, cx| arp.process_resolve::<B, TRACE>(b, pkts, cx),
-        );
+        for (node, waiting) in [
+            (ResolveNode::Arp, DispositionKind::ToResolve),
+            (ResolveNode::Glean, DispositionKind::ToGlean),
+        ] {
+            stage(node.node(), waiting, burst, &mut cx, &mut |b, cx| {
+                arp.process_resolve::<B, TRACE>(node, b, pkts, cx)
+            });
+        }
         drop_all(
             burst,
             DispositionKind::Continue,
@@ -936,7 +937,7 @@ Packet 1
     }
 
     #[test]
-    fn unresolved_next_hop_sends_a_request_and_counts_the_packet() {
+    fn unresolved_attached_host_sends_a_request_and_counts_the_packet() {
         let mut worker = Worker::new(ticks);
         let syn = spec_frames::tcp_frame(&TcpFrameSpec {
             dst: Ipv4Addr::new(10, 1, 1, 77),
@@ -956,13 +957,14 @@ Packet 1
             .collect();
         assert_eq!(
             rows,
-            [["1", "ip4-arp", "ARP", "requests", "sent"].as_slice()],
+            [["1", "ip4-glean", "ARP", "requests", "sent"].as_slice()],
             "{errors}"
         );
         assert_eq!(totals.interface(TAP2).drops, 1);
-        assert_eq!(totals.runtime[NodeId::Ip4Arp.index()].vectors, 1);
+        assert_eq!(totals.runtime[NodeId::Ip4Glean.index()].vectors, 1);
+        assert_eq!(totals.runtime[NodeId::Ip4Arp.index()].vectors, 0);
 
-        // Traced: ip4-arp says what it asked, then the request leaves by tap2.
+        // Traced: ip4-glean says what it asked, then the request leaves by tap2.
         let mut worker = Worker::new(ticks);
         worker.trace_mut().add("virtio-input", 1).unwrap();
         let syn = spec_frames::tcp_frame(&TcpFrameSpec {
@@ -973,7 +975,7 @@ Packet 1
         let text = worker.trace().format(1);
         assert!(
             text.contains(
-                ": ip4-arp\n  request 10.1.1.1 (02:fe:16:3f:5f:0f) -> 10.1.1.77: ARP requests sent\n"
+                ": ip4-glean\n  request 10.1.1.1 (02:fe:16:3f:5f:0f) -> 10.1.1.77: ARP requests sent\n"
             ),
             "{text}"
         );
@@ -1007,6 +1009,10 @@ Packet 1
         assert_eq!(arp.sender_mac(), TAP0_MAC);
         assert_eq!(arp.sender_ip(), TAP0_IP);
         assert_eq!(arp.target_ip(), gateway);
+        // A route's next hop is VPP's ip4-arp, not ip4-glean.
+        let totals = worker.counters().totals();
+        assert_eq!(totals.runtime[NodeId::Ip4Arp.index()].vectors, 1);
+        assert_eq!(totals.runtime[NodeId::Ip4Glean.index()].vectors, 0);
     }
 
     #[test]
@@ -1367,7 +1373,7 @@ Packet 1
         let totals = worker.counters().totals();
         // The mutants reach every stage, not only the first checks.
         for node in [
-            NodeId::Ip4Arp,
+            NodeId::Ip4Glean,
             NodeId::Ip4Local,
             NodeId::IcmpError,
             NodeId::Ip4Rewrite,

@@ -77,6 +77,31 @@ impl fmt::Display for ResolveTrace {
     }
 }
 
+/// Which of VPP's two resolving nodes runs: `ip4-arp` for a route's next hop, `ip4-glean`
+/// for a destination on an attached subnet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResolveNode {
+    Arp,
+    Glean,
+}
+
+impl ResolveNode {
+    pub const fn node(self) -> NodeId {
+        match self {
+            ResolveNode::Arp => NodeId::Ip4Arp,
+            ResolveNode::Glean => NodeId::Ip4Glean,
+        }
+    }
+
+    /// `e` counted under this node: ip4-glean counts [`Ip4ArpError`]'s reasons too.
+    pub fn reason(self, e: Ip4ArpError) -> DropReason {
+        DropReason {
+            node: self.node(),
+            code: crate::node::NodeError::code(e),
+        }
+    }
+}
+
 /// A neighbour seen by the data plane, for the control plane to learn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LearnEvent {
@@ -326,16 +351,26 @@ impl Arp {
         (Action::Replied, seen)
     }
 
-    /// Turns packets waiting for a next hop's MAC (disposition `ToResolve`) into ARP
-    /// requests.
+    /// ip4-arp (`node` [`NodeId::Ip4Arp`]): turns packets waiting for a next hop's MAC
+    /// (disposition `ToResolve`) into ARP requests; ip4-glean ([`NodeId::Ip4Glean`]) the
+    /// same for those waiting for an attached destination's (`ToGlean`). The two count
+    /// the same reasons, each under its own name, as VPP's.
     pub fn process_resolve<B: PacketBuf, const TRACE: bool>(
         &mut self,
+        node: ResolveNode,
         burst: &mut Burst,
         pkts: &mut [B],
         cx: &mut Context<'_>,
     ) {
+        let waiting = match node {
+            ResolveNode::Arp => Disposition::ToResolve,
+            ResolveNode::Glean => Disposition::ToGlean,
+        };
+        let drop = |burst: &mut Burst, i: usize, e: Ip4ArpError| {
+            burst.set_disposition(i, Disposition::Drop(node.reason(e)));
+        };
         for (i, pkt) in pkts.iter_mut().enumerate().take(burst.len()) {
-            if burst.disposition(i) != Disposition::ToResolve {
+            if burst.disposition(i) != waiting {
                 continue;
             }
             let Some(meta) = burst.get(i) else {
@@ -360,7 +395,7 @@ impl Arp {
                     // The packet is gone (its buffer is the request): counted as VPP's
                     // ip4-arp counts it, a drop under "ARP requests sent".
                     cx.counters
-                        .count_drop(rx_if, DropReason::of(Ip4ArpError::RequestSent));
+                        .count_drop(rx_if, node.reason(Ip4ArpError::RequestSent));
                     if let Some(meta) = burst.meta_mut(i) {
                         meta.generated = true;
                     }
@@ -372,13 +407,15 @@ impl Arp {
                 if let (Some(meta), Some(itf), Some(target)) = (burst.get(i), itf, target) {
                     let sender_ip =
                         source_address_for(itf, target).unwrap_or(Ipv4Addr::UNSPECIFIED);
-                    cx.trace(meta, || {
-                        TraceRecord::Ip4Arp(ResolveTrace {
-                            sender_ip,
-                            sender_mac: itf.mac,
-                            target_ip: target,
-                            outcome: result.err().unwrap_or(Ip4ArpError::RequestSent),
-                        })
+                    let trace = ResolveTrace {
+                        sender_ip,
+                        sender_mac: itf.mac,
+                        target_ip: target,
+                        outcome: result.err().unwrap_or(Ip4ArpError::RequestSent),
+                    };
+                    cx.trace(meta, || match node {
+                        ResolveNode::Arp => TraceRecord::Ip4Arp(trace),
+                        ResolveNode::Glean => TraceRecord::Ip4Glean(trace),
                     });
                 }
             }
@@ -422,7 +459,7 @@ impl Arp {
 mod tests {
     use super::super::testing::*;
     use super::*;
-    use crate::config::Snapshot;
+    use crate::config::{RouteTarget, Snapshot};
     use crate::spec_frames::{self, *};
 
     fn input(
@@ -594,22 +631,23 @@ mod tests {
         );
     }
 
-    /// A SYN to an attached host nobody has resolved (10.1.1.9 on tap2), through lookup,
-    /// rewrite and the arp stage's resolve.
-    fn resolve(
+    /// A SYN to `dst` through lookup, rewrite, ip4-arp and ip4-glean.
+    fn resolve_to(
         stage: &mut Arp,
+        snap: &crate::config::Snapshot,
+        dst: Ipv4Addr,
         now_ns: u64,
     ) -> (Disposition, Vec<u8>, crate::counters::CounterTotals) {
-        let snap = snapshot();
         let mut syn = spec_frames::syn();
         let mut ip = crate::packet::Ipv4Packet::new_unchecked(&mut syn[14..]);
-        ip.set_dst(Ipv4Addr::new(10, 1, 1, 9));
+        ip.set_dst(dst);
         ip.fill_checksum();
-        let (burst, pkts, counters) = run_stage(TAP0, &[syn], &snap, |b, p, cx| {
+        let (burst, pkts, counters) = run_stage(TAP0, &[syn], snap, |b, p, cx| {
             cx.now_ns = now_ns;
             super::super::ip4_lookup::process::<_, false>(b, p, cx);
             super::super::ip4_rewrite::process::<_, false>(b, p, cx);
-            stage.process_resolve::<_, false>(b, p, cx);
+            stage.process_resolve::<_, false>(ResolveNode::Arp, b, p, cx);
+            stage.process_resolve::<_, false>(ResolveNode::Glean, b, p, cx);
         });
         (
             burst.disposition(0),
@@ -618,22 +656,61 @@ mod tests {
         )
     }
 
-    #[test]
-    fn unresolved_next_hop_becomes_a_request() {
-        let mut stage = Arp::new();
-        let (d, out, counters) = resolve(&mut stage, 1);
-        assert_eq!(d, Disposition::Output(TAP2));
+    /// A SYN to an attached host nobody has resolved (10.1.1.9 on tap2).
+    fn resolve(
+        stage: &mut Arp,
+        now_ns: u64,
+    ) -> (Disposition, Vec<u8>, crate::counters::CounterTotals) {
+        resolve_to(stage, &snapshot(), Ipv4Addr::new(10, 1, 1, 9), now_ns)
+    }
+
+    /// The request for `target`, from tap2 (10.1.1.1), padded to 60 bytes.
+    fn request_from_tap2(target: [u8; 4]) -> Vec<u8> {
         let mut expected = vec![
             // broadcast, from tap2's MAC, ARP
             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0xfe, 0x16, 0x3f, 0x5f, 0x0f, 0x08, 0x06,
             0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, // request
             0x02, 0xfe, 0x16, 0x3f, 0x5f, 0x0f, 10, 1, 1, 1, // sender: tap2, 10.1.1.1
-            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 10, 1, 1, 9, // target 10.1.1.9
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // target MAC unknown
         ];
+        expected.extend(target);
         expected.resize(60, 0);
-        assert_eq!(out, expected);
-        assert_eq!(counters.reason(DropReason::of(Ip4ArpError::RequestSent)), 1);
+        expected
+    }
+
+    /// An attached destination is VPP's ip4-glean: the request asks for the destination.
+    #[test]
+    fn unresolved_attached_host_is_gleaned() {
+        let mut stage = Arp::new();
+        let (d, out, counters) = resolve(&mut stage, 1);
+        assert_eq!(d, Disposition::Output(TAP2));
+        assert_eq!(out, request_from_tap2([10, 1, 1, 9]));
+        let sent = ResolveNode::Glean.reason(Ip4ArpError::RequestSent);
+        assert_eq!(sent.node, NodeId::Ip4Glean);
+        assert_eq!(counters.reason(sent), 1);
+        assert_eq!(counters.reason(DropReason::of(Ip4ArpError::RequestSent)), 0);
         assert_eq!(counters.interface(TAP0).drops, 1);
+    }
+
+    /// A route's next hop is VPP's ip4-arp: the request asks for the next hop, not for
+    /// the destination.
+    #[test]
+    fn unresolved_next_hop_is_ip4_arp() {
+        let mut cp = control_plane();
+        let next_hop = RouteTarget::Via {
+            next_hop: Ipv4Addr::new(10, 1, 1, 7),
+            interface: Some(TAP2),
+        };
+        cp.add_route("192.0.2.0/24".parse().unwrap(), next_hop)
+            .unwrap();
+        let mut stage = Arp::new();
+        let (d, out, counters) =
+            resolve_to(&mut stage, &cp.snapshot(), Ipv4Addr::new(192, 0, 2, 1), 1);
+        assert_eq!(d, Disposition::Output(TAP2));
+        assert_eq!(out, request_from_tap2([10, 1, 1, 7]));
+        assert_eq!(counters.reason(DropReason::of(Ip4ArpError::RequestSent)), 1);
+        let gleaned = ResolveNode::Glean.reason(Ip4ArpError::RequestSent);
+        assert_eq!(counters.reason(gleaned), 0);
     }
 
     #[test]
@@ -648,12 +725,12 @@ mod tests {
         let mut stage = Arp::new();
         let (burst, _, _) = run_stage(TAP0, &[spec_frames::syn()], &stripped, |b, p, cx| {
             b.meta_mut(0).unwrap().adjacency = built.fib.lookup(Ipv4Addr::new(10, 1, 1, 9));
-            b.set_disposition(0, Disposition::ToResolve);
-            stage.process_resolve::<_, false>(b, p, cx)
+            b.set_disposition(0, Disposition::ToGlean);
+            stage.process_resolve::<_, false>(ResolveNode::Glean, b, p, cx)
         });
         assert_eq!(
             burst.disposition(0),
-            Disposition::Drop(DropReason::of(Ip4ArpError::NoSourceAddress))
+            Disposition::Drop(ResolveNode::Glean.reason(Ip4ArpError::NoSourceAddress))
         );
     }
 
@@ -663,7 +740,7 @@ mod tests {
         assert_eq!(resolve(&mut stage, 1).0, Disposition::Output(TAP2));
         assert_eq!(
             resolve(&mut stage, 2).0,
-            Disposition::Drop(DropReason::of(Ip4ArpError::Throttled))
+            Disposition::Drop(ResolveNode::Glean.reason(Ip4ArpError::Throttled))
         );
         assert_eq!(
             resolve(&mut stage, 1 + REQUEST_INTERVAL_NS).0,

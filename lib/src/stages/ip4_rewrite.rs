@@ -108,8 +108,12 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
                 rewrite,
                 interface,
             } => (tx_if, next_hop, rewrite, interface),
-            Resolved::Glean => {
+            Resolved::Glean { attached: false } => {
                 burst.set_disposition(i, Disposition::ToResolve);
+                continue;
+            }
+            Resolved::Glean { attached: true } => {
+                burst.set_disposition(i, Disposition::ToGlean);
                 continue;
             }
             Resolved::Fail(e) => {
@@ -184,7 +188,11 @@ enum Resolved<'a> {
         rewrite: &'a [u8; ethernet::HEADER_LEN],
         interface: &'a InterfaceConfig,
     },
-    Glean,
+    /// The MAC is not known yet: of a route's next hop, or (`attached`) of a destination on
+    /// an attached subnet.
+    Glean {
+        attached: bool,
+    },
     Fail(Ip4RewriteError),
 }
 
@@ -203,7 +211,9 @@ fn resolve(snapshot: &Snapshot, adjacency: AdjIndex) -> Resolved<'_> {
             },
             None => Resolved::Fail(Ip4RewriteError::TxInterfaceDown),
         },
-        Adjacency::Glean { .. } => Resolved::Glean,
+        Adjacency::Glean { next_hop, .. } => Resolved::Glean {
+            attached: next_hop.is_none(),
+        },
         Adjacency::NoRoute | Adjacency::Drop | Adjacency::Receive { .. } => {
             Resolved::Fail(Ip4RewriteError::NoAdjacency)
         }
@@ -284,13 +294,26 @@ mod tests {
         );
     }
 
+    /// An attached destination without a MAC goes to ip4-glean, a route's next hop
+    /// without one to ip4-arp.
     #[test]
-    fn glean_goes_to_resolve() {
+    fn unresolved_goes_to_glean_or_arp() {
         let f = spec_frames::tcp_frame(&TcpFrameSpec {
             dst: std::net::Ipv4Addr::new(172, 30, 1, 9),
             ..syn_spec()
         });
-        assert_eq!(route(&snapshot(), f).0, Disposition::ToResolve);
+        assert_eq!(route(&snapshot(), f).0, Disposition::ToGlean);
+        let mut cp = control_plane();
+        let via = crate::config::RouteTarget::Via {
+            next_hop: std::net::Ipv4Addr::new(172, 30, 1, 9),
+            interface: None,
+        };
+        cp.add_route("192.0.2.0/24".parse().unwrap(), via).unwrap();
+        let f = spec_frames::tcp_frame(&TcpFrameSpec {
+            dst: std::net::Ipv4Addr::new(192, 0, 2, 1),
+            ..syn_spec()
+        });
+        assert_eq!(route(&cp.snapshot(), f).0, Disposition::ToResolve);
     }
 
     #[test]

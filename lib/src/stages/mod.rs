@@ -61,7 +61,8 @@ pub fn drop_reason_text(reason: DropReason) -> &'static str {
         NodeId::Input => text::<crate::pipeline::InputError>(reason.code),
         NodeId::EthernetInput => text::<ethernet_input::EthernetInputError>(reason.code),
         NodeId::Arp => text::<arp::ArpError>(reason.code),
-        NodeId::Ip4Arp => text::<arp::Ip4ArpError>(reason.code),
+        // VPP's two nodes share one set of counters, as here.
+        NodeId::Ip4Arp | NodeId::Ip4Glean => text::<arp::Ip4ArpError>(reason.code),
         NodeId::Ip4Input => text::<ip4_input::Ip4InputError>(reason.code),
         NodeId::Ip4Lookup => text::<ip4_lookup::Ip4LookupError>(reason.code),
         NodeId::Ip4Local => text::<ip4_local::Ip4LocalError>(reason.code),
