@@ -381,10 +381,9 @@ impl<P: PrefetchHint> Worker<P> {
             }
             WorkerQuestion::NatSummary => Ok(crate::nat44::show::summary(&snapshot.nat, &self.nat)),
             WorkerQuestion::FlowCache => Ok(self.flow_cache.show()),
-            WorkerQuestion::NatDeleteSession { addr, port, proto } => self
-                .nat
-                .delete_sessions_in(addr, port, proto)
-                .map(|n| format!("deleted {n} session(s)\n")),
+            WorkerQuestion::NatDeleteSessions(selector) => {
+                Ok(self.nat.delete_sessions(&selector).to_string())
+            }
         }
     }
 

@@ -322,9 +322,7 @@ impl Display for Command {
                 f.write_str("show nat44 sessions")?;
                 flag(f, *detail, "detail")
             }
-            C::Nat44DelSession { addr, port, proto } => {
-                write!(f, "nat44 del session in {addr}:{port} {proto}")
-            }
+            C::Nat44DelSession { selector } => write!(f, "nat44 del session {selector}"),
         }
     }
 }

@@ -29,7 +29,7 @@ pub enum HardwareDetail {
 pub use table::{CommandSpec, COMMANDS};
 
 use crate::acl::{AclRule, Direction, TimeoutKind};
-use crate::nat44::{IdentityMapping, LbStaticMapping, NatProtocol, StaticMapping};
+use crate::nat44::{IdentityMapping, LbStaticMapping, SessionSelector, StaticMapping};
 use crate::node::InputKind;
 use crate::types::{Ipv4Prefix, MacAddr};
 
@@ -256,11 +256,10 @@ pub enum Command {
     ShowNat44Sessions {
         detail: bool,
     },
-    /// `nat44 del session in IP:PORT tcp|udp|icmp`: the inside side of the session.
+    /// `nat44 del session in|out IP:PORT tcp|udp|icmp [vrf 0] [external-host IP:PORT]`:
+    /// with external-host one session, without it every session of that endpoint.
     Nat44DelSession {
-        addr: Ipv4Addr,
-        port: u16,
-        proto: NatProtocol,
+        selector: SessionSelector,
     },
 }
 

@@ -4,7 +4,8 @@
 use std::net::Ipv4Addr;
 
 use crate::nat44::{
-    IdentityMapping, LbLocal, LbStaticMapping, NatProtocol, StaticMapping, TwiceNat,
+    IdentityMapping, LbLocal, LbStaticMapping, NatProtocol, SessionSelector, Side, StaticMapping,
+    TwiceNat,
 };
 
 use super::acl::{SESSION_LIMIT_RANGE, TIMEOUT_RANGE};
@@ -404,9 +405,34 @@ pub(super) fn parse_session_limit(c: &mut Cursor<'_>) -> Result<Command, String>
     Ok(Command::Nat44SessionLimit { limit })
 }
 
+/// `in|out A.B.C.D:PORT tcp|udp|icmp [vrf 0] [external-host A.B.C.D:PORT]`.
 pub(super) fn parse_del_session(c: &mut Cursor<'_>) -> Result<Command, String> {
-    c.expect_keyword("in")?;
-    let (addr, port) = c.ip_port("in")?;
+    let side = c.choice(&[("in", Side::Inside), ("out", Side::Outside)])?;
+    let local = c.ip_port(if side == Side::Inside { "in" } else { "out" })?;
     let proto = c.choice(&PROTOCOLS)?;
-    Ok(Command::Nat44DelSession { addr, port, proto })
+    let (mut external_host, mut vrf_given) = (None, false);
+    while let Some(word) = c.peek() {
+        match word {
+            "vrf" => {
+                set_once(c, &mut vrf_given, word)?;
+                c.table_zero(word, "table")?;
+            }
+            "external-host" => {
+                if external_host.is_some() {
+                    return Err(format!("{}: {word} given twice", c.command_name()));
+                }
+                c.keyword(word);
+                external_host = Some(c.ip_port(word)?);
+            }
+            _ => break,
+        }
+    }
+    Ok(Command::Nat44DelSession {
+        selector: SessionSelector {
+            side,
+            local,
+            proto,
+            external_host,
+        },
+    })
 }

@@ -501,8 +501,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["nat44", "del", "session"],
-        usage: "nat44 del session in A.B.C.D:PORT tcp|udp|icmp",
-        help: "Delete a NAT44 session by its inside address and port",
+        usage: "nat44 del session in|out A.B.C.D:PORT tcp|udp|icmp [vrf 0] \
+                [external-host A.B.C.D:PORT]",
+        help: "Delete the NAT44 sessions of an inside (in) or outside (out) endpoint, all \
+               of them unless external-host names one; says how many",
         parse: nat44::parse_del_session,
     },
 ];

@@ -2,7 +2,7 @@ use std::net::Ipv4Addr;
 
 use super::*;
 use crate::acl::{AclAction, PortRange, TimeoutKind};
-use crate::nat44::{LbLocal, TwiceNat};
+use crate::nat44::{LbLocal, NatProtocol, SessionSelector, Side, TwiceNat};
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -1427,19 +1427,67 @@ fn nat44_timeouts_limits_forwarding_sessions() {
     assert_eq!(
         ok("nat44 del session in 10.1.1.3:46310 tcp"),
         Command::Nat44DelSession {
-            addr: ip("10.1.1.3"),
-            port: 46310,
-            proto: NatProtocol::Tcp
+            selector: SessionSelector {
+                side: Side::Inside,
+                local: (ip("10.1.1.3"), 46310),
+                proto: NatProtocol::Tcp,
+                external_host: None,
+            }
         }
-    );
-    assert_eq!(
-        err("nat44 del session 10.1.1.3:46310 tcp"),
-        "unknown input '10.1.1.3:46310 tcp'"
     );
     assert_eq!(
         err("nat44 del session in 10.1.1.3:46310"),
         "nat44 del session: missing argument: expected tcp, udp or icmp"
     );
+}
+
+/// VPP's `nat44 del session in|out <addr>:<port> <proto> [vrf <id>] [external-host
+/// <addr>:<port>]`: either side, vrf 0 only, and the remote end that names one session.
+#[test]
+fn nat44_del_session_takes_either_side_vrf_0_and_external_host() {
+    assert_eq!(
+        ok("nat44 del session out 192.168.16.1:1025 udp vrf 0 external-host 8.8.8.8:53"),
+        Command::Nat44DelSession {
+            selector: SessionSelector {
+                side: Side::Outside,
+                local: (ip("192.168.16.1"), 1025),
+                proto: NatProtocol::Udp,
+                external_host: Some((ip("8.8.8.8"), 53)),
+            }
+        }
+    );
+    assert_eq!(
+        ok("nat44 del session in 10.1.1.3:7 icmp external-host 10.1.1.1:0 vrf 0"),
+        ok("nat44 del session in 10.1.1.3:7 icmp external-host 10.1.1.1:0")
+    );
+    assert_eq!(
+        err("nat44 del session 10.1.1.3:46310 tcp"),
+        "nat44 del session: expected in or out, not '10.1.1.3:46310'"
+    );
+    assert_eq!(
+        err("nat44 del session in 10.1.1.3:46310 tcp vrf 1"),
+        "nat44 del session: vrf 1: podfwd has one table, vrf 0"
+    );
+    assert_eq!(
+        err("nat44 del session in 10.1.1.3:46310 tcp vrf 0 vrf 0"),
+        "nat44 del session: vrf given twice"
+    );
+    assert_eq!(
+        err("nat44 del session in 10.1.1.3:46310 tcp external-host 1.2.3.4:5 external-host 1.2.3.4:5"),
+        "nat44 del session: external-host given twice"
+    );
+    assert_eq!(
+        err("nat44 del session in 10.1.1.3:46310 tcp external-host 1.2.3.4"),
+        "external-host 1.2.3.4: expected A.B.C.D:PORT"
+    );
+    assert_eq!(
+        err("nat44 del session out 10.1.1.3:46310 tcp external-host"),
+        "nat44 del session: missing argument: expected external-host A.B.C.D:PORT"
+    );
+}
+
+#[test]
+fn nat44_show_commands() {
     for (line, command) in [
         ("show nat44 interfaces", Command::ShowNat44Interfaces),
         ("show nat44 addresses", Command::ShowNat44Addresses),
@@ -1522,6 +1570,10 @@ const VOCABULARY: &[&str] = &[
     "in",
     "out",
     "output-feature",
+    "external-host",
+    "10.1.1.3:80",
+    "vrf",
+    "reset",
     "enable",
     "disable",
     "detail",
@@ -1608,6 +1660,7 @@ const SEEDS: &[&str] = &[
     "set interface nat44 out tap0 output-feature",
     "set nat timeout udp 300 tcp-established 7440 tcp-transitory 240 icmp 60",
     "nat44 del session in 10.1.1.3:46310 tcp",
+    "nat44 del session out 192.168.16.1:1025 udp vrf 0 external-host 8.8.8.8:53",
 ];
 
 #[test]

@@ -23,7 +23,7 @@ use crate::config::{
     format_fib, format_interface_addresses, format_neighbors, ControlPlane, RouteTarget, Snapshot,
 };
 use crate::counters::{CounterTotals, WorkerCounters};
-use crate::nat44::{self, Nat44Config, Nat44Table, NatInterfaceRole, NatProtocol, NatTimeouts};
+use crate::nat44::{self, Nat44Config, Nat44Table, NatInterfaceRole, NatTimeouts, SessionSelector};
 use crate::node::InputKind;
 use crate::pipeline::WorkerThread;
 use crate::runtime::{Mailbox, Publisher};
@@ -59,11 +59,8 @@ pub enum WorkerQuestion {
     NatAddresses,
     NatSummary,
     FlowCache,
-    NatDeleteSession {
-        addr: Ipv4Addr,
-        port: u16,
-        proto: NatProtocol,
-    },
+    /// Deletes the sessions named; the answer is how many, a number.
+    NatDeleteSessions(SessionSelector),
 }
 
 impl WorkerQuestion {
@@ -77,7 +74,7 @@ impl WorkerQuestion {
             | WorkerQuestion::ClearRuntime
             | WorkerQuestion::ClearInterfaces
             | WorkerQuestion::ClearAclSessions
-            | WorkerQuestion::NatDeleteSession { .. } => true,
+            | WorkerQuestion::NatDeleteSessions(_) => true,
             WorkerQuestion::ShowTrace { .. }
             | WorkerQuestion::AclSessions
             | WorkerQuestion::AclHits { .. }
@@ -433,7 +430,34 @@ impl Control {
             matches!(question, WorkerQuestion::ShowTrace { .. }),
             self.workers.len() > 1 && !matches!(question, WorkerQuestion::NatSessions { .. }),
         );
+        let answers = self.ask_each(&question)?;
         let mut out = String::new();
+        for ((n, worker), answer) in self.workers.iter().enumerate().zip(answers) {
+            let thread = WorkerThread(n as u16);
+            if trace {
+                let _ = writeln!(
+                    out,
+                    "------------------- Start of {thread} -------------------"
+                );
+            } else if several && !answer.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "------------------- {thread} (lcore {}) -------------------",
+                    worker.lcore
+                );
+            }
+            out.push_str(&answer);
+        }
+        Ok(out)
+    }
+
+    /// Asks every running worker in turn; their answers in worker order. The first
+    /// worker that fails or does not answer fails the whole question.
+    fn ask_each(&self, question: &WorkerQuestion) -> Result<Vec<String>, String> {
+        if !self.running {
+            return Err("the workers are not running".into());
+        }
+        let mut answers = Vec::with_capacity(self.workers.len());
         for (n, worker) in self.workers.iter().enumerate() {
             let answer = worker
                 .mailbox
@@ -452,22 +476,26 @@ impl Control {
                         self.answer_timeout.as_secs_f64()
                     )
                 })??;
-            let thread = WorkerThread(n as u16);
-            if trace {
-                let _ = writeln!(
-                    out,
-                    "------------------- Start of {thread} -------------------"
-                );
-            } else if several && !answer.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "------------------- {thread} (lcore {}) -------------------",
-                    worker.lcore
-                );
-            }
-            out.push_str(&answer);
+            answers.push(answer);
         }
-        Ok(out)
+        Ok(answers)
+    }
+
+    /// `nat44 del session ...`: the sessions live in the workers, each deletes its own
+    /// and says how many. Deleting none is an error, as VPP's is (`no such session`).
+    fn delete_nat_sessions(&mut self, selector: SessionSelector) -> Result<String, String> {
+        let answers = self.ask_each(&WorkerQuestion::NatDeleteSessions(selector))?;
+        let mut deleted = 0usize;
+        for answer in answers {
+            deleted += answer.trim().parse::<usize>().map_err(|_| {
+                format!("nat44 del session: a worker answered {answer:?}, not a count")
+            })?;
+        }
+        match deleted {
+            0 => Err(format!("nat44 del session: no such session: {selector}")),
+            1 => Ok("1 session deleted\n".to_string()),
+            n => Ok(format!("{n} sessions deleted\n")),
+        }
     }
 
     /// Runs one command.
@@ -784,9 +812,7 @@ impl Control {
                 "NAT44 sessions:\n{}",
                 self.ask_all(WorkerQuestion::NatSessions { detail })?
             )),
-            Command::Nat44DelSession { addr, port, proto } => {
-                self.ask_all(WorkerQuestion::NatDeleteSession { addr, port, proto })
-            }
+            Command::Nat44DelSession { selector } => self.delete_nat_sessions(selector),
         }
     }
 

@@ -1448,11 +1448,12 @@ fn flow_cache_forwards_exactly_as_the_stages() {
                     for addr in ["10.20.0.2", "10.20.0.3"] {
                         worker
                             .answer(
-                                WorkerQuestion::NatDeleteSession {
-                                    addr: addr.parse().unwrap(),
-                                    port: 5353,
+                                WorkerQuestion::NatDeleteSessions(SessionSelector {
+                                    side: crate::nat44::Side::Inside,
+                                    local: (addr.parse().unwrap(), 5353),
                                     proto: crate::nat44::NatProtocol::Udp,
-                                },
+                                    external_host: None,
+                                }),
                                 &snapshot,
                                 now,
                             )
@@ -2622,45 +2623,69 @@ fn static_mapping_local_end_is_translated_only_toward_outside() {
     assert_eq!(u16::from_be_bytes([out[34], out[35]]), 8080);
 }
 
+/// Workers on their own threads, as the app launches them, each serving its mailbox
+/// (with the snapshot of when it started) until [`WorkerThreads::stop`]; `prepare` runs
+/// on each worker first, with its index.
+struct WorkerThreads {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl WorkerThreads {
+    fn start(
+        control: &mut Control,
+        count: u16,
+        prepare: impl Fn(u16, &mut Worker, &Snapshot) + Clone + Send + 'static,
+    ) -> WorkerThreads {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for index in 0..count {
+            let link = WorkerLink {
+                lcore: u32::from(index) + 1,
+                counters: Arc::new(WorkerCounters::new()),
+                mailbox: Mailbox::new(),
+            };
+            control.add_worker(link.clone());
+            let (stop, publisher, prepare) = (stop.clone(), control.publisher(), prepare.clone());
+            threads.push(std::thread::spawn(move || {
+                let sizes = crate::pipeline::WorkerSizes {
+                    index,
+                    count,
+                    ..Default::default()
+                };
+                let mut worker = Worker::with_sizes(ticks, sizes);
+                let snapshot = publisher.current();
+                prepare(index, &mut worker, &snapshot);
+                while !stop.load(Ordering::Relaxed) {
+                    link.mailbox.serve(|q| worker.answer(q, &snapshot, NOW));
+                    std::thread::yield_now();
+                }
+            }));
+        }
+        control.workers_started();
+        WorkerThreads { stop, threads }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+    }
+}
+
 /// Two workers on their own threads, as the app launches them: `show trace` heads each
 /// thread's part as VPP does, even an empty one; NAT44 sessions name their thread in
 /// their own header; other answers get a thread header when there are several workers.
 #[test]
 fn answers_from_several_workers_name_their_threads_as_vpp() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     let (mut control, _, _) = seed_node();
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut threads = Vec::new();
-    for index in 0..2u16 {
-        let link = WorkerLink {
-            lcore: u32::from(index) + 1,
-            counters: Arc::new(WorkerCounters::new()),
-            mailbox: Mailbox::new(),
-        };
-        control.add_worker(link.clone());
-        let (stop, publisher) = (stop.clone(), control.publisher());
-        threads.push(std::thread::spawn(move || {
-            let sizes = crate::pipeline::WorkerSizes {
-                index,
-                count: 2,
-                ..Default::default()
-            };
-            let mut worker = Worker::with_sizes(ticks, sizes);
-            let snapshot = publisher.current();
-            while !stop.load(Ordering::Relaxed) {
-                link.mailbox.serve(|q| worker.answer(q, &snapshot, NOW));
-                std::thread::yield_now();
-            }
-        }));
-    }
-    control.workers_started();
+    let workers = WorkerThreads::start(&mut control, 2, |_, _, _| {});
     let trace = control.execute_line("show trace").unwrap();
     let nat = control.execute_line("show nat44 sessions").unwrap();
     let cache = control.execute_line("show flow-cache").unwrap();
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
+    workers.stop();
     assert_eq!(
         trace,
         "------------------- Start of thread 1 podfwd_wk_0 -------------------\n\
@@ -2683,6 +2708,45 @@ fn answers_from_several_workers_name_their_threads_as_vpp() {
         cache
             .contains("\n------------------- thread 2 podfwd_wk_1 (lcore 2) -------------------\n"),
         "{cache}"
+    );
+}
+
+/// `nat44 del session` asks every worker and adds up what they deleted: a worker
+/// without the session does not fail the command, deleting none anywhere is VPP's
+/// error, and the count is said.
+#[test]
+fn nat44_del_session_counts_over_the_workers_and_refuses_none() {
+    let (mut control, tap2, tap0) = seed_node();
+    control.learn_neighbor(tap0, HOST_NEXT_HOP, HOST_MAC);
+    // The seed's SYN, pod 10.1.1.3:46310 to the service: one static session on worker 0,
+    // inside 10.20.0.2:8080, outside 10.104.221.85:80.
+    let workers = WorkerThreads::start(&mut control, 2, move |index, worker, snapshot| {
+        if index == 0 {
+            let mut pkts = [TestBuf::new(&spec_frames::syn())];
+            worker.process(tap2, &mut pkts, snapshot, NOW);
+            assert_eq!(worker.nat().session_count(), 1);
+        }
+    });
+    let results: Vec<Result<String, String>> = [
+        "nat44 del session in 10.20.0.2:8080 tcp external-host 10.1.1.3:46311",
+        "nat44 del session in 10.104.221.85:80 tcp",
+        "nat44 del session out 10.104.221.85:80 tcp vrf 0 external-host 10.1.1.3:46310",
+        "nat44 del session in 10.20.0.2:8080 tcp",
+    ]
+    .iter()
+    .map(|line| control.execute_line(line))
+    .collect();
+    workers.stop();
+    assert_eq!(
+        results,
+        [
+            Err("nat44 del session: no such session: in 10.20.0.2:8080 tcp \
+                 external-host 10.1.1.3:46311"
+                .to_string()),
+            Err("nat44 del session: no such session: in 10.104.221.85:80 tcp".to_string()),
+            Ok("1 session deleted\n".to_string()),
+            Err("nat44 del session: no such session: in 10.20.0.2:8080 tcp".to_string()),
+        ]
     );
 }
 

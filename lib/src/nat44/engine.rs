@@ -11,7 +11,7 @@ use super::config::{Mapping, MappingKind, Nat44Config};
 use super::ports::{PortAllocator, PortSlice};
 use super::rewrite::{self, Flow, ParseError, Side};
 use super::session::{flags, InsertError, KeyTable, KnownFree, Session, SessionKey, SessionTable};
-use super::types::NatProtocol;
+use super::types::{NatProtocol, SessionSelector};
 use crate::burst::MAX_BURST;
 use crate::node::NodeId;
 use crate::node_errors;
@@ -1244,26 +1244,26 @@ impl Nat44Worker {
         self.affinity.len()
     }
 
-    /// `nat44 del session in IP:PORT tcp|udp`: deletes the sessions whose inside end is
-    /// that; walks every session (a control operation, not per packet).
-    pub fn delete_sessions_in(
-        &mut self,
-        addr: Ipv4Addr,
-        port: u16,
-        proto: NatProtocol,
-    ) -> Result<usize, String> {
+    /// `nat44 del session in|out ...`: deletes the sessions `which` names and says how
+    /// many; walks every session (a control operation, not per packet).
+    pub fn delete_sessions(&mut self, which: &SessionSelector) -> usize {
+        let matches = |s: &Session| {
+            // The flow as that side sees it: its local end and the remote one.
+            let key = match which.side {
+                Side::Inside => s.in2out_key(),
+                Side::Outside => s.out2in_key(),
+            };
+            key.proto == which.proto
+                && (key.local, key.local_port) == which.local
+                && which
+                    .external_host
+                    .is_none_or(|host| host == (key.remote, key.remote_port))
+        };
         let doomed: Vec<u32> = self
             .sessions
             .indices()
-            .filter(|i| {
-                self.sessions.get(*i).is_some_and(|s| {
-                    s.in_local == addr && s.in_local_port == port && s.proto == proto
-                })
-            })
+            .filter(|i| self.sessions.get(*i).is_some_and(matches))
             .collect();
-        if doomed.is_empty() {
-            return Err(format!("no session in {addr}:{port} {proto}"));
-        }
         for index in &doomed {
             if let Some(gone) = self.sessions.remove(*index) {
                 // No clock here: its sticky time runs from when it was last heard.
@@ -1272,7 +1272,7 @@ impl Nat44Worker {
                 self.counters.sessions_deleted += 1;
             }
         }
-        Ok(doomed.len())
+        doomed.len()
     }
 }
 

@@ -6,7 +6,7 @@ pub mod types;
 
 pub use types::{
     IdentityMapping, LbLocal, LbStaticMapping, NatInterfaceRole, NatProtocol, NatTimeouts,
-    StaticMapping, TwiceNat,
+    SessionSelector, StaticMapping, TwiceNat,
 };
 pub mod config;
 pub mod engine;

@@ -1603,23 +1603,61 @@ fn non_first_fragments_and_truncated_headers_are_dropped_by_name() {
     );
 }
 
+/// `nat44 del session`: by the inside end or by the outside one, all of an endpoint's
+/// sessions or, with external-host, the one to that remote end (VPP's key).
 #[test]
-fn a_session_can_be_deleted_by_its_inside_end() {
+fn sessions_are_deleted_by_either_end_and_external_host() {
     let table = snat_table();
     let mut w = worker(16);
     let config = snapshot(&table, &mut w);
-    let mut p = udp((ip("10.1.1.3"), 5000), (ip("8.8.8.8"), 53), 64, true);
-    w.in2out_output(&config, TAP0, &mut p, 0);
-    assert_eq!(
-        w.delete_sessions_in(ip("10.1.1.3"), 5001, NatProtocol::Udp)
-            .unwrap_err(),
-        "no session in 10.1.1.3:5001 udp"
-    );
-    assert_eq!(
-        w.delete_sessions_in(ip("10.1.1.3"), 5000, NatProtocol::Udp),
-        Ok(1)
-    );
-    assert_eq!(w.session_count(), 0);
+    let client = (ip("10.1.1.3"), 5000);
+    for server in [ip("8.8.8.8"), ip("8.8.4.4"), ip("1.1.1.1")] {
+        let mut p = udp(client, (server, 53), 64, true);
+        w.in2out_output(&config, TAP0, &mut p, 0);
+    }
+    assert_eq!(w.session_count(), 3);
+    let outside_port = |w: &Nat44Worker, server: Ipv4Addr| {
+        let t = w.sessions();
+        t.indices()
+            .filter_map(|i| t.get(i))
+            .find(|s| s.out_remote == server)
+            .map(|s| (s.out_local, s.out_local_port))
+            .unwrap()
+    };
+    let selector = |side, local, proto, external_host| SessionSelector {
+        side,
+        local,
+        proto,
+        external_host,
+    };
+    use super::Side::{Inside, Outside};
+    let (udp, outside) = (NatProtocol::Udp, outside_port(&w, ip("8.8.8.8")));
+    for (which, deleted, left) in [
+        // Nothing matches: another port, another protocol, another remote end, or the
+        // inside end taken for the outside one.
+        (selector(Inside, (ip("10.1.1.3"), 5001), udp, None), 0, 3),
+        (selector(Inside, client, NatProtocol::Tcp, None), 0, 3),
+        (
+            selector(Inside, client, udp, Some((ip("8.8.8.8"), 54))),
+            0,
+            3,
+        ),
+        (selector(Outside, client, udp, None), 0, 3),
+        (
+            selector(Inside, client, udp, Some((ip("8.8.4.4"), 53))),
+            1,
+            2,
+        ),
+        (
+            selector(Outside, outside, udp, Some((ip("8.8.8.8"), 53))),
+            1,
+            1,
+        ),
+        (selector(Inside, client, udp, None), 1, 0),
+    ] {
+        assert_eq!(w.delete_sessions(&which), deleted, "{which}");
+        assert_eq!(w.session_count(), left, "{which}");
+    }
     assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Udp), 0);
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
+use super::rewrite::Side;
 use crate::types::ip_proto;
 
 /// The protocols NAT44 translates. For ICMP the echo identifier plays the port.
@@ -130,6 +131,34 @@ pub struct LbStaticMapping {
 pub struct IdentityMapping {
     pub addr: Ipv4Addr,
     pub proto_port: Option<(NatProtocol, u16)>,
+}
+
+/// The sessions `nat44 del session in|out A.B.C.D:PORT PROTO [external-host A.B.C.D:PORT]`
+/// names: those with that endpoint on that side (in: the inside local end; out: the
+/// outside address and port), and, with `external_host`, that remote end as the same side
+/// sees it (they differ only under twice-NAT). Without it, every session of the endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionSelector {
+    pub side: Side,
+    pub local: (Ipv4Addr, u16),
+    pub proto: NatProtocol,
+    pub external_host: Option<(Ipv4Addr, u16)>,
+}
+
+impl fmt::Display for SessionSelector {
+    /// As the command takes it: `in 10.1.1.3:46310 tcp [external-host 8.8.8.8:53]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = match self.side {
+            Side::Inside => "in",
+            Side::Outside => "out",
+        };
+        let (addr, port) = self.local;
+        write!(f, "{side} {addr}:{port} {}", self.proto)?;
+        match self.external_host {
+            Some((addr, port)) => write!(f, " external-host {addr}:{port}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// An interface's NAT44 role (`set interface nat44 in|out NAME [output-feature]`).
