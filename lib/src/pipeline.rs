@@ -372,9 +372,11 @@ impl<P: PrefetchHint> Worker<P> {
                 .counters()
                 .format_hits(snapshot.acl.rule_counts(), only)),
             WorkerQuestion::NatSessions { detail } => Ok(crate::nat44::show::sessions(
+                &snapshot.nat,
                 &self.nat,
                 WorkerThread(self.index),
                 detail,
+                (now_ns / 1_000_000_000) as u32,
             )),
             WorkerQuestion::NatAddresses => {
                 Ok(crate::nat44::show::addresses(&snapshot.nat, &self.nat))

@@ -492,7 +492,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["show", "nat44", "sessions"],
         usage: "show nat44 sessions [detail]",
-        help: "NAT44 sessions per inside address",
+        help: "NAT44 sessions per inside address; detail: each session, its last heard in \
+               seconds of the workers' clock (trace times') and its seconds left (timeout in)",
         parse: |c| {
             Ok(Command::ShowNat44Sessions {
                 detail: c.keyword("detail"),

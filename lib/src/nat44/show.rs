@@ -10,7 +10,7 @@ use super::config::Nat44Table;
 use super::engine::Nat44Worker;
 use super::ports::PortAllocator;
 use super::session::{flags, Session};
-use super::types::{NatProtocol, TwiceNat};
+use super::types::{NatProtocol, NatTimeouts, TwiceNat};
 use crate::types::IfIndex;
 
 /// VPP lists busy ports in this protocol order.
@@ -164,11 +164,14 @@ pub fn timeouts(t: super::NatTimeouts) -> String {
 }
 
 /// `show nat44 sessions [detail]` for one worker, its sessions grouped by inside
-/// address as VPP groups them by user; the executor heads the workers' parts.
+/// address as VPP groups them by user; the executor heads the workers' parts. `now` is
+/// the worker's clock in seconds, the one `last heard` counts on.
 pub fn sessions(
+    config: &Nat44Config,
     worker: &Nat44Worker,
     thread: crate::pipeline::WorkerThread,
     detail: bool,
+    now: u32,
 ) -> String {
     let table = worker.sessions();
     let mut users: BTreeMap<Ipv4Addr, Vec<(u32, Session)>> = BTreeMap::new();
@@ -189,14 +192,17 @@ pub fn sessions(
         );
         if detail {
             for (index, s) in &list {
-                session_detail(&mut out, *index, s);
+                session_detail(&mut out, *index, s, &config.timeouts, now);
             }
         }
     }
     out
 }
 
-fn session_detail(out: &mut String, index: u32, s: &Session) {
+/// One session as VPP's `format_snat_session` prints it. `last heard` is whole seconds on
+/// the worker's clock (VPP: seconds of vlib time, with two decimals); `timeout in` is
+/// what is left of its idle timeout, negative once expired and not yet swept (as VPP's).
+fn session_detail(out: &mut String, index: u32, s: &Session, timeouts: &NatTimeouts, now: u32) {
     let _ = writeln!(
         out,
         "    i2o {} proto {} port {} fib 0",
@@ -222,6 +228,11 @@ fn session_detail(out: &mut String, index: u32, s: &Session) {
     }
     let _ = writeln!(out, "       index {index}");
     let _ = writeln!(out, "       last heard {}", s.last_heard);
+    let _ = writeln!(
+        out,
+        "       timeout in {}",
+        i64::from(s.expires_at(timeouts)) - i64::from(now)
+    );
     let _ = writeln!(
         out,
         "       total pkts {}, total bytes {}",

@@ -1880,12 +1880,12 @@ fn show_commands_print_vpp_formats() {
     let mut syn = spec_frames::syn()[ETH..].to_vec();
     w.out2in(&config, POD_IF, &mut syn, 4);
     assert_eq!(
-        show::sessions(&w, crate::pipeline::WorkerThread(0), false),
+        show::sessions(&config, &w, crate::pipeline::WorkerThread(0), false, 10),
         "-------- thread 1 podfwd_wk_0: 2 sessions --------\n  10.1.1.3: 1 dynamic translations, 0 static translations\n  10.20.0.2: 0 dynamic translations, 1 static translations\n"
     );
     assert_eq!(
-        show::sessions(&w, crate::pipeline::WorkerThread(0), true),
-        format!("-------- thread 1 podfwd_wk_0: 2 sessions --------\n  10.1.1.3: 1 dynamic translations, 0 static translations\n    i2o 10.1.1.3 proto udp port 5000 fib 0\n    o2i 192.168.16.1 proto udp port {port} fib 0\n       external host 8.8.8.8:53\n       index 0\n       last heard 3\n       total pkts 1, total bytes 33\n       dynamic translation\n  10.20.0.2: 0 dynamic translations, 1 static translations\n    i2o 10.20.0.2 proto tcp port 8080 fib 0\n    o2i 10.104.221.85 proto tcp port 80 fib 0\n       external host 10.1.1.3:46310\n       index 1\n       last heard 4\n       total pkts 1, total bytes 60\n       static translation\n")
+        show::sessions(&config, &w, crate::pipeline::WorkerThread(0), true, 10),
+        format!("-------- thread 1 podfwd_wk_0: 2 sessions --------\n  10.1.1.3: 1 dynamic translations, 0 static translations\n    i2o 10.1.1.3 proto udp port 5000 fib 0\n    o2i 192.168.16.1 proto udp port {port} fib 0\n       external host 8.8.8.8:53\n       index 0\n       last heard 3\n       timeout in 293\n       total pkts 1, total bytes 33\n       dynamic translation\n  10.20.0.2: 0 dynamic translations, 1 static translations\n    i2o 10.20.0.2 proto tcp port 8080 fib 0\n    o2i 10.104.221.85 proto tcp port 80 fib 0\n       external host 10.1.1.3:46310\n       index 1\n       last heard 4\n       timeout in 234\n       total pkts 1, total bytes 60\n       static translation\n")
     );
 }
 
