@@ -100,7 +100,10 @@ fn flag_words(twice_nat: TwiceNat, out2in_only: bool) -> String {
     s
 }
 
-/// `show nat44 static mappings`.
+/// `show nat44 static mappings`, as VPP's `format_snat_static_mapping` (without its
+/// trailing spaces where a flag is not set). A load-balanced mapping's locals print
+/// their probability as given, with no `%`: VPP's format string ends in `%`, which its
+/// `format` drops.
 pub fn static_mappings(table: &Nat44Table) -> String {
     let mut out = String::from("NAT44 static mappings:\n");
     for m in table.static_mappings() {
@@ -122,17 +125,14 @@ pub fn static_mappings(table: &Nat44Table) -> String {
             }
         }
     }
+    // VPP's words for an identity mapping, with the vrf of its one local.
     for m in table.identity_mappings() {
         match m.proto_port {
             Some((proto, port)) => {
-                let _ = writeln!(
-                    out,
-                    " {proto} local {0}:{port} external {0}:{port} vrf 0",
-                    m.addr
-                );
+                let _ = writeln!(out, " identity mapping {proto} {}:{port} vrf 0", m.addr);
             }
             None => {
-                let _ = writeln!(out, " local {0} external {0} vrf 0", m.addr);
+                let _ = writeln!(out, " identity mapping {} vrf 0", m.addr);
             }
         }
     }

@@ -1851,6 +1851,11 @@ fn show_commands_print_vpp_formats() {
         proto_port: Some((NatProtocol::Udp, 4789)),
     })
     .unwrap();
+    t.add_identity_mapping(IdentityMapping {
+        addr: ip("192.0.2.9"),
+        proto_port: None,
+    })
+    .unwrap();
     let names = |i: IfIndex| match i.0 {
         2 => "tap0".to_string(),
         3 => "GigabitEthernet0/8/0".to_string(),
@@ -1863,7 +1868,7 @@ fn show_commands_print_vpp_formats() {
     );
     assert_eq!(
         show::static_mappings(&t),
-        "NAT44 static mappings:\n tcp local 10.20.0.2:8080 external 10.104.221.85:80 vrf 0 self-twice-nat out2in-only\n udp local 192.168.16.1:4789 external 192.168.16.1:4789 vrf 0\n tcp external 10.96.0.10:53 self-twice-nat out2in-only\n  local 10.1.1.2:53 vrf 0 probability 1\n  local 10.1.1.4:53 vrf 0 probability 1\n"
+        "NAT44 static mappings:\n tcp local 10.20.0.2:8080 external 10.104.221.85:80 vrf 0 self-twice-nat out2in-only\n identity mapping udp 192.168.16.1:4789 vrf 0\n identity mapping 192.0.2.9 vrf 0\n tcp external 10.96.0.10:53 self-twice-nat out2in-only\n  local 10.1.1.2:53 vrf 0 probability 1\n  local 10.1.1.4:53 vrf 0 probability 1\n"
     );
     let mut w = worker(16);
     let config = snapshot(&t, &mut w);
