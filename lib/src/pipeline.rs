@@ -381,7 +381,11 @@ impl<P: PrefetchHint> Worker<P> {
             WorkerQuestion::NatAddresses => {
                 Ok(crate::nat44::show::addresses(&snapshot.nat, &self.nat))
             }
-            WorkerQuestion::NatSummary => Ok(crate::nat44::show::summary(&snapshot.nat, &self.nat)),
+            WorkerQuestion::NatSummary => Ok(crate::nat44::show::summary(
+                &snapshot.nat,
+                &self.nat,
+                (now_ns / 1_000_000_000) as u32,
+            )),
             WorkerQuestion::FlowCache => Ok(self.flow_cache.show()),
             WorkerQuestion::NatDeleteSessions(selector) => {
                 Ok(self.nat.delete_sessions(&selector).to_string())

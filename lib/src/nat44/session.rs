@@ -257,6 +257,12 @@ impl Session {
         self.flags & flag != 0
     }
 
+    /// A TCP session whose connection has ended (a reset, or a FIN each way), waiting
+    /// out its transitory timeout.
+    pub fn is_closed(&self) -> bool {
+        usize::from(self.class) == CLOSED
+    }
+
     /// When this session expires, given the timeouts.
     pub fn expires_at(&self, t: &NatTimeouts) -> u32 {
         self.last_heard.saturating_add(self.class().timeout(t))

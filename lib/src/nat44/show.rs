@@ -46,25 +46,48 @@ pub fn addresses(config: &Nat44Config, worker: &Nat44Worker) -> String {
     out
 }
 
-/// `show nat44 summary`, for one worker: its sessions by expiry list, its limit, and what
-/// its table did (VPP's `show nat44 summary` has the per-state counts).
-pub fn summary(config: &Nat44Config, worker: &Nat44Worker) -> String {
+/// `show nat44 summary` for one worker, in VPP nat44-ed's lines (its limit is the
+/// one fib's), then what its table did. `now` is the worker's clock in seconds: a
+/// session past its timeout and not yet swept counts as timed out, a closed TCP
+/// connection as VPP's WAIT-CLOSED until then and CLOSED after.
+pub fn summary(config: &Nat44Config, worker: &Nat44Worker, now: u32) -> String {
     let table = worker.sessions();
-    let c = &worker.counters;
-    let limit = worker.session_limit(config);
     let lists = table.list_lengths();
+    let (mut timed_out, mut wait_closed, mut closed) = (0u32, 0u32, 0u32);
+    for s in table.indices().filter_map(|i| table.get(i)) {
+        let expired = s.expires_at(&config.timeouts) <= now;
+        timed_out += u32::from(expired);
+        if s.is_closed() {
+            *if expired {
+                &mut closed
+            } else {
+                &mut wait_closed
+            } += 1;
+        }
+    }
+    let transitory = lists.tcp_transitory + lists.tcp_closed;
+    let c = &worker.counters;
     format!(
-        "NAT44 summary:\n  sessions: {} (limit {limit}, table {})\n    \
-         tcp established {}, tcp transitory {} (closed {}), udp {}, icmp {}\n  \
-         created {}, expired {}, deleted {}\n  \
+        "max translations per thread: {} fib 0\n\
+         total timed out sessions: {timed_out}\n\
+         total sessions: {}\n\
+         total tcp sessions: {}\n\
+         total tcp established sessions: {}\n\
+         total tcp transitory sessions: {transitory}\n\
+         total tcp transitory (WAIT-CLOSED) sessions: {wait_closed}\n\
+         total tcp transitory (CLOSED) sessions: {closed}\n\
+         total udp sessions: {}\n\
+         total icmp sessions: {}\n\
+         total other sessions: 0\n\
+         session table: {} slots; created {}, expired {}, deleted {}\n\
          at the limit: {} given up for new flows, {} new flows refused (limit {}, table full {})\n",
+        worker.session_limit(config),
         table.len(),
-        table.capacity(),
+        lists.tcp_established + transitory,
         lists.tcp_established,
-        lists.tcp_transitory + lists.tcp_closed,
-        lists.tcp_closed,
         lists.udp,
         lists.icmp,
+        table.capacity(),
         c.sessions_created,
         c.sessions_expired,
         c.sessions_deleted,

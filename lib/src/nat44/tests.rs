@@ -1438,12 +1438,31 @@ fn summary_counts_sessions_by_state_and_the_limit_s_work() {
     );
     w.out2in(&config, GBE, &mut syn_ack, 0);
     assert_eq!(
-        show::summary(&config, &w),
-        "NAT44 summary:\n  sessions: 4 (limit 4, table 100)\n    \
-         tcp established 1, tcp transitory 2 (closed 1), udp 1, icmp 0\n  \
-         created 4, expired 0, deleted 0\n  \
+        show::summary(&config, &w, 0),
+        "max translations per thread: 4 fib 0\n\
+         total timed out sessions: 0\n\
+         total sessions: 4\n\
+         total tcp sessions: 3\n\
+         total tcp established sessions: 1\n\
+         total tcp transitory sessions: 2\n\
+         total tcp transitory (WAIT-CLOSED) sessions: 1\n\
+         total tcp transitory (CLOSED) sessions: 0\n\
+         total udp sessions: 1\n\
+         total icmp sessions: 0\n\
+         total other sessions: 0\n\
+         session table: 100 slots; created 4, expired 0, deleted 0\n\
          at the limit: 0 given up for new flows, 0 new flows refused (limit 0, table full 0)\n"
     );
+    // Past the transitory timeout (240 s), before a sweep: both transitory sessions
+    // have timed out, and the closed one is VPP's CLOSED.
+    let later = show::summary(&config, &w, 240);
+    for line in [
+        "total timed out sessions: 2\n",
+        "total tcp transitory (WAIT-CLOSED) sessions: 0\n",
+        "total tcp transitory (CLOSED) sessions: 1\n",
+    ] {
+        assert!(later.contains(line), "{line}in:\n{later}");
+    }
     // A new flow takes the closed connection's slot; the next finds only a handshake
     // under way and an established connection, and is refused.
     let mut send = |p: &mut Vec<u8>, now| w.in2out_output(&config, TAP0, p, now).verdict;
@@ -1455,8 +1474,11 @@ fn summary_counts_sessions_by_state_and_the_limit_s_work() {
         send(&mut tcp(client(6), server, TcpFlags::SYN), 1),
         NatVerdict::Drop(In2outOutputError::MaxSessions)
     );
-    let text = show::summary(&config, &w);
-    assert!(text.contains("tcp transitory 2 (closed 0)"), "{text}");
+    let text = show::summary(&config, &w, 1);
+    assert!(
+        text.contains("total tcp transitory (WAIT-CLOSED) sessions: 0\n"),
+        "{text}"
+    );
     assert!(text.contains("created 5,"), "{text}");
     assert!(
         text.contains(
