@@ -720,7 +720,8 @@ fn snat_refusals_are_counted_as_non_syn_and_max_sessions() {
 
 /// An output-feature interface loses its outside role only with its output-feature:
 /// `out X del` alone would leave nat44-in2out-output making sessions whose replies no
-/// longer take nat44-out2in. Role errors name the interface as it was typed.
+/// longer take nat44-out2in. Output-feature twice is an error. Role errors name the
+/// interface as it was typed.
 #[test]
 fn nat44_output_feature_role_goes_whole() {
     let (mut control, tap2, _) = seed_node();
@@ -729,6 +730,13 @@ fn nat44_output_feature_role_goes_whole() {
         .unwrap();
     let shown = control.execute_line("show nat44 interfaces").unwrap();
     let before = control.snapshot().epoch;
+    // Twice is refused, as VPP refuses it, rather than taken silently.
+    assert_eq!(
+        control
+            .execute_line("set interface nat44 out tap2 output-feature")
+            .unwrap_err(),
+        "set interface nat44: tap2 is already an output-feature interface"
+    );
     assert_eq!(
         control
             .execute_line("set interface nat44 out tap2 del")

@@ -387,6 +387,11 @@ impl Nat44Table {
         }
         let current = self.roles.iter().position(|(i, _)| *i == ifindex);
         let old = current.map(|p| self.roles[p].1).unwrap_or_default();
+        // VPP fails output-feature on an interface that has it ("interface already
+        // configured"); in or out twice is a silent success there, as here.
+        if is_add && role.output_feature && old.output_feature {
+            return Err("is already an output-feature interface".into());
+        }
         let new = if is_add {
             NatInterfaceRole {
                 inside: old.inside || role.inside,
