@@ -293,12 +293,14 @@ impl Display for Command {
                 flag(f, *del, "del")
             }
             C::SetNatTimeout {
+                reset,
                 udp,
                 tcp_established,
                 tcp_transitory,
                 icmp,
             } => {
                 f.write_str("set nat timeout")?;
+                flag(f, *reset, "reset")?;
                 for (name, value) in [
                     ("udp", udp),
                     ("tcp-established", tcp_established),

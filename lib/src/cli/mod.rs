@@ -230,9 +230,10 @@ pub enum Command {
         output_feature: bool,
         del: bool,
     },
-    /// `set nat timeout udp|tcp-established|tcp-transitory|icmp N ...`; only the given
-    /// timeouts change.
+    /// `set nat timeout [reset] udp|tcp-established|tcp-transitory|icmp N ...`; only the
+    /// given timeouts change, from their defaults after `reset`.
     SetNatTimeout {
+        reset: bool,
         udp: Option<u32>,
         tcp_established: Option<u32>,
         tcp_transitory: Option<u32>,

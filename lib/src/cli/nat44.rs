@@ -368,7 +368,10 @@ pub(super) fn parse_set_interface_nat44(c: &mut Cursor<'_>) -> Result<Command, S
     })
 }
 
+/// `[reset] udp|tcp-established|tcp-transitory|icmp SECONDS ...`: `reset` (VPP's: every
+/// timeout back to its default) comes first, as VPP would undo values given before it.
 pub(super) fn parse_set_nat_timeout(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let reset = c.keyword("reset");
     let mut timeouts: [Option<u32>; 4] = [None; 4];
     let kinds = [
         ("udp", 0),
@@ -386,12 +389,19 @@ pub(super) fn parse_set_nat_timeout(c: &mut Cursor<'_>) -> Result<Command, Strin
         }
         timeouts[slot] = Some(c.u32_in(kind, TIMEOUT_RANGE)?);
     }
-    if timeouts.iter().all(Option::is_none) {
+    if c.peek() == Some("reset") {
+        return Err(format!(
+            "set nat timeout: {}reset undoes the timeouts before it: give it first",
+            if reset { "reset given twice; " } else { "" }
+        ));
+    }
+    if !reset && timeouts.iter().all(Option::is_none) {
         // The next word is no timeout kind (or there is none): say which were expected.
-        c.choice(&kinds)?;
+        c.choice(&[kinds.as_slice(), &[("reset", 0)]].concat())?;
     }
     let [udp, tcp_established, tcp_transitory, icmp] = timeouts;
     Ok(Command::SetNatTimeout {
+        reset,
         udp,
         tcp_established,
         tcp_transitory,

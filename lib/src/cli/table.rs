@@ -437,8 +437,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["set", "nat", "timeout"],
-        usage: "set nat timeout udp|tcp-established|tcp-transitory|icmp SECONDS ...",
-        help: "Set NAT44 session idle timeouts",
+        usage: "set nat timeout [reset] [udp|tcp-established|tcp-transitory|icmp SECONDS ...]",
+        help: "Set NAT44 session idle timeouts (reset: all to VPP's defaults first)",
         parse: nat44::parse_set_nat_timeout,
     },
     CommandSpec {

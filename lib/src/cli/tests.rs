@@ -1373,6 +1373,7 @@ fn nat44_timeouts_limits_forwarding_sessions() {
     assert_eq!(
         ok("set nat timeout udp 300 icmp 60"),
         Command::SetNatTimeout {
+            reset: false,
             udp: Some(300),
             tcp_established: None,
             tcp_transitory: None,
@@ -1382,6 +1383,7 @@ fn nat44_timeouts_limits_forwarding_sessions() {
     assert_eq!(
         ok("set nat timeout tcp-established 7440 tcp-transitory 240"),
         Command::SetNatTimeout {
+            reset: false,
             udp: None,
             tcp_established: Some(7440),
             tcp_transitory: Some(240),
@@ -1390,11 +1392,40 @@ fn nat44_timeouts_limits_forwarding_sessions() {
     );
     assert_eq!(
         err("set nat timeout"),
-        "set nat timeout: missing argument: expected udp, tcp-established, tcp-transitory or icmp"
+        "set nat timeout: missing argument: expected udp, tcp-established, tcp-transitory, icmp or reset"
     );
     assert_eq!(
         err("set nat timeout tcp 10"),
-        "set nat timeout: expected udp, tcp-established, tcp-transitory or icmp, not 'tcp'"
+        "set nat timeout: expected udp, tcp-established, tcp-transitory, icmp or reset, not 'tcp'"
+    );
+    // VPP's `reset`: alone, or first with the timeouts that then differ from the defaults.
+    assert_eq!(
+        ok("set nat timeout reset"),
+        Command::SetNatTimeout {
+            reset: true,
+            udp: None,
+            tcp_established: None,
+            tcp_transitory: None,
+            icmp: None
+        }
+    );
+    assert_eq!(
+        ok("set nat timeout reset udp 30"),
+        Command::SetNatTimeout {
+            reset: true,
+            udp: Some(30),
+            tcp_established: None,
+            tcp_transitory: None,
+            icmp: None
+        }
+    );
+    assert_eq!(
+        err("set nat timeout udp 30 reset"),
+        "set nat timeout: reset undoes the timeouts before it: give it first"
+    );
+    assert_eq!(
+        err("set nat timeout reset reset"),
+        "set nat timeout: reset given twice; reset undoes the timeouts before it: give it first"
     );
     assert_eq!(
         err("set nat timeout udp 1 udp 2"),
@@ -1659,6 +1690,7 @@ const SEEDS: &[&str] = &[
     "set interface nat44 in tap1 out tap0 del",
     "set interface nat44 out tap0 output-feature",
     "set nat timeout udp 300 tcp-established 7440 tcp-transitory 240 icmp 60",
+    "set nat timeout reset icmp 30",
     "nat44 del session in 10.1.1.3:46310 tcp",
     "nat44 del session out 192.168.16.1:1025 udp vrf 0 external-host 8.8.8.8:53",
 ];

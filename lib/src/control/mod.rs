@@ -782,12 +782,16 @@ impl Control {
                 none
             }
             Command::SetNatTimeout {
+                reset,
                 udp,
                 tcp_established,
                 tcp_transitory,
                 icmp,
             } => {
-                let old = self.nat.timeouts();
+                let old = match reset {
+                    true => NatTimeouts::default(),
+                    false => self.nat.timeouts(),
+                };
                 self.nat.set_timeouts(NatTimeouts {
                     udp: udp.unwrap_or(old.udp),
                     tcp_established: tcp_established.unwrap_or(old.tcp_established),

@@ -2758,7 +2758,8 @@ fn nat44_del_session_counts_over_the_workers_and_refuses_none() {
     );
 }
 
-/// `show nat timeouts` reads as VPP's, and shows what `set nat timeout` set.
+/// `show nat timeouts` reads as VPP's, and shows what `set nat timeout` set, `reset`
+/// included.
 #[test]
 fn show_nat_timeouts_shows_what_was_set() {
     let (mut control, _, _) = seed_node();
@@ -2773,6 +2774,15 @@ fn show_nat_timeouts_shows_what_was_set() {
         control.execute_line("sh nat timeouts").unwrap(),
         "udp timeout: 30sec\ntcp-established timeout: 7440sec\n\
          tcp-transitory timeout: 240sec\nicmp timeout: 5sec\n"
+    );
+    // VPP's `reset`: the defaults, then what follows it.
+    control
+        .execute_line("set nat timeout reset tcp-transitory 9")
+        .unwrap();
+    assert_eq!(
+        control.execute_line("show nat timeouts").unwrap(),
+        "udp timeout: 300sec\ntcp-established timeout: 7440sec\n\
+         tcp-transitory timeout: 9sec\nicmp timeout: 60sec\n"
     );
 }
 
