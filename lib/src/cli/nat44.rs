@@ -235,7 +235,13 @@ pub(super) fn parse_lb_static_mapping(
     c: &mut Cursor<'_>,
     del_form: bool,
 ) -> Result<Command, String> {
-    c.expect_keyword("protocol")?;
+    // VPP says only "missing protocol"; the mapping starts with it here.
+    if !c.keyword("protocol") {
+        return Err(format!(
+            "{}: missing protocol: the mapping starts protocol tcp|udp external A.B.C.D:PORT",
+            c.command_name()
+        ));
+    }
     let proto = c.choice(&PORT_PROTOCOLS)?;
     c.expect_keyword("external")?;
     let external = endpoint(c, "external", proto)?;
