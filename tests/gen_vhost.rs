@@ -344,10 +344,11 @@ fn generator_mixes_new_flows_in_honestly() {
 
 /// A forwarder that does not translate (testpmd io, where a service mapping expects
 /// NAT44): the generator counts every request at the endpoint side as delivered to the
-/// wrong endpoint, and `--show-mistranslated 2` prints the first two of them.
+/// wrong endpoint, and `--show-mistranslated 2` prints the first two of them. Those
+/// requests are unanswered, not lost: the loss is what testpmd dropped.
 #[test]
 fn generator_reports_and_shows_mistranslations() {
-    let (gen_out, _) = against_testpmd_io(
+    let (gen_out, tp_stdout) = against_testpmd_io(
         "mis",
         &[
             "--mode",
@@ -371,6 +372,13 @@ fn generator_reports_and_shows_mistranslations() {
         "every request reached the VIP, not the endpoint: {json}"
     );
     assert_eq!(number(&json, "mistranslated"), wrong, "{json}");
+    assert_eq!(number(&json, "unanswered"), wrong, "{json}");
+    let (_, _, tp_dropped) = testpmd_totals(&tp_stdout);
+    assert_eq!(
+        (number(&json, "sent"), number(&json, "lost")),
+        (wrong + tp_dropped, tp_dropped),
+        "a request is unanswered (mistranslated) or lost, not both: {json}"
+    );
     let stderr = String::from_utf8_lossy(&gen_out.stderr);
     let shown: Vec<&str> = stderr
         .lines()

@@ -15,7 +15,7 @@ use podfwd::types::MacAddr;
 use super::flows::FlowSpec;
 use super::frame::{
     flow_tag, ip_checksum_ok, l4_checksum_ok, offsets, parse, stamp, stamped_flow, Malformed,
-    Parsed, Stamp,
+    Parsed, Stamp, TCP_RST,
 };
 
 /// A packet podfwd forwarded, but not as the service mapping says it should.
@@ -145,20 +145,54 @@ pub fn check_client_side(spec: &FlowSpec, side: &ClientSide, frame: &[u8]) -> Ve
     }
 }
 
-/// Checks a request arriving at the endpoints; on success also returns the parse,
-/// which the reflector needs.
-pub fn check_endpoint_side(spec: &FlowSpec, frame: &[u8]) -> (Verdict, Option<Parsed>) {
+/// What the endpoint side does with a frame it has checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// A good request: reflected as the endpoint's reply (this is its parse).
+    Reflect(Parsed),
+    /// A request (not a reset) that arrived mistranslated: no endpoint of its service
+    /// got it, so none answers. Counted apart, so that the report takes it as
+    /// mistranslated and not also as lost.
+    Unanswered,
+    /// Nothing to answer: a reset closing a connection, or a frame that does not parse.
+    Nothing,
+}
+
+/// Checks a request arriving at the endpoints, and says how the endpoint side answers it.
+pub fn check_endpoint_side(spec: &FlowSpec, frame: &[u8]) -> (Verdict, Answer) {
     let parsed = match parse(frame) {
         Ok(p) => p,
-        Err(m) => return (Verdict::Malformed(m), None),
+        Err(m) => return (Verdict::Malformed(m), Answer::Nothing),
     };
+    let verdict = match check_request(spec, frame, &parsed) {
+        Ok(flow) => Verdict::Good {
+            flow,
+            stamp: stamp(frame, &parsed),
+        },
+        Err(m) => Verdict::Mistranslated(m),
+    };
+    let answer = match verdict {
+        // A reset closes the connection; nothing answers it, and it is no request.
+        _ if parsed.tcp_flags & TCP_RST != 0 => Answer::Nothing,
+        Verdict::Good { .. } => Answer::Reflect(parsed),
+        _ => Answer::Unanswered,
+    };
+    (verdict, answer)
+}
+
+/// The flow of a request delivered right (None when source NAT hid its client).
+fn check_request(
+    spec: &FlowSpec,
+    frame: &[u8],
+    parsed: &Parsed,
+) -> Result<Option<u64>, Mistranslation> {
     if parsed.protocol != spec.protocol.ip_protocol() {
-        return (Verdict::Mistranslated(Mistranslation::WrongProtocol), None);
+        return Err(Mistranslation::WrongProtocol);
     }
     let flow = spec.flow_of_client(parsed.src_addr, parsed.src_port);
     if flow.is_none() && !spec.snat {
         // Without source NAT on the way, the request must still come from its client.
-        return (Verdict::Mistranslated(Mistranslation::UnknownClient), None);
+        return Err(Mistranslation::UnknownClient);
     }
     let delivered_right = match flow.and_then(|f| spec.services.get(spec.service_of(f))) {
         Some(service) => service.has_endpoint(parsed.dst_addr, parsed.dst_port),
@@ -169,16 +203,10 @@ pub fn check_endpoint_side(spec: &FlowSpec, frame: &[u8]) -> (Verdict, Option<Pa
             .any(|s| s.has_endpoint(parsed.dst_addr, parsed.dst_port)),
     };
     if !delivered_right {
-        return (Verdict::Mistranslated(Mistranslation::WrongEndpoint), None);
+        return Err(Mistranslation::WrongEndpoint);
     }
-    if let Err(m) = checksums(frame, &parsed) {
-        return (Verdict::Mistranslated(m), None);
-    }
-    let verdict = Verdict::Good {
-        flow,
-        stamp: stamp(frame, &parsed),
-    };
-    (verdict, Some(parsed))
+    checksums(frame, parsed)?;
+    Ok(flow)
 }
 
 /// Verdict counts of one side, owned by the worker.
@@ -307,7 +335,7 @@ mod tests {
         let spec = spec();
         let mut buf = sent();
         translate(&mut buf, Some((ENDPOINT, 8080)), None);
-        let (verdict, parsed) = check_endpoint_side(&spec, buf.data());
+        let (verdict, answer) = check_endpoint_side(&spec, buf.data());
         assert_eq!(
             verdict,
             Verdict::Good {
@@ -318,7 +346,10 @@ mod tests {
                 })
             }
         );
-        reflect_in_place(buf.data_mut(), &parsed.unwrap());
+        let Answer::Reflect(parsed) = answer else {
+            panic!("a good request is not reflected: {answer:?}");
+        };
+        reflect_in_place(buf.data_mut(), &parsed);
         translate(&mut buf, None, Some((VIP, 80)));
         let verdict = check_client_side(&spec, &side(&spec), buf.data());
         assert_eq!(
@@ -480,6 +511,54 @@ mod tests {
             check_client_side(&spec, &side(&spec), buf.data()),
             Verdict::Good { .. }
         ));
+    }
+
+    /// A request delivered to no endpoint of its service is not answered, and says so,
+    /// so that the report counts it as mistranslated and not again as lost; a reset
+    /// (no request) and a frame that does not parse are answered by nothing.
+    #[test]
+    fn a_mistranslated_request_is_unanswered_not_lost() {
+        let spec = spec();
+        let (verdict, answer) = check_endpoint_side(&spec, sent().data());
+        assert_eq!(
+            (verdict, answer),
+            (
+                Verdict::Mistranslated(Mistranslation::WrongEndpoint),
+                Answer::Unanswered
+            )
+        );
+        let mut bad_sum = sent();
+        translate(&mut bad_sum, Some((ENDPOINT, 8080)), None);
+        bad_sum.data_mut()[41] ^= 0xff;
+        assert_eq!(
+            check_endpoint_side(&spec, bad_sum.data()),
+            (
+                Verdict::Mistranslated(Mistranslation::BadL4Checksum),
+                Answer::Unanswered
+            )
+        );
+        let mut tcp = spec.clone();
+        tcp.protocol = Protocol::TcpSyn;
+        let template = FrameTemplate::new(&tcp, POD_MAC, GATEWAY_MAC);
+        let mut reset = TestBuf::new(&[]);
+        let stamp = Stamp {
+            sequence: 1,
+            tsc: 2,
+        };
+        assert!(template.write(&mut reset, &tcp.tuple(0), (VIP, 80), stamp));
+        let parsed = parse(reset.data()).unwrap();
+        reset.data_mut()[parsed.l4_offset + 13] = TCP_RST;
+        assert_eq!(
+            check_endpoint_side(&tcp, reset.data()),
+            (
+                Verdict::Mistranslated(Mistranslation::WrongEndpoint),
+                Answer::Nothing
+            )
+        );
+        assert_eq!(
+            check_endpoint_side(&spec, &sent().data()[..20]),
+            (Verdict::Malformed(Malformed::TooShort), Answer::Nothing)
+        );
     }
 
     #[test]

@@ -173,10 +173,8 @@ pub struct Figures {
     pub ports: Vec<(String, PortCounters)>,
     /// Each port's counters at stop, in `ports`' order: what rates are taken from.
     pub ports_at_stop: Vec<PortCounters>,
-    /// In pods mode: requests the clients sent (not the RSTs closing connections), and
-    /// replies that came back (checked good or mistranslated; not what could not be
-    /// parsed, nor ARP).
-    pub round_trip: Option<(u64, u64)>,
+    /// In pods mode, what became of the requests.
+    pub round_trip: Option<RoundTrip>,
     pub client: CheckCounters,
     /// Of `client.good`, those by stop.
     pub good_at_stop: u64,
@@ -190,6 +188,38 @@ pub struct Figures {
     pub new_every: u64,
     /// Target rate; 0 = unlimited.
     pub rate_pps: u64,
+}
+
+/// Pods mode: what became of the requests. Each request sent is received back,
+/// unanswered, or lost: `sent = received + unanswered + lost - surplus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundTrip {
+    /// Requests the clients sent (not the RSTs closing connections).
+    pub sent: u64,
+    /// Replies that came back, checked good or mistranslated (not what could not be
+    /// parsed, nor ARP).
+    pub received: u64,
+    /// Requests the endpoint side got mistranslated and so did not answer: counted as
+    /// mistranslated (endpoint side), not as lost.
+    pub unanswered: u64,
+}
+
+impl RoundTrip {
+    /// Requests of which nothing came back: neither a reply, nor the request itself at
+    /// the endpoint side, mistranslated (by the end of the run, including those still in
+    /// flight). Net of [`RoundTrip::surplus`]: a duplicated reply hides a lost one.
+    pub fn lost(&self) -> u64 {
+        self.sent
+            .saturating_sub(self.received.saturating_add(self.unanswered))
+    }
+
+    /// Replies (and unanswered requests) beyond the requests sent: duplicates, or
+    /// replies to an earlier run's.
+    pub fn surplus(&self) -> u64 {
+        self.received
+            .saturating_add(self.unanswered)
+            .saturating_sub(self.sent)
+    }
 }
 
 fn per_second(count: u64, seconds: f64) -> f64 {
@@ -213,10 +243,11 @@ impl Figures {
         let seconds = |cycles: u64| cycles as f64 / tsc_hz.max(1) as f64;
         let round_trip = (mode == Mode::Pods).then(|| {
             let client = result.ports.first().copied().unwrap_or_default();
-            (
-                client.tx_packets.saturating_sub(client.tx_resets),
-                result.client.good + result.client.mistranslated_total(),
-            )
+            RoundTrip {
+                sent: client.tx_packets.saturating_sub(client.tx_resets),
+                received: result.client.good + result.client.mistranslated_total(),
+                unanswered: result.unanswered,
+            }
         });
         Figures {
             mode: mode.to_string(),
@@ -237,17 +268,14 @@ impl Figures {
         }
     }
 
-    /// Requests with no reply (by the end of the run, including those still in flight).
-    /// Net of [`Figures::surplus`]: a duplicated reply hides a lost one.
+    /// Pods mode: [`RoundTrip::lost`].
     pub fn lost(&self) -> Option<u64> {
-        self.round_trip
-            .map(|(sent, back)| sent.saturating_sub(back))
+        self.round_trip.map(|r| r.lost())
     }
 
-    /// Replies beyond the requests sent: duplicates, or replies to an earlier run's.
+    /// Pods mode: [`RoundTrip::surplus`].
     pub fn surplus(&self) -> Option<u64> {
-        self.round_trip
-            .map(|(sent, back)| back.saturating_sub(sent))
+        self.round_trip.map(|r| r.surplus())
     }
 
     /// Port `index`'s counters at stop (the totals, if none were taken).
@@ -276,7 +304,10 @@ impl Figures {
     /// `surplus`, the checks, latency samples) cover `seconds` and `drain_seconds`;
     /// rates (`tx_pps`, `rx_pps`, `tx_bps`, `rx_bps`, `new_flows_per_s`) are what was
     /// counted by stop over `seconds`. `received` counts replies (checked good or
-    /// mistranslated); `surplus`, replies beyond the requests sent.
+    /// mistranslated); `unanswered`, requests the endpoint side got mistranslated and so
+    /// did not answer; `lost`, requests of which neither came back: `sent = received +
+    /// unanswered + lost - surplus`, and `mistranslated` takes the unanswered requests
+    /// and the mistranslated replies, so no packet counts as both mistranslated and lost.
     pub fn to_json(&self) -> Json {
         let ports = self
             .ports
@@ -322,10 +353,8 @@ impl Figures {
             }
             Json::Object(fields)
         };
-        let (sent, received) = match self.round_trip {
-            Some((s, r)) => (Json::Int(s), Json::Int(r)),
-            None => (Json::Null, Json::Null),
-        };
+        let round_trip =
+            |count: fn(&RoundTrip) -> u64| Json::opt_int(self.round_trip.as_ref().map(count));
         Json::object([
             ("mode", Json::str(self.mode.clone())),
             ("seconds", Json::Float(self.seconds)),
@@ -341,8 +370,9 @@ impl Figures {
             ),
             ("rate_pps", Json::Int(self.rate_pps)),
             ("ports", Json::Array(ports)),
-            ("sent", sent),
-            ("received", received),
+            ("sent", round_trip(|r| r.sent)),
+            ("received", round_trip(|r| r.received)),
+            ("unanswered", round_trip(|r| r.unanswered)),
             ("lost", Json::opt_int(self.lost())),
             ("surplus", Json::opt_int(self.surplus())),
             ("mistranslated", Json::Int(self.mistranslated())),
@@ -395,10 +425,18 @@ impl Figures {
                 self.seconds, self.drain_seconds
             );
         }
-        if let (Some((sent, back)), Some(lost)) = (self.round_trip, self.lost()) {
-            let _ = write!(out, "sent {sent}, received back {back}, lost {lost}");
-            match self.surplus() {
-                Some(surplus) if surplus > 0 => {
+        if let Some(r) = self.round_trip {
+            let _ = write!(out, "sent {}, received back {}", r.sent, r.received);
+            if r.unanswered > 0 {
+                let _ = write!(
+                    out,
+                    ", unanswered {} (mistranslated at the endpoint side)",
+                    r.unanswered
+                );
+            }
+            let _ = write!(out, ", lost {}", r.lost());
+            match r.surplus() {
+                surplus if surplus > 0 => {
                     let _ = writeln!(
                         out,
                         "; {surplus} replies more than requests (duplicates, or an earlier run's)"
@@ -561,6 +599,7 @@ mod tests {
                 good: 995,
                 ..CheckCounters::default()
             },
+            unanswered: 0,
             latency,
             rate_pps: 500,
             flows: 1024,
@@ -582,7 +621,7 @@ mod tests {
     fn json_holds_every_figure() {
         let json = figures().to_json().to_string();
         assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"flows":1024,"new_flows":false,"new_flow_every":null,"rate_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
-        assert!(json.contains(r#""sent":1000,"received":991,"lost":9,"surplus":0,"mistranslated":1,"client_check":{"good":990,"malformed":5,"wrong_mac":0,"unknown_client":0,"wrong_client":0,"wrong_service":1,"#), "{json}");
+        assert!(json.contains(r#""sent":1000,"received":991,"unanswered":0,"lost":9,"surplus":0,"mistranslated":1,"client_check":{"good":990,"malformed":5,"wrong_mac":0,"unknown_client":0,"wrong_client":0,"wrong_service":1,"#), "{json}");
         // The median is a bucket middle: 5192 cycles reads as 5247 (2021 ns), within 1/16.
         assert!(json.ends_with(r#""new_flows_per_s":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
     }
@@ -629,16 +668,26 @@ mod tests {
     #[test]
     fn received_counts_replies_and_shows_a_surplus() {
         let f = figures();
-        assert_eq!(f.round_trip, Some((1000, 991)));
+        assert_eq!(
+            f.round_trip,
+            Some(RoundTrip {
+                sent: 1000,
+                received: 991,
+                unanswered: 0
+            })
+        );
         assert_eq!((f.lost(), f.surplus()), (Some(9), Some(0)));
         let mut run = result();
         run.client.good = 1009;
         let f = Figures::of_run(Mode::Pods, &[], run, HZ, false, 0);
-        assert_eq!(f.round_trip, Some((1000, 1010)));
+        assert_eq!(
+            f.round_trip.map(|r| (r.sent, r.received)),
+            Some((1000, 1010))
+        );
         assert_eq!((f.lost(), f.surplus()), (Some(0), Some(10)));
         let json = f.to_json().to_string();
         assert!(
-            json.contains(r#""sent":1000,"received":1010,"lost":0,"surplus":10,"#),
+            json.contains(r#""sent":1000,"received":1010,"unanswered":0,"lost":0,"surplus":10,"#),
             "{json}"
         );
         let text = f.text();
@@ -648,6 +697,41 @@ mod tests {
         );
         let txonly = Figures::of_run(Mode::TxOnly, &[], result(), HZ, false, 0);
         assert_eq!((txonly.lost(), txonly.surplus()), (None, None));
+    }
+
+    /// A request the endpoint side got mistranslated is not answered: it counts once,
+    /// as mistranslated, and not again as lost. Of 1000 requests, 991 replies came
+    /// back and 4 reached the endpoint side at the wrong endpoint: 5 are lost, not 9.
+    #[test]
+    fn an_unanswered_request_is_mistranslated_not_lost() {
+        let mut run = result();
+        for _ in 0..4 {
+            run.endpoint
+                .count(&super::super::check::Verdict::Mistranslated(
+                    Mistranslation::WrongEndpoint,
+                ));
+        }
+        run.unanswered = 4;
+        let f = Figures::of_run(Mode::Pods, &[], run, HZ, false, 0);
+        assert_eq!((f.lost(), f.surplus()), (Some(5), Some(0)));
+        assert_eq!(f.mistranslated(), 5);
+        let json = f.to_json().to_string();
+        assert!(
+            json.contains(r#""sent":1000,"received":991,"unanswered":4,"lost":5,"surplus":0,"mistranslated":5,"#),
+            "{json}"
+        );
+        let text = f.text();
+        assert!(
+            text.contains("sent 1000, received back 991, unanswered 4 (mistranslated at the endpoint side), lost 5\n"),
+            "{text}"
+        );
+        // More replies and unanswered requests than requests: the excess is a surplus.
+        let over = RoundTrip {
+            sent: 10,
+            received: 8,
+            unanswered: 3,
+        };
+        assert_eq!((over.lost(), over.surplus()), (0, 1));
     }
 
     #[test]
@@ -730,10 +814,9 @@ mod tests {
         assert_eq!(f.new_flows_per_second(), Some(448.0));
         assert_eq!(f.lost(), None);
         assert!(f.text().contains("latency: no stamped replies"));
-        assert!(f
-            .to_json()
-            .to_string()
-            .contains(r#""sent":null,"received":null,"lost":null,"surplus":null"#));
+        assert!(f.to_json().to_string().contains(
+            r#""sent":null,"received":null,"unanswered":null,"lost":null,"surplus":null"#
+        ));
     }
 
     #[test]

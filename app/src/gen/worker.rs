@@ -9,10 +9,12 @@ use std::time::Duration;
 use podfwd::buffer::PacketBuf;
 use podfwd::types::MacAddr;
 
-use super::check::{check_client_side, check_endpoint_side, CheckCounters, ClientSide, Verdict};
+use super::check::{
+    check_client_side, check_endpoint_side, Answer, CheckCounters, ClientSide, Verdict,
+};
 use super::flows::Protocol;
 use super::flows::{FlowCursor, FlowSpec};
-use super::frame::{parse, stamp, FrameTemplate, Stamp, TCP_ACK, TCP_RST, TCP_SYN};
+use super::frame::{parse, stamp, FrameTemplate, Stamp, TCP_ACK, TCP_SYN};
 use super::latency::Histogram;
 use super::rate::RateLimiter;
 use super::reflect::{answer_arp, close_in_place, reflect_in_place};
@@ -112,6 +114,9 @@ pub struct RunResult {
     pub client_at_stop: CheckCounters,
     pub client: CheckCounters,
     pub endpoint: CheckCounters,
+    /// Pods mode: requests the endpoint side got mistranslated and did not answer (of
+    /// `endpoint`'s mistranslations, those that were requests rather than resets).
+    pub unanswered: u64,
     pub latency: Histogram,
     pub rate_pps: u64,
     pub flows: u64,
@@ -221,6 +226,8 @@ struct Worker {
     counters: Vec<PortCounters>,
     client: CheckCounters,
     endpoint: CheckCounters,
+    /// Requests the endpoint side got mistranslated, and so did not answer.
+    unanswered: u64,
     latency: Histogram,
     rate: RateLimiter,
     sequence: u64,
@@ -252,6 +259,7 @@ pub fn run(config: WorkerConfig) -> i32 {
         counters: vec![PortCounters::default(); ports],
         client: CheckCounters::default(),
         endpoint: CheckCounters::default(),
+        unanswered: 0,
         latency: Histogram::new(),
         sequence: 0,
         cursor: FlowCursor::new(&config.spec),
@@ -334,6 +342,7 @@ impl Worker {
                         client_at_stop,
                         client: self.client,
                         endpoint: self.endpoint,
+                        unanswered: self.unanswered,
                         latency: self.latency.clone(),
                         rate_pps: self.rate.pps(),
                         flows: self.config.spec.flows,
@@ -365,6 +374,7 @@ impl Worker {
         self.counters.fill(PortCounters::default());
         self.client = CheckCounters::default();
         self.endpoint = CheckCounters::default();
+        self.unanswered = 0;
         self.latency.clear();
         self.in_flight = 0;
         self.client_side.flows = self.config.spec.flows;
@@ -609,22 +619,22 @@ impl Worker {
                 let _ = self.tx.push(mbuf);
                 continue;
             }
-            let (verdict, parsed) = check_endpoint_side(&self.config.spec, mbuf.data());
+            let (verdict, answer) = check_endpoint_side(&self.config.spec, mbuf.data());
             self.endpoint.count(&verdict);
             self.show_if_mistranslated(&verdict, "endpoint", mbuf.data());
-            match parsed {
-                // A reset closes the connection; nothing answers it.
-                Some(parsed) if parsed.tcp_flags & TCP_RST == 0 => {
+            match answer {
+                Answer::Reflect(parsed) => {
                     reflect_in_place(mbuf.data_mut(), &parsed);
                     if let Err(mbuf) = self.tx.push(mbuf) {
                         drop(mbuf);
                     }
+                    continue;
                 }
-                _ => {
-                    if let Err(mbuf) = self.trash.push(mbuf) {
-                        drop(mbuf);
-                    }
-                }
+                Answer::Unanswered => self.unanswered += 1,
+                Answer::Nothing => {}
+            }
+            if let Err(mbuf) = self.trash.push(mbuf) {
+                drop(mbuf);
             }
         }
         self.rx = rx;
