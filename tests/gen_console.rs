@@ -146,3 +146,44 @@ fn set_rate_paces_the_worker_and_quit_exits() {
         "{sent} packets in {seconds} s at 10k pps:\n{stdout}"
     );
 }
+
+/// The generator reads its own options before the EAL starts, as podfwd does: with an
+/// EAL option that EAL init would refuse, help, version and a bad option still get the
+/// generator's answer, not EAL's (nor its start, memory and probes before the error).
+#[test]
+fn options_are_answered_before_the_eal_starts() {
+    let run = |app_args: &[&str]| {
+        let output = Command::new(bin("podfwd-gen"))
+            .args(["--no-pci", "--not-an-eal-option", "--"])
+            .args(app_args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run podfwd-gen");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["--help"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("podfwd-gen [EAL options] -- [OPTIONS]"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("EAL"), "{stderr}");
+    let (code, stdout, _) = run(&["--version"]);
+    assert_eq!((code, stdout.starts_with("podfwd-gen ")), (Some(0), true));
+    let (code, _, stderr) = run(&["--json"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "podfwd-gen: --json needs --duration: only a batch run prints JSON (the console prints text)"
+    );
+    let (code, _, stderr) = run(&["--size", "10"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "podfwd-gen: packet size 10: must be 64..=1518 bytes on the wire"
+    );
+}

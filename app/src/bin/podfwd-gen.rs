@@ -8,7 +8,6 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use log::{info, warn};
 use podfwd::types::MacAddr;
 use podfwd_app::dpdk::eal::Eal;
@@ -19,7 +18,7 @@ use podfwd_app::dpdk::{lcore, signal, tsc_hz};
 use podfwd_app::gen::console::{self, Command, Input, Situation, HELP};
 use podfwd_app::gen::flows::FlowSpec;
 use podfwd_app::gen::frame::FrameTemplate;
-use podfwd_app::gen::options::GenOptions;
+use podfwd_app::gen::options::{parse_command_line, GenOptions, Startup};
 use podfwd_app::gen::report::{port_table, Figures, PortCounters, SharedCounters};
 use podfwd_app::gen::worker::{self, Control, Mode, RunResult, WorkerConfig};
 use podfwd_app::options::split_args;
@@ -249,17 +248,18 @@ fn show_flows(spec: &FlowSpec, shared: &SharedCounters, control: &Control) {
 
 fn run(args: Vec<String>) -> Result<(), Failure> {
     let (program, eal_args, app_args) = split_args(args);
-    let eal = Eal::init(&program, &eal_args).map_err(fail)?;
-    let options = match GenOptions::try_parse_from(std::iter::once(program).chain(app_args)) {
-        Ok(o) => o,
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            eal.cleanup().map_err(fail)?;
+    // Help, version and bad options are answered before the EAL starts, as podfwd's:
+    // EAL init probes devices and takes memory.
+    let options = match parse_command_line(&program, &eal_args, &app_args) {
+        Ok(Startup::Run(options)) => options,
+        Ok(Startup::Print(text)) => {
+            print!("{text}");
             return Ok(());
         }
-        Err(e) => return Err((e.render().to_string().trim_end().to_owned(), 2)),
+        Err(message) => return Err((message, 2)),
     };
     let mut spec = options.flow_spec().map_err(|m| (m, 2))?;
+    let eal = Eal::init(&program, &eal_args).map_err(fail)?;
     let Some(&worker_lcore) = lcore::worker_lcores().first() else {
         return Err((
             "no worker lcore: give two lcores, e.g. -l 0,1 --main-lcore 1 (the worker polls on lcore 0)".into(),

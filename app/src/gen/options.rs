@@ -8,11 +8,19 @@ use super::flows::{AddrRange, FlowSpec, PortRange, Protocol, Service};
 use super::worker::Mode;
 use crate::dpdk::mbuf::MAX_BURST;
 
+/// What `--help` adds after the generator's options.
+const EAL_HELP: &str = "EAL options are DPDK's own (-l CORES, --main-lcore N, --vdev DEVICE, \
+    --no-pci, --no-huge, --file-prefix NAME, ...; see DPDK's EAL parameters guide): they go \
+    before '--', the options above after it. Without --duration the generator reads \
+    testpmd-style commands on stdin (type 'help').";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "podfwd-gen",
+    version,
     about = "A testpmd-style traffic generator for pods and services",
-    override_usage = "podfwd-gen [EAL options] -- [OPTIONS]"
+    override_usage = "podfwd-gen [EAL options] -- [OPTIONS]",
+    after_help = EAL_HELP
 )]
 pub struct GenOptions {
     /// txonly | rxonly | io | pods (port 0 plays the client pods, port 1 the endpoints).
@@ -80,8 +88,9 @@ pub struct GenOptions {
     /// Batch mode: start at once, run this many seconds, print the figures, exit.
     #[arg(long, value_name = "SECONDS", value_parser = seconds_in(MIN_DURATION, MAX_DURATION))]
     pub duration: Option<f64>,
-    /// Batch mode prints one JSON object instead of text. Its counts take the drain
-    /// after stop too; its rates are what was counted by stop over `seconds`.
+    /// Batch mode (needs --duration) prints one JSON object instead of text. Its counts
+    /// take the drain after stop too; its rates are what was counted by stop over
+    /// `seconds`.
     #[arg(long)]
     pub json: bool,
     /// Seconds to wait for every port's link (a vhost port is down until its peer connects).
@@ -90,8 +99,9 @@ pub struct GenOptions {
     /// Seconds to let the peer settle after the links come up, before a batch run starts.
     #[arg(long, default_value_t = 1.0, value_parser = seconds_in(0.0, 60.0))]
     pub start_delay: f64,
-    /// Batch mode: before the start delay, wait (up to 120 s) until this path exists, e.g.
-    /// the control socket podfwd creates once its startup file has been applied.
+    /// Batch mode (needs --duration): before the start delay, wait (up to 120 s) until
+    /// this path exists, e.g. the control socket podfwd creates once its startup file
+    /// has been applied.
     #[arg(long, value_name = "PATH")]
     pub wait_for: Option<std::path::PathBuf>,
     /// Milliseconds replies may still arrive after stop before they count as lost. They
@@ -153,7 +163,86 @@ fn parse_burst(text: &str) -> Result<usize, String> {
     }
 }
 
+/// What the command line asks for, decided before the EAL starts.
+#[derive(Debug)]
+pub enum Startup<P = GenOptions> {
+    /// `--help` or `--version`: print this and exit successfully.
+    Print(String),
+    /// Bring up the EAL with the arguments before `--`, then run with these options.
+    Run(P),
+}
+
+/// Reads a DPDK app's command line, already split at `--` by
+/// [`crate::options::split_args`], without starting the EAL: `-h`/`--help` or
+/// `-V`/`--version` anywhere print the app's help or version (EAL's would start the
+/// EAL first and print only its own options); the app's own long options before `--`
+/// are refused by name instead of by EAL's usage; then the app options are parsed, so
+/// that a bad one fails before EAL init costs a start and its memory. An error is the
+/// sentence to print. Generic over the app's options, so that podfwd's (which does the
+/// same in `crate::options`) can share it.
+pub fn parse_before_eal<P: Parser>(
+    program: &str,
+    eal_args: &[String],
+    app_args: &[String],
+) -> Result<Startup<P>, String> {
+    let command = P::command();
+    let all = || eal_args.iter().chain(app_args).map(String::as_str);
+    if all().any(|a| a == "-h" || a == "--help") {
+        return Ok(Startup::Print(command.clone().render_help().to_string()));
+    }
+    if all().any(|a| a == "-V" || a == "--version") {
+        return Ok(Startup::Print(command.render_version()));
+    }
+    let app = command.get_name();
+    if let Some(option) = eal_args.iter().find_map(|arg| {
+        let name = arg.strip_prefix("--")?;
+        let name = name.split_once('=').map_or(name, |(n, _)| n);
+        command
+            .get_arguments()
+            .find_map(|a| a.get_long().filter(|long| *long == name))
+    }) {
+        return Err(format!(
+            "--{option} is a {app} option: put {app}'s options after '--' (EAL options before it)"
+        ));
+    }
+    P::try_parse_from(std::iter::once(program).chain(app_args.iter().map(String::as_str)))
+        .map(Startup::Run)
+        .map_err(|e| e.render().to_string().trim_end().to_owned())
+}
+
+/// [`parse_before_eal`] for the generator, with the options that only make sense
+/// together checked too.
+pub fn parse_command_line(
+    program: &str,
+    eal_args: &[String],
+    app_args: &[String],
+) -> Result<Startup, String> {
+    let startup = parse_before_eal::<GenOptions>(program, eal_args, app_args)?;
+    if let Startup::Run(options) = &startup {
+        options.check_batch_options()?;
+    }
+    Ok(startup)
+}
+
 impl GenOptions {
+    /// Options that only a batch run (`--duration`) acts on are refused without it,
+    /// rather than ignored: the console prints text, and starts on `start`.
+    fn check_batch_options(&self) -> Result<(), String> {
+        if self.duration.is_some() {
+            return Ok(());
+        }
+        if self.json {
+            return Err(
+                "--json needs --duration: only a batch run prints JSON (the console prints text)"
+                    .into(),
+            );
+        }
+        if self.wait_for.is_some() {
+            return Err("--wait-for needs --duration: it delays a batch run's start (the console starts on 'start')".into());
+        }
+        Ok(())
+    }
+
     /// The flow spec the options describe, validated.
     pub fn flow_spec(&self) -> Result<FlowSpec, String> {
         let services = if self.services.is_empty() {
@@ -306,5 +395,86 @@ mod tests {
             let e = parse(&["--new-flow-every", value]).unwrap_err();
             assert!(e.contains("expected 2 or more"), "{value}: {e}");
         }
+    }
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn startup(eal: &[&str], app: &[&str]) -> Result<Startup, String> {
+        parse_command_line("podfwd-gen", &strings(eal), &strings(app))
+    }
+
+    /// `--json` and `--wait-for` act only on a batch run: without `--duration` they are
+    /// refused by name, with the reason, instead of being ignored.
+    #[test]
+    fn batch_options_need_a_duration() {
+        assert_eq!(
+            startup(&["--no-pci"], &["--json"]).unwrap_err(),
+            "--json needs --duration: only a batch run prints JSON (the console prints text)"
+        );
+        assert_eq!(
+            startup(&[], &["--wait-for", "/tmp/ready"]).unwrap_err(),
+            "--wait-for needs --duration: it delays a batch run's start (the console starts on 'start')"
+        );
+        let Ok(Startup::Run(options)) = startup(&[], &["--json", "--duration", "2"]) else {
+            panic!("--json with --duration refused");
+        };
+        assert!(options.json);
+        assert!(matches!(startup(&[], &[]), Ok(Startup::Run(_))));
+    }
+
+    /// Help, version and bad options are answered from the command line alone, before
+    /// any EAL work: `parse_command_line` is all the binary runs before EAL init.
+    #[test]
+    fn help_and_version_anywhere_without_the_eal() {
+        for (eal, app) in [
+            (&["--help"][..], &[][..]),
+            (&["-l", "0,1", "-h"], &["--mode", "txonly"]),
+            (&[], &["--help"]),
+        ] {
+            let Ok(Startup::Print(text)) = startup(eal, app) else {
+                panic!("{eal:?} -- {app:?}: no help");
+            };
+            assert!(
+                text.contains("podfwd-gen [EAL options] -- [OPTIONS]"),
+                "{text}"
+            );
+            assert!(text.contains("--new-flow-every <N>"), "{text}");
+            assert!(
+                text.contains("they go before '--', the options above after it"),
+                "{text}"
+            );
+        }
+        for (eal, app) in [(&["--version"][..], &[][..]), (&[], &["-V"])] {
+            let Ok(Startup::Print(text)) = startup(eal, app) else {
+                panic!("{eal:?} -- {app:?}: no version");
+            };
+            assert_eq!(text, format!("podfwd-gen {}\n", env!("CARGO_PKG_VERSION")));
+        }
+    }
+
+    #[test]
+    fn bad_options_fail_before_the_eal() {
+        let e = startup(&["-l", "0,1", "--no-pci"], &["--burst", "0"]).unwrap_err();
+        assert!(e.contains("'0': burst must be 1..=256"), "{e}");
+        let e = startup(&["--no-pci", "--duration=3"], &[]).unwrap_err();
+        assert_eq!(
+            e,
+            "--duration is a podfwd-gen option: put podfwd-gen's options after '--' (EAL options before it)"
+        );
+        // EAL's own options pass through to the EAL.
+        let eal = [
+            "-l",
+            "0,1",
+            "--vdev=net_null0",
+            "--file-prefix",
+            "x",
+            "--no-pci",
+        ];
+        assert!(matches!(
+            startup(&eal, &["--mode", "txonly"]),
+            Ok(Startup::Run(o)) if o.mode == Mode::TxOnly
+        ));
     }
 }
