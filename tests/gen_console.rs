@@ -53,10 +53,14 @@ fn console_commands_over_a_pipe() {
         std::thread::sleep(Duration::from_millis(pause_ms));
     };
     say("help", 0);
+    say("stop", 0);
     say("start", 300);
     say("start", 0);
     say("show port stats all", 300);
     say("show port stats all", 0);
+    say("show port stats 0", 0);
+    say("show port stats 5", 0);
+    say("clear port stats all", 0);
     say("set rate 1M", 0);
     say("set flows 500", 0);
     say("show flows", 0);
@@ -79,6 +83,9 @@ fn console_commands_over_a_pipe() {
         "set rate PPS|max",
         "started",
         "Packet forwarding already started",
+        "Packet forwarding not started",
+        "Invalid port 5",
+        "statistics for port 0 cleared",
         "over the last",
         "rate 1000000 pps",
         "flows 500",

@@ -19,7 +19,7 @@ use podfwd_app::gen::console::{self, Command, Input, Situation, HELP};
 use podfwd_app::gen::flows::FlowSpec;
 use podfwd_app::gen::frame::FrameTemplate;
 use podfwd_app::gen::options::{parse_command_line, GenOptions, Startup};
-use podfwd_app::gen::report::{port_table, Figures, PortCounters, SharedCounters};
+use podfwd_app::gen::report::{Figures, PortStatsView, SharedCounters};
 use podfwd_app::gen::worker::{self, Control, Mode, RunResult, WorkerConfig};
 use podfwd_app::options::split_args;
 
@@ -387,7 +387,8 @@ fn interactive(
         }
     });
     let names: Vec<String> = infos.iter().map(|i| i.device.clone()).collect();
-    let mut last_show: Option<(Instant, Vec<PortCounters>)> = None;
+    let port_ids: Vec<PortId> = infos.iter().map(|i| i.port).collect();
+    let mut stats_view = PortStatsView::new(infos.len());
     println!(
         "podfwd-gen: mode {}, ports {}; type 'help'",
         options.mode,
@@ -423,42 +424,31 @@ fn interactive(
         match command {
             Command::Start => {
                 control.start();
-                last_show = None;
+                stats_view.restart();
                 println!("started");
             }
             Command::Stop => match control.stop() {
                 Some(result) => print!("{}", figures(options, infos, result).text()),
-                None => println!("not running"),
+                // `refusal` answered a stop when not running: the worker did not answer.
+                None => println!("error: the worker returned no figures"),
             },
-            Command::ShowPortStats => {
-                let now = Instant::now();
-                let counters = shared.ports();
-                // Rates over the time since the previous show (or the whole run).
-                let (seconds, deltas) = match &last_show {
-                    Some((at, before)) => (
-                        now.duration_since(*at).as_secs_f64(),
-                        counters
-                            .iter()
-                            .zip(before)
-                            .map(|(c, b)| c.since(b))
-                            .collect(),
-                    ),
-                    None => (0.0, counters.clone()),
-                };
-                let totals: Vec<(String, PortCounters)> = names
-                    .iter()
-                    .cloned()
-                    .zip(counters.iter().copied())
-                    .collect();
-                print!("{}", port_table(&totals, 0.0));
-                if seconds > 0.0 {
-                    let rates: Vec<(String, PortCounters)> =
-                        names.iter().cloned().zip(deltas).collect();
-                    println!("over the last {seconds:.2} s:");
-                    print!("{}", port_table(&rates, seconds));
+            Command::ShowPortStats(which) => match which.indices(&port_ids) {
+                Ok(rows) => print!(
+                    "{}",
+                    stats_view.show(&names, &shared.ports(), &rows, Instant::now())
+                ),
+                Err(message) => println!("{message}"),
+            },
+            Command::ClearPortStats(which) => match which.indices(&port_ids) {
+                Ok(rows) => {
+                    stats_view.clear(&shared.ports(), &rows);
+                    for row in rows {
+                        // testpmd's line, but for "NIC": these counters are the generator's.
+                        println!("statistics for port {} cleared", port_ids[row]);
+                    }
                 }
-                last_show = Some((now, counters));
-            }
+                Err(message) => println!("{message}"),
+            },
             Command::ShowFlows => show_flows(spec, shared, control),
             Command::SetFlows(n) => match spec.check_flow_count(n) {
                 Ok(()) => {

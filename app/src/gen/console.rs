@@ -4,11 +4,44 @@ use std::fmt;
 
 use super::worker::Mode;
 
+/// The ports a `show port stats` or `clear port stats` names: all, or one by its DPDK
+/// port id, as testpmd's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortSelection {
+    All,
+    One(u16),
+}
+
+impl PortSelection {
+    /// The indices into `ports` (the DPDK port ids the generator drives, in its order)
+    /// that this names; testpmd's words for a port it does not drive.
+    pub fn indices(self, ports: &[u16]) -> Result<Vec<usize>, String> {
+        match self {
+            PortSelection::All => Ok((0..ports.len()).collect()),
+            PortSelection::One(id) => match ports.iter().position(|&p| p == id) {
+                Some(index) => Ok(vec![index]),
+                None => Err(format!("Invalid port {id}")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for PortSelection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortSelection::All => f.write_str("all"),
+            PortSelection::One(id) => write!(f, "{id}"),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     Start,
     Stop,
-    ShowPortStats,
+    ShowPortStats(PortSelection),
+    /// Zeroes what `show port stats` counts from; the run's figures keep counting.
+    ClearPortStats(PortSelection),
     ShowFlows,
     SetFlows(u64),
     /// Packets per second; 0 means as fast as it goes.
@@ -21,7 +54,8 @@ pub const HELP: &str = "\
 commands:
   start                  start sending (and checking)
   stop                   stop sending; print the run's figures
-  show port stats all    packets, bytes and rates per port
+  show port stats all|N  packets, bytes and rates per port (N: a port id)
+  clear port stats all|N count 'show port stats' from zero (not the run's figures)
   show flows             the flow set and the checker's counts
   set flows N            cycle over N established flows
   set rate PPS|max       fixed packets per second (k/M/G suffixes) or unlimited
@@ -33,7 +67,8 @@ impl fmt::Display for Command {
         match self {
             Command::Start => f.write_str("start"),
             Command::Stop => f.write_str("stop"),
-            Command::ShowPortStats => f.write_str("show port stats all"),
+            Command::ShowPortStats(ports) => write!(f, "show port stats {ports}"),
+            Command::ClearPortStats(ports) => write!(f, "clear port stats {ports}"),
             Command::ShowFlows => f.write_str("show flows"),
             Command::SetFlows(n) => write!(f, "set flows {n}"),
             Command::SetRate(0) => f.write_str("set rate max"),
@@ -102,6 +137,7 @@ pub fn refusal(command: Command, now: Situation) -> Option<String> {
     match command {
         // testpmd's words.
         Command::Start if now.running => Some("Packet forwarding already started".into()),
+        Command::Stop if !now.running => Some("Packet forwarding not started".into()),
         Command::SetFlows(_) | Command::SetRate(_) if !generates => Some(format!(
             "error: {command}: {} mode sends no packets of its own",
             now.mode
@@ -126,9 +162,23 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         [] => return Ok(None),
         ["start"] => Command::Start,
         ["stop"] => Command::Stop,
-        ["show", "port", "stats", "all"] => Command::ShowPortStats,
-        ["show", "port", "stats", other] => {
-            return Err(format!("show port stats {other}: only 'all' is supported"))
+        [verb @ ("show" | "clear"), "port", "stats", which] => {
+            let ports = match *which {
+                "all" => PortSelection::All,
+                id => match id.parse() {
+                    Ok(id) => PortSelection::One(id),
+                    Err(_) => {
+                        return Err(format!(
+                            "{verb} port stats {id}: expected a port id or 'all'"
+                        ))
+                    }
+                },
+            };
+            if *verb == "show" {
+                Command::ShowPortStats(ports)
+            } else {
+                Command::ClearPortStats(ports)
+            }
         }
         ["show", "flows"] => Command::ShowFlows,
         ["set", "flows", n] => match parse_count(n) {
@@ -152,7 +202,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["quit" | "exit"] => Command::Quit,
         _ => {
             return Err(format!(
-                "unknown command '{}' (known: start, stop, show port stats all, show flows, set flows N, set rate PPS, help, quit)",
+                "unknown command '{}' (known: start, stop, show port stats all|N, clear port stats all|N, show flows, set flows N, set rate PPS, help, quit)",
                 words.join(" ")
             ))
         }
@@ -169,7 +219,22 @@ mod tests {
         for (line, command) in [
             ("start", Command::Start),
             ("stop", Command::Stop),
-            ("show port stats all", Command::ShowPortStats),
+            (
+                "show port stats all",
+                Command::ShowPortStats(PortSelection::All),
+            ),
+            (
+                "show port stats 1",
+                Command::ShowPortStats(PortSelection::One(1)),
+            ),
+            (
+                "clear port stats all",
+                Command::ClearPortStats(PortSelection::All),
+            ),
+            (
+                "clear port stats 0",
+                Command::ClearPortStats(PortSelection::One(0)),
+            ),
             ("show flows", Command::ShowFlows),
             ("set flows 1024", Command::SetFlows(1024)),
             ("set rate 500000", Command::SetRate(500_000)),
@@ -210,8 +275,12 @@ mod tests {
         );
         assert_eq!(parse("set rate"), Err("set rate: missing value".into()));
         assert_eq!(
-            parse("show port stats 0"),
-            Err("show port stats 0: only 'all' is supported".into())
+            parse("show port stats eth0"),
+            Err("show port stats eth0: expected a port id or 'all'".into())
+        );
+        assert_eq!(
+            parse("clear port stats -1"),
+            Err("clear port stats -1: expected a port id or 'all'".into())
         );
         assert!(parse("launch")
             .unwrap_err()
@@ -265,6 +334,31 @@ mod tests {
             None
         );
         assert_eq!(refusal(Command::Stop, running), None);
+    }
+
+    /// testpmd's `stop` when forwarding is not started.
+    #[test]
+    fn stop_when_stopped_says_so_as_testpmd_does() {
+        for mode in [Mode::Pods, Mode::TxOnly, Mode::RxOnly, Mode::Io] {
+            assert_eq!(
+                refusal(Command::Stop, situation(mode, false, false)),
+                Some("Packet forwarding not started".into())
+            );
+        }
+    }
+
+    /// A port is named by its DPDK port id, as in testpmd, whichever order the
+    /// generator drives its ports in; one it does not drive is testpmd's invalid port.
+    #[test]
+    fn port_selection_by_dpdk_port_id() {
+        let driven = [2, 0];
+        assert_eq!(PortSelection::All.indices(&driven), Ok(vec![0, 1]));
+        assert_eq!(PortSelection::One(0).indices(&driven), Ok(vec![1]));
+        assert_eq!(PortSelection::One(2).indices(&driven), Ok(vec![0]));
+        assert_eq!(
+            PortSelection::One(1).indices(&driven),
+            Err("Invalid port 1".into())
+        );
     }
 
     /// Settings that would be accepted and change nothing are refused by name: the flow

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use super::check::{CheckCounters, Mistranslation};
 use super::json::Json;
@@ -481,6 +482,73 @@ impl Figures {
     }
 }
 
+/// What the console's `show port stats` shows within a run: each port's counts since
+/// its last `clear port stats` and, over the time since the previous show, rates.
+/// Clearing moves only this view's zero: the run's figures keep every packet.
+#[derive(Debug)]
+pub struct PortStatsView {
+    /// Each port's counters at its last clear (zero: not cleared this run).
+    cleared: Vec<PortCounters>,
+    /// When the previous show was, and every port's counters then.
+    last_show: Option<(Instant, Vec<PortCounters>)>,
+}
+
+impl PortStatsView {
+    pub fn new(ports: usize) -> PortStatsView {
+        PortStatsView {
+            cleared: vec![PortCounters::default(); ports],
+            last_show: None,
+        }
+    }
+
+    /// A run starts: the worker counts from zero again.
+    pub fn restart(&mut self) {
+        self.cleared.fill(PortCounters::default());
+        self.last_show = None;
+    }
+
+    /// `clear port stats`: the ports at `rows` count from their `counters` now.
+    pub fn clear(&mut self, counters: &[PortCounters], rows: &[usize]) {
+        for &row in rows {
+            if let (Some(zero), Some(now)) = (self.cleared.get_mut(row), counters.get(row)) {
+                *zero = *now;
+            }
+        }
+    }
+
+    /// `show port stats`: the ports at `rows` (of `names` and `counters`, the worker's
+    /// counters `now`).
+    pub fn show(
+        &mut self,
+        names: &[String],
+        counters: &[PortCounters],
+        rows: &[usize],
+        now: Instant,
+    ) -> String {
+        let pick = |of: &dyn Fn(usize) -> PortCounters| -> Vec<(String, PortCounters)> {
+            rows.iter()
+                .filter_map(|&row| Some((names.get(row)?.clone(), of(row))))
+                .collect()
+        };
+        let at = |row: usize| counters.get(row).copied().unwrap_or_default();
+        let mut out = port_table(
+            &pick(&|row| at(row).since(&self.cleared.get(row).copied().unwrap_or_default())),
+            0.0,
+        );
+        if let Some((then, before)) = &self.last_show {
+            let seconds = now.saturating_duration_since(*then).as_secs_f64();
+            if seconds > 0.0 {
+                let _ = writeln!(out, "over the last {seconds:.2} s:");
+                let delta =
+                    |row: usize| at(row).since(&before.get(row).copied().unwrap_or_default());
+                out.push_str(&port_table(&pick(&delta), seconds));
+            }
+        }
+        self.last_show = Some((now, counters.to_vec()));
+        out
+    }
+}
+
 /// `show port stats all`: totals and, over `seconds`, rates ("-" without a period): as
 /// testpmd's, packets and bytes each way, then packets and bits per second.
 pub fn port_table(ports: &[(String, PortCounters)], seconds: f64) -> String {
@@ -817,6 +885,53 @@ mod tests {
         assert!(f.to_json().to_string().contains(
             r#""sent":null,"received":null,"unanswered":null,"lost":null,"surplus":null"#
         ));
+    }
+
+    /// `show port stats N` shows port N alone; `clear port stats` zeroes what the view
+    /// counts from, not the rates (taken between shows) nor the worker's counters.
+    #[test]
+    fn port_stats_view_shows_one_port_and_clears() {
+        let names = ["net_null0".to_owned(), "net_null1".to_owned()];
+        let sent = |a: u64, b: u64| {
+            [a, b].map(|tx_packets| PortCounters {
+                tx_packets,
+                tx_bytes: tx_packets * 60,
+                ..PortCounters::default()
+            })
+        };
+        let rows = |text: &str| -> Vec<Vec<String>> {
+            text.lines()
+                .filter(|l| l.starts_with("net_null"))
+                .map(|l| l.split_whitespace().take(2).map(str::to_owned).collect())
+                .collect()
+        };
+        let t0 = Instant::now();
+        let mut view = PortStatsView::new(2);
+        let first = view.show(&names, &sent(100, 7), &[1], t0);
+        assert_eq!(rows(&first), [["net_null1", "7"]], "{first}");
+        assert!(!first.contains("over the last"), "{first}");
+        view.clear(&sent(300, 9), &[0]);
+        let t1 = t0 + std::time::Duration::from_secs(2);
+        let second = view.show(&names, &sent(500, 11), &[0, 1], t1);
+        assert_eq!(
+            rows(&second),
+            [
+                ["net_null0", "200"],
+                ["net_null1", "11"],
+                ["net_null0", "400"],
+                ["net_null1", "4"]
+            ],
+            "{second}"
+        );
+        assert!(second.contains("over the last 2.00 s:"), "{second}");
+        // 400 packets over 2 s since the first show, whatever the clear in between.
+        assert!(
+            second.lines().nth(5).is_some_and(|l| l.contains(" 200 ")),
+            "{second}"
+        );
+        view.restart();
+        let third = view.show(&names, &sent(5, 6), &[0], t1);
+        assert_eq!(rows(&third), [["net_null0", "5"]], "{third}");
     }
 
     #[test]
