@@ -183,12 +183,17 @@ pub struct Figures {
     /// Round-trip latency in TSC cycles.
     pub latency: Histogram,
     pub tsc_hz: u64,
+    /// Established flows cycled over (unused with `--new-flows`).
     pub flows: u64,
     pub new_flows: bool,
     /// `--new-flow-every N` (0: not given).
     pub new_every: u64,
-    /// Target rate; 0 = unlimited.
-    pub rate_pps: u64,
+    /// The rate asked for (`--rate`, `set rate`); 0 = unlimited. What was sent is in
+    /// the ports' rates.
+    pub target_pps: u64,
+    /// Requests sent by stop (not the RSTs closing connections), in the modes that
+    /// send them (pods, txonly): what new flows were opened by.
+    pub requests_at_stop: Option<u64>,
 }
 
 /// Pods mode: what became of the requests. Each request sent is received back,
@@ -250,6 +255,14 @@ impl Figures {
                 unanswered: result.unanswered,
             }
         });
+        let requests_at_stop = match mode {
+            Mode::Pods => result
+                .ports_at_stop
+                .first()
+                .map(|c| c.tx_packets.saturating_sub(c.tx_resets)),
+            Mode::TxOnly => Some(result.ports_at_stop.iter().map(|c| c.tx_packets).sum()),
+            Mode::RxOnly | Mode::Io => None,
+        };
         Figures {
             mode: mode.to_string(),
             seconds: seconds(result.cycles),
@@ -265,7 +278,8 @@ impl Figures {
             flows: result.flows,
             new_flows,
             new_every,
-            rate_pps: result.rate_pps,
+            target_pps: result.rate_pps,
+            requests_at_stop,
         }
     }
 
@@ -301,10 +315,26 @@ impl Figures {
             .then(|| per_second(self.good_at_stop, self.seconds))
     }
 
+    /// New flows opened per second: every request with `--new-flows`, one in N with
+    /// `--new-flow-every N`; None when no packet opens one.
+    pub fn new_flows_sent_per_second(&self) -> Option<f64> {
+        let requests_per_flow = match (self.new_flows, self.new_every) {
+            (true, _) => 1,
+            (false, 0) => return None,
+            (false, n) => n,
+        };
+        self.requests_at_stop
+            .map(|r| per_second(r, self.seconds) / requests_per_flow as f64)
+    }
+
     /// The batch run's object. Counts (packets, bytes, `sent`, `received`, `lost`,
     /// `surplus`, the checks, latency samples) cover `seconds` and `drain_seconds`;
-    /// rates (`tx_pps`, `rx_pps`, `tx_bps`, `rx_bps`, `new_flows_per_s`) are what was
-    /// counted by stop over `seconds`. `received` counts replies (checked good or
+    /// rates (`tx_pps`, `rx_pps`, `tx_bps`, `rx_bps`, `new_flows_per_s`,
+    /// `new_flows_sent_per_s`) are what was counted by stop over `seconds`. `flows` is the
+    /// established flows cycled over (null with `--new-flows`, where there are none);
+    /// `target_pps`, the rate asked for (null: unlimited), not what was sent, which is
+    /// `tx_pps`; `new_flows_per_s`, with `--new-flows`, the new flows answered (good
+    /// replies) per second, and `new_flows_sent_per_s` the new flows opened per second. `received` counts replies (checked good or
     /// mistranslated); `unanswered`, requests the endpoint side got mistranslated and so
     /// did not answer; `lost`, requests of which neither came back: `sent = received +
     /// unanswered + lost - surplus`, and `mistranslated` takes the unanswered requests
@@ -360,7 +390,14 @@ impl Figures {
             ("mode", Json::str(self.mode.clone())),
             ("seconds", Json::Float(self.seconds)),
             ("drain_seconds", Json::Float(self.drain_seconds)),
-            ("flows", Json::Int(self.flows)),
+            (
+                "flows",
+                if self.new_flows {
+                    Json::Null
+                } else {
+                    Json::Int(self.flows)
+                },
+            ),
             ("new_flows", Json::Bool(self.new_flows)),
             (
                 "new_flow_every",
@@ -369,7 +406,13 @@ impl Figures {
                     n => Json::Int(n),
                 },
             ),
-            ("rate_pps", Json::Int(self.rate_pps)),
+            (
+                "target_pps",
+                match self.target_pps {
+                    0 => Json::Null,
+                    pps => Json::Int(pps),
+                },
+            ),
             ("ports", Json::Array(ports)),
             ("sent", round_trip(|r| r.sent)),
             ("received", round_trip(|r| r.received)),
@@ -382,6 +425,11 @@ impl Figures {
             (
                 "new_flows_per_s",
                 self.new_flows_per_second().map_or(Json::Null, Json::Float),
+            ),
+            (
+                "new_flows_sent_per_s",
+                self.new_flows_sent_per_second()
+                    .map_or(Json::Null, Json::Float),
             ),
             (
                 "latency_ns",
@@ -407,14 +455,17 @@ impl Figures {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} run: {:.3} s, {} flows{}",
+            "{} run: {:.3} s, {}, target rate {}",
             self.mode,
             self.seconds,
-            self.flows,
             match (self.new_flows, self.new_every) {
-                (true, _) => " (new per packet)".to_owned(),
-                (false, 0) => String::new(),
-                (false, n) => format!(" (and a new flow every {n} packets)"),
+                (true, _) => "a new flow per packet".to_owned(),
+                (false, 0) => format!("{} flows", self.flows),
+                (false, n) => format!("{} flows and a new flow every {n} packets", self.flows),
+            },
+            match self.target_pps {
+                0 => "max".to_owned(),
+                pps => format!("{pps} pps"),
             }
         );
         let at_stop: Vec<PortCounters> = (0..self.ports.len()).map(|i| self.at_stop(i)).collect();
@@ -462,6 +513,9 @@ impl Figures {
         }
         if let Some(cps) = self.new_flows_per_second() {
             let _ = writeln!(out, "new flows answered: {cps:.0}/s");
+        }
+        if let Some(opened) = self.new_flows_sent_per_second() {
+            let _ = writeln!(out, "new flows opened: {opened:.0}/s");
         }
         match (self.latency.min(), self.latency.max()) {
             (Some(min), Some(max)) => {
@@ -688,10 +742,10 @@ mod tests {
     #[test]
     fn json_holds_every_figure() {
         let json = figures().to_json().to_string();
-        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"flows":1024,"new_flows":false,"new_flow_every":null,"rate_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
+        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"flows":1024,"new_flows":false,"new_flow_every":null,"target_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
         assert!(json.contains(r#""sent":1000,"received":991,"unanswered":0,"lost":9,"surplus":0,"mistranslated":1,"client_check":{"good":990,"malformed":5,"wrong_mac":0,"unknown_client":0,"wrong_client":0,"wrong_service":1,"#), "{json}");
         // The median is a bucket middle: 5192 cycles reads as 5247 (2021 ns), within 1/16.
-        assert!(json.ends_with(r#""new_flows_per_s":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
+        assert!(json.ends_with(r#""new_flows_per_s":null,"new_flows_sent_per_s":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
     }
 
     /// Rates are what was counted by stop over the sending time; counts take the drain
@@ -871,6 +925,48 @@ mod tests {
         );
         let header: Vec<&str> = rates.lines().next().unwrap().split_whitespace().collect();
         assert_eq!(header.len(), row(&rates).len(), "{rates}");
+    }
+
+    /// With `--new-flows` there are no established flows and a rate of 0 is no rate:
+    /// the object says so rather than "flows":1024 (the unused default) and
+    /// "rate_pps":0, and gives the new flows opened per second beside those answered.
+    #[test]
+    fn new_flow_runs_say_what_their_flows_and_rate_are() {
+        let mut run = result();
+        run.rate_pps = 0;
+        let f = Figures::of_run(Mode::Pods, &[], run, HZ, true, 0);
+        let json = f.to_json().to_string();
+        assert!(
+            json.contains(
+                r#""flows":null,"new_flows":true,"new_flow_every":null,"target_pps":null,"#
+            ),
+            "{json}"
+        );
+        // 1000 requests by stop over 2 s opened 500 flows/s; 896 answered by stop.
+        assert!(
+            json.contains(r#""new_flows_per_s":448,"new_flows_sent_per_s":500,"#),
+            "{json}"
+        );
+        let text = f.text();
+        assert!(
+            text.starts_with("pods run: 2.000 s, a new flow per packet, target rate max\n"),
+            "{text}"
+        );
+        assert!(text.contains("new flows opened: 500/s\n"), "{text}");
+        // One request in 4 opens a flow; the established ones are named with it.
+        let mixed = Figures::of_run(Mode::Pods, &[], result(), HZ, false, 4);
+        assert_eq!(mixed.new_flows_sent_per_second(), Some(125.0));
+        assert!(
+            mixed
+                .text()
+                .starts_with("pods run: 2.000 s, 1024 flows and a new flow every 4 packets, target rate 500 pps\n"),
+            "{}",
+            mixed.text()
+        );
+        assert_eq!(figures().new_flows_sent_per_second(), None);
+        // txonly opens flows on every port it sends from.
+        let txonly = Figures::of_run(Mode::TxOnly, &[], result(), HZ, true, 0);
+        assert_eq!(txonly.new_flows_sent_per_second(), Some(975.0));
     }
 
     #[test]
