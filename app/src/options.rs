@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use crate::dpdk::mbuf::MAX_BURST;
 
@@ -104,59 +104,61 @@ pub fn split_args(mut args: Vec<String>) -> (String, Vec<String>, Vec<String>) {
     }
 }
 
-/// What the command line asks for, decided before the EAL starts.
+/// What a DPDK app's command line asks for, decided before the EAL starts.
 #[derive(Debug)]
-pub enum Startup {
+pub enum Startup<P = AppOptions> {
     /// `--help` or `--version`: print this and exit successfully.
     Print(String),
     /// Bring up the EAL with the arguments before `--`, then run with these options.
-    Run(AppOptions),
+    Run(P),
 }
 
-/// Reads the command line already split by [`split_args`] without starting the EAL:
-/// `-h`/`--help` or `-V`/`--version` anywhere print the app's help or version (EAL's
-/// `--help` would start the EAL first, probing PCI devices, and print only its own
-/// options); podfwd's own options before `--` are refused with a sentence instead of
-/// EAL's "unrecognized option" and usage; then the app options are parsed, so a bad one
-/// fails before any DPDK work. An error is the sentence to print.
+/// Reads a DPDK app's command line, already split by [`split_args`], without starting
+/// the EAL: `-h`/`--help` or `-V`/`--version` anywhere print the app's help or version
+/// (EAL's `--help` would start the EAL first, probing PCI devices, and print only its
+/// own options); the app's own long options before `--` are refused with a sentence
+/// instead of EAL's "unrecognized option" and usage; then the app options are parsed,
+/// so a bad one fails before any DPDK work. An error is the sentence to print. Shared by
+/// podfwd and podfwd-gen.
+pub fn parse_before_eal<P: Parser>(
+    program: &str,
+    eal_args: &[String],
+    app_args: &[String],
+) -> Result<Startup<P>, String> {
+    let command = P::command();
+    let all = || eal_args.iter().chain(app_args).map(String::as_str);
+    if all().any(|a| a == "-h" || a == "--help") {
+        return Ok(Startup::Print(command.clone().render_help().to_string()));
+    }
+    if all().any(|a| a == "-V" || a == "--version") {
+        return Ok(Startup::Print(command.render_version()));
+    }
+    // Whole names only: none of the apps' long options is an EAL option (podfwd's
+    // `--socket` is not EAL's `--socket-mem`, and getopt takes no ambiguous prefix).
+    let app = command.get_name();
+    if let Some(option) = eal_args.iter().find_map(|arg| {
+        let name = arg.strip_prefix("--")?;
+        let name = name.split_once('=').map_or(name, |(n, _)| n);
+        command
+            .get_arguments()
+            .find_map(|a| a.get_long().filter(|long| *long == name))
+    }) {
+        return Err(format!(
+            "--{option} is a {app} option: put {app}'s options after '--' (EAL options before it)"
+        ));
+    }
+    P::try_parse_from(std::iter::once(program).chain(app_args.iter().map(String::as_str)))
+        .map(Startup::Run)
+        .map_err(|e| e.render().to_string().trim_end().to_owned())
+}
+
+/// podfwd's command line: [`parse_before_eal`] over [`AppOptions`].
 pub fn parse_command_line(
     program: &str,
     eal_args: &[String],
     app_args: &[String],
 ) -> Result<Startup, String> {
-    let all = || eal_args.iter().chain(app_args).map(String::as_str);
-    if all().any(|a| a == "-h" || a == "--help") {
-        return Ok(Startup::Print(
-            AppOptions::command().render_help().to_string(),
-        ));
-    }
-    if all().any(|a| a == "-V" || a == "--version") {
-        return Ok(Startup::Print(AppOptions::command().render_version()));
-    }
-    if let Some(option) = app_option_before_separator(eal_args) {
-        return Err(format!(
-            "--{option} is a podfwd option: put podfwd's options after '--' (EAL options before it)"
-        ));
-    }
-    AppOptions::try_parse_from(std::iter::once(program).chain(app_args.iter().map(String::as_str)))
-        .map(Startup::Run)
-        .map_err(|e| e.render().to_string().trim_end().to_owned())
-}
-
-/// The first of podfwd's long options (as clap defines them) among the EAL arguments,
-/// as `--name` or `--name=value`. None of them is an EAL option: `--socket` is not
-/// (EAL has `--socket-mem` and `--socket-limit`, and getopt takes no ambiguous prefix).
-fn app_option_before_separator(eal_args: &[String]) -> Option<String> {
-    let command = AppOptions::command();
-    let longs: Vec<&str> = command
-        .get_arguments()
-        .filter_map(|a| a.get_long())
-        .collect();
-    eal_args.iter().find_map(|arg| {
-        let name = arg.strip_prefix("--")?;
-        let name = name.split_once('=').map_or(name, |(n, _)| n);
-        longs.contains(&name).then(|| name.to_owned())
-    })
+    parse_before_eal::<AppOptions>(program, eal_args, app_args)
 }
 
 #[cfg(test)]

@@ -347,7 +347,7 @@ fn batch(
         }
         info!("{} exists: starting", path.display());
     }
-    std::thread::sleep(Duration::from_secs_f64(options.start_delay));
+    std::thread::sleep(Duration::from_secs_f64(options.start_delay()));
     control.start();
     let end = Instant::now() + Duration::from_secs_f64(seconds);
     while Instant::now() < end && !signal::stop_requested() {

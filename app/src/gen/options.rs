@@ -96,9 +96,10 @@ pub struct GenOptions {
     /// Seconds to wait for every port's link (a vhost port is down until its peer connects).
     #[arg(long, default_value_t = 10.0, value_parser = seconds_in(0.0, 3600.0))]
     pub wait_link: f64,
-    /// Seconds to let the peer settle after the links come up, before a batch run starts.
-    #[arg(long, default_value_t = 1.0, value_parser = seconds_in(0.0, 60.0))]
-    pub start_delay: f64,
+    /// Batch mode (needs --duration): seconds to let the peer settle after the links come
+    /// up, before the run starts [default: 1].
+    #[arg(long, value_parser = seconds_in(0.0, 60.0))]
+    pub start_delay: Option<f64>,
     /// Batch mode (needs --duration): before the start delay, wait (up to 120 s) until
     /// this path exists, e.g. the control socket podfwd creates once its startup file
     /// has been applied.
@@ -163,61 +164,17 @@ fn parse_burst(text: &str) -> Result<usize, String> {
     }
 }
 
-/// What the command line asks for, decided before the EAL starts.
-#[derive(Debug)]
-pub enum Startup<P = GenOptions> {
-    /// `--help` or `--version`: print this and exit successfully.
-    Print(String),
-    /// Bring up the EAL with the arguments before `--`, then run with these options.
-    Run(P),
-}
+/// What the generator's command line asks for, decided before the EAL starts.
+pub type Startup = crate::options::Startup<GenOptions>;
 
-/// Reads a DPDK app's command line, already split at `--` by
-/// [`crate::options::split_args`], without starting the EAL: `-h`/`--help` or
-/// `-V`/`--version` anywhere print the app's help or version (EAL's would start the
-/// EAL first and print only its own options); the app's own long options before `--`
-/// are refused by name instead of by EAL's usage; then the app options are parsed, so
-/// that a bad one fails before EAL init costs a start and its memory. An error is the
-/// sentence to print. Generic over the app's options, so that podfwd's (which does the
-/// same in `crate::options`) can share it.
-pub fn parse_before_eal<P: Parser>(
-    program: &str,
-    eal_args: &[String],
-    app_args: &[String],
-) -> Result<Startup<P>, String> {
-    let command = P::command();
-    let all = || eal_args.iter().chain(app_args).map(String::as_str);
-    if all().any(|a| a == "-h" || a == "--help") {
-        return Ok(Startup::Print(command.clone().render_help().to_string()));
-    }
-    if all().any(|a| a == "-V" || a == "--version") {
-        return Ok(Startup::Print(command.render_version()));
-    }
-    let app = command.get_name();
-    if let Some(option) = eal_args.iter().find_map(|arg| {
-        let name = arg.strip_prefix("--")?;
-        let name = name.split_once('=').map_or(name, |(n, _)| n);
-        command
-            .get_arguments()
-            .find_map(|a| a.get_long().filter(|long| *long == name))
-    }) {
-        return Err(format!(
-            "--{option} is a {app} option: put {app}'s options after '--' (EAL options before it)"
-        ));
-    }
-    P::try_parse_from(std::iter::once(program).chain(app_args.iter().map(String::as_str)))
-        .map(Startup::Run)
-        .map_err(|e| e.render().to_string().trim_end().to_owned())
-}
-
-/// [`parse_before_eal`] for the generator, with the options that only make sense
+/// [`crate::options::parse_before_eal`] for the generator, with the options that only make sense
 /// together checked too.
 pub fn parse_command_line(
     program: &str,
     eal_args: &[String],
     app_args: &[String],
 ) -> Result<Startup, String> {
-    let startup = parse_before_eal::<GenOptions>(program, eal_args, app_args)?;
+    let startup = crate::options::parse_before_eal::<GenOptions>(program, eal_args, app_args)?;
     if let Startup::Run(options) = &startup {
         options.check_batch_options()?;
     }
@@ -240,7 +197,15 @@ impl GenOptions {
         if self.wait_for.is_some() {
             return Err("--wait-for needs --duration: it delays a batch run's start (the console starts on 'start')".into());
         }
+        if self.start_delay.is_some() {
+            return Err("--start-delay needs --duration: it delays a batch run's start (the console starts on 'start')".into());
+        }
         Ok(())
+    }
+
+    /// Seconds a batch run waits after the links come up before it starts.
+    pub fn start_delay(&self) -> f64 {
+        self.start_delay.unwrap_or(1.0)
     }
 
     /// The flow spec the options describe, validated.
@@ -405,7 +370,7 @@ mod tests {
         parse_command_line("podfwd-gen", &strings(eal), &strings(app))
     }
 
-    /// `--json` and `--wait-for` act only on a batch run: without `--duration` they are
+    /// `--json`, `--wait-for` and `--start-delay` act only on a batch run: without `--duration` they are
     /// refused by name, with the reason, instead of being ignored.
     #[test]
     fn batch_options_need_a_duration() {
@@ -417,6 +382,15 @@ mod tests {
             startup(&[], &["--wait-for", "/tmp/ready"]).unwrap_err(),
             "--wait-for needs --duration: it delays a batch run's start (the console starts on 'start')"
         );
+        assert_eq!(
+            startup(&[], &["--start-delay", "0"]).unwrap_err(),
+            "--start-delay needs --duration: it delays a batch run's start (the console starts on 'start')"
+        );
+        let Ok(Startup::Run(options)) = startup(&[], &["--duration", "2", "--start-delay", "0.5"])
+        else {
+            panic!("--start-delay with --duration refused");
+        };
+        assert_eq!(options.start_delay(), 0.5);
         let Ok(Startup::Run(options)) = startup(&[], &["--json", "--duration", "2"]) else {
             panic!("--json with --duration refused");
         };
