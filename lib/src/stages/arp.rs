@@ -5,7 +5,7 @@
 //!   [`LearnEvent`] (a fixed-capacity array), the app drains the queue after each burst and
 //!   the control plane applies it (`ControlPlane::learn_neighbor`, which never overwrites a
 //!   static neighbour). A sender outside the interface's subnets is not learnt.
-//! - ip4-arp: a packet whose next hop's MAC is unknown (a glean adjacency) is itself
+//! - ip4-arp and ip4-glean (a route's next hop, an attached destination): a packet whose next hop's MAC is unknown (a glean adjacency) is itself
 //!   rewritten into an ARP request for that next hop and sent (no buffer is allocated on
 //!   the fast path); the original is counted as VPP's ip4-arp counts it, a drop under
 //!   `ARP requests sent`. Requests are rate-limited per worker and next hop; a packet
