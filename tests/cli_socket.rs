@@ -201,6 +201,24 @@ fn every_command_family_works_through_the_socket() {
         assert!(row[lwp_col].parse::<u32>().is_ok(), "{threads}");
         assert_eq!(row[lwp_col + 1..lwp_col + 3], ["other", "(0)"], "{threads}");
     }
+    // One pool, whose counts add up to its size.
+    let buffers = podfwd.ok("show buffers");
+    let rows: Vec<Vec<&str>> = buffers
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        buffers.starts_with("Pool Name            Index NUMA  Size  Data Size  Total"),
+        "{buffers}"
+    );
+    assert_eq!(rows.len(), 2, "{buffers}");
+    assert_eq!(rows[1][..2], ["podfwd_mbufs", "0"], "{buffers}");
+    let n: Vec<u64> = rows[1][2..].iter().map(|v| v.parse().unwrap()).collect();
+    let [_numa, _size, data_size, total, avail, cached, used] = n[..] else {
+        panic!("seven numbers after the name: {buffers}");
+    };
+    assert_eq!(data_size, 2048, "{buffers}");
+    assert_eq!(avail + cached + used, total, "{buffers}");
     // The counters of tap0's frames, to be cleared below.
     let errors = podfwd.ok("show errors");
     assert!(

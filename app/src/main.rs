@@ -312,6 +312,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     let worker_lwps: Vec<Arc<AtomicI32>> = threads[1..].iter().map(|t| t.lwp.clone()).collect();
     let platform = AppPlatform {
         hardware: HardwareCommands::new(interfaces.clone(), worker_counters.clone()),
+        pools: dataplane.pool.iter().cloned().collect(),
         threads,
     };
     let mut control = Control::new(plane, Box::new(platform));

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use podfwd::cli::HardwareDetail;
 use podfwd::config::{ControlPlane, Snapshot};
 use podfwd::control::{Platform, WorkerMailbox};
-use podfwd::counters::WorkerCounters;
+use podfwd::counters::{vpp_center, WorkerCounters};
 use podfwd::node::DropReason;
 use podfwd::pipeline::{self, InputError, Worker};
 use podfwd::runtime::Subscriber;
@@ -18,6 +18,7 @@ use podfwd::stages::arp::LearnEvent;
 use podfwd::types::IfIndex;
 
 use crate::dpdk::mbuf::Mbuf;
+use crate::dpdk::mempool::{Mempool, PoolUsage};
 use crate::dpdk::{tsc_hz, CpuPrefetch};
 use crate::forward::{BurstProcessor, Verdict};
 use crate::hardware::HardwareCommands;
@@ -123,6 +124,8 @@ impl BurstProcessor for PipelineProcessor {
 /// The executor's view of the DPDK side.
 pub struct AppPlatform {
     pub hardware: HardwareCommands,
+    /// The packet pools, for `show buffers`.
+    pub pools: Vec<Mempool>,
     /// The main lcore's thread first, then the workers', in thread order.
     pub threads: Vec<ThreadRow>,
 }
@@ -138,6 +141,48 @@ pub struct ThreadRow {
     /// The thread's kernel id, 0 until the thread has stored it (a worker does as it
     /// starts).
     pub lwp: Arc<AtomicI32>,
+}
+
+/// `show buffers` in VPP's columns (`%-20s%=6s%=6s%=6s%=11s%=6s%=8s%=8s%=8s`): a row per
+/// pool, Avail what its ring holds, Cached what the lcores' caches hold, Used the rest
+/// (in RX descriptor rings, which hold `--rxd` mbufs per queue even when idle, in TX
+/// rings and in bursts).
+pub fn format_buffers(pools: &[PoolUsage]) -> String {
+    let line = |name: &str, cols: [String; 8]| {
+        let widths = [6, 6, 6, 11, 6, 8, 8, 8];
+        let mut text = format!("{name:<20}");
+        for (col, width) in cols.iter().zip(widths) {
+            text.push_str(&vpp_center(col, width));
+        }
+        format!("{}\n", text.trim_end())
+    };
+    let headers = [
+        "Index",
+        "NUMA",
+        "Size",
+        "Data Size",
+        "Total",
+        "Avail",
+        "Cached",
+        "Used",
+    ];
+    let mut out = line("Pool Name", headers.map(str::to_owned));
+    for (index, pool) in pools.iter().enumerate() {
+        out.push_str(&line(
+            &pool.name,
+            [
+                index.to_string(),
+                pool.socket.to_string(),
+                pool.element_size.to_string(),
+                pool.data_size.to_string(),
+                pool.total.to_string(),
+                pool.available.to_string(),
+                pool.cached.to_string(),
+                pool.used().to_string(),
+            ],
+        ));
+    }
+    out
 }
 
 /// `show threads` in VPP's columns (`%-7s%-20s%-12s%-8s%-25s%-7s%-7s%-7s%-10s`), the
@@ -224,6 +269,11 @@ impl Platform for AppPlatform {
         })
     }
 
+    fn buffers(&self) -> Result<String, String> {
+        let usage: Vec<PoolUsage> = self.pools.iter().map(Mempool::usage).collect();
+        Ok(format_buffers(&usage))
+    }
+
     fn versions(&self) -> String {
         format!(
             "DPDK {}, {}",
@@ -293,6 +343,25 @@ mod tests {
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     }
 
+    #[test]
+    fn show_buffers_has_vpps_columns_and_used_is_the_rest() {
+        let pool = PoolUsage {
+            name: "podfwd_mbufs".into(),
+            socket: 0,
+            element_size: 2432,
+            data_size: 2048,
+            total: 4960,
+            available: 2500,
+            cached: 300,
+        };
+        let text = format_buffers(&[pool]);
+        let expected = [
+            "Pool Name            Index NUMA  Size  Data Size  Total  Avail  Cached   Used",
+            "podfwd_mbufs           0     0   2432     2048    4960   2500     300    2160",
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+    }
+
     /// Frames RX freed as chains reach `show interface` (received, dropped) and `show
     /// errors` (at dpdk-input, named) through the executor, as a VPP user looks for them.
     #[test]
@@ -310,6 +379,7 @@ mod tests {
         }
         let platform = AppPlatform {
             hardware: HardwareCommands::new(Vec::new(), Vec::new()),
+            pools: Vec::new(),
             threads: Vec::new(),
         };
         let mut control = Control::new(plane, Box::new(platform));

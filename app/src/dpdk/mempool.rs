@@ -11,8 +11,8 @@ use super::DpdkError;
 /// nothing from its pool (its buffer points back to it), so freeing the pool while one
 /// lives, or while a port queue receives into it, would be a use after free that the
 /// types could not prevent. A process makes one pool, and EAL cleanup releases its
-/// memory at exit.
-#[derive(Debug)]
+/// memory at exit. So a clone (for `show buffers`) is only its address again.
+#[derive(Debug, Clone)]
 pub struct Mempool {
     pool: NonNull<sys::rte_mempool>,
 }
@@ -90,6 +90,78 @@ impl Mempool {
     pub fn in_use(&self) -> u32 {
         // SAFETY: the pool is valid for self's lifetime.
         unsafe { sys::rte_mempool_in_use_count(self.pool.as_ptr()) }
+    }
+
+    /// What `show buffers` prints of the pool, read while the lcores use it: each count
+    /// is a moment's, and they need not add up exactly.
+    pub fn usage(&self) -> PoolUsage {
+        let mp = self.pool.as_ptr();
+        // SAFETY: the pool is valid for self's lifetime (never freed); these fields are
+        // set at creation and never written again.
+        let (name, socket, size, cache_size, element, local_cache) = unsafe {
+            let p = &*mp;
+            let name: Vec<u8> = p
+                .name
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            (
+                String::from_utf8_lossy(&name).into_owned(),
+                p.socket_id,
+                p.size,
+                p.cache_size,
+                p.header_size + p.elt_size + p.trailer_size,
+                p.local_cache,
+            )
+        };
+        let mut cached = 0u32;
+        if cache_size != 0 && !local_cache.is_null() {
+            for lcore in 0..sys::RTE_MAX_LCORE as usize {
+                // SAFETY: a pool with a cache has RTE_MAX_LCORE of them from
+                // `local_cache`; an lcore changes its own cache's length as it works, so
+                // the read is volatile, as DPDK's own rte_mempool_avail_count reads it.
+                cached += unsafe {
+                    std::ptr::read_volatile(std::ptr::addr_of!((*local_cache.add(lcore)).len))
+                };
+            }
+        }
+        // The ring's own count is not exported: DPDK's free count is the ring's plus the
+        // caches'.
+        let free = self.available().min(size);
+        let cached = cached.min(free);
+        PoolUsage {
+            name,
+            socket,
+            element_size: element,
+            data_size: u32::from(FRAME_ROOM),
+            total: size,
+            available: free - cached,
+            cached,
+        }
+    }
+}
+
+/// A pool's counts at one moment (see [`Mempool::usage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub name: String,
+    pub socket: i32,
+    /// Bytes per mbuf in the pool, headers included.
+    pub element_size: u32,
+    /// Bytes of frame one mbuf holds.
+    pub data_size: u32,
+    pub total: u32,
+    /// Free in the pool's ring.
+    pub available: u32,
+    /// Free in the lcores' caches.
+    pub cached: u32,
+}
+
+impl PoolUsage {
+    /// Neither free in the ring nor in a cache: in RX rings, TX rings, bursts.
+    pub fn used(&self) -> u32 {
+        self.total - self.available - self.cached
     }
 }
 

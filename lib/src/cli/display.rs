@@ -155,6 +155,7 @@ impl Display for Command {
             C::ClearInterfaces => f.write_str("clear interfaces"),
             C::ShowVersion => f.write_str("show version"),
             C::ShowThreads => f.write_str("show threads"),
+            C::ShowBuffers => f.write_str("show buffers"),
             C::Exec { file } => write!(f, "exec {file}"),
             C::Comment => f.write_str("comment"),
             C::Quit => f.write_str("quit"),

@@ -136,6 +136,8 @@ pub enum Command {
     },
     ShowVersion,
     ShowThreads,
+    /// `show buffers`
+    ShowBuffers,
 
     // The console itself.
     /// `exec FILE`
@@ -282,6 +284,7 @@ impl Command {
                 | C::ShowRuntime
                 | C::ShowVersion
                 | C::ShowThreads
+                | C::ShowBuffers
                 | C::ShowAcl { .. }
                 | C::ShowAclInterface { .. }
                 | C::ShowAclSessions

@@ -250,6 +250,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ShowVersion),
     },
     CommandSpec {
+        path: &["show", "buffers"],
+        usage: "show buffers",
+        help: "The packet buffer pools: total, free, in lcore caches, in use",
+        parse: |_| Ok(Command::ShowBuffers),
+    },
+    CommandSpec {
         path: &["show", "threads"],
         usage: "show threads",
         help: "Lcores, their queues and states",

@@ -621,6 +621,8 @@ fn counter_and_info_commands() {
         ),
         ("show version", Command::ShowVersion),
         ("show threads", Command::ShowThreads),
+        ("show buffers", Command::ShowBuffers),
+        ("sh buf", Command::ShowBuffers),
         ("quit", Command::Quit),
     ] {
         assert_eq!(ok(line), command, "{line}");

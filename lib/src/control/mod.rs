@@ -110,6 +110,10 @@ pub trait Platform {
     ) -> Result<String, String>;
     /// `show threads`.
     fn threads(&self) -> String;
+    /// `show buffers`: the packet buffer pools. Only a platform with DPDK has them.
+    fn buffers(&self) -> Result<String, String> {
+        Err("show buffers: no packet buffer pools without DPDK".into())
+    }
     /// The versions `show version` adds to podfwd's own (DPDK's, the compiler's).
     fn versions(&self) -> String;
     /// Packets the driver refused to send on an interface (counted outside the pipeline).
@@ -528,6 +532,7 @@ impl Control {
                 self.platform.versions()
             )),
             Command::ShowThreads => Ok(self.platform.threads()),
+            Command::ShowBuffers => self.platform.buffers(),
 
             // Interfaces.
             Command::ShowInterface { names } => {
