@@ -117,6 +117,7 @@ impl Display for Command {
                 f.write_str("show ip fib")?;
                 opt(f, prefix)
             }
+            C::ShowIpFibSummary => f.write_str("show ip fib summary"),
             C::SetIpNeighbor {
                 interface,
                 ip,

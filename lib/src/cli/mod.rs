@@ -100,6 +100,8 @@ pub enum Command {
     ShowIpFib {
         prefix: Option<Ipv4Prefix>,
     },
+    /// `show ip fib summary`
+    ShowIpFibSummary,
     /// `set ip neighbor [del] NAME A.B.C.D MAC [static]`
     SetIpNeighbor {
         interface: String,
@@ -278,6 +280,7 @@ impl Command {
                 | C::ShowInterfaceAddress
                 | C::ShowHardwareInterfaces { .. }
                 | C::ShowIpFib { .. }
+                | C::ShowIpFibSummary
                 | C::ShowIpNeighbors { .. }
                 | C::ShowTrace { .. }
                 | C::ShowErrors

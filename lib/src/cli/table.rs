@@ -126,9 +126,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["show", "ip", "fib"],
-        usage: "show ip fib [A.B.C.D[/LEN]]",
-        help: "The FIB: each prefix with its adjacency and rewrite (an address: its route)",
+        usage: "show ip fib [A.B.C.D[/LEN] | summary]",
+        help: "The FIB: each prefix with its adjacency and rewrite (an address: its route; summary: prefixes per length)",
         parse: |c| {
+            if c.keyword("summary") {
+                return Ok(Command::ShowIpFibSummary);
+            }
             let prefix = match c.peek() {
                 None => None,
                 // As VPP's: an address alone is looked up as a /32.

@@ -384,6 +384,8 @@ fn show_ip_fib() {
             prefix: Some(prefix("10.1.1.0/24"))
         }
     );
+    assert_eq!(ok("sh ip fib summary"), Command::ShowIpFibSummary);
+    assert_eq!(err("show ip fib summary x"), "unknown input 'x'");
     assert_eq!(
         err("show ip fib 10.1.1.0/40"),
         "prefix 10.1.1.0/40: length must be 0..=32"

@@ -21,7 +21,7 @@
 mod resolve;
 mod show;
 
-pub use show::{format_fib, format_interface_addresses, format_neighbors};
+pub use show::{format_fib, format_fib_summary, format_interface_addresses, format_neighbors};
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

@@ -727,6 +727,64 @@ fn show_ip_fib_lists_entries_in_vpp_shape() {
     assert!(drop_at < host_at && host_at < subnet_at);
 }
 
+/// VPP's summary: entries counted per prefix length, ascending; the implicit default
+/// counted until a real one replaces it; routes not installed said apart.
+#[test]
+fn show_ip_fib_summary_counts_prefixes_per_length() {
+    let mut cp = seed();
+    let header = "ipv4-VRF:0, fib_index 0, flow hash:[src dst sport dport proto ]\n   Prefix length         Count      \n";
+    let before = format_fib_summary(&cp.snapshot());
+    let lines_of = |shown: &str| -> Vec<(u8, u64)> {
+        shown
+            .lines()
+            .skip(2)
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+            })
+            .collect()
+    };
+    assert!(before.starts_with(header), "{before}");
+    // The full listing has one line per entry that counts.
+    let full = format_fib(&cp.snapshot(), None);
+    let entries = full
+        .lines()
+        .filter(|l| l.contains('/') && !l.contains(' '))
+        .count() as u64;
+    assert_eq!(
+        lines_of(&before).iter().map(|(_, c)| c).sum::<u64>(),
+        entries,
+        "{before}\n{full}"
+    );
+    assert_eq!(lines_of(&before)[0], (0, 1), "{before}");
+    assert!(!before.contains("not installed"), "{before}");
+    cp.add_route(prefix("10.5.0.0/16"), recursive("9.9.9.9"))
+        .unwrap();
+    let unresolved = format_fib_summary(&cp.snapshot());
+    assert_eq!(lines_of(&unresolved), lines_of(&before), "{unresolved}");
+    assert!(
+        unresolved.ends_with("\nroutes not installed: 1 (show ip fib says why)\n"),
+        "{unresolved}"
+    );
+    cp.add_route(prefix("10.1.0.0/16"), RouteTarget::Drop)
+        .unwrap();
+    cp.add_route(prefix("10.2.0.0/16"), RouteTarget::Drop)
+        .unwrap();
+    cp.add_route(prefix("0.0.0.0/0"), RouteTarget::Drop)
+        .unwrap();
+    let after = format_fib_summary(&cp.snapshot());
+    let mut expected = lines_of(&before);
+    // After 0.0.0.0/0 and the /4s (224/4, 240/4); 10.5.0.0/16 now resolves through the
+    // default route.
+    expected.insert(2, (16, 3));
+    assert_eq!(lines_of(&after), expected, "{after}");
+    assert!(
+        after.contains("                  16               3\n"),
+        "{after}"
+    );
+    assert!(!after.contains("not installed"), "{after}");
+}
+
 #[test]
 fn show_ip_fib_with_a_prefix_shows_the_covering_entry() {
     let snapshot = seed().snapshot();

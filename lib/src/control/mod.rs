@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use crate::acl::{AclAction, AclConfig, AclRule, AclTable};
 use crate::cli::{self, Command, HardwareDetail, RoutePath};
 use crate::config::{
-    format_fib, format_interface_addresses, format_neighbors, ControlPlane, RouteTarget, Snapshot,
+    format_fib, format_fib_summary, format_interface_addresses, format_neighbors, ControlPlane,
+    RouteTarget, Snapshot,
 };
 use crate::counters::{CounterTotals, WorkerCounters};
 use crate::nat44::{self, Nat44Config, Nat44Table, NatInterfaceRole, NatTimeouts, SessionSelector};
@@ -615,6 +616,7 @@ impl Control {
                 none
             }
             Command::ShowIpFib { prefix } => Ok(format_fib(&self.snapshot(), prefix)),
+            Command::ShowIpFibSummary => Ok(format_fib_summary(&self.snapshot())),
             Command::SetIpNeighbor {
                 interface,
                 ip,
