@@ -201,6 +201,10 @@ fn every_command_family_works_through_the_socket() {
         assert!(row[lwp_col].parse::<u32>().is_ok(), "{threads}");
         assert_eq!(row[lwp_col + 1..lwp_col + 3], ["other", "(0)"], "{threads}");
     }
+    assert_eq!(
+        podfwd.ok("show interface rx-placement"),
+        "Thread 1 (podfwd_wk_0):\n  node pcap-input:\n    tap2 queue 0 (polling)\n    tap0 queue 0 (polling)\n"
+    );
     // One pool, whose counts add up to its size.
     let buffers = podfwd.ok("show buffers");
     let rows: Vec<Vec<&str>> = buffers

@@ -79,6 +79,7 @@ impl Display for Command {
                 names.iter().try_for_each(|name| write!(f, " {name}"))
             }
             C::ShowInterfaceAddress => f.write_str("show interface address"),
+            C::ShowInterfaceRxPlacement => f.write_str("show interface rx-placement"),
             C::ShowHardwareInterfaces { detail, name } => {
                 f.write_str("show hardware-interfaces")?;
                 match detail {

@@ -58,6 +58,8 @@ pub enum Command {
     },
     /// `show interface address`
     ShowInterfaceAddress,
+    /// `show interface rx-placement`
+    ShowInterfaceRxPlacement,
     /// `show hardware-interfaces [brief|verbose|detail] [NAME]`
     ShowHardwareInterfaces {
         detail: HardwareDetail,
@@ -278,6 +280,7 @@ impl Command {
             self,
             C::ShowInterface { .. }
                 | C::ShowInterfaceAddress
+                | C::ShowInterfaceRxPlacement
                 | C::ShowHardwareInterfaces { .. }
                 | C::ShowIpFib { .. }
                 | C::ShowIpFibSummary

@@ -37,6 +37,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         },
     },
     CommandSpec {
+        path: &["show", "interface", "rx-placement"],
+        usage: "show interface rx-placement",
+        help: "Which worker thread polls which interface queue, under its input node",
+        parse: |_| Ok(Command::ShowInterfaceRxPlacement),
+    },
+    CommandSpec {
         path: &["show", "interface", "address"],
         usage: "show interface address",
         help: "Interface addresses",

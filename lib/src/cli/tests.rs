@@ -624,6 +624,10 @@ fn counter_and_info_commands() {
         ("show version", Command::ShowVersion),
         ("show threads", Command::ShowThreads),
         ("show buffers", Command::ShowBuffers),
+        (
+            "show interface rx-placement",
+            Command::ShowInterfaceRxPlacement,
+        ),
         ("sh buf", Command::ShowBuffers),
         ("quit", Command::Quit),
     ] {
@@ -697,6 +701,7 @@ fn help_lists_every_command_and_usage_shows_the_matching_ones() {
     assert_eq!(
         show_interface,
         "usage: show interface [NAME ...]\n  Interfaces: index, state, MTU and counters\n\
+         usage: show interface rx-placement\n  Which worker thread polls which interface queue, under its input node\n\
          usage: show interface address\n  Interface addresses\n"
     );
     assert_eq!(

@@ -389,6 +389,33 @@ impl Control {
         totals
     }
 
+    /// `show interface rx-placement` as VPP prints it: per worker thread, per input node,
+    /// the queues it polls. Worker N polls queue N of every interface (the app sets up
+    /// one queue per worker on each port), always in polling mode.
+    fn show_rx_placement(&self) -> String {
+        let mut out = String::new();
+        for n in 0..self.workers.len() {
+            let thread = WorkerThread(n as u16);
+            let _ = writeln!(out, "Thread {} ({}):", thread.number(), thread.name());
+            for kind in InputKind::ALL {
+                let mut polled = self
+                    .plane
+                    .interfaces()
+                    .iter()
+                    .filter(|i| i.input_kind == kind)
+                    .peekable();
+                if polled.peek().is_none() {
+                    continue;
+                }
+                let _ = writeln!(out, "  node {}:", kind.node_name());
+                for itf in polled {
+                    let _ = writeln!(out, "    {} queue {n} (polling)", itf.name);
+                }
+            }
+        }
+        out
+    }
+
     /// `show runtime` as VPP prints it: a block per worker thread, its header (thread,
     /// lcore, the time counted and the vector rates in, out and dropped per second), then
     /// its nodes. VPP's header also has the main loop's rates, which podfwd does not
@@ -558,6 +585,7 @@ impl Control {
             Command::ShowInterfaceAddress => {
                 Ok(format_interface_addresses(self.plane.interfaces()))
             }
+            Command::ShowInterfaceRxPlacement => Ok(self.show_rx_placement()),
             Command::ShowHardwareInterfaces { detail, name } => {
                 if let Some(n) = &name {
                     self.index(n)?;

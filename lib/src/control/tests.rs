@@ -1143,6 +1143,38 @@ fn a_show_outside_a_batch_leaves_changes_published_at_once() {
     }
 }
 
+/// `show interface rx-placement`: each worker polls its own queue of every interface,
+/// listed under the interface's input node, as VPP lists them.
+#[test]
+fn show_interface_rx_placement_lists_each_workers_queues() {
+    let (mut control, _, _) = seed_node();
+    assert_eq!(
+        control.execute_line("show interface rx-placement").unwrap(),
+        ""
+    );
+    control
+        .plane
+        .add_interface(
+            "pcap0",
+            "net_pcap0",
+            MacAddr([2, 0, 0, 0, 0, 9]),
+            InputKind::Pcap,
+        )
+        .unwrap();
+    for lcore in [3, 5] {
+        control.add_worker(WorkerLink {
+            lcore,
+            counters: Arc::default(),
+            mailbox: Mailbox::new(),
+        });
+    }
+    assert_eq!(
+        control.execute_line("sh int rx-placement").unwrap(),
+        "Thread 1 (podfwd_wk_0):\n  node virtio-input:\n    tap2 queue 0 (polling)\n    tap0 queue 0 (polling)\n  node pcap-input:\n    pcap0 queue 0 (polling)\n\
+         Thread 2 (podfwd_wk_1):\n  node virtio-input:\n    tap2 queue 1 (polling)\n    tap0 queue 1 (polling)\n  node pcap-input:\n    pcap0 queue 1 (polling)\n"
+    );
+}
+
 /// `show runtime` has VPP's block per worker thread: `Thread N name (lcore L)`, the
 /// time and rates lines, then that worker's own nodes; blocks apart by VPP's dashes.
 #[test]
