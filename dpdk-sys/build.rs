@@ -10,7 +10,7 @@ const MISSING_DPDK: &str = "DPDK 22.11+ not found: run scripts/setup \
 /// Headers whose items are bound; everything else is pulled in only when one of these
 /// items refers to it.
 const BOUND_HEADERS: &str = ".*/rte_(eal|errno|lcore|launch|cycles|mempool|mbuf|mbuf_core|\
-     mbuf_ptype|ring|ring_core|ethdev|ethdev_core|eth_ctrl|dev_info|telemetry|version)\\.h";
+     mbuf_ptype|ring|ring_core|ethdev|ethdev_core|eth_ctrl|dev_info|telemetry|version|malloc)\\.h";
 
 fn main() {
     for var in [

@@ -205,6 +205,14 @@ fn every_command_family_works_through_the_socket() {
         podfwd.ok("show interface rx-placement"),
         "Thread 1 (podfwd_wk_0):\n  node pcap-input:\n    tap2 queue 0 (polling)\n    tap0 queue 0 (polling)\n"
     );
+    let memory = podfwd.ok("show memory");
+    assert!(memory.starts_with("  table heap: "), "{memory}");
+    assert!(
+        memory.contains("\n  DPDK heap socket 0: total "),
+        "{memory}"
+    );
+    assert!(memory.contains("\n  process: resident "), "{memory}");
+    assert!(!memory.contains("resident unknown"), "{memory}");
     // One pool, whose counts add up to its size.
     let buffers = podfwd.ok("show buffers");
     let rows: Vec<Vec<&str>> = buffers

@@ -17,7 +17,9 @@ use podfwd::runtime::Subscriber;
 use podfwd::stages::arp::LearnEvent;
 use podfwd::types::IfIndex;
 
+use crate::dpdk::hugealloc;
 use crate::dpdk::mbuf::Mbuf;
+use crate::dpdk::memory::{self, DpdkHeap, SystemHeap};
 use crate::dpdk::mempool::{Mempool, PoolUsage};
 use crate::dpdk::{tsc_hz, CpuPrefetch};
 use crate::forward::{BurstProcessor, Verdict};
@@ -185,6 +187,78 @@ pub fn format_buffers(pools: &[PoolUsage]) -> String {
     out
 }
 
+/// What `show memory` prints, gathered by [`AppPlatform::memory`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// The big-table heap: mappings and bytes ([`crate::dpdk::hugealloc`]).
+    pub tables: (usize, usize),
+    pub thp: Option<String>,
+    pub system: SystemHeap,
+    pub dpdk: Vec<DpdkHeap>,
+    /// VmRSS, VmHWM and AnonHugePages, in bytes, where /proc says.
+    pub resident: Option<u64>,
+    pub peak: Option<u64>,
+    pub anon_huge: Option<u64>,
+}
+
+/// Bytes as VPP's `format_memory_size` writes them: the number below 1K, else two
+/// decimals and K, M or G.
+pub fn memory_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    for (unit, suffix) in UNITS {
+        if bytes >= unit {
+            return format!("{:.2}{suffix}", bytes as f64 / unit as f64);
+        }
+    }
+    bytes.to_string()
+}
+
+/// `show memory`: where podfwd's memory is, heap by heap, then the process's resident
+/// size as the kernel counts it.
+pub fn format_memory(report: &MemoryReport) -> String {
+    let size = |b: usize| memory_size(b as u64);
+    let mut out = String::new();
+    let (mappings, bytes) = report.tables;
+    let thp = report.thp.as_deref().unwrap_or("unknown");
+    out.push_str(&format!(
+        "  table heap: {mappings} mappings, {} (2M-aligned, faulted in at creation; transparent huge pages: {thp})\n",
+        size(bytes)
+    ));
+    out.push_str(&format!(
+        "  system heap: used {}, free {}, mapped {}\n",
+        size(report.system.used),
+        size(report.system.free),
+        size(report.system.mapped)
+    ));
+    for heap in &report.dpdk {
+        out.push_str(&format!(
+            "  DPDK heap socket {}: total {}, used {}, free {}\n",
+            heap.socket,
+            size(heap.total),
+            size(heap.used),
+            size(heap.free)
+        ));
+    }
+    let kernel = |v: Option<u64>| v.map_or_else(|| "unknown".to_owned(), memory_size);
+    out.push_str(&format!(
+        "  process: resident {} (peak {}), of which anonymous huge pages {}\n",
+        kernel(report.resident),
+        kernel(report.peak),
+        kernel(report.anon_huge)
+    ));
+    out
+}
+
+/// A `Name:   1234 kB` line's value in bytes, from /proc/self/status or smaps_rollup.
+pub fn proc_kb(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+        let mut words = rest.split_whitespace();
+        let value: u64 = words.next()?.parse().ok()?;
+        (words.next() == Some("kB")).then_some(value * 1024)
+    })
+}
+
 /// `show threads` in VPP's columns (`%-7s%-20s%-12s%-8s%-25s%-7s%-7s%-7s%-10s`), the
 /// scheduling policy read from `/proc`.
 pub fn format_threads(rows: &[ThreadRow], sched: impl Fn(i32) -> Option<String>) -> String {
@@ -269,6 +343,20 @@ impl Platform for AppPlatform {
         })
     }
 
+    fn memory(&self) -> Result<String, String> {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let smaps = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+        Ok(format_memory(&MemoryReport {
+            tables: hugealloc::table_heap(),
+            thp: hugealloc::thp_mode(),
+            system: memory::system_heap(),
+            dpdk: memory::dpdk_heaps(),
+            resident: proc_kb(&status, "VmRSS"),
+            peak: proc_kb(&status, "VmHWM"),
+            anon_huge: proc_kb(&smaps, "AnonHugePages"),
+        }))
+    }
+
     fn buffers(&self) -> Result<String, String> {
         let usage: Vec<PoolUsage> = self.pools.iter().map(Mempool::usage).collect();
         Ok(format_buffers(&usage))
@@ -341,6 +429,45 @@ mod tests {
             "2      podfwd_wk_1         workers     -       -                        2      2      0",
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn show_memory_sizes_and_proc_lines() {
+        assert_eq!(memory_size(0), "0");
+        assert_eq!(memory_size(1023), "1023");
+        assert_eq!(memory_size(1536), "1.50K");
+        assert_eq!(memory_size(120 << 20), "120.00M");
+        assert_eq!(memory_size(3 << 30), "3.00G");
+        let status = "Name:\tpodfwd\nVmHWM:\t  470000 kB\nVmRSS:\t  460512 kB\nThreads:\t3\n";
+        assert_eq!(proc_kb(status, "VmRSS"), Some(460512 * 1024));
+        assert_eq!(proc_kb(status, "VmHWM"), Some(470000 * 1024));
+        assert_eq!(proc_kb(status, "Threads"), None, "no unit: not a size");
+        assert_eq!(proc_kb(status, "VmSwap"), None);
+        let report = MemoryReport {
+            tables: (3, 6 << 20),
+            thp: Some("madvise".into()),
+            system: SystemHeap {
+                used: 2 << 20,
+                free: 512 << 10,
+                mapped: 0,
+            },
+            dpdk: vec![DpdkHeap {
+                socket: 0,
+                total: 1 << 30,
+                used: 40 << 20,
+                free: (1 << 30) - (40 << 20),
+            }],
+            resident: Some(460512 * 1024),
+            peak: None,
+            anon_huge: Some(4 << 20),
+        };
+        let expected = [
+            "  table heap: 3 mappings, 6.00M (2M-aligned, faulted in at creation; transparent huge pages: madvise)",
+            "  system heap: used 2.00M, free 512.00K, mapped 0",
+            "  DPDK heap socket 0: total 1.00G, used 40.00M, free 984.00M",
+            "  process: resident 449.72M (peak unknown), of which anonymous huge pages 4.00M",
+        ];
+        assert_eq!(format_memory(&report).lines().collect::<Vec<_>>(), expected);
     }
 
     #[test]

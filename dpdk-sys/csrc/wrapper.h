@@ -1,5 +1,6 @@
 /* The DPDK API surface podfwd binds: EAL, lcores and launch, cycles, mempool, mbuf,
- * ring, ethdev and telemetry, plus the shim that makes static inlines callable. */
+ * ring, ethdev, telemetry and the malloc heap's statistics, plus the shim that makes
+ * static inlines callable. */
 #include <rte_config.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -12,5 +13,6 @@
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 #include <rte_version.h>
+#include <rte_malloc.h>
 
 #include "shim.h"

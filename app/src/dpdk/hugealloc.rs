@@ -13,9 +13,23 @@
 //! Not in this module's scope: NUMA placement (one socket on the machines we target).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Allocations at least this big are mapped on their own, 2 MiB aligned.
 const HUGE: usize = 2 << 20;
+
+/// The mappings this heap holds and their bytes, for `show memory`. Tables are made and
+/// dropped on the main lcore, never per packet, so the counting costs nothing that matters.
+static MAPPINGS: AtomicUsize = AtomicUsize::new(0);
+static MAPPED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// (mappings, bytes) of the big-table heap now.
+pub fn table_heap() -> (usize, usize) {
+    (
+        MAPPINGS.load(Ordering::Relaxed),
+        MAPPED_BYTES.load(Ordering::Relaxed),
+    )
+}
 
 /// The app's global allocator (`#[global_allocator]` in each binary that builds tables).
 pub struct HugePageAlloc;
@@ -64,6 +78,8 @@ fn map_huge(len: usize) -> *mut u8 {
         // Kernels before 5.14 refuse the advice; their pages fault in on first use.
         libc::madvise(start as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE);
     }
+    MAPPINGS.fetch_add(1, Ordering::Relaxed);
+    MAPPED_BYTES.fetch_add(len, Ordering::Relaxed);
     start as *mut u8
 }
 
@@ -95,6 +111,8 @@ unsafe impl GlobalAlloc for HugePageAlloc {
         }
         if let Some(len) = rounded(layout.size()) {
             libc::munmap(ptr as *mut libc::c_void, len);
+            MAPPINGS.fetch_sub(1, Ordering::Relaxed);
+            MAPPED_BYTES.fetch_sub(len, Ordering::Relaxed);
         }
     }
 

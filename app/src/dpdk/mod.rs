@@ -7,6 +7,7 @@ pub mod eal;
 pub mod hugealloc;
 pub mod lcore;
 pub mod mbuf;
+pub mod memory;
 pub mod mempool;
 pub mod port;
 pub mod signal;

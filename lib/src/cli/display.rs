@@ -158,6 +158,7 @@ impl Display for Command {
             C::ShowVersion => f.write_str("show version"),
             C::ShowThreads => f.write_str("show threads"),
             C::ShowBuffers => f.write_str("show buffers"),
+            C::ShowMemory => f.write_str("show memory"),
             C::Exec { file } => write!(f, "exec {file}"),
             C::Comment => f.write_str("comment"),
             C::Quit => f.write_str("quit"),

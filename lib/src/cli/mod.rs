@@ -142,6 +142,8 @@ pub enum Command {
     ShowThreads,
     /// `show buffers`
     ShowBuffers,
+    /// `show memory`
+    ShowMemory,
 
     // The console itself.
     /// `exec FILE`
@@ -291,6 +293,7 @@ impl Command {
                 | C::ShowVersion
                 | C::ShowThreads
                 | C::ShowBuffers
+                | C::ShowMemory
                 | C::ShowAcl { .. }
                 | C::ShowAclInterface { .. }
                 | C::ShowAclSessions

@@ -259,6 +259,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ShowVersion),
     },
     CommandSpec {
+        path: &["show", "memory"],
+        usage: "show memory",
+        help: "The heaps (big tables, system, DPDK) and the resident size",
+        parse: |_| Ok(Command::ShowMemory),
+    },
+    CommandSpec {
         path: &["show", "buffers"],
         usage: "show buffers",
         help: "The packet buffer pools: total, free, in lcore caches, in use",

@@ -629,6 +629,7 @@ fn counter_and_info_commands() {
             Command::ShowInterfaceRxPlacement,
         ),
         ("sh buf", Command::ShowBuffers),
+        ("show memory", Command::ShowMemory),
         ("quit", Command::Quit),
     ] {
         assert_eq!(ok(line), command, "{line}");

@@ -111,6 +111,10 @@ pub trait Platform {
     ) -> Result<String, String>;
     /// `show threads`.
     fn threads(&self) -> String;
+    /// `show memory`: the heaps and the process's resident size.
+    fn memory(&self) -> Result<String, String> {
+        Err("show memory: only podfwd's DPDK side counts its heaps".into())
+    }
     /// `show buffers`: the packet buffer pools. Only a platform with DPDK has them.
     fn buffers(&self) -> Result<String, String> {
         Err("show buffers: no packet buffer pools without DPDK".into())
@@ -561,6 +565,7 @@ impl Control {
             )),
             Command::ShowThreads => Ok(self.platform.threads()),
             Command::ShowBuffers => self.platform.buffers(),
+            Command::ShowMemory => self.platform.memory(),
 
             // Interfaces.
             Command::ShowInterface { names } => {
