@@ -1129,7 +1129,7 @@ Packet 1
         assert_eq!(totals.reason(sent), 1);
         assert_eq!(
             drop_reason_text(sent),
-            "ip4 udp no listener, port unreachable sent"
+            "destination unreachable response sent (port unreachable)"
         );
 
         // TCP to the same address: dropped, counted as ip4-local's no listener.
@@ -1160,7 +1160,7 @@ Packet 1
         assert_eq!(icmp.data(), &syn[14..]);
         let errors = worker.counters().totals().format_errors(drop_reason_text);
         assert!(
-            errors.contains("ip4 ttl <= 1, time exceeded sent"),
+            errors.contains("hop limit exceeded response sent"),
             "{errors}"
         );
     }
@@ -1191,7 +1191,7 @@ Packet 1
             errors
                 .contains("1               ip4-lookup               ip4 destination lookup miss\n")
                 && errors.contains(
-                    "2             ip4-icmp-error             ip4 ttl <= 1, time exceeded sent\n"
+                    "2             ip4-icmp-error             hop limit exceeded response sent\n"
                 ),
             "{errors}"
         );

@@ -89,16 +89,18 @@ impl fmt::Display for IcmpErrorKind {
 
 node_errors! {
     /// What ip4-icmp-error counts: the offending packets (turned into errors) and those
-    /// it answers with nothing.
+    /// it answers with nothing. VPP's own counters by the type sent ("hop limit exceeded
+    /// response sent", "destination unreachable response sent", "error message
+    /// dropped"), the unreachables and the drops told apart by their cause.
     pub enum IcmpErrorError for NodeId::IcmpError {
-        TtlExpired => "ip4 ttl <= 1, time exceeded sent",
-        NoRoute => "ip4 no route, destination unreachable sent",
-        MtuExceeded => "ip4 MTU exceeded with DF, fragmentation needed sent",
-        RateLimited => "ICMP error rate limited",
-        NotSent => "ICMP error not sent (about an ICMP error, fragment or non-unicast)",
-        NoSourceAddress => "ICMP error not sent: no interface address",
-        NoRoom => "ICMP error does not fit the buffer",
-        UdpNoListener => "ip4 udp no listener, port unreachable sent",
+        TtlExpired => "hop limit exceeded response sent",
+        NoRoute => "destination unreachable response sent (no route)",
+        MtuExceeded => "destination unreachable response sent (fragmentation needed)",
+        RateLimited => "error message dropped (rate limited)",
+        NotSent => "error message dropped (about an ICMP error, fragment or non-unicast)",
+        NoSourceAddress => "error message dropped (no interface address)",
+        NoRoom => "error message dropped (does not fit the buffer)",
+        UdpNoListener => "destination unreachable response sent (port unreachable)",
     }
 }
 
