@@ -10,8 +10,8 @@
 //!
 //! Finding a packet's class in each dimension:
 //! - addresses: prefixes nest, so the rules an address satisfies are fixed by its longest
-//!   matching prefix among the rules' prefixes. The FIB's 16-8-8 trie ([`Lpm`]) maps the
-//!   address to that prefix's class in at most three loads.
+//!   matching prefix among the rules' prefixes. A 16-8-8 trie ([`AddressClasses`]) maps
+//!   the address to that prefix's class in at most three loads.
 //! - ports: a table of 65536 class numbers;
 //! - protocol: a table of 256.
 //!
@@ -31,9 +31,9 @@
 
 use hashbrown::{HashMap, HashSet};
 
+use super::address_classes::AddressClasses;
 use super::{prefix_mask, BeyondAddresses, Candidate, PacketFields, RuleMatch};
 use crate::acl::rule::AclAction;
-use crate::fib::lpm::Lpm;
 use crate::types::{ip_proto, Ipv4Prefix};
 
 const PORTS: usize = 1 << 16;
@@ -132,8 +132,8 @@ pub(super) struct BitVectors {
     /// Where each ACL starts in the list, as (first position, ACL index).
     acl_starts: Vec<(u32, u32)>,
     aggregates: usize,
-    src_class: Lpm,
-    dst_class: Lpm,
+    src_class: AddressClasses,
+    dst_class: AddressClasses,
     proto_class: Vec<u32>,
     sport_class: Vec<u16>,
     dport_class: Vec<u16>,
@@ -150,7 +150,10 @@ fn set_bit(bits: &mut [u64], rule: usize) {
 
 /// The classes of an address dimension: one per distinct prefix, plus the addresses no
 /// prefix longer than /0 covers (class 0).
-fn prefix_dimension(rules: &[Candidate], prefix: impl Fn(&Candidate) -> (u32, u8)) -> (Lpm, Rows) {
+fn prefix_dimension(
+    rules: &[Candidate],
+    prefix: impl Fn(&Candidate) -> (u32, u8),
+) -> (AddressClasses, Rows) {
     let mut rows = Rows::new(rules.len());
     let mut own: HashMap<(u32, u8), Vec<usize>> = HashMap::new();
     for (i, rule) in rules.iter().enumerate() {
@@ -181,7 +184,7 @@ fn prefix_dimension(rules: &[Candidate], prefix: impl Fn(&Candidate) -> (u32, u8
             routes.push((p, class));
         }
     }
-    (Lpm::build(&routes, 0), rows)
+    (AddressClasses::build(&routes), rows)
 }
 
 /// The classes of a port dimension: the elementary intervals between the rules' range

@@ -34,11 +34,12 @@
 //!
 //! Five-field bit vectors' class tables cost ~0.8 MiB whatever the rules (a 16-8-8 trie
 //! root per address field, a 64k table per port field; ~0.5 MiB on addresses alone),
-//! plus the tries' chunks for prefixes longer than /16 (~4 MiB per field for 2k host
-//! prefixes). A short list, as a pod's own policy
+//! plus a 64-byte block per /16 or /24 that holds a longer prefix (a 1 KiB chunk where
+//! one holds more than ten ranges: `address_classes`). A short list, as a pod's own policy
 //! often is, does not pay that: up to [`SHORT_LIST`] rules, the tuple space alone holds
 //! them (a few tuples; the acl bench reads both schemes alike at 10 rules).
 
+mod address_classes;
 mod bit_vector;
 mod tuple_space;
 
