@@ -144,6 +144,12 @@ fn rule_match(lengths: PrefixLengths, name: &str, no_acl_ns: f64) {
             Some(ClassifierFields::All) => " on five fields",
             None => "",
         };
+        let index = match classifier.and_then(|c| c.prefix_index_parts()) {
+            Some((src, dst, short)) => format!(
+                "prefix index: {src} by source, {dst} by destination, {short} in bit vectors; "
+            ),
+            None => String::new(),
+        };
         let tuples = classifier.map_or(0, |c| c.tuple_count());
         let mib = classifier.map_or(0.0, |c| c.memory_bytes() as f64 / f64::from(1 << 20));
         let mut worker = AclWorker::new(&config);
@@ -161,7 +167,7 @@ fn rule_match(lengths: PrefixLengths, name: &str, no_acl_ns: f64) {
             naive_first_match(black_box(&rules), p).is_some()
         });
         println!(
-            "  {count:>6} rules ({reachable} up to a match-all; {head} in bit vectors{fields}, {tuples} tuples, {mib:.1} MiB, built in \
+            "  {count:>6} rules ({reachable} up to a match-all; {index}{head} in bit vectors{fields}, {tuples} tuples, {mib:.1} MiB, built in \
              {build_ms:.1} ms): \
              session miss + rule match {engine:>7.1} ns/pkt ({:.1}x no-ACL path), \
              linear scan {linear:>9.1} ns/pkt; first match at rule {} (median), {} (90 %)",

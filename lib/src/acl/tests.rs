@@ -649,6 +649,46 @@ fn in_list_order<'a>(lists: &[(u32, &'a [AclRule])]) -> Vec<(u32, u32, &'a AclRu
         .collect()
 }
 
+/// A random packet near `pool`'s addresses, one in five at an edge (by `n`): the top
+/// source port, destination port 0, the broadcast destination, a source in the lower half.
+fn packet_at_edges(rng: &mut FastRng, pool: &[u32], n: usize) -> AclPacketInfo {
+    let mut p = random_packet(rng, pool);
+    match n % 20 {
+        0 => p.sport = u16::MAX,
+        1 => p.dport = 0,
+        2 => p.dst = ip("255.255.255.255"),
+        3 => p.src = Ipv4Addr::from_bits(rng.next_u64() as u32 >> 1),
+        _ => {}
+    }
+    p
+}
+
+/// The first of `ordered` (from [`in_list_order`]) that matches `p`: its ACL, its index
+/// there and its action.
+fn naive_first_match(
+    ordered: &[(u32, u32, &AclRule)],
+    p: &AclPacketInfo,
+) -> Option<(u32, u32, AclAction)> {
+    ordered
+        .iter()
+        .find(|(_, _, r)| naive_matches(r, p))
+        .map(|&(acl, rule, r)| (acl, rule, r.action))
+}
+
+/// Two ACLs of 500 random rules and the address pools they were drawn from: the first
+/// from few addresses, with no prefix shorter than /8, so that its narrow rules still
+/// match often; the second from its own addresses, with any prefix.
+fn two_random_acls(rng: &mut FastRng) -> ([Vec<u32>; 2], Vec<AclRule>, Vec<AclRule>) {
+    let pools: [Vec<u32>; 2] = [6, 40].map(|n| (0..n).map(|_| rng.next_u64() as u32).collect());
+    let mut first: Vec<AclRule> = (0..500).map(|_| random_rule(rng, &pools[0])).collect();
+    for rule in &mut first {
+        rule.src.len = rule.src.len.max(8);
+        rule.dst.len = rule.dst.len.max(8);
+    }
+    let second: Vec<AclRule> = (0..500).map(|_| random_rule(rng, &pools[1])).collect();
+    (pools, first, second)
+}
+
 /// The classifier alone, head and tail: two ACLs of 500 random rules with every head
 /// size the budget can give (all in bit vectors, about half, the 64 least), against the
 /// naive first match on 50k packets each, edge ports and addresses among them. The first
@@ -656,14 +696,7 @@ fn in_list_order<'a>(lists: &[(u32, &'a [AclRule])]) -> Vec<(u32, u32, &'a AclRu
 #[test]
 fn bit_vector_head_and_tuple_space_tail_agree_with_naive_first_match() {
     let mut rng = FastRng::new(0xb17_5ec7);
-    // Few addresses in the first ACL's rules, so that its narrow rules still match often.
-    let pools: [Vec<u32>; 2] = [6, 40].map(|n| (0..n).map(|_| rng.next_u64() as u32).collect());
-    let mut first: Vec<AclRule> = (0..500).map(|_| random_rule(&mut rng, &pools[0])).collect();
-    for rule in &mut first {
-        rule.src.len = rule.src.len.max(8);
-        rule.dst.len = rule.dst.len.max(8);
-    }
-    let mut second: Vec<AclRule> = (0..500).map(|_| random_rule(&mut rng, &pools[1])).collect();
+    let (pools, first, mut second) = two_random_acls(&mut rng);
     // Ranges that end at the top port, and prefixes at both ends of the address space.
     second[100].sport = PortRange::new(65000, u16::MAX).unwrap();
     second[200].dst = prefix("255.255.255.255/32");
@@ -690,18 +723,8 @@ fn bit_vector_head_and_tuple_space_tail_agree_with_naive_first_match() {
     let ordered = in_list_order(&lists);
     let mut matched = [[0usize; 2]; 6];
     for n in 0..50_000 {
-        let mut p = random_packet(&mut rng, &pools[n % 2]);
-        match n % 20 {
-            0 => p.sport = u16::MAX,
-            1 => p.dport = 0,
-            2 => p.dst = ip("255.255.255.255"),
-            3 => p.src = Ipv4Addr::from_bits(rng.next_u64() as u32 >> 1),
-            _ => {}
-        }
-        let expected = ordered
-            .iter()
-            .find(|(_, _, r)| naive_matches(r, &p))
-            .map(|&(acl, rule, r)| (acl, rule, r.action));
+        let p = packet_at_edges(&mut rng, &pools[n % 2], n);
+        let expected = naive_first_match(&ordered, &p);
         for (c, classifier) in classifiers.iter().enumerate() {
             let got = classifier.lookup(&p).map(|m| (m.acl, m.rule, m.action));
             assert_eq!(got, expected, "classifier {c}, {p:?}");
@@ -716,6 +739,57 @@ fn bit_vector_head_and_tuple_space_tail_agree_with_naive_first_match() {
             "classifier {c}: {first} and {second} first matches in the two ACLs"
         );
     }
+}
+
+/// The prefix index: two ACLs of 500 random rules, the first with prefixes of /8 and
+/// longer (listed under their source prefix), the second any (so some listed under their
+/// destination prefix, some in the index's bit vectors), against the naive first match
+/// on 50k packets, edge ports and addresses among them.
+#[test]
+fn prefix_index_agrees_with_naive_first_match() {
+    let mut rng = FastRng::new(0x1dea_5ec7);
+    let (pools, first, mut second) = two_random_acls(&mut rng);
+    // A quarter with short prefixes both (in the bit vectors), a quarter with any source
+    // (listed by destination, where it is long).
+    for (i, rule) in second.iter_mut().enumerate() {
+        match i % 4 {
+            0 => (rule.src.len, rule.dst.len) = (rng.below(8) as u8, rng.below(8) as u8),
+            1 => rule.src.len = 0,
+            _ => {}
+        }
+        rule.src = rule.src.network();
+        rule.dst = rule.dst.network();
+        if rule.src.len == 0 && rule.dst.len == 0 && rule.proto == 0 {
+            // Not a rule that matches every packet, which would end the list.
+            rule.proto = ip_proto::UDP;
+        }
+    }
+    second[100].sport = PortRange::new(65000, u16::MAX).unwrap();
+    second[200].dst = prefix("255.255.255.255/32");
+    second[300].src = prefix("0.0.0.0/1");
+    let lists = [(3, &first[..]), (5, &second[..])];
+    let classifier = Classifier::build_index(lists);
+    let (by_src, by_dst, short) = classifier.prefix_index_parts().unwrap();
+    assert_eq!(by_src + by_dst + short, 1000);
+    assert!(
+        by_src > 500 && by_dst > 50 && short > 50,
+        "{by_src} {by_dst} {short}"
+    );
+    let ordered = in_list_order(&lists);
+    let mut matched = [0usize; 2];
+    for n in 0..50_000 {
+        let p = packet_at_edges(&mut rng, &pools[n % 2], n);
+        let expected = naive_first_match(&ordered, &p);
+        let got = classifier.lookup(&p).map(|m| (m.acl, m.rule, m.action));
+        assert_eq!(got, expected, "{p:?}");
+        if let Some((acl, ..)) = got {
+            matched[usize::from(acl == 5)] += 1;
+        }
+    }
+    assert!(
+        matched[0] > 2_000 && matched[1] > 2_000,
+        "first matches in the two ACLs: {matched:?}"
+    );
 }
 
 /// The head's budget: its vectors fit it, in whole 64-rule words, and the estimate the
@@ -912,8 +986,9 @@ fn tuple_space_alone_when_its_lookups_end_early() {
     // Varied prefixes: few rules admit both addresses of a packet.
     assert_eq!(late.bit_vector_fields(), Some(ClassifierFields::Addresses));
     // Where every other rule admits any address and one port pair, a lookup on the
-    // addresses would read most of those before its match: the vectors cover the five
-    // fields.
+    // addresses would read most of those before its match: the prefix index lists the
+    // varied rules under their prefixes, and its vectors cover the five fields of the
+    // others.
     let broad: Vec<AclRule> = varied
         .iter()
         .enumerate()
@@ -930,7 +1005,8 @@ fn tuple_space_alone_when_its_lookups_end_early() {
         })
         .collect();
     let all = Classifier::build([(0, &broad[..])]);
-    assert_eq!(all.bit_vector_fields(), Some(ClassifierFields::All));
+    let (.., short) = all.prefix_index_parts().unwrap();
+    assert!((500..600).contains(&short), "{short}");
     let p = tcp("10.1.1.3", 1234, "10.20.0.2", 80, SYN);
     assert_eq!(
         early.lookup(&p).map(|m| (m.rule, m.action)),
@@ -984,10 +1060,7 @@ fn rules_behind_a_match_all_rule_are_left_out() {
     let mut permitted_any = 0;
     for _ in 0..20_000 {
         let p = random_packet(&mut rng, &pool);
-        let expected = ordered
-            .iter()
-            .find(|(_, _, r)| naive_matches(r, &p))
-            .map(|&(acl, rule, r)| (acl, rule, r.action));
+        let expected = naive_first_match(&ordered, &p);
         permitted_any += usize::from(expected == Some((1, 100, AclAction::Permit)));
         for c in &classifiers {
             assert_eq!(c.lookup(&p).map(|m| (m.acl, m.rule, m.action)), expected);
@@ -1198,10 +1271,7 @@ fn edge_cases_agree_with_naive_first_match() {
                 p.tcp_flags = r.tcp_flags_value;
             }
         }
-        let expected = ordered
-            .iter()
-            .find(|(_, _, r)| naive_matches(r, &p))
-            .map(|&(acl, rule, r)| (acl, rule, r.action));
+        let expected = naive_first_match(&ordered, &p);
         if let Some((acl, rule, _)) = expected {
             matched.insert((acl, rule / 64));
         }

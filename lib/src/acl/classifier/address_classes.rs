@@ -19,7 +19,6 @@ const BLOCK: u32 = 1;
 const CHUNK: u32 = 2;
 const PAYLOAD: u32 = (1 << TAG_SHIFT) - 1;
 
-const ROOT_SLOTS: usize = 1 << 16;
 const CHUNK_SLOTS: usize = 1 << 8;
 
 /// Ranges a block holds: as many as fit one 64-byte line with 16-bit starts and 32-bit
@@ -50,7 +49,11 @@ impl Block {
 /// An immutable map from IPv4 addresses to classes (< 2^30), by longest prefix.
 #[derive(Clone, Debug)]
 pub(super) struct AddressClasses {
-    /// One entry per /16: a class, a block or a chunk, tagged in the top two bits.
+    /// How far an address is shifted to index the root: 16, or more when no prefix is
+    /// longer than /16.
+    shift: u32,
+    /// One entry per /16 (or shorter): a class, a block or a chunk, tagged in the top two
+    /// bits.
     root: Vec<u32>,
     /// 256 entries each, one per /24 of a /16 or per address of a /24.
     chunks: Vec<u32>,
@@ -62,14 +65,19 @@ impl AddressClasses {
     /// prefix given twice keeps its later class; host bits are ignored.
     pub(super) fn build(prefixes: &[(Ipv4Prefix, u32)]) -> AddressClasses {
         let ranges = disjoint_ranges(prefixes);
+        // Prefixes no longer than /16 need no more than a root indexed by their lengths'
+        // bits: 256 entries for the /8 and shorter of a prefix index's short rules.
+        let longest = prefixes.iter().map(|(p, _)| u32::from(p.len)).max();
+        let root_bits = longest.unwrap_or(0).clamp(1, 16);
         let mut classes = AddressClasses {
-            root: Vec::with_capacity(ROOT_SLOTS),
+            shift: 32 - root_bits,
+            root: Vec::with_capacity(1 << root_bits),
             chunks: Vec::new(),
             blocks: Vec::new(),
         };
         let mut first = 0;
-        for slot in 0..ROOT_SLOTS as u64 {
-            let (lo, hi) = (slot << 16, (slot + 1) << 16);
+        for slot in 0..1u64 << root_bits {
+            let (lo, hi) = (slot << classes.shift, (slot + 1) << classes.shift);
             while ranges.get(first + 1).is_some_and(|r| r.0 <= lo) {
                 first += 1;
             }
@@ -122,7 +130,8 @@ impl AddressClasses {
     /// The class of `addr`: at most three dependent loads (root, chunk, chunk or block).
     #[inline(always)]
     pub(super) fn lookup(&self, addr: u32) -> u32 {
-        let mut entry = self.root.get((addr >> 16) as usize).copied().unwrap_or(0);
+        let slot = (addr >> self.shift) as usize;
+        let mut entry = self.root.get(slot).copied().unwrap_or(0);
         let mut low = addr as u16;
         if entry >> TAG_SHIFT == CHUNK {
             let chunk = |entry: u32, index: u32| {
@@ -267,6 +276,28 @@ mod tests {
         }
     }
 
+    /// Prefixes no longer than /12 make a root of 2^12 entries or fewer, and the same
+    /// classes as the FIB's trie.
+    #[test]
+    fn short_prefixes_index_a_smaller_root() {
+        let mut rng = FastRng::new(0x5407);
+        for longest in [1u64, 7, 8, 12] {
+            let prefixes: Vec<(Ipv4Prefix, u32)> = (1..200)
+                .map(|class| {
+                    let len = rng.below(longest + 1) as u8;
+                    (Ipv4Prefix::new(rng.next_u32().into(), len).unwrap(), class)
+                })
+                .collect();
+            let classes = AddressClasses::build(&prefixes);
+            assert!(classes.root.len() <= 1 << longest);
+            let trie = Lpm::build(&prefixes, 0);
+            for _ in 0..20_000 {
+                let addr = rng.next_u32();
+                assert_eq!(classes.lookup(addr), trie.lookup(addr));
+            }
+        }
+    }
+
     /// Without prefixes every address is class 0; a /0 gives its class everywhere.
     #[test]
     fn no_prefix_is_class_zero_and_a_default_route_covers_all() {
@@ -276,6 +307,6 @@ mod tests {
         for addr in [0, 1, 0x8000_0000, u32::MAX] {
             assert_eq!(all.lookup(addr), 7);
         }
-        assert!(all.blocks.is_empty() && all.chunks.is_empty());
+        assert!(all.blocks.is_empty() && all.chunks.is_empty() && all.root.len() == 2);
     }
 }

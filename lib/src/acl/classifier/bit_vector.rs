@@ -129,6 +129,9 @@ pub(super) struct BitVectors {
     fields: Fields,
     rules: usize,
     info: Vec<RuleInfo>,
+    /// Each rule's position in the whole list: its bit's position in a head, not in a
+    /// prefix index's group of rules with short prefixes.
+    orders: Vec<u32>,
     /// Where each ACL starts in the list, as (first position, ACL index).
     acl_starts: Vec<(u32, u32)>,
     aggregates: usize,
@@ -353,6 +356,7 @@ impl BitVectors {
             fields,
             rules: rules.len(),
             info,
+            orders: rules.iter().map(|r| r.order).collect(),
             acl_starts,
             aggregates: src.aggregates,
             src_class,
@@ -420,7 +424,7 @@ impl BitVectors {
     }
 
     #[inline(always)]
-    fn scan(&self, packet: &PacketFields, checks: &mut usize) -> Option<RuleMatch> {
+    pub(super) fn scan(&self, packet: &PacketFields, checks: &mut usize) -> Option<RuleMatch> {
         let src = self.src.row(self.src_class.lookup(packet.src));
         let dst = self.dst.row(self.dst_class.lookup(packet.dst));
         if self.fields == Fields::Addresses {
@@ -472,14 +476,15 @@ impl BitVectors {
                             continue;
                         }
                     }
-                    return Some(self.found(rule as u32, info.action));
+                    let order = self.orders.get(rule).copied().unwrap_or(rule as u32);
+                    return Some(self.found(order, info.action));
                 }
             }
         }
         None
     }
 
-    /// The match of the head's rule at `order`, without reading the rule.
+    /// The match of the rule at `order`, without reading the rule.
     fn found(&self, order: u32, action: AclAction) -> RuleMatch {
         let (start, acl) = self
             .acl_starts

@@ -1,7 +1,8 @@
-//! First-match rule lookup for one (interface, direction): a tuple-space search alone, or
-//! bit vectors over the head of the rule list and the tuple space for the tail.
+//! First-match rule lookup for one (interface, direction): a tuple-space search alone;
+//! bit vectors over the head of the rule list and the tuple space for the tail; or, for a
+//! list longer than a head, an index of the rules by their long prefixes.
 //!
-//! Why two schemes:
+//! Why three schemes:
 //! - Tuple-space search (`tuple_space`, VPP's hash-based matching) costs one probe per
 //!   tuple, and the tuples grow with the variety of prefix lengths: 10k rules with
 //!   lengths spread over 0..=32 make ~36 tuples, ~200 ns a lookup, 7-9x what 10 rules
@@ -11,21 +12,33 @@
 //!   square of the rules (each class of each field holds one bit per rule): ~50 MiB for
 //!   10k varied rules. Or they cover the addresses alone, and each rule that admits both
 //!   of a packet's addresses is read and verified: cheaper when those are few.
+//! - The prefix index (`prefix_index`) lists each rule under its source prefix if that
+//!   is /8 or longer, else under its destination prefix if that is, and puts the rest
+//!   (both prefixes short, a few percent of varied rules) in five-field bit vectors. A
+//!   lookup reads the few rules listed under the packet's two addresses, whatever the
+//!   list's length, where a head's rows hold a bit of every rule.
 //!
-//! So the first rules of the list, as many as [`HEAD_BUDGET_BYTES`] of vectors hold (~1.5k
-//! rules of varied prefixes and ports; [`ADDRESS_HEAD_BUDGET_BYTES`], ~4.5k, on the
-//! addresses alone), go to bit vectors, and any rules after them to a tuple space. First
-//! match wins across the list, so the tail is searched only for a packet that no head
-//! rule matches. The budgets are small so that what a lookup reads stays in the caches:
-//! in the acl bench at 10k rules, five-field heads of 2 and 4 MiB read 104-118 ns against
-//! ~100 at 1 MiB, and 256 KiB sent too many packets to the tail (BENCHMARKS.md).
+//! A list whose vectors on the addresses fit [`ADDRESS_HEAD_BUDGET_BYTES`] (~4.5k varied
+//! rules) goes to them whole where a lookup reads few rules. A longer one goes to the
+//! prefix index where its lookups read few rules (`index_checks_are_few`), and its short
+//! rules' vectors fit [`HEAD_BUDGET_BYTES`]. In the acl bench at 10k rules, the index
+//! read 97-151 ns (policy-like) and 158-177 ns (uniform) against 158-222 and 226-301 for
+//! the heads and tails below (commit message).
+//!
+//! Else the first rules of the list, as many as [`HEAD_BUDGET_BYTES`] of vectors hold
+//! (~1.5k rules of varied prefixes and ports; [`ADDRESS_HEAD_BUDGET_BYTES`], ~4.5k, on
+//! the addresses alone), go to bit vectors, and any rules after them to a tuple space.
+//! First match wins across the list, so the tail is searched only for a packet that no
+//! head rule matches. The budgets are small so that what a lookup reads stays in the
+//! caches: in the acl bench at 10k rules, five-field heads of 2 and 4 MiB read 104-118 ns
+//! against ~100 at 1 MiB, and 256 KiB sent too many packets to the tail (BENCHMARKS.md).
 //!
 //! The tuple space is kept alone where it is cheap: when its lookups, on packets drawn
 //! inside the rules, end within a few probes ([`probes_are_few`]; broad rules first, as
 //! in policies that open with wide permits), and for short lists. Else the bit vectors
 //! cover the addresses alone if, on the same packets, a lookup reads few rules
 //! ([`checks_are_few`]; in the acl bench, uniform 1k rules ~70 -> ~58 ns), and all five
-//! fields otherwise (many broad prefixes, as in the bench's policy-like 10k set).
+//! fields otherwise (many broad prefixes).
 //!
 //! A rule that matches every packet (any source, destination and protocol) ends the
 //! lookup: no rule after it can be a first match, so none is compiled. Policies often end
@@ -41,10 +54,12 @@
 
 mod address_classes;
 mod bit_vector;
+mod prefix_index;
 mod tuple_space;
 
 use bit_vector::BitVectors;
 pub use bit_vector::Fields;
+use prefix_index::PrefixIndex;
 use tuple_space::TupleSpace;
 
 use super::packet::AclPacketInfo;
@@ -126,6 +141,13 @@ fn probes_are_few(whole: &TupleSpace, samples: &[PacketFields]) -> bool {
 /// of `samples`, on average.
 fn checks_are_few(head: &BitVectors, samples: &[PacketFields]) -> bool {
     let checks: usize = samples.iter().map(|p| head.checks(p)).sum();
+    checks <= FEW_CHECKS * samples.len()
+}
+
+/// Whether the prefix index reads at most [`FEW_CHECKS`] rules per lookup of `samples`,
+/// on average.
+fn index_checks_are_few(index: &PrefixIndex, samples: &[PacketFields]) -> bool {
+    let checks: usize = samples.iter().map(|p| index.checks(p)).sum();
     checks <= FEW_CHECKS * samples.len()
 }
 
@@ -296,6 +318,8 @@ pub struct Classifier {
     candidates: Vec<Candidate>,
     /// Rules in the list, those left out included.
     listed: usize,
+    /// The whole list by its long prefixes, in place of a head and a tail.
+    index: Option<PrefixIndex>,
     /// None for a short list.
     head: Option<BitVectors>,
     tail: Option<TupleSpace>,
@@ -319,22 +343,61 @@ impl Classifier {
             return Classifier {
                 candidates,
                 listed,
+                index: None,
                 head: None,
                 tail: Some(whole),
             };
         }
-        let addresses = Self::with_head(
+        // A head on the addresses that holds the whole list is the cheapest lookup where
+        // it reads few rules; past a head's budget, the prefix index replaces the head and
+        // its tuple-space tail.
+        let whole_fits =
+            BitVectors::rules_within(&candidates, ADDRESS_HEAD_BUDGET_BYTES, Fields::Addresses)
+                == candidates.len();
+        let mut candidates = candidates;
+        if whole_fits {
+            candidates = match Self::address_head_if_few(candidates, listed, &samples) {
+                Ok(head) => return head,
+                Err(candidates) => candidates,
+            };
+        }
+        if let Some(index) = PrefixIndex::build(&candidates, HEAD_BUDGET_BYTES) {
+            if index_checks_are_few(&index, &samples) {
+                return Classifier {
+                    candidates,
+                    listed,
+                    index: Some(index),
+                    head: None,
+                    tail: None,
+                };
+            }
+        }
+        if !whole_fits {
+            candidates = match Self::address_head_if_few(candidates, listed, &samples) {
+                Ok(head) => return head,
+                Err(candidates) => candidates,
+            };
+        }
+        Self::with_head(candidates, listed, HEAD_BUDGET_BYTES, Fields::All)
+    }
+
+    /// A head on the addresses alone (and a tail), if its lookups of `samples` read few
+    /// rules; else the candidates back.
+    fn address_head_if_few(
+        candidates: Vec<Candidate>,
+        listed: usize,
+        samples: &[PacketFields],
+    ) -> Result<Classifier, Vec<Candidate>> {
+        let built = Self::with_head(
             candidates,
             listed,
             ADDRESS_HEAD_BUDGET_BYTES,
             Fields::Addresses,
         );
-        if let Some(head) = &addresses.head {
-            if checks_are_few(head, &samples) {
-                return addresses;
-            }
+        match &built.head {
+            Some(head) if checks_are_few(head, samples) => Ok(built),
+            _ => Err(built.candidates),
         }
-        Self::with_head(addresses.candidates, listed, HEAD_BUDGET_BYTES, Fields::All)
     }
 
     /// Bit vectors over `fields` on the head of the list, held to `budget` bytes,
@@ -347,6 +410,26 @@ impl Classifier {
     ) -> Classifier {
         let (candidates, listed) = Self::candidates(acls);
         Self::with_head(candidates, listed, budget, fields)
+    }
+
+    /// A prefix index over the whole list, whatever its cost.
+    #[cfg(test)]
+    pub(crate) fn build_index<'a>(
+        acls: impl IntoIterator<Item = (u32, &'a [AclRule])>,
+    ) -> Classifier {
+        let (candidates, listed) = Self::candidates(acls);
+        let index = PrefixIndex::build(&candidates, usize::MAX);
+        assert!(
+            index.is_some(),
+            "the index's lists repeat the rules too often"
+        );
+        Classifier {
+            candidates,
+            listed,
+            index,
+            head: None,
+            tail: None,
+        }
     }
 
     /// The rules to look up, up to the first that matches every packet, and how many
@@ -381,6 +464,7 @@ impl Classifier {
         Classifier {
             candidates,
             listed,
+            index: None,
             head,
             tail,
         }
@@ -391,6 +475,7 @@ impl Classifier {
         Classifier {
             candidates,
             listed,
+            index: None,
             head: None,
             tail,
         }
@@ -409,6 +494,12 @@ impl Classifier {
     /// Rules looked up by bit vectors: the first ones of the list.
     pub fn bit_vector_rules(&self) -> usize {
         self.head.as_ref().map_or(0, BitVectors::rule_count)
+    }
+
+    /// Rules of a prefix index, if the lookup is one: listed under a long source
+    /// prefix, under a long destination prefix, and in its bit vectors.
+    pub fn prefix_index_parts(&self) -> Option<(usize, usize, usize)> {
+        self.index.as_ref().map(PrefixIndex::parts)
     }
 
     /// The fields the bit vectors cover, if there are any.
@@ -441,10 +532,16 @@ impl Classifier {
             Some(Fields::Addresses) => "bit vectors on addresses",
             _ => "bit vectors",
         };
-        let scheme = match (self.bit_vector_rules(), self.tuple_count()) {
-            (0, tuples) => format!("tuple space ({tuples} tuples)"),
-            (head, 0) => format!("{vectors} ({head} rules)"),
-            (head, tuples) => format!(
+        let parts = self.prefix_index_parts();
+        let scheme = match (parts, self.bit_vector_rules(), self.tuple_count()) {
+            (Some((src, dst, short)), ..) => {
+                format!(
+                    "prefix index ({src} by source, {dst} by destination, {short} in bit vectors)"
+                )
+            }
+            (None, 0, tuples) => format!("tuple space ({tuples} tuples)"),
+            (None, head, 0) => format!("{vectors} ({head} rules)"),
+            (None, head, tuples) => format!(
                 "{vectors} (first {head} rules), tuple space for the other {} ({tuples} tuples)",
                 self.reachable_rules() - head
             ),
@@ -465,12 +562,16 @@ impl Classifier {
         self.candidates.len() * std::mem::size_of::<Candidate>()
             + self.head.as_ref().map_or(0, BitVectors::memory_bytes)
             + self.tail.as_ref().map_or(0, TupleSpace::memory_bytes)
+            + self.index.as_ref().map_or(0, PrefixIndex::memory_bytes)
     }
 
     /// The first rule, in list order, that matches `packet`.
     #[inline]
     pub(crate) fn lookup(&self, packet: &AclPacketInfo) -> Option<RuleMatch> {
         let fields = PacketFields::of(packet);
+        if let Some(index) = &self.index {
+            return index.first_match(&fields);
+        }
         if let Some(head) = &self.head {
             if let Some(found) = head.first_match(&fields) {
                 return Some(found);
