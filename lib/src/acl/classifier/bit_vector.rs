@@ -425,22 +425,40 @@ impl BitVectors {
 
     #[inline(always)]
     pub(super) fn scan(&self, packet: &PacketFields, checks: &mut usize) -> Option<RuleMatch> {
-        let src = self.src.row(self.src_class.lookup(packet.src));
-        let dst = self.dst.row(self.dst_class.lookup(packet.dst));
         if self.fields == Fields::Addresses {
+            let src = self.src.row(self.src_class.lookup(packet.src));
+            let dst = self.dst.row(self.dst_class.lookup(packet.dst));
             return self.scan_rows([src, dst], true, packet, checks);
         }
+        self.scan_rows(self.five_rows(packet), false, packet, checks)
+    }
+
+    /// The rows of `packet`'s five classes (for a head over [`Fields::All`]): what a
+    /// caller with other loads to start asks for before it scans them
+    /// ([`BitVectors::scan_five`]).
+    #[inline(always)]
+    pub(super) fn five_rows(&self, packet: &PacketFields) -> [&[u64]; 5] {
         let class = |table: &[u16], value: u16| {
             u32::from(table.get(usize::from(value)).copied().unwrap_or(0))
         };
         let proto_class = self.proto_class.get(usize::from(packet.proto));
-        let rows = [
-            src,
-            dst,
+        [
+            self.src.row(self.src_class.lookup(packet.src)),
+            self.dst.row(self.dst_class.lookup(packet.dst)),
             self.proto.row(proto_class.copied().unwrap_or(0)),
             self.sport.row(class(&self.sport_class, packet.sport)),
             self.dport.row(class(&self.dport_class, packet.dport)),
-        ];
+        ]
+    }
+
+    /// The first match in `rows` ([`BitVectors::five_rows`] of `packet`).
+    #[inline(always)]
+    pub(super) fn scan_five(
+        &self,
+        rows: [&[u64]; 5],
+        packet: &PacketFields,
+        checks: &mut usize,
+    ) -> Option<RuleMatch> {
         self.scan_rows(rows, false, packet, checks)
     }
 

@@ -18,6 +18,7 @@ use hashbrown::HashMap;
 use super::address_classes::AddressClasses;
 use super::bit_vector::{BitVectors, Fields};
 use super::{prefix_mask, Candidate, PacketFields, RuleMatch};
+use crate::acl::rule::{AclAction, AclRule};
 use crate::types::Ipv4Prefix;
 
 /// Prefixes at least this long list their rules: a /8 holds 1/256 of the addresses, so
@@ -31,10 +32,11 @@ const MAX_REPEATS: usize = 16;
 /// The rules listed under one field's long prefixes.
 #[derive(Debug)]
 struct Lists {
+    /// An address's class is where its list starts in `rules`.
     classes: AddressClasses,
-    /// Per class: its rules, `rules[start..start + len]`, in list order; class 0 (no
-    /// long prefix) has none.
-    spans: Vec<(u32, u32)>,
+    /// The lists back to back, each in list order and closed by a record whose position
+    /// is `u32::MAX`, which no search goes past; the first is the empty list of the
+    /// addresses no long prefix holds (class 0).
     rules: Vec<Candidate>,
 }
 
@@ -47,51 +49,53 @@ impl Lists {
         let mut prefixes: Vec<(u32, u8)> = own.keys().copied().collect();
         // Shorter prefixes first, so that the prefix around one already has its list.
         prefixes.sort_by_key(|&(net, len)| (len, net));
-        let mut lists = Lists {
-            classes: AddressClasses::build(&[]),
-            spans: vec![(0, 0)],
-            rules: Vec::new(),
+        let end = Candidate {
+            order: u32::MAX,
+            ..rules.first().copied().unwrap_or(Candidate::new(
+                0,
+                0,
+                0,
+                &AclRule::any(AclAction::Deny),
+            ))
         };
-        let mut class_of: HashMap<(u32, u8), u32> = HashMap::new();
+        let mut listed = vec![end];
+        // Each prefix's list: (start, length) in `listed`.
+        let mut lists: HashMap<(u32, u8), (usize, usize)> = HashMap::new();
         let mut routes = Vec::with_capacity(prefixes.len());
         for (net, len) in prefixes {
             let around = (0..len)
                 .rev()
-                .find_map(|l| class_of.get(&(net & prefix_mask(l), l)).copied());
-            let mut list = around.map_or_else(Vec::new, |class| lists.of(class).to_vec());
+                .find_map(|l| lists.get(&(net & prefix_mask(l), l)).copied());
+            let mut list =
+                around.map_or_else(Vec::new, |(start, n)| listed[start..start + n].to_vec());
             list.extend_from_slice(&own[&(net, len)]);
             list.sort_by_key(|r| r.order);
-            let class = lists.spans.len() as u32;
-            lists
-                .spans
-                .push((lists.rules.len() as u32, list.len() as u32));
-            lists.rules.extend(list);
-            class_of.insert((net, len), class);
+            let start = listed.len();
+            lists.insert((net, len), (start, list.len()));
+            listed.extend(list);
+            listed.push(end);
             if let Some(p) = Ipv4Prefix::new(net.into(), len) {
-                routes.push((p, class));
+                routes.push((p, start as u32));
             }
         }
-        lists.classes = AddressClasses::build(&routes);
-        lists
+        Lists {
+            classes: AddressClasses::build(&routes),
+            rules: listed,
+        }
     }
 
-    fn of(&self, class: u32) -> &[Candidate] {
-        let (start, len) = self.spans.get(class as usize).copied().unwrap_or((0, 0));
-        let (start, len) = (start as usize, len as usize);
-        self.rules.get(start..start + len).unwrap_or(&[])
-    }
-
-    /// The first rule listed for `addr` that matches `packet`, if it comes before
-    /// `before`.
+    /// The first rule listed from `start` (an address's class) that matches `packet`, if
+    /// it comes before `before`.
     #[inline(always)]
     fn first(
         &self,
-        addr: u32,
+        start: u32,
         packet: &PacketFields,
         before: u32,
         checks: &mut usize,
     ) -> Option<&Candidate> {
-        for rule in self.of(self.classes.lookup(addr)) {
+        let listed = self.rules.get(start as usize..).unwrap_or(&[]);
+        for rule in listed {
             if rule.order >= before {
                 break;
             }
@@ -104,9 +108,7 @@ impl Lists {
     }
 
     fn memory_bytes(&self) -> usize {
-        self.classes.memory_bytes()
-            + self.spans.len() * 8
-            + self.rules.len() * std::mem::size_of::<Candidate>()
+        self.classes.memory_bytes() + self.rules.len() * std::mem::size_of::<Candidate>()
     }
 }
 
@@ -140,7 +142,7 @@ impl PrefixIndex {
         let listed = (by_src.len(), by_dst.len());
         let by_src = Lists::build(&by_src, |r| (r.src_net, r.src_len()));
         let by_dst = Lists::build(&by_dst, |r| (r.dst_net, r.dst_len()));
-        if by_src.rules.len() + by_dst.rules.len() > MAX_REPEATS * rules.len() {
+        if by_src.rules.len() + by_dst.rules.len() > MAX_REPEATS * rules.len() + 2 {
             return None;
         }
         Some(PrefixIndex {
@@ -180,16 +182,23 @@ impl PrefixIndex {
 
     #[inline(always)]
     fn search(&self, packet: &PacketFields, checks: &mut usize) -> Option<RuleMatch> {
-        let mut found = self.by_src.first(packet.src, packet, u32::MAX, checks);
+        // Every class first, so that their loads overlap before the scans' branches.
+        let src = self.by_src.classes.lookup(packet.src);
+        let dst = self.by_dst.classes.lookup(packet.dst);
+        let rows = self
+            .short
+            .as_ref()
+            .map(|short| (short, short.five_rows(packet)));
+        let mut found = self.by_src.first(src, packet, u32::MAX, checks);
         let before = found.map_or(u32::MAX, |r| r.order);
-        if let Some(rule) = self.by_dst.first(packet.dst, packet, before, checks) {
+        if let Some(rule) = self.by_dst.first(dst, packet, before, checks) {
             found = Some(rule);
         }
         let found = found.map(Candidate::found);
-        let Some(short) = &self.short else {
+        let Some((short, rows)) = rows else {
             return found;
         };
-        let by_vectors = short.scan(packet, checks);
+        let by_vectors = short.scan_five(rows, packet, checks);
         match (found, by_vectors) {
             (Some(listed), Some(vectors)) if vectors.order < listed.order => Some(vectors),
             (None, vectors) => vectors,
