@@ -475,10 +475,20 @@ impl<P: PrefetchHint> Worker<P> {
             prefetch: P::prefetch,
         };
         if !TRACE && self.flow_cache.enabled() {
-            self.flow_cache
-                .forward::<B, P>(&mut self.acl, &mut self.nat, burst, pkts, &cx);
+            let forwarded =
+                self.flow_cache
+                    .forward::<B, P>(&mut self.acl, &mut self.nat, burst, pkts, &cx);
             cx.counters
                 .count_call(NodeId::Ip4FlowCache, n as u64, lap());
+            let leaving = self.flow_cache.leaving();
+            if forwarded == n && leaving.len() == n {
+                // No stage has work and nothing is dropped or learnt: interface-output
+                // reads where each packet goes from the cache rather than from the
+                // burst's dispositions.
+                let sent = output_forwarded(leaving, pkts, cx.counters, &mut self.verdicts);
+                cx.counters.count_call(NodeId::InterfaceOutput, sent, lap());
+                return n;
+            }
         }
         let main = DispositionKind::Continue;
         let stage = |node,
@@ -687,25 +697,13 @@ fn output<B: PacketBuf, const TRACE: bool>(
     verdicts: &mut [Verdict; MAX_BURST],
 ) -> (u64, u64) {
     let (mut sent, mut dropped) = (0, 0);
-    // Tx counts are summed per run of packets to the same interface (a whole burst, most
-    // often) and written once per run, not once per packet.
-    let mut run: Option<(IfIndex, u64, u64)> = None;
+    let mut runs = TxRuns::default();
     for ((meta, pkt), verdict) in burst.meta().iter().zip(pkts).zip(verdicts.iter_mut()) {
         match meta.disposition() {
             Disposition::Output(tx_if) | Disposition::Forwarded(tx_if) => {
                 *verdict = Verdict::Tx(tx_if);
                 sent += 1;
-                let bytes = pkt.data().len() as u64;
-                run = match run {
-                    Some((i, packets, total)) if i == tx_if => {
-                        Some((i, packets + 1, total + bytes))
-                    }
-                    Some((i, packets, total)) => {
-                        cx.counters.count_tx(i, packets, total);
-                        Some((tx_if, 1, bytes))
-                    }
-                    None => Some((tx_if, 1, bytes)),
-                };
+                runs.add(tx_if, pkt.data().len() as u64, cx.counters);
                 if TRACE && meta.traced {
                     let record = output_record(cx.snapshot, tx_if, pkt.data());
                     cx.trace(meta, || TraceRecord::Output(record));
@@ -726,10 +724,52 @@ fn output<B: PacketBuf, const TRACE: bool>(
             }
         }
     }
-    if let Some((i, packets, total)) = run {
-        cx.counters.count_tx(i, packets, total);
-    }
+    runs.finish(cx.counters);
     (sent, dropped)
+}
+
+/// `<interface>-output` for a burst ip4-flow-cache forwarded whole, each packet by its
+/// interface in `leaving`: verdicts and tx counters; returns how many were sent.
+fn output_forwarded<B: PacketBuf>(
+    leaving: &[IfIndex],
+    pkts: &[B],
+    counters: &WorkerCounters,
+    verdicts: &mut [Verdict; MAX_BURST],
+) -> u64 {
+    let mut runs = TxRuns::default();
+    for ((&tx_if, pkt), verdict) in leaving.iter().zip(pkts).zip(verdicts.iter_mut()) {
+        *verdict = Verdict::Tx(tx_if);
+        runs.add(tx_if, pkt.data().len() as u64, counters);
+    }
+    runs.finish(counters);
+    leaving.len().min(pkts.len()) as u64
+}
+
+/// Tx counts, summed per run of packets to the same interface (a whole burst, most
+/// often) and written once per run, not once per packet.
+#[derive(Default)]
+struct TxRuns {
+    run: Option<(IfIndex, u64, u64)>,
+}
+
+impl TxRuns {
+    #[inline(always)]
+    fn add(&mut self, tx_if: IfIndex, bytes: u64, counters: &WorkerCounters) {
+        self.run = match self.run {
+            Some((i, packets, total)) if i == tx_if => Some((i, packets + 1, total + bytes)),
+            Some((i, packets, total)) => {
+                counters.count_tx(i, packets, total);
+                Some((tx_if, 1, bytes))
+            }
+            None => Some((tx_if, 1, bytes)),
+        };
+    }
+
+    fn finish(self, counters: &WorkerCounters) {
+        if let Some((i, packets, total)) = self.run {
+            counters.count_tx(i, packets, total);
+        }
+    }
 }
 
 fn output_record(snapshot: &Snapshot, tx_if: IfIndex, frame: &[u8]) -> OutputRecord {

@@ -445,8 +445,10 @@ pub struct Ip4FlowCache {
     enabled: bool,
     pending: [Pending; MAX_BURST],
     plans: [Plan; MAX_BURST],
-    /// The interfaces out of a burst forwarded whole, for [`Burst::forward_all`].
+    /// The interfaces out of a burst forwarded whole, for [`Burst::forward_all`], and
+    /// how many of them the last burst had (0: it was not forwarded whole).
     out: [IfIndex; MAX_BURST],
+    whole: usize,
     stats: FlowCacheStats,
     /// Entries holding a flow (possibly stale).
     used: usize,
@@ -474,6 +476,7 @@ impl Ip4FlowCache {
             pending: [Pending::default(); MAX_BURST],
             plans: [Plan::default(); MAX_BURST],
             out: [IfIndex(0); MAX_BURST],
+            whole: 0,
             stats: FlowCacheStats::default(),
             used: 0,
             fresh_mark: 1,
@@ -546,6 +549,12 @@ impl Ip4FlowCache {
 
     pub fn stats(&self) -> FlowCacheStats {
         self.stats
+    }
+
+    /// After [`Ip4FlowCache::forward`] forwarded a whole burst: the interface each of
+    /// its packets leaves by.
+    pub(crate) fn leaving(&self) -> &[IfIndex] {
+        &self.out[..self.whole]
     }
 
     /// `show flow-cache`: the table and the counters since start.
@@ -660,6 +669,7 @@ impl Ip4FlowCache {
         cx: &Context<'_>,
     ) -> usize {
         let n = burst.len().min(pkts.len()).min(MAX_BURST);
+        self.whole = 0;
         let Some(rx_if) = burst.get(0).map(|m| m.rx_if) else {
             return 0;
         };
@@ -842,6 +852,7 @@ impl Ip4FlowCache {
         }
         if sent == n {
             burst.forward_all(out);
+            self.whole = n;
         } else {
             for (i, (pending, &tx_if)) in pending.iter().zip(out.iter()).enumerate() {
                 if entries.get(pending.entry as usize).is_some() {
