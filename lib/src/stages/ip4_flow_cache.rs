@@ -1173,48 +1173,59 @@ fn is_quiet(acl: &AclWorker, nat: &Nat44Worker, entry: &Entry, plan: &Plan) -> b
 /// What ip4-input (padding), NAT44 and ip4-rewrite do to a checked packet's bytes.
 #[inline(always)]
 fn rewrite<B: PacketBuf>(entry: &Entry, plan: &Plan, pkt: &mut B) -> Option<()> {
-    use crate::packet::{ethernet::field as eth, ipv4::field as ip4};
     use crate::packet::{tcp::field as tcp, udp::field as udp};
     let end = ETH_LEN + usize::from(plan.total_len);
-    if pkt.data().len() > end {
+    let mut frame = pkt.data_mut();
+    if frame.len() > end {
         // Ethernet padding, trimmed as ip4-input trims it.
         pkt.set_len(end);
+        frame = pkt.data_mut();
     }
-    let frame = pkt.data_mut();
-    if plan.nat != NO_NAT {
-        // The L4 checksum: parse saw the whole TCP or UDP header.
-        let at = ETH_LEN + IP_LEN;
-        let at = at
-            + if plan.proto == TCP {
-                tcp::CHECKSUM.start
-            } else {
-                udp::CHECKSUM.start
-            };
-        let field: &mut [u8; 2] = frame.get_mut(at..)?.first_chunk_mut()?;
-        let csum = u16::from_be_bytes(*field);
-        let patched = match plan.proto {
-            TCP => patch(csum, entry.l4_delta),
+    // Parse saw the whole TCP or UDP header: one fixed-size head holds every byte the
+    // rewrite touches.
+    if plan.proto == TCP {
+        let head = frame.first_chunk_mut::<{ ETH_LEN + IP_LEN + TCP_LEN }>()?;
+        rewrite_head(head, tcp::CHECKSUM.start, entry, plan, |csum| {
+            patch(csum, entry.l4_delta)
+        });
+    } else {
+        let head = frame.first_chunk_mut::<{ ETH_LEN + IP_LEN + UDP_LEN }>()?;
+        rewrite_head(head, udp::CHECKSUM.start, entry, plan, |csum| match csum {
             // A UDP checksum of zero means none, and stays so.
-            _ if csum == 0 => 0,
+            0 => 0,
             _ => nonzero(patch(csum, entry.l4_delta)),
-        };
-        *field = patched.to_be_bytes();
+        });
     }
-    // Ethernet, IPv4 and the ports (TCP's and UDP's at the same places).
-    let head = frame.first_chunk_mut::<{ ETH_LEN + IP_LEN + 4 }>()?;
+    Some(())
+}
+
+/// [`rewrite`] on the frame's head, its L4 checksum at `l4_checksum` in the TCP or UDP
+/// header (TCP's and UDP's ports at the same places).
+#[inline(always)]
+fn rewrite_head<const N: usize>(
+    head: &mut [u8; N],
+    l4_checksum: usize,
+    entry: &Entry,
+    plan: &Plan,
+    patch_l4: impl Fn(u16) -> u16,
+) {
+    use crate::packet::{ethernet::field as eth, ipv4::field as ip4, tcp::field as tcp};
+    const IP: usize = ETH_LEN;
+    const L4: usize = ETH_LEN + IP_LEN;
     head[eth::DESTINATION].copy_from_slice(&entry.dst_mac);
     head[eth::SOURCE].copy_from_slice(&plan.src_mac);
-    let (_, ip) = head.split_at_mut(ETH_LEN);
     if plan.nat != NO_NAT {
-        ip[ip4::SRC.start..ip4::DST.end].copy_from_slice(&plan.addrs);
-        ip[IP_LEN + tcp::SRC_PORT.start..IP_LEN + tcp::DST_PORT.end].copy_from_slice(&plan.ports);
+        let at = L4 + l4_checksum;
+        let csum = patch_l4(be16(head, at));
+        head[at..at + 2].copy_from_slice(&csum.to_be_bytes());
+        head[IP + ip4::SRC.start..IP + ip4::DST.end].copy_from_slice(&plan.addrs);
+        head[L4 + tcp::SRC_PORT.start..L4 + tcp::DST_PORT.end].copy_from_slice(&plan.ports);
     }
     // Above 1, as parse checked.
-    ip[ip4::TTL] = ip[ip4::TTL].wrapping_sub(1);
-    let csum = &mut ip[ip4::CHECKSUM];
-    let patched = patch(u16::from_be_bytes([csum[0], csum[1]]), entry.ip_delta);
-    csum.copy_from_slice(&patched.to_be_bytes());
-    Some(())
+    head[IP + ip4::TTL] = head[IP + ip4::TTL].wrapping_sub(1);
+    let at = IP + ip4::CHECKSUM.start;
+    let csum = patch(be16(head, at), entry.ip_delta);
+    head[at..at + 2].copy_from_slice(&csum.to_be_bytes());
 }
 
 /// The entry for a packet that took the stages and leaves by `tx_if`, `key` being how
