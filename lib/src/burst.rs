@@ -219,25 +219,6 @@ impl Burst {
         }
     }
 
-    /// Marks the first `out.len()` packets [`Disposition::Forwarded`], each by its
-    /// interface in `out`. While every packet is still live (ip4-flow-cache forwarding a
-    /// fresh burst whole), the counts move once for all of them rather than once per
-    /// packet; else each packet goes through [`Burst::set_disposition`].
-    pub fn forward_all(&mut self, out: &[IfIndex]) {
-        let n = out.len().min(self.len);
-        if !self.all_continue() {
-            for (i, &tx_if) in out[..n].iter().enumerate() {
-                self.set_disposition(i, Disposition::Forwarded(tx_if));
-            }
-            return;
-        }
-        for (meta, &tx_if) in self.meta[..n].iter_mut().zip(out) {
-            meta.disposition = Disposition::Forwarded(tx_if);
-        }
-        self.counts[DispositionKind::Continue as usize] -= n as u16;
-        self.counts[DispositionKind::Forwarded as usize] += n as u16;
-    }
-
     /// How many packets have a disposition of this kind.
     pub fn count(&self, kind: DispositionKind) -> usize {
         usize::from(self.counts[kind as usize])
@@ -282,25 +263,6 @@ mod tests {
         // Past the burst: ignored, not a panic.
         burst.set_disposition(9, Disposition::ToLocal);
         assert_eq!(burst.count(DispositionKind::ToLocal), 0);
-    }
-
-    /// forward_all keeps the counts right whether every packet was live or not, and
-    /// takes no more packets than the burst holds.
-    #[test]
-    fn forward_all_moves_the_counts() {
-        let mut burst = Burst::new();
-        burst.reset(IfIndex(1), 3);
-        burst.forward_all(&[IfIndex(2), IfIndex(3), IfIndex(2), IfIndex(4)]);
-        assert_eq!(burst.count(DispositionKind::Forwarded), 3);
-        assert_eq!(burst.count(DispositionKind::Continue), 0);
-        assert_eq!(burst.disposition(1), Disposition::Forwarded(IfIndex(3)));
-        burst.reset(IfIndex(1), 3);
-        burst.set_disposition(0, Disposition::ToArp);
-        burst.forward_all(&[IfIndex(2), IfIndex(2)]);
-        assert_eq!(burst.count(DispositionKind::Forwarded), 2);
-        assert_eq!(burst.count(DispositionKind::ToArp), 0);
-        assert_eq!(burst.count(DispositionKind::Continue), 1);
-        assert_eq!(burst.disposition(2), Disposition::Continue);
     }
 
     #[test]

@@ -393,7 +393,8 @@ impl<P: PrefetchHint> Worker<P> {
         }
     }
 
-    /// The metadata of the last burst (tests and the app's debugging).
+    /// The metadata of the last burst (tests and the app's debugging): empty after a
+    /// burst ip4-flow-cache forwarded whole, which no stage saw.
     pub fn last_burst(&self) -> &Burst {
         &self.burst
     }
@@ -425,10 +426,15 @@ impl<P: PrefetchHint> Worker<P> {
         snapshot: &Snapshot,
         now_ns: u64,
     ) -> usize {
-        let n = self.burst.reset(rx_if, pkts.len());
+        let n = pkts.len().min(MAX_BURST);
         let Some(pkts) = pkts.get_mut(..n) else {
             return 0;
         };
+        // ip4-flow-cache starts the burst itself, only when the stages will see it.
+        let cached = !TRACE && self.flow_cache.enabled();
+        if n == 0 || !cached {
+            self.burst.reset(rx_if, n);
+        }
         if n == 0 {
             return 0;
         }
@@ -449,8 +455,10 @@ impl<P: PrefetchHint> Worker<P> {
             let ticks = u128::from(cycles().wrapping_sub(start));
             now_ns.wrapping_add(((ticks * u128::from(ns_per_tick_q32)) >> 32) as u64)
         };
-        let rx_bytes: usize = pkts.iter().map(|p| p.data().len()).sum();
-        counters.count_rx(rx_if, n as u64, rx_bytes as u64);
+        if !cached {
+            let rx_bytes: usize = pkts.iter().map(|p| p.data().len()).sum();
+            counters.count_rx(rx_if, n as u64, rx_bytes as u64);
+        }
         if TRACE {
             mark_for_trace(
                 burst,
@@ -474,19 +482,28 @@ impl<P: PrefetchHint> Worker<P> {
             trace_ns: now_ns,
             prefetch: P::prefetch,
         };
-        if !TRACE && self.flow_cache.enabled() {
-            let forwarded =
-                self.flow_cache
-                    .forward::<B, P>(&mut self.acl, &mut self.nat, burst, pkts, &cx);
+        if cached {
+            let forwarded = self.flow_cache.forward::<B, P>(
+                &mut self.acl,
+                &mut self.nat,
+                rx_if,
+                burst,
+                pkts,
+                &cx,
+            );
+            cx.counters
+                .count_rx(rx_if, n as u64, self.flow_cache.rx_bytes());
             cx.counters
                 .count_call(NodeId::Ip4FlowCache, n as u64, lap());
-            let leaving = self.flow_cache.leaving();
+            let (leaving, bytes) = self.flow_cache.leaving();
             if forwarded == n && leaving.len() == n {
                 // No stage has work and nothing is dropped or learnt: interface-output
                 // reads where each packet goes from the cache rather than from the
-                // burst's dispositions.
-                let sent = output_forwarded(leaving, pkts, cx.counters, &mut self.verdicts);
+                // burst's dispositions (the cache left the burst unstarted).
+                let sent = output_forwarded(leaving, bytes, pkts, cx.counters, &mut self.verdicts);
                 cx.counters.count_call(NodeId::InterfaceOutput, sent, lap());
+                // What last_burst shows of it: nothing.
+                burst.reset(rx_if, 0);
                 return n;
             }
         }
@@ -729,13 +746,26 @@ fn output<B: PacketBuf, const TRACE: bool>(
 }
 
 /// `<interface>-output` for a burst ip4-flow-cache forwarded whole, each packet by its
-/// interface in `leaving`: verdicts and tx counters; returns how many were sent.
+/// interface in `leaving`, `bytes` in all: verdicts and tx counters; returns how many
+/// were sent.
 fn output_forwarded<B: PacketBuf>(
     leaving: &[IfIndex],
+    bytes: u64,
     pkts: &[B],
     counters: &WorkerCounters,
     verdicts: &mut [Verdict; MAX_BURST],
 ) -> u64 {
+    if let Some(&first) = leaving.first() {
+        // Most often the whole burst leaves by one interface: counted once.
+        if leaving.iter().all(|&tx_if| tx_if == first) {
+            let n = leaving.len().min(pkts.len());
+            if let Some(verdicts) = verdicts.get_mut(..n) {
+                verdicts.fill(Verdict::Tx(first));
+            }
+            counters.count_tx(first, n as u64, bytes);
+            return n as u64;
+        }
+    }
     let mut runs = TxRuns::default();
     for ((&tx_if, pkt), verdict) in leaving.iter().zip(pkts).zip(verdicts.iter_mut()) {
         *verdict = Verdict::Tx(tx_if);

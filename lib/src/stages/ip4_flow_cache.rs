@@ -445,10 +445,13 @@ pub struct Ip4FlowCache {
     enabled: bool,
     pending: [Pending; MAX_BURST],
     plans: [Plan; MAX_BURST],
-    /// The interfaces out of a burst forwarded whole, for [`Burst::forward_all`], and
-    /// how many of them the last burst had (0: it was not forwarded whole).
+    /// The interfaces out of a burst forwarded whole, how many of them the last burst
+    /// had (0: it was not forwarded whole), and the bytes they leave with.
     out: [IfIndex; MAX_BURST],
     whole: usize,
+    whole_bytes: u64,
+    /// The bytes of the last burst as received, summed by the pass that reads them.
+    rx_bytes: u64,
     stats: FlowCacheStats,
     /// Entries holding a flow (possibly stale).
     used: usize,
@@ -477,6 +480,8 @@ impl Ip4FlowCache {
             plans: [Plan::default(); MAX_BURST],
             out: [IfIndex(0); MAX_BURST],
             whole: 0,
+            whole_bytes: 0,
+            rx_bytes: 0,
             stats: FlowCacheStats::default(),
             used: 0,
             fresh_mark: 1,
@@ -552,9 +557,14 @@ impl Ip4FlowCache {
     }
 
     /// After [`Ip4FlowCache::forward`] forwarded a whole burst: the interface each of
-    /// its packets leaves by.
-    pub(crate) fn leaving(&self) -> &[IfIndex] {
-        &self.out[..self.whole]
+    /// its packets leaves by, and their bytes as they leave.
+    pub(crate) fn leaving(&self) -> (&[IfIndex], u64) {
+        (&self.out[..self.whole], self.whole_bytes)
+    }
+
+    /// The bytes of the burst [`Ip4FlowCache::forward`] last saw, as received.
+    pub(crate) fn rx_bytes(&self) -> u64 {
+        self.rx_bytes
     }
 
     /// `show flow-cache`: the table and the counters since start.
@@ -655,24 +665,25 @@ impl Ip4FlowCache {
         a
     }
 
-    /// Forwards the burst from the cache, marking its packets [`Disposition::Forwarded`],
-    /// if every packet in it belongs to a known flow and passes its checks; else forwards
-    /// the quiet ones beside the rest where that changes nothing
-    /// ([`Ip4FlowCache::forward_part`]), or leaves it all to the stages. Returns how many
-    /// were forwarded.
+    /// Forwards a burst of `pkts` received on `rx_if` from the cache if every packet in
+    /// it belongs to a known flow and passes its checks ([`Ip4FlowCache::leaving`] then
+    /// says where each goes, and `burst` is left as it was: no stage reads it); else
+    /// starts `burst` ([`Burst::reset`]) and forwards the quiet packets beside the rest
+    /// where that changes nothing ([`Ip4FlowCache::forward_part`]), marking them
+    /// [`Disposition::Forwarded`], or leaves it all to the stages. Returns how many were
+    /// forwarded; [`Ip4FlowCache::rx_bytes`] has the burst's bytes.
+    #[allow(clippy::too_many_arguments)]
     pub fn forward<B: PacketBuf, P: PrefetchHint>(
         &mut self,
         acl: &mut AclWorker,
         nat: &mut Nat44Worker,
+        rx_if: IfIndex,
         burst: &mut Burst,
         pkts: &mut [B],
         cx: &Context<'_>,
     ) -> usize {
-        let n = burst.len().min(pkts.len()).min(MAX_BURST);
+        let n = pkts.len().min(MAX_BURST);
         self.whole = 0;
-        let Some(rx_if) = burst.get(0).map(|m| m.rx_if) else {
-            return 0;
-        };
         let our_mac = cx
             .snapshot
             .interface(rx_if)
@@ -680,6 +691,8 @@ impl Ip4FlowCache {
             .map(|i| i.mac);
         let (Some(our_mac), true) = (our_mac, self.enabled) else {
             self.pending[..n].fill(Pending::default());
+            self.rx_bytes = pkts[..n].iter().map(|p| p.data().len() as u64).sum();
+            burst.reset(rx_if, n);
             return 0;
         };
         let mark = self.fresh_mark(cx.now_ns / NS_PER_SECOND, acl.fresh_deletes());
@@ -693,8 +706,12 @@ impl Ip4FlowCache {
             &mut self.out[..n],
         );
         let (entries, bucket_mask) = (&self.entries, self.bucket_mask);
+        // The interface's rx bytes, summed here where each frame is read anyway.
+        let mut rx_bytes = 0;
         for (pending, pkt) in pending.iter_mut().zip(&pkts[..n]) {
-            *pending = match parse(pkt.data(), our_mac, rx_if) {
+            let frame = pkt.data();
+            rx_bytes += frame.len() as u64;
+            *pending = match parse(frame, our_mac, rx_if) {
                 // A SYN opens a connection: no segment carrying one is ever learnt, so
                 // an entry for its flow could only be one a closed connection of the same
                 // tuple left. It takes the stages without a look (a bucket, most often
@@ -751,8 +768,10 @@ impl Ip4FlowCache {
         // the cache beside them only where nothing the stages do to the rest can come
         // before them in the stages' order and change them (`forward_part`): no table
         // may give up a session in this burst.
+        self.rx_bytes = rx_bytes;
         let part = found < n && found > 0 && room_for_stages(acl, nat, cx, n - found);
         if found < n && !part {
+            burst.reset(rx_if, n);
             self.stats.misses += (keyed - found) as u64;
             self.stats.held += found as u64;
             return 0;
@@ -794,6 +813,7 @@ impl Ip4FlowCache {
         }
         self.stats.stale += stale;
         if held < n as u64 {
+            burst.reset(rx_if, n);
             // Room for every packet taking the stages: those without an entry, and those
             // whose entry turned out stale.
             if room_for_stages(acl, nat, cx, n - held as usize) {
@@ -825,6 +845,8 @@ impl Ip4FlowCache {
             }
         }
         let (mut by_nat, mut fresh, mut fresh_hits, mut sent) = ([0u64; 3], 0, 0, 0);
+        // Each frame leaves as long as its IPv4 total length says (padding trimmed).
+        let mut tx_bytes = (ETH_LEN * n) as u64;
         for (((pending, plan), pkt), out) in pending
             .iter()
             .zip(plans.iter())
@@ -846,14 +868,16 @@ impl Ip4FlowCache {
                 acl.hit_session(entry.acl_out, now_ns, acl_flags(plan));
             }
             rewrite(entry, plan, pkt);
+            tx_bytes += u64::from(plan.total_len);
             by_nat[nat_node(entry.nat)] += 1;
             *out = IfIndex(entry.tx_if);
             sent += 1;
         }
         if sent == n {
-            burst.forward_all(out);
             self.whole = n;
+            self.whole_bytes = tx_bytes;
         } else {
+            burst.reset(rx_if, n);
             for (i, (pending, &tx_if)) in pending.iter().zip(out.iter()).enumerate() {
                 if entries.get(pending.entry as usize).is_some() {
                     burst.set_disposition(i, Disposition::Forwarded(tx_if));
