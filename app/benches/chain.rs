@@ -7,6 +7,8 @@
 //! `cargo bench -p podfwd-app --bench chain` (`CHAIN_FLOWS=N` changes the flow count;
 //! `CHAIN_ONLY_NEW=1` runs only the new connections, `CHAIN_SKIP_NEW=1` all but them, and
 //! `CHAIN_FROZEN_CLOCK=1` stops the worker's clock, for a profiler's eyes;
+//! `CHAIN_RUNS=N` keeps the best of N timed runs instead of 5, to resolve small changes
+//! on a noisy machine;
 //! `CHAIN_AT_LIMIT=N` with `CHAIN_ONLY_NEW=1` times new connections at the session tables'
 //! limits, set for N connections, each closed by a RST). It
 //! lives in the app because it runs on the app's heap: tables on transparent huge pages,
@@ -388,9 +390,16 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
         .iter()
         .all(|v| *v == Verdict::Tx(pods)));
 
+    let runs = match std::env::var("CHAIN_RUNS") {
+        Err(_) => 5,
+        Ok(runs) => match runs.parse() {
+            Ok(n) if n >= 1 => n,
+            _ => panic!("CHAIN_RUNS={runs}: a number of timed runs, 1 or more"),
+        },
+    };
     let before = worker.counters().totals();
     let (mut baseline, mut full) = (f64::MAX, f64::MAX);
-    for _ in 0..5 {
+    for _ in 0..runs {
         baseline = baseline.min(run(&mut worker, &mut burst, false));
         full = full.min(run(&mut worker, &mut burst, true));
     }
