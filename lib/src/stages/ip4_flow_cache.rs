@@ -101,8 +101,9 @@ const UDP_LEN: usize = crate::packet::udp::HEADER_LEN;
 /// came from outside.
 const NO_NAT: u32 = u32::MAX;
 const FROM_OUTSIDE: u32 = 1 << 31;
-/// A session index NAT44 can hand out (the top bit stays free for [`FROM_OUTSIDE`]).
-const MAX_NAT_INDEX: u32 = FROM_OUTSIDE - 1;
+/// A session index the cache takes: the top two bits stay free, so that they name the
+/// NAT44 node without a branch ([`nat_node`]): [`FROM_OUTSIDE`] and, with it, [`NO_NAT`].
+const MAX_NAT_INDEX: u32 = (1 << 30) - 1;
 
 /// Least and most entries a worker's table holds.
 const MIN_ENTRIES: usize = 1024;
@@ -261,6 +262,7 @@ struct Plan {
 
 const NO_ENTRY: u32 = u32::MAX;
 const _: () = assert!(MAX_ENTRIES < NO_ENTRY as usize);
+const _: () = assert!(nat_node(NO_NAT) == 3 && nat_node(FROM_OUTSIDE | MAX_NAT_INDEX) == 2);
 const _: () = assert!(std::mem::size_of::<Pending>() == 32);
 
 /// The key of a packet that may use the cache, its TCP flags (0 for UDP) and its IPv4
@@ -844,7 +846,7 @@ impl Ip4FlowCache {
                 }
             }
         }
-        let (mut by_nat, mut fresh, mut fresh_hits, mut sent) = ([0u64; 3], 0, 0, 0);
+        let (mut by_nat, mut fresh, mut fresh_hits, mut sent) = ([0u64; 4], 0, 0, 0);
         // Each frame leaves as long as its IPv4 total length says (padding trimmed).
         let mut tx_bytes = (ETH_LEN * n) as u64;
         for (((pending, plan), pkt), out) in pending
@@ -924,7 +926,7 @@ impl Ip4FlowCache {
         let mark = self.fresh_mark;
         let acl_flags = |plan: &Plan| (plan.proto == TCP).then_some(plan.tcp_flags);
         let (mut by_nat, mut forwarded, mut planned, mut fresh, mut fresh_hits) =
-            ([0u64; 3], 0u64, 0u64, 0u64, 0);
+            ([0u64; 4], 0u64, 0u64, 0u64, 0);
         // Which packets are quiet is decided before any of them changes a session. A
         // packet whose flow an earlier packet sends to the stages is not: the stages
         // would refresh its sessions after that packet's (a RST, then a segment that
@@ -1035,7 +1037,7 @@ fn send<B: PacketBuf>(
     pkt: &mut B,
     burst: &mut Burst,
     i: usize,
-    by_nat: &mut [u64; 3],
+    by_nat: &mut [u64; 4],
 ) {
     rewrite(entry, plan, pkt);
     burst.set_disposition(i, Disposition::Forwarded(IfIndex(entry.tx_if)));
@@ -1064,20 +1066,16 @@ fn room_for_stages(acl: &AclWorker, nat: &Nat44Worker, cx: &Context<'_>, to_stag
         && nat.session_count() as usize + 2 * to_stages <= nat_limit
 }
 
-/// Index into the per-burst counts by NAT44 node: none, out2in, in2out.
-fn nat_node(nat: u32) -> usize {
-    if nat == NO_NAT {
-        0
-    } else if nat & FROM_OUTSIDE != 0 {
-        1
-    } else {
-        2
-    }
+/// Index into the per-burst counts by NAT44 node, an entry's top two bits: 0 in2out,
+/// 2 out2in, 3 none (1 never: [`MAX_NAT_INDEX`]).
+#[inline(always)]
+const fn nat_node(nat: u32) -> usize {
+    (nat >> 30) as usize
 }
 
 /// Counts the packets forwarded from the cache as vectors of each stage they passed by,
 /// as those stages would have counted them.
-fn count_carried(cx: &Context<'_>, by_nat: &[u64; 3]) {
+fn count_carried(cx: &Context<'_>, by_nat: &[u64; 4]) {
     let all: u64 = by_nat.iter().sum();
     if all == 0 {
         return;
@@ -1098,8 +1096,8 @@ fn count_carried(cx: &Context<'_>, by_nat: &[u64; 3]) {
         counters.count_cached(NodeId::Nat44Classify, all);
     }
     for (node, count) in [
-        (NodeId::Nat44Out2in, by_nat[1]),
-        (NodeId::Nat44In2out, by_nat[2]),
+        (NodeId::Nat44Out2in, by_nat[nat_node(FROM_OUTSIDE)]),
+        (NodeId::Nat44In2out, by_nat[nat_node(0)]),
     ] {
         if count > 0 {
             counters.count_cached(node, count);
