@@ -792,11 +792,8 @@ impl Ip4FlowCache {
         // Which of the session updates below have work.
         let (mut any_acl_in, mut any_acl_out) = (false, false);
         for (pending, plan_slot) in pending.iter().zip(plans.iter_mut()) {
-            let entry = match pending.key[1] {
-                0 => None,
-                _ => entries.get(pending.entry as usize),
-            };
-            let Some(entry) = entry else {
+            // A packet without a key has no entry either (NO_ENTRY).
+            let Some(entry) = entries.get(pending.entry as usize) else {
                 *plan_slot = Plan::default();
                 continue;
             };
