@@ -189,6 +189,9 @@ struct Entry {
     ip_delta: u16,
     l4_delta: u16,
     tx_if: u16,
+    /// How many of `acl_in` and `acl_out` are sessions: what a fresh entry's packet
+    /// counts as session hits without reading either.
+    acl_sessions: u8,
 }
 
 impl Entry {
@@ -205,6 +208,7 @@ impl Entry {
         ip_delta: 0,
         l4_delta: 0,
         tx_if: 0,
+        acl_sessions: 0,
     };
 }
 
@@ -1022,7 +1026,7 @@ impl Ip4FlowCache {
 
 /// The ACL sessions a packet of `entry` hits (what `AclWorker::hit_session` would count).
 fn acl_sessions(entry: &Entry) -> u64 {
-    u64::from(entry.acl_in.is_session()) + u64::from(entry.acl_out.is_session())
+    u64::from(entry.acl_sessions)
 }
 
 /// A checked packet of `entry`, rewritten and handed to its interface; counted under its
@@ -1396,6 +1400,7 @@ fn learn_one(
         ip_delta,
         l4_delta,
         tx_if: tx_if.0,
+        acl_sessions: u8::from(acl_in.is_session()) + u8::from(acl_out.is_session()),
     })
 }
 
