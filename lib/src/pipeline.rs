@@ -506,6 +506,8 @@ impl<P: PrefetchHint> Worker<P> {
                 burst.reset(rx_if, 0);
                 return n;
             }
+            // Every other way out of the cache started the burst for the stages.
+            debug_assert_eq!(burst.len(), n, "ip4-flow-cache left the burst unstarted");
         }
         let main = DispositionKind::Continue;
         let stage = |node,

@@ -20,7 +20,7 @@
 //!
 //! A list whose vectors on the addresses fit [`ADDRESS_HEAD_BUDGET_BYTES`] (~4.5k varied
 //! rules) goes to them whole where a lookup reads few rules. A longer one goes to the
-//! prefix index where its lookups read few rules (`index_checks_are_few`), and its short
+//! prefix index where its lookups read few rules ([`checks_are_few`]), and its short
 //! rules' vectors fit [`HEAD_BUDGET_BYTES`]. In the acl bench at 10k rules, the index
 //! read 97-151 ns (policy-like) and 158-177 ns (uniform) against 158-222 and 226-301 for
 //! the heads and tails below (commit message).
@@ -137,18 +137,12 @@ fn probes_are_few(whole: &TupleSpace, samples: &[PacketFields]) -> bool {
     !samples.is_empty() && probed <= 2 * samples.len() && visited <= 6 * samples.len()
 }
 
-/// Whether a head on the addresses alone reads at most [`FEW_CHECKS`] rules per lookup
-/// of `samples`, on average.
-fn checks_are_few(head: &BitVectors, samples: &[PacketFields]) -> bool {
-    let checks: usize = samples.iter().map(|p| head.checks(p)).sum();
-    checks <= FEW_CHECKS * samples.len()
-}
-
-/// Whether the prefix index reads at most [`FEW_CHECKS`] rules per lookup of `samples`,
-/// on average.
-fn index_checks_are_few(index: &PrefixIndex, samples: &[PacketFields]) -> bool {
-    let checks: usize = samples.iter().map(|p| index.checks(p)).sum();
-    checks <= FEW_CHECKS * samples.len()
+/// Whether a scheme whose lookup of a packet reads `checks(packet)` rules (a head on the
+/// addresses alone, the prefix index) reads at most [`FEW_CHECKS`] per lookup of
+/// `samples`, on average.
+fn checks_are_few(samples: &[PacketFields], checks: impl Fn(&PacketFields) -> usize) -> bool {
+    let read: usize = samples.iter().map(checks).sum();
+    read <= FEW_CHECKS * samples.len()
 }
 
 /// The mask of a `len`-bit prefix (both schemes build masks from prefix lengths).
@@ -362,7 +356,7 @@ impl Classifier {
             };
         }
         if let Some(index) = PrefixIndex::build(&candidates, HEAD_BUDGET_BYTES) {
-            if index_checks_are_few(&index, &samples) {
+            if checks_are_few(&samples, |p| index.checks(p)) {
                 return Classifier {
                     candidates,
                     listed,
@@ -395,7 +389,7 @@ impl Classifier {
             Fields::Addresses,
         );
         match &built.head {
-            Some(head) if checks_are_few(head, samples) => Ok(built),
+            Some(head) if checks_are_few(samples, |p| head.checks(p)) => Ok(built),
             _ => Err(built.candidates),
         }
     }
