@@ -201,8 +201,15 @@ fn startup(seed_conf: &str) -> String {
          # instead of answering podfwd's ARP request: a dynamic entry, as ARP would learn.\n\
          set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51\n\
          # Asked before the workers run, handed to them as they start.\n\
-         trace add pcap-input 10\n"
+         trace add pcap-input 10\n\
+         pcap trace rx tx drop max 10 file {}\n",
+        capture_name()
     )
+}
+
+/// The startup file's capture, in /tmp (where VPP's `pcap trace` writes).
+fn capture_name() -> String {
+    format!("podfwd-seed-golden-{}.pcap", std::process::id())
 }
 
 /// The frame each FIFO gets first: an unknown EtherType, dropped by ethernet-input.
@@ -465,6 +472,40 @@ fn seed_syn_and_syn_ack_byte_for_byte_with_the_seed_trace() {
         );
     }
 
+    // The startup file's `pcap trace`: each frame as received, then as sent or dropped,
+    // in the order the one worker saw them.
+    let capture_path = Path::new("/tmp").join(capture_name());
+    assert_eq!(
+        podfwd.ctl("pcap trace status"),
+        format!(
+            "pcap rx and tx and drop capture enabled: 8 of 10 pkts...\n\
+             capture to file {}\ninterface any, max-bytes-per-pkt 512\n",
+            capture_path.display()
+        )
+    );
+    assert_eq!(
+        podfwd.ctl("pcap trace off"),
+        format!(
+            "Write 8 packets to {}, and stop capture...\n",
+            capture_path.display()
+        )
+    );
+    let captured = read_pcap(&capture_path);
+    let _ = std::fs::remove_file(&capture_path);
+    assert_eq!(
+        captured,
+        Ok(vec![
+            filler(),
+            filler(),
+            filler(),
+            filler(),
+            syn.clone(),
+            rewritten(SYN_OUT, &syn),
+            syn_ack.clone(),
+            rewritten(SYN_ACK_OUT, &syn_ack),
+        ]),
+        "pcap trace: each frame as received, then as sent or dropped"
+    );
     let trace = podfwd.ctl("show trace");
     let acls = podfwd.ctl("show acl-plugin acl");
     let status = podfwd.quit();

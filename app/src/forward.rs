@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use podfwd::types::IfIndex;
 
+use podfwd::buffer::PacketBuf;
+
+use crate::capture::{CaptureMailbox, Point, WorkerCapture};
 use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST};
 use crate::dpdk::tsc;
 
@@ -121,6 +124,10 @@ pub struct WorkerConfig {
     pub stop: Arc<AtomicBool>,
     /// This worker's counters, indexed by interface index.
     pub counters: Arc<[InterfaceCounters]>,
+    /// `pcap trace`'s questions to this worker.
+    pub capture: Arc<CaptureMailbox>,
+    /// A capture the startup file started.
+    pub capture_from_start: WorkerCapture,
 }
 
 struct TxBuffer {
@@ -139,6 +146,8 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
         drain_ticks,
         stop,
         counters: shared_counters,
+        capture: capture_mailbox,
+        capture_from_start: mut capture,
     } = config;
     let interfaces = ports.len();
     let burst = burst.clamp(1, MAX_BURST);
@@ -187,6 +196,7 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
             if n == 0 {
                 continue;
             }
+            capture_all(&mut capture, Point::Rx, rx_index, rx.as_slice(), now);
             let verdicts = &mut verdicts[..n];
             verdicts.fill(Verdict::Drop);
             processor.process_burst(IfIndex(rx_index as u16), rx.as_mut_slice(), verdicts, now);
@@ -195,6 +205,7 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
             // where they fit below `burst`, so that no flush sends more than `burst`.
             if let Some(out) = one_interface(verdicts) {
                 if let (Some(buffer), Some(counters)) = (tx.get_mut(out), local.get_mut(out)) {
+                    capture_all(&mut capture, Point::Tx, out, rx.as_slice(), now);
                     let was_empty = buffer.pending.is_empty();
                     if buffer.pending.len() + rx.len() <= burst && buffer.pending.append(&mut rx) {
                         if was_empty {
@@ -214,6 +225,13 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 };
                 match (tx.get_mut(out), local.get_mut(out)) {
                     (Some(buffer), Some(counters)) => {
+                        capture_all(
+                            &mut capture,
+                            Point::Tx,
+                            out,
+                            std::slice::from_ref(&mbuf),
+                            now,
+                        );
                         if buffer.pending.is_empty() {
                             buffer.oldest = now;
                         }
@@ -229,6 +247,8 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                         if let Some(counters) = local.get_mut(rx_index) {
                             counters.drops += 1;
                         }
+                        let one = std::slice::from_ref(&mbuf);
+                        capture_all(&mut capture, Point::Drop, rx_index, one, now);
                         // Full only if every packet of a MAX_BURST burst dropped;
                         // then the returned mbuf is freed right here by Drop.
                         let _ = dropped.push(mbuf);
@@ -250,6 +270,7 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 busy = true;
             }
         }
+        capture_mailbox.serve(|question| capture.answer(question));
         processor.between_bursts(!busy, now);
         // An idle loop touches no shared cache line.
         if busy {
@@ -276,6 +297,25 @@ fn one_interface(verdicts: &[Verdict]) -> Option<usize> {
         .iter()
         .all(|v| *v == first)
         .then_some(out.as_usize())
+}
+
+/// `pcap trace`: `packets`, seen at `point` on `interface`, into the capture if it
+/// wants them. One test per burst while no capture is on.
+#[inline]
+fn capture_all(
+    capture: &mut WorkerCapture,
+    point: Point,
+    interface: usize,
+    packets: &[Mbuf],
+    now: u64,
+) {
+    if let Some(buffer) = capture.buffer.as_mut() {
+        if buffer.wants(point, interface) {
+            for mbuf in packets {
+                buffer.add(now, mbuf.data());
+            }
+        }
+    }
 }
 
 fn flush(buffer: &mut TxBuffer, counters: &mut LocalCounters) {

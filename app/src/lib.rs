@@ -2,6 +2,7 @@
 //! DPDK's C API), the worker poll loop, and the console that serves commands.
 #![deny(unsafe_code)]
 
+pub mod capture;
 pub mod console;
 pub mod control;
 #[allow(unsafe_code)]

@@ -15,6 +15,7 @@ use podfwd::node::InputKind;
 use podfwd::pipeline::{Worker, WorkerSizes};
 use podfwd::runtime::Mailbox;
 use podfwd::types::MacAddr;
+use podfwd_app::capture::{CaptureMailbox, Captures, Clock};
 use podfwd_app::console::Executor;
 use podfwd_app::dpdk::eal::Eal;
 use podfwd_app::dpdk::mempool::{Mempool, PoolSizing};
@@ -310,10 +311,18 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             .map(|(i, &l)| thread_row(Some(i as u16), l)),
     );
     let worker_lwps: Vec<Arc<AtomicI32>> = threads[1..].iter().map(|t| t.lwp.clone()).collect();
+    let capture_mailboxes: Vec<Arc<CaptureMailbox>> =
+        workers.iter().map(|_| CaptureMailbox::new()).collect();
+    let captures = Arc::new(Captures::new(capture_mailboxes.clone(), || Clock {
+        tsc: dpdk::tsc(),
+        wall: std::time::SystemTime::now(),
+        tsc_hz: dpdk::tsc_hz(),
+    }));
     let platform = AppPlatform {
         hardware: HardwareCommands::new(interfaces.clone(), worker_counters.clone()),
         pools: dataplane.pool.iter().cloned().collect(),
         threads,
+        captures: Arc::clone(&captures),
     };
     let mut control = Control::new(plane, Box::new(platform));
     control.set_worker_count(workers.len());
@@ -347,6 +356,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     let drain_ticks = dpdk::tsc_hz() * TX_DRAIN_MICROSECONDS / 1_000_000;
     let (learned_tx, learned_rx) = std::sync::mpsc::sync_channel(LEARN_QUEUE);
     let mut launched = Vec::with_capacity(workers.len());
+    let mut worker_captures = captures.launch().into_iter();
     // Declared after `launched`, so dropped before it: however `run` leaves from here
     // on (an error, a panic), the workers are told to stop before their handles wait.
     let _stop_workers = StopOnDrop(Arc::clone(&stop));
@@ -362,6 +372,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             drain_ticks,
             stop: Arc::clone(&stop),
             counters: Arc::clone(counters),
+            capture: Arc::clone(&capture_mailboxes[queue]),
+            capture_from_start: worker_captures.next().unwrap_or_default(),
         };
         let worker = Worker::with_sizes(
             dpdk::tsc,

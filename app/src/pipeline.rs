@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use podfwd::cli::HardwareDetail;
 use podfwd::config::{ControlPlane, Snapshot};
-use podfwd::control::{Platform, WorkerMailbox};
+use podfwd::control::{PcapRequest, Platform, WorkerMailbox};
 use podfwd::counters::{vpp_center, WorkerCounters};
 use podfwd::node::DropReason;
 use podfwd::pipeline::{self, InputError, Worker};
@@ -17,6 +17,7 @@ use podfwd::runtime::Subscriber;
 use podfwd::stages::arp::LearnEvent;
 use podfwd::types::IfIndex;
 
+use crate::capture::Captures;
 use crate::dpdk::hugealloc;
 use crate::dpdk::mbuf::Mbuf;
 use crate::dpdk::memory::{self, DpdkHeap, SystemHeap};
@@ -130,6 +131,9 @@ pub struct AppPlatform {
     pub pools: Vec<Mempool>,
     /// The main lcore's thread first, then the workers', in thread order.
     pub threads: Vec<ThreadRow>,
+    /// `pcap trace` on the workers (shared with the launch, which hands a startup file's
+    /// capture to them).
+    pub captures: Arc<Captures>,
 }
 
 /// One row of `show threads`.
@@ -362,6 +366,12 @@ impl Platform for AppPlatform {
         Ok(format_buffers(&usage))
     }
 
+    fn pcap_trace(&self, request: &PcapRequest) -> Result<String, String> {
+        // The poll loop numbers its ports from 0; interface indices start after local0.
+        self.captures
+            .request(request, |i| i.as_usize().wrapping_sub(1))
+    }
+
     fn versions(&self) -> String {
         format!(
             "DPDK {}, {}",
@@ -508,6 +518,11 @@ mod tests {
             hardware: HardwareCommands::new(Vec::new(), Vec::new()),
             pools: Vec::new(),
             threads: Vec::new(),
+            captures: Arc::new(Captures::new(Vec::new(), || crate::capture::Clock {
+                tsc: 0,
+                wall: std::time::UNIX_EPOCH,
+                tsc_hz: 1,
+            })),
         };
         let mut control = Control::new(plane, Box::new(platform));
         let counters = Arc::new(WorkerCounters::new());

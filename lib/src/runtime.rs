@@ -133,6 +133,14 @@ impl<Q, A> Default for Mailbox<Q, A> {
     }
 }
 
+impl<Q, A> std::fmt::Debug for Mailbox<Q, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("pending", &self.pending.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
 impl<Q, A> Mailbox<Q, A> {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())

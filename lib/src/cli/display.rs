@@ -7,7 +7,7 @@ use std::fmt::{self, Display, Formatter};
 use crate::acl::AclRule;
 use crate::nat44::TwiceNat;
 
-use super::{Command, HardwareDetail, RoutePath};
+use super::{Command, HardwareDetail, PcapTrace, RoutePath};
 
 fn opt<T: Display>(f: &mut Formatter<'_>, value: &Option<T>) -> fmt::Result {
     match value {
@@ -159,6 +159,19 @@ impl Display for Command {
             C::ShowThreads => f.write_str("show threads"),
             C::ShowBuffers => f.write_str("show buffers"),
             C::ShowMemory => f.write_str("show memory"),
+            C::PcapTrace(PcapTrace::Off) => f.write_str("pcap trace off"),
+            C::PcapTrace(PcapTrace::Status) => f.write_str("pcap trace status"),
+            C::PcapTrace(PcapTrace::Start(capture)) => {
+                write!(f, "pcap trace {}", capture.directions(" "))?;
+                write!(
+                    f,
+                    " max {} max-bytes-per-pkt {} intfc {}",
+                    capture.max,
+                    capture.max_bytes,
+                    capture.interface.as_deref().unwrap_or("any")
+                )?;
+                opt(f, &capture.file.as_ref().map(|file| format!("file {file}")))
+            }
             C::Exec { file } => write!(f, "exec {file}"),
             C::Comment => f.write_str("comment"),
             C::Quit => f.write_str("quit"),

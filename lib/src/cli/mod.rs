@@ -15,6 +15,49 @@ use std::net::Ipv4Addr;
 
 pub use cursor::{tokenize, Cursor, Token};
 
+/// `pcap trace`: VPP's packet capture to a pcap file in /tmp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PcapTrace {
+    Start(PcapCapture),
+    /// `pcap trace off`: stop, and write what was captured.
+    Off,
+    /// `pcap trace status`
+    Status,
+}
+
+/// What a capture takes: the directions, up to `max` packets, each cut at `max_bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcapCapture {
+    pub rx: bool,
+    pub tx: bool,
+    pub drop: bool,
+    pub max: u32,
+    pub max_bytes: u32,
+    /// `None`: any interface.
+    pub interface: Option<String>,
+    /// A name in /tmp; `None`: VPP's default, `/tmp/rx.pcap`, `/tmp/rxtx.pcap`, ...
+    pub file: Option<String>,
+}
+
+impl PcapCapture {
+    /// VPP's words for the directions: `rx and tx`, `drop`, ... (`joiner` " and ").
+    pub fn directions(&self, joiner: &str) -> String {
+        let words = [(self.rx, "rx"), (self.tx, "tx"), (self.drop, "drop")];
+        let on: Vec<&str> = words.iter().filter(|w| w.0).map(|w| w.1).collect();
+        on.join(joiner)
+    }
+}
+
+impl PcapTrace {
+    /// VPP's defaults.
+    pub const DEFAULT_MAX: u32 = 1000;
+    pub const DEFAULT_MAX_BYTES: u32 = 512;
+    /// VPP's bounds for `max-bytes-per-pkt`.
+    pub const MAX_BYTES: std::ops::RangeInclusive<u32> = 32..=9000;
+    /// Each worker keeps up to `max` packets in memory until `off`; this bounds it.
+    pub const MAX_PACKETS: u32 = 1_000_000;
+}
+
 /// How much `show hardware-interfaces` prints: VPP's `brief|verbose|detail` word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HardwareDetail {
@@ -144,6 +187,9 @@ pub enum Command {
     ShowBuffers,
     /// `show memory`
     ShowMemory,
+    /// `pcap trace [rx] [tx] [drop] [max N] [intfc NAME|any] [file NAME]
+    /// [max-bytes-per-pkt N]`, `pcap trace off`, `pcap trace status`
+    PcapTrace(PcapTrace),
 
     // The console itself.
     /// `exec FILE`

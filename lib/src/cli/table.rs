@@ -5,7 +5,7 @@ use crate::node::InputKind;
 use crate::types::Ipv4Prefix;
 
 use super::cursor::{parse_ipv4, Cursor};
-use super::{acl, nat44, Command, HardwareDetail, RoutePath};
+use super::{acl, nat44, Command, HardwareDetail, PcapCapture, PcapTrace, RoutePath};
 
 /// One command: the words that name it, how to use it, and its parser. The parser sees
 /// only the arguments; the caller checks that it consumed all of them.
@@ -205,6 +205,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         usage: "clear trace",
         help: "Forget traced packets",
         parse: |_| Ok(Command::ClearTrace),
+    },
+    CommandSpec {
+        path: &["pcap", "trace"],
+        usage: "pcap trace [rx] [tx] [drop] [max N] [intfc NAME|any] [file NAME] \
+                [max-bytes-per-pkt N] | off | status",
+        help: "Capture received, transmitted or dropped packets to a pcap file in /tmp; \
+               off stops and writes it",
+        parse: parse_pcap_trace,
     },
     CommandSpec {
         path: &["show", "errors"],
@@ -664,6 +672,69 @@ fn parse_trace_add(c: &mut Cursor<'_>) -> Result<Command, String> {
     })?;
     let count = c.u32_in("count", 1..=MAX_TRACE_COUNT)?;
     Ok(Command::TraceAdd { input, count })
+}
+
+/// VPP's words in any order; `off` and `status` stand alone here (VPP lets a later
+/// word undo an earlier one, which hides typos).
+fn parse_pcap_trace(c: &mut Cursor<'_>) -> Result<Command, String> {
+    if c.keyword("off") {
+        return Ok(Command::PcapTrace(PcapTrace::Off));
+    }
+    if c.keyword("status") {
+        return Ok(Command::PcapTrace(PcapTrace::Status));
+    }
+    let (mut rx, mut tx, mut drop) = (false, false, false);
+    let mut max = PcapTrace::DEFAULT_MAX;
+    let mut max_bytes = PcapTrace::DEFAULT_MAX_BYTES;
+    let (mut interface, mut file) = (None, None);
+    while !c.at_end() {
+        if c.keyword("rx") {
+            rx = true;
+        } else if c.keyword("tx") {
+            tx = true;
+        } else if c.keyword("drop") {
+            drop = true;
+        } else if c.keyword("max-bytes-per-pkt") {
+            max_bytes = c.u32_in("max-bytes-per-pkt", PcapTrace::MAX_BYTES)?;
+        } else if c.keyword("max") {
+            max = c.u32_in("max", 1..=PcapTrace::MAX_PACKETS)?;
+        } else if c.keyword("intfc") || c.keyword("interface") {
+            let name = interface_word(c)?;
+            interface = (name != "any").then_some(name);
+        } else if c.keyword("file") {
+            file = Some(pcap_file_name(c.word("a file name (it goes to /tmp)")?)?);
+        } else if c.keyword("off") || c.keyword("status") {
+            return Err("pcap trace: 'off' and 'status' stand alone".into());
+        } else {
+            return Err(c.unknown_input());
+        }
+    }
+    if !(rx || tx || drop) {
+        return Err("pcap trace: say what to capture (rx, tx, drop), or off, or status".into());
+    }
+    Ok(Command::PcapTrace(PcapTrace::Start(PcapCapture {
+        rx,
+        tx,
+        drop,
+        max,
+        max_bytes,
+        interface,
+        file,
+    })))
+}
+
+fn interface_word(c: &mut Cursor<'_>) -> Result<String, String> {
+    Ok(c.word("an interface name or any")?.to_string())
+}
+
+/// As VPP: the capture goes to /tmp, so a bare file name.
+fn pcap_file_name(name: &str) -> Result<String, String> {
+    if name.contains('/') || name == "." || name == ".." {
+        return Err(format!(
+            "pcap trace: file '{name}': a file name without a directory (captures go to /tmp)"
+        ));
+    }
+    Ok(name.to_string())
 }
 
 fn parse_help(c: &mut Cursor<'_>) -> Result<Command, String> {

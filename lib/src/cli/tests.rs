@@ -570,6 +570,71 @@ fn trace_commands() {
     assert_eq!(ok("clear trace"), Command::ClearTrace);
 }
 
+#[test]
+fn pcap_trace_takes_vpp_words_in_any_order() {
+    let start = |rx, tx, drop, max, max_bytes, interface: Option<&str>, file: Option<&str>| {
+        Command::PcapTrace(PcapTrace::Start(PcapCapture {
+            rx,
+            tx,
+            drop,
+            max,
+            max_bytes,
+            interface: interface.map(str::to_string),
+            file: file.map(str::to_string),
+        }))
+    };
+    assert_eq!(
+        ok("pcap trace rx"),
+        start(true, false, false, 1000, 512, None, None)
+    );
+    assert_eq!(
+        ok("pcap trace tx max 35 intfc tap0 file vppTest.pcap"),
+        start(
+            false,
+            true,
+            false,
+            35,
+            512,
+            Some("tap0"),
+            Some("vppTest.pcap")
+        )
+    );
+    assert_eq!(
+        ok("pcap trace drop rx interface any max-bytes-per-pkt 9000 tx"),
+        start(true, true, true, 1000, 9000, None, None)
+    );
+    assert_eq!(ok("pcap trace off"), Command::PcapTrace(PcapTrace::Off));
+    assert_eq!(ok("pcap tr status"), Command::PcapTrace(PcapTrace::Status));
+    assert_eq!(
+        err("pcap trace max 10"),
+        "pcap trace: say what to capture (rx, tx, drop), or off, or status"
+    );
+    assert_eq!(err("pcap trace"), err("pcap trace max 10"));
+    assert_eq!(
+        err("pcap trace rx off"),
+        "pcap trace: 'off' and 'status' stand alone"
+    );
+    assert_eq!(err("pcap trace off rx"), "unknown input 'rx'");
+    assert_eq!(
+        err("pcap trace rx max-bytes-per-pkt 31"),
+        "max-bytes-per-pkt 31: must be in 32..=9000"
+    );
+    assert_eq!(err("pcap trace rx max 0"), "max 0: must be in 1..=1000000");
+    assert_eq!(
+        err("pcap trace rx file /etc/passwd"),
+        "pcap trace: file '/etc/passwd': a file name without a directory (captures go to /tmp)"
+    );
+    assert_eq!(
+        err("pcap trace rx file .."),
+        "pcap trace: file '..': a file name without a directory (captures go to /tmp)"
+    );
+    assert_eq!(
+        err("pcap trace rx intfc"),
+        "pcap trace: missing argument: expected an interface name or any"
+    );
+    assert_eq!(err("pcap trace rx filter"), "unknown input 'filter'");
+}
+
 /// `str::parse` takes a leading '+'; VPP's `unformat` does not, and neither do we.
 #[test]
 fn plus_signs_are_no_numbers() {
@@ -1631,6 +1696,12 @@ const VOCABULARY: &[&str] = &[
     "tap0",
     "tap1",
     "virtio-input",
+    "rx",
+    "tx",
+    "intfc",
+    "file",
+    "off",
+    "status",
     "dpdk-input",
     "10.1.1.3",
     "10.1.1.0/24",
@@ -1710,6 +1781,8 @@ const SEEDS: &[&str] = &[
     "set nat timeout reset icmp 30",
     "nat44 del session in 10.1.1.3:46310 tcp",
     "nat44 del session out 192.168.16.1:1025 udp vrf 0 external-host 8.8.8.8:53",
+    "pcap trace rx tx drop max 100 intfc tap0 file x.pcap max-bytes-per-pkt 64",
+    "pcap trace off",
 ];
 
 #[test]

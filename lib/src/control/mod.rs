@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::acl::{AclAction, AclConfig, AclRule, AclTable};
-use crate::cli::{self, Command, HardwareDetail, RoutePath};
+use crate::cli::{self, Command, HardwareDetail, PcapCapture, PcapTrace, RoutePath};
 use crate::config::{
     format_fib, format_fib_summary, format_interface_addresses, format_neighbors, ControlPlane,
     RouteTarget, Snapshot,
@@ -119,6 +119,11 @@ pub trait Platform {
     fn buffers(&self) -> Result<String, String> {
         Err("show buffers: no packet buffer pools without DPDK".into())
     }
+    /// `pcap trace`: start a capture on the workers, stop it and write the file, or
+    /// say how far it got. Only a platform with ports captures.
+    fn pcap_trace(&self, _request: &PcapRequest) -> Result<String, String> {
+        Err("pcap trace: no ports to capture on without DPDK".into())
+    }
     /// The versions `show version` adds to podfwd's own (DPDK's, the compiler's).
     fn versions(&self) -> String;
     /// Packets the driver refused to send on an interface (counted outside the pipeline).
@@ -133,6 +138,23 @@ pub trait Platform {
     fn max_mtu(&self) -> Option<u16> {
         None
     }
+}
+
+/// `pcap trace` as the platform gets it: the interface resolved, the file's path made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PcapRequest {
+    Start(PcapStart),
+    Off,
+    Status,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcapStart {
+    pub capture: PcapCapture,
+    /// `capture.interface`'s index.
+    pub interface: Option<IfIndex>,
+    /// /tmp and the file's name.
+    pub path: PathBuf,
 }
 
 /// Ethernet's header, between an L3 MTU and the frame it makes.
@@ -371,6 +393,30 @@ impl Control {
         self.publisher.current()
     }
 
+    fn pcap_trace(&self, trace: PcapTrace) -> Result<String, String> {
+        let request = match trace {
+            PcapTrace::Off => PcapRequest::Off,
+            PcapTrace::Status => PcapRequest::Status,
+            PcapTrace::Start(capture) => {
+                let interface = match &capture.interface {
+                    Some(name) => Some(self.index(name)?),
+                    None => None,
+                };
+                // VPP's default name: the directions captured, /tmp/rxtx.pcap and so on.
+                let file = match &capture.file {
+                    Some(file) => file.clone(),
+                    None => format!("{}.pcap", capture.directions("")),
+                };
+                PcapRequest::Start(PcapStart {
+                    capture,
+                    interface,
+                    path: PathBuf::from("/tmp").join(file),
+                })
+            }
+        };
+        self.platform.pcap_trace(&request)
+    }
+
     fn index(&self, name: &str) -> Result<IfIndex, String> {
         self.plane.interface_index(name)
     }
@@ -566,6 +612,7 @@ impl Control {
             Command::ShowThreads => Ok(self.platform.threads()),
             Command::ShowBuffers => self.platform.buffers(),
             Command::ShowMemory => self.platform.memory(),
+            Command::PcapTrace(trace) => self.pcap_trace(trace),
 
             // Interfaces.
             Command::ShowInterface { names } => {

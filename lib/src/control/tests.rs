@@ -31,10 +31,16 @@ impl Platform for TestPlatform {
     }
 }
 
-/// A platform whose ports take frames of up to 2048 bytes, as the app's mbufs.
-struct MbufPlatform;
+/// A platform with the app's limits where a test asks for them: ports that take frames
+/// of up to 2048 bytes, as the app's mbufs (`max_mtu`); `pcap trace` requests taken and
+/// kept (`pcap`).
+#[derive(Default)]
+struct FakePlatform {
+    max_mtu: Option<u16>,
+    pcap: Arc<std::sync::Mutex<Vec<PcapRequest>>>,
+}
 
-impl Platform for MbufPlatform {
+impl Platform for FakePlatform {
     fn hardware_interfaces(
         &self,
         name: Option<&str>,
@@ -53,16 +59,18 @@ impl Platform for MbufPlatform {
         TestPlatform.tx_errors(if_index)
     }
     fn max_mtu(&self) -> Option<u16> {
-        Some(2034)
+        self.max_mtu
+    }
+    fn pcap_trace(&self, request: &PcapRequest) -> Result<String, String> {
+        self.pcap.lock().unwrap().push(request.clone());
+        Ok("taken\n".into())
     }
 }
 
-/// An MTU whose frames would not fit the ports' buffers is refused, saying why, and
-/// changes nothing; the largest is taken.
-#[test]
-fn an_mtu_past_what_the_ports_receive_whole_is_refused() {
+/// A control with one interface, tap0, on `platform`.
+fn one_tap(platform: FakePlatform) -> (Control, IfIndex) {
     let mut plane = ControlPlane::new();
-    plane
+    let tap0 = plane
         .add_interface(
             "tap0",
             "net_tap0",
@@ -70,7 +78,70 @@ fn an_mtu_past_what_the_ports_receive_whole_is_refused() {
             InputKind::Virtio,
         )
         .unwrap();
-    let mut control = Control::new(plane, Box::new(MbufPlatform));
+    (Control::new(plane, Box::new(platform)), tap0)
+}
+
+/// `pcap trace` reaches the platform with its interface resolved and its file in /tmp
+/// under VPP's default name; an unknown interface is refused before it.
+#[test]
+fn pcap_trace_reaches_the_platform_resolved() {
+    let platform = FakePlatform::default();
+    let taken = Arc::clone(&platform.pcap);
+    let (mut control, tap0) = one_tap(platform);
+    assert!(control
+        .execute_line("pcap trace rx intfc tap9")
+        .unwrap_err()
+        .starts_with("unknown interface 'tap9'"));
+    assert!(taken.lock().unwrap().is_empty());
+    for line in [
+        "pcap trace rx drop",
+        "pcap trace tx max 35 intfc tap0 file vppTest.pcap max-bytes-per-pkt 64",
+        "pcap trace status",
+        "pcap trace off",
+    ] {
+        assert_eq!(control.execute_line(line).unwrap(), "taken\n", "{line}");
+    }
+    let start = |tx: bool, max, max_bytes, interface: Option<IfIndex>, path: &str| {
+        PcapRequest::Start(PcapStart {
+            capture: crate::cli::PcapCapture {
+                rx: !tx,
+                tx,
+                drop: !tx,
+                max,
+                max_bytes,
+                interface: interface.map(|_| "tap0".to_string()),
+                file: tx.then(|| "vppTest.pcap".to_string()),
+            },
+            interface,
+            path: PathBuf::from(path),
+        })
+    };
+    assert_eq!(
+        *taken.lock().unwrap(),
+        [
+            start(false, 1000, 512, None, "/tmp/rxdrop.pcap"),
+            start(true, 35, 64, Some(tap0), "/tmp/vppTest.pcap"),
+            PcapRequest::Status,
+            PcapRequest::Off,
+        ]
+    );
+    // Without DPDK there is nothing to capture on, and the error says so.
+    let (mut bare, _, _) = seed_node();
+    bare.workers_started();
+    assert_eq!(
+        bare.execute_line("pcap trace status").unwrap_err(),
+        "pcap trace: no ports to capture on without DPDK"
+    );
+}
+
+/// An MTU whose frames would not fit the ports' buffers is refused, saying why, and
+/// changes nothing; the largest is taken.
+#[test]
+fn an_mtu_past_what_the_ports_receive_whole_is_refused() {
+    let (mut control, _) = one_tap(FakePlatform {
+        max_mtu: Some(2034),
+        ..FakePlatform::default()
+    });
     let before = control.plane.clone();
     assert_eq!(
         control
@@ -2161,9 +2232,10 @@ fn flow_cache_watch_ends_when_the_session_appears() {
         assert!(matches!(out[0].0, Verdict::Tx(_)));
     };
     // Requests as of an established connection, learnt from the first (the third, in
-    // the same second as the second, leaves out its ACL session's refresh but still
-    // checks its watch); then a reply, and a request in the same second, which finds
-    // the watch ended though its entry is fresh.
+    // the same second as the second, leaves out its ACL session's refresh and its
+    // watch's check: no session was created since); then a reply, which creates one,
+    // and a request in the same second, which finds the watch ended though its
+    // entry's sessions are fresh.
     send(pods, &ack, now);
     send(pods, &ack, now);
     send(pods, &ack, now);
