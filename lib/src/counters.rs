@@ -41,6 +41,22 @@ struct RuntimeCells {
     vectors: AtomicU64,
     cycles: AtomicU64,
     cached: AtomicU64,
+    /// The costliest call (`show runtime max`), and the packets it ran on.
+    max_cycles: AtomicU64,
+    max_vectors: AtomicU64,
+}
+
+impl RuntimeCells {
+    fn call(&self, vectors: u64, cycles: u64) {
+        bump(&self.calls, 1);
+        bump(&self.vectors, vectors);
+        bump(&self.cycles, cycles);
+        // One writer (the worker): a plain compare, as `bump`.
+        if cycles > self.max_cycles.load(Ordering::Relaxed) {
+            self.max_cycles.store(cycles, Ordering::Relaxed);
+            self.max_vectors.store(vectors, Ordering::Relaxed);
+        }
+    }
 }
 
 /// One worker's counters.
@@ -112,18 +128,12 @@ impl WorkerCounters {
     /// One call of `node` over `vectors` packets, taking `cycles`. The input node's
     /// calls go by the port's kind: [`WorkerCounters::count_input`].
     pub fn count_call(&self, node: NodeId, vectors: u64, cycles: u64) {
-        let c = &self.runtime[node.index()];
-        bump(&c.calls, 1);
-        bump(&c.vectors, vectors);
-        bump(&c.cycles, cycles);
+        self.runtime[node.index()].call(vectors, cycles);
     }
 
     /// One call of the input node of `kind` over `vectors` packets, taking `cycles`.
     pub fn count_input(&self, kind: InputKind, vectors: u64, cycles: u64) {
-        let c = &self.inputs[kind.index()];
-        bump(&c.calls, 1);
-        bump(&c.vectors, vectors);
-        bump(&c.cycles, cycles);
+        self.inputs[kind.index()].call(vectors, cycles);
     }
 
     /// Cycles `node` spent outside a call of its own (ip4-flow-cache learning, after
@@ -162,6 +172,8 @@ impl WorkerCounters {
             vectors: load(&c.vectors),
             cycles: load(&c.cycles),
             cached: load(&c.cached),
+            max_cycles: load(&c.max_cycles),
+            max_vectors: load(&c.max_vectors),
         };
         for (t, c) in totals.runtime.iter_mut().zip(self.runtime.iter()) {
             *t = runtime_totals(c);
@@ -211,6 +223,8 @@ impl WorkerCounters {
             c.vectors.store(0, Ordering::Relaxed);
             c.cycles.store(0, Ordering::Relaxed);
             c.cached.store(0, Ordering::Relaxed);
+            c.max_cycles.store(0, Ordering::Relaxed);
+            c.max_vectors.store(0, Ordering::Relaxed);
         }
     }
 }
@@ -225,6 +239,14 @@ pub struct InterfaceTotals {
     pub tx_errors: u64,
 }
 
+/// How `show runtime` shows its table: VPP's `verbose` (every node, also those that
+/// never ran) and `max` (the costliest call's columns).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuntimeView {
+    pub verbose: bool,
+    pub max: bool,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RuntimeTotals {
     pub calls: u64,
@@ -234,6 +256,9 @@ pub struct RuntimeTotals {
     /// Packets ip4-flow-cache carried past the node (an established flow's decisions,
     /// remembered): part of the node's traffic, not of its own calls or cycles.
     pub cached: u64,
+    /// The costliest call's cycles, and the packets it ran on.
+    pub max_cycles: u64,
+    pub max_vectors: u64,
 }
 
 /// `text` centred in `width` as VPP's `%=Ns` centres it: an odd padding puts the extra
@@ -295,6 +320,9 @@ impl CounterTotals {
             a.vectors += b.vectors;
             a.cycles += b.cycles;
             a.cached += b.cached;
+            if b.max_cycles > a.max_cycles {
+                (a.max_cycles, a.max_vectors) = (b.max_cycles, b.max_vectors);
+            }
         }
     }
 
@@ -347,18 +375,33 @@ impl CounterTotals {
     /// vectors per call are over the packets the node ran on itself. Nodes never suspend
     /// here (there are no process nodes), so Suspends is 0.
     pub fn format_runtime(&self) -> String {
-        let mut out: String = [
-            ("Name", 30),
-            ("State", 12),
-            ("Calls", 16),
-            ("Vectors", 16),
-            ("Suspends", 16),
-            ("Clocks", 16),
-            ("Vectors/Call", 16),
-        ]
-        .iter()
-        .map(|&(h, w)| vpp_center(h, w))
-        .collect();
+        self.format_runtime_as(RuntimeView::default())
+    }
+
+    /// `show runtime [verbose] [max]`: `verbose` lists the nodes that never ran too;
+    /// `max` VPP's other columns: the costliest call's clocks and its vectors, its
+    /// clocks per vector, then the averages.
+    pub fn format_runtime_as(&self, view: RuntimeView) -> String {
+        let columns: &[(&str, usize)] = match view.max {
+            false => &[
+                ("Name", 30),
+                ("State", 12),
+                ("Calls", 16),
+                ("Vectors", 16),
+                ("Suspends", 16),
+                ("Clocks", 16),
+                ("Vectors/Call", 16),
+            ],
+            true => &[
+                ("Name", 30),
+                ("Max Node Clocks", 17),
+                ("Vectors at Max", 16),
+                ("Max Clocks", 16),
+                ("Avg Clocks", 16),
+                ("Avg Vectors/Call", 16),
+            ],
+        };
+        let mut out: String = columns.iter().map(|&(h, w)| vpp_center(h, w)).collect();
         out.push('\n');
         // VPP: input nodes poll, internal nodes are active. The input node has a row
         // per kind of port, named after it.
@@ -375,25 +418,40 @@ impl CounterTotals {
         rows.sort_by_key(|&(name, ..)| name);
         let mut cached = 0;
         for (name, state, r) in rows {
-            if r.calls == 0 && r.cached == 0 {
+            if r.calls == 0 && r.cached == 0 && !view.verbose {
                 continue;
             }
             cached = cached.max(r.cached);
             let clocks = r.cycles as f64 / r.vectors.max(1) as f64;
             let per_call = r.vectors as f64 / r.calls.max(1) as f64;
-            let _ = writeln!(
-                out,
-                "{:<30}{}{:>16}{:>16}{:>16}{:>16}{:>16.2}",
-                name,
-                vpp_center(state, 12),
-                r.calls,
-                r.vectors + r.cached,
-                0,
-                format!("{clocks:.2e}"),
-                per_call
-            );
+            let _ = match view.max {
+                false => writeln!(
+                    out,
+                    "{:<30}{}{:>16}{:>16}{:>16}{:>16}{:>16.2}",
+                    name,
+                    vpp_center(state, 12),
+                    r.calls,
+                    r.vectors + r.cached,
+                    0,
+                    format!("{clocks:.2e}"),
+                    per_call
+                ),
+                true => {
+                    let at_max = r.max_cycles as f64 / r.max_vectors.max(1) as f64;
+                    writeln!(
+                        out,
+                        "{:<30}{}{}{}{}{}",
+                        name,
+                        vpp_center(&format!("{:.2e}", r.max_cycles as f64), 17),
+                        vpp_center(&r.max_vectors.to_string(), 16),
+                        vpp_center(&format!("{at_max:.2e}"), 16),
+                        vpp_center(&format!("{clocks:.2e}"), 16),
+                        vpp_center(&format!("{per_call:.2e}"), 16)
+                    )
+                }
+            };
         }
-        if cached > 0 {
+        if cached > 0 && !view.max {
             let _ = writeln!(
                 out,
                 "Vectors include the packets of established flows that {} carried past \
@@ -654,5 +712,51 @@ mod tests {
             ),
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+    }
+
+    /// `show runtime max`: the costliest call per node, summed over workers by taking the
+    /// costlier; `verbose` lists the nodes that never ran; `clear runtime` forgets it.
+    #[test]
+    fn show_runtime_max_gives_the_costliest_call() {
+        let (a, b) = (WorkerCounters::new(), WorkerCounters::new());
+        a.count_call(NodeId::Ip4Lookup, 32, 3200);
+        a.count_call(NodeId::Ip4Lookup, 1, 500);
+        b.count_call(NodeId::Ip4Lookup, 2, 3000);
+        b.count_input(InputKind::Dpdk, 4, 800);
+        let totals = CounterTotals::sum([&a, &b]);
+        let max = RuntimeView {
+            verbose: false,
+            max: true,
+        };
+        // VPP's %=30s%=17s%=16s... over %-30v%=17.2e%=16d%=16.2e%=16.2e%=16.2e.
+        let expected = [
+            concat!(
+                "             Name              Max Node Clocks  Vectors at Max ",
+                "   Max Clocks      Avg Clocks   Avg Vectors/Call"
+            ),
+            concat!(
+                "dpdk-input                          8.00e2             4       ",
+                "     2.00e2          2.00e2          4.00e0     "
+            ),
+            concat!(
+                "ip4-lookup                          3.20e3            32       ",
+                "     1.00e2          1.91e2          1.17e1     "
+            ),
+        ];
+        let text = totals.format_runtime_as(max);
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+        let verbose = totals.format_runtime_as(RuntimeView {
+            verbose: true,
+            max: false,
+        });
+        let rows = |text: &str| text.lines().count() - 1;
+        assert_eq!(rows(&verbose), NodeId::COUNT - 1 + InputKind::ALL.len());
+        assert!(verbose.contains("\nip4-rewrite                      active                  0"));
+        a.clear_runtime();
+        let cleared = a.totals().format_runtime_as(RuntimeView {
+            verbose: true,
+            max: true,
+        });
+        assert!(cleared.contains("\nip4-lookup                          0.00e0             0  "));
     }
 }

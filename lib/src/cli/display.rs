@@ -147,7 +147,12 @@ impl Display for Command {
             }
             C::ClearTrace => f.write_str("clear trace"),
             C::ShowErrors => f.write_str("show errors"),
-            C::ShowRuntime => f.write_str("show runtime"),
+            C::ShowRuntime { view, summary } => {
+                f.write_str("show runtime")?;
+                flag(f, view.verbose, "verbose")?;
+                flag(f, view.max, "max")?;
+                flag(f, *summary, "summary")
+            }
             C::ClearErrors => f.write_str("clear errors"),
             C::ClearRuntime => f.write_str("clear runtime"),
             C::ClearHardwareInterfaces { name } => {

@@ -72,6 +72,7 @@ pub enum HardwareDetail {
 pub use table::{CommandSpec, COMMANDS};
 
 use crate::acl::{AclRule, Direction, TimeoutKind};
+use crate::counters::RuntimeView;
 use crate::nat44::{IdentityMapping, LbStaticMapping, SessionSelector, StaticMapping};
 use crate::node::InputKind;
 use crate::types::{Ipv4Prefix, MacAddr};
@@ -173,7 +174,12 @@ pub enum Command {
     },
     ClearTrace,
     ShowErrors,
-    ShowRuntime,
+    /// `show runtime [brief|verbose] [max] [summary]`: `summary` only the lines above
+    /// each thread's table.
+    ShowRuntime {
+        view: RuntimeView,
+        summary: bool,
+    },
     ClearErrors,
     ClearRuntime,
     ClearInterfaces,
@@ -335,7 +341,7 @@ impl Command {
                 | C::ShowIpNeighbors { .. }
                 | C::ShowTrace { .. }
                 | C::ShowErrors
-                | C::ShowRuntime
+                | C::ShowRuntime { .. }
                 | C::ShowVersion
                 | C::ShowThreads
                 | C::ShowBuffers

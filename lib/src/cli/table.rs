@@ -1,6 +1,7 @@
 //! The command table and the parsers of the interface, routing, tracing and console
 //! commands. ACL and NAT44 parsers live in their own files.
 
+use crate::counters::RuntimeView;
 use crate::node::InputKind;
 use crate::types::Ipv4Prefix;
 
@@ -228,9 +229,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["show", "runtime"],
-        usage: "show runtime",
-        help: "Per stage: calls, vectors, vectors/call, cycles/packet",
-        parse: |_| Ok(Command::ShowRuntime),
+        usage: "show runtime [brief|verbose] [max] [summary]",
+        help: "Per stage: calls, vectors, vectors/call, cycles/packet (max: the costliest \
+               call; verbose: nodes that never ran too; summary: the rates alone)",
+        parse: parse_show_runtime,
     },
     CommandSpec {
         path: &["clear", "errors"],
@@ -735,6 +737,21 @@ fn pcap_file_name(name: &str) -> Result<String, String> {
         ));
     }
     Ok(name.to_string())
+}
+
+/// VPP's words, each at most once, in its order: `brief` (the default) or `verbose`,
+/// `max`, `summary`.
+fn parse_show_runtime(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let verbose = match c.keyword("brief") {
+        true => false,
+        false => c.keyword("verbose"),
+    };
+    let max = c.keyword("max");
+    let summary = c.keyword("summary");
+    Ok(Command::ShowRuntime {
+        view: RuntimeView { verbose, max },
+        summary,
+    })
 }
 
 fn parse_help(c: &mut Cursor<'_>) -> Result<Command, String> {

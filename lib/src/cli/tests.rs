@@ -2,6 +2,7 @@ use std::net::Ipv4Addr;
 
 use super::*;
 use crate::acl::{AclAction, PortRange, TimeoutKind};
+use crate::counters::RuntimeView;
 use crate::nat44::{LbLocal, NatProtocol, SessionSelector, Side, TwiceNat};
 
 fn ip(s: &str) -> Ipv4Addr {
@@ -122,7 +123,13 @@ fn command_words_abbreviate_to_unique_prefixes() {
     );
     assert_eq!(ok("sh err"), Command::ShowErrors);
     assert_eq!(ok("show node counters"), Command::ShowErrors);
-    assert_eq!(ok("sh run"), Command::ShowRuntime);
+    assert_eq!(
+        ok("sh run"),
+        Command::ShowRuntime {
+            view: RuntimeView::default(),
+            summary: false
+        }
+    );
     assert_eq!(ok("cl tr"), Command::ClearTrace);
     assert_eq!(ok("q"), Command::Quit);
     assert_eq!(ok("exit"), Command::Quit);
@@ -571,6 +578,21 @@ fn trace_commands() {
 }
 
 #[test]
+fn show_runtime_takes_vpps_words_in_vpps_order() {
+    let runtime = |verbose, max, summary| Command::ShowRuntime {
+        view: RuntimeView { verbose, max },
+        summary,
+    };
+    assert_eq!(ok("show runtime brief"), runtime(false, false, false));
+    assert_eq!(ok("show runtime max"), runtime(false, true, false));
+    assert_eq!(ok("sh run verbose max summary"), runtime(true, true, true));
+    assert_eq!(ok("show runtime summary"), runtime(false, false, true));
+    assert_eq!(err("show runtime max verbose"), "unknown input 'verbose'");
+    assert_eq!(err("show runtime brief verbose"), "unknown input 'verbose'");
+    assert_eq!(err("show runtime m"), "unknown input 'm'");
+}
+
+#[test]
 fn pcap_trace_takes_vpp_words_in_any_order() {
     let start = |rx, tx, drop, max, max_bytes, interface: Option<&str>, file: Option<&str>| {
         Command::PcapTrace(PcapTrace::Start(PcapCapture {
@@ -672,7 +694,13 @@ fn plus_signs_are_no_numbers() {
 fn counter_and_info_commands() {
     for (line, command) in [
         ("show errors", Command::ShowErrors),
-        ("show runtime", Command::ShowRuntime),
+        (
+            "show runtime",
+            Command::ShowRuntime {
+                view: RuntimeView::default(),
+                summary: false,
+            },
+        ),
         ("clear errors", Command::ClearErrors),
         ("clear runtime", Command::ClearRuntime),
         ("clear interfaces", Command::ClearInterfaces),

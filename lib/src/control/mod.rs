@@ -23,7 +23,7 @@ use crate::config::{
     format_fib, format_fib_summary, format_interface_addresses, format_neighbors, ControlPlane,
     RouteTarget, Snapshot,
 };
-use crate::counters::{CounterTotals, WorkerCounters};
+use crate::counters::{CounterTotals, RuntimeView, WorkerCounters};
 use crate::nat44::{self, Nat44Config, Nat44Table, NatInterfaceRole, NatTimeouts, SessionSelector};
 use crate::node::InputKind;
 use crate::pipeline::WorkerThread;
@@ -470,10 +470,14 @@ impl Control {
     /// lcore, the time counted and the vector rates in, out and dropped per second), then
     /// its nodes. VPP's header also has the main loop's rates, which podfwd does not
     /// count; the average vectors per node call stands in the first line.
-    fn show_runtime(&self) -> String {
+    fn show_runtime(&self, view: RuntimeView, summary: bool) -> String {
         let seconds = self.runtime_since.elapsed().as_secs_f64();
+        let table = |totals: &CounterTotals| match summary {
+            true => String::new(),
+            false => totals.format_runtime_as(view),
+        };
         if self.workers.is_empty() {
-            return self.totals().format_runtime();
+            return table(&self.totals());
         }
         let blocks: Vec<String> = self
             .workers
@@ -488,7 +492,7 @@ impl Control {
                     thread.name(),
                     worker.lcore,
                     totals.format_runtime_rates(seconds),
-                    totals.format_runtime()
+                    table(&totals)
                 )
             })
             .collect();
@@ -726,7 +730,7 @@ impl Control {
             }),
             Command::ClearTrace => self.ask_all(WorkerQuestion::ClearTrace),
             Command::ShowErrors => Ok(self.totals().format_errors(drop_reason_text)),
-            Command::ShowRuntime => Ok(self.show_runtime()),
+            Command::ShowRuntime { view, summary } => Ok(self.show_runtime(view, summary)),
             Command::ClearErrors => self.ask_all(WorkerQuestion::ClearErrors),
             Command::ClearRuntime => {
                 let answer = self.ask_all(WorkerQuestion::ClearRuntime)?;

@@ -1284,6 +1284,16 @@ fn show_runtime_has_a_block_per_worker_thread() {
         assert!(lines[4].starts_with(row), "{text}");
         assert!(!block.contains(other), "{text}");
     }
+    // `summary`: the lines above each table, no table; `max`: VPP's other columns.
+    let summary = control.execute_line("show runtime summary").unwrap();
+    assert_eq!(summary.lines().count(), 2 * 3 + 1, "{summary}");
+    assert!(!summary.contains("ip4-lookup"), "{summary}");
+    let max = control.execute_line("show runtime max").unwrap();
+    assert!(max.contains(" Max Node Clocks "), "{max}");
+    assert!(
+        max.contains("\nip4-lookup                          3.20e2            32  "),
+        "{max}"
+    );
 }
 
 /// A worker that does not answer in time may still have taken the question: for one that
