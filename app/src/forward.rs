@@ -205,9 +205,10 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
             // where they fit below `burst`, so that no flush sends more than `burst`.
             if let Some(out) = one_interface(verdicts) {
                 if let (Some(buffer), Some(counters)) = (tx.get_mut(out), local.get_mut(out)) {
-                    capture_all(&mut capture, Point::Tx, out, rx.as_slice(), now);
-                    let was_empty = buffer.pending.is_empty();
+                    let (was_empty, from) = (buffer.pending.is_empty(), buffer.pending.len());
                     if buffer.pending.len() + rx.len() <= burst && buffer.pending.append(&mut rx) {
+                        let appended = buffer.pending.as_slice().get(from..).unwrap_or(&[]);
+                        capture_all(&mut capture, Point::Tx, out, appended, now);
                         if was_empty {
                             buffer.oldest = now;
                         }
