@@ -187,6 +187,19 @@ fn every_command_family_works_through_the_socket() {
         .ok("show nat44 summary")
         .contains("total sessions: 0\n"));
     assert!(podfwd.ok("show version").contains("DPDK 22.11"));
+    // VPP's rows: the version, and the EAL's arguments as podfwd was started.
+    let dpdk = podfwd.ok("show dpdk version");
+    assert!(
+        dpdk.starts_with("DPDK Version:             DPDK 22.11"),
+        "{dpdk}"
+    );
+    assert!(
+        dpdk.contains(
+            "\nDPDK EAL init args:       -l 0,1 --main-lcore 0 --no-pci --no-huge --file-prefix "
+        ),
+        "{dpdk}"
+    );
+    assert!(podfwd.ok("show version verbose").ends_with(&dpdk));
     // VPP's columns; both threads have stored their LWP and run SCHED_OTHER.
     let threads = podfwd.ok("show threads");
     let rows: Vec<Vec<&str>> = threads

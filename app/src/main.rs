@@ -323,6 +323,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         pools: dataplane.pool.iter().cloned().collect(),
         threads,
         captures: Arc::clone(&captures),
+        eal_args: eal_args.join(" "),
     };
     let mut control = Control::new(plane, Box::new(platform));
     control.set_worker_count(workers.len());

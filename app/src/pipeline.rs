@@ -134,6 +134,8 @@ pub struct AppPlatform {
     /// `pcap trace` on the workers (shared with the launch, which hands a startup file's
     /// capture to them).
     pub captures: Arc<Captures>,
+    /// The EAL's arguments as given (`show dpdk version`).
+    pub eal_args: String,
 }
 
 /// One row of `show threads`.
@@ -372,6 +374,13 @@ impl Platform for AppPlatform {
             .request(request, |i| i.as_usize().wrapping_sub(1))
     }
 
+    fn dpdk_version(&self) -> Result<Vec<(&'static str, String)>, String> {
+        Ok(vec![
+            ("DPDK Version", format!("DPDK {}", dpdk_sys::DPDK_VERSION)),
+            ("DPDK EAL init args", self.eal_args.clone()),
+        ])
+    }
+
     fn versions(&self) -> String {
         format!(
             "DPDK {}, {}",
@@ -523,6 +532,7 @@ mod tests {
                 wall: std::time::UNIX_EPOCH,
                 tsc_hz: 1,
             })),
+            eal_args: String::new(),
         };
         let mut control = Control::new(plane, Box::new(platform));
         let counters = Arc::new(WorkerCounters::new());

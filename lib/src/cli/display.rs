@@ -160,7 +160,11 @@ impl Display for Command {
                 opt(f, name)
             }
             C::ClearInterfaces => f.write_str("clear interfaces"),
-            C::ShowVersion => f.write_str("show version"),
+            C::ShowVersion { verbose } => {
+                f.write_str("show version")?;
+                flag(f, *verbose, "verbose")
+            }
+            C::ShowDpdkVersion => f.write_str("show dpdk version"),
             C::ShowThreads => f.write_str("show threads"),
             C::ShowBuffers => f.write_str("show buffers"),
             C::ShowMemory => f.write_str("show memory"),

@@ -187,7 +187,12 @@ pub enum Command {
     ClearHardwareInterfaces {
         name: Option<String>,
     },
-    ShowVersion,
+    /// `show version [verbose]`
+    ShowVersion {
+        verbose: bool,
+    },
+    /// `show dpdk version`: DPDK's version and the EAL's arguments.
+    ShowDpdkVersion,
     ShowThreads,
     /// `show buffers`
     ShowBuffers,
@@ -342,7 +347,8 @@ impl Command {
                 | C::ShowTrace { .. }
                 | C::ShowErrors
                 | C::ShowRuntime { .. }
-                | C::ShowVersion
+                | C::ShowVersion { .. }
+                | C::ShowDpdkVersion
                 | C::ShowThreads
                 | C::ShowBuffers
                 | C::ShowMemory

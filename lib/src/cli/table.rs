@@ -264,9 +264,20 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["show", "version"],
-        usage: "show version",
-        help: "podfwd, DPDK and rustc versions",
-        parse: |_| Ok(Command::ShowVersion),
+        usage: "show version [verbose]",
+        help: "podfwd, DPDK and rustc versions (verbose: also the CPU, the PID and the \
+               EAL's arguments)",
+        parse: |c| {
+            Ok(Command::ShowVersion {
+                verbose: c.keyword("verbose"),
+            })
+        },
+    },
+    CommandSpec {
+        path: &["show", "dpdk", "version"],
+        usage: "show dpdk version",
+        help: "DPDK's version and the arguments the EAL was started with",
+        parse: |_| Ok(Command::ShowDpdkVersion),
     },
     CommandSpec {
         path: &["show", "memory"],

@@ -714,7 +714,12 @@ fn counter_and_info_commands() {
                 name: Some("tap0".into()),
             },
         ),
-        ("show version", Command::ShowVersion),
+        ("show version", Command::ShowVersion { verbose: false }),
+        (
+            "show version verbose",
+            Command::ShowVersion { verbose: true },
+        ),
+        ("sh dpdk ver", Command::ShowDpdkVersion),
         ("show threads", Command::ShowThreads),
         ("show buffers", Command::ShowBuffers),
         (

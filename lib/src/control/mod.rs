@@ -126,6 +126,10 @@ pub trait Platform {
     }
     /// The versions `show version` adds to podfwd's own (DPDK's, the compiler's).
     fn versions(&self) -> String;
+    /// `show dpdk version`'s rows: `DPDK Version`, `DPDK EAL init args`.
+    fn dpdk_version(&self) -> Result<Vec<(&'static str, String)>, String> {
+        Err("show dpdk version: no DPDK in this process".into())
+    }
     /// Packets the driver refused to send on an interface (counted outside the pipeline).
     fn tx_errors(&self, if_index: IfIndex) -> u64;
     /// `clear interfaces` done on the workers: counters kept outside them (tx errors)
@@ -155,6 +159,22 @@ pub struct PcapStart {
     pub interface: Option<IfIndex>,
     /// /tmp and the file's name.
     pub path: PathBuf,
+}
+
+/// VPP's `%-25s %s` rows of `show version verbose` and `show dpdk version`.
+fn format_labelled(rows: &[(&str, String)]) -> String {
+    rows.iter()
+        .map(|(label, value)| format!("{:<25} {value}\n", format!("{label}:")))
+        .collect()
+}
+
+/// The first `model name` of /proc/cpuinfo, as VPP's `show version verbose` gives it.
+fn cpu_model_name() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
+        .map_or_else(|| "unknown".into(), |(_, name)| name.trim().to_string())
 }
 
 /// Ethernet's header, between an L3 MTU and the frame it makes.
@@ -608,11 +628,22 @@ impl Control {
             }
             Command::Comment => none,
             Command::Exec { file } => self.exec_file(&file),
-            Command::ShowVersion => Ok(format!(
+            Command::ShowVersion { verbose: false } => Ok(format!(
                 "podfwd v{}, {}\n",
                 env!("CARGO_PKG_VERSION"),
                 self.platform.versions()
             )),
+            Command::ShowVersion { verbose: true } => {
+                let mut rows = vec![
+                    ("Version", format!("v{}", env!("CARGO_PKG_VERSION"))),
+                    ("Built with", self.platform.versions()),
+                    ("CPU model name", cpu_model_name()),
+                    ("Current PID", std::process::id().to_string()),
+                ];
+                rows.extend(self.platform.dpdk_version().unwrap_or_default());
+                Ok(format_labelled(&rows))
+            }
+            Command::ShowDpdkVersion => Ok(format_labelled(&self.platform.dpdk_version()?)),
             Command::ShowThreads => Ok(self.platform.threads()),
             Command::ShowBuffers => self.platform.buffers(),
             Command::ShowMemory => self.platform.memory(),

@@ -873,6 +873,27 @@ fn show_commands_answer_from_config() {
         .execute_line("show version")
         .unwrap()
         .starts_with("podfwd v"));
+    // VPP's `%-25s` rows; without DPDK, no DPDK rows, and `show dpdk version` says why.
+    let verbose = control.execute_line("show version verbose").unwrap();
+    let labels: Vec<&str> = verbose.lines().map(|l| &l[..26]).collect();
+    assert_eq!(
+        labels,
+        [
+            "Version:                  ",
+            "Built with:               ",
+            "CPU model name:           ",
+            "Current PID:              "
+        ],
+        "{verbose}"
+    );
+    assert!(verbose.contains(&format!(
+        "\nCurrent PID:              {}\n",
+        std::process::id()
+    )));
+    assert_eq!(
+        control.execute_line("show dpdk version").unwrap_err(),
+        "show dpdk version: no DPDK in this process"
+    );
     // Without running workers a worker question says so rather than hanging.
     assert_eq!(
         control.execute_line("show nat44 sessions").unwrap_err(),
