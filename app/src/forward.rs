@@ -3,9 +3,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use podfwd::types::IfIndex;
-
 use podfwd::buffer::PacketBuf;
+use podfwd::types::IfIndex;
 
 use crate::capture::{CaptureMailbox, Point, WorkerCapture};
 use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST};
@@ -301,7 +300,7 @@ fn one_interface(verdicts: &[Verdict]) -> Option<usize> {
 }
 
 /// `pcap trace`: `packets`, seen at `point` on `interface`, into the capture if it
-/// wants them. One test per burst while no capture is on.
+/// wants them. While no capture is on, one test.
 #[inline]
 fn capture_all(
     capture: &mut WorkerCapture,
