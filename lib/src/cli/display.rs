@@ -248,6 +248,16 @@ impl Display for Command {
                 }
                 flag(f, *twice_nat, "twice-nat")
             }
+            C::Nat44InterfaceAddress {
+                interface,
+                twice_nat,
+                del,
+            } => {
+                write!(f, "nat44 add interface address {interface}")?;
+                flag(f, *twice_nat, "twice-nat")?;
+                flag(f, *del, "del")
+            }
+            C::ShowNat44InterfaceAddress => f.write_str("show nat44 interface address"),
             C::Nat44StaticMapping { mapping: m, del } => {
                 write!(
                     f,

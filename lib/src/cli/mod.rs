@@ -269,6 +269,14 @@ pub enum Command {
         twice_nat: bool,
         del: bool,
     },
+    /// `nat44 add interface address NAME [twice-nat] [del]`
+    Nat44InterfaceAddress {
+        interface: String,
+        twice_nat: bool,
+        del: bool,
+    },
+    /// `show nat44 interface address`
+    ShowNat44InterfaceAddress,
     /// `nat44 add|del static mapping ...`
     Nat44StaticMapping {
         mapping: StaticMapping,
@@ -357,6 +365,7 @@ impl Command {
                 | C::ShowAclSessions
                 | C::ShowAclTables
                 | C::ShowNat44Interfaces
+                | C::ShowNat44InterfaceAddress
                 | C::ShowNat44Addresses
                 | C::ShowFlowCache
                 | C::ShowNat44StaticMappings

@@ -76,6 +76,22 @@ fn set_once(c: &Cursor<'_>, slot: &mut bool, word: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The trailing `twice-nat` and `del` of the pool commands, each at most once, in any
+/// order; `del_form` (the `nat44 del ...` spelling) starts with `del` set.
+fn twice_nat_and_del(c: &mut Cursor<'_>, del_form: bool) -> Result<(bool, bool), String> {
+    let (mut twice_nat, mut del) = (false, del_form);
+    while let Some(word) = c.peek() {
+        let slot = match word {
+            "twice-nat" => &mut twice_nat,
+            "del" => &mut del,
+            _ => break,
+        };
+        set_once(c, slot, word)?;
+        c.keyword(word);
+    }
+    Ok((twice_nat, del))
+}
+
 /// The trailing flags that static and load-balanced mappings share.
 struct MappingFlags {
     twice_nat: TwiceNat,
@@ -158,20 +174,21 @@ pub(super) fn parse_address(c: &mut Cursor<'_>, del_form: bool) -> Result<Comman
             "address range {first} - {last}: first address above last"
         ));
     }
-    let mut twice_nat = false;
-    let mut del = del_form;
-    while let Some(word) = c.peek() {
-        let slot = match word {
-            "twice-nat" => &mut twice_nat,
-            "del" => &mut del,
-            _ => break,
-        };
-        set_once(c, slot, word)?;
-        c.keyword(word);
-    }
+    let (twice_nat, del) = twice_nat_and_del(c, del_form)?;
     Ok(Command::Nat44Address {
         first,
         last,
+        twice_nat,
+        del,
+    })
+}
+
+/// `nat44 add interface address NAME [twice-nat] [del]`, as VPP spells it.
+pub(super) fn parse_interface_address(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let interface = c.word("an interface name")?.to_string();
+    let (twice_nat, del) = twice_nat_and_del(c, false)?;
+    Ok(Command::Nat44InterfaceAddress {
+        interface,
         twice_nat,
         del,
     })

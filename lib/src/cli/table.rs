@@ -421,6 +421,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |c| nat44::parse_address(c, true),
     },
     CommandSpec {
+        path: &["nat44", "add", "interface", "address"],
+        usage: "nat44 add interface address NAME [twice-nat] [del]",
+        help: "Make the interface's first address a pool address (twice-nat: of the \
+               twice-nat pool), following it when it changes",
+        parse: nat44::parse_interface_address,
+    },
+    CommandSpec {
+        path: &["show", "nat44", "interface", "address"],
+        usage: "show nat44 interface address",
+        help: "Interfaces whose address is a NAT44 pool address",
+        parse: |_| Ok(Command::ShowNat44InterfaceAddress),
+    },
+    CommandSpec {
         path: &["nat44", "add", "static", "mapping"],
         usage: "nat44 add static mapping tcp|udp|icmp local A.B.C.D [PORT] external A.B.C.D \
                 [PORT] [vrf 0] [twice-nat|self-twice-nat] [out2in-only] [del]",

@@ -1096,6 +1096,39 @@ fn acl_show_and_session_settings() {
 // ---- NAT44 ----
 
 #[test]
+fn nat44_interface_address_forms() {
+    let form = |interface: &str, twice_nat, del| Command::Nat44InterfaceAddress {
+        interface: interface.into(),
+        twice_nat,
+        del,
+    };
+    assert_eq!(
+        ok("nat44 add interface address tap0"),
+        form("tap0", false, false)
+    );
+    assert_eq!(
+        ok("nat44 add int addr tap1 twice-nat del"),
+        form("tap1", true, true)
+    );
+    assert_eq!(
+        ok("show nat44 interface address"),
+        Command::ShowNat44InterfaceAddress
+    );
+    assert_eq!(
+        err("nat44 add interface address tap0 del del"),
+        "nat44 add interface address: del given twice"
+    );
+    assert_eq!(
+        err("nat44 add interface address"),
+        "nat44 add interface address: missing argument: expected an interface name"
+    );
+    assert_eq!(
+        err("nat44 add interface address tap0 out"),
+        "unknown input 'out'"
+    );
+}
+
+#[test]
 fn nat44_address_forms() {
     let one = Command::Nat44Address {
         first: ip("192.168.16.10"),

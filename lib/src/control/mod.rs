@@ -399,8 +399,13 @@ impl Control {
         if dirty.acl {
             self.acl_config = Arc::new(self.acl.build());
         }
-        if dirty.nat {
-            self.nat_config = self.nat.snapshot();
+        // An interface address in a NAT44 pool follows the interface's address.
+        if dirty.nat || (dirty.plane && !self.nat.interface_addresses().is_empty()) {
+            let plane = &self.plane;
+            self.nat_config = self.nat.snapshot_with(|i| {
+                let interface = plane.interface(i)?;
+                interface.addresses.first().map(|p| p.addr)
+            });
         }
         let mut snapshot = self.plane.snapshot();
         snapshot.acl = self.acl_config.clone();
@@ -857,6 +862,26 @@ impl Control {
                 }
                 *changed = Changed::Nat;
                 none
+            }
+            Command::Nat44InterfaceAddress {
+                interface,
+                twice_nat,
+                del,
+            } => {
+                let index = self.index(&interface)?;
+                match del {
+                    true => self
+                        .nat
+                        .del_interface_address(index, twice_nat, &interface)?,
+                    false => self
+                        .nat
+                        .add_interface_address(index, twice_nat, &interface)?,
+                }
+                *changed = Changed::Nat;
+                none
+            }
+            Command::ShowNat44InterfaceAddress => {
+                Ok(nat44::show::interface_addresses(&self.nat, self.name_of()))
             }
             Command::Nat44StaticMapping { mapping, del } => {
                 if del {

@@ -901,6 +901,92 @@ fn show_commands_answer_from_config() {
     );
 }
 
+/// `nat44 add interface address`: the interface's first address is a pool address, and
+/// follows the interface's address; refused twice, or for an unknown interface.
+#[test]
+fn an_interface_address_in_the_pool_follows_the_interface() {
+    let (mut control, _, _) = seed_node();
+    let pools = |c: &Control| {
+        let nat = c.snapshot().nat.clone();
+        (nat.pool().to_vec(), nat.twice_nat_pool().to_vec())
+    };
+    let twice = vec![Ipv4Addr::new(10, 1, 1, 254)];
+    assert_eq!(pools(&control), (vec![], twice.clone()));
+    control
+        .execute_line("nat44 add interface address tap0")
+        .unwrap();
+    assert_eq!(
+        pools(&control),
+        (vec![Ipv4Addr::new(172, 30, 1, 1)], twice.clone())
+    );
+    assert_eq!(
+        control
+            .execute_line("show nat44 interface address")
+            .unwrap(),
+        "NAT44 pool address interfaces:\n  tap0\nNAT44 twice-nat pool address interfaces:\n"
+    );
+    control
+        .execute_line("set interface ip address del tap0 172.30.1.1/24")
+        .unwrap();
+    assert_eq!(pools(&control), (vec![], twice.clone()));
+    control
+        .execute_line("set interface ip address tap0 192.168.16.1/24")
+        .unwrap();
+    assert_eq!(
+        pools(&control),
+        (vec![Ipv4Addr::new(192, 168, 16, 1)], twice.clone())
+    );
+    let before = pools(&control);
+    assert_eq!(
+        control
+            .execute_line("nat44 add interface address tap0 twice-nat")
+            .unwrap_err(),
+        "interface tap0: its address is already a NAT44 pool address"
+    );
+    assert_eq!(
+        control
+            .execute_line("nat44 add interface address tap0 twice-nat del")
+            .unwrap_err(),
+        "interface tap0: its address is not a NAT44 twice-nat pool address"
+    );
+    assert!(control
+        .execute_line("nat44 add interface address tap9")
+        .unwrap_err()
+        .starts_with("unknown interface 'tap9'"));
+    assert_eq!(pools(&control), before);
+    control
+        .execute_line("nat44 add interface address tap0 del")
+        .unwrap();
+    assert_eq!(pools(&control), (vec![], twice));
+}
+
+/// SNAT through `nat44 add interface address`: a pod's SYN leaves the output-feature
+/// interface from that interface's address.
+#[test]
+fn snat_takes_the_interface_address() {
+    let (mut control, pods, host) = two_port_node([("pods", "net_tap0"), ("host", "net_tap1")]);
+    for line in [
+        "set interface state pods up",
+        "set interface state host up",
+        "nat44 add interface address host",
+        "set interface ip address host 192.0.2.1/24",
+        "set ip neighbor host 192.0.2.2 02:00:00:00:00:22 static",
+        "ip route add 0.0.0.0/0 via 192.0.2.2 host",
+        "set interface nat44 in pods",
+        "set interface nat44 out host output-feature",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    let syn = spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+        dst: Ipv4Addr::new(8, 8, 8, 8),
+        ..spec_frames::syn_spec()
+    });
+    let (verdict, out) = run(&mut Worker::new(ticks), &control.snapshot(), pods, syn);
+    assert_eq!(verdict, Verdict::Tx(host));
+    assert_eq!(out[26..30], [192, 0, 2, 1], "the source is host's address");
+}
+
 #[test]
 fn bad_lines_say_what_is_wrong_and_change_nothing() {
     let (mut control, _, _) = seed_node();

@@ -183,6 +183,9 @@ pub struct Nat44Table {
     lb_mappings: Vec<LbStaticMapping>,
     identity_mappings: Vec<IdentityMapping>,
     roles: Vec<(IfIndex, NatInterfaceRole)>,
+    /// `nat44 add interface address`: interfaces whose first address is a pool address
+    /// (twice-nat: of the twice-nat pool), whatever it is at the time.
+    interface_addresses: Vec<(IfIndex, bool)>,
     forwarding: bool,
     timeouts: NatTimeouts,
     session_limit: Option<u32>,
@@ -241,6 +244,46 @@ impl Nat44Table {
         }
         pool.retain(|a| !range.contains(&u32::from(*a)));
         Ok(())
+    }
+
+    /// `nat44 add interface address NAME [twice-nat]`, NAME being `interface`.
+    pub fn add_interface_address(
+        &mut self,
+        interface: IfIndex,
+        twice_nat: bool,
+        name: &str,
+    ) -> Result<(), String> {
+        if let Some((_, twice)) = self.interface_addresses.iter().find(|a| a.0 == interface) {
+            let pool = if *twice { "twice-nat pool" } else { "pool" };
+            return Err(format!(
+                "interface {name}: its address is already a NAT44 {pool} address"
+            ));
+        }
+        self.interface_addresses.push((interface, twice_nat));
+        Ok(())
+    }
+
+    /// `nat44 add interface address NAME [twice-nat] del`.
+    pub fn del_interface_address(
+        &mut self,
+        interface: IfIndex,
+        twice_nat: bool,
+        name: &str,
+    ) -> Result<(), String> {
+        let before = self.interface_addresses.len();
+        self.interface_addresses
+            .retain(|&(i, twice)| (i, twice) != (interface, twice_nat));
+        if self.interface_addresses.len() == before {
+            let pool = if twice_nat { "twice-nat pool" } else { "pool" };
+            return Err(format!(
+                "interface {name}: its address is not a NAT44 {pool} address"
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn interface_addresses(&self) -> &[(IfIndex, bool)] {
+        &self.interface_addresses
     }
 
     /// `nat44 add static mapping ...`.
@@ -533,11 +576,35 @@ impl Nat44Table {
         Ok(())
     }
 
-    /// The snapshot workers read. Building it allocates; publishing it is the caller's.
+    /// The snapshot workers read, without interface addresses (see
+    /// [`Nat44Table::snapshot_with`]). Building it allocates; publishing it is the caller's.
     pub fn snapshot(&self) -> Arc<Nat44Config> {
+        self.snapshot_with(|_| None)
+    }
+
+    /// The snapshot workers read, the pools holding the first address of each
+    /// `nat44 add interface address` interface as `address_of` gives it now (none: the
+    /// interface adds nothing; an address already in a pool is not added twice).
+    pub fn snapshot_with(
+        &self,
+        address_of: impl Fn(IfIndex) -> Option<Ipv4Addr>,
+    ) -> Arc<Nat44Config> {
+        let (mut pool, mut twice_nat_pool) = (self.pool.clone(), self.twice_nat_pool.clone());
+        for &(interface, twice_nat) in &self.interface_addresses {
+            let Some(addr) = address_of(interface) else {
+                continue;
+            };
+            if pool.contains(&addr) || twice_nat_pool.contains(&addr) {
+                continue;
+            }
+            match twice_nat {
+                true => twice_nat_pool.push(addr),
+                false => pool.push(addr),
+            }
+        }
         let mut config = Nat44Config {
-            pool: self.pool.clone(),
-            twice_nat_pool: self.twice_nat_pool.clone(),
+            pool,
+            twice_nat_pool,
             forwarding: self.forwarding,
             timeouts: self.timeouts,
             session_limit: self.session_limit.unwrap_or(DEFAULT_SESSION_LIMIT),

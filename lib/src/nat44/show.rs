@@ -37,6 +37,26 @@ pub fn interfaces(table: &Nat44Table, name: impl Fn(IfIndex) -> String) -> Strin
     out
 }
 
+/// `show nat44 interface address`: VPP's two lists of interfaces whose address is a
+/// pool address.
+pub fn interface_addresses(table: &Nat44Table, name: impl Fn(IfIndex) -> String) -> String {
+    let mut out = String::new();
+    for (title, twice_nat) in [
+        ("NAT44 pool address interfaces:", false),
+        ("NAT44 twice-nat pool address interfaces:", true),
+    ] {
+        let _ = writeln!(out, "{title}");
+        for &(interface, _) in table
+            .interface_addresses()
+            .iter()
+            .filter(|a| a.1 == twice_nat)
+        {
+            let _ = writeln!(out, "  {}", name(interface));
+        }
+    }
+    out
+}
+
 /// `show nat44 addresses`, with the busy ports of this worker.
 pub fn addresses(config: &Nat44Config, worker: &Nat44Worker) -> String {
     let mut out = String::from("NAT44 pool addresses:\n");
