@@ -416,6 +416,23 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
         "no reflective session 10.1.1.3 -> {SERVICE}:80 on input:\n{acl}"
     );
 
+    // The console's ping, from podfwd's tap0 address to the host's side of the link
+    // (its MAC learnt from the host's ARP above): every reply read, in VPP's lines.
+    let ping = live.ctl("ping 172.30.1.2 repeat 3 interval 0.2");
+    assert!(
+        ping.starts_with("68 bytes from 172.30.1.2: icmp_seq=1 ttl=64 time=")
+            && ping.contains("\n68 bytes from 172.30.1.2: icmp_seq=3 ttl=64 time=")
+            && ping.ends_with("\nStatistics: 3 sent, 3 received, 0% packet loss\n"),
+        "{ping}"
+    );
+    let errors = live.ctl("show errors");
+    assert!(
+        errors
+            .lines()
+            .any(|l| l.trim_start().starts_with("3 ") && l.ends_with("echo replies received")),
+        "ip4-local counts the 3 replies:\n{errors}"
+    );
+
     // Trace: the pod's first SYN toward the VIP took the seed's path, with its values.
     let trace = live.ctl("show trace max 50");
     let packets = traced_packets(&trace);

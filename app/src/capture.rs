@@ -12,6 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use podfwd::control::{PcapRequest, PcapStart};
+
+use crate::dpdk::mbuf::Mbuf;
+use crate::ping::Watch;
 use podfwd::types::IfIndex;
 
 /// A record in a buffer: the TSC, the frame's length, the bytes kept, then the bytes.
@@ -43,7 +46,8 @@ pub struct Filter {
     pub interface: Option<usize>,
 }
 
-/// What the main lcore asks a worker about its capture.
+/// What the main lcore asks a worker's poll loop: `pcap trace`'s questions, and
+/// `ping`'s (see [`crate::ping`]).
 #[derive(Debug)]
 pub enum Question {
     /// Capture into this buffer (a capture already on is given up).
@@ -52,6 +56,10 @@ pub enum Question {
     Status,
     /// Stop, and give the buffer back.
     Stop,
+    /// Watch for a ping run's replies (`None`: stop), giving back the watch before.
+    Watch(Option<Watch>),
+    /// Send this frame out of the poll loop's interface `interface`, now.
+    Send { mbuf: Mbuf, interface: usize },
 }
 
 #[derive(Debug)]
@@ -59,18 +67,24 @@ pub enum Answer {
     Started,
     Count(u32),
     Stopped(Option<CaptureBuffer>),
+    Watching(Option<Watch>),
+    /// Whether the port took the frame.
+    Sent(Result<(), String>),
 }
 
-/// A worker's capture mailbox, checked once per pass over its ports.
-pub type CaptureMailbox = podfwd::runtime::Mailbox<Question, Answer>;
+/// A worker's mailbox from the main lcore, checked once per pass over its ports.
+pub type LoopMailbox = podfwd::runtime::Mailbox<Question, Answer>;
 
-/// A worker's side: the buffer while a capture is on.
+/// What the main lcore set up on a worker's poll loop: a capture, a ping's watch.
 #[derive(Debug, Default)]
-pub struct WorkerCapture {
+pub struct LoopState {
     pub buffer: Option<CaptureBuffer>,
+    pub ping: Option<Watch>,
 }
 
-impl WorkerCapture {
+impl LoopState {
+    /// Answers what needs no port; [`Question::Send`] is the poll loop's own to answer
+    /// (here it is refused, the frame freed).
     pub fn answer(&mut self, question: Question) -> Answer {
         match question {
             Question::Start(buffer) => {
@@ -79,6 +93,8 @@ impl WorkerCapture {
             }
             Question::Status => Answer::Count(self.buffer.as_ref().map_or(0, |b| b.count)),
             Question::Stop => Answer::Stopped(self.buffer.take()),
+            Question::Watch(watch) => Answer::Watching(std::mem::replace(&mut self.ping, watch)),
+            Question::Send { .. } => Answer::Sent(Err("no port to send from here".into())),
         }
     }
 }
@@ -250,7 +266,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Before the workers launch (a startup file), their buffers wait here and go with
 /// them ([`Captures::launch`]).
 pub struct Captures {
-    mailboxes: Vec<Arc<CaptureMailbox>>,
+    mailboxes: Vec<Arc<LoopMailbox>>,
     state: Mutex<State>,
     clock: fn() -> Clock,
 }
@@ -268,7 +284,7 @@ struct Running {
 
 impl Captures {
     /// `clock` reads the TSC and the wall clock together (see [`Clock`]).
-    pub fn new(mailboxes: Vec<Arc<CaptureMailbox>>, clock: fn() -> Clock) -> Captures {
+    pub fn new(mailboxes: Vec<Arc<LoopMailbox>>, clock: fn() -> Clock) -> Captures {
         let before_launch = Some(mailboxes.iter().map(|_| None).collect());
         Captures {
             mailboxes,
@@ -282,14 +298,14 @@ impl Captures {
 
     /// The workers' captures as they launch (a capture the startup file started), in
     /// worker order; from now on they are asked through their mailboxes.
-    pub fn launch(&self) -> Vec<WorkerCapture> {
+    pub fn launch(&self) -> Vec<LoopState> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let buffers = state.before_launch.take().unwrap_or_default();
-        let mut captures: Vec<WorkerCapture> = buffers
+        let mut captures: Vec<LoopState> = buffers
             .into_iter()
-            .map(|buffer| WorkerCapture { buffer })
+            .map(|buffer| LoopState { buffer, ping: None })
             .collect();
-        captures.resize_with(self.mailboxes.len(), WorkerCapture::default);
+        captures.resize_with(self.mailboxes.len(), LoopState::default);
         captures
     }
 
@@ -304,8 +320,9 @@ impl Captures {
                 .iter_mut()
                 .enumerate()
                 .map(|(worker, buffer)| {
-                    let mut capture = WorkerCapture {
+                    let mut capture = LoopState {
                         buffer: buffer.take(),
+                        ping: None,
                     };
                     let answer = capture.answer(question(worker));
                     *buffer = capture.buffer;
@@ -437,7 +454,7 @@ impl Captures {
     }
 }
 
-fn ask(worker: usize, mailbox: &CaptureMailbox, question: Question) -> Result<Answer, String> {
+fn ask(worker: usize, mailbox: &LoopMailbox, question: Question) -> Result<Answer, String> {
     mailbox.ask(question, ANSWER_TIMEOUT).ok_or_else(|| {
         format!(
             "pcap trace: worker {worker} did not answer within {} s",
@@ -550,8 +567,8 @@ mod tests {
 
     /// A stand-in worker: serves its mailbox and, while its capture wants rx on
     /// position 0, adds one 60-byte frame a turn whose first byte counts the turns.
-    fn fake_worker(mailbox: Arc<CaptureMailbox>, stop: Arc<std::sync::atomic::AtomicBool>) {
-        let mut capture = WorkerCapture::default();
+    fn fake_worker(mailbox: Arc<LoopMailbox>, stop: Arc<std::sync::atomic::AtomicBool>) {
+        let mut capture = LoopState::default();
         let mut turn = 0u8;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             mailbox.serve(|q| capture.answer(q));
@@ -594,7 +611,7 @@ mod tests {
     #[test]
     fn a_capture_starts_reports_and_writes_its_file_once() {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mailbox = CaptureMailbox::new();
+        let mailbox = LoopMailbox::new();
         let worker = {
             let (mailbox, stop) = (Arc::clone(&mailbox), Arc::clone(&stop));
             std::thread::spawn(move || fake_worker(mailbox, stop))
@@ -664,7 +681,7 @@ mod tests {
     #[test]
     fn a_silent_worker_leaves_no_capture_on() {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (live, silent) = (CaptureMailbox::new(), CaptureMailbox::new());
+        let (live, silent) = (LoopMailbox::new(), LoopMailbox::new());
         let worker = {
             let (mailbox, stop) = (Arc::clone(&live), Arc::clone(&stop));
             std::thread::spawn(move || fake_worker(mailbox, stop))
@@ -691,7 +708,7 @@ mod tests {
     /// A startup file's capture waits for the workers and goes with them at launch.
     #[test]
     fn a_capture_before_launch_goes_with_the_workers() {
-        let captures = Captures::new((0..2).map(|_| CaptureMailbox::new()).collect(), test_clock);
+        let captures = Captures::new((0..2).map(|_| LoopMailbox::new()).collect(), test_clock);
         let path = Path::new("/tmp/podfwd-never-written.pcap");
         assert_eq!(
             captures
@@ -710,7 +727,7 @@ mod tests {
             assert!(buffer.wants(Point::Tx, 3) && !buffer.wants(Point::Drop, 3));
         }
         // Stopped before launch, nothing was captured and nothing is written.
-        let captures = Captures::new(vec![CaptureMailbox::new()], test_clock);
+        let captures = Captures::new(vec![LoopMailbox::new()], test_clock);
         captures
             .request(&start(7, None, path), |i| i.as_usize())
             .unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use podfwd::buffer::PacketBuf;
 use podfwd::types::IfIndex;
 
-use crate::capture::{CaptureMailbox, Point, WorkerCapture};
+use crate::capture::{Answer, LoopMailbox, LoopState, Point, Question};
 use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST};
 use crate::dpdk::tsc;
 
@@ -124,9 +124,9 @@ pub struct WorkerConfig {
     /// This worker's counters, indexed by interface index.
     pub counters: Arc<[InterfaceCounters]>,
     /// `pcap trace`'s questions to this worker.
-    pub capture: Arc<CaptureMailbox>,
+    pub capture: Arc<LoopMailbox>,
     /// A capture the startup file started.
-    pub capture_from_start: WorkerCapture,
+    pub capture_from_start: LoopState,
 }
 
 struct TxBuffer {
@@ -196,6 +196,11 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 continue;
             }
             capture_all(&mut capture, Point::Rx, rx_index, rx.as_slice(), now);
+            if let Some(watch) = capture.ping.as_mut() {
+                for mbuf in rx.as_slice() {
+                    watch.check(mbuf.data(), now);
+                }
+            }
             let verdicts = &mut verdicts[..n];
             verdicts.fill(Verdict::Drop);
             processor.process_burst(IfIndex(rx_index as u16), rx.as_mut_slice(), verdicts, now);
@@ -270,7 +275,12 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 busy = true;
             }
         }
-        capture_mailbox.serve(|question| capture.answer(question));
+        capture_mailbox.serve(|question| match question {
+            Question::Send { mbuf, interface } => {
+                Answer::Sent(send_now(&mut tx, &mut local, interface, mbuf))
+            }
+            other => capture.answer(other),
+        });
         processor.between_bursts(!busy, now);
         // An idle loop touches no shared cache line.
         if busy {
@@ -303,7 +313,7 @@ fn one_interface(verdicts: &[Verdict]) -> Option<usize> {
 /// wants them. While no capture is on, one test.
 #[inline]
 fn capture_all(
-    capture: &mut WorkerCapture,
+    capture: &mut LoopState,
     point: Point,
     interface: usize,
     packets: &[Mbuf],
@@ -315,6 +325,30 @@ fn capture_all(
                 buffer.add(now, mbuf.data());
             }
         }
+    }
+}
+
+/// `ping`'s request: out of `interface` now, with whatever its buffer held.
+fn send_now(
+    tx: &mut [TxBuffer],
+    local: &mut [LocalCounters],
+    interface: usize,
+    mbuf: Mbuf,
+) -> Result<(), String> {
+    let (Some(buffer), Some(counters)) = (tx.get_mut(interface), local.get_mut(interface)) else {
+        return Err(format!("no interface {interface} on this worker"));
+    };
+    if buffer.pending.is_full() {
+        flush(buffer, counters);
+    }
+    if buffer.pending.push(mbuf).is_err() {
+        return Err("its TX buffer is full".into());
+    }
+    let refused_before = counters.tx_error;
+    flush(buffer, counters);
+    match counters.tx_error == refused_before {
+        true => Ok(()),
+        false => Err("the port refused it (TX ring full)".into()),
     }
 }
 

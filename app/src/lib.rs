@@ -11,4 +11,5 @@ pub mod forward;
 pub mod gen;
 pub mod hardware;
 pub mod options;
+pub mod ping;
 pub mod pipeline;

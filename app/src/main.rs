@@ -15,7 +15,7 @@ use podfwd::node::InputKind;
 use podfwd::pipeline::{Worker, WorkerSizes};
 use podfwd::runtime::Mailbox;
 use podfwd::types::MacAddr;
-use podfwd_app::capture::{CaptureMailbox, Captures, Clock};
+use podfwd_app::capture::{Captures, Clock, LoopMailbox};
 use podfwd_app::console::Executor;
 use podfwd_app::dpdk::eal::Eal;
 use podfwd_app::dpdk::mempool::{Mempool, PoolSizing};
@@ -24,6 +24,7 @@ use podfwd_app::dpdk::{lcore, signal};
 use podfwd_app::forward::{InterfaceCounters, WorkerConfig, WorkerPort};
 use podfwd_app::hardware::HardwareCommands;
 use podfwd_app::options::Startup;
+use podfwd_app::ping::Pinger;
 use podfwd_app::pipeline::{AppPlatform, PipelineProcessor, ThreadRow};
 
 /// Session tables and the FIB are big: they live on (transparent) huge pages.
@@ -311,8 +312,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             .map(|(i, &l)| thread_row(Some(i as u16), l)),
     );
     let worker_lwps: Vec<Arc<AtomicI32>> = threads[1..].iter().map(|t| t.lwp.clone()).collect();
-    let capture_mailboxes: Vec<Arc<CaptureMailbox>> =
-        workers.iter().map(|_| CaptureMailbox::new()).collect();
+    let capture_mailboxes: Vec<Arc<LoopMailbox>> =
+        workers.iter().map(|_| LoopMailbox::new()).collect();
     let captures = Arc::new(Captures::new(capture_mailboxes.clone(), || Clock {
         tsc: dpdk::tsc(),
         wall: std::time::SystemTime::now(),
@@ -324,6 +325,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         threads,
         captures: Arc::clone(&captures),
         eal_args: eal_args.join(" "),
+        pinger: Pinger::new(capture_mailboxes.clone(), dpdk::tsc, dpdk::tsc_hz()),
     };
     let mut control = Control::new(plane, Box::new(platform));
     control.set_worker_count(workers.len());

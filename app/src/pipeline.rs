@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use podfwd::cli::HardwareDetail;
 use podfwd::config::{ControlPlane, Snapshot};
-use podfwd::control::{PcapRequest, Platform, WorkerMailbox};
+use podfwd::control::{PcapRequest, PingRequest, Platform, WorkerMailbox};
 use podfwd::counters::{vpp_center, WorkerCounters};
 use podfwd::node::DropReason;
 use podfwd::pipeline::{self, InputError, Worker};
@@ -17,7 +17,7 @@ use podfwd::runtime::Subscriber;
 use podfwd::stages::arp::LearnEvent;
 use podfwd::types::IfIndex;
 
-use crate::capture::Captures;
+use crate::capture::{Answer, Captures, LoopMailbox, Question};
 use crate::dpdk::hugealloc;
 use crate::dpdk::mbuf::Mbuf;
 use crate::dpdk::memory::{self, DpdkHeap, SystemHeap};
@@ -25,6 +25,7 @@ use crate::dpdk::mempool::{Mempool, PoolUsage};
 use crate::dpdk::{tsc_hz, CpuPrefetch};
 use crate::forward::{BurstProcessor, Verdict};
 use crate::hardware::HardwareCommands;
+use crate::ping::Pinger;
 
 /// The lib's `IfIndex` of the app's interface at `position`.
 pub fn if_index(position: usize) -> IfIndex {
@@ -136,6 +137,8 @@ pub struct AppPlatform {
     pub captures: Arc<Captures>,
     /// The EAL's arguments as given (`show dpdk version`).
     pub eal_args: String,
+    /// `ping` through the workers' poll loops.
+    pub pinger: Pinger,
 }
 
 /// One row of `show threads`.
@@ -374,6 +377,25 @@ impl Platform for AppPlatform {
             .request(request, |i| i.as_usize().wrapping_sub(1))
     }
 
+    fn ping(&self, request: &PingRequest) -> Result<String, String> {
+        let pool = self.pools.first().ok_or("ping: no packet pool")?;
+        let send = |mailbox: &LoopMailbox, frame: Vec<u8>, interface: usize| {
+            let mut mbuf = Mbuf::alloc(pool).ok_or("ping: the packet pool is empty")?;
+            if !mbuf.write_frame(&frame) {
+                return Err("ping: the request does not fit one mbuf".to_string());
+            }
+            let question = Question::Send { mbuf, interface };
+            match mailbox.ask(question, std::time::Duration::from_secs(2)) {
+                Some(Answer::Sent(sent)) => sent.map_err(|e| format!("ping: {e}")),
+                Some(other) => Err(format!("ping: worker 0 answered {other:?}")),
+                None => Err("ping: worker 0 did not answer within 2 s".into()),
+            }
+        };
+        // The poll loop numbers its ports from 0; interface indices start after local0.
+        self.pinger
+            .run(request, |i| i.as_usize().wrapping_sub(1), send)
+    }
+
     fn dpdk_version(&self) -> Result<Vec<(&'static str, String)>, String> {
         Ok(vec![
             ("DPDK Version", format!("DPDK {}", dpdk_sys::DPDK_VERSION)),
@@ -533,6 +555,7 @@ mod tests {
                 tsc_hz: 1,
             })),
             eal_args: String::new(),
+            pinger: Pinger::new(Vec::new(), || 0, 1),
         };
         let mut control = Control::new(plane, Box::new(platform));
         let counters = Arc::new(WorkerCounters::new());

@@ -168,6 +168,17 @@ impl Display for Command {
             C::ShowThreads => f.write_str("show threads"),
             C::ShowBuffers => f.write_str("show buffers"),
             C::ShowMemory => f.write_str("show memory"),
+            C::Ping(p) => {
+                write!(f, "ping {}", p.dst)?;
+                opt(f, &p.source.as_ref().map(|s| format!("source {s}")))?;
+                write!(
+                    f,
+                    " size {} interval {} repeat {}",
+                    p.size,
+                    f64::from(p.interval_ms) / 1000.0,
+                    p.repeat
+                )
+            }
             C::PcapTrace(PcapTrace::Off) => f.write_str("pcap trace off"),
             C::PcapTrace(PcapTrace::Status) => f.write_str("pcap trace status"),
             C::PcapTrace(PcapTrace::Start(capture)) => {

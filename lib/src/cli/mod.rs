@@ -15,6 +15,31 @@ use std::net::Ipv4Addr;
 
 pub use cursor::{tokenize, Cursor, Token};
 
+/// `ping`: ICMP echo requests from the data plane, as VPP's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingArgs {
+    pub dst: Ipv4Addr,
+    /// The interface whose address is the source; `None`: the one the route leaves by.
+    pub source: Option<String>,
+    /// Bytes of ICMP data.
+    pub size: u16,
+    pub interval_ms: u32,
+    pub repeat: u32,
+}
+
+impl PingArgs {
+    /// VPP's defaults.
+    pub const DEFAULT_SIZE: u16 = 60;
+    pub const DEFAULT_INTERVAL_MS: u32 = 1000;
+    pub const DEFAULT_REPEAT: u32 = 5;
+    /// What fits a 1500-byte MTU after the IPv4 and ICMP headers; the data starts with
+    /// the send time, 8 bytes.
+    pub const SIZE: std::ops::RangeInclusive<u32> = 8..=1472;
+    /// The console waits for the whole run: an hour at most.
+    pub const INTERVAL_MS: std::ops::RangeInclusive<u32> = 1..=60_000;
+    pub const REPEAT: std::ops::RangeInclusive<u32> = 1..=1000;
+}
+
 /// `pcap trace`: VPP's packet capture to a pcap file in /tmp.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PcapTrace {
@@ -198,6 +223,8 @@ pub enum Command {
     ShowBuffers,
     /// `show memory`
     ShowMemory,
+    /// `ping A.B.C.D [source NAME] [size N] [interval S] [repeat N]`
+    Ping(PingArgs),
     /// `pcap trace [rx] [tx] [drop] [max N] [intfc NAME|any] [file NAME]
     /// [max-bytes-per-pkt N]`, `pcap trace off`, `pcap trace status`
     PcapTrace(PcapTrace),
@@ -338,14 +365,16 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether this is a `show` command. Inside a batch (`exec`, the startup file) these
-    /// first publish what the batch changed, so that they show the lines before them
-    /// however they read it: from the tables, the built classifiers or the workers.
+    /// Whether this is a `show` command (or `ping`, which reads the published FIB).
+    /// Inside a batch (`exec`, the startup file) these first publish what the batch
+    /// changed, so that they show the lines before them however they read it: from the
+    /// tables, the built classifiers or the workers.
     pub fn is_show(&self) -> bool {
         use Command as C;
         matches!(
             self,
-            C::ShowInterface { .. }
+            C::Ping(_)
+                | C::ShowInterface { .. }
                 | C::ShowInterfaceAddress
                 | C::ShowInterfaceRxPlacement
                 | C::ShowHardwareInterfaces { .. }

@@ -6,7 +6,7 @@ use crate::node::InputKind;
 use crate::types::Ipv4Prefix;
 
 use super::cursor::{parse_ipv4, Cursor};
-use super::{acl, nat44, Command, HardwareDetail, PcapCapture, PcapTrace, RoutePath};
+use super::{acl, nat44, Command, HardwareDetail, PcapCapture, PcapTrace, PingArgs, RoutePath};
 
 /// One command: the words that name it, how to use it, and its parser. The parser sees
 /// only the arguments; the caller checks that it consumed all of them.
@@ -206,6 +206,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         usage: "clear trace",
         help: "Forget traced packets",
         parse: |_| Ok(Command::ClearTrace),
+    },
+    CommandSpec {
+        path: &["ping"],
+        usage: "ping A.B.C.D [source NAME] [size N] [interval SECONDS] [repeat N]",
+        help: "ICMP echo requests out of the interface the route takes; prints the replies \
+               (defaults: 60 bytes of data, 1 s apart, 5 of them)",
+        parse: parse_ping,
     },
     CommandSpec {
         path: &["pcap", "trace"],
@@ -698,6 +705,67 @@ fn parse_trace_add(c: &mut Cursor<'_>) -> Result<Command, String> {
     })?;
     let count = c.u32_in("count", 1..=MAX_TRACE_COUNT)?;
     Ok(Command::TraceAdd { input, count })
+}
+
+/// VPP's words after the address, in any order; VPP's `ipv4` before the address, and
+/// `table-id 0`, are taken.
+fn parse_ping(c: &mut Cursor<'_>) -> Result<Command, String> {
+    c.keyword("ipv4");
+    let dst = c.ipv4("an IPv4 address")?;
+    let mut args = PingArgs {
+        dst,
+        source: None,
+        size: PingArgs::DEFAULT_SIZE,
+        interval_ms: PingArgs::DEFAULT_INTERVAL_MS,
+        repeat: PingArgs::DEFAULT_REPEAT,
+    };
+    while !c.at_end() {
+        if c.keyword("source") {
+            args.source = Some(interface(c)?);
+        } else if c.keyword("size") {
+            args.size = c.u32_in("size", PingArgs::SIZE)? as u16;
+        } else if c.keyword("interval") {
+            args.interval_ms = seconds_as_ms(c.word("seconds")?)?;
+        } else if c.keyword("repeat") {
+            args.repeat = c.u32_in("repeat", PingArgs::REPEAT)?;
+        } else if c.keyword("table-id") {
+            c.u32_in("table-id", 0..=0)?;
+        } else {
+            return Err(c.unknown_input());
+        }
+    }
+    Ok(Command::Ping(args))
+}
+
+/// `1`, `0.5`, `0.001`: whole milliseconds in [`PingArgs::INTERVAL_MS`].
+fn seconds_as_ms(word: &str) -> Result<u32, String> {
+    let range = PingArgs::INTERVAL_MS;
+    let bad = || {
+        format!(
+            "interval '{word}': expected seconds, {} to {} in steps of 0.001",
+            f64::from(*range.start()) / 1000.0,
+            f64::from(*range.end()) / 1000.0
+        )
+    };
+    let (whole, fraction) = word.split_once('.').unwrap_or((word, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty())
+        || !digits(whole)
+        || !digits(fraction)
+        || fraction.len() > 3
+    {
+        return Err(bad());
+    }
+    let whole: u32 = match whole {
+        "" => 0,
+        w => w.parse().map_err(|_| bad())?,
+    };
+    let fraction: u32 = format!("{fraction:0<3}").parse().map_err(|_| bad())?;
+    let ms = whole
+        .checked_mul(1000)
+        .and_then(|w| w.checked_add(fraction))
+        .ok_or_else(bad)?;
+    range.contains(&ms).then_some(ms).ok_or_else(bad)
 }
 
 /// VPP's words in any order; `off` and `status` stand alone here (VPP lets a later

@@ -593,6 +593,58 @@ fn show_runtime_takes_vpps_words_in_vpps_order() {
 }
 
 #[test]
+fn ping_takes_vpps_words() {
+    let ping = |source: Option<&str>, size, interval_ms, repeat| {
+        Command::Ping(PingArgs {
+            dst: Ipv4Addr::new(172, 30, 1, 2),
+            source: source.map(str::to_string),
+            size,
+            interval_ms,
+            repeat,
+        })
+    };
+    assert_eq!(ok("ping 172.30.1.2"), ping(None, 60, 1000, 5));
+    assert_eq!(
+        ok("ping ipv4 172.30.1.2 table-id 0"),
+        ping(None, 60, 1000, 5)
+    );
+    assert_eq!(
+        ok("ping 172.30.1.2 repeat 3 interval 0.2 source tap0 size 8"),
+        ping(Some("tap0"), 8, 200, 3)
+    );
+    assert_eq!(ok("ping 172.30.1.2 interval .005"), ping(None, 60, 5, 5));
+    assert_eq!(ok("ping 172.30.1.2 interval 60"), ping(None, 60, 60_000, 5));
+    let interval = "expected seconds, 0.001 to 60 in steps of 0.001";
+    for bad in [
+        "0",
+        "0.0001",
+        "61",
+        "1e3",
+        "-1",
+        ".",
+        "1.2.3",
+        "99999999999",
+    ] {
+        assert_eq!(
+            err(&format!("ping 172.30.1.2 interval {bad}")),
+            format!("interval '{bad}': {interval}"),
+            "{bad}"
+        );
+    }
+    assert_eq!(err("ping 172.30.1.2 size 7"), "size 7: must be in 8..=1472");
+    assert_eq!(
+        err("ping 172.30.1.2 repeat 0"),
+        "repeat 0: must be in 1..=1000"
+    );
+    assert_eq!(
+        err("ping 172.30.1.2 table-id 1"),
+        "table-id 1: must be in 0..=0"
+    );
+    assert_eq!(err("ping 172.30.1.2 verbose"), "unknown input 'verbose'");
+    assert_eq!(err("ping tap0"), "'tap0' is not an IPv4 address");
+}
+
+#[test]
 fn pcap_trace_takes_vpp_words_in_any_order() {
     let start = |rx, tx, drop, max, max_bytes, interface: Option<&str>, file: Option<&str>| {
         Command::PcapTrace(PcapTrace::Start(PcapCapture {

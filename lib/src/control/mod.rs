@@ -18,12 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::acl::{AclAction, AclConfig, AclRule, AclTable};
-use crate::cli::{self, Command, HardwareDetail, PcapCapture, PcapTrace, RoutePath};
+use crate::cli::{self, Command, HardwareDetail, PcapCapture, PcapTrace, PingArgs, RoutePath};
 use crate::config::{
     format_fib, format_fib_summary, format_interface_addresses, format_neighbors, ControlPlane,
     RouteTarget, Snapshot,
 };
 use crate::counters::{CounterTotals, RuntimeView, WorkerCounters};
+use crate::fib::Adjacency;
 use crate::nat44::{self, Nat44Config, Nat44Table, NatInterfaceRole, NatTimeouts, SessionSelector};
 use crate::node::InputKind;
 use crate::pipeline::WorkerThread;
@@ -119,6 +120,11 @@ pub trait Platform {
     fn buffers(&self) -> Result<String, String> {
         Err("show buffers: no packet buffer pools without DPDK".into())
     }
+    /// `ping`: sends the requests, one per interval, and reports the replies as VPP's
+    /// ping does. Only a platform with ports sends.
+    fn ping(&self, _request: &PingRequest) -> Result<String, String> {
+        Err("ping: no ports to send from without DPDK".into())
+    }
     /// `pcap trace`: start a capture on the workers, stop it and write the file, or
     /// say how far it got. Only a platform with ports captures.
     fn pcap_trace(&self, _request: &PcapRequest) -> Result<String, String> {
@@ -142,6 +148,16 @@ pub trait Platform {
     fn max_mtu(&self) -> Option<u16> {
         None
     }
+}
+
+/// `ping` as the platform gets it: where the requests leave, from which address, with
+/// which Ethernet header (the route's next hop, as ip4-rewrite would write it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingRequest {
+    pub args: PingArgs,
+    pub src: Ipv4Addr,
+    pub tx_if: IfIndex,
+    pub ethernet: [u8; 14],
 }
 
 /// `pcap trace` as the platform gets it: the interface resolved, the file's path made.
@@ -418,6 +434,57 @@ impl Control {
         self.publisher.current()
     }
 
+    /// `ping`: the route and the neighbour as the workers' FIB has them now; the
+    /// platform sends and listens.
+    fn ping(&self, args: PingArgs) -> Result<String, String> {
+        if !self.running {
+            return Err("ping: the workers are not running".into());
+        }
+        let snapshot = self.snapshot();
+        let dst = args.dst;
+        let (tx_if, ethernet) = match *snapshot.fib.adjacency(snapshot.fib.lookup(dst)) {
+            Adjacency::Rewrite { tx_if, rewrite, .. } => (tx_if, rewrite),
+            Adjacency::Receive { .. } => {
+                return Err(format!("ping: {dst} is one of podfwd's own addresses"))
+            }
+            Adjacency::Glean { tx_if, next_hop } => {
+                return Err(format!(
+                    "ping: {} on {} has no known MAC address; the console does not ARP \
+                     (set ip neighbor, or let traffic from it teach podfwd)",
+                    next_hop.unwrap_or(dst),
+                    self.name_of()(tx_if)
+                ))
+            }
+            Adjacency::Drop => {
+                return Err(format!(
+                    "ping: the route to {dst} drops (a drop route, or its interface is down)"
+                ))
+            }
+            Adjacency::NoRoute => return Err(format!("ping: no route to {dst}")),
+        };
+        let from = match &args.source {
+            Some(name) => self.index(name)?,
+            None => tx_if,
+        };
+        let src = self
+            .plane
+            .interface(from)
+            .and_then(|i| i.addresses.first())
+            .map(|p| p.addr)
+            .ok_or_else(|| {
+                format!(
+                    "ping: {} has no IPv4 address to send from",
+                    self.name_of()(from)
+                )
+            })?;
+        self.platform.ping(&PingRequest {
+            args,
+            src,
+            tx_if,
+            ethernet,
+        })
+    }
+
     fn pcap_trace(&self, trace: PcapTrace) -> Result<String, String> {
         let request = match trace {
             PcapTrace::Off => PcapRequest::Off,
@@ -653,6 +720,7 @@ impl Control {
             Command::ShowBuffers => self.platform.buffers(),
             Command::ShowMemory => self.platform.memory(),
             Command::PcapTrace(trace) => self.pcap_trace(trace),
+            Command::Ping(args) => self.ping(args),
 
             // Interfaces.
             Command::ShowInterface { names } => {

@@ -38,6 +38,7 @@ impl Platform for TestPlatform {
 struct FakePlatform {
     max_mtu: Option<u16>,
     pcap: Arc<std::sync::Mutex<Vec<PcapRequest>>>,
+    pings: Arc<std::sync::Mutex<Vec<PingRequest>>>,
 }
 
 impl Platform for FakePlatform {
@@ -65,6 +66,10 @@ impl Platform for FakePlatform {
         self.pcap.lock().unwrap().push(request.clone());
         Ok("taken\n".into())
     }
+    fn ping(&self, request: &PingRequest) -> Result<String, String> {
+        self.pings.lock().unwrap().push(request.clone());
+        Ok("sent\n".into())
+    }
 }
 
 /// A control with one interface, tap0, on `platform`.
@@ -79,6 +84,103 @@ fn one_tap(platform: FakePlatform) -> (Control, IfIndex) {
         )
         .unwrap();
     (Control::new(plane, Box::new(platform)), tap0)
+}
+
+/// `ping` resolves the route and the neighbour as the workers' FIB has them, and the
+/// source as the address of the interface the route leaves by (or `source`'s); what it
+/// cannot send says why and reaches no platform.
+#[test]
+fn ping_reaches_the_platform_with_its_route_resolved() {
+    let (mut control, _, _) = seed_node();
+    assert_eq!(
+        control.execute_line("ping 172.30.1.2").unwrap_err(),
+        "ping: the workers are not running"
+    );
+    control.workers_started();
+    for (line, error) in [
+        (
+            "ping 172.30.1.2",
+            "ping: 172.30.1.2 on tap0 has no known MAC address; the console does not ARP \
+             (set ip neighbor, or let traffic from it teach podfwd)",
+        ),
+        ("ping 8.8.8.8", "ping: no route to 8.8.8.8"),
+        (
+            "ping 172.30.1.1",
+            "ping: 172.30.1.1 is one of podfwd's own addresses",
+        ),
+        (
+            "ping 10.1.1.3",
+            "ping: tap2 has no IPv4 address to send from",
+        ),
+    ] {
+        assert_eq!(control.execute_line(line).unwrap_err(), error, "{line}");
+    }
+    control
+        .execute_line("set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51")
+        .unwrap();
+    // The platform without DPDK sends nothing, and says so once the route resolved.
+    assert_eq!(
+        control.execute_line("ping 172.30.1.2").unwrap_err(),
+        "ping: no ports to send from without DPDK"
+    );
+    assert_eq!(
+        control
+            .execute_line("ping 10.1.1.3 source tap0")
+            .unwrap_err(),
+        "ping: no ports to send from without DPDK"
+    );
+    control
+        .execute_line("ip route add 192.0.2.0/24 drop")
+        .unwrap();
+    assert_eq!(
+        control.execute_line("ping 192.0.2.1").unwrap_err(),
+        "ping: the route to 192.0.2.1 drops (a drop route, or its interface is down)"
+    );
+    // A down interface takes its attached prefix with it.
+    control
+        .execute_line("set interface state tap0 down")
+        .unwrap();
+    assert_eq!(
+        control.execute_line("ping 172.30.1.2").unwrap_err(),
+        "ping: no route to 172.30.1.2"
+    );
+}
+
+/// What the platform gets for a ping: the route's Ethernet header and interface, the
+/// source address.
+#[test]
+fn ping_gives_the_platform_the_routes_header() {
+    let platform = FakePlatform::default();
+    let pings = Arc::clone(&platform.pings);
+    let (mut control, tap0) = one_tap(platform);
+    control.workers_started();
+    for line in [
+        "set interface state tap0 up",
+        "set interface ip address tap0 172.30.1.1/24",
+        "set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51",
+        "ping 172.30.1.2 repeat 2",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    let mut ethernet = [0u8; 14];
+    ethernet[..6].copy_from_slice(&[0x3e, 0x1b, 0x70, 0x2d, 0x4d, 0x51]);
+    ethernet[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    ethernet[12..].copy_from_slice(&[8, 0]);
+    assert_eq!(
+        *pings.lock().unwrap(),
+        [PingRequest {
+            args: crate::cli::PingArgs {
+                dst: Ipv4Addr::new(172, 30, 1, 2),
+                source: None,
+                size: 60,
+                interval_ms: 1000,
+                repeat: 2,
+            },
+            src: Ipv4Addr::new(172, 30, 1, 1),
+            tx_if: tap0,
+            ethernet,
+        }]
+    );
 }
 
 /// `pcap trace` reaches the platform with its interface resolved and its file in /tmp

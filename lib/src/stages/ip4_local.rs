@@ -21,6 +21,9 @@ node_errors! {
     /// Why ip4-local drops a packet.
     pub enum Ip4LocalError for NodeId::Ip4Local {
         NoListener => "no listener",
+        /// An answer to the console's `ping`, which reads it at the port (the app's poll
+        /// loop) before the stages consume it here.
+        EchoReply => "echo replies received",
         BadIcmp => "ICMP message truncated or bad checksum",
         BadSource => "echo request from a non-unicast source",
         Truncated => "ip4 header missing",
@@ -106,8 +109,10 @@ fn echo_reply(l3: &mut [u8]) -> Result<(), Ip4LocalError> {
     let (src, dst) = (ip.src(), ip.dst());
     {
         let icmp = IcmpPacket::new_checked(ip.payload()).map_err(|_| Ip4LocalError::BadIcmp)?;
-        if icmp.msg_type() != MessageType::EchoRequest {
-            return Err(Ip4LocalError::NoListener);
+        match icmp.msg_type() {
+            MessageType::EchoRequest => {}
+            MessageType::EchoReply => return Err(Ip4LocalError::EchoReply),
+            _ => return Err(Ip4LocalError::NoListener),
         }
         if !icmp.verify_checksum() {
             return Err(Ip4LocalError::BadIcmp);
@@ -181,6 +186,21 @@ mod tests {
         assert_eq!(
             local(syn).0,
             Disposition::Drop(DropReason::of(Ip4LocalError::NoListener))
+        );
+    }
+
+    /// An echo reply to one of our addresses (the console's `ping`) is consumed and
+    /// counted as such, not as a lack of listener.
+    #[test]
+    fn echo_replies_are_counted_as_received() {
+        let mut reply = ping();
+        let mut ip = Ipv4Packet::new_unchecked(&mut reply[14..]);
+        let mut icmp = IcmpPacket::new_unchecked(ip.payload_mut());
+        icmp.set_msg_type(MessageType::EchoReply);
+        icmp.fill_checksum();
+        assert_eq!(
+            local(reply).0,
+            Disposition::Drop(DropReason::of(Ip4LocalError::EchoReply))
         );
     }
 
