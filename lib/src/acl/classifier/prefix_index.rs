@@ -5,8 +5,8 @@
 //! A packet's source address falls in few long prefixes, so its source class lists the
 //! few rules of those prefixes (a class lists its own prefix's rules and those of the
 //! prefixes around it), in list order; likewise for the destination. A lookup reads the
-//! two lists up to their first match, and the bit vectors of the short-prefix rules;
-//! the lowest position of the three wins. Where the bit-vector heads read a row of every
+//! bit vectors of the short-prefix rules, then the two lists up to their first match or
+//! the vectors' (the lowest position wins). Where the bit-vector heads read a row of every
 //! rule's bit up to the first match, in both address fields (at 10k rules, lines
 //! spread over megabytes, as most rows have a bit in most words: the short prefixes'),
 //! this reads a few rule records and the vectors of the few rules that have no long
@@ -189,20 +189,19 @@ impl PrefixIndex {
             .short
             .as_ref()
             .map(|short| (short, short.five_rows(packet)));
-        let mut found = self.by_src.first(src, packet, u32::MAX, checks);
-        let before = found.map_or(u32::MAX, |r| r.order);
+        // The short rules' vectors before the lists: theirs is the longest chain of loads
+        // (a port's class, its row, the row's words), and scanned after the lists, it
+        // waited on their mispredicted exits.
+        let by_vectors = rows.and_then(|(short, rows)| short.scan_five(rows, packet, checks));
+        let before = by_vectors.map_or(u32::MAX, |r| r.order);
+        let mut found = self.by_src.first(src, packet, before, checks);
+        let before = found.map_or(before, |r| r.order);
         if let Some(rule) = self.by_dst.first(dst, packet, before, checks) {
             found = Some(rule);
         }
-        let found = found.map(Candidate::found);
-        let Some((short, rows)) = rows else {
-            return found;
-        };
-        let by_vectors = short.scan_five(rows, packet, checks);
-        match (found, by_vectors) {
-            (Some(listed), Some(vectors)) if vectors.order < listed.order => Some(vectors),
-            (None, vectors) => vectors,
-            (listed, _) => listed,
+        match found {
+            Some(listed) => Some(listed.found()),
+            None => by_vectors,
         }
     }
 }
