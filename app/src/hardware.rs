@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use podfwd::config::ControlPlane;
-use podfwd::counters::vpp_center;
+use podfwd::counters::{vpp_center, PortErrors};
 use podfwd::types::{IfIndex, MacAddr};
 
 use crate::dpdk::port::{self, LinkStatus, PortId, PortInfo, PortStats};
@@ -115,6 +115,9 @@ pub struct HardwareCommands {
 pub struct Cleared {
     /// At the last `clear interfaces`: the tx-error that `show interface` adds.
     pub interface_tx_errors: u64,
+    /// At the last `clear interfaces`: the port's counters behind `show interface`'s
+    /// rx-no-buf, rx-miss and rx-error.
+    pub interface_port: PortErrors,
     /// At the last `clear hardware-interfaces`.
     pub stats: PortStats,
     pub counters: [u64; 3],
@@ -137,14 +140,46 @@ impl HardwareCommands {
         cleared.get(position).cloned().unwrap_or_default()
     }
 
-    /// `clear interfaces`: `show interface`'s tx-error counts from now.
+    /// `clear interfaces`: `show interface`'s tx-error and the port's receive errors
+    /// count from now.
     pub fn interfaces_cleared(&self) {
-        let now: Vec<u64> = (0..self.interfaces.len())
-            .map(|p| self.tx_errors(p))
+        // Read before the lock: the driver calls take a while.
+        let now: Vec<(u64, PortErrors)> = (0..self.interfaces.len())
+            .map(|p| (self.tx_errors(p), self.port_errors_now(p)))
             .collect();
         let mut cleared = self.cleared.lock().unwrap_or_else(|e| e.into_inner());
-        for (c, tx_errors) in cleared.iter_mut().zip(now) {
+        for (c, (tx_errors, port)) in cleared.iter_mut().zip(now) {
             c.interface_tx_errors = tx_errors;
+            c.interface_port = port;
+        }
+    }
+
+    /// The port's receive errors at `position` as its driver counts them now.
+    fn port_errors_now(&self, position: usize) -> PortErrors {
+        let Some(interface) = self.interfaces.get(position) else {
+            return PortErrors::default();
+        };
+        port::stats(interface.info.port).map_or_else(
+            |_| PortErrors::default(),
+            |s| PortErrors {
+                rx_no_buf: s.rx_no_mbuf,
+                rx_miss: s.rx_missed,
+                rx_error: s.rx_errors,
+            },
+        )
+    }
+
+    /// `show interface`'s rx-no-buf, rx-miss and rx-error at `position`: since the last
+    /// `clear interfaces`.
+    pub fn interface_port_errors(&self, position: usize) -> PortErrors {
+        let (now, base) = (
+            self.port_errors_now(position),
+            self.cleared_at(position).interface_port,
+        );
+        PortErrors {
+            rx_no_buf: now.rx_no_buf.saturating_sub(base.rx_no_buf),
+            rx_miss: now.rx_miss.saturating_sub(base.rx_miss),
+            rx_error: now.rx_error.saturating_sub(base.rx_error),
         }
     }
 
@@ -161,6 +196,7 @@ impl HardwareCommands {
                     let port = interface.info.port;
                     Cleared {
                         interface_tx_errors: 0,
+                        interface_port: PortErrors::default(),
                         stats: port::stats(port).unwrap_or_default(),
                         counters: self.own_counters(position).map(|(_, v)| v),
                         xstats: port::xstats(port).unwrap_or_default(),
@@ -174,6 +210,7 @@ impl HardwareCommands {
                 // `show interface`'s baseline is clear interfaces' own.
                 *c = Cleared {
                     interface_tx_errors: c.interface_tx_errors,
+                    interface_port: c.interface_port,
                     ..now
                 };
             }

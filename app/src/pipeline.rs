@@ -10,7 +10,7 @@ use std::sync::Arc;
 use podfwd::cli::HardwareDetail;
 use podfwd::config::{ControlPlane, Snapshot};
 use podfwd::control::{PcapRequest, PingRequest, Platform, WorkerMailbox};
-use podfwd::counters::{vpp_center, WorkerCounters};
+use podfwd::counters::{vpp_center, PortErrors, WorkerCounters};
 use podfwd::node::DropReason;
 use podfwd::pipeline::{self, InputError, Worker};
 use podfwd::runtime::Subscriber;
@@ -414,6 +414,11 @@ impl Platform for AppPlatform {
     fn tx_errors(&self, if_index: IfIndex) -> u64 {
         self.hardware
             .interface_tx_errors(if_index.as_usize().wrapping_sub(1))
+    }
+
+    fn port_errors(&self, if_index: IfIndex) -> PortErrors {
+        self.hardware
+            .interface_port_errors(if_index.as_usize().wrapping_sub(1))
     }
 
     fn interfaces_cleared(&self) {

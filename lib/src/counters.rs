@@ -160,6 +160,7 @@ impl WorkerCounters {
                 tx_bytes: load(&c.tx_bytes),
                 drops: load(&c.drops),
                 tx_errors: load(&c.tx_errors),
+                port: PortErrors::default(),
             };
         }
         for (t, c) in totals.drops.iter_mut().zip(self.drops.iter()) {
@@ -237,6 +238,18 @@ pub struct InterfaceTotals {
     pub tx_bytes: u64,
     pub drops: u64,
     pub tx_errors: u64,
+    /// What the port's driver counted (not the workers): see [`PortErrors`].
+    pub port: PortErrors,
+}
+
+/// What a port's driver counts before any worker sees a frame, in VPP's names: frames
+/// it had no buffer for (`rx-no-buf`), frames the port dropped because its ring was full
+/// (`rx-miss`: the workers did not keep up), and bad frames (`rx-error`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortErrors {
+    pub rx_no_buf: u64,
+    pub rx_miss: u64,
+    pub rx_error: u64,
 }
 
 /// How `show runtime` shows its table: VPP's `verbose` (every node, also those that
@@ -510,6 +523,9 @@ impl CounterTotals {
                 ("tx packets", t.tx_packets),
                 ("tx bytes", t.tx_bytes),
                 ("drops", t.drops),
+                ("rx-no-buf", t.port.rx_no_buf),
+                ("rx-miss", t.port.rx_miss),
+                ("rx-error", t.port.rx_error),
                 ("tx-error", t.tx_errors),
             ];
             let state = if itf.admin_up { "up" } else { "down" };
@@ -626,7 +642,15 @@ mod tests {
         let c = WorkerCounters::new();
         c.count_rx(IfIndex(1), 5, 518);
         c.count_tx(IfIndex(1), 4, 440);
-        let text = c.totals().format_interfaces(cp.interfaces());
+        c.count_tx_error(IfIndex(2), 1);
+        let mut totals = c.totals();
+        // The port's own counts, in VPP's order after drops; a zero one is left out.
+        totals.interfaces[2].port = PortErrors {
+            rx_no_buf: 0,
+            rx_miss: 7,
+            rx_error: 2,
+        };
+        let text = totals.format_interfaces(cp.interfaces());
         // Widths and VPP's centring (the odd space on the left), as in VPP's output.
         let expected = [
             concat!(
@@ -651,7 +675,15 @@ mod tests {
             ),
             concat!(
                 "tap1                              2     down         1500/0/",
-                "0/0"
+                "0/0     rx-miss                        7"
+            ),
+            concat!(
+                "                                                            ",
+                "        rx-error                       2"
+            ),
+            concat!(
+                "                                                            ",
+                "        tx-error                       1"
             ),
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);

@@ -23,7 +23,7 @@ use crate::config::{
     format_fib, format_fib_summary, format_interface_addresses, format_neighbors, ControlPlane,
     RouteTarget, Snapshot,
 };
-use crate::counters::{CounterTotals, RuntimeView, WorkerCounters};
+use crate::counters::{CounterTotals, PortErrors, RuntimeView, WorkerCounters};
 use crate::fib::Adjacency;
 use crate::nat44::{self, Nat44Config, Nat44Table, NatInterfaceRole, NatTimeouts, SessionSelector};
 use crate::node::InputKind;
@@ -138,6 +138,11 @@ pub trait Platform {
     }
     /// Packets the driver refused to send on an interface (counted outside the pipeline).
     fn tx_errors(&self, if_index: IfIndex) -> u64;
+    /// What the interface's port counted on receive that no worker saw (`show
+    /// interface`'s rx-no-buf, rx-miss, rx-error), since `clear interfaces`.
+    fn port_errors(&self, _if_index: IfIndex) -> PortErrors {
+        PortErrors::default()
+    }
     /// `clear interfaces` done on the workers: counters kept outside them (tx errors)
     /// count from now.
     fn interfaces_cleared(&self) {}
@@ -526,6 +531,7 @@ impl Control {
         for itf in self.plane.interfaces() {
             if let Some(t) = totals.interfaces.get_mut(itf.index.as_usize()) {
                 t.tx_errors += self.platform.tx_errors(itf.index);
+                t.port = self.platform.port_errors(itf.index);
             }
         }
         totals

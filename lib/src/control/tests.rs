@@ -39,6 +39,7 @@ struct FakePlatform {
     max_mtu: Option<u16>,
     pcap: Arc<std::sync::Mutex<Vec<PcapRequest>>>,
     pings: Arc<std::sync::Mutex<Vec<PingRequest>>>,
+    port_errors: crate::counters::PortErrors,
 }
 
 impl Platform for FakePlatform {
@@ -69,6 +70,9 @@ impl Platform for FakePlatform {
     fn ping(&self, request: &PingRequest) -> Result<String, String> {
         self.pings.lock().unwrap().push(request.clone());
         Ok("sent\n".into())
+    }
+    fn port_errors(&self, _if_index: IfIndex) -> crate::counters::PortErrors {
+        self.port_errors
     }
 }
 
@@ -180,6 +184,30 @@ fn ping_gives_the_platform_the_routes_header() {
             tx_if: tap0,
             ethernet,
         }]
+    );
+}
+
+/// `show interface` adds what the port counted on receive (rx-miss: the workers fell
+/// behind) to the workers' counters.
+#[test]
+fn show_interface_has_the_ports_receive_errors() {
+    let (mut control, _) = one_tap(FakePlatform {
+        port_errors: crate::counters::PortErrors {
+            rx_no_buf: 3,
+            rx_miss: 1000,
+            rx_error: 0,
+        },
+        ..FakePlatform::default()
+    });
+    let text = control.execute_line("show interface").unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).map(|l| l[68..].trim()).collect();
+    assert_eq!(
+        rows,
+        [
+            "rx-no-buf                      3",
+            "rx-miss                     1000"
+        ],
+        "{text}"
     );
 }
 
