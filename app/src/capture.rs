@@ -12,10 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use podfwd::control::{PcapRequest, PcapStart};
-
-use crate::dpdk::mbuf::Mbuf;
-use crate::ping::Watch;
 use podfwd::types::IfIndex;
+
+use crate::forward::{Answer, LoopMailbox, LoopState, Question};
 
 /// A record in a buffer: the TSC, the frame's length, the bytes kept, then the bytes.
 const RECORD_HEADER: usize = 16;
@@ -44,59 +43,6 @@ pub struct Filter {
     pub drop: bool,
     /// An interface index of the poll loop's (rx for rx and drop, tx for tx); `None`: any.
     pub interface: Option<usize>,
-}
-
-/// What the main lcore asks a worker's poll loop: `pcap trace`'s questions, and
-/// `ping`'s (see [`crate::ping`]).
-#[derive(Debug)]
-pub enum Question {
-    /// Capture into this buffer (a capture already on is given up).
-    Start(CaptureBuffer),
-    /// How many packets so far.
-    Status,
-    /// Stop, and give the buffer back.
-    Stop,
-    /// Watch for a ping run's replies (`None`: stop), giving back the watch before.
-    Watch(Option<Watch>),
-    /// Send this frame out of the poll loop's interface `interface`, now.
-    Send { mbuf: Mbuf, interface: usize },
-}
-
-#[derive(Debug)]
-pub enum Answer {
-    Started,
-    Count(u32),
-    Stopped(Option<CaptureBuffer>),
-    Watching(Option<Watch>),
-    /// Whether the port took the frame.
-    Sent(Result<(), String>),
-}
-
-/// A worker's mailbox from the main lcore, checked once per pass over its ports.
-pub type LoopMailbox = podfwd::runtime::Mailbox<Question, Answer>;
-
-/// What the main lcore set up on a worker's poll loop: a capture, a ping's watch.
-#[derive(Debug, Default)]
-pub struct LoopState {
-    pub buffer: Option<CaptureBuffer>,
-    pub ping: Option<Watch>,
-}
-
-impl LoopState {
-    /// Answers what needs no port; [`Question::Send`] is the poll loop's own to answer
-    /// (here it is refused, the frame freed).
-    pub fn answer(&mut self, question: Question) -> Answer {
-        match question {
-            Question::Start(buffer) => {
-                self.buffer = Some(buffer);
-                Answer::Started
-            }
-            Question::Status => Answer::Count(self.buffer.as_ref().map_or(0, |b| b.count)),
-            Question::Stop => Answer::Stopped(self.buffer.take()),
-            Question::Watch(watch) => Answer::Watching(std::mem::replace(&mut self.ping, watch)),
-            Question::Send { .. } => Answer::Sent(Err("no port to send from here".into())),
-        }
-    }
 }
 
 /// One worker's capture.

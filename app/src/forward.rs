@@ -6,9 +6,63 @@ use std::sync::Arc;
 use podfwd::buffer::PacketBuf;
 use podfwd::types::IfIndex;
 
-use crate::capture::{Answer, LoopMailbox, LoopState, Point, Question};
+use crate::capture::{CaptureBuffer, Point};
 use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST};
 use crate::dpdk::tsc;
+use crate::ping::Watch;
+
+/// What the main lcore asks a worker's poll loop: `pcap trace`'s questions, and
+/// `ping`'s (see [`crate::ping`]).
+#[derive(Debug)]
+pub enum Question {
+    /// Capture into this buffer (a capture already on is given up).
+    Start(CaptureBuffer),
+    /// How many packets so far.
+    Status,
+    /// Stop, and give the buffer back.
+    Stop,
+    /// Watch for a ping run's replies (`None`: stop), giving back the watch before.
+    Watch(Option<Watch>),
+    /// Send this frame out of the poll loop's interface `interface`, now.
+    Send { mbuf: Mbuf, interface: usize },
+}
+
+#[derive(Debug)]
+pub enum Answer {
+    Started,
+    Count(u32),
+    Stopped(Option<CaptureBuffer>),
+    Watching(Option<Watch>),
+    /// Whether the port took the frame.
+    Sent(Result<(), String>),
+}
+
+/// A worker's mailbox from the main lcore, checked once per pass over its ports.
+pub type LoopMailbox = podfwd::runtime::Mailbox<Question, Answer>;
+
+/// What the main lcore set up on a worker's poll loop: a capture, a ping's watch.
+#[derive(Debug, Default)]
+pub struct LoopState {
+    pub buffer: Option<CaptureBuffer>,
+    pub ping: Option<Watch>,
+}
+
+impl LoopState {
+    /// Answers what needs no port; [`Question::Send`] is the poll loop's own to answer
+    /// (here it is refused, the frame freed).
+    pub fn answer(&mut self, question: Question) -> Answer {
+        match question {
+            Question::Start(buffer) => {
+                self.buffer = Some(buffer);
+                Answer::Started
+            }
+            Question::Status => Answer::Count(self.buffer.as_ref().map_or(0, CaptureBuffer::count)),
+            Question::Stop => Answer::Stopped(self.buffer.take()),
+            Question::Watch(watch) => Answer::Watching(std::mem::replace(&mut self.ping, watch)),
+            Question::Send { .. } => Answer::Sent(Err("no port to send from here".into())),
+        }
+    }
+}
 
 /// Where one packet of a burst goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use podfwd::packet::ipv4::{Ipv4Packet, Protocol};
 use podfwd::spec_frames;
 use podfwd::types::{IfIndex, MacAddr};
 
-use crate::capture::{Answer, LoopMailbox, Question};
+use crate::forward::{Answer, LoopMailbox, Question};
 
 /// The TTL of the requests, as VPP's ping sends them.
 const TTL: u8 = 64;

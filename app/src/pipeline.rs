@@ -17,13 +17,13 @@ use podfwd::runtime::Subscriber;
 use podfwd::stages::arp::LearnEvent;
 use podfwd::types::IfIndex;
 
-use crate::capture::{Answer, Captures, LoopMailbox, Question};
+use crate::capture::Captures;
 use crate::dpdk::hugealloc;
 use crate::dpdk::mbuf::Mbuf;
 use crate::dpdk::memory::{self, DpdkHeap, SystemHeap};
 use crate::dpdk::mempool::{Mempool, PoolUsage};
 use crate::dpdk::{tsc_hz, CpuPrefetch};
-use crate::forward::{BurstProcessor, Verdict};
+use crate::forward::{Answer, BurstProcessor, LoopMailbox, Question, Verdict};
 use crate::hardware::HardwareCommands;
 use crate::ping::Pinger;
 
