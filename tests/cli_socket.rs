@@ -11,14 +11,19 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use podfwd_suite::{
-    bin, dpdk_lock, file_prefix, scratch_dir, show_interface_block, show_interface_counter,
-    traced_packets, write_pcap, DpdkProcess,
+    bin, dpdk_lock, file_prefix, read_pcap, scratch_dir, show_interface_block,
+    show_interface_counter, traced_packets, write_pcap, DpdkProcess,
 };
 
 const SEED_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-node.conf");
 
 /// The frames tap0 receives.
 const FRAMES: u64 = 3;
+
+/// The startup file's `pcap trace` file, in /tmp.
+fn capture_name() -> String {
+    format!("podfwd-cli-socket-{}.pcap", std::process::id())
+}
 
 /// `show trace` of the one worker with nothing traced.
 const EMPTY_TRACE: &str = "------------------- Start of thread 1 podfwd_wk_0 -------------------\n\
@@ -48,7 +53,11 @@ impl Podfwd {
         let startup = dir.join("startup.cli");
         std::fs::write(
             &startup,
-            format!("exec {SEED_CONF}\ntrace add pcap-input 10\n"),
+            format!(
+                "exec {SEED_CONF}\ntrace add pcap-input 10\n\
+                 pcap trace rx drop intfc tap0 max 100 file {}\n",
+                capture_name()
+            ),
         )
         .unwrap();
         let mut command = Command::new(bin("podfwd"));
@@ -145,6 +154,25 @@ fn every_command_family_works_through_the_socket() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // The startup file's capture: each frame as received, then as dropped, in bursts
+    // (the port gives them all at once: rx records first, then the burst's drops).
+    let capture = Path::new("/tmp").join(capture_name());
+    assert_eq!(
+        podfwd.ok("pcap trace off"),
+        format!(
+            "Write {} packets to {}, and stop capture...\n",
+            2 * FRAMES,
+            capture.display()
+        )
+    );
+    let captured = read_pcap(&capture);
+    let _ = std::fs::remove_file(&capture);
+    assert_eq!(captured, Ok(vec![stray_frame(); 2 * FRAMES as usize]));
+    assert_eq!(
+        podfwd.fails("pcap trace off"),
+        "error: pcap trace: no capture is on\n"
+    );
 
     // Shows of what the startup file configured.
     assert!(podfwd.ok("show interface").contains("tap0"));
