@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use podfwd_suite::{
-    bin, dpdk_lock, file_prefix, scratch_dir, stage_text, traced_packets, DpdkProcess,
+    bin, dpdk_lock, file_prefix, read_pcap, scratch_dir, stage_text, traced_packets, DpdkProcess,
 };
 
 const SEED_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-node.conf");
@@ -418,7 +418,28 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
 
     // The console's ping, from podfwd's tap0 address to the host's side of the link
     // (its MAC learnt from the host's ARP above): every reply read, in VPP's lines.
+    let capture = format!("podfwd-seed-live-{}.pcap", std::process::id());
+    live.ctl(&format!(
+        "pcap trace rx tx intfc tap0 max 100 file {capture}"
+    ));
     let ping = live.ctl("ping 172.30.1.2 repeat 3 interval 0.2");
+    live.ctl("pcap trace off");
+    let capture = Path::new("/tmp").join(capture);
+    let frames = read_pcap(&capture);
+    let _ = std::fs::remove_file(&capture);
+    // ICMP (byte 23) type (byte 34): the requests as they left tap0, the replies as
+    // they came in.
+    let icmp_types: Vec<u8> = frames
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| f.len() > 34 && f[23] == 1)
+        .map(|f| f[34])
+        .collect();
+    assert_eq!(
+        icmp_types,
+        [8, 0, 8, 0, 8, 0],
+        "pcap trace of the ping on tap0"
+    );
     assert!(
         ping.starts_with("68 bytes from 172.30.1.2: icmp_seq=1 ttl=64 time=")
             && ping.contains("\n68 bytes from 172.30.1.2: icmp_seq=3 ttl=64 time=")

@@ -331,6 +331,14 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
         }
         capture_mailbox.serve(|question| match question {
             Question::Send { mbuf, interface } => {
+                // A ping's request leaves as any packet does: a tx capture has it.
+                capture_all(
+                    &mut capture,
+                    Point::Tx,
+                    interface,
+                    std::slice::from_ref(&mbuf),
+                    now,
+                );
                 Answer::Sent(send_now(&mut tx, &mut local, interface, mbuf))
             }
             other => capture.answer(other),
