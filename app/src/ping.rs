@@ -167,6 +167,11 @@ impl Pinger {
         }
     }
 
+    /// Worker 0's mailbox, which sends what the console sends.
+    pub fn first_worker(&self) -> Option<&LoopMailbox> {
+        self.mailboxes.first().map(|m| &**m)
+    }
+
     /// Runs `request`: `send` hands one frame to worker 0 for the poll loop's interface
     /// `position` (the request's tx interface); replies are gathered from every worker.
     pub fn run(

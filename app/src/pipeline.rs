@@ -125,6 +125,36 @@ impl BurstProcessor for PipelineProcessor {
     }
 }
 
+/// The poll loop numbers its ports from 0; interface indices start after local0.
+fn position(if_index: IfIndex) -> usize {
+    if_index.as_usize().wrapping_sub(1)
+}
+
+impl AppPlatform {
+    /// `frame` in an mbuf, out of the poll loop's interface `interface` of the worker
+    /// whose mailbox this is.
+    fn send_through(
+        &self,
+        mailbox: &LoopMailbox,
+        frame: &[u8],
+        interface: usize,
+    ) -> Result<(), String> {
+        let pool = self.pools.first().ok_or("no packet pool")?;
+        let mut mbuf = Mbuf::alloc(pool).ok_or("the packet pool is empty")?;
+        if !mbuf.write_frame(frame) {
+            return Err("the frame does not fit one mbuf".into());
+        }
+        match mailbox.ask(
+            Question::Send { mbuf, interface },
+            std::time::Duration::from_secs(2),
+        ) {
+            Some(Answer::Sent(sent)) => sent,
+            Some(other) => Err(format!("the worker answered {other:?}")),
+            None => Err("the worker did not answer within 2 s".into()),
+        }
+    }
+}
+
 /// The executor's view of the DPDK side.
 pub struct AppPlatform {
     pub hardware: HardwareCommands,
@@ -373,27 +403,20 @@ impl Platform for AppPlatform {
 
     fn pcap_trace(&self, request: &PcapRequest) -> Result<String, String> {
         // The poll loop numbers its ports from 0; interface indices start after local0.
-        self.captures
-            .request(request, |i| i.as_usize().wrapping_sub(1))
+        self.captures.request(request, position)
     }
 
     fn ping(&self, request: &PingRequest) -> Result<String, String> {
-        let pool = self.pools.first().ok_or("ping: no packet pool")?;
         let send = |mailbox: &LoopMailbox, frame: Vec<u8>, interface: usize| {
-            let mut mbuf = Mbuf::alloc(pool).ok_or("ping: the packet pool is empty")?;
-            if !mbuf.write_frame(&frame) {
-                return Err("ping: the request does not fit one mbuf".to_string());
-            }
-            let question = Question::Send { mbuf, interface };
-            match mailbox.ask(question, std::time::Duration::from_secs(2)) {
-                Some(Answer::Sent(sent)) => sent.map_err(|e| format!("ping: {e}")),
-                Some(other) => Err(format!("ping: worker 0 answered {other:?}")),
-                None => Err("ping: worker 0 did not answer within 2 s".into()),
-            }
+            self.send_through(mailbox, &frame, interface)
+                .map_err(|e| format!("ping: {e}"))
         };
-        // The poll loop numbers its ports from 0; interface indices start after local0.
-        self.pinger
-            .run(request, |i| i.as_usize().wrapping_sub(1), send)
+        self.pinger.run(request, position, send)
+    }
+
+    fn send_frame(&self, if_index: IfIndex, frame: &[u8]) -> Result<(), String> {
+        let mailbox = self.pinger.first_worker().ok_or("no worker to send from")?;
+        self.send_through(mailbox, frame, position(if_index))
     }
 
     fn dpdk_version(&self) -> Result<Vec<(&'static str, String)>, String> {
@@ -412,13 +435,11 @@ impl Platform for AppPlatform {
     }
 
     fn tx_errors(&self, if_index: IfIndex) -> u64 {
-        self.hardware
-            .interface_tx_errors(if_index.as_usize().wrapping_sub(1))
+        self.hardware.interface_tx_errors(position(if_index))
     }
 
     fn port_errors(&self, if_index: IfIndex) -> PortErrors {
-        self.hardware
-            .interface_port_errors(if_index.as_usize().wrapping_sub(1))
+        self.hardware.interface_port_errors(position(if_index))
     }
 
     fn interfaces_cleared(&self) {

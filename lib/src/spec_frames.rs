@@ -254,19 +254,9 @@ pub fn icmp_echo_request(
 
 /// An ARP request frame (broadcast): who has `target_ip`? tell `sender_ip`.
 pub fn arp_request(sender_mac: MacAddr, sender_ip: Ipv4Addr, target_ip: Ipv4Addr) -> Vec<u8> {
-    use crate::packet::arp::{ArpPacket, Operation};
     let mut frame = vec![0u8; ethernet::HEADER_LEN + crate::packet::arp::PACKET_LEN];
-    let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
-    eth.set_destination(MacAddr::BROADCAST);
-    eth.set_source(sender_mac);
-    eth.set_ethertype(EtherType::Arp);
-    let mut arp = ArpPacket::new_unchecked(eth.payload_mut());
-    arp.set_ethernet_ipv4();
-    arp.set_operation(Operation::Request);
-    arp.set_sender_mac(sender_mac);
-    arp.set_sender_ip(sender_ip);
-    arp.set_target_mac(MacAddr::ZERO);
-    arp.set_target_ip(target_ip);
+    crate::stages::arp::write_request(&mut frame, sender_mac, sender_ip, target_ip)
+        .expect("an Ethernet header and an ARP packet fit their own length");
     frame
 }
 

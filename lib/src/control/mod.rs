@@ -125,6 +125,10 @@ pub trait Platform {
     fn ping(&self, _request: &PingRequest) -> Result<String, String> {
         Err("ping: no ports to send from without DPDK".into())
     }
+    /// Sends `frame` out of `if_index` as it is (the console's ARP request for `ping`).
+    fn send_frame(&self, _if_index: IfIndex, _frame: &[u8]) -> Result<(), String> {
+        Err("no ports to send from without DPDK".into())
+    }
     /// `pcap trace`: start a capture on the workers, stop it and write the file, or
     /// say how far it got. Only a platform with ports captures.
     fn pcap_trace(&self, _request: &PcapRequest) -> Result<String, String> {
@@ -453,12 +457,28 @@ impl Control {
                 return Err(format!("ping: {dst} is one of podfwd's own addresses"))
             }
             Adjacency::Glean { tx_if, next_hop } => {
-                return Err(format!(
-                    "ping: {} on {} has no known MAC address; the console does not ARP \
-                     (set ip neighbor, or let traffic from it teach podfwd)",
-                    next_hop.unwrap_or(dst),
-                    self.name_of()(tx_if)
-                ))
+                // As VPP's first ping to an unknown neighbour loses its first packets to
+                // ARP: ask, and let the user ping again once the worker learnt it (the
+                // console applies what workers learn between commands).
+                let (target, name) = (next_hop.unwrap_or(dst), self.name_of()(tx_if));
+                let request = self
+                    .plane
+                    .interface(tx_if)
+                    .and_then(|itf| crate::stages::arp::request_frame(itf, target));
+                return Err(match request.map(|f| self.platform.send_frame(tx_if, &f)) {
+                    Some(Ok(())) => format!(
+                        "ping: {target} on {name} has no known MAC address yet; sent an ARP \
+                         request for it: ping again once it answers (show ip neighbors)"
+                    ),
+                    Some(Err(e)) => format!(
+                        "ping: {target} on {name} has no known MAC address, and the ARP \
+                         request for it was not sent: {e}"
+                    ),
+                    None => format!(
+                        "ping: {target} on {name} has no known MAC address, and {name} has \
+                         no address to ask for it from"
+                    ),
+                });
             }
             Adjacency::Drop => {
                 return Err(format!(
@@ -474,8 +494,7 @@ impl Control {
         let src = self
             .plane
             .interface(from)
-            .and_then(|i| i.addresses.first())
-            .map(|p| p.addr)
+            .and_then(|i| crate::stages::source_address_for(i, dst))
             .ok_or_else(|| {
                 format!(
                     "ping: {} has no IPv4 address to send from",

@@ -40,7 +40,11 @@ struct FakePlatform {
     pcap: Arc<std::sync::Mutex<Vec<PcapRequest>>>,
     pings: Arc<std::sync::Mutex<Vec<PingRequest>>>,
     port_errors: crate::counters::PortErrors,
+    sent: Arc<std::sync::Mutex<Vec<SentFrame>>>,
 }
+
+/// A frame the console sent, and the interface it went out of.
+type SentFrame = (IfIndex, Vec<u8>);
 
 impl Platform for FakePlatform {
     fn hardware_interfaces(
@@ -74,6 +78,10 @@ impl Platform for FakePlatform {
     fn port_errors(&self, _if_index: IfIndex) -> crate::counters::PortErrors {
         self.port_errors
     }
+    fn send_frame(&self, if_index: IfIndex, frame: &[u8]) -> Result<(), String> {
+        self.sent.lock().unwrap().push((if_index, frame.to_vec()));
+        Ok(())
+    }
 }
 
 /// A control with one interface, tap0, on `platform`.
@@ -104,8 +112,8 @@ fn ping_reaches_the_platform_with_its_route_resolved() {
     for (line, error) in [
         (
             "ping 172.30.1.2",
-            "ping: 172.30.1.2 on tap0 has no known MAC address; the console does not ARP \
-             (set ip neighbor, or let traffic from it teach podfwd)",
+            "ping: 172.30.1.2 on tap0 has no known MAC address, and the ARP request for it \
+             was not sent: no ports to send from without DPDK",
         ),
         ("ping 8.8.8.8", "ping: no route to 8.8.8.8"),
         (
@@ -155,12 +163,32 @@ fn ping_reaches_the_platform_with_its_route_resolved() {
 #[test]
 fn ping_gives_the_platform_the_routes_header() {
     let platform = FakePlatform::default();
-    let pings = Arc::clone(&platform.pings);
+    let (pings, platform_sent) = (Arc::clone(&platform.pings), Arc::clone(&platform.sent));
     let (mut control, tap0) = one_tap(platform);
     control.workers_started();
+    let sent = Arc::clone(&platform_sent);
     for line in [
         "set interface state tap0 up",
+        "set interface ip address tap0 10.0.0.1/8",
         "set interface ip address tap0 172.30.1.1/24",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    // An unknown next hop: an ARP request for it goes out of tap0 (from tap0's address
+    // on its subnet), and the user is told to ping again.
+    assert_eq!(
+        control.execute_line("ping 172.30.1.2").unwrap_err(),
+        "ping: 172.30.1.2 on tap0 has no known MAC address yet; sent an ARP request for \
+         it: ping again once it answers (show ip neighbors)"
+    );
+    let mut arp = vec![0xff; 6];
+    arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 8, 6, 0, 1, 8, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&[
+        2, 0, 0, 0, 0, 1, 172, 30, 1, 1, 0, 0, 0, 0, 0, 0, 172, 30, 1, 2,
+    ]);
+    arp.resize(60, 0);
+    assert_eq!(*sent.lock().unwrap(), [(tap0, arp)]);
+    for line in [
         "set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51",
         "ping 172.30.1.2 repeat 2",
     ] {

@@ -433,26 +433,52 @@ impl Arp {
         if !self.may_request(target, now_ns) {
             return Err(Ip4ArpError::Throttled);
         }
-        let len = (ethernet::HEADER_LEN + arp::PACKET_LEN).max(MIN_FRAME_LEN);
-        if !pkt.set_len(len) {
+        if !pkt.set_len(REQUEST_LEN) {
             return Err(Ip4ArpError::NoRoom);
         }
-        let data = pkt.data_mut();
-        data.fill(0);
-        let mut frame = EthernetFrame::new_checked(data).map_err(|_| Ip4ArpError::NoRoom)?;
-        frame.set_destination(MacAddr::BROADCAST);
-        frame.set_source(itf.mac);
-        frame.set_ethertype(EtherType::Arp);
-        let mut request =
-            ArpPacket::new_checked(frame.payload_mut()).map_err(|_| Ip4ArpError::NoRoom)?;
-        request.set_ethernet_ipv4();
-        request.set_operation(Operation::Request);
-        request.set_sender_mac(itf.mac);
-        request.set_sender_ip(source);
-        request.set_target_mac(MacAddr::ZERO);
-        request.set_target_ip(target);
-        Ok(())
+        write_request(pkt.data_mut(), itf.mac, source, target)
     }
+}
+
+/// An ARP request's frame: Ethernet and ARP, padded to the minimum frame.
+const REQUEST_LEN: usize = if ethernet::HEADER_LEN + arp::PACKET_LEN > MIN_FRAME_LEN {
+    ethernet::HEADER_LEN + arp::PACKET_LEN
+} else {
+    MIN_FRAME_LEN
+};
+
+/// Writes into `data` (zeroed first) a broadcast request from `mac`, `source`, for
+/// `target`.
+pub(crate) fn write_request(
+    data: &mut [u8],
+    mac: MacAddr,
+    source: Ipv4Addr,
+    target: Ipv4Addr,
+) -> Result<(), Ip4ArpError> {
+    data.fill(0);
+    let mut frame = EthernetFrame::new_checked(data).map_err(|_| Ip4ArpError::NoRoom)?;
+    frame.set_destination(MacAddr::BROADCAST);
+    frame.set_source(mac);
+    frame.set_ethertype(EtherType::Arp);
+    let mut request =
+        ArpPacket::new_checked(frame.payload_mut()).map_err(|_| Ip4ArpError::NoRoom)?;
+    request.set_ethernet_ipv4();
+    request.set_operation(Operation::Request);
+    request.set_sender_mac(mac);
+    request.set_sender_ip(source);
+    request.set_target_mac(MacAddr::ZERO);
+    request.set_target_ip(target);
+    Ok(())
+}
+
+/// The request ip4-arp would send out of `itf` for `target` (from the interface's address
+/// facing it), for the console to send itself (`ping` toward an unknown next hop).
+/// `None` when the interface has no address.
+pub fn request_frame(itf: &InterfaceConfig, target: Ipv4Addr) -> Option<Vec<u8>> {
+    let source = source_address_for(itf, target)?;
+    let mut data = vec![0; REQUEST_LEN];
+    write_request(&mut data, itf.mac, source, target).ok()?;
+    Some(data)
 }
 
 #[cfg(test)]
