@@ -174,6 +174,15 @@ fn every_command_family_works_through_the_socket() {
         "error: pcap trace: no capture is on\n"
     );
 
+    // podfwd's log as it went to stderr, kept for VPP's `show logging`: date, time,
+    // level, class, message.
+    let logging = podfwd.ok("show logging");
+    assert!(
+        logging.lines().any(|l| l.len() > 24
+            && l[24..].starts_with("info       podfwd         launch worker lcore 1: ")),
+        "{logging}"
+    );
+
     // Shows of what the startup file configured.
     assert!(podfwd.ok("show interface").contains("tap0"));
     assert!(podfwd.ok("sh int address").contains("172.30.1.1/24"));

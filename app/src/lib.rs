@@ -10,6 +10,7 @@ pub mod dpdk;
 pub mod forward;
 pub mod gen;
 pub mod hardware;
+pub mod logging;
 pub mod options;
 pub mod ping;
 pub mod pipeline;

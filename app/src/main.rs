@@ -55,7 +55,7 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    podfwd_app::logging::init("info");
     let mut args = Vec::new();
     for arg in std::env::args_os() {
         match arg.into_string() {

@@ -396,6 +396,10 @@ impl Platform for AppPlatform {
         }))
     }
 
+    fn logging(&self) -> Result<String, String> {
+        Ok(crate::logging::recent())
+    }
+
     fn buffers(&self) -> Result<String, String> {
         let usage: Vec<PoolUsage> = self.pools.iter().map(Mempool::usage).collect();
         Ok(format_buffers(&usage))

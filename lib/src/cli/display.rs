@@ -168,6 +168,7 @@ impl Display for Command {
             C::ShowThreads => f.write_str("show threads"),
             C::ShowBuffers => f.write_str("show buffers"),
             C::ShowMemory => f.write_str("show memory"),
+            C::ShowLogging => f.write_str("show logging"),
             C::Ping(p) => {
                 write!(f, "ping {}", p.dst)?;
                 opt(f, &p.source.as_ref().map(|s| format!("source {s}")))?;

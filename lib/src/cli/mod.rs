@@ -223,6 +223,8 @@ pub enum Command {
     ShowBuffers,
     /// `show memory`
     ShowMemory,
+    /// `show logging`: the last lines of podfwd's log.
+    ShowLogging,
     /// `ping A.B.C.D [source NAME] [size N] [interval S] [repeat N]`
     Ping(PingArgs),
     /// `pcap trace [rx] [tx] [drop] [max N] [intfc NAME|any] [file NAME]
@@ -389,6 +391,7 @@ impl Command {
                 | C::ShowThreads
                 | C::ShowBuffers
                 | C::ShowMemory
+                | C::ShowLogging
                 | C::ShowAcl { .. }
                 | C::ShowAclInterface { .. }
                 | C::ShowAclSessions

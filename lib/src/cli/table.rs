@@ -293,6 +293,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |_| Ok(Command::ShowMemory),
     },
     CommandSpec {
+        path: &["show", "logging"],
+        usage: "show logging",
+        help: "The last 512 lines of podfwd's log, in VPP's columns",
+        parse: |_| Ok(Command::ShowLogging),
+    },
+    CommandSpec {
         path: &["show", "buffers"],
         usage: "show buffers",
         help: "The packet buffer pools: total, free, in lcore caches, in use",

@@ -780,6 +780,7 @@ fn counter_and_info_commands() {
         ),
         ("sh buf", Command::ShowBuffers),
         ("show memory", Command::ShowMemory),
+        ("show logging", Command::ShowLogging),
         ("quit", Command::Quit),
     ] {
         assert_eq!(ok(line), command, "{line}");

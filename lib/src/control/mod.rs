@@ -116,6 +116,10 @@ pub trait Platform {
     fn memory(&self) -> Result<String, String> {
         Err("show memory: only podfwd's DPDK side counts its heaps".into())
     }
+    /// `show logging`: the last lines of the process's log.
+    fn logging(&self) -> Result<String, String> {
+        Err("show logging: this process keeps no log".into())
+    }
     /// `show buffers`: the packet buffer pools. Only a platform with DPDK has them.
     fn buffers(&self) -> Result<String, String> {
         Err("show buffers: no packet buffer pools without DPDK".into())
@@ -744,6 +748,7 @@ impl Control {
             Command::ShowThreads => Ok(self.platform.threads()),
             Command::ShowBuffers => self.platform.buffers(),
             Command::ShowMemory => self.platform.memory(),
+            Command::ShowLogging => self.platform.logging(),
             Command::PcapTrace(trace) => self.pcap_trace(trace),
             Command::Ping(args) => self.ping(args),
 
