@@ -8,7 +8,9 @@
 //! `CHAIN_ONLY_NEW=1` runs only the new connections, `CHAIN_SKIP_NEW=1` all but them, and
 //! `CHAIN_FROZEN_CLOCK=1` stops the worker's clock, for a profiler's eyes;
 //! `CHAIN_RUNS=N` keeps the best of N timed runs instead of 5, to resolve small changes
-//! on a noisy machine;
+//! on a noisy machine; `CHAIN_REQUESTS_ONLY=1` sends the requests alone, as
+//! `scripts/bench`'s (a) does: no handshake, no reply, so the host's ACL has no session
+//! for a flow and the cache keeps a watch on its key;
 //! `CHAIN_AT_LIMIT=N` with `CHAIN_ONLY_NEW=1` times new connections at the session tables'
 //! limits, set for N connections, each closed by a RST). It
 //! lives in the app because it runs on the app's heap: tables on transparent huge pages,
@@ -305,20 +307,27 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
         })
         .collect();
 
-    // Open every flow: SYN, SYN-ACK, ACK, one packet at a time so each is checked.
+    // Open every flow: SYN, SYN-ACK, ACK, one packet at a time so each is checked (the
+    // request alone with CHAIN_REQUESTS_ONLY).
+    let requests_only = std::env::var_os("CHAIN_REQUESTS_ONLY").is_some();
     let mut one = vec![TestBuf::new(&requests[0])];
     let now = 1_000_000_000u64;
     for (n, request) in requests.iter().enumerate() {
         let (ip, port) = client(n);
-        for (rx, f, out) in [
+        let handshake = [
             (pods, frame(ip, VIP, port, 80, SYN, true), host),
             (
                 host,
                 frame(ENDPOINT, ip, 8080, port, SYN | ACK, false),
                 pods,
             ),
-            (pods, request.clone(), host),
-        ] {
+        ];
+        let skip = if requests_only { handshake.len() } else { 0 };
+        for (rx, f, out) in handshake
+            .into_iter()
+            .chain([(pods, request.clone(), host)])
+            .skip(skip)
+        {
             one[0].data_mut().copy_from_slice(&f);
             let verdicts = worker.process(rx, &mut one, snapshot, now);
             assert_eq!(verdicts, [Verdict::Tx(out)], "flow {n} did not pass");
@@ -355,11 +364,15 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
         true => clock0,
         false => clock0 + ((tsc() - tsc0) as f64 / per_ns) as u64,
     };
+    let sides = match requests_only {
+        true => &[(&requests, pods)][..],
+        false => &[(&requests, pods), (&replies, host)][..],
+    };
     let run = |worker: &mut Worker<P>, burst: &mut Vec<TestBuf>, process: bool| -> f64 {
         let start = Instant::now();
         let mut at = 0;
-        while at < packets_per_run / 2 {
-            for (frames, rx) in [(&requests, pods), (&replies, host)] {
+        while at < packets_per_run / sides.len() {
+            for &(frames, rx) in sides {
                 fill(burst, frames, &order, at);
                 if rx == pods {
                     for (k, pkt) in burst.iter_mut().take(new_per_burst).enumerate() {
@@ -385,10 +398,13 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
         .iter()
         .all(|v| *v == Verdict::Tx(host)));
     fill(&mut burst, &replies, &order, 0);
-    assert!(worker
-        .process(host, &mut burst, snapshot, now)
-        .iter()
-        .all(|v| *v == Verdict::Tx(pods)));
+    assert!(
+        requests_only
+            || worker
+                .process(host, &mut burst, snapshot, now)
+                .iter()
+                .all(|v| *v == Verdict::Tx(pods))
+    );
 
     let runs = match std::env::var("CHAIN_RUNS") {
         Err(_) => 5,
@@ -411,6 +427,9 @@ fn measure<P: PrefetchHint>(mut worker: Worker<P>, setup: &Setup) {
          (configuration applied in {config_ms:.0} ms)",
         EXTRA_ROUTES + 2
     );
+    if requests_only {
+        println!("  requests only (CHAIN_REQUESTS_ONLY): no handshake, no replies");
+    }
     if new_per_burst > 0 {
         println!(
             "  mixed (CHAIN_NEW_PER_BURST={new_per_burst}): each request burst has {new_per_burst} \

@@ -506,6 +506,14 @@ impl AclWorker {
         self.sessions.fresh_deletes()
     }
 
+    /// Sessions created since start (wrapping). While it does not change, every watch
+    /// ([`AclWorker::session_handle`]) that held still holds: the flow cache checks its
+    /// watches only when it has.
+    #[inline(always)]
+    pub fn creations(&self) -> u32 {
+        self.sessions.creations()
+    }
+
     /// The TCP flags the session `handle` names has seen in the handle's direction;
     /// `None` for no session, a watch, or a slot no longer live.
     pub fn session_seen_flags(&self, handle: SessionHandle) -> Option<u8> {

@@ -473,6 +473,9 @@ pub(crate) struct SessionTable {
     /// Sessions created per slot of key hashes (both keys of each): what the flow
     /// cache's watches compare.
     created: Box<[u32]>,
+    /// Sessions created in all (wrapping): while it holds, every slot of `created` does
+    /// too ([`SessionTable::creations`]).
+    creations: u32,
     /// Sessions deleted in the second they were last heard in (their stamp still ahead
     /// of the clock): see [`SessionTable::fresh_deletes`].
     fresh_deletes: u32,
@@ -501,6 +504,7 @@ impl SessionTable {
             max,
             backlog: false,
             created: vec![0; CREATED_SLOTS].into_boxed_slice(),
+            creations: 0,
             fresh_deletes: 0,
             prefetch: crate::pipeline::no_prefetch,
             list_versions: Vec::new(),
@@ -977,6 +981,7 @@ impl SessionTable {
                 *count = count.wrapping_add(1);
             }
         }
+        self.creations = self.creations.wrapping_add(1);
         self.live += 1;
         self.push_tail(index, list, heard_stamp(now_ns));
         Ok(Created::New(index))
@@ -1165,6 +1170,12 @@ impl SessionTable {
     /// refresh of it by a packet that brings no new TCP flags changes nothing.
     pub(crate) fn fresh_deletes(&self) -> u32 {
         self.fresh_deletes
+    }
+
+    /// How many sessions were ever created (wrapping). Until it changes, no watch can
+    /// have gone stale: a watch's count moves only with it.
+    pub(crate) fn creations(&self) -> u32 {
+        self.creations
     }
 
     /// The TCP flags session entry `found` has seen in its direction, if its slot is

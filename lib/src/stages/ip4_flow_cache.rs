@@ -44,9 +44,10 @@
 //! ACL session deleted in the second it was last heard in, see
 //! [`AclWorker::fresh_deletes`]), its sessions are still in their slots and live, and
 //! its packets skip both the ACL sessions' checks and their refreshes (only the session
-//! hit counter moves). A watch is still checked every time (a count in a small table):
-//! its key may get a session in this second. That is two cache lines a packet fewer at
-//! 100k flows. NAT44's
+//! hit counter moves). A watch (a count in a small table) can only end when a session
+//! is created; a newer mark moves with every creation too ([`AclWorker::creations`]),
+//! and a watch is checked only when its entry was not marked since the last one. That
+//! is two or three cache lines a packet fewer at 100k flows. NAT44's
 //! session is read and refreshed for every packet: its translation and its counters
 //! are there.
 //!
@@ -175,8 +176,8 @@ struct Entry {
     nat_generation: u32,
     acl_in: SessionHandle,
     acl_out: SessionHandle,
-    /// The freshness mark ([`Ip4FlowCache::fresh_mark`]) its ACL sessions were last
-    /// refreshed under; 0: not since it was learnt.
+    /// The freshness mark ([`Marks`]) its ACL sessions were last refreshed and its
+    /// watches last checked under; 0: not since it was learnt.
     fresh: u32,
     /// The TCP flags its acl-in and acl-out sessions had seen in this flow's direction
     /// then (all ones where it has no session).
@@ -192,6 +193,8 @@ struct Entry {
     /// How many of `acl_in` and `acl_out` are sessions: what a fresh entry's packet
     /// counts as session hits without reading either.
     acl_sessions: u8,
+    /// Whether `acl_in` or `acl_out` is a watch: which mark its `fresh` must reach.
+    has_watch: bool,
 }
 
 impl Entry {
@@ -209,6 +212,7 @@ impl Entry {
         l4_delta: 0,
         tx_if: 0,
         acl_sessions: 0,
+        has_watch: false,
     };
 }
 
@@ -246,8 +250,10 @@ struct Plan {
     total_len: u16,
     proto: u8,
     tcp_flags: u8,
-    /// The ACL sessions need no refresh (see [`Ip4FlowCache::fresh_mark`]).
+    /// The ACL sessions need no refresh (see [`Marks`]).
     acl_fresh: bool,
+    /// Its entry has a watch, checked for this packet: the entry takes the newest mark.
+    watch_checked: bool,
     /// Forwarding it changes nothing whose order matters: no SYN, FIN or RST, no watch,
     /// no TCP flag its ACL sessions have not seen, and a NAT44 session (if any) that is
     /// not transitory, so that their refreshes write what they hold already, counters
@@ -461,13 +467,61 @@ pub struct Ip4FlowCache {
     stats: FlowCacheStats,
     /// Entries holding a flow (possibly stale).
     used: usize,
-    /// Changes with the clock's second and with [`AclWorker::fresh_deletes`]: an entry
-    /// whose ACL sessions were refreshed under the current mark has them live and
-    /// refreshed in this second, and a refresh by a packet with no new TCP flags would
-    /// change nothing in them. Never 0.
-    fresh_mark: u32,
-    /// The (second, fresh deletes) the mark stands for.
+    marks: Marks,
+    /// The (second, fresh deletes) `marks.sessions` stands for, and the ACL session
+    /// creations `marks.watches` stands for with them.
     fresh_basis: (u64, u32),
+    watch_basis: u32,
+}
+
+/// The freshness marks of a burst, drawn from one rising count, so that an entry's
+/// `fresh` compares with both: `sessions` changes with the clock's second and with
+/// [`AclWorker::fresh_deletes`]; `watches` with those and with
+/// [`AclWorker::creations`] (so `watches >= sessions`). An entry marked at `sessions`
+/// or later has its ACL sessions live and refreshed in this second, and a refresh by a
+/// packet with no new TCP flags would change nothing in them; one marked at `watches`
+/// has its watches still holding, no session having been created since they were
+/// checked. Never 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Marks {
+    sessions: u32,
+    watches: u32,
+}
+
+impl Marks {
+    /// Whether `entry`'s ACL sessions were refreshed under the current basis.
+    #[inline(always)]
+    fn sessions_fresh(self, entry: &Entry) -> bool {
+        entry.fresh >= self.sessions
+    }
+
+    /// Whether `entry`'s watches were checked since the last session was created.
+    #[inline(always)]
+    fn watches_fresh(self, entry: &Entry) -> bool {
+        entry.fresh >= self.watches
+    }
+
+    /// Whether `entry` needs no ACL read at all (for a packet with no new TCP flags):
+    /// its sessions fresh, and its watches if it has any.
+    #[inline(always)]
+    fn all_fresh(self, entry: &Entry) -> bool {
+        let mark = match entry.has_watch {
+            true => self.watches,
+            false => self.sessions,
+        };
+        entry.fresh >= mark
+    }
+
+    /// Whether the ACL handle `handle` of `entry` must be read for a packet: a session
+    /// not refreshed under this basis, or a watch not checked since the last creation.
+    #[inline(always)]
+    fn must_read(self, entry: &Entry, handle: SessionHandle) -> bool {
+        match (handle.is_none(), handle.is_watch()) {
+            (true, _) => false,
+            (false, true) => !self.watches_fresh(entry),
+            (false, false) => !self.sessions_fresh(entry),
+        }
+    }
 }
 
 impl Ip4FlowCache {
@@ -490,32 +544,42 @@ impl Ip4FlowCache {
             rx_bytes: 0,
             stats: FlowCacheStats::default(),
             used: 0,
-            fresh_mark: 1,
+            marks: Marks {
+                sessions: 1,
+                watches: 1,
+            },
             fresh_basis: (u64::MAX, 0),
+            watch_basis: 0,
         }
     }
 
-    /// The mark for the clock's second `second` and the ACL table's `fresh_deletes`.
-    /// When the marks wrap, every entry's is cleared, so that no old one passes again.
-    /// It relies on the worker's clock never going back (its lcore's TSC): a session
-    /// deleted in a later second than its stamp's is not counted as a fresh delete.
+    /// The marks for the clock's second `second`, the ACL table's `fresh_deletes` and
+    /// its `creations`. When the marks wrap, every entry's is cleared, so that no old
+    /// one passes again. It relies on the worker's clock never going back (its lcore's
+    /// TSC): a session deleted in a later second than its stamp's is not counted as a
+    /// fresh delete.
     #[inline(always)]
-    fn fresh_mark(&mut self, second: u64, fresh_deletes: u32) -> u32 {
+    fn marks(&mut self, second: u64, fresh_deletes: u32, creations: u32) -> Marks {
         let basis = (second, fresh_deletes);
-        if basis != self.fresh_basis {
-            self.fresh_basis = basis;
-            self.fresh_mark = match self.fresh_mark.checked_add(1) {
+        if basis != self.fresh_basis || creations != self.watch_basis {
+            let next = match self.marks.watches.checked_add(1) {
                 Some(mark) => mark,
                 None => self.clear_fresh_marks(),
             };
+            if basis != self.fresh_basis || next == 1 {
+                self.marks.sessions = next;
+            }
+            self.marks.watches = next;
+            self.fresh_basis = basis;
+            self.watch_basis = creations;
         }
-        self.fresh_mark
+        self.marks
     }
 
     /// Out of line: once per 2^32 marks, a pass over the table (~32 MiB at the largest,
-    /// some milliseconds). The mark moves once a second, and at most once a burst when
-    /// closed connections' ACL sessions are given up at the table's limit every burst:
-    /// then about once an hour.
+    /// some milliseconds). The marks move once a second, and at most once a burst when
+    /// ACL sessions are created (new connections) or closed connections' sessions are
+    /// given up at the table's limit every burst: then about once an hour.
     #[cold]
     #[inline(never)]
     fn clear_fresh_marks(&mut self) -> u32 {
@@ -701,7 +765,11 @@ impl Ip4FlowCache {
             burst.reset(rx_if, n);
             return 0;
         };
-        let mark = self.fresh_mark(cx.now_ns / NS_PER_SECOND, acl.fresh_deletes());
+        let marks = self.marks(
+            cx.now_ns / NS_PER_SECOND,
+            acl.fresh_deletes(),
+            acl.creations(),
+        );
         let prefetching = self.used >= PREFETCH_FROM_ENTRIES;
         // Three passes, so that a burst's cache misses overlap: read each packet and ask
         // for its first bucket; find the entries and ask for their sessions (both from
@@ -758,7 +826,7 @@ impl Ip4FlowCache {
                 continue;
             };
             for handle in [entry.acl_in, entry.acl_out] {
-                if (entry.fresh != mark || handle.is_watch()) && !handle.is_none() {
+                if marks.must_read(entry, handle) {
                     if let Some(address) = acl.session_address(handle) {
                         P::prefetch(address);
                     }
@@ -792,7 +860,7 @@ impl Ip4FlowCache {
         // (every acl-in, then every NAT44, then every acl-out, each in packet order)
         // is exactly what the stages do.
         let epoch = cx.snapshot.epoch as u32;
-        let (mut stale, mut held) = (0, 0);
+        let (mut stale, mut held, mut to_mark) = (0, 0, 0);
         // Which of the session updates below have work.
         let (mut any_acl_in, mut any_acl_out) = (false, false);
         for (pending, plan_slot) in pending.iter().zip(plans.iter_mut()) {
@@ -803,7 +871,7 @@ impl Ip4FlowCache {
             };
             // Planned in place: a plan returned by value was copied field by field.
             if entry.epoch != epoch
-                || check(acl, nat, entry, pending, cx, mark, plan_slot).is_none()
+                || check(acl, nat, entry, pending, cx, marks, plan_slot).is_none()
             {
                 *plan_slot = Plan::default();
                 stale += 1;
@@ -812,6 +880,7 @@ impl Ip4FlowCache {
             let plan = &*plan_slot;
             any_acl_in |= !plan.acl_fresh && entry.acl_in.is_session();
             any_acl_out |= !plan.acl_fresh && entry.acl_out.is_session();
+            to_mark += usize::from(!plan.acl_fresh || plan.watch_checked);
             held += 1;
         }
         self.stats.stale += stale;
@@ -888,15 +957,18 @@ impl Ip4FlowCache {
             }
         }
         acl.count_session_hits(fresh_hits);
-        // The entries whose sessions were just refreshed are fresh under this mark, with
-        // the flags their sessions have seen now.
-        if fresh < n {
+        // The entries whose sessions were just refreshed are fresh under the newest
+        // mark, with the flags their sessions have seen now; so are those whose watches
+        // were just checked.
+        if to_mark > 0 {
             for (pending, plan) in pending.iter().zip(plans.iter()) {
                 let Some(entry) = self.entries.get_mut(pending.entry as usize) else {
                     continue;
                 };
                 if !plan.acl_fresh {
-                    mark_fresh(entry, acl, mark);
+                    mark_fresh(entry, acl, marks.watches);
+                } else if plan.watch_checked {
+                    entry.fresh = marks.watches;
                 }
             }
         }
@@ -924,7 +996,7 @@ impl Ip4FlowCache {
         n: usize,
     ) -> usize {
         let (now_ns, now) = (cx.now_ns, (cx.now_ns / NS_PER_SECOND) as u32);
-        let mark = self.fresh_mark;
+        let mark = self.marks.watches;
         let acl_flags = |plan: &Plan| (plan.proto == TCP).then_some(plan.tcp_flags);
         let (mut by_nat, mut forwarded, mut planned, mut fresh, mut fresh_hits) =
             ([0u64; 4], 0u64, 0u64, 0u64, 0);
@@ -1119,7 +1191,7 @@ fn check(
     entry: &Entry,
     pending: &Pending,
     cx: &Context<'_>,
-    fresh_mark: u32,
+    marks: Marks,
     plan: &mut Plan,
 ) -> Option<()> {
     let (total_len, tcp_flags) = (pending.total_len, pending.tcp_flags);
@@ -1129,23 +1201,19 @@ fn check(
     }
     let proto = proto_of(&pending.key);
     let no_new_flags = |seen: u8| tcp_flags | seen == seen;
-    let acl_fresh = entry.fresh == fresh_mark
-        && no_new_flags(entry.acl_seen[0])
-        && no_new_flags(entry.acl_seen[1]);
-    // A watch has nothing to refresh, but a session may have appeared for its key in
-    // this second: it is checked every time (a count in a small table).
-    let (config, now_ns) = (&*cx.snapshot.acl, cx.now_ns);
-    let acl_live = |h: SessionHandle| {
-        h.is_none() || (acl_fresh && !h.is_watch()) || acl.session_is_live(config, h, now_ns)
+    let flags_seen = no_new_flags(entry.acl_seen[0]) && no_new_flags(entry.acl_seen[1]);
+    // Marked in this second, since the last session was created if it has a watch
+    // (most packets): nothing to read.
+    let (acl_fresh, watch_checked) = match marks.all_fresh(entry) && flags_seen {
+        true => (true, false),
+        false => check_acl(acl, entry, cx, marks, flags_seen)?,
     };
-    if !acl_live(entry.acl_in) || !acl_live(entry.acl_out) {
-        return None;
-    }
     *plan = Plan {
         total_len,
         proto,
         tcp_flags,
         acl_fresh,
+        watch_checked,
         planned: true,
         src_mac: out.mac.0,
         nat: NO_NAT,
@@ -1172,6 +1240,37 @@ fn check(
         plan.ports[2..].copy_from_slice(&dport.to_be_bytes());
     }
     Some(())
+}
+
+/// [`check`]'s ACL part for an entry not marked in this second (or, with a watch, since
+/// the last session was created), or a packet with new TCP flags: whether its sessions need a refresh (`acl_fresh`, from
+/// the mark and `flags_seen`), and whether a watch was checked; `None` if a session is
+/// gone or a watch ended.
+#[inline(always)]
+fn check_acl(
+    acl: &AclWorker,
+    entry: &Entry,
+    cx: &Context<'_>,
+    marks: Marks,
+    flags_seen: bool,
+) -> Option<(bool, bool)> {
+    let acl_fresh = marks.sessions_fresh(entry) && flags_seen;
+    // A watch has nothing to refresh, but a session may have appeared for its key: it
+    // is checked (a count in a small table) when any session was created since.
+    let (config, now_ns) = (&*cx.snapshot.acl, cx.now_ns);
+    let watches_fresh = marks.watches_fresh(entry);
+    let acl_live = |h: SessionHandle| {
+        let skip = match h.is_watch() {
+            true => watches_fresh,
+            false => acl_fresh,
+        };
+        h.is_none() || skip || acl.session_is_live(config, h, now_ns)
+    };
+    if !acl_live(entry.acl_in) || !acl_live(entry.acl_out) {
+        return None;
+    }
+    let watch_checked = entry.has_watch && !watches_fresh;
+    Some((acl_fresh, watch_checked))
 }
 
 /// Whether a planned packet of `entry` is quiet ([`Plan::quiet`]), from its sessions as
@@ -1401,6 +1500,7 @@ fn learn_one(
         l4_delta,
         tx_if: tx_if.0,
         acl_sessions: u8::from(acl_in.is_session()) + u8::from(acl_out.is_session()),
+        has_watch: acl_in.is_watch() || acl_out.is_watch(),
     })
 }
 
@@ -1531,15 +1631,41 @@ mod tests {
     #[test]
     fn fresh_marks_wrap_to_cleared_entries() {
         let mut cache = Ip4FlowCache::new(1);
-        assert_eq!(cache.fresh_mark(7, 0), 2, "a new basis, a new mark");
-        assert_eq!(cache.fresh_mark(7, 0), 2, "the same basis, the same mark");
-        assert_eq!(cache.fresh_mark(7, 1), 3, "a fresh delete");
-        cache.fresh_mark = u32::MAX;
+        let marks = |sessions, watches| Marks { sessions, watches };
+        assert_eq!(cache.marks(7, 0, 0), marks(2, 2), "a new basis, new marks");
+        assert_eq!(
+            cache.marks(7, 0, 0),
+            marks(2, 2),
+            "the same basis, the same"
+        );
+        assert_eq!(cache.marks(7, 1, 0), marks(3, 3), "a fresh delete");
+        cache.marks = marks(3, u32::MAX);
         for entry in cache.entries.iter_mut().step_by(3) {
             entry.fresh = 1;
         }
-        assert_eq!(cache.fresh_mark(8, 1), 1);
+        assert_eq!(cache.marks(7, 1, 1), marks(1, 1), "a creation, at the wrap");
         assert!(cache.entries.iter().all(|e| e.fresh == 0));
+    }
+
+    /// A session created moves the watches' mark alone: an entry marked before it has
+    /// its sessions fresh still, and must check its watches again.
+    #[test]
+    fn a_creation_ends_the_watches_freshness_alone() {
+        let mut cache = Ip4FlowCache::new(1);
+        let before = cache.marks(7, 0, 10);
+        let entry = Entry {
+            fresh: before.watches,
+            ..Entry::EMPTY
+        };
+        assert!(before.sessions_fresh(&entry) && before.watches_fresh(&entry));
+        let after = cache.marks(7, 0, 11);
+        assert_eq!(after.sessions, before.sessions);
+        assert!(after.sessions_fresh(&entry), "no session was deleted");
+        assert!(!after.watches_fresh(&entry), "a session was created");
+        assert!(
+            !cache.marks(8, 0, 11).sessions_fresh(&entry),
+            "a new second"
+        );
     }
 
     /// The parse `parse` must equal: ethernet-input's, ip4-input's and NAT44's views,
