@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use podfwd::control::{PcapRequest, PcapStart};
 use podfwd::types::IfIndex;
 
-use crate::forward::{Answer, LoopMailbox, LoopState, Question};
+use crate::forward::{ask_loop, Answer, LoopMailbox, LoopState, Question};
 
 /// A record in a buffer: the TSC, the frame's length, the bytes kept, then the bytes.
 const RECORD_HEADER: usize = 16;
@@ -204,9 +204,6 @@ pub fn write_pcap(
     }
     out.flush()
 }
-
-/// How long the main lcore waits for a worker's answer.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The main lcore's side of `pcap trace`: one mailbox per worker, and the capture on.
 /// Before the workers launch (a startup file), their buffers wait here and go with
@@ -401,12 +398,7 @@ impl Captures {
 }
 
 fn ask(worker: usize, mailbox: &LoopMailbox, question: Question) -> Result<Answer, String> {
-    mailbox.ask(question, ANSWER_TIMEOUT).ok_or_else(|| {
-        format!(
-            "pcap trace: worker {worker} did not answer within {} s",
-            ANSWER_TIMEOUT.as_secs()
-        )
-    })
+    ask_loop("pcap trace", worker, mailbox, question)
 }
 
 fn unexpected(worker: usize, answer: &Answer) -> String {

@@ -40,6 +40,25 @@ pub enum Answer {
 /// A worker's mailbox from the main lcore, checked once per pass over its ports.
 pub type LoopMailbox = podfwd::runtime::Mailbox<Question, Answer>;
 
+/// How long the main lcore waits for a poll loop's answer.
+const LOOP_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks worker `worker`'s poll loop and waits for its answer; the error names the
+/// command (`what`) and the worker.
+pub fn ask_loop(
+    what: &str,
+    worker: usize,
+    mailbox: &LoopMailbox,
+    question: Question,
+) -> Result<Answer, String> {
+    mailbox.ask(question, LOOP_ANSWER_TIMEOUT).ok_or_else(|| {
+        format!(
+            "{what}: worker {worker} did not answer within {} s",
+            LOOP_ANSWER_TIMEOUT.as_secs()
+        )
+    })
+}
+
 /// What the main lcore set up on a worker's poll loop: a capture, a ping's watch.
 #[derive(Debug, Default)]
 pub struct LoopState {

@@ -19,12 +19,10 @@ use podfwd::packet::ipv4::{Ipv4Packet, Protocol};
 use podfwd::spec_frames;
 use podfwd::types::{IfIndex, MacAddr};
 
-use crate::forward::{Answer, LoopMailbox, Question};
+use crate::forward::{ask_loop, Answer, LoopMailbox, Question};
 
 /// The TTL of the requests, as VPP's ping sends them.
 const TTL: u8 = 64;
-/// How long the main lcore waits for a worker's answer.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One reply, as a worker saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,12 +222,7 @@ impl Pinger {
 }
 
 fn ask(worker: usize, mailbox: &LoopMailbox, question: Question) -> Result<Answer, String> {
-    mailbox.ask(question, ANSWER_TIMEOUT).ok_or_else(|| {
-        format!(
-            "ping: worker {worker} did not answer within {} s",
-            ANSWER_TIMEOUT.as_secs()
-        )
-    })
+    ask_loop("ping", worker, mailbox, question)
 }
 
 #[cfg(test)]
