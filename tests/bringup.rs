@@ -339,6 +339,73 @@ fn routes_pcap_between_ports_and_quits_cleanly() {
     assert_eq!(read_pcap(&dir.join("out0.pcap")), Ok(vec![]));
 }
 
+/// `pcap trace tx` holds exactly what left, when bursts reach a TX buffer that a burst
+/// with a drop left partly filled (with `--burst 4`: 3 of 4 pending, then a whole burst
+/// that does not fit beside them, then 3 more).
+#[test]
+fn pcap_trace_tx_holds_what_left_across_split_bursts() {
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("bringup_pcap_tx");
+    let capture = format!("podfwd-bringup-{}.pcap", std::process::id());
+    let startup = dir.join("startup.cli");
+    std::fs::write(
+        &startup,
+        format!("{ROUTING}pcap trace tx max 100 file {capture}\n"),
+    )
+    .unwrap();
+    // Ten routed frames, the third one an EtherType that ethernet-input drops.
+    let routed_frames = || {
+        (0..10u8).map(|i| {
+            tcp_frame(&TcpFrameSpec {
+                dst_mac: MacAddr(UP0_MAC),
+                src_mac: MacAddr(SENDER_MAC),
+                dst: Ipv4Addr::new(10, 9, 0, 1 + i),
+                ..podfwd::spec_frames::syn_spec()
+            })
+        })
+    };
+    let mut frames: Vec<Vec<u8>> = routed_frames().collect();
+    let mut stray = frames[0].clone();
+    stray[12..14].copy_from_slice(&[0x88, 0xb5]);
+    frames.insert(2, stray);
+    let mut podfwd = Running::start_with(
+        &dir,
+        "pcap_tx",
+        &frames,
+        &[
+            "--iface",
+            "up0=net_pcap0",
+            "--iface",
+            "up1=net_pcap1",
+            "--burst",
+            "4",
+            "--exec",
+            startup.to_str().unwrap(),
+        ],
+    );
+    podfwd.wait_for(
+        "10 packets out of up1",
+        |out| counter(out, "up1", "tx packets") == Some(10),
+        |p| p.send("show hardware-interfaces"),
+    );
+    podfwd.send("pcap trace off");
+    podfwd.wait_for(
+        "the capture written",
+        |out| {
+            out.iter()
+                .any(|l| l.starts_with("Write 10 packets to /tmp/"))
+        },
+        |_| {},
+    );
+    podfwd.quit();
+    let path = Path::new("/tmp").join(&capture);
+    let captured = read_pcap(&path);
+    let _ = std::fs::remove_file(&path);
+    let sent = read_pcap(&dir.join("out1.pcap"));
+    assert_eq!(sent.as_ref().map(Vec::len), Ok(10));
+    assert_eq!(captured, sent, "the capture is what up1 sent, once each");
+}
+
 #[test]
 fn sigterm_stops_cleanly() {
     let _lock = dpdk_lock();
