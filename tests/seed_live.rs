@@ -121,7 +121,8 @@ struct Live {
 }
 
 impl Live {
-    fn start(dir: &Path, names: Names) -> Live {
+    /// podfwd with `lcores` (EAL's `--lcores`; lcore 0 is the main one, which sleeps).
+    fn start(dir: &Path, names: Names, lcores: &str) -> Live {
         let prefix = file_prefix("seed-live");
         let socket = dir.join("cli.sock");
         // podfwd runs in the staging namespace: its kernel taps are born there.
@@ -129,9 +130,15 @@ impl Live {
         command
             .args(["netns", "exec", &names.stage_ns])
             .arg(bin("podfwd"));
-        // Main lcore 0 serves the console and sleeps; lcore 1 is the one busy worker.
         command
-            .args(["-l", "0,1", "--main-lcore", "0", "--no-pci", "--no-huge"])
+            .args([
+                "--lcores",
+                lcores,
+                "--main-lcore",
+                "0",
+                "--no-pci",
+                "--no-huge",
+            ])
             .args(["--file-prefix", &prefix])
             .arg(format!("--vdev=net_tap0,iface={}", names.pod_tap))
             .arg(format!("--vdev=net_tap1,iface={}", names.host_tap))
@@ -286,16 +293,40 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-#[test]
-fn pod_reaches_service_in_host_stack_over_real_tcp() {
+/// Whether this test may run: as root, or else (when asked) skipped; a pass that ran
+/// nothing would read as a pass, so not root fails unless PODFWD_SKIP_ROOT_TESTS is set.
+fn root_or_skip() -> bool {
     if !is_root() {
-        // A pass that ran nothing would read as a pass: not root fails, unless asked.
         assert!(
             std::env::var_os("PODFWD_SKIP_ROOT_TESTS").is_some(),
             "needs root to create network namespaces and move taps (CI runs as root); \
              PODFWD_SKIP_ROOT_TESTS=1 skips it"
         );
         eprintln!("skipped (PODFWD_SKIP_ROOT_TESTS): needs root");
+        return false;
+    }
+    true
+}
+
+/// podfwd on the seed node with `lcores`, its taps' kernel sides in the pod's and the
+/// host's namespaces, and the host serving `www` on the server's port.
+fn seed_up(dir: &Path, www: &Path, lcores: &str) -> Live {
+    remove_stale_runs();
+    let names = Names::for_this_process();
+    let stage = names.seed_netns(&["stage"]);
+    assert_ran("scripts/seed-netns stage", &stage);
+    let mut live = Live::start(dir, names, lcores);
+    live.wait_until_serving();
+    let up = live.seed_netns(&["up", &live.names.pod_tap, &live.names.host_tap]);
+    assert_ran("scripts/seed-netns up", &up);
+    let serve = live.seed_netns(&["serve", www.to_str().unwrap(), &SERVER_PORT.to_string()]);
+    assert_ran("scripts/seed-netns serve", &serve);
+    live
+}
+
+#[test]
+fn pod_reaches_service_in_host_stack_over_real_tcp() {
+    if !root_or_skip() {
         return;
     }
     let _lock = dpdk_lock();
@@ -310,17 +341,8 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
         .expect("read /dev/urandom");
     std::fs::write(www.join("big.bin"), &big).unwrap();
 
-    remove_stale_runs();
-    let names = Names::for_this_process();
-    let stage = names.seed_netns(&["stage"]);
-    assert_ran("scripts/seed-netns stage", &stage);
-    let mut live = Live::start(&dir, names);
-    live.wait_until_serving();
-
-    let up = live.seed_netns(&["up", &live.names.pod_tap, &live.names.host_tap]);
-    assert_ran("scripts/seed-netns up", &up);
-    let serve = live.seed_netns(&["serve", www.to_str().unwrap(), &SERVER_PORT.to_string()]);
-    assert_ran("scripts/seed-netns serve", &serve);
+    // Main lcore 0 serves the console and sleeps; lcore 1 is the one busy worker.
+    let live = seed_up(&dir, &www, "0@0,1@1");
     let (pod_ns, host_ns) = (live.names.pod_ns.clone(), live.names.host_ns.clone());
 
     // The host's ARP for podfwd is dynamic: podfwd must answer it, with its own MAC.
@@ -530,4 +552,56 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
         "{}",
         text(&ping.stdout)
     );
+}
+
+/// Two workers, each polling its own queue of both taps (the kernel spreads connections
+/// over a multi-queue tap by flow hash): connections from the pod to the service all
+/// succeed, though some of their packets arrive at the worker that does not hold their
+/// sessions and are handed to the one that does (`worker-handoff` in `show runtime`).
+#[test]
+fn two_workers_hand_each_flow_to_its_sessions() {
+    if !root_or_skip() {
+        return;
+    }
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("seed_live_two_workers");
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let index = b"<html><body>podfwd seed: two workers</body></html>\n";
+    std::fs::write(www.join("index.html"), index).unwrap();
+
+    // The main lcore sleeps beside worker lcore 1 on CPU 0; worker lcore 2 has CPU 1:
+    // two busy pollers, each on its own CPU.
+    let live = seed_up(&dir, &www, "0@0,1@0,2@1");
+    let (pod_ns, host_ns) = (live.names.pod_ns.clone(), live.names.host_ns.clone());
+    let _ = live.in_namespace(&host_ns, &["ping", "-c", "1", "-W", "2", PODFWD_HOST_SIDE]);
+    let _ = live.in_namespace(&pod_ns, &["ping", "-c", "1", "-W", "2", SERVER]);
+
+    let url = format!("http://{SERVICE}/");
+    for fetch in 0..16 {
+        let page = live.in_namespace(&pod_ns, &["curl", "-sS", "--max-time", "10", &url]);
+        assert_ran(&format!("curl {url} from the pod (fetch {fetch})"), &page);
+        assert_eq!(
+            text(&page.stdout),
+            text(index),
+            "fetch {fetch} through the VIP"
+        );
+    }
+    let threads = live.ctl("show threads");
+    assert_eq!(
+        threads.lines().filter(|l| l.contains("podfwd_wk_")).count(),
+        2,
+        "two workers:\n{threads}"
+    );
+    // Every connection's packets met its sessions (the fetches above); some of them
+    // got there by handoff: the kernel put them on the other worker's queue.
+    let runtime = live.ctl("show runtime");
+    let handed: u64 = runtime
+        .lines()
+        .filter(|l| l.trim_start().starts_with("worker-handoff "))
+        .filter_map(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok())
+        .sum();
+    assert!(handed > 0, "no packet was handed off:\n{runtime}");
+    let errors = live.ctl("show errors");
+    assert!(!errors.contains("congestion drop"), "{errors}");
 }

@@ -8,7 +8,10 @@ use podfwd::types::IfIndex;
 
 use crate::capture::{CaptureBuffer, Point};
 use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST};
+use crate::dpdk::port::PortId;
+use crate::dpdk::ring::{mbuf_ring, RingReceiver, RingSender};
 use crate::dpdk::tsc;
+use crate::dpdk::DpdkError;
 use crate::ping::Watch;
 
 /// What the main lcore asks a worker's poll loop: `pcap trace`'s questions, and
@@ -112,6 +115,25 @@ pub trait BurstProcessor: Send {
     /// `show errors`).
     fn rx_discarded(&mut self, _rx_interface: IfIndex, _frames: usize, _bytes: u64) {}
 
+    /// With more than one worker: sets `owners[i]` to the worker whose sessions packet
+    /// `i`'s flow uses (see `podfwd::stages::worker_handoff`). False, `owners` untouched,
+    /// when every packet is this worker's (always, while nothing makes sessions).
+    fn owners(&mut self, _rx_interface: IfIndex, _packets: &[Mbuf], _owners: &mut [u16]) -> bool {
+        false
+    }
+
+    /// Of a burst received on `rx_interface`, `handed` packets went to other workers'
+    /// handoff rings and `refused` more found their ring full and were freed (the
+    /// processor counts them where the user looks); the split took `cycles`.
+    fn handed_off(
+        &mut self,
+        _rx_interface: IfIndex,
+        _handed: usize,
+        _refused: usize,
+        _cycles: u64,
+    ) {
+    }
+
     /// Called once per pass over the ports, `idle` when the pass received nothing, with
     /// the pass's `now`: where a processor picks up new configuration and answers the
     /// main lcore.
@@ -200,6 +222,93 @@ pub struct WorkerConfig {
     pub capture: Arc<LoopMailbox>,
     /// A capture the startup file started.
     pub capture_from_start: LoopState,
+    /// With more than one worker: the rings to and from the others.
+    pub handoff: Option<Handoff>,
+}
+
+/// Worker handoff (VPP's): packets whose sessions another worker holds go to it through
+/// a ring per ordered pair of workers, and each worker processes what the others
+/// handed it as if it had received it on the same interface.
+#[derive(Debug)]
+pub struct Handoff {
+    /// This worker's index.
+    pub me: u16,
+    /// Toward each worker, by index (`None` at `me`).
+    pub to: Vec<Option<RingSender>>,
+    /// From every other worker.
+    pub from: Vec<RingReceiver>,
+}
+
+/// Mbufs one handoff ring holds at most (minus one): 4 bursts of 256, about what a
+/// port's RX ring holds, so an owner that falls behind costs drops counted as
+/// `congestion drop` instead of unbounded delay.
+pub const HANDOFF_RING: u32 = 1024;
+
+/// Each of `workers` workers' [`Handoff`], in worker order: a ring per ordered pair.
+/// With one worker there is none (and nothing is ever handed off).
+pub fn handoff_rings(workers: u16, socket: i32) -> Result<Vec<Option<Handoff>>, DpdkError> {
+    if workers < 2 {
+        return Ok((0..workers).map(|_| None).collect());
+    }
+    let mut handoffs: Vec<Handoff> = (0..workers)
+        .map(|me| Handoff {
+            me,
+            to: (0..workers).map(|_| None).collect(),
+            from: Vec::new(),
+        })
+        .collect();
+    for from in 0..workers {
+        for to in (0..workers).filter(|to| *to != from) {
+            let name = format!("podfwd_handoff_{from}_{to}");
+            let (sender, receiver) = mbuf_ring(&name, HANDOFF_RING, socket)?;
+            if let Some(slot) = handoffs
+                .get_mut(usize::from(from))
+                .and_then(|h| h.to.get_mut(usize::from(to)))
+            {
+                *slot = Some(sender);
+            }
+            if let Some(h) = handoffs.get_mut(usize::from(to)) {
+                h.from.push(receiver);
+            }
+        }
+    }
+    Ok(handoffs.into_iter().map(Some).collect())
+}
+
+impl Handoff {
+    /// Leaves in `rx` the packets `owners` gives to this worker (or to no worker that
+    /// exists), in order, and sends the others to their owners' rings, each owner's in
+    /// order; what a full ring refused is moved to `refused`. How many were sent.
+    fn split(
+        &mut self,
+        rx: &mut MbufBurst,
+        owners: &[u16],
+        staged: &mut [MbufBurst],
+        refused: &mut MbufBurst,
+    ) -> usize {
+        let mut mine = MbufBurst::new();
+        for (mbuf, &owner) in rx.drain().zip(owners) {
+            let to = usize::from(owner);
+            let place = match owner != self.me && self.to.get(to).is_some_and(Option::is_some) {
+                true => staged.get_mut(to),
+                false => None,
+            };
+            // Each staging burst holds at most one RX burst, so pushes succeed.
+            let _ = place.unwrap_or(&mut mine).push(mbuf);
+        }
+        std::mem::swap(rx, &mut mine);
+        let mut sent = 0;
+        for (burst, sender) in staged.iter_mut().zip(self.to.iter_mut()) {
+            let (false, Some(sender)) = (burst.is_empty(), sender.as_mut()) else {
+                continue;
+            };
+            sent += sender.send(burst);
+            for mbuf in burst.drain() {
+                let _ = refused.push(mbuf);
+            }
+        }
+        sent
+    }
 }
 
 struct TxBuffer {
@@ -209,7 +318,92 @@ struct TxBuffer {
     queue: TxQueue,
 }
 
+/// Where processed packets go: the per-port TX buffers, the counters, the capture.
+struct Outputs {
+    tx: Vec<TxBuffer>,
+    local: Vec<LocalCounters>,
+    capture: LoopState,
+    dropped: MbufBurst,
+    verdicts: [Verdict; MAX_BURST],
+    burst: usize,
+}
+
+impl Outputs {
+    /// `rx`, received on interface `rx_index`, through the processor and into the TX
+    /// buffers (or freed); leaves `rx` empty.
+    fn forward<P: BurstProcessor>(
+        &mut self,
+        processor: &mut P,
+        rx_index: usize,
+        rx: &mut MbufBurst,
+        now: u64,
+    ) {
+        let n = rx.len();
+        if n == 0 {
+            return;
+        }
+        let burst = self.burst;
+        let (tx, local, capture) = (&mut self.tx, &mut self.local, &mut self.capture);
+        let verdicts = &mut self.verdicts[..n];
+        verdicts.fill(Verdict::Drop);
+        processor.process_burst(IfIndex(rx_index as u16), rx.as_mut_slice(), verdicts, now);
+        // Most bursts leave by one interface: they move to its buffer at once, so
+        // that the buffer's length is not read and written back per packet. Only
+        // where they fit below `burst`, so that no flush sends more than `burst`.
+        if let Some(out) = one_interface(verdicts) {
+            if let (Some(buffer), Some(counters)) = (tx.get_mut(out), local.get_mut(out)) {
+                let (was_empty, from) = (buffer.pending.is_empty(), buffer.pending.len());
+                if buffer.pending.len() + rx.len() <= burst && buffer.pending.append(rx) {
+                    let appended = buffer.pending.as_slice().get(from..).unwrap_or(&[]);
+                    capture_all(capture, Point::Tx, out, appended, now);
+                    if was_empty {
+                        buffer.oldest = now;
+                    }
+                    if buffer.pending.len() >= burst {
+                        flush(buffer, counters);
+                    }
+                    return;
+                }
+            }
+        }
+        for (mbuf, verdict) in rx.drain().zip(verdicts.iter()) {
+            let out = match *verdict {
+                Verdict::Transmit(out) => out.as_usize(),
+                Verdict::Drop => usize::MAX,
+            };
+            match (tx.get_mut(out), local.get_mut(out)) {
+                (Some(buffer), Some(counters)) => {
+                    capture_all(capture, Point::Tx, out, std::slice::from_ref(&mbuf), now);
+                    if buffer.pending.is_empty() {
+                        buffer.oldest = now;
+                    }
+                    // A buffer is flushed at `burst` <= MAX_BURST, so push succeeds.
+                    if buffer.pending.push(mbuf).is_err() {
+                        counters.tx_error += 1;
+                    }
+                    if buffer.pending.len() >= burst {
+                        flush(buffer, counters);
+                    }
+                }
+                _ => {
+                    if let Some(counters) = local.get_mut(rx_index) {
+                        counters.drops += 1;
+                    }
+                    let one = std::slice::from_ref(&mbuf);
+                    capture_all(capture, Point::Drop, rx_index, one, now);
+                    // Full only if every packet of a MAX_BURST burst dropped;
+                    // then the returned mbuf is freed right here by Drop.
+                    let _ = self.dropped.push(mbuf);
+                }
+            }
+        }
+        self.dropped.clear();
+    }
+}
+
 /// The poll loop: RX burst -> processor -> per-port TX buffers, until `stop` is set.
+/// With more than one worker, a burst's packets owned by another worker go to it first,
+/// and each pass processes what the others handed over.
 /// Returns 0; pending TX is flushed before returning.
 pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> i32 {
     let WorkerConfig {
@@ -219,14 +413,13 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
         stop,
         counters: shared_counters,
         capture: capture_mailbox,
-        capture_from_start: mut capture,
+        capture_from_start,
+        mut handoff,
     } = config;
     let interfaces = ports.len();
     let burst = burst.clamp(1, MAX_BURST);
     let mut rx = MbufBurst::new();
-    let mut dropped = MbufBurst::new();
-    let mut verdicts = [Verdict::Drop; MAX_BURST];
-    let (mut rx_queues, mut tx): (Vec<RxQueue>, Vec<TxBuffer>) = ports
+    let (mut rx_queues, tx): (Vec<RxQueue>, Vec<TxBuffer>) = ports
         .into_iter()
         .map(|p| {
             let buffer = TxBuffer {
@@ -237,7 +430,22 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
             (p.rx, buffer)
         })
         .unzip();
-    let mut local = vec![LocalCounters::default(); interfaces];
+    let mut out = Outputs {
+        tx,
+        local: vec![LocalCounters::default(); interfaces],
+        capture: capture_from_start,
+        dropped: MbufBurst::new(),
+        verdicts: [Verdict::Drop; MAX_BURST],
+        burst,
+    };
+    // Handoff's scratch, allocated here and not per burst.
+    let ports_in_order: Vec<PortId> = rx_queues.iter().map(RxQueue::port).collect();
+    let mut owners = [0u16; MAX_BURST];
+    let mut staged: Vec<MbufBurst> = match &handoff {
+        Some(h) => h.to.iter().map(|_| MbufBurst::new()).collect(),
+        None => Vec::new(),
+    };
+    let (mut handed_in, mut rest) = (MbufBurst::new(), MbufBurst::new());
 
     while !stop.load(Ordering::Relaxed) {
         // Read once a pass: the TX buffers age from it, and it is the processor's clock
@@ -253,13 +461,14 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 continue;
             }
             busy = true;
-            if let Some(counters) = local.get_mut(rx_index) {
+            if let Some(counters) = out.local.get_mut(rx_index) {
                 counters.rx_packets += got.received as u64;
                 counters.rx_multi_segment += got.multi_segment_dropped as u64;
             }
+            let interface = IfIndex(rx_index as u16);
             if got.multi_segment_dropped > 0 {
                 processor.rx_discarded(
-                    IfIndex(rx_index as u16),
+                    interface,
                     got.multi_segment_dropped,
                     got.multi_segment_bytes,
                 );
@@ -268,79 +477,59 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
             if n == 0 {
                 continue;
             }
-            capture_all(&mut capture, Point::Rx, rx_index, rx.as_slice(), now);
-            if let Some(watch) = capture.ping.as_mut() {
+            capture_all(&mut out.capture, Point::Rx, rx_index, rx.as_slice(), now);
+            if let Some(watch) = out.capture.ping.as_mut() {
                 for mbuf in rx.as_slice() {
                     watch.check(mbuf.data(), now);
                 }
             }
-            let verdicts = &mut verdicts[..n];
-            verdicts.fill(Verdict::Drop);
-            processor.process_burst(IfIndex(rx_index as u16), rx.as_mut_slice(), verdicts, now);
-            // Most bursts leave by one interface: they move to its buffer at once, so
-            // that the buffer's length is not read and written back per packet. Only
-            // where they fit below `burst`, so that no flush sends more than `burst`.
-            if let Some(out) = one_interface(verdicts) {
-                if let (Some(buffer), Some(counters)) = (tx.get_mut(out), local.get_mut(out)) {
-                    let (was_empty, from) = (buffer.pending.is_empty(), buffer.pending.len());
-                    if buffer.pending.len() + rx.len() <= burst && buffer.pending.append(&mut rx) {
-                        let appended = buffer.pending.as_slice().get(from..).unwrap_or(&[]);
-                        capture_all(&mut capture, Point::Tx, out, appended, now);
-                        if was_empty {
-                            buffer.oldest = now;
-                        }
-                        if buffer.pending.len() >= burst {
-                            flush(buffer, counters);
-                        }
-                        continue;
+            if let Some(handoff) = handoff.as_mut() {
+                if processor.owners(interface, rx.as_slice(), &mut owners[..n]) {
+                    let started = tsc();
+                    let refused = &mut out.dropped;
+                    let sent = handoff.split(&mut rx, &owners[..n], &mut staged, refused);
+                    let dropped = refused.len();
+                    let drops = refused.as_slice();
+                    capture_all(&mut out.capture, Point::Drop, rx_index, drops, now);
+                    refused.clear();
+                    let cycles = tsc().wrapping_sub(started);
+                    processor.handed_off(interface, sent, dropped, cycles);
+                }
+            }
+            out.forward(&mut processor, rx_index, &mut rx, now);
+        }
+        if let Some(handoff) = handoff.as_mut() {
+            for receiver in &mut handoff.from {
+                let got = receiver.receive(&mut handed_in, burst);
+                if got == 0 {
+                    continue;
+                }
+                busy = true;
+                backlog |= got >= burst;
+                // One interface's packets at a time, each in the order it was sent.
+                while let Some(port) = handed_in.as_slice().first().map(Mbuf::port) {
+                    for mbuf in handed_in.drain() {
+                        // Both hold at most what `handed_in` held: the pushes succeed.
+                        let _ = match mbuf.port() == port {
+                            true => rx.push(mbuf),
+                            false => rest.push(mbuf),
+                        };
+                    }
+                    std::mem::swap(&mut handed_in, &mut rest);
+                    match ports_in_order.iter().position(|p| *p == port) {
+                        Some(rx_index) => out.forward(&mut processor, rx_index, &mut rx, now),
+                        // Every worker polls the same ports: not reached.
+                        None => rx.clear(),
                     }
                 }
             }
-            for (mbuf, verdict) in rx.drain().zip(verdicts.iter()) {
-                let out = match *verdict {
-                    Verdict::Transmit(out) => out.as_usize(),
-                    Verdict::Drop => usize::MAX,
-                };
-                match (tx.get_mut(out), local.get_mut(out)) {
-                    (Some(buffer), Some(counters)) => {
-                        capture_all(
-                            &mut capture,
-                            Point::Tx,
-                            out,
-                            std::slice::from_ref(&mbuf),
-                            now,
-                        );
-                        if buffer.pending.is_empty() {
-                            buffer.oldest = now;
-                        }
-                        // A buffer is flushed at `burst` <= MAX_BURST, so push succeeds.
-                        if buffer.pending.push(mbuf).is_err() {
-                            counters.tx_error += 1;
-                        }
-                        if buffer.pending.len() >= burst {
-                            flush(buffer, counters);
-                        }
-                    }
-                    _ => {
-                        if let Some(counters) = local.get_mut(rx_index) {
-                            counters.drops += 1;
-                        }
-                        let one = std::slice::from_ref(&mbuf);
-                        capture_all(&mut capture, Point::Drop, rx_index, one, now);
-                        // Full only if every packet of a MAX_BURST burst dropped;
-                        // then the returned mbuf is freed right here by Drop.
-                        let _ = dropped.push(mbuf);
-                    }
-                }
-            }
-            dropped.clear();
         }
         // A pass in which no rx queue had a full burst has caught up: nothing is waiting
         // to fill the buffers, so waiting out the drain period would only add latency
         // (testpmd and VPP send what each poll produced). Under load every queue
         // gives full bursts, and buffers leave full or when they age.
         let quiet = !backlog;
-        for (buffer, counters) in tx.iter_mut().zip(local.iter_mut()) {
+        for (buffer, counters) in out.tx.iter_mut().zip(out.local.iter_mut()) {
             if !buffer.pending.is_empty()
                 && (quiet || now.wrapping_sub(buffer.oldest) >= drain_ticks)
             {
@@ -348,32 +537,35 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 busy = true;
             }
         }
+        let Outputs {
+            tx, local, capture, ..
+        } = &mut out;
         capture_mailbox.serve(|question| match question {
             Question::Send { mbuf, interface } => {
                 // A ping's request leaves as any packet does: a tx capture has it.
                 capture_all(
-                    &mut capture,
+                    capture,
                     Point::Tx,
                     interface,
                     std::slice::from_ref(&mbuf),
                     now,
                 );
-                Answer::Sent(send_now(&mut tx, &mut local, interface, mbuf))
+                Answer::Sent(send_now(tx, local, interface, mbuf))
             }
             other => capture.answer(other),
         });
         processor.between_bursts(!busy, now);
         // An idle loop touches no shared cache line.
         if busy {
-            for (counters, shared) in local.iter().zip(shared_counters.iter()) {
+            for (counters, shared) in out.local.iter().zip(shared_counters.iter()) {
                 counters.publish(shared);
             }
         }
     }
-    for (buffer, counters) in tx.iter_mut().zip(local.iter_mut()) {
+    for (buffer, counters) in out.tx.iter_mut().zip(out.local.iter_mut()) {
         flush(buffer, counters);
     }
-    for (counters, shared) in local.iter().zip(shared_counters.iter()) {
+    for (counters, shared) in out.local.iter().zip(shared_counters.iter()) {
         counters.publish(shared);
     }
     0

@@ -216,6 +216,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         burst: u32::from(options.burst),
         workers: u32::from(queues),
         cache: MEMPOOL_CACHE,
+        handoff_ring: forward::HANDOFF_RING,
     };
     let needed = sizing.mbufs();
     let mbufs = match options.mbufs {
@@ -328,7 +329,6 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         pinger: Pinger::new(capture_mailboxes.clone(), dpdk::tsc, dpdk::tsc_hz()),
     };
     let mut control = Control::new(plane, Box::new(platform));
-    control.set_worker_count(workers.len());
     if let Some((path, text)) = &startup {
         info!("startup file {}", path.display());
         console::run_startup_file(path, text, &mut control, &mut std::io::stdout()).map_err(
@@ -363,13 +363,16 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     // Declared after `launched`, so dropped before it: however `run` leaves from here
     // on (an error, a panic), the workers are told to stop before their handles wait.
     let _stop_workers = StopOnDrop(Arc::clone(&stop));
-    for (queue, ((&lcore_id, counters), ports)) in workers
+    let handoffs = forward::handoff_rings(queue_count, socket)?;
+    for (queue, (((&lcore_id, counters), ports), handoff)) in workers
         .iter()
         .zip(&worker_counters)
         .zip(worker_ports)
+        .zip(handoffs)
         .enumerate()
     {
         let config = WorkerConfig {
+            handoff,
             ports,
             burst: usize::from(options.burst),
             drain_ticks,
@@ -411,7 +414,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             control.publisher().subscribe(),
             mailbox,
             learned_tx.clone(),
-        );
+        )
+        .among_workers(queue as u16, queue_count);
         info!("launch worker lcore {lcore_id}: queue {queue} on every port");
         let lwp = worker_lwps[queue].clone();
         let job = move || {

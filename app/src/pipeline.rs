@@ -7,14 +7,16 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
+use podfwd::buffer::PacketBuf;
 use podfwd::cli::HardwareDetail;
 use podfwd::config::{ControlPlane, Snapshot};
 use podfwd::control::{PcapRequest, PingRequest, Platform, WorkerMailbox};
 use podfwd::counters::{vpp_center, PortErrors, WorkerCounters};
-use podfwd::node::DropReason;
+use podfwd::node::{DropReason, NodeId};
 use podfwd::pipeline::{self, InputError, Worker};
 use podfwd::runtime::Subscriber;
 use podfwd::stages::arp::LearnEvent;
+use podfwd::stages::worker_handoff::{self, WorkerHandoffError};
 use podfwd::types::IfIndex;
 
 use crate::capture::Captures;
@@ -56,6 +58,13 @@ pub struct PipelineProcessor {
     /// Nanoseconds per TSC tick, in 32.32 fixed point: a multiply per burst, not a
     /// 128-bit division.
     ns_per_tick_q32: u128,
+    /// This worker's index and how many workers run (worker handoff).
+    me: u16,
+    workers: u16,
+    /// Whether the configuration can make sessions (some interface has an ACL or a NAT44
+    /// role): only then do packets need their owner. Known for `sessions_epoch`.
+    sessions: bool,
+    sessions_epoch: Option<u64>,
 }
 
 impl PipelineProcessor {
@@ -72,7 +81,19 @@ impl PipelineProcessor {
             mailbox,
             learned,
             ns_per_tick_q32: (1_000_000_000u128 << 32) / u128::from(tsc_hz().max(1)),
+            me: 0,
+            workers: 1,
+            sessions: false,
+            sessions_epoch: None,
         }
+    }
+
+    /// Worker `me` of `workers`: packets whose sessions another worker holds are handed
+    /// to it.
+    pub fn among_workers(mut self, me: u16, workers: u16) -> Self {
+        self.me = me;
+        self.workers = workers.max(1);
+        self
     }
 
     /// The TSC reading `tsc` in nanoseconds.
@@ -111,6 +132,36 @@ impl BurstProcessor for PipelineProcessor {
     fn rx_discarded(&mut self, rx_interface: IfIndex, frames: usize, bytes: u64) {
         let rx = if_index(rx_interface.as_usize());
         count_multi_segment(&self.counters, rx, frames, bytes);
+    }
+
+    fn owners(&mut self, _rx_interface: IfIndex, packets: &[Mbuf], owners: &mut [u16]) -> bool {
+        if self.workers < 2 {
+            return false;
+        }
+        let snapshot = self.snapshot.get();
+        if self.sessions_epoch != Some(snapshot.epoch) {
+            self.sessions = snapshot.acl.any_applied() || !snapshot.nat.interface_roles_empty();
+            self.sessions_epoch = Some(snapshot.epoch);
+        }
+        if !self.sessions {
+            return false;
+        }
+        let (nat, me) = (&snapshot.nat, self.me);
+        let mut others = false;
+        for (owner, mbuf) in owners.iter_mut().zip(packets) {
+            *owner = worker_handoff::owner(nat, mbuf.data(), self.workers).unwrap_or(me);
+            others |= *owner != me;
+        }
+        others
+    }
+
+    fn handed_off(&mut self, rx_interface: IfIndex, handed: usize, refused: usize, cycles: u64) {
+        let rx = if_index(rx_interface.as_usize());
+        let counters = &self.counters;
+        counters.count_call(NodeId::WorkerHandoff, (handed + refused) as u64, cycles);
+        for _ in 0..refused {
+            counters.count_drop(rx, DropReason::of(WorkerHandoffError::CongestionDrop));
+        }
     }
 
     fn between_bursts(&mut self, idle: bool, now: u64) {

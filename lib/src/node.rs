@@ -10,6 +10,9 @@ pub enum NodeId {
     /// The receive node of a port; its printed name depends on the port kind
     /// (`virtio-input`, `vhost-user-input`, ...), see [`InputKind`].
     Input,
+    /// With more than one worker: packets whose sessions another worker holds go to it
+    /// (VPP's `worker-handoff`), before any other stage.
+    WorkerHandoff,
     /// Established flows' packets, every stage's decision applied at once; the rest go
     /// on to ethernet-input.
     Ip4FlowCache,
@@ -39,9 +42,10 @@ pub enum NodeId {
 }
 
 impl NodeId {
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 21;
     pub const ALL: [NodeId; NodeId::COUNT] = [
         NodeId::Input,
+        NodeId::WorkerHandoff,
         NodeId::Ip4FlowCache,
         NodeId::EthernetInput,
         NodeId::Arp,
@@ -68,6 +72,7 @@ impl NodeId {
     pub const fn name(self) -> &'static str {
         match self {
             NodeId::Input => "dpdk-input",
+            NodeId::WorkerHandoff => "worker-handoff",
             NodeId::Ip4FlowCache => "ip4-flow-cache",
             NodeId::EthernetInput => "ethernet-input",
             NodeId::Arp => "arp-input",

@@ -157,6 +157,7 @@ fn bring_up(
         burst: options.burst as u32,
         workers: 1,
         cache: MEMPOOL_CACHE,
+        handoff_ring: 0,
     };
     let mbufs = options
         .mbufs

@@ -250,6 +250,33 @@ impl MbufBurst {
     fn raw_slots(&mut self) -> *mut *mut sys::rte_mbuf {
         self.slots.as_mut_ptr().cast::<*mut sys::rte_mbuf>()
     }
+
+    /// Every slot, for a C call that fills an empty burst (then [`MbufBurst::set_len`]).
+    pub(super) fn spare_slots(&mut self) -> *mut *mut sys::rte_mbuf {
+        debug_assert!(self.is_empty());
+        self.raw_slots()
+    }
+
+    /// # Safety
+    /// `slots[..len]` hold owned single-segment mbufs, and `len <= MAX_BURST`.
+    pub(super) unsafe fn set_len(&mut self, len: usize) {
+        debug_assert!(len <= MAX_BURST);
+        self.len = len.min(MAX_BURST);
+    }
+
+    /// The first `n` mbufs were handed to someone else (a ring took them): forgets them,
+    /// moving the rest to the front.
+    pub(super) fn forget_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        let rest = self.len - n;
+        // SAFETY: slots[n..len] are initialised and owned; they move (not copy: their
+        // old places are beyond the new len) to slots[..rest]. The first n are no longer
+        // ours and are overwritten or left beyond len, never dropped.
+        unsafe {
+            std::ptr::copy(self.slots.as_ptr().add(n), self.slots.as_mut_ptr(), rest);
+        }
+        self.len = rest;
+    }
 }
 
 impl Drop for MbufBurst {

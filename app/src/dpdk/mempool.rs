@@ -33,17 +33,22 @@ pub struct PoolSizing {
     pub burst: u32,
     pub workers: u32,
     pub cache: u32,
+    /// Slots of each worker handoff ring (one per ordered pair of workers).
+    pub handoff_ring: u32,
 }
 
 impl PoolSizing {
     /// Every descriptor ring full, plus per worker one RX burst in flight and one TX
-    /// buffer per port, plus each lcore's cache (the main lcore's too), which holds up
+    /// buffer per port, plus the worker handoff rings, plus each lcore's cache (the main lcore's too), which holds up
     /// to its flush threshold, 1.5 x its size (`RTE_MEMPOOL_CACHE_FLUSHTHRESH_MULTIPLIER`).
     pub fn mbufs(&self) -> u32 {
         let rings = self.ports * self.queues_per_port * (self.rx_descriptors + self.tx_descriptors);
         let in_flight = self.workers * self.burst * (1 + self.ports);
         let caches = (self.workers + 1) * (self.cache * 3).div_ceil(2);
-        rings + in_flight + caches
+        // Every handoff ring full, and a burst staged toward each.
+        let pairs = self.workers * self.workers.saturating_sub(1);
+        let handoff = pairs * (self.handoff_ring + self.burst);
+        rings + in_flight + caches + handoff
     }
 }
 
@@ -179,7 +184,16 @@ mod tests {
             burst: 32,
             workers: 1,
             cache: 256,
+            handoff_ring: 1024,
         };
         assert_eq!(sizing.mbufs(), 2 * 2048 + 32 * 3 + 2 * 384);
+        // Two workers: a queue each per port, and a handoff ring each way.
+        let two = PoolSizing {
+            queues_per_port: 2,
+            workers: 2,
+            ..sizing
+        };
+        let handoff = 2 * (1024 + 32);
+        assert_eq!(two.mbufs(), 2 * 2 * 2048 + 2 * 32 * 3 + 3 * 384 + handoff);
     }
 }

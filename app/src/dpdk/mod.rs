@@ -10,6 +10,7 @@ pub mod mbuf;
 pub mod memory;
 pub mod mempool;
 pub mod port;
+pub mod ring;
 pub mod signal;
 
 use std::ffi::CStr;

@@ -468,6 +468,12 @@ impl Default for AclConfig {
 }
 
 impl AclConfig {
+    /// Some interface has an ACL: sessions may be made, and a flow's packets must then
+    /// reach the worker that holds them (see [`crate::stages::worker_handoff`]).
+    pub fn any_applied(&self) -> bool {
+        self.interfaces.iter().any(|e| e.any)
+    }
+
     /// `None` when `sw_if` has no ACL in either direction: then it has no sessions either
     /// and every packet is permitted. Otherwise the rule lookup for `direction`, if any.
     #[inline(always)]

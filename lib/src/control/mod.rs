@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::acl::{AclAction, AclConfig, AclRule, AclTable};
+use crate::acl::{AclConfig, AclTable};
 use crate::cli::{self, Command, HardwareDetail, PcapCapture, PcapTrace, PingArgs, RoutePath};
 use crate::config::{
     format_fib, format_fib_summary, format_interface_addresses, format_neighbors, ControlPlane,
@@ -235,8 +235,6 @@ pub struct Control {
     /// yet. Publishing rebuilds the FIB, so a file of 10k routes publishing per line
     /// was quadratic; a batch publishes once at its end.
     batch: Option<Dirty>,
-    /// Worker lcores the app runs (known before the startup file runs).
-    worker_count: usize,
     /// The files `exec` is running, outermost first: a file that runs itself, directly
     /// or through others, is refused instead of recursing until the stack overflows.
     executing: Vec<PathBuf>,
@@ -253,11 +251,6 @@ const QUIT_IN_FILE: &str =
 /// The largest file `exec` reads (a startup file of a million routes is ~40 MB): reading
 /// a runaway log must fail with an error, not take the memory.
 pub(crate) const EXEC_MAX_BYTES: u64 = 256 << 20;
-
-/// Whether `rules` make sessions (a permit+reflect rule).
-fn reflects(rules: &[AclRule]) -> bool {
-    rules.iter().any(|r| r.action == AclAction::PermitReflect)
-}
 
 /// The parts of the snapshot a batch has changed so far.
 #[derive(Clone, Copy, Default)]
@@ -312,33 +305,9 @@ impl Control {
             platform,
             quit: false,
             batch: None,
-            worker_count: 1,
             executing: Vec::new(),
             runtime_since: Instant::now(),
         }
-    }
-
-    /// How many worker lcores forward: with more than one, configuration that makes
-    /// sessions (permit+reflect ACLs on an interface, NAT44 interface roles) is refused,
-    /// as there is no handoff between workers.
-    pub fn set_worker_count(&mut self, workers: usize) {
-        self.worker_count = workers.max(1);
-    }
-
-    /// Sessions (reflective ACLs, NAT44) live in the worker that made them, and there is
-    /// no handoff between workers yet (DESIGN.md, "More than one worker"): a reply read
-    /// by another worker would miss its session and be denied or left untranslated. So
-    /// with several workers, `what` (which would make sessions) is refused.
-    fn sessions_need_one_worker(&self, what: &str) -> Result<(), String> {
-        if self.worker_count <= 1 {
-            return Ok(());
-        }
-        Err(format!(
-            "{what}: it makes sessions, which live in the worker that made them, and \
-             podfwd runs {} worker lcores with no handoff between them (a reply read by \
-             another worker would miss its session); run one worker lcore (e.g. -l 0,1)",
-            self.worker_count
-        ))
     }
 
     /// From here until [`Control::end_batch`], changes are published once, at the end.
@@ -886,13 +855,6 @@ impl Control {
 
             // ACL.
             Command::SetAcl { index, rules, tag } => {
-                if let Some(i) =
-                    index.filter(|&i| reflects(&rules) && !self.acl.applied_on(i).is_empty())
-                {
-                    self.sessions_need_one_worker(&format!(
-                        "ACL {i} is applied and would have permit+reflect rules"
-                    ))?;
-                }
                 let tag = tag.unwrap_or_default();
                 let index = match index {
                     Some(i) => self.acl.replace(i, rules, &tag)?,
@@ -913,9 +875,6 @@ impl Control {
                 del,
             } => {
                 let i = self.index(&interface)?;
-                if !del && self.acl.acl(acl).is_ok_and(|a| reflects(&a.rules)) {
-                    self.sessions_need_one_worker(&format!("ACL {acl} has permit+reflect rules"))?;
-                }
                 self.acl.set_interface_acl(i, direction, acl, del)?;
                 *changed = Changed::Acl;
                 none
@@ -1019,9 +978,6 @@ impl Control {
                 output_feature,
                 del,
             } => {
-                if !del {
-                    self.sessions_need_one_worker("set interface nat44")?;
-                }
                 self.set_nat_roles(&inside, &outside, output_feature, del)?;
                 *changed = Changed::Nat;
                 none

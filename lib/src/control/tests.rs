@@ -1094,6 +1094,11 @@ fn an_interface_address_in_the_pool_follows_the_interface() {
         pools(&control),
         (vec![Ipv4Addr::new(192, 168, 16, 1)], twice.clone())
     );
+    // A packet to it on an in+out interface is out2in's, as one to a configured pool
+    // address is.
+    let nat = control.snapshot().nat.clone();
+    assert!(nat.is_outside_address(Ipv4Addr::new(192, 168, 16, 1)));
+    assert!(!nat.is_outside_address(Ipv4Addr::new(172, 30, 1, 1)));
     let before = pools(&control);
     assert_eq!(
         control
@@ -2904,57 +2909,144 @@ fn flow_cache_refreshes_sessions_in_the_stages_order() {
     assert_eq!(sessions(&cached), sessions(&plain), "the ACL sessions left");
 }
 
-/// With more than one worker (and no handoff between them), what would make sessions is
-/// refused with a message that says why, and changes nothing: applying an ACL with
-/// permit+reflect, giving an applied ACL such rules, setting NAT44 interface roles. An
-/// ACL without them still applies. With one worker the same lines are accepted.
+/// Two workers and the seed node's sessions (reflective ACLs on both interfaces, the
+/// service, its self-twice-nat), plus SNAT on a third interface: whichever worker a
+/// packet arrives at, worker-handoff's owner gets it, and every request and reply
+/// comes out translated as with one worker. Without the handoff (each packet processed
+/// where it arrived) some replies miss their sessions: the test sees the difference.
 #[test]
-fn several_workers_refuse_configuration_that_makes_sessions() {
-    let (mut control, tap2, _) = two_port_node([("tap2", "net_tap0"), ("tap0", "net_tap1")]);
-    control.set_worker_count(2);
-    control
-        .execute_line("set acl-plugin acl permit+reflect, deny")
-        .unwrap();
-    control
-        .execute_line("set acl-plugin acl permit src 10.0.0.0/8, deny")
-        .unwrap();
-    let err = control
-        .execute_line("set acl-plugin interface tap2 input acl 0")
-        .unwrap_err();
-    assert!(
-        err.contains("ACL 0 has permit+reflect rules") && err.contains("runs 2 worker lcores"),
-        "{err}"
-    );
-    assert!(control
-        .acl
-        .interface_acls(tap2, crate::acl::Direction::Input)
-        .is_empty());
-    control
-        .execute_line("set acl-plugin interface tap2 input acl 1")
-        .unwrap();
-    let err = control
-        .execute_line("set acl-plugin acl index 1 permit+reflect")
-        .unwrap_err();
-    assert!(err.contains("ACL 1 is applied"), "{err}");
-    assert_eq!(control.acl.acl(1).unwrap().rules.len(), 2);
-    let err = control
-        .execute_line("set interface nat44 in tap0 out tap2")
-        .unwrap_err();
-    assert!(
-        err.starts_with("set interface nat44: it makes sessions"),
-        "{err}"
-    );
-    assert!(control.nat.interface_roles().is_empty());
+fn two_workers_with_handoff_keep_every_flow_on_its_sessions() {
+    use crate::pipeline::WorkerSizes;
+    use crate::stages::worker_handoff::owner;
+    use std::net::Ipv4Addr;
 
-    control.set_worker_count(1);
-    for line in [
-        "set acl-plugin interface tap2 input acl 0",
-        "set acl-plugin acl index 1 permit+reflect",
-        "set interface nat44 in tap0 out tap2",
-    ] {
-        control.execute_line(line).unwrap();
-    }
-    assert_eq!(control.nat.interface_roles().len(), 2);
+    let broken = |handoff: bool| -> (usize, usize) {
+        let (mut control, tap2, tap0) = flow_cache_node();
+        let mut plane = control.plane.clone();
+        let uplink = plane
+            .add_interface(
+                "uplink",
+                "net_tap2",
+                MacAddr([2, 0, 0, 0, 0, 3]),
+                InputKind::Virtio,
+            )
+            .unwrap();
+        control.plane = plane;
+        for line in [
+            "set interface state uplink up",
+            "set interface ip address uplink 192.0.2.1/24",
+            "set ip neighbor uplink 192.0.2.2 02:00:00:00:00:22 static",
+            "ip route add 0.0.0.0/0 via 192.0.2.2 uplink",
+            "nat44 add interface address uplink",
+            "set interface nat44 in tap2",
+            "set interface nat44 out uplink output-feature",
+        ] {
+            control.execute_line(line).unwrap();
+        }
+        let snapshot = control.snapshot();
+        let mut workers: Vec<Worker> = (0..2)
+            .map(|index| {
+                let sizes = WorkerSizes {
+                    index,
+                    count: 2,
+                    ..WorkerSizes::default()
+                };
+                Worker::with_sizes(ticks, sizes)
+            })
+            .collect();
+        let (mut handed, mut wrong) = (0, 0);
+        let mut deliver = |rx: IfIndex, frame: Vec<u8>, arrival: usize| {
+            let at = match handoff {
+                true => owner(&snapshot.nat, &frame, 2).map_or(arrival, usize::from),
+                false => arrival,
+            };
+            handed += usize::from(at != arrival);
+            run(&mut workers[at], &snapshot, rx, frame)
+        };
+        let ends = |f: &[u8]| {
+            let addr = |at: usize| Ipv4Addr::new(f[at], f[at + 1], f[at + 2], f[at + 3]);
+            let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+            ((addr(26), port(34)), (addr(30), port(36)))
+        };
+        // (from, to, in on, out by, what the request becomes at its destination):
+        // clients to the service, the host to itself through it (self-twice-nat, its
+        // source from the twice-NAT pool), pods to the host directly (reflective ACLs
+        // only) and pods to the Internet (SNAT to uplink's address).
+        let service = (spec_frames::SERVICE_IP, 80);
+        let server = (spec_frames::SERVER_IP, 8080);
+        let mut flows = Vec::new();
+        for i in 0..24u16 {
+            let pod = Ipv4Addr::new(10, 1, 2, 1 + (i % 8) as u8);
+            let port = 40000 + i;
+            flows.push(((pod, port), service, tap2, tap0, Some(server)));
+            flows.push(((pod, port), (spec_frames::SERVER_IP, 22), tap2, tap0, None));
+            flows.push((
+                (pod, port),
+                (Ipv4Addr::new(8, 8, 8, 8), 443),
+                tap2,
+                uplink,
+                None,
+            ));
+            flows.push((
+                (spec_frames::SERVER_IP, port),
+                service,
+                tap0,
+                tap0,
+                Some(server),
+            ));
+        }
+        for (n, &(client, to, rx, tx, endpoint)) in flows.iter().enumerate() {
+            let (dst_mac, src_mac) = match rx == tap2 {
+                true => (spec_frames::TAP2_MAC, spec_frames::CLIENT_POD_MAC),
+                false => (spec_frames::TAP0_MAC, HOST_MAC),
+            };
+            let syn = spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+                dst_mac,
+                src_mac,
+                src: client.0,
+                dst: to.0,
+                src_port: client.1,
+                dst_port: to.1,
+                ..spec_frames::syn_spec()
+            });
+            // Arrivals alternate between the workers, as two queues would spread them.
+            let (verdict, out) = deliver(rx, syn, n % 2);
+            assert_eq!(verdict, Verdict::Tx(tx), "request {client:?} -> {to:?}");
+            let (from, at) = ends(&out);
+            assert_eq!(at, endpoint.unwrap_or(to), "request {client:?} -> {to:?}");
+            let reply_rx = if tx == uplink { uplink } else { tap0 };
+            let syn_ack = spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+                dst_mac: match reply_rx == uplink {
+                    true => MacAddr([2, 0, 0, 0, 0, 3]),
+                    false => spec_frames::TAP0_MAC,
+                },
+                src_mac: HOST_MAC,
+                src: at.0,
+                dst: from.0,
+                src_port: at.1,
+                dst_port: from.1,
+                flags: crate::packet::TcpFlags::SYN | crate::packet::TcpFlags::ACK,
+                ..spec_frames::syn_spec()
+            });
+            let (verdict, back) = deliver(reply_rx, syn_ack, (n + 1) % 2);
+            if verdict != Verdict::Tx(rx) || ends(&back) != (to, client) {
+                eprintln!("{n}: {client:?} -> {to:?}: {verdict:?} {:?}", ends(&back));
+                wrong += 1;
+            }
+        }
+        (handed, wrong)
+    };
+    let (handed, wrong) = broken(true);
+    assert!(handed > 0, "some packets arrived at the other worker");
+    assert_eq!(
+        wrong, 0,
+        "replies that missed their sessions with the handoff"
+    );
+    let (_, wrong) = broken(false);
+    assert!(
+        wrong > 0,
+        "without the handoff some replies miss their sessions"
+    );
 }
 
 /// The nat44-in2out stage asks the FIB whether a new flow from a static mapping's local

@@ -89,6 +89,10 @@ pub struct Nat44Config {
     /// The local addresses of non-identity mappings: the inside ends whose flows NAT44
     /// translates from the inside.
     pub(crate) local_addrs: HashSet<Ipv4Addr>,
+    /// Every mapping's external and local ends (load-balanced ones' too), for
+    /// [`Nat44Config::is_mapping_end`]; address-only mappings' ends by address.
+    pub(crate) ends: HashSet<PortKey>,
+    pub(crate) end_addrs: HashSet<Ipv4Addr>,
     pub(crate) roles: Vec<NatInterfaceRole>,
     pub forwarding: bool,
     pub timeouts: NatTimeouts,
@@ -170,6 +174,13 @@ impl Nat44Config {
 
     pub fn is_pool_address(&self, addr: Ipv4Addr) -> bool {
         self.pool.contains(&addr) || self.twice_nat_pool.contains(&addr)
+    }
+
+    /// Whether `addr:port` (proto) is an end of some mapping, external or local, of any
+    /// kind: a service's VIP or one of its endpoints.
+    pub fn is_mapping_end(&self, addr: Ipv4Addr, port: u16, proto: NatProtocol) -> bool {
+        (!self.end_addrs.is_empty() && self.end_addrs.contains(&addr))
+            || (!self.ends.is_empty() && self.ends.contains(&(addr, port, proto)))
     }
 }
 
@@ -671,9 +682,11 @@ impl Nat44Table {
                 kind: MappingKind::Identity,
             });
         }
-        config
-            .outside_addrs
-            .extend(self.pool.iter().chain(&self.twice_nat_pool).copied());
+        // The interfaces' addresses too: a packet to one is out2in's as much as one to a
+        // configured pool address.
+        let pools = config.pool.iter().chain(&config.twice_nat_pool).copied();
+        let pools: Vec<Ipv4Addr> = pools.collect();
+        config.outside_addrs.extend(pools);
         let max_ifindex = self.roles.iter().map(|(i, _)| i.as_usize()).max();
         if let Some(max) = max_ifindex {
             config.roles = vec![NatInterfaceRole::default(); max + 1];
@@ -703,6 +716,18 @@ impl Nat44Config {
                         .insert((local.addr, local.port, mapping.proto), index),
                     None => self.by_local_addr.insert(local.addr, index),
                 };
+            }
+        }
+        match mapping.external_port {
+            Some(port) => {
+                self.ends.insert((external, port, mapping.proto));
+                let locals = mapping.locals.iter();
+                self.ends
+                    .extend(locals.map(|l| (l.addr, l.port, mapping.proto)));
+            }
+            None => {
+                self.end_addrs.insert(external);
+                self.end_addrs.extend(mapping.locals.iter().map(|l| l.addr));
             }
         }
         if mapping.kind != MappingKind::Identity {

@@ -244,42 +244,6 @@ pub struct Nat44WorkerSizes {
     pub affinities: u32,
 }
 
-/// The thread-ownership rule for more than one worker, computable from a packet in both
-/// directions (DESIGN.md "State and concurrency"):
-/// - in2out: the worker of the inside source address, `hash(src) % workers`;
-/// - out2in to a dynamic port (SNAT, twice-NAT): the worker whose [`PortSlice`] holds the
-///   destination port, since that worker allocated it;
-/// - out2in to a mapping: the worker of the mapping's (first) local address, the same as
-///   its replies' in2out owner. Load-balancing over locals owned by different workers
-///   would need VPP's restriction of the choice to the receiving worker's locals, which
-///   is not built (one worker runs).
-pub mod owner {
-    use super::*;
-
-    pub fn in2out(src: Ipv4Addr, workers: u16) -> u16 {
-        let h = u64::from(src.to_bits()).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
-        (h % u64::from(workers.max(1))) as u16
-    }
-
-    pub fn out2in(
-        config: &Nat44Config,
-        dst: Ipv4Addr,
-        dst_port: u16,
-        proto: NatProtocol,
-        workers: u16,
-    ) -> u16 {
-        let workers = workers.max(1);
-        if let Some((_, mapping)) = config.mapping_by_external(dst, dst_port, proto) {
-            if let Some(local) = mapping.locals.first() {
-                return in2out(local.addr, workers);
-            }
-        }
-        (0..workers)
-            .find(|w| PortSlice::for_worker(*w, workers).contains(dst_port))
-            .unwrap_or(0)
-    }
-}
-
 /// One worker's NAT44 state: sessions, its slice of the pools' ports, LB affinity.
 pub struct Nat44Worker {
     sessions: SessionTable,

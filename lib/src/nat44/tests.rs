@@ -1916,27 +1916,6 @@ fn show_commands_print_vpp_formats() {
     );
 }
 
-#[test]
-fn ownership_is_computable_from_either_direction() {
-    use super::engine::owner;
-    use super::ports::PortSlice;
-    let table = seed_table();
-    let config = table.snapshot();
-    // A reply to a dynamic port goes to the worker that allocated it.
-    for w in 0..4u16 {
-        let slice = PortSlice::for_worker(w, 4);
-        assert_eq!(
-            owner::out2in(&config, NODE_IP, slice.first, NatProtocol::Udp, 4),
-            w
-        );
-    }
-    // A packet to a service goes where its endpoint's replies go.
-    assert_eq!(
-        owner::out2in(&config, spec_frames::SERVICE_IP, 80, NatProtocol::Tcp, 4),
-        owner::in2out(spec_frames::SERVER_IP, 4)
-    );
-}
-
 /// An ICMP error of `msg_type` from `src` to `dst`, quoting the first 28 bytes of `about`.
 fn icmp_error(src: Ipv4Addr, dst: Ipv4Addr, msg_type: IcmpType, about: &[u8]) -> Vec<u8> {
     icmp_error_quoting(src, dst, msg_type, &about[..28])

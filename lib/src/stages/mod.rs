@@ -17,6 +17,7 @@ pub mod ip4_local;
 pub mod ip4_lookup;
 pub mod ip4_rewrite;
 pub mod nat44;
+pub mod worker_handoff;
 
 use crate::burst::{Burst, Disposition, PacketMeta};
 use crate::config::{InterfaceConfig, Snapshot};

@@ -1,0 +1,247 @@
+//! worker-handoff: with more than one worker, which worker a packet's flow belongs to.
+//!
+//! Sessions (reflective ACLs, NAT44) live in the worker that made them, with no locks
+//! between workers. Virtio-user and vhost ports have no RSS, so the queue a packet
+//! arrives on (and the worker that polls it) says nothing about its flow; the poll loop
+//! therefore asks [`owner`] for each packet and hands the others' packets to their
+//! owner through a ring before any stage runs (VPP's worker handoff). The owner is
+//! computed from the packet alone, the same for a flow's packets in both directions,
+//! before and after translation:
+//!
+//! 1. to a mapping's end (a service VIP, or an endpoint reached directly) from a
+//!    client that is not one: the client's worker, `hash(src)`;
+//! 2. to a pool address (SNAT, twice-NAT): the worker whose port slice holds the
+//!    destination port, since that worker allocated it ([`PortSlice`]);
+//! 3. from a mapping's end to a client that is not one (a service's reply): the
+//!    client's worker, `hash(dst)`, as in 1;
+//! 4. from a pool address: the port's worker, as in 2 (hairpinned traffic);
+//! 5. anything else (plain routed flows, pod to pod): `hash({src, dst})`, the same
+//!    both ways.
+//!
+//! 2 before 3 because a twice-NATed or SNATed service's reply comes from the endpoint
+//! to the pool port its request was given. One client's flows to services thus share a
+//! worker, as VPP's in2out handoff does by source address. An ICMP error goes where the
+//! flow it quotes goes. Non-IPv4 frames and what cannot be parsed stay where they
+//! arrived: they make no sessions (and bad ones are dropped by the stages there).
+//! Non-first fragments carry no ports, so one of a flow that rule 1-4 places by port
+//! may land elsewhere; NAT44 drops them anyway (no reassembly).
+
+use std::net::Ipv4Addr;
+
+use crate::nat44::ports::PortSlice;
+use crate::nat44::rewrite::{self, ParseError, Side};
+use crate::nat44::{Nat44Config, NatProtocol};
+use crate::node::NodeId;
+use crate::node_errors;
+use crate::packet::{EtherType, EthernetFrame, Ipv4Packet};
+
+node_errors! {
+    /// Why worker-handoff drops a packet.
+    pub enum WorkerHandoffError for NodeId::WorkerHandoff {
+        /// The owner's handoff ring was full: the owner is behind (VPP's text).
+        CongestionDrop => "congestion drop",
+    }
+}
+
+/// A packet's addresses and ports, as sent (for ICMP echo both ports are the
+/// identifier; 0 where there is none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tuple {
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    proto: Option<NatProtocol>,
+}
+
+/// The worker of `workers` (0-based) whose sessions `frame`'s flow uses, or `None` when
+/// it makes none (not IPv4, or unparseable): then it stays where it arrived.
+pub fn owner(nat: &Nat44Config, frame: &[u8], workers: u16) -> Option<u16> {
+    let workers = workers.max(1);
+    let tuple = tuple(frame)?;
+    let mapped = |(addr, port): (Ipv4Addr, u16)| {
+        tuple
+            .proto
+            .is_some_and(|proto| nat.is_mapping_end(addr, port, proto))
+    };
+    let pool = |(addr, _): (Ipv4Addr, u16)| tuple.proto.is_some() && nat.is_pool_address(addr);
+    let (src_mapped, dst_mapped) = (mapped(tuple.src), mapped(tuple.dst));
+    let worker = if dst_mapped && !src_mapped {
+        by_address(tuple.src.0, workers)
+    } else if pool(tuple.dst) {
+        by_port(tuple.dst.1, workers)
+    } else if src_mapped && !dst_mapped {
+        by_address(tuple.dst.0, workers)
+    } else if pool(tuple.src) {
+        by_port(tuple.src.1, workers)
+    } else {
+        // XOR is the same both ways; the multiply spreads its bits.
+        by_address(
+            Ipv4Addr::from_bits(tuple.src.0.to_bits() ^ tuple.dst.0.to_bits()),
+            workers,
+        )
+    };
+    Some(worker)
+}
+
+fn by_address(addr: Ipv4Addr, workers: u16) -> u16 {
+    let h = u64::from(addr.to_bits()).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+    (h % u64::from(workers)) as u16
+}
+
+/// The worker that allocates `port` (a port outside every slice: worker 0).
+fn by_port(port: u16, workers: u16) -> u16 {
+    (0..workers)
+        .find(|w| PortSlice::for_worker(*w, workers).contains(port))
+        .unwrap_or(0)
+}
+
+fn tuple(frame: &[u8]) -> Option<Tuple> {
+    let ethernet = EthernetFrame::new_checked(frame).ok()?;
+    if ethernet.ethertype() != EtherType::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(ethernet.payload()).ok()?;
+    let plain = Tuple {
+        src: (ip.src(), 0),
+        dst: (ip.dst(), 0),
+        proto: None,
+    };
+    // Seen from the inside, a flow's local end is the packet's source.
+    let flow = match rewrite::parse(&ip, Side::Inside) {
+        Ok(Some(flow)) => flow,
+        Ok(None) | Err(ParseError::Fragment { .. }) => return Some(plain),
+        Err(ParseError::Malformed) => return None,
+    };
+    let flow = match flow.is_icmp_error {
+        // Read from the outside, the quoted packet's source is the local end: the
+        // quoted packet as it was sent, which places the error with its flow.
+        true => rewrite::parse(&ip, Side::Outside).ok().flatten()?,
+        false => flow,
+    };
+    let (src, mut dst) = (flow.local, flow.remote);
+    if flow.proto == NatProtocol::Icmp {
+        // The echo identifier plays the port on both ends (rewrite::parse gives it to
+        // the local end only).
+        dst.1 = src.1;
+    }
+    Some(Tuple {
+        src,
+        dst,
+        proto: Some(flow.proto),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nat44::types::{StaticMapping, TwiceNat};
+    use crate::nat44::Nat44Table;
+    use crate::spec_frames::{self, CLIENT_POD_MAC, TAP2_MAC};
+    use crate::types::MacAddr;
+
+    const POOL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const WORKERS: u16 = 4;
+
+    fn config() -> std::sync::Arc<Nat44Config> {
+        let mut table = Nat44Table::new();
+        table.add_addresses(POOL, POOL, false).unwrap();
+        table
+            .add_static_mapping(StaticMapping {
+                proto: NatProtocol::Udp,
+                local: (spec_frames::SERVER_IP, Some(5353)),
+                external: (spec_frames::SERVICE_IP, Some(53)),
+                twice_nat: TwiceNat::No,
+                out2in_only: true,
+            })
+            .unwrap();
+        table.snapshot()
+    }
+
+    fn udp(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16)) -> Vec<u8> {
+        spec_frames::udp_frame((TAP2_MAC, CLIENT_POD_MAC), src, dst, b"q")
+    }
+
+    fn owner_of(frame: &[u8]) -> u16 {
+        owner(&config(), frame, WORKERS).expect("an IPv4 frame has an owner")
+    }
+
+    #[test]
+    fn a_services_request_and_reply_go_to_the_clients_worker() {
+        for last in 1..=32u8 {
+            let client = (Ipv4Addr::new(10, 1, 1, last), 40000);
+            let request = owner_of(&udp(client, (spec_frames::SERVICE_IP, 53)));
+            assert_eq!(request, by_address(client.0, WORKERS));
+            // From the endpoint, and to it directly: the same worker.
+            let reply = owner_of(&udp((spec_frames::SERVER_IP, 5353), client));
+            assert_eq!(reply, request);
+            let direct = owner_of(&udp(client, (spec_frames::SERVER_IP, 5353)));
+            assert_eq!(direct, request);
+        }
+    }
+
+    #[test]
+    fn a_reply_to_a_pool_port_goes_to_the_worker_that_allocated_it() {
+        for w in 0..WORKERS {
+            let port = PortSlice::for_worker(w, WORKERS).first + 7;
+            let from_outside = udp((Ipv4Addr::new(8, 8, 8, 8), 53), (POOL, port));
+            assert_eq!(owner_of(&from_outside), w);
+            // Even from a mapping's endpoint (a twice-NATed or SNATed service's reply).
+            let from_endpoint = udp((spec_frames::SERVER_IP, 5353), (POOL, port));
+            assert_eq!(owner_of(&from_endpoint), w);
+            let echo_reply = spec_frames::icmp_echo_request(
+                TAP2_MAC,
+                CLIENT_POD_MAC,
+                Ipv4Addr::new(8, 8, 8, 8),
+                POOL,
+                64,
+                port,
+                1,
+                b"",
+            );
+            assert_eq!(owner_of(&echo_reply), w, "the echo identifier is the port");
+        }
+    }
+
+    #[test]
+    fn plain_flows_and_icmp_errors_go_the_same_way_both_ways() {
+        let mut seen = [false; WORKERS as usize];
+        for last in 1..=64u8 {
+            let a = (Ipv4Addr::new(10, 1, 1, last), 1000 + u16::from(last));
+            let b = (Ipv4Addr::new(10, 9, 0, 1), 22);
+            let there = udp(a, b);
+            let worker = owner_of(&there);
+            assert_eq!(owner_of(&udp(b, a)), worker);
+            seen[usize::from(worker)] = true;
+            // A router's error about the packet goes where the packet went.
+            let mut error = spec_frames::icmp_echo_request(
+                TAP2_MAC,
+                CLIENT_POD_MAC,
+                Ipv4Addr::new(10, 9, 9, 9),
+                a.0,
+                64,
+                0,
+                0,
+                &there[14..14 + 28],
+            );
+            error[14 + 20] = 11; // time exceeded
+            assert_eq!(owner_of(&error), worker, "{a:?} -> {b:?}");
+        }
+        assert!(seen.iter().all(|s| *s), "flows spread over every worker");
+    }
+
+    #[test]
+    fn what_makes_no_session_has_no_owner() {
+        let arp = spec_frames::arp_request(
+            MacAddr([2, 0, 0, 0, 0, 1]),
+            Ipv4Addr::new(10, 1, 1, 3),
+            Ipv4Addr::new(10, 1, 1, 1),
+        );
+        assert_eq!(owner(&config(), &arp, WORKERS), None);
+        let short = udp(
+            (Ipv4Addr::new(10, 1, 1, 3), 1),
+            (Ipv4Addr::new(10, 1, 1, 4), 2),
+        );
+        assert_eq!(owner(&config(), &short[..30], WORKERS), None);
+        // One worker: everything is its own.
+        assert_eq!(owner(&config(), &short, 1), Some(0));
+    }
+}
