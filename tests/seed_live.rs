@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use podfwd_suite::{
-    bin, dpdk_lock, file_prefix, read_pcap, scratch_dir, stage_text, traced_packets, DpdkProcess,
+    bin, dpdk_lock, file_prefix, nat44_sessions_per_thread, read_pcap, runtime_vectors,
+    scratch_dir, stage_text, traced_packets, DpdkProcess,
 };
 
 const SEED_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-node.conf");
@@ -555,9 +556,10 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
 }
 
 /// Two workers, each polling its own queue of both taps (the kernel spreads connections
-/// over a multi-queue tap by flow hash): connections from the pod to the service all
-/// succeed, though some of their packets arrive at the worker that does not hold their
-/// sessions and are handed to the one that does (`worker-handoff` in `show runtime`).
+/// over a multi-queue tap by flow hash): connections from eight client pods to the
+/// service all succeed, though some of their packets arrive at the worker that does not
+/// hold their sessions and are handed to the one that does (`worker-handoff` in `show
+/// runtime`), and both workers hold sessions.
 #[test]
 fn two_workers_hand_each_flow_to_its_sessions() {
     if !root_or_skip() {
@@ -577,10 +579,41 @@ fn two_workers_hand_each_flow_to_its_sessions() {
     let _ = live.in_namespace(&host_ns, &["ping", "-c", "1", "-W", "2", PODFWD_HOST_SIDE]);
     let _ = live.in_namespace(&pod_ns, &["ping", "-c", "1", "-W", "2", SERVER]);
 
+    // Eight client pods in the pod's namespace (one tap, one MAC), so that the flows
+    // spread over both workers' sessions; podfwd routes them as it routes 10.1.1.3.
+    let pod_tap = live.names.pod_tap.clone();
+    // (Not 10.1.1.5: the seed's policy denies it.)
+    let lasts = std::iter::once(3).chain(10..17);
+    let clients: Vec<String> = lasts.map(|last| format!("10.1.1.{last}")).collect();
+    for client in &clients[1..] {
+        let add = [
+            "ip",
+            "addr",
+            "add",
+            &format!("{client}/32"),
+            "dev",
+            &pod_tap,
+        ];
+        assert_ran(
+            &format!("add {client} to the pod"),
+            &live.in_namespace(&pod_ns, &add),
+        );
+    }
+    live.ctl("ip route add 10.1.1.0/24 via 10.1.1.3 tap2");
     let url = format!("http://{SERVICE}/");
     for fetch in 0..16 {
-        let page = live.in_namespace(&pod_ns, &["curl", "-sS", "--max-time", "10", &url]);
-        assert_ran(&format!("curl {url} from the pod (fetch {fetch})"), &page);
+        let client = &clients[fetch % clients.len()];
+        let args = [
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "--interface",
+            client,
+            &url,
+        ];
+        let page = live.in_namespace(&pod_ns, &args);
+        assert_ran(&format!("curl {url} from {client} (fetch {fetch})"), &page);
         assert_eq!(
             text(&page.stdout),
             text(index),
@@ -596,12 +629,13 @@ fn two_workers_hand_each_flow_to_its_sessions() {
     // Every connection's packets met its sessions (the fetches above); some of them
     // got there by handoff: the kernel put them on the other worker's queue.
     let runtime = live.ctl("show runtime");
-    let handed: u64 = runtime
-        .lines()
-        .filter(|l| l.trim_start().starts_with("worker-handoff "))
-        .filter_map(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok())
-        .sum();
+    let handed = runtime_vectors(&runtime, "worker-handoff");
     assert!(handed > 0, "no packet was handed off:\n{runtime}");
     let errors = live.ctl("show errors");
     assert!(!errors.contains("congestion drop"), "{errors}");
+    // The clients' flows are spread: each worker holds some of the NAT44 sessions.
+    let sessions = live.ctl("show nat44 sessions");
+    let per_thread = nat44_sessions_per_thread(&sessions);
+    assert_eq!(per_thread.len(), 2, "{sessions}");
+    assert!(per_thread.iter().all(|n| *n > 0), "{sessions}");
 }

@@ -123,16 +123,11 @@ pub trait BurstProcessor: Send {
     }
 
     /// Of a burst received on `rx_interface`, `handed` packets went to other workers'
-    /// handoff rings and `refused` more found their ring full and were freed (the
-    /// processor counts them where the user looks); the split took `cycles`.
-    fn handed_off(
-        &mut self,
-        _rx_interface: IfIndex,
-        _handed: usize,
-        _refused: usize,
-        _cycles: u64,
-    ) {
-    }
+    /// handoff rings and `refused` more (`.0` packets, `.1` bytes in all) found their
+    /// ring full and were freed: the processor counts them received and dropped where
+    /// the user looks, as it counts what it processes. Computing the owners and the
+    /// split took `cycles`.
+    fn handed_off(&mut self, _rx: IfIndex, _handed: usize, _refused: (usize, u64), _cycles: u64) {}
 
     /// Called once per pass over the ports, `idle` when the pass received nothing, with
     /// the pass's `now`: where a processor picks up new configuration and answers the
@@ -454,6 +449,40 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
         let mut busy = false;
         // Whether some rx queue filled a whole burst: then more is probably waiting.
         let mut backlog = false;
+        // What the other workers handed over first: under overload the excess then waits
+        // in (and drops from) the rx queues, before any work was spent on it.
+        if let Some(handoff) = handoff.as_mut() {
+            for receiver in &mut handoff.from {
+                // A sender hands over up to a burst per port per pass: as many are taken.
+                for _ in 0..interfaces.max(1) {
+                    let got = receiver.receive(&mut handed_in, burst);
+                    if got == 0 {
+                        break;
+                    }
+                    busy = true;
+                    backlog |= got >= burst;
+                    // One interface's packets at a time, each in the order it was sent.
+                    while let Some(port) = handed_in.as_slice().first().map(Mbuf::port) {
+                        for mbuf in handed_in.drain() {
+                            // Both hold at most what `handed_in` held: the pushes succeed.
+                            let _ = match mbuf.port() == port {
+                                true => rx.push(mbuf),
+                                false => rest.push(mbuf),
+                            };
+                        }
+                        std::mem::swap(&mut handed_in, &mut rest);
+                        match ports_in_order.iter().position(|p| *p == port) {
+                            Some(at) => out.forward(&mut processor, at, &mut rx, now),
+                            // Every worker polls the same ports: not reached.
+                            None => rx.clear(),
+                        }
+                    }
+                    if got < burst {
+                        break;
+                    }
+                }
+            }
+        }
         for (rx_index, rx_queue) in rx_queues.iter_mut().enumerate() {
             let got = rx_burst(rx_queue, &mut rx, burst);
             backlog |= got.received + got.multi_segment_dropped >= burst;
@@ -484,45 +513,23 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                 }
             }
             if let Some(handoff) = handoff.as_mut() {
+                let started = tsc();
                 if processor.owners(interface, rx.as_slice(), &mut owners[..n]) {
-                    let started = tsc();
                     let refused = &mut out.dropped;
                     let sent = handoff.split(&mut rx, &owners[..n], &mut staged, refused);
-                    let dropped = refused.len();
                     let drops = refused.as_slice();
+                    let bytes = drops.iter().map(|m| u64::from(m.packet_len())).sum();
+                    let dropped = (drops.len(), bytes);
                     capture_all(&mut out.capture, Point::Drop, rx_index, drops, now);
+                    if let Some(counters) = out.local.get_mut(rx_index) {
+                        counters.drops += dropped.0 as u64;
+                    }
                     refused.clear();
                     let cycles = tsc().wrapping_sub(started);
                     processor.handed_off(interface, sent, dropped, cycles);
                 }
             }
             out.forward(&mut processor, rx_index, &mut rx, now);
-        }
-        if let Some(handoff) = handoff.as_mut() {
-            for receiver in &mut handoff.from {
-                let got = receiver.receive(&mut handed_in, burst);
-                if got == 0 {
-                    continue;
-                }
-                busy = true;
-                backlog |= got >= burst;
-                // One interface's packets at a time, each in the order it was sent.
-                while let Some(port) = handed_in.as_slice().first().map(Mbuf::port) {
-                    for mbuf in handed_in.drain() {
-                        // Both hold at most what `handed_in` held: the pushes succeed.
-                        let _ = match mbuf.port() == port {
-                            true => rx.push(mbuf),
-                            false => rest.push(mbuf),
-                        };
-                    }
-                    std::mem::swap(&mut handed_in, &mut rest);
-                    match ports_in_order.iter().position(|p| *p == port) {
-                        Some(rx_index) => out.forward(&mut processor, rx_index, &mut rx, now),
-                        // Every worker polls the same ports: not reached.
-                        None => rx.clear(),
-                    }
-                }
-            }
         }
         // A pass in which no rx queue had a full burst has caught up: nothing is waiting
         // to fill the buffers, so waiting out the drain period would only add latency

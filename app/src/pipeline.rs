@@ -155,10 +155,14 @@ impl BurstProcessor for PipelineProcessor {
         others
     }
 
-    fn handed_off(&mut self, rx_interface: IfIndex, handed: usize, refused: usize, cycles: u64) {
-        let rx = if_index(rx_interface.as_usize());
+    fn handed_off(&mut self, rx: IfIndex, handed: usize, refused: (usize, u64), cycles: u64) {
+        let rx = if_index(rx.as_usize());
         let counters = &self.counters;
+        let (refused, bytes) = refused;
         counters.count_call(NodeId::WorkerHandoff, (handed + refused) as u64, cycles);
+        // What is handed over is counted received by the worker that processes it;
+        // these never get there.
+        counters.count_rx(rx, refused as u64, bytes);
         for _ in 0..refused {
             counters.count_drop(rx, DropReason::of(WorkerHandoffError::CongestionDrop));
         }

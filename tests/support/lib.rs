@@ -409,6 +409,25 @@ pub fn stage_text<'a>(packet: &'a str, node: &str) -> &'a str {
     &rest[..end]
 }
 
+/// The vectors of `node` in `show runtime`, summed over the worker threads.
+pub fn runtime_vectors(runtime: &str, node: &str) -> u64 {
+    runtime
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(node))
+        .filter_map(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Each worker thread's session count in `show nat44 sessions` (`... podfwd_wk_N: M
+/// sessions`), in thread order.
+pub fn nat44_sessions_per_thread(sessions: &str) -> Vec<u64> {
+    sessions
+        .lines()
+        .filter(|l| l.contains(" podfwd_wk_"))
+        .filter_map(|l| l.split(": ").nth(1)?.split(' ').next()?.parse().ok())
+        .collect()
+}
+
 /// The block of `interface` in `show interface` (VPP's table): its first row and the
 /// continuation rows below it, one counter each; zero counters have no row.
 pub fn show_interface_block<'a>(output: &'a str, interface: &str) -> Option<Vec<&'a str>> {

@@ -93,6 +93,9 @@ pub struct Nat44Config {
     /// [`Nat44Config::is_mapping_end`]; address-only mappings' ends by address.
     pub(crate) ends: HashSet<PortKey>,
     pub(crate) end_addrs: HashSet<Ipv4Addr>,
+    /// A bit per hash of every end's address (empty: no mapping): most packets' addresses
+    /// are no mapping's, and one test of a bit says so before any hash lookup.
+    pub(crate) end_filter: Vec<u64>,
     pub(crate) roles: Vec<NatInterfaceRole>,
     pub forwarding: bool,
     pub timeouts: NatTimeouts,
@@ -176,11 +179,27 @@ impl Nat44Config {
         self.pool.contains(&addr) || self.twice_nat_pool.contains(&addr)
     }
 
-    /// Whether `addr:port` (proto) is an end of some mapping, external or local, of any
-    /// kind: a service's VIP or one of its endpoints.
-    pub fn is_mapping_end(&self, addr: Ipv4Addr, port: u16, proto: NatProtocol) -> bool {
-        (!self.end_addrs.is_empty() && self.end_addrs.contains(&addr))
-            || (!self.ends.is_empty() && self.ends.contains(&(addr, port, proto)))
+    /// Whether `addr:port` (proto) is an end of some mapping with ports, external or
+    /// local, of any kind: a service's VIP and port or one of its endpoints.
+    #[inline]
+    pub fn is_port_end(&self, addr: Ipv4Addr, port: u16, proto: NatProtocol) -> bool {
+        self.may_be_end(addr) && self.ends.contains(&(addr, port, proto))
+    }
+
+    /// Whether `addr` is an end of an address-only mapping (identity mappings of a
+    /// node's addresses among them).
+    #[inline]
+    pub fn is_address_end(&self, addr: Ipv4Addr) -> bool {
+        self.may_be_end(addr) && self.end_addrs.contains(&addr)
+    }
+
+    /// False when `addr` is surely no mapping's end: one bit, no hash lookup.
+    #[inline]
+    fn may_be_end(&self, addr: Ipv4Addr) -> bool {
+        let (word, bit) = end_filter_bit(addr);
+        self.end_filter
+            .get(word)
+            .is_some_and(|bits| bits & bit != 0)
     }
 }
 
@@ -698,7 +717,27 @@ impl Nat44Table {
     }
 }
 
+/// Words of [`Nat44Config::end_filter`]: 64 Kbit, 8 KiB.
+const END_FILTER_WORDS: usize = 1024;
+
+/// The word and bit of `addr` in [`Nat44Config::end_filter`].
+#[inline]
+fn end_filter_bit(addr: Ipv4Addr) -> (usize, u64) {
+    let h = (u64::from(addr.to_bits()).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize;
+    (h / 64, 1 << (h % 64))
+}
+
 impl Nat44Config {
+    fn filter_end(&mut self, addr: Ipv4Addr) {
+        if self.end_filter.is_empty() {
+            self.end_filter = vec![0; END_FILTER_WORDS];
+        }
+        let (word, bit) = end_filter_bit(addr);
+        if let Some(bits) = self.end_filter.get_mut(word) {
+            *bits |= bit;
+        }
+    }
+
     fn add_mapping(&mut self, mapping: Mapping) {
         let index = self.mappings.len() as u32;
         let external = mapping.external_addr;
@@ -717,6 +756,10 @@ impl Nat44Config {
                     None => self.by_local_addr.insert(local.addr, index),
                 };
             }
+        }
+        self.filter_end(external);
+        for local in &mapping.locals {
+            self.filter_end(local.addr);
         }
         match mapping.external_port {
             Some(port) => {

@@ -76,7 +76,12 @@ pub fn drop_reason_text(reason: DropReason) -> &'static str {
             text::<crate::nat44::In2outError>(reason.code)
         }
         NodeId::Nat44In2outOutput => text::<crate::nat44::In2outOutputError>(reason.code),
-        _ => "unknown reason",
+        NodeId::WorkerHandoff => text::<worker_handoff::WorkerHandoffError>(reason.code),
+        // Nodes that drop nothing of their own: named, so a new node is not forgotten.
+        NodeId::Ip4FlowCache
+        | NodeId::Nat44Classify
+        | NodeId::InterfaceOutput
+        | NodeId::ErrorDrop => "unknown reason",
     }
 }
 

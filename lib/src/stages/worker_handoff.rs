@@ -8,23 +8,33 @@
 //! computed from the packet alone, the same for a flow's packets in both directions,
 //! before and after translation:
 //!
-//! 1. to a mapping's end (a service VIP, or an endpoint reached directly) from a
-//!    client that is not one: the client's worker, `hash(src)`;
+//! 1. to a mapping's end with ports (a service's VIP and port, or an endpoint reached
+//!    directly) from a client that is not one: the client's worker, `hash(src)` (a
+//!    client on a pool address, the node's own, by its port as in 2);
 //! 2. to a pool address (SNAT, twice-NAT): the worker whose port slice holds the
 //!    destination port, since that worker allocated it ([`PortSlice`]);
-//! 3. from a mapping's end to a client that is not one (a service's reply): the
-//!    client's worker, `hash(dst)`, as in 1;
+//! 3. from a mapping's end with ports to a client that is not one (a service's
+//!    reply): the client's worker, as in 1;
 //! 4. from a pool address: the port's worker, as in 2 (hairpinned traffic);
-//! 5. anything else (plain routed flows, pod to pod): `hash({src, dst})`, the same
+//! 5. to or from an address-only mapping's end (identity mappings of the node's
+//!    addresses among them), the other end not one: that end's worker, as in 1;
+//! 6. anything else (plain routed flows, pod to pod): `hash({src, dst})`, the same
 //!    both ways.
 //!
 //! 2 before 3 because a twice-NATed or SNATed service's reply comes from the endpoint
-//! to the pool port its request was given. One client's flows to services thus share a
-//! worker, as VPP's in2out handoff does by source address. An ICMP error goes where the
-//! flow it quotes goes. Non-IPv4 frames and what cannot be parsed stay where they
-//! arrived: they make no sessions (and bad ones are dropped by the stages there).
-//! Non-first fragments carry no ports, so one of a flow that rule 1-4 places by port
-//! may land elsewhere; NAT44 drops them anyway (no reassembly).
+//! to the pool port its request was given; an ICMP error quoting the translated request
+//! (from that pool port to the endpoint) gets the port's worker by 1. One client's flows
+//! to services thus share a worker, as VPP's in2out handoff does by source address. An
+//! ICMP error goes where the flow it quotes goes. Non-IPv4 frames and what cannot be
+//! parsed stay where they arrived: they make no sessions (and bad ones are dropped by
+//! the stages there). Non-first fragments carry no ports, so one of a flow that rules
+//! 1-5 place by port may land elsewhere; NAT44 drops them anyway (no reassembly).
+//!
+//! The rule reads the configuration (mappings, pool addresses): adding or removing one
+//! can move a live flow whose ends it names to another worker, where its sessions are
+//! not; such a flow starts over (a TCP connection through NAT44 breaks) as it would
+//! with the mapping or address removed. Packets of one flow that arrive on two queues
+//! can be reordered: in each pass what was handed over goes before the own queues.
 
 use std::net::Ipv4Addr;
 
@@ -56,28 +66,43 @@ struct Tuple {
 /// it makes none (not IPv4, or unparseable): then it stays where it arrived.
 pub fn owner(nat: &Nat44Config, frame: &[u8], workers: u16) -> Option<u16> {
     let workers = workers.max(1);
-    let tuple = tuple(frame)?;
-    let mapped = |(addr, port): (Ipv4Addr, u16)| {
-        tuple
-            .proto
-            .is_some_and(|proto| nat.is_mapping_end(addr, port, proto))
-    };
-    let pool = |(addr, _): (Ipv4Addr, u16)| tuple.proto.is_some() && nat.is_pool_address(addr);
-    let (src_mapped, dst_mapped) = (mapped(tuple.src), mapped(tuple.dst));
-    let worker = if dst_mapped && !src_mapped {
-        by_address(tuple.src.0, workers)
-    } else if pool(tuple.dst) {
-        by_port(tuple.dst.1, workers)
-    } else if src_mapped && !dst_mapped {
-        by_address(tuple.dst.0, workers)
-    } else if pool(tuple.src) {
-        by_port(tuple.src.1, workers)
-    } else {
-        // XOR is the same both ways; the multiply spreads its bits.
+    let Tuple { src, dst, proto } = tuple(frame)?;
+    // XOR is the same both ways; the multiply spreads its bits.
+    let both = || {
         by_address(
-            Ipv4Addr::from_bits(tuple.src.0.to_bits() ^ tuple.dst.0.to_bits()),
+            Ipv4Addr::from_bits(src.0.to_bits() ^ dst.0.to_bits()),
             workers,
         )
+    };
+    let Some(proto) = proto else {
+        // No ports to go by (a fragment, another protocol): NAT44 translates none.
+        return Some(both());
+    };
+    let pool = |(addr, _): (Ipv4Addr, u16)| nat.is_pool_address(addr);
+    // A client on a pool address (the node's own) is placed by its port, as a reply
+    // to that address and port is.
+    let client = |end @ (addr, port): (Ipv4Addr, u16)| match pool(end) {
+        true => by_port(port, workers),
+        false => by_address(addr, workers),
+    };
+    let port_end = |(addr, port): (Ipv4Addr, u16)| nat.is_port_end(addr, port, proto);
+    let (src_end, dst_end) = (port_end(src), port_end(dst));
+    let worker = if dst_end && !src_end {
+        client(src)
+    } else if pool(dst) {
+        by_port(dst.1, workers)
+    } else if src_end && !dst_end {
+        client(dst)
+    } else if pool(src) {
+        by_port(src.1, workers)
+    } else {
+        // Address-only mappings last: a node's own addresses have identity mappings,
+        // and they are pool addresses too, placed by port above.
+        match (nat.is_address_end(src.0), nat.is_address_end(dst.0)) {
+            (false, true) => client(src),
+            (true, false) => client(dst),
+            _ => both(),
+        }
     };
     Some(worker)
 }
@@ -226,6 +251,14 @@ mod tests {
             assert_eq!(owner_of(&error), worker, "{a:?} -> {b:?}");
         }
         assert!(seen.iter().all(|s| *s), "flows spread over every worker");
+    }
+
+    #[test]
+    fn a_congestion_drop_says_so() {
+        use crate::node::DropReason;
+        let reason = DropReason::of(WorkerHandoffError::CongestionDrop);
+        assert_eq!(crate::stages::drop_reason_text(reason), "congestion drop");
+        assert_eq!(reason.node.name(), "worker-handoff");
     }
 
     #[test]
