@@ -459,10 +459,15 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                     if got == 0 {
                         break;
                     }
+                    handed_in.prefetch();
                     busy = true;
                     backlog |= got >= burst;
                     // One interface's packets at a time, each in the order it was sent.
                     while let Some(port) = handed_in.as_slice().first().map(Mbuf::port) {
+                        if handed_in.as_slice().iter().all(|m| m.port() == port) {
+                            // Most often: all from one interface, as they are.
+                            std::mem::swap(&mut handed_in, &mut rx);
+                        }
                         for mbuf in handed_in.drain() {
                             // Both hold at most what `handed_in` held: the pushes succeed.
                             let _ = match mbuf.port() == port {

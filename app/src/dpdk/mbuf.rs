@@ -251,6 +251,20 @@ impl MbufBurst {
         self.slots.as_mut_ptr().cast::<*mut sys::rte_mbuf>()
     }
 
+    /// Asks for every mbuf's header lines and first data line: mbufs another lcore
+    /// wrote (a handoff ring's) are in that lcore's cache, and a miss per packet taken
+    /// one after the other costs far more than all of them at once.
+    pub fn prefetch(&self) {
+        for mbuf in self.as_slice() {
+            let header = mbuf.raw.as_ptr().cast::<u8>();
+            super::prefetch(header);
+            super::prefetch(header.wrapping_add(64));
+        }
+        for mbuf in self.as_slice() {
+            super::prefetch(mbuf.data_ptr());
+        }
+    }
+
     /// Every slot, for a C call that fills an empty burst (then [`MbufBurst::set_len`]).
     pub(super) fn spare_slots(&mut self) -> *mut *mut sys::rte_mbuf {
         debug_assert!(self.is_empty());

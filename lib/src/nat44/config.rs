@@ -89,13 +89,14 @@ pub struct Nat44Config {
     /// The local addresses of non-identity mappings: the inside ends whose flows NAT44
     /// translates from the inside.
     pub(crate) local_addrs: HashSet<Ipv4Addr>,
-    /// Every mapping's external and local ends (load-balanced ones' too), for
-    /// [`Nat44Config::is_mapping_end`]; address-only mappings' ends by address.
+    /// Every mapping's external and local ends (load-balanced ones' too), as the
+    /// snapshot is built; address-only mappings' ends by address.
     pub(crate) ends: HashSet<PortKey>,
     pub(crate) end_addrs: HashSet<Ipv4Addr>,
-    /// A bit per hash of every end's address (empty: no mapping): most packets' addresses
-    /// are no mapping's, and one test of a bit says so before any hash lookup.
-    pub(crate) end_filter: Vec<u64>,
+    /// The same as tables of packed keys, for [`Nat44Config::is_port_end`] and
+    /// [`Nat44Config::is_address_end`] on every packet when several workers run.
+    end_table: KeySet,
+    end_addr_table: KeySet,
     pub(crate) roles: Vec<NatInterfaceRole>,
     pub forwarding: bool,
     pub timeouts: NatTimeouts,
@@ -183,24 +184,73 @@ impl Nat44Config {
     /// local, of any kind: a service's VIP and port or one of its endpoints.
     #[inline]
     pub fn is_port_end(&self, addr: Ipv4Addr, port: u16, proto: NatProtocol) -> bool {
-        self.may_be_end(addr) && self.ends.contains(&(addr, port, proto))
+        self.end_table.contains(port_key(addr, port, proto))
     }
 
     /// Whether `addr` is an end of an address-only mapping (identity mappings of a
     /// node's addresses among them).
     #[inline]
     pub fn is_address_end(&self, addr: Ipv4Addr) -> bool {
-        self.may_be_end(addr) && self.end_addrs.contains(&addr)
+        self.end_addr_table.contains(address_key(addr))
+    }
+}
+
+/// A set of nonzero `u64` keys looked up once or twice per packet: open addressing with
+/// linear probing, at most a quarter full, built once per snapshot. A lookup is a
+/// multiply, a load and a compare or two, where a general hash set hashes the fields of
+/// a tuple one by one.
+#[derive(Clone, Debug, Default)]
+struct KeySet {
+    slots: Vec<u64>,
+}
+
+impl KeySet {
+    fn build(keys: impl ExactSizeIterator<Item = u64>) -> KeySet {
+        if keys.len() == 0 {
+            return KeySet::default();
+        }
+        let mut slots = vec![0u64; (keys.len() * 4).next_power_of_two().max(16)];
+        let mask = slots.len() - 1;
+        for key in keys {
+            let mut i = KeySet::slot(key, mask);
+            while slots[i] != 0 && slots[i] != key {
+                i = (i + 1) & mask;
+            }
+            slots[i] = key;
+        }
+        KeySet { slots }
     }
 
-    /// False when `addr` is surely no mapping's end: one bit, no hash lookup.
     #[inline]
-    fn may_be_end(&self, addr: Ipv4Addr) -> bool {
-        let (word, bit) = end_filter_bit(addr);
-        self.end_filter
-            .get(word)
-            .is_some_and(|bits| bits & bit != 0)
+    fn slot(key: u64, mask: usize) -> usize {
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
     }
+
+    #[inline]
+    fn contains(&self, key: u64) -> bool {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = KeySet::slot(key, mask);
+        // At most a quarter full: a probe ends at an empty slot soon.
+        while let Some(&slot) = self.slots.get(i) {
+            if slot == key {
+                return true;
+            }
+            if slot == 0 {
+                return false;
+            }
+            i = (i + 1) & mask;
+        }
+        false
+    }
+}
+
+/// Nonzero for every end: the protocol is stored plus one.
+fn port_key(addr: Ipv4Addr, port: u16, proto: NatProtocol) -> u64 {
+    (u64::from(addr.to_bits()) << 24) | (u64::from(port) << 8) | (proto.index() as u64 + 1)
+}
+
+fn address_key(addr: Ipv4Addr) -> u64 {
+    u64::from(addr.to_bits()) | 1 << 32
 }
 
 /// NAT44's configuration as commands edit it. Every operation validates first and changes
@@ -706,6 +756,13 @@ impl Nat44Table {
         let pools = config.pool.iter().chain(&config.twice_nat_pool).copied();
         let pools: Vec<Ipv4Addr> = pools.collect();
         config.outside_addrs.extend(pools);
+        let ends = config
+            .ends
+            .iter()
+            .map(|&(a, p, proto)| port_key(a, p, proto));
+        config.end_table = KeySet::build(ends.collect::<Vec<_>>().into_iter());
+        let addrs = config.end_addrs.iter().map(|&a| address_key(a));
+        config.end_addr_table = KeySet::build(addrs.collect::<Vec<_>>().into_iter());
         let max_ifindex = self.roles.iter().map(|(i, _)| i.as_usize()).max();
         if let Some(max) = max_ifindex {
             config.roles = vec![NatInterfaceRole::default(); max + 1];
@@ -717,27 +774,7 @@ impl Nat44Table {
     }
 }
 
-/// Words of [`Nat44Config::end_filter`]: 64 Kbit, 8 KiB.
-const END_FILTER_WORDS: usize = 1024;
-
-/// The word and bit of `addr` in [`Nat44Config::end_filter`].
-#[inline]
-fn end_filter_bit(addr: Ipv4Addr) -> (usize, u64) {
-    let h = (u64::from(addr.to_bits()).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize;
-    (h / 64, 1 << (h % 64))
-}
-
 impl Nat44Config {
-    fn filter_end(&mut self, addr: Ipv4Addr) {
-        if self.end_filter.is_empty() {
-            self.end_filter = vec![0; END_FILTER_WORDS];
-        }
-        let (word, bit) = end_filter_bit(addr);
-        if let Some(bits) = self.end_filter.get_mut(word) {
-            *bits |= bit;
-        }
-    }
-
     fn add_mapping(&mut self, mapping: Mapping) {
         let index = self.mappings.len() as u32;
         let external = mapping.external_addr;
@@ -756,10 +793,6 @@ impl Nat44Config {
                     None => self.by_local_addr.insert(local.addr, index),
                 };
             }
-        }
-        self.filter_end(external);
-        for local in &mapping.locals {
-            self.filter_end(local.addr);
         }
         match mapping.external_port {
             Some(port) => {
@@ -814,5 +847,34 @@ fn describe_identity(m: &IdentityMapping) -> String {
     match m.proto_port {
         Some((proto, port)) => format!("{} {proto} {port}", m.addr),
         None => m.addr.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// KeySet agrees with a hash set on keys in it and on keys near them (colliding
+    /// slots, probes that wrap), and an empty one holds nothing.
+    #[test]
+    fn key_set_holds_exactly_its_keys() {
+        assert!(!KeySet::default().contains(1));
+        let mut rng = crate::rand::FastRng::new(7);
+        for count in [1usize, 3, 16, 100, 1000] {
+            let keys: HashSet<u64> = (0..count).map(|_| rng.next_u64() | 1).collect();
+            let set = KeySet::build(keys.iter().copied().collect::<Vec<_>>().into_iter());
+            for &key in &keys {
+                assert!(set.contains(key));
+                for other in [key ^ 2, key.wrapping_add(1 << 40), key >> 1] {
+                    assert_eq!(set.contains(other), keys.contains(&other), "{other:#x}");
+                }
+            }
+        }
+        let a = Ipv4Addr::new(10, 104, 221, 85);
+        assert_ne!(
+            port_key(a, 80, NatProtocol::Tcp),
+            port_key(a, 80, NatProtocol::Udp)
+        );
+        assert_ne!(address_key(Ipv4Addr::UNSPECIFIED), 0);
     }
 }
