@@ -36,7 +36,7 @@ fn bench_quick_prints_every_figure() {
     let output = Command::new("timeout")
         .args(["--kill-after=30", "600"])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench"))
-        .args(["--quick", "--bin-dir"])
+        .args(["--quick", "--parts", "a,b,c,d,e", "--bin-dir"])
         .arg(&bin_dir)
         .output()
         .expect("run scripts/bench");
@@ -87,6 +87,16 @@ fn bench_quick_prints_every_figure() {
     );
     let mixed_podfwd = row(mixed, "podfwd (full chain) |");
     assert_number(mixed_podfwd[1], "mixed traffic through podfwd", &report);
+    let two = report.split("## (e)").nth(1).expect("section (e)");
+    for label in [
+        "dpdk-testpmd io, two cores",
+        "podfwd, one worker",
+        "podfwd, two workers",
+        "podfwd, routes only (no sessions), one worker",
+        "podfwd, routes only (no sessions), two workers",
+    ] {
+        assert_number(row(two, label)[1], label, &report);
+    }
     // Not a speed: a translation podfwd got wrong is a defect at any rate.
     for (cell, what) in [
         (vhost_podfwd[6], "(b)"),
