@@ -36,6 +36,7 @@ set interface nat44 out pods
 set interface nat44 in host
 set acl-plugin acl permit+reflect
 set acl-plugin interface pods input acl 0
+trace add pcap-input 100
 ";
 
 /// SYNs to the service from clients 10.1.1.`first`.. (one flow each).
@@ -130,6 +131,7 @@ fn two_workers_forward_every_packet_once_through_its_owner() {
     let runtime = text(&ctl(&socket, "show runtime"));
     let sessions = text(&ctl(&socket, "show nat44 sessions"));
     let errors = text(&ctl(&socket, "show errors"));
+    let trace = text(&ctl(&socket, "show trace max 100"));
     let status = podfwd.stop();
     assert!(
         status.is_some_and(|s| s.success()),
@@ -140,6 +142,11 @@ fn two_workers_forward_every_packet_once_through_its_owner() {
     let handed = runtime_vectors(&runtime, "worker-handoff");
     assert!(handed > 0, "nothing was handed off:\n{runtime}");
     assert!(!errors.contains("congestion drop"), "{errors}");
+    // A handed-over packet's trace, on its owner, says from which thread it came.
+    assert!(
+        trace.contains(": handoff_trace\n  HANDED-OFF: from thread "),
+        "{trace}"
+    );
     // Both workers own flows: the sessions are spread, each made once.
     let per_thread = nat44_sessions_per_thread(&sessions);
     assert_eq!(per_thread.len(), 2, "{sessions}");

@@ -129,6 +129,10 @@ pub trait BurstProcessor: Send {
     /// split took `cycles`.
     fn handed_off(&mut self, _rx: IfIndex, _handed: usize, _refused: (usize, u64), _cycles: u64) {}
 
+    /// The next bursts were received by worker `from` (its index) and handed to this
+    /// one (their trace says so); `None`: received here.
+    fn handed_in(&mut self, _from: Option<u16>) {}
+
     /// Called once per pass over the ports, `idle` when the pass received nothing, with
     /// the pass's `now`: where a processor picks up new configuration and answers the
     /// main lcore.
@@ -230,8 +234,8 @@ pub struct Handoff {
     pub me: u16,
     /// Toward each worker, by index (`None` at `me`).
     pub to: Vec<Option<RingSender>>,
-    /// From every other worker.
-    pub from: Vec<RingReceiver>,
+    /// From every other worker: its index, and its ring.
+    pub from: Vec<(u16, RingReceiver)>,
 }
 
 /// Mbufs one handoff ring holds at most (minus one): 4 bursts of 256, about what a
@@ -263,7 +267,7 @@ pub fn handoff_rings(workers: u16, socket: i32) -> Result<Vec<Option<Handoff>>, 
                 *slot = Some(sender);
             }
             if let Some(h) = handoffs.get_mut(usize::from(to)) {
-                h.from.push(receiver);
+                h.from.push((from, receiver));
             }
         }
     }
@@ -452,7 +456,8 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
         // What the other workers handed over first: under overload the excess then waits
         // in (and drops from) the rx queues, before any work was spent on it.
         if let Some(handoff) = handoff.as_mut() {
-            for receiver in &mut handoff.from {
+            for (from, receiver) in &mut handoff.from {
+                processor.handed_in(Some(*from));
                 // A sender hands over up to a burst per port per pass: as many are taken.
                 for _ in 0..interfaces.max(1) {
                     let got = receiver.receive(&mut handed_in, burst);
@@ -487,6 +492,7 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                     }
                 }
             }
+            processor.handed_in(None);
         }
         for (rx_index, rx_queue) in rx_queues.iter_mut().enumerate() {
             let got = rx_burst(rx_queue, &mut rx, burst);

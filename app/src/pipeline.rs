@@ -155,6 +155,10 @@ impl BurstProcessor for PipelineProcessor {
         others
     }
 
+    fn handed_in(&mut self, from: Option<u16>) {
+        self.worker.set_handed_from(from);
+    }
+
     fn handed_off(&mut self, rx: IfIndex, handed: usize, refused: (usize, u64), cycles: u64) {
         let rx = if_index(rx.as_usize());
         let counters = &self.counters;

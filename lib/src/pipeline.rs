@@ -126,6 +126,9 @@ pub struct Worker<P: PrefetchHint = NoPrefetch> {
     /// This worker's index: it polls rx queue `index` of every port (the input trace
     /// says which), and it is thread `index + 1` in VPP's numbering.
     index: u16,
+    /// While it processes packets another worker received and handed over: that
+    /// worker's index (their queue, and the trace's `handoff_trace` entry).
+    handed_from: Option<u16>,
 }
 
 /// Sizes of a worker's session tables, fixed when it is built.
@@ -194,6 +197,7 @@ impl Worker {
             last_housekeeping_ns: None,
             housekeeping_backlog: false,
             index: sizes.index,
+            handed_from: None,
         }
     }
 
@@ -218,11 +222,18 @@ impl Worker {
             last_housekeeping_ns: self.last_housekeeping_ns,
             housekeeping_backlog: self.housekeeping_backlog,
             index: self.index,
+            handed_from: self.handed_from,
         }
     }
 }
 
 impl<P: PrefetchHint> Worker<P> {
+    /// The packets of the next bursts were received by worker `from` (its index) and
+    /// handed to this one; `None`: by this one.
+    pub fn set_handed_from(&mut self, from: Option<u16>) {
+        self.handed_from = from;
+    }
+
     /// ip4-flow-cache on or off (on by default): off, every packet takes the stages.
     /// The rate of the `cycles` source, so that a traced packet's entries carry the time
     /// each node reached it (VPP's `show trace` steps by microseconds node to node).
@@ -465,7 +476,8 @@ impl<P: PrefetchHint> Worker<P> {
                 pkts,
                 &mut self.trace,
                 snapshot,
-                (rx_if, self.index),
+                (rx_if, self.handed_from.unwrap_or(self.index)),
+                self.handed_from,
                 now_ns,
             );
         }
@@ -670,6 +682,7 @@ fn mark_for_trace<B: PacketBuf>(
     trace: &mut TraceBuffer,
     snapshot: &Snapshot,
     (rx_if, queue): (IfIndex, u16),
+    handed_from: Option<u16>,
     now_ns: u64,
 ) {
     let itf = snapshot.interface(rx_if);
@@ -691,6 +704,10 @@ fn mark_for_trace<B: PacketBuf>(
             len: pkt.data().len() as u16,
         };
         trace.record(slot, now_ns, TraceRecord::Input(record));
+        if let Some(from) = handed_from {
+            let from_thread = WorkerThread(from).number();
+            trace.record(slot, now_ns, TraceRecord::HandedOff { from_thread });
+        }
     }
 }
 

@@ -333,6 +333,11 @@ pub enum TraceRecord {
     Output(OutputRecord),
     /// The packet was dropped: VPP's `error-drop` entry.
     Drop(DropReason),
+    /// Received by another worker, which handed it to this one (the one that holds its
+    /// flow's sessions): VPP's `handoff_trace` entry, with that worker's thread number.
+    HandedOff {
+        from_thread: u32,
+    },
 }
 
 impl TraceRecord {
@@ -363,6 +368,7 @@ impl TraceRecord {
             TraceRecord::Nat44In2outOutput(_) => f.write_str(NodeId::Nat44In2outOutput.name()),
             TraceRecord::Output(r) => write!(f, "{}-output", r.interface),
             TraceRecord::Drop(_) => f.write_str("error-drop"),
+            TraceRecord::HandedOff { .. } => f.write_str("handoff_trace"),
         }
     }
 }
@@ -392,6 +398,9 @@ impl fmt::Display for TraceRecord {
                 reason.node,
                 stages::drop_reason_text(*reason)
             ),
+            TraceRecord::HandedOff { from_thread } => {
+                writeln!(f, "  HANDED-OFF: from thread {from_thread}")
+            }
         }
     }
 }

@@ -404,6 +404,21 @@ const REQUEST_NODES: [&str; 9] = [
     "tap0-output",
 ];
 
+/// `show trace max 10` on the worker.
+fn show_trace(worker: &mut Worker, snapshot: &Snapshot) -> String {
+    worker
+        .answer(WorkerQuestion::ShowTrace { max: 10 }, snapshot, NOW)
+        .unwrap()
+}
+
+/// The packets' blocks of a `show trace`.
+fn trace_blocks(trace: &str) -> Vec<&str> {
+    trace
+        .split("Packet ")
+        .filter(|b| !b.trim().is_empty())
+        .collect()
+}
+
 /// The node names of one packet's trace block, in order.
 fn trace_nodes(block: &str) -> Vec<String> {
     block
@@ -493,13 +508,8 @@ fn seed_request_and_response_byte_for_byte() {
     );
     assert_eq!(out[dump.len()..], syn_ack[dump.len()..]);
 
-    let trace = worker
-        .answer(WorkerQuestion::ShowTrace { max: 10 }, &snapshot, NOW)
-        .unwrap();
-    let blocks: Vec<&str> = trace
-        .split("Packet ")
-        .filter(|b| !b.trim().is_empty())
-        .collect();
+    let trace = show_trace(&mut worker, &snapshot);
+    let blocks = trace_blocks(&trace);
     assert_eq!(blocks.len(), 2, "{trace}");
     let nodes = trace_nodes;
     assert_eq!(nodes(blocks[0]), REQUEST_NODES, "{trace}");
@@ -3068,6 +3078,51 @@ fn two_workers_with_handoff_keep_every_flow_on_its_sessions() {
         without, one,
         "without the handoff some replies miss their sessions"
     );
+}
+
+/// A packet another worker received and handed over is traced by the worker that
+/// processes it: its input entry names the queue it arrived on (the other worker's),
+/// then VPP's `handoff_trace` entry says from which thread, then the stages as usual.
+/// The next packet, received by the worker itself, is traced as always.
+#[test]
+fn a_handed_over_packet_is_traced_with_where_it_came_from() {
+    let (mut control, tap2, tap0) = seed_node();
+    control.learn_neighbor(tap0, HOST_NEXT_HOP, HOST_MAC);
+    let snapshot = control.snapshot();
+    let sizes = crate::pipeline::WorkerSizes {
+        index: 1,
+        count: 2,
+        ..crate::pipeline::WorkerSizes::default()
+    };
+    let mut worker = Worker::with_sizes(ticks, sizes);
+    trace_add(&mut worker, &snapshot, 10);
+    worker.set_handed_from(Some(0));
+    assert_eq!(
+        run(&mut worker, &snapshot, tap2, spec_frames::syn()).0,
+        Verdict::Tx(tap0)
+    );
+    worker.set_handed_from(None);
+    let again = spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+        src_port: 40_000,
+        ..spec_frames::syn_spec()
+    });
+    assert_eq!(
+        run(&mut worker, &snapshot, tap2, again).0,
+        Verdict::Tx(tap0)
+    );
+    let trace = show_trace(&mut worker, &snapshot);
+    let blocks = trace_blocks(&trace);
+    assert_eq!(blocks.len(), 2, "{trace}");
+    let mut handed = REQUEST_NODES.to_vec();
+    handed.insert(1, "handoff_trace");
+    assert_eq!(trace_nodes(blocks[0]), handed, "{trace}");
+    assert!(blocks[0].contains(" vring 0 len 74\n"), "{trace}");
+    assert_eq!(
+        node_entry(blocks[0], "handoff_trace"),
+        "  HANDED-OFF: from thread 1\n"
+    );
+    assert_eq!(trace_nodes(blocks[1]), REQUEST_NODES, "{trace}");
+    assert!(blocks[1].contains(" vring 1 len 74\n"), "{trace}");
 }
 
 /// The nat44-in2out stage asks the FIB whether a new flow from a static mapping's local
