@@ -142,11 +142,36 @@ fn two_workers_forward_every_packet_once_through_its_owner() {
     let handed = runtime_vectors(&runtime, "worker-handoff");
     assert!(handed > 0, "nothing was handed off:\n{runtime}");
     assert!(!errors.contains("congestion drop"), "{errors}");
-    // A handed-over packet's trace, on its owner, says from which thread it came.
-    assert!(
-        trace.contains(": handoff_trace\n  HANDED-OFF: from thread "),
-        "{trace}"
-    );
+    // Each thread traced its first packets. Those the other worker handed over say so,
+    // naming its thread, and came from its queue's clients (queue 0: 10.1.1.2-33, read
+    // by thread 1; queue 1: 10.1.1.34-65, thread 2); the others came from this
+    // worker's own queue.
+    let mut handed_traces = 0;
+    for section in trace.split("Start of thread ").skip(1) {
+        let thread: u8 = section
+            .split(' ')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .unwrap();
+        let other = 3 - thread;
+        for block in section.split("\nPacket ").skip(1) {
+            let client: u8 = block
+                .split("TCP: 10.1.1.")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next()?.parse().ok())
+                .unwrap_or_else(|| panic!("no client in:\n{block}"));
+            let queue_thread = if client < 2 + CLIENTS_PER_QUEUE { 1 } else { 2 };
+            if block.contains(": handoff_trace\n") {
+                handed_traces += 1;
+                let line = format!("  HANDED-OFF: from thread {other}\n");
+                assert!(block.contains(&line), "thread {thread}: {block}");
+                assert_eq!(queue_thread, other, "thread {thread}: {block}");
+            } else {
+                assert_eq!(queue_thread, thread, "thread {thread}: {block}");
+            }
+        }
+    }
+    assert!(handed_traces > 0, "no handed-over packet traced:\n{trace}");
     // Both workers own flows: the sessions are spread, each made once.
     let per_thread = nat44_sessions_per_thread(&sessions);
     assert_eq!(per_thread.len(), 2, "{sessions}");

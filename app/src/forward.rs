@@ -469,18 +469,20 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                     backlog |= got >= burst;
                     // One interface's packets at a time, each in the order it was sent.
                     while let Some(port) = handed_in.as_slice().first().map(Mbuf::port) {
-                        if handed_in.as_slice().iter().all(|m| m.port() == port) {
-                            // Most often: all from one interface, as they are.
-                            std::mem::swap(&mut handed_in, &mut rx);
+                        // Most often all from one interface: moved as they are (only
+                        // their pointers are copied; `rx` is empty).
+                        let one_port = handed_in.as_slice().iter().all(|m| m.port() == port);
+                        if !(one_port && rx.append(&mut handed_in)) {
+                            for mbuf in handed_in.drain() {
+                                // Both hold at most what `handed_in` held: pushes succeed.
+                                let _ = match mbuf.port() == port {
+                                    true => rx.push(mbuf),
+                                    false => rest.push(mbuf),
+                                };
+                            }
+                            // `handed_in` is empty: the other interfaces' packets go back.
+                            let _ = handed_in.append(&mut rest);
                         }
-                        for mbuf in handed_in.drain() {
-                            // Both hold at most what `handed_in` held: the pushes succeed.
-                            let _ = match mbuf.port() == port {
-                                true => rx.push(mbuf),
-                                false => rest.push(mbuf),
-                            };
-                        }
-                        std::mem::swap(&mut handed_in, &mut rest);
                         match ports_in_order.iter().position(|p| *p == port) {
                             Some(at) => out.forward(&mut processor, at, &mut rx, now),
                             // Every worker polls the same ports: not reached.

@@ -2928,7 +2928,8 @@ type Outcome = (Verdict, (Ipv4Addr, u16), (Ipv4Addr, u16));
 /// alternating between them: each packet processed by worker-handoff's owner, or with
 /// `handoff` false where it arrived. Flows: pods to the service, the host to itself
 /// through it (self-twice-nat), a client on the twice-NAT pool address to the service,
-/// pods to the host directly (ACL sessions only), pods to the Internet (SNAT); each
+/// pods to the host directly (ACL sessions only), pods to the Internet (SNAT), endpoints
+/// of UDP services to another service from their service port; each
 /// request, its reply and an ICMP error about the request as it left. The outcomes, and
 /// how many packets went to another worker than the one they arrived at.
 fn handoff_run(workers: u16, handoff: bool) -> (Vec<Outcome>, usize) {
@@ -2949,10 +2950,21 @@ fn handoff_run(workers: u16, handoff: bool) -> (Vec<Outcome>, usize) {
         "ip route add 0.0.0.0/0 via 192.0.2.2 uplink",
         "nat44 add interface address uplink",
         "nat44 add identity mapping 192.0.2.1",
+        "ip route add 172.16.9.0/24 via 172.30.1.2 tap0",
+        "nat44 add static mapping udp local 172.16.9.3 123 external 10.104.221.85 123 out2in-only",
         "set interface nat44 in tap2",
         "set interface nat44 out uplink output-feature",
     ] {
         control.execute_line(line).unwrap();
+    }
+    for k in 0..8 {
+        let line = format!(
+            "nat44 add static mapping udp local 10.20.0.{} 123 external 10.104.221.{} 123 \
+             out2in-only",
+            10 + k,
+            90 + k
+        );
+        control.execute_line(&line).unwrap();
     }
     let snapshot = control.snapshot();
     let mut pipelines: Vec<Worker> = (0..workers)
@@ -2992,25 +3004,34 @@ fn handoff_run(workers: u16, handoff: bool) -> (Vec<Outcome>, usize) {
     for i in 0..16u16 {
         let pod = Ipv4Addr::new(10, 1, 2, 1 + (i % 8) as u8);
         let port = 40000 + i * 997;
-        flows.push(((pod, port), service, tap2));
-        flows.push(((pod, port), (spec_frames::SERVER_IP, 22), tap2));
-        flows.push(((pod, port), (Ipv4Addr::new(8, 8, 8, 8), 443), tap2));
-        flows.push(((spec_frames::SERVER_IP, port), service, tap0));
-        flows.push(((Ipv4Addr::new(10, 1, 1, 254), port), service, tap2));
+        let tcp = false;
+        flows.push(((pod, port), service, tap2, tcp));
+        flows.push(((pod, port), (spec_frames::SERVER_IP, 22), tap2, tcp));
+        flows.push(((pod, port), (Ipv4Addr::new(8, 8, 8, 8), 443), tap2, tcp));
+        flows.push(((spec_frames::SERVER_IP, port), service, tap0, tcp));
+        flows.push(((Ipv4Addr::new(10, 1, 1, 254), port), service, tap2, tcp));
+        // An endpoint of one UDP service to another service from its service port (as
+        // ntpd does): the reply goes between two endpoints.
+        let endpoint = Ipv4Addr::new(10, 20, 0, 10 + (i % 8) as u8);
+        flows.push(((endpoint, 123), (spec_frames::SERVICE_IP, 123), tap0, true));
     }
     let mut outcomes = Vec::new();
-    for &(client, to, rx) in &flows {
+    for &(client, to, rx, udp) in &flows {
         let tcp = |src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), on: IfIndex, flags: u8| {
-            spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
-                dst_mac: mac_of(on),
-                src_mac: HOST_MAC,
-                src: src.0,
-                dst: dst.0,
-                src_port: src.1,
-                dst_port: dst.1,
-                flags,
-                ..spec_frames::syn_spec()
-            })
+            let macs = (mac_of(on), HOST_MAC);
+            match udp {
+                true => spec_frames::udp_frame(macs, src, dst, b"ntp"),
+                false => spec_frames::tcp_frame(&spec_frames::TcpFrameSpec {
+                    dst_mac: macs.0,
+                    src_mac: macs.1,
+                    src: src.0,
+                    dst: dst.0,
+                    src_port: src.1,
+                    dst_port: dst.1,
+                    flags,
+                    ..spec_frames::syn_spec()
+                }),
+            }
         };
         let syn = tcp(client, to, rx, crate::packet::TcpFlags::SYN);
         let (verdict, out) = deliver(rx, syn);
@@ -3051,15 +3072,14 @@ fn two_workers_with_handoff_keep_every_flow_on_its_sessions() {
     let (two, handed) = handoff_run(2, true);
     assert!(handed > 0, "some packets arrived at the other worker");
     assert_eq!(one.len(), two.len());
-    // The source port of a SNATed or twice-NATed request is each worker's choice.
-    let pool_port = |o: &Outcome| [o.1 .0, o.2 .0].map(|a| a.octets()[0]);
+    // A port on a pool address (SNAT's, twice-NAT's) is each worker's choice; any other
+    // port must be the same.
+    let pools = [Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(10, 1, 1, 254)];
+    let same_end =
+        |a: (Ipv4Addr, u16), b: (Ipv4Addr, u16)| a.0 == b.0 && (a.1 == b.1 || pools.contains(&a.0));
     let mut differ = Vec::new();
     for (n, (a, b)) in one.iter().zip(&two).enumerate() {
-        let same = a.0 == b.0
-            && a.1 .0 == b.1 .0
-            && a.2 .0 == b.2 .0
-            && (a.1 .1 == b.1 .1 || pool_port(a) == pool_port(b))
-            && (a.2 .1 == b.2 .1 || pool_port(a) == pool_port(b));
+        let same = a.0 == b.0 && same_end(a.1, b.1) && same_end(a.2, b.2);
         if !same {
             differ.push(format!("{n}: one worker {a:?}, two {b:?}"));
         }

@@ -89,14 +89,15 @@ pub struct Nat44Config {
     /// The local addresses of non-identity mappings: the inside ends whose flows NAT44
     /// translates from the inside.
     pub(crate) local_addrs: HashSet<Ipv4Addr>,
-    /// Every mapping's external and local ends (load-balanced ones' too), as the
-    /// snapshot is built; address-only mappings' ends by address.
-    pub(crate) ends: HashSet<PortKey>,
-    pub(crate) end_addrs: HashSet<Ipv4Addr>,
-    /// The same as tables of packed keys, for [`Nat44Config::is_port_end`] and
-    /// [`Nat44Config::is_address_end`] on every packet when several workers run.
-    end_table: KeySet,
-    end_addr_table: KeySet,
+    /// The ends of the mappings that translate (identity mappings do not), for
+    /// [`Nat44Config::port_end`] and [`Nat44Config::address_end`] on every packet when
+    /// several workers run: tables of packed keys, built once per snapshot.
+    port_externals: KeySet,
+    port_locals: KeySet,
+    address_externals: KeySet,
+    address_locals: KeySet,
+    /// The pool and twice-NAT pool addresses, for [`Nat44Config::is_pool_address`].
+    pool_table: KeySet,
     pub(crate) roles: Vec<NatInterfaceRole>,
     pub forwarding: bool,
     pub timeouts: NatTimeouts,
@@ -176,23 +177,45 @@ impl Nat44Config {
         self.outside_addrs.contains(&dst) || self.local_addrs.contains(&src)
     }
 
+    #[inline]
     pub fn is_pool_address(&self, addr: Ipv4Addr) -> bool {
-        self.pool.contains(&addr) || self.twice_nat_pool.contains(&addr)
+        self.pool_table.contains(address_key(addr))
     }
 
-    /// Whether `addr:port` (proto) is an end of some mapping with ports, external or
-    /// local, of any kind: a service's VIP and port or one of its endpoints.
+    /// Whether `addr:port` (proto) is an end of a translating mapping with ports: a
+    /// service's VIP and port (external), or one of its endpoints (local).
     #[inline]
-    pub fn is_port_end(&self, addr: Ipv4Addr, port: u16, proto: NatProtocol) -> bool {
-        self.end_table.contains(port_key(addr, port, proto))
+    pub fn port_end(&self, addr: Ipv4Addr, port: u16, proto: NatProtocol) -> MappingEnd {
+        let key = port_key(addr, port, proto);
+        if self.port_externals.contains(key) {
+            MappingEnd::External
+        } else if self.port_locals.contains(key) {
+            MappingEnd::Local
+        } else {
+            MappingEnd::No
+        }
     }
 
-    /// Whether `addr` is an end of an address-only mapping (identity mappings of a
-    /// node's addresses among them).
+    /// Whether `addr` is an end of a translating address-only mapping (1:1 NAT).
     #[inline]
-    pub fn is_address_end(&self, addr: Ipv4Addr) -> bool {
-        self.end_addr_table.contains(address_key(addr))
+    pub fn address_end(&self, addr: Ipv4Addr) -> MappingEnd {
+        let key = address_key(addr);
+        if self.address_externals.contains(key) {
+            MappingEnd::External
+        } else if self.address_locals.contains(key) {
+            MappingEnd::Local
+        } else {
+            MappingEnd::No
+        }
     }
+}
+
+/// Which end of a mapping an address (and port) is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MappingEnd {
+    No,
+    External,
+    Local,
 }
 
 /// A set of nonzero `u64` keys looked up once or twice per packet: open addressing with
@@ -756,13 +779,7 @@ impl Nat44Table {
         let pools = config.pool.iter().chain(&config.twice_nat_pool).copied();
         let pools: Vec<Ipv4Addr> = pools.collect();
         config.outside_addrs.extend(pools);
-        let ends = config
-            .ends
-            .iter()
-            .map(|&(a, p, proto)| port_key(a, p, proto));
-        config.end_table = KeySet::build(ends.collect::<Vec<_>>().into_iter());
-        let addrs = config.end_addrs.iter().map(|&a| address_key(a));
-        config.end_addr_table = KeySet::build(addrs.collect::<Vec<_>>().into_iter());
+        config.build_tables();
         let max_ifindex = self.roles.iter().map(|(i, _)| i.as_usize()).max();
         if let Some(max) = max_ifindex {
             config.roles = vec![NatInterfaceRole::default(); max + 1];
@@ -775,6 +792,37 @@ impl Nat44Table {
 }
 
 impl Nat44Config {
+    /// The per-packet tables of the pools and the translating mappings' ends.
+    fn build_tables(&mut self) {
+        let table = |keys: Vec<u64>| KeySet::build(keys.into_iter());
+        let pools = self.pool.iter().chain(&self.twice_nat_pool);
+        self.pool_table = table(pools.map(|&a| address_key(a)).collect());
+        let translating = || {
+            self.mappings
+                .iter()
+                .filter(|m| m.kind != MappingKind::Identity)
+        };
+        let mut keys: [Vec<u64>; 4] = Default::default();
+        for m in translating() {
+            let locals = m.locals.iter();
+            match m.external_port {
+                Some(port) => {
+                    keys[0].push(port_key(m.external_addr, port, m.proto));
+                    keys[1].extend(locals.map(|l| port_key(l.addr, l.port, m.proto)));
+                }
+                None => {
+                    keys[2].push(address_key(m.external_addr));
+                    keys[3].extend(locals.map(|l| address_key(l.addr)));
+                }
+            }
+        }
+        let [port_externals, port_locals, address_externals, address_locals] = keys.map(table);
+        self.port_externals = port_externals;
+        self.port_locals = port_locals;
+        self.address_externals = address_externals;
+        self.address_locals = address_locals;
+    }
+
     fn add_mapping(&mut self, mapping: Mapping) {
         let index = self.mappings.len() as u32;
         let external = mapping.external_addr;
@@ -792,18 +840,6 @@ impl Nat44Config {
                         .insert((local.addr, local.port, mapping.proto), index),
                     None => self.by_local_addr.insert(local.addr, index),
                 };
-            }
-        }
-        match mapping.external_port {
-            Some(port) => {
-                self.ends.insert((external, port, mapping.proto));
-                let locals = mapping.locals.iter();
-                self.ends
-                    .extend(locals.map(|l| (l.addr, l.port, mapping.proto)));
-            }
-            None => {
-                self.end_addrs.insert(external);
-                self.end_addrs.extend(mapping.locals.iter().map(|l| l.addr));
             }
         }
         if mapping.kind != MappingKind::Identity {

@@ -8,27 +8,40 @@
 //! computed from the packet alone, the same for a flow's packets in both directions,
 //! before and after translation:
 //!
-//! 1. to a mapping's end with ports (a service's VIP and port, or an endpoint reached
-//!    directly) from a client that is not one: the client's worker, `hash(src)` (a
-//!    client on a pool address, the node's own, by its port as in 2);
+//! 1. to a mapping's external end with ports (a service's VIP and port), whatever the
+//!    source, so that a client that is itself an endpoint stays whole: the client's
+//!    worker, `hash(src)`, or for a client on a pool address (the node's own) its
+//!    port's as in 2; from such an end (untranslated): the other end's;
 //! 2. to a pool address (SNAT, twice-NAT): the worker whose port slice holds the
-//!    destination port, since that worker allocated it ([`PortSlice`]);
-//! 3. from a mapping's end with ports to a client that is not one (a service's
-//!    reply): the client's worker, as in 1;
-//! 4. from a pool address: the port's worker, as in 2 (hairpinned traffic);
-//! 5. to or from an address-only mapping's end (identity mappings of the node's
-//!    addresses among them), the other end not one: that end's worker, as in 1;
-//! 6. anything else (plain routed flows, pod to pod): `hash({src, dst})`, the same
+//!    destination port, since that worker allocated it ([`PortSlice`]); from one
+//!    (hairpinned traffic): its source port's;
+//! 3. to a mapping's local end (an endpoint reached directly) from elsewhere: the
+//!    client's worker as in 1; from a local end to elsewhere (a service's reply): the
+//!    destination's; between two local ends (a service's reply to a client that is
+//!    itself an endpoint): the destination's;
+//! 4. the same with address-only (1:1) mappings' ends; identity mappings translate
+//!    nothing and are no ends;
+//! 5. anything else (plain routed flows, pod to pod): `hash({src, dst})`, the same
 //!    both ways.
 //!
 //! 2 before 3 because a twice-NATed or SNATed service's reply comes from the endpoint
-//! to the pool port its request was given; an ICMP error quoting the translated request
-//! (from that pool port to the endpoint) gets the port's worker by 1. One client's flows
-//! to services thus share a worker, as VPP's in2out handoff does by source address. An
-//! ICMP error goes where the flow it quotes goes. Non-IPv4 frames and what cannot be
-//! parsed stay where they arrived: they make no sessions (and bad ones are dropped by
-//! the stages there). Non-first fragments carry no ports, so one of a flow that rules
-//! 1-5 place by port may land elsewhere; NAT44 drops them anyway (no reassembly).
+//! to the pool port its request was given. One client's flows to services thus share a
+//! worker, as VPP's in2out handoff does by source address. An ICMP error is placed as
+//! the reply to the packet it quotes: that is the same flow, and the orientation rule
+//! 3 knows for flows between two endpoints. Non-IPv4 frames and what cannot be parsed
+//! stay where they arrived: they make no sessions (and bad ones are dropped by the
+//! stages there).
+//!
+//! What the rule cannot tell from one packet, and so splits with several workers:
+//! - fragments, the first ones too, are placed by their addresses alone: a fragmented
+//!   flow that rules 1-4 place otherwise meets its sessions only by chance (NAT44 drops
+//!   fragments of translated flows anyway, for want of reassembly);
+//! - a direct flow between two endpoints, from a service port to a service port: its
+//!   request is placed as a reply;
+//! - flows between two 1:1 mappings' ends, and a 1:1 mapping whose external address is
+//!   also a pool address (VPP treats it as conflicting);
+//! - load-balancing affinity of a client on a pool address: its flows are placed by
+//!   port, on several workers, each with its own affinity table.
 //!
 //! The rule reads the configuration (mappings, pool addresses): adding or removing one
 //! can move a live flow whose ends it names to another worker, where its sessions are
@@ -38,6 +51,7 @@
 
 use std::net::Ipv4Addr;
 
+use crate::nat44::config::MappingEnd;
 use crate::nat44::ports::PortSlice;
 use crate::nat44::rewrite::{self, ParseError, Side};
 use crate::nat44::{Nat44Config, NatProtocol};
@@ -85,25 +99,37 @@ pub fn owner(nat: &Nat44Config, frame: &[u8], workers: u16) -> Option<u16> {
         true => by_port(port, workers),
         false => by_address(addr, workers),
     };
-    let port_end = |(addr, port): (Ipv4Addr, u16)| nat.is_port_end(addr, port, proto);
-    let (src_end, dst_end) = (port_end(src), port_end(dst));
-    let worker = if dst_end && !src_end {
-        client(src)
-    } else if pool(dst) {
-        by_port(dst.1, workers)
-    } else if src_end && !dst_end {
-        client(dst)
-    } else if pool(src) {
-        by_port(src.1, workers)
-    } else {
-        // Address-only mappings last: a node's own addresses have identity mappings,
-        // and they are pool addresses too, placed by port above.
-        match (nat.is_address_end(src.0), nat.is_address_end(dst.0)) {
-            (false, true) => client(src),
-            (true, false) => client(dst),
-            _ => both(),
-        }
+    let by_ends = |src_end: MappingEnd, dst_end: MappingEnd| match (src_end, dst_end) {
+        (_, MappingEnd::External) => Some(client(src)),
+        (MappingEnd::External, _) => Some(client(dst)),
+        _ => None,
     };
+    let by_locals = |src_end: MappingEnd, dst_end: MappingEnd| match (src_end, dst_end) {
+        (MappingEnd::Local, MappingEnd::Local) | (MappingEnd::No, MappingEnd::Local) => {
+            // Between two endpoints: a service's translated reply (to its client,
+            // itself an endpoint) more likely than a direct flow from a service port.
+            Some(if src_end == MappingEnd::Local {
+                client(dst)
+            } else {
+                client(src)
+            })
+        }
+        (MappingEnd::Local, MappingEnd::No) => Some(client(dst)),
+        _ => None,
+    };
+    let port_end = |(addr, port): (Ipv4Addr, u16)| nat.port_end(addr, port, proto);
+    let (src_end, dst_end) = (port_end(src), port_end(dst));
+    let worker = by_ends(src_end, dst_end)
+        .or_else(|| pool(dst).then(|| by_port(dst.1, workers)))
+        .or_else(|| pool(src).then(|| by_port(src.1, workers)))
+        .or_else(|| by_locals(src_end, dst_end))
+        .or_else(|| {
+            // Address-only (1:1) mappings last; identity mappings translate nothing and
+            // are no ends: a node's own addresses are placed as pool addresses above.
+            let (src_end, dst_end) = (nat.address_end(src.0), nat.address_end(dst.0));
+            by_ends(src_end, dst_end).or_else(|| by_locals(src_end, dst_end))
+        })
+        .unwrap_or_else(both);
     Some(worker)
 }
 
@@ -131,17 +157,14 @@ fn tuple(frame: &[u8]) -> Option<Tuple> {
         dst: (ip.dst(), 0),
         proto: None,
     };
-    // Seen from the inside, a flow's local end is the packet's source.
+    // Seen from the inside, a flow's local end is the packet's source. For an ICMP error
+    // that is the quoted packet's destination: the tuple is the reply to the quoted
+    // packet, the same flow, and the orientation the rule knows for flows between two
+    // endpoints (their replies).
     let flow = match rewrite::parse(&ip, Side::Inside) {
         Ok(Some(flow)) => flow,
         Ok(None) | Err(ParseError::Fragment { .. }) => return Some(plain),
         Err(ParseError::Malformed) => return None,
-    };
-    let flow = match flow.is_icmp_error {
-        // Read from the outside, the quoted packet's source is the local end: the
-        // quoted packet as it was sent, which places the error with its flow.
-        true => rewrite::parse(&ip, Side::Outside).ok().flatten()?,
-        false => flow,
     };
     let (src, mut dst) = (flow.local, flow.remote);
     if flow.proto == NatProtocol::Icmp {
