@@ -2923,8 +2923,8 @@ fn flow_cache_refreshes_sessions_in_the_stages_order() {
 type Outcome = (Verdict, (Ipv4Addr, u16), (Ipv4Addr, u16));
 
 /// The seed node (reflective ACLs on both interfaces, the service and its self-twice-nat)
-/// plus SNAT on a third interface whose address is the pool and has an identity mapping
-/// (as Contiv gives the node's addresses), run on `workers` workers with arrivals
+/// plus SNAT on a third interface to the node's address, which is in the host stack, has
+/// an identity mapping (as Contiv gives the node's addresses) and is a service's backend, run on `workers` workers with arrivals
 /// alternating between them: each packet processed by worker-handoff's owner, or with
 /// `handoff` false where it arrived. Flows: pods to the service, the host to itself
 /// through it (self-twice-nat), a client on the twice-NAT pool address to the service,
@@ -2945,11 +2945,15 @@ fn handoff_run(workers: u16, handoff: bool) -> (Vec<Outcome>, usize) {
     control.plane = plane;
     for line in [
         "set interface state uplink up",
-        "set interface ip address uplink 192.0.2.1/24",
+        "set interface ip address uplink 192.0.2.254/24",
         "set ip neighbor uplink 192.0.2.2 02:00:00:00:00:22 static",
         "ip route add 0.0.0.0/0 via 192.0.2.2 uplink",
-        "nat44 add interface address uplink",
+        // The node's address, in the host stack behind tap0: the SNAT pool, with
+        // Contiv's identity mapping, and a service's backend (a host-network pod).
+        "ip route add 192.0.2.1/32 via 172.30.1.2 tap0",
+        "nat44 add address 192.0.2.1",
         "nat44 add identity mapping 192.0.2.1",
+        "nat44 add static mapping tcp local 192.0.2.1 6443 external 10.104.221.1 443 out2in-only",
         "ip route add 172.16.9.0/24 via 172.30.1.2 tap0",
         "nat44 add static mapping udp local 172.16.9.3 123 external 10.104.221.85 123 out2in-only",
         "set interface nat44 in tap2",
@@ -3010,6 +3014,8 @@ fn handoff_run(workers: u16, handoff: bool) -> (Vec<Outcome>, usize) {
         flows.push(((pod, port), (Ipv4Addr::new(8, 8, 8, 8), 443), tap2, tcp));
         flows.push(((spec_frames::SERVER_IP, port), service, tap0, tcp));
         flows.push(((Ipv4Addr::new(10, 1, 1, 254), port), service, tap2, tcp));
+        let api = (Ipv4Addr::new(10, 104, 221, 1), 443);
+        flows.push(((pod, port), api, tap2, tcp));
         // An endpoint of one UDP service to another service from its service port (as
         // ntpd does): the reply goes between two endpoints.
         let endpoint = Ipv4Addr::new(10, 20, 0, 10 + (i % 8) as u8);
@@ -3062,29 +3068,32 @@ fn handoff_run(workers: u16, handoff: bool) -> (Vec<Outcome>, usize) {
     (outcomes, handed)
 }
 
-/// Two workers with worker-handoff forward every request, reply and ICMP error exactly
-/// where one worker does, with the same translations (the ports NAT44 allocates aside:
-/// each worker takes them from its own slice). Without the handoff replies miss their
-/// sessions: the comparison sees it.
+/// Two workers, and four, with worker-handoff forward every request, reply and ICMP
+/// error exactly where one worker does, with the same translations (the ports NAT44
+/// allocates on pool addresses aside: each worker takes them from its own slice).
+/// Without the handoff replies miss their sessions: the comparison sees it.
 #[test]
 fn two_workers_with_handoff_keep_every_flow_on_its_sessions() {
     let (one, _) = handoff_run(1, true);
-    let (two, handed) = handoff_run(2, true);
-    assert!(handed > 0, "some packets arrived at the other worker");
-    assert_eq!(one.len(), two.len());
     // A port on a pool address (SNAT's, twice-NAT's) is each worker's choice; any other
     // port must be the same.
     let pools = [Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(10, 1, 1, 254)];
     let same_end =
         |a: (Ipv4Addr, u16), b: (Ipv4Addr, u16)| a.0 == b.0 && (a.1 == b.1 || pools.contains(&a.0));
-    let mut differ = Vec::new();
-    for (n, (a, b)) in one.iter().zip(&two).enumerate() {
-        let same = a.0 == b.0 && same_end(a.1, b.1) && same_end(a.2, b.2);
-        if !same {
-            differ.push(format!("{n}: one worker {a:?}, two {b:?}"));
+    // Four workers too: with two, half of the flows a wrong rule splits land on the
+    // right worker by chance.
+    for workers in [2, 4] {
+        let (many, handed) = handoff_run(workers, true);
+        assert!(handed > 0, "some packets arrived at another worker");
+        assert_eq!(one.len(), many.len());
+        let mut differ = Vec::new();
+        for (n, (a, b)) in one.iter().zip(&many).enumerate() {
+            if !(a.0 == b.0 && same_end(a.1, b.1) && same_end(a.2, b.2)) {
+                differ.push(format!("{n}: one worker {a:?}, {workers} {b:?}"));
+            }
         }
+        assert!(differ.is_empty(), "{}", differ.join("\n"));
     }
-    assert!(differ.is_empty(), "{}", differ.join("\n"));
     // Requests and replies leave; the ICMP errors are translated (their quoted packet
     // as it was before translation) and then denied by tap2's output ACL, which has no
     // rule for them (its reflective sessions do not cover ICMP errors, as in VPP).

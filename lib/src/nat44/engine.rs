@@ -336,13 +336,24 @@ impl Nat44Worker {
         self.snat_ports.sync(config.pool());
         self.twice_nat_ports.sync(config.twice_nat_pool());
         // A mapping's external port on a pool address is never a dynamic one too (VPP
-        // reserves it: "reserve port for address and port pair mapping").
-        let reserved: Vec<(Ipv4Addr, NatProtocol, u16)> = config
+        // reserves it: "reserve port for address and port pair mapping"); nor is the
+        // port of an endpoint on one (a host-network backend on the node's address),
+        // so that a reply to a dynamic port is never also an endpoint's traffic.
+        let on_pool = |addr: &Ipv4Addr| config.pool().contains(addr);
+        let mut reserved: Vec<(Ipv4Addr, NatProtocol, u16)> = Vec::new();
+        for m in config
             .mappings()
             .iter()
-            .filter(|m| config.pool().contains(&m.external_addr))
-            .filter_map(|m| Some((m.external_addr, m.proto, m.external_port?)))
-            .collect();
+            .filter(|m| m.external_port.is_some())
+        {
+            if let Some(port) = m.external_port.filter(|_| on_pool(&m.external_addr)) {
+                reserved.push((m.external_addr, m.proto, port));
+            }
+            if m.kind != crate::nat44::config::MappingKind::Identity {
+                let locals = m.locals.iter().filter(|l| on_pool(&l.addr));
+                reserved.extend(locals.map(|l| (l.addr, m.proto, l.port)));
+            }
+        }
         self.snat_ports.reserve(&reserved);
     }
 

@@ -596,6 +596,29 @@ fn snat_table() -> Nat44Table {
 /// `nat44 del address` takes the sessions that use the address with it, as VPP does:
 /// the sweep deletes them (they no longer translate replies to the deleted address),
 /// and the other address's sessions stay.
+/// An endpoint on a pool address (a host-network backend on the node's address) has its
+/// port reserved too: a reply to a dynamic port is then never also the endpoint's
+/// traffic (worker-handoff places the two by different rules).
+#[test]
+fn an_endpoints_port_on_a_pool_address_is_never_dynamic() {
+    let mut table = snat_table();
+    let mapping = StaticMapping {
+        proto: NatProtocol::Tcp,
+        local: (NODE_IP, Some(1060)),
+        external: (ip("10.104.221.1"), Some(443)),
+        twice_nat: TwiceNat::No,
+        out2in_only: true,
+    };
+    table.add_static_mapping(mapping).unwrap();
+    let mut w = one_of_a_thousand_workers();
+    let _ = snapshot(&table, &mut w);
+    assert!(w.snat_ports().is_busy(NODE_IP, NatProtocol::Tcp, 1060));
+    assert!(!w.snat_ports().is_busy(NODE_IP, NatProtocol::Udp, 1060));
+    table.del_static_mapping(&mapping).unwrap();
+    let _ = snapshot(&table, &mut w);
+    assert!(!w.snat_ports().is_busy(NODE_IP, NatProtocol::Tcp, 1060));
+}
+
 /// A static mapping's external port on a pool address is reserved, as VPP reserves it:
 /// SNAT never hands it out, a session's release leaves it busy, and deleting the
 /// mapping frees it.

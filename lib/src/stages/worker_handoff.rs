@@ -11,24 +11,27 @@
 //! 1. to a mapping's external end with ports (a service's VIP and port), whatever the
 //!    source, so that a client that is itself an endpoint stays whole: the client's
 //!    worker, `hash(src)`, or for a client on a pool address (the node's own) its
-//!    port's as in 2; from such an end (untranslated): the other end's;
-//! 2. to a pool address (SNAT, twice-NAT): the worker whose port slice holds the
-//!    destination port, since that worker allocated it ([`PortSlice`]); from one
-//!    (hairpinned traffic): its source port's;
-//! 3. to a mapping's local end (an endpoint reached directly) from elsewhere: the
+//!    port's as in 3; from such an end (untranslated): the other end's;
+//! 2. to a mapping's local end (an endpoint reached directly) from elsewhere: the
 //!    client's worker as in 1; from a local end to elsewhere (a service's reply): the
-//!    destination's; between two local ends (a service's reply to a client that is
-//!    itself an endpoint): the destination's;
+//!    destination's as in 1 (by port when it is a pool address: a twice-NATed or
+//!    SNATed service's reply to the pool port its request was given); between two
+//!    local ends (a service's reply to a client that is itself an endpoint): the
+//!    destination's;
+//! 3. to a pool address (SNAT, twice-NAT): the worker whose port slice holds the
+//!    destination port, since that worker allocated it ([`PortSlice`]); from one
+//!    (hairpinned traffic): its source port's. An endpoint's port on a pool address is
+//!    never allocated (`Nat44Worker::sync_config` reserves it), so 2 and 3 agree;
 //! 4. the same with address-only (1:1) mappings' ends; identity mappings translate
 //!    nothing and are no ends;
 //! 5. anything else (plain routed flows, pod to pod): `hash({src, dst})`, the same
 //!    both ways.
 //!
-//! 2 before 3 because a twice-NATed or SNATed service's reply comes from the endpoint
-//! to the pool port its request was given. One client's flows to services thus share a
+//! 2 before 3 because an endpoint may sit on a pool address (a host-network backend on
+//! the node's address). One client's flows to services thus share a
 //! worker, as VPP's in2out handoff does by source address. An ICMP error is placed as
 //! the reply to the packet it quotes: that is the same flow, and the orientation rule
-//! 3 knows for flows between two endpoints. Non-IPv4 frames and what cannot be parsed
+//! 2 knows for flows between two endpoints. Non-IPv4 frames and what cannot be parsed
 //! stay where they arrived: they make no sessions (and bad ones are dropped by the
 //! stages there).
 //!
@@ -38,8 +41,9 @@
 //!   fragments of translated flows anyway, for want of reassembly);
 //! - a direct flow between two endpoints, from a service port to a service port: its
 //!   request is placed as a reply;
-//! - flows between two 1:1 mappings' ends, and a 1:1 mapping whose external address is
-//!   also a pool address (VPP treats it as conflicting);
+//! - flows between two 1:1 mappings' ends, or between a 1:1 mapping's end and a port
+//!   mapping's, and a 1:1 mapping whose external address is also a pool address (VPP
+//!   treats it as conflicting);
 //! - load-balancing affinity of a client on a pool address: its flows are placed by
 //!   port, on several workers, each with its own affinity table.
 //!
@@ -120,9 +124,12 @@ pub fn owner(nat: &Nat44Config, frame: &[u8], workers: u16) -> Option<u16> {
     let port_end = |(addr, port): (Ipv4Addr, u16)| nat.port_end(addr, port, proto);
     let (src_end, dst_end) = (port_end(src), port_end(dst));
     let worker = by_ends(src_end, dst_end)
+        // Before the pool rules: an endpoint may be on a pool address (a host-network
+        // backend on the node's address); a reply from an endpoint to a pool port is
+        // placed by that port all the same (`client`).
+        .or_else(|| by_locals(src_end, dst_end))
         .or_else(|| pool(dst).then(|| by_port(dst.1, workers)))
         .or_else(|| pool(src).then(|| by_port(src.1, workers)))
-        .or_else(|| by_locals(src_end, dst_end))
         .or_else(|| {
             // Address-only (1:1) mappings last; identity mappings translate nothing and
             // are no ends: a node's own addresses are placed as pool addresses above.
