@@ -862,8 +862,12 @@ impl Nat44Worker {
             return (NatVerdict::Passed, true);
         }
         let (src, src_port) = flow.local;
-        if let Some(mapping) = config.mapping_by_local(src, src_port, flow.proto) {
-            if mapping.kind == MappingKind::Identity || mapping.out2in_only {
+        let mapping = config.mapping_by_local(src, src_port, flow.proto);
+        // An out2in-only mapping applies to sessions started outside only: a flow its
+        // local end starts is SNATed like any other (vpp-agent sets out2in-only on every
+        // service so that backends reach the Internet as pods do).
+        if let Some(mapping) = mapping.filter(|m| !m.out2in_only) {
+            if mapping.kind == MappingKind::Identity {
                 return (NatVerdict::Passed, true);
             }
             // A flow from a mapping's local end leaves from its external address, not

@@ -596,6 +596,41 @@ fn snat_table() -> Nat44Table {
 /// `nat44 del address` takes the sessions that use the address with it, as VPP does:
 /// the sweep deletes them (they no longer translate replies to the deleted address),
 /// and the other address's sessions stay.
+/// A flow that an out2in-only mapping's local end starts (a service's backend reaching
+/// the Internet from its service port) is SNATed to the pool like any pod's: the
+/// mapping applies to sessions started outside only. An identity mapping's local end
+/// leaves untranslated.
+#[test]
+fn an_out2in_only_local_end_starting_a_flow_is_snated() {
+    let mut table = snat_table();
+    table
+        .add_static_mapping(StaticMapping {
+            proto: NatProtocol::Udp,
+            local: (ip("10.1.1.2"), Some(5353)),
+            external: (ip("10.104.221.5"), Some(53)),
+            twice_nat: TwiceNat::No,
+            out2in_only: true,
+        })
+        .unwrap();
+    table
+        .add_identity_mapping(IdentityMapping {
+            addr: ip("10.1.1.7"),
+            proto_port: Some((NatProtocol::Udp, 5353)),
+        })
+        .unwrap();
+    let mut w = worker(1024);
+    let config = snapshot(&table, &mut w);
+    let server = (ip("8.8.8.8"), 53);
+    let mut p = udp((ip("10.1.1.2"), 5353), server, 64, true);
+    let outcome = w.in2out_output(&config, TAP0, &mut p, 0);
+    assert!(outcome.verdict.session().is_some());
+    assert_eq!(addrs_ports(&p).0 .0, NODE_IP);
+    let mut p = udp((ip("10.1.1.7"), 5353), server, 64, true);
+    let outcome = w.in2out_output(&config, TAP0, &mut p, 0);
+    assert!(outcome.verdict.session().is_none());
+    assert_eq!(addrs_ports(&p).0, (ip("10.1.1.7"), 5353));
+}
+
 /// An endpoint on a pool address (a host-network backend on the node's address) has its
 /// port reserved too: a reply to a dynamic port is then never also the endpoint's
 /// traffic (worker-handoff places the two by different rules).
