@@ -186,27 +186,21 @@ impl Nat44Config {
     /// service's VIP and port (external), or one of its endpoints (local).
     #[inline]
     pub fn port_end(&self, addr: Ipv4Addr, port: u16, proto: NatProtocol) -> MappingEnd {
-        let key = port_key(addr, port, proto);
-        if self.port_externals.contains(key) {
-            MappingEnd::External
-        } else if self.port_locals.contains(key) {
-            MappingEnd::Local
-        } else {
-            MappingEnd::No
-        }
+        MappingEnd::of(
+            port_key(addr, port, proto),
+            &self.port_externals,
+            &self.port_locals,
+        )
     }
 
     /// Whether `addr` is an end of a translating address-only mapping (1:1 NAT).
     #[inline]
     pub fn address_end(&self, addr: Ipv4Addr) -> MappingEnd {
-        let key = address_key(addr);
-        if self.address_externals.contains(key) {
-            MappingEnd::External
-        } else if self.address_locals.contains(key) {
-            MappingEnd::Local
-        } else {
-            MappingEnd::No
-        }
+        MappingEnd::of(
+            address_key(addr),
+            &self.address_externals,
+            &self.address_locals,
+        )
     }
 }
 
@@ -216,6 +210,19 @@ pub enum MappingEnd {
     No,
     External,
     Local,
+}
+
+impl MappingEnd {
+    #[inline]
+    fn of(key: u64, externals: &KeySet, locals: &KeySet) -> MappingEnd {
+        if externals.contains(key) {
+            MappingEnd::External
+        } else if locals.contains(key) {
+            MappingEnd::Local
+        } else {
+            MappingEnd::No
+        }
+    }
 }
 
 /// A set of nonzero `u64` keys looked up once or twice per packet: open addressing with
