@@ -25,7 +25,7 @@
 
 use podfwd::buffer::{PacketBuf, TestBuf};
 use podfwd::config::ControlPlane;
-use podfwd::control::{Control, Platform};
+use podfwd::control::{Control, NoHardware};
 use podfwd::node::{InputKind, NodeId};
 use podfwd::pipeline::{PrefetchHint, Verdict, Worker, WorkerSizes};
 use podfwd::spec_frames::{tcp_frame, TcpFrameSpec};
@@ -57,28 +57,6 @@ fn tsc_per_ns() -> f64 {
     let (t0, c0) = (Instant::now(), tsc());
     std::thread::sleep(std::time::Duration::from_millis(200));
     (tsc() - c0) as f64 / t0.elapsed().as_nanos() as f64
-}
-
-struct BenchPlatform;
-
-impl Platform for BenchPlatform {
-    fn hardware_interfaces(
-        &self,
-        _name: Option<&str>,
-        _detail: podfwd::cli::HardwareDetail,
-        _plane: &ControlPlane,
-    ) -> Result<String, String> {
-        Ok(String::new())
-    }
-    fn threads(&self) -> String {
-        String::new()
-    }
-    fn versions(&self) -> String {
-        String::new()
-    }
-    fn tx_errors(&self, _if_index: IfIndex) -> u64 {
-        0
-    }
 }
 
 /// `CHAIN_AT_LIMIT=N`: the session tables' limits for N connections (N NAT44 sessions,
@@ -223,7 +201,7 @@ fn main() {
     let host = plane
         .add_interface("host", "net_host", HOST_GW_MAC, InputKind::Virtio)
         .expect("host");
-    let mut control = Control::new(plane, Box::new(BenchPlatform));
+    let mut control = Control::new(plane, Box::new(NoHardware));
     let built = Instant::now();
     configure(&mut control);
     let config_ms = built.elapsed().as_secs_f64() * 1e3;

@@ -9,9 +9,8 @@
 //! sets the length.
 
 use podfwd::buffer::TestBuf;
-use podfwd::cli::HardwareDetail;
 use podfwd::config::ControlPlane;
-use podfwd::control::{Control, Platform, WorkerLink};
+use podfwd::control::{Control, NoHardware, WorkerLink};
 use podfwd::node::InputKind;
 use podfwd::pipeline::{Verdict, Worker};
 use podfwd::rand::FastRng;
@@ -24,28 +23,6 @@ use std::sync::Arc;
 
 const SEED_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed-node.conf");
 const SECOND_NS: u64 = 1_000_000_000;
-
-struct NoHardware;
-
-impl Platform for NoHardware {
-    fn hardware_interfaces(
-        &self,
-        _name: Option<&str>,
-        _detail: HardwareDetail,
-        _plane: &ControlPlane,
-    ) -> Result<String, String> {
-        Ok(String::new())
-    }
-    fn threads(&self) -> String {
-        String::new()
-    }
-    fn versions(&self) -> String {
-        String::new()
-    }
-    fn tx_errors(&self, _if_index: IfIndex) -> u64 {
-        0
-    }
-}
 
 fn ticks() -> u64 {
     0

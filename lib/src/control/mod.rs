@@ -163,6 +163,30 @@ pub trait Platform {
     }
 }
 
+/// A [`Platform`] with no DPDK side at all, for what runs the executor without one
+/// (integration tests, benches): empty listings, no transmit errors.
+pub struct NoHardware;
+
+impl Platform for NoHardware {
+    fn hardware_interfaces(
+        &self,
+        _name: Option<&str>,
+        _detail: HardwareDetail,
+        _plane: &ControlPlane,
+    ) -> Result<String, String> {
+        Ok(String::new())
+    }
+    fn threads(&self) -> String {
+        String::new()
+    }
+    fn versions(&self) -> String {
+        String::new()
+    }
+    fn tx_errors(&self, _if_index: IfIndex) -> u64 {
+        0
+    }
+}
+
 /// `ping` as the platform gets it: where the requests leave, from which address, with
 /// which Ethernet header (the route's next hop, as ip4-rewrite would write it).
 #[derive(Debug, Clone, PartialEq, Eq)]
