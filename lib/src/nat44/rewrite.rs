@@ -84,7 +84,7 @@ pub fn parse<T: AsRef<[u8]>>(ip: &Ipv4Packet<T>, side: Side) -> Parsed {
                     return Ok(Some(echo_flow(src, dst, ident, side)));
                 }
                 IcmpType::DestinationUnreachable | IcmpType::TimeExceeded => {
-                    return parse_quoted(icmp.data(), side).map(Some);
+                    return parse_quoted(icmp.data(), side);
                 }
                 _ => return Ok(None),
             }
@@ -118,8 +118,11 @@ fn echo_flow(src: Ipv4Addr, dst: Ipv4Addr, ident: u16, side: Side) -> Flow {
 }
 
 /// The quoted packet went the other way: an error arriving from outside quotes a packet
-/// our side sent out (its source is the local end), and vice versa.
-fn parse_quoted(quoted: &[u8], side: Side) -> Result<Flow, ParseError> {
+/// our side sent out (its source is the local end), and vice versa. An error about a
+/// packet NAT44 passes untouched (another protocol, an ICMP message other than an echo)
+/// passes untouched too, as that packet did: path MTU discovery for GRE or ESP through
+/// a NAT44 interface needs its "fragmentation needed" to arrive.
+fn parse_quoted(quoted: &[u8], side: Side) -> Parsed {
     let (inner_ip, l4) = quoted_parts(quoted).ok_or(ParseError::Malformed)?;
     let (src, dst) = (inner_ip.src(), inner_ip.dst());
     let quoted_side = match side {
@@ -148,13 +151,17 @@ fn parse_quoted(quoted: &[u8], side: Side) -> Result<Flow, ParseError> {
             }
         }
         Protocol::Icmp => {
+            let echo = [IcmpType::EchoRequest, IcmpType::EchoReply];
+            if !echo.contains(&IcmpType::from(l4[0])) {
+                return Ok(None);
+            }
             let ident = be16(l4, ECHO_IDENT_AT).ok_or(ParseError::Malformed)?;
             echo_flow(src, dst, ident, quoted_side)
         }
-        Protocol::Unknown(_) => return Err(ParseError::Malformed),
+        Protocol::Unknown(_) => return Ok(None),
     };
     flow.is_icmp_error = true;
-    Ok(flow)
+    Ok(Some(flow))
 }
 
 /// The quoted IPv4 header and at least 8 bytes of its L4 header. The quoted total length

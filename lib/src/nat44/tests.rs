@@ -1235,6 +1235,46 @@ fn an_error_quoting_a_header_with_options_is_translated_inside() {
     assert_eq!(&error[28..], &sent[..24 + 8]);
 }
 
+/// An error about a packet NAT44 passes untouched (GRE, an ICMP timestamp request)
+/// passes untouched too, as that packet did: a pod's GRE or ESP tunnel through an
+/// output-feature interface gets its "fragmentation needed". An error whose quote is cut
+/// short is still dropped as one.
+#[test]
+fn an_error_about_a_packet_nat44_passes_untouched_passes_untouched() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let (pod, peer) = (ip("10.1.1.3"), ip("203.0.113.9"));
+    let packet = |proto: u8, l4: &[u8]| {
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
+        p.extend_from_slice(&pod.octets());
+        p.extend_from_slice(&peer.octets());
+        p.extend_from_slice(l4);
+        let total = (p.len() as u16).to_be_bytes();
+        p[2..4].copy_from_slice(&total);
+        let sum = rfc1071(&p[..20]);
+        p[10..12].copy_from_slice(&sum.to_be_bytes());
+        p
+    };
+    let gre = packet(47, &[0, 0, 0x08, 0x00, 0, 0, 0, 0]);
+    let timestamp = packet(1, &[13, 0, 0xf2, 0xff, 0, 1, 0, 0]);
+    for about in [&gre, &timestamp] {
+        let mut sent = about.clone();
+        assert_eq!(
+            w.in2out_output(&config, TAP0, &mut sent, 0).verdict,
+            NatVerdict::Passed
+        );
+        let mut error = icmp_error_quoting(peer, pod, IcmpType::DestinationUnreachable, about);
+        let before = error.clone();
+        let o = w.out2in(&config, GBE, &mut error, 0);
+        assert_eq!(o.verdict, NatVerdict::Passed, "about protocol {}", about[9]);
+        assert_eq!(error, before);
+    }
+    let cut = icmp_error_quoting(peer, pod, IcmpType::DestinationUnreachable, &gre[..27]);
+    let o = w.out2in(&config, GBE, &mut cut.clone(), 0);
+    assert_eq!(o.verdict, NatVerdict::Drop(Out2inError::Malformed));
+}
+
 #[test]
 fn sessions_time_out_and_the_count_returns_to_zero() {
     let mut table = snat_table();
