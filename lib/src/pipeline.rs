@@ -577,7 +577,9 @@ impl<P: PrefetchHint> Worker<P> {
                 ip4_rewrite::process::<B, TRACE>(b, pkts, cx)
             });
             if pass == 1 {
-                // A generated packet never loops back into local delivery or errors.
+                // A generated packet never loops back into local delivery or errors
+                // (an echo reply with DF over the way back's MTU: no error is sent to
+                // ourselves about it).
                 drop_all(
                     burst,
                     DispositionKind::ToLocal,
@@ -586,7 +588,7 @@ impl<P: PrefetchHint> Worker<P> {
                 drop_all(
                     burst,
                     DispositionKind::ToIcmpError,
-                    DropReason::of(IcmpErrorError::NotSent),
+                    DropReason::of(IcmpErrorError::AboutGenerated),
                 );
                 break;
             }

@@ -3515,3 +3515,56 @@ fn udp_idle_sets_the_udp_and_other_session_timeouts() {
         .unwrap();
     assert_eq!(timeouts(&control), [30, 30]);
 }
+
+/// An echo reply the way back cannot carry (DF kept from the request, over the MTU of
+/// the interface back) is dropped and counted as what it is: no error goes to this node
+/// about its own packet. Under that MTU, the same request is answered.
+#[test]
+fn an_echo_reply_over_the_way_backs_mtu_is_dropped_as_made_here() {
+    use crate::node::DropReason;
+    use crate::packet::Ipv4Packet;
+    use crate::stages::icmp_error::IcmpErrorError;
+    let (mut control, tap2, tap0) = seed_node();
+    control.learn_neighbor(tap0, HOST_NEXT_HOP, HOST_MAC);
+    for line in [
+        "set interface mtu 1400 tap2",
+        // The pod's egress policy would deny the node's reply anyway.
+        "set acl-plugin interface tap2 output acl 1 del",
+    ] {
+        control.execute_line(line).unwrap();
+    }
+    let snapshot = control.snapshot();
+    let mut worker = Worker::new(ticks);
+    let request = |payload: usize| {
+        let mut frame = spec_frames::icmp_echo_request(
+            spec_frames::TAP0_MAC,
+            HOST_MAC,
+            spec_frames::CLIENT_IP,
+            Ipv4Addr::new(172, 30, 1, 1),
+            64,
+            7,
+            1,
+            &vec![0x5a; payload],
+        );
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
+        ip.set_fragment(true, false, 0);
+        ip.fill_checksum();
+        frame
+    };
+    assert_eq!(
+        run(&mut worker, &snapshot, tap0, request(1472)).0,
+        Verdict::Drop
+    );
+    let totals = worker.counters().totals();
+    assert_eq!(
+        totals.reason(DropReason::of(IcmpErrorError::AboutGenerated)),
+        1,
+        "{}",
+        totals.format_errors(crate::stages::drop_reason_text)
+    );
+    assert_eq!(totals.interface(tap0).drops, 1);
+    assert_eq!(
+        run(&mut worker, &snapshot, tap0, request(1372)).0,
+        Verdict::Tx(tap2)
+    );
+}

@@ -101,6 +101,7 @@ node_errors! {
         NoSourceAddress => "error message dropped (no interface address)",
         NoRoom => "error message dropped (does not fit the buffer)",
         UdpNoListener => "destination unreachable response sent (port unreachable)",
+        AboutGenerated => "error message dropped (about a packet sent from here)",
     }
 }
 
