@@ -12,7 +12,7 @@
 //! nothing else is; `show trace` and the session listings format whatever was traced or
 //! made. `PODFWD_FUZZ_SEED=N` runs one seed, `PODFWD_FUZZ_BURSTS=N` sets the length.
 
-use podfwd::buffer::TestBuf;
+use podfwd::buffer::{PacketBuf, TestBuf};
 use podfwd::config::{ControlPlane, Snapshot};
 use podfwd::control::{Control, NoHardware, WorkerQuestion};
 use podfwd::counters::CounterTotals;
@@ -232,8 +232,8 @@ fn pick<T: Copy>(rng: &mut FastRng, items: &[T]) -> T {
 }
 
 /// The L4 part of a packet between `ends`: TCP, UDP, or an ICMP echo (the first port
-/// as its identifier).
-fn l4(rng: &mut FastRng, proto: u8, ends: Ends, reply: bool) -> Vec<u8> {
+/// as its identifier). TCP flags of a `clean` packet are mostly a connection's middle.
+fn l4(rng: &mut FastRng, proto: u8, ends: Ends, reply: bool, clean: bool) -> Vec<u8> {
     let payload_len = match rng.below(10) {
         0 => 1380 + rng.below(60) as usize,
         _ => rng.below(40) as usize,
@@ -244,7 +244,13 @@ fn l4(rng: &mut FastRng, proto: u8, ends: Ends, reply: bool) -> Vec<u8> {
         TCP => tcp(
             sport,
             dport,
-            pick(rng, &[0x02, 0x12, 0x10, 0x18, 0x11, 0x04, 0x14, 0x10, 0x10]),
+            match clean {
+                true => pick(
+                    rng,
+                    &[0x02, 0x12, 0x10, 0x18, 0x10, 0x18, 0x10, 0x18, 0x11, 0x04],
+                ),
+                false => pick(rng, &[0x02, 0x12, 0x10, 0x18, 0x11, 0x04, 0x14, 0x10, 0x10]),
+            },
             &payload,
         ),
         UDP => udp(sport, dport, &payload),
@@ -297,10 +303,10 @@ fn template(rng: &mut FastRng, ports: Ports, clean: bool) -> (IfIndex, Vec<u8>) 
         true => 64,
         false => pick(rng, &[64, 64, 64, 64, 2, 1, 0, 255]),
     };
-    let options: &[u8] = match rng.below(if clean { 1 } else { 12 }) {
-        0 => &[1, 1, 1, 0],             // NOP NOP NOP EOL
-        1 => &[0x94, 4, 0, 0],          // router alert
-        2 => &[7, 7, 4, 0, 0, 0, 0, 0], // record route
+    let options: &[u8] = match (clean, rng.below(12)) {
+        (false, 0) => &[1, 1, 1, 0],             // NOP NOP NOP EOL
+        (false, 1) => &[0x94, 4, 0, 0],          // router alert
+        (false, 2) => &[7, 7, 4, 0, 0, 0, 0, 0], // record route
         _ => &[],
     };
     let service = match proto {
@@ -320,19 +326,24 @@ fn template(rng: &mut FastRng, ports: Ports, clean: bool) -> (IfIndex, Vec<u8>) 
     let (rx, packet, dst_mac, src_mac) = match rng.below(if clean { 5 } else { 9 }) {
         // From a pod: to a service, an endpoint, the Internet, the node.
         0 | 1 => {
-            let dst = pick(
-                rng,
-                &[service, service, endpoint, internet, (ip(10, 1, 1, 1), 22)],
-            );
+            let dst = match clean {
+                // A clean burst's requests go to the services, whose flows the cache
+                // learns (not those leaving by the output-feature uplink).
+                true => service,
+                false => pick(
+                    rng,
+                    &[service, service, endpoint, internet, (ip(10, 1, 1, 1), 22)],
+                ),
+            };
             let ends = (client, dst);
-            let l4 = l4(rng, proto, ends, false);
+            let l4 = l4(rng, proto, ends, false, clean);
             let p = ipv4(client.0, dst.0, proto, ttl, options, &l4);
             (ports.tap2, p, TAP2_MAC, POD_MAC)
         }
         // From the host stack: an endpoint's reply, to a client or the twice-NAT pool.
         2 | 3 => {
             let ends = (endpoint, client);
-            let l4 = l4(rng, proto, ends, true);
+            let l4 = l4(rng, proto, ends, true, clean);
             let p = ipv4(endpoint.0, client.0, proto, ttl, options, &l4);
             (ports.tap0, p, TAP0_MAC, HOST_MAC)
         }
@@ -342,27 +353,27 @@ fn template(rng: &mut FastRng, ports: Ports, clean: bool) -> (IfIndex, Vec<u8>) 
                 rng,
                 &[snat, (ip(192, 0, 2, 1), 22), (ip(192, 0, 2, 1), 1024)],
             );
-            let l4 = l4(rng, proto, (internet, to), true);
+            let l4 = l4(rng, proto, (internet, to), true, clean);
             let p = ipv4(internet.0, to.0, proto, ttl, options, &l4);
             (ports.uplink, p, UPLINK_MAC, ROUTER_MAC)
         }
         // ICMP errors about a request or a reply, from where it went.
         5 => {
             let quoted_ends = pick(rng, &[(client, endpoint), (client, service)]);
-            let l4 = l4(rng, proto, quoted_ends, false);
+            let l4 = l4(rng, proto, quoted_ends, false, clean);
             let quoted = ipv4(quoted_ends.0 .0, quoted_ends.1 .0, proto, 63, options, &l4);
             let p = icmp_error(rng, HOST_NEXT_HOP, client.0, &quoted);
             (ports.tap0, p, TAP0_MAC, HOST_MAC)
         }
         6 => {
             let quoted_ends = pick(rng, &[(service, client), (endpoint, client)]);
-            let l4 = l4(rng, proto, quoted_ends, true);
+            let l4 = l4(rng, proto, quoted_ends, true, clean);
             let quoted = ipv4(quoted_ends.0 .0, quoted_ends.1 .0, proto, 63, &[], &l4);
             let p = icmp_error(rng, client.0, quoted_ends.0 .0, &quoted);
             (ports.tap2, p, TAP2_MAC, POD_MAC)
         }
         7 => {
-            let l4 = l4(rng, proto, (snat, internet), false);
+            let l4 = l4(rng, proto, (snat, internet), false, clean);
             let quoted = ipv4(snat.0, internet.0, proto, 60, &[], &l4);
             let p = icmp_error(rng, ip(203, 0, 113, 9), snat.0, &quoted);
             (ports.uplink, p, UPLINK_MAC, ROUTER_MAC)
@@ -383,9 +394,9 @@ fn template(rng: &mut FastRng, ports: Ports, clean: bool) -> (IfIndex, Vec<u8>) 
             return (rx, ethernet(dst, HOST_MAC, 0x0806, &a));
         }
     };
-    let dst_mac = match rng.below(if clean { 1 } else { 30 }) {
-        0 => MacAddr([0xff; 6]),
-        1 => MacAddr([0x01, 0, 0x5e, 0, 0, 1]),
+    let dst_mac = match (clean, rng.below(30)) {
+        (false, 0) => MacAddr([0xff; 6]),
+        (false, 1) => MacAddr([0x01, 0, 0x5e, 0, 0, 1]),
         _ => dst_mac,
     };
     (rx, ethernet(dst_mac, src_mac, 0x0800, &packet))
@@ -504,18 +515,24 @@ fn ask(worker: &mut Worker, question: WorkerQuestion, snapshot: &Snapshot, now: 
 fn run(seed: u64, bursts: usize) {
     let (control, ports) = node();
     let snapshot = control.snapshot();
-    let mut workers: Vec<Worker> = (0..WORKERS)
-        .map(|index| {
-            let sizes = WorkerSizes {
-                index,
-                count: WORKERS,
-                ..WorkerSizes::default()
-            };
-            let mut w = Worker::with_sizes(ticks, sizes);
-            w.adopt(&snapshot);
-            w
-        })
-        .collect();
+    let build = |cache: bool| -> Vec<Worker> {
+        (0..WORKERS)
+            .map(|index| {
+                let sizes = WorkerSizes {
+                    index,
+                    count: WORKERS,
+                    ..WorkerSizes::default()
+                };
+                let mut w = Worker::with_sizes(ticks, sizes);
+                w.set_flow_cache(cache);
+                w.adopt(&snapshot);
+                w
+            })
+            .collect()
+    };
+    // The same workers without ip4-flow-cache take every packet through the stages: both
+    // must send the same bytes, drop the same packets and hold the same sessions.
+    let (mut workers, mut plain) = (build(true), build(false));
     let mut rng = FastRng::new(seed);
     let mut now = 1_000 * SECOND_NS;
     let (mut sent, mut dropped, mut traced) = (0u64, 0u64, 0usize);
@@ -523,7 +540,7 @@ fn run(seed: u64, bursts: usize) {
         now += pick(&mut rng, &[0, 1_000, 1_000_000, 300_000_000, 2 * SECOND_NS]);
         // Trace what the next bursts bring, and format what the last ones left.
         if step % 97 == 0 {
-            for w in workers.iter_mut() {
+            for w in workers.iter_mut().chain(plain.iter_mut()) {
                 let shown = ask(w, WorkerQuestion::ShowTrace { max: 50 }, &snapshot, now);
                 traced += shown.matches("Packet ").count();
                 ask(w, WorkerQuestion::ClearTrace, &snapshot, now);
@@ -550,9 +567,9 @@ fn run(seed: u64, bursts: usize) {
         let receiver = rng.below(u64::from(WORKERS)) as u16;
         let (rx, _) = template(&mut rng, ports, false);
         let count = 1 + rng.below(32) as usize;
-        // A third of the bursts unmutated, so that flows get established and their
+        // Half the bursts unmutated, so that flows get established and their
         // packets reach ip4-flow-cache's forwarding.
-        let mutating = rng.below(3) != 0;
+        let mutating = rng.below(2) != 0;
         let mut frames = Vec::with_capacity(count);
         while frames.len() < count {
             let (from, mut frame) = template(&mut rng, ports, !mutating);
@@ -578,6 +595,11 @@ fn run(seed: u64, bursts: usize) {
             let mut pkts: Vec<TestBuf> = mine.iter().map(|f| TestBuf::new(f)).collect();
             let verdicts = w.process(rx, &mut pkts, &snapshot, now).to_vec();
             w.set_handed_from(None);
+            let twin = &mut plain[usize::from(owner_index)];
+            twin.set_handed_from((owner_index != receiver).then_some(receiver));
+            let mut twin_pkts: Vec<TestBuf> = mine.iter().map(|f| TestBuf::new(f)).collect();
+            let twin_verdicts = twin.process(rx, &mut twin_pkts, &snapshot, now).to_vec();
+            twin.set_handed_from(None);
             let history = || {
                 mine.iter()
                     .map(|f| f.iter().map(|b| format!("{b:02x}")).collect::<String>())
@@ -585,6 +607,13 @@ fn run(seed: u64, bursts: usize) {
                     .join("\n")
             };
             assert_eq!(verdicts.len(), mine.len(), "seed {seed} step {step}");
+            let bytes = |p: &[TestBuf]| p.iter().map(|b| b.data().to_vec()).collect::<Vec<_>>();
+            assert!(
+                verdicts == twin_verdicts && bytes(&pkts) == bytes(&twin_pkts),
+                "seed {seed} step {step}: with and without ip4-flow-cache differ: \
+                 {verdicts:?} against {twin_verdicts:?}; the burst:\n{}",
+                history()
+            );
             let drops = verdicts.iter().filter(|v| **v == Verdict::Drop).count() as u64;
             let after = totals(&workers);
             let (was, is) = (errors(&before), errors(&after));
@@ -622,14 +651,19 @@ fn run(seed: u64, bursts: usize) {
     }
     let cache_hits: u64 = workers.iter().map(|w| w.flow_cache().stats().hits).sum();
     let mut sessions = 0;
-    for w in workers.iter_mut() {
-        let shown = ask(
-            w,
+    for (w, twin) in workers.iter_mut().zip(plain.iter_mut()) {
+        for question in [
             WorkerQuestion::NatSessions { detail: true },
-            &snapshot,
-            now,
-        );
-        sessions += shown.matches("i2o").count();
+            WorkerQuestion::AclSessions,
+        ] {
+            let shown = ask(w, question.clone(), &snapshot, now);
+            assert_eq!(
+                shown,
+                ask(twin, question, &snapshot, now),
+                "seed {seed}: sessions with and without ip4-flow-cache"
+            );
+            sessions += shown.matches("i2o").count();
+        }
         ask(w, WorkerQuestion::ShowTrace { max: 1000 }, &snapshot, now);
     }
     eprintln!(
