@@ -959,14 +959,29 @@ fn snat_refusals_are_counted_as_non_syn_and_max_sessions() {
 
 /// An output-feature interface loses its outside role only with its output-feature:
 /// `out X del` alone would leave nat44-in2out-output making sessions whose replies no
-/// longer take nat44-out2in. Output-feature twice is an error. Role errors name the
-/// interface as it was typed.
+/// longer take nat44-out2in. Output-feature twice is an error, and so is output-feature
+/// beside in or out (either way), as VPP's "interface already configured": merged, the
+/// roles could not be deleted one by one. Role errors name the interface as it was
+/// typed.
 #[test]
 fn nat44_output_feature_role_goes_whole() {
     let (mut control, tap2, _) = seed_node();
-    control
-        .execute_line("set interface nat44 out tap2 output-feature")
-        .unwrap();
+    // The seed's tap2 is a plain outside interface.
+    let before = control.snapshot().epoch;
+    assert_eq!(
+        control
+            .execute_line("set interface nat44 out tap2 output-feature")
+            .unwrap_err(),
+        "set interface nat44: tap2 is already a NAT44 in/out interface: output-feature \
+         needs an interface of its own (delete its roles first)"
+    );
+    assert_eq!(control.snapshot().epoch, before, "nothing was published");
+    for line in [
+        "set interface nat44 out tap2 del",
+        "set interface nat44 out tap2 output-feature",
+    ] {
+        control.execute_line(line).unwrap();
+    }
     let shown = control.execute_line("show nat44 interfaces").unwrap();
     let before = control.snapshot().epoch;
     // Twice is refused, as VPP refuses it, rather than taken silently.
@@ -976,6 +991,17 @@ fn nat44_output_feature_role_goes_whole() {
             .unwrap_err(),
         "set interface nat44: tap2 is already an output-feature interface"
     );
+    for line in [
+        "set interface nat44 out tap2",
+        "set interface nat44 in tap2",
+    ] {
+        assert_eq!(
+            control.execute_line(line).unwrap_err(),
+            "set interface nat44: tap2 is an output-feature interface: it takes no in or \
+             out role beside it",
+            "{line}"
+        );
+    }
     assert_eq!(
         control
             .execute_line("set interface nat44 out tap2 del")

@@ -540,10 +540,25 @@ impl Nat44Table {
         }
         let current = self.roles.iter().position(|(i, _)| *i == ifindex);
         let old = current.map(|p| self.roles[p].1).unwrap_or_default();
-        // VPP fails output-feature on an interface that has it ("interface already
+        // VPP fails output-feature on an interface that has it, or that has in or out,
+        // and in or out on an output-feature interface ("interface already
         // configured"); in or out twice is a silent success there, as here.
         if is_add && role.output_feature && old.output_feature {
             return Err("is already an output-feature interface".into());
+        }
+        // Nor does it take output-feature beside in or out, or in or out beside
+        // output-feature: merged, the roles could no longer be deleted one by one.
+        if is_add && role.output_feature && (old.inside || old.outside) {
+            return Err(
+                "is already a NAT44 in/out interface: output-feature needs an interface of \
+                 its own (delete its roles first)"
+                    .into(),
+            );
+        }
+        if is_add && !role.output_feature && old.output_feature {
+            return Err(
+                "is an output-feature interface: it takes no in or out role beside it".into(),
+            );
         }
         let new = if is_add {
             NatInterfaceRole {
