@@ -35,19 +35,28 @@ fn port(c: &mut Cursor<'_>, what: &str, proto: NatProtocol) -> Result<u16, Strin
     Ok(u16::try_from(value).unwrap_or(u16::MAX))
 }
 
-/// A port after an address, present when the next word starts with a digit (or a sign,
-/// so that `+53` is refused as a port rather than as an unexpected word).
+/// The words that may follow a static mapping's address where no port is given.
+const AFTER_MAPPING_ADDRESS: [&str; 7] = [
+    "local",
+    "external",
+    "twice-nat",
+    "self-twice-nat",
+    "out2in-only",
+    "del",
+    "vrf",
+];
+
+/// A port after an address: absent at the end of the line or before one of
+/// `followers`; any other word is read as the port, so that `http` or `+53` is refused
+/// as a port rather than blamed on a missing one later.
 fn optional_port(
     c: &mut Cursor<'_>,
     what: &str,
     proto: NatProtocol,
+    followers: &[&str],
 ) -> Result<Option<u16>, String> {
     match c.peek() {
-        Some(word)
-            if word.starts_with(|ch: char| ch.is_ascii_digit() || ch == '+' || ch == '-') =>
-        {
-            Ok(Some(port(c, what, proto)?))
-        }
+        Some(word) if !followers.contains(&word) => Ok(Some(port(c, what, proto)?)),
         _ => Ok(None),
     }
 }
@@ -216,7 +225,7 @@ pub(super) fn parse_static_mapping(c: &mut Cursor<'_>, del_form: bool) -> Result
         }
         c.keyword(word);
         let addr = c.ipv4(&format!("the {word} address"))?;
-        let port = optional_port(c, &format!("{word} port"), proto)?;
+        let port = optional_port(c, &format!("{word} port"), proto, &AFTER_MAPPING_ADDRESS)?;
         *slot = Some((addr, port));
     }
     let local = local.ok_or_else(|| c.missing("local A.B.C.D [PORT]"))?;

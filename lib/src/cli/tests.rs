@@ -1271,6 +1271,20 @@ fn nat44_static_mapping() {
 
 #[test]
 fn nat44_static_mapping_errors() {
+    // A word where a port may stand is read as the port, and refused as one.
+    for (line, port) in [
+        (
+            "nat44 add static mapping tcp local 10.0.0.1 80 external 1.2.3.4 http",
+            "external port",
+        ),
+        (
+            "nat44 add static mapping tcp local 10.0.0.1 http external 1.2.3.4 80",
+            "local port",
+        ),
+    ] {
+        let e = err(line);
+        assert!(e.contains(port) && e.contains("'http'"), "{line}: {e}");
+    }
     assert_eq!(
         err("nat44 add static mapping tcp local 10.1.1.2 53 external 10.96.0.10"),
         "nat44 add static mapping: a local port needs an external port"
