@@ -288,6 +288,8 @@ pub(super) fn parse_lb_static_mapping(
             break;
         }
         let (addr, port) = endpoint(c, "local", proto)?;
+        // VPP's `local A:P vrf N probability P`, as `show` prints it.
+        c.table_zero("vrf", "table")?;
         c.expect_keyword("probability")?;
         let probability = c.u32_in("probability", 0..=255)?;
         if locals.iter().any(|l| l.addr == addr && l.port == port) {
@@ -340,6 +342,7 @@ pub(super) fn parse_identity_mapping(
         }
         _ => None,
     };
+    c.table_zero("vrf", "table")?;
     let mut del = del_form;
     if c.peek() == Some("del") {
         set_once(c, &mut del, "del")?;

@@ -463,28 +463,29 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["nat44", "add", "load-balancing", "static", "mapping"],
         usage: "nat44 add load-balancing static mapping protocol tcp|udp external A.B.C.D:PORT \
-                local A.B.C.D:PORT probability N [local A.B.C.D:PORT probability N ...] \
-                [twice-nat|self-twice-nat] [out2in-only] [affinity SECONDS] [del]",
+                local A.B.C.D:PORT [vrf 0] probability N [local A.B.C.D:PORT [vrf 0] \
+                probability N ...] [twice-nat|self-twice-nat] [out2in-only] [affinity SECONDS] \
+                [del]",
         help: "Add a service: an external address load-balanced over locals",
         parse: |c| nat44::parse_lb_static_mapping(c, false),
     },
     CommandSpec {
         path: &["nat44", "del", "load-balancing", "static", "mapping"],
         usage: "nat44 del load-balancing static mapping protocol tcp|udp external \
-                A.B.C.D:PORT [local A.B.C.D:PORT probability N ...] \
+                A.B.C.D:PORT [local A.B.C.D:PORT [vrf 0] probability N ...] \
                 [twice-nat|self-twice-nat] [out2in-only] [affinity SECONDS]",
         help: "Delete a load-balanced mapping",
         parse: |c| nat44::parse_lb_static_mapping(c, true),
     },
     CommandSpec {
         path: &["nat44", "add", "identity", "mapping"],
-        usage: "nat44 add identity mapping A.B.C.D [tcp|udp PORT] [del]",
+        usage: "nat44 add identity mapping A.B.C.D [tcp|udp PORT] [vrf 0] [del]",
         help: "Let traffic to an address (and port) pass untranslated",
         parse: |c| nat44::parse_identity_mapping(c, false),
     },
     CommandSpec {
         path: &["nat44", "del", "identity", "mapping"],
-        usage: "nat44 del identity mapping A.B.C.D [tcp|udp PORT]",
+        usage: "nat44 del identity mapping A.B.C.D [tcp|udp PORT] [vrf 0]",
         help: "Delete an identity mapping",
         parse: |c| nat44::parse_identity_mapping(c, true),
     },

@@ -1423,6 +1423,15 @@ fn nat44_load_balancing_mapping() {
     assert_eq!(mapping.affinity_secs, 10800);
     let weights: Vec<u8> = mapping.locals.iter().map(|l| l.probability).collect();
     assert_eq!(weights, [80, 20]);
+    // A local's `vrf 0`, as `show nat44 static mappings` prints it, is taken; another
+    // table is refused.
+    let with_vrf = "nat44 add load-balancing static mapping protocol udp external 10.96.0.10:53 \
+         local 10.1.1.2:53 vrf 0 probability 80 local 10.1.1.3:53 probability 20 affinity 10800";
+    assert_eq!(ok(with_vrf), Command::Nat44LbStaticMapping { mapping, del });
+    assert_eq!(
+        err(&with_vrf.replace("vrf 0", "vrf 1")),
+        "nat44 add load-balancing static mapping: vrf 1: podfwd has one table, vrf 0"
+    );
     // A deletion needs only the external endpoint.
     assert_eq!(
         ok("nat44 del load-balancing static mapping protocol tcp external 10.104.221.85:80"),
@@ -1527,6 +1536,14 @@ fn nat44_identity_mapping() {
         address_only
     );
     assert_eq!(ok("nat44 del identity mapping 192.168.16.2"), address_only);
+    assert_eq!(
+        ok("nat44 del identity mapping 192.168.16.2 vrf 0"),
+        address_only
+    );
+    assert_eq!(
+        err("nat44 add identity mapping 192.168.16.2 udp 4789 vrf 2"),
+        "nat44 add identity mapping: vrf 2: podfwd has one table, vrf 0"
+    );
     assert_eq!(
         err("nat44 add identity mapping 192.168.16.2 tcp"),
         "nat44 add identity mapping: missing argument: expected port (1..=65535)"
