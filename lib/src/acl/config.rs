@@ -372,6 +372,22 @@ impl AclTable {
         }
     }
 
+    /// ACL `index`'s head line and rules as `show acl-plugin acl` prints them, each line
+    /// after `indent`.
+    fn write_acl(&self, out: &mut String, index: u32, indent: &str) -> Result<(), String> {
+        let acl = self.acl(index)?;
+        let _ = writeln!(
+            out,
+            "{indent}acl-index {index} count {} tag {{{}}}",
+            acl.rules.len(),
+            acl.tag
+        );
+        for (i, rule) in acl.rules.iter().enumerate() {
+            let _ = writeln!(out, "{indent}  {i:>9}: {rule}");
+        }
+        Ok(())
+    }
+
     /// `show acl-plugin acl [index N]`, in VPP's format.
     pub fn show_acls(&self, only: Option<u32>) -> Result<String, String> {
         let indices: Vec<u32> = match only {
@@ -383,16 +399,7 @@ impl AclTable {
         };
         let mut out = String::new();
         for index in indices {
-            let acl = self.acl(index)?;
-            let _ = writeln!(
-                out,
-                "acl-index {index} count {} tag {{{}}}",
-                acl.rules.len(),
-                acl.tag
-            );
-            for (i, rule) in acl.rules.iter().enumerate() {
-                let _ = writeln!(out, "  {i:>9}: {rule}");
-            }
+            self.write_acl(&mut out, index, "")?;
             let applied = self.applied_on(index);
             for direction in [Direction::Input, Direction::Output] {
                 let on: Vec<IfIndex> = applied
@@ -415,10 +422,12 @@ impl AclTable {
         Ok(out)
     }
 
-    /// `show acl-plugin interface [NAME]`: every interface with ACLs, or just `only`.
+    /// `show acl-plugin interface [NAME | sw_if_index N] [acl]`: every interface with
+    /// ACLs, or just `only`; with `acls`, each list's ACLs with their rules.
     pub fn show_interfaces(
         &self,
         only: Option<IfIndex>,
+        acls: bool,
         name_of: &dyn Fn(IfIndex) -> String,
     ) -> String {
         let mut out = String::new();
@@ -429,11 +438,14 @@ impl AclTable {
         for sw_if in interfaces {
             let _ = writeln!(out, "sw_if_index {sw_if} ({}):", name_of(sw_if));
             for direction in [Direction::Input, Direction::Output] {
-                let _ = writeln!(
-                    out,
-                    "  {direction} acl(s): {}",
-                    list_indices(self.interface_acls(sw_if, direction))
-                );
+                let list = self.interface_acls(sw_if, direction);
+                let _ = writeln!(out, "  {direction} acl(s): {}", list_indices(list));
+                if acls {
+                    for &index in list {
+                        // Every listed ACL exists: one in use cannot be deleted.
+                        let _ = self.write_acl(&mut out, index, "    ");
+                    }
+                }
             }
         }
         out

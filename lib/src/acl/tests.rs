@@ -2281,7 +2281,7 @@ fn show_commands_print_vpp_formats() {
         }
     };
     assert_eq!(
-        table.show_interfaces(None, &name),
+        table.show_interfaces(None, false, &name),
         "sw_if_index 2 (tap0):\n  input acl(s): 3\n  output acl(s): 2\n\
          sw_if_index 6 (tap2):\n  input acl(s): 3\n  output acl(s): \n"
     );

@@ -233,9 +233,10 @@ impl Display for Command {
                     None => Ok(()),
                 }
             }
-            C::ShowAclInterface { interface } => {
+            C::ShowAclInterface { interface, acls } => {
                 f.write_str("show acl-plugin interface")?;
-                opt(f, interface)
+                opt(f, interface)?;
+                flag(f, *acls, "acl")
             }
             C::ShowAclSessions => f.write_str("show acl-plugin sessions"),
             C::ClearAclSessions => f.write_str("clear acl-plugin sessions"),

@@ -116,6 +116,22 @@ pub enum RoutePath {
     Drop,
 }
 
+/// An interface as a `show` command names it: by name, or by VPP's `sw_if_index N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InterfaceRef {
+    Name(String),
+    SwIfIndex(u32),
+}
+
+impl std::fmt::Display for InterfaceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InterfaceRef::Name(name) => f.write_str(name),
+            InterfaceRef::SwIfIndex(n) => write!(f, "sw_if_index {n}"),
+        }
+    }
+}
+
 /// One parsed command line. Interface names stay strings: they are resolved when the
 /// command runs, against the interfaces that exist then.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,9 +284,11 @@ pub enum Command {
     ShowAcl {
         index: Option<u32>,
     },
-    /// `show acl-plugin interface [NAME]`
+    /// `show acl-plugin interface [NAME | sw_if_index N] [acl]`
     ShowAclInterface {
-        interface: Option<String>,
+        interface: Option<InterfaceRef>,
+        /// `acl`: each applied ACL's rules too.
+        acls: bool,
     },
     /// `show acl-plugin sessions`
     ShowAclSessions,

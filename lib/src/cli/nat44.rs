@@ -77,7 +77,7 @@ fn endpoint(c: &mut Cursor<'_>, what: &str, proto: NatProtocol) -> Result<(Ipv4A
 
 /// Sets a flag keyword's `slot`, refusing it if it was given already, as the ACL parser
 /// refuses a repeated field: a repeat is usually a line edited wrong.
-fn set_once(c: &Cursor<'_>, slot: &mut bool, word: &str) -> Result<(), String> {
+pub(super) fn set_once(c: &Cursor<'_>, slot: &mut bool, word: &str) -> Result<(), String> {
     if *slot {
         return Err(format!("{}: {word} given twice", c.command_name()));
     }

@@ -6,7 +6,9 @@ use crate::node::InputKind;
 use crate::types::Ipv4Prefix;
 
 use super::cursor::{parse_ipv4, Cursor};
-use super::{acl, nat44, Command, HardwareDetail, PcapCapture, PcapTrace, PingArgs, RoutePath};
+use super::{
+    acl, nat44, Command, HardwareDetail, InterfaceRef, PcapCapture, PcapTrace, PingArgs, RoutePath,
+};
 
 /// One command: the words that name it, how to use it, and its parser. The parser sees
 /// only the arguments; the caller checks that it consumed all of them.
@@ -382,13 +384,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["show", "acl-plugin", "interface"],
-        usage: "show acl-plugin interface [NAME]",
-        help: "Input and output ACLs per interface",
-        parse: |c| {
-            Ok(Command::ShowAclInterface {
-                interface: optional_word(c),
-            })
-        },
+        usage: "show acl-plugin interface [NAME | sw_if_index N] [acl]",
+        help: "Input and output ACLs per interface (with `acl`, their rules)",
+        parse: parse_show_acl_interface,
     },
     CommandSpec {
         path: &["show", "acl-plugin", "sessions"],
@@ -580,6 +578,33 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// An optional trailing word, such as the interface of `show interface [NAME]`.
+/// `show acl-plugin interface [NAME | sw_if_index N] [acl]`: VPP's `sw_if_index N` and
+/// `acl`, and an interface's name as podfwd's other commands take it.
+fn parse_show_acl_interface(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let (mut which, mut acls) = (None, false);
+    while let Some(word) = c.peek() {
+        if word == "acl" {
+            nat44::set_once(c, &mut acls, "acl")?;
+            c.keyword("acl");
+            continue;
+        }
+        if which.is_some() {
+            return Err(c.unknown_input());
+        }
+        which = Some(match word {
+            "sw_if_index" => {
+                c.keyword("sw_if_index");
+                InterfaceRef::SwIfIndex(c.u32_in("sw_if_index", 0..=u32::MAX)?)
+            }
+            _ => InterfaceRef::Name(interface(c)?),
+        });
+    }
+    Ok(Command::ShowAclInterface {
+        interface: which,
+        acls,
+    })
+}
+
 pub(super) fn optional_word(c: &mut Cursor<'_>) -> Option<String> {
     c.word("").ok().map(str::to_string)
 }

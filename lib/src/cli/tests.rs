@@ -1078,8 +1078,36 @@ fn acl_show_and_session_settings() {
     assert_eq!(
         ok("show acl-plugin interface tap0"),
         Command::ShowAclInterface {
-            interface: Some("tap0".into())
+            interface: Some(InterfaceRef::Name("tap0".into())),
+            acls: false,
         }
+    );
+    // VPP's own spelling: `sw_if_index N`, and `acl` for the rules.
+    assert_eq!(
+        ok("show acl-plugin interface sw_if_index 1 acl"),
+        Command::ShowAclInterface {
+            interface: Some(InterfaceRef::SwIfIndex(1)),
+            acls: true,
+        }
+    );
+    assert_eq!(
+        ok("show acl-plugin interface acl"),
+        Command::ShowAclInterface {
+            interface: None,
+            acls: true,
+        }
+    );
+    assert_eq!(
+        err("show acl-plugin interface sw_if_index tap0"),
+        "sw_if_index 'tap0': expected a number in 0..=4294967295"
+    );
+    assert_eq!(
+        err("show acl-plugin interface tap0 tap2"),
+        "unknown input 'tap2'"
+    );
+    assert_eq!(
+        err("show acl-plugin interface acl tap0 acl"),
+        "show acl-plugin interface: acl given twice"
     );
     assert_eq!(ok("show acl-plugin sessions"), Command::ShowAclSessions);
     assert_eq!(ok("clear acl-plugin sessions"), Command::ClearAclSessions);

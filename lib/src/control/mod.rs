@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::acl::{AclConfig, AclTable};
-use crate::cli::{self, Command, HardwareDetail, PcapCapture, PcapTrace, PingArgs, RoutePath};
+use crate::cli::{
+    self, Command, HardwareDetail, InterfaceRef, PcapCapture, PcapTrace, PingArgs, RoutePath,
+};
 use crate::config::{
     format_fib, format_fib_summary, format_interface_addresses, format_neighbors, ControlPlane,
     RouteTarget, Snapshot,
@@ -911,9 +913,21 @@ impl Control {
                 }
                 Ok(out)
             }
-            Command::ShowAclInterface { interface } => {
-                let only = interface.as_deref().map(|n| self.index(n)).transpose()?;
-                Ok(self.acl.show_interfaces(only, &self.name_of()))
+            Command::ShowAclInterface { interface, acls } => {
+                let only = match interface {
+                    None => None,
+                    Some(InterfaceRef::Name(name)) => Some(self.index(&name)?),
+                    Some(InterfaceRef::SwIfIndex(n)) => {
+                        let found = u16::try_from(n)
+                            .ok()
+                            .map(IfIndex)
+                            .filter(|i| self.plane.interface(*i).is_some());
+                        Some(found.ok_or_else(|| {
+                            format!("show acl-plugin interface: no interface has sw_if_index {n}")
+                        })?)
+                    }
+                };
+                Ok(self.acl.show_interfaces(only, acls, &self.name_of()))
             }
             Command::ShowAclSessions => self.ask_all(WorkerQuestion::AclSessions),
             Command::ClearAclSessions => self.ask_all(WorkerQuestion::ClearAclSessions),

@@ -3594,3 +3594,35 @@ fn an_echo_reply_over_the_way_backs_mtu_is_dropped_as_made_here() {
         Verdict::Tx(tap2)
     );
 }
+
+/// `show acl-plugin interface` in VPP's spelling: `sw_if_index N` for the interface, and
+/// `acl` for each applied ACL's rules under its list; an index no interface has is named.
+#[test]
+fn show_acl_interface_by_sw_if_index_with_the_rules() {
+    let (mut control, tap2, _) = seed_node();
+    let by_name = control
+        .execute_line("show acl-plugin interface tap2")
+        .unwrap();
+    let line = format!("show acl-plugin interface sw_if_index {}", tap2.0);
+    assert_eq!(control.execute_line(&line).unwrap(), by_name);
+    let with_rules = control.execute_line(&format!("{line} acl")).unwrap();
+    assert_eq!(
+        with_rules,
+        format!(
+            "sw_if_index {} (tap2):\n  input acl(s): 3\n    acl-index 3 count 1 tag \
+             {{contiv-policy-REFLECTION}}\n              0: ipv4 permit+reflect src \
+             0.0.0.0/0 dst 0.0.0.0/0 proto 0 sport 0-65535 dport 0-65535\n  output acl(s): \
+             1\n    acl-index 1 count 2 tag {{contiv-policy-local-10.1.1.3}}\n              0: \
+             ipv4 permit src 10.1.1.254/32 dst 0.0.0.0/0 proto 0 sport 0-65535 dport \
+             0-65535\n              1: ipv4 deny src 0.0.0.0/0 dst 0.0.0.0/0 proto 0 sport \
+             0-65535 dport 0-65535\n",
+            tap2.0
+        )
+    );
+    assert_eq!(
+        control
+            .execute_line("show acl-plugin interface sw_if_index 99")
+            .unwrap_err(),
+        "show acl-plugin interface: no interface has sw_if_index 99"
+    );
+}
