@@ -347,11 +347,17 @@ fn template(rng: &mut FastRng, ports: Ports, clean: bool) -> (IfIndex, Vec<u8>) 
             let p = ipv4(endpoint.0, client.0, proto, ttl, options, &l4);
             (ports.tap0, p, TAP0_MAC, HOST_MAC)
         }
-        // From the Internet: a reply to SNAT, or to the identity mapping's port.
+        // From the Internet: a reply to SNAT, to the identity mapping's port, or a pod.
         4 => {
+            // Or straight to a pod, which no mapping translates (a forwarding bypass).
             let to = pick(
                 rng,
-                &[snat, (ip(192, 0, 2, 1), 22), (ip(192, 0, 2, 1), 1024)],
+                &[
+                    snat,
+                    (ip(192, 0, 2, 1), 22),
+                    (ip(192, 0, 2, 1), 1024),
+                    client,
+                ],
             );
             let l4 = l4(rng, proto, (internet, to), true, clean);
             let p = ipv4(internet.0, to.0, proto, ttl, options, &l4);

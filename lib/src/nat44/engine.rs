@@ -436,7 +436,7 @@ impl Nat44Worker {
         now: u32,
         warmed: Option<Warmed>,
     ) -> Out2inOutcome {
-        let verdict = self.out2in_verdict(config, l3, now, warmed);
+        let verdict = self.out2in_verdict(config, rx, l3, now, warmed);
         let next_index = match verdict {
             NatVerdict::Drop(_) => next::OUT2IN_DROP,
             _ => next::OUT2IN_LOOKUP,
@@ -632,6 +632,7 @@ impl Nat44Worker {
     fn out2in_verdict(
         &mut self,
         config: &Nat44Config,
+        rx: IfIndex,
         l3: &mut [u8],
         now: u32,
         warmed: Option<Warmed>,
@@ -649,7 +650,7 @@ impl Nat44Worker {
         if let Some(index) = self.sessions.find_out2in_hashed(&key_of(&flow), hash) {
             return self.translate(&mut ip, Side::Outside, &flow, index, length, now);
         }
-        self.out2in_miss(config, &mut ip, &flow, length, now)
+        self.out2in_miss(config, rx, &mut ip, &flow, length, now)
     }
 
     /// [`Nat44Worker::out2in_verdict`] without a session. Out of line, so that a session
@@ -658,6 +659,7 @@ impl Nat44Worker {
     fn out2in_miss(
         &mut self,
         config: &Nat44Config,
+        rx: IfIndex,
         ip: &mut Ipv4Packet<&mut [u8]>,
         flow: &Flow,
         length: u16,
@@ -668,7 +670,36 @@ impl Nat44Worker {
         }
         let Some((_, mapping)) = config.mapping_by_external(flow.local.0, flow.local.1, flow.proto)
         else {
-            return self.no_match(config);
+            // Nothing translates it: with forwarding on it passes; arriving by an
+            // output-feature interface, it first gets a forwarding-bypass session (VPP's
+            // create_bypass_for_fwd), an identity translation whose in2out key is the
+            // flow's reply, so that nat44-in2out-output lets the reply leave untranslated
+            // rather than SNAT it (a connection from outside to a pod, a ping, through
+            // the node's uplink). VPP makes one for every such packet on any outside
+            // interface; only there can a reply meet SNAT. Not for a pool address (its
+            // ports are SNAT's to give); at the session limit the packet passes without
+            // one, as in VPP.
+            if !config.forwarding
+                || !config.role(rx).output_feature
+                || config.is_pool_address(flow.local.0)
+            {
+                return self.no_match(config);
+            }
+            let session = Session::new(
+                flow.proto,
+                flow.local,
+                flow.remote,
+                flow.local,
+                flow.remote,
+                flags::FORWARDING_BYPASS,
+            );
+            if self.make_room(config, now).is_err() {
+                return NatVerdict::Passed;
+            }
+            return match self.insert(session, now, KnownFree::Out2in) {
+                Ok(index) => self.translate(ip, Side::Outside, flow, index, length, now),
+                Err(_) => NatVerdict::Passed,
+            };
         };
         if mapping.kind == MappingKind::Identity {
             return NatVerdict::Passed;

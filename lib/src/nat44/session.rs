@@ -111,6 +111,9 @@ pub mod flags {
     pub const LOAD_BALANCED: u8 = 8;
     /// Holds a share of its client's affinity to the endpoint (see `AffinityEntry`).
     pub const AFFINITY: u8 = 16;
+    /// An identity translation made for a flow from outside that nothing translates, so
+    /// that its replies pass nat44-in2out-output untranslated (VPP's forwarding-bypass).
+    pub const FORWARDING_BYPASS: u8 = 32;
 }
 
 /// TCP flags seen, per direction, to follow the connection's state.

@@ -287,6 +287,9 @@ fn session_detail(out: &mut String, index: u32, s: &Session, timeouts: &NatTimeo
         "dynamic"
     };
     let _ = writeln!(out, "       {kind} translation");
+    if s.has(flags::FORWARDING_BYPASS) {
+        let _ = writeln!(out, "       forwarding-bypass");
+    }
     if s.has(flags::LOAD_BALANCED) {
         let _ = writeln!(out, "       load-balancing");
     }

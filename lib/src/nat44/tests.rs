@@ -357,6 +357,51 @@ fn traffic_to_a_plain_pod_passes_untouched_both_ways() {
     assert_eq!(w.session_count(), 0);
 }
 
+/// With forwarding on, a connection from outside to a pod through an output-feature
+/// interface, which no mapping translates, gets a forwarding-bypass session: the pod's
+/// SYN-ACK leaves untranslated (it was SNATed, and the connection broke), as does its
+/// ping's reply. To a pool address (the node's own) nothing is made: its ports are
+/// SNAT's. Without forwarding, the SYN is dropped.
+#[test]
+fn a_flow_from_outside_through_an_output_feature_interface_keeps_its_replies() {
+    let mut table = snat_table();
+    table.set_forwarding(true);
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let (peer, pod) = ((ip("8.8.4.4"), 40000), (ip("10.1.1.3"), 8080));
+    for (request, reply) in [
+        (
+            tcp(peer, pod, TcpFlags::SYN),
+            tcp(pod, peer, TcpFlags::SYN | TcpFlags::ACK),
+        ),
+        (echo(peer.0, pod.0, 7), echo_reply(pod.0, peer.0, 7)),
+    ] {
+        let (mut request_out, mut reply_out) = (request.clone(), reply.clone());
+        let o = w.out2in(&config, GBE, &mut request_out, 1);
+        let session = o.verdict.session().expect("a bypass session");
+        assert_eq!(request_out, request, "an identity translation");
+        let o = w.in2out_output(&config, TAP0, &mut reply_out, 1);
+        assert_eq!(o.verdict.session(), Some(session));
+        assert_eq!(reply_out, reply, "the reply leaves as the pod sent it");
+    }
+    assert_eq!(w.session_count(), 2);
+    let shown = show::sessions(&config, &w, crate::pipeline::WorkerThread(0), true, 1);
+    assert_eq!(shown.matches("forwarding-bypass").count(), 2, "{shown}");
+    let mut syn = tcp(peer, (NODE_IP, 22), TcpFlags::SYN);
+    assert_eq!(
+        w.out2in(&config, GBE, &mut syn, 1).verdict,
+        NatVerdict::Passed
+    );
+    assert_eq!(w.session_count(), 2, "none for the pool address");
+    table.set_forwarding(false);
+    let config = snapshot(&table, &mut w);
+    let mut syn = tcp((ip("8.8.4.5"), 40000), pod, TcpFlags::SYN);
+    assert_eq!(
+        w.out2in(&config, GBE, &mut syn, 1).verdict,
+        NatVerdict::Drop(Out2inError::NoTranslation)
+    );
+}
+
 #[test]
 fn without_forwarding_unmatched_outside_traffic_is_dropped() {
     let mut table = seed_table();
