@@ -39,7 +39,11 @@ impl PortSlice {
 
 struct AddressPorts {
     addr: Ipv4Addr,
+    /// Held by a session or reserved: not to be handed out.
     busy: [Box<[u64; WORDS]>; 3],
+    /// Held by a session (handed out and not yet released): a reservation lifted from
+    /// such a port leaves it busy.
+    held: [Box<[u64; WORDS]>; 3],
     busy_count: [u32; 3],
     /// Of those, the ones outside the worker's slice (reserved ports only): the slice is
     /// full when the others fill it.
@@ -69,7 +73,9 @@ impl PortAllocator {
     /// it, so that no dynamic translation takes it. Call after [`PortAllocator::sync`].
     pub fn reserve(&mut self, wanted: &[(Ipv4Addr, NatProtocol, u16)]) {
         for &(addr, proto, port) in &self.reserved.clone() {
-            if !wanted.contains(&(addr, proto, port)) {
+            // A session may hold the port (handed out before the mapping came): it stays
+            // busy until that session releases it.
+            if !wanted.contains(&(addr, proto, port)) && !self.is_held(addr, proto, port) {
                 self.set(addr, proto, port, false);
             }
         }
@@ -125,6 +131,11 @@ impl PortAllocator {
                         Box::new([0; WORDS]),
                         Box::new([0; WORDS]),
                     ],
+                    held: [
+                        Box::new([0; WORDS]),
+                        Box::new([0; WORDS]),
+                        Box::new([0; WORDS]),
+                    ],
                     busy_count: [0; 3],
                     outside_slice: [0; 3],
                 }),
@@ -158,6 +169,9 @@ impl PortAllocator {
             let start = random % u32::from(slice.len);
             if let Some(port) = take_free(&mut entry.busy[proto.index()], slice, start) {
                 entry.busy_count[proto.index()] += 1;
+                if let Some(w) = entry.held[p].get_mut(usize::from(port) / 64) {
+                    *w |= 1 << (port % 64);
+                }
                 return Some((entry.addr, port));
             }
         }
@@ -167,9 +181,23 @@ impl PortAllocator {
     /// Returns a port; a port of an address no longer in the pool is simply forgotten,
     /// and a reserved one stays busy.
     pub fn release(&mut self, addr: Ipv4Addr, proto: NatProtocol, port: u16) {
+        if let Some(entry) = self.addresses.iter_mut().find(|a| a.addr == addr) {
+            if let Some(w) = entry.held[proto.index()].get_mut(usize::from(port) / 64) {
+                *w &= !(1 << (port % 64));
+            }
+        }
         if !self.reserved.contains(&(addr, proto, port)) {
             self.set(addr, proto, port, false);
         }
+    }
+
+    /// Whether a session holds the port (handed out, not yet released).
+    fn is_held(&self, addr: Ipv4Addr, proto: NatProtocol, port: u16) -> bool {
+        self.addresses
+            .iter()
+            .find(|a| a.addr == addr)
+            .and_then(|a| a.held[proto.index()].get(usize::from(port) / 64))
+            .is_some_and(|w| w & (1 << (port % 64)) != 0)
     }
 
     pub fn is_busy(&self, addr: Ipv4Addr, proto: NatProtocol, port: u16) -> bool {
@@ -190,7 +218,7 @@ impl PortAllocator {
 
     /// Heap bytes held, for the bytes-per-session figure.
     pub fn heap_bytes(&self) -> usize {
-        self.addresses.len() * (3 * WORDS * 8 + std::mem::size_of::<AddressPorts>())
+        self.addresses.len() * (6 * WORDS * 8 + std::mem::size_of::<AddressPorts>())
     }
 }
 
@@ -265,5 +293,39 @@ mod tests {
         assert!(ports.allocate(NatProtocol::Tcp, 0, 5).is_some());
         ports.release(addr, NatProtocol::Udp, 2042);
         assert_eq!(ports.allocate(NatProtocol::Udp, 0, 99), Some((addr, 2042)));
+    }
+
+    /// A port a session holds stays busy when a mapping reserves it and then lets it go;
+    /// the session's release frees it. Reserved alone, it frees when the reservation ends.
+    #[test]
+    fn a_reservation_lifted_from_a_held_port_leaves_it_busy() {
+        let slice = PortSlice {
+            first: 2000,
+            len: 2,
+        };
+        let mut ports = PortAllocator::new(slice);
+        let addr = Ipv4Addr::new(192, 168, 16, 1);
+        ports.sync(&[addr]);
+        let (_, held) = ports.allocate(NatProtocol::Tcp, 0, 0).unwrap();
+        let free = if held == 2000 { 2001 } else { 2000 };
+        ports.reserve(&[
+            (addr, NatProtocol::Tcp, held),
+            (addr, NatProtocol::Tcp, free),
+        ]);
+        ports.reserve(&[]);
+        assert!(
+            ports.is_busy(addr, NatProtocol::Tcp, held),
+            "the session holds it"
+        );
+        assert!(!ports.is_busy(addr, NatProtocol::Tcp, free));
+        assert_eq!(ports.busy_count(addr, NatProtocol::Tcp), 1);
+        assert_eq!(ports.allocate(NatProtocol::Tcp, 0, 0), Some((addr, free)));
+        assert_eq!(
+            ports.allocate(NatProtocol::Tcp, 0, 0),
+            None,
+            "never the held one"
+        );
+        ports.release(addr, NatProtocol::Tcp, held);
+        assert_eq!(ports.allocate(NatProtocol::Tcp, 0, 0), Some((addr, held)));
     }
 }
