@@ -805,6 +805,12 @@ impl Nat44Worker {
             ..*flow
         };
         if !flow.is_icmp_error {
+            // The client's later packets: its session is keyed by the service's side
+            // (external end, client) there, not by this packet's inside view.
+            if let Some(index) = self.sessions.find_out2in(&key_of(&destination)) {
+                let verdict = self.translate(ip, Side::Outside, &destination, index, length, now);
+                return (verdict, true);
+            }
             if let Some((_, mapping)) =
                 config.mapping_by_external(flow.remote.0, flow.remote.1, flow.proto)
             {

@@ -2236,6 +2236,13 @@ fn an_inside_only_interface_hairpins_to_a_service() {
         NatVerdict::Translated(_)
     ));
     assert_eq!(addrs_ports(&reply), ((ip("10.96.0.30"), 80), client));
+    // The client's next segment takes the same session (it was dropped as 'session key
+    // in use': a second session was tried for it).
+    let mut ack = tcp(client, (ip("10.96.0.30"), 80), TcpFlags::ACK);
+    let o = w.in2out(&config, IfIndex(4), &mut ack, 0);
+    assert!(matches!(o.verdict, NatVerdict::Translated(_)), "{o:?}");
+    assert_eq!(addrs_ports(&ack), (client, (ip("10.1.1.5"), 8080)));
+    assert_eq!(w.session_count(), 1);
 }
 
 #[test]
