@@ -72,7 +72,7 @@ fn node() -> (Control, Ports) {
         "nat44 add identity mapping 192.0.2.1 tcp 22",
         "nat44 add load-balancing static mapping protocol udp external 10.104.221.85:53 \
          local 10.20.0.2:5353 probability 80 local 10.20.0.3:5353 probability 20 affinity 30",
-        "nat44 add static mapping tcp local 10.20.0.3 external 10.104.221.90",
+        "nat44 add static mapping local 10.20.0.3 external 10.104.221.90",
         "set interface nat44 in tap2",
         "set interface nat44 out uplink output-feature",
         "set interface mtu 1400 uplink",

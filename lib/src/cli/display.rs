@@ -272,13 +272,12 @@ impl Display for Command {
             }
             C::ShowNat44InterfaceAddress => f.write_str("show nat44 interface address"),
             C::Nat44StaticMapping { mapping: m, del } => {
-                write!(
-                    f,
-                    "nat44 {} static mapping {} local {}",
-                    add_del(*del),
-                    m.proto,
-                    m.local.0
-                )?;
+                write!(f, "nat44 {} static mapping ", add_del(*del))?;
+                // An address-only mapping has no protocol (VPP refuses one).
+                if m.local.1.is_some() {
+                    write!(f, "{} ", m.proto)?;
+                }
+                write!(f, "local {}", m.local.0)?;
                 opt(f, &m.local.1)?;
                 write!(f, " external {}", m.external.0)?;
                 opt(f, &m.external.1)?;

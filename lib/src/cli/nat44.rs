@@ -35,6 +35,10 @@ fn port(c: &mut Cursor<'_>, what: &str, proto: NatProtocol) -> Result<u16, Strin
     Ok(u16::try_from(value).unwrap_or(u16::MAX))
 }
 
+/// What an address-only mapping's `proto` holds: it maps every protocol, and neither the
+/// tables, `show` nor `del` read it.
+pub const ADDRESS_ONLY_PROTOCOL: NatProtocol = NatProtocol::Tcp;
+
 /// The words that may follow a static mapping's address where no port is given.
 const AFTER_MAPPING_ADDRESS: [&str; 7] = [
     "local",
@@ -204,7 +208,13 @@ pub(super) fn parse_interface_address(c: &mut Cursor<'_>) -> Result<Command, Str
 }
 
 pub(super) fn parse_static_mapping(c: &mut Cursor<'_>, del_form: bool) -> Result<Command, String> {
-    let proto = c.choice(&PROTOCOLS)?;
+    // VPP's address-only (1:1) form has no protocol; a mapping with ports needs one.
+    // `given_proto` is read only where it matters: with ports.
+    let given_proto = match c.peek() {
+        Some("local") => None,
+        _ => Some(c.choice(&PROTOCOLS)?),
+    };
+    let proto = given_proto.unwrap_or(ADDRESS_ONLY_PROTOCOL);
     let mut local = None;
     let mut external = None;
     let mut flags = MappingFlags::new(del_form);
@@ -243,11 +253,35 @@ pub(super) fn parse_static_mapping(c: &mut Cursor<'_>, del_form: bool) -> Result
                 c.command_name()
             ))
         }
-        _ => {}
+        // An address-only mapping maps every protocol: a protocol given (as issue 6's
+        // grammar has it; VPP refuses one) changes nothing, and `show` and `del` go
+        // without it.
+        (None, None) => {
+            if flags.twice_nat != TwiceNat::No {
+                return Err(format!(
+                    "{}: {} applies to mappings with ports only (VPP: twice NAT only for \
+                     1:1 NAPT)",
+                    c.command_name(),
+                    flags.twice_nat.keyword()
+                ));
+            }
+        }
+        (Some(_), Some(_)) => {
+            if given_proto.is_none() {
+                return Err(format!(
+                    "{}: a mapping with ports needs its protocol: tcp, udp or icmp before \
+                     local",
+                    c.command_name()
+                ));
+            }
+        }
     }
     Ok(Command::Nat44StaticMapping {
         mapping: StaticMapping {
-            proto,
+            proto: match local.1 {
+                Some(_) => proto,
+                None => ADDRESS_ONLY_PROTOCOL,
+            },
             local,
             external,
             twice_nat: flags.twice_nat,

@@ -446,14 +446,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["nat44", "add", "static", "mapping"],
-        usage: "nat44 add static mapping tcp|udp|icmp local A.B.C.D [PORT] external A.B.C.D \
-                [PORT] [vrf 0] [twice-nat|self-twice-nat] [out2in-only] [del]",
+        usage: "nat44 add static mapping [tcp|udp|icmp] local A.B.C.D [PORT] external A.B.C.D \
+                [PORT] [vrf 0] [twice-nat|self-twice-nat] [out2in-only] [del] (the protocol \
+                for a mapping with ports; without ports it maps every protocol, no twice-NAT)",
         help: "Add a static mapping (external -> local)",
         parse: |c| nat44::parse_static_mapping(c, false),
     },
     CommandSpec {
         path: &["nat44", "del", "static", "mapping"],
-        usage: "nat44 del static mapping tcp|udp|icmp local A.B.C.D [PORT] external A.B.C.D \
+        usage: "nat44 del static mapping [tcp|udp|icmp] local A.B.C.D [PORT] external A.B.C.D \
                 [PORT] [vrf 0] [twice-nat|self-twice-nat] [out2in-only]",
         help: "Delete a static mapping",
         parse: |c| nat44::parse_static_mapping(c, true),

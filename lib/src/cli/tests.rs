@@ -1280,20 +1280,24 @@ fn nat44_static_mapping() {
             del: true
         }
     );
-    let address_only =
-        ok("nat44 add static mapping udp local 10.1.1.2 external 1.2.3.4 twice-nat del");
+    // VPP's address-only (1:1) form: no protocol (it maps them all), no ports.
+    let address_only = ok("nat44 add static mapping local 10.1.1.2 external 1.2.3.4 del");
     assert_eq!(
         address_only,
         Command::Nat44StaticMapping {
             mapping: StaticMapping {
-                proto: NatProtocol::Udp,
+                proto: super::nat44::ADDRESS_ONLY_PROTOCOL,
                 local: (ip("10.1.1.2"), None),
                 external: (ip("1.2.3.4"), None),
-                twice_nat: TwiceNat::TwiceNat,
+                twice_nat: TwiceNat::No,
                 out2in_only: false,
             },
             del: true
         }
+    );
+    assert_eq!(
+        address_only.to_string(),
+        "nat44 del static mapping local 10.1.1.2 external 1.2.3.4"
     );
 }
 
@@ -1323,9 +1327,27 @@ fn nat44_static_mapping_errors() {
     );
     assert_eq!(
         err(
-            "nat44 add static mapping tcp local 10.1.1.2 external 1.2.3.4 twice-nat self-twice-nat"
+            "nat44 add static mapping tcp local 10.1.1.2 80 external 1.2.3.4 80 twice-nat \
+             self-twice-nat"
         ),
         "nat44 add static mapping: give at most one of twice-nat and self-twice-nat"
+    );
+    // As VPP: an address-only mapping takes no twice-NAT; a mapping with ports needs its
+    // protocol.
+    // A protocol given to an address-only mapping (issue 6's grammar) changes nothing.
+    assert_eq!(
+        ok("nat44 add static mapping udp local 10.1.1.2 external 1.2.3.4").to_string(),
+        "nat44 add static mapping local 10.1.1.2 external 1.2.3.4"
+    );
+    assert_eq!(
+        err("nat44 add static mapping local 10.1.1.2 external 1.2.3.4 self-twice-nat"),
+        "nat44 add static mapping: self-twice-nat applies to mappings with ports only (VPP: \
+         twice NAT only for 1:1 NAPT)"
+    );
+    assert_eq!(
+        err("nat44 add static mapping local 10.1.1.2 80 external 1.2.3.4 80"),
+        "nat44 add static mapping: a mapping with ports needs its protocol: tcp, udp or icmp \
+         before local"
     );
     assert_eq!(
         err("nat44 add static mapping tcp local 10.1.1.2 53"),
@@ -1344,7 +1366,7 @@ fn nat44_static_mapping_errors() {
         "nat44 add static mapping: local given twice"
     );
     assert_eq!(
-        err("nat44 add static mapping tcp local 1.1.1.1 external 3.3.3.3 vrf 1"),
+        err("nat44 add static mapping local 1.1.1.1 external 3.3.3.3 vrf 1"),
         "nat44 add static mapping: vrf 1: podfwd has one table, vrf 0"
     );
 }

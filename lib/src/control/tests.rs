@@ -3626,3 +3626,25 @@ fn show_acl_interface_by_sw_if_index_with_the_rules() {
         "show acl-plugin interface: no interface has sw_if_index 99"
     );
 }
+
+/// An address-only (1:1) mapping as VPP spells it: no protocol; `show` prints it so,
+/// and `del` takes the same words back.
+#[test]
+fn an_address_only_mapping_goes_in_and_out_without_a_protocol() {
+    let (mut control, _, _) = seed_node();
+    control
+        .execute_line("nat44 add static mapping local 10.9.0.3 external 10.9.9.3")
+        .unwrap();
+    let shown = control.execute_line("show nat44 static mappings").unwrap();
+    assert!(
+        shown.contains("\n local 10.9.0.3 external 10.9.9.3 vrf 0\n"),
+        "{shown}"
+    );
+    control
+        .execute_line("nat44 del static mapping local 10.9.0.3 external 10.9.9.3")
+        .unwrap();
+    assert!(!control
+        .execute_line("show nat44 static mappings")
+        .unwrap()
+        .contains("10.9.9.3"));
+}

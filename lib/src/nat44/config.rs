@@ -421,7 +421,8 @@ impl Nat44Table {
             .static_mappings
             .iter()
             .position(|m| {
-                m.proto == mapping.proto
+                // An address-only mapping's protocol means nothing (it maps them all).
+                (m.proto == mapping.proto || m.local.1.is_none())
                     && m.local == mapping.local
                     && m.external == mapping.external
             })
@@ -893,12 +894,11 @@ fn describe_static(m: &StaticMapping) -> String {
         Some(p) => format!("{addr}:{p}"),
         None => addr.to_string(),
     };
-    format!(
-        "{} local {} external {}",
-        m.proto,
-        end(m.local),
-        end(m.external)
-    )
+    let proto = match m.local.1 {
+        Some(_) => format!("{} ", m.proto),
+        None => String::new(),
+    };
+    format!("{proto}local {} external {}", end(m.local), end(m.external))
 }
 
 fn describe_identity(m: &IdentityMapping) -> String {
