@@ -989,7 +989,7 @@ impl Control {
             }
             Command::Nat44LbStaticMapping { mapping, del } => {
                 if del {
-                    self.nat.del_lb_mapping(mapping.proto, mapping.external)?;
+                    self.nat.del_lb_mapping(&mapping)?;
                 } else {
                     self.nat.add_lb_mapping(mapping)?;
                 }

@@ -3648,3 +3648,44 @@ fn an_address_only_mapping_goes_in_and_out_without_a_protocol() {
         .unwrap()
         .contains("10.9.9.3"));
 }
+
+/// A deletion that names more than the key (locals, affinity, flags) must name what the
+/// mapping has: a line meant for another mapping is refused and deletes nothing; the
+/// add line with `del` appended, or the key alone, deletes.
+#[test]
+fn a_mapping_deletion_naming_what_the_mapping_lacks_is_refused() {
+    let (mut control, _, _) = seed_node();
+    let add = "nat44 add load-balancing static mapping protocol tcp external 10.9.9.12:80 \
+               local 10.9.0.10:80 probability 1 local 10.9.0.11:80 probability 1";
+    control.execute_line(add).unwrap();
+    let key = "nat44 del load-balancing static mapping protocol tcp external 10.9.9.12:80";
+    for (extra, error) in [
+        (
+            " local 1.1.1.1:5 probability 9",
+            "has local 10.9.0.10:80 probability 1, local 10.9.0.11:80 probability 1, not \
+             the locals given (or give none)",
+        ),
+        (" affinity 30", "has affinity 0, not 30"),
+        (" twice-nat", "is not twice-nat"),
+        (" out2in-only", "is not out2in-only"),
+    ] {
+        let line = format!("{key}{extra}");
+        assert_eq!(
+            control.execute_line(&line).unwrap_err(),
+            format!("load-balancing mapping tcp external 10.9.9.12:80 {error}"),
+            "{line}"
+        );
+    }
+    control.execute_line(&format!("{add} del")).unwrap();
+    let seed_mapping = "nat44 del static mapping tcp local 10.20.0.2 8080 external \
+                        10.104.221.85 80";
+    assert_eq!(
+        control
+            .execute_line(&format!("{seed_mapping} twice-nat"))
+            .unwrap_err(),
+        "static mapping tcp local 10.20.0.2:8080 external 10.104.221.85:80 is not twice-nat"
+    );
+    control
+        .execute_line(&format!("{seed_mapping} self-twice-nat out2in-only"))
+        .unwrap();
+}

@@ -427,6 +427,19 @@ impl Nat44Table {
                     && m.external == mapping.external
             })
             .ok_or_else(|| format!("static mapping {} does not exist", describe_static(mapping)))?;
+        // What a deletion names beyond the key must be the mapping's: a line that says
+        // more than the mapping has was likely meant for another one.
+        let existing = &self.static_mappings[position];
+        let name = describe_static(existing);
+        if mapping.twice_nat != TwiceNat::No && mapping.twice_nat != existing.twice_nat {
+            return Err(format!(
+                "static mapping {name} is not {}",
+                mapping.twice_nat.keyword()
+            ));
+        }
+        if mapping.out2in_only && !existing.out2in_only {
+            return Err(format!("static mapping {name} is not out2in-only"));
+        }
         self.static_mappings.remove(position);
         Ok(())
     }
@@ -473,21 +486,44 @@ impl Nat44Table {
     }
 
     /// `nat44 del load-balancing static mapping protocol P external IP:PORT`.
-    pub fn del_lb_mapping(
-        &mut self,
-        proto: NatProtocol,
-        external: (Ipv4Addr, u16),
-    ) -> Result<(), String> {
+    /// `nat44 del load-balancing static mapping ...`: found by protocol and external end;
+    /// locals, affinity and flags may be left out, and those given must be the mapping's.
+    pub fn del_lb_mapping(&mut self, given: &LbStaticMapping) -> Result<(), String> {
+        let (proto, external) = (given.proto, given.external);
+        let name = format!("{proto} external {}:{}", external.0, external.1);
         let position = self
             .lb_mappings
             .iter()
             .position(|m| m.proto == proto && m.external == external)
-            .ok_or_else(|| {
-                format!(
-                    "load-balancing mapping {proto} external {}:{} does not exist",
-                    external.0, external.1
-                )
-            })?;
+            .ok_or_else(|| format!("load-balancing mapping {name} does not exist"))?;
+        let existing = &self.lb_mappings[position];
+        let same_locals = given.locals.len() == existing.locals.len()
+            && given.locals.iter().all(|l| existing.locals.contains(l));
+        if !given.locals.is_empty() && !same_locals {
+            let has: Vec<String> = existing
+                .locals
+                .iter()
+                .map(|l| format!("{}:{} probability {}", l.addr, l.port, l.probability))
+                .collect();
+            return Err(format!(
+                "load-balancing mapping {name} has local {}, not the locals given (or give \
+                 none)",
+                has.join(", local ")
+            ));
+        }
+        if given.twice_nat != TwiceNat::No && given.twice_nat != existing.twice_nat {
+            let keyword = given.twice_nat.keyword();
+            return Err(format!("load-balancing mapping {name} is not {keyword}"));
+        }
+        if given.out2in_only && !existing.out2in_only {
+            return Err(format!("load-balancing mapping {name} is not out2in-only"));
+        }
+        if given.affinity_secs != 0 && given.affinity_secs != existing.affinity_secs {
+            return Err(format!(
+                "load-balancing mapping {name} has affinity {}, not {}",
+                existing.affinity_secs, given.affinity_secs
+            ));
+        }
         self.lb_mappings.remove(position);
         Ok(())
     }

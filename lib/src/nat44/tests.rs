@@ -1885,8 +1885,15 @@ fn control_plane_refuses_bad_commands_and_changes_nothing() {
         "static mapping tcp local 10.1.1.7:80 external 10.96.0.9:80 does not exist"
     );
     assert_eq!(
-        t.del_lb_mapping(NatProtocol::Udp, (ip("10.96.0.9"), 53))
-            .unwrap_err(),
+        t.del_lb_mapping(&LbStaticMapping {
+            proto: NatProtocol::Udp,
+            external: (ip("10.96.0.9"), 53),
+            locals: Vec::new(),
+            twice_nat: TwiceNat::No,
+            out2in_only: false,
+            affinity_secs: 0,
+        })
+        .unwrap_err(),
         "load-balancing mapping udp external 10.96.0.9:53 does not exist"
     );
     assert_eq!(
