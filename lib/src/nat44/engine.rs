@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use hashbrown::HashMap;
 
 use super::config::{Mapping, MappingKind, Nat44Config};
+use super::fragments::{self, DatagramKey, Fragments};
 use super::ports::{PortAllocator, PortSlice};
 use super::rewrite::{self, Flow, ParseError, Side};
 use super::session::{flags, InsertError, KeyTable, KnownFree, Session, SessionKey, SessionTable};
@@ -26,7 +27,7 @@ node_errors! {
         NoTranslation => "no translation",
         MaxSessions => "max sessions",
         OutOfPorts => "out of ports",
-        Fragment => "fragment (no reassembly)",
+        Fragment => "fragment before its first (no reassembly)",
         Malformed => "truncated L4 header",
         SessionKeyInUse => "session key in use",
     }
@@ -37,7 +38,7 @@ node_errors! {
     pub enum In2outError for NodeId::Nat44In2outSlowpath {
         MaxSessions => "max sessions",
         OutOfPorts => "out of ports",
-        Fragment => "fragment (no reassembly)",
+        Fragment => "fragment before its first (no reassembly)",
         Malformed => "truncated L4 header",
         SessionKeyInUse => "session key in use",
     }
@@ -49,7 +50,7 @@ node_errors! {
         NonSyn => "non-SYN",
         OutOfPorts => "out of ports",
         MaxSessions => "max sessions",
-        Fragment => "fragment (no reassembly)",
+        Fragment => "fragment before its first (no reassembly)",
         Malformed => "truncated L4 header",
         SessionKeyInUse => "session key in use",
     }
@@ -259,6 +260,8 @@ pub struct Nat44Worker {
     /// in2out tables (0: none known).
     flows: Box<[Option<Flow>; MAX_BURST]>,
     new_keys: Box<[[u64; 2]; MAX_BURST]>,
+    /// First fragments' translations, for the fragments after them.
+    fragments: Fragments,
 }
 
 enum CreateError {
@@ -327,6 +330,7 @@ impl Nat44Worker {
             counters: Nat44Counters::default(),
             flows: Box::new([None; MAX_BURST]),
             new_keys: Box::new([[0; 2]; MAX_BURST]),
+            fragments: Fragments::default(),
         }
     }
 
@@ -437,6 +441,7 @@ impl Nat44Worker {
         warmed: Option<Warmed>,
     ) -> Out2inOutcome {
         let verdict = self.out2in_verdict(config, rx, l3, now, warmed);
+        self.note_passed_fragment(&verdict, l3, now);
         let next_index = match verdict {
             NatVerdict::Drop(_) => next::OUT2IN_DROP,
             _ => next::OUT2IN_LOOKUP,
@@ -640,9 +645,15 @@ impl Nat44Worker {
         let (mut ip, flow, hash) = match self.open_warmed(l3, Side::Outside, warmed) {
             Ok(Some(opened)) => opened,
             Ok(None) => return NatVerdict::Passed,
-            // A fragment of a flow NAT44 has no part in goes as that flow would.
-            Err(ParseError::Fragment { src, dst }) if !config.may_translate_fragment(src, dst) => {
-                return self.no_match(config)
+            Err(ParseError::Fragment { src, dst }) => {
+                if let Some(verdict) = self.later_fragment(l3, now) {
+                    return verdict;
+                }
+                // A fragment of a flow NAT44 has no part in goes as that flow would.
+                if !config.may_translate_fragment(src, dst) {
+                    return self.no_match(config);
+                }
+                return NatVerdict::Drop(Out2inError::Fragment);
             }
             Err(e) => return NatVerdict::Drop(e.into()),
         };
@@ -710,6 +721,44 @@ impl Nat44Worker {
         }
     }
 
+    /// A non-first fragment of a datagram whose first fragment was translated (or
+    /// passed) within the timeout: the same addresses, no ports (it has none). `None`
+    /// when its first fragment was not seen: it then goes as the callers say.
+    fn later_fragment<E>(&mut self, l3: &mut [u8], now: u32) -> Option<NatVerdict<E>> {
+        let mut ip = Ipv4Packet::new_checked(l3).ok()?;
+        let first = self.fragments.find(&DatagramKey::of(&ip), now)?;
+        if first.session == fragments::PASSED {
+            return Some(NatVerdict::Passed);
+        }
+        let session = self.live_session(first.session, first.generation)?;
+        let (src, dst) = match first.side {
+            Side::Outside => (session.in_remote, session.in_local),
+            Side::Inside => (session.out_local, session.out_remote),
+        };
+        ip.set_src_patching_checksum(src);
+        ip.set_dst_patching_checksum(dst);
+        let length = ip.total_len();
+        let from_inside = first.side == Side::Inside;
+        self.sessions
+            .touch(first.session, now, length, 0, from_inside);
+        Some(NatVerdict::Translated(first.session))
+    }
+
+    /// A first fragment that passed untranslated: the fragments after it pass too.
+    fn note_passed_fragment<E>(&mut self, verdict: &NatVerdict<E>, l3: &[u8], now: u32) {
+        if !matches!(verdict, NatVerdict::Passed) {
+            return;
+        }
+        let Ok(ip) = Ipv4Packet::new_checked(l3) else {
+            return;
+        };
+        if ip.more_fragments() && !ip.is_non_first_fragment() {
+            let key = DatagramKey::of(&ip);
+            self.fragments
+                .note(key, fragments::PASSED, 0, Side::Inside, now);
+        }
+    }
+
     fn no_match(&self, config: &Nat44Config) -> NatVerdict<Out2inError> {
         if config.forwarding {
             NatVerdict::Passed
@@ -752,6 +801,7 @@ impl Nat44Worker {
         warmed: Option<Warmed>,
     ) -> In2outOutcome<In2outError> {
         let (verdict, slow) = self.in2out_verdict(config, l3, now, routes_out, warmed);
+        self.note_passed_fragment(&verdict, l3, now);
         in2out_outcome(rx, verdict, slow)
     }
 
@@ -766,9 +816,15 @@ impl Nat44Worker {
         let (mut ip, flow, hash) = match self.open_warmed(l3, Side::Inside, warmed) {
             Ok(Some(opened)) => opened,
             Ok(None) => return (NatVerdict::Passed, true),
-            // A fragment of a flow NAT44 has no part in passes, as that flow would.
-            Err(ParseError::Fragment { src, dst }) if !config.may_translate_fragment(src, dst) => {
-                return (NatVerdict::Passed, true)
+            Err(ParseError::Fragment { src, dst }) => {
+                if let Some(verdict) = self.later_fragment(l3, now) {
+                    return (verdict, true);
+                }
+                // A fragment of a flow NAT44 has no part in passes, as that flow would.
+                if !config.may_translate_fragment(src, dst) {
+                    return (NatVerdict::Passed, true);
+                }
+                return (NatVerdict::Drop(In2outError::Fragment), true);
             }
             Err(e) => return (NatVerdict::Drop(e.into()), true),
         };
@@ -871,6 +927,7 @@ impl Nat44Worker {
         now: u32,
     ) -> In2outOutcome<In2outOutputError> {
         let (verdict, slow) = self.in2out_output_verdict(config, l3, now);
+        self.note_passed_fragment(&verdict, l3, now);
         in2out_outcome(rx, verdict, slow)
     }
 
@@ -883,6 +940,13 @@ impl Nat44Worker {
         let (mut ip, flow) = match open(l3, Side::Inside) {
             Ok(Some(opened)) => opened,
             Ok(None) => return (NatVerdict::Passed, true),
+            Err(ParseError::Fragment { .. }) => {
+                let verdict = self.later_fragment(l3, now);
+                return (
+                    verdict.unwrap_or(NatVerdict::Drop(In2outOutputError::Fragment)),
+                    true,
+                );
+            }
             Err(e) => return (NatVerdict::Drop(e.into()), true),
         };
         let length = ip.total_len();
@@ -939,6 +1003,13 @@ impl Nat44Worker {
         let Some(session) = self.sessions.get(index) else {
             return NatVerdict::Passed;
         };
+        // A first fragment (only those are parsed): the fragments after it will need
+        // this translation, found under the datagram as it arrived.
+        if ip.more_fragments() && !flow.is_icmp_error {
+            let generation = session.generation();
+            self.fragments
+                .note(DatagramKey::of(ip), index, generation, side, now);
+        }
         let (new_local, new_remote) = match side {
             Side::Outside => (
                 (session.in_local, session.in_local_port),

@@ -10,6 +10,7 @@ pub use types::{
 };
 pub mod config;
 pub mod engine;
+pub mod fragments;
 pub mod ports;
 pub mod rewrite;
 pub mod session;

@@ -30,9 +30,9 @@ pub struct Flow {
 /// Why a packet cannot be translated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
-    /// A fragment: a non-first one carries no ports, and without reassembly no fragment of
-    /// a translated datagram can be translated. Its addresses say whether its flow may be
-    /// one NAT44 translates ([`crate::nat44::Nat44Config::may_translate_fragment`]).
+    /// A non-first fragment: it carries no ports, so only its first fragment's
+    /// translation can place it. Its addresses say whether its flow may be one NAT44
+    /// translates ([`crate::nat44::Nat44Config::may_translate_fragment`]).
     Fragment { src: Ipv4Addr, dst: Ipv4Addr },
     /// The L4 header (or the packet an ICMP error quotes) is cut short.
     Malformed,
@@ -57,9 +57,10 @@ pub fn parse<T: AsRef<[u8]>>(ip: &Ipv4Packet<T>, side: Side) -> Parsed {
         Protocol::Icmp => NatProtocol::Icmp,
         Protocol::Unknown(_) => return Ok(None),
     };
-    // A first fragment's L4 header is there, but its datagram's other fragments could not
-    // be translated after it: without reassembly every fragment is one.
-    if ip.is_non_first_fragment() || ip.more_fragments() {
+    // A first fragment carries the L4 header and is read as a whole packet; its
+    // translation is remembered for the others, which carry none (the engine's
+    // virtual reassembly, `Fragments`).
+    if ip.is_non_first_fragment() {
         return Err(ParseError::Fragment {
             src: ip.src(),
             dst: ip.dst(),
@@ -73,7 +74,7 @@ pub fn parse<T: AsRef<[u8]>>(ip: &Ipv4Packet<T>, side: Side) -> Parsed {
             (tcp.src_port(), tcp.dst_port(), tcp.flags().0)
         }
         NatProtocol::Udp => {
-            let udp = UdpPacket::new_checked(payload).map_err(|_| ParseError::Malformed)?;
+            let udp = udp_view(payload, ip.more_fragments()).ok_or(ParseError::Malformed)?;
             (udp.src_port(), udp.dst_port(), 0)
         }
         NatProtocol::Icmp => {
@@ -289,6 +290,7 @@ pub fn rewrite_with(
     deltas: Deltas,
 ) {
     set_addresses(ip, new_src.0, new_dst.0, deltas);
+    let first_fragment = ip.more_fragments();
     let payload = ip.payload_mut();
     match proto {
         NatProtocol::Tcp => {
@@ -299,7 +301,7 @@ pub fn rewrite_with(
             }
         }
         NatProtocol::Udp => {
-            if let Ok(mut udp) = UdpPacket::new_checked(payload) {
+            if let Some(mut udp) = udp_view(payload, first_fragment) {
                 udp.set_src_port(new_src.1);
                 udp.set_dst_port(new_dst.1);
                 let csum = udp.checksum();
@@ -310,6 +312,16 @@ pub fn rewrite_with(
             }
         }
         NatProtocol::Icmp => {}
+    }
+}
+
+/// The UDP header of `payload`; of a first fragment (`first_fragment`), whose UDP length
+/// is the whole datagram's and so longer than the fragment, the header alone is checked.
+fn udp_view<T: AsRef<[u8]>>(payload: T, first_fragment: bool) -> Option<UdpPacket<T>> {
+    match first_fragment {
+        true => (payload.as_ref().len() >= crate::packet::udp::HEADER_LEN)
+            .then(|| UdpPacket::new_unchecked(payload)),
+        false => UdpPacket::new_checked(payload).ok(),
     }
 }
 

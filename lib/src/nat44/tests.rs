@@ -1663,68 +1663,161 @@ fn the_table_limit_drops_when_every_slot_is_used() {
     assert_eq!((w.session_count(), w.counters.table_full_hits), (8, 1));
 }
 
-/// Without reassembly, NAT44 cannot translate a fragmented datagram: a fragment of a
-/// flow it may translate (to a pool address or a mapping's external, from a mapping's
-/// local end) is dropped as a fragment, the first one too (not as a truncated header:
-/// its UDP length is the datagram's). A fragment of any other flow goes as that flow
-/// goes: through with forwarding on, `no translation` from outside with it off.
-#[test]
-fn fragments_are_dropped_only_where_nat44_would_translate() {
-    let fragment = |src, dst, offset: u16| {
-        let mut p = udp(src, dst, 64, true);
-        let mut v = Ipv4Packet::new_checked(&mut p[..]).unwrap();
-        // A first fragment whose UDP length is the whole datagram's, or a later one.
-        v.set_fragment(false, offset == 0, offset);
+/// A UDP datagram from `src` to `dst` with a 40-byte payload, cut into two fragments:
+/// the first with the UDP header and 16 bytes (its UDP length is the datagram's), the
+/// second with the rest. Both carry identification 7.
+fn udp_fragments(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16)) -> [Vec<u8>; 2] {
+    let mut whole = [0u8; 20 + 8 + 40];
+    let mut v = Ipv4Packet::new_unchecked(&mut whole[..]);
+    v.set_version_and_header_len(20);
+    v.set_total_len(68);
+    v.set_ident(7);
+    v.set_ttl(64);
+    v.set_protocol(Protocol::Udp);
+    v.set_src(src.0);
+    v.set_dst(dst.0);
+    let mut u = UdpPacket::new_unchecked(v.payload_mut());
+    u.set_src_port(src.1);
+    u.set_dst_port(dst.1);
+    u.set_len(48);
+    u.payload_mut().fill(0x5a);
+    u.fill_checksum(src.0, dst.0);
+    let fragment = |l4: &[u8], offset: u16, more: bool| {
+        let mut p = whole[..20].to_vec();
+        p.extend_from_slice(l4);
+        let mut v = Ipv4Packet::new_unchecked(&mut p[..]);
+        v.set_total_len((20 + l4.len()) as u16);
+        v.set_fragment(false, more, offset);
         v.fill_checksum();
-        if offset == 0 {
-            p[20 + 4..20 + 6].copy_from_slice(&2008u16.to_be_bytes());
-        }
         p
     };
-    let mut table = seed_table();
+    [
+        fragment(&whole[20..44], 0, true),
+        fragment(&whole[44..], 3, false),
+    ]
+}
+
+/// The datagram two translated fragments make, for its checksums: the first's header
+/// (unfragmented now) and both payloads.
+fn reassembled(fragments: &[Vec<u8>; 2]) -> Vec<u8> {
+    let mut whole = fragments[0].clone();
+    whole.extend_from_slice(&fragments[1][20..]);
+    let mut v = Ipv4Packet::new_unchecked(&mut whole[..]);
+    v.set_total_len(68);
+    v.set_fragment(false, false, 0);
+    v.fill_checksum();
+    whole
+}
+
+/// VPP's virtual reassembly, in order: a first fragment (it has the L4 header) is
+/// translated as its datagram would be, and the fragments after it take the same
+/// session's addresses; the datagram's checksums hold once reassembled. A fragment that
+/// comes before its first one is dropped where NAT44 would translate its flow, and goes
+/// as its flow goes elsewhere; one whose first fragment passed untranslated passes.
+#[test]
+fn fragments_follow_their_first_fragment() {
+    // A service on UDP (VIP:80 -> 10.20.0.2:8080): the client's datagram in fragments.
+    let table = seed_table_with_udp_service();
     let mut w = worker(8);
     let config = snapshot(&table, &mut w);
     let client = (ip("10.1.1.3"), 3000);
     let vip = (spec_frames::SERVICE_IP, 80);
+    let endpoint = (ip("10.20.0.2"), 8080);
+    let [first, later] = udp_fragments(client, vip);
+    let (mut first_out, mut later_out) = (first.clone(), later.clone());
+    // Before its first fragment: dropped (the flow is one NAT44 translates).
+    assert_eq!(
+        w.out2in(&config, POD_IF, &mut later_out.clone(), 0).verdict,
+        NatVerdict::Drop(Out2inError::Fragment)
+    );
+    let session = w
+        .out2in(&config, POD_IF, &mut first_out, 0)
+        .verdict
+        .session();
+    assert!(session.is_some());
+    assert_eq!(addrs_ports(&first_out), (client, endpoint));
+    assert_eq!(
+        w.out2in(&config, POD_IF, &mut later_out, 0)
+            .verdict
+            .session(),
+        session
+    );
+    let v = Ipv4Packet::new_verified(&later_out[..]).expect("IPv4 checksum");
+    assert_eq!((v.src(), v.dst()), (client.0, endpoint.0));
+    let out = [first_out, later_out];
+    assert_checksums_valid(&reassembled(&out));
+    assert_eq!(out[1][20..], later[20..], "the payload untouched");
+    // The endpoint's fragmented reply comes back from the VIP.
+    let [reply_first, reply_later] = udp_fragments(endpoint, client);
+    let (mut a, mut b) = (reply_first.clone(), reply_later.clone());
+    assert_eq!(
+        w.in2out(&config, TAP0, &mut a, 1).verdict.session(),
+        session
+    );
+    assert_eq!(
+        w.in2out(&config, TAP0, &mut b, 1).verdict.session(),
+        session
+    );
+    assert_eq!(addrs_ports(&a), (vip, client));
+    assert_checksums_valid(&reassembled(&[a, b]));
+    // To a pod no mapping names: both fragments pass untouched, before or after.
     let pod = (ip("10.1.1.9"), 53);
-    for offset in [0, 185] {
-        let mut p = fragment(client, vip, offset);
-        assert_eq!(
-            w.out2in(&config, POD_IF, &mut p, 0).verdict,
-            NatVerdict::Drop(Out2inError::Fragment),
-            "offset {offset}"
-        );
-        let mut p = fragment(client, pod, offset);
+    let [first, later] = udp_fragments(client, pod);
+    for mut p in [later.clone(), first.clone(), later.clone()] {
         let before = p.clone();
         assert_eq!(
-            w.out2in(&config, POD_IF, &mut p, 0).verdict,
+            w.out2in(&config, POD_IF, &mut p, 2).verdict,
             NatVerdict::Passed
         );
         assert_eq!(p, before, "untouched");
-        // From the mapping's local end (the endpoint), and from anyone else.
-        let mut p = fragment((ip("10.20.0.2"), 8080), client, offset);
-        assert_eq!(
-            w.in2out(&config, TAP0, &mut p, 0).verdict,
-            NatVerdict::Drop(In2outError::Fragment)
-        );
-        let mut p = fragment((ip("10.20.0.7"), 8080), client, offset);
-        assert_eq!(
-            w.in2out(&config, TAP0, &mut p, 0).verdict,
-            NatVerdict::Passed
-        );
     }
-    assert_eq!(w.session_count(), 0);
-    table.set_forwarding(false);
-    let config = snapshot(&table, &mut w);
-    let mut p = fragment(client, pod, 185);
+    // Past the 2 s the first fragment is kept: a later fragment is an orphan again.
+    let [first, later] = udp_fragments((ip("10.1.1.3"), 3001), vip);
+    w.out2in(&config, POD_IF, &mut first.clone(), 10);
     assert_eq!(
-        w.out2in(&config, POD_IF, &mut p, 0).verdict,
-        NatVerdict::Drop(Out2inError::NoTranslation)
+        w.out2in(&config, POD_IF, &mut later.clone(), 13).verdict,
+        NatVerdict::Drop(Out2inError::Fragment)
     );
     use crate::node::NodeError;
     assert_eq!(
         Out2inError::Fragment.description(),
-        "fragment (no reassembly)"
+        "fragment before its first (no reassembly)"
+    );
+}
+
+/// SNAT of a fragmented datagram: the pod's fragments leave from the pool address and
+/// port, the reply's fragments come back to the pod. An orphan fragment leaving is
+/// dropped (SNAT would translate it, and nothing says how).
+#[test]
+fn snat_translates_a_fragmented_datagram_both_ways() {
+    let table = snat_table();
+    let mut w = worker(8);
+    let config = snapshot(&table, &mut w);
+    let (pod, server) = ((ip("10.1.1.3"), 5000), (ip("8.8.8.8"), 53));
+    let [first, later] = udp_fragments(pod, server);
+    let (mut a, mut b) = (first.clone(), later.clone());
+    let session = w.in2out_output(&config, TAP0, &mut a, 0).verdict.session();
+    assert!(session.is_some());
+    assert_eq!(
+        w.in2out_output(&config, TAP0, &mut b, 0).verdict.session(),
+        session
+    );
+    let ((src, port), _) = addrs_ports(&a);
+    assert_eq!(src, NODE_IP);
+    assert_eq!(Ipv4Packet::new_verified(&b[..]).unwrap().src(), NODE_IP);
+    assert_checksums_valid(&reassembled(&[a, b]));
+    let [reply_first, reply_later] = udp_fragments(server, (NODE_IP, port));
+    let (mut a, mut b) = (reply_first.clone(), reply_later.clone());
+    assert_eq!(w.out2in(&config, GBE, &mut a, 0).verdict.session(), session);
+    assert_eq!(w.out2in(&config, GBE, &mut b, 0).verdict.session(), session);
+    assert_eq!(addrs_ports(&a).1, pod);
+    assert_eq!(Ipv4Packet::new_verified(&b[..]).unwrap().dst(), pod.0);
+    assert_checksums_valid(&reassembled(&[a, b]));
+    let [_, orphan] = udp_fragments((ip("10.1.1.4"), 5000), server);
+    assert_eq!(
+        w.in2out_output(&config, TAP0, &mut orphan.clone(), 0)
+            .verdict,
+        NatVerdict::Drop(In2outOutputError::Fragment)
     );
 }
 

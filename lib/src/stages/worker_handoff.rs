@@ -36,9 +36,11 @@
 //! stages there).
 //!
 //! What the rule cannot tell from one packet, and so splits with several workers:
-//! - fragments, the first ones too, are placed by their addresses alone: a fragmented
-//!   flow that rules 1-4 place otherwise meets its sessions only by chance (NAT44 drops
-//!   fragments of translated flows anyway, for want of reassembly);
+//! - non-first fragments (they carry no ports) are placed by their addresses alone,
+//!   first fragments as their datagrams: a fragmented flow that rules 1-4 place
+//!   otherwise has its later fragments on another worker than its first one, whose
+//!   translation they need (NAT44's virtual reassembly is per worker), and they are
+//!   dropped there as orphans;
 //! - a direct flow between two endpoints, from a service port to a service port: its
 //!   request is placed as a reply;
 //! - flows between two 1:1 mappings' ends, or between a 1:1 mapping's end and a port
