@@ -238,6 +238,10 @@ fn release_held(
     }
 }
 
+/// The fragment tables of [`Nat44Worker`]: the ingress nodes', nat44-in2out-output's.
+const INGRESS_FRAGMENTS: usize = 0;
+const OUTPUT_FRAGMENTS: usize = 1;
+
 /// Sizes of a worker's tables, fixed at creation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Nat44WorkerSizes {
@@ -260,8 +264,13 @@ pub struct Nat44Worker {
     /// in2out tables (0: none known).
     flows: Box<[Option<Flow>; MAX_BURST]>,
     new_keys: Box<[[u64; 2]; MAX_BURST]>,
-    /// First fragments' translations, for the fragments after them.
-    fragments: Fragments,
+    /// First fragments' translations, for the fragments after them: one table for the
+    /// ingress nodes (nat44-out2in and nat44-in2out, one per packet), one for
+    /// nat44-in2out-output, which sees the same datagram after them under the same key
+    /// and must not read or overwrite what they noted ([`Nat44Worker::fragment_table`]).
+    fragments: [Fragments; 2],
+    /// Which of `fragments` the node running now uses.
+    fragment_table: usize,
 }
 
 enum CreateError {
@@ -330,7 +339,8 @@ impl Nat44Worker {
             counters: Nat44Counters::default(),
             flows: Box::new([None; MAX_BURST]),
             new_keys: Box::new([[0; 2]; MAX_BURST]),
-            fragments: Fragments::default(),
+            fragments: [Fragments::default(), Fragments::default()],
+            fragment_table: INGRESS_FRAGMENTS,
         }
     }
 
@@ -440,6 +450,7 @@ impl Nat44Worker {
         now: u32,
         warmed: Option<Warmed>,
     ) -> Out2inOutcome {
+        self.fragment_table = INGRESS_FRAGMENTS;
         let verdict = self.out2in_verdict(config, rx, l3, now, warmed);
         self.note_passed_fragment(&verdict, l3, now);
         let next_index = match verdict {
@@ -726,7 +737,8 @@ impl Nat44Worker {
     /// when its first fragment was not seen: it then goes as the callers say.
     fn later_fragment<E>(&mut self, l3: &mut [u8], now: u32) -> Option<NatVerdict<E>> {
         let mut ip = Ipv4Packet::new_checked(l3).ok()?;
-        let first = self.fragments.find(&DatagramKey::of(&ip), now)?;
+        let table = self.fragments.get(self.fragment_table)?;
+        let first = table.find(&DatagramKey::of(&ip), now)?;
         if first.session == fragments::PASSED {
             return Some(NatVerdict::Passed);
         }
@@ -754,8 +766,9 @@ impl Nat44Worker {
         };
         if ip.more_fragments() && !ip.is_non_first_fragment() {
             let key = DatagramKey::of(&ip);
-            self.fragments
-                .note(key, fragments::PASSED, 0, Side::Inside, now);
+            if let Some(table) = self.fragments.get_mut(self.fragment_table) {
+                table.note(key, fragments::PASSED, 0, Side::Inside, now);
+            }
         }
     }
 
@@ -800,6 +813,7 @@ impl Nat44Worker {
         routes_out: &dyn Fn(Ipv4Addr) -> bool,
         warmed: Option<Warmed>,
     ) -> In2outOutcome<In2outError> {
+        self.fragment_table = INGRESS_FRAGMENTS;
         let (verdict, slow) = self.in2out_verdict(config, l3, now, routes_out, warmed);
         self.note_passed_fragment(&verdict, l3, now);
         in2out_outcome(rx, verdict, slow)
@@ -926,6 +940,7 @@ impl Nat44Worker {
         l3: &mut [u8],
         now: u32,
     ) -> In2outOutcome<In2outOutputError> {
+        self.fragment_table = OUTPUT_FRAGMENTS;
         let (verdict, slow) = self.in2out_output_verdict(config, l3, now);
         self.note_passed_fragment(&verdict, l3, now);
         in2out_outcome(rx, verdict, slow)
@@ -1007,8 +1022,9 @@ impl Nat44Worker {
         // this translation, found under the datagram as it arrived.
         if ip.more_fragments() && !flow.is_icmp_error {
             let generation = session.generation();
-            self.fragments
-                .note(DatagramKey::of(ip), index, generation, side, now);
+            if let Some(table) = self.fragments.get_mut(self.fragment_table) {
+                table.note(DatagramKey::of(ip), index, generation, side, now);
+            }
         }
         let (new_local, new_remote) = match side {
             Side::Outside => (

@@ -68,17 +68,23 @@ pub fn parse<T: AsRef<[u8]>>(ip: &Ipv4Packet<T>, side: Side) -> Parsed {
     }
     let (src, dst) = (ip.src(), ip.dst());
     let payload = ip.payload();
+    // A first fragment whose L4 header is cut (RFC 1858's tiny fragments) is a fragment
+    // NAT44 cannot read, not a truncated packet: it goes as its flow's other fragments.
+    let cut = match ip.more_fragments() {
+        true => ParseError::Fragment { src, dst },
+        false => ParseError::Malformed,
+    };
     let (src_port, dst_port, tcp_flags) = match proto {
         NatProtocol::Tcp => {
-            let tcp = TcpPacket::new_checked(payload).map_err(|_| ParseError::Malformed)?;
+            let tcp = TcpPacket::new_checked(payload).map_err(|_| cut)?;
             (tcp.src_port(), tcp.dst_port(), tcp.flags().0)
         }
         NatProtocol::Udp => {
-            let udp = udp_view(payload, ip.more_fragments()).ok_or(ParseError::Malformed)?;
+            let udp = udp_view(payload, ip.more_fragments()).ok_or(cut)?;
             (udp.src_port(), udp.dst_port(), 0)
         }
         NatProtocol::Icmp => {
-            let icmp = IcmpPacket::new_checked(payload).map_err(|_| ParseError::Malformed)?;
+            let icmp = IcmpPacket::new_checked(payload).map_err(|_| cut)?;
             match icmp.msg_type() {
                 IcmpType::EchoRequest | IcmpType::EchoReply => {
                     let ident = icmp.echo_ident();

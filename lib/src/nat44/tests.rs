@@ -1785,6 +1785,72 @@ fn fragments_follow_their_first_fragment() {
     );
 }
 
+/// The ingress node and nat44-in2out-output see the same datagram under the same key,
+/// one after the other, each in its own burst: each keeps its own record of the first
+/// fragment. A pod's datagram to the Internet passes its outside pod interface (with
+/// forwarding) and is SNATed leaving: its later fragment, in a later burst, passes the
+/// first node untouched and is SNATed by the second. A first fragment SNAT refuses (a
+/// TCP segment without SYN) takes its later fragments with it, rather than letting them
+/// out with the pod's address.
+#[test]
+fn an_ingress_node_and_snat_each_keep_their_own_first_fragments() {
+    let mut table = snat_table();
+    let outside = NatInterfaceRole {
+        outside: true,
+        ..Default::default()
+    };
+    table.set_interface_role(POD_IF, outside, true).unwrap();
+    table.set_forwarding(true);
+    let mut w = worker(8);
+    let config = snapshot(&table, &mut w);
+    let (pod, server) = ((ip("10.1.1.3"), 5000), (ip("8.8.8.8"), 53));
+    let [first, later] = udp_fragments(pod, server);
+    let mut a = first.clone();
+    assert_eq!(
+        w.out2in(&config, POD_IF, &mut a, 0).verdict,
+        NatVerdict::Passed
+    );
+    let session = w.in2out_output(&config, TAP0, &mut a, 0).verdict.session();
+    assert!(session.is_some());
+    let mut b = later.clone();
+    assert_eq!(
+        w.out2in(&config, POD_IF, &mut b, 0).verdict,
+        NatVerdict::Passed
+    );
+    assert_eq!(b, later, "untouched by the ingress node");
+    assert_eq!(
+        w.in2out_output(&config, TAP0, &mut b, 0).verdict.session(),
+        session
+    );
+    assert_eq!(Ipv4Packet::new_verified(&b[..]).unwrap().src(), NODE_IP);
+    // A TCP segment without SYN opens nothing: its first fragment is refused leaving, and
+    // so is the rest of it.
+    let segment = tcp((ip("10.1.1.3"), 5001), (ip("8.8.8.8"), 443), TcpFlags::ACK);
+    let fragment = |l4: std::ops::Range<usize>, offset: u16, more: bool| {
+        let mut p = segment[..20].to_vec();
+        p.extend_from_slice(&segment[20 + l4.start..20 + l4.end]);
+        let len = p.len() as u16;
+        let mut v = Ipv4Packet::new_unchecked(&mut p[..]);
+        v.set_total_len(len);
+        v.set_fragment(false, more, offset);
+        v.fill_checksum();
+        p
+    };
+    let l4_len = segment.len() - 20;
+    let (first, later) = (fragment(0..24, 0, true), fragment(24..l4_len, 3, false));
+    for (p, leaving) in [
+        (first, NatVerdict::Drop(In2outOutputError::NonSyn)),
+        (later, NatVerdict::Drop(In2outOutputError::Fragment)),
+    ] {
+        let mut p = p;
+        assert_eq!(
+            w.out2in(&config, POD_IF, &mut p, 1).verdict,
+            NatVerdict::Passed
+        );
+        assert_eq!(w.in2out_output(&config, TAP0, &mut p, 1).verdict, leaving);
+    }
+}
+
 /// SNAT of a fragmented datagram: the pod's fragments leave from the pool address and
 /// port, the reply's fragments come back to the pod. An orphan fragment leaving is
 /// dropped (SNAT would translate it, and nothing says how).
