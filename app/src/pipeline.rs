@@ -12,6 +12,7 @@ use podfwd::cli::HardwareDetail;
 use podfwd::config::{ControlPlane, Snapshot};
 use podfwd::control::{PcapRequest, PingRequest, Platform, WorkerMailbox};
 use podfwd::counters::{vpp_center, PortErrors, WorkerCounters};
+use podfwd::nat44::fragments::Datagrams;
 use podfwd::node::{DropReason, NodeId};
 use podfwd::pipeline::{self, InputError, Worker};
 use podfwd::runtime::Subscriber;
@@ -65,6 +66,10 @@ pub struct PipelineProcessor {
     /// role): only then do packets need their owner. Known for `sessions_epoch`.
     sessions: bool,
     sessions_epoch: Option<u64>,
+    /// Where the first fragments of the last datagrams went, for their later fragments
+    /// (`worker_handoff::owner_remembering`), and the second of the last burst.
+    fragment_owners: Datagrams<u16>,
+    second: u32,
 }
 
 impl PipelineProcessor {
@@ -85,6 +90,8 @@ impl PipelineProcessor {
             workers: 1,
             sessions: false,
             sessions_epoch: None,
+            fragment_owners: Datagrams::default(),
+            second: 0,
         }
     }
 
@@ -111,6 +118,7 @@ impl BurstProcessor for PipelineProcessor {
         now: u64,
     ) {
         let now = self.ns_of(now);
+        self.second = (now / 1_000_000_000) as u32;
         let rx = if_index(rx_interface.as_usize());
         let out = self.worker.process(rx, packets, self.snapshot.get(), now);
         for (verdict, decided) in verdicts.iter_mut().zip(out) {
@@ -146,10 +154,13 @@ impl BurstProcessor for PipelineProcessor {
         if !self.sessions {
             return false;
         }
-        let (nat, me) = (&snapshot.nat, self.me);
+        let (nat, me, second) = (&snapshot.nat, self.me, self.second);
+        let fragments = &mut self.fragment_owners;
         let mut others = false;
         for (owner, mbuf) in owners.iter_mut().zip(packets) {
-            *owner = worker_handoff::owner(nat, mbuf.data(), self.workers).unwrap_or(me);
+            let data = mbuf.data();
+            *owner = worker_handoff::owner_remembering(nat, data, self.workers, fragments, second)
+                .unwrap_or(me);
             others |= *owner != me;
         }
         others

@@ -5,7 +5,8 @@
 //! options) and then mutated where the parsers decide things (lengths, header length,
 //! data offset, fragment fields, ICMP type and code, the quoted header), with their
 //! checksums made right again most of the time so that a mutation reaches the stages
-//! behind ip4-input. Each packet goes to its owner as the app's worker handoff sends it.
+//! behind ip4-input. Each packet goes to its owner as the app's worker handoff sends it
+//! (later fragments where their first one went).
 //!
 //! What must hold, packet by packet: nothing panics; every packet gets one verdict; each
 //! `Drop` is counted once, on the receiving interface and under a named reason, and
@@ -16,11 +17,12 @@ use podfwd::buffer::{PacketBuf, TestBuf};
 use podfwd::config::{ControlPlane, Snapshot};
 use podfwd::control::{Control, NoHardware, WorkerQuestion};
 use podfwd::counters::CounterTotals;
+use podfwd::nat44::fragments::Datagrams;
 use podfwd::node::InputKind;
 use podfwd::pipeline::{Verdict, Worker, WorkerSizes};
 use podfwd::rand::FastRng;
 use podfwd::spec_frames::{HOST_MAC, HOST_NEXT_HOP, TAP0_MAC, TAP2_MAC};
-use podfwd::stages::worker_handoff::owner;
+use podfwd::stages::worker_handoff::owner_remembering;
 use podfwd::types::{IfIndex, MacAddr};
 use std::net::Ipv4Addr;
 
@@ -539,6 +541,8 @@ fn run(seed: u64, bursts: usize) {
     // The same workers without ip4-flow-cache take every packet through the stages: both
     // must send the same bytes, drop the same packets and hold the same sessions.
     let (mut workers, mut plain) = (build(true), build(false));
+    // Each receiving worker's memory of where first fragments went.
+    let mut placers: Vec<Datagrams<u16>> = (0..WORKERS).map(|_| Datagrams::default()).collect();
     let mut rng = FastRng::new(seed);
     let mut now = 1_000 * SECOND_NS;
     let (mut sent, mut dropped, mut traced) = (0u64, 0u64, 0usize);
@@ -587,10 +591,20 @@ fn run(seed: u64, bursts: usize) {
             }
             frames.push(frame);
         }
+        let placer = &mut placers[usize::from(receiver)];
+        let second = (now / SECOND_NS) as u32;
+        let owners: Vec<u16> = frames
+            .iter()
+            .map(|f| {
+                owner_remembering(&snapshot.nat, f, WORKERS, placer, second).unwrap_or(receiver)
+            })
+            .collect();
         for owner_index in 0..WORKERS {
             let mine: Vec<&Vec<u8>> = frames
                 .iter()
-                .filter(|f| owner(&snapshot.nat, f, WORKERS).unwrap_or(receiver) == owner_index)
+                .zip(&owners)
+                .filter(|(_, o)| **o == owner_index)
+                .map(|(f, _)| f)
                 .collect();
             if mine.is_empty() {
                 continue;

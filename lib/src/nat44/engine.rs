@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use hashbrown::HashMap;
 
 use super::config::{Mapping, MappingKind, Nat44Config};
-use super::fragments::{self, DatagramKey, Fragments};
+use super::fragments::{self, DatagramKey, FirstFragment, Fragments};
 use super::ports::{PortAllocator, PortSlice};
 use super::rewrite::{self, Flow, ParseError, Side};
 use super::session::{flags, InsertError, KeyTable, KnownFree, Session, SessionKey, SessionTable};
@@ -767,7 +767,12 @@ impl Nat44Worker {
         if ip.more_fragments() && !ip.is_non_first_fragment() {
             let key = DatagramKey::of(&ip);
             if let Some(table) = self.fragments.get_mut(self.fragment_table) {
-                table.note(key, fragments::PASSED, 0, Side::Inside, now);
+                let passed = FirstFragment {
+                    session: fragments::PASSED,
+                    generation: 0,
+                    side: Side::Inside,
+                };
+                table.note(key, passed, now);
             }
         }
     }
@@ -1023,7 +1028,12 @@ impl Nat44Worker {
         if ip.more_fragments() && !flow.is_icmp_error {
             let generation = session.generation();
             if let Some(table) = self.fragments.get_mut(self.fragment_table) {
-                table.note(DatagramKey::of(ip), index, generation, side, now);
+                let first = FirstFragment {
+                    session: index,
+                    generation,
+                    side,
+                };
+                table.note(DatagramKey::of(ip), first, now);
             }
         }
         let (new_local, new_remote) = match side {

@@ -53,36 +53,34 @@ pub struct FirstFragment {
     pub session: u32,
     pub generation: u32,
     pub side: Side,
-    expires: u32,
 }
 
-/// One worker's remembered first fragments, sized once: no allocation per packet.
-pub struct Fragments {
-    by_key: HashMap<DatagramKey, FirstFragment>,
+/// What NAT44 remembers of first fragments.
+pub type Fragments = Datagrams<FirstFragment>;
+
+/// Something remembered of each of the last datagrams' first fragments, sized once: no
+/// allocation per packet.
+pub struct Datagrams<V> {
+    by_key: HashMap<DatagramKey, (V, u32)>,
     /// Keys in the order they were noted, to give the oldest up when full.
     order: VecDeque<DatagramKey>,
 }
 
-impl Default for Fragments {
+impl<V> Default for Datagrams<V> {
     fn default() -> Self {
-        Fragments {
+        Datagrams {
             by_key: HashMap::with_capacity(CAPACITY),
             order: VecDeque::with_capacity(CAPACITY),
         }
     }
 }
 
-impl Fragments {
-    /// Remembers `key`'s first fragment, translated by `session` on `side` at second `now`;
-    /// the oldest datagram goes when all places are taken.
-    pub fn note(&mut self, key: DatagramKey, session: u32, generation: u32, side: Side, now: u32) {
-        let first = FirstFragment {
-            session,
-            generation,
-            side,
-            expires: now.saturating_add(TIMEOUT_SECONDS),
-        };
-        if self.by_key.insert(key, first).is_some() {
+impl<V: Copy> Datagrams<V> {
+    /// Remembers `value` for `key`'s first fragment, seen at second `now`; the oldest
+    /// datagram goes when all places are taken.
+    pub fn note(&mut self, key: DatagramKey, value: V, now: u32) {
+        let expires = now.saturating_add(TIMEOUT_SECONDS);
+        if self.by_key.insert(key, (value, expires)).is_some() {
             // Noted again (a first fragment sent twice): its place in `order` stands.
             return;
         }
@@ -94,9 +92,12 @@ impl Fragments {
         self.order.push_back(key);
     }
 
-    /// The translation of `key`'s first fragment, if it came within the timeout.
-    pub fn find(&self, key: &DatagramKey, now: u32) -> Option<FirstFragment> {
-        self.by_key.get(key).copied().filter(|f| now <= f.expires)
+    /// What was noted for `key`'s first fragment, if it came within the timeout.
+    pub fn find(&self, key: &DatagramKey, now: u32) -> Option<V> {
+        self.by_key
+            .get(key)
+            .filter(|(_, expires)| now <= *expires)
+            .map(|(value, _)| *value)
     }
 
     pub fn len(&self) -> usize {
@@ -123,13 +124,18 @@ mod tests {
 
     #[test]
     fn a_first_fragment_is_found_until_its_timeout_and_the_oldest_goes_first() {
-        let mut f = Fragments::default();
-        f.note(key(1), 7, 3, Side::Inside, 100);
+        let mut f: Fragments = Datagrams::default();
+        let first = |session| FirstFragment {
+            session,
+            generation: 0,
+            side: Side::Inside,
+        };
+        f.note(key(1), first(7), 100);
         assert_eq!(f.find(&key(1), 102).map(|f| f.session), Some(7));
         assert_eq!(f.find(&key(1), 103), None, "past 2 s");
         assert_eq!(f.find(&key(2), 100), None);
         for ident in 2..=CAPACITY as u16 + 1 {
-            f.note(key(ident), u32::from(ident), 0, Side::Outside, 100);
+            f.note(key(ident), first(u32::from(ident)), 100);
         }
         assert_eq!(f.len(), CAPACITY);
         assert_eq!(f.find(&key(1), 100), None, "the oldest gave its place up");

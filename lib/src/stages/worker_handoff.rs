@@ -36,11 +36,11 @@
 //! stages there).
 //!
 //! What the rule cannot tell from one packet, and so splits with several workers:
-//! - non-first fragments (they carry no ports) are placed by their addresses alone,
-//!   first fragments as their datagrams: a fragmented flow that rules 1-4 place
-//!   otherwise has its later fragments on another worker than its first one, whose
-//!   translation they need (NAT44's virtual reassembly is per worker), and they are
-//!   dropped there as orphans;
+//! - non-first fragments carry no ports: [`owner_remembering`] sends them where their
+//!   datagram's first fragment went when it came through the same worker in the last
+//!   2 s; otherwise (another receiving queue, an orphan) they are placed by their
+//!   addresses alone, and a fragmented flow that rules 1-4 place otherwise then loses
+//!   them (NAT44's virtual reassembly is per worker);
 //! - a direct flow between two endpoints, from a service port to a service port: its
 //!   request is placed as a reply;
 //! - flows between two 1:1 mappings' ends, or between a 1:1 mapping's end and a port
@@ -58,6 +58,7 @@
 use std::net::Ipv4Addr;
 
 use crate::nat44::config::MappingEnd;
+use crate::nat44::fragments::{DatagramKey, Datagrams};
 use crate::nat44::ports::PortSlice;
 use crate::nat44::rewrite::{self, ParseError, Side};
 use crate::nat44::{Nat44Config, NatProtocol};
@@ -140,6 +141,39 @@ pub fn owner(nat: &Nat44Config, frame: &[u8], workers: u16) -> Option<u16> {
         })
         .unwrap_or_else(both);
     Some(worker)
+}
+
+/// [`owner`], with first fragments' owners remembered in `fragments` (the receiving
+/// worker's, the seconds of `now`): a datagram's later fragments carry no ports, and go
+/// where its first one went (VPP reassembles virtually before its handoff for the same
+/// reason), if they arrive on the same worker within the timeout. Otherwise by their
+/// addresses, as before.
+pub fn owner_remembering(
+    nat: &Nat44Config,
+    frame: &[u8],
+    workers: u16,
+    fragments: &mut Datagrams<u16>,
+    now: u32,
+) -> Option<u16> {
+    let datagram = EthernetFrame::new_checked(frame)
+        .ok()
+        .filter(|e| e.ethertype() == EtherType::Ipv4)
+        .and_then(|e| {
+            let ip = Ipv4Packet::new_checked(e.payload()).ok()?;
+            let fragment = ip.more_fragments() || ip.is_non_first_fragment();
+            fragment.then(|| (DatagramKey::of(&ip), ip.is_non_first_fragment()))
+        });
+    match datagram {
+        Some((key, true)) => fragments
+            .find(&key, now)
+            .or_else(|| owner(nat, frame, workers)),
+        Some((key, false)) => {
+            let worker = owner(nat, frame, workers)?;
+            fragments.note(key, worker, now);
+            Some(worker)
+        }
+        None => owner(nat, frame, workers),
+    }
 }
 
 fn by_address(addr: Ipv4Addr, workers: u16) -> u16 {
@@ -309,5 +343,46 @@ mod tests {
         assert_eq!(owner(&config(), &short[..30], WORKERS), None);
         // One worker: everything is its own.
         assert_eq!(owner(&config(), &short, 1), Some(0));
+    }
+
+    /// A SNAT reply's datagram in two fragments: the first (it has the port) goes to the
+    /// worker that gave the port out, and so does the later one when its first came
+    /// through the same worker within the timeout; an orphan goes by its addresses.
+    #[test]
+    fn a_later_fragment_follows_its_first_one() {
+        let server = (Ipv4Addr::new(8, 8, 8, 8), 53);
+        // A port in the last worker's slice; the addresses alone place it elsewhere.
+        let port = PortSlice::for_worker(WORKERS - 1, WORKERS).first + 7;
+        let reply = udp(server, (POOL, port));
+        let fragment = |more: bool, offset: u16| {
+            let mut f = reply.clone();
+            let mut ip = Ipv4Packet::new_checked(&mut f[14..]).unwrap();
+            ip.set_fragment(false, more, offset);
+            ip.fill_checksum();
+            f
+        };
+        let (first, later) = (fragment(true, 0), fragment(false, 1));
+        let by_port = owner_of(&reply);
+        assert_eq!(by_port, WORKERS - 1);
+        let by_addresses = owner_of(&later);
+        assert_ne!(by_addresses, by_port, "the test needs the two to differ");
+        let config = config();
+        let mut seen = Datagrams::default();
+        let place = |frame: &[u8], seen: &mut Datagrams<u16>, now| {
+            owner_remembering(&config, frame, WORKERS, seen, now)
+        };
+        assert_eq!(
+            place(&later, &mut seen, 10),
+            Some(by_addresses),
+            "an orphan"
+        );
+        assert_eq!(place(&first, &mut seen, 10), Some(by_port));
+        assert_eq!(place(&later, &mut seen, 12), Some(by_port));
+        assert_eq!(place(&later, &mut seen, 13), Some(by_addresses), "past 2 s");
+        assert_eq!(
+            place(&reply, &mut seen, 13),
+            Some(by_port),
+            "whole packets as before"
+        );
     }
 }
