@@ -117,8 +117,15 @@ pub trait BurstProcessor: Send {
 
     /// With more than one worker: sets `owners[i]` to the worker whose sessions packet
     /// `i`'s flow uses (see `podfwd::stages::worker_handoff`). False, `owners` untouched,
-    /// when every packet is this worker's (always, while nothing makes sessions).
-    fn owners(&mut self, _rx_interface: IfIndex, _packets: &[Mbuf], _owners: &mut [u16]) -> bool {
+    /// when every packet is this worker's (always, while nothing makes sessions). `now`
+    /// is the pass's TSC reading.
+    fn owners(
+        &mut self,
+        _rx_interface: IfIndex,
+        _packets: &[Mbuf],
+        _owners: &mut [u16],
+        _now: u64,
+    ) -> bool {
         false
     }
 
@@ -527,7 +534,7 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
             }
             if let Some(handoff) = handoff.as_mut() {
                 let started = tsc();
-                if processor.owners(interface, rx.as_slice(), &mut owners[..n]) {
+                if processor.owners(interface, rx.as_slice(), &mut owners[..n], now) {
                     let refused = &mut out.dropped;
                     let sent = handoff.split(&mut rx, &owners[..n], &mut staged, refused);
                     let drops = refused.as_slice();

@@ -67,9 +67,8 @@ pub struct PipelineProcessor {
     sessions: bool,
     sessions_epoch: Option<u64>,
     /// Where the first fragments of the last datagrams went, for their later fragments
-    /// (`worker_handoff::owner_remembering`), and the second of the last burst.
+    /// (`worker_handoff::owner_remembering`).
     fragment_owners: Datagrams<u16>,
-    second: u32,
 }
 
 impl PipelineProcessor {
@@ -91,7 +90,6 @@ impl PipelineProcessor {
             sessions: false,
             sessions_epoch: None,
             fragment_owners: Datagrams::default(),
-            second: 0,
         }
     }
 
@@ -118,7 +116,6 @@ impl BurstProcessor for PipelineProcessor {
         now: u64,
     ) {
         let now = self.ns_of(now);
-        self.second = (now / 1_000_000_000) as u32;
         let rx = if_index(rx_interface.as_usize());
         let out = self.worker.process(rx, packets, self.snapshot.get(), now);
         for (verdict, decided) in verdicts.iter_mut().zip(out) {
@@ -142,7 +139,13 @@ impl BurstProcessor for PipelineProcessor {
         count_multi_segment(&self.counters, rx, frames, bytes);
     }
 
-    fn owners(&mut self, _rx_interface: IfIndex, packets: &[Mbuf], owners: &mut [u16]) -> bool {
+    fn owners(
+        &mut self,
+        _rx_interface: IfIndex,
+        packets: &[Mbuf],
+        owners: &mut [u16],
+        now: u64,
+    ) -> bool {
         if self.workers < 2 {
             return false;
         }
@@ -154,7 +157,9 @@ impl BurstProcessor for PipelineProcessor {
         if !self.sessions {
             return false;
         }
-        let (nat, me, second) = (&snapshot.nat, self.me, self.second);
+        // This pass's clock: the last processed burst's may be seconds old.
+        let second = (self.ns_of(now) / 1_000_000_000) as u32;
+        let (nat, me) = (&snapshot.nat, self.me);
         let fragments = &mut self.fragment_owners;
         let mut others = false;
         for (owner, mbuf) in owners.iter_mut().zip(packets) {

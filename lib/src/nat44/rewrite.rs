@@ -91,7 +91,8 @@ pub fn parse<T: AsRef<[u8]>>(ip: &Ipv4Packet<T>, side: Side) -> Parsed {
                     return Ok(Some(echo_flow(src, dst, ident, side)));
                 }
                 IcmpType::DestinationUnreachable | IcmpType::TimeExceeded => {
-                    return parse_quoted(icmp.data(), side);
+                    // Its quote cut by fragmentation: a fragment, as above.
+                    return parse_quoted(icmp.data(), side).map_err(|_| cut);
                 }
                 _ => return Ok(None),
             }

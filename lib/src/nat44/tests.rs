@@ -1851,6 +1851,44 @@ fn an_ingress_node_and_snat_each_keep_their_own_first_fragments() {
     }
 }
 
+/// A first fragment NAT44 cannot read (its L4 header, or an ICMP error's quote, cut by
+/// fragmentation: RFC 1858's tiny fragments) goes as a fragment of its flow would: past
+/// NAT44 where it would translate nothing, not dropped as a truncated header.
+#[test]
+fn a_first_fragment_cut_short_goes_as_a_fragment() {
+    let table = seed_table();
+    let mut w = worker(8);
+    let config = snapshot(&table, &mut w);
+    let (client, pod) = ((ip("10.1.1.3"), 3000), (ip("10.1.1.9"), 53));
+    let first_of = |mut p: Vec<u8>, keep: usize| {
+        p.truncate(20 + keep);
+        let mut v = Ipv4Packet::new_unchecked(&mut p[..]);
+        v.set_total_len((20 + keep) as u16);
+        v.set_fragment(false, true, 0);
+        v.fill_checksum();
+        p
+    };
+    let tcp_cut = first_of(tcp(client, pod, TcpFlags::ACK), 16);
+    let quoted = udp(pod, client, 64, true);
+    let error_cut = first_of(
+        icmp_error_quoting(
+            pod.0,
+            client.0,
+            IcmpType::DestinationUnreachable,
+            &quoted[..24],
+        ),
+        8 + 24,
+    );
+    for p in [tcp_cut, error_cut] {
+        let mut out = p.clone();
+        assert_eq!(
+            w.out2in(&config, POD_IF, &mut out, 0).verdict,
+            NatVerdict::Passed
+        );
+        assert_eq!(out, p);
+    }
+}
+
 /// SNAT of a fragmented datagram: the pod's fragments leave from the pool address and
 /// port, the reply's fragments come back to the pod. An orphan fragment leaving is
 /// dropped (SNAT would translate it, and nothing says how).

@@ -163,7 +163,9 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         match direction {
             NatDirection::Out2in => {
                 let mut outcome = nat.out2in_warmed(config, meta.rx_if, l3, now, warmed);
-                if outcome.verdict == NatVerdict::Drop(Out2inError::NoTranslation)
+                // A later fragment of such a packet too (its first fragment passed here).
+                let unmatched = [Out2inError::NoTranslation, Out2inError::Fragment];
+                if matches!(outcome.verdict, NatVerdict::Drop(e) if unmatched.contains(&e))
                     && aimed_at_interface(cx.snapshot, meta.rx_if, l3)
                 {
                     // As VPP's out2in: "Don't NAT packet aimed at the intfc address".
