@@ -268,7 +268,7 @@ pub struct Nat44Worker {
     /// ingress nodes (nat44-out2in and nat44-in2out, one per packet), one for
     /// nat44-in2out-output, which sees the same datagram after them under the same key
     /// and must not read or overwrite what they noted ([`Nat44Worker::fragment_table`]).
-    fragments: [Fragments; 2],
+    fragments: Box<[Fragments; 2]>,
     /// Which of `fragments` the node running now uses.
     fragment_table: usize,
 }
@@ -339,7 +339,7 @@ impl Nat44Worker {
             counters: Nat44Counters::default(),
             flows: Box::new([None; MAX_BURST]),
             new_keys: Box::new([[0; 2]; MAX_BURST]),
-            fragments: [Fragments::default(), Fragments::default()],
+            fragments: Box::new([Fragments::default(), Fragments::default()]),
             fragment_table: INGRESS_FRAGMENTS,
         }
     }
