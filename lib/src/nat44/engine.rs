@@ -758,7 +758,14 @@ impl Nat44Worker {
 
     /// A first fragment that passed untranslated: the fragments after it pass too.
     fn note_passed_fragment<E>(&mut self, verdict: &NatVerdict<E>, l3: &[u8], now: u32) {
-        if !matches!(verdict, NatVerdict::Passed) {
+        // Most packets are no first fragments: the more-fragments flag says so before
+        // any view is made.
+        use crate::packet::ipv4::{field, FLAG_MORE_FRAGMENTS};
+        let flags = l3
+            .get(field::FLAGS_FRAG.start)
+            .map_or(0, |&b| u16::from(b) << 8);
+        let more_fragments = flags & FLAG_MORE_FRAGMENTS != 0;
+        if !matches!(verdict, NatVerdict::Passed) || !more_fragments {
             return;
         }
         let Ok(ip) = Ipv4Packet::new_checked(l3) else {

@@ -155,6 +155,21 @@ pub fn owner_remembering(
     fragments: &mut Datagrams<u16>,
     now: u32,
 ) -> Option<u16> {
+    // Most packets are no fragments: the flags and offset say so before any view is made
+    // (`owner` makes its own).
+    use crate::packet::ethernet;
+    use crate::packet::ipv4::{field, FLAG_MORE_FRAGMENTS, FRAGMENT_OFFSET_MASK};
+    let word = |at: usize| {
+        frame
+            .get(at..at + 2)
+            .map(|w| u16::from_be_bytes([w[0], w[1]]))
+    };
+    let flags = word(ethernet::HEADER_LEN + field::FLAGS_FRAG.start).unwrap_or(0);
+    if word(ethernet::field::ETHERTYPE.start) != Some(u16::from(EtherType::Ipv4))
+        || flags & (FLAG_MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK) == 0
+    {
+        return owner(nat, frame, workers);
+    }
     let datagram = EthernetFrame::new_checked(frame)
         .ok()
         .filter(|e| e.ethertype() == EtherType::Ipv4)
