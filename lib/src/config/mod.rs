@@ -14,8 +14,10 @@
 //! - A route via a next hop without an interface is recursive: it resolves through the
 //!   other installed prefixes and forwards as its cover does; if nothing covers the next
 //!   hop it is not installed and `show ip fib` says why.
-//! - A neighbour (static or learned) on one of its interface's subnets becomes a /32 with
-//!   a rewrite (VPP's adj-fib). Learned entries never replace static ones.
+//! - A neighbour (static or learned) on one of its interface's subnets, or under a route
+//!   attached to it, becomes a /32 with a rewrite (VPP's adj-fib). Learned entries never
+//!   replace static ones; admin-down forgets them, and so does deleting the address whose
+//!   subnet had them on the link.
 //! - Source priority for one prefix: special > interface > configured route > neighbour.
 
 mod resolve;
@@ -90,6 +92,8 @@ pub struct Snapshot {
     pub acl: Arc<AclConfig>,
     /// The NAT44 configuration; shared the same way.
     pub nat: Arc<Nat44Config>,
+    /// The routes straight onto an interface, whose destinations are on its link.
+    attached: Vec<(Ipv4Prefix, IfIndex)>,
 }
 
 impl Snapshot {
@@ -104,6 +108,12 @@ impl Snapshot {
     /// The interface's name, or `if<N>` for an index no interface has.
     pub fn interface_name(&self, i: IfIndex) -> String {
         interface_name(&self.interfaces, i)
+    }
+
+    /// Whether `ip` may be a neighbour on interface `i` (up): a host on one of its
+    /// subnets or under a route attached to it; not one of its own addresses.
+    pub fn on_link(&self, i: IfIndex, ip: Ipv4Addr) -> bool {
+        resolve::is_link_host(&self.interfaces, &self.attached, i, ip)
     }
 }
 
@@ -225,8 +235,16 @@ impl ControlPlane {
             .ok_or_else(|| format!("unknown interface '{name}'"))
     }
 
+    /// Admin-down also forgets the neighbours ARP taught on the interface (VPP flushes
+    /// them), so that a peer whose MAC changed is asked again once it is up.
     pub fn set_state(&mut self, name: &str, up: bool) -> Result<(), String> {
-        self.interface_mut(name)?.admin_up = up;
+        let interface = self.interface_mut(name)?;
+        interface.admin_up = up;
+        let if_index = interface.index;
+        if !up {
+            self.neighbors
+                .retain(|&(i, _), n| i != if_index || n.is_static);
+        }
         Ok(())
     }
 
@@ -287,6 +305,17 @@ impl ControlPlane {
         match interface.addresses.iter().position(|a| *a == p) {
             Some(at) => {
                 interface.addresses.remove(at);
+                // The learnt neighbours the subnet held go with it (as VPP's), unless
+                // another subnet or an attached route still has them on the link.
+                let if_index = interface.index;
+                let attached = resolve::attached_routes(&self.routes);
+                let interfaces = &self.interfaces;
+                self.neighbors.retain(|&(i, ip), n| {
+                    i != if_index
+                        || n.is_static
+                        || !p.network().contains(ip)
+                        || resolve::is_link_host(interfaces, &attached, i, ip)
+                });
                 Ok(())
             }
             None => {
@@ -464,18 +493,14 @@ impl ControlPlane {
         }
     }
 
-    /// Records what ARP taught us. Ignored (returns false): an unknown interface, a sender
-    /// outside the interface's subnets, a non-unicast address or MAC, a static entry for
-    /// that address, and a MAC we already had. Returns whether the neighbour table changed.
+    /// Records what ARP taught us. Ignored (returns false): an unknown or admin-down
+    /// interface, a sender not on its link (its subnets and the routes attached to it), a
+    /// non-unicast address or MAC, a static entry for that address, and a MAC we already
+    /// had. Returns whether the neighbour table changed.
     pub fn learn_neighbor(&mut self, if_index: IfIndex, ip: Ipv4Addr, mac: MacAddr) -> bool {
-        let Some(interface) = interface_at(&self.interfaces, if_index) else {
-            return false;
-        };
-        let on_subnet = interface.addresses.iter().any(|a| a.has_host(ip));
-        if !on_subnet || not_unicast(ip).is_some() || mac.is_multicast() {
-            return false;
-        }
-        if interface.addresses.iter().any(|a| a.addr == ip) {
+        let attached = resolve::attached_routes(&self.routes);
+        let on_link = resolve::is_link_host(&self.interfaces, &attached, if_index, ip);
+        if !on_link || not_unicast(ip).is_some() || mac.is_multicast() {
             return false;
         }
         match self.neighbors.get_mut(&(if_index, ip)) {
@@ -500,6 +525,7 @@ impl ControlPlane {
             fib: resolve::build_fib(&self.interfaces, &self.routes, &self.neighbors),
             acl: Arc::default(),
             nat: Arc::default(),
+            attached: resolve::attached_routes(&self.routes),
         }
     }
 

@@ -116,13 +116,7 @@ pub(super) fn build_fib(
         offer(*prefix, RouteSource::Static, candidate);
     }
 
-    let attached_routes: Vec<(Ipv4Prefix, IfIndex)> = routes
-        .iter()
-        .filter_map(|(p, t)| match t {
-            RouteTarget::Attached(i) => Some((*p, *i)),
-            _ => None,
-        })
-        .collect();
+    let attached_routes = attached_routes(routes);
     for neighbor in neighbors.values() {
         if is_attached(interfaces, &attached_routes, neighbor.if_index, neighbor.ip) {
             let rewrite = adjacency_to(interfaces, neighbors, neighbor.if_index, neighbor.ip);
@@ -162,9 +156,24 @@ fn is_up(interfaces: &[InterfaceConfig], i: IfIndex) -> bool {
     interface_at(interfaces, i).is_some_and(|c| c.admin_up)
 }
 
+/// The routes straight onto an interface (`ip route add P via NAME`): their
+/// destinations are on its link, as its subnets' are.
+pub(super) fn attached_routes(
+    routes: &BTreeMap<Ipv4Prefix, RouteTarget>,
+) -> Vec<(Ipv4Prefix, IfIndex)> {
+    routes
+        .iter()
+        .filter_map(|(p, t)| match t {
+            RouteTarget::Attached(i) => Some((*p, *i)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Whether `ip` is on a subnet of the (up) interface: one of its addresses' subnets, or a
-/// route attached to it. Only such neighbours get a /32.
-fn is_attached(
+/// route attached to it (VPP's attached FIB entries). Only such neighbours get a /32,
+/// and only such senders are answered and learnt by arp-input.
+pub(super) fn is_attached(
     interfaces: &[InterfaceConfig],
     attached_routes: &[(Ipv4Prefix, IfIndex)],
     if_index: IfIndex,
@@ -180,6 +189,23 @@ fn is_attached(
         || attached_routes
             .iter()
             .any(|(p, i)| *i == if_index && p.contains(ip))
+}
+
+/// Whether `ip` may be a neighbour on interface `if_index`: on its link
+/// ([`is_attached`]), and neither the network nor the broadcast address of one of its
+/// subnets.
+pub(super) fn is_link_host(
+    interfaces: &[InterfaceConfig],
+    attached_routes: &[(Ipv4Prefix, IfIndex)],
+    if_index: IfIndex,
+    ip: Ipv4Addr,
+) -> bool {
+    is_attached(interfaces, attached_routes, if_index, ip)
+        && interface_at(interfaces, if_index).is_some_and(|c| {
+            c.addresses
+                .iter()
+                .all(|a| !a.network().contains(ip) || a.has_host(ip))
+        })
 }
 
 /// Rewrite towards `next_hop` on `tx_if` if its MAC is known, otherwise ARP for it.

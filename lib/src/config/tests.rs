@@ -347,8 +347,17 @@ fn admin_down_interface_withdraws_its_routes_and_drops_routes_through_it() {
     assert!(snapshot.fib.entry(prefix("172.30.1.2/32")).is_none());
     assert_eq!(adjacency_for(&snapshot, "10.20.0.2"), Adjacency::Drop);
     assert_eq!(snapshot.fib.unresolved()[0].prefix, prefix("10.96.0.0/12"));
-    // Back up: everything returns.
+    // Back up: the routes return; the next hop, forgotten at admin-down, is asked for
+    // again, and once learnt everything forwards as before.
     cp.set_state("tap0", true).unwrap();
+    assert_eq!(
+        adjacency_for(&cp.snapshot(), "10.20.0.2"),
+        Adjacency::Glean {
+            tx_if: IfIndex(1),
+            next_hop: Some(ip("172.30.1.2"))
+        }
+    );
+    assert!(cp.learn_neighbor(IfIndex(1), ip("172.30.1.2"), mac(HOST_MAC)));
     let snapshot = cp.snapshot();
     assert!(matches!(
         adjacency_for(&snapshot, "10.20.0.2"),
@@ -394,6 +403,38 @@ fn learning_never_overwrites_a_static_neighbor() {
         cp.neighbor(IfIndex(1), ip("172.30.1.5")).unwrap().mac,
         mac("02:00:00:00:00:77")
     );
+}
+
+#[test]
+fn admin_down_forgets_learnt_neighbours_and_keeps_static_ones() {
+    let mut cp = seed();
+    cp.add_neighbor("tap0", ip("172.30.1.5"), mac("02:00:00:00:00:05"), true)
+        .unwrap();
+    cp.set_state("tap0", false).unwrap();
+    assert!(cp.neighbor(IfIndex(1), ip("172.30.1.2")).is_none());
+    assert!(cp.neighbor(IfIndex(1), ip("172.30.1.5")).is_some());
+    // Nothing is learnt while it is down.
+    assert!(!cp.learn_neighbor(IfIndex(1), ip("172.30.1.2"), mac(HOST_MAC)));
+    cp.set_state("tap0", true).unwrap();
+    assert!(cp.learn_neighbor(IfIndex(1), ip("172.30.1.2"), mac(HOST_MAC)));
+}
+
+#[test]
+fn deleting_an_address_forgets_the_learnt_neighbours_of_its_subnet() {
+    let mut cp = three_interfaces();
+    cp.add_route(prefix("172.30.1.128/25"), RouteTarget::Attached(IfIndex(1)))
+        .unwrap();
+    assert!(cp.learn_neighbor(IfIndex(1), ip("172.30.1.200"), mac("02:00:00:00:00:c8")));
+    assert!(cp.learn_neighbor(IfIndex(3), ip("10.1.1.3"), mac("02:00:00:00:00:03")));
+    cp.add_neighbor("tap0", ip("172.30.1.5"), mac("02:00:00:00:00:05"), true)
+        .unwrap();
+    cp.del_address("tap0", prefix("172.30.1.1/24")).unwrap();
+    // Gone: the learnt host only the subnet had on the link.
+    assert!(cp.neighbor(IfIndex(1), ip("172.30.1.2")).is_none());
+    // Kept: one the attached route still has, a static one, another interface's.
+    assert!(cp.neighbor(IfIndex(1), ip("172.30.1.200")).is_some());
+    assert!(cp.neighbor(IfIndex(1), ip("172.30.1.5")).is_some());
+    assert!(cp.neighbor(IfIndex(3), ip("10.1.1.3")).is_some());
 }
 
 #[test]
@@ -644,8 +685,12 @@ fn accepted_operations_do_what_they_say() {
     cp.set_mtu("tap1", 1450).unwrap();
     assert_eq!(cp.interface(IfIndex(2)).unwrap().mtu, 1450);
     cp.add_address("tap1", prefix("10.2.1.2/32")).unwrap();
+    cp.add_neighbor("tap2", ip("10.1.1.3"), mac("02:00:00:00:00:03"), true)
+        .unwrap();
     cp.del_address("tap0", prefix("172.30.1.1/24")).unwrap();
     assert!(cp.interface(IfIndex(1)).unwrap().addresses.is_empty());
+    // The host learnt on that subnet went with it.
+    assert!(cp.neighbor(IfIndex(1), ip("172.30.1.2")).is_none());
     // The same route twice is fine and leaves one route.
     let via = via("172.30.1.2", 1);
     cp.add_route(prefix("10.20.0.2/32"), via).unwrap();
@@ -657,7 +702,7 @@ fn accepted_operations_do_what_they_say() {
         .unwrap();
     cp.del_route(prefix("10.20.0.2/32"), None).unwrap();
     assert_eq!(cp.routes().count(), 0);
-    cp.del_neighbor("tap0", ip("172.30.1.2")).unwrap();
+    cp.del_neighbor("tap2", ip("10.1.1.3")).unwrap();
     assert_eq!(cp.neighbors().count(), 0);
 }
 

@@ -14,14 +14,14 @@
 use super::{drop, source_address_for, Context};
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition};
-use crate::config::InterfaceConfig;
-use crate::fib::Adjacency;
+use crate::config::{InterfaceConfig, Snapshot};
+use crate::fib::{Adjacency, RouteSource};
 use crate::node::{DropReason, NodeId};
 use crate::node_errors;
 use crate::packet::arp::{self, ArpPacket, Operation};
 use crate::packet::ethernet::{self, EtherType, EthernetFrame};
 use crate::trace::TraceRecord;
-use crate::types::{IfIndex, MacAddr};
+use crate::types::{IfIndex, Ipv4Prefix, MacAddr};
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -38,7 +38,17 @@ node_errors! {
         LearnQueueFull => "ARP learn queue full",
         L2AddressMismatch => "ARP hw addr does not match L2 frame src addr",
         SenderIsLocal => "IP4 source address matches local interface",
+        Learned => "ARP request IP4 source address learned",
     }
+}
+
+/// Whether `ip` is a neighbour known on `if_index`: its /32 is in the FIB, from the
+/// neighbour table, through that interface.
+fn is_known_neighbor(snapshot: &Snapshot, if_index: IfIndex, ip: Ipv4Addr) -> bool {
+    snapshot.fib.entry(Ipv4Prefix::host(ip)).is_some_and(|e| {
+        e.source == RouteSource::Neighbor
+            && snapshot.fib.adjacency(e.adj).tx_interface() == Some(if_index)
+    })
 }
 
 node_errors! {
@@ -252,7 +262,7 @@ impl Arp {
             let rx_if = meta.rx_if;
             let itf = cx.snapshot.interface(rx_if);
             let (action, seen) = match (itf, EthernetFrame::new_checked(pkt.data_mut())) {
-                (Some(itf), Ok(mut frame)) => self.input_one(itf, &mut frame),
+                (Some(itf), Ok(mut frame)) => self.input_one(cx.snapshot, itf, &mut frame),
                 _ => (Action::Dropped(ArpError::Truncated), None),
             };
             match action {
@@ -289,6 +299,7 @@ impl Arp {
     #[allow(clippy::type_complexity)]
     fn input_one(
         &mut self,
+        snapshot: &Snapshot,
         itf: &InterfaceConfig,
         frame: &mut EthernetFrame<&mut [u8]>,
     ) -> (Action, Option<(Operation, Ipv4Addr, MacAddr, Ipv4Addr)>) {
@@ -309,7 +320,11 @@ impl Arp {
         if !matches!(operation, Operation::Request | Operation::Reply) {
             return (Action::Dropped(ArpError::BadOperation), seen);
         }
-        if !itf.addresses.iter().any(|p| p.addr == target_ip) {
+        // A gratuitous ARP (sender = target) from a neighbour we know on this link tells
+        // its new MAC: learnt, as VPP's arp-input learns it for an adjacency's address.
+        let gratuitous =
+            sender_ip == target_ip && is_known_neighbor(snapshot, itf.index, sender_ip);
+        if !gratuitous && !itf.addresses.iter().any(|p| p.addr == target_ip) {
             return (Action::Dropped(ArpError::NotForUs), seen);
         }
         // As VPP's arp-input: a sender that names another MAC than the frame's source,
@@ -320,11 +335,12 @@ impl Arp {
         if itf.addresses.iter().any(|p| p.addr == sender_ip) {
             return (Action::Dropped(ArpError::SenderIsLocal), seen);
         }
-        let on_subnet = itf.addresses.iter().any(|p| p.has_host(sender_ip))
-            && !sender_ip.is_unspecified()
+        // On the link: a host of one of its subnets, or under a route attached to it
+        // (VPP walks the sender's covering prefixes to an attached one).
+        let on_link = snapshot.on_link(itf.index, sender_ip)
             && sender_mac.is_unicast()
             && sender_mac != MacAddr::ZERO;
-        if !on_subnet {
+        if !on_link {
             return (Action::Dropped(ArpError::SenderNotLocal), seen);
         }
         let queued = self.queue_learn(LearnEvent {
@@ -332,11 +348,11 @@ impl Arp {
             ip: sender_ip,
             mac: sender_mac,
         });
-        if operation == Operation::Reply {
-            let action = if queued {
-                Action::Learned
-            } else {
-                Action::Dropped(ArpError::LearnQueueFull)
+        if gratuitous || operation == Operation::Reply {
+            let action = match (queued, gratuitous) {
+                (false, _) => Action::Dropped(ArpError::LearnQueueFull),
+                (true, true) => Action::Dropped(ArpError::Learned),
+                (true, false) => Action::Learned,
             };
             return (action, seen);
         }
@@ -485,7 +501,7 @@ pub fn request_frame(itf: &InterfaceConfig, target: Ipv4Addr) -> Option<Vec<u8>>
 mod tests {
     use super::super::testing::*;
     use super::*;
-    use crate::config::{RouteTarget, Snapshot};
+    use crate::config::{ControlPlane, RouteTarget, Snapshot};
     use crate::spec_frames::{self, *};
 
     fn input(
@@ -564,6 +580,78 @@ mod tests {
             input(&mut stage, &snapshot(), TAP0, request).0,
             dropped(ArpError::SenderNotLocal)
         );
+    }
+
+    /// The spec's node with 10.5.0.0/16 routed straight onto tap0 (`via tap0`).
+    fn with_attached_route() -> ControlPlane {
+        let mut cp = control_plane();
+        let prefix = "10.5.0.0/16".parse().unwrap();
+        cp.add_route(prefix, RouteTarget::Attached(TAP0)).unwrap();
+        cp
+    }
+
+    #[test]
+    fn sender_under_a_route_attached_to_the_interface_is_learnt() {
+        let mut cp = with_attached_route();
+        let (host, mac) = (Ipv4Addr::new(10, 5, 0, 7), MacAddr([2, 0, 0, 0, 5, 7]));
+        let mut reply = spec_frames::arp_request(mac, host, TAP0_IP);
+        reply[14 + 7] = 2;
+        let mut stage = Arp::new();
+        let (d, _) = input(&mut stage, &cp.snapshot(), TAP0, reply.clone());
+        assert_eq!(d, dropped(ArpError::RepliesReceived));
+        let event = stage.learned()[0];
+        assert_eq!((event.if_index, event.ip, event.mac), (TAP0, host, mac));
+        assert!(cp.learn_neighbor(event.if_index, event.ip, event.mac));
+        // Its /32 now rewrites toward it through tap0.
+        let snap = cp.snapshot();
+        assert_eq!(
+            snap.fib.adjacency(snap.fib.lookup(host)),
+            &Adjacency::Rewrite {
+                tx_if: TAP0,
+                next_hop: host,
+                rewrite: Adjacency::ethernet_rewrite(mac, spec_frames::TAP0_MAC),
+            }
+        );
+        // The same sender on another interface is not on that one's link.
+        let mut stage = Arp::new();
+        let mut on_tap2 = reply;
+        on_tap2[14 + 24..14 + 28].copy_from_slice(&TAP2_IP.octets());
+        let (d, _) = input(&mut stage, &snap, TAP2, on_tap2);
+        assert_eq!(d, dropped(ArpError::SenderNotLocal));
+        assert!(!cp.learn_neighbor(TAP2, host, mac));
+    }
+
+    #[test]
+    fn gratuitous_arp_from_a_known_neighbour_updates_its_mac() {
+        let mut cp = control_plane();
+        let host = Ipv4Addr::new(172, 30, 1, 7);
+        assert!(cp.learn_neighbor(TAP0, host, MacAddr([2, 0, 0, 0, 0, 7])));
+        let snap = cp.snapshot();
+        let moved = MacAddr([2, 0, 0, 0, 0, 0x77]);
+        for operation in [1, 2] {
+            let mut garp = spec_frames::arp_request(moved, host, host);
+            garp[14 + 7] = operation;
+            let mut stage = Arp::new();
+            let (d, _) = input(&mut stage, &snap, TAP0, garp);
+            assert_eq!(d, dropped(ArpError::Learned));
+            assert_eq!(
+                stage.learned(),
+                &[LearnEvent {
+                    if_index: TAP0,
+                    ip: host,
+                    mac: moved
+                }]
+            );
+        }
+        assert!(cp.learn_neighbor(TAP0, host, moved));
+        assert_eq!(cp.neighbor(TAP0, host).unwrap().mac, moved);
+        // One for a host we do not know is not for us.
+        let stranger = Ipv4Addr::new(172, 30, 1, 8);
+        let mut stage = Arp::new();
+        let garp = spec_frames::arp_request(moved, stranger, stranger);
+        let (d, _) = input(&mut stage, &snap, TAP0, garp);
+        assert_eq!(d, dropped(ArpError::NotForUs));
+        assert!(stage.learned().is_empty());
     }
 
     #[test]
