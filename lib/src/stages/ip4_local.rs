@@ -9,7 +9,7 @@ use super::{drop, Context};
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition};
 use crate::fib::AdjIndex;
-use crate::node::NodeId;
+use crate::node::{DropReason, NodeId};
 use crate::node_errors;
 use crate::packet::checksum;
 use crate::packet::icmp::{IcmpPacket, MessageType};
@@ -27,6 +27,10 @@ node_errors! {
         BadIcmp => "ICMP message truncated or bad checksum",
         BadSource => "echo request from a non-unicast source",
         Truncated => "ip4 header missing",
+        /// VPP reassembles what is for it; podfwd holds no packets.
+        Fragment => "fragment (no reassembly)",
+        /// Counted beside each reply sent, as VPP's ip4-icmp-input counts it.
+        EchoRepliesSent => "echo replies sent",
     }
 }
 
@@ -66,6 +70,8 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
         };
         match result {
             Ok(()) => {
+                cx.counters
+                    .count_reason(DropReason::of(Ip4LocalError::EchoRepliesSent), 1);
                 if let Some(meta) = burst.meta_mut(i) {
                     meta.generated = true;
                     meta.adjacency = AdjIndex::NO_ROUTE;
@@ -75,7 +81,9 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
             // Nothing listens on UDP here: answered as VPP's udp-local does when no
             // port is registered, with an ICMP port unreachable (ip4-icmp-error
             // decides whether it may be sent, and counts it).
-            Err(Ip4LocalError::NoListener) if is_udp(pkt.data().get(l3..)) => {
+            Err(Ip4LocalError::NoListener | Ip4LocalError::Fragment)
+                if is_udp(pkt.data().get(l3..)) =>
+            {
                 burst.set_disposition(i, Disposition::ToIcmpError(IcmpErrorKind::PortUnreachable));
             }
             Err(e) => drop(burst, i, e),
@@ -103,7 +111,10 @@ fn is_udp(l3: Option<&[u8]>) -> bool {
 
 fn echo_reply(l3: &mut [u8]) -> Result<(), Ip4LocalError> {
     let mut ip = Ipv4Packet::new_checked(l3).map_err(|_| Ip4LocalError::Truncated)?;
-    if ip.protocol() != Protocol::Icmp || ip.more_fragments() || ip.is_non_first_fragment() {
+    if ip.more_fragments() || ip.is_non_first_fragment() {
+        return Err(Ip4LocalError::Fragment);
+    }
+    if ip.protocol() != Protocol::Icmp {
         return Err(Ip4LocalError::NoListener);
     }
     let (src, dst) = (ip.src(), ip.dst());
@@ -142,12 +153,20 @@ mod tests {
     use crate::spec_frames::{self, *};
 
     fn local(frame: Vec<u8>) -> (Disposition, Vec<u8>) {
+        let (d, out, _) = local_counted(frame);
+        (d, out)
+    }
+
+    /// `local`, and how many echo replies ip4-local counted.
+    fn local_counted(frame: Vec<u8>) -> (Disposition, Vec<u8>, u64) {
         let snap = snapshot();
-        let (burst, pkts, _) = run_stage(TAP2, &[frame], &snap, |b, p, cx| {
+        let (burst, pkts, counters) = run_stage(TAP2, &[frame], &snap, |b, p, cx| {
             b.set_disposition(0, Disposition::ToLocal);
             process::<_, false>(b, p, cx)
         });
-        (burst.disposition(0), pkts[0].data().to_vec())
+        let sent = DropReason::of(Ip4LocalError::EchoRepliesSent);
+        let replies = counters.totals().reason(sent);
+        (burst.disposition(0), pkts[0].data().to_vec(), replies)
     }
 
     fn ping() -> Vec<u8> {
@@ -165,8 +184,9 @@ mod tests {
 
     #[test]
     fn echo_request_is_answered_in_place() {
-        let (d, out) = local(ping());
+        let (d, out, replies) = local_counted(ping());
         assert_eq!(d, Disposition::Continue);
+        assert_eq!(replies, 1);
         let ip = Ipv4Packet::new_verified(&out[14..]).unwrap();
         assert_eq!((ip.src(), ip.dst()), (TAP2_IP, CLIENT_IP));
         assert_eq!(ip.ttl(), 64);
@@ -175,6 +195,22 @@ mod tests {
         assert_eq!((icmp.echo_ident(), icmp.echo_seq()), (0x77, 3));
         assert_eq!(icmp.data(), b"hello");
         assert!(icmp.verify_checksum());
+    }
+
+    /// `ping -s 3000` across a 1500-byte link: its fragments are not reassembled, and
+    /// they say so (not 'no listener'); nothing is answered.
+    #[test]
+    fn fragments_of_an_echo_request_are_counted_as_fragments() {
+        for (more_fragments, offset) in [(true, 0), (false, 185)] {
+            let mut f = ping();
+            let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+            ip.set_fragment(false, more_fragments, offset);
+            ip.fill_checksum();
+            let (d, _, replies) = local_counted(f);
+            let fragment = Disposition::Drop(DropReason::of(Ip4LocalError::Fragment));
+            assert_eq!(d, fragment, "offset {offset}");
+            assert_eq!(replies, 0);
+        }
     }
 
     #[test]
