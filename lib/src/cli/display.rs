@@ -78,7 +78,10 @@ impl Display for Command {
                 f.write_str("show interface")?;
                 names.iter().try_for_each(|name| write!(f, " {name}"))
             }
-            C::ShowInterfaceAddress => f.write_str("show interface address"),
+            C::ShowInterfaceAddress { names } => {
+                f.write_str("show interface address")?;
+                names.iter().try_for_each(|name| write!(f, " {name}"))
+            }
             C::ShowInterfaceRxPlacement => f.write_str("show interface rx-placement"),
             C::ShowHardwareInterfaces { detail, name } => {
                 f.write_str("show hardware-interfaces")?;
@@ -124,12 +127,14 @@ impl Display for Command {
                 ip,
                 mac,
                 is_static,
+                no_fib_entry,
                 del,
             } => {
                 f.write_str("set ip neighbor")?;
                 flag(f, *del, "del")?;
                 write!(f, " {interface} {ip} {mac}")?;
-                flag(f, *is_static, "static")
+                flag(f, *is_static, "static")?;
+                flag(f, *no_fib_entry, "no-fib-entry")
             }
             C::ShowIpNeighbors { interface } => {
                 f.write_str("show ip neighbors")?;

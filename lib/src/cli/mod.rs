@@ -141,8 +141,10 @@ pub enum Command {
     ShowInterface {
         names: Vec<String>,
     },
-    /// `show interface address`
-    ShowInterfaceAddress,
+    /// `show interface address [NAME ...]`
+    ShowInterfaceAddress {
+        names: Vec<String>,
+    },
     /// `show interface rx-placement`
     ShowInterfaceRxPlacement,
     /// `show hardware-interfaces [brief|verbose|detail] [NAME]`
@@ -189,12 +191,13 @@ pub enum Command {
     },
     /// `show ip fib summary`
     ShowIpFibSummary,
-    /// `set ip neighbor [del] NAME A.B.C.D MAC [static]`
+    /// `set ip neighbor [del] NAME A.B.C.D MAC [static] [no-fib-entry]`
     SetIpNeighbor {
         interface: String,
         ip: Ipv4Addr,
         mac: MacAddr,
         is_static: bool,
+        no_fib_entry: bool,
         del: bool,
     },
     /// `show ip neighbors`, alias `show ip arp`
@@ -395,7 +398,7 @@ impl Command {
             self,
             C::Ping(_)
                 | C::ShowInterface { .. }
-                | C::ShowInterfaceAddress
+                | C::ShowInterfaceAddress { .. }
                 | C::ShowInterfaceRxPlacement
                 | C::ShowHardwareInterfaces { .. }
                 | C::ShowIpFib { .. }

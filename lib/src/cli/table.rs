@@ -32,11 +32,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         usage: "show interface [NAME ...]",
         help: "Interfaces: index, state, MTU and counters",
         parse: |c| {
-            let mut names = Vec::new();
-            while let Some(name) = optional_word(c) {
-                names.push(name);
-            }
-            Ok(Command::ShowInterface { names })
+            Ok(Command::ShowInterface {
+                names: interface_names(c),
+            })
         },
     },
     CommandSpec {
@@ -47,9 +45,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["show", "interface", "address"],
-        usage: "show interface address",
+        usage: "show interface address [NAME ...]",
         help: "Interface addresses",
-        parse: |_| Ok(Command::ShowInterfaceAddress),
+        parse: |c| {
+            Ok(Command::ShowInterfaceAddress {
+                names: interface_names(c),
+            })
+        },
     },
     CommandSpec {
         path: &["show", "hardware-interfaces"],
@@ -130,15 +132,19 @@ pub static COMMANDS: &[CommandSpec] = &[
             } else {
                 Some(parse_route_path(c)?)
             };
+            c.table_zero("table", "FIB table")?;
             Ok(Command::IpRouteDel { prefix, path })
         },
     },
     CommandSpec {
         path: &["show", "ip", "fib"],
-        usage: "show ip fib [A.B.C.D[/LEN] | summary]",
+        usage: "show ip fib [table 0] [A.B.C.D[/LEN] | summary]",
         help: "The FIB: each prefix with its adjacency and rewrite (an address: its route; summary: prefixes per length)",
         parse: |c| {
+            // VPP's `table 0` may come before or after the rest.
+            c.table_zero("table", "FIB table")?;
             if c.keyword("summary") {
+                c.table_zero("table", "FIB table")?;
                 return Ok(Command::ShowIpFibSummary);
             }
             let prefix = match c.peek() {
@@ -149,18 +155,19 @@ pub static COMMANDS: &[CommandSpec] = &[
                 }
                 Some(_) => Some(c.prefix()?),
             };
+            c.table_zero("table", "FIB table")?;
             Ok(Command::ShowIpFib { prefix })
         },
     },
     CommandSpec {
         path: &["set", "ip", "neighbor"],
-        usage: "set ip neighbor [del] NAME A.B.C.D MAC [static]",
+        usage: "set ip neighbor [del] NAME A.B.C.D MAC [static] [no-fib-entry]",
         help: "Add or delete an IPv4 neighbour (ARP entry)",
         parse: parse_set_ip_neighbor,
     },
     CommandSpec {
         path: &["ip", "neighbor"],
-        usage: "ip neighbor [del] NAME A.B.C.D MAC [static]",
+        usage: "ip neighbor [del] NAME A.B.C.D MAC [static] [no-fib-entry]",
         help: "Same as set ip neighbor",
         parse: parse_set_ip_neighbor,
     },
@@ -606,6 +613,15 @@ fn parse_show_acl_interface(c: &mut Cursor<'_>) -> Result<Command, String> {
     })
 }
 
+/// The rest of the line as interface names.
+fn interface_names(c: &mut Cursor<'_>) -> Vec<String> {
+    let mut names = Vec::new();
+    while let Some(name) = optional_word(c) {
+        names.push(name);
+    }
+    names
+}
+
 pub(super) fn optional_word(c: &mut Cursor<'_>) -> Option<String> {
     c.word("").ok().map(str::to_string)
 }
@@ -685,9 +701,14 @@ fn parse_route_path(c: &mut Cursor<'_>) -> Result<RoutePath, String> {
     let target = c.word("a next hop A.B.C.D or an interface name")?;
     if target.starts_with(|ch: char| ch.is_ascii_digit()) {
         let next_hop = parse_ipv4(target)?;
+        // `via 172.30.1.2 table 0`: the table is the route's, not an interface.
+        let interface = match c.peek() {
+            Some("table") => None,
+            _ => optional_word(c),
+        };
         Ok(RoutePath::NextHop {
             next_hop,
-            interface: optional_word(c),
+            interface,
         })
     } else {
         Ok(RoutePath::Interface {
@@ -700,29 +721,39 @@ fn parse_ip_route_add(c: &mut Cursor<'_>) -> Result<Command, String> {
     let prefix = c.prefix()?;
     c.table_zero("table", "FIB table")?;
     let path = parse_route_path(c)?;
+    // VPP takes `table N` after the path too.
+    c.table_zero("table", "FIB table")?;
     Ok(Command::IpRouteAdd { prefix, path })
 }
 
 fn parse_set_ip_neighbor(c: &mut Cursor<'_>) -> Result<Command, String> {
-    // Natural words that VPP does not take: say which one it does, rather than report an
-    // unknown interface `delete` when the command runs.
-    if let Some(word @ ("delete" | "remove")) = c.peek() {
-        return Err(format!(
-            "{}: '{word}': use del ({} del NAME A.B.C.D MAC)",
-            c.command_name(),
-            c.command_name()
-        ));
+    // As VPP's: the keywords in any order around the entry itself.
+    let (mut del, mut is_static, mut no_fib_entry) = (false, false, false);
+    let mut entry = None;
+    while !c.at_end() {
+        if c.keyword("del") || c.keyword("delete") {
+            del = true;
+        } else if c.keyword("static") {
+            is_static = true;
+        } else if c.keyword("no-fib-entry") {
+            no_fib_entry = true;
+        } else if entry.is_none() {
+            let interface = interface(c)?;
+            let ip = c.ipv4("an IPv4 address")?;
+            entry = Some((interface, ip, c.mac()?));
+        } else {
+            return Err(c.unknown_input());
+        }
     }
-    let del = c.keyword("del");
-    let interface = interface(c)?;
-    let ip = c.ipv4("an IPv4 address")?;
-    let mac = c.mac()?;
-    let is_static = c.keyword("static");
+    let Some((interface, ip, mac)) = entry else {
+        return Err(c.missing("NAME A.B.C.D MAC"));
+    };
     Ok(Command::SetIpNeighbor {
         interface,
         ip,
         mac,
         is_static,
+        no_fib_entry,
         del,
     })
 }

@@ -80,8 +80,15 @@ fn command_words_abbreviate_to_unique_prefixes() {
             names: vec!["tap0".into(), "tap2".into()]
         }
     );
-    assert_eq!(ok("sh int addr"), Command::ShowInterfaceAddress);
-    assert_eq!(ok("show interface address"), Command::ShowInterfaceAddress);
+    let every = Command::ShowInterfaceAddress { names: vec![] };
+    assert_eq!(ok("sh int addr"), every);
+    assert_eq!(ok("show interface address"), every);
+    assert_eq!(
+        ok("show interface address tap0 tap2"),
+        Command::ShowInterfaceAddress {
+            names: vec!["tap0".into(), "tap2".into()]
+        }
+    );
     assert_eq!(
         ok("sh hardware tap0"),
         Command::ShowHardwareInterfaces {
@@ -433,13 +440,10 @@ fn vpp_spellings() {
         ok("ip neigh tap0 172.30.1.2 3e:1b:70:2d:4d:51 static"),
         ok("set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51 static")
     );
+    // VPP's own help spells it `delete`.
     assert_eq!(
-        err("set ip neighbor delete tap0 172.30.1.2 3e:1b:70:2d:4d:51"),
-        "set ip neighbor: 'delete': use del (set ip neighbor del NAME A.B.C.D MAC)"
-    );
-    assert_eq!(
-        err("ip neighbor delete tap0 172.30.1.2 3e:1b:70:2d:4d:51"),
-        "ip neighbor: 'delete': use del (ip neighbor del NAME A.B.C.D MAC)"
+        ok("set ip neighbor delete tap0 172.30.1.2 3e:1b:70:2d:4d:51"),
+        ok("set ip neighbor del tap0 172.30.1.2 3e:1b:70:2d:4d:51")
     );
     assert_eq!(
         ok("comment { ip route add 10.0.0.0/8 drop }"),
@@ -499,6 +503,7 @@ fn set_ip_neighbor() {
             ip: ip("172.30.1.2"),
             mac: mac("3e:1b:70:2d:4d:51"),
             is_static: true,
+            no_fib_entry: false,
             del: false
         }
     );
@@ -509,8 +514,38 @@ fn set_ip_neighbor() {
             ip: ip("172.30.1.2"),
             mac: mac("3e:1b:70:2d:4d:51"),
             is_static: false,
+            no_fib_entry: false,
             del: true
         }
+    );
+    // Contiv's pod entries; VPP takes the keywords in any order.
+    let pod = Command::SetIpNeighbor {
+        interface: "tap2".into(),
+        ip: ip("10.1.1.3"),
+        mac: mac("00:00:00:00:00:02"),
+        is_static: true,
+        no_fib_entry: true,
+        del: false,
+    };
+    assert_eq!(
+        ok("set ip neighbor tap2 10.1.1.3 00:00:00:00:00:02 static no-fib-entry"),
+        pod
+    );
+    assert_eq!(
+        ok("set ip neighbor static tap2 10.1.1.3 00:00:00:00:00:02 no-fib-entry"),
+        pod
+    );
+    assert_eq!(
+        ok("set ip neighbor no-fib-entry static tap2 10.1.1.3 00:00:00:00:00:02"),
+        pod
+    );
+    assert_eq!(
+        err("set ip neighbor static"),
+        "set ip neighbor: missing argument: expected NAME A.B.C.D MAC"
+    );
+    assert_eq!(
+        err("set ip neighbor tap2 10.1.1.3 00:00:00:00:00:02 tap2"),
+        "unknown input 'tap2'"
     );
     assert_eq!(
         err("set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d"),
@@ -854,7 +889,7 @@ fn help_lists_every_command_and_usage_shows_the_matching_ones() {
         show_interface,
         "usage: show interface [NAME ...]\n  Interfaces: index, state, MTU and counters\n\
          usage: show interface rx-placement\n  Which worker thread polls which interface queue, under its input node\n\
-         usage: show interface address\n  Interface addresses\n"
+         usage: show interface address [NAME ...]\n  Interface addresses\n"
     );
     assert_eq!(
         usage(&["set", "interface", "state"])
@@ -1961,6 +1996,7 @@ const SEEDS: &[&str] = &[
     "comment { anything }",
     "ip route del 10.0.0.0/8 via tap1",
     "set ip neighbor del tap0 172.30.1.2 3e:1b:70:2d:4d:51 static",
+    "set ip neighbor static tap2 10.1.1.3 00:00:00:00:00:02 no-fib-entry",
     "trace add virtio-input 10",
     "show trace max 5",
     "exec /tmp/startup.conf",
@@ -2085,6 +2121,37 @@ fn the_one_table_and_vpp_spellings() {
     assert_eq!(
         ok("ip route del 10.5.0.0/16 table 0"),
         ok("ip route del 10.5.0.0/16")
+    );
+    // After the path too, as VPP takes it; `table` is never an interface.
+    assert_eq!(
+        ok("ip route add 10.5.0.0/16 via 172.30.1.9 tap0 table 0"),
+        ok("ip route add 10.5.0.0/16 via 172.30.1.9 tap0")
+    );
+    assert_eq!(
+        ok("ip route add 10.5.0.0/16 via 172.30.1.9 table 0"),
+        ok("ip route add 10.5.0.0/16 via 172.30.1.9")
+    );
+    assert_eq!(
+        ok("ip route del 10.5.0.0/16 via tap0 table 0"),
+        ok("ip route del 10.5.0.0/16 via tap0")
+    );
+    assert_eq!(
+        err("ip route add 10.5.0.0/16 via 172.30.1.9 table 2"),
+        "ip route add: table 2: podfwd has one FIB table, table 0"
+    );
+    assert_eq!(ok("show ip fib table 0"), ok("show ip fib"));
+    assert_eq!(
+        ok("show ip fib table 0 10.1.1.3"),
+        ok("show ip fib 10.1.1.3")
+    );
+    assert_eq!(
+        ok("show ip fib 10.1.1.0/24 table 0"),
+        ok("show ip fib 10.1.1.0/24")
+    );
+    assert_eq!(ok("show ip fib table 0 summary"), ok("show ip fib summary"));
+    assert_eq!(
+        err("show ip fib table 3"),
+        "show ip fib: table 3: podfwd has one FIB table, table 0"
     );
     assert_eq!(
         err("ip route add 10.5.0.0/16 table 7 via 172.30.1.9"),

@@ -76,8 +76,18 @@ pub struct Neighbor {
     pub ip: Ipv4Addr,
     pub mac: MacAddr,
     pub is_static: bool,
+    /// `no-fib-entry`: its MAC serves routes through it, but it gets no /32 of its own
+    /// (Contiv's pod entries, whose /32 routes are configured).
+    pub no_fib_entry: bool,
     /// When it was last added or changed, since the control plane started.
     pub updated: Duration,
+}
+
+/// How a neighbour is configured: `static`, `no-fib-entry`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NeighborFlags {
+    pub is_static: bool,
+    pub no_fib_entry: bool,
 }
 
 /// What the workers read: everything a packet's processing needs, immutable.
@@ -452,6 +462,22 @@ impl ControlPlane {
         mac: MacAddr,
         is_static: bool,
     ) -> Result<(), String> {
+        let flags = NeighborFlags {
+            is_static,
+            no_fib_entry: false,
+        };
+        self.add_neighbor_with(name, ip, mac, flags)
+    }
+
+    /// `add_neighbor`, with every flag `set ip neighbor` takes.
+    pub fn add_neighbor_with(
+        &mut self,
+        name: &str,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        flags: NeighborFlags,
+    ) -> Result<(), String> {
+        let is_static = flags.is_static;
         let if_index = self.interface_index(name)?;
         if let Some(why) = not_unicast(ip) {
             return Err(format!("neighbor {ip} on {name}: {why}"));
@@ -469,17 +495,24 @@ impl ControlPlane {
                 ));
             }
         }
-        self.put_neighbor(if_index, ip, mac, is_static);
+        self.put_neighbor(if_index, ip, mac, flags);
         Ok(())
     }
 
-    fn put_neighbor(&mut self, if_index: IfIndex, ip: Ipv4Addr, mac: MacAddr, is_static: bool) {
+    fn put_neighbor(
+        &mut self,
+        if_index: IfIndex,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        flags: NeighborFlags,
+    ) {
         let updated = self.started.elapsed();
         let neighbor = Neighbor {
             if_index,
             ip,
             mac,
-            is_static,
+            is_static: flags.is_static,
+            no_fib_entry: flags.no_fib_entry,
             updated,
         };
         self.neighbors.insert((if_index, ip), neighbor);
@@ -509,8 +542,13 @@ impl ControlPlane {
                 existing.updated = self.started.elapsed();
                 false
             }
-            _ => {
-                self.put_neighbor(if_index, ip, mac, false);
+            existing => {
+                // A new MAC keeps the entry's no-fib-entry.
+                let flags = NeighborFlags {
+                    is_static: false,
+                    no_fib_entry: existing.is_some_and(|n| n.no_fib_entry),
+                };
+                self.put_neighbor(if_index, ip, mac, flags);
                 true
             }
         }

@@ -117,7 +117,7 @@ pub(super) fn build_fib(
     }
 
     let attached_routes = attached_routes(routes);
-    for neighbor in neighbors.values() {
+    for neighbor in neighbors.values().filter(|n| !n.no_fib_entry) {
         if is_attached(interfaces, &attached_routes, neighbor.if_index, neighbor.ip) {
             let rewrite = adjacency_to(interfaces, neighbors, neighbor.if_index, neighbor.ip);
             offer(

@@ -134,7 +134,12 @@ pub fn format_neighbors(control: &ControlPlane, only: Option<IfIndex>) -> String
         .neighbors()
         .filter(|n| only.is_none_or(|i| n.if_index == i))
     {
-        let flags = if neighbor.is_static { "S" } else { "D" };
+        let flags = match (neighbor.is_static, neighbor.no_fib_entry) {
+            (true, false) => "S",
+            (true, true) => "SN",
+            (false, false) => "D",
+            (false, true) => "DN",
+        };
         let _ = writeln!(
             out,
             "{:^12}{:^16}{:^6}{:^20}{}",

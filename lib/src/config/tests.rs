@@ -405,6 +405,42 @@ fn learning_never_overwrites_a_static_neighbor() {
     );
 }
 
+/// Contiv's pod entries: `set ip neighbor static tap2 10.1.1.3 MAC no-fib-entry` beside
+/// a configured /32 route through the pod.
+#[test]
+fn a_no_fib_entry_neighbour_serves_routes_but_gets_no_host_route() {
+    let mut cp = three_interfaces();
+    let flags = NeighborFlags {
+        is_static: true,
+        no_fib_entry: true,
+    };
+    let pod_mac = mac("00:00:00:00:00:02");
+    cp.add_neighbor_with("tap2", ip("10.1.1.3"), pod_mac, flags)
+        .unwrap();
+    let snapshot = cp.snapshot();
+    assert!(snapshot.fib.entry(prefix("10.1.1.3/32")).is_none());
+    assert_eq!(
+        adjacency_for(&snapshot, "10.1.1.3"),
+        Adjacency::Glean {
+            tx_if: IfIndex(3),
+            next_hop: None
+        }
+    );
+    cp.add_route(prefix("10.1.1.3/32"), via("10.1.1.3", 3))
+        .unwrap();
+    assert_eq!(
+        adjacency_for(&cp.snapshot(), "10.1.1.3"),
+        Adjacency::Rewrite {
+            tx_if: IfIndex(3),
+            next_hop: ip("10.1.1.3"),
+            rewrite: Adjacency::ethernet_rewrite(pod_mac, mac("02:fe:16:3f:5f:0f")),
+        }
+    );
+    let shown = format_neighbors(&cp, Some(IfIndex(3)));
+    let row = shown.lines().nth(1).unwrap();
+    assert_eq!(row.split_whitespace().nth(2), Some("SN"), "{shown}");
+}
+
 #[test]
 fn admin_down_forgets_learnt_neighbours_and_keeps_static_ones() {
     let mut cp = seed();

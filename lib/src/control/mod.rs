@@ -23,7 +23,7 @@ use crate::cli::{
 };
 use crate::config::{
     format_fib, format_fib_summary, format_interface_addresses, format_neighbors, ControlPlane,
-    RouteTarget, Snapshot,
+    InterfaceConfig, NeighborFlags, RouteTarget, Snapshot,
 };
 use crate::counters::{CounterTotals, PortErrors, RuntimeView, WorkerCounters};
 use crate::fib::Adjacency;
@@ -532,6 +532,24 @@ impl Control {
         self.platform.pcap_trace(&request)
     }
 
+    /// The interfaces `names` names, in that order (as VPP lists them), or every one
+    /// when it names none; every name must exist.
+    fn named_interfaces(&self, names: &[String]) -> Result<Vec<InterfaceConfig>, String> {
+        if names.is_empty() {
+            return Ok(self.plane.interfaces().to_vec());
+        }
+        names
+            .iter()
+            .map(|n| {
+                let i = self.index(n)?;
+                let found = self.plane.interfaces().iter().find(|c| c.index == i);
+                found
+                    .cloned()
+                    .ok_or_else(|| format!("unknown interface '{n}'"))
+            })
+            .collect()
+    }
+
     fn index(&self, name: &str) -> Result<IfIndex, String> {
         self.plane.interface_index(name)
     }
@@ -749,26 +767,11 @@ impl Control {
 
             // Interfaces.
             Command::ShowInterface { names } => {
-                let totals = self.totals();
-                // In the order named, as VPP lists them; every name must exist.
-                let interfaces: Vec<_> = match names.is_empty() {
-                    true => self.plane.interfaces().to_vec(),
-                    false => names
-                        .iter()
-                        .map(|n| {
-                            let i = self.index(n)?;
-                            let found = self.plane.interfaces().iter().find(|c| c.index == i);
-                            Ok(found.cloned())
-                        })
-                        .collect::<Result<Vec<_>, String>>()?
-                        .into_iter()
-                        .flatten()
-                        .collect(),
-                };
-                Ok(totals.format_interfaces(&interfaces))
+                let interfaces = self.named_interfaces(&names)?;
+                Ok(self.totals().format_interfaces(&interfaces))
             }
-            Command::ShowInterfaceAddress => {
-                Ok(format_interface_addresses(self.plane.interfaces()))
+            Command::ShowInterfaceAddress { names } => {
+                Ok(format_interface_addresses(&self.named_interfaces(&names)?))
             }
             Command::ShowInterfaceRxPlacement => Ok(self.show_rx_placement()),
             Command::ShowHardwareInterfaces { detail, name } => {
@@ -835,12 +838,17 @@ impl Control {
                 ip,
                 mac,
                 is_static,
+                no_fib_entry,
                 del,
             } => {
                 if del {
                     self.plane.del_neighbor(&interface, ip)?;
                 } else {
-                    self.plane.add_neighbor(&interface, ip, mac, is_static)?;
+                    let flags = NeighborFlags {
+                        is_static,
+                        no_fib_entry,
+                    };
+                    self.plane.add_neighbor_with(&interface, ip, mac, flags)?;
                 }
                 *changed = Changed::Plane;
                 none

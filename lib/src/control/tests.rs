@@ -239,6 +239,27 @@ fn show_interface_has_the_ports_receive_errors() {
     );
 }
 
+/// `show interface address NAME ...` lists those, in that order; an unknown name is an
+/// error.
+#[test]
+fn show_interface_address_of_named_interfaces() {
+    let (mut control, _, _) = seed_node();
+    let text = control.execute_line("show interface address tap0").unwrap();
+    assert!(text.starts_with("tap0 (up):\n  L3 172.30.1.1/24"), "{text}");
+    assert!(!text.contains("tap2"), "{text}");
+    let both = control
+        .execute_line("show interface address tap0 tap2")
+        .unwrap();
+    assert!(
+        both.find("tap0").unwrap() < both.find("tap2").unwrap(),
+        "{both}"
+    );
+    let err = control
+        .execute_line("show interface address tap9")
+        .unwrap_err();
+    assert!(err.contains("tap9"), "{err}");
+}
+
 /// `pcap trace` reaches the platform with its interface resolved and its file in /tmp
 /// under VPP's default name; an unknown interface is refused before it.
 #[test]
