@@ -13,7 +13,11 @@ use podfwd_app::console;
 use podfwd_app::control::{self, DEFAULT_SOCKET};
 
 #[derive(Debug, Parser)]
-#[command(name = "podfwdctl", about = "Run CLI commands in a running podfwd")]
+#[command(
+    name = "podfwdctl",
+    version,
+    about = "Run CLI commands in a running podfwd"
+)]
 struct Options {
     /// podfwd's control socket.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
