@@ -32,6 +32,28 @@ fn unknown_iface_device_is_named_with_the_known_ones() {
     );
 }
 
+/// A --vdev that fails to probe is named, not taken for "no ports" or skipped (which
+/// would renumber the other interfaces).
+#[test]
+fn vdev_that_fails_to_probe_is_named() {
+    let out = podfwd(
+        "bad_vdev",
+        &[
+            "-l",
+            "0,1",
+            "--vdev=net_pcap0,rx_pcap=/nonexistent/podfwd-test.pcap",
+            "--vdev=net_null1",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        last_stderr_line(&out),
+        "podfwd: device(s) net_pcap0 given with --vdev failed to probe (see the EAL log \
+         above); probed: net_null1"
+    );
+}
+
 #[test]
 fn malformed_eal_argument_fails_eal_init() {
     let out = podfwd("bad_eal", &["-l", "zero,one", "--vdev=net_null0"], &[]);

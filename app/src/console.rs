@@ -102,14 +102,27 @@ pub fn run_startup_file(
 
 /// Reads command lines from stdin until end of input or until `handle` returns false:
 /// with line editing and history (rustyline) when stdin is a terminal, plain lines
-/// otherwise. Ctrl-C at the prompt is `quit`, as SIGINT would be.
+/// otherwise. At the terminal, Ctrl-C and Ctrl-D at the prompt are `quit` (VPP: "Quit/EOF
+/// on stdin means quit program"); a pipe's end only ends the console. A terminal this
+/// process does not own (started with `&`) is not read at all: reading or setting it
+/// would stop the whole process, workers included, with SIGTTIN/SIGTTOU.
 pub fn read_stdin_lines(prompt: &str, mut handle: impl FnMut(String) -> bool) {
     if std::io::stdin().is_terminal() {
+        if !in_foreground() {
+            log::warn!(
+                "started in the background of a terminal: no console on stdin (use podfwdctl)"
+            );
+            return;
+        }
+        terminal::save();
         match rustyline::DefaultEditor::new() {
             Ok(mut editor) => loop {
                 let line = match editor.readline(prompt) {
                     Ok(line) => line,
-                    Err(rustyline::error::ReadlineError::Interrupted) => "quit".to_owned(),
+                    Err(
+                        rustyline::error::ReadlineError::Interrupted
+                        | rustyline::error::ReadlineError::Eof,
+                    ) => "quit".to_owned(),
                     Err(_) => return,
                 };
                 if !line.trim().is_empty() {
@@ -131,6 +144,59 @@ pub fn read_stdin_lines(prompt: &str, mut handle: impl FnMut(String) -> bool) {
                 }
             }
             Err(e) => eprintln!("error: {e}"),
+        }
+    }
+}
+
+/// Whether this process's group owns its controlling terminal (job control: `cmd &`
+/// does not). Read from /proc/self/stat (pgrp, tpgid); in doubt, yes.
+fn in_foreground() -> bool {
+    std::fs::read_to_string("/proc/self/stat").map_or(true, |stat| foreground_in(&stat))
+}
+
+/// [`in_foreground`] from the text of /proc/PID/stat.
+fn foreground_in(stat: &str) -> bool {
+    // The command name, in parentheses, may hold spaces: fields count from after it.
+    let Some(after_name) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return true;
+    };
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // state ppid pgrp session tty_nr tpgid
+    match (fields.get(2), fields.get(5)) {
+        (Some(pgrp), Some(tpgid)) => pgrp == tpgid,
+        _ => true,
+    }
+}
+
+/// The terminal's settings as the console found them, put back when podfwd leaves: a
+/// stop signal may end the process while rustyline holds the terminal in raw mode.
+pub mod terminal {
+    use std::process::{Command, Stdio};
+    use std::sync::OnceLock;
+
+    static SAVED: OnceLock<String> = OnceLock::new();
+
+    /// `stty -g` of stdin, once.
+    pub fn save() {
+        let saved = Command::new("stty")
+            .arg("-g")
+            .stdin(Stdio::inherit())
+            .stderr(Stdio::null())
+            .output();
+        if let Some(out) = saved.ok().filter(|o| o.status.success()) {
+            let settings = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let _ = SAVED.set(settings);
+        }
+    }
+
+    /// Puts the saved settings back (nothing if none were saved).
+    pub fn restore() {
+        if let Some(settings) = SAVED.get() {
+            let _ = Command::new("stty")
+                .arg(settings)
+                .stdin(Stdio::inherit())
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
@@ -397,6 +463,18 @@ pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn foreground_is_the_terminals_process_group() {
+        // pid (comm) state ppid pgrp session tty_nr tpgid ...
+        let stat = |pgrp: u32, tpgid: u32| {
+            format!("4242 (pod fwd) (x)) S 1000 {pgrp} 1000 34817 {tpgid} 4194560 120 0 0 0")
+        };
+        assert!(foreground_in(&stat(4242, 4242)));
+        assert!(!foreground_in(&stat(4242, 1000)));
+        // Unreadable: taken as the foreground, as before.
+        assert!(foreground_in("garbage"));
+    }
 
     struct Echo(Vec<String>);
     impl Executor for Echo {

@@ -28,15 +28,63 @@ impl Interface {
     }
 }
 
+/// The network devices the EAL options ask for with `--vdev NAME[,ARGS]` or
+/// `--vdev=...` (net_*, eth_*, virtio_user*: their ports take the device's name).
+pub fn vdev_names(eal_args: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut args = eal_args.iter().map(String::as_str);
+    while let Some(arg) = args.next() {
+        let spec = match arg.strip_prefix("--vdev=") {
+            Some(spec) => Some(spec),
+            None if arg == "--vdev" => args.next(),
+            None => None,
+        };
+        let name = spec.and_then(|s| s.split(',').next()).unwrap_or("");
+        if ["net_", "eth_", "virtio_user"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+/// A `--vdev` that no port came from failed to probe: the EAL logged why, and carrying on
+/// without it would number the other interfaces differently from what the user wrote.
+fn unprobed(vdevs: &[String], devices: &[&str]) -> Option<String> {
+    let missing: Vec<&str> = vdevs
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !devices.contains(v))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "device(s) {} given with --vdev failed to probe (see the EAL log above){}",
+            missing.join(", "),
+            match devices.is_empty() {
+                true => String::new(),
+                false => format!("; probed: {}", devices.join(", ")),
+            }
+        )
+    })
+}
+
 /// The interfaces: from `--iface` bindings in their order, or else one per port, named
-/// after its device, in port order.
-pub fn resolve_interfaces(bindings: &[IfaceBinding]) -> Result<Vec<Interface>, String> {
+/// after its device, in port order. Every `--vdev` in `vdevs` must have become a port.
+pub fn resolve_interfaces(
+    bindings: &[IfaceBinding],
+    vdevs: &[String],
+) -> Result<Vec<Interface>, String> {
     let ports = port::ports();
     let mut known = Vec::with_capacity(ports.len());
     for &p in &ports {
         known.push(port::info(p).map_err(|e| e.to_string())?);
     }
     let names: Vec<&str> = known.iter().map(|i| i.device.as_str()).collect();
+    if let Some(message) = unprobed(vdevs, &names) {
+        return Err(message);
+    }
     if known.is_empty() {
         return Err("no DPDK ports: add devices to the EAL options, e.g. --vdev=net_tap0 or --vdev=net_pcap0,rx_pcap=in.pcap".into());
     }
@@ -436,6 +484,33 @@ pub fn format_hardware(blocks: &[HardwareBlock], verbosity: Verbosity) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vdev_that_made_no_port_is_named() {
+        let args: Vec<String> = [
+            "-l",
+            "0,1",
+            "--vdev=net_pcap0,rx_pcap=/nonexistent.pcap",
+            "--vdev",
+            "net_null1",
+            "--vdev=crypto_null0",
+            "--no-pci",
+        ]
+        .map(String::from)
+        .to_vec();
+        let vdevs = vdev_names(&args);
+        assert_eq!(vdevs, ["net_pcap0", "net_null1"]);
+        assert_eq!(unprobed(&vdevs, &["net_pcap0", "net_null1"]), None);
+        assert_eq!(
+            unprobed(&vdevs, &["net_null1"]).unwrap(),
+            "device(s) net_pcap0 given with --vdev failed to probe (see the EAL log above); \
+             probed: net_null1"
+        );
+        assert_eq!(
+            unprobed(&vdevs, &[]).unwrap(),
+            "device(s) net_pcap0, net_null1 given with --vdev failed to probe (see the EAL log above)"
+        );
+    }
 
     fn port_info(port: PortId, device: &str, mac: [u8; 6]) -> PortInfo {
         PortInfo {

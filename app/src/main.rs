@@ -163,10 +163,12 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         lcore::main_lcore()
     );
 
-    let interfaces = hardware::resolve_interfaces(&options.ifaces).map_err(|m| Failure {
-        message: m,
-        code: 2,
-    })?;
+    let vdevs = hardware::vdev_names(&eal_args);
+    let interfaces =
+        hardware::resolve_interfaces(&options.ifaces, &vdevs).map_err(|m| Failure {
+            message: m,
+            code: 2,
+        })?;
     let mut dataplane = Dataplane {
         started: Vec::new(),
         configured: Vec::new(),
@@ -191,7 +193,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
                     "port {port} ({}) has at most {} rx / {} tx queues, but {queues} worker lcore(s) need one each: pass fewer lcores with -l",
                     info.device, info.max_rx_queues, info.max_tx_queues
                 ),
-                code: 1,
+                code: 2,
             });
         }
         info!("port {port}: rte_eth_dev_configure {queues} rx, {queues} tx queues");
@@ -438,6 +440,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         console::forward_learned(learned_rx, sender.clone());
         console::serve_socket(listener, sender);
         console::run_console(&mut control as &mut dyn Executor, &events);
+        // A stop signal may come while the console thread holds the terminal raw.
+        console::terminal::restore();
     }
     let _ = std::fs::remove_file(&options.socket);
 

@@ -172,11 +172,14 @@ impl Pinger {
 
     /// Runs `request`: `send` hands one frame to worker 0 for the poll loop's interface
     /// `position` (the request's tx interface); replies are gathered from every worker.
+    /// `stop` is asked between requests and while waiting: once it says so, no more
+    /// requests go and the replies so far are reported.
     pub fn run(
         &self,
         request: &PingRequest,
         position: impl Fn(IfIndex) -> usize,
         send: impl Fn(&LoopMailbox, Vec<u8>, usize) -> Result<(), String>,
+        stop: impl Fn() -> bool,
     ) -> Result<String, String> {
         let Some(first) = self.mailboxes.first() else {
             return Err("ping: no worker to send from".into());
@@ -195,6 +198,7 @@ impl Pinger {
         let interval = Duration::from_millis(u64::from(args.interval_ms));
         let mut sent = 0;
         let mut failed = None;
+        let mut stopped = false;
         for seq in 1..=args.repeat {
             let frame = echo_request(request, ident, seq as u16, (self.tsc)());
             match send(first, frame, position(request.tx_if)) {
@@ -205,7 +209,10 @@ impl Pinger {
                 }
             }
             // After the last request too: its reply has an interval to come back.
-            std::thread::sleep(interval);
+            if !sleep_unless(interval, &stop) {
+                stopped = true;
+                break;
+            }
         }
         let mut replies = Vec::new();
         for (worker, mailbox) in self.mailboxes.iter().enumerate() {
@@ -213,11 +220,33 @@ impl Pinger {
                 replies.extend_from_slice(watch.replies());
             }
         }
-        let report = format_replies(&replies, sent, self.tsc_hz);
+        let mut report = format_replies(&replies, sent, self.tsc_hz);
+        if stopped {
+            report.push_str(&format!(
+                "interrupted after {sent} of {} requests\n",
+                args.repeat
+            ));
+        }
         match failed {
             Some(e) => Err(format!("{report}{e}")),
             None => Ok(report),
         }
+    }
+}
+
+/// Sleeps `total` in slices, so that a stop is seen within one; false if `stop` said so.
+fn sleep_unless(total: Duration, stop: &impl Fn() -> bool) -> bool {
+    const SLICE: Duration = Duration::from_millis(50);
+    let end = std::time::Instant::now() + total;
+    loop {
+        if stop() {
+            return false;
+        }
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(SLICE));
     }
 }
 

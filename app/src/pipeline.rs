@@ -490,7 +490,10 @@ impl Platform for AppPlatform {
             self.send_through(mailbox, &frame, interface)
                 .map_err(|e| format!("ping: {e}"))
         };
-        self.pinger.run(request, position, send)
+        // Ctrl-C ends the ping, as it ends ping(8); SIGTERM ends it and then podfwd.
+        let scope = crate::dpdk::signal::Interruptible::begin();
+        let stop = || scope.interrupted() || crate::dpdk::signal::stop_requested();
+        self.pinger.run(request, position, send, stop)
     }
 
     fn send_frame(&self, if_index: IfIndex, frame: &[u8]) -> Result<(), String> {

@@ -32,6 +32,9 @@ impl std::fmt::Display for EalInitError {
 const NO_HUGEPAGES_HINT: &str = "no free hugepages: run hugepages/setup (as root) \
      or pass --no-huge to the EAL";
 const BAD_ARGUMENT_HINT: &str = "check the EAL options before '--' (see the EAL log above)";
+/// EAL fails without an errno when another process holds its runtime directory's lock.
+const NO_REASON_HINT: &str = "see the EAL log above; if it says 'Cannot create lock', \
+     another DPDK process uses this --file-prefix: give each its own, or pass --in-memory";
 
 impl Eal {
     /// Runs `rte_eal_init` on `program` followed by `eal_args` (everything before `--`).
@@ -69,6 +72,8 @@ impl Eal {
             // problem on a host whose hugepages happen to be taken.
             let hint = if error.errno == libc::EINVAL {
                 Some(BAD_ARGUMENT_HINT)
+            } else if error.errno == 0 {
+                Some(NO_REASON_HINT)
             } else if !hugepages_optional(eal_args) && no_free_hugepages() {
                 Some(NO_HUGEPAGES_HINT)
             } else {

@@ -44,16 +44,15 @@ impl DpdkError {
 
 impl fmt::Display for DpdkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Some failures leave rte_errno at 0: "Success" would read as nonsense.
+        let why = match self.errno {
+            0 => "no error code given".to_string(),
+            errno => strerror(errno),
+        };
         if self.subject.is_empty() {
-            write!(f, "{} failed: {}", self.call, strerror(self.errno))
+            write!(f, "{} failed: {why}", self.call)
         } else {
-            write!(
-                f,
-                "{} failed on {}: {}",
-                self.call,
-                self.subject,
-                strerror(self.errno)
-            )
+            write!(f, "{} failed on {}: {why}", self.call, self.subject)
         }
     }
 }
@@ -134,4 +133,23 @@ unsafe fn c_string(ptr: *const std::os::raw::c_char) -> String {
     unsafe { CStr::from_ptr(ptr) }
         .to_string_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_without_errno_says_so() {
+        let error = DpdkError::new("rte_eal_init", "", 0);
+        assert_eq!(
+            error.to_string(),
+            "rte_eal_init failed: no error code given"
+        );
+        let error = DpdkError::new("rte_eth_dev_start", "port 1", libc::EIO);
+        assert!(error
+            .to_string()
+            .starts_with("rte_eth_dev_start failed on port 1: "));
+        assert!(!error.to_string().contains("no error code"));
+    }
 }

@@ -9,9 +9,40 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 /// Write end of the wake-up pair, or -1 before installation.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// While an [`Interruptible`] lives, SIGINT interrupts it rather than stopping podfwd.
+static INTERRUPTIBLE: AtomicBool = AtomicBool::new(false);
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_stop_signal(_signal: c_int) {
+extern "C" fn on_stop_signal(signal: c_int) {
+    if signal == libc::SIGINT && INTERRUPTIBLE.load(Ordering::SeqCst) {
+        INTERRUPTED.store(true, Ordering::SeqCst);
+        return;
+    }
     request_stop();
+}
+
+/// A long command the console runs (`ping ... repeat N`): while it lives, Ctrl-C (SIGINT)
+/// ends the command, as it ends ping(8), instead of stopping the data plane; SIGTERM
+/// still stops podfwd, and the command should check [`stop_requested`] too.
+pub struct Interruptible(());
+
+impl Interruptible {
+    pub fn begin() -> Interruptible {
+        INTERRUPTED.store(false, Ordering::SeqCst);
+        INTERRUPTIBLE.store(true, Ordering::SeqCst);
+        Interruptible(())
+    }
+
+    /// Whether SIGINT arrived since `begin`.
+    pub fn interrupted(&self) -> bool {
+        INTERRUPTED.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Interruptible {
+    fn drop(&mut self) {
+        INTERRUPTIBLE.store(false, Ordering::SeqCst);
+    }
 }
 
 /// What SIGINT does, from code: a worker lcore whose job panicked asks the process to
@@ -64,10 +95,20 @@ mod tests {
     use super::*;
     use std::io::Read;
 
+    /// SIGINT during an `Interruptible` ends it and leaves podfwd running; after it, a
+    /// stop (from a signal or from code) wakes the reader. One test: the handler and its
+    /// flags are the process's.
     #[test]
-    fn request_stop_wakes_the_reader_as_a_signal_does() {
+    fn sigint_interrupts_an_interruptible_and_request_stop_wakes_the_reader() {
         let mut reader = install_stop_handler().unwrap();
         assert!(!stop_requested());
+        {
+            let scope = Interruptible::begin();
+            assert!(!scope.interrupted());
+            on_stop_signal(libc::SIGINT);
+            assert!(scope.interrupted());
+            assert!(!stop_requested());
+        }
         request_stop();
         assert!(stop_requested());
         let mut byte = [0u8; 1];
