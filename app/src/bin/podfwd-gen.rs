@@ -84,7 +84,10 @@ fn select_ports(options: &GenOptions) -> Result<Vec<PortInfo>, Failure> {
         known
     } else {
         let mut chosen = Vec::new();
-        for device in &options.ports {
+        for (at, device) in options.ports.iter().enumerate() {
+            if options.ports[..at].contains(device) {
+                return Err((format!("--port {device} given twice"), 2));
+            }
             match known.iter().find(|i| &i.device == device) {
                 Some(info) => chosen.push(info.clone()),
                 None => {
@@ -159,9 +162,23 @@ fn bring_up(
         cache: MEMPOOL_CACHE,
         handoff_ring: 0,
     };
-    let mbufs = options
-        .mbufs
-        .unwrap_or_else(|| sizing.mbufs() + MBUF_HEADROOM);
+    let needed = sizing.mbufs();
+    let mbufs = match options.mbufs {
+        // As podfwd's: below this the ports' rings and the lcore cache hold every mbuf.
+        Some(n) if n < needed => {
+            return Err((
+                format!(
+                    "--mbufs {n} is below what the rings, bursts and lcore cache hold at once \
+                     ({needed} for {} port(s) with {} rx / {} tx descriptors, a {MEMPOOL_CACHE}-mbuf \
+                     cache): the ports would run out of mbufs",
+                    sizing.ports, sizing.rx_descriptors, sizing.tx_descriptors
+                ),
+                2,
+            ))
+        }
+        Some(n) => n,
+        None => needed + MBUF_HEADROOM,
+    };
     let socket = lcore::socket_of(lcore::main_lcore());
     let pool =
         Arc::new(Mempool::create("podfwd_gen_mbufs", mbufs, MEMPOOL_CACHE, socket).map_err(fail)?);
@@ -307,8 +324,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         control: Arc::clone(&control),
         shared: Arc::clone(&shared),
         tsc_hz: hz,
-        drain_cycles: hz / 1000 * options.drain_ms.min(10_000),
-        window: options.window,
+        drain_cycles: hz / 1000 * options.drain_ms,
+        window: options.window(),
         show_mistranslated: options.show_mistranslated,
     };
     info!(
@@ -424,8 +441,9 @@ fn interactive(
         }
         match command {
             Command::Start => {
+                // The last run's counters, before the worker zeroes them for this one.
+                stats_view.restart(&shared.ports());
                 control.start();
-                stats_view.restart();
                 println!("started");
             }
             Command::Stop => match control.stop() {

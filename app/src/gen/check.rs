@@ -60,7 +60,7 @@ impl Mistranslation {
         match self {
             Mistranslation::WrongMac => "reply not addressed to the client pods' MAC",
             Mistranslation::UnknownClient => "reply to an address:port no flow of the run uses",
-            Mistranslation::WrongClient => "reply delivered to another flow's client",
+            Mistranslation::WrongClient => "another flow's client (its tag differs)",
             Mistranslation::WrongService => "reply not from the VIP:port the request went to",
             Mistranslation::WrongEndpoint => "request not delivered to an endpoint of its service",
             Mistranslation::WrongProtocol => "protocol differs from the one sent",
@@ -206,6 +206,13 @@ fn check_request(
         return Err(Mistranslation::WrongEndpoint);
     }
     checksums(frame, parsed)?;
+    // A source rewritten to another flow's client of the same service (and back again
+    // on the reply) passes every check above: the tag the client wrote tells.
+    if let (Some(flow), Some(tag)) = (flow, stamped_flow(frame, parsed)) {
+        if tag != flow_tag(flow) {
+            return Err(Mistranslation::WrongClient);
+        }
+    }
     Ok(flow)
 }
 
@@ -472,6 +479,31 @@ mod tests {
                 Verdict::Good { flow: Some(10), .. }
             ));
         }
+    }
+
+    /// Flow 0's request arriving from flow 2's client (10.1.1.3:40002, the same
+    /// service): delivered to the right endpoint with the right checksums, and answered
+    /// back to the right client if the reverse path undoes it, but the backend saw
+    /// another client. The tag tells.
+    #[test]
+    fn request_from_another_flows_client_is_wrong_client() {
+        let spec = spec();
+        let mut buf = sent_for(0);
+        translate(&mut buf, Some((ENDPOINT, 8080)), Some((0x0a01_0103, 40002)));
+        assert_eq!(spec.service_of(2), spec.service_of(0));
+        assert_eq!(
+            check_endpoint_side(&spec, buf.data()),
+            (
+                Verdict::Mistranslated(Mistranslation::WrongClient),
+                Answer::Unanswered
+            )
+        );
+        let mut own = sent_for(2);
+        translate(&mut own, Some((ENDPOINT, 8080)), None);
+        assert!(matches!(
+            check_endpoint_side(&spec, own.data()).0,
+            Verdict::Good { flow: Some(2), .. }
+        ));
     }
 
     /// Flow 0's reply delivered to flow 2's client (10.1.1.3:40002, also service 0, so the

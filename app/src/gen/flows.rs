@@ -219,7 +219,9 @@ pub struct FlowTuple {
     pub service: usize,
 }
 
-/// Frame sizes are given as on the wire (with the 4-byte FCS), like testpmd's.
+/// Frame sizes are given as on the wire, with the 4-byte FCS (a "64-byte frame" is the
+/// shortest Ethernet frame, as traffic generators and RFC 2544 count it): the frame
+/// podfwd-gen builds is 4 bytes shorter. testpmd's txonly lengths exclude the FCS.
 pub const FCS_LEN: usize = 4;
 pub const MIN_WIRE_SIZE: usize = 64;
 pub const MAX_WIRE_SIZE: usize = 1518;
@@ -256,7 +258,10 @@ impl FlowSpec {
                 self.wire_size
             ));
         }
-        self.check_flow_count(self.flows)?;
+        // With --new-flows no flow is established: the count is unused.
+        if !self.new_flows {
+            self.check_flow_count(self.flows)?;
+        }
         if self.new_every > 0 {
             if self.new_flows {
                 return Err("--new-flow-every and --new-flows: give one of them".into());
@@ -362,6 +367,8 @@ pub struct FlowCursor {
     /// The tuples walked: [start, end).
     start: u64,
     end: u64,
+    /// Times the walk came back to `start`.
+    wraps: u64,
 }
 
 impl FlowCursor {
@@ -386,7 +393,14 @@ impl FlowCursor {
             port_offset: (start % ports) as u32,
             start,
             end: end.max(start + 1),
+            wraps: 0,
         }
+    }
+
+    /// Times the cursor has gone back to its first tuple: with new flows, each time
+    /// every later "new" flow reuses a tuple an earlier one opened.
+    pub fn wraps(&self) -> u64 {
+        self.wraps
     }
 
     /// The current packet's flow; then moves to the next packet's.
@@ -394,7 +408,9 @@ impl FlowCursor {
         let current = self.tuple;
         let index = current.index + 1;
         if index >= self.end {
+            let wraps = self.wraps + 1;
             *self = FlowCursor::over(spec, self.start, self.end);
+            self.wraps = wraps;
             return current;
         }
         self.port_offset += 1;
@@ -418,6 +434,31 @@ impl FlowCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_counts_its_wraps() {
+        let spec = FlowSpec {
+            clients: "10.1.1.3".parse().unwrap(),
+            client_ports: "1000-1009".parse().unwrap(),
+            services: vec!["10.104.221.85:80=10.20.0.2:8080".parse().unwrap()],
+            protocol: Protocol::Udp,
+            wire_size: 64,
+            flows: 4,
+            new_flows: false,
+            new_every: 0,
+            snat: false,
+        };
+        let mut established = FlowCursor::new(&spec);
+        let mut new = FlowCursor::new_flows(&spec);
+        for _ in 0..4 * 3 {
+            established.next(&spec);
+        }
+        for _ in 0..6 * 2 + 1 {
+            new.next(&spec);
+        }
+        assert_eq!((established.wraps(), new.wraps()), (3, 2));
+        assert_eq!(new.next(&spec).index, 5);
+    }
 
     fn spec() -> FlowSpec {
         FlowSpec {

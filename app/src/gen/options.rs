@@ -30,9 +30,9 @@ pub struct GenOptions {
     #[arg(long = "port", value_name = "DEVICE")]
     pub ports: Vec<String>,
     /// Pods mode: requests in flight at most (0 = unlimited), so that full rate means
-    /// as fast as the forwarder answers.
-    #[arg(long, default_value_t = 1024)]
-    pub window: u64,
+    /// as fast as the forwarder answers [default: 1024].
+    #[arg(long)]
+    pub window: Option<u64>,
     /// Client pod addresses, A or A-B.
     #[arg(long, default_value = "10.1.1.3", value_parser = str::parse::<AddrRange>)]
     pub clients: AddrRange,
@@ -49,9 +49,9 @@ pub struct GenOptions {
     /// Frame size on the wire, FCS included (64..=1518).
     #[arg(long, default_value_t = 64)]
     pub size: usize,
-    /// Established flows to cycle over.
-    #[arg(long, default_value = "1024", value_parser = parse_positive)]
-    pub flows: u64,
+    /// Established flows to cycle over [default: 1024].
+    #[arg(long, value_parser = parse_positive)]
+    pub flows: Option<u64>,
     /// Every packet opens a new flow (the next tuple of clients x client ports). With
     /// tcp-syn, a client answers each SYN-ACK with an RST that closes the connection.
     #[arg(long)]
@@ -66,7 +66,8 @@ pub struct GenOptions {
     /// service's endpoints. Without it, such a request is a mistranslation.
     #[arg(long)]
     pub snat: bool,
-    /// Packets per second (k/M/G suffixes), or max.
+    /// Packets per second (k/M/G suffixes), or max: in all, shared evenly by the ports
+    /// txonly sends from.
     #[arg(long, default_value = "max", value_parser = parse_rate)]
     pub rate: u64,
     /// Source MAC of the client pods [default: the client port's MAC].
@@ -105,9 +106,10 @@ pub struct GenOptions {
     /// has been applied.
     #[arg(long, value_name = "PATH")]
     pub wait_for: Option<std::path::PathBuf>,
-    /// Milliseconds replies may still arrive after stop before they count as lost. They
-    /// count in the totals, not in the rates, which are over the sending time.
-    #[arg(long, default_value_t = 100)]
+    /// Milliseconds replies may still arrive after stop before they count as lost
+    /// (0..=10000). They count in the totals, not in the rates, which are over the
+    /// sending time.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub drain_ms: u64,
     /// Print the first N mistranslated frames to stderr as they arrive (which check
     /// failed, the side, the frame's first 64 bytes in hex), to see what the forwarder
@@ -177,11 +179,69 @@ pub fn parse_command_line(
     let startup = crate::options::parse_before_eal::<GenOptions>(program, eal_args, app_args)?;
     if let Startup::Run(options) = &startup {
         options.check_batch_options()?;
+        options.check_mode_options()?;
     }
     Ok(startup)
 }
 
+/// Established flows without `--flows`.
+const DEFAULT_FLOWS: u64 = 1024;
+/// Requests in flight without `--window`.
+const DEFAULT_WINDOW: u64 = 1024;
+
 impl GenOptions {
+    /// Options the mode would ignore are refused, as the console refuses `set rate` in
+    /// rxonly: a run that echoes a rate it never applied misleads.
+    fn check_mode_options(&self) -> Result<(), String> {
+        let given = [
+            ("--rate", self.rate != 0),
+            ("--flows", self.flows.is_some()),
+            ("--new-flows", self.new_flows),
+            ("--new-flow-every", self.new_flow_every.is_some()),
+            ("--window", self.window.is_some()),
+            ("--snat", self.snat),
+        ];
+        // What each mode acts on: rxonly and io send nothing of their own; txonly
+        // receives nothing, so it has no window and no endpoint side.
+        let ignored: &[&str] = match self.mode {
+            Mode::RxOnly | Mode::Io => &[
+                "--rate",
+                "--flows",
+                "--new-flows",
+                "--new-flow-every",
+                "--window",
+                "--snat",
+            ],
+            Mode::TxOnly => &["--window", "--snat"],
+            Mode::Pods => &[],
+        };
+        if let Some((option, _)) = given
+            .iter()
+            .find(|(option, on)| *on && ignored.contains(option))
+        {
+            let why = match self.mode {
+                Mode::TxOnly => "receives nothing (pods mode has replies)",
+                _ => "sends no packets of its own",
+            };
+            return Err(format!(
+                "{option} with --mode {}: {} {why}",
+                self.mode, self.mode
+            ));
+        }
+        if self.new_flows && self.flows.is_some() {
+            return Err(
+                "--flows with --new-flows: every packet opens a new flow, none is established"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Pods mode's requests in flight at most (0 = unlimited).
+    pub fn window(&self) -> u64 {
+        self.window.unwrap_or(DEFAULT_WINDOW)
+    }
+
     /// Options that only a batch run (`--duration`) acts on are refused without it,
     /// rather than ignored: the console prints text, and starts on `start`.
     fn check_batch_options(&self) -> Result<(), String> {
@@ -221,7 +281,7 @@ impl GenOptions {
             services,
             protocol: self.proto,
             wire_size: self.size,
-            flows: self.flows,
+            flows: self.flows.unwrap_or(DEFAULT_FLOWS),
             new_flows: self.new_flows,
             new_every: self.new_flow_every.unwrap_or(0),
             snat: self.snat,
@@ -449,6 +509,46 @@ mod tests {
         assert!(matches!(
             startup(&eal, &["--mode", "txonly"]),
             Ok(Startup::Run(o)) if o.mode == Mode::TxOnly
+        ));
+    }
+
+    /// What a mode would not act on is refused, not echoed in its report.
+    #[test]
+    fn options_the_mode_ignores_are_refused() {
+        let eal = ["-l", "0,1", "--no-pci"];
+        for (app, expected) in [
+            (
+                &["--mode", "rxonly", "--rate", "10k"][..],
+                "--rate with --mode rxonly: rxonly sends no packets of its own",
+            ),
+            (
+                &["--mode", "io", "--new-flows"][..],
+                "--new-flows with --mode io: io sends no packets of its own",
+            ),
+            (
+                &["--mode", "rxonly", "--window", "5"][..],
+                "--window with --mode rxonly: rxonly sends no packets of its own",
+            ),
+            (
+                &["--mode", "txonly", "--snat"][..],
+                "--snat with --mode txonly: txonly receives nothing (pods mode has replies)",
+            ),
+            (
+                &["--new-flows", "--flows", "10"][..],
+                "--flows with --new-flows: every packet opens a new flow, none is established",
+            ),
+        ] {
+            assert_eq!(startup(&eal, app).unwrap_err(), expected, "{app:?}");
+        }
+        // --new-flows over fewer tuples than the unused default of --flows.
+        let Ok(Startup::Run(o)) = startup(&eal, &["--new-flows", "--client-ports", "1024-1033"])
+        else {
+            panic!("--new-flows over 10 tuples refused");
+        };
+        assert_eq!(o.flow_spec().unwrap().tuple_space(), 10);
+        assert!(matches!(
+            startup(&eal, &["--mode", "txonly", "--rate", "1k", "--new-flows"]),
+            Ok(Startup::Run(_))
         ));
     }
 }

@@ -21,11 +21,17 @@ pub struct PortCounters {
     pub tx_no_mbuf: u64,
     /// Of `tx_packets`, the RSTs clients sent to close connections (not requests).
     pub tx_resets: u64,
+    /// Of `tx_packets`, the ARP replies the port sent for the pods or endpoints it
+    /// plays (not requests, not replies to requests).
+    pub tx_arp_replies: u64,
     pub rx_packets: u64,
     pub rx_bytes: u64,
+    /// Of `rx_packets`, frames that came in several mbufs (longer than one): counted,
+    /// then freed unread (no check, no reply, no forwarding).
+    pub rx_chained: u64,
 }
 
-const PORT_FIELDS: usize = 7;
+const PORT_FIELDS: usize = 9;
 
 impl PortCounters {
     fn to_array(self) -> [u64; PORT_FIELDS] {
@@ -35,22 +41,43 @@ impl PortCounters {
             self.tx_refused,
             self.tx_no_mbuf,
             self.tx_resets,
+            self.tx_arp_replies,
             self.rx_packets,
             self.rx_bytes,
+            self.rx_chained,
         ]
     }
 
     fn from_array(a: [u64; PORT_FIELDS]) -> PortCounters {
-        let [tx_packets, tx_bytes, tx_refused, tx_no_mbuf, tx_resets, rx_packets, rx_bytes] = a;
+        let [tx_packets, tx_bytes, tx_refused, tx_no_mbuf, tx_resets, tx_arp_replies, rx_packets, rx_bytes, rx_chained] =
+            a;
         PortCounters {
             tx_packets,
             tx_bytes,
             tx_refused,
             tx_no_mbuf,
             tx_resets,
+            tx_arp_replies,
             rx_packets,
             rx_bytes,
+            rx_chained,
         }
+    }
+
+    /// Of `tx_packets`, the requests: neither RSTs nor ARP replies.
+    pub fn tx_requests(&self) -> u64 {
+        self.tx_packets
+            .saturating_sub(self.tx_resets)
+            .saturating_sub(self.tx_arp_replies)
+    }
+
+    pub fn plus(&self, other: &PortCounters) -> PortCounters {
+        let (a, b) = (self.to_array(), other.to_array());
+        let mut sum = [0; PORT_FIELDS];
+        for ((s, a), b) in sum.iter_mut().zip(a).zip(b) {
+            *s = a.saturating_add(b);
+        }
+        PortCounters::from_array(sum)
     }
 
     pub fn since(&self, earlier: &PortCounters) -> PortCounters {
@@ -194,6 +221,9 @@ pub struct Figures {
     /// Requests sent by stop (not the RSTs closing connections), in the modes that
     /// send them (pods, txonly): what new flows were opened by.
     pub requests_at_stop: Option<u64>,
+    /// Times the new flows' tuple space was used up and walked again: after the first,
+    /// a "new" flow reuses a tuple (its session may still be there).
+    pub new_flow_wraps: u64,
 }
 
 /// Pods mode: what became of the requests. Each request sent is received back,
@@ -250,16 +280,13 @@ impl Figures {
         let round_trip = (mode == Mode::Pods).then(|| {
             let client = result.ports.first().copied().unwrap_or_default();
             RoundTrip {
-                sent: client.tx_packets.saturating_sub(client.tx_resets),
+                sent: client.tx_requests(),
                 received: result.client.good + result.client.mistranslated_total(),
                 unanswered: result.unanswered,
             }
         });
         let requests_at_stop = match mode {
-            Mode::Pods => result
-                .ports_at_stop
-                .first()
-                .map(|c| c.tx_packets.saturating_sub(c.tx_resets)),
+            Mode::Pods => result.ports_at_stop.first().map(PortCounters::tx_requests),
             Mode::TxOnly => Some(result.ports_at_stop.iter().map(|c| c.tx_packets).sum()),
             Mode::RxOnly | Mode::Io => None,
         };
@@ -280,6 +307,7 @@ impl Figures {
             new_every,
             target_pps: result.rate_pps,
             requests_at_stop,
+            new_flow_wraps: result.new_flow_wraps,
         }
     }
 
@@ -311,7 +339,8 @@ impl Figures {
 
     /// Connections answered per second when every packet opens a new flow.
     pub fn new_flows_per_second(&self) -> Option<f64> {
-        self.new_flows
+        // Only pods mode has replies (txonly opens flows but hears nothing back).
+        (self.new_flows && self.mode == Mode::Pods.to_string())
             .then(|| per_second(self.good_at_stop, self.seconds))
     }
 
@@ -355,6 +384,8 @@ impl Figures {
                     ("tx_refused", Json::Int(c.tx_refused)),
                     ("tx_no_mbuf", Json::Int(c.tx_no_mbuf)),
                     ("tx_resets", Json::Int(c.tx_resets)),
+                    ("tx_arp_replies", Json::Int(c.tx_arp_replies)),
+                    ("rx_chained", Json::Int(c.rx_chained)),
                     (
                         "tx_pps",
                         Json::Float(per_second(r.tx_packets, self.seconds)),
@@ -430,6 +461,13 @@ impl Figures {
                 "new_flows_sent_per_s",
                 self.new_flows_sent_per_second()
                     .map_or(Json::Null, Json::Float),
+            ),
+            (
+                "new_flow_tuples_wrapped",
+                match self.new_flows || self.new_every > 0 {
+                    true => Json::Int(self.new_flow_wraps),
+                    false => Json::Null,
+                },
             ),
             (
                 "latency_ns",
@@ -517,6 +555,14 @@ impl Figures {
         if let Some(opened) = self.new_flows_sent_per_second() {
             let _ = writeln!(out, "new flows opened: {opened:.0}/s");
         }
+        if self.new_flow_wraps > 0 {
+            let _ = writeln!(
+                out,
+                "warning: the new flows' client tuples ran out {} time(s): after the first \
+                 pass a new flow reuses a tuple (widen --clients/--client-ports)",
+                self.new_flow_wraps
+            );
+        }
         match (self.latency.min(), self.latency.max()) {
             (Some(min), Some(max)) => {
                 let ns = |c| cycles_to_ns(c, self.tsc_hz);
@@ -536,42 +582,60 @@ impl Figures {
     }
 }
 
-/// What the console's `show port stats` shows within a run: each port's counts since
-/// its last `clear port stats` and, over the time since the previous show, rates.
-/// Clearing moves only this view's zero: the run's figures keep every packet.
+/// What the console's `show port stats` shows: each port's counts since its last
+/// `clear port stats` (or since podfwd-gen started), across runs as testpmd's port
+/// stats are (`start` zeroes the run's figures, not these), and, over the time since
+/// the previous show, rates. Clearing moves only this view's zero: the run's figures
+/// keep every packet.
 #[derive(Debug)]
 pub struct PortStatsView {
-    /// Each port's counters at its last clear (zero: not cleared this run).
+    /// Each port's counts in the runs before the current one.
+    carried: Vec<PortCounters>,
+    /// Each port's total (carried + the run's) at its last clear.
     cleared: Vec<PortCounters>,
-    /// When the previous show was, and every port's counters then.
+    /// When the previous show was, and every port's total then.
     last_show: Option<(Instant, Vec<PortCounters>)>,
 }
 
 impl PortStatsView {
     pub fn new(ports: usize) -> PortStatsView {
         PortStatsView {
+            carried: vec![PortCounters::default(); ports],
             cleared: vec![PortCounters::default(); ports],
             last_show: None,
         }
     }
 
-    /// A run starts: the worker counts from zero again.
-    pub fn restart(&mut self) {
-        self.cleared.fill(PortCounters::default());
-        self.last_show = None;
+    /// A run starts, and the worker counts from zero again: `finished` are its
+    /// counters for the run before (all zero before the first).
+    pub fn restart(&mut self, finished: &[PortCounters]) {
+        for (carried, run) in self.carried.iter_mut().zip(finished) {
+            *carried = carried.plus(run);
+        }
     }
 
-    /// `clear port stats`: the ports at `rows` count from their `counters` now.
+    /// Each port's total: the earlier runs' and `counters`, the current run's.
+    fn totals(&self, counters: &[PortCounters]) -> Vec<PortCounters> {
+        self.carried
+            .iter()
+            .enumerate()
+            .map(|(row, carried)| carried.plus(&counters.get(row).copied().unwrap_or_default()))
+            .collect()
+    }
+
+    /// `clear port stats`: the ports at `rows` count from their totals now (`counters`:
+    /// the current run's).
     pub fn clear(&mut self, counters: &[PortCounters], rows: &[usize]) {
+        let totals = self.totals(counters);
         for &row in rows {
-            if let (Some(zero), Some(now)) = (self.cleared.get_mut(row), counters.get(row)) {
+            if let (Some(zero), Some(now)) = (self.cleared.get_mut(row), totals.get(row)) {
                 *zero = *now;
             }
         }
     }
 
     /// `show port stats`: the ports at `rows` (of `names` and `counters`, the worker's
-    /// counters `now`).
+    /// counters for the current run `now`).
     pub fn show(
         &mut self,
         names: &[String],
@@ -584,7 +648,8 @@ impl PortStatsView {
                 .filter_map(|&row| Some((names.get(row)?.clone(), of(row))))
                 .collect()
         };
-        let at = |row: usize| counters.get(row).copied().unwrap_or_default();
+        let totals = self.totals(counters);
+        let at = |row: usize| totals.get(row).copied().unwrap_or_default();
         let mut out = port_table(
             &pick(&|row| at(row).since(&self.cleared.get(row).copied().unwrap_or_default())),
             0.0,
@@ -598,7 +663,7 @@ impl PortStatsView {
                 out.push_str(&port_table(&pick(&delta), seconds));
             }
         }
-        self.last_show = Some((now, counters.to_vec()));
+        self.last_show = Some((now, totals.clone()));
         out
     }
 }
@@ -725,6 +790,7 @@ mod tests {
             latency,
             rate_pps: 500,
             flows: 1024,
+            new_flow_wraps: 0,
         }
     }
 
@@ -742,10 +808,10 @@ mod tests {
     #[test]
     fn json_holds_every_figure() {
         let json = figures().to_json().to_string();
-        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"flows":1024,"new_flows":false,"new_flow_every":null,"target_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
+        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"flows":1024,"new_flows":false,"new_flow_every":null,"target_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_arp_replies":0,"rx_chained":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
         assert!(json.contains(r#""sent":1000,"received":991,"unanswered":0,"lost":9,"surplus":0,"mistranslated":1,"client_check":{"good":990,"malformed":5,"wrong_mac":0,"unknown_client":0,"wrong_client":0,"wrong_service":1,"#), "{json}");
         // The median is a bucket middle: 5192 cycles reads as 5247 (2021 ns), within 1/16.
-        assert!(json.ends_with(r#""new_flows_per_s":null,"new_flows_sent_per_s":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
+        assert!(json.ends_with(r#""new_flows_per_s":null,"new_flows_sent_per_s":null,"new_flow_tuples_wrapped":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
     }
 
     /// Rates are what was counted by stop over the sending time; counts take the drain
@@ -759,7 +825,7 @@ mod tests {
         let json = f.to_json().to_string();
         assert!(json.contains(r#""rx_packets":996,"#), "{json}");
         assert!(json.contains(r#""rx_pps":450,"#), "{json}");
-        assert!(json.contains(r#""name":"vhost1","tx_packets":995,"rx_packets":995,"tx_bytes":59700,"rx_bytes":59700,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_pps":475,"rx_pps":480,"tx_bps":228000,"rx_bps":230400}"#), "{json}");
+        assert!(json.contains(r#""name":"vhost1","tx_packets":995,"rx_packets":995,"tx_bytes":59700,"rx_bytes":59700,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_arp_replies":0,"rx_chained":0,"tx_pps":475,"rx_pps":480,"tx_bps":228000,"rx_bps":230400}"#), "{json}");
         let text = f.text();
         let row: Vec<&str> = text
             .lines()
@@ -819,6 +885,21 @@ mod tests {
         );
         let txonly = Figures::of_run(Mode::TxOnly, &[], result(), HZ, false, 0);
         assert_eq!((txonly.lost(), txonly.surplus()), (None, None));
+    }
+
+    /// ARP replies the client port sent for its pods (a data plane resolving them) are
+    /// not requests: neither sent nor lost, nor new flows opened.
+    #[test]
+    fn arp_replies_are_not_requests() {
+        let mut run = result();
+        for ports in [&mut run.ports, &mut run.ports_at_stop] {
+            ports[0].tx_packets += 50;
+            ports[0].tx_arp_replies = 50;
+        }
+        let f = Figures::of_run(Mode::Pods, &[], run, HZ, true, 0);
+        assert_eq!(f.round_trip.map(|r| r.sent), Some(1000));
+        assert_eq!(f.lost(), Some(9));
+        assert_eq!(f.new_flows_sent_per_second(), Some(500.0));
     }
 
     /// A request the endpoint side got mistranslated is not answered: it counts once,
@@ -953,6 +1034,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("new flows opened: 500/s\n"), "{text}");
+        assert!(json.contains(r#""new_flow_tuples_wrapped":0,"#), "{json}");
+        assert!(!text.contains("ran out"), "{text}");
+        // Tuples reused: said in both.
+        let mut wrapped = result();
+        wrapped.new_flow_wraps = 3;
+        let f = Figures::of_run(Mode::Pods, &[], wrapped, HZ, true, 0);
+        assert!(f
+            .to_json()
+            .to_string()
+            .contains(r#""new_flow_tuples_wrapped":3,"#));
+        assert!(f
+            .text()
+            .contains("the new flows' client tuples ran out 3 time(s)"));
         // One request in 4 opens a flow; the established ones are named with it.
         let mixed = Figures::of_run(Mode::Pods, &[], result(), HZ, false, 4);
         assert_eq!(mixed.new_flows_sent_per_second(), Some(125.0));
@@ -967,6 +1061,8 @@ mod tests {
         // txonly opens flows on every port it sends from.
         let txonly = Figures::of_run(Mode::TxOnly, &[], result(), HZ, true, 0);
         assert_eq!(txonly.new_flows_sent_per_second(), Some(975.0));
+        // ... and hears no answers: none, rather than 0.
+        assert_eq!(txonly.new_flows_per_second(), None);
     }
 
     #[test]
@@ -984,7 +1080,8 @@ mod tests {
     }
 
     /// `show port stats N` shows port N alone; `clear port stats` zeroes what the view
-    /// counts from, not the rates (taken between shows) nor the worker's counters.
+    /// counts from, not the rates (taken between shows) nor the worker's counters; a
+    /// new run does not zero it.
     #[test]
     fn port_stats_view_shows_one_port_and_clears() {
         let names = ["net_null0".to_owned(), "net_null1".to_owned()];
@@ -1025,9 +1122,21 @@ mod tests {
             second.lines().nth(5).is_some_and(|l| l.contains(" 200 ")),
             "{second}"
         );
-        view.restart();
-        let third = view.show(&names, &sent(5, 6), &[0], t1);
-        assert_eq!(rows(&third), [["net_null0", "5"]], "{third}");
+        // A new run: the worker counts from 0, the view goes on from the last run's
+        // 600 and 12 (as testpmd's port stats go on over `start`).
+        view.restart(&sent(600, 12));
+        let t2 = t1 + std::time::Duration::from_secs(1);
+        let third = view.show(&names, &sent(5, 6), &[0, 1], t2);
+        assert_eq!(
+            rows(&third),
+            [
+                ["net_null0", "305"],
+                ["net_null1", "18"],
+                ["net_null0", "105"],
+                ["net_null1", "7"]
+            ],
+            "{third}"
+        );
     }
 
     #[test]
@@ -1040,8 +1149,10 @@ mod tests {
                 tx_refused: 1,
                 tx_no_mbuf: 2,
                 tx_resets: 3,
+                tx_arp_replies: 1,
                 rx_packets: 4,
                 rx_bytes: 240,
+                rx_chained: 1,
             },
             PortCounters::default(),
         ];
