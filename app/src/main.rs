@@ -366,6 +366,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     // on (an error, a panic), the workers are told to stop before their handles wait.
     let _stop_workers = StopOnDrop(Arc::clone(&stop));
     let handoffs = forward::handoff_rings(queue_count, socket)?;
+    let mut jobs = Vec::with_capacity(workers.len());
     for (queue, (((&lcore_id, counters), ports), handoff)) in workers
         .iter()
         .zip(&worker_counters)
@@ -418,12 +419,18 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             learned_tx.clone(),
         )
         .among_workers(queue as u16, queue_count);
-        info!("launch worker lcore {lcore_id}: queue {queue} on every port");
         let lwp = worker_lwps[queue].clone();
         let job = move || {
             lwp.store(lcore::thread_id(), Ordering::Relaxed);
             forward::run_worker(config, processor)
         };
+        jobs.push((lcore_id, queue, job));
+    }
+    // Every worker is built before any runs: building one takes up to ~140 ms (its
+    // session tables), and a worker already polling would hand packets to one not yet
+    // launched until the handoff ring between them filled (congestion drops).
+    for (lcore_id, queue, job) in jobs {
+        info!("launch worker lcore {lcore_id}: queue {queue} on every port");
         match lcore::launch(lcore_id, job) {
             Ok(handle) => launched.push(handle),
             Err(e) => {
