@@ -69,7 +69,10 @@ pub struct Datagrams<V> {
 impl<V> Default for Datagrams<V> {
     fn default() -> Self {
         Datagrams {
-            by_key: HashMap::with_capacity(CAPACITY),
+            // Twice what it holds: hashbrown grows a table more than half full once the
+            // tombstones the oldest leave behind have used its free slots, and rehashes
+            // a table less than half full in place.
+            by_key: HashMap::with_capacity(2 * CAPACITY),
             order: VecDeque::with_capacity(CAPACITY),
         }
     }
@@ -140,5 +143,24 @@ mod tests {
         assert_eq!(f.len(), CAPACITY);
         assert_eq!(f.find(&key(1), 100), None, "the oldest gave its place up");
         assert!(f.find(&key(2), 100).is_some());
+    }
+
+    /// Any sender can make first fragments with new identifiers: noting them for ever
+    /// never grows the table (a reallocation and a rehash on a worker).
+    #[test]
+    fn endless_new_datagrams_never_grow_the_table() {
+        let mut f: Datagrams<u32> = Datagrams::default();
+        let bytes = f.by_key.allocation_size();
+        for n in 0..500_000u32 {
+            let key = DatagramKey {
+                proto: 17,
+                src: Ipv4Addr::from(0x0a00_0000 | (n >> 16)),
+                dst: Ipv4Addr::new(8, 8, 8, 8),
+                ident: n as u16,
+            };
+            f.note(key, n, 0);
+            assert_eq!(f.by_key.allocation_size(), bytes, "after {n} datagrams");
+        }
+        assert_eq!(f.len(), CAPACITY);
     }
 }
