@@ -1027,6 +1027,12 @@ Packet 1
         assert_eq!(out[0][..6], HOST_MAC.0);
         assert_eq!(out[0][6..12], TAP0_MAC.0);
         assert_eq!(out[0][14 + 7], 2); // reply
+                                       // The host is known with that MAC: nothing to learn, no event.
+        assert!(worker.learned().is_empty());
+        let moved = crate::types::MacAddr([2, 0, 0, 0, 0, 0x22]);
+        let request = spec_frames::arp_request(moved, HOST_NEXT_HOP, TAP0_IP);
+        let (verdicts, _) = run(&mut worker, TAP0, &[request]);
+        assert_eq!(verdicts, [Verdict::Tx(TAP0)]);
         assert_eq!(worker.learned().len(), 1);
         worker.clear_learned();
         assert!(worker.learned().is_empty());

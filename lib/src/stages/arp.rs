@@ -42,13 +42,21 @@ node_errors! {
     }
 }
 
-/// Whether `ip` is a neighbour known on `if_index`: its /32 is in the FIB, from the
-/// neighbour table, through that interface.
-fn is_known_neighbor(snapshot: &Snapshot, if_index: IfIndex, ip: Ipv4Addr) -> bool {
-    snapshot.fib.entry(Ipv4Prefix::host(ip)).is_some_and(|e| {
-        e.source == RouteSource::Neighbor
-            && snapshot.fib.adjacency(e.adj).tx_interface() == Some(if_index)
-    })
+/// The MAC of `ip` if it is a neighbour known on `if_index`: its /32 is in the FIB, from
+/// the neighbour table, rewriting through that interface.
+fn known_neighbor(snapshot: &Snapshot, if_index: IfIndex, ip: Ipv4Addr) -> Option<MacAddr> {
+    let entry = snapshot.fib.entry(Ipv4Prefix::host(ip))?;
+    if entry.source != RouteSource::Neighbor {
+        return None;
+    }
+    match snapshot.fib.adjacency(entry.adj) {
+        Adjacency::Rewrite { tx_if, rewrite, .. } if *tx_if == if_index => {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&rewrite[..6]);
+            Some(MacAddr(mac))
+        }
+        _ => None,
+    }
 }
 
 node_errors! {
@@ -322,8 +330,8 @@ impl Arp {
         }
         // A gratuitous ARP (sender = target) from a neighbour we know on this link tells
         // its new MAC: learnt, as VPP's arp-input learns it for an adjacency's address.
-        let gratuitous =
-            sender_ip == target_ip && is_known_neighbor(snapshot, itf.index, sender_ip);
+        let known = known_neighbor(snapshot, itf.index, sender_ip);
+        let gratuitous = sender_ip == target_ip && known.is_some();
         if !gratuitous && !itf.addresses.iter().any(|p| p.addr == target_ip) {
             return (Action::Dropped(ArpError::NotForUs), seen);
         }
@@ -343,11 +351,14 @@ impl Arp {
         if !on_link {
             return (Action::Dropped(ArpError::SenderNotLocal), seen);
         }
-        let queued = self.queue_learn(LearnEvent {
-            if_index: itf.index,
-            ip: sender_ip,
-            mac: sender_mac,
-        });
+        // A neighbour the snapshot already has with this MAC teaches nothing: no event,
+        // so the worker wakes no thread for it (each ARP request from the host would).
+        let queued = known == Some(sender_mac)
+            || self.queue_learn(LearnEvent {
+                if_index: itf.index,
+                ip: sender_ip,
+                mac: sender_mac,
+            });
         if gratuitous || operation == Operation::Reply {
             let action = match (queued, gratuitous) {
                 (false, _) => Action::Dropped(ArpError::LearnQueueFull),
@@ -525,7 +536,7 @@ mod tests {
     fn request_for_our_address_is_answered_and_sender_learnt() {
         let mut stage = Arp::new();
         let request = spec_frames::arp_request(HOST_MAC, HOST_NEXT_HOP, TAP0_IP);
-        let (d, out) = input(&mut stage, &snapshot(), TAP0, request);
+        let (d, out) = input(&mut stage, &unknown_host(), TAP0, request);
         assert_eq!(d, Disposition::Output(TAP0));
         // Ethernet: to the requester, from tap0; ARP reply 172.30.1.1 is-at tap0's MAC.
         let mut expected = vec![
@@ -547,6 +558,24 @@ mod tests {
             }]
         );
         stage.clear_learned();
+        assert!(stage.learned().is_empty());
+    }
+
+    /// The spec's node before tap0's host is known.
+    fn unknown_host() -> Snapshot {
+        let mut cp = control_plane();
+        cp.del_neighbor("tap0", HOST_NEXT_HOP).unwrap();
+        cp.snapshot()
+    }
+
+    /// A request from a neighbour known with the same MAC teaches nothing: it is
+    /// answered and queues no event (the worker would wake a thread for it).
+    #[test]
+    fn request_from_a_known_neighbour_queues_nothing() {
+        let mut stage = Arp::new();
+        let request = spec_frames::arp_request(HOST_MAC, HOST_NEXT_HOP, TAP0_IP);
+        let (d, _) = input(&mut stage, &snapshot(), TAP0, request);
+        assert_eq!(d, Disposition::Output(TAP0));
         assert!(stage.learned().is_empty());
     }
 
