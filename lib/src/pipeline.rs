@@ -17,7 +17,7 @@
 //! decided for those flows before; after `<interface>-output` it learns the flows of the
 //! packets that took the stages. Traced bursts always take the stages.
 
-use crate::acl::{AclTable, AclWorker};
+use crate::acl::{AclTable, AclWorker, Direction};
 use crate::buffer::PacketBuf;
 use crate::burst::{Burst, Disposition, DispositionKind, MAX_BURST};
 use crate::config::Snapshot;
@@ -545,9 +545,19 @@ impl<P: PrefetchHint> Worker<P> {
             ip4_input::process::<B, TRACE>(b, pkts, cx)
         });
         let (acl, nat) = (&mut self.acl, &mut self.nat);
-        stage(NodeId::AclIn, main, burst, &mut cx, &mut |b, cx| {
-            acl::process_input::<B, TRACE>(acl, nat, b, pkts, cx)
+        // As VPP's feature arcs: an ACL node runs (and shows in `show runtime`) only where
+        // some interface has ACLs, here the burst's interface.
+        let rx_has_acls = burst.get(0).is_some_and(|m| {
+            cx.snapshot
+                .acl
+                .interface(m.rx_if, Direction::Input)
+                .is_some()
         });
+        if rx_has_acls {
+            stage(NodeId::AclIn, main, burst, &mut cx, &mut |b, cx| {
+                acl::process_input::<B, TRACE>(acl, nat, b, pkts, cx)
+            });
+        }
         if !cx.snapshot.nat.interface_roles_empty() && burst.any(main) {
             let (to_out2in, to_in2out) = nat44::classify(nat, burst, pkts, &cx);
             cx.counters
@@ -610,9 +620,11 @@ impl<P: PrefetchHint> Worker<P> {
         }
         let (acl, nat) = (&mut self.acl, &mut self.nat);
         let leaving = DispositionKind::Output;
-        stage(NodeId::AclOut, leaving, burst, &mut cx, &mut |b, cx| {
-            acl::process_output::<B, TRACE>(acl, b, pkts, cx)
-        });
+        if cx.snapshot.acl.any_applied() {
+            stage(NodeId::AclOut, leaving, burst, &mut cx, &mut |b, cx| {
+                acl::process_output::<B, TRACE>(acl, b, pkts, cx)
+            });
+        }
         if cx.snapshot.nat.has_output_feature() {
             stage(
                 NodeId::Nat44In2outOutput,
@@ -934,6 +946,29 @@ mod tests {
             assert!(r.cycles > 0);
         }
         assert_eq!(totals.runtime[NodeId::Arp.index()].calls, 0);
+        // No ACL anywhere: the ACL nodes do not run, as VPP's features not enabled.
+        for node in [NodeId::AclIn, NodeId::AclOut] {
+            let r = totals.runtime[node.index()];
+            assert_eq!((r.calls, r.vectors, r.cached), (0, 0, 0), "{node}");
+        }
+    }
+
+    /// With an input ACL on tap2 only: acl-plugin-in runs for what tap2 receives, not
+    /// for what tap0 receives; acl-plugin-out runs (tap2 has sessions both ways); the
+    /// flow cache counts the packets it carries past them the same way.
+    #[test]
+    fn acl_nodes_run_where_acls_apply() {
+        let snap = reflective_snapshot();
+        let mut worker = Worker::new(ticks);
+        let mut pkts = vec![TestBuf::new(&spec_frames::syn())];
+        worker.process(TAP2, &mut pkts, &snap, NOW);
+        let mut reply = vec![TestBuf::new(&spec_frames::syn_ack())];
+        worker.process(TAP0, &mut reply, &snap, NOW);
+        let totals = worker.counters().totals();
+        let acl_in = totals.runtime[NodeId::AclIn.index()];
+        assert_eq!((acl_in.calls, acl_in.vectors), (1, 1));
+        let acl_out = totals.runtime[NodeId::AclOut.index()];
+        assert_eq!(acl_out.calls, 2);
     }
 
     #[test]

@@ -974,7 +974,7 @@ impl Ip4FlowCache {
         }
         self.stats.hits += n as u64;
         self.stats.acl_fresh += fresh as u64;
-        count_carried(cx, &by_nat);
+        count_carried(cx, rx_if, &by_nat);
         n
     }
 
@@ -1052,7 +1052,8 @@ impl Ip4FlowCache {
         self.stats.hits += forwarded;
         self.stats.acl_fresh += fresh;
         self.stats.partial += forwarded;
-        count_carried(cx, &by_nat);
+        let rx_if = burst.get(0).map_or(IfIndex(0), |m| m.rx_if);
+        count_carried(cx, rx_if, &by_nat);
         forwarded as usize
     }
 
@@ -1148,7 +1149,7 @@ const fn nat_node(nat: u32) -> usize {
 
 /// Counts the packets forwarded from the cache as vectors of each stage they passed by,
 /// as those stages would have counted them.
-fn count_carried(cx: &Context<'_>, by_nat: &[u64; 4]) {
+fn count_carried(cx: &Context<'_>, rx_if: IfIndex, by_nat: &[u64; 4]) {
     let all: u64 = by_nat.iter().sum();
     if all == 0 {
         return;
@@ -1157,12 +1158,18 @@ fn count_carried(cx: &Context<'_>, by_nat: &[u64; 4]) {
     for node in [
         NodeId::EthernetInput,
         NodeId::Ip4Input,
-        NodeId::AclIn,
         NodeId::Ip4Lookup,
         NodeId::Ip4Rewrite,
-        NodeId::AclOut,
     ] {
         counters.count_cached(node, all);
+    }
+    // The ACL nodes only where the stages would run them (see `Worker::process`).
+    let acl = &cx.snapshot.acl;
+    if acl.interface(rx_if, Direction::Input).is_some() {
+        counters.count_cached(NodeId::AclIn, all);
+    }
+    if acl.any_applied() {
+        counters.count_cached(NodeId::AclOut, all);
     }
     let nat = &cx.snapshot.nat;
     if !nat.interface_roles_empty() {
