@@ -498,6 +498,16 @@ fn pod_reaches_service_in_host_stack_over_real_tcp() {
             .any(|l| l.trim_start().starts_with("4 ") && l.ends_with("echo replies received")),
         "ip4-local counts the 4 replies:\n{errors}"
     );
+    // Everything that left tap0, the console's requests included, is in `show
+    // interface`: as many as the port itself counted.
+    let tx_packets = |text: &str| {
+        text.lines()
+            .find_map(|l| l.split("tx packets").nth(1))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    };
+    let counted = live.ctl("show interface tap0");
+    let port = live.ctl("show hardware-interfaces detail tap0");
+    assert_eq!(tx_packets(&counted), tx_packets(&port), "{counted}\n{port}");
 
     // Trace: the pod's first SYN toward the VIP took the seed's path, with its values.
     let trace = live.ctl("show trace max 50");

@@ -136,6 +136,11 @@ pub trait BurstProcessor: Send {
     /// split took `cycles`.
     fn handed_off(&mut self, _rx: IfIndex, _handed: usize, _refused: (usize, u64), _cycles: u64) {}
 
+    /// A frame of `bytes` bytes the console sent (`ping`) left by `tx_interface`: the
+    /// processor counts it where the user looks (`show interface`), as VPP counts what
+    /// its own nodes send.
+    fn console_sent(&mut self, _tx_interface: IfIndex, _bytes: u64) {}
+
     /// The next bursts were received by worker `from` (its index) and handed to this
     /// one (their trace says so); `None`: received here.
     fn handed_in(&mut self, _from: Option<u16>) {}
@@ -567,6 +572,7 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
         let Outputs {
             tx, local, capture, ..
         } = &mut out;
+        let (mut console_sent, mut sent_any) = (None, false);
         capture_mailbox.serve(|question| match question {
             Question::Send { mbuf, interface } => {
                 // A ping's request leaves as any packet does: a tx capture has it.
@@ -577,10 +583,22 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
                     std::slice::from_ref(&mbuf),
                     now,
                 );
-                Answer::Sent(send_now(tx, local, interface, mbuf))
+                let bytes = mbuf.data().len() as u64;
+                let sent = send_now(tx, local, interface, mbuf);
+                sent_any = true;
+                if sent.is_ok() {
+                    console_sent = Some((interface, bytes));
+                }
+                Answer::Sent(sent)
             }
             other => capture.answer(other),
         });
+        if let Some((interface, bytes)) = console_sent {
+            processor.console_sent(IfIndex(interface as u16), bytes);
+        }
+        // A sent frame's counts (sent or refused) are published now, not at the next
+        // busy pass: an idle worker has none.
+        busy |= sent_any;
         processor.between_bursts(!busy, now);
         // An idle loop touches no shared cache line.
         if busy {
@@ -648,7 +666,7 @@ fn send_now(
     flush(buffer, counters);
     match counters.tx_error == refused_before {
         true => Ok(()),
-        false => Err("the port refused it (TX ring full)".into()),
+        false => Err("the port refused it (TX ring full, or the link is down)".into()),
     }
 }
 

@@ -139,6 +139,11 @@ impl BurstProcessor for PipelineProcessor {
         count_multi_segment(&self.counters, rx, frames, bytes);
     }
 
+    fn console_sent(&mut self, tx_interface: IfIndex, bytes: u64) {
+        let tx = if_index(tx_interface.as_usize());
+        self.counters.count_tx(tx, 1, bytes);
+    }
+
     fn owners(
         &mut self,
         _rx_interface: IfIndex,

@@ -267,6 +267,9 @@ pub struct Control {
     /// Since when the runtime counters count (start, or the last `clear runtime`): the
     /// Time and the vector rates of `show runtime`.
     runtime_since: Instant,
+    /// Each interface's TX refusals (the platform's count) at the last `clear errors`,
+    /// by interface index: `show errors` counts them from there.
+    tx_errors_cleared: Vec<u64>,
 }
 
 /// Why `quit` is refused in a file: it would not stop podfwd there, but at whatever
@@ -333,6 +336,7 @@ impl Control {
             batch: None,
             executing: Vec::new(),
             runtime_since: Instant::now(),
+            tx_errors_cleared: Vec::new(),
         }
     }
 
@@ -571,6 +575,26 @@ impl Control {
             }
         }
         totals
+    }
+
+    /// `show errors`: the workers' counters, then what the ports refused to send, as
+    /// VPP's `<interface>-tx` node counts it ("Tx packet drops (dpdk tx failure)").
+    fn show_errors(&self) -> String {
+        let totals = self.totals();
+        let mut out = totals.format_errors(drop_reason_text);
+        for itf in self.plane.interfaces() {
+            let i = itf.index.as_usize();
+            let refused = totals.interfaces.get(i).map_or(0, |t| t.tx_errors);
+            let since = refused.saturating_sub(self.tx_errors_cleared.get(i).copied().unwrap_or(0));
+            if since > 0 {
+                let _ = writeln!(
+                    out,
+                    "{since:>10}{}Tx packet drops (dpdk tx failure)",
+                    crate::counters::vpp_center(&format!("{}-tx", itf.name), 40)
+                );
+            }
+        }
+        out
     }
 
     /// `show interface rx-placement` as VPP prints it: per worker thread, per input node,
@@ -866,9 +890,14 @@ impl Control {
                 max: max.map_or(usize::MAX, |m| m as usize),
             }),
             Command::ClearTrace => self.ask_all(WorkerQuestion::ClearTrace),
-            Command::ShowErrors => Ok(self.totals().format_errors(drop_reason_text)),
+            Command::ShowErrors => Ok(self.show_errors()),
             Command::ShowRuntime { view, summary } => Ok(self.show_runtime(view, summary)),
-            Command::ClearErrors => self.ask_all(WorkerQuestion::ClearErrors),
+            Command::ClearErrors => {
+                let answer = self.ask_all(WorkerQuestion::ClearErrors)?;
+                let totals = self.totals();
+                self.tx_errors_cleared = totals.interfaces.iter().map(|t| t.tx_errors).collect();
+                Ok(answer)
+            }
             Command::ClearRuntime => {
                 let answer = self.ask_all(WorkerQuestion::ClearRuntime)?;
                 self.runtime_since = Instant::now();
@@ -877,6 +906,8 @@ impl Control {
             Command::ClearInterfaces => {
                 let answer = self.ask_all(WorkerQuestion::ClearInterfaces)?;
                 self.platform.interfaces_cleared();
+                // The platform counts its refusals from 0 again.
+                self.tx_errors_cleared.clear();
                 Ok(answer)
             }
             Command::ClearHardwareInterfaces { name } => {

@@ -41,6 +41,8 @@ struct FakePlatform {
     pings: Arc<std::sync::Mutex<Vec<PingRequest>>>,
     port_errors: crate::counters::PortErrors,
     sent: Arc<std::sync::Mutex<Vec<SentFrame>>>,
+    /// What the ports refused to send, since the last `clear interfaces`.
+    tx_refused: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A frame the console sent, and the interface it went out of.
@@ -61,8 +63,12 @@ impl Platform for FakePlatform {
     fn versions(&self) -> String {
         TestPlatform.versions()
     }
-    fn tx_errors(&self, if_index: IfIndex) -> u64 {
-        TestPlatform.tx_errors(if_index)
+    fn tx_errors(&self, _if_index: IfIndex) -> u64 {
+        self.tx_refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    fn interfaces_cleared(&self) {
+        self.tx_refused
+            .store(0, std::sync::atomic::Ordering::Relaxed);
     }
     fn max_mtu(&self) -> Option<u16> {
         self.max_mtu
@@ -258,6 +264,43 @@ fn show_interface_address_of_named_interfaces() {
         .execute_line("show interface address tap9")
         .unwrap_err();
     assert!(err.contains("tap9"), "{err}");
+}
+
+/// What a port refused to send is in `show errors` under `<interface>-tx`, as VPP's
+/// dpdk tx failures; `clear errors` counts it from zero, as `clear interfaces` does.
+#[test]
+fn tx_refusals_are_in_show_errors() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let platform = FakePlatform::default();
+    let refused = Arc::clone(&platform.tx_refused);
+    let (mut control, _) = one_tap(platform);
+    let workers = WorkerThreads::start(&mut control, 1, |_, _, _| {});
+    let row = |control: &mut Control| {
+        let text = control.execute_line("show errors").unwrap();
+        text.lines()
+            .find(|l| l.contains("tap0-tx"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    assert_eq!(row(&mut control), None);
+    refused.store(40, Relaxed);
+    assert_eq!(
+        row(&mut control).as_deref(),
+        Some("40 tap0-tx Tx packet drops (dpdk tx failure)")
+    );
+    control.execute_line("clear errors").unwrap();
+    assert_eq!(row(&mut control), None);
+    refused.store(45, Relaxed);
+    assert_eq!(
+        row(&mut control).as_deref(),
+        Some("5 tap0-tx Tx packet drops (dpdk tx failure)")
+    );
+    control.execute_line("clear interfaces").unwrap();
+    refused.fetch_add(3, Relaxed);
+    assert_eq!(
+        row(&mut control).as_deref(),
+        Some("3 tap0-tx Tx packet drops (dpdk tx failure)")
+    );
+    workers.stop();
 }
 
 /// `pcap trace` reaches the platform with its interface resolved and its file in /tmp
