@@ -224,6 +224,8 @@ pub struct Figures {
     /// Times the new flows' tuple space was used up and walked again: after the first,
     /// a "new" flow reuses a tuple (its session may still be there).
     pub new_flow_wraps: u64,
+    /// Pods mode: replies stamped before the run started (an earlier run's).
+    pub earlier_replies: u64,
 }
 
 /// Pods mode: what became of the requests. Each request sent is received back,
@@ -308,6 +310,7 @@ impl Figures {
             target_pps: result.rate_pps,
             requests_at_stop,
             new_flow_wraps: result.new_flow_wraps,
+            earlier_replies: result.earlier_replies,
         }
     }
 
@@ -450,6 +453,10 @@ impl Figures {
             ("unanswered", round_trip(|r| r.unanswered)),
             ("lost", Json::opt_int(self.lost())),
             ("surplus", Json::opt_int(self.surplus())),
+            (
+                "earlier_run_replies",
+                Json::opt_int(self.round_trip.map(|_| self.earlier_replies)),
+            ),
             ("mistranslated", Json::Int(self.mistranslated())),
             ("client_check", check(&self.client)),
             ("endpoint_check", check(&self.endpoint)),
@@ -525,6 +532,13 @@ impl Figures {
                 );
             }
             let _ = write!(out, ", lost {}", r.lost());
+            if self.earlier_replies > 0 {
+                let _ = write!(
+                    out,
+                    " ({} replies to an earlier run's requests came late: not counted)",
+                    self.earlier_replies
+                );
+            }
             match r.surplus() {
                 surplus if surplus > 0 => {
                     let _ = writeln!(
@@ -791,6 +805,7 @@ mod tests {
             rate_pps: 500,
             flows: 1024,
             new_flow_wraps: 0,
+            earlier_replies: 0,
         }
     }
 
@@ -809,7 +824,7 @@ mod tests {
     fn json_holds_every_figure() {
         let json = figures().to_json().to_string();
         assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"flows":1024,"new_flows":false,"new_flow_every":null,"target_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_arp_replies":0,"rx_chained":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
-        assert!(json.contains(r#""sent":1000,"received":991,"unanswered":0,"lost":9,"surplus":0,"mistranslated":1,"client_check":{"good":990,"malformed":5,"wrong_mac":0,"unknown_client":0,"wrong_client":0,"wrong_service":1,"#), "{json}");
+        assert!(json.contains(r#""sent":1000,"received":991,"unanswered":0,"lost":9,"surplus":0,"earlier_run_replies":0,"mistranslated":1,"client_check":{"good":990,"malformed":5,"wrong_mac":0,"unknown_client":0,"wrong_client":0,"wrong_service":1,"#), "{json}");
         // The median is a bucket middle: 5192 cycles reads as 5247 (2021 ns), within 1/16.
         assert!(json.ends_with(r#""new_flows_per_s":null,"new_flows_sent_per_s":null,"new_flow_tuples_wrapped":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
     }
@@ -875,7 +890,7 @@ mod tests {
         assert_eq!((f.lost(), f.surplus()), (Some(0), Some(10)));
         let json = f.to_json().to_string();
         assert!(
-            json.contains(r#""sent":1000,"received":1010,"unanswered":0,"lost":0,"surplus":10,"#),
+            json.contains(r#""sent":1000,"received":1010,"unanswered":0,"lost":0,"surplus":10,"earlier_run_replies":0,"#),
             "{json}"
         );
         let text = f.text();
@@ -885,6 +900,22 @@ mod tests {
         );
         let txonly = Figures::of_run(Mode::TxOnly, &[], result(), HZ, false, 0);
         assert_eq!((txonly.lost(), txonly.surplus()), (None, None));
+        // Replies to an earlier run's requests are said apart, not received.
+        let mut late = result();
+        late.earlier_replies = 7;
+        let f = Figures::of_run(Mode::Pods, &[], late, HZ, false, 0);
+        assert_eq!(f.round_trip.map(|r| r.received), Some(991));
+        assert!(f
+            .to_json()
+            .to_string()
+            .contains(r#""earlier_run_replies":7,"#));
+        assert!(
+            f.text().contains(
+                "lost 9 (7 replies to an earlier run's requests came late: not counted)\n"
+            ),
+            "{}",
+            f.text()
+        );
     }
 
     /// ARP replies the client port sent for its pods (a data plane resolving them) are
@@ -920,7 +951,7 @@ mod tests {
         assert_eq!(f.mistranslated(), 5);
         let json = f.to_json().to_string();
         assert!(
-            json.contains(r#""sent":1000,"received":991,"unanswered":4,"lost":5,"surplus":0,"mistranslated":5,"#),
+            json.contains(r#""sent":1000,"received":991,"unanswered":4,"lost":5,"surplus":0,"earlier_run_replies":0,"mistranslated":5,"#),
             "{json}"
         );
         let text = f.text();
@@ -1075,7 +1106,7 @@ mod tests {
         assert_eq!(f.lost(), None);
         assert!(f.text().contains("latency: no stamped replies"));
         assert!(f.to_json().to_string().contains(
-            r#""sent":null,"received":null,"unanswered":null,"lost":null,"surplus":null"#
+            r#""sent":null,"received":null,"unanswered":null,"lost":null,"surplus":null,"earlier_run_replies":null"#
         ));
     }
 

@@ -120,6 +120,9 @@ pub struct RunResult {
     pub latency: Histogram,
     pub rate_pps: u64,
     pub flows: u64,
+    /// Pods mode: good replies stamped before this run started (an earlier run's, come
+    /// late): neither received nor timed in this run.
+    pub earlier_replies: u64,
     /// Times the new flows' tuples were all used and the walk began again (0 without
     /// new flows).
     pub new_flow_wraps: u64,
@@ -239,6 +242,9 @@ struct Worker {
     new_cursor: FlowCursor,
     /// `new_flow_wraps()` at the run's start.
     wraps_at_start: u64,
+    /// When the run started (TSC), and the replies that came back stamped before it.
+    started_tsc: u64,
+    earlier_replies: u64,
     /// txonly: the port the last pass served first.
     first_port: usize,
     until_new: u64,
@@ -272,6 +278,8 @@ pub fn run(config: WorkerConfig) -> i32 {
         cursor: FlowCursor::new(&config.spec),
         new_cursor: FlowCursor::new_flows(&config.spec),
         wraps_at_start: 0,
+        started_tsc: 0,
+        earlier_replies: 0,
         first_port: 0,
         until_new: config.spec.new_every,
         in_flight: 0,
@@ -357,6 +365,7 @@ impl Worker {
                         rate_pps: self.rate.pps(),
                         flows: self.config.spec.flows,
                         new_flow_wraps: self.new_flow_wraps().saturating_sub(self.wraps_at_start),
+                        earlier_replies: self.earlier_replies,
                     };
                     if let Ok(mut slot) = control.result.lock() {
                         *slot = Some(result);
@@ -393,6 +402,8 @@ impl Worker {
 
     fn reset(&mut self) {
         self.wraps_at_start = self.new_flow_wraps();
+        self.started_tsc = tsc();
+        self.earlier_replies = 0;
         self.counters.fill(PortCounters::default());
         self.client = CheckCounters::default();
         self.endpoint = CheckCounters::default();
@@ -614,6 +625,20 @@ impl Worker {
             }
             replies += 1;
             let verdict = check_client_side(&self.config.spec, &self.client_side, mbuf.data());
+            if let Verdict::Good {
+                stamp: Some(stamp), ..
+            } = verdict
+            {
+                // An earlier run's reply, come late: not this run's, neither received nor
+                // timed (it would hide a loss and skew the latency).
+                if stamp.tsc < self.started_tsc {
+                    self.earlier_replies += 1;
+                    if let Err(mbuf) = self.trash.push(mbuf) {
+                        drop(mbuf);
+                    }
+                    continue;
+                }
+            }
             self.client.count(&verdict);
             self.show_if_mistranslated(&verdict, "client", mbuf.data());
             if let Verdict::Good { stamp, .. } = verdict {
