@@ -384,7 +384,14 @@ impl Worker {
                     next_publish = now + publish_every;
                 }
             } else {
+                // Stopped, the ports are still served (ARP, late replies, rxonly): what
+                // they count is published too, for `show port stats` across runs.
                 self.poll(false);
+                let now = tsc();
+                if now >= next_publish {
+                    self.publish();
+                    next_publish = now + publish_every;
+                }
                 std::thread::sleep(IDLE_NAP);
             }
         }
@@ -623,7 +630,7 @@ impl Worker {
                 }
                 continue;
             }
-            replies += 1;
+
             let verdict = check_client_side(&self.config.spec, &self.client_side, mbuf.data());
             if let Verdict::Good {
                 stamp: Some(stamp), ..
@@ -639,6 +646,7 @@ impl Worker {
                     continue;
                 }
             }
+            replies += 1;
             self.client.count(&verdict);
             self.show_if_mistranslated(&verdict, "client", mbuf.data());
             if let Verdict::Good { stamp, .. } = verdict {
