@@ -102,8 +102,9 @@ pub fn run_startup_file(
 
 /// Reads command lines from stdin until end of input or until `handle` returns false:
 /// with line editing and history (rustyline) when stdin is a terminal, plain lines
-/// otherwise. At the terminal, Ctrl-C and Ctrl-D at the prompt are `quit` (VPP: "Quit/EOF
-/// on stdin means quit program"); a pipe's end only ends the console. A terminal this
+/// otherwise. At the terminal, Ctrl-D at the prompt is `quit` (VPP: "Quit/EOF on stdin
+/// means quit program") and Ctrl-C stops podfwd as SIGINT does; a pipe's end only ends
+/// the console. A terminal this
 /// process does not own (started with `&`) is not read at all: reading or setting it
 /// would stop the whole process, workers included, with SIGTTIN/SIGTTOU.
 pub fn read_stdin_lines(prompt: &str, mut handle: impl FnMut(String) -> bool) {
@@ -119,10 +120,15 @@ pub fn read_stdin_lines(prompt: &str, mut handle: impl FnMut(String) -> bool) {
             Ok(mut editor) => loop {
                 let line = match editor.readline(prompt) {
                     Ok(line) => line,
-                    Err(
-                        rustyline::error::ReadlineError::Interrupted
-                        | rustyline::error::ReadlineError::Eof,
-                    ) => "quit".to_owned(),
+                    Err(rustyline::error::ReadlineError::Eof) => "quit".to_owned(),
+                    // Ctrl-C at the prompt, or SIGINT from outside (rustyline holds the
+                    // signal while it reads, and reports both so): a stop, as the handler
+                    // makes it otherwise, at once, not queued behind a command running
+                    // from the socket (a long ping would hold it).
+                    Err(rustyline::error::ReadlineError::Interrupted) => {
+                        crate::dpdk::signal::request_stop();
+                        return;
+                    }
                     Err(_) => return,
                 };
                 if !line.trim().is_empty() {
@@ -440,6 +446,10 @@ pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
                     return;
                 }
                 if !line.trim().is_empty() {
+                    // Ctrl-C may interrupt what was typed at the terminal (a ping).
+                    let _typed = std::io::stdin()
+                        .is_terminal()
+                        .then(crate::dpdk::signal::TerminalCommand::enter);
                     let mut stdout = std::io::stdout().lock();
                     match executor.execute(line.trim()) {
                         Ok(output) => {

@@ -12,6 +12,8 @@ static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 /// While an [`Interruptible`] lives, SIGINT interrupts it rather than stopping podfwd.
 static INTERRUPTIBLE: AtomicBool = AtomicBool::new(false);
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// A command typed at the terminal runs (see [`TerminalCommand`]).
+static AT_TERMINAL: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop_signal(signal: c_int) {
     if signal == libc::SIGINT && INTERRUPTIBLE.load(Ordering::SeqCst) {
@@ -21,15 +23,17 @@ extern "C" fn on_stop_signal(signal: c_int) {
     request_stop();
 }
 
-/// A long command the console runs (`ping ... repeat N`): while it lives, Ctrl-C (SIGINT)
-/// ends the command, as it ends ping(8), instead of stopping the data plane; SIGTERM
-/// still stops podfwd, and the command should check [`stop_requested`] too.
+/// A long command (`ping ... repeat N`): while it lives, and if it was typed at the
+/// terminal (a [`TerminalCommand`] runs), Ctrl-C (SIGINT) ends the command, as it ends
+/// ping(8), instead of stopping the data plane. Run from the socket, a file or a pipe,
+/// SIGINT stops podfwd as ever. SIGTERM always stops it; the command should check
+/// [`stop_requested`] too.
 pub struct Interruptible(());
 
 impl Interruptible {
     pub fn begin() -> Interruptible {
         INTERRUPTED.store(false, Ordering::SeqCst);
-        INTERRUPTIBLE.store(true, Ordering::SeqCst);
+        INTERRUPTIBLE.store(AT_TERMINAL.load(Ordering::SeqCst), Ordering::SeqCst);
         Interruptible(())
     }
 
@@ -42,6 +46,23 @@ impl Interruptible {
 impl Drop for Interruptible {
     fn drop(&mut self) {
         INTERRUPTIBLE.store(false, Ordering::SeqCst);
+    }
+}
+
+/// While it lives, the command running was typed at the terminal's prompt, where Ctrl-C
+/// is the user's way to interrupt it.
+pub struct TerminalCommand(());
+
+impl TerminalCommand {
+    pub fn enter() -> TerminalCommand {
+        AT_TERMINAL.store(true, Ordering::SeqCst);
+        TerminalCommand(())
+    }
+}
+
+impl Drop for TerminalCommand {
+    fn drop(&mut self) {
+        AT_TERMINAL.store(false, Ordering::SeqCst);
     }
 }
 
@@ -95,20 +116,30 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    /// SIGINT during an `Interruptible` ends it and leaves podfwd running; after it, a
-    /// stop (from a signal or from code) wakes the reader. One test: the handler and its
-    /// flags are the process's.
+    /// SIGINT during an `Interruptible` typed at the terminal ends it and leaves podfwd
+    /// running; otherwise, or after it, a stop (from a signal or from code) wakes the
+    /// reader. One test: the handler and its flags are the process's.
     #[test]
     fn sigint_interrupts_an_interruptible_and_request_stop_wakes_the_reader() {
         let mut reader = install_stop_handler().unwrap();
         assert!(!stop_requested());
         {
+            let _typed = TerminalCommand::enter();
             let scope = Interruptible::begin();
             assert!(!scope.interrupted());
             on_stop_signal(libc::SIGINT);
             assert!(scope.interrupted());
             assert!(!stop_requested());
         }
+        // Not typed at the terminal (the socket, a pipe): SIGINT stops podfwd.
+        {
+            let scope = Interruptible::begin();
+            on_stop_signal(libc::SIGINT);
+            assert!(!scope.interrupted());
+            assert!(stop_requested());
+        }
+        let mut byte = [0u8; 1];
+        assert_eq!(reader.read(&mut byte).unwrap(), 1);
         request_stop();
         assert!(stop_requested());
         let mut byte = [0u8; 1];
