@@ -318,14 +318,7 @@ impl ControlPlane {
                 // The learnt neighbours the subnet held go with it (as VPP's), unless
                 // another subnet or an attached route still has them on the link.
                 let if_index = interface.index;
-                let attached = resolve::attached_routes(&self.routes);
-                let interfaces = &self.interfaces;
-                self.neighbors.retain(|&(i, ip), n| {
-                    i != if_index
-                        || n.is_static
-                        || !p.network().contains(ip)
-                        || resolve::is_link_host(interfaces, &attached, i, ip)
-                });
+                self.forget_off_link(if_index, p);
                 Ok(())
             }
             None => {
@@ -396,8 +389,23 @@ impl ControlPlane {
                 ));
             }
         }
-        self.routes.remove(&key);
+        if let Some(RouteTarget::Attached(if_index)) = self.routes.remove(&key) {
+            self.forget_off_link(if_index, key);
+        }
         Ok(())
+    }
+
+    /// Forgets the learnt neighbours of `if_index` under `gone` (a subnet or an attached
+    /// route just removed) that nothing else keeps on the interface's link.
+    fn forget_off_link(&mut self, if_index: IfIndex, gone: Ipv4Prefix) {
+        let attached = resolve::attached_routes(&self.routes);
+        let interfaces = &self.interfaces;
+        self.neighbors.retain(|&(i, ip), n| {
+            i != if_index
+                || n.is_static
+                || !gone.network().contains(ip)
+                || resolve::is_link_host(interfaces, &attached, i, ip)
+        });
     }
 
     /// Whether `given` names the path of the configured `existing` target: the same

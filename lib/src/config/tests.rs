@@ -474,6 +474,26 @@ fn deleting_an_address_forgets_the_learnt_neighbours_of_its_subnet() {
 }
 
 #[test]
+fn deleting_an_attached_route_forgets_the_learnt_neighbours_under_it() {
+    let mut cp = seed();
+    cp.add_route(prefix("10.5.0.0/16"), RouteTarget::Attached(IfIndex(1)))
+        .unwrap();
+    assert!(cp.learn_neighbor(IfIndex(1), ip("10.5.0.7"), mac("02:00:00:00:05:07")));
+    cp.add_neighbor("tap0", ip("10.5.0.8"), mac("02:00:00:00:05:08"), true)
+        .unwrap();
+    cp.del_route(prefix("10.5.0.0/16"), None).unwrap();
+    assert!(cp.neighbor(IfIndex(1), ip("10.5.0.7")).is_none());
+    assert!(
+        cp.neighbor(IfIndex(1), ip("10.5.0.8")).is_some(),
+        "static stays"
+    );
+    assert!(
+        cp.neighbor(IfIndex(1), ip("172.30.1.2")).is_some(),
+        "not under it"
+    );
+}
+
+#[test]
 fn learning_reports_only_real_changes() {
     let mut cp = seed();
     // Same MAC again: nothing for the FIB.
