@@ -72,21 +72,20 @@ impl PortCounters {
     }
 
     pub fn plus(&self, other: &PortCounters) -> PortCounters {
-        let (a, b) = (self.to_array(), other.to_array());
-        let mut sum = [0; PORT_FIELDS];
-        for ((s, a), b) in sum.iter_mut().zip(a).zip(b) {
-            *s = a.saturating_add(b);
-        }
-        PortCounters::from_array(sum)
+        self.field_by_field(other, u64::saturating_add)
     }
 
     pub fn since(&self, earlier: &PortCounters) -> PortCounters {
-        let (now, then) = (self.to_array(), earlier.to_array());
-        let mut delta = [0; PORT_FIELDS];
-        for ((d, n), t) in delta.iter_mut().zip(now).zip(then) {
-            *d = n.saturating_sub(t);
+        self.field_by_field(earlier, u64::saturating_sub)
+    }
+
+    fn field_by_field(&self, other: &PortCounters, f: fn(u64, u64) -> u64) -> PortCounters {
+        let (a, b) = (self.to_array(), other.to_array());
+        let mut out = [0; PORT_FIELDS];
+        for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+            *o = f(a, b);
         }
-        PortCounters::from_array(delta)
+        PortCounters::from_array(out)
     }
 }
 

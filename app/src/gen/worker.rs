@@ -622,12 +622,7 @@ impl Worker {
         for mut mbuf in rx.drain() {
             let clients = self.config.spec.clients;
             if answer_arp(mbuf.data_mut(), our_mac, |ip| clients.contains(ip)) {
-                let at = self.tx.len();
-                if self.tx.push(mbuf).is_ok() {
-                    if let Some(flag) = is_arp.get_mut(at) {
-                        *flag = true;
-                    }
-                }
+                push_marked(&mut self.tx, mbuf, &mut is_arp);
                 continue;
             }
 
@@ -657,12 +652,7 @@ impl Worker {
                     if let Ok(parsed) = parse(mbuf.data()) {
                         if parsed.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
                             close_in_place(mbuf.data_mut(), &parsed);
-                            let at = self.tx.len();
-                            if self.tx.push(mbuf).is_ok() {
-                                if let Some(flag) = is_reset.get_mut(at) {
-                                    *flag = true;
-                                }
-                            }
+                            push_marked(&mut self.tx, mbuf, &mut is_reset);
                             continue;
                         }
                     }
@@ -696,12 +686,7 @@ impl Worker {
         for mut mbuf in rx.drain() {
             // The endpoint side stands for every host behind it (endpoints, next hops).
             if answer_arp(mbuf.data_mut(), our_mac, |_| true) {
-                let at = self.tx.len();
-                if self.tx.push(mbuf).is_ok() {
-                    if let Some(flag) = is_arp.get_mut(at) {
-                        *flag = true;
-                    }
-                }
+                push_marked(&mut self.tx, mbuf, &mut is_arp);
                 continue;
             }
             let (verdict, answer) = check_endpoint_side(&self.config.spec, mbuf.data());
@@ -757,6 +742,17 @@ impl Worker {
         };
         std::mem::swap(&mut self.rx, &mut self.tx);
         self.send(peer);
+    }
+}
+
+/// Queues `mbuf` for TX and marks its place in `marks` (which frames of the burst are
+/// not requests, so that the sent prefix can be counted by kind). A full burst frees it.
+fn push_marked(tx: &mut MbufBurst, mbuf: Mbuf, marks: &mut [bool; MAX_BURST]) {
+    let at = tx.len();
+    if tx.push(mbuf).is_ok() {
+        if let Some(mark) = marks.get_mut(at) {
+            *mark = true;
+        }
     }
 }
 
