@@ -251,8 +251,9 @@ impl Drop for DpdkProcess {
 /// A fresh scratch directory named after the test, under `/tmp/podfwd-tests-<H>`, `H`
 /// a hash of this checkout's target dir (two checkouts' suites do not share it). Not
 /// under the target dir: the tests put unix sockets here, whose paths must fit
-/// `sun_path` (107 bytes), and a checkout may sit deep in the file system.
-pub fn scratch_dir(test: &str) -> PathBuf {
+/// `sun_path` (107 bytes), and a checkout may sit deep in the file system. Removed when
+/// the test passes; kept, with its logs and pcaps, when it fails.
+pub fn scratch_dir(test: &str) -> ScratchDir {
     // FNV-1a: stable across runs and toolchains, unlike std's hasher.
     let hash = env!("PODFWD_BIN_DIR")
         .bytes()
@@ -264,7 +265,39 @@ pub fn scratch_dir(test: &str) -> PathBuf {
         .join(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
+    ScratchDir(dir)
+}
+
+/// [`scratch_dir`]'s directory; declared before the processes that use it, it is
+/// dropped after them.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl Deref for ScratchDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for ScratchDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for a look: {}", self.0.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+        // The suite's parent goes with its last test's directory.
+        if let Some(parent) = self.0.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
 }
 
 const PCAP_MAGIC_MICROS: u32 = 0xa1b2_c3d4;
