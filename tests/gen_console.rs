@@ -194,3 +194,29 @@ fn options_are_answered_before_the_eal_starts() {
         "podfwd-gen: packet size 10: must be 64..=1518 bytes on the wire"
     );
 }
+
+/// A batch run whose stdout was closed (`podfwd-gen ... | true`) ends with an error
+/// that names it. The failed print used to panic on the main lcore, and the worker,
+/// never told to quit, kept the process spinning at 100 % until killed.
+#[test]
+fn batch_run_into_a_closed_pipe_ends() {
+    let _lock = dpdk_lock();
+    let prefix = file_prefix("gen-closed-stdout");
+    let mut child = txonly_generator(&prefix, &["--duration", "0.5", "--rate", "10k"]);
+    drop(child.stdout.take());
+    let status = child.wait_at_most(Duration::from_secs(30));
+    if status.is_none() {
+        child.stop();
+    }
+    let output = child.wait_with_output().expect("podfwd-gen's stderr");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        status.map(|s| s.code()),
+        Some(Some(1)),
+        "still running 30 s after a 0.5 s run, or not the failure expected:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("writing the figures to stdout: Broken pipe"),
+        "{stderr}"
+    );
+}

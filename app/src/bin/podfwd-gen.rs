@@ -3,6 +3,7 @@
 //! the batch timer) and reads the worker's published counters.
 #![deny(unsafe_code)]
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -333,6 +334,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         options.mode
     );
     let launched = lcore::launch(worker_lcore, move || worker::run(config)).map_err(fail)?;
+    let _quit_worker = QuitOnDrop(Arc::clone(&control));
     let _stop_signal = signal::install_stop_handler().map_err(fail)?;
 
     let outcome = match options.duration {
@@ -375,12 +377,27 @@ fn batch(
         .stop()
         .ok_or_else(|| ("the worker returned no figures".to_owned(), 1))?;
     let figures = figures(options, infos, result);
-    if options.json {
-        println!("{}", figures.to_json());
+    let text = if options.json {
+        format!("{}\n", figures.to_json())
     } else {
-        print!("{}", figures.text());
+        figures.text()
+    };
+    // print! would panic on a closed pipe (`podfwd-gen ... | true`).
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| (format!("writing the figures to stdout: {e}"), 1))
+}
+
+/// Tells the generator's worker to quit, without waiting, when dropped. Declared after
+/// `launched`, it is dropped first: an early return or a panic on the main lcore would
+/// otherwise leave `Launched`'s drop spinning in `rte_eal_wait_lcore` for a worker
+/// nobody told to end.
+struct QuitOnDrop(Arc<Control>);
+
+impl Drop for QuitOnDrop {
+    fn drop(&mut self) {
+        self.0.order_quit();
     }
-    Ok(())
 }
 
 fn interactive(

@@ -181,6 +181,12 @@ impl Control {
         self.result.lock().ok()?.take()
     }
 
+    /// [`Control::quit`] without waiting for the worker to see it (nor for its figures).
+    pub fn order_quit(&self) {
+        self.state.store(QUIT, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub fn set_rate(&self, pps: u64) {
         self.request(|c| c.rate_pps.store(pps, Ordering::Relaxed));
     }
