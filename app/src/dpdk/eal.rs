@@ -58,9 +58,10 @@ impl Eal {
         }
         // rte_eal_init permutes argv in place and may keep pointers into it (e.g. the
         // program name for logs), so the strings are leaked for the process lifetime.
-        let owned: &'static [CString] = Box::leak(owned.into_boxed_slice());
-        let mut argv: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr() as *mut c_char).collect();
-        let argv: &'static mut [*mut c_char] = Box::leak(argv.split_off(0).into_boxed_slice());
+        // into_raw, not as_ptr: EAL writes into some (rte_strsplit on --socket-mem's
+        // value puts NULs in it), which a pointer from a shared borrow does not allow.
+        let argv: Vec<*mut c_char> = owned.into_iter().map(CString::into_raw).collect();
+        let argv: &'static mut [*mut c_char] = Box::leak(argv.into_boxed_slice());
         let argc = argv.len() as i32;
         // SAFETY: argv holds argc valid NUL-terminated strings that live forever; EAL init
         // is called from the main thread before any other DPDK call.
@@ -90,8 +91,8 @@ impl Eal {
             // its program name at [consumed]: the rest are argv's tail, not eal_args'.
             let rest: Vec<String> = argv[consumed + 1..]
                 .iter()
-                // SAFETY: every pointer is one of `owned`'s NUL-terminated strings, leaked
-                // above; EAL only permuted them.
+                // SAFETY: every pointer is one of the NUL-terminated strings leaked above;
+                // EAL only permuted them (and may have cut one short with a NUL).
                 .map(|&p| {
                     unsafe { std::ffi::CStr::from_ptr(p) }
                         .to_string_lossy()

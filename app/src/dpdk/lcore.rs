@@ -46,9 +46,13 @@ pub fn thread_id() -> i32 {
     unsafe { libc::gettid() }
 }
 
-/// NUMA socket of an lcore.
+/// NUMA socket of an lcore; `SOCKET_ID_ANY` (-1) for an id past `RTE_MAX_LCORE`, such
+/// as [`current`] on a thread the EAL did not start.
 pub fn socket_of(lcore: LcoreId) -> i32 {
-    // SAFETY: pure lookup in EAL configuration.
+    if lcore >= sys::RTE_MAX_LCORE {
+        return sys::SOCKET_ID_ANY;
+    }
+    // SAFETY: in bounds (DPDK 22.11 indexes lcore_config[] unchecked here).
     unsafe { sys::rte_lcore_to_socket_id(lcore) as i32 }
 }
 
@@ -83,14 +87,30 @@ pub fn launch<F>(lcore: LcoreId, job: F) -> Result<Launched, DpdkError>
 where
     F: FnOnce() -> i32 + Send + 'static,
 {
+    // DPDK 22.11 indexes lcore_config[] with the id unchecked, and writes the job
+    // there: only an enabled worker lcore goes to it.
+    // SAFETY: rte_lcore_is_enabled checks its bound itself.
+    let enabled = lcore < sys::RTE_MAX_LCORE && unsafe { sys::rte_lcore_is_enabled(lcore) } != 0;
+    if !enabled || lcore == main_lcore() {
+        return Err(DpdkError::new(
+            "rte_eal_remote_launch",
+            format!("lcore {lcore}: not one of this process's worker lcores"),
+            -libc::EINVAL,
+        ));
+    }
     let job: Box<Job> = Box::new(Box::new(job));
     let arg = Box::into_raw(job).cast::<c_void>();
     // SAFETY: run_job matches lcore_function_t and takes ownership of arg only if the
     // launch succeeds.
     let rc = unsafe { sys::rte_eal_remote_launch(Some(run_job), arg, lcore) };
     if rc < 0 {
-        // SAFETY: the launch failed, so the job was never handed over; reclaim it.
-        drop(unsafe { Box::from_raw(arg.cast::<Job>()) });
+        // -EPIPE can come after the worker was woken (only the acknowledgement failed):
+        // the job may be running, so it is left to it (a leak at worst).
+        if rc != -libc::EPIPE {
+            // SAFETY: the launch failed before the wake-up, so the job was never
+            // handed over; reclaim it.
+            drop(unsafe { Box::from_raw(arg.cast::<Job>()) });
+        }
         return Err(DpdkError::new(
             "rte_eal_remote_launch",
             format!("lcore {lcore}"),
@@ -122,5 +142,24 @@ impl Drop for Launched {
             // SAFETY: as in `wait`; never leave a job running past its handle.
             unsafe { sys::rte_eal_wait_lcore(self.lcore) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DPDK 22.11 indexes `lcore_config[]` unchecked in both calls: an id past
+    /// `RTE_MAX_LCORE` (as `current()` gives on a thread the EAL did not start) read or
+    /// wrote past it. No EAL is needed to show it.
+    #[test]
+    fn lcore_ids_out_of_range_are_refused_before_dpdk_sees_them() {
+        assert_eq!(socket_of(u32::MAX), -1);
+        assert_eq!(socket_of(sys::RTE_MAX_LCORE), -1);
+        let error = launch(sys::RTE_MAX_LCORE + 72, || 0).unwrap_err();
+        assert_eq!(error.errno, libc::EINVAL);
+        assert!(error
+            .to_string()
+            .contains("not one of this process's worker lcores"));
     }
 }

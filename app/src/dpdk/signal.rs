@@ -16,11 +16,17 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static AT_TERMINAL: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop_signal(signal: c_int) {
+    // The thread the signal interrupted may be between a call and its errno check; the
+    // wake-up write can fail (EPIPE once the waiting thread has gone, EAGAIN when full).
+    // SAFETY: __errno_location returns the calling thread's errno, always valid.
+    let errno = unsafe { *libc::__errno_location() };
     if signal == libc::SIGINT && INTERRUPTIBLE.load(Ordering::SeqCst) {
         INTERRUPTED.store(true, Ordering::SeqCst);
-        return;
+    } else {
+        request_stop();
     }
-    request_stop();
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
 }
 
 /// A long command (`ping ... repeat N`): while it lives, and if it was typed at the
@@ -144,5 +150,12 @@ mod tests {
         assert!(stop_requested());
         let mut byte = [0u8; 1];
         assert_eq!(reader.read(&mut byte).unwrap(), 1);
+        // Once the reader has gone (podfwd's stop-signal thread returns after one byte),
+        // the wake-up write fails with EPIPE: the interrupted thread's errno stays.
+        drop(reader);
+        // SAFETY: the calling thread's errno.
+        unsafe { *libc::__errno_location() = 4242 };
+        on_stop_signal(libc::SIGTERM);
+        assert_eq!(io::Error::last_os_error().raw_os_error(), Some(4242));
     }
 }
