@@ -474,3 +474,33 @@ fn every_command_family_works_through_the_socket() {
         );
     }
 }
+
+/// A ping holds the console while it runs (commands run one at a time). When the
+/// client that asked for it goes (Ctrl-C on podfwdctl), the ping stops, and the next
+/// client is served at once rather than after the 100 requests' 100 s.
+#[test]
+fn a_ping_ends_when_its_client_goes() {
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("cli_socket_ping");
+    let podfwd = Podfwd::start(&dir);
+    // A source address for the echo requests to the seed's pod (a static neighbour).
+    podfwd.ok("set interface ip address tap2 10.1.1.1/24");
+    let mut ping = Command::new(bin("podfwdctl"))
+        .arg("--socket")
+        .arg(&podfwd.socket)
+        .args(["ping", "10.1.1.3", "repeat", "100", "interval", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run podfwdctl");
+    std::thread::sleep(Duration::from_millis(1500));
+    ping.kill().unwrap();
+    ping.wait().unwrap();
+    let asked = Instant::now();
+    assert!(podfwd.ok("show version").starts_with("podfwd v"));
+    assert!(
+        asked.elapsed() < Duration::from_secs(30),
+        "the next command waited {:?}: the ping ran on without its client",
+        asked.elapsed()
+    );
+}

@@ -1,12 +1,14 @@
 //! Commands from people: the startup file, the console on stdin and the control
 //! socket all feed one [`Executor`] on the main lcore.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::control;
 
@@ -53,11 +55,31 @@ pub enum Event {
     StopSignal,
     /// A worker learnt a neighbour from ARP.
     Learned(podfwd::stages::arp::LearnEvent),
-    /// A line from a control socket client, and where its reply goes.
+    /// A line from a control socket client, and where its reply goes; `gone` turns true
+    /// if the client disconnects before the reply (a long command may stop then).
     Remote {
         line: String,
         reply: Sender<Result<String, String>>,
+        gone: Arc<AtomicBool>,
     },
+}
+
+thread_local! {
+    /// The running socket command's `gone` flag, on the main lcore's thread.
+    static RUNNING_FOR: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+}
+
+/// Whether the control socket client whose command is running has disconnected (false
+/// for a command from anywhere else). A long command (`ping ... repeat N`) asks it, so
+/// that a client gone (Ctrl-C on podfwdctl) does not keep the console for the rest of
+/// it: commands run one at a time, and every other client waits meanwhile.
+pub fn client_gone() -> bool {
+    RUNNING_FOR.with(|running| {
+        running
+            .borrow()
+            .as_ref()
+            .is_some_and(|gone| gone.load(Ordering::Relaxed))
+    })
 }
 
 /// Lines that end podfwd rather than go to the executor.
@@ -217,8 +239,26 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// [`MAX_LINE_BYTES`], which is refused on its own (and, when too long, read up to its
 /// newline without being kept) rather than ending the input as `BufRead::lines` would.
 pub fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> Option<Result<String, String>> {
+    read_line(reader, buf, true)
+}
+
+/// [`next_line`] for a control socket: a last line without its newline is not a line.
+/// A client that dies mid-write must not have half a command run (`set interface nat44
+/// in NAME` of `... del`); vppctl's sessions discard it too.
+pub fn next_full_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+) -> Option<Result<String, String>> {
+    read_line(reader, buf, false)
+}
+
+fn read_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    unterminated_too: bool,
+) -> Option<Result<String, String>> {
     buf.clear();
-    let (mut read_any, mut too_long) = (false, false);
+    let (mut read_any, mut too_long, mut terminated) = (false, false, false);
     loop {
         let available = match reader.fill_buf() {
             Ok([]) => break,
@@ -241,10 +281,12 @@ pub fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> Option<Result<
         }
         reader.consume(taken);
         if ends_line {
+            terminated = true;
             break;
         }
     }
-    if !read_any {
+    if !read_any || !(terminated || unterminated_too) {
+        buf.clear();
         return None;
     }
     if buf.last() == Some(&b'\n') {
@@ -366,7 +408,7 @@ fn serve_client(stream: UnixStream, events: &Sender<Event>) {
         return;
     };
     let (mut reader, mut buf) = (BufReader::new(stream), Vec::new());
-    while let Some(line) = next_line(&mut reader, &mut buf) {
+    while let Some(line) = next_full_line(&mut reader, &mut buf) {
         let line = match line {
             Ok(line) => line,
             Err(e) => {
@@ -386,24 +428,58 @@ fn serve_client(stream: UnixStream, events: &Sender<Event>) {
             Ok(String::new())
         } else {
             let (sender, receiver) = channel();
+            let gone = Arc::new(AtomicBool::new(false));
             if events
                 .send(Event::Remote {
                     line,
                     reply: sender,
+                    gone: Arc::clone(&gone),
                 })
                 .is_err()
             {
                 return;
             }
-            // A dropped sender means podfwd is shutting down.
-            receiver
-                .recv()
-                .unwrap_or_else(|_| Err("podfwd is shutting down".into()))
+            loop {
+                match receiver.recv_timeout(GONE_CHECK) {
+                    Ok(reply) => break reply,
+                    // A dropped sender means podfwd is shutting down.
+                    Err(RecvTimeoutError::Disconnected) => {
+                        break Err("podfwd is shutting down".into())
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        if !gone.load(Ordering::Relaxed) && hung_up(&mut reader) {
+                            gone.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
         };
         if control::write_reply(&mut writer, &reply).is_err() {
             return;
         }
     }
+}
+
+/// How often a client waiting for its reply is checked for having gone.
+const GONE_CHECK: Duration = Duration::from_millis(100);
+
+/// Whether the client closed its end. A look at the socket that keeps what it reads:
+/// lines sent ahead stay in `reader` for the loop (and, there, say the client was still
+/// there when it sent them).
+fn hung_up(reader: &mut BufReader<UnixStream>) -> bool {
+    if !reader.buffer().is_empty() {
+        return false;
+    }
+    if reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(1)))
+        .is_err()
+    {
+        return false;
+    }
+    let closed = matches!(reader.fill_buf(), Ok([]));
+    let _ = reader.get_ref().set_read_timeout(None);
+    closed
 }
 
 /// Hands neighbours the workers learnt to the main lcore's event loop.
@@ -433,8 +509,11 @@ pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
                 log::info!("stop signal received");
                 return;
             }
-            Event::Remote { line, reply } => {
-                let _ = reply.send(executor.execute(line.trim()));
+            Event::Remote { line, reply, gone } => {
+                RUNNING_FOR.with(|running| *running.borrow_mut() = Some(gone));
+                let result = executor.execute(line.trim());
+                RUNNING_FOR.with(|running| *running.borrow_mut() = None);
+                let _ = reply.send(result);
                 if executor.quit_requested() {
                     return;
                 }
@@ -614,6 +693,73 @@ mod tests {
             "no command reached the executor"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A client that closes after half a line has nothing run: the line could be a
+    /// `... del` cut before its last word. Whole lines before it run.
+    #[test]
+    fn a_socket_line_cut_by_the_disconnect_is_not_run() {
+        let (client, server) = UnixStream::pair().unwrap();
+        let (events, received) = channel();
+        let serving = std::thread::spawn(move || serve_client(server, &events));
+        (&client)
+            .write_all(b"show version\nset interface nat44 in tap2")
+            .unwrap();
+        let Ok(Event::Remote { line, reply, .. }) = received.recv() else {
+            panic!("the whole line was not sent on");
+        };
+        assert_eq!(line, "show version");
+        drop(client);
+        reply.send(Ok(String::new())).unwrap();
+        assert!(received.recv().is_err(), "the cut line was sent on");
+        serving.join().unwrap();
+        // A file or stdin still gives its last line without a newline (next_line).
+        let mut input: &[u8] = b"one\ntwo";
+        let mut buf = Vec::new();
+        assert_eq!(next_full_line(&mut input, &mut buf), Some(Ok("one".into())));
+        assert_eq!(next_full_line(&mut input, &mut buf), None);
+    }
+
+    /// A client that disconnects while its command runs is seen as gone by the command
+    /// (a ping stops then, instead of holding every other client back to its end).
+    #[test]
+    fn a_command_sees_its_socket_client_go() {
+        struct Waits(Option<bool>);
+        impl Executor for Waits {
+            fn execute(&mut self, _line: &str) -> Result<String, String> {
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while !client_gone() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                self.0 = Some(client_gone());
+                Ok(String::new())
+            }
+        }
+        let (client, server) = UnixStream::pair().unwrap();
+        let (events, received) = channel();
+        let serving = std::thread::spawn(move || serve_client(server, &events));
+        (&client).write_all(b"ping 10.1.1.3 repeat 1000\n").unwrap();
+        let event = received.recv().unwrap();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(client);
+        });
+        let (sender, queue) = channel();
+        sender.send(event).unwrap();
+        drop(sender);
+        let mut executor = Waits(None);
+        run_console(&mut executor, &queue);
+        assert_eq!(
+            executor.0,
+            Some(true),
+            "the command never saw its client go"
+        );
+        assert!(
+            !client_gone(),
+            "outside a socket command, no client is gone"
+        );
+        closer.join().unwrap();
+        serving.join().unwrap();
     }
 
     #[test]

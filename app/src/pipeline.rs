@@ -495,9 +495,14 @@ impl Platform for AppPlatform {
             self.send_through(mailbox, &frame, interface)
                 .map_err(|e| format!("ping: {e}"))
         };
-        // Ctrl-C ends the ping, as it ends ping(8); SIGTERM ends it and then podfwd.
+        // Ctrl-C ends the ping, as it ends ping(8); SIGTERM ends it and then podfwd; so
+        // does the control socket client that asked for it going away.
         let scope = crate::dpdk::signal::Interruptible::begin();
-        let stop = || scope.interrupted() || crate::dpdk::signal::stop_requested();
+        let stop = || {
+            scope.interrupted()
+                || crate::dpdk::signal::stop_requested()
+                || crate::console::client_gone()
+        };
         self.pinger.run(request, position, send, stop)
     }
 
