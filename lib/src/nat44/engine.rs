@@ -271,6 +271,8 @@ pub struct Nat44Worker {
     fragments: Box<[Fragments; 2]>,
     /// Which of `fragments` the node running now uses.
     fragment_table: usize,
+    /// `nat44 forwarding` as of the last [`Nat44Worker::sync_config`].
+    forwarding: bool,
 }
 
 enum CreateError {
@@ -341,12 +343,19 @@ impl Nat44Worker {
             new_keys: Box::new([[0; 2]; MAX_BURST]),
             fragments: Box::new([Fragments::default(), Fragments::default()]),
             fragment_table: INGRESS_FRAGMENTS,
+            forwarding: false,
         }
     }
 
     /// Follows a new configuration snapshot: pool addresses gain or lose port bitmaps.
     /// Allocates; call between bursts when the snapshot changes, never per packet.
     pub fn sync_config(&mut self, config: &Nat44Config) {
+        // `nat44 forwarding disable` ends the flows it let through: their bypass
+        // sessions would otherwise keep passing them (VPP deletes them all then).
+        if self.forwarding && !config.forwarding {
+            self.delete_where(|s| s.has(flags::FORWARDING_BYPASS));
+        }
+        self.forwarding = config.forwarding;
         self.snat_ports.sync(config.pool());
         self.twice_nat_ports.sync(config.twice_nat_pool());
         // A mapping's external port on a pool address is never a dynamic one too (VPP
@@ -1379,10 +1388,15 @@ impl Nat44Worker {
                     .external_host
                     .is_none_or(|host| host == (key.remote, key.remote_port))
         };
+        self.delete_where(matches)
+    }
+
+    /// Deletes every session `doomed` picks; walks them all (control work only).
+    fn delete_where(&mut self, doomed: impl Fn(&Session) -> bool) -> usize {
         let doomed: Vec<u32> = self
             .sessions
             .indices()
-            .filter(|i| self.sessions.get(*i).is_some_and(matches))
+            .filter(|i| self.sessions.get(*i).is_some_and(&doomed))
             .collect();
         for index in &doomed {
             if let Some(gone) = self.sessions.remove(*index) {

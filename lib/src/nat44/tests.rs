@@ -400,6 +400,14 @@ fn a_flow_from_outside_through_an_output_feature_interface_keeps_its_replies() {
         w.out2in(&config, GBE, &mut syn, 1).verdict,
         NatVerdict::Drop(Out2inError::NoTranslation)
     );
+    // The flows forwarding let in end with it (VPP deletes their sessions): before,
+    // their bypass sessions went on passing them until they timed out.
+    assert_eq!(w.session_count(), 0);
+    let mut ack = tcp(peer, pod, TcpFlags::ACK);
+    assert_eq!(
+        w.out2in(&config, GBE, &mut ack, 2).verdict,
+        NatVerdict::Drop(Out2inError::NoTranslation)
+    );
 }
 
 #[test]
