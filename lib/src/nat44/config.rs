@@ -891,7 +891,9 @@ impl Nat44Config {
                 .insert((external, port, mapping.proto), index),
             None => self.by_external_addr.insert(external, index),
         };
-        if mapping.kind != MappingKind::LoadBalanced {
+        // The local-side lookup finds the mapping a flow the local end starts leaves
+        // by: never an out2in-only one (it would hide the local end's own mapping).
+        if mapping.kind != MappingKind::LoadBalanced && !mapping.out2in_only {
             if let Some(local) = mapping.locals.first() {
                 match mapping.external_port {
                     Some(_) => self

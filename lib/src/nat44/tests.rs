@@ -684,6 +684,38 @@ fn an_out2in_only_local_end_starting_a_flow_is_snated() {
     assert_eq!(addrs_ports(&p).0, (ip("10.1.1.7"), 5353));
 }
 
+/// An out2in-only mapping of a local end that a bidirectional mapping also has does not
+/// take that mapping's place for flows the local end starts: they still leave from the
+/// bidirectional mapping's external address (before, the mapping added last won the
+/// local-side lookup, was then set aside as out2in-only, and the flow was SNATed to
+/// the pool). VPP keeps out2in-only mappings out of its local-side lookup.
+#[test]
+fn an_out2in_only_mapping_leaves_the_local_ends_own_mapping_alone() {
+    for address_only in [false, true] {
+        let mut table = snat_table();
+        let port = |p: u16| (!address_only).then_some(p);
+        let mapping = |external: &str, out2in_only| StaticMapping {
+            proto: NatProtocol::Tcp,
+            local: (ip("10.1.1.3"), port(8080)),
+            external: (ip(external), port(80)),
+            twice_nat: TwiceNat::No,
+            out2in_only,
+        };
+        table.add_static_mapping(mapping("1.1.1.1", false)).unwrap();
+        table.add_static_mapping(mapping("2.2.2.2", true)).unwrap();
+        let mut w = worker(1024);
+        let config = snapshot(&table, &mut w);
+        let mut p = tcp((ip("10.1.1.3"), 8080), (ip("8.8.8.8"), 443), TcpFlags::SYN);
+        let outcome = w.in2out_output(&config, TAP0, &mut p, 0);
+        assert!(outcome.verdict.session().is_some());
+        assert_eq!(
+            addrs_ports(&p).0,
+            (ip("1.1.1.1"), if address_only { 8080 } else { 80 }),
+            "address only: {address_only}"
+        );
+    }
+}
+
 /// An endpoint on a pool address (a host-network backend on the node's address) has its
 /// port reserved too: a reply to a dynamic port is then never also the endpoint's
 /// traffic (worker-handoff places the two by different rules).
