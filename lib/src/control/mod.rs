@@ -91,6 +91,10 @@ impl WorkerQuestion {
 }
 
 pub type WorkerAnswer = Result<String, String>;
+
+/// What a `show` of the workers' state answers before they run (in the startup file).
+pub const NOT_RUNNING_YET: &str =
+    "nothing to show yet: the workers start once the startup file has run\n";
 pub type WorkerMailbox = Mailbox<WorkerQuestion, WorkerAnswer>;
 
 /// How the main lcore reaches one worker.
@@ -267,9 +271,12 @@ pub struct Control {
     /// Since when the runtime counters count (start, or the last `clear runtime`): the
     /// Time and the vector rates of `show runtime`.
     runtime_since: Instant,
-    /// Each interface's TX refusals (the platform's count) at the last `clear errors`,
-    /// by interface index: `show errors` counts them from there.
-    tx_errors_cleared: Vec<u64>,
+    /// By interface index, what to take from the platform's count of TX refusals for
+    /// `show errors`: its count at the last `clear errors`, less what `show errors`
+    /// showed when a `clear interfaces` (which the platform counts from 0 again, as
+    /// `show interface` does) came after it. So only `clear errors` clears the line, as
+    /// in VPP, where it is an error counter.
+    tx_errors_base: Vec<i64>,
 }
 
 /// Why `quit` is refused in a file: it would not stop podfwd there, but at whatever
@@ -336,7 +343,7 @@ impl Control {
             batch: None,
             executing: Vec::new(),
             runtime_since: Instant::now(),
-            tx_errors_cleared: Vec::new(),
+            tx_errors_base: Vec::new(),
         }
     }
 
@@ -584,8 +591,7 @@ impl Control {
         let mut out = totals.format_errors(drop_reason_text);
         for itf in self.plane.interfaces() {
             let i = itf.index.as_usize();
-            let refused = totals.interfaces.get(i).map_or(0, |t| t.tx_errors);
-            let since = refused.saturating_sub(self.tx_errors_cleared.get(i).copied().unwrap_or(0));
+            let since = self.tx_errors_shown(&totals, i);
             if since > 0 {
                 let _ = writeln!(
                     out,
@@ -595,6 +601,12 @@ impl Control {
             }
         }
         out
+    }
+
+    /// Interface `i`'s line of TX refusals in `show errors`.
+    fn tx_errors_shown(&self, totals: &CounterTotals, i: usize) -> u64 {
+        let refused = totals.interfaces.get(i).map_or(0, |t| t.tx_errors) as i64;
+        (refused - self.tx_errors_base.get(i).copied().unwrap_or(0)).max(0) as u64
     }
 
     /// `show interface rx-placement` as VPP prints it: per worker thread, per input node,
@@ -660,12 +672,16 @@ impl Control {
     /// Asks every worker; their answers, one block per worker when there are several.
     fn ask_all(&mut self, question: WorkerQuestion) -> Result<String, String> {
         if !self.running {
+            // The startup file runs before the workers start: a trace is handed to them
+            // then; there is nothing to clear yet; a show says why it shows nothing
+            // (an error would stop podfwd at that line).
             return match question {
                 WorkerQuestion::TraceAdd { .. } | WorkerQuestion::ClearTrace => {
                     self.pending.push(question);
                     Ok(String::new())
                 }
-                _ => Err("the workers are not running".into()),
+                _ if question.changes_state() => Ok(String::new()),
+                _ => Ok(NOT_RUNNING_YET.to_string()),
             };
         }
         // VPP heads every thread's trace, even a lone one's; NAT44 sessions name their
@@ -699,7 +715,8 @@ impl Control {
     /// worker that fails or does not answer fails the whole question.
     fn ask_each(&self, question: &WorkerQuestion) -> Result<Vec<String>, String> {
         if !self.running {
-            return Err("the workers are not running".into());
+            // No worker holds anything yet (no session to delete, say).
+            return Ok(Vec::new());
         }
         let mut answers = Vec::with_capacity(self.workers.len());
         for (n, worker) in self.workers.iter().enumerate() {
@@ -895,7 +912,11 @@ impl Control {
             Command::ClearErrors => {
                 let answer = self.ask_all(WorkerQuestion::ClearErrors)?;
                 let totals = self.totals();
-                self.tx_errors_cleared = totals.interfaces.iter().map(|t| t.tx_errors).collect();
+                self.tx_errors_base = totals
+                    .interfaces
+                    .iter()
+                    .map(|t| t.tx_errors as i64)
+                    .collect();
                 Ok(answer)
             }
             Command::ClearRuntime => {
@@ -905,9 +926,14 @@ impl Control {
             }
             Command::ClearInterfaces => {
                 let answer = self.ask_all(WorkerQuestion::ClearInterfaces)?;
+                // The platform counts its refusals from 0 again: show errors' line goes
+                // on from what it showed.
+                let totals = self.totals();
+                let shown: Vec<i64> = (0..totals.interfaces.len())
+                    .map(|i| self.tx_errors_shown(&totals, i) as i64)
+                    .collect();
                 self.platform.interfaces_cleared();
-                // The platform counts its refusals from 0 again.
-                self.tx_errors_cleared.clear();
+                self.tx_errors_base = shown.into_iter().map(|n| -n).collect();
                 Ok(answer)
             }
             Command::ClearHardwareInterfaces { name } => {
