@@ -259,7 +259,16 @@ impl ControlPlane {
     }
 
     pub fn set_mac(&mut self, name: &str, mac: MacAddr) -> Result<(), String> {
-        self.interface_mut(name)?.mac = mac;
+        let interface = self.interface_mut(name)?;
+        // Every frame podfwd sends from the interface carries it as its source. A
+        // multicast one is taken: Contiv gives its host taps 01:23:45:67:89:42, and the
+        // spec's frames carry it; but no sender can be all-zero or broadcast.
+        if mac == MacAddr([0; 6]) || mac == MacAddr([0xff; 6]) {
+            return Err(format!(
+                "set interface mac address {name} {mac}: not a MAC an interface can send from"
+            ));
+        }
+        interface.mac = mac;
         Ok(())
     }
 
@@ -604,7 +613,7 @@ impl ControlPlane {
 }
 
 /// Why `ip` cannot be an interface address, neighbour or next hop, if it cannot.
-fn not_unicast(ip: Ipv4Addr) -> Option<&'static str> {
+pub(crate) fn not_unicast(ip: Ipv4Addr) -> Option<&'static str> {
     if ip.is_unspecified() {
         Some("0.0.0.0 is not a unicast address")
     } else if ip.is_multicast() {

@@ -1298,6 +1298,41 @@ fn bad_lines_say_what_is_wrong_and_change_nothing() {
             "set acl-plugin interface tap0 input acl 9",
             "ACL index 9 does not exist (known: 0, 1, 2, 3)",
         ),
+        // Addresses a packet cannot carry as its source or destination.
+        (
+            "nat44 add address 0.0.0.0",
+            "nat44 add address: 0.0.0.0 is not a unicast address",
+        ),
+        (
+            "nat44 add address 224.0.0.1 - 224.0.0.3",
+            "nat44 add address: 224.0.0.1 is a multicast address",
+        ),
+        // Refused whole: its first address is a good one.
+        (
+            "nat44 add address 223.255.255.255 - 224.0.0.0 twice-nat",
+            "nat44 add address: 224.0.0.0 is a multicast address",
+        ),
+        (
+            "nat44 add static mapping tcp local 10.1.1.3 80 external 255.255.255.255 80",
+            "static mapping tcp local 10.1.1.3:80 external 255.255.255.255:80: 255.255.255.255 is a reserved (class E) or broadcast address",
+        ),
+        (
+            "nat44 add load-balancing static mapping protocol tcp external 10.104.0.1:80 local 10.1.1.3:80 probability 50 local 239.1.1.1:80 probability 50",
+            "load-balancing mapping tcp external 10.104.0.1:80: 239.1.1.1 is a multicast address",
+        ),
+        (
+            "nat44 add identity mapping 240.0.0.1",
+            "identity mapping 240.0.0.1: 240.0.0.1 is a reserved (class E) or broadcast address",
+        ),
+        // No frame can be sent from these.
+        (
+            "set interface mac address tap0 00:00:00:00:00:00",
+            "set interface mac address tap0 00:00:00:00:00:00: not a MAC an interface can send from",
+        ),
+        (
+            "set interface mac address tap0 ff:ff:ff:ff:ff:ff",
+            "set interface mac address tap0 ff:ff:ff:ff:ff:ff: not a MAC an interface can send from",
+        ),
     ] {
         assert_eq!(control.execute_line(line).unwrap_err(), error, "{line}");
     }

@@ -320,6 +320,7 @@ impl Nat44Table {
         let range = address_range(first, last)?;
         for addr in range.clone() {
             let addr = Ipv4Addr::from(addr);
+            unicast("nat44 add address", addr)?;
             if self.pool.contains(&addr) || self.twice_nat_pool.contains(&addr) {
                 return Err(format!("address {addr} is already in a NAT44 pool"));
             }
@@ -398,6 +399,12 @@ impl Nat44Table {
 
     /// `nat44 add static mapping ...`.
     pub fn add_static_mapping(&mut self, mapping: StaticMapping) -> Result<(), String> {
+        for addr in [mapping.local.0, mapping.external.0] {
+            unicast(
+                &format!("static mapping {}", describe_static(&mapping)),
+                addr,
+            )?;
+        }
         if mapping.local.1.is_some() != mapping.external.1.is_some() {
             return Err(format!(
                 "static mapping {}: local and external must both have a port or neither",
@@ -452,6 +459,10 @@ impl Nat44Table {
         );
         if mapping.locals.is_empty() {
             return Err(format!("load-balancing mapping {name}: no local endpoints"));
+        }
+        let addrs = mapping.locals.iter().map(|l| l.addr);
+        for addr in std::iter::once(mapping.external.0).chain(addrs) {
+            unicast(&format!("load-balancing mapping {name}"), addr)?;
         }
         if mapping.proto == NatProtocol::Icmp {
             return Err(format!(
@@ -530,6 +541,10 @@ impl Nat44Table {
 
     /// `nat44 add identity mapping IP [tcp|udp PORT]`.
     pub fn add_identity_mapping(&mut self, mapping: IdentityMapping) -> Result<(), String> {
+        unicast(
+            &format!("identity mapping {}", describe_identity(&mapping)),
+            mapping.addr,
+        )?;
         if self.identity_mappings.contains(&mapping) {
             return Err(format!(
                 "identity mapping {} already exists",
@@ -909,6 +924,16 @@ impl Nat44Config {
                 .extend(mapping.locals.iter().map(|local| local.addr));
         }
         self.mappings.push(mapping);
+    }
+}
+
+/// NAT44 writes its addresses into packets as sources and destinations: a pool or
+/// mapping address must be one a host can have.
+fn unicast(what: &str, addr: Ipv4Addr) -> Result<(), String> {
+    match crate::config::not_unicast(addr) {
+        Some(why) if addr.is_unspecified() => Err(format!("{what}: {why}")),
+        Some(why) => Err(format!("{what}: {addr} {why}")),
+        None => Ok(()),
     }
 }
 
