@@ -109,6 +109,9 @@ impl Display for Command {
                 flag(f, *del, "del")?;
                 write!(f, " {interface} {prefix}")
             }
+            C::DelInterfaceAddresses { interface } => {
+                write!(f, "set interface ip address del {interface} all")
+            }
             C::SetInterfaceMtu { interface, mtu } => {
                 write!(f, "set interface mtu {mtu} {interface}")
             }

@@ -168,6 +168,10 @@ pub enum Command {
         prefix: Ipv4Prefix,
         del: bool,
     },
+    /// `set interface ip address del NAME all`
+    DelInterfaceAddresses {
+        interface: String,
+    },
     /// `set interface mtu N NAME`
     SetInterfaceMtu {
         interface: String,

@@ -85,7 +85,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["set", "interface", "ip", "address"],
-        usage: "set interface ip address [del] NAME A.B.C.D/LEN",
+        usage: "set interface ip address [del] NAME A.B.C.D/LEN | del NAME all",
         help: "Add or delete an interface address",
         parse: parse_set_interface_ip_address,
     },
@@ -645,6 +645,9 @@ fn parse_set_interface_mac(c: &mut Cursor<'_>) -> Result<Command, String> {
 fn parse_set_interface_ip_address(c: &mut Cursor<'_>) -> Result<Command, String> {
     let del = c.keyword("del");
     let interface = interface(c)?;
+    if del && c.keyword("all") {
+        return Ok(Command::DelInterfaceAddresses { interface });
+    }
     let prefix = c.prefix()?;
     Ok(Command::SetInterfaceIpAddress {
         interface,
@@ -898,12 +901,14 @@ fn pcap_file_name(name: &str) -> Result<String, String> {
 /// VPP's words, each at most once, in its order: `brief` (the default) or `verbose`,
 /// `max`, `summary`.
 fn parse_show_runtime(c: &mut Cursor<'_>) -> Result<Command, String> {
-    let verbose = match c.keyword("brief") {
+    // VPP's order, and its short forms (VPP reads each word once, in this order).
+    let mut any = |words: &[&str]| words.iter().any(|w| c.keyword(w));
+    let verbose = match any(&["brief", "b"]) {
         true => false,
-        false => c.keyword("verbose"),
+        false => any(&["verbose", "v"]),
     };
-    let max = c.keyword("max");
-    let summary = c.keyword("summary");
+    let max = any(&["max", "m"]);
+    let summary = any(&["summary", "sum", "su"]);
     Ok(Command::ShowRuntime {
         view: RuntimeView { verbose, max },
         summary,

@@ -247,6 +247,17 @@ fn set_interface_ip_address() {
         }
     );
     assert_eq!(
+        ok("set interface ip address del tap0 all"),
+        Command::DelInterfaceAddresses {
+            interface: "tap0".into()
+        }
+    );
+    // `all` only deletes.
+    assert_eq!(
+        err("set interface ip address tap0 all"),
+        "prefix all: expected A.B.C.D/LEN"
+    );
+    assert_eq!(
         err("set interface ip address tap0 10.1.1.0/33"),
         "prefix 10.1.1.0/33: length must be 0..=32"
     );
@@ -624,7 +635,11 @@ fn show_runtime_takes_vpps_words_in_vpps_order() {
     assert_eq!(ok("show runtime summary"), runtime(false, false, true));
     assert_eq!(err("show runtime max verbose"), "unknown input 'verbose'");
     assert_eq!(err("show runtime brief verbose"), "unknown input 'verbose'");
-    assert_eq!(err("show runtime m"), "unknown input 'm'");
+    // VPP's short forms.
+    assert_eq!(ok("show runtime m"), runtime(false, true, false));
+    assert_eq!(ok("sh run v m su"), runtime(true, true, true));
+    assert_eq!(ok("sh run b sum"), runtime(false, false, true));
+    assert_eq!(err("show runtime su m"), "unknown input 'm'");
 }
 
 #[test]

@@ -845,6 +845,18 @@ impl Control {
                 *changed = Changed::Plane;
                 none
             }
+            Command::DelInterfaceAddresses { interface } => {
+                // On a copy: all go, or none.
+                let i = self.index(&interface)?;
+                let mut plane = self.plane.clone();
+                let addresses = plane.interface(i).map(|c| c.addresses.clone());
+                for prefix in addresses.unwrap_or_default() {
+                    plane.del_address(&interface, prefix)?;
+                }
+                self.plane = plane;
+                *changed = Changed::Plane;
+                none
+            }
             Command::SetInterfaceMtu { interface, mtu } => {
                 if let Some(max) = self.platform.max_mtu().filter(|&max| mtu > max) {
                     self.index(&interface)?;

@@ -247,6 +247,41 @@ fn show_interface_has_the_ports_receive_errors() {
 
 /// `show interface address NAME ...` lists those, in that order; an unknown name is an
 /// error.
+/// `set interface ip address del NAME all` (VPP's) deletes every address of the
+/// interface, and the routes and learnt neighbours that went with them; the other
+/// interfaces keep theirs.
+#[test]
+fn deleting_all_of_an_interfaces_addresses() {
+    let (mut control, _, _) = seed_node();
+    control
+        .execute_line("set interface ip address tap0 192.0.2.1/24")
+        .unwrap();
+    let epoch = control.snapshot().epoch;
+    control
+        .execute_line("set interface ip address del tap0 all")
+        .unwrap();
+    assert!(control.snapshot().epoch > epoch);
+    let shown = control.execute_line("show interface address").unwrap();
+    assert!(
+        shown.contains("tap0 (up):\n") && !shown.contains("L3 172.30.1.1/24"),
+        "{shown}"
+    );
+    assert!(!shown.contains("192.0.2.1"), "{shown}");
+    let fib = control.execute_line("show ip fib").unwrap();
+    assert!(
+        !fib.contains("172.30.1.0/24") && !fib.contains("192.0.2.0/24"),
+        "{fib}"
+    );
+    // Nothing left to delete is no error (VPP's neither).
+    control
+        .execute_line("set interface ip address del tap0 all")
+        .unwrap();
+    assert!(control
+        .execute_line("set interface ip address del tap9 all")
+        .unwrap_err()
+        .contains("unknown interface 'tap9'"));
+}
+
 #[test]
 fn show_interface_address_of_named_interfaces() {
     let (mut control, _, _) = seed_node();
