@@ -79,6 +79,19 @@ fn routed(frame: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The app options of a run with both ports and `startup` as its startup file.
+fn both_ports_and(startup: &Path) -> [&str; 6] {
+    let startup = startup.to_str().expect("a UTF-8 scratch path");
+    [
+        "--iface",
+        "up0=net_pcap0",
+        "--iface",
+        "up1=net_pcap1",
+        "--exec",
+        startup,
+    ]
+}
+
 fn spawn_piped(command: &mut Command) -> Child {
     command
         .stdin(Stdio::piped())
@@ -234,18 +247,7 @@ fn routes_pcap_between_ports_and_quits_cleanly() {
     let dir = scratch_dir("bringup_quit");
     let startup = dir.join("startup.cli");
     std::fs::write(&startup, ROUTING).unwrap();
-    let mut podfwd = Running::start(
-        &dir,
-        "quit",
-        &[
-            "--iface",
-            "up0=net_pcap0",
-            "--iface",
-            "up1=net_pcap1",
-            "--exec",
-            startup.to_str().unwrap(),
-        ],
-    );
+    let mut podfwd = Running::start(&dir, "quit", &both_ports_and(&startup));
     podfwd.wait_for(
         "4 packets out of up1",
         |out| counter(out, "up1", "tx packets") == Some(4),
@@ -449,6 +451,69 @@ fn sigterm_stops_cleanly() {
     assert_eq!(read_pcap(&dir.join("out0.pcap")), Ok(vec![]));
 }
 
+/// A datagram over up1's MTU (576 here) with DF clear leaves as fragments (ip4-frag),
+/// computed here without podfwd's code: the routed datagram's header on each, total
+/// length, MF and offset set, the checksum recomputed, 552 payload bytes a fragment.
+#[test]
+fn a_datagram_over_the_mtu_leaves_as_fragments() {
+    let _lock = dpdk_lock();
+    let dir = scratch_dir("bringup_fragments");
+    let startup = dir.join("startup.cli");
+    std::fs::write(&startup, format!("{ROUTING}set interface mtu 576 up1\n")).unwrap();
+    let mut frames = input_frames();
+    let big = &mut frames[3];
+    big[14 + 6] &= !0x40;
+    let checksum = ipv4_header_checksum(&big[14..34]);
+    big[14 + 10..14 + 12].copy_from_slice(&checksum.to_be_bytes());
+    let mut podfwd = Running::start_with(&dir, "fragments", &frames, &both_ports_and(&startup));
+    podfwd.wait_for(
+        "3 packets and 3 fragments out of up1",
+        |out| counter(out, "up1", "tx packets") == Some(6),
+        |p| p.send("show hardware-interfaces up1"),
+    );
+    let before = podfwd.seen.len();
+    podfwd.send("show errors");
+    podfwd.wait_for(
+        "show errors",
+        |out| {
+            out[before..]
+                .iter()
+                .any(|l| l.contains("number of sent fragments"))
+        },
+        |_| {},
+    );
+    let output = podfwd.quit();
+    let row = |text: &str| {
+        output[before..]
+            .iter()
+            .find(|l| l.contains(text))
+            .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
+    };
+    assert_eq!(row("number of sent fragments").as_deref(), Some("3"));
+    assert_eq!(row("packet fragmented").as_deref(), Some("1"));
+
+    let mut expected: Vec<Vec<u8>> = frames[..3].iter().map(|f| routed(f)).collect();
+    let whole = routed(&frames[3]);
+    let payload = &whole[34..];
+    for (k, chunk) in payload.chunks(552).enumerate() {
+        let mut fragment = whole[..34].to_vec();
+        fragment[14 + 2..14 + 4].copy_from_slice(&(20 + chunk.len() as u16).to_be_bytes());
+        let more = if (k + 1) * 552 < payload.len() {
+            0x2000
+        } else {
+            0
+        };
+        let flags = more | (k * 552 / 8) as u16;
+        fragment[14 + 6..14 + 8].copy_from_slice(&flags.to_be_bytes());
+        let checksum = ipv4_header_checksum(&fragment[14..34]);
+        fragment[14 + 10..14 + 12].copy_from_slice(&checksum.to_be_bytes());
+        fragment.extend_from_slice(chunk);
+        expected.push(fragment);
+    }
+    assert_eq!(expected.len(), 6);
+    assert_eq!(read_pcap(&dir.join("out1.pcap")), Ok(expected));
+}
+
 /// A frame larger than an mbuf (2048 bytes of data room) arrives as a chain, which
 /// podfwd frees at RX: `show interface` counts it received and dropped, `show errors`
 /// names why, and the frames around it are forwarded as ever. `show hardware-interfaces`
@@ -480,19 +545,7 @@ fn oversized_frame_is_counted_received_and_dropped() {
             payload: &payload,
         }),
     );
-    let mut podfwd = Running::start_with(
-        &dir,
-        "oversized",
-        &frames,
-        &[
-            "--iface",
-            "up0=net_pcap0",
-            "--iface",
-            "up1=net_pcap1",
-            "--exec",
-            startup.to_str().unwrap(),
-        ],
-    );
+    let mut podfwd = Running::start_with(&dir, "oversized", &frames, &both_ports_and(&startup));
     podfwd.wait_for(
         "the chained frame counted",
         |out| {
@@ -595,18 +648,7 @@ fn podfwdctl_runs_commands_over_the_control_socket() {
     let socket = dir.join("cli.sock");
     let startup = dir.join("startup.cli");
     std::fs::write(&startup, ROUTING).unwrap();
-    let mut podfwd = Running::start(
-        &dir,
-        "podfwdctl",
-        &[
-            "--iface",
-            "up0=net_pcap0",
-            "--iface",
-            "up1=net_pcap1",
-            "--exec",
-            startup.to_str().unwrap(),
-        ],
-    );
+    let mut podfwd = Running::start(&dir, "podfwdctl", &both_ports_and(&startup));
     podfwd.wait_for(
         "the workers launched",
         |out| out.iter().any(|l| l.contains("launch worker lcore 1")),

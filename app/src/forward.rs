@@ -91,6 +91,9 @@ impl LoopState {
 pub enum Verdict {
     /// Out of this interface (an index into the interface table).
     Transmit(IfIndex),
+    /// Out of this interface as fragments, which [`BurstProcessor::fragment`] cuts into
+    /// new mbufs; the packet itself is freed.
+    Fragment(IfIndex),
     /// Freed; the processor counts why.
     Drop,
 }
@@ -135,6 +138,19 @@ pub trait BurstProcessor: Send {
     /// the user looks, as it counts what it processes. Computing the owners and the
     /// split took `cycles`.
     fn handed_off(&mut self, _rx: IfIndex, _handed: usize, _refused: (usize, u64), _cycles: u64) {}
+
+    /// A packet whose verdict was [`Verdict::Fragment`]: the processor cuts it into
+    /// fragments for `tx_interface`, each in a new mbuf handed to `send` in order, and
+    /// counts them (and what it could not send) where the user looks. The caller frees
+    /// `packet` afterwards.
+    fn fragment(
+        &mut self,
+        _rx_interface: IfIndex,
+        _packet: &Mbuf,
+        _tx_interface: IfIndex,
+        _send: &mut dyn FnMut(Mbuf),
+    ) {
+    }
 
     /// A frame of `bytes` bytes the console sent (`ping`) left by `tx_interface`: the
     /// processor counts it where the user looks (`show interface`), as VPP counts what
@@ -380,21 +396,29 @@ impl Outputs {
         for (mbuf, verdict) in rx.drain().zip(verdicts.iter()) {
             let out = match *verdict {
                 Verdict::Transmit(out) => out.as_usize(),
+                Verdict::Fragment(out) => {
+                    if let (Some(buffer), Some(counters)) =
+                        (tx.get_mut(out.as_usize()), local.get_mut(out.as_usize()))
+                    {
+                        let mut send = |fragment: Mbuf| {
+                            let one = std::slice::from_ref(&fragment);
+                            capture_all(capture, Point::Tx, out.as_usize(), one, now);
+                            queue_for_tx(buffer, counters, fragment, burst, now);
+                        };
+                        let rx_if = IfIndex(rx_index as u16);
+                        processor.fragment(rx_if, &mbuf, out, &mut send);
+                    }
+                    // The datagram itself goes back to the pool; its fragments are
+                    // queued (or counted not sent by the processor).
+                    drop(mbuf);
+                    continue;
+                }
                 Verdict::Drop => usize::MAX,
             };
             match (tx.get_mut(out), local.get_mut(out)) {
                 (Some(buffer), Some(counters)) => {
                     capture_all(capture, Point::Tx, out, std::slice::from_ref(&mbuf), now);
-                    if buffer.pending.is_empty() {
-                        buffer.oldest = now;
-                    }
-                    // A buffer is flushed at `burst` <= MAX_BURST, so push succeeds.
-                    if buffer.pending.push(mbuf).is_err() {
-                        counters.tx_error += 1;
-                    }
-                    if buffer.pending.len() >= burst {
-                        flush(buffer, counters);
-                    }
+                    queue_for_tx(buffer, counters, mbuf, burst, now);
                 }
                 _ => {
                     if let Some(counters) = local.get_mut(rx_index) {
@@ -667,6 +691,26 @@ fn send_now(
     match counters.tx_error == refused_before {
         true => Ok(()),
         false => Err("the port refused it (TX ring full, or the link is down)".into()),
+    }
+}
+
+/// Queues `mbuf` in an interface's TX buffer, flushed once it holds `burst`.
+fn queue_for_tx(
+    buffer: &mut TxBuffer,
+    counters: &mut LocalCounters,
+    mbuf: Mbuf,
+    burst: usize,
+    now: u64,
+) {
+    if buffer.pending.is_empty() {
+        buffer.oldest = now;
+    }
+    // A buffer is flushed at `burst` <= MAX_BURST, so push succeeds.
+    if buffer.pending.push(mbuf).is_err() {
+        counters.tx_error += 1;
+    }
+    if buffer.pending.len() >= burst {
+        flush(buffer, counters);
     }
 }
 

@@ -418,7 +418,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             mailbox,
             learned_tx.clone(),
         )
-        .among_workers(queue as u16, queue_count);
+        .among_workers(queue as u16, queue_count)
+        .fragmenting_from(dataplane.pool.clone());
         let lwp = worker_lwps[queue].clone();
         let job = move || {
             lwp.store(lcore::thread_id(), Ordering::Relaxed);

@@ -69,6 +69,8 @@ pub struct PipelineProcessor {
     /// Where the first fragments of the last datagrams went, for their later fragments
     /// (`worker_handoff::owner_remembering`).
     fragment_owners: Datagrams<u16>,
+    /// The pool ip4-frag takes its fragments' mbufs from.
+    pool: Option<Mempool>,
 }
 
 impl PipelineProcessor {
@@ -90,7 +92,15 @@ impl PipelineProcessor {
             sessions: false,
             sessions_epoch: None,
             fragment_owners: Datagrams::default(),
+            pool: None,
         }
+    }
+
+    /// The pool ip4-frag allocates fragments from; without one, a datagram to fragment
+    /// is dropped under `could not allocate buffer`.
+    pub fn fragmenting_from(mut self, pool: Option<Mempool>) -> Self {
+        self.pool = pool;
+        self
     }
 
     /// Worker `me` of `workers`: packets whose sessions another worker holds are handed
@@ -121,6 +131,7 @@ impl BurstProcessor for PipelineProcessor {
         for (verdict, decided) in verdicts.iter_mut().zip(out) {
             *verdict = match *decided {
                 pipeline::Verdict::Tx(i) if i.0 > 0 => Verdict::Transmit(IfIndex(i.0 - 1)),
+                pipeline::Verdict::Fragment(i) if i.0 > 0 => Verdict::Fragment(IfIndex(i.0 - 1)),
                 _ => Verdict::Drop,
             };
         }
@@ -132,6 +143,23 @@ impl BurstProcessor for PipelineProcessor {
             }
             self.worker.clear_learned();
         }
+    }
+
+    fn fragment(
+        &mut self,
+        rx_interface: IfIndex,
+        packet: &Mbuf,
+        tx_interface: IfIndex,
+        send: &mut dyn FnMut(Mbuf),
+    ) {
+        let (rx, tx) = (
+            if_index(rx_interface.as_usize()),
+            if_index(tx_interface.as_usize()),
+        );
+        let pool = self.pool.as_ref();
+        let alloc = || pool.and_then(Mbuf::alloc);
+        self.worker
+            .fragment(rx, packet, tx, self.snapshot.get(), alloc, send);
     }
 
     fn rx_discarded(&mut self, rx_interface: IfIndex, frames: usize, bytes: u64) {

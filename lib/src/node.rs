@@ -35,6 +35,9 @@ pub enum NodeId {
     Ip4Rewrite,
     AclOut,
     Nat44In2outOutput,
+    /// VPP's `ip4-frag`: a datagram over its tx interface's MTU with DF clear leaves as
+    /// fragments.
+    Ip4Frag,
     /// `<interface>-output`: the packet is queued for transmission.
     InterfaceOutput,
     /// VPP's `error-drop`: where every dropped packet ends, under its stage's reason.
@@ -42,7 +45,7 @@ pub enum NodeId {
 }
 
 impl NodeId {
-    pub const COUNT: usize = 21;
+    pub const COUNT: usize = 22;
     pub const ALL: [NodeId; NodeId::COUNT] = [
         NodeId::Input,
         NodeId::WorkerHandoff,
@@ -63,6 +66,7 @@ impl NodeId {
         NodeId::Ip4Rewrite,
         NodeId::AclOut,
         NodeId::Nat44In2outOutput,
+        NodeId::Ip4Frag,
         NodeId::InterfaceOutput,
         NodeId::ErrorDrop,
     ];
@@ -90,6 +94,7 @@ impl NodeId {
             NodeId::Ip4Rewrite => "ip4-rewrite",
             NodeId::AclOut => "acl-plugin-out-ip4-fa",
             NodeId::Nat44In2outOutput => "nat44-in2out-output",
+            NodeId::Ip4Frag => "ip4-frag",
             NodeId::InterfaceOutput => "interface-output",
             NodeId::ErrorDrop => "error-drop",
         }

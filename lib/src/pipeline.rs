@@ -30,6 +30,7 @@ use crate::packet::ethernet::EthernetFrame;
 use crate::stages::arp::{Arp, LearnEvent, ResolveNode};
 use crate::stages::icmp_error::{IcmpError, IcmpErrorError};
 use crate::stages::ip4_flow_cache::Ip4FlowCache;
+use crate::stages::ip4_frag::{Fragments, Ip4FragError};
 use crate::stages::ip4_local::Ip4LocalError;
 use crate::stages::ip4_rewrite::Ip4RewriteError;
 use crate::stages::{
@@ -73,6 +74,9 @@ impl PrefetchHint for NoPrefetch {
 pub enum Verdict {
     /// Send it on this interface (the frame is ready).
     Tx(IfIndex),
+    /// Send it on this interface as fragments: over the interface's MTU with DF clear,
+    /// it is cut by [`Worker::fragment`] into new buffers, then freed.
+    Fragment(IfIndex),
     /// Free it; the reason has been counted.
     Drop,
 }
@@ -406,6 +410,56 @@ impl<P: PrefetchHint> Worker<P> {
 
     /// The metadata of the last burst (tests and the app's debugging): empty after a
     /// burst ip4-flow-cache forwarded whole, which no stage saw.
+    /// ip4-frag, for a packet whose verdict was [`Verdict::Fragment`]: cuts `pkt` (of
+    /// the burst received on `rx_if`) into fragments for `tx_if`'s MTU, each in a buffer
+    /// from `alloc`, and hands them to `send` in order; counts them (`show errors`,
+    /// `show interface`, `show runtime`) and returns how many went. The caller frees
+    /// `pkt`. Without a buffer for one, the datagram is dropped under `could not
+    /// allocate buffer` (the fragments before it are sent: they were cut one at a time,
+    /// with no room to hold them back).
+    pub fn fragment<B: PacketBuf>(
+        &mut self,
+        rx_if: IfIndex,
+        pkt: &B,
+        tx_if: IfIndex,
+        snapshot: &Snapshot,
+        mut alloc: impl FnMut() -> Option<B>,
+        mut send: impl FnMut(B),
+    ) -> usize {
+        let start = (self.cycles)();
+        let counters = &*self.counters;
+        let frame = pkt.data();
+        let mtu = snapshot.interface(tx_if).map_or(0, |i| i.mtu);
+        let l3 = crate::packet::ethernet::HEADER_LEN;
+        let (mut sent, mut bytes) = (0, 0);
+        let outcome = Fragments::plan(frame, l3, mtu).and_then(|plan| {
+            for k in 0..plan.count() {
+                let len = plan.frame_len(k);
+                let mut buffer = alloc().ok_or(Ip4FragError::NoBuffer)?;
+                if !buffer.set_len(len) {
+                    return Err(Ip4FragError::NoBuffer);
+                }
+                plan.write(frame, k, buffer.data_mut())
+                    .ok_or(Ip4FragError::Malformed)?;
+                send(buffer);
+                sent += 1;
+                bytes += len as u64;
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => counters.count_reason(DropReason::of(Ip4FragError::Fragmented), 1),
+            Err(e) => counters.count_drop(rx_if, DropReason::of(e)),
+        }
+        if sent > 0 {
+            counters.count_reason(DropReason::of(Ip4FragError::FragmentsSent), sent);
+            counters.count_tx(tx_if, sent, bytes);
+        }
+        let cycles = (self.cycles)().wrapping_sub(start);
+        counters.count_call(NodeId::Ip4Frag, 1, cycles);
+        sent as usize
+    }
+
     pub fn last_burst(&self) -> &Burst {
         &self.burst
     }
@@ -750,6 +804,16 @@ fn output<B: PacketBuf, const TRACE: bool>(
     let mut runs = TxRuns::default();
     for ((meta, pkt), verdict) in burst.meta().iter().zip(pkts).zip(verdicts.iter_mut()) {
         match meta.disposition() {
+            Disposition::Output(tx_if) if meta.fragment => {
+                // Counted sent as fragments, by Worker::fragment.
+                *verdict = Verdict::Fragment(tx_if);
+                if TRACE && meta.traced {
+                    let mtu = cx.snapshot.interface(tx_if).map_or(0, |i| i.mtu);
+                    let plan = Fragments::plan(pkt.data(), usize::from(meta.l3_offset), mtu);
+                    let fragments = plan.map_or(0, |p| p.count());
+                    cx.trace(meta, || TraceRecord::Ip4Frag { mtu, fragments });
+                }
+            }
             Disposition::Output(tx_if) | Disposition::Forwarded(tx_if) => {
                 *verdict = Verdict::Tx(tx_if);
                 sent += 1;
@@ -908,6 +972,101 @@ mod tests {
         let mut pkts: Vec<TestBuf> = frames.iter().map(|f| TestBuf::new(f)).collect();
         let verdicts = worker.process(rx_if, &mut pkts, &snapshot(), NOW).to_vec();
         (verdicts, pkts.iter().map(|p| p.data().to_vec()).collect())
+    }
+
+    /// A UDP datagram over tap0's MTU (576 here), DF clear, from the seed's pod: its
+    /// verdict sends it to ip4-frag, which cuts the rewritten datagram into fragments
+    /// that put it back together, and counts them; without buffers it is dropped under
+    /// `could not allocate buffer`. The trace ends in ip4-frag's line.
+    #[test]
+    fn over_the_mtu_with_df_clear_leaves_as_fragments() {
+        let mut cp: ControlPlane = control_plane();
+        cp.add_neighbor("tap2", CLIENT_IP, CLIENT_POD_MAC, true)
+            .unwrap();
+        cp.set_mtu("tap0", 576).unwrap();
+        let snap = cp.snapshot();
+        let syn = spec_frames::syn();
+        let dst = Ipv4Packet::new_checked(&syn[14..]).unwrap().dst();
+        let data: Vec<u8> = (0..1400u32).map(|i| (i % 251) as u8).collect();
+        let frame = spec_frames::udp_frame(
+            (TAP2_MAC, CLIENT_POD_MAC),
+            (CLIENT_IP, 5000),
+            (dst, 53),
+            &data,
+        );
+        let mut worker = Worker::new(ticks);
+        worker.trace_mut().add("virtio-input", 1).unwrap();
+        let mut pkts = vec![TestBuf::new(&frame)];
+        let verdicts = worker.process(TAP2, &mut pkts, &snap, NOW).to_vec();
+        assert_eq!(verdicts, [Verdict::Fragment(TAP0)]);
+        let rewritten = pkts[0].data().to_vec();
+        assert_eq!(
+            Ipv4Packet::new_verified(&rewritten[14..]).unwrap().ttl(),
+            63
+        );
+        let mut sent = Vec::new();
+        let n = worker.fragment(
+            TAP2,
+            &pkts[0],
+            TAP0,
+            &snap,
+            || Some(TestBuf::new(&[])),
+            |b| sent.push(b.data().to_vec()),
+        );
+        // 1408 bytes of UDP: 552 + 552 + 304.
+        assert_eq!((n, sent.len()), (3, 3));
+        let mut payload = Vec::new();
+        for (k, f) in sent.iter().enumerate() {
+            assert_eq!(f[..14], rewritten[..14], "fragment {k}: the rewritten MACs");
+            let ip = Ipv4Packet::new_verified(&f[14..]).unwrap();
+            assert!(ip.total_len() <= 576);
+            assert_eq!((ip.ttl(), ip.more_fragments()), (63, k < 2));
+            assert_eq!(usize::from(ip.fragment_offset()) * 8, payload.len());
+            payload.extend_from_slice(ip.payload());
+        }
+        assert_eq!(payload, rewritten[34..]);
+        let totals = worker.counters().totals();
+        let tx = totals.interface(TAP0);
+        assert_eq!(tx.tx_packets, 3);
+        assert_eq!(
+            tx.tx_bytes,
+            sent.iter().map(|f| f.len() as u64).sum::<u64>()
+        );
+        let errors = totals.format_errors(drop_reason_text);
+        assert!(
+            errors.contains("ip4-frag") && errors.contains("packet fragmented"),
+            "{errors}"
+        );
+        let count = |text: &str| {
+            errors
+                .lines()
+                .find(|l| l.contains(text))
+                .and_then(|l| l.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        assert_eq!(count("number of sent fragments").as_deref(), Some("3"));
+        assert_eq!(count("packet fragmented").as_deref(), Some("1"));
+        let trace = worker.trace().format(10);
+        assert!(
+            trace.contains("ip4-frag\n  IPv4 mtu: 576 fragments: 3 next: 0\n"),
+            "{trace}"
+        );
+
+        // No buffer after the first: dropped, counted on the receiving interface.
+        let mut left = 1;
+        let n = worker.fragment(
+            TAP2,
+            &pkts[0],
+            TAP0,
+            &snap,
+            || (std::mem::take(&mut left) > 0).then(|| TestBuf::new(&[])),
+            |_| {},
+        );
+        assert_eq!(n, 1);
+        let totals = worker.counters().totals();
+        let errors = totals.format_errors(drop_reason_text);
+        assert!(errors.contains("could not allocate buffer"), "{errors}");
+        assert_eq!(totals.interface(TAP2).drops, 1);
     }
 
     #[test]

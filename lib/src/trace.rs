@@ -331,6 +331,11 @@ pub enum TraceRecord {
     /// nat44-in2out-output, or its slow path.
     Nat44In2outOutput(crate::nat44::In2outTrace),
     Output(OutputRecord),
+    /// Left as fragments: VPP's `ip4-frag` entry.
+    Ip4Frag {
+        mtu: u16,
+        fragments: usize,
+    },
     /// The packet was dropped: VPP's `error-drop` entry.
     Drop(DropReason),
     /// Received by another worker, which handed it to this one (the one that holds its
@@ -367,6 +372,7 @@ impl TraceRecord {
             }
             TraceRecord::Nat44In2outOutput(_) => f.write_str(NodeId::Nat44In2outOutput.name()),
             TraceRecord::Output(r) => write!(f, "{}-output", r.interface),
+            TraceRecord::Ip4Frag { .. } => f.write_str(NodeId::Ip4Frag.name()),
             TraceRecord::Drop(_) => f.write_str("error-drop"),
             TraceRecord::HandedOff { .. } => f.write_str("handoff_trace"),
         }
@@ -392,6 +398,11 @@ impl fmt::Display for TraceRecord {
                 writeln!(f, "  {r}")
             }
             TraceRecord::Output(r) => r.fmt(f),
+            // VPP's line; its next is ip4-rewrite's index there (0), where the fragments
+            // go on. Here they go to the interface directly.
+            TraceRecord::Ip4Frag { mtu, fragments } => {
+                writeln!(f, "  IPv4 mtu: {mtu} fragments: {fragments} next: 0")
+            }
             TraceRecord::Drop(reason) => writeln!(
                 f,
                 "  {}: {}",

@@ -4,7 +4,8 @@
 //! The TTL is checked here, where the packet is known to be forwarded (RFC 1812 §5.2.2
 //! allows either place; VPP does the same): TTL ≤ 1 goes to icmp-error as time exceeded.
 //! A packet larger than the tx interface's MTU goes to icmp-error as fragmentation needed
-//! when DF is set, and is dropped otherwise (no fragmentation yet). Packets podfwd itself
+//! when DF is set, and is otherwise rewritten and marked to leave as fragments
+//! ([`super::ip4_frag`], after the output features). Packets podfwd itself
 //! generated keep their TTL. A next hop whose MAC is unknown (a glean adjacency) goes to
 //! the arp stage.
 
@@ -26,7 +27,6 @@ use std::net::Ipv4Addr;
 node_errors! {
     /// Why ip4-rewrite drops a packet.
     pub enum Ip4RewriteError for NodeId::Ip4Rewrite {
-        MtuExceeded => "ip4 MTU exceeded, DF clear (no fragmentation)",
         NoAdjacency => "no rewrite adjacency",
         TxInterfaceDown => "tx interface is down",
         Truncated => "ip4 header missing",
@@ -144,10 +144,11 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
             if ip.dont_fragment() {
                 let kind = IcmpErrorKind::FragmentationNeeded { mtu: itf.mtu };
                 burst.set_disposition(i, Disposition::ToIcmpError(kind));
-            } else {
-                drop(burst, i, Ip4RewriteError::MtuExceeded);
+                continue;
             }
-            continue;
+            if let Some(meta) = burst.meta_mut(i) {
+                meta.fragment = true;
+            }
         }
         if !generated {
             ip.decrement_ttl();
@@ -283,15 +284,25 @@ mod tests {
             d,
             Disposition::ToIcmpError(IcmpErrorKind::FragmentationNeeded { mtu: 68 })
         );
-        // Without DF: dropped, counted.
+        // Without DF: rewritten as any other, and marked for ip4-frag.
         let mut ip = Ipv4Packet::new_unchecked(&mut big[14..]);
         ip.set_fragment(false, false, 0);
         ip.fill_checksum();
-        let (d, _) = route(&with_mtu(68), big);
-        assert_eq!(
-            d,
-            Disposition::Drop(DropReason::of(Ip4RewriteError::MtuExceeded))
-        );
+        let (burst, pkts, _) = run_stage(TAP2, &[big], &with_mtu(68), |b, p, cx| {
+            super::super::ip4_lookup::process::<_, false>(b, p, cx);
+            process::<_, false>(b, p, cx);
+        });
+        assert_eq!(burst.disposition(0), Disposition::Output(TAP0));
+        assert!(burst.get(0).unwrap().fragment);
+        let ip = Ipv4Packet::new_verified(&pkts[0].data()[14..]).unwrap();
+        assert_eq!(ip.ttl(), 63);
+        assert_eq!(&pkts[0].data()[..6], &HOST_MAC.0);
+        // Under the MTU, not marked.
+        let (burst, _, _) = run_stage(TAP2, &[spec_frames::syn()], &with_mtu(68), |b, p, cx| {
+            super::super::ip4_lookup::process::<_, false>(b, p, cx);
+            process::<_, false>(b, p, cx);
+        });
+        assert!(!burst.get(0).unwrap().fragment);
     }
 
     /// An attached destination without a MAC goes to ip4-glean, a route's next hop

@@ -12,6 +12,7 @@ pub mod arp;
 pub mod ethernet_input;
 pub mod icmp_error;
 pub mod ip4_flow_cache;
+pub mod ip4_frag;
 pub mod ip4_input;
 pub mod ip4_local;
 pub mod ip4_lookup;
@@ -69,6 +70,7 @@ pub fn drop_reason_text(reason: DropReason) -> &'static str {
         NodeId::Ip4Local => text::<ip4_local::Ip4LocalError>(reason.code),
         NodeId::IcmpError => text::<icmp_error::IcmpErrorError>(reason.code),
         NodeId::Ip4Rewrite => text::<ip4_rewrite::Ip4RewriteError>(reason.code),
+        NodeId::Ip4Frag => text::<ip4_frag::Ip4FragError>(reason.code),
         NodeId::AclIn => text::<crate::acl::AclInError>(reason.code),
         NodeId::AclOut => text::<crate::acl::AclOutError>(reason.code),
         NodeId::Nat44Out2in => text::<crate::nat44::Out2inError>(reason.code),
