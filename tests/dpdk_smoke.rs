@@ -114,6 +114,10 @@ fn eal_null_port_one_burst_each_way() {
     // Every mbuf went back: 8 freed by net_null's TX, 32 by the drain, the rest by clear().
     assert_eq!(pool.in_use(), 0);
 
+    // While a queue's handle lives an lcore may poll it: the port is not stopped.
+    let busy = port::stop(port).unwrap_err();
+    assert_eq!(busy.errno, libc::EBUSY, "{busy}");
+    drop((rxq, txq));
     port::stop(port).unwrap();
     port::close(port).unwrap();
     eal.cleanup().unwrap();

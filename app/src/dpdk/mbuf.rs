@@ -356,8 +356,59 @@ pub struct TxQueue {
     queue: u16,
 }
 
+/// Which way a held queue goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Way {
+    Rx,
+    Tx,
+}
+
+/// The queues an [`RxQueue`] or [`TxQueue`] lives for. A second set-up of one would
+/// make a second handle (two lcores polling it), and stopping or closing its port
+/// would pull the PMD's state from under the lcore that holds it: both are refused
+/// while it is held ([`claim`], [`port_held`]). Touched at set-up and drop only.
+static HELD: std::sync::Mutex<Vec<(PortId, u16, Way)>> = std::sync::Mutex::new(Vec::new());
+
+fn held() -> std::sync::MutexGuard<'static, Vec<(PortId, u16, Way)>> {
+    // A panic while holding it leaves the list as it was: still right.
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Marks a queue held, before it is set up; false if it already is.
+pub(super) fn claim(port: PortId, queue: u16, way: Way) -> bool {
+    let mut held = held();
+    if held.contains(&(port, queue, way)) {
+        return false;
+    }
+    held.push((port, queue, way));
+    true
+}
+
+/// Gives a queue up (its handle dropped, or its set-up failed).
+pub(super) fn release(port: PortId, queue: u16, way: Way) {
+    held().retain(|&q| q != (port, queue, way));
+}
+
+/// Whether a handle to one of `port`'s queues lives.
+pub(super) fn port_held(port: PortId) -> bool {
+    held().iter().any(|&(p, _, _)| p == port)
+}
+
+impl Drop for RxQueue {
+    fn drop(&mut self) {
+        release(self.port, self.queue, Way::Rx);
+    }
+}
+
+impl Drop for TxQueue {
+    fn drop(&mut self) {
+        release(self.port, self.queue, Way::Tx);
+    }
+}
+
 impl RxQueue {
-    /// Only for a queue `rte_eth_rx_queue_setup` accepted.
+    /// Only for a queue `rte_eth_rx_queue_setup` accepted, [`claim`]ed first.
     pub(super) fn set_up(port: PortId, queue: u16) -> RxQueue {
         RxQueue { port, queue }
     }
@@ -370,7 +421,7 @@ impl RxQueue {
 }
 
 impl TxQueue {
-    /// Only for a queue `rte_eth_tx_queue_setup` accepted.
+    /// Only for a queue `rte_eth_tx_queue_setup` accepted, [`claim`]ed first.
     pub(super) fn set_up(port: PortId, queue: u16) -> TxQueue {
         TxQueue { port, queue }
     }

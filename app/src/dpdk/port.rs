@@ -6,7 +6,7 @@ use std::os::raw::c_char;
 
 use dpdk_sys as sys;
 
-use super::mbuf::{RxQueue, TxQueue};
+use super::mbuf::{self, RxQueue, TxQueue, Way};
 use super::mempool::Mempool;
 use super::{c_string, DpdkError};
 
@@ -170,8 +170,9 @@ pub fn rx_queue_setup(
     socket: i32,
     pool: &Mempool,
 ) -> Result<RxQueue, DpdkError> {
+    claim(port, queue, Way::Rx, "rte_eth_rx_queue_setup")?;
     // SAFETY: NULL rx_conf selects the PMD defaults; the pool is never freed (see
-    // Mempool), so it outlives the queue.
+    // Mempool), so it outlives the queue. No handle to the queue lives (claimed).
     let rc = unsafe {
         sys::rte_eth_rx_queue_setup(
             port,
@@ -184,7 +185,8 @@ pub fn rx_queue_setup(
     };
     check(rc, "rte_eth_rx_queue_setup", || {
         format!("port {port} queue {queue}")
-    })?;
+    })
+    .inspect_err(|_| mbuf::release(port, queue, Way::Rx))?;
     Ok(RxQueue::set_up(port, queue))
 }
 
@@ -194,7 +196,8 @@ pub fn tx_queue_setup(
     descriptors: u16,
     socket: i32,
 ) -> Result<TxQueue, DpdkError> {
-    // SAFETY: NULL tx_conf selects the PMD defaults.
+    claim(port, queue, Way::Tx, "rte_eth_tx_queue_setup")?;
+    // SAFETY: NULL tx_conf selects the PMD defaults; no handle to the queue lives.
     let rc = unsafe {
         sys::rte_eth_tx_queue_setup(
             port,
@@ -206,8 +209,34 @@ pub fn tx_queue_setup(
     };
     check(rc, "rte_eth_tx_queue_setup", || {
         format!("port {port} queue {queue}")
-    })?;
+    })
+    .inspect_err(|_| mbuf::release(port, queue, Way::Tx))?;
     Ok(TxQueue::set_up(port, queue))
+}
+
+/// Marks a queue held before its set-up, or says it already is.
+fn claim(port: PortId, queue: u16, way: Way, call: &'static str) -> Result<(), DpdkError> {
+    if mbuf::claim(port, queue, way) {
+        return Ok(());
+    }
+    Err(DpdkError::new(
+        call,
+        format!("port {port} queue {queue}: set up already, and its handle still lives"),
+        -libc::EBUSY,
+    ))
+}
+
+/// Refuses `call` on `port` while a handle to one of its queues lives (an lcore may be
+/// polling it).
+fn unheld(port: PortId, call: &'static str) -> Result<(), DpdkError> {
+    if mbuf::port_held(port) {
+        return Err(DpdkError::new(
+            call,
+            format!("port {port}: a handle to one of its queues still lives"),
+            -libc::EBUSY,
+        ));
+    }
+    Ok(())
 }
 
 /// Ok for a non-negative return code, else the error naming `call` and its subject.
@@ -246,13 +275,15 @@ pub fn enable_promiscuous(port: PortId) -> Result<(), DpdkError> {
 
 /// Stops the port; pending TX descriptors are flushed (pcap writes its file here).
 pub fn stop(port: PortId) -> Result<(), DpdkError> {
-    // SAFETY: no lcore polls the port any more (workers have returned).
+    unheld(port, "rte_eth_dev_stop")?;
+    // SAFETY: no lcore polls the port: no queue handle lives.
     let rc = unsafe { sys::rte_eth_dev_stop(port) };
     check(rc, "rte_eth_dev_stop", || format!("port {port}"))
 }
 
 pub fn close(port: PortId) -> Result<(), DpdkError> {
-    // SAFETY: the port is stopped and nothing uses it afterwards.
+    unheld(port, "rte_eth_dev_close")?;
+    // SAFETY: no queue handle lives, so nothing polls it; nothing uses it afterwards.
     let rc = unsafe { sys::rte_eth_dev_close(port) };
     check(rc, "rte_eth_dev_close", || format!("port {port}"))
 }
@@ -328,4 +359,35 @@ pub fn xstats(port: PortId) -> Result<Vec<(String, u64)>, DpdkError> {
             Some((text, v.value))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queue is held from its set-up to its handle's drop: a second set-up, and
+    /// stopping or closing its port, are refused meanwhile (before DPDK sees them, so
+    /// no EAL is needed here).
+    #[test]
+    fn a_port_whose_queue_handle_lives_is_not_stopped() {
+        const PORT: PortId = 4000;
+        claim(PORT, 0, Way::Rx, "rte_eth_rx_queue_setup").unwrap();
+        let queue = RxQueue::set_up(PORT, 0);
+        let again = claim(PORT, 0, Way::Rx, "rte_eth_rx_queue_setup").unwrap_err();
+        assert_eq!(again.errno, libc::EBUSY);
+        claim(PORT, 0, Way::Tx, "rte_eth_tx_queue_setup").unwrap();
+        let tx = TxQueue::set_up(PORT, 0);
+        for refused in [stop(PORT), close(PORT)] {
+            let e = refused.unwrap_err();
+            assert_eq!(e.errno, libc::EBUSY);
+            assert!(e.to_string().contains("still lives"), "{e}");
+        }
+        drop(queue);
+        assert!(mbuf::port_held(PORT), "the tx queue's handle lives");
+        drop(tx);
+        assert!(!mbuf::port_held(PORT));
+        claim(PORT, 0, Way::Rx, "rte_eth_rx_queue_setup").unwrap();
+        mbuf::release(PORT, 0, Way::Rx);
+        assert!(!mbuf::port_held(PORT));
+    }
 }
