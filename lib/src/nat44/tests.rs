@@ -1221,6 +1221,84 @@ fn time_exceeded_quoting_a_snat_tcp_syn_gives_back_the_syn() {
     assert_eq!(w.session_count(), 1, "an error makes no session");
 }
 
+/// Fragmentation needed about a full-size SNAT'd segment, as a router on the path sends
+/// it for path MTU discovery: quoting 548 bytes (576-byte error), with the segment's IP
+/// header plain and with options. The pod gets its own segment back in the quote, or
+/// its kernel cannot match the error to its socket.
+#[test]
+fn fragmentation_needed_quoting_548_bytes_gives_the_segment_back() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let data: Vec<u8> = (0..1360u32).map(|i| (i * 13) as u8).collect();
+    let plain = spec_frames::tcp_segment(
+        (ip("10.1.1.3"), 40000),
+        (ip("8.8.8.8"), 443),
+        TcpFlags::SYN,
+        &data,
+    );
+    let router = ip("192.168.16.100");
+    for sent in [plain.clone(), with_router_alert(&plain)] {
+        let mut translated = sent.clone();
+        let o = w.in2out_output(&config, TAP0, &mut translated, 0);
+        assert!(
+            matches!(o.verdict, NatVerdict::Translated(_)),
+            "{:?}",
+            o.verdict
+        );
+        assert_eq!(addrs_ports(&translated).0 .0, NODE_IP);
+        let mut error = icmp_error_quoting(
+            router,
+            NODE_IP,
+            IcmpType::DestinationUnreachable,
+            &translated[..548],
+        );
+        let o = w.out2in(&config, GBE, &mut error, 0);
+        assert!(
+            matches!(o.verdict, NatVerdict::Translated(_)),
+            "{:?}",
+            o.verdict
+        );
+        assert_checksums_valid(&error);
+        let v = Ipv4Packet::new_checked(&error[..]).unwrap();
+        assert_eq!((v.src(), v.dst()), (router, ip("10.1.1.3")));
+        assert_eq!(&error[28..], &sent[..548], "the quote, byte for byte");
+    }
+}
+
+/// An ICMP error whose quote is no IPv4 packet NAT44 can read (another version, a
+/// header length below 20 bytes, fewer bytes than an IPv4 header and 8 more) is
+/// dropped as malformed, its bytes left as they came.
+#[test]
+fn an_error_quoting_no_readable_ipv4_is_dropped_untouched() {
+    let table = snat_table();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let mut translated = udp((ip("10.1.1.3"), 5000), (ip("8.8.8.8"), 53), 64, true);
+    w.in2out_output(&config, TAP0, &mut translated, 0);
+    let router = ip("192.168.16.100");
+    let mut version6 = translated[..28].to_vec();
+    version6[0] = 0x65;
+    let mut ihl4 = translated[..28].to_vec();
+    ihl4[0] = 0x44;
+    for quoted in [
+        version6,
+        ihl4,
+        translated[..12].to_vec(),
+        translated[..27].to_vec(),
+    ] {
+        let sent = icmp_error_quoting(router, NODE_IP, IcmpType::DestinationUnreachable, &quoted);
+        let mut error = sent.clone();
+        let o = w.out2in(&config, GBE, &mut error, 0);
+        assert_eq!(
+            o.verdict,
+            NatVerdict::Drop(Out2inError::Malformed),
+            "quote {quoted:02x?}"
+        );
+        assert_eq!(error, sent);
+    }
+}
+
 /// Time Exceeded about a SNAT'd echo request, quoting 28 bytes (the ICMP header: the
 /// identifier and the inner ICMP checksum) and the whole echo (its payload too).
 #[test]
@@ -2975,6 +3053,72 @@ fn twice_nat_gives_every_client_a_pool_source() {
             ((spec_frames::SERVICE_IP, 53), client)
         );
     }
+}
+
+/// The source and destination of a packet NAT44 translated, its checksums checked.
+fn translated_ends<E: std::fmt::Debug>(verdict: NatVerdict<E>, p: &[u8]) -> (Ipv4Addr, Ipv4Addr) {
+    assert!(matches!(verdict, NatVerdict::Translated(_)), "{verdict:?}");
+    assert_checksums_valid(p);
+    let v = Ipv4Packet::new_checked(p).unwrap();
+    (v.src(), v.dst())
+}
+
+/// ICMP errors on a twice-NAT session, both ways. The endpoint's port unreachable to
+/// the pool address reaches the client from the VIP, quoting the query as the client
+/// sent it; the client's own error about the answer reaches the endpoint from the pool
+/// address and port it knows; a router's error about the answer keeps the router as
+/// its source.
+#[test]
+fn icmp_errors_on_a_twice_nat_session_translate_both_addresses() {
+    let t = twice_nat_table(NatProtocol::Udp, Some(5353), Some(53));
+    let mut w = worker(64);
+    let config = snapshot(&t, &mut w);
+    let (client, vip, server) = (
+        (ip("10.1.1.9"), 4000),
+        (spec_frames::SERVICE_IP, 53),
+        (spec_frames::SERVER_IP, 5353),
+    );
+    let query = udp(client, vip, 64, true);
+    let mut seen = query.clone();
+    w.out2in(&config, POD_IF, &mut seen, 0);
+    let pool = addrs_ports(&seen).0;
+    assert_eq!((pool.0, addrs_ports(&seen).1), (NAT_LOOPBACK, server));
+    let answer = udp(server, pool, 64, true);
+
+    // (a) The endpoint: port unreachable, to the pool address, about the query.
+    let mut error = icmp_error(server.0, pool.0, IcmpType::DestinationUnreachable, &seen);
+    let verdict = w.in2out(&config, TAP0, &mut error, 1).verdict;
+    assert_eq!(translated_ends(verdict, &error), (vip.0, client.0));
+    assert_eq!(
+        &error[28..],
+        &query[..28],
+        "the query as the client sent it"
+    );
+
+    // (b) The client: port unreachable about the answer, to the VIP.
+    let mut delivered = answer.clone();
+    w.in2out(&config, TAP0, &mut delivered, 1);
+    assert_eq!(addrs_ports(&delivered), (vip, client));
+    let mut error = icmp_error(
+        client.0,
+        vip.0,
+        IcmpType::DestinationUnreachable,
+        &delivered,
+    );
+    let verdict = w.out2in(&config, POD_IF, &mut error, 1).verdict;
+    assert_eq!(translated_ends(verdict, &error), (pool.0, server.0));
+    assert_eq!(
+        &error[28..],
+        &answer[..28],
+        "the answer as the endpoint sent it"
+    );
+
+    // (c) A router on the way to the client: the same error, from the router.
+    let router = ip("10.1.1.1");
+    let mut error = icmp_error(router, vip.0, IcmpType::TimeExceeded, &delivered);
+    let verdict = w.out2in(&config, POD_IF, &mut error, 1).verdict;
+    assert_eq!(translated_ends(verdict, &error), (router, server.0));
+    assert_eq!(&error[28..], &answer[..28]);
 }
 
 /// ICMP echo through a twice-NAT mapping: behind the pool address the identifier is a

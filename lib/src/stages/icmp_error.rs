@@ -367,6 +367,35 @@ mod tests {
         assert_eq!(icmp.data(), &syn[14..]);
     }
 
+    /// The error's IPv4 header is its own: written over the offender's bytes, it must
+    /// keep none of its TOS, identification or flags. An error that kept MF would wait
+    /// at the receiver for a reassembly that never completes.
+    #[test]
+    fn the_errors_header_keeps_nothing_of_the_offenders() {
+        let mut f = spec_frames::syn();
+        let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+        ip.set_tos(0xb8);
+        ip.set_ident(0x1234);
+        ip.set_fragment(true, true, 0);
+        ip.fill_checksum();
+        let mut stage = IcmpError::new();
+        let mut idents = Vec::new();
+        for now in [1, 2] {
+            let (d, out) = answer(&mut stage, f.clone(), IcmpErrorKind::TimeExceeded, now);
+            assert_eq!(d, Disposition::Continue);
+            let ip = Ipv4Packet::new_verified(&out[14..]).unwrap();
+            assert_eq!(ip.tos(), 0);
+            assert!(!ip.dont_fragment() && !ip.more_fragments());
+            assert_eq!(ip.fragment_offset(), 0);
+            assert_ne!(ip.ident(), 0x1234);
+            idents.push(ip.ident());
+            // The offender is quoted as it came, flags and all.
+            let icmp = IcmpPacket::new_checked(ip.payload()).unwrap();
+            assert_eq!(icmp.data(), &f[14..]);
+        }
+        assert_ne!(idents[0], idents[1], "each error its own identification");
+    }
+
     #[test]
     fn a_long_packet_is_quoted_up_to_a_576_byte_error() {
         // The SYN with 1000 bytes of payload: 1040 bytes of IP, quoted up to 548.

@@ -254,6 +254,43 @@ mod tests {
         assert_eq!(out[34..], spec_frames::syn()[34..]);
     }
 
+    /// Each packet of a burst is rewritten by its own adjacency: the stage keeps the
+    /// last one resolved only while the next packet shares it.
+    #[test]
+    fn a_burst_mixing_adjacencies_gets_each_its_own_rewrite() {
+        let mut cp = control_plane();
+        cp.add_neighbor("tap2", CLIENT_IP, CLIENT_POD_MAC, true)
+            .unwrap();
+        let snap = cp.snapshot();
+        let to_pod = spec_frames::udp_frame(
+            (TAP0_MAC, HOST_MAC),
+            (HOST_NEXT_HOP, 53),
+            (CLIENT_IP, 5000),
+            b"reply",
+        );
+        let frames = [spec_frames::syn(), to_pod, spec_frames::syn()];
+        let (burst, pkts, _) = run_stage(TAP0, &frames, &snap, |b, p, cx| {
+            super::super::ip4_lookup::process::<_, false>(b, p, cx);
+            process::<_, false>(b, p, cx);
+        });
+        let leaving: Vec<Disposition> = (0..3).map(|i| burst.disposition(i)).collect();
+        assert_eq!(
+            leaving,
+            [
+                Disposition::Output(TAP0),
+                Disposition::Output(TAP2),
+                Disposition::Output(TAP0)
+            ]
+        );
+        let macs = |i: usize| {
+            let eth = EthernetFrame::new_checked(pkts[i].data()).unwrap();
+            (eth.destination(), eth.source())
+        };
+        assert_eq!(macs(0), (HOST_MAC, TAP0_MAC));
+        assert_eq!(macs(1), (CLIENT_POD_MAC, TAP2_MAC));
+        assert_eq!(macs(2), (HOST_MAC, TAP0_MAC));
+    }
+
     #[test]
     fn ttl_one_is_time_exceeded() {
         let mut f = spec_frames::syn();
