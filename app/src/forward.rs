@@ -396,24 +396,24 @@ impl Outputs {
         for (mbuf, verdict) in rx.drain().zip(verdicts.iter()) {
             let out = match *verdict {
                 Verdict::Transmit(out) => out.as_usize(),
-                Verdict::Fragment(out) => {
-                    if let (Some(buffer), Some(counters)) =
-                        (tx.get_mut(out.as_usize()), local.get_mut(out.as_usize()))
-                    {
+                Verdict::Fragment(at) if at.as_usize() < tx.len().min(local.len()) => {
+                    let out = at.as_usize();
+                    if let (Some(buffer), Some(counters)) = (tx.get_mut(out), local.get_mut(out)) {
                         let mut send = |fragment: Mbuf| {
                             let one = std::slice::from_ref(&fragment);
-                            capture_all(capture, Point::Tx, out.as_usize(), one, now);
+                            capture_all(capture, Point::Tx, out, one, now);
                             queue_for_tx(buffer, counters, fragment, burst, now);
                         };
                         let rx_if = IfIndex(rx_index as u16);
-                        processor.fragment(rx_if, &mbuf, out, &mut send);
+                        processor.fragment(rx_if, &mbuf, at, &mut send);
                     }
                     // The datagram itself goes back to the pool; its fragments are
                     // queued (or counted not sent by the processor).
                     drop(mbuf);
                     continue;
                 }
-                Verdict::Drop => usize::MAX,
+                // An interface this loop has no buffer for: dropped, counted below.
+                Verdict::Fragment(_) | Verdict::Drop => usize::MAX,
             };
             match (tx.get_mut(out), local.get_mut(out)) {
                 (Some(buffer), Some(counters)) => {
