@@ -82,9 +82,13 @@ pub struct GenOptions {
     /// Mbufs in the pool [default: sized from ports and descriptors].
     #[arg(long)]
     pub mbufs: Option<u32>,
-    #[arg(long, default_value_t = 1024)]
+    /// RX descriptors per queue (1..=32768; the driver rounds to what it supports).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u16).range(1..=32768))]
     pub rxd: u16,
-    #[arg(long, default_value_t = 1024)]
+    /// TX descriptors per queue (1..=32768; the driver rounds to what it supports).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u16).range(1..=32768))]
     pub txd: u16,
     /// Batch mode: start at once, run this many seconds, print the figures, exit.
     #[arg(long, value_name = "SECONDS", value_parser = seconds_in(MIN_DURATION, MAX_DURATION))]
@@ -383,6 +387,12 @@ mod tests {
         assert!(parse(&["--burst", "300"])
             .unwrap_err()
             .contains("burst must be 1..=256"));
+        // As podfwd's: no queue without descriptors.
+        for flag in ["--rxd", "--txd"] {
+            assert!(parse(&[flag, "0"])
+                .unwrap_err()
+                .contains("0 is not in 1..=32768"));
+        }
         let too_many = parse(&[
             "--clients",
             "10.0.0.1",

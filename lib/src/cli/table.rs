@@ -23,8 +23,9 @@ pub struct CommandSpec {
 /// and the executor give one range.
 const MTU_RANGE: std::ops::RangeInclusive<u32> =
     *crate::config::MTU_RANGE.start() as u32..=*crate::config::MTU_RANGE.end() as u32;
-/// Trace records are kept per worker until `show trace`; this bounds their memory.
-pub const MAX_TRACE_COUNT: u32 = 100_000;
+/// What one worker's trace buffer holds (it keeps its packets until `clear trace`): a
+/// larger count would be taken and then silently cut.
+pub const MAX_TRACE_COUNT: u32 = crate::trace::MAX_TRACED_PACKETS as u32;
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -92,7 +93,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["set", "interface", "mtu"],
         usage: "set interface mtu [packet|ip4] N NAME",
-        help: "Set an interface's L3 MTU (68..=9000)",
+        help: "Set an interface's L3 MTU (68..=9000; at most what one mbuf holds, 2034 with DPDK's pool)",
         parse: parse_set_interface_mtu,
     },
     CommandSpec {

@@ -607,11 +607,16 @@ fn trace_commands() {
     );
     assert_eq!(
         err("trace add dpdk-input 0"),
-        "count 0: must be in 1..=100000"
+        "count 0: must be in 1..=1024"
+    );
+    // No more than a worker's trace buffer keeps.
+    assert_eq!(
+        err("trace add virtio-input 1025"),
+        "count 1025: must be in 1..=1024"
     );
     assert_eq!(
         err("trace add dpdk-input"),
-        "trace add: missing argument: expected count (1..=100000)"
+        "trace add: missing argument: expected count (1..=1024)"
     );
     assert_eq!(ok("show trace"), Command::ShowTrace { max: None });
     assert_eq!(ok("sh tr max 5"), Command::ShowTrace { max: Some(5) });
@@ -764,7 +769,7 @@ fn pcap_trace_takes_vpp_words_in_any_order() {
 fn plus_signs_are_no_numbers() {
     assert_eq!(
         err("trace add virtio-input +5"),
-        "count '+5': expected a number in 1..=100000"
+        "count '+5': expected a number in 1..=1024"
     );
     assert_eq!(
         err("set acl-plugin acl permit proto 0x+5"),
