@@ -104,6 +104,9 @@ pub struct Snapshot {
     pub nat: Arc<Nat44Config>,
     /// The routes straight onto an interface, whose destinations are on its link.
     attached: Vec<(Ipv4Prefix, IfIndex)>,
+    /// The `no-fib-entry` neighbours, which have no /32 to read their MAC from, sorted
+    /// by interface and address.
+    unrouted_neighbors: Vec<(IfIndex, Ipv4Addr, MacAddr)>,
 }
 
 impl Snapshot {
@@ -118,6 +121,16 @@ impl Snapshot {
     /// The interface's name, or `if<N>` for an index no interface has.
     pub fn interface_name(&self, i: IfIndex) -> String {
         interface_name(&self.interfaces, i)
+    }
+
+    /// The MAC of `ip` if it is a `no-fib-entry` neighbour on interface `i` (the others
+    /// are in the FIB as /32s).
+    pub fn unrouted_neighbor(&self, i: IfIndex, ip: Ipv4Addr) -> Option<MacAddr> {
+        let at = self
+            .unrouted_neighbors
+            .binary_search_by(|&(n, a, _)| (n, a).cmp(&(i, ip)))
+            .ok()?;
+        self.unrouted_neighbors.get(at).map(|&(_, _, mac)| mac)
     }
 
     /// Whether `ip` may be a neighbour on interface `i` (up): a host on one of its
@@ -581,6 +594,13 @@ impl ControlPlane {
             acl: Arc::default(),
             nat: Arc::default(),
             attached: resolve::attached_routes(&self.routes),
+            // The map's order is (interface, address): sorted already.
+            unrouted_neighbors: self
+                .neighbors
+                .values()
+                .filter(|n| n.no_fib_entry)
+                .map(|n| (n.if_index, n.ip, n.mac))
+                .collect(),
         }
     }
 

@@ -43,8 +43,11 @@ node_errors! {
 }
 
 /// The MAC of `ip` if it is a neighbour known on `if_index`: its /32 is in the FIB, from
-/// the neighbour table, rewriting through that interface.
+/// the neighbour table, rewriting through that interface; or it is a `no-fib-entry` one.
 fn known_neighbor(snapshot: &Snapshot, if_index: IfIndex, ip: Ipv4Addr) -> Option<MacAddr> {
+    if let Some(mac) = snapshot.unrouted_neighbor(if_index, ip) {
+        return Some(mac);
+    }
     let entry = snapshot.fib.entry(Ipv4Prefix::host(ip))?;
     if entry.source != RouteSource::Neighbor {
         return None;
@@ -577,6 +580,36 @@ mod tests {
         let (d, _) = input(&mut stage, &snapshot(), TAP0, request);
         assert_eq!(d, Disposition::Output(TAP0));
         assert!(stage.learned().is_empty());
+    }
+
+    /// A `no-fib-entry` neighbour (Contiv's pod entries) has no /32 to read its MAC
+    /// from, but is known all the same: its requests are answered and queue no event,
+    /// and its gratuitous ARP is one from a known neighbour, not one 'not for us'.
+    #[test]
+    fn a_no_fib_entry_neighbour_is_known() {
+        let mut cp = control_plane();
+        let flags = crate::config::NeighborFlags {
+            is_static: true,
+            no_fib_entry: true,
+        };
+        cp.add_neighbor_with("tap2", CLIENT_IP, CLIENT_POD_MAC, flags)
+            .unwrap();
+        let snap = cp.snapshot();
+        let mut stage = Arp::new();
+        let request = spec_frames::arp_request(CLIENT_POD_MAC, CLIENT_IP, TAP2_IP);
+        let (d, _) = input(&mut stage, &snap, TAP2, request);
+        assert_eq!(d, Disposition::Output(TAP2));
+        assert!(stage.learned().is_empty());
+        let garp = spec_frames::arp_request(CLIENT_POD_MAC, CLIENT_IP, CLIENT_IP);
+        let (d, _) = input(&mut stage, &snap, TAP2, garp);
+        assert_eq!(d, dropped(ArpError::Learned));
+        assert!(stage.learned().is_empty(), "the same MAC: nothing to learn");
+        // Another pod, not a neighbour, is not known.
+        assert_eq!(
+            snap.unrouted_neighbor(TAP2, Ipv4Addr::new(10, 1, 1, 4)),
+            None
+        );
+        assert_eq!(snap.unrouted_neighbor(TAP0, CLIENT_IP), None);
     }
 
     #[test]
