@@ -408,8 +408,6 @@ impl<P: PrefetchHint> Worker<P> {
         }
     }
 
-    /// The metadata of the last burst (tests and the app's debugging): empty after a
-    /// burst ip4-flow-cache forwarded whole, which no stage saw.
     /// ip4-frag, for a packet whose verdict was [`Verdict::Fragment`]: cuts `pkt` (of
     /// the burst received on `rx_if`) into fragments for `tx_if`'s MTU, each in a buffer
     /// from `alloc`, and hands them to `send` in order; counts them (`show errors`,
@@ -449,17 +447,24 @@ impl<P: PrefetchHint> Worker<P> {
         });
         match outcome {
             Ok(()) => counters.count_reason(DropReason::of(Ip4FragError::Fragmented), 1),
-            Err(e) => counters.count_drop(rx_if, DropReason::of(e)),
+            Err(e) => {
+                counters.count_drop(rx_if, DropReason::of(e));
+                counters.count_call(NodeId::ErrorDrop, 1, 0);
+            }
         }
         if sent > 0 {
             counters.count_reason(DropReason::of(Ip4FragError::FragmentsSent), sent);
             counters.count_tx(tx_if, sent, bytes);
+            // The fragments leave by interface-output, as every frame does.
+            counters.count_call(NodeId::InterfaceOutput, sent, 0);
         }
         let cycles = (self.cycles)().wrapping_sub(start);
         counters.count_call(NodeId::Ip4Frag, 1, cycles);
         sent as usize
     }
 
+    /// The metadata of the last burst (tests and the app's debugging): empty after a
+    /// burst ip4-flow-cache forwarded whole, which no stage saw.
     pub fn last_burst(&self) -> &Burst {
         &self.burst
     }
@@ -1046,6 +1051,10 @@ mod tests {
         };
         assert_eq!(count("number of sent fragments").as_deref(), Some("3"));
         assert_eq!(count("packet fragmented").as_deref(), Some("1"));
+        // show runtime: ip4-frag ran once, and the 3 fragments left by interface-output.
+        let node = |n: NodeId| totals.runtime[n.index()];
+        assert_eq!(node(NodeId::Ip4Frag).vectors, 1);
+        assert_eq!(node(NodeId::InterfaceOutput).vectors, 3);
         let trace = worker.trace().format(10);
         assert!(
             trace.contains("ip4-frag\n  IPv4 mtu: 576 fragments: 3 next: 0\n"),
@@ -1067,6 +1076,7 @@ mod tests {
         let errors = totals.format_errors(drop_reason_text);
         assert!(errors.contains("could not allocate buffer"), "{errors}");
         assert_eq!(totals.interface(TAP2).drops, 1);
+        assert_eq!(totals.runtime[NodeId::ErrorDrop.index()].vectors, 1);
     }
 
     #[test]

@@ -245,8 +245,6 @@ fn show_interface_has_the_ports_receive_errors() {
     );
 }
 
-/// `show interface address NAME ...` lists those, in that order; an unknown name is an
-/// error.
 /// `set interface ip address del NAME all` (VPP's) deletes every address of the
 /// interface, and the routes and learnt neighbours that went with them; the other
 /// interfaces keep theirs.
@@ -282,6 +280,8 @@ fn deleting_all_of_an_interfaces_addresses() {
         .contains("unknown interface 'tap9'"));
 }
 
+/// `show interface address NAME ...` lists those, in that order; an unknown name is an
+/// error.
 #[test]
 fn show_interface_address_of_named_interfaces() {
     let (mut control, _, _) = seed_node();

@@ -76,6 +76,12 @@ impl Fragments {
             return Err(Ip4FragError::CantFragmentHeader);
         }
         let flags = u16::from_be_bytes([header[6], header[7]]);
+        let offset = flags & FRAGMENT_OFFSET_MASK;
+        // A fragment that ends past the largest datagram cannot be cut: its pieces'
+        // offsets would wrap to the datagram's start (overlapping fragments).
+        if usize::from(offset) * 8 + payload > usize::from(u16::MAX) {
+            return Err(Ip4FragError::Malformed);
+        }
         let count = 1 + payload
             .saturating_sub(first_payload)
             .div_ceil(later_payload);
@@ -86,7 +92,7 @@ impl Fragments {
             first_payload,
             later_payload,
             payload,
-            offset: flags & FRAGMENT_OFFSET_MASK,
+            offset,
             more: flags & FLAG_MORE_FRAGMENTS != 0,
             count,
         })
@@ -348,6 +354,22 @@ mod tests {
         );
         let bad = datagram(100, &[0x94, 9, 0, 0]);
         assert_eq!(Fragments::plan(&bad, 14, 68), Err(Ip4FragError::Malformed));
+        // A fragment whose end lies past 65535 bytes: its pieces' offsets would wrap.
+        let mut high = datagram(1480, &[]);
+        let mut ip = Ipv4Packet::new_unchecked(&mut high[14..]);
+        ip.set_fragment(false, true, 8150);
+        ip.fill_checksum();
+        assert_eq!(
+            Fragments::plan(&high, 14, 576),
+            Err(Ip4FragError::Malformed)
+        );
+        let mut ip = Ipv4Packet::new_unchecked(&mut high[14..]);
+        ip.set_fragment(false, true, (65535 - 1488) / 8);
+        ip.fill_checksum();
+        assert!(
+            Fragments::plan(&high, 14, 576).is_ok(),
+            "ends at 65535 or below"
+        );
         let plan = Fragments::plan(&frame, 14, 68).unwrap();
         assert_eq!(plan.write(&frame, plan.count(), &mut [0u8; 2048]), None);
         assert_eq!(
