@@ -499,9 +499,11 @@ impl TraceBuffer {
     }
 
     /// Whether any packet may still be marked: the one branch per burst tracing costs
-    /// when off.
+    /// when off. Not once the buffer is full, whatever `trace add` asked for (two adds
+    /// may ask for more than it holds): a traced burst takes the stages, never
+    /// ip4-flow-cache, and must not stay so until `clear trace`.
     pub fn armed(&self) -> bool {
-        self.remaining.iter().any(|&n| n != 0)
+        self.packets.len() < MAX_TRACED_PACKETS && self.remaining.iter().any(|&n| n != 0)
     }
 
     /// Marks a packet received on an input of `kind`, if `trace add` asked for one and
@@ -617,6 +619,27 @@ mod tests {
         t.clear();
         assert!(t.packets().is_empty());
         assert_eq!(t.format(10), "No packets in trace buffer\n");
+    }
+
+    /// Two adds may ask for more than the buffer holds: once it is full the trace is
+    /// no longer armed (an armed trace keeps every burst off ip4-flow-cache), and is
+    /// again after `clear trace` makes room.
+    #[test]
+    fn a_full_buffer_disarms_the_trace() {
+        let mut t = TraceBuffer::new();
+        t.add("dpdk-input", 1000).unwrap();
+        t.add("dpdk-input", 1000).unwrap();
+        for _ in 0..MAX_TRACED_PACKETS {
+            assert!(t.armed());
+            assert!(t.mark(InputKind::Pcap).is_some());
+        }
+        assert!(!t.armed());
+        assert_eq!(t.mark(InputKind::Pcap), None);
+        t.clear();
+        assert!(
+            !t.armed(),
+            "clear trace also drops what was still asked for"
+        );
     }
 
     #[test]
