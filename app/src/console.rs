@@ -463,23 +463,11 @@ fn serve_client(stream: UnixStream, events: &Sender<Event>) {
 /// How often a client waiting for its reply is checked for having gone.
 const GONE_CHECK: Duration = Duration::from_millis(100);
 
-/// Whether the client closed its end. A look at the socket that keeps what it reads:
-/// lines sent ahead stay in `reader` for the loop (and, there, say the client was still
-/// there when it sent them).
+/// Whether the client closed its end: a hang-up, not a client that only shut down its
+/// sending side after its command (it still reads the reply). Reads nothing, so lines
+/// sent ahead stay for the loop.
 fn hung_up(reader: &mut BufReader<UnixStream>) -> bool {
-    if !reader.buffer().is_empty() {
-        return false;
-    }
-    if reader
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_millis(1)))
-        .is_err()
-    {
-        return false;
-    }
-    let closed = matches!(reader.fill_buf(), Ok([]));
-    let _ = reader.get_ref().set_read_timeout(None);
-    closed
+    crate::dpdk::socket::peer_hung_up(reader.get_ref())
 }
 
 /// Hands neighbours the workers learnt to the main lcore's event loop.
@@ -759,6 +747,38 @@ mod tests {
             "outside a socket command, no client is gone"
         );
         closer.join().unwrap();
+        serving.join().unwrap();
+    }
+
+    /// A client that shut down only its sending side after its command (`nc -N`) is
+    /// still there: its command runs to the end and it reads the reply.
+    #[test]
+    fn a_half_closed_client_is_not_gone() {
+        struct Watches(bool);
+        impl Executor for Watches {
+            fn execute(&mut self, _line: &str) -> Result<String, String> {
+                // Four of the client thread's checks.
+                for _ in 0..40 {
+                    self.0 |= client_gone();
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok("5 replies\n".into())
+            }
+        }
+        let (client, server) = UnixStream::pair().unwrap();
+        let (events, received) = channel();
+        let serving = std::thread::spawn(move || serve_client(server, &events));
+        (&client).write_all(b"ping 10.1.1.3 repeat 5\n").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let event = received.recv().unwrap();
+        let (sender, queue) = channel();
+        sender.send(event).unwrap();
+        drop(sender);
+        let mut executor = Watches(false);
+        run_console(&mut executor, &queue);
+        assert!(!executor.0, "a half-closed client was taken for gone");
+        let reply = control::read_reply(&mut BufReader::new(&client)).unwrap();
+        assert_eq!(reply, Ok("5 replies\n".to_string()));
         serving.join().unwrap();
     }
 

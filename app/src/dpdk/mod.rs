@@ -12,6 +12,7 @@ pub mod mempool;
 pub mod port;
 pub mod ring;
 pub mod signal;
+pub mod socket;
 
 use std::ffi::CStr;
 use std::fmt;
