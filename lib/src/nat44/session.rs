@@ -899,6 +899,78 @@ mod tests {
     use crate::rand::FastRng;
     use std::collections::HashMap;
 
+    /// A TCP session in a table of its own, inserted at second 0.
+    fn one_tcp_session() -> (SessionTable, u32) {
+        let mut table = SessionTable::with_capacity(8);
+        let session = Session::new(
+            NatProtocol::Tcp,
+            (Ipv4Addr::new(10, 0, 0, 1), 40000),
+            (Ipv4Addr::new(10, 0, 0, 2), 80),
+            (Ipv4Addr::new(10, 0, 0, 3), 40000),
+            (Ipv4Addr::new(10, 0, 0, 2), 80),
+            0,
+        );
+        let index = table.insert(session, 0, KnownFree::Neither).unwrap();
+        (table, index)
+    }
+
+    const ACK: u8 = 0x10;
+
+    /// The last ACK of a close (after a FIN each way), or a FIN sent again, is no SYN:
+    /// the session stays closed, where a full table gives it up first. Only a SYN
+    /// starts the tuple anew.
+    #[test]
+    fn segments_after_both_fins_leave_the_session_closed() {
+        let (mut table, i) = one_tcp_session();
+        table.touch(i, 1, 60, tcp_flag::SYN, true);
+        table.touch(i, 1, 60, tcp_flag::SYN | ACK, false);
+        table.touch(i, 2, 60, tcp_flag::FIN | ACK, true);
+        table.touch(i, 3, 60, tcp_flag::FIN | ACK, false);
+        assert!(table.get(i).unwrap().is_closed());
+        table.touch(i, 4, 60, ACK, true);
+        assert!(table.get(i).unwrap().is_closed(), "the last ACK");
+        table.touch(i, 5, 60, tcp_flag::FIN | ACK, false);
+        assert!(table.get(i).unwrap().is_closed(), "a FIN sent again");
+        assert_eq!(table.reusable_transitory(5), Some(i));
+    }
+
+    /// A segment from the far end without a SYN does not complete the handshake: the
+    /// session stays transitory (a mid-stream or forged ACK must not earn the
+    /// established timeout).
+    #[test]
+    fn only_a_syn_each_way_makes_a_session_established() {
+        let (mut table, i) = one_tcp_session();
+        table.touch(i, 1, 60, tcp_flag::SYN, true);
+        table.touch(i, 2, 60, ACK, false);
+        table.touch(i, 3, 60, ACK, true);
+        assert_eq!(table.get(i).unwrap().class(), TimeoutClass::TcpTransitory);
+        table.touch(i, 4, 60, tcp_flag::SYN | ACK, false);
+        assert_eq!(table.get(i).unwrap().class(), TimeoutClass::TcpEstablished);
+    }
+
+    /// A segment that is not a reset, heard in the very second of the reset, reopens
+    /// the connection as one in a later second does (the same-second fast path must not
+    /// skip it).
+    #[test]
+    fn a_segment_in_the_second_of_a_reset_reopens_the_session() {
+        let (mut table, i) = one_tcp_session();
+        table.touch(i, 1, 60, tcp_flag::SYN, true);
+        table.touch(i, 1, 60, tcp_flag::SYN | ACK, false);
+        table.touch(i, 2, 60, tcp_flag::RST, true);
+        assert!(table.get(i).unwrap().is_closed());
+        table.touch(i, 2, 60, ACK, false);
+        assert_eq!(table.get(i).unwrap().class(), TimeoutClass::TcpEstablished);
+
+        // A reset before any handshake, then a segment in the same second.
+        let (mut table, i) = one_tcp_session();
+        table.touch(i, 1, 60, tcp_flag::RST, false);
+        assert!(table.get(i).unwrap().is_closed());
+        table.touch(i, 1, 60, ACK, true);
+        let s = table.get(i).unwrap();
+        assert!(!s.is_closed());
+        assert_eq!(s.class(), TimeoutClass::TcpTransitory);
+    }
+
     /// Random inserts and removals, mostly at the limit, in a table whose lookup caches
     /// are far too small: every find, by either key, agrees with a plain map of the live
     /// sessions, whether the cache answered, said absent, or sent the lookup to the

@@ -393,6 +393,15 @@ fn a_flow_from_outside_through_an_output_feature_interface_keeps_its_replies() {
         NatVerdict::Passed
     );
     assert_eq!(w.session_count(), 2, "none for the pool address");
+    // A new snapshot with forwarding still on (any configuration change) keeps them.
+    let config = snapshot(&table, &mut w);
+    assert_eq!(w.session_count(), 2, "forwarding stays on");
+    let mut ack = tcp(peer, pod, TcpFlags::ACK);
+    assert!(w
+        .out2in(&config, GBE, &mut ack, 1)
+        .verdict
+        .session()
+        .is_some());
     table.set_forwarding(false);
     let config = snapshot(&table, &mut w);
     let mut syn = tcp((ip("8.8.4.5"), 40000), pod, TcpFlags::SYN);
@@ -403,6 +412,7 @@ fn a_flow_from_outside_through_an_output_feature_interface_keeps_its_replies() {
     // The flows forwarding let in end with it (VPP deletes their sessions): before,
     // their bypass sessions went on passing them until they timed out.
     assert_eq!(w.session_count(), 0);
+    assert_eq!(w.counters.sessions_deleted, 2);
     let mut ack = tcp(peer, pod, TcpFlags::ACK);
     assert_eq!(
         w.out2in(&config, GBE, &mut ack, 2).verdict,
@@ -2139,6 +2149,11 @@ fn sessions_are_deleted_by_either_end_and_external_host() {
         assert_eq!(w.session_count(), left, "{which}");
     }
     assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Udp), 0);
+    // `show nat44 summary`'s "deleted" counts them, apart from the expired.
+    assert_eq!(
+        (w.counters.sessions_deleted, w.counters.sessions_expired),
+        (3, 0)
+    );
 }
 
 #[test]
@@ -2596,8 +2611,9 @@ fn sessions_of_a_deleted_mapping_are_reclaimed_before_their_timeout() {
         })
         .unwrap();
     let config = snapshot(&table, &mut w);
-    w.expire(&config, 2, 8);
+    assert_eq!(w.expire(&config, 2, 8), 2, "both reclaimed, and said so");
     assert_eq!(w.session_count(), 0);
+    assert_eq!(w.counters.sessions_expired, 2);
     let mut syn = spec_frames::syn()[ETH..].to_vec();
     w.out2in(&config, POD_IF, &mut syn, 3);
     assert_eq!(addrs_ports(&syn).1, (ip("10.1.1.5"), 8080));

@@ -515,6 +515,32 @@ mod tests {
         assert_eq!(d, Disposition::Continue);
     }
 
+    /// Tokens come back at ERRORS_PER_SECOND, one a millisecond, however often errors
+    /// are asked for meanwhile: a flood of offenders neither stops the refill (each ask
+    /// restarting the clock) nor speeds it up; after a pause, one a millisecond of it.
+    #[test]
+    fn tokens_come_back_one_a_millisecond_under_a_flood() {
+        let mut stage = IcmpError::new();
+        let mut ask = |now_ns: u64| {
+            let (d, _) = answer(
+                &mut stage,
+                spec_frames::syn(),
+                IcmpErrorKind::TimeExceeded,
+                now_ns,
+            );
+            d == Disposition::Continue
+        };
+        for _ in 0..BURST_ALLOWANCE {
+            assert!(ask(0));
+        }
+        // Asked every 100 µs for 5 ms: one error a millisecond.
+        let sent: Vec<u64> = (1..=50u64).filter(|&k| ask(k * 100_000)).collect();
+        assert_eq!(sent, [10, 20, 30, 40, 50]);
+        // 3 ms of quiet earn three.
+        let sent = (0..5).filter(|_| ask(8_000_000)).count();
+        assert_eq!(sent, 3);
+    }
+
     #[test]
     fn not_sent_about_an_icmp_error() {
         let mut stage = IcmpError::new();
