@@ -572,6 +572,66 @@ fn affinity_holds_while_the_clients_sessions_live() {
     }
 }
 
+/// When a client's endpoint leaves the mapping, its next connection is placed anew;
+/// the affinity then counts that connection and the old one's session (until it goes)
+/// alike, so it still holds while the new connection lives, past its sticky time.
+#[test]
+fn an_affinity_placed_anew_holds_while_the_new_connection_lives() {
+    let mut table = lb_table(60);
+    let mut w = worker(4096);
+    let config = snapshot(&table, &mut w);
+    let vip = (ip("10.96.0.10"), 80);
+    let clients: Vec<Ipv4Addr> = (1..=40u32)
+        .map(|c| Ipv4Addr::from(0x0a02_0300 + c))
+        .collect();
+    for &client in &clients {
+        let mut first = tcp((client, 2000), vip, TcpFlags::SYN);
+        w.out2in(&config, POD_IF, &mut first, 10);
+    }
+    // Both endpoints leave; two others take their place.
+    let old = table.lb_mappings()[0].clone();
+    table.del_lb_mapping(&old).unwrap();
+    let locals = ["10.1.3.3", "10.1.3.4"].map(|a| LbLocal {
+        addr: ip(a),
+        port: 8080,
+        probability: 50,
+    });
+    table
+        .add_lb_mapping(LbStaticMapping {
+            locals: locals.to_vec(),
+            ..old
+        })
+        .unwrap();
+    let config = snapshot(&table, &mut w);
+    let mut placed = HashMap::new();
+    for &client in &clients {
+        let mut second = tcp((client, 2001), vip, TcpFlags::SYN);
+        w.out2in(&config, POD_IF, &mut second, 20);
+        placed.insert(client, addrs_ports(&second).1);
+    }
+    // The first connections' sessions go with their endpoints (the stale sweep).
+    for _ in 0..16 {
+        w.expire(&config, 20, 64);
+    }
+    assert_eq!(w.session_count(), 40);
+    // The second connections go on past the sticky time (20 + 60).
+    for now in [50, 90] {
+        for &client in &clients {
+            let mut data = tcp((client, 2001), vip, TcpFlags::ACK);
+            w.out2in(&config, POD_IF, &mut data, now);
+        }
+    }
+    for &client in &clients {
+        let mut third = tcp((client, 2002), vip, TcpFlags::SYN);
+        w.out2in(&config, POD_IF, &mut third, 100);
+        assert_eq!(
+            addrs_ports(&third).1,
+            placed[&client],
+            "client {client} moved"
+        );
+    }
+}
+
 #[test]
 fn self_twice_nat_lets_a_pod_reach_itself_through_its_service() {
     let mut t = Nat44Table::new();
