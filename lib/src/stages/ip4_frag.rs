@@ -65,9 +65,9 @@ impl Fragments {
         if first_header < MIN_HEADER_LEN || total < first_header || header.len() < total {
             return Err(Ip4FragError::Malformed);
         }
-        let later_header = copied_options(&header[MIN_HEADER_LEN..first_header])
+        let mut scratch = [0u8; MAX_HEADER_LEN - MIN_HEADER_LEN];
+        let later_header = copied_options(&header[MIN_HEADER_LEN..first_header], &mut scratch)
             .ok_or(Ip4FragError::Malformed)?
-            .1
             + MIN_HEADER_LEN;
         let room = |header_len: usize| (usize::from(mtu).saturating_sub(header_len)) & !7;
         let (first_payload, later_payload) = (room(first_header), room(later_header));
@@ -149,10 +149,9 @@ impl Fragments {
                 .copy_from_slice(datagram.get(..MIN_HEADER_LEN)?);
             let options = datagram.get(MIN_HEADER_LEN..self.first_header)?;
             let mut copied = [0u8; MAX_HEADER_LEN - MIN_HEADER_LEN];
-            let (n, padded) = copied_options_into(options, &mut copied)?;
+            let padded = copied_options(options, &mut copied)?;
             out.get_mut(l3 + MIN_HEADER_LEN..l3 + MIN_HEADER_LEN + padded)?
                 .copy_from_slice(copied.get(..padded)?);
-            debug_assert!(n <= padded);
             MIN_HEADER_LEN + padded
         };
         let payload = datagram
@@ -175,15 +174,10 @@ impl Fragments {
     }
 }
 
-/// The options a later fragment copies (RFC 791: those whose type has the copied flag):
-/// how many bytes they take, and that rounded up to a 4-byte header. `None` for
-/// options whose lengths run past the header.
-fn copied_options(options: &[u8]) -> Option<(usize, usize)> {
-    copied_options_into(options, &mut [0u8; MAX_HEADER_LEN - MIN_HEADER_LEN])
-}
-
-/// [`copied_options`], writing them (and the end-of-list padding) into `out`.
-fn copied_options_into(options: &[u8], out: &mut [u8]) -> Option<(usize, usize)> {
+/// Writes into `out` the options a later fragment copies (RFC 791: those whose type has
+/// the copied flag), padded with end-of-list to a 4-byte header; their padded length.
+/// `None` for options whose lengths run past the header.
+fn copied_options(options: &[u8], out: &mut [u8]) -> Option<usize> {
     const END: u8 = 0;
     const NOP: u8 = 1;
     const COPIED: u8 = 0x80;
@@ -206,7 +200,7 @@ fn copied_options_into(options: &[u8], out: &mut [u8]) -> Option<(usize, usize)>
     }
     let padded = n.div_ceil(4) * 4;
     out.get_mut(n..padded)?.fill(END);
-    Some((n, padded))
+    Some(padded)
 }
 
 #[cfg(test)]
