@@ -546,6 +546,7 @@ fn run(seed: u64, bursts: usize) {
     let mut rng = FastRng::new(seed);
     let mut now = 1_000 * SECOND_NS;
     let (mut sent, mut dropped, mut traced) = (0u64, 0u64, 0usize);
+    let mut fragmented = 0u64;
     for step in 0..bursts {
         now += pick(&mut rng, &[0, 1_000, 1_000_000, 300_000_000, 2 * SECOND_NS]);
         // Trace what the next bursts bring, and format what the last ones left.
@@ -662,6 +663,48 @@ fn run(seed: u64, bursts: usize) {
             );
             sent += verdicts.len() as u64 - drops;
             dropped += drops;
+            // What ip4-frag cuts goes back together as the datagram it was, each piece
+            // a valid header within the MTU.
+            for (pkt, verdict) in pkts.iter().zip(&verdicts) {
+                let Verdict::Fragment(tx) = *verdict else {
+                    continue;
+                };
+                let mtu = snapshot.interface(tx).map_or(0, |i| usize::from(i.mtu));
+                let mut pieces = Vec::new();
+                let w = &mut workers[usize::from(owner_index)];
+                w.fragment(
+                    rx,
+                    pkt,
+                    tx,
+                    &snapshot,
+                    || Some(TestBuf::new(&[])),
+                    |b| pieces.push(b.data().to_vec()),
+                );
+                if pieces.is_empty() {
+                    continue; // Counted as a drop (a header it cannot cut).
+                }
+                fragmented += 1;
+                let datagram = &pkt.data()[14..];
+                let header_len = usize::from(datagram[0] & 0x0f) * 4;
+                let total = usize::from(u16::from_be_bytes([datagram[2], datagram[3]]));
+                let mut payload = Vec::new();
+                for piece in &pieces {
+                    assert!(
+                        piece.len() - 14 <= mtu,
+                        "seed {seed} step {step}: over the MTU"
+                    );
+                    assert_eq!(&piece[..14], &pkt.data()[..14], "seed {seed} step {step}");
+                    let header = &piece[14..];
+                    let len = usize::from(header[0] & 0x0f) * 4;
+                    assert_eq!(checksum(&header[..len], 0), 0, "seed {seed} step {step}");
+                    payload.extend_from_slice(&header[len..]);
+                }
+                assert_eq!(
+                    payload,
+                    datagram[header_len..total],
+                    "seed {seed} step {step}: the fragments' payloads"
+                );
+            }
         }
     }
     if std::env::var_os("PODFWD_FUZZ_ERRORS").is_some() {
@@ -687,13 +730,18 @@ fn run(seed: u64, bursts: usize) {
         ask(w, WorkerQuestion::ShowTrace { max: 1000 }, &snapshot, now);
     }
     eprintln!(
-        "seed {seed}: {sent} packets sent ({cache_hits} by ip4-flow-cache), {dropped} dropped, \
-         {traced} traced, {sessions} NAT44 sessions listed at the end"
+        "seed {seed}: {sent} packets sent ({cache_hits} by ip4-flow-cache, {fragmented} as \
+         fragments), {dropped} dropped, {traced} traced, {sessions} NAT44 sessions listed at \
+         the end"
     );
     // So that the run cannot pass by doing nothing: some packets through, some from the
-    // flow cache, some dropped, some traced.
+    // flow cache, some as fragments, some dropped, some traced.
     assert!(
-        sent > bursts as u64 && cache_hits > 0 && dropped > bursts as u64 / 4 && traced > 0,
+        sent > bursts as u64
+            && cache_hits > 0
+            && fragmented > 0
+            && dropped > bursts as u64 / 4
+            && traced > 0,
         "seed {seed}: the run did too little to show anything"
     );
 }
