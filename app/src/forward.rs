@@ -396,24 +396,25 @@ impl Outputs {
         for (mbuf, verdict) in rx.drain().zip(verdicts.iter()) {
             let out = match *verdict {
                 Verdict::Transmit(out) => out.as_usize(),
-                Verdict::Fragment(at) if at.as_usize() < tx.len().min(local.len()) => {
-                    let out = at.as_usize();
-                    if let (Some(buffer), Some(counters)) = (tx.get_mut(out), local.get_mut(out)) {
-                        let mut send = |fragment: Mbuf| {
-                            let one = std::slice::from_ref(&fragment);
-                            capture_all(capture, Point::Tx, out, one, now);
-                            queue_for_tx(buffer, counters, fragment, burst, now);
-                        };
-                        let rx_if = IfIndex(rx_index as u16);
-                        processor.fragment(rx_if, &mbuf, at, &mut send);
+                Verdict::Fragment(at) => {
+                    match (tx.get_mut(at.as_usize()), local.get_mut(at.as_usize())) {
+                        (Some(buffer), Some(counters)) => {
+                            let mut send = |fragment: Mbuf| {
+                                let one = std::slice::from_ref(&fragment);
+                                capture_all(capture, Point::Tx, at.as_usize(), one, now);
+                                queue_for_tx(buffer, counters, fragment, burst, now);
+                            };
+                            processor.fragment(IfIndex(rx_index as u16), &mbuf, at, &mut send);
+                            // The datagram itself goes back to the pool; its fragments are
+                            // queued (or counted not sent by the processor).
+                            drop(mbuf);
+                            continue;
+                        }
+                        // An interface this loop has no buffer for: dropped, counted below.
+                        _ => usize::MAX,
                     }
-                    // The datagram itself goes back to the pool; its fragments are
-                    // queued (or counted not sent by the processor).
-                    drop(mbuf);
-                    continue;
                 }
-                // An interface this loop has no buffer for: dropped, counted below.
-                Verdict::Fragment(_) | Verdict::Drop => usize::MAX,
+                Verdict::Drop => usize::MAX,
             };
             match (tx.get_mut(out), local.get_mut(out)) {
                 (Some(buffer), Some(counters)) => {
