@@ -1478,6 +1478,59 @@ mod tests {
         );
     }
 
+    /// A connection closed by a FIN each way is transient again and on the closed list,
+    /// as after a reset: a full table gives it up first, and it goes after the transient
+    /// timeout rather than holding its slot for the established one.
+    #[test]
+    fn a_connection_closed_both_ways_is_transient_on_the_closed_list() {
+        let timeouts = SessionTimeouts::default();
+        let (pod, input, output) = (IfIndex(3), Direction::Input, Direction::Output);
+        let out = |flags: u8| AclPacketInfo {
+            tcp_flags: flags,
+            ..info(ip_proto::TCP, "10.1.1.3", 40000, "10.96.0.10", 80)
+        };
+        let back = |flags: u8| AclPacketInfo {
+            tcp_flags: flags,
+            ..info(ip_proto::TCP, "10.96.0.10", 80, "10.1.1.3", 40000)
+        };
+        let mut table = SessionTable::new(64);
+        let Ok(Created::New(index)) =
+            table.create(&out(tcp_flag::SYN), pod, input, None, 0, &timeouts)
+        else {
+            panic!("the SYN made no session");
+        };
+        let mut pass = |packet: AclPacketInfo, direction: Direction| {
+            let hash = table.hash_of(&packet, pod, direction);
+            assert_eq!(
+                table.lookup(&packet, pod, direction, hash, 0, &timeouts),
+                Some(index),
+                "{packet:?}"
+            );
+            let session = table.slots[index as usize];
+            (session.kind, usize::from(session.list))
+        };
+        pass(back(tcp_flag::SYN | tcp_flag::ACK), output);
+        assert_eq!(
+            pass(out(tcp_flag::ACK), input),
+            (
+                TimeoutKind::TcpEstablished,
+                TimeoutKind::TcpEstablished as usize
+            )
+        );
+        let fin = tcp_flag::FIN | tcp_flag::ACK;
+        assert_eq!(
+            pass(out(fin), input),
+            (
+                TimeoutKind::TcpTransient,
+                TimeoutKind::TcpTransient as usize
+            )
+        );
+        assert_eq!(
+            pass(back(fin), output),
+            (TimeoutKind::TcpTransient, CLOSED_LIST)
+        );
+    }
+
     /// At the limit, recycling a closed session asks for the lines the next recycling
     /// needs: the new head's two buckets and the session after it.
     #[test]

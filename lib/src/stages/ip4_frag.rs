@@ -334,6 +334,85 @@ mod tests {
         assert_eq!(reassemble(&fragments), frame[14 + 32..]);
     }
 
+    /// Options are walked by their lengths: a two-byte option is one, and an end of
+    /// list followed by padding ends them. Such a header is common on the wire; read as
+    /// malformed, its datagram would be dropped instead of cut.
+    #[test]
+    fn a_two_byte_option_and_end_of_list_padding_are_read() {
+        // A copied two-byte option (0x9e: experimental, copied), NOP, router alert, end
+        // of list.
+        let options = [0x9e, 2, 1, 0x94, 4, 0, 0, 0];
+        let frame = datagram(600, &options);
+        let fragments = cut(&frame, 300);
+        for f in &fragments[1..] {
+            let ip = Ipv4Packet::new_verified(&f[14..]).unwrap();
+            assert_eq!(ip.options(), &[0x9e, 2, 0x94, 4, 0, 0, 0, 0]);
+        }
+        assert_eq!(reassemble(&fragments), frame[14 + 28..]);
+    }
+
+    /// A header whose lengths do not hold (shorter than 20 bytes, longer than the
+    /// datagram, or an option of length 0 or 1) is malformed: planned anyway, it would
+    /// panic the worker or, for a zero-length option, never end the walk.
+    #[test]
+    fn a_header_whose_lengths_do_not_hold_is_malformed() {
+        let mut short = datagram(100, &[]);
+        short[14] = 0x44;
+        assert_eq!(
+            Fragments::plan(&short, 14, 68),
+            Err(Ip4FragError::Malformed)
+        );
+        let mut beyond = datagram(100, &[0x94, 4, 0, 0]);
+        Ipv4Packet::new_unchecked(&mut beyond[14..]).set_total_len(20);
+        assert_eq!(
+            Fragments::plan(&beyond, 14, 68),
+            Err(Ip4FragError::Malformed)
+        );
+        for option in [[0x94, 0, 0, 0], [0x94, 1, 0, 0]] {
+            let frame = datagram(100, &option);
+            assert_eq!(
+                Fragments::plan(&frame, 14, 68),
+                Err(Ip4FragError::Malformed),
+                "{option:?}"
+            );
+        }
+    }
+
+    /// The drop is "can't fragment header" when either the first fragment's header (all
+    /// the options) or a later one's (the copied ones) leaves no 8 bytes under the MTU:
+    /// the first alone is enough, and a datagram of a bare header is not malformed.
+    #[test]
+    fn a_first_header_without_room_is_named() {
+        // Record route (not copied): 28 bytes in the first header, 20 in the others.
+        let frame = datagram(100, &[7, 7, 4, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            Fragments::plan(&frame, 14, 35),
+            Err(Ip4FragError::CantFragmentHeader)
+        );
+        let mut bare = datagram(100, &[]);
+        Ipv4Packet::new_unchecked(&mut bare[14..]).set_total_len(20);
+        assert_eq!(
+            Fragments::plan(&bare, 14, 19),
+            Err(Ip4FragError::CantFragmentHeader)
+        );
+    }
+
+    /// A fragment that ends at exactly 65535 bytes is still cut: its pieces' offsets
+    /// all fit the field.
+    #[test]
+    fn a_fragment_ending_at_65535_is_cut() {
+        let mut frame = datagram(1471, &[]);
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
+        ip.set_fragment(false, true, 8007);
+        ip.fill_checksum();
+        let fragments = cut(&frame, 576);
+        let last = Ipv4Packet::new_verified(&fragments[fragments.len() - 1][14..]).unwrap();
+        assert_eq!(
+            usize::from(last.fragment_offset()) * 8 + last.payload().len(),
+            65535
+        );
+    }
+
     #[test]
     fn what_cannot_be_cut_is_named() {
         let frame = datagram(100, &[]);
