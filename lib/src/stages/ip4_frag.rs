@@ -234,6 +234,14 @@ mod tests {
         frame
     }
 
+    /// `frame`'s datagram made a fragment at `offset` (8-byte units) with MF set.
+    fn fragment_at(mut frame: Vec<u8>, offset: u16) -> Vec<u8> {
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
+        ip.set_fragment(false, true, offset);
+        ip.fill_checksum();
+        frame
+    }
+
     fn cut(frame: &[u8], mtu: u16) -> Vec<Vec<u8>> {
         let plan = Fragments::plan(frame, 14, mtu).unwrap();
         (0..plan.count())
@@ -297,10 +305,7 @@ mod tests {
     /// A fragment cut again: the offsets add to its own, and its last piece keeps its MF.
     #[test]
     fn a_fragment_is_fragmented_again() {
-        let mut frame = datagram(1000, &[]);
-        let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
-        ip.set_fragment(false, true, 100);
-        ip.fill_checksum();
+        let frame = fragment_at(datagram(1000, &[]), 100);
         let fragments = cut(&frame, 500);
         assert_eq!(fragments.len(), 3);
         for (k, f) in fragments.iter().enumerate() {
@@ -401,10 +406,7 @@ mod tests {
     /// all fit the field.
     #[test]
     fn a_fragment_ending_at_65535_is_cut() {
-        let mut frame = datagram(1471, &[]);
-        let mut ip = Ipv4Packet::new_unchecked(&mut frame[14..]);
-        ip.set_fragment(false, true, 8007);
-        ip.fill_checksum();
+        let frame = fragment_at(datagram(1471, &[]), 8007);
         let fragments = cut(&frame, 576);
         let last = Ipv4Packet::new_verified(&fragments[fragments.len() - 1][14..]).unwrap();
         assert_eq!(
@@ -428,19 +430,14 @@ mod tests {
         let bad = datagram(100, &[0x94, 9, 0, 0]);
         assert_eq!(Fragments::plan(&bad, 14, 68), Err(Ip4FragError::Malformed));
         // A fragment whose end lies past 65535 bytes: its pieces' offsets would wrap.
-        let mut high = datagram(1480, &[]);
-        let mut ip = Ipv4Packet::new_unchecked(&mut high[14..]);
-        ip.set_fragment(false, true, 8150);
-        ip.fill_checksum();
+        let high = fragment_at(datagram(1480, &[]), 8150);
         assert_eq!(
             Fragments::plan(&high, 14, 576),
             Err(Ip4FragError::Malformed)
         );
-        let mut ip = Ipv4Packet::new_unchecked(&mut high[14..]);
-        ip.set_fragment(false, true, (65535 - 1488) / 8);
-        ip.fill_checksum();
+        let highest = fragment_at(datagram(1480, &[]), (65535 - 1488) / 8);
         assert!(
-            Fragments::plan(&high, 14, 576).is_ok(),
+            Fragments::plan(&highest, 14, 576).is_ok(),
             "ends at 65535 or below"
         );
         let plan = Fragments::plan(&frame, 14, 68).unwrap();
