@@ -139,13 +139,14 @@ pub trait BurstProcessor: Send {
     /// split took `cycles`.
     fn handed_off(&mut self, _rx: IfIndex, _handed: usize, _refused: (usize, u64), _cycles: u64) {}
 
-    /// A packet whose verdict was [`Verdict::Fragment`]: the processor cuts it into
-    /// fragments for `tx_interface`, each in a new mbuf handed to `send` in order, and
-    /// counts them (and what it could not send) where the user looks. The caller frees
-    /// `packet` afterwards.
+    /// A packet whose verdict was [`Verdict::Fragment`], the `index`th of the burst just
+    /// processed: the processor cuts it into fragments for `tx_interface`, each in a new
+    /// mbuf handed to `send` in order, and counts them (and what it could not send) where
+    /// the user looks. The caller frees `packet` afterwards.
     fn fragment(
         &mut self,
         _rx_interface: IfIndex,
+        _index: usize,
         _packet: &Mbuf,
         _tx_interface: IfIndex,
         _send: &mut dyn FnMut(Mbuf),
@@ -393,7 +394,7 @@ impl Outputs {
                 }
             }
         }
-        for (mbuf, verdict) in rx.drain().zip(verdicts.iter()) {
+        for (index, (mbuf, verdict)) in rx.drain().zip(verdicts.iter()).enumerate() {
             let out = match *verdict {
                 Verdict::Transmit(out) => out.as_usize(),
                 Verdict::Fragment(at) => {
@@ -404,7 +405,8 @@ impl Outputs {
                                 capture_all(capture, Point::Tx, at.as_usize(), one, now);
                                 queue_for_tx(buffer, counters, fragment, burst, now);
                             };
-                            processor.fragment(IfIndex(rx_index as u16), &mbuf, at, &mut send);
+                            let rx_if = IfIndex(rx_index as u16);
+                            processor.fragment(rx_if, index, &mbuf, at, &mut send);
                             // The datagram itself goes back to the pool; its fragments are
                             // queued (or counted not sent by the processor).
                             drop(mbuf);

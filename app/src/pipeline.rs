@@ -148,6 +148,7 @@ impl BurstProcessor for PipelineProcessor {
     fn fragment(
         &mut self,
         rx_interface: IfIndex,
+        index: usize,
         packet: &Mbuf,
         tx_interface: IfIndex,
         send: &mut dyn FnMut(Mbuf),
@@ -159,7 +160,7 @@ impl BurstProcessor for PipelineProcessor {
         let pool = self.pool.as_ref();
         let alloc = || pool.and_then(Mbuf::alloc);
         self.worker
-            .fragment(rx, packet, tx, self.snapshot.get(), alloc, send);
+            .fragment(rx, index, packet, tx, self.snapshot.get(), alloc, send);
     }
 
     fn rx_discarded(&mut self, rx_interface: IfIndex, frames: usize, bytes: u64) {

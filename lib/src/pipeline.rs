@@ -408,16 +408,19 @@ impl<P: PrefetchHint> Worker<P> {
         }
     }
 
-    /// ip4-frag, for a packet whose verdict was [`Verdict::Fragment`]: cuts `pkt` (of
-    /// the burst received on `rx_if`) into fragments for `tx_if`'s MTU, each in a buffer
-    /// from `alloc`, and hands them to `send` in order; counts them (`show errors`,
-    /// `show interface`, `show runtime`) and returns how many went. The caller frees
-    /// `pkt`. Without a buffer for one, the datagram is dropped under `could not
-    /// allocate buffer` (the fragments before it are sent: they were cut one at a time,
-    /// with no room to hold them back).
+    /// ip4-frag, for a packet whose verdict was [`Verdict::Fragment`]: cuts `pkt` (the
+    /// `index`th of the burst just received on `rx_if`) into fragments for `tx_if`'s
+    /// MTU, each in a buffer from `alloc`, and hands them to `send` in order; counts them
+    /// (`show errors`, `show interface`, `show runtime`) and returns how many went. The
+    /// caller frees `pkt`. Without a buffer for one, the datagram is dropped under `could
+    /// not allocate buffer` (the fragments before it are sent: they were cut one at a
+    /// time, with no room to hold them back), and a traced packet's trace ends in
+    /// error-drop with the reason, after its ip4-frag entry.
+    #[allow(clippy::too_many_arguments)]
     pub fn fragment<B: PacketBuf>(
         &mut self,
         rx_if: IfIndex,
+        index: usize,
         pkt: &B,
         tx_if: IfIndex,
         snapshot: &Snapshot,
@@ -448,8 +451,13 @@ impl<P: PrefetchHint> Worker<P> {
         match outcome {
             Ok(()) => counters.count_reason(DropReason::of(Ip4FragError::Fragmented), 1),
             Err(e) => {
-                counters.count_drop(rx_if, DropReason::of(e));
+                let reason = DropReason::of(e);
+                counters.count_drop(rx_if, reason);
                 counters.count_call(NodeId::ErrorDrop, 1, 0);
+                if let Some(meta) = self.burst.meta().get(index).filter(|m| m.traced) {
+                    self.trace
+                        .follow(meta.trace_slot, TraceRecord::Drop(reason));
+                }
             }
         }
         if sent > 0 {
@@ -1012,6 +1020,7 @@ mod tests {
         let mut sent = Vec::new();
         let n = worker.fragment(
             TAP2,
+            0,
             &pkts[0],
             TAP0,
             &snap,
@@ -1065,6 +1074,7 @@ mod tests {
         let mut left = 1;
         let n = worker.fragment(
             TAP2,
+            0,
             &pkts[0],
             TAP0,
             &snap,
@@ -1077,6 +1087,15 @@ mod tests {
         assert!(errors.contains("could not allocate buffer"), "{errors}");
         assert_eq!(totals.interface(TAP2).drops, 1);
         assert_eq!(totals.runtime[NodeId::ErrorDrop.index()].vectors, 1);
+        // The traced datagram's trace ends in the drop, after its ip4-frag entry.
+        let trace = worker.trace().format(10);
+        assert!(
+            trace.trim_end().ends_with(
+                "IPv4 mtu: 576 fragments: 3 next: 0\n\
+                 02:54:30:091783: error-drop\n  ip4-frag: could not allocate buffer"
+            ),
+            "{trace}"
+        );
     }
 
     #[test]

@@ -536,6 +536,20 @@ impl TraceBuffer {
         }
     }
 
+    /// Appends `record` to packet `slot`'s trace, stamped as its last entry: for a node
+    /// that runs on it after its burst's pass (ip4-frag's error-drop), when that pass's
+    /// clock is gone.
+    pub fn follow(&mut self, slot: u16, record: TraceRecord) {
+        let last = self
+            .packets
+            .get(usize::from(slot))
+            .and_then(|p| p.entries().last())
+            .map(|e| e.time_ns);
+        if let Some(time_ns) = last {
+            self.record(slot, time_ns, record);
+        }
+    }
+
     pub fn packets(&self) -> &[TracedPacket] {
         &self.packets
     }

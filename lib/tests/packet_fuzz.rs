@@ -665,7 +665,7 @@ fn run(seed: u64, bursts: usize) {
             dropped += drops;
             // What ip4-frag cuts goes back together as the datagram it was, each piece
             // a valid header within the MTU.
-            for (pkt, verdict) in pkts.iter().zip(&verdicts) {
+            for (index, (pkt, verdict)) in pkts.iter().zip(&verdicts).enumerate() {
                 let Verdict::Fragment(tx) = *verdict else {
                     continue;
                 };
@@ -674,6 +674,7 @@ fn run(seed: u64, bursts: usize) {
                 let w = &mut workers[usize::from(owner_index)];
                 w.fragment(
                     rx,
+                    index,
                     pkt,
                     tx,
                     &snapshot,
