@@ -189,17 +189,20 @@ impl HardwareCommands {
     }
 
     /// `clear interfaces`: `show interface`'s tx-error and the port's receive errors
-    /// count from now.
-    pub fn interfaces_cleared(&self) {
+    /// count from now. Returns, per interface position, how far the tx-error went back.
+    pub fn interfaces_cleared(&self) -> Vec<u64> {
         // Read before the lock: the driver calls take a while.
         let now: Vec<(u64, PortErrors)> = (0..self.interfaces.len())
             .map(|p| (self.tx_errors(p), self.port_errors_now(p)))
             .collect();
         let mut cleared = self.cleared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut back = Vec::with_capacity(now.len());
         for (c, (tx_errors, port)) in cleared.iter_mut().zip(now) {
+            back.push(tx_errors.saturating_sub(c.interface_tx_errors));
             c.interface_tx_errors = tx_errors;
             c.interface_port = port;
         }
+        back
     }
 
     /// The port's receive errors at `position` as its driver counts them now.
@@ -669,11 +672,13 @@ mod tests {
         let commands = HardwareCommands::new(interfaces, vec![Arc::clone(&counters)]);
         counters[1].tx_error.store(7, Ordering::Relaxed);
         assert_eq!(commands.interface_tx_errors(1), 7);
-        commands.interfaces_cleared();
+        // What it returns is how far each went back: show errors goes on from there.
+        assert_eq!(commands.interfaces_cleared(), [0, 7]);
         assert_eq!(commands.interface_tx_errors(1), 0);
         counters[1].tx_error.store(9, Ordering::Relaxed);
         assert_eq!(commands.interface_tx_errors(1), 2);
         assert_eq!(commands.own_counters(1)[0], ("tx-error", 9));
         assert_eq!(commands.interface_tx_errors(0), 0);
+        assert_eq!(commands.interfaces_cleared(), [0, 2]);
     }
 }

@@ -563,8 +563,12 @@ impl Platform for AppPlatform {
         self.hardware.interface_port_errors(position(if_index))
     }
 
-    fn interfaces_cleared(&self) {
-        self.hardware.interfaces_cleared();
+    fn interfaces_cleared(&self) -> Vec<(IfIndex, u64)> {
+        let back = self.hardware.interfaces_cleared();
+        back.into_iter()
+            .enumerate()
+            .map(|(p, went)| (if_index(p), went))
+            .collect()
     }
 
     fn clear_hardware_interfaces(&self, name: Option<&str>) {

@@ -158,8 +158,12 @@ pub trait Platform {
         PortErrors::default()
     }
     /// `clear interfaces` done on the workers: counters kept outside them (tx errors)
-    /// count from now.
-    fn interfaces_cleared(&self) {}
+    /// count from now. Returns how far each interface's tx errors went back (what they
+    /// read at the clear), so that `show errors`' line, which no interface clear resets,
+    /// goes on from exactly there.
+    fn interfaces_cleared(&self) -> Vec<(IfIndex, u64)> {
+        Vec::new()
+    }
     /// `clear hardware-interfaces [NAME]`: the drivers' counters count from now.
     fn clear_hardware_interfaces(&self, _name: Option<&str>) {}
     /// The largest L3 MTU whose frames the ports can receive whole, if limited (the app:
@@ -937,15 +941,26 @@ impl Control {
                 Ok(answer)
             }
             Command::ClearInterfaces => {
+                // The workers' refusal counts and the platform's start from 0 again;
+                // show errors' line goes on from what it counted: its base goes back by
+                // as much as they did.
+                let workers = CounterTotals::sum(self.workers.iter().map(|w| &*w.counters));
                 let answer = self.ask_all(WorkerQuestion::ClearInterfaces)?;
-                // The platform counts its refusals from 0 again: show errors' line goes
-                // on from what it showed.
-                let totals = self.totals();
-                let shown: Vec<i64> = (0..totals.interfaces.len())
-                    .map(|i| self.tx_errors_shown(&totals, i) as i64)
-                    .collect();
-                self.platform.interfaces_cleared();
-                self.tx_errors_base = shown.into_iter().map(|n| -n).collect();
+                let mut back: Vec<u64> = workers.interfaces.iter().map(|t| t.tx_errors).collect();
+                for (if_index, went) in self.platform.interfaces_cleared() {
+                    let i = if_index.as_usize();
+                    if back.len() <= i {
+                        back.resize(i + 1, 0);
+                    }
+                    back[i] += went;
+                }
+                let base = &mut self.tx_errors_base;
+                if base.len() < back.len() {
+                    base.resize(back.len(), 0);
+                }
+                for (b, went) in base.iter_mut().zip(back) {
+                    *b -= went as i64;
+                }
                 Ok(answer)
             }
             Command::ClearHardwareInterfaces { name } => {

@@ -43,6 +43,8 @@ struct FakePlatform {
     sent: Arc<std::sync::Mutex<Vec<SentFrame>>>,
     /// What the ports refused to send, since the last `clear interfaces`.
     tx_refused: Arc<std::sync::atomic::AtomicU64>,
+    /// Refused as `clear interfaces` runs (a race that must lose none).
+    refused_while_clearing: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A frame the console sent, and the interface it went out of.
@@ -66,9 +68,13 @@ impl Platform for FakePlatform {
     fn tx_errors(&self, _if_index: IfIndex) -> u64 {
         self.tx_refused.load(std::sync::atomic::Ordering::Relaxed)
     }
-    fn interfaces_cleared(&self) {
+    fn interfaces_cleared(&self) -> Vec<(IfIndex, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        // Refusals that come while the clear runs, after the console's last look.
         self.tx_refused
-            .store(0, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(self.refused_while_clearing.load(Relaxed), Relaxed);
+        let went = self.tx_refused.swap(0, Relaxed);
+        vec![(IfIndex(1), went)]
     }
     fn max_mtu(&self) -> Option<u16> {
         self.max_mtu
@@ -309,6 +315,7 @@ fn tx_refusals_are_in_show_errors() {
     use std::sync::atomic::Ordering::Relaxed;
     let platform = FakePlatform::default();
     let refused = Arc::clone(&platform.tx_refused);
+    let during = Arc::clone(&platform.refused_while_clearing);
     let (mut control, _) = one_tap(platform);
     let workers = WorkerThreads::start(&mut control, 1, |_, _, _| {});
     let row = |control: &mut Control| {
@@ -339,6 +346,14 @@ fn tx_refusals_are_in_show_errors() {
     assert_eq!(
         row(&mut control).as_deref(),
         Some("8 tap0-tx Tx packet drops (dpdk tx failure)")
+    );
+    // Those refused while the clear runs are cleared from show interface, not lost here.
+    during.store(4, Relaxed);
+    control.execute_line("clear interfaces").unwrap();
+    during.store(0, Relaxed);
+    assert_eq!(
+        row(&mut control).as_deref(),
+        Some("12 tap0-tx Tx packet drops (dpdk tx failure)")
     );
     control.execute_line("clear errors").unwrap();
     assert_eq!(row(&mut control), None);
