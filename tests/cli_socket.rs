@@ -475,9 +475,9 @@ fn every_command_family_works_through_the_socket() {
     }
 }
 
-/// A ping holds the console while it runs (commands run one at a time). When the
-/// client that asked for it goes (Ctrl-C on podfwdctl), the ping stops, and the next
-/// client is served at once rather than after the 100 requests' 100 s.
+/// A ping runs beside the console: other clients are served while it waits, a second
+/// ping is refused while it runs, and when the client that asked for it goes (Ctrl-C on
+/// podfwdctl) it stops, rather than after its 100 requests' 100 s.
 #[test]
 fn a_ping_ends_when_its_client_goes() {
     let _lock = dpdk_lock();
@@ -494,13 +494,31 @@ fn a_ping_ends_when_its_client_goes() {
         .spawn()
         .expect("run podfwdctl");
     std::thread::sleep(Duration::from_millis(1500));
-    ping.kill().unwrap();
-    ping.wait().unwrap();
     let asked = Instant::now();
     assert!(podfwd.ok("show version").starts_with("podfwd v"));
     assert!(
         asked.elapsed() < Duration::from_secs(30),
-        "the next command waited {:?}: the ping ran on without its client",
+        "show version waited {:?} for the ping",
         asked.elapsed()
     );
+    let refused = podfwd.fails("ping 10.1.1.3 repeat 1");
+    assert!(refused.contains("another ping is running"), "{refused}");
+    ping.kill().unwrap();
+    ping.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = podfwd.ctl_raw("ping 10.1.1.3 repeat 1 interval 0.1");
+        let error = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => break,
+            Some(1) if error.contains("another ping is running") => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the first ping ran on without its client"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            _ => panic!("ping: {}: {error}", out.status),
+        }
+    }
 }

@@ -1,7 +1,6 @@
 //! Commands from people: the startup file, the console on stdin and the control
 //! socket all feed one [`Executor`] on the main lcore.
 
-use std::cell::RefCell;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -10,11 +9,18 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
+use podfwd::control::{Background, Started};
+
 use crate::control;
 
 /// Runs one CLI line; `Ok` is the output to show, `Err` a sentence saying what is wrong.
 pub trait Executor {
     fn execute(&mut self, line: &str) -> Result<String, String>;
+    /// Runs `line`, or leaves the part of it that waits (a ping) as work for the
+    /// console to run beside the other commands.
+    fn start(&mut self, line: &str) -> Started {
+        Started::Done(self.execute(line))
+    }
     /// A neighbour a worker learnt from ARP.
     fn learned(&mut self, _event: podfwd::stages::arp::LearnEvent) {}
     /// The last command asked podfwd to stop (`quit` over the socket).
@@ -29,6 +35,9 @@ pub trait Executor {
 impl Executor for podfwd::control::Control {
     fn execute(&mut self, line: &str) -> Result<String, String> {
         self.execute_line(line)
+    }
+    fn start(&mut self, line: &str) -> Started {
+        self.start_line(line)
     }
     fn learned(&mut self, event: podfwd::stages::arp::LearnEvent) {
         self.learn_neighbor(event.if_index, event.ip, event.mac);
@@ -62,24 +71,6 @@ pub enum Event {
         reply: Sender<Result<String, String>>,
         gone: Arc<AtomicBool>,
     },
-}
-
-thread_local! {
-    /// The running socket command's `gone` flag, on the main lcore's thread.
-    static RUNNING_FOR: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
-}
-
-/// Whether the control socket client whose command is running has disconnected (false
-/// for a command from anywhere else). A long command (`ping ... repeat N`) asks it, so
-/// that a client gone (Ctrl-C on podfwdctl) does not keep the console for the rest of
-/// it: commands run one at a time, and every other client waits meanwhile.
-pub fn client_gone() -> bool {
-    RUNNING_FOR.with(|running| {
-        running
-            .borrow()
-            .as_ref()
-            .is_some_and(|gone| gone.load(Ordering::Relaxed))
-    })
 }
 
 /// Lines that end podfwd rather than go to the executor.
@@ -489,50 +480,124 @@ pub fn forward_learned(
     }
 }
 
-/// Serves events until `quit`/`exit` or a stop signal.
+/// Serves events until `quit`/`exit` or a stop signal, then waits for the work still
+/// running beside it (told to stop) or, once every event source has gone, for its end.
 pub fn run_console(executor: &mut dyn Executor, events: &Receiver<Event>) {
+    let mut beside = Beside::default();
+    let stop = serve_events(executor, events, &mut beside);
+    beside.finish(stop);
+}
+
+/// Whether [`serve_events`] ended on a stop (quit, a signal) rather than on its event
+/// sources all going.
+type Stopped = bool;
+
+fn serve_events(
+    executor: &mut dyn Executor,
+    events: &Receiver<Event>,
+    beside: &mut Beside,
+) -> Stopped {
     while let Ok(event) = events.recv() {
         match event {
             Event::StopSignal => {
                 log::info!("stop signal received");
-                return;
+                return true;
             }
             Event::Remote { line, reply, gone } => {
-                RUNNING_FOR.with(|running| *running.borrow_mut() = Some(gone));
-                let result = executor.execute(line.trim());
-                RUNNING_FOR.with(|running| *running.borrow_mut() = None);
-                let _ = reply.send(result);
+                match executor.start(line.trim()) {
+                    Started::Done(result) => {
+                        let _ = reply.send(result);
+                    }
+                    // It stops early if its client goes.
+                    Started::Background(work) => beside.run(work, gone, move |result| {
+                        let _ = reply.send(result);
+                    }),
+                }
                 if executor.quit_requested() {
-                    return;
+                    return true;
                 }
             }
             Event::Learned(event) => executor.learned(event),
             Event::ConsoleClosed => log::info!("console input closed; stop with SIGINT/SIGTERM"),
             Event::ConsoleLine { line, done } => {
                 if is_quit(&line) {
-                    return;
+                    return true;
                 }
-                if !line.trim().is_empty() {
-                    // Ctrl-C may interrupt what was typed at the terminal (a ping).
-                    let _typed = std::io::stdin()
-                        .is_terminal()
-                        .then(crate::dpdk::signal::TerminalCommand::enter);
+                if line.trim().is_empty() {
+                    let _ = done.send(());
+                    continue;
+                }
+                // Ctrl-C may interrupt what was typed at the terminal (a ping), for as
+                // long as it runs.
+                let typed = std::io::stdin()
+                    .is_terminal()
+                    .then(crate::dpdk::signal::TerminalCommand::enter);
+                let show = move |result: Result<String, String>| {
                     let mut stdout = std::io::stdout().lock();
-                    match executor.execute(line.trim()) {
-                        Ok(output) => {
-                            let _ = stdout.write_all(output.as_bytes());
-                        }
-                        Err(e) => {
-                            let _ = writeln!(stdout, "error: {e}");
-                        }
-                    }
+                    let _ = match result {
+                        Ok(output) => stdout.write_all(output.as_bytes()),
+                        Err(e) => writeln!(stdout, "error: {e}"),
+                    };
                     let _ = stdout.flush();
+                    drop(typed);
+                    // The prompt comes back once the command has ended.
+                    let _ = done.send(());
+                };
+                match executor.start(line.trim()) {
+                    Started::Done(result) => show(result),
+                    Started::Background(work) => {
+                        beside.run(work, Arc::new(AtomicBool::new(false)), show);
+                    }
                 }
-                let _ = done.send(());
                 if executor.quit_requested() {
-                    return;
+                    return true;
                 }
             }
+        }
+    }
+    false
+}
+
+/// Work running beside the console ([`Background`]), each on its own thread.
+#[derive(Default)]
+struct Beside {
+    running: Vec<std::thread::JoinHandle<()>>,
+    /// Set when podfwd stops: the work ends early.
+    stopping: Arc<AtomicBool>,
+}
+
+impl Beside {
+    /// Runs `work` on a thread of its own, then hands its output to `report`; `gone`
+    /// (its client went) or a stop ends it early.
+    fn run(
+        &mut self,
+        work: Background,
+        gone: Arc<AtomicBool>,
+        report: impl FnOnce(Result<String, String>) + Send + 'static,
+    ) {
+        self.running.retain(|t| !t.is_finished());
+        let stopping = Arc::clone(&self.stopping);
+        let spawned = std::thread::Builder::new()
+            .name("console-work".into())
+            .spawn(move || {
+                let stop = || gone.load(Ordering::Relaxed) || stopping.load(Ordering::Relaxed);
+                report(work(&stop));
+            });
+        match spawned {
+            Ok(thread) => self.running.push(thread),
+            // The work and its report went with the closure: its client reads a
+            // shutdown, the terminal its prompt.
+            Err(e) => log::error!("no thread to run a command on: {e}"),
+        }
+    }
+
+    /// Waits for the work still running; tells it to stop first when podfwd stops.
+    fn finish(self, stop: Stopped) {
+        if stop {
+            self.stopping.store(true, Ordering::Relaxed);
+        }
+        for thread in self.running {
+            let _ = thread.join();
         }
     }
 }
@@ -708,43 +773,65 @@ mod tests {
         assert_eq!(next_full_line(&mut input, &mut buf), None);
     }
 
-    /// A client that disconnects while its command runs is seen as gone by the command
-    /// (a ping stops then, instead of holding every other client back to its end).
-    #[test]
-    fn a_command_sees_its_socket_client_go() {
-        struct Waits(Option<bool>);
-        impl Executor for Waits {
-            fn execute(&mut self, _line: &str) -> Result<String, String> {
-                let deadline = std::time::Instant::now() + Duration::from_secs(10);
-                while !client_gone() && std::time::Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                self.0 = Some(client_gone());
-                Ok(String::new())
+    /// Work beside the console that waits for its stop (up to 10 s) and reports
+    /// whether it saw one, as a ping's does between its requests.
+    fn waits_for_stop() -> Background {
+        Box::new(|stop: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !stop() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(format!("stopped: {}\n", stop()))
+        })
+    }
+
+    /// Starts `ping` lines as [`waits_for_stop`]; runs any other line at once.
+    struct Pings;
+    impl Executor for Pings {
+        fn execute(&mut self, line: &str) -> Result<String, String> {
+            Ok(format!("did {line}\n"))
+        }
+        fn start(&mut self, line: &str) -> Started {
+            if line.starts_with("ping") {
+                Started::Background(waits_for_stop())
+            } else {
+                Started::Done(self.execute(line))
             }
         }
+    }
+
+    /// A client that disconnects while its command runs is seen as gone by the command
+    /// (a ping stops then).
+    #[test]
+    fn a_command_sees_its_socket_client_go() {
         let (client, server) = UnixStream::pair().unwrap();
         let (events, received) = channel();
         let serving = std::thread::spawn(move || serve_client(server, &events));
         (&client).write_all(b"ping 10.1.1.3 repeat 1000\n").unwrap();
-        let event = received.recv().unwrap();
+        let Ok(Event::Remote { line, reply, gone }) = received.recv() else {
+            panic!("the line was not sent on");
+        };
+        let work = match Pings.start(&line) {
+            Started::Background(work) => work,
+            Started::Done(_) => unreachable!("Pings starts every ping"),
+        };
         let closer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));
             drop(client);
         });
-        let (sender, queue) = channel();
-        sender.send(event).unwrap();
-        drop(sender);
-        let mut executor = Waits(None);
-        run_console(&mut executor, &queue);
-        assert_eq!(
-            executor.0,
-            Some(true),
-            "the command never saw its client go"
-        );
+        let started = std::time::Instant::now();
+        // As the console runs it beside itself, with the client's flag.
+        let mut beside = Beside::default();
+        let (sender, report) = channel();
+        beside.run(work, gone, move |result| {
+            sender.send(result.clone()).unwrap();
+            let _ = reply.send(result);
+        });
+        beside.finish(false);
+        assert_eq!(report.recv().unwrap(), Ok("stopped: true\n".into()));
         assert!(
-            !client_gone(),
-            "outside a socket command, no client is gone"
+            started.elapsed() < Duration::from_secs(5),
+            "it ran to its end"
         );
         closer.join().unwrap();
         serving.join().unwrap();
@@ -754,15 +841,21 @@ mod tests {
     /// still there: its command runs to the end and it reads the reply.
     #[test]
     fn a_half_closed_client_is_not_gone() {
-        struct Watches(bool);
+        struct Watches;
         impl Executor for Watches {
             fn execute(&mut self, _line: &str) -> Result<String, String> {
-                // Four of the client thread's checks.
-                for _ in 0..40 {
-                    self.0 |= client_gone();
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Ok("5 replies\n".into())
+                unreachable!("the ping is started, not executed")
+            }
+            fn start(&mut self, _line: &str) -> Started {
+                Started::Background(Box::new(|stop: &dyn Fn() -> bool| {
+                    // Four of the client thread's checks.
+                    let mut stopped = false;
+                    for _ in 0..40 {
+                        stopped |= stop();
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Ok(format!("5 replies, stopped: {stopped}\n"))
+                }))
             }
         }
         let (client, server) = UnixStream::pair().unwrap();
@@ -774,12 +867,68 @@ mod tests {
         let (sender, queue) = channel();
         sender.send(event).unwrap();
         drop(sender);
-        let mut executor = Watches(false);
-        run_console(&mut executor, &queue);
-        assert!(!executor.0, "a half-closed client was taken for gone");
+        run_console(&mut Watches, &queue);
         let reply = control::read_reply(&mut BufReader::new(&client)).unwrap();
-        assert_eq!(reply, Ok("5 replies\n".to_string()));
+        assert_eq!(reply, Ok("5 replies, stopped: false\n".to_string()));
         serving.join().unwrap();
+    }
+
+    /// A ping from one client does not hold the others: their commands run while it
+    /// waits (VPP serves its other CLI sessions during a ping). `quit` from the
+    /// terminal stops it, and the console waits for it to report before it returns.
+    #[test]
+    fn other_clients_are_served_while_a_ping_runs() {
+        let (events, queue) = channel();
+        let remote = |line: &str| {
+            let (reply, answer) = channel();
+            let gone = Arc::new(AtomicBool::new(false));
+            let line = line.to_owned();
+            events.send(Event::Remote { line, reply, gone }).unwrap();
+            answer
+        };
+        let ping = remote("ping 172.30.1.2 repeat 1000");
+        let show = remote("show interface");
+        let console = std::thread::spawn(move || run_console(&mut Pings, &queue));
+        assert_eq!(
+            show.recv_timeout(Duration::from_secs(5)),
+            Ok(Ok("did show interface\n".into())),
+            "the second client waited for the ping"
+        );
+        assert!(ping.try_recv().is_err(), "the ping ended early");
+        let (done, _prompt) = channel();
+        events
+            .send(Event::ConsoleLine {
+                line: "quit".into(),
+                done,
+            })
+            .unwrap();
+        console.join().unwrap();
+        assert_eq!(ping.try_recv(), Ok(Ok("stopped: true\n".into())));
+    }
+
+    /// A ping typed at the console gives the prompt back when it ends (as VPP's CLI
+    /// session), and the socket's clients are served meanwhile; a stop signal ends it.
+    #[test]
+    fn a_ping_typed_at_the_console_holds_only_the_prompt() {
+        let (events, queue) = channel();
+        let (done, prompt) = channel();
+        let line = "ping 172.30.1.2 repeat 1000".to_owned();
+        events.send(Event::ConsoleLine { line, done }).unwrap();
+        let (reply, answer) = channel();
+        let (line, gone) = (
+            "show interface".to_owned(),
+            Arc::new(AtomicBool::new(false)),
+        );
+        events.send(Event::Remote { line, reply, gone }).unwrap();
+        let console = std::thread::spawn(move || run_console(&mut Pings, &queue));
+        assert_eq!(
+            answer.recv_timeout(Duration::from_secs(5)),
+            Ok(Ok("did show interface\n".into()))
+        );
+        assert!(prompt.try_recv().is_err(), "the prompt came back mid-ping");
+        events.send(Event::StopSignal).unwrap();
+        console.join().unwrap();
+        assert_eq!(prompt.try_recv(), Ok(()), "the prompt never came back");
     }
 
     #[test]

@@ -328,7 +328,11 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         threads,
         captures: Arc::clone(&captures),
         eal_args: eal_args.join(" "),
-        pinger: Pinger::new(capture_mailboxes.clone(), dpdk::tsc, dpdk::tsc_hz()),
+        pinger: Arc::new(Pinger::new(
+            capture_mailboxes.clone(),
+            dpdk::tsc,
+            dpdk::tsc_hz(),
+        )),
     };
     let mut control = Control::new(plane, Box::new(platform));
     if let Some((path, text)) = &startup {

@@ -1,14 +1,16 @@
-//! `ping`: the main lcore builds each echo request and hands it, in an mbuf, to worker
-//! 0's poll loop, which sends it out of the route's interface; every worker's poll loop
-//! watches what it receives for the replies while a ping runs (ip4-local then consumes
-//! them, counted as "echo replies received"). The requests leave as ip4-rewrite would
+//! `ping`: a thread beside the console (podfwd's other commands go on meanwhile) builds
+//! each echo request and hands it, in an mbuf, to worker 0's poll loop, which sends it
+//! out of the route's interface; every worker's poll loop watches what it receives for
+//! the replies while a ping runs (ip4-local then consumes them, counted as "echo replies
+//! received"). The requests leave as ip4-rewrite would
 //! write them, straight to the port: no output ACL or NAT44 on their way out.
 //!
-//! A request's data starts with the main lcore's TSC when it was built; a reply brings
-//! it back, and the worker notes the TSC it arrived at: the round trip, on one clock.
+//! A request's data starts with the TSC when it was built; a reply brings it back, and
+//! the worker notes the TSC it arrived at: the round trip, on one clock (the TSC is the
+//! same on every core).
 
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,9 +148,11 @@ pub fn format_replies(replies: &[Reply], sent: u32, tsc_hz: u64) -> String {
     out
 }
 
-/// The main lcore's side.
+/// The console's side.
 pub struct Pinger {
     mailboxes: Vec<Arc<LoopMailbox>>,
+    /// A run holds it ([`PingRun`]): one at a time, since every worker keeps one watch.
+    running: AtomicBool,
     next_ident: AtomicU16,
     tsc: fn() -> u64,
     tsc_hz: u64,
@@ -158,6 +162,7 @@ impl Pinger {
     pub fn new(mailboxes: Vec<Arc<LoopMailbox>>, tsc: fn() -> u64, tsc_hz: u64) -> Pinger {
         Pinger {
             mailboxes,
+            running: AtomicBool::new(false),
             // Distinct from another podfwd's on the same link, most likely.
             next_ident: AtomicU16::new(std::process::id() as u16),
             tsc,
@@ -231,6 +236,28 @@ impl Pinger {
             Some(e) => Err(format!("{report}{e}")),
             None => Ok(report),
         }
+    }
+}
+
+/// The right to run one ping: the workers' watches are this run's until it drops.
+pub struct PingRun(Arc<Pinger>);
+
+impl PingRun {
+    pub fn claim(pinger: &Arc<Pinger>) -> Result<PingRun, String> {
+        if pinger.running.swap(true, Ordering::Acquire) {
+            return Err("ping: another ping is running; one runs at a time".into());
+        }
+        Ok(PingRun(Arc::clone(pinger)))
+    }
+
+    pub fn pinger(&self) -> &Pinger {
+        &self.0
+    }
+}
+
+impl Drop for PingRun {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::Release);
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use podfwd::buffer::PacketBuf;
 use podfwd::cli::HardwareDetail;
 use podfwd::config::{ControlPlane, Snapshot};
-use podfwd::control::{PcapRequest, PingRequest, Platform, WorkerMailbox};
+use podfwd::control::{Background, PcapRequest, PingRequest, Platform, WorkerMailbox};
 use podfwd::counters::{vpp_center, PortErrors, WorkerCounters};
 use podfwd::nat44::fragments::Datagrams;
 use podfwd::node::{DropReason, NodeId};
@@ -28,7 +28,7 @@ use crate::dpdk::mempool::{Mempool, PoolUsage};
 use crate::dpdk::{tsc_hz, CpuPrefetch};
 use crate::forward::{Answer, BurstProcessor, LoopMailbox, Question, Verdict};
 use crate::hardware::HardwareCommands;
-use crate::ping::Pinger;
+use crate::ping::{PingRun, Pinger};
 
 /// The lib's `IfIndex` of the app's interface at `position`.
 pub fn if_index(position: usize) -> IfIndex {
@@ -239,28 +239,26 @@ fn position(if_index: IfIndex) -> usize {
     if_index.as_usize().wrapping_sub(1)
 }
 
-impl AppPlatform {
-    /// `frame` in an mbuf, out of the poll loop's interface `interface` of the worker
-    /// whose mailbox this is.
-    fn send_through(
-        &self,
-        mailbox: &LoopMailbox,
-        frame: &[u8],
-        interface: usize,
-    ) -> Result<(), String> {
-        let pool = self.pools.first().ok_or("no packet pool")?;
-        let mut mbuf = Mbuf::alloc(pool).ok_or("the packet pool is empty")?;
-        if !mbuf.write_frame(frame) {
-            return Err("the frame does not fit one mbuf".into());
-        }
-        match mailbox.ask(
-            Question::Send { mbuf, interface },
-            std::time::Duration::from_secs(2),
-        ) {
-            Some(Answer::Sent(sent)) => sent,
-            Some(other) => Err(format!("the worker answered {other:?}")),
-            None => Err("the worker did not answer within 2 s".into()),
-        }
+/// `frame` in an mbuf from `pool`, out of the poll loop's interface `interface` of the
+/// worker whose mailbox this is.
+fn send_through(
+    pool: Option<&Mempool>,
+    mailbox: &LoopMailbox,
+    frame: &[u8],
+    interface: usize,
+) -> Result<(), String> {
+    let pool = pool.ok_or("no packet pool")?;
+    let mut mbuf = Mbuf::alloc(pool).ok_or("the packet pool is empty")?;
+    if !mbuf.write_frame(frame) {
+        return Err("the frame does not fit one mbuf".into());
+    }
+    match mailbox.ask(
+        Question::Send { mbuf, interface },
+        std::time::Duration::from_secs(2),
+    ) {
+        Some(Answer::Sent(sent)) => sent,
+        Some(other) => Err(format!("the worker answered {other:?}")),
+        None => Err("the worker did not answer within 2 s".into()),
     }
 }
 
@@ -276,8 +274,9 @@ pub struct AppPlatform {
     pub captures: Arc<Captures>,
     /// The EAL's arguments as given (`show dpdk version`).
     pub eal_args: String,
-    /// `ping` through the workers' poll loops.
-    pub pinger: Pinger,
+    /// `ping` through the workers' poll loops (shared with the ping running beside the
+    /// console).
+    pub pinger: Arc<Pinger>,
 }
 
 /// One row of `show threads`.
@@ -519,25 +518,25 @@ impl Platform for AppPlatform {
         self.captures.request(request, position)
     }
 
-    fn ping(&self, request: &PingRequest) -> Result<String, String> {
-        let send = |mailbox: &LoopMailbox, frame: Vec<u8>, interface: usize| {
-            self.send_through(mailbox, &frame, interface)
-                .map_err(|e| format!("ping: {e}"))
-        };
-        // Ctrl-C ends the ping, as it ends ping(8); SIGTERM ends it and then podfwd; so
-        // does the control socket client that asked for it going away.
-        let scope = crate::dpdk::signal::Interruptible::begin();
-        let stop = || {
-            scope.interrupted()
-                || crate::dpdk::signal::stop_requested()
-                || crate::console::client_gone()
-        };
-        self.pinger.run(request, position, send, stop)
+    fn ping(&self, request: &PingRequest) -> Result<Background, String> {
+        let run = PingRun::claim(&self.pinger)?;
+        let (pool, request) = (self.pools.first().cloned(), request.clone());
+        Ok(Box::new(move |stop: &dyn Fn() -> bool| {
+            let send = |mailbox: &LoopMailbox, frame: Vec<u8>, interface: usize| {
+                send_through(pool.as_ref(), mailbox, &frame, interface)
+                    .map_err(|e| format!("ping: {e}"))
+            };
+            // Ctrl-C ends a ping typed at the terminal, as it ends ping(8); SIGTERM ends
+            // it and then podfwd; `stop` when its socket client goes, or podfwd stops.
+            let scope = crate::dpdk::signal::Interruptible::begin();
+            let stop = || stop() || scope.interrupted() || crate::dpdk::signal::stop_requested();
+            run.pinger().run(&request, position, send, stop)
+        }))
     }
 
     fn send_frame(&self, if_index: IfIndex, frame: &[u8]) -> Result<(), String> {
         let mailbox = self.pinger.first_worker().ok_or("no worker to send from")?;
-        self.send_through(mailbox, frame, position(if_index))
+        send_through(self.pools.first(), mailbox, frame, position(if_index))
     }
 
     fn dpdk_version(&self) -> Result<Vec<(&'static str, String)>, String> {
@@ -706,7 +705,7 @@ mod tests {
                 tsc_hz: 1,
             })),
             eal_args: String::new(),
-            pinger: Pinger::new(Vec::new(), || 0, 1),
+            pinger: Arc::new(Pinger::new(Vec::new(), || 0, 1)),
         };
         let mut control = Control::new(plane, Box::new(platform));
         let counters = Arc::new(WorkerCounters::new());

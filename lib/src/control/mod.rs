@@ -130,9 +130,10 @@ pub trait Platform {
     fn buffers(&self) -> Result<String, String> {
         Err("show buffers: no packet buffer pools without DPDK".into())
     }
-    /// `ping`: sends the requests, one per interval, and reports the replies as VPP's
-    /// ping does. Only a platform with ports sends.
-    fn ping(&self, _request: &PingRequest) -> Result<String, String> {
+    /// `ping`: the work that sends the requests, one per interval, and reports the
+    /// replies as VPP's ping does; it runs beside the console ([`Background`]). Only a
+    /// platform with ports sends.
+    fn ping(&self, _request: &PingRequest) -> Result<Background, String> {
         Err("ping: no ports to send from without DPDK".into())
     }
     /// Sends `frame` out of `if_index` as it is (the console's ARP request for `ping`).
@@ -171,6 +172,21 @@ pub trait Platform {
     fn max_mtu(&self) -> Option<u16> {
         None
     }
+}
+
+/// Work a command leaves to run beside the console, on a thread of its own: a ping's
+/// requests and its wait for the replies, which must not hold every other client's
+/// commands (VPP suspends the CLI process that runs a ping, and serves the others). It
+/// returns the command's output; `stop` says to end it early (its client went, podfwd
+/// stops).
+pub type Background = Box<dyn FnOnce(&dyn Fn() -> bool) -> Result<String, String> + Send>;
+
+/// What [`Control::start_line`] did with a line.
+pub enum Started {
+    /// It ran; its output or error.
+    Done(Result<String, String>),
+    /// The rest of it is this work, for the caller to run.
+    Background(Background),
 }
 
 /// A [`Platform`] with no DPDK side at all, for what runs the executor without one
@@ -416,9 +432,24 @@ impl Control {
 
     /// Parses and runs one line. Blank lines and comments succeed with no output.
     pub fn execute_line(&mut self, line: &str) -> Result<String, String> {
-        match cli::parse(line)? {
-            Some(command) => self.execute(command),
-            None => Ok(String::new()),
+        match self.start_line(line) {
+            Started::Done(result) => result,
+            Started::Background(work) => work(&|| false),
+        }
+    }
+
+    /// Runs `line`, or, for a command that waits (`ping`), does what needs the
+    /// configuration (the route, the neighbour) and returns the rest as work for the
+    /// caller to run beside the console.
+    pub fn start_line(&mut self, line: &str) -> Started {
+        match cli::parse(line) {
+            Err(e) => Started::Done(Err(e)),
+            Ok(None) => Started::Done(Ok(String::new())),
+            Ok(Some(Command::Ping(args))) => match self.ping(args) {
+                Ok(work) => Started::Background(work),
+                Err(e) => Started::Done(Err(e)),
+            },
+            Ok(Some(command)) => Started::Done(self.execute(command)),
         }
     }
 
@@ -458,8 +489,8 @@ impl Control {
     }
 
     /// `ping`: the route and the neighbour as the workers' FIB has them now; the
-    /// platform sends and listens.
-    fn ping(&self, args: PingArgs) -> Result<String, String> {
+    /// platform's work sends and listens.
+    fn ping(&self, args: PingArgs) -> Result<Background, String> {
         if !self.running {
             return Err("ping: the workers are not running".into());
         }
@@ -808,7 +839,7 @@ impl Control {
             Command::ShowMemory => self.platform.memory(),
             Command::ShowLogging => self.platform.logging(),
             Command::PcapTrace(trace) => self.pcap_trace(trace),
-            Command::Ping(args) => self.ping(args),
+            Command::Ping(args) => self.ping(args).and_then(|work| work(&|| false)),
 
             // Interfaces.
             Command::ShowInterface { names } => {

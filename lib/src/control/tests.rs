@@ -83,9 +83,9 @@ impl Platform for FakePlatform {
         self.pcap.lock().unwrap().push(request.clone());
         Ok("taken\n".into())
     }
-    fn ping(&self, request: &PingRequest) -> Result<String, String> {
+    fn ping(&self, request: &PingRequest) -> Result<Background, String> {
         self.pings.lock().unwrap().push(request.clone());
-        Ok("sent\n".into())
+        Ok(Box::new(|_| Ok("sent\n".into())))
     }
     fn port_errors(&self, _if_index: IfIndex) -> crate::counters::PortErrors {
         self.port_errors
@@ -200,12 +200,22 @@ fn ping_gives_the_platform_the_routes_header() {
     ]);
     arp.resize(60, 0);
     assert_eq!(*sent.lock().unwrap(), [(tap0, arp)]);
-    for line in [
-        "set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51",
-        "ping 172.30.1.2 repeat 2",
-    ] {
-        control.execute_line(line).unwrap();
-    }
+    control
+        .execute_line("set ip neighbor tap0 172.30.1.2 3e:1b:70:2d:4d:51")
+        .unwrap();
+    // start_line leaves the sending and the wait to its caller; execute_line runs them.
+    let Started::Background(work) = control.start_line("ping 172.30.1.2 repeat 2") else {
+        panic!("a ping that can go is work to run beside the console");
+    };
+    assert_eq!(work(&|| false).unwrap(), "sent\n");
+    assert!(matches!(
+        control.start_line("ping 8.8.8.8"),
+        Started::Done(Err(e)) if e == "ping: no route to 8.8.8.8"
+    ));
+    assert!(matches!(
+        control.start_line("show interface tap0"),
+        Started::Done(Ok(text)) if text.contains("tap0")
+    ));
     let mut ethernet = [0u8; 14];
     ethernet[..6].copy_from_slice(&[0x3e, 0x1b, 0x70, 0x2d, 0x4d, 0x51]);
     ethernet[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
