@@ -977,20 +977,18 @@ impl Control {
                 // as much as they did.
                 let workers = CounterTotals::sum(self.workers.iter().map(|w| &*w.counters));
                 let answer = self.ask_all(WorkerQuestion::ClearInterfaces)?;
-                let mut back: Vec<u64> = workers.interfaces.iter().map(|t| t.tx_errors).collect();
-                for (if_index, went) in self.platform.interfaces_cleared() {
-                    let i = if_index.as_usize();
-                    if back.len() <= i {
-                        back.resize(i + 1, 0);
-                    }
-                    back[i] += went;
-                }
                 let base = &mut self.tx_errors_base;
-                if base.len() < back.len() {
-                    base.resize(back.len(), 0);
+                let mut go_back = |i: usize, went: u64| {
+                    if base.len() <= i {
+                        base.resize(i + 1, 0);
+                    }
+                    base[i] -= went as i64;
+                };
+                for (i, t) in workers.interfaces.iter().enumerate() {
+                    go_back(i, t.tx_errors);
                 }
-                for (b, went) in base.iter_mut().zip(back) {
-                    *b -= went as i64;
+                for (if_index, went) in self.platform.interfaces_cleared() {
+                    go_back(if_index.as_usize(), went);
                 }
                 Ok(answer)
             }
