@@ -1466,11 +1466,40 @@ Packet 1
     #[test]
     fn ttl_one_is_answered_with_time_exceeded() {
         let mut worker = Worker::new(ticks);
+        worker.trace_mut().add("virtio-input", 1).unwrap();
         let syn = spec_frames::tcp_frame(&TcpFrameSpec {
             ttl: 1,
             ..spec_frames::syn_spec()
         });
         let (verdicts, out) = run(&mut worker, TAP2, std::slice::from_ref(&syn));
+        // As VPP's: the packet's lookup and rewrite (where its TTL ran out), then the
+        // error's own way out.
+        let trace = worker.trace().format(1);
+        let nodes: Vec<&str> = trace
+            .lines()
+            .filter_map(|l| l.strip_prefix("02:54:30:091783: "))
+            .collect();
+        assert_eq!(
+            nodes,
+            [
+                "virtio-input",
+                "ethernet-input",
+                "ip4-input",
+                "ip4-lookup",
+                "ip4-rewrite",
+                "ip4-icmp-error",
+                "ip4-lookup",
+                "ip4-rewrite",
+                "tap2-output"
+            ],
+            "{trace}"
+        );
+        let runtime = worker.counters().totals().runtime;
+        assert_eq!(
+            runtime[NodeId::Ip4Rewrite.index()].vectors,
+            2,
+            "the packet, then its error"
+        );
         assert_eq!(verdicts, [Verdict::Tx(TAP2)]);
         assert_eq!(out[0][..6], CLIENT_POD_MAC.0);
         let ip = Ipv4Packet::new_verified(&out[0][14..]).unwrap();

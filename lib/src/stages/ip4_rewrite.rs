@@ -136,27 +136,30 @@ pub fn process<B: PacketBuf, const TRACE: bool>(
             drop(burst, i, Ip4RewriteError::Truncated);
             continue;
         };
-        if !generated && ip.ttl() <= 1 {
-            burst.set_disposition(i, Disposition::ToIcmpError(IcmpErrorKind::TimeExceeded));
-            continue;
-        }
-        if ip.total_len() > itf.mtu {
-            if ip.dont_fragment() {
-                let kind = IcmpErrorKind::FragmentationNeeded { mtu: itf.mtu };
-                burst.set_disposition(i, Disposition::ToIcmpError(kind));
-                continue;
+        // A packet that cannot leave goes to ip4-icmp-error unchanged, traced here first
+        // as VPP's ip4-rewrite traces every packet it sees.
+        let error = if !generated && ip.ttl() <= 1 {
+            Some(IcmpErrorKind::TimeExceeded)
+        } else if ip.total_len() > itf.mtu && ip.dont_fragment() {
+            Some(IcmpErrorKind::FragmentationNeeded { mtu: itf.mtu })
+        } else {
+            None
+        };
+        match error {
+            Some(kind) => burst.set_disposition(i, Disposition::ToIcmpError(kind)),
+            None => {
+                if let Some(meta) = burst.meta_mut(i) {
+                    meta.fragment = ip.total_len() > itf.mtu;
+                }
+                if !generated {
+                    ip.decrement_ttl();
+                }
+                if let Some(header) = frame.get_mut(..ethernet::HEADER_LEN) {
+                    header.copy_from_slice(rewrite);
+                }
+                burst.set_disposition(i, Disposition::Output(tx_if));
             }
-            if let Some(meta) = burst.meta_mut(i) {
-                meta.fragment = true;
-            }
         }
-        if !generated {
-            ip.decrement_ttl();
-        }
-        if let Some(header) = frame.get_mut(..ethernet::HEADER_LEN) {
-            header.copy_from_slice(rewrite);
-        }
-        burst.set_disposition(i, Disposition::Output(tx_if));
         if TRACE {
             if let Some(meta) = burst.get(i) {
                 let data = pkt.data();
