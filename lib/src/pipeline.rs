@@ -709,12 +709,14 @@ impl<P: PrefetchHint> Worker<P> {
             &mut cx,
             &mut |b, cx| arp.process_input::<B, TRACE>(b, pkts, cx),
         );
+        // Packets that became ARP requests: drops, for error-drop.
+        let mut replaced = 0;
         for (node, waiting) in [
             (ResolveNode::Arp, DispositionKind::ToResolve),
             (ResolveNode::Glean, DispositionKind::ToGlean),
         ] {
             stage(node.node(), waiting, burst, &mut cx, &mut |b, cx| {
-                arp.process_resolve::<B, TRACE>(node, b, pkts, cx)
+                replaced += arp.process_resolve::<B, TRACE>(node, b, pkts, cx);
             });
         }
         drop_all(
@@ -727,6 +729,7 @@ impl<P: PrefetchHint> Worker<P> {
             cx.trace_ns = stamp();
         }
         let (sent, dropped) = output::<B, TRACE>(burst, pkts, &mut cx, &mut self.verdicts);
+        let dropped = dropped + replaced;
         // As in VPP, the packets sent and the packets dropped are two nodes' vectors; the
         // clocks of this one pass over the burst go to interface-output.
         let cycles = lap();
@@ -1338,6 +1341,12 @@ Packet 1
         let totals = worker.counters().totals();
         assert_eq!(totals.runtime[NodeId::Ip4Arp.index()].vectors, 1);
         assert_eq!(totals.runtime[NodeId::Ip4Glean.index()].vectors, 0);
+        // The packet is gone, a drop on its interface that error-drop counts too.
+        assert_eq!(totals.interface(TAP2).drops, 1);
+        assert_eq!(totals.runtime[NodeId::ErrorDrop.index()].vectors, 1);
+        // The packet is gone, a drop on its interface that error-drop counts too.
+        assert_eq!(totals.interface(TAP2).drops, 1);
+        assert_eq!(totals.runtime[NodeId::ErrorDrop.index()].vectors, 1);
     }
 
     #[test]

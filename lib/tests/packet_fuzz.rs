@@ -18,7 +18,7 @@ use podfwd::config::{ControlPlane, Snapshot};
 use podfwd::control::{Control, NoHardware, WorkerQuestion};
 use podfwd::counters::CounterTotals;
 use podfwd::nat44::fragments::Datagrams;
-use podfwd::node::InputKind;
+use podfwd::node::{InputKind, NodeId};
 use podfwd::pipeline::{Verdict, Worker, WorkerSizes};
 use podfwd::rand::FastRng;
 use podfwd::spec_frames::{HOST_MAC, HOST_NEXT_HOP, TAP0_MAC, TAP2_MAC};
@@ -651,6 +651,14 @@ fn run(seed: u64, bursts: usize) {
             let sent_beside = delta(&|r| r.contains(" sent"));
             let requests = delta(&|r| r.ends_with("ARP requests sent"));
             let on_rx = after.interface(rx).drops - before.interface(rx).drops;
+            // show runtime's error-drop adds up with show interface's drops.
+            let error_drop = |t: &CounterTotals| t.runtime[NodeId::ErrorDrop.index()].vectors;
+            assert_eq!(
+                error_drop(&after) - error_drop(&before),
+                on_rx,
+                "seed {seed} step {step}: error-drop against {rx:?}'s drops; the burst:\n{}",
+                history()
+            );
             assert!(
                 all == drops + sent_beside && on_rx == drops + requests,
                 "seed {seed} step {step}: {drops} dropped, {all} counted under reasons \

@@ -384,14 +384,17 @@ impl Arp {
     /// ip4-arp (`node` [`NodeId::Ip4Arp`]): turns packets waiting for a next hop's MAC
     /// (disposition `ToResolve`) into ARP requests; ip4-glean ([`NodeId::Ip4Glean`]) the
     /// same for those waiting for an attached destination's (`ToGlean`). The two count
-    /// the same reasons, each under its own name, as VPP's.
+    /// the same reasons, each under its own name, as VPP's. Returns how many packets
+    /// became requests: each is a drop (VPP's ip4-arp drops the packet and sends a new
+    /// buffer), which error-drop counts with the burst's other drops.
     pub fn process_resolve<B: PacketBuf, const TRACE: bool>(
         &mut self,
         node: ResolveNode,
         burst: &mut Burst,
         pkts: &mut [B],
         cx: &mut Context<'_>,
-    ) {
+    ) -> u64 {
+        let mut replaced = 0;
         let waiting = match node {
             ResolveNode::Arp => Disposition::ToResolve,
             ResolveNode::Glean => Disposition::ToGlean,
@@ -426,6 +429,7 @@ impl Arp {
                     // ip4-arp counts it, a drop under "ARP requests sent".
                     cx.counters
                         .count_drop(rx_if, node.reason(Ip4ArpError::RequestSent));
+                    replaced += 1;
                     if let Some(meta) = burst.meta_mut(i) {
                         meta.generated = true;
                     }
@@ -450,6 +454,7 @@ impl Arp {
                 }
             }
         }
+        replaced
     }
 
     fn request<B: PacketBuf>(
@@ -902,7 +907,7 @@ mod tests {
         let (burst, _, _) = run_stage(TAP0, &[spec_frames::syn()], &stripped, |b, p, cx| {
             b.meta_mut(0).unwrap().adjacency = built.fib.lookup(Ipv4Addr::new(10, 1, 1, 9));
             b.set_disposition(0, Disposition::ToGlean);
-            stage.process_resolve::<_, false>(ResolveNode::Glean, b, p, cx)
+            stage.process_resolve::<_, false>(ResolveNode::Glean, b, p, cx);
         });
         assert_eq!(
             burst.disposition(0),
