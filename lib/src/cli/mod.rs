@@ -32,9 +32,11 @@ impl PingArgs {
     pub const DEFAULT_SIZE: u16 = 60;
     pub const DEFAULT_INTERVAL_MS: u32 = 1000;
     pub const DEFAULT_REPEAT: u32 = 5;
-    /// What fits a 1500-byte MTU after the IPv4 and ICMP headers; the data starts with
-    /// the send time, 8 bytes.
-    pub const SIZE: std::ops::RangeInclusive<u32> = 8..=1472;
+    /// What fits the largest MTU podfwd takes ([`crate::config::MTU_RANGE`]) after the
+    /// IPv4 and ICMP headers; the route's interface's MTU bounds it when the ping runs.
+    /// The data starts with the send time, 8 bytes.
+    pub const SIZE: std::ops::RangeInclusive<u32> =
+        8..=(*crate::config::MTU_RANGE.end() as u32 - 28);
     /// The console waits for the whole run: an hour at most.
     pub const INTERVAL_MS: std::ops::RangeInclusive<u32> = 1..=60_000;
     pub const REPEAT: std::ops::RangeInclusive<u32> = 1..=1000;

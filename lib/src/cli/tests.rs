@@ -686,7 +686,7 @@ fn ping_takes_vpps_words() {
             "{bad}"
         );
     }
-    assert_eq!(err("ping 172.30.1.2 size 7"), "size 7: must be in 8..=1472");
+    assert_eq!(err("ping 172.30.1.2 size 7"), "size 7: must be in 8..=8972");
     assert_eq!(
         err("ping 172.30.1.2 repeat 0"),
         "repeat 0: must be in 1..=1000"

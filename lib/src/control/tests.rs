@@ -235,6 +235,16 @@ fn ping_gives_the_platform_the_routes_header() {
             ethernet,
         }]
     );
+    // The requests leave whole: they must fit the route's interface's MTU.
+    control.execute_line("set interface mtu 1000 tap0").unwrap();
+    assert_eq!(
+        control
+            .execute_line("ping 172.30.1.2 size 1400")
+            .unwrap_err(),
+        "ping: size 1400 makes 1428-byte IPv4 packets, over tap0's MTU 1000: at most size 972"
+    );
+    control.execute_line("ping 172.30.1.2 size 972").unwrap();
+    assert_eq!(pings.lock().unwrap().len(), 2);
 }
 
 /// `show interface` adds what the port counted on receive (rx-miss: the workers fell
