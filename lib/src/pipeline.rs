@@ -405,6 +405,10 @@ impl<P: PrefetchHint> Worker<P> {
             WorkerQuestion::NatDeleteSessions(selector) => {
                 Ok(self.nat.delete_sessions(&selector).to_string())
             }
+            WorkerQuestion::NatClearSessions => {
+                self.nat.clear_sessions();
+                Ok(String::new())
+            }
         }
     }
 

@@ -381,6 +381,7 @@ impl Display for Command {
                 flag(f, *detail, "detail")
             }
             C::Nat44DelSession { selector } => write!(f, "nat44 del session {selector}"),
+            C::ClearNat44Sessions => f.write_str("clear nat44 sessions"),
         }
     }
 }

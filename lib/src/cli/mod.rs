@@ -388,6 +388,8 @@ pub enum Command {
     },
     /// `nat44 del session in|out IP:PORT tcp|udp|icmp [vrf 0] [external-host IP:PORT]`:
     /// with external-host one session, without it every session of that endpoint.
+    /// `clear nat44 sessions`: every worker's NAT44 sessions.
+    ClearNat44Sessions,
     Nat44DelSession {
         selector: SessionSelector,
     },

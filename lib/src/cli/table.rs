@@ -58,19 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         path: &["show", "hardware-interfaces"],
         usage: "show hardware-interfaces [brief|verbose|detail] [NAME]",
         help: "Driver, queues, MAC, link and DPDK extended stats",
-        parse: |c| {
-            let detail = if c.keyword("brief") {
-                HardwareDetail::Brief
-            } else if c.keyword("verbose") || c.keyword("detail") {
-                HardwareDetail::Detail
-            } else {
-                HardwareDetail::Normal
-            };
-            Ok(Command::ShowHardwareInterfaces {
-                detail,
-                name: optional_word(c),
-            })
-        },
+        parse: parse_show_hardware_interfaces,
     },
     CommandSpec {
         path: &["set", "interface", "state"],
@@ -255,6 +243,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         path: &["clear", "errors"],
         usage: "clear errors",
         help: "Zero the error counters",
+        parse: |_| Ok(Command::ClearErrors),
+    },
+    CommandSpec {
+        path: &["clear", "node", "counters"],
+        usage: "clear node counters",
+        help: "Same as clear errors (newer VPP's name for it)",
         parse: |_| Ok(Command::ClearErrors),
     },
     CommandSpec {
@@ -584,7 +578,34 @@ pub static COMMANDS: &[CommandSpec] = &[
                of them unless external-host names one; says how many",
         parse: nat44::parse_del_session,
     },
+    CommandSpec {
+        path: &["clear", "nat44", "sessions"],
+        usage: "clear nat44 sessions",
+        help: "Delete every NAT44 session (their flows' next packets meet the mappings \
+               and the pool again)",
+        parse: |_| Ok(Command::ClearNat44Sessions),
+    },
 ];
+
+/// VPP's words in either order: `show hardware-interfaces tap0 verbose` as well.
+fn parse_show_hardware_interfaces(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let level = |c: &mut Cursor<'_>| {
+        if c.keyword("brief") {
+            Some(HardwareDetail::Brief)
+        } else if c.keyword("verbose") || c.keyword("detail") {
+            Some(HardwareDetail::Detail)
+        } else {
+            None
+        }
+    };
+    let before = level(c);
+    let name = optional_word(c);
+    let detail = match before {
+        Some(detail) => detail,
+        None => level(c).unwrap_or(HardwareDetail::Normal),
+    };
+    Ok(Command::ShowHardwareInterfaces { detail, name })
+}
 
 /// An optional trailing word, such as the interface of `show interface [NAME]`.
 /// `show acl-plugin interface [NAME | sw_if_index N] [acl]`: VPP's `sw_if_index N` and

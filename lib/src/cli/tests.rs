@@ -108,6 +108,9 @@ fn command_words_abbreviate_to_unique_prefixes() {
             HardwareDetail::Detail,
             None,
         ),
+        // VPP's words in either order.
+        ("sh hard tap0 verbose", HardwareDetail::Detail, Some("tap0")),
+        ("sh hard tap0 brief", HardwareDetail::Brief, Some("tap0")),
     ] {
         assert_eq!(
             ok(line),
@@ -1166,6 +1169,8 @@ fn acl_show_and_session_settings() {
     );
     assert_eq!(ok("show acl-plugin sessions"), Command::ShowAclSessions);
     assert_eq!(ok("clear acl-plugin sessions"), Command::ClearAclSessions);
+    assert_eq!(ok("clear nat44 sessions"), Command::ClearNat44Sessions);
+    assert_eq!(ok("clear node counters"), Command::ClearErrors);
     assert_eq!(ok("show acl-plugin tables"), Command::ShowAclTables);
     assert_eq!(
         ok("set acl-plugin session timeout tcp-established 86400"),

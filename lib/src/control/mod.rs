@@ -65,6 +65,8 @@ pub enum WorkerQuestion {
     FlowCache,
     /// Deletes the sessions named; the answer is how many, a number.
     NatDeleteSessions(SessionSelector),
+    /// Deletes every NAT44 session.
+    NatClearSessions,
 }
 
 impl WorkerQuestion {
@@ -78,7 +80,8 @@ impl WorkerQuestion {
             | WorkerQuestion::ClearRuntime
             | WorkerQuestion::ClearInterfaces
             | WorkerQuestion::ClearAclSessions
-            | WorkerQuestion::NatDeleteSessions(_) => true,
+            | WorkerQuestion::NatDeleteSessions(_)
+            | WorkerQuestion::NatClearSessions => true,
             WorkerQuestion::ShowTrace { .. }
             | WorkerQuestion::AclSessions
             | WorkerQuestion::AclHits { .. }
@@ -1193,6 +1196,7 @@ impl Control {
                 self.ask_all(WorkerQuestion::NatSessions { detail })?
             )),
             Command::Nat44DelSession { selector } => self.delete_nat_sessions(selector),
+            Command::ClearNat44Sessions => self.ask_all(WorkerQuestion::NatClearSessions),
         }
     }
 

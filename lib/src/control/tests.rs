@@ -2082,6 +2082,16 @@ fn flow_cache_forwards_exactly_as_the_stages() {
                     }
                 }
             }
+            360 => {
+                // clear nat44 sessions: every flow starts again from its mapping.
+                for worker in [&mut cached, &mut plain] {
+                    assert!(worker.nat().session_count() > 0);
+                    worker
+                        .answer(WorkerQuestion::NatClearSessions, &snapshot, now)
+                        .unwrap();
+                    assert_eq!(worker.nat().session_count(), 0);
+                }
+            }
             _ => {}
         }
         let reply = round % 2 == 1;

@@ -1391,6 +1391,12 @@ impl Nat44Worker {
         self.delete_where(matches)
     }
 
+    /// `clear nat44 sessions`: deletes every session, as `nat44 del session` deletes
+    /// one (ports given back, counted deleted); says how many.
+    pub fn clear_sessions(&mut self) -> usize {
+        self.delete_where(|_| true)
+    }
+
     /// Deletes every session `doomed` picks; walks them all (control work only).
     fn delete_where(&mut self, doomed: impl Fn(&Session) -> bool) -> usize {
         let doomed: Vec<u32> = self
