@@ -23,6 +23,8 @@ pub struct Entry {
 #[derive(Debug, Default)]
 pub struct Ring {
     lines: Mutex<VecDeque<Entry>>,
+    /// The level filter lines pass (`RUST_LOG`'s), said when none has yet.
+    filter: String,
 }
 
 impl Ring {
@@ -34,9 +36,16 @@ impl Ring {
         lines.push_back(entry);
     }
 
-    /// `show logging`: VPP's `%U %-10s %-14s %v` lines (date and time in UTC).
+    /// `show logging`: VPP's `%U %-10s %-14s %v` lines (date and time in UTC); with none
+    /// yet, a line that says so and what the filter keeps, rather than nothing.
     pub fn format(&self) -> String {
         let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        if lines.is_empty() {
+            return format!(
+                "no log lines yet at level {} (RUST_LOG sets it)\n",
+                self.filter
+            );
+        }
         lines
             .iter()
             .map(|e| {
@@ -133,8 +142,11 @@ pub fn init(default_filter: &str) {
     let stderr =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_filter))
             .build();
-    let ring = RING.get_or_init(Ring::default);
     let max = stderr.filter();
+    let ring = RING.get_or_init(|| Ring {
+        filter: std::env::var("RUST_LOG").unwrap_or_else(|_| default_filter.to_owned()),
+        ..Ring::default()
+    });
     if log::set_boxed_logger(Box::new(RingLogger { stderr, ring })).is_ok() {
         log::set_max_level(max);
     }
@@ -166,7 +178,14 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_the_last_lines_in_vpps_columns() {
-        let ring = Ring::default();
+        let ring = Ring {
+            filter: "warn".into(),
+            ..Ring::default()
+        };
+        assert_eq!(
+            ring.format(),
+            "no log lines yet at level warn (RUST_LOG sets it)\n"
+        );
         for n in 0..KEPT_LINES + 2 {
             ring.push(Entry {
                 at: Duration::from_secs(n as u64),
