@@ -1295,7 +1295,10 @@ impl Control {
         if text.len() as u64 > EXEC_MAX_BYTES {
             return Err(too_long());
         }
-        let commands = cli::parse_startup_file(&text).map_err(|e| format!("{path}:{e}"))?;
+        // A line that does not parse fails the file before any line runs; one that fails
+        // as it runs leaves those before it applied, as in VPP. The error says which.
+        let commands = cli::parse_startup_file(&text)
+            .map_err(|e| format!("{path}:{e} (no command in the file ran)"))?;
         if let Some((line, _)) = commands.iter().find(|(_, c)| *c == Command::Quit) {
             return Err(format!("{path}:{line}: {QUIT_IN_FILE}"));
         }
@@ -1305,12 +1308,22 @@ impl Control {
         let outermost = self.batch.is_none();
         self.begin_batch();
         let mut result = Ok(());
-        for (line, command) in commands {
+        for (ran, (line, command)) in commands.into_iter().enumerate() {
+            let nested = matches!(command, Command::Exec { .. });
             match self.execute(command) {
                 Ok(output) => out.push_str(&output),
-                Err(e) => {
-                    // The lines before the failing one stay applied, as in VPP.
+                // Said once, by the outermost file, of everything that ran.
+                Err(e) if !outermost => {
                     result = Err(format!("{path}:{line}: {e}"));
+                    break;
+                }
+                Err(e) => {
+                    let before = if ran == 0 && !nested {
+                        "no command before it ran"
+                    } else {
+                        "what ran before it stays applied"
+                    };
+                    result = Err(format!("{path}:{line}: {e} ({before})"));
                     break;
                 }
             }

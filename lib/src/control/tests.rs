@@ -1446,10 +1446,29 @@ fn startup_file_errors_name_the_line() {
     assert_eq!(
         e,
         format!(
-            "{}:4: unknown interface 'tap7' (known: tap2, tap0)",
+            "{}:4: unknown interface 'tap7' (known: tap2, tap0) (what ran before it stays \
+             applied)",
             file.display()
         )
     );
+    // A line that does not parse fails the file before any runs: said so.
+    std::fs::write(
+        &file,
+        "ip route add 10.90.0.0/16 via 172.30.1.2 tap0\nbogus line\n",
+    )
+    .unwrap();
+    let e = control.exec_file(file.to_str().unwrap()).unwrap_err();
+    assert_eq!(
+        e,
+        format!(
+            "{}:2: unknown input 'bogus line' (no command in the file ran)",
+            file.display()
+        )
+    );
+    assert!(!control
+        .execute_line("show ip fib")
+        .unwrap()
+        .contains("10.90.0.0/16"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -1476,7 +1495,8 @@ fn exec_refuses_a_loop_and_an_oversized_file() {
     assert_eq!(
         e,
         format!(
-            "{}:2: {}:1: exec {}: already running ({} -> {}): a file cannot exec itself",
+            "{}:2: {}:1: exec {}: already running ({} -> {}): a file cannot exec itself \
+             (what ran before it stays applied)",
             a.display(),
             b.display(),
             a.display(),
