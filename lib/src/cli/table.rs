@@ -112,7 +112,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["ip", "route", "del"],
         usage: "ip route del A.B.C.D/LEN [table 0] [via A.B.C.D [NAME] | via NAME | [via] drop]",
-        help: "Delete a route (every path when none is given)",
+        help: "Delete a route; given a path, only if the route takes it (one path per prefix)",
         parse: |c| {
             let prefix = c.prefix()?;
             c.table_zero("table", "FIB table")?;

@@ -384,7 +384,8 @@ impl ControlPlane {
                 return Ok(());
             }
             return Err(format!(
-                "route {key} already exists ({}); delete it first",
+                "route {key} already exists ({}): podfwd keeps one path per prefix (no \
+                 ECMP); delete it first",
                 self.describe_target(existing)
             ));
         }

@@ -727,7 +727,11 @@ fn refusal_texts_for_values() {
     );
     assert_eq!(
         cp.add_route(prefix("10.20.0.2/32"), RouteTarget::Drop),
-        Err("route 10.20.0.2/32 already exists (via 172.30.1.2 tap0); delete it first".to_string())
+        Err(
+            "route 10.20.0.2/32 already exists (via 172.30.1.2 tap0): podfwd keeps one path \
+             per prefix (no ECMP); delete it first"
+                .to_string()
+        )
     );
     assert_eq!(
         cp.add_route(prefix("10.0.0.0/8"), RouteTarget::Attached(IfIndex(9))),
