@@ -96,6 +96,7 @@ fn too_few_mbufs_is_refused_with_what_is_needed() {
     );
 }
 
+/// Named before the EAL starts (it would probe devices and take hugepages first).
 #[test]
 fn missing_startup_file_is_named() {
     let out = podfwd(
@@ -108,6 +109,8 @@ fn missing_startup_file_is_named() {
         last_stderr_line(&out),
         "podfwd: startup file '/nonexistent/podfwd.cli': No such file or directory (os error 2)"
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("EAL:"), "the EAL ran: {stderr}");
 }
 
 #[test]
@@ -231,7 +234,10 @@ fn socket_path_of_a_regular_file_is_refused_and_kept() {
         &["-l", "0,1", "--vdev=net_null0,no-rx=1"],
         &["--socket", path.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // Refused before the EAL starts, as the other start-up mistakes are.
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("EAL:"), "the EAL ran: {stderr}");
     assert_eq!(
         last_stderr_line(&out),
         format!(

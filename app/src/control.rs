@@ -58,10 +58,23 @@ pub fn read_reply(input: &mut impl BufRead) -> io::Result<Result<String, String>
 /// Errors are sentences that name the path.
 pub fn bind(path: &Path, create_parent: bool) -> Result<UnixListener, String> {
     let at = |e: io::Error| format!("control socket {}: {e}", path.display());
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if create_parent {
-            std::fs::create_dir_all(dir).map_err(at)?;
-        } else if !dir.is_dir() {
+    if let (Some(dir), true) = (parent(path), create_parent) {
+        std::fs::create_dir_all(dir).map_err(at)?;
+    }
+    if vet(path, create_parent)? {
+        std::fs::remove_file(path).map_err(at)?;
+    }
+    let listener = UnixListener::bind(path).map_err(at)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(at)?;
+    Ok(listener)
+}
+
+/// Whether [`bind`] can bind at `path`, changing nothing: checked before the EAL starts,
+/// so that a socket in use or a typo fails podfwd before it takes ports and hugepages.
+/// `Ok(true)`: a socket a dead podfwd left is there, to replace.
+pub fn vet(path: &Path, create_parent: bool) -> Result<bool, String> {
+    if let (Some(dir), false) = (parent(path), create_parent) {
+        if !dir.is_dir() {
             return Err(format!(
                 "control socket {}: directory {} does not exist",
                 path.display(),
@@ -77,22 +90,21 @@ pub fn bind(path: &Path, create_parent: bool) -> Result<UnixListener, String> {
                     path.display()
                 ));
             }
-            std::fs::remove_file(path).map_err(at)?;
+            Ok(true)
         }
-        Ok(meta) => {
-            return Err(format!(
-                "control socket {} is {}, not a socket: podfwd replaces only a socket \
-                 that a podfwd left behind; remove it or pass another --socket",
-                path.display(),
-                file_kind(meta.file_type())
-            ));
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(at(e)),
+        Ok(meta) => Err(format!(
+            "control socket {} is {}, not a socket: podfwd replaces only a socket that a \
+             podfwd left behind; remove it or pass another --socket",
+            path.display(),
+            file_kind(meta.file_type())
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(format!("control socket {}: {e}", path.display())),
     }
-    let listener = UnixListener::bind(path).map_err(at)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(at)?;
-    Ok(listener)
+}
+
+fn parent(path: &Path) -> Option<&Path> {
+    path.parent().filter(|d| !d.as_os_str().is_empty())
 }
 
 /// "a regular file", "a directory", ...: what is in the way of the socket.

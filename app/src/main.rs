@@ -132,9 +132,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
     };
     info!("app args: {}", app_args.join(" "));
 
-    info!("EAL: rte_eal_init {}", eal_args.join(" "));
-    let eal = Eal::init(&program, &eal_args)?;
-
+    // What the user named is checked before the EAL starts (it probes devices and takes
+    // hugepages and ports): the startup file, and the control socket's path.
     let startup = match &options.exec {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => Some((path.clone(), text)),
@@ -147,6 +146,14 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         },
         None => None,
     };
+    // Only the default socket's directory is podfwd's to make (see `control::bind`).
+    let default_socket = options.socket.as_os_str() == control::DEFAULT_SOCKET;
+    control::vet(&options.socket, default_socket)
+        .map_err(|message| Failure { message, code: 2 })?;
+
+    info!("EAL: rte_eal_init {}", eal_args.join(" "));
+    let eal = Eal::init(&program, &eal_args)?;
+
     let workers = lcore::worker_lcores();
     if workers.is_empty() {
         return Err(Failure {
@@ -345,10 +352,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         )?;
     }
 
-    // Only the default socket's directory is podfwd's to make (see `control::bind`).
-    let default_socket = options.socket.as_os_str() == control::DEFAULT_SOCKET;
     let listener = control::bind(&options.socket, default_socket)
-        .map_err(|message| Failure { message, code: 1 })?;
+        .map_err(|message| Failure { message, code: 2 })?;
     info!("control socket {}", options.socket.display());
     match dpdk::hugealloc::thp_mode().as_deref() {
         Some("never") => warn!(
