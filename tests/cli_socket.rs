@@ -485,15 +485,20 @@ fn a_ping_ends_when_its_client_goes() {
     let podfwd = Podfwd::start(&dir);
     // A source address for the echo requests to the seed's pod (a static neighbour).
     podfwd.ok("set interface ip address tap2 10.1.1.1/24");
-    let mut ping = Command::new(bin("podfwdctl"))
-        .arg("--socket")
-        .arg(&podfwd.socket)
-        .args(["ping", "10.1.1.3", "repeat", "100", "interval", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run podfwdctl");
-    std::thread::sleep(Duration::from_millis(1500));
+    // 100 requests, one a second, from podfwdctl; given 1.5 s to start.
+    let long_ping = || {
+        let ping = Command::new(bin("podfwdctl"))
+            .arg("--socket")
+            .arg(&podfwd.socket)
+            .args(["ping", "10.1.1.3", "repeat", "100", "interval", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run podfwdctl");
+        std::thread::sleep(Duration::from_millis(1500));
+        ping
+    };
+    let mut ping = long_ping();
     let asked = Instant::now();
     assert!(podfwd.ok("show version").starts_with("podfwd v"));
     assert!(
@@ -521,4 +526,19 @@ fn a_ping_ends_when_its_client_goes() {
             _ => panic!("ping: {}: {error}", out.status),
         }
     }
+
+    // Ctrl-C on podfwdctl interrupts the ping, which reports what it saw, as ping(8).
+    let ping = long_ping();
+    let kill = Command::new("kill")
+        .args(["-INT", &ping.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = ping.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("Statistics: ") && stdout.contains(" of 100 requests"),
+        "{stdout}"
+    );
 }

@@ -401,7 +401,10 @@ fn serve_client(stream: UnixStream, events: &Sender<Event>) {
     let (mut reader, mut buf) = (BufReader::new(stream), Vec::new());
     while let Some(line) = next_full_line(&mut reader, &mut buf) {
         let line = match line {
-            Ok(line) => line,
+            // An interrupt that came after its command ended is no part of the next.
+            Ok(line) => line
+                .trim_start_matches(char::from(control::INTERRUPT))
+                .to_owned(),
             Err(e) => {
                 if control::write_reply(&mut writer, &Err(e)).is_err() {
                     return;
@@ -437,8 +440,12 @@ fn serve_client(stream: UnixStream, events: &Sender<Event>) {
                     Err(RecvTimeoutError::Disconnected) => {
                         break Err("podfwd is shutting down".into())
                     }
+                    // A client that hung up, or interrupted its command (Ctrl-C on
+                    // podfwdctl): the command stops early.
                     Err(RecvTimeoutError::Timeout) => {
-                        if !gone.load(Ordering::Relaxed) && hung_up(&mut reader) {
+                        if !gone.load(Ordering::Relaxed)
+                            && (hung_up(&mut reader) || interrupted(&mut reader))
+                        {
                             gone.store(true, Ordering::Relaxed);
                         }
                     }
@@ -459,6 +466,22 @@ const GONE_CHECK: Duration = Duration::from_millis(100);
 /// sent ahead stay for the loop.
 fn hung_up(reader: &mut BufReader<UnixStream>) -> bool {
     crate::dpdk::socket::peer_hung_up(reader.get_ref())
+}
+
+/// Whether the client sent [`control::INTERRUPT`] while its command runs: taken if it is
+/// the next byte. Reads what has arrived without waiting; lines sent ahead stay for the
+/// loop.
+fn interrupted(reader: &mut BufReader<UnixStream>) -> bool {
+    if reader.buffer().is_empty() && reader.get_ref().set_nonblocking(true).is_ok() {
+        // Nothing there (WouldBlock), the end, or an error: nothing to take.
+        let _ = reader.fill_buf();
+        let _ = reader.get_ref().set_nonblocking(false);
+    }
+    if reader.buffer().first() == Some(&control::INTERRUPT) {
+        reader.consume(1);
+        return true;
+    }
+    false
 }
 
 /// Hands neighbours the workers learnt to the main lcore's event loop.
@@ -834,6 +857,40 @@ mod tests {
             "it ran to its end"
         );
         closer.join().unwrap();
+        serving.join().unwrap();
+    }
+
+    /// A client that sends the interrupt byte while its command runs (Ctrl-C on
+    /// podfwdctl) stops it and still gets its reply; an interrupt byte that arrives after
+    /// the command ended is no part of the next line.
+    #[test]
+    fn an_interrupt_stops_the_command_and_its_reply_comes() {
+        let (client, server) = UnixStream::pair().unwrap();
+        let (events, received) = channel();
+        let serving = std::thread::spawn(move || serve_client(server, &events));
+        (&client).write_all(b"ping 10.1.1.3 repeat 1000\n").unwrap();
+        let event = received.recv().unwrap();
+        let interrupter = client.try_clone().unwrap();
+        let interrupting = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            (&interrupter).write_all(&[control::INTERRUPT]).unwrap();
+        });
+        let (sender, queue) = channel();
+        sender.send(event).unwrap();
+        drop(sender);
+        run_console(&mut Pings, &queue);
+        interrupting.join().unwrap();
+        let reply = control::read_reply(&mut BufReader::new(&client)).unwrap();
+        assert_eq!(reply, Ok("stopped: true\n".to_string()));
+        // A late interrupt, then the next command.
+        (&client).write_all(&[control::INTERRUPT]).unwrap();
+        (&client).write_all(b"show version\n").unwrap();
+        let Ok(Event::Remote { line, reply, .. }) = received.recv() else {
+            panic!("the next line was not sent on");
+        };
+        assert_eq!(line, "show version");
+        reply.send(Ok(String::new())).unwrap();
+        drop(client);
         serving.join().unwrap();
     }
 

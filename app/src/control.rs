@@ -3,6 +3,8 @@
 //! The client sends one command per line. For each, the server answers with a header
 //! line `ok <len>` or `error <len>` followed by exactly `len` bytes of output (or of the
 //! error sentence). Lengths make the reply unambiguous whatever the output contains.
+//! While a command runs, the client may send [`INTERRUPT`] (what Ctrl-C types): the
+//! command stops early (a ping reports what it has) and its reply comes as usual.
 
 use std::io::{self, BufRead, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -11,6 +13,10 @@ use std::path::Path;
 
 /// Where podfwd listens unless told otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/podfwd/cli.sock";
+
+/// The byte that interrupts the running command (ETX, Ctrl-C's). Sent between commands
+/// it is ignored.
+pub const INTERRUPT: u8 = 0x03;
 
 /// Writes one reply.
 pub fn write_reply(out: &mut impl Write, reply: &Result<String, String>) -> io::Result<()> {

@@ -1,12 +1,16 @@
 //! `podfwdctl [--socket PATH] [COMMAND...]`: runs CLI commands in a running podfwd.
 //! With a command: prints its output and exits non-zero if it failed. Without: reads
-//! commands from stdin until end of file or `quit`.
+//! commands from stdin until end of file or `quit`. Ctrl-C while a command runs (a ping)
+//! interrupts it, and its reply (what the ping saw so far) is printed; a second Ctrl-C,
+//! or one while no command runs, ends podfwdctl.
 #![deny(unsafe_code)]
 
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use clap::Parser;
 use podfwd_app::console;
@@ -39,11 +43,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let waiting = Arc::new(AtomicU8::new(IDLE));
+    if let Err(e) = forward_interrupts(&stream, Arc::clone(&waiting)) {
+        eprintln!("podfwdctl: Ctrl-C will end podfwdctl rather than interrupt a command: {e}");
+    }
+    let waiting = Waiting(waiting);
     let result = if options.command.is_empty() {
-        interactive(stream)
+        interactive(stream, &waiting)
     } else {
         match command_line(&options.command) {
-            Ok(command) => one_command(stream, &command),
+            Ok(command) => one_command(stream, &command, &waiting),
             Err(e) => {
                 eprintln!("podfwdctl: {e}");
                 return ExitCode::from(2);
@@ -72,24 +81,62 @@ fn command_line(args: &[String]) -> Result<String, String> {
     Ok(args.join(" "))
 }
 
+/// What the interrupt thread does on Ctrl-C: no command waits, or one does (and has been
+/// interrupted already or not).
+const IDLE: u8 = 0;
+const RUNNING: u8 = 1;
+const INTERRUPTED: u8 = 2;
+
+/// Whether a command waits for its reply, for the interrupt thread.
+struct Waiting(Arc<AtomicU8>);
+
+/// On each SIGINT, sends podfwd [`control::INTERRUPT`] if a command waits for its reply
+/// and was not interrupted yet; otherwise ends podfwdctl as SIGINT would.
+fn forward_interrupts(stream: &UnixStream, waiting: Arc<AtomicU8>) -> std::io::Result<()> {
+    let mut signals = podfwd_app::dpdk::signal::install_interrupt_handler()?;
+    let mut to_podfwd = stream.try_clone()?;
+    std::thread::Builder::new()
+        .name("interrupts".into())
+        .spawn(move || {
+            let mut byte = [0u8; 1];
+            while signals.read(&mut byte).is_ok_and(|n| n == 1) {
+                let was = waiting.compare_exchange(
+                    RUNNING,
+                    INTERRUPTED,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
+                if was.is_err() || to_podfwd.write_all(&[control::INTERRUPT]).is_err() {
+                    // 128 + SIGINT, as a shell reports a process SIGINT ended.
+                    std::process::exit(130);
+                }
+            }
+        })?;
+    Ok(())
+}
+
 /// Sends one command and reads its reply.
 fn exchange(
     writer: &mut impl Write,
     replies: &mut impl std::io::BufRead,
     command: &str,
+    waiting: &Waiting,
 ) -> std::io::Result<Result<String, String>> {
     // A podfwd that refuses the connection (too many clients) answers and closes
     // without reading: its answer is worth more than the failed write's error.
     let sent = writeln!(writer, "{command}");
-    match (sent, control::read_reply(replies)) {
+    waiting.0.store(RUNNING, Ordering::SeqCst);
+    let reply = control::read_reply(replies);
+    waiting.0.store(IDLE, Ordering::SeqCst);
+    match (sent, reply) {
         (_, Ok(reply)) => Ok(reply),
         (Err(e), Err(_)) | (Ok(()), Err(e)) => Err(e),
     }
 }
 
-fn one_command(stream: UnixStream, command: &str) -> std::io::Result<ExitCode> {
+fn one_command(stream: UnixStream, command: &str, waiting: &Waiting) -> std::io::Result<ExitCode> {
     let mut writer = stream.try_clone()?;
-    match exchange(&mut writer, &mut BufReader::new(stream), command)? {
+    match exchange(&mut writer, &mut BufReader::new(stream), command, waiting)? {
         Ok(output) => {
             // A reader that stops early (`| head`) is its choice, not a failure.
             let _ = std::io::stdout().write_all(output.as_bytes());
@@ -102,7 +149,7 @@ fn one_command(stream: UnixStream, command: &str) -> std::io::Result<ExitCode> {
     }
 }
 
-fn interactive(stream: UnixStream) -> std::io::Result<ExitCode> {
+fn interactive(stream: UnixStream, waiting: &Waiting) -> std::io::Result<ExitCode> {
     let mut writer = stream.try_clone()?;
     let mut replies = BufReader::new(stream);
     let mut failures = false;
@@ -117,7 +164,7 @@ fn interactive(stream: UnixStream) -> std::io::Result<ExitCode> {
         if command.is_empty() {
             return true;
         }
-        let reply = exchange(&mut writer, &mut replies, command);
+        let reply = exchange(&mut writer, &mut replies, command, waiting);
         match reply {
             Ok(Ok(output)) => {
                 let _ = std::io::stdout().write_all(output.as_bytes());

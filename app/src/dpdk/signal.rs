@@ -89,6 +89,16 @@ pub fn request_stop() {
 /// Installs the SIGINT/SIGTERM handler. Each signal makes one byte readable on the
 /// returned stream, so a thread can block on it instead of polling.
 pub fn install_stop_handler() -> io::Result<UnixStream> {
+    install_handler(&[libc::SIGINT, libc::SIGTERM])
+}
+
+/// The same handler for SIGINT alone (SIGTERM keeps its default, ending the process):
+/// for podfwdctl, whose Ctrl-C interrupts the command it waits for.
+pub fn install_interrupt_handler() -> io::Result<UnixStream> {
+    install_handler(&[libc::SIGINT])
+}
+
+fn install_handler(signals: &[c_int]) -> io::Result<UnixStream> {
     let (reader, writer) = UnixStream::pair()?;
     writer.set_nonblocking(true)?;
     let previous = WAKE_FD.swap(writer.into_raw_fd(), Ordering::SeqCst);
@@ -96,7 +106,7 @@ pub fn install_stop_handler() -> io::Result<UnixStream> {
         // SAFETY: the previous write end was leaked by an earlier call and is closed once.
         unsafe { libc::close(previous) };
     }
-    for signal in [libc::SIGINT, libc::SIGTERM] {
+    for &signal in signals {
         // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler
         // only touches atomics and write(2). No SA_RESTART: blocked reads see EINTR.
         let rc = unsafe {
