@@ -443,6 +443,15 @@ pub fn format_hardware(blocks: &[HardwareBlock], verbosity: Verbosity) -> String
         match &b.link {
             Ok(link) => {
                 let _ = writeln!(out, "    port link {link}");
+                if !link.up && b.driver == "net_tap" {
+                    // The driver asks the kernel by the interface's name, in podfwd's
+                    // own namespace.
+                    let _ = writeln!(
+                        out,
+                        "    (net_tap reads its kernel side's state: down when that side is \
+                         down, or in another network namespace, where it still forwards)"
+                    );
+                }
             }
             Err(e) => {
                 let _ = writeln!(out, "    port link unknown: {e}");
@@ -636,6 +645,12 @@ mod tests {
         let text = format_hardware(&[block(true, false)], Verbosity::Normal);
         assert!(text.lines().nth(1).unwrap().contains(" down "), "{text}");
         assert!(text.contains("    port link down\n"), "{text}");
+        // A tap says why it may read down while it forwards; another driver does not.
+        assert!(text.contains("in another network namespace"), "{text}");
+        let mut pcap = block(true, false);
+        pcap.driver = "net_pcap".into();
+        let text = format_hardware(&[pcap], Verbosity::Normal);
+        assert!(!text.contains("namespace"), "{text}");
     }
 
     #[test]
