@@ -68,9 +68,17 @@ pub enum Event {
     /// if the client disconnects before the reply (a long command may stop then).
     Remote {
         line: String,
-        reply: Sender<Result<String, String>>,
+        reply: Sender<Output>,
         gone: Arc<AtomicBool>,
     },
+}
+
+/// What a socket client's command sends back: output to show at once (a ping's lines),
+/// then its reply.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output {
+    Part(String),
+    Done(Result<String, String>),
 }
 
 /// Lines that end podfwd rather than go to the executor.
@@ -435,7 +443,11 @@ fn serve_client(stream: UnixStream, events: &Sender<Event>) {
             }
             loop {
                 match receiver.recv_timeout(GONE_CHECK) {
-                    Ok(reply) => break reply,
+                    Ok(Output::Done(reply)) => break reply,
+                    // A client that cannot take it has gone: the check below sees it.
+                    Ok(Output::Part(part)) => {
+                        let _ = control::write_part(&mut writer, &part);
+                    }
                     // A dropped sender means podfwd is shutting down.
                     Err(RecvTimeoutError::Disconnected) => {
                         break Err("podfwd is shutting down".into())
@@ -529,12 +541,18 @@ fn serve_events(
             Event::Remote { line, reply, gone } => {
                 match executor.start(line.trim()) {
                     Started::Done(result) => {
-                        let _ = reply.send(result);
+                        let _ = reply.send(Output::Done(result));
                     }
                     // It stops early if its client goes.
-                    Started::Background(work) => beside.run(work, gone, move |result| {
-                        let _ = reply.send(result);
-                    }),
+                    Started::Background(work) => {
+                        let parts = reply.clone();
+                        let show = move |part: &str| {
+                            let _ = parts.send(Output::Part(part.to_owned()));
+                        };
+                        beside.run(work, gone, show, move |result| {
+                            let _ = reply.send(Output::Done(result));
+                        });
+                    }
                 }
                 if executor.quit_requested() {
                     return true;
@@ -569,7 +587,12 @@ fn serve_events(
                 match executor.start(line.trim()) {
                     Started::Done(result) => show(result),
                     Started::Background(work) => {
-                        beside.run(work, Arc::new(AtomicBool::new(false)), show);
+                        let part = |part: &str| {
+                            let mut stdout = std::io::stdout().lock();
+                            let _ = stdout.write_all(part.as_bytes());
+                            let _ = stdout.flush();
+                        };
+                        beside.run(work, Arc::new(AtomicBool::new(false)), part, show);
                     }
                 }
                 if executor.quit_requested() {
@@ -590,12 +613,13 @@ struct Beside {
 }
 
 impl Beside {
-    /// Runs `work` on a thread of its own, then hands its output to `report`; `gone`
-    /// (its client went) or a stop ends it early.
+    /// Runs `work` on a thread of its own, handing what it shows as it goes to `show`,
+    /// then the rest to `report`; `gone` (its client went) or a stop ends it early.
     fn run(
         &mut self,
         work: Background,
         gone: Arc<AtomicBool>,
+        mut show: impl FnMut(&str) + Send + 'static,
         report: impl FnOnce(Result<String, String>) + Send + 'static,
     ) {
         self.running.retain(|t| !t.is_finished());
@@ -604,7 +628,7 @@ impl Beside {
             .name("console-work".into())
             .spawn(move || {
                 let stop = || gone.load(Ordering::Relaxed) || stopping.load(Ordering::Relaxed);
-                report(work(&stop));
+                report(work(&stop, &mut show));
             });
         match spawned {
             Ok(thread) => self.running.push(thread),
@@ -786,7 +810,7 @@ mod tests {
         };
         assert_eq!(line, "show version");
         drop(client);
-        reply.send(Ok(String::new())).unwrap();
+        reply.send(Output::Done(Ok(String::new()))).unwrap();
         assert!(received.recv().is_err(), "the cut line was sent on");
         serving.join().unwrap();
         // A file or stdin still gives its last line without a newline (next_line).
@@ -796,10 +820,11 @@ mod tests {
         assert_eq!(next_full_line(&mut input, &mut buf), None);
     }
 
-    /// Work beside the console that waits for its stop (up to 10 s) and reports
-    /// whether it saw one, as a ping's does between its requests.
+    /// Work beside the console that shows a line at once, waits for its stop (up to
+    /// 10 s) and reports whether it saw one, as a ping's does between its requests.
     fn waits_for_stop() -> Background {
-        Box::new(|stop: &dyn Fn() -> bool| {
+        Box::new(|stop: &dyn Fn() -> bool, show: &mut dyn FnMut(&str)| {
+            show("waiting\n");
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
             while !stop() && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
@@ -846,10 +871,15 @@ mod tests {
         // As the console runs it beside itself, with the client's flag.
         let mut beside = Beside::default();
         let (sender, report) = channel();
-        beside.run(work, gone, move |result| {
-            sender.send(result.clone()).unwrap();
-            let _ = reply.send(result);
-        });
+        beside.run(
+            work,
+            gone,
+            |_| {},
+            move |result| {
+                sender.send(result.clone()).unwrap();
+                let _ = reply.send(Output::Done(result));
+            },
+        );
         beside.finish(false);
         assert_eq!(report.recv().unwrap(), Ok("stopped: true\n".into()));
         assert!(
@@ -880,8 +910,12 @@ mod tests {
         drop(sender);
         run_console(&mut Pings, &queue);
         interrupting.join().unwrap();
-        let reply = control::read_reply(&mut BufReader::new(&client)).unwrap();
-        assert_eq!(reply, Ok("stopped: true\n".to_string()));
+        // What it showed at once, then the rest.
+        let mut shown = String::new();
+        let reply =
+            control::read_reply_showing(&mut BufReader::new(&client), |part| shown.push_str(part));
+        assert_eq!(shown, "waiting\n");
+        assert_eq!(reply.unwrap(), Ok("stopped: true\n".to_string()));
         // A late interrupt, then the next command.
         (&client).write_all(&[control::INTERRUPT]).unwrap();
         (&client).write_all(b"show version\n").unwrap();
@@ -889,7 +923,7 @@ mod tests {
             panic!("the next line was not sent on");
         };
         assert_eq!(line, "show version");
-        reply.send(Ok(String::new())).unwrap();
+        reply.send(Output::Done(Ok(String::new()))).unwrap();
         drop(client);
         serving.join().unwrap();
     }
@@ -904,15 +938,17 @@ mod tests {
                 unreachable!("the ping is started, not executed")
             }
             fn start(&mut self, _line: &str) -> Started {
-                Started::Background(Box::new(|stop: &dyn Fn() -> bool| {
-                    // Four of the client thread's checks.
-                    let mut stopped = false;
-                    for _ in 0..40 {
-                        stopped |= stop();
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Ok(format!("5 replies, stopped: {stopped}\n"))
-                }))
+                Started::Background(Box::new(
+                    |stop: &dyn Fn() -> bool, _: &mut dyn FnMut(&str)| {
+                        // Four of the client thread's checks.
+                        let mut stopped = false;
+                        for _ in 0..40 {
+                            stopped |= stop();
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        Ok(format!("5 replies, stopped: {stopped}\n"))
+                    },
+                ))
             }
         }
         let (client, server) = UnixStream::pair().unwrap();
@@ -948,8 +984,13 @@ mod tests {
         let console = std::thread::spawn(move || run_console(&mut Pings, &queue));
         assert_eq!(
             show.recv_timeout(Duration::from_secs(5)),
-            Ok(Ok("did show interface\n".into())),
+            Ok(Output::Done(Ok("did show interface\n".into()))),
             "the second client waited for the ping"
+        );
+        // The ping's client has what it showed at once, not yet its reply.
+        assert_eq!(
+            ping.recv_timeout(Duration::from_secs(5)),
+            Ok(Output::Part("waiting\n".into()))
         );
         assert!(ping.try_recv().is_err(), "the ping ended early");
         let (done, _prompt) = channel();
@@ -960,7 +1001,10 @@ mod tests {
             })
             .unwrap();
         console.join().unwrap();
-        assert_eq!(ping.try_recv(), Ok(Ok("stopped: true\n".into())));
+        assert_eq!(
+            ping.try_recv(),
+            Ok(Output::Done(Ok("stopped: true\n".into())))
+        );
     }
 
     /// A ping typed at the console gives the prompt back when it ends (as VPP's CLI
@@ -980,7 +1024,7 @@ mod tests {
         let console = std::thread::spawn(move || run_console(&mut Pings, &queue));
         assert_eq!(
             answer.recv_timeout(Duration::from_secs(5)),
-            Ok(Ok("did show interface\n".into()))
+            Ok(Output::Done(Ok("did show interface\n".into())))
         );
         assert!(prompt.try_recv().is_err(), "the prompt came back mid-ping");
         events.send(Event::StopSignal).unwrap();

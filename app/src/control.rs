@@ -3,8 +3,10 @@
 //! The client sends one command per line. For each, the server answers with a header
 //! line `ok <len>` or `error <len>` followed by exactly `len` bytes of output (or of the
 //! error sentence). Lengths make the reply unambiguous whatever the output contains.
-//! While a command runs, the client may send [`INTERRUPT`] (what Ctrl-C types): the
-//! command stops early (a ping reports what it has) and its reply comes as usual.
+//! Before its reply, a command may send parts, `part <len>` and `len` bytes, output to
+//! show at once (a ping's lines as its replies come). While a command runs, the client
+//! may send [`INTERRUPT`] (what Ctrl-C types): the command stops early (a ping reports
+//! what it has) and its reply comes as usual.
 
 use std::io::{self, BufRead, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -28,8 +30,45 @@ pub fn write_reply(out: &mut impl Write, reply: &Result<String, String>) -> io::
     out.flush()
 }
 
-/// Reads one reply; an `Err` inside is the server's error sentence.
+/// Writes output of a reply still to come, to show at once (a ping's lines): a reply's
+/// parts come before it.
+pub fn write_part(out: &mut impl Write, part: &str) -> io::Result<()> {
+    write!(out, "part {}\n{part}", part.len())?;
+    out.flush()
+}
+
+/// Reads one reply; an `Err` inside is the server's error sentence. Parts that came
+/// before it lead it.
 pub fn read_reply(input: &mut impl BufRead) -> io::Result<Result<String, String>> {
+    let mut parts = String::new();
+    let reply = read_reply_showing(input, |part| parts.push_str(part))?;
+    Ok(match reply {
+        Ok(body) => Ok(parts + &body),
+        Err(body) => Err(parts + &body),
+    })
+}
+
+/// Reads one reply, handing each part before it to `show` as it comes.
+pub fn read_reply_showing(
+    input: &mut impl BufRead,
+    mut show: impl FnMut(&str),
+) -> io::Result<Result<String, String>> {
+    loop {
+        match read_message(input)? {
+            (Status::Part, part) => show(&part),
+            (Status::Ok, body) => return Ok(Ok(body)),
+            (Status::Error, body) => return Ok(Err(body)),
+        }
+    }
+}
+
+enum Status {
+    Part,
+    Ok,
+    Error,
+}
+
+fn read_message(input: &mut impl BufRead) -> io::Result<(Status, String)> {
     let mut header = String::new();
     if input.read_line(&mut header)? == 0 {
         return Err(io::Error::new(
@@ -49,8 +88,9 @@ pub fn read_reply(input: &mut impl BufRead) -> io::Result<Result<String, String>
     input.read_exact(&mut body)?;
     let body = String::from_utf8_lossy(&body).into_owned();
     match status {
-        "ok" => Ok(Ok(body)),
-        "error" => Ok(Err(body)),
+        "part" => Ok((Status::Part, body)),
+        "ok" => Ok((Status::Ok, body)),
+        "error" => Ok((Status::Error, body)),
         _ => Err(bad_header()),
     }
 }
@@ -152,6 +192,27 @@ mod tests {
         assert_eq!(
             read_reply(&mut input).unwrap_err().kind(),
             io::ErrorKind::UnexpectedEof
+        );
+    }
+
+    /// Parts come before their reply: shown one by one as they come, or joined to the
+    /// reply's front (an error's too).
+    #[test]
+    fn parts_lead_their_reply() {
+        let mut wire = Vec::new();
+        write_part(&mut wire, "64 bytes from ...\n").unwrap();
+        write_part(&mut wire, "").unwrap();
+        write_reply(&mut wire, &Ok("Statistics\n".into())).unwrap();
+        write_part(&mut wire, "line\n").unwrap();
+        write_reply(&mut wire, &Err("gone".into())).unwrap();
+        let mut input = &wire[..];
+        let mut shown = Vec::new();
+        let reply = read_reply_showing(&mut input, |p| shown.push(p.to_owned())).unwrap();
+        assert_eq!(reply, Ok("Statistics\n".to_string()));
+        assert_eq!(shown, ["64 bytes from ...\n", ""]);
+        assert_eq!(
+            read_reply(&mut input).unwrap(),
+            Err("line\ngone".to_string())
         );
     }
 

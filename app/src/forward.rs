@@ -12,7 +12,7 @@ use crate::dpdk::port::PortId;
 use crate::dpdk::ring::{mbuf_ring, RingReceiver, RingSender};
 use crate::dpdk::tsc;
 use crate::dpdk::DpdkError;
-use crate::ping::Watch;
+use crate::ping::{Reply, Watch};
 
 /// What the main lcore asks a worker's poll loop: `pcap trace`'s questions, and
 /// `ping`'s (see [`crate::ping`]).
@@ -26,6 +26,9 @@ pub enum Question {
     Stop,
     /// Watch for a ping run's replies (`None`: stop), giving back the watch before.
     Watch(Option<Watch>),
+    /// The watch's replies from the `from`th on, copied into `into` (the asker's room:
+    /// the worker allocates nothing).
+    Replies { from: usize, into: Vec<Reply> },
     /// Send this frame out of the poll loop's interface `interface`, now.
     Send { mbuf: Mbuf, interface: usize },
 }
@@ -38,6 +41,7 @@ pub enum Answer {
     Watching(Option<Watch>),
     /// Whether the port took the frame.
     Sent(Result<(), String>),
+    Replies(Vec<Reply>),
 }
 
 /// A worker's mailbox from the main lcore, checked once per pass over its ports.
@@ -81,6 +85,14 @@ impl LoopState {
             Question::Status => Answer::Count(self.buffer.as_ref().map_or(0, CaptureBuffer::count)),
             Question::Stop => Answer::Stopped(self.buffer.take()),
             Question::Watch(watch) => Answer::Watching(std::mem::replace(&mut self.ping, watch)),
+            Question::Replies { from, mut into } => {
+                if let Some(watch) = &self.ping {
+                    let new = watch.replies().get(from..).unwrap_or(&[]);
+                    let room = into.capacity() - into.len();
+                    into.extend_from_slice(&new[..new.len().min(room)]);
+                }
+                Answer::Replies(into)
+            }
             Question::Send { .. } => Answer::Sent(Err("no port to send from here".into())),
         }
     }

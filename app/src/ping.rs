@@ -125,27 +125,43 @@ pub fn echo_request(request: &PingRequest, ident: u16, seq: u16, tsc: u64) -> Ve
 /// VPP's lines: one per reply in order of sequence (the first reply of each), then the
 /// statistics.
 pub fn format_replies(replies: &[Reply], sent: u32, tsc_hz: u64) -> String {
-    let mut seen: Vec<Reply> = Vec::with_capacity(replies.len());
-    for reply in replies {
-        if !seen.iter().any(|r| r.seq == reply.seq) {
-            seen.push(*reply);
-        }
-    }
-    seen.sort_by_key(|r| r.seq);
-    let mut out = String::new();
-    for r in &seen {
-        let ms = r.rx_tsc.saturating_sub(r.sent_tsc) as f64 * 1e3 / tsc_hz.max(1) as f64;
-        out.push_str(&format!(
-            "{} bytes from {}: icmp_seq={} ttl={} time={ms:.4} ms\n",
-            r.bytes, r.src, r.seq, r.ttl
-        ));
-    }
-    let received = seen.len() as u32;
-    let loss = 100.0 * f64::from(sent.saturating_sub(received)) / f64::from(sent.max(1));
-    out.push_str(&format!(
-        "\nStatistics: {sent} sent, {received} received, {loss:.0}% packet loss\n"
-    ));
+    let mut shown = Shown::default();
+    let mut out = shown.new_lines(replies, tsc_hz);
+    out.push_str(&shown.statistics(sent));
     out
+}
+
+/// The sequence numbers whose line has been shown, as a run's replies come.
+#[derive(Debug, Default)]
+struct Shown(Vec<u16>);
+
+impl Shown {
+    /// The lines of `replies` whose sequence has none yet, in order of sequence.
+    fn new_lines(&mut self, replies: &[Reply], tsc_hz: u64) -> String {
+        let mut new: Vec<Reply> = Vec::new();
+        for reply in replies {
+            if !self.0.contains(&reply.seq) {
+                self.0.push(reply.seq);
+                new.push(*reply);
+            }
+        }
+        new.sort_by_key(|r| r.seq);
+        let mut out = String::new();
+        for r in &new {
+            let ms = r.rx_tsc.saturating_sub(r.sent_tsc) as f64 * 1e3 / tsc_hz.max(1) as f64;
+            out.push_str(&format!(
+                "{} bytes from {}: icmp_seq={} ttl={} time={ms:.4} ms\n",
+                r.bytes, r.src, r.seq, r.ttl
+            ));
+        }
+        out
+    }
+
+    fn statistics(&self, sent: u32) -> String {
+        let received = self.0.len() as u32;
+        let loss = 100.0 * f64::from(sent.saturating_sub(received)) / f64::from(sent.max(1));
+        format!("\nStatistics: {sent} sent, {received} received, {loss:.0}% packet loss\n")
+    }
 }
 
 /// The console's side.
@@ -176,15 +192,18 @@ impl Pinger {
     }
 
     /// Runs `request`: `send` hands one frame to worker 0 for the poll loop's interface
-    /// `position` (the request's tx interface); replies are gathered from every worker.
-    /// `stop` is asked between requests and while waiting: once it says so, no more
-    /// requests go and the replies so far are reported.
+    /// `position` (the request's tx interface); replies are gathered from every worker,
+    /// and their lines handed to `show` after each interval, as they come (VPP prints
+    /// each as it arrives); the rest of the report is returned. `stop` is asked between
+    /// requests and while waiting: once it says so, no more requests go and the replies
+    /// so far are reported.
     pub fn run(
         &self,
         request: &PingRequest,
         position: impl Fn(IfIndex) -> usize,
         send: impl Fn(&LoopMailbox, Vec<u8>, usize) -> Result<(), String>,
         stop: impl Fn() -> bool,
+        show: &mut dyn FnMut(&str),
     ) -> Result<String, String> {
         let Some(first) = self.mailboxes.first() else {
             return Err("ping: no worker to send from".into());
@@ -204,6 +223,9 @@ impl Pinger {
         let mut sent = 0;
         let mut failed = None;
         let mut stopped = false;
+        let mut shown = Shown::default();
+        // Per worker, how many of its replies have been read.
+        let mut read = vec![0; self.mailboxes.len()];
         for seq in 1..=args.repeat {
             let frame = echo_request(request, ident, seq as u16, (self.tsc)());
             match send(first, frame, position(request.tx_if)) {
@@ -218,6 +240,21 @@ impl Pinger {
                 stopped = true;
                 break;
             }
+            let mut replies = Vec::new();
+            for (worker, mailbox) in self.mailboxes.iter().enumerate() {
+                let into = Vec::with_capacity(room);
+                let from = read[worker];
+                if let Answer::Replies(new) =
+                    ask(worker, mailbox, Question::Replies { from, into })?
+                {
+                    read[worker] += new.len();
+                    replies.extend_from_slice(&new);
+                }
+            }
+            let lines = shown.new_lines(&replies, self.tsc_hz);
+            if !lines.is_empty() {
+                show(&lines);
+            }
         }
         let mut replies = Vec::new();
         for (worker, mailbox) in self.mailboxes.iter().enumerate() {
@@ -225,7 +262,8 @@ impl Pinger {
                 replies.extend_from_slice(watch.replies());
             }
         }
-        let mut report = format_replies(&replies, sent, self.tsc_hz);
+        let mut report = shown.new_lines(&replies, self.tsc_hz);
+        report.push_str(&shown.statistics(sent));
         if stopped {
             report.push_str(&format!(
                 "interrupted after {sent} of {} requests\n",
@@ -367,6 +405,36 @@ mod tests {
                 sent_tsc: 1000,
                 rx_tsc: 5000,
             }
+        );
+    }
+
+    /// Lines shown as replies come are not shown again: the report's end has the rest
+    /// (a late reply, a duplicate's sequence once) and the statistics of all.
+    #[test]
+    fn lines_shown_as_they_come_are_shown_once() {
+        let reply = |seq| Reply {
+            seq,
+            ttl: 64,
+            bytes: 68,
+            src: Ipv4Addr::new(172, 30, 1, 2),
+            sent_tsc: 0,
+            rx_tsc: 1_000_000,
+        };
+        let mut shown = Shown::default();
+        let first = shown.new_lines(&[reply(1)], 1_000_000_000);
+        assert_eq!(
+            first,
+            "68 bytes from 172.30.1.2: icmp_seq=1 ttl=64 time=1.0000 ms\n"
+        );
+        // The watch gives back every reply at the end, the first one's included.
+        let rest = shown.new_lines(&[reply(1), reply(3), reply(1)], 1_000_000_000);
+        assert_eq!(
+            rest,
+            "68 bytes from 172.30.1.2: icmp_seq=3 ttl=64 time=1.0000 ms\n"
+        );
+        assert_eq!(
+            shown.statistics(3),
+            "\nStatistics: 3 sent, 2 received, 33% packet loss\n"
         );
     }
 

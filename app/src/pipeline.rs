@@ -521,17 +521,20 @@ impl Platform for AppPlatform {
     fn ping(&self, request: &PingRequest) -> Result<Background, String> {
         let run = PingRun::claim(&self.pinger)?;
         let (pool, request) = (self.pools.first().cloned(), request.clone());
-        Ok(Box::new(move |stop: &dyn Fn() -> bool| {
-            let send = |mailbox: &LoopMailbox, frame: Vec<u8>, interface: usize| {
-                send_through(pool.as_ref(), mailbox, &frame, interface)
-                    .map_err(|e| format!("ping: {e}"))
-            };
-            // Ctrl-C ends a ping typed at the terminal, as it ends ping(8); SIGTERM ends
-            // it and then podfwd; `stop` when its socket client goes, or podfwd stops.
-            let scope = crate::dpdk::signal::Interruptible::begin();
-            let stop = || stop() || scope.interrupted() || crate::dpdk::signal::stop_requested();
-            run.pinger().run(&request, position, send, stop)
-        }))
+        Ok(Box::new(
+            move |stop: &dyn Fn() -> bool, show: &mut dyn FnMut(&str)| {
+                let send = |mailbox: &LoopMailbox, frame: Vec<u8>, interface: usize| {
+                    send_through(pool.as_ref(), mailbox, &frame, interface)
+                        .map_err(|e| format!("ping: {e}"))
+                };
+                // Ctrl-C ends a ping typed at the terminal, as it ends ping(8); SIGTERM ends
+                // it and then podfwd; `stop` when its socket client goes, or podfwd stops.
+                let scope = crate::dpdk::signal::Interruptible::begin();
+                let stop =
+                    || stop() || scope.interrupted() || crate::dpdk::signal::stop_requested();
+                run.pinger().run(&request, position, send, stop, show)
+            },
+        ))
     }
 
     fn send_frame(&self, if_index: IfIndex, frame: &[u8]) -> Result<(), String> {

@@ -115,7 +115,8 @@ fn forward_interrupts(stream: &UnixStream, waiting: Arc<AtomicU8>) -> std::io::R
     Ok(())
 }
 
-/// Sends one command and reads its reply.
+/// Sends one command and reads its reply; output it sends ahead of the reply (a ping's
+/// lines) is printed as it comes.
 fn exchange(
     writer: &mut impl Write,
     replies: &mut impl std::io::BufRead,
@@ -126,7 +127,11 @@ fn exchange(
     // without reading: its answer is worth more than the failed write's error.
     let sent = writeln!(writer, "{command}");
     waiting.0.store(RUNNING, Ordering::SeqCst);
-    let reply = control::read_reply(replies);
+    let reply = control::read_reply_showing(replies, |part| {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(part.as_bytes());
+        let _ = stdout.flush();
+    });
     waiting.0.store(IDLE, Ordering::SeqCst);
     match (sent, reply) {
         (_, Ok(reply)) => Ok(reply),

@@ -182,10 +182,22 @@ const ICMP_ECHO_OVERHEAD: u32 = 28;
 
 /// Work a command leaves to run beside the console, on a thread of its own: a ping's
 /// requests and its wait for the replies, which must not hold every other client's
-/// commands (VPP suspends the CLI process that runs a ping, and serves the others). It
-/// returns the command's output; `stop` says to end it early (its client went, podfwd
-/// stops).
-pub type Background = Box<dyn FnOnce(&dyn Fn() -> bool) -> Result<String, String> + Send>;
+/// commands (VPP suspends the CLI process that runs a ping, and serves the others). Its
+/// arguments: `stop`, which says to end it early (its client went, podfwd stops), and
+/// `show`, which takes output to show at once (a ping's lines, as its replies come); it
+/// returns the rest of the command's output.
+pub type Background =
+    Box<dyn FnOnce(&dyn Fn() -> bool, &mut dyn FnMut(&str)) -> Result<String, String> + Send>;
+
+/// Runs `work` in place to its end, its shown output put before the rest.
+fn run_in_place(work: Background) -> Result<String, String> {
+    let mut shown = String::new();
+    let rest = work(&|| false, &mut |part| shown.push_str(part));
+    match rest {
+        Ok(rest) => Ok(shown + &rest),
+        Err(rest) => Err(shown + &rest),
+    }
+}
 
 /// What [`Control::start_line`] did with a line.
 pub enum Started {
@@ -440,7 +452,7 @@ impl Control {
     pub fn execute_line(&mut self, line: &str) -> Result<String, String> {
         match self.start_line(line) {
             Started::Done(result) => result,
-            Started::Background(work) => work(&|| false),
+            Started::Background(work) => run_in_place(work),
         }
     }
 
@@ -858,7 +870,7 @@ impl Control {
             Command::ShowMemory => self.platform.memory(),
             Command::ShowLogging => self.platform.logging(),
             Command::PcapTrace(trace) => self.pcap_trace(trace),
-            Command::Ping(args) => self.ping(args).and_then(|work| work(&|| false)),
+            Command::Ping(args) => self.ping(args).and_then(run_in_place),
 
             // Interfaces.
             Command::ShowInterface { names } => {

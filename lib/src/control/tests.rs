@@ -85,7 +85,10 @@ impl Platform for FakePlatform {
     }
     fn ping(&self, request: &PingRequest) -> Result<Background, String> {
         self.pings.lock().unwrap().push(request.clone());
-        Ok(Box::new(|_| Ok("sent\n".into())))
+        Ok(Box::new(|_, show| {
+            show("shown\n");
+            Ok("sent\n".into())
+        }))
     }
     fn port_errors(&self, _if_index: IfIndex) -> crate::counters::PortErrors {
         self.port_errors
@@ -207,7 +210,12 @@ fn ping_gives_the_platform_the_routes_header() {
     let Started::Background(work) = control.start_line("ping 172.30.1.2 repeat 2") else {
         panic!("a ping that can go is work to run beside the console");
     };
-    assert_eq!(work(&|| false).unwrap(), "sent\n");
+    let mut shown = String::new();
+    assert_eq!(
+        work(&|| false, &mut |s| shown.push_str(s)).unwrap(),
+        "sent\n"
+    );
+    assert_eq!(shown, "shown\n");
     assert!(matches!(
         control.start_line("ping 8.8.8.8"),
         Started::Done(Err(e)) if e == "ping: no route to 8.8.8.8"
