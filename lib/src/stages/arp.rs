@@ -1,6 +1,7 @@
 //! arp-input: replies for our addresses, learns neighbours, and resolves next hops.
 //!
-//! - A request for one of the receiving interface's addresses is answered in place.
+//! - A request for one of the receiving interface's addresses is answered in place, and
+//!   on a NAT44 outside interface one for a pool address or a mapping's external address.
 //! - The sender of a request or reply addressed to us is learnt: the worker queues a
 //!   [`LearnEvent`] (a fixed-capacity array), the app drains the queue after each burst and
 //!   the control plane applies it (`ControlPlane::learn_neighbor`, which never overwrites a
@@ -40,6 +41,18 @@ node_errors! {
         SenderIsLocal => "IP4 source address matches local interface",
         Learned => "ARP request IP4 source address learned",
     }
+}
+
+/// Whether arp-input answers for `target` on `itf`: one of its addresses, or, on a NAT44
+/// outside interface, a pool address or a mapping's external address, which VPP puts in
+/// the FIB as local /32s on every outside interface, so that hosts on that link can
+/// reach the translated flows.
+fn answers_for(snapshot: &Snapshot, itf: &InterfaceConfig, target: Ipv4Addr) -> bool {
+    if itf.addresses.iter().any(|p| p.addr == target) {
+        return true;
+    }
+    let role = snapshot.nat.role(itf.index);
+    (role.outside || role.output_feature) && snapshot.nat.is_outside_address(target)
 }
 
 /// The MAC of `ip` if it is a neighbour known on `if_index`: its /32 is in the FIB, from
@@ -335,7 +348,7 @@ impl Arp {
         // its new MAC: learnt, as VPP's arp-input learns it for an adjacency's address.
         let known = known_neighbor(snapshot, itf.index, sender_ip);
         let gratuitous = sender_ip == target_ip && known.is_some();
-        if !gratuitous && !itf.addresses.iter().any(|p| p.addr == target_ip) {
+        if !gratuitous && !answers_for(snapshot, itf, target_ip) {
             return (Action::Dropped(ArpError::NotForUs), seen);
         }
         // As VPP's arp-input: a sender that names another MAC than the frame's source,
@@ -615,6 +628,70 @@ mod tests {
             None
         );
         assert_eq!(snap.unrouted_neighbor(TAP0, CLIENT_IP), None);
+    }
+
+    /// On a NAT44 outside interface, a pool address and a mapping's external address are
+    /// answered for, as VPP's FIB has them local there: hosts on that link reach the
+    /// SNAT'd flows' replies to them. Not on another interface, nor on tap0 once it has
+    /// no outside role.
+    #[test]
+    fn nat44_outside_addresses_are_answered_for_on_outside_interfaces() {
+        use crate::nat44::{NatInterfaceRole, NatProtocol, StaticMapping, TwiceNat};
+        let pool = Ipv4Addr::new(172, 30, 1, 100);
+        let vip = Ipv4Addr::new(172, 30, 1, 101);
+        let mut nat = crate::nat44::Nat44Table::new();
+        nat.add_addresses(pool, pool, false).unwrap();
+        nat.add_static_mapping(StaticMapping {
+            proto: NatProtocol::Tcp,
+            local: (CLIENT_IP, Some(8080)),
+            external: (vip, Some(80)),
+            twice_nat: TwiceNat::No,
+            out2in_only: false,
+        })
+        .unwrap();
+        let with_role = |role: Option<NatInterfaceRole>| {
+            let mut nat = nat.clone();
+            if let Some(role) = role {
+                nat.set_interface_role(TAP0, role, true).unwrap();
+            }
+            let mut snap = snapshot();
+            snap.nat = nat.snapshot();
+            snap
+        };
+        let output_feature = NatInterfaceRole {
+            output_feature: true,
+            ..NatInterfaceRole::default()
+        };
+        let outside = NatInterfaceRole {
+            outside: true,
+            ..NatInterfaceRole::default()
+        };
+        for (role, answered) in [
+            (Some(output_feature), true),
+            (Some(outside), true),
+            (None, false),
+        ] {
+            let snap = with_role(role);
+            for target in [pool, vip] {
+                let mut stage = Arp::new();
+                let request = spec_frames::arp_request(HOST_MAC, HOST_NEXT_HOP, target);
+                let (d, out) = input(&mut stage, &snap, TAP0, request);
+                if answered {
+                    assert_eq!(d, Disposition::Output(TAP0), "{role:?} {target}");
+                    let reply = ArpPacket::new_checked(&out[14..]).unwrap();
+                    assert_eq!((reply.sender_mac(), reply.sender_ip()), (TAP0_MAC, target));
+                } else {
+                    assert_eq!(d, dropped(ArpError::NotForUs), "{role:?} {target}");
+                }
+            }
+            // tap2 has no outside role in any of them.
+            let mut stage = Arp::new();
+            let request = spec_frames::arp_request(CLIENT_POD_MAC, CLIENT_IP, pool);
+            assert_eq!(
+                input(&mut stage, &snap, TAP2, request).0,
+                dropped(ArpError::NotForUs)
+            );
+        }
     }
 
     #[test]
