@@ -340,6 +340,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             dpdk::tsc,
             dpdk::tsc_hz(),
         )),
+        nat_sessions: options.nat_sessions,
     };
     let mut control = Control::new(plane, Box::new(platform));
     if let Some((path, text)) = &startup {

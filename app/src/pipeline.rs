@@ -277,6 +277,8 @@ pub struct AppPlatform {
     /// `ping` through the workers' poll loops (shared with the ping running beside the
     /// console).
     pub pinger: Arc<Pinger>,
+    /// Each worker's NAT44 session table (`--nat-sessions`).
+    pub nat_sessions: u32,
 }
 
 /// One row of `show threads`.
@@ -577,6 +579,10 @@ impl Platform for AppPlatform {
         self.hardware.clear_hardware(name);
     }
 
+    fn nat_session_capacity(&self) -> Option<u32> {
+        Some(self.nat_sessions)
+    }
+
     /// A frame must fit one mbuf: RX drops chains (`crate::dpdk::mbuf`).
     fn max_mtu(&self) -> Option<u16> {
         Some(crate::dpdk::mempool::FRAME_ROOM - ETHERNET_HEADER)
@@ -709,6 +715,7 @@ mod tests {
             })),
             eal_args: String::new(),
             pinger: Arc::new(Pinger::new(Vec::new(), || 0, 1)),
+            nat_sessions: 1024,
         };
         let mut control = Control::new(plane, Box::new(platform));
         let counters = Arc::new(WorkerCounters::new());

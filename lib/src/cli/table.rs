@@ -514,7 +514,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         path: &["nat44", "session", "limit"],
         usage: "nat44 session limit N [vrf 0]",
-        help: "Limit the NAT44 sessions per worker",
+        help: "Limit the NAT44 sessions per worker (at most the table podfwd's \
+               --nat-sessions allocated)",
         parse: nat44::parse_session_limit,
     },
     CommandSpec {

@@ -175,6 +175,11 @@ pub trait Platform {
     fn max_mtu(&self) -> Option<u16> {
         None
     }
+    /// The NAT44 sessions each worker's table holds, if fixed (the app: allocated at
+    /// start, `--nat-sessions`); `nat44 session limit` refuses more.
+    fn nat_session_capacity(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// The IPv4 and ICMP echo headers around a ping's data.
@@ -1193,6 +1198,15 @@ impl Control {
                 none
             }
             Command::Nat44SessionLimit { limit } => {
+                if let Some(capacity) = self.platform.nat_session_capacity() {
+                    if limit > capacity {
+                        return Err(format!(
+                            "nat44 session limit {limit}: each worker's table holds \
+                             {capacity} sessions (podfwd --nat-sessions, allocated at \
+                             start)"
+                        ));
+                    }
+                }
                 self.nat.set_session_limit(limit)?;
                 *changed = Changed::Nat;
                 none

@@ -37,6 +37,7 @@ impl Platform for TestPlatform {
 #[derive(Default)]
 struct FakePlatform {
     max_mtu: Option<u16>,
+    nat_capacity: Option<u32>,
     pcap: Arc<std::sync::Mutex<Vec<PcapRequest>>>,
     pings: Arc<std::sync::Mutex<Vec<PingRequest>>>,
     port_errors: crate::counters::PortErrors,
@@ -78,6 +79,9 @@ impl Platform for FakePlatform {
     }
     fn max_mtu(&self) -> Option<u16> {
         self.max_mtu
+    }
+    fn nat_session_capacity(&self) -> Option<u32> {
+        self.nat_capacity
     }
     fn pcap_trace(&self, request: &PcapRequest) -> Result<String, String> {
         self.pcap.lock().unwrap().push(request.clone());
@@ -444,6 +448,28 @@ fn pcap_trace_reaches_the_platform_resolved() {
         bare.execute_line("pcap trace status").unwrap_err(),
         "pcap trace: no ports to capture on without DPDK"
     );
+}
+
+/// A session limit past what each worker's table holds (allocated at start) is refused,
+/// saying where the size comes from, and changes nothing; the size itself is taken.
+#[test]
+fn a_session_limit_past_the_workers_tables_is_refused() {
+    let (mut control, _) = one_tap(FakePlatform {
+        nat_capacity: Some(262_144),
+        ..FakePlatform::default()
+    });
+    let limit = |c: &Control| c.nat.snapshot().session_limit;
+    let before = limit(&control);
+    assert_eq!(
+        control
+            .execute_line("nat44 session limit 300000")
+            .unwrap_err(),
+        "nat44 session limit 300000: each worker's table holds 262144 sessions (podfwd \
+         --nat-sessions, allocated at start)"
+    );
+    assert_eq!(limit(&control), before);
+    control.execute_line("nat44 session limit 262144").unwrap();
+    assert_eq!(limit(&control), 262_144);
 }
 
 /// An MTU whose frames would not fit the ports' buffers is refused, saying why, and
