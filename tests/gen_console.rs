@@ -84,7 +84,7 @@ fn console_commands_over_a_pipe() {
         "started",
         "Packet forwarding already started",
         "Packet forwarding not started",
-        "Invalid port 5",
+        "error: Invalid port 5",
         "statistics for port 0 cleared",
         "over the last",
         "rate 1000000 pps",

@@ -473,7 +473,7 @@ fn interactive(
                     "{}",
                     stats_view.show(&names, &shared.ports(), &rows, Instant::now())
                 ),
-                Err(message) => println!("{message}"),
+                Err(message) => println!("error: {message}"),
             },
             Command::ClearPortStats(which) => match which.indices(&port_ids) {
                 Ok(rows) => {
@@ -483,7 +483,7 @@ fn interactive(
                         println!("statistics for port {} cleared", port_ids[row]);
                     }
                 }
-                Err(message) => println!("{message}"),
+                Err(message) => println!("error: {message}"),
             },
             Command::ShowFlows => show_flows(spec, shared, control),
             Command::SetFlows(n) => match spec.check_flow_count(n) {

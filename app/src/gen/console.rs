@@ -202,7 +202,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["quit" | "exit"] => Command::Quit,
         _ => {
             return Err(format!(
-                "unknown command '{}' (known: start, stop, show port stats all|N, clear port stats all|N, show flows, set flows N, set rate PPS, help, quit)",
+                "unknown command '{}' (known: start, stop, show port stats all|N, clear port stats all|N, show flows, set flows N, set rate PPS|max, help, quit)",
                 words.join(" ")
             ))
         }

@@ -225,6 +225,9 @@ pub struct Figures {
     pub new_flow_wraps: u64,
     /// Pods mode: replies stamped before the run started (an earlier run's).
     pub earlier_replies: u64,
+    /// `set rate` or `set flows` changed the run while it ran: `target_pps` and `flows`
+    /// are the last ones.
+    pub settings_changed: bool,
 }
 
 /// Pods mode: what became of the requests. Each request sent is received back,
@@ -310,6 +313,7 @@ impl Figures {
             requests_at_stop,
             new_flow_wraps: result.new_flow_wraps,
             earlier_replies: result.earlier_replies,
+            settings_changed: result.settings_changed,
         }
     }
 
@@ -512,8 +516,27 @@ impl Figures {
                 pps => format!("{pps} pps"),
             }
         );
+        if self.settings_changed {
+            out.push_str(
+                "(set flows or set rate changed them during the run: those are the last; \
+                 the figures below are of the whole run)\n",
+            );
+        }
         let at_stop: Vec<PortCounters> = (0..self.ports.len()).map(|i| self.at_stop(i)).collect();
         out.push_str(&table(&self.ports, &at_stop, self.seconds));
+        // A rate asked for and not reached: the table's rates say so, this says why.
+        if let (Some(sent), true) = (self.requests_at_stop, self.target_pps > 0) {
+            let pps = sent as f64 / self.seconds.max(f64::MIN_POSITIVE);
+            if pps < 0.95 * self.target_pps as f64 {
+                let refused: u64 = at_stop.iter().map(|c| c.tx_refused).sum();
+                let _ = writeln!(
+                    out,
+                    "warning: sent {pps:.0} pps of the {} asked for; the TX rings refused \
+                     {refused} packets (the peer or this core is the limit)",
+                    self.target_pps
+                );
+            }
+        }
         if self.drain_seconds > 0.0 {
             let _ = writeln!(
                 out,
@@ -531,6 +554,18 @@ impl Figures {
                 );
             }
             let _ = write!(out, ", lost {}", r.lost());
+            // Replies the endpoint port could not send: its ring toward the device
+            // under test was full. Counted lost, as the device did not drain it, but
+            // said apart from what the device dropped.
+            let endpoint_refused = self.ports.get(1).map_or(0, |(_, c)| c.tx_refused);
+            if r.lost() > 0 && endpoint_refused > 0 {
+                let _ = write!(
+                    out,
+                    " ({} of them replies the endpoint port's TX refused: its ring \
+                     toward the device was full)",
+                    endpoint_refused.min(r.lost())
+                );
+            }
             if self.earlier_replies > 0 {
                 let _ = write!(
                     out,
@@ -548,18 +583,22 @@ impl Figures {
                 _ => out.push('\n'),
             }
         }
-        let _ = writeln!(
-            out,
-            "mistranslated {} (client side {}, endpoint side {}); malformed {}",
-            self.mistranslated(),
-            self.client.mistranslated_total(),
-            self.endpoint.mistranslated_total(),
-            self.client.malformed + self.endpoint.malformed
-        );
-        for kind in Mistranslation::ALL {
-            let n = self.client.of(kind) + self.endpoint.of(kind);
-            if n > 0 {
-                let _ = writeln!(out, "  {n:>12} {}: {}", kind.name(), kind.description());
+        // txonly hears nothing back: no translations to check, no round trips to time.
+        let hears = self.mode != Mode::TxOnly.to_string();
+        if hears {
+            let _ = writeln!(
+                out,
+                "mistranslated {} (client side {}, endpoint side {}); malformed {}",
+                self.mistranslated(),
+                self.client.mistranslated_total(),
+                self.endpoint.mistranslated_total(),
+                self.client.malformed + self.endpoint.malformed
+            );
+            for kind in Mistranslation::ALL {
+                let n = self.client.of(kind) + self.endpoint.of(kind);
+                if n > 0 {
+                    let _ = writeln!(out, "  {n:>12} {}: {}", kind.name(), kind.description());
+                }
             }
         }
         if let Some(cps) = self.new_flows_per_second() {
@@ -577,6 +616,7 @@ impl Figures {
             );
         }
         match (self.latency.min(), self.latency.max()) {
+            _ if !hears => {}
             (Some(min), Some(max)) => {
                 let ns = |c| cycles_to_ns(c, self.tsc_hz);
                 let _ = writeln!(
@@ -805,7 +845,44 @@ mod tests {
             flows: 1024,
             new_flow_wraps: 0,
             earlier_replies: 0,
+            settings_changed: false,
         }
+    }
+
+    /// The summary says what a testpmd user would ask: settings changed mid-run, a rate
+    /// not reached, the generator's own refusals among the lost, and no translation or
+    /// latency lines for txonly, which hears nothing back.
+    #[test]
+    fn the_summary_says_what_the_figures_alone_do_not() {
+        let text = figures().text();
+        for absent in ["changed them", "warning: sent", "TX refused"] {
+            assert!(!text.contains(absent), "{absent}: {text}");
+        }
+        let mut run = result();
+        run.settings_changed = true;
+        run.rate_pps = 1000;
+        run.ports[1].tx_refused = 5;
+        run.ports_at_stop[0].tx_refused = 7;
+        let names = ["vhost0".to_owned(), "vhost1".to_owned()];
+        let f = Figures::of_run(Mode::Pods, &names, run, HZ, false, 0);
+        let text = f.text();
+        assert!(
+            text.contains("(set flows or set rate changed them during the run: those are the last; the figures below are of the whole run)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("warning: sent 500 pps of the 1000 asked for; the TX rings refused 7 packets (the peer or this core is the limit)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lost 9 (5 of them replies the endpoint port's TX refused: its ring toward the device was full)"),
+            "{text}"
+        );
+        let txonly = Figures::of_run(Mode::TxOnly, &[], result(), HZ, false, 0).text();
+        assert!(
+            !txonly.contains("mistranslated") && !txonly.contains("latency"),
+            "{txonly}"
+        );
     }
 
     fn figures() -> Figures {

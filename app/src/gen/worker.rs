@@ -126,6 +126,9 @@ pub struct RunResult {
     /// Times the new flows' tuples were all used and the walk began again (0 without
     /// new flows).
     pub new_flow_wraps: u64,
+    /// `set rate` or `set flows` changed the run while it ran: `rate_pps` and `flows`
+    /// are the last ones, not those of the whole run.
+    pub settings_changed: bool,
 }
 
 /// The main lcore's handle on the worker: requests go in as a new generation, the
@@ -325,6 +328,7 @@ impl Worker {
         let mut running = false;
         let mut started_at = 0;
         let mut next_publish = 0;
+        let mut settings_changed = false;
         loop {
             let generation = control.generation.load(Ordering::Acquire);
             if generation != seen_generation {
@@ -334,11 +338,13 @@ impl Worker {
                 let pps = control.rate_pps.load(Ordering::Relaxed);
                 if pps != self.rate.pps() {
                     self.rate.set_pps(pps, now);
+                    settings_changed |= running;
                 }
                 let flows = control.flows.load(Ordering::Relaxed);
                 if flows != self.config.spec.flows
                     && self.config.spec.check_flow_count(flows).is_ok()
                 {
+                    settings_changed |= running;
                     self.config.spec.flows = flows;
                     self.client_side.flows = self.client_side.flows.max(flows);
                     self.cursor = FlowCursor::new(&self.config.spec);
@@ -348,6 +354,7 @@ impl Worker {
                 if state == RUNNING && !running {
                     self.reset();
                     running = true;
+                    settings_changed = false;
                     started_at = now;
                     self.rate.set_pps(pps, now);
                 } else if state != RUNNING && running {
@@ -372,6 +379,7 @@ impl Worker {
                         flows: self.config.spec.flows,
                         new_flow_wraps: self.new_flow_wraps().saturating_sub(self.wraps_at_start),
                         earlier_replies: self.earlier_replies,
+                        settings_changed,
                     };
                     if let Ok(mut slot) = control.result.lock() {
                         *slot = Some(result);
