@@ -299,6 +299,8 @@ mod tests {
             let cache = FlowCache::with_entries(entries);
             let ways = cache.buckets.len() * WAYS;
             assert!(cache.buckets.len().is_power_of_two());
+            // The bytes-per-session figure counts one cache line a bucket.
+            assert_eq!(cache.heap_bytes(), cache.buckets.len() * 64);
             assert!(ways * 3 >= entries * 2, "{entries}: {ways}");
             assert!(
                 ways * 3 <= entries * 4 + 3 * WAYS || cache.buckets.len() == 2,
@@ -429,6 +431,18 @@ mod tests {
         );
         assert!(cache.candidate(hash).is_some());
         assert_eq!(cache.candidate(hash ^ 0xffff_0000_0000_0000), None);
+    }
+
+    /// The tag of a hash whose high half is 1 is odd too: its entry does not read as an
+    /// empty way that the next key of its bucket takes.
+    #[test]
+    fn no_entry_reads_as_an_empty_way() {
+        let mut cache = FlowCache::with_entries(1);
+        let (hash, other) = (0x0000_0001_0000_0003, 0x0000_0005_0000_0003);
+        cache.insert(hash, 1);
+        cache.insert(other, 2);
+        assert_eq!(cache.cached(), 2);
+        assert_eq!(cache.find(hash, |v| v == 1), Some(1));
     }
 
     /// A miss is an answer while the bucket holds every live key of its own: not once
