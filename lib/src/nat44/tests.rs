@@ -320,6 +320,31 @@ fn a_closed_tcp_session_reopens() {
     assert_eq!(w.session_count(), 1);
 }
 
+/// The flow cache accounts its hits through `hit_session`, telling which side a segment
+/// came from as the nodes do: a connection whose FINs take one path each closes (else it
+/// would be kept for the established timeout).
+#[test]
+fn a_connection_closes_with_one_fin_through_the_nodes_and_one_through_the_cache() {
+    let table = seed_table();
+    let mut w = worker(64);
+    let config = snapshot(&table, &mut w);
+    let client = (spec_frames::CLIENT_IP, 40000);
+    let vip = (spec_frames::SERVICE_IP, 80);
+    let endpoint = (ip("10.20.0.2"), 8080);
+    let mut syn = tcp(client, vip, TcpFlags::SYN);
+    let session = w.out2in(&config, POD_IF, &mut syn, 1).verdict.session();
+    let index = session.expect("translated");
+    let mut syn_ack = tcp(endpoint, client, TcpFlags::SYN | TcpFlags::ACK);
+    w.in2out(&config, TAP0, &mut syn_ack, 1);
+    let mut fin = tcp(client, vip, TcpFlags::FIN | TcpFlags::ACK);
+    w.out2in(&config, POD_IF, &mut fin, 2);
+    w.hit_session(index, 3, 40, TcpFlags::FIN | TcpFlags::ACK, true);
+    assert!(
+        w.sessions().reusable_transitory(3).is_some(),
+        "closed by FINs"
+    );
+}
+
 #[test]
 fn traffic_to_a_plain_pod_passes_untouched_both_ways() {
     let table = seed_table();
@@ -502,6 +527,41 @@ fn load_balancing_follows_80_20_over_10000_flows() {
     );
 }
 
+/// The draw weighs every ticket: endpoints of equal probability (Contiv renders them
+/// so) share flows evenly, and one of probability 0 (listed first, where an off-by-one
+/// draw lands) gets none.
+#[test]
+fn the_draw_shares_flows_evenly_and_gives_probability_0_none() {
+    let mut table = lb_table(0);
+    let old = table.lb_mappings()[0].clone();
+    table.del_lb_mapping(&old).unwrap();
+    let locals = [("10.1.3.2", 0), ("10.1.3.3", 1), ("10.1.3.4", 1)].map(|(addr, p)| LbLocal {
+        addr: ip(addr),
+        port: 8080,
+        probability: p,
+    });
+    table
+        .add_lb_mapping(LbStaticMapping {
+            locals: locals.to_vec(),
+            ..old
+        })
+        .unwrap();
+    let mut w = worker(4096);
+    let config = snapshot(&table, &mut w);
+    let mut hits: HashMap<Ipv4Addr, u32> = HashMap::new();
+    for port in 0..2000u16 {
+        let mut p = tcp(
+            (ip("10.1.1.3"), 1024 + port),
+            (ip("10.96.0.10"), 80),
+            TcpFlags::SYN,
+        );
+        w.out2in(&config, POD_IF, &mut p, 0);
+        *hits.entry(addrs_ports(&p).1 .0).or_default() += 1;
+    }
+    assert_eq!(hits.get(&ip("10.1.3.2")), None, "{hits:?}");
+    assert!((900..=1100).contains(&hits[&ip("10.1.3.3")]), "{hits:?}");
+}
+
 #[test]
 fn affinity_keeps_a_client_on_one_endpoint_until_it_expires() {
     let table = lb_table(60);
@@ -540,6 +600,108 @@ fn affinity_keeps_a_client_on_one_endpoint_until_it_expires() {
         }
     }
     assert_eq!((w.session_count(), w.affinity_count()), (0, 0));
+}
+
+/// Once a client's last session through the mapping goes, its affinity holds for the
+/// sticky time from then: a connection within it goes where the client's last one
+/// went; from its end the client is placed anew, though the sweep has not yet removed
+/// the affinity.
+#[test]
+fn affinity_holds_for_its_sticky_time_after_the_last_session_goes() {
+    let table = lb_table(60);
+    let mut w = worker(4096);
+    let config = snapshot(&table, &mut w);
+    let vip = (ip("10.96.0.10"), 80);
+    let clients: Vec<Ipv4Addr> = (1..=80u32)
+        .map(|c| Ipv4Addr::from(0x0a02_0400 + c))
+        .collect();
+    let connect = |w: &mut Nat44Worker, client, port, now| {
+        let mut syn = tcp((client, port), vip, TcpFlags::SYN);
+        w.out2in(&config, POD_IF, &mut syn, now);
+        addrs_ports(&syn).1
+    };
+    let first: Vec<_> = clients
+        .iter()
+        .map(|&c| connect(&mut w, c, 2000, 10))
+        .collect();
+    // The half-open sessions time out at 251; their affinities then hold until 311.
+    let gone = 10 + 241;
+    for _ in 0..4 {
+        w.expire(&config, gone, 64);
+    }
+    assert_eq!((w.session_count(), w.affinity_count()), (0, clients.len()));
+    let (within, after) = first.split_at(clients.len() / 2);
+    for (client, went) in clients.iter().zip(within) {
+        assert_eq!(
+            connect(&mut w, *client, 2001, gone + 59),
+            *went,
+            "{client} moved"
+        );
+    }
+    let moved = clients[within.len()..]
+        .iter()
+        .zip(after)
+        .filter(|&(&client, went)| connect(&mut w, client, 2001, gone + 60) != *went)
+        .count();
+    assert!(moved > 0, "placed anew past the sticky time");
+}
+
+/// A mapping whose affinity is turned off places every new connection by the draw,
+/// though its clients' affinities are still held by their live sessions.
+#[test]
+fn a_mapping_without_affinity_no_longer_keeps_its_clients() {
+    let mut table = lb_table(60);
+    let mut w = worker(4096);
+    let config = snapshot(&table, &mut w);
+    let vip = (ip("10.96.0.10"), 80);
+    let clients: Vec<Ipv4Addr> = (1..=40u32)
+        .map(|c| Ipv4Addr::from(0x0a02_0600 + c))
+        .collect();
+    let connect = |w: &mut Nat44Worker, config: &Nat44Config, client, port| {
+        let mut syn = tcp((client, port), vip, TcpFlags::SYN);
+        w.out2in(config, POD_IF, &mut syn, 10);
+        addrs_ports(&syn).1
+    };
+    let first: Vec<_> = clients
+        .iter()
+        .map(|&c| connect(&mut w, &config, c, 2000))
+        .collect();
+    let old = table.lb_mappings()[0].clone();
+    table.del_lb_mapping(&old).unwrap();
+    table
+        .add_lb_mapping(LbStaticMapping {
+            affinity_secs: 0,
+            ..old
+        })
+        .unwrap();
+    let config = snapshot(&table, &mut w);
+    let moved = clients
+        .iter()
+        .zip(first)
+        .filter(|&(&client, went)| connect(&mut w, &config, client, 2001) != went)
+        .count();
+    assert!(moved > 0, "still kept");
+}
+
+/// The affinity table is sized at creation: a client it has no room for is placed by
+/// the draw alone, holds nothing, and is counted.
+#[test]
+fn a_full_affinity_table_holds_no_new_client_and_counts_it() {
+    let table = lb_table(60);
+    let sizes = Nat44WorkerSizes {
+        sessions: 64,
+        affinities: 2,
+    };
+    let mut w = Nat44Worker::new(0, 1, sizes, 7);
+    let config = snapshot(&table, &mut w);
+    for client in 1..=3u32 {
+        let client = Ipv4Addr::from(0x0a02_0500 + client);
+        let mut syn = tcp((client, 2000), (ip("10.96.0.10"), 80), TcpFlags::SYN);
+        let verdict = w.out2in(&config, POD_IF, &mut syn, 10).verdict;
+        assert!(matches!(verdict, NatVerdict::Translated(_)));
+    }
+    assert_eq!(w.affinity_count(), 2);
+    assert_eq!(w.counters.affinity_full, 1);
 }
 
 /// Affinity holds while the client has a session through the mapping, and for its
@@ -852,6 +1014,50 @@ fn a_static_mappings_port_on_a_pool_address_is_never_dynamic() {
     assert!(!w.snat_ports().is_busy(NODE_IP, NatProtocol::Udp, 1050));
 }
 
+/// A NodePort (a mapping's external port on the pool address of an output-feature
+/// uplink): the endpoint's reply, un-DNATed by nat44-in2out on its way in, leaves the
+/// uplink as it is. Its (src, dst) is the session's outside view, not a new flow for
+/// SNAT, which would move it to another pool port, one the client never wrote to.
+#[test]
+fn a_reply_un_dnated_on_its_way_in_leaves_untranslated() {
+    let mut table = snat_table();
+    let inside = NatInterfaceRole {
+        inside: true,
+        ..Default::default()
+    };
+    table.set_interface_role(POD_IF, inside, true).unwrap();
+    let (client, node_port, endpoint) = (
+        (ip("203.0.113.9"), 40000),
+        (NODE_IP, 30080),
+        (ip("10.1.1.2"), 8080),
+    );
+    table
+        .add_static_mapping(StaticMapping {
+            proto: NatProtocol::Tcp,
+            local: (endpoint.0, Some(endpoint.1)),
+            external: (node_port.0, Some(node_port.1)),
+            twice_nat: TwiceNat::No,
+            out2in_only: true,
+        })
+        .unwrap();
+    let mut w = worker(16);
+    let config = snapshot(&table, &mut w);
+    let mut syn = tcp(client, node_port, TcpFlags::SYN);
+    let session = w.out2in(&config, GBE, &mut syn, 0).verdict.session();
+    assert!(session.is_some());
+    let mut reply = tcp(endpoint, client, TcpFlags::SYN | TcpFlags::ACK);
+    let o = w.in2out(&config, POD_IF, &mut reply, 0);
+    assert_eq!(o.verdict.session(), session);
+    assert_eq!(addrs_ports(&reply), (node_port, client));
+    let un_dnated = reply.clone();
+    assert_eq!(
+        w.in2out_output(&config, POD_IF, &mut reply, 0).verdict,
+        NatVerdict::Passed
+    );
+    assert_eq!(reply, un_dnated);
+    assert_eq!(w.session_count(), 1);
+}
+
 #[test]
 fn deleting_a_pool_address_deletes_its_sessions() {
     let mut table = snat_table();
@@ -889,6 +1095,27 @@ fn deleting_a_pool_address_deletes_its_sessions() {
         None,
         "no session translates to the deleted address"
     );
+}
+
+/// As with SNAT's pool: a twice-NAT session lives through the stale sweep while its
+/// twice-NAT pool address does, and goes with the address.
+#[test]
+fn deleting_a_twice_nat_address_deletes_its_sessions() {
+    let mut table = twice_nat_table(NatProtocol::Udp, Some(5353), Some(53));
+    let mut w = worker(64);
+    let config = snapshot(&table, &mut w);
+    let client = (ip("10.1.1.9"), 4000);
+    let mut query = udp(client, (spec_frames::SERVICE_IP, 53), 64, true);
+    let o = w.out2in(&config, POD_IF, &mut query, 0);
+    assert!(o.verdict.session().is_some());
+    w.expire(&config, 1, 1_000);
+    assert_eq!(w.session_count(), 1, "its address stays");
+    table
+        .del_addresses(NAT_LOOPBACK, NAT_LOOPBACK, true)
+        .unwrap();
+    let config = snapshot(&table, &mut w);
+    w.expire(&config, 1, 1_000);
+    assert_eq!(w.session_count(), 0);
 }
 
 #[test]
@@ -2106,6 +2333,82 @@ fn snat_translates_a_fragmented_datagram_both_ways() {
     );
 }
 
+/// A first fragment that passes untranslated takes the rest of its datagram with it,
+/// where an orphan fragment would be dropped: the node's VXLAN datagram (an identity
+/// mapping) leaving through the SNAT uplink, fragmented.
+#[test]
+fn fragments_pass_after_a_first_fragment_that_passed() {
+    let mut table = snat_table();
+    table
+        .add_identity_mapping(IdentityMapping {
+            addr: NODE_IP,
+            proto_port: Some((NatProtocol::Udp, 4789)),
+        })
+        .unwrap();
+    let mut w = worker(8);
+    let config = snapshot(&table, &mut w);
+    let [first, later] = udp_fragments((NODE_IP, 4789), (ip("192.168.16.2"), 4789));
+    for p in [first, later] {
+        let mut out = p.clone();
+        assert_eq!(
+            w.in2out_output(&config, TAP0, &mut out, 0).verdict,
+            NatVerdict::Passed
+        );
+        assert_eq!(out, p);
+    }
+}
+
+/// Only first fragments are remembered: however many unfragmented packets pass between
+/// a first fragment and the rest of its datagram (a busy flow sends 1024 in far less
+/// than the 2 s), none takes one of the places, and the rest still follows.
+#[test]
+fn unfragmented_packets_take_no_first_fragments_place() {
+    let table = seed_table_with_udp_service();
+    let mut w = worker(8);
+    let config = snapshot(&table, &mut w);
+    let vip = (spec_frames::SERVICE_IP, 80);
+    let [mut first, mut later] = udp_fragments((ip("10.1.1.3"), 3000), vip);
+    let session = w.out2in(&config, POD_IF, &mut first, 0).verdict.session();
+    assert!(session.is_some());
+    for ident in 0..=super::fragments::CAPACITY as u16 {
+        let mut p = udp((ip("10.1.1.4"), 3000), vip, 64, true);
+        let mut v = Ipv4Packet::new_unchecked(&mut p[..]);
+        v.set_ident(ident);
+        v.fill_checksum();
+        w.out2in(&config, POD_IF, &mut p, 0);
+    }
+    assert_eq!(
+        w.out2in(&config, POD_IF, &mut later, 0).verdict.session(),
+        session
+    );
+}
+
+/// From inside as from outside, a fragment before its first one is dropped where its
+/// flow is one NAT44 translates (from a mapping's local end: a reply), and passes
+/// untouched elsewhere (a pod's own flow, which forwarding passes).
+#[test]
+fn an_inside_fragment_before_its_first_goes_as_its_flow_would() {
+    let table = seed_table_with_udp_service();
+    let mut w = worker(8);
+    let config = snapshot(&table, &mut w);
+    let client = (ip("10.1.1.3"), 3000);
+    let [_, from_endpoint] = udp_fragments((spec_frames::SERVER_IP, 8080), client);
+    let o = w.in2out(&config, TAP0, &mut from_endpoint.clone(), 0);
+    assert_eq!(o.verdict, NatVerdict::Drop(In2outError::Fragment));
+    assert_eq!(
+        o.slow_path.map(|trace| trace.to_string()).as_deref(),
+        Some("NAT44_IN2OUT_SLOW_PATH: sw_if_index 2, next index 1, session -1"),
+        "to the drop node"
+    );
+    let [_, from_pod] = udp_fragments((ip("10.1.1.9"), 53), client);
+    let mut p = from_pod.clone();
+    assert_eq!(
+        w.in2out(&config, TAP0, &mut p, 0).verdict,
+        NatVerdict::Passed
+    );
+    assert_eq!(p, from_pod, "untouched");
+}
+
 #[test]
 fn non_first_fragments_and_truncated_headers_are_dropped_by_name() {
     let table = seed_table();
@@ -2365,6 +2668,17 @@ fn identity_mapping_passes_vxlan_untranslated() {
         NatVerdict::Passed
     );
     assert_eq!(p, original);
+    // Nor does the identity's local end starting a flow that routes out (forwarding
+    // off) get a static session, as a translating mapping's would: it is not translated.
+    let original = udp((NODE_IP, 4789), (ip("192.168.16.2"), 4789), 64, false);
+    let mut p = original.clone();
+    let routes_out = |_| true;
+    assert_eq!(
+        w.in2out_routed(&config, TAP0, &mut p, 0, &routes_out, None)
+            .verdict,
+        NatVerdict::Passed
+    );
+    assert_eq!((p, w.session_count()), (original, 0));
 }
 
 #[test]
@@ -3039,6 +3353,10 @@ fn snat_takes_a_static_mappings_external_address_for_its_local_end() {
         assert_checksums_valid(&p);
         assert_eq!(addrs_ports(&p), (expected_src, server));
     }
+    // Static sessions of plain mappings: `show nat44 sessions detail` says no more.
+    let shown = show::sessions(&config, &w, crate::pipeline::WorkerThread(0), true, 0);
+    assert_eq!(shown.matches("static translation\n").count(), 2, "{shown}");
+    assert!(!shown.contains("load-balancing"), "{shown}");
     assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Udp), 0);
     assert_eq!(w.snat_ports().busy_count(NODE_IP, NatProtocol::Tcp), 0);
     let mut other = udp((ip("10.1.1.7"), 5353), server, 64, true);
