@@ -36,8 +36,10 @@ impl PingArgs {
     /// IPv4 and ICMP headers; the route's interface's MTU bounds it when the ping runs.
     /// The data starts with the send time, 8 bytes.
     pub const SIZE: std::ops::RangeInclusive<u32> =
-        8..=(*crate::config::MTU_RANGE.end() as u32 - 28);
-    /// The console waits for the whole run: an hour at most.
+        8..=(*crate::config::MTU_RANGE.end() as u32 - Self::HEADERS);
+    /// The IPv4 and ICMP echo headers around the data.
+    pub const HEADERS: u32 = 28;
+    /// One request a minute at the slowest (a ping holds its client for its run).
     pub const INTERVAL_MS: std::ops::RangeInclusive<u32> = 1..=60_000;
     pub const REPEAT: std::ops::RangeInclusive<u32> = 1..=1000;
 }

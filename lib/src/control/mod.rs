@@ -182,9 +182,6 @@ pub trait Platform {
     }
 }
 
-/// The IPv4 and ICMP echo headers around a ping's data.
-const ICMP_ECHO_OVERHEAD: u32 = 28;
-
 /// Work a command leaves to run beside the console, on a thread of its own: a ping's
 /// requests and its wait for the replies, which must not hold every other client's
 /// commands (VPP suspends the CLI process that runs a ping, and serves the others). Its
@@ -558,14 +555,14 @@ impl Control {
         // The requests leave whole, straight to the port: they must fit the interface's
         // MTU (fragments of the replies would not be reassembled either).
         let mtu = snapshot.interface(tx_if).map_or(0, |i| i.mtu);
-        let packet = u32::from(args.size) + ICMP_ECHO_OVERHEAD;
+        let packet = u32::from(args.size) + PingArgs::HEADERS;
         if packet > u32::from(mtu) {
             return Err(format!(
                 "ping: size {} makes {packet}-byte IPv4 packets, over {}'s MTU {mtu}: at \
                  most size {}",
                 args.size,
                 self.name_of()(tx_if),
-                u32::from(mtu).saturating_sub(ICMP_ECHO_OVERHEAD)
+                u32::from(mtu).saturating_sub(PingArgs::HEADERS)
             ));
         }
         let from = match &args.source {
