@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use podfwd::buffer::PacketBuf;
 use podfwd::types::IfIndex;
@@ -255,6 +256,9 @@ pub struct WorkerConfig {
     pub burst: usize,
     /// TX buffers older than this (in TSC ticks) are flushed even when not full.
     pub drain_ticks: u64,
+    /// How long to sleep after a pass that received and sent nothing (`--poll-sleep-usec`);
+    /// zero: never.
+    pub poll_sleep: Duration,
     pub stop: Arc<AtomicBool>,
     /// This worker's counters, indexed by interface index.
     pub counters: Arc<[InterfaceCounters]>,
@@ -460,6 +464,7 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
         ports,
         burst,
         drain_ticks,
+        poll_sleep,
         stop,
         counters: shared_counters,
         capture: capture_mailbox,
@@ -644,6 +649,10 @@ pub fn run_worker<P: BurstProcessor>(config: WorkerConfig, mut processor: P) -> 
             for (counters, shared) in out.local.iter().zip(shared_counters.iter()) {
                 counters.publish(shared);
             }
+        } else if !poll_sleep.is_zero() {
+            // Nothing came and nothing waits to leave (a quiet pass flushes every
+            // buffer, and a flush makes the pass busy): only an idle worker sleeps.
+            std::thread::sleep(poll_sleep);
         }
     }
     for (buffer, counters) in out.tx.iter_mut().zip(out.local.iter_mut()) {

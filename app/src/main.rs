@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use log::{info, warn};
 use podfwd_app::{console, control, dpdk, forward, hardware, options};
@@ -389,6 +390,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             ports,
             burst: usize::from(options.burst),
             drain_ticks,
+            poll_sleep: Duration::from_micros(u64::from(options.poll_sleep_usec)),
             stop: Arc::clone(&stop),
             counters: Arc::clone(counters),
             capture: Arc::clone(&capture_mailboxes[queue]),

@@ -59,6 +59,13 @@ pub struct AppOptions {
     #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u16).range(1..=32768))]
     pub txd: u16,
+    /// Microseconds a worker sleeps after a pass over its queues that received nothing
+    /// (VPP's `poll-sleep-usec`, as Contiv set it on VMs), 0..=1000000; 0, the default,
+    /// polls without pause. Under load no pass is idle and no worker sleeps; a packet
+    /// that arrives while one sleeps waits up to N us longer.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub poll_sleep_usec: u32,
 }
 
 /// `NAME=DEVICE` from `--iface`.
@@ -179,6 +186,22 @@ mod tests {
     }
 
     #[test]
+    fn poll_sleep_is_off_unless_asked_and_at_most_a_second() {
+        let parse = |args: &[&str]| AppOptions::try_parse_from([&["podfwd"], args].concat());
+        assert_eq!(parse(&[]).unwrap().poll_sleep_usec, 0);
+        assert_eq!(
+            parse(&["--poll-sleep-usec", "1000000"])
+                .unwrap()
+                .poll_sleep_usec,
+            1_000_000
+        );
+        for bad in ["1000001", "100us"] {
+            let e = parse(&["--poll-sleep-usec", bad]).unwrap_err().to_string();
+            assert!(e.contains("--poll-sleep-usec"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn split_at_first_double_dash() {
         let args = ["podfwd", "-l", "0,1", "--", "--burst", "8", "--", "x"]
             .map(String::from)
@@ -281,6 +304,7 @@ mod tests {
             "mbufs",
             "rxd",
             "txd",
+            "poll-sleep-usec",
         ] {
             assert_eq!(
                 startup(&[&format!("--{name}")], &[]).unwrap_err(),
