@@ -33,9 +33,13 @@ pub struct AclTable {
     last_acl_version: u64,
     /// Per interface, the ordered ACL lists: `[input, output]`.
     applied: BTreeMap<IfIndex, [Vec<u32>; 2]>,
-    /// Per interface, how many times its lists changed: a worker clears the sessions of
-    /// an interface whose count moved since the last snapshot it installed.
-    list_changes: BTreeMap<IfIndex, u32>,
+    /// Per interface, `[input, output]`: how many times the sessions made in that
+    /// direction were ended by a list change (see [`AclTable::lists_changed`]); a worker
+    /// deletes those whose count moved since the last snapshot it installed.
+    list_changes: BTreeMap<IfIndex, [u32; 2]>,
+    /// `set acl-plugin reclassify-sessions`: a list change ends the sessions its
+    /// direction made, not only the interface's last list emptying.
+    reclassify_sessions: bool,
     timeouts: SessionTimeouts,
     max_sessions: usize,
 }
@@ -72,6 +76,7 @@ impl AclTable {
             last_acl_version: 0,
             applied: BTreeMap::new(),
             list_changes: BTreeMap::new(),
+            reclassify_sessions: false,
             timeouts: SessionTimeouts::default(),
             max_sessions: DEFAULT_MAX_SESSIONS,
         }
@@ -225,7 +230,7 @@ impl AclTable {
         if lists.iter().all(Vec::is_empty) {
             self.applied.remove(&sw_if);
         }
-        self.lists_changed(sw_if);
+        self.lists_changed(sw_if, direction);
         Ok(())
     }
 
@@ -254,15 +259,38 @@ impl AclTable {
         if lists.iter().all(Vec::is_empty) {
             self.applied.remove(&sw_if);
         }
-        self.lists_changed(sw_if);
+        self.lists_changed(sw_if, direction);
         Ok(())
     }
 
-    /// `sw_if`'s list in some direction is not what it was: its sessions go. Only for
-    /// an actual change, as each one is a wipe of the interface's sessions.
-    fn lists_changed(&mut self, sw_if: IfIndex) {
+    /// `sw_if`'s list for `direction` is not what it was. As in VPP, its sessions stay
+    /// while it has an ACL in either direction, so that a policy update leaves the
+    /// connections it still permits alone; they go when its last list empties (VPP's
+    /// `acl_fa_enable_disable` cleans them then). With `reclassify-sessions` on, the
+    /// sessions `direction` made go at once too: their flows' next packets meet the new
+    /// rules (VPP finds them stale by the interface's policy epoch at their next hit).
+    fn lists_changed(&mut self, sw_if: IfIndex, direction: Direction) {
+        let emptied = !self.applied.contains_key(&sw_if);
+        if !emptied && !self.reclassify_sessions {
+            return;
+        }
         let changes = self.list_changes.entry(sw_if).or_default();
-        *changes = changes.wrapping_add(1);
+        for ended in [Direction::Input, Direction::Output] {
+            if emptied || ended == direction {
+                changes[slot(ended)] = changes[slot(ended)].wrapping_add(1);
+            }
+        }
+    }
+
+    /// `set acl-plugin reclassify-sessions 0|1` (VPP's, off by default): whether a
+    /// change of an interface's list for a direction ends the sessions that direction
+    /// made (see [`AclTable::lists_changed`]). It applies to the changes made while on.
+    pub fn set_reclassify_sessions(&mut self, on: bool) {
+        self.reclassify_sessions = on;
+    }
+
+    pub fn reclassify_sessions(&self) -> bool {
+        self.reclassify_sessions
     }
 
     /// The ACLs on `sw_if` for `direction`, in evaluation order.
@@ -456,8 +484,9 @@ impl AclTable {
 #[derive(Clone, Debug, Default)]
 struct InterfaceAcls {
     classifiers: [Option<Arc<Classifier>>; 2],
-    /// How many times the interface's lists changed ([`AclTable`]'s count).
-    list_changes: u32,
+    /// How many times a list change ended the sessions made in each direction,
+    /// `[input, output]` ([`AclTable`]'s counts).
+    list_changes: [u32; 2],
     /// The interface has an ACL in some direction, so a session may exist on it.
     any: bool,
 }
@@ -501,8 +530,9 @@ impl AclConfig {
         Some(entry.classifiers[slot(direction)].as_deref())
     }
 
-    /// How many times each interface's ACL lists changed, by interface index.
-    pub(crate) fn list_changes(&self) -> impl Iterator<Item = u32> + '_ {
+    /// How many times a list change ended each interface's sessions, per direction
+    /// (`[input, output]`), by interface index.
+    pub(crate) fn list_changes(&self) -> impl Iterator<Item = [u32; 2]> + '_ {
         self.interfaces.iter().map(|entry| entry.list_changes)
     }
 

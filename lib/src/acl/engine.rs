@@ -219,7 +219,7 @@ pub struct AclWorker {
     parsed: Box<[Option<AclPacketInfo>; MAX_BURST]>,
     /// How many times each interface's ACL lists had changed in the last snapshot
     /// installed.
-    list_changes: Vec<u32>,
+    list_changes: Vec<[u32; 2]>,
     /// The version of each ACL index's rules in the last snapshot installed: those the
     /// hit counters count for.
     acl_versions: Vec<u64>,
@@ -246,8 +246,10 @@ impl AclWorker {
 
     /// Adopts a new snapshot: sizes counters and the session table. Allocates, so it runs
     /// between bursts, never per packet.
-    /// An interface whose ACL lists changed loses its sessions, as in VPP (replacing the
-    /// rules of an ACL keeps them, but starts its hit counters from zero). A lower
+    /// An interface whose last ACL list emptied loses its sessions, as in VPP, and with
+    /// `reclassify-sessions` on, so do the sessions a direction made whose list changed
+    /// ([`crate::acl::AclTable`]); replacing the rules of an ACL keeps them, but starts
+    /// its hit counters from zero. A lower
     /// session limit is reached by eviction a bounded number at a time
     /// ([`AclWorker::reclaim_expired`]).
     pub fn install(&mut self, config: &AclConfig) {
@@ -256,10 +258,13 @@ impl AclWorker {
         self.acl_versions
             .extend((0..config.rule_counts().len()).map(|index| config.acl_version(index)));
         self.sessions.set_max(config.max_sessions);
-        let changes: Vec<u32> = config.list_changes().collect();
-        for (i, &count) in changes.iter().enumerate() {
-            if self.list_changes.get(i).copied().unwrap_or(0) != count {
-                self.sessions.lists_changed(IfIndex(i as u16));
+        let changes: Vec<[u32; 2]> = config.list_changes().collect();
+        for (i, counts) in changes.iter().enumerate() {
+            let before = self.list_changes.get(i).copied().unwrap_or([0; 2]);
+            for (direction, at) in [(Direction::Input, 0), (Direction::Output, 1)] {
+                if before[at] != counts[at] {
+                    self.sessions.lists_changed(IfIndex(i as u16), direction);
+                }
             }
         }
         self.list_changes = changes;

@@ -279,7 +279,8 @@ struct Session {
     prev: u32,
     next: u32,
     in_use: bool,
-    /// Its interface's ACL-list version when it was made ([`SessionTable::lists_changed`]).
+    /// Its interface's ACL-list version for its direction when it was made
+    /// ([`SessionTable::lists_changed`]).
     list_version: u16,
     /// Bumped when the slot is freed: a [`SessionHandle`] taken before then is stale.
     generation: u32,
@@ -481,9 +482,10 @@ pub(crate) struct SessionTable {
     fresh_deletes: u32,
     /// The worker's prefetch, for the next session a full table will recycle.
     prefetch: Prefetch,
-    /// Per interface, the version of its ACL lists: a session made under another one is
-    /// gone to lookups (VPP clears an interface's sessions when its lists change).
-    list_versions: Vec<u16>,
+    /// Per interface, `[input, output]`, the version of its ACL lists: a session made
+    /// under an older one of its interface and direction is gone to lookups
+    /// ([`SessionTable::lists_changed`]).
+    list_versions: Vec<[u16; 2]>,
     /// Where the sweep that deletes such sessions, a bounded step per reclaim, has got to.
     list_sweep: Option<usize>,
 }
@@ -512,26 +514,26 @@ impl SessionTable {
         }
     }
 
-    /// `sw_if`'s ACL lists changed: its sessions go, as VPP clears them. Lookups stop
-    /// finding them at once, and [`SessionTable::reclaim_expired`] deletes them a bounded
-    /// number of slots at a time. (The version wraps after 65 536 changes of one
-    /// interface's lists, far beyond one sweep.)
-    pub(crate) fn lists_changed(&mut self, sw_if: IfIndex) {
+    /// The sessions `sw_if` made in `direction` go ([`crate::acl::AclTable`] says when).
+    /// Lookups stop finding them at once, and [`SessionTable::reclaim_expired`] deletes
+    /// them a bounded number of slots at a time. (The version wraps after 65 536 changes
+    /// of one interface's lists, far beyond one sweep.)
+    pub(crate) fn lists_changed(&mut self, sw_if: IfIndex, direction: Direction) {
         let at = sw_if.as_usize();
         if self.list_versions.len() <= at {
-            self.list_versions.resize(at + 1, 0);
+            self.list_versions.resize(at + 1, [0; 2]);
         }
-        if let Some(version) = self.list_versions.get_mut(at) {
+        if let Some(versions) = self.list_versions.get_mut(at) {
+            let version = &mut versions[usize::from(!direction.is_input())];
             *version = version.wrapping_add(1);
         }
         self.list_sweep = Some(0);
     }
 
-    fn list_version(&self, sw_if: u16) -> u16 {
+    fn list_version(&self, sw_if: u16, direction: Direction) -> u16 {
         self.list_versions
             .get(usize::from(sw_if))
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |versions| versions[usize::from(!direction.is_input())])
     }
 
     /// A packet that would create a session joins the live one that entry `found` (a
@@ -559,7 +561,7 @@ impl SessionTable {
 
     /// Made before its interface's ACL lists last changed.
     fn outlived_its_lists(&self, session: &Session) -> bool {
-        session.list_version != self.list_version(session.sw_if().0)
+        session.list_version != self.list_version(session.sw_if().0, session.direction())
     }
 
     /// The prefetch [`SessionTable::make_room`] asks with.
@@ -963,7 +965,7 @@ impl SessionTable {
             prev: NONE,
             next: NONE,
             in_use: true,
-            list_version: self.list_version(sw_if.0),
+            list_version: self.list_version(sw_if.0, direction),
         };
         if packet.tcp_flags_valid() {
             session.flags_forward = packet.tcp_flags;

@@ -2219,12 +2219,14 @@ fn replaced_acl_applies_from_the_next_snapshot_and_sessions_stay() {
     );
 }
 
-/// Changing an interface's ACL lists clears its sessions, as VPP does (replacing an
-/// ACL's rules keeps them, above): a reply that its session let in is judged by the
-/// rules again, the sessions of other interfaces stay, and the sweep deletes the
-/// cleared ones within bounded steps.
+/// Changing an interface's ACL lists keeps its sessions while it has an ACL in either
+/// direction, as in VPP (whose `reclassify-sessions` is off by default): a policy update
+/// leaves the connections it still permits alone. Its last list emptying clears them, as
+/// VPP's `acl_fa_enable_disable` does: a reply its session let in is judged by the rules
+/// again, the sessions of other interfaces stay, and the sweep deletes the cleared ones
+/// within bounded steps.
 #[test]
-fn changing_an_interfaces_lists_clears_its_sessions() {
+fn an_interfaces_sessions_outlive_list_changes_until_its_last_list_empties() {
     let (mut table, config) = reflective_pod(64);
     let reflect = table.interface_acls(POD, Direction::Input)[0];
     table
@@ -2250,7 +2252,8 @@ fn changing_an_interfaces_lists_clears_its_sessions() {
         3
     );
 
-    // Another ACL on the pod's output, then without it again: the lists changed twice.
+    // Another ACL on the pod's output, then without it again, then its input list
+    // emptied (its output keeps the local table): the sessions stay.
     let extra = table.create(vec![rule(AclAction::Deny)], "extra").unwrap();
     table
         .set_interface_acl(POD, Direction::Output, extra, false)
@@ -2258,18 +2261,32 @@ fn changing_an_interfaces_lists_clears_its_sessions() {
     table
         .set_interface_acl(POD, Direction::Output, extra, true)
         .unwrap();
+    table
+        .set_interface_acl(POD, Direction::Input, reflect, true)
+        .unwrap();
     let next = table.build();
     worker.install(&next);
-    let v = worker.classify(&next, POD, Direction::Output, &syn_ack, 1);
+    worker.reclaim_expired(&next, 1, 64);
+    assert_eq!(worker.session_count(), 11);
     assert_eq!(
-        (v.action, v.permit),
-        (0, false),
-        "the reply meets the rules again"
+        worker
+            .classify(&next, POD, Direction::Output, &syn_ack, 1)
+            .action,
+        3,
+        "the reply still hits its session"
     );
+
+    // The pod's last list emptied: its sessions go.
+    let local = table.interface_acls(POD, Direction::Output)[0];
+    table
+        .set_interface_acl(POD, Direction::Output, local, true)
+        .unwrap();
+    let last = table.build();
+    worker.install(&last);
     let reply_to_host = tcp("10.1.1.3", 22, "172.30.1.2", 5000, SYN_ACK);
     assert_eq!(
         worker
-            .classify(&next, TAP0, Direction::Output, &reply_to_host, 1)
+            .classify(&last, TAP0, Direction::Output, &reply_to_host, 1)
             .action,
         3,
         "tap0's lists did not change"
@@ -2277,25 +2294,99 @@ fn changing_an_interfaces_lists_clears_its_sessions() {
     // The sweep, 4 slots a step: the pod's ten sessions go, tap0's stays.
     let mut steps = 0;
     while worker.session_count() > 1 {
-        worker.reclaim_expired(&next, 2, 4);
+        worker.reclaim_expired(&last, 2, 4);
         steps += 1;
         assert!(steps <= 4, "{} sessions left", worker.session_count());
     }
     assert_eq!(worker.session_count(), 1);
-    // A new connection of the pod makes a session again.
+    // Its output list back: the reply meets the rules, its session gone.
+    table
+        .set_interface_acl(POD, Direction::Output, local, false)
+        .unwrap();
+    let again = table.build();
+    worker.install(&again);
+    let v = worker.classify(&again, POD, Direction::Output, &syn_ack, 2);
+    assert_eq!(
+        (v.action, v.permit),
+        (0, false),
+        "the reply meets the rules again"
+    );
+}
+
+/// With `reclassify-sessions 1`, a change of an interface's list for a direction ends
+/// the sessions made in that direction at once (VPP finds them stale by the interface's
+/// policy epoch at their next hit): their flows' next packets meet the new rules. The
+/// sessions the other direction made stay.
+#[test]
+fn reclassify_sessions_ends_the_sessions_of_the_direction_whose_list_changed() {
+    let (mut table, _) = reflective_pod(64);
+    let reflect = table.interface_acls(POD, Direction::Input)[0];
+    // tap0 reflects both ways; its session below is made by its output.
+    for direction in [Direction::Input, Direction::Output] {
+        table
+            .set_interface_acl(TAP0, direction, reflect, false)
+            .unwrap();
+    }
+    table.set_reclassify_sessions(true);
+    let config = table.build();
+    let mut worker = AclWorker::new(&config);
     let syn = tcp("10.1.1.3", 40000, "10.1.1.9", 80, SYN);
+    let syn_ack = tcp("10.1.1.9", 80, "10.1.1.3", 40000, SYN_ACK);
     assert_eq!(
         worker
-            .classify(&next, POD, Direction::Input, &syn, 3)
+            .classify(&config, POD, Direction::Input, &syn, 0)
             .action,
         2
     );
-    assert_eq!(worker.session_count(), 2);
+    let to_host = tcp("10.1.1.3", 40001, "172.30.1.2", 22, SYN);
+    assert_eq!(
+        worker
+            .classify(&config, TAP0, Direction::Output, &to_host, 0)
+            .action,
+        2
+    );
+
+    // The pod's output list changes: the session its input made stays.
+    let extra = table.create(vec![rule(AclAction::Deny)], "extra").unwrap();
+    table
+        .set_interface_acl(POD, Direction::Output, extra, false)
+        .unwrap();
+    let next = table.build();
+    worker.install(&next);
+    assert_eq!(
+        worker
+            .classify(&next, POD, Direction::Output, &syn_ack, 1)
+            .action,
+        3
+    );
+
+    // Its input list changes: the session goes, and the reply meets the output rules
+    // (the local table's DNS rule, then `extra`).
+    let again = table
+        .create(vec![rule(AclAction::PermitReflect)], "reflect again")
+        .unwrap();
+    table
+        .set_interface_acl_list(POD, Direction::Input, &[again])
+        .unwrap();
+    let changed = table.build();
+    worker.install(&changed);
+    let v = worker.classify(&changed, POD, Direction::Output, &syn_ack, 2);
+    assert_eq!((v.action, v.permit), (0, false));
+    // tap0's session, made by its output, stays: the reply coming in hits it.
+    let from_host = tcp("172.30.1.2", 22, "10.1.1.3", 40001, SYN_ACK);
+    assert_eq!(
+        worker
+            .classify(&changed, TAP0, Direction::Input, &from_host, 2)
+            .action,
+        3
+    );
+    worker.reclaim_expired(&changed, 2, 64);
+    assert_eq!(worker.session_count(), 1);
 }
 
 /// Setting an interface's list to the list it has (an agent re-applying its whole
 /// configuration), in either direction, or any snapshot that changed nothing of its
-/// lists, keeps its sessions; only an actual change clears them.
+/// lists, keeps its sessions; emptying both clears them.
 #[test]
 fn re_setting_an_interfaces_identical_list_keeps_its_sessions() {
     let (mut table, config) = reflective_pod(64);
@@ -2326,10 +2417,10 @@ fn re_setting_an_interfaces_identical_list_keeps_its_sessions() {
         3
     );
 
-    // A list that differs, in the other direction: the session goes.
-    table
-        .set_interface_acl_list(POD, Direction::Output, &[])
-        .unwrap();
+    // Both lists emptied: the session goes.
+    for direction in [Direction::Input, Direction::Output] {
+        table.set_interface_acl_list(POD, direction, &[]).unwrap();
+    }
     let changed = table.build();
     worker.install(&changed);
     worker.reclaim_expired(&changed, SECOND, 64);
@@ -2666,7 +2757,7 @@ fn full_table_recycles_an_idle_transient_session_behind_a_busy_head() {
     assert!(!v.permit, "port 2's idle session was the one given up");
 }
 
-/// Sessions a list change cleared no longer hold a full table's room: a new flow sweeps
+/// Sessions a list change cleared (`reclassify-sessions`) no longer hold a full table's room: a new flow sweeps
 /// them out instead of being refused until the background sweep comes round (4 slots a
 /// step, here past tap0's twelve live sessions first).
 #[test]
@@ -2700,9 +2791,11 @@ fn sessions_a_list_change_cleared_make_room_at_once() {
         );
     }
     assert_eq!(worker.session_count(), 16);
+    // A change of the pod's input list that ends the sessions its input made.
+    table.set_reclassify_sessions(true);
     let extra = table.create(vec![rule(AclAction::Deny)], "extra").unwrap();
     table
-        .set_interface_acl(POD, Direction::Output, extra, false)
+        .set_interface_acl(POD, Direction::Input, extra, false)
         .unwrap();
     let next = table.build();
     worker.install(&next);

@@ -189,3 +189,9 @@ pub(super) fn parse_session_max_entries(c: &mut Cursor<'_>) -> Result<Command, S
         max: c.u32_in("max-entries", SESSION_LIMIT_RANGE)?,
     })
 }
+
+/// VPP's `reclassify-sessions %u`: any number but 0 turns it on.
+pub(super) fn parse_reclassify_sessions(c: &mut Cursor<'_>) -> Result<Command, String> {
+    let value = c.u32_in("reclassify-sessions", 0..=u32::MAX)?;
+    Ok(Command::SetAclReclassifySessions { on: value != 0 })
+}

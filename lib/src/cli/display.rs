@@ -257,6 +257,9 @@ impl Display for Command {
             C::SetAclSessionMaxEntries { max } => {
                 write!(f, "set acl-plugin session table max-entries {max}")
             }
+            C::SetAclReclassifySessions { on } => {
+                write!(f, "set acl-plugin reclassify-sessions {}", u8::from(*on))
+            }
             C::Nat44Address {
                 first,
                 last,

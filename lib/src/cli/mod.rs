@@ -318,6 +318,10 @@ pub enum Command {
     SetAclSessionMaxEntries {
         max: u32,
     },
+    /// `set acl-plugin reclassify-sessions N` (VPP's: any N but 0 turns it on)
+    SetAclReclassifySessions {
+        on: bool,
+    },
 
     // NAT44.
     /// `nat44 add|del address A [- B] [twice-nat] [del]`

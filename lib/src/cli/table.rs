@@ -420,6 +420,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         help: "Limit the ACL sessions per worker",
         parse: acl::parse_session_max_entries,
     },
+    CommandSpec {
+        path: &["set", "acl-plugin", "reclassify-sessions"],
+        usage: "set acl-plugin reclassify-sessions 0|1",
+        help: "1: a change of an interface's ACL list ends the sessions made in that direction (0, the default: only its last list emptying does)",
+        parse: acl::parse_reclassify_sessions,
+    },
     // NAT44.
     CommandSpec {
         path: &["nat44", "add", "address"],

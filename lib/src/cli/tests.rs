@@ -1234,6 +1234,28 @@ fn acl_show_and_session_settings() {
     );
 }
 
+#[test]
+fn reclassify_sessions_takes_vpps_number() {
+    // As VPP's `reclassify-sessions %u`: any number but 0 is on.
+    for (line, on) in [("0", false), ("1", true), ("7", true)] {
+        let line = format!("set acl-plugin reclassify-sessions {line}");
+        assert_eq!(
+            ok(&line),
+            Command::SetAclReclassifySessions { on },
+            "{line}"
+        );
+    }
+    assert_eq!(
+        ok("set acl-plugin reclassify-sessions 7").to_string(),
+        "set acl-plugin reclassify-sessions 1"
+    );
+    assert_eq!(
+        err("set acl-plugin reclassify-sessions"),
+        "set acl-plugin reclassify-sessions: missing argument: expected reclassify-sessions (0..=4294967295)"
+    );
+    assert!(err("set acl-plugin reclassify-sessions on").contains("'on'"));
+}
+
 // ---- NAT44 ----
 
 #[test]

@@ -1083,7 +1083,11 @@ impl Control {
                 };
                 Ok(self.acl.show_interfaces(only, acls, &self.name_of()))
             }
-            Command::ShowAclSessions => self.ask_all(WorkerQuestion::AclSessions),
+            Command::ShowAclSessions => {
+                let sessions = self.ask_all(WorkerQuestion::AclSessions)?;
+                let on = u8::from(self.acl.reclassify_sessions());
+                Ok(format!("{sessions}Reclassify sessions: {on}\n"))
+            }
             Command::ClearAclSessions => self.ask_all(WorkerQuestion::ClearAclSessions),
             Command::ShowAclTables => Ok(self.acl_config.show_tables(&self.name_of())),
             Command::SetAclSessionTimeout { timeouts, secs } => {
@@ -1094,6 +1098,11 @@ impl Control {
             Command::SetAclSessionMaxEntries { max } => {
                 self.acl.set_max_sessions(max as usize)?;
                 *changed = Changed::Acl;
+                none
+            }
+            Command::SetAclReclassifySessions { on } => {
+                // Read by the next list change, on the main lcore: no snapshot to publish.
+                self.acl.set_reclassify_sessions(on);
                 none
             }
 

@@ -3685,12 +3685,14 @@ fn replacing_an_acl_zeroes_its_hits_in_show_acl() {
     );
 }
 
-/// An interface's sessions go only when its ACL lists change: `set acl-plugin interface
-/// pods input acl 0` with 0 already there is refused and changes nothing, and changes
-/// elsewhere that publish a snapshot (a route, a timeout, another ACL, that ACL's rules,
-/// a larger table) keep them; an ACL added to its output list then clears them.
+/// An interface's sessions go only when a change of its lists ends them: `set acl-plugin
+/// interface pods input acl 0` with 0 already there is refused and changes nothing,
+/// changes elsewhere that publish a snapshot (a route, a timeout, another ACL, that
+/// ACL's rules, a larger table) keep them, and so does an ACL added to its output list
+/// (VPP's default); with `reclassify-sessions 1`, a change of its input list ends the
+/// session its input made.
 #[test]
-fn only_a_change_of_an_interfaces_lists_clears_its_sessions() {
+fn an_interfaces_sessions_go_only_when_a_list_change_ends_them() {
     let (mut control, pods, _host) = routed_acl_node(64);
     let mut worker = Worker::new(ticks);
     worker.set_flow_cache(false);
@@ -3726,6 +3728,17 @@ fn only_a_change_of_an_interfaces_lists_clears_its_sessions() {
     control
         .execute_line("set acl-plugin interface pods output acl 1")
         .unwrap();
+    assert_eq!(
+        settle(&control, &mut worker),
+        1,
+        "after an output list change"
+    );
+    for line in [
+        "set acl-plugin reclassify-sessions 1",
+        "set acl-plugin interface pods input acl 1",
+    ] {
+        control.execute_line(line).unwrap();
+    }
     assert_eq!(settle(&control, &mut worker), 0);
 }
 
