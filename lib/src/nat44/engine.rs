@@ -1350,10 +1350,14 @@ impl Nat44Worker {
                                 })
                         })
         };
-        let freed = sessions.expire(now, &config.timeouts, budget, stale, |gone| {
+        let (timed_out, stale) = sessions.expire(now, &config.timeouts, budget, stale, |gone| {
             release_held(gone, now, snat_ports, twice_nat_ports, affinity);
         });
-        self.counters.sessions_expired += u64::from(freed);
+        // What a configuration change ended counts as deleted, as VPP's deletions by
+        // mapping or address do: only timeouts are expiries.
+        self.counters.sessions_expired += u64::from(timed_out);
+        self.counters.sessions_deleted += u64::from(stale);
+        let freed = timed_out + stale;
         for _ in 0..budget.min(self.affinity_queue.len() as u32) {
             let Some(key) = self.affinity_queue.pop_front() else {
                 break;

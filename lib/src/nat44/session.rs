@@ -757,6 +757,7 @@ impl SessionTable {
 
     /// Frees expired sessions, and those `is_stale` rejects, handing each to `on_free`;
     /// examines at most `budget` heads per class list, and `budget` slots for staleness.
+    /// Returns how many timed out and how many were stale.
     ///
     /// The transitory list is in the order of last_heard ([`SessionTable::touch`] moves
     /// a heard session to its back), so its scan stops at the first head still alive. The
@@ -771,8 +772,8 @@ impl SessionTable {
         budget: u32,
         mut is_stale: impl FnMut(&Session) -> bool,
         mut on_free: impl FnMut(&Session),
-    ) -> u32 {
-        let mut freed = 0;
+    ) -> (u32, u32) {
+        let (mut timed_out, mut stale) = (0, 0);
         for class in LIVE_LISTS {
             let rounds = budget.min(self.lists[class].len);
             for _ in 0..rounds {
@@ -783,7 +784,7 @@ impl SessionTable {
                 if session.expires_at(timeouts) <= now {
                     if let Some(gone) = self.remove(head) {
                         on_free(&gone);
-                        freed += 1;
+                        timed_out += 1;
                     }
                 } else if class == TRANSITORY || class == CLOSED {
                     break;
@@ -799,11 +800,11 @@ impl SessionTable {
             if self.get(index).is_some_and(&mut is_stale) {
                 if let Some(gone) = self.remove(index) {
                     on_free(&gone);
-                    freed += 1;
+                    stale += 1;
                 }
             }
         }
-        freed
+        (timed_out, stale)
     }
 
     /// How many sessions each expiry list holds, for `show nat44 summary`.
