@@ -207,9 +207,12 @@ fn every_command_family_works_through_the_socket() {
     assert!(podfwd
         .ok("show acl-plugin interface tap0")
         .contains("output acl(s): 2"));
-    assert!(podfwd
-        .ok("show acl-plugin sessions")
-        .contains("Sessions total: 0"));
+    let sessions = podfwd.ok("show acl-plugin sessions");
+    assert!(sessions.contains("Sessions total: 0"), "{sessions}");
+    assert!(
+        sessions.trim_end().ends_with("Reclassify sessions: 0"),
+        "VPP's last line:\n{sessions}"
+    );
     assert_eq!(podfwd.ok("clear acl-plugin sessions"), "");
     assert!(podfwd.ok("show nat44 interfaces").contains("tap0 in out"));
     assert!(podfwd

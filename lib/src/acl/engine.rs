@@ -188,7 +188,8 @@ impl AclCounters {
 
     /// As [`AclCounters::format`], from the rule count of every ACL index (0: a free
     /// index), for the ACL `only` or all of them: what a worker answers from its
-    /// snapshot for `show acl-plugin acl`.
+    /// snapshot for `show acl-plugin acl`. The session counts belong to no one ACL: a
+    /// view of one leaves them out.
     pub fn format_hits(&self, rule_counts: &[usize], only: Option<u32>) -> String {
         let mut out = String::new();
         for (index, &rules) in rule_counts.iter().enumerate() {
@@ -201,11 +202,16 @@ impl AclCounters {
                 let _ = writeln!(out, "  {rule:>9}: hits {}", self.rule(index, rule));
             }
         }
-        let _ = writeln!(
-            out,
-            "session hits {}, sessions created {}, no-match denies {}, too many sessions {}",
-            self.session_hits, self.sessions_created, self.no_match_denies, self.too_many_sessions
-        );
+        if only.is_none() {
+            let _ = writeln!(
+                out,
+                "session hits {}, sessions created {}, no-match denies {}, too many sessions {}",
+                self.session_hits,
+                self.sessions_created,
+                self.no_match_denies,
+                self.too_many_sessions
+            );
+        }
         out
     }
 }
