@@ -318,6 +318,23 @@ impl Display for Command {
                 }
                 Ok(())
             }
+            C::Nat44LbBackend {
+                proto,
+                external,
+                local,
+                probability,
+                del,
+            } => {
+                write!(
+                    f,
+                    "nat44 add load-balancing back-end protocol {proto} external {}:{} local {}:{}",
+                    external.0, external.1, local.0, local.1
+                )?;
+                if let Some(p) = probability {
+                    write!(f, " probability {p}")?;
+                }
+                flag(f, *del, "del")
+            }
             C::Nat44IdentityMapping { mapping, del } => {
                 write!(
                     f,

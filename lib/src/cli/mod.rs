@@ -102,7 +102,7 @@ pub use table::{CommandSpec, COMMANDS};
 
 use crate::acl::{AclRule, Direction, TimeoutKind};
 use crate::counters::RuntimeView;
-use crate::nat44::{IdentityMapping, LbStaticMapping, SessionSelector, StaticMapping};
+use crate::nat44::{IdentityMapping, LbStaticMapping, NatProtocol, SessionSelector, StaticMapping};
 use crate::node::InputKind;
 use crate::types::{Ipv4Prefix, MacAddr};
 
@@ -347,6 +347,16 @@ pub enum Command {
     /// `nat44 add|del load-balancing static mapping ...`; a `del` may omit the locals.
     Nat44LbStaticMapping {
         mapping: LbStaticMapping,
+        del: bool,
+    },
+    /// `nat44 add load-balancing back-end protocol tcp|udp external IP:PORT local IP:PORT
+    /// probability N [del]` (VPP 19.04's): one local of an existing mapping; a `del` may
+    /// omit the probability.
+    Nat44LbBackend {
+        proto: NatProtocol,
+        external: (Ipv4Addr, u16),
+        local: (Ipv4Addr, u16),
+        probability: Option<u8>,
         del: bool,
     },
     /// `nat44 add|del identity mapping IP [tcp|udp PORT]`

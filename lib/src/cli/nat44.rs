@@ -364,6 +364,44 @@ pub(super) fn parse_lb_static_mapping(
     })
 }
 
+/// `protocol tcp|udp external A:P local A:P [vrf 0] probability N [del]`: VPP 19.04's
+/// `nat44 add load-balancing back-end`, whose deletion is its trailing `del` (here also
+/// spelt `nat44 del ...`, where the probability may be left out).
+pub(super) fn parse_lb_backend(c: &mut Cursor<'_>, del_form: bool) -> Result<Command, String> {
+    if !c.keyword("protocol") {
+        return Err(format!(
+            "{}: missing protocol: the back-end starts protocol tcp|udp external A.B.C.D:PORT",
+            c.command_name()
+        ));
+    }
+    let proto = c.choice(&PORT_PROTOCOLS)?;
+    c.expect_keyword("external")?;
+    let external = endpoint(c, "external", proto)?;
+    c.expect_keyword("local")?;
+    let local = endpoint(c, "local", proto)?;
+    c.table_zero("vrf", "table")?;
+    let mut probability = None;
+    if c.keyword("probability") {
+        let p = c.u32_in("probability", 0..=255)?;
+        probability = Some(u8::try_from(p).unwrap_or(u8::MAX));
+    }
+    let mut del = del_form;
+    while c.peek() == Some("del") {
+        set_once(c, &mut del, "del")?;
+        c.keyword("del");
+    }
+    if !del && probability.is_none() {
+        return Err(c.missing("probability N"));
+    }
+    Ok(Command::Nat44LbBackend {
+        proto,
+        external,
+        local,
+        probability,
+        del,
+    })
+}
+
 pub(super) fn parse_identity_mapping(
     c: &mut Cursor<'_>,
     del_form: bool,

@@ -485,6 +485,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         parse: |c| nat44::parse_lb_static_mapping(c, true),
     },
     CommandSpec {
+        path: &["nat44", "add", "load-balancing", "back-end"],
+        usage: "nat44 add load-balancing back-end protocol tcp|udp external A.B.C.D:PORT \
+                local A.B.C.D:PORT [vrf 0] probability N [del]",
+        help: "Add a local to a load-balanced mapping (del: remove one; its sessions go)",
+        parse: |c| nat44::parse_lb_backend(c, false),
+    },
+    CommandSpec {
+        path: &["nat44", "del", "load-balancing", "back-end"],
+        usage: "nat44 del load-balancing back-end protocol tcp|udp external A.B.C.D:PORT \
+                local A.B.C.D:PORT [vrf 0] [probability N]",
+        help: "Remove a local from a load-balanced mapping; its sessions go",
+        parse: |c| nat44::parse_lb_backend(c, true),
+    },
+    CommandSpec {
         path: &["nat44", "add", "identity", "mapping"],
         usage: "nat44 add identity mapping A.B.C.D [tcp|udp PORT] [vrf 0] [del]",
         help: "Let traffic to an address (and port) pass untranslated",

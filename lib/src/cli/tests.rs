@@ -1453,6 +1453,58 @@ fn nat44_static_mapping_errors() {
     );
 }
 
+/// VPP 19.04's `nat44 add load-balancing back-end ... [del]`, and our `nat44 del ...`
+/// spelling of its deletion, where the probability may be left out.
+#[test]
+fn nat44_lb_back_end_forms() {
+    let head = "nat44 add load-balancing back-end protocol tcp external 10.96.0.10:80 \
+                local 10.1.1.5:8080";
+    let backend = |probability, del| Command::Nat44LbBackend {
+        proto: NatProtocol::Tcp,
+        external: (ip("10.96.0.10"), 80),
+        local: (ip("10.1.1.5"), 8080),
+        probability,
+        del,
+    };
+    assert_eq!(
+        ok(&format!("{head} probability 30")),
+        backend(Some(30), false)
+    );
+    assert_eq!(
+        ok(&format!("{head} vrf 0 probability 30 del")),
+        backend(Some(30), true)
+    );
+    assert_eq!(ok(&format!("{head} del")), backend(None, true));
+    assert_eq!(
+        ok(
+            "nat44 del load-balancing back-end protocol tcp external 10.96.0.10:80 \
+            local 10.1.1.5:8080"
+        ),
+        backend(None, true)
+    );
+    for (line, error) in [
+        (
+            head.to_string(),
+            "nat44 add load-balancing back-end: missing argument: expected probability N",
+        ),
+        (
+            format!("{head} probability 256"),
+            "probability 256: must be in 0..=255",
+        ),
+        (
+            format!("{head} probability 1 del del"),
+            "nat44 add load-balancing back-end: del given twice",
+        ),
+        (
+            "nat44 add load-balancing back-end external 10.96.0.10:80".to_string(),
+            "nat44 add load-balancing back-end: missing protocol: the back-end starts \
+             protocol tcp|udp external A.B.C.D:PORT",
+        ),
+    ] {
+        assert_eq!(err(&line), error, "{line}");
+    }
+}
+
 /// A flag given twice is refused as the ACL parser refuses a repeated field: the line was
 /// likely edited wrong, and a silent repeat would hide which one was meant.
 #[test]

@@ -27,7 +27,9 @@ use crate::config::{
 };
 use crate::counters::{CounterTotals, PortErrors, RuntimeView, WorkerCounters};
 use crate::fib::Adjacency;
-use crate::nat44::{self, Nat44Config, Nat44Table, NatInterfaceRole, NatTimeouts, SessionSelector};
+use crate::nat44::{
+    self, LbLocal, Nat44Config, Nat44Table, NatInterfaceRole, NatTimeouts, SessionSelector,
+};
 use crate::node::InputKind;
 use crate::pipeline::WorkerThread;
 use crate::runtime::{Mailbox, Publisher};
@@ -1155,6 +1157,27 @@ impl Control {
                     self.nat.del_lb_mapping(&mapping)?;
                 } else {
                     self.nat.add_lb_mapping(mapping)?;
+                }
+                *changed = Changed::Nat;
+                none
+            }
+            Command::Nat44LbBackend {
+                proto,
+                external,
+                local,
+                probability,
+                del,
+            } => {
+                if del {
+                    self.nat
+                        .del_lb_backend(proto, external, local, probability)?;
+                } else {
+                    let local = LbLocal {
+                        addr: local.0,
+                        port: local.1,
+                        probability: probability.unwrap_or(0),
+                    };
+                    self.nat.add_lb_backend(proto, external, local)?;
                 }
                 *changed = Changed::Nat;
                 none

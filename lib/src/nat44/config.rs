@@ -500,13 +500,7 @@ impl Nat44Table {
     /// `nat44 del load-balancing static mapping ...`: found by protocol and external end;
     /// locals, affinity and flags may be left out, and those given must be the mapping's.
     pub fn del_lb_mapping(&mut self, given: &LbStaticMapping) -> Result<(), String> {
-        let (proto, external) = (given.proto, given.external);
-        let name = format!("{proto} external {}:{}", external.0, external.1);
-        let position = self
-            .lb_mappings
-            .iter()
-            .position(|m| m.proto == proto && m.external == external)
-            .ok_or_else(|| format!("load-balancing mapping {name} does not exist"))?;
+        let (name, position) = self.lb_mapping_at(given.proto, given.external)?;
         let existing = &self.lb_mappings[position];
         let same_locals = given.locals.len() == existing.locals.len()
             && given.locals.iter().all(|l| existing.locals.contains(l));
@@ -537,6 +531,121 @@ impl Nat44Table {
         }
         self.lb_mappings.remove(position);
         Ok(())
+    }
+
+    /// `nat44 add load-balancing back-end protocol P external IP:PORT local IP:PORT
+    /// probability N` (VPP 19.04's): one more local for an existing mapping. The sessions
+    /// of its other locals stay.
+    pub fn add_lb_backend(
+        &mut self,
+        proto: NatProtocol,
+        external: (Ipv4Addr, u16),
+        local: LbLocal,
+    ) -> Result<(), String> {
+        let (name, position) = self.lb_mapping_at(proto, external)?;
+        unicast(&format!("load-balancing mapping {name}"), local.addr)?;
+        let mapping = &mut self.lb_mappings[position];
+        if let Some(has) = mapping
+            .locals
+            .iter()
+            .find(|l| (l.addr, l.port) == (local.addr, local.port))
+        {
+            return Err(format!(
+                "load-balancing mapping {name} has local {}:{} already (probability {})",
+                local.addr, local.port, has.probability
+            ));
+        }
+        let total: u32 = mapping
+            .locals
+            .iter()
+            .map(|l| u32::from(l.probability))
+            .sum();
+        if total + u32::from(local.probability) == 0 {
+            return Err(format!(
+                "load-balancing mapping {name}: the probabilities would sum to 0, so no \
+                 local could be chosen"
+            ));
+        }
+        mapping.locals.push(local);
+        Ok(())
+    }
+
+    /// `nat44 add load-balancing back-end ... del`: a local out of an existing mapping
+    /// (`probability`, if given, must be its). Its sessions go, as VPP deletes them, with
+    /// the reclaim sweep's next pass; the other locals' stay. The last local is refused:
+    /// the mapping is deleted instead.
+    pub fn del_lb_backend(
+        &mut self,
+        proto: NatProtocol,
+        external: (Ipv4Addr, u16),
+        local: (Ipv4Addr, u16),
+        probability: Option<u8>,
+    ) -> Result<(), String> {
+        let (name, position) = self.lb_mapping_at(proto, external)?;
+        let mapping = &mut self.lb_mappings[position];
+        let Some(at) = mapping
+            .locals
+            .iter()
+            .position(|l| (l.addr, l.port) == local)
+        else {
+            let has: Vec<String> = mapping
+                .locals
+                .iter()
+                .map(|l| format!("{}:{}", l.addr, l.port))
+                .collect();
+            return Err(format!(
+                "load-balancing mapping {name} has no local {}:{} (it has {})",
+                local.0,
+                local.1,
+                has.join(", ")
+            ));
+        };
+        let has = mapping.locals[at].probability;
+        if probability.is_some_and(|p| p != has) {
+            return Err(format!(
+                "load-balancing mapping {name} has local {}:{} with probability {has}",
+                local.0, local.1
+            ));
+        }
+        if mapping.locals.len() == 1 {
+            return Err(format!(
+                "load-balancing mapping {name}: {}:{} is its only local; delete the mapping \
+                 instead (nat44 del load-balancing static mapping protocol {proto} external \
+                 {}:{})",
+                local.0, local.1, external.0, external.1
+            ));
+        }
+        let rest: u32 = mapping
+            .locals
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != at)
+            .map(|(_, l)| u32::from(l.probability))
+            .sum();
+        if rest == 0 && mapping.locals.len() > 2 {
+            return Err(format!(
+                "load-balancing mapping {name}: the other locals' probabilities sum to 0, so \
+                 no local could be chosen"
+            ));
+        }
+        mapping.locals.remove(at);
+        Ok(())
+    }
+
+    /// The load-balanced mapping of `proto` on `external`: its name for messages and its
+    /// place.
+    fn lb_mapping_at(
+        &self,
+        proto: NatProtocol,
+        external: (Ipv4Addr, u16),
+    ) -> Result<(String, usize), String> {
+        let name = format!("{proto} external {}:{}", external.0, external.1);
+        let position = self
+            .lb_mappings
+            .iter()
+            .position(|m| m.proto == proto && m.external == external)
+            .ok_or_else(|| format!("load-balancing mapping {name} does not exist"))?;
+        Ok((name, position))
     }
 
     /// `nat44 add identity mapping IP [tcp|udp PORT]`.

@@ -527,6 +527,151 @@ fn load_balancing_follows_80_20_over_10000_flows() {
     );
 }
 
+/// `nat44 add load-balancing back-end` (VPP 19.04's): a local added to a live service
+/// takes new flows by its weight while the others' sessions stay; removed, its sessions
+/// go with the reclaim sweep (counted deleted) and the rest stay. The errors change
+/// nothing: a mapping that does not exist, a local it has (or lacks), a probability
+/// that is not the local's, the only local, weights that would sum to 0.
+#[test]
+fn back_ends_join_and_leave_a_live_service() {
+    let mut table = lb_table(0);
+    let mut w = worker(4096);
+    let config = snapshot(&table, &mut w);
+    let (tcp_proto, vip) = (NatProtocol::Tcp, (ip("10.96.0.10"), 80));
+    let open = |w: &mut Nat44Worker, config: &Nat44Config, n: u32| {
+        let mut to = HashMap::<Ipv4Addr, u32>::new();
+        for i in 0..200 {
+            let client = (Ipv4Addr::from(0x0a02_0000 + n), 2000 + i as u16);
+            let mut p = tcp(client, vip, TcpFlags::SYN);
+            let o = w.out2in(config, POD_IF, &mut p, 0);
+            assert!(matches!(o.verdict, NatVerdict::Translated(_)), "{o:?}");
+            *to.entry(addrs_ports(&p).1 .0).or_default() += 1;
+        }
+        to
+    };
+    let before = open(&mut w, &config, 1);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let third = LbLocal {
+        addr: ip("10.1.3.9"),
+        port: 8080,
+        probability: 100,
+    };
+    table.add_lb_backend(tcp_proto, vip, third).unwrap();
+    let config = snapshot(&table, &mut w);
+    let after = open(&mut w, &config, 2);
+    // Half the tickets are the new local's: 100 of 200 flows, within a wide margin.
+    let new = after.get(&third.addr).copied().unwrap_or(0);
+    assert!((60..=140).contains(&new), "{after:?}");
+    w.expire(&config, 1, 4096);
+    assert_eq!(w.session_count(), 400, "no session went");
+
+    // The first local leaves: its sessions go, counted deleted; the rest stay.
+    let first = ip("10.1.1.5");
+    let its = before[&first] + after.get(&first).copied().unwrap_or(0);
+    for (local, probability, error) in [
+        (
+            (first, 8081),
+            None,
+            "load-balancing mapping tcp external 10.96.0.10:80 has no local 10.1.1.5:8081 \
+             (it has 10.1.1.5:8080, 10.1.2.4:8080, 10.1.3.9:8080)",
+        ),
+        (
+            (first, 8080),
+            Some(20),
+            "load-balancing mapping tcp external 10.96.0.10:80 has local 10.1.1.5:8080 with \
+             probability 80",
+        ),
+    ] {
+        let e = table.del_lb_backend(tcp_proto, vip, local, probability);
+        assert_eq!(e.unwrap_err(), error);
+    }
+    table
+        .del_lb_backend(tcp_proto, vip, (first, 8080), Some(80))
+        .unwrap();
+    let config = snapshot(&table, &mut w);
+    w.expire(&config, 1, 4096);
+    assert_eq!(w.session_count(), 400 - its);
+    assert_eq!(w.counters.sessions_deleted, u64::from(its));
+    assert!(!open(&mut w, &config, 3).contains_key(&first));
+
+    // Refused, changing nothing.
+    let second = (ip("10.1.2.4"), 8080);
+    table.del_lb_backend(tcp_proto, vip, second, None).unwrap();
+    let other_vip = (ip("10.96.0.11"), 80);
+    let only = (third.addr, third.port);
+    let zero = |addr| LbLocal {
+        addr: ip(addr),
+        port: 8080,
+        probability: 0,
+    };
+    let locals = table.lb_mappings()[0].locals.clone();
+    assert_eq!(
+        table
+            .add_lb_backend(tcp_proto, other_vip, third)
+            .unwrap_err(),
+        "load-balancing mapping tcp external 10.96.0.11:80 does not exist"
+    );
+    assert_eq!(
+        table.add_lb_backend(tcp_proto, vip, third).unwrap_err(),
+        "load-balancing mapping tcp external 10.96.0.10:80 has local 10.1.3.9:8080 already \
+         (probability 100)"
+    );
+    assert_eq!(
+        table
+            .del_lb_backend(tcp_proto, vip, only, None)
+            .unwrap_err(),
+        "load-balancing mapping tcp external 10.96.0.10:80: 10.1.3.9:8080 is its only local; \
+         delete the mapping instead (nat44 del load-balancing static mapping protocol tcp \
+         external 10.96.0.10:80)"
+    );
+    assert_eq!(table.lb_mappings()[0].locals, locals);
+    for addr in ["10.1.4.1", "10.1.4.2"] {
+        table.add_lb_backend(tcp_proto, vip, zero(addr)).unwrap();
+    }
+    assert_eq!(
+        table
+            .del_lb_backend(tcp_proto, vip, only, None)
+            .unwrap_err(),
+        "load-balancing mapping tcp external 10.96.0.10:80: the other locals' probabilities \
+         sum to 0, so no local could be chosen"
+    );
+    assert_eq!(table.lb_mappings()[0].locals.len(), 3);
+}
+
+/// A local of probability 0 joins only where another local can be chosen: Contiv's plain
+/// service (one local, probability 0) takes no second one of 0.
+#[test]
+fn a_back_end_that_leaves_no_local_to_choose_is_refused() {
+    let mut table = Nat44Table::new();
+    let vip = (ip("10.96.0.12"), 53);
+    let local = |addr, probability| LbLocal {
+        addr: ip(addr),
+        port: 53,
+        probability,
+    };
+    table
+        .add_lb_mapping(LbStaticMapping {
+            proto: NatProtocol::Udp,
+            external: vip,
+            locals: vec![local("10.1.1.7", 0)],
+            twice_nat: TwiceNat::No,
+            out2in_only: true,
+            affinity_secs: 0,
+        })
+        .unwrap();
+    assert_eq!(
+        table
+            .add_lb_backend(NatProtocol::Udp, vip, local("10.1.1.8", 0))
+            .unwrap_err(),
+        "load-balancing mapping udp external 10.96.0.12:53: the probabilities would sum to \
+         0, so no local could be chosen"
+    );
+    table
+        .add_lb_backend(NatProtocol::Udp, vip, local("10.1.1.8", 1))
+        .unwrap();
+    assert_eq!(table.lb_mappings()[0].locals.len(), 2);
+}
+
 /// The draw weighs every ticket: endpoints of equal probability (Contiv renders them
 /// so) share flows evenly, and one of probability 0 (listed first, where an off-by-one
 /// draw lands) gets none.
