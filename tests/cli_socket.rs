@@ -213,6 +213,19 @@ fn every_command_family_works_through_the_socket() {
         sessions.trim_end().ends_with("Reclassify sessions: 0"),
         "VPP's last line:\n{sessions}"
     );
+    for (line, error) in [
+        (
+            "show acl-plugin sessions thread 2 index 0",
+            "no thread 2: the workers are threads 1..=1",
+        ),
+        (
+            "show acl-plugin sessions thread 1 index 0",
+            "no session 0 on thread 1",
+        ),
+    ] {
+        let e = podfwd.fails(line);
+        assert!(e.contains(error), "{line}: {e}");
+    }
     assert_eq!(podfwd.ok("clear acl-plugin sessions"), "");
     assert!(podfwd.ok("show nat44 interfaces").contains("tap0 in out"));
     assert!(podfwd

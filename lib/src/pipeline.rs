@@ -372,12 +372,18 @@ impl<P: PrefetchHint> Worker<P> {
                 self.counters.clear_interfaces();
                 Ok(String::new())
             }
-            WorkerQuestion::AclSessions => Ok(crate::acl::show_sessions(
+            WorkerQuestion::AclSessions { one: None } => Ok(crate::acl::show_sessions(
                 &[&self.acl],
                 WorkerThread(self.index).number(),
                 now_ns,
                 &name_of,
             )),
+            WorkerQuestion::AclSessions {
+                one: Some((thread, index)),
+            } => match thread == WorkerThread(self.index).number() {
+                true => crate::acl::show_session(&self.acl, thread, index, now_ns, &name_of),
+                false => Ok(String::new()),
+            },
             WorkerQuestion::ClearAclSessions => {
                 self.acl.clear_sessions(now_ns);
                 Ok(String::new())

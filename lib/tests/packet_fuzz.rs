@@ -568,7 +568,7 @@ fn run(seed: u64, bursts: usize) {
                     &snapshot,
                     now,
                 );
-                ask(w, WorkerQuestion::AclSessions, &snapshot, now);
+                ask(w, WorkerQuestion::AclSessions { one: None }, &snapshot, now);
                 ask(w, WorkerQuestion::NatAddresses, &snapshot, now);
                 ask(w, WorkerQuestion::FlowCache, &snapshot, now);
             }
@@ -726,7 +726,7 @@ fn run(seed: u64, bursts: usize) {
     for (w, twin) in workers.iter_mut().zip(plain.iter_mut()) {
         for question in [
             WorkerQuestion::NatSessions { detail: true },
-            WorkerQuestion::AclSessions,
+            WorkerQuestion::AclSessions { one: None },
         ] {
             let shown = ask(w, question.clone(), &snapshot, now);
             assert_eq!(

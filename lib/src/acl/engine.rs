@@ -590,10 +590,15 @@ impl AclWorker {
     }
 }
 
+/// Sessions `show acl-plugin sessions` lists per worker: a table holds up to 16M, and
+/// the worker writes the listing between two bursts (VPP lists none there, only counts).
+pub const SHOW_SESSIONS_MAX: usize = 1000;
+
 /// `show acl-plugin sessions` over every worker: totals, per-interface counts, then the
-/// sessions with tuple, type and age. `name_of` names an interface. The workers are
-/// VPP's threads `first_thread`, `first_thread + 1`, ... (workers count from 1 in VPP,
-/// the main thread being 0, as in `show trace` and `show runtime`).
+/// first [`SHOW_SESSIONS_MAX`] sessions by index with tuple, type and age. `name_of`
+/// names an interface. The workers are VPP's threads `first_thread`, `first_thread + 1`,
+/// ... (workers count from 1 in VPP, the main thread being 0, as in `show trace` and
+/// `show runtime`).
 pub fn show_sessions(
     workers: &[&AclWorker],
     first_thread: u32,
@@ -604,21 +609,24 @@ pub fn show_sessions(
     let total: usize = workers.iter().map(|w| w.session_count()).sum();
     let _ = writeln!(out, "Sessions total: {total}");
     for (thread, worker) in (first_thread..).zip(workers) {
-        let mut sessions: Vec<SessionSummary> = worker.sessions(now_ns).collect();
-        sessions.sort_by_key(|s| s.index);
-        let _ = writeln!(
-            out,
-            "Thread #{thread}: {} sessions (limit {})",
-            sessions.len(),
-            worker.session_limit()
-        );
+        // In index order (the table's slots), counted whole, listed up to the bound.
+        let (mut count, mut listed) = (0, Vec::new());
         let mut per_interface: Vec<(IfIndex, usize)> = Vec::new();
-        for s in &sessions {
+        for s in worker.sessions(now_ns) {
+            count += 1;
             match per_interface.iter_mut().find(|(i, _)| *i == s.sw_if) {
                 Some((_, n)) => *n += 1,
                 None => per_interface.push((s.sw_if, 1)),
             }
+            if listed.len() < SHOW_SESSIONS_MAX {
+                listed.push(s);
+            }
         }
+        let _ = writeln!(
+            out,
+            "Thread #{thread}: {count} sessions (limit {})",
+            worker.session_limit()
+        );
         per_interface.sort();
         for (sw_if, n) in per_interface {
             let _ = writeln!(
@@ -627,23 +635,54 @@ pub fn show_sessions(
                 name_of(sw_if)
             );
         }
-        for s in sessions {
+        for s in &listed {
+            write_session(&mut out, s);
+        }
+        if count > listed.len() {
             let _ = writeln!(
                 out,
-                "  session {} sw_if_index {} {} proto {} {}:{} -> {}:{} type {} age {}s idle {}s",
-                s.index,
-                s.sw_if,
-                s.direction,
-                s.proto,
-                s.src,
-                s.sport,
-                s.dst,
-                s.dport,
-                s.kind,
-                s.age_ns / 1_000_000_000,
-                s.idle_ns / 1_000_000_000
+                "  ... {} more (show acl-plugin sessions thread {thread} index N shows one)",
+                count - listed.len()
             );
         }
     }
     out
+}
+
+/// `show acl-plugin sessions thread T index I`: session `index` of `worker` (thread
+/// `thread`), as the listing shows it, and its interface's name.
+pub fn show_session(
+    worker: &AclWorker,
+    thread: u32,
+    index: u32,
+    now_ns: u64,
+    name_of: &dyn Fn(IfIndex) -> String,
+) -> Result<String, String> {
+    let s = worker
+        .sessions(now_ns)
+        .find(|s| s.index == index)
+        .ok_or_else(|| format!("no session {index} on thread {thread}"))?;
+    let mut out = String::new();
+    let _ = writeln!(out, "Thread #{thread}, session {index}:");
+    write_session(&mut out, &s);
+    let _ = writeln!(out, "  interface {} ({})", s.sw_if, name_of(s.sw_if));
+    Ok(out)
+}
+
+fn write_session(out: &mut String, s: &SessionSummary) {
+    let _ = writeln!(
+        out,
+        "  session {} sw_if_index {} {} proto {} {}:{} -> {}:{} type {} age {}s idle {}s",
+        s.index,
+        s.sw_if,
+        s.direction,
+        s.proto,
+        s.src,
+        s.sport,
+        s.dst,
+        s.dport,
+        s.kind,
+        s.age_ns / 1_000_000_000,
+        s.idle_ns / 1_000_000_000
+    );
 }

@@ -24,8 +24,8 @@ mod trace;
 pub use classifier::{Classifier, Fields as ClassifierFields};
 pub use config::{Acl, AclConfig, AclTable, DEFAULT_MAX_SESSIONS};
 pub use engine::{
-    show_sessions, AclCounters, AclDrop, AclInError, AclOutError, AclVerdict, AclWorker,
-    ACTION_SESSION_HIT, TRACE_BITS_SESSION_HIT,
+    show_session, show_sessions, AclCounters, AclDrop, AclInError, AclOutError, AclVerdict,
+    AclWorker, ACTION_SESSION_HIT, SHOW_SESSIONS_MAX, TRACE_BITS_SESSION_HIT,
 };
 pub use packet::AclPacketInfo;
 pub use rule::{AclAction, AclRule, Direction, PortRange};

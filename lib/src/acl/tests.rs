@@ -2496,6 +2496,48 @@ fn show_sessions_counts_each_interfaces_sessions_once() {
     );
 }
 
+/// `show acl-plugin sessions` counts every session but lists the first
+/// [`SHOW_SESSIONS_MAX`] by index, saying how many more there are and how to see one:
+/// VPP's `thread T index I`, which shows that session or says it is not there.
+#[test]
+fn show_sessions_lists_a_bounded_number_and_thread_index_shows_one() {
+    let (_, config) = reflective_pod(4096);
+    let mut worker = AclWorker::new(&config);
+    let extra = 3;
+    for port in 0..(SHOW_SESSIONS_MAX + extra) as u16 {
+        let p = udp("10.1.1.3", 10_000 + port, "10.1.1.9", 53);
+        worker.classify(&config, POD, Direction::Input, &p, 0);
+    }
+    let name = |sw_if: IfIndex| format!("if{sw_if}");
+    let shown = show_sessions(&[&worker], 1, SECOND, &name);
+    let total = SHOW_SESSIONS_MAX + extra;
+    assert!(shown.contains(&format!("Thread #1: {total} sessions (limit 4096)\n")));
+    assert!(shown.contains(&format!("  sw_if_index 6 (if6): {total} sessions\n")));
+    let listed = shown
+        .lines()
+        .filter(|l| l.starts_with("  session "))
+        .count();
+    assert_eq!(listed, SHOW_SESSIONS_MAX);
+    assert!(
+        shown.ends_with("  ... 3 more (show acl-plugin sessions thread 1 index N shows one)\n"),
+        "{}",
+        &shown[shown.len() - 200..]
+    );
+    let last = total as u32 - 1;
+    let one = show_session(&worker, 1, last, SECOND, &name).unwrap();
+    assert_eq!(
+        one,
+        format!(
+            "Thread #1, session {last}:\n  session {last} sw_if_index 6 input proto 17 \
+             10.1.1.3:11002 -> 10.1.1.9:53 type udp age 1s idle 1s\n  interface 6 (if6)\n"
+        )
+    );
+    assert_eq!(
+        show_session(&worker, 1, 5000, SECOND, &name).unwrap_err(),
+        "no session 5000 on thread 1"
+    );
+}
+
 #[test]
 fn snapshot_is_shareable_and_trace_is_copy() {
     fn shareable<T: Send + Sync + 'static>() {}

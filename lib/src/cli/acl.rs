@@ -195,3 +195,17 @@ pub(super) fn parse_reclassify_sessions(c: &mut Cursor<'_>) -> Result<Command, S
     let value = c.u32_in("reclassify-sessions", 0..=u32::MAX)?;
     Ok(Command::SetAclReclassifySessions { on: value != 0 })
 }
+
+/// `show acl-plugin sessions [thread T index I]`: VPP's form for one session, by the
+/// worker's thread number (workers count from 1) and its index there.
+pub(super) fn parse_show_sessions(c: &mut Cursor<'_>) -> Result<Command, String> {
+    if !c.keyword("thread") {
+        return Ok(Command::ShowAclSessions { one: None });
+    }
+    let thread = c.u32_in("thread", 1..=u32::MAX)?;
+    c.expect_keyword("index")?;
+    let index = c.u32_in("index", 0..=u32::MAX)?;
+    Ok(Command::ShowAclSessions {
+        one: Some((thread, index)),
+    })
+}

@@ -246,7 +246,10 @@ impl Display for Command {
                 opt(f, interface)?;
                 flag(f, *acls, "acl")
             }
-            C::ShowAclSessions => f.write_str("show acl-plugin sessions"),
+            C::ShowAclSessions { one: None } => f.write_str("show acl-plugin sessions"),
+            C::ShowAclSessions {
+                one: Some((thread, index)),
+            } => write!(f, "show acl-plugin sessions thread {thread} index {index}"),
             C::ClearAclSessions => f.write_str("clear acl-plugin sessions"),
             C::ShowAclTables => f.write_str("show acl-plugin tables"),
             C::SetAclSessionTimeout { timeouts, secs } => match timeouts {

@@ -301,8 +301,11 @@ pub enum Command {
         /// `acl`: each applied ACL's rules too.
         acls: bool,
     },
-    /// `show acl-plugin sessions`
-    ShowAclSessions,
+    /// `show acl-plugin sessions [thread T index I]`: every worker's sessions (a
+    /// bounded number listed), or VPP's one session by thread and index.
+    ShowAclSessions {
+        one: Option<(u32, u32)>,
+    },
     /// `clear acl-plugin sessions`: every worker's reflective sessions.
     ClearAclSessions,
     /// `show acl-plugin tables`: how each interface's rules are looked up.
@@ -439,7 +442,7 @@ impl Command {
                 | C::ShowLogging
                 | C::ShowAcl { .. }
                 | C::ShowAclInterface { .. }
-                | C::ShowAclSessions
+                | C::ShowAclSessions { .. }
                 | C::ShowAclTables
                 | C::ShowNat44Interfaces
                 | C::ShowNat44InterfaceAddress

@@ -392,9 +392,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         path: &["show", "acl-plugin", "sessions"],
-        usage: "show acl-plugin sessions",
-        help: "Reflective ACL sessions per worker",
-        parse: |_| Ok(Command::ShowAclSessions),
+        usage: "show acl-plugin sessions [thread T index I]",
+        help: "Reflective ACL sessions per worker (the first 1000 of each listed), or one",
+        parse: acl::parse_show_sessions,
     },
     CommandSpec {
         path: &["clear", "acl-plugin", "sessions"],

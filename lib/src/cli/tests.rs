@@ -1167,7 +1167,22 @@ fn acl_show_and_session_settings() {
         err("show acl-plugin interface acl tap0 acl"),
         "show acl-plugin interface: acl given twice"
     );
-    assert_eq!(ok("show acl-plugin sessions"), Command::ShowAclSessions);
+    assert_eq!(
+        ok("show acl-plugin sessions"),
+        Command::ShowAclSessions { one: None }
+    );
+    assert_eq!(
+        ok("show acl-plugin sessions thread 1 index 22"),
+        Command::ShowAclSessions { one: Some((1, 22)) }
+    );
+    assert_eq!(
+        err("show acl-plugin sessions thread 0 index 1"),
+        "thread 0: must be in 1..=4294967295"
+    );
+    assert!(
+        err("show acl-plugin sessions thread 1").contains("index"),
+        "VPP's form names both"
+    );
     assert_eq!(ok("clear acl-plugin sessions"), Command::ClearAclSessions);
     assert_eq!(ok("clear nat44 sessions"), Command::ClearNat44Sessions);
     assert_eq!(ok("clear node counters"), Command::ClearErrors);

@@ -53,7 +53,11 @@ pub enum WorkerQuestion {
     ClearErrors,
     ClearRuntime,
     ClearInterfaces,
-    AclSessions,
+    /// `show acl-plugin sessions`, or with `one` (thread, index) that session alone,
+    /// from the worker of that thread (the others answer nothing).
+    AclSessions {
+        one: Option<(u32, u32)>,
+    },
     ClearAclSessions,
     /// The ACL hit counters, of one ACL index or all.
     AclHits {
@@ -85,7 +89,7 @@ impl WorkerQuestion {
             | WorkerQuestion::NatDeleteSessions(_)
             | WorkerQuestion::NatClearSessions => true,
             WorkerQuestion::ShowTrace { .. }
-            | WorkerQuestion::AclSessions
+            | WorkerQuestion::AclSessions { .. }
             | WorkerQuestion::AclHits { .. }
             | WorkerQuestion::NatSessions { .. }
             | WorkerQuestion::NatAddresses
@@ -1085,10 +1089,24 @@ impl Control {
                 };
                 Ok(self.acl.show_interfaces(only, acls, &self.name_of()))
             }
-            Command::ShowAclSessions => {
-                let sessions = self.ask_all(WorkerQuestion::AclSessions)?;
+            Command::ShowAclSessions { one: None } => {
+                let sessions = self.ask_all(WorkerQuestion::AclSessions { one: None })?;
                 let on = u8::from(self.acl.reclassify_sessions());
                 Ok(format!("{sessions}Reclassify sessions: {on}\n"))
+            }
+            Command::ShowAclSessions {
+                one: Some((thread, index)),
+            } => {
+                let workers = self.workers.len() as u32;
+                if self.running && !(1..=workers).contains(&thread) {
+                    return Err(format!(
+                        "show acl-plugin sessions: no thread {thread}: the workers are \
+                         threads 1..={workers}"
+                    ));
+                }
+                self.ask_all(WorkerQuestion::AclSessions {
+                    one: Some((thread, index)),
+                })
             }
             Command::ClearAclSessions => self.ask_all(WorkerQuestion::ClearAclSessions),
             Command::ShowAclTables => Ok(self.acl_config.show_tables(&self.name_of())),

@@ -2252,7 +2252,7 @@ fn assert_same_sessions(workers: [&mut Worker; 2], snapshot: &Snapshot, now: u64
     );
     for question in [
         WorkerQuestion::NatSessions { detail: true },
-        WorkerQuestion::AclSessions,
+        WorkerQuestion::AclSessions { one: None },
     ] {
         let cached_answer = cached.answer(question.clone(), snapshot, now);
         assert!(cached_answer.is_ok(), "{question:?}");
@@ -2414,7 +2414,8 @@ fn flow_cache_fresh_entry_sees_its_sessions_given_up_in_the_same_second() {
     through_both([&mut cached, &mut plain], &snapshot, tap2, &[ack], now);
     let stats = cached.flow_cache().stats();
     assert_eq!(stats.acl_fresh, 1, "a's entry was fresh no more: {stats:?}");
-    let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, now);
+    let acl_sessions =
+        |w: &mut Worker| w.answer(WorkerQuestion::AclSessions { one: None }, &snapshot, now);
     assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
     assert_eq!(
         cached.acl().counters().session_hits,
@@ -2469,7 +2470,8 @@ fn flow_cache_agrees_with_the_stages_through_churn_at_the_acl_limit() {
         let rx = if reply { tap0 } else { tap2 };
         through_both([&mut cached, &mut plain], &snapshot, rx, &frames, now);
     }
-    let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, now);
+    let acl_sessions =
+        |w: &mut Worker| w.answer(WorkerQuestion::AclSessions { one: None }, &snapshot, now);
     assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
     let nat_sessions =
         |w: &mut Worker| w.answer(WorkerQuestion::NatSessions { detail: true }, &snapshot, now);
@@ -2553,7 +2555,8 @@ fn flow_cache_forwards_beside_the_stages_only_with_room_in_the_tables() {
     assert!(out.iter().all(|(v, _)| *v == sent));
     let stats = cached.flow_cache().stats();
     assert_eq!(stats.partial, 1, "{stats:?}");
-    let acl_sessions = |w: &mut Worker| w.answer(WorkerQuestion::AclSessions, &snapshot, later);
+    let acl_sessions =
+        |w: &mut Worker| w.answer(WorkerQuestion::AclSessions { one: None }, &snapshot, later);
     assert_eq!(acl_sessions(&mut cached), acl_sessions(&mut plain));
 }
 
