@@ -220,3 +220,33 @@ fn batch_run_into_a_closed_pipe_ends() {
         "{stderr}"
     );
 }
+
+/// Ctrl-C during a batch run: the figures of what ran are printed, marked interrupted,
+/// and the exit status is 130, so that a script cannot take them for a whole run.
+#[test]
+fn an_interrupted_batch_run_says_so() {
+    let _lock = dpdk_lock();
+    let prefix = file_prefix("gen-interrupted");
+    let mut child = txonly_generator(&prefix, &["--duration", "30", "--rate", "10k", "--json"]);
+    std::thread::sleep(Duration::from_secs(2));
+    child.signal("INT");
+    let status = child.wait_at_most(Duration::from_secs(30));
+    if status.is_none() {
+        child.stop();
+    }
+    let output = child.wait_with_output().expect("podfwd-gen's output");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(
+        status.map(|s| s.code()),
+        Some(Some(130)),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains(r#""interrupted":true,"#), "{stdout}");
+    assert!(
+        stderr.contains("interrupted before --duration: the figures above are of what ran"),
+        "{stderr}"
+    );
+}

@@ -342,6 +342,51 @@ fn generator_mixes_new_flows_in_honestly() {
     assert!(json.contains("\"new_flow_every\":8"), "{json}");
 }
 
+/// New flows at full rate through testpmd io: a request the client port's TX ring
+/// refuses waits and goes first on the next pass, so each request sent took one flow
+/// tuple (of 100 here), and the wraps of the tuple space follow from what was sent, not
+/// from what was built and refused (testpmd's txonly rewinds its flows for the same
+/// reason).
+#[test]
+fn new_flows_at_full_rate_take_a_tuple_per_request_sent() {
+    let (gen_out, _) = against_testpmd_io(
+        "wrap",
+        &[
+            "--mode",
+            "pods",
+            "--service",
+            "10.96.0.10:80",
+            "--proto",
+            "udp",
+            "--new-flows",
+            "--clients",
+            "10.1.1.2-10.1.1.2",
+            "--client-ports",
+            "1024-1123",
+            "--duration",
+            "1",
+        ],
+    );
+    let (json, ports) = json_and_ports(&gen_out);
+    let sent = number(&json, "sent");
+    let refused = json
+        .split("{\"name\":")
+        .nth(1)
+        .map(|port| number(port, "tx_refused"))
+        .unwrap_or_else(|| panic!("no first port in {json}"));
+    assert_eq!(sent, ports[0].0, "{json}");
+    assert!(
+        sent > 1_000,
+        "too few requests for 1 s at full rate: {json}"
+    );
+    // Built = sent + those still waiting at stop (at most a burst), 100 tuples a wrap.
+    let wrapped = number(&json, "new_flow_tuples_wrapped");
+    assert!(
+        (sent / 100..=(sent + 256) / 100).contains(&wrapped),
+        "{wrapped} wraps for {sent} requests sent ({refused} refusals): {json}"
+    );
+}
+
 /// A forwarder that does not translate (testpmd io, where a service mapping expects
 /// NAT44): the generator counts every request at the endpoint side as delivered to the
 /// wrong endpoint, and `--show-mistranslated 2` prints the first two of them. Those

@@ -210,7 +210,14 @@ fn wait_for_links(infos: &[PortInfo], seconds: f64) -> Result<(), Failure> {
         if down.is_empty() {
             return Ok(());
         }
-        if Instant::now() >= deadline || signal::stop_requested() {
+        if signal::stop_requested() {
+            let down = down.join(", ");
+            return Err((
+                format!("interrupted while waiting for the link of {down}"),
+                130,
+            ));
+        }
+        if Instant::now() >= deadline {
             return Err((
                 format!(
                     "link still down after {seconds} s on {} (is the peer running?)",
@@ -360,7 +367,14 @@ fn batch(
     if let Some(path) = &options.wait_for {
         let deadline = Instant::now() + Duration::from_secs(120);
         while !path.exists() {
-            if Instant::now() >= deadline || signal::stop_requested() {
+            if signal::stop_requested() {
+                let path = path.display();
+                return Err((
+                    format!("interrupted while waiting for {path} to appear"),
+                    130,
+                ));
+            }
+            if Instant::now() >= deadline {
                 return Err((format!("{} did not appear within 120 s", path.display()), 1));
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -373,10 +387,14 @@ fn batch(
     while Instant::now() < end && !signal::stop_requested() {
         std::thread::sleep((end - Instant::now()).min(Duration::from_millis(100)));
     }
+    // Ctrl-C ended the run early: its figures are printed, marked, and the exit status
+    // says so (130, as a shell gives a command SIGINT ended), so that a script knows.
+    let interrupted = Instant::now() < end;
     let result = control
         .stop()
         .ok_or_else(|| ("the worker returned no figures".to_owned(), 1))?;
-    let figures = figures(options, infos, result);
+    let mut figures = figures(options, infos, result);
+    figures.interrupted = interrupted;
     let text = if options.json {
         format!("{}\n", figures.to_json())
     } else {
@@ -385,7 +403,14 @@ fn batch(
     // print! would panic on a closed pipe (`podfwd-gen ... | true`).
     std::io::stdout()
         .write_all(text.as_bytes())
-        .map_err(|e| (format!("writing the figures to stdout: {e}"), 1))
+        .map_err(|e| (format!("writing the figures to stdout: {e}"), 1))?;
+    match interrupted {
+        true => Err((
+            "interrupted before --duration: the figures above are of what ran".to_owned(),
+            130,
+        )),
+        false => Ok(()),
+    }
 }
 
 /// Tells the generator's worker to quit, without waiting, when dropped. Declared after

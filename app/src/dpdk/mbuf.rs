@@ -486,6 +486,29 @@ pub struct TxCount {
     pub refused: usize,
 }
 
+/// Hands the whole burst to the driver; what it refuses stays in the burst, in order,
+/// for the caller to try again (a generator's requests: testpmd's txonly would free
+/// them and rewind its flow counter instead).
+pub fn tx_burst_keeping(queue: &mut TxQueue, burst: &mut MbufBurst) -> TxCount {
+    let count = burst.len;
+    if count == 0 {
+        return TxCount::default();
+    }
+    // SAFETY: as in `tx_burst`: the PMD takes the first `sent` of slots[..count].
+    let sent = usize::from(unsafe {
+        sys::podfwd_eth_tx_burst(queue.port, queue.queue, burst.raw_slots(), count as u16)
+    });
+    let refused = count - sent;
+    // SAFETY: slots[sent..count] are still ours and initialised; they move to the front
+    // (ranges may overlap: `copy`), and len then counts exactly them.
+    unsafe {
+        let slots = burst.raw_slots();
+        std::ptr::copy(slots.add(sent), slots, refused);
+    }
+    burst.len = refused;
+    TxCount { sent, refused }
+}
+
 /// Hands the whole burst to the driver; what it refuses is freed. Leaves it empty.
 pub fn tx_burst(queue: &mut TxQueue, burst: &mut MbufBurst) -> TxCount {
     let count = burst.len;

@@ -306,9 +306,10 @@ impl FrameTemplate {
 }
 
 impl FrameTemplate {
-    /// Sets the time in the stamp of a frame [`FrameTemplate::write`] made with `tsc` 0,
-    /// its L4 checksum patched (RFC 1624): a burst is stamped once it is built, just
-    /// before it goes, so that its build time does not count as latency.
+    /// Sets the time in the stamp of a frame [`FrameTemplate::write`] made, its L4
+    /// checksum patched (RFC 1624): a burst is stamped once it is built, just before it
+    /// goes, so that its build time does not count as latency; a request the TX ring
+    /// refused is stamped again when it goes again.
     pub fn restamp<B: PacketBuf>(&self, buf: &mut B, tsc: u64) {
         if !self.stamped {
             return;
@@ -318,16 +319,16 @@ impl FrameTemplate {
             Protocol::TcpSyn | Protocol::TcpData => field::TCP_CHECKSUM.start,
         };
         let frame = buf.data_mut();
-        let Some(old) = be16(frame, self.l4 + at) else {
+        let stamp_at = self.payload + field::STAMP_TSC.start;
+        let (Some(old), Some(was)) = (be16(frame, self.l4 + at), get::<8>(frame, stamp_at)) else {
             return;
         };
-        put(
-            frame,
-            self.payload + field::STAMP_TSC.start,
-            &tsc.to_be_bytes(),
-        );
-        // The stamp's words were 0: the sum only gains the new ones.
-        let sum = u64::from(!old) + (tsc >> 32) + (tsc & 0xffff_ffff);
+        put(frame, stamp_at, &tsc.to_be_bytes());
+        // The old stamp's words leave the sum (their complements added), the new ones
+        // join it.
+        let was = u64::from_be_bytes(was);
+        let words = |v: u64| (v >> 48) + (v >> 32 & 0xffff) + (v >> 16 & 0xffff) + (v & 0xffff);
+        let sum = u64::from(!old) + (4 * 0xffff - words(was)) + words(tsc);
         let checksum = match (self.protocol, finish(sum)) {
             (Protocol::Udp, 0) => 0xffff,
             (_, c) => c,
@@ -643,8 +644,9 @@ mod tests {
         );
     }
 
-    /// Stamped after the build: the same bytes as a frame written with that time,
-    /// whatever the time and the checksum's carries (many tuples and times).
+    /// Stamped after the build, and stamped again: the same bytes as a frame written
+    /// with the last time, whatever the times and the checksum's carries (many tuples
+    /// and times).
     #[test]
     fn restamping_equals_writing_with_the_time() {
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -675,6 +677,16 @@ mod tests {
                     assert!(template.write(&mut later, &tuple, vip, unstamped));
                     template.restamp(&mut later, tsc);
                     assert_eq!(direct.data(), later.data(), "{protocol} {size} {tsc:#x}");
+                    // Stamped again (a refused request, sent again): as if written then.
+                    let again = next();
+                    template.restamp(&mut later, again);
+                    let mut direct = TestBuf::new(&[]);
+                    let stamp = Stamp {
+                        sequence,
+                        tsc: again,
+                    };
+                    assert!(template.write(&mut direct, &tuple, vip, stamp));
+                    assert_eq!(direct.data(), later.data(), "again {protocol} {size}");
                 }
             }
         }

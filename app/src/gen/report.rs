@@ -15,7 +15,9 @@ use super::worker::{Mode, RunResult};
 pub struct PortCounters {
     pub tx_packets: u64,
     pub tx_bytes: u64,
-    /// Built but refused by a full TX queue.
+    /// Refused by a full TX queue. A request refused (pods' client port, txonly) waits
+    /// and is sent first on the port's next pass: it counts here once and is not lost.
+    /// A reply refused (pods' endpoint port, io) is dropped.
     pub tx_refused: u64,
     /// Wanted to send, but the mempool was empty.
     pub tx_no_mbuf: u64,
@@ -228,6 +230,8 @@ pub struct Figures {
     /// `set rate` or `set flows` changed the run while it ran: `target_pps` and `flows`
     /// are the last ones.
     pub settings_changed: bool,
+    /// A signal (Ctrl-C) ended a batch run before its `--duration`.
+    pub interrupted: bool,
 }
 
 /// Pods mode: what became of the requests. Each request sent is received back,
@@ -313,6 +317,7 @@ impl Figures {
             requests_at_stop,
             new_flow_wraps: result.new_flow_wraps,
             earlier_replies: result.earlier_replies,
+            interrupted: false,
             settings_changed: result.settings_changed,
         }
     }
@@ -427,9 +432,10 @@ impl Figures {
             ("mode", Json::str(self.mode.clone())),
             ("seconds", Json::Float(self.seconds)),
             ("drain_seconds", Json::Float(self.drain_seconds)),
+            ("interrupted", Json::Bool(self.interrupted)),
             (
                 "flows",
-                if self.new_flows {
+                if self.new_flows || !self.generates() {
                     Json::Null
                 } else {
                     Json::Int(self.flows)
@@ -460,9 +466,27 @@ impl Figures {
                 "earlier_run_replies",
                 Json::opt_int(self.round_trip.map(|_| self.earlier_replies)),
             ),
-            ("mistranslated", Json::Int(self.mistranslated())),
-            ("client_check", check(&self.client)),
-            ("endpoint_check", check(&self.endpoint)),
+            (
+                "mistranslated",
+                match self.checks() {
+                    true => Json::Int(self.mistranslated()),
+                    false => Json::Null,
+                },
+            ),
+            (
+                "client_check",
+                match self.checks() {
+                    true => check(&self.client),
+                    false => Json::Null,
+                },
+            ),
+            (
+                "endpoint_check",
+                match self.checks() {
+                    true => check(&self.endpoint),
+                    false => Json::Null,
+                },
+            ),
             (
                 "new_flows_per_s",
                 self.new_flows_per_second().map_or(Json::Null, Json::Float),
@@ -498,24 +522,45 @@ impl Figures {
         ])
     }
 
+    /// Whether the mode checks translations: pods alone (txonly hears nothing back,
+    /// rxonly and io look at nothing they receive but rxonly's stamps).
+    fn checks(&self) -> bool {
+        self.mode == Mode::Pods.to_string()
+    }
+
+    /// Whether the mode sends packets of its own, over flows at a rate (pods, txonly).
+    fn generates(&self) -> bool {
+        self.mode == Mode::Pods.to_string() || self.mode == Mode::TxOnly.to_string()
+    }
+
+    /// Whether the mode times what it receives (pods' replies, rxonly's stamped frames).
+    fn times(&self) -> bool {
+        self.mode == Mode::Pods.to_string() || self.mode == Mode::RxOnly.to_string()
+    }
+
     /// The console's summary after `stop`.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{} run: {:.3} s, {}, target rate {}",
-            self.mode,
-            self.seconds,
-            match (self.new_flows, self.new_every) {
-                (true, _) => "a new flow per packet".to_owned(),
-                (false, 0) => format!("{} flows", self.flows),
-                (false, n) => format!("{} flows and a new flow every {n} packets", self.flows),
-            },
-            match self.target_pps {
-                0 => "max".to_owned(),
-                pps => format!("{pps} pps"),
-            }
-        );
+        let _ = write!(out, "{} run: {:.3} s", self.mode, self.seconds);
+        if self.generates() {
+            let _ = write!(
+                out,
+                ", {}, target rate {}",
+                match (self.new_flows, self.new_every) {
+                    (true, _) => "a new flow per packet".to_owned(),
+                    (false, 0) => format!("{} flows", self.flows),
+                    (false, n) => format!("{} flows and a new flow every {n} packets", self.flows),
+                },
+                match self.target_pps {
+                    0 => "max".to_owned(),
+                    pps => format!("{pps} pps"),
+                }
+            );
+        }
+        out.push('\n');
+        if self.interrupted {
+            out.push_str("(interrupted before its --duration: the figures are of what ran)\n");
+        }
         if self.settings_changed {
             out.push_str(
                 "(set flows or set rate changed them during the run: those are the last; \
@@ -528,11 +573,17 @@ impl Figures {
         if let (Some(sent), true) = (self.requests_at_stop, self.target_pps > 0) {
             let pps = sent as f64 / self.seconds.max(f64::MIN_POSITIVE);
             if pps < 0.95 * self.target_pps as f64 {
-                let refused: u64 = at_stop.iter().map(|c| c.tx_refused).sum();
+                // The ports that send requests: pods' client port, every txonly port.
+                let request_ports = match self.mode.as_str() {
+                    "pods" => &at_stop[..at_stop.len().min(1)],
+                    _ => &at_stop[..],
+                };
+                let refused: u64 = request_ports.iter().map(|c| c.tx_refused).sum();
                 let _ = writeln!(
                     out,
-                    "warning: sent {pps:.0} pps of the {} asked for; the TX rings refused \
-                     {refused} packets (the peer or this core is the limit)",
+                    "warning: sent {pps:.0} pps of the {} asked for; the TX ring refused \
+                     {refused} requests (each waited and went later: the peer or this core \
+                     is the limit)",
                     self.target_pps
                 );
             }
@@ -583,9 +634,8 @@ impl Figures {
                 _ => out.push('\n'),
             }
         }
-        // txonly hears nothing back: no translations to check, no round trips to time.
-        let hears = self.mode != Mode::TxOnly.to_string();
-        if hears {
+        // Only pods checks translations; txonly hears nothing back.
+        if self.checks() {
             let _ = writeln!(
                 out,
                 "mistranslated {} (client side {}, endpoint side {}); malformed {}",
@@ -616,7 +666,7 @@ impl Figures {
             );
         }
         match (self.latency.min(), self.latency.max()) {
-            _ if !hears => {}
+            _ if !self.times() => {}
             (Some(min), Some(max)) => {
                 let ns = |c| cycles_to_ns(c, self.tsc_hz);
                 let _ = writeln!(
@@ -863,6 +913,8 @@ mod tests {
         run.rate_pps = 1000;
         run.ports[1].tx_refused = 5;
         run.ports_at_stop[0].tx_refused = 7;
+        // The endpoint port's refused replies have nothing to do with the request rate.
+        run.ports_at_stop[1].tx_refused = 4;
         let names = ["vhost0".to_owned(), "vhost1".to_owned()];
         let f = Figures::of_run(Mode::Pods, &names, run, HZ, false, 0);
         let text = f.text();
@@ -871,7 +923,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("warning: sent 500 pps of the 1000 asked for; the TX rings refused 7 packets (the peer or this core is the limit)\n"),
+            text.contains("warning: sent 500 pps of the 1000 asked for; the TX ring refused 7 requests (each waited and went later: the peer or this core is the limit)\n"),
             "{text}"
         );
         assert!(
@@ -899,10 +951,47 @@ mod tests {
     #[test]
     fn json_holds_every_figure() {
         let json = figures().to_json().to_string();
-        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"flows":1024,"new_flows":false,"new_flow_every":null,"target_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_arp_replies":0,"rx_chained":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
+        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"interrupted":false,"flows":1024,"new_flows":false,"new_flow_every":null,"target_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_arp_replies":0,"rx_chained":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
         assert!(json.contains(r#""sent":1000,"received":991,"unanswered":0,"lost":9,"surplus":0,"earlier_run_replies":0,"mistranslated":1,"client_check":{"good":990,"malformed":5,"wrong_mac":0,"unknown_client":0,"wrong_client":0,"wrong_service":1,"#), "{json}");
         // The median is a bucket middle: 5192 cycles reads as 5247 (2021 ns), within 1/16.
         assert!(json.ends_with(r#""new_flows_per_s":null,"new_flows_sent_per_s":null,"new_flow_tuples_wrapped":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
+    }
+
+    /// What a mode does not do, its JSON gives as null, not as a count that reads as
+    /// passed: no checks outside pods, no flows or rate where nothing is generated; an
+    /// interrupted batch run says so, in both forms.
+    #[test]
+    fn figures_a_mode_has_none_of_are_null() {
+        for (mode, flows) in [
+            (Mode::TxOnly, r#""flows":1024,"#),
+            (Mode::RxOnly, r#""flows":null,"#),
+            (Mode::Io, r#""flows":null,"#),
+        ] {
+            let json = Figures::of_run(mode, &[], result(), HZ, false, 0)
+                .to_json()
+                .to_string();
+            assert!(json.contains(flows), "{mode}: {json}");
+            assert!(
+                json.contains(r#""mistranslated":null,"client_check":null,"endpoint_check":null,"#),
+                "{mode}: {json}"
+            );
+        }
+        let io = Figures::of_run(Mode::Io, &[], result(), HZ, false, 0).text();
+        assert!(io.starts_with("io run: 2.000 s\n"), "{io}");
+        for absent in ["flows", "target rate", "mistranslated", "latency"] {
+            assert!(!io.contains(absent), "{absent}: {io}");
+        }
+        let rxonly = Figures::of_run(Mode::RxOnly, &[], result(), HZ, false, 0).text();
+        assert!(
+            rxonly.contains("latency ns: "),
+            "rxonly times stamps: {rxonly}"
+        );
+        let mut cut = figures();
+        cut.interrupted = true;
+        assert!(cut.to_json().to_string().contains(r#""interrupted":true,"#));
+        assert!(cut
+            .text()
+            .contains("(interrupted before its --duration: the figures are of what ran)\n"));
     }
 
     /// Rates are what was counted by stop over the sending time; counts take the drain

@@ -19,7 +19,9 @@ use super::latency::Histogram;
 use super::rate::RateLimiter;
 use super::reflect::{answer_arp, close_in_place, reflect_in_place};
 use super::report::{PortCounters, SharedCounters};
-use crate::dpdk::mbuf::{rx_burst, tx_burst, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST};
+use crate::dpdk::mbuf::{
+    rx_burst, tx_burst, tx_burst_keeping, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST,
+};
 use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::PortId;
 use crate::dpdk::tsc;
@@ -264,6 +266,9 @@ struct Worker {
     client_side: ClientSide,
     rx: MbufBurst,
     tx: MbufBurst,
+    /// Per port, the requests its TX ring refused, in order: sent first on its next
+    /// pass, so that no flow tuple is skipped and the rate counts what left.
+    waiting: Vec<MbufBurst>,
     trash: MbufBurst,
 }
 
@@ -296,6 +301,7 @@ pub fn run(config: WorkerConfig) -> i32 {
         client_side,
         rx: MbufBurst::new(),
         tx: MbufBurst::new(),
+        waiting: (0..ports).map(|_| MbufBurst::new()).collect(),
         trash: MbufBurst::new(),
         config,
     };
@@ -362,6 +368,9 @@ impl Worker {
                     let cycles = now.saturating_sub(started_at);
                     let ports_at_stop = self.counters.clone();
                     let client_at_stop = self.client;
+                    // Requests still waiting for a refusing ring never left: a stopped
+                    // run sends nothing more.
+                    self.drop_waiting();
                     self.drain(now + self.config.drain_cycles);
                     let drain_cycles = tsc().saturating_sub(now);
                     self.publish();
@@ -422,6 +431,7 @@ impl Worker {
     }
 
     fn reset(&mut self) {
+        self.drop_waiting();
         self.wraps_at_start = self.new_flow_wraps();
         self.started_tsc = tsc();
         self.earlier_replies = 0;
@@ -543,6 +553,45 @@ impl Worker {
         count.received
     }
 
+    /// Frees the requests the TX rings refused and that were not sent since.
+    fn drop_waiting(&mut self) {
+        for waiting in &mut self.waiting {
+            waiting.clear();
+        }
+    }
+
+    /// Sends what `tx` holds on port `index`, of which the last `fresh` are new (the
+    /// others refused before), keeping what the port refuses in its `waiting` burst;
+    /// returns how many the port took. A request counts as refused once, when it first
+    /// has to wait.
+    fn send_keeping(&mut self, index: usize, fresh: usize) -> usize {
+        let bytes: u64 = self
+            .tx
+            .as_slice()
+            .iter()
+            .map(|m| m.data().len() as u64)
+            .sum();
+        let (Some((_, queue)), Some(waiting)) = (
+            self.config.queues.get_mut(index),
+            self.waiting.get_mut(index),
+        ) else {
+            self.tx.clear();
+            return 0;
+        };
+        let count = tx_burst_keeping(queue, &mut self.tx);
+        // The refused tail waits; it was the burst's tail, so it stays behind nothing.
+        if !waiting.append(&mut self.tx) {
+            self.tx.clear();
+        }
+        if let Some(c) = self.counters(index) {
+            c.tx_packets += count.sent as u64;
+            // A request port's frames are all one size.
+            c.tx_bytes += bytes * count.sent as u64 / (count.sent + count.refused).max(1) as u64;
+            c.tx_refused += count.refused.min(fresh) as u64;
+        }
+        count.sent
+    }
+
     /// How many more requests the in-flight window allows now.
     fn window_room(&mut self, now: u64) -> usize {
         let window = self.config.window;
@@ -563,7 +612,20 @@ impl Worker {
         if room == 0 {
             return;
         }
-        let wanted = self.rate.permits(now, self.config.burst.min(room));
+        // What the ring refused last time goes first, built once: only new requests
+        // take flow tuples, and only what leaves is charged to the rate.
+        let waiting = self.waiting.get(index).map_or(0, MbufBurst::len);
+        let allowed = self
+            .rate
+            .permits(now, self.config.burst.min(room).max(waiting));
+        if allowed < waiting {
+            return;
+        }
+        if let Some(w) = self.waiting.get_mut(index) {
+            // tx is empty between passes, and a burst holds at least one burst's worth.
+            let _ = self.tx.append(w);
+        }
+        let wanted = allowed - waiting;
         let mut built = 0;
         for _ in 0..wanted {
             let Some(mut mbuf) = Mbuf::alloc(&self.config.pool) else {
@@ -603,18 +665,16 @@ impl Worker {
                 break;
             }
         }
-        self.rate.spent(built);
-        if built > 0 {
+        if built + waiting > 0 {
             // Stamped as late as it can be: the build time is the generator's, not the
             // round trip's (at 32 packets a burst it was ~1.6 us here).
             let sent_at = tsc();
             for mbuf in self.tx.as_mut_slice() {
                 self.config.template.restamp(mbuf, sent_at);
             }
-            let sent_before = self.counters(index).map_or(0, |c| c.tx_packets);
-            self.send(index);
-            let sent_after = self.counters(index).map_or(0, |c| c.tx_packets);
-            self.in_flight += sent_after - sent_before;
+            let sent = self.send_keeping(index, built);
+            self.rate.spent(sent);
+            self.in_flight += sent as u64;
         }
     }
 
