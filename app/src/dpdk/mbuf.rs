@@ -494,27 +494,6 @@ pub fn tx_burst_keeping(queue: &mut TxQueue, burst: &mut MbufBurst) -> TxCount {
     if count == 0 {
         return TxCount::default();
     }
-    // SAFETY: as in `tx_burst`: the PMD takes the first `sent` of slots[..count].
-    let sent = usize::from(unsafe {
-        sys::podfwd_eth_tx_burst(queue.port, queue.queue, burst.raw_slots(), count as u16)
-    });
-    let refused = count - sent;
-    // SAFETY: slots[sent..count] are still ours and initialised; they move to the front
-    // (ranges may overlap: `copy`), and len then counts exactly them.
-    unsafe {
-        let slots = burst.raw_slots();
-        std::ptr::copy(slots.add(sent), slots, refused);
-    }
-    burst.len = refused;
-    TxCount { sent, refused }
-}
-
-/// Hands the whole burst to the driver; what it refuses is freed. Leaves it empty.
-pub fn tx_burst(queue: &mut TxQueue, burst: &mut MbufBurst) -> TxCount {
-    let count = burst.len;
-    if count == 0 {
-        return TxCount::default();
-    }
     // SAFETY: slots[..count] are owned mbufs; the PMD takes ownership of the first
     // `sent` of them. The queue was set up (TxQueue exists) and this lcore holds it
     // exclusively.
@@ -523,9 +502,21 @@ pub fn tx_burst(queue: &mut TxQueue, burst: &mut MbufBurst) -> TxCount {
     });
     let refused = count - sent;
     if refused > 0 {
-        // SAFETY: slots[sent..count] are still ours and are freed exactly once here.
-        unsafe { sys::podfwd_pktmbuf_free_bulk(burst.raw_slots().add(sent), refused as u32) };
+        // SAFETY: slots[sent..count] are still ours and initialised; they move to the
+        // front (the ranges may overlap: `copy`), and len then counts exactly them.
+        unsafe {
+            let slots = burst.raw_slots();
+            std::ptr::copy(slots.add(sent), slots, refused);
+        }
     }
-    burst.len = 0;
+    burst.len = refused;
     TxCount { sent, refused }
+}
+
+/// Hands the whole burst to the driver; what it refuses is freed. Leaves it empty.
+pub fn tx_burst(queue: &mut TxQueue, burst: &mut MbufBurst) -> TxCount {
+    let count = tx_burst_keeping(queue, burst);
+    // The refused, one bulk free.
+    burst.clear();
+    count
 }

@@ -19,9 +19,7 @@ use super::latency::Histogram;
 use super::rate::RateLimiter;
 use super::reflect::{answer_arp, close_in_place, reflect_in_place};
 use super::report::{PortCounters, SharedCounters};
-use crate::dpdk::mbuf::{
-    rx_burst, tx_burst, tx_burst_keeping, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST,
-};
+use crate::dpdk::mbuf::{rx_burst, tx_burst_keeping, Mbuf, MbufBurst, RxQueue, TxQueue, MAX_BURST};
 use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::PortId;
 use crate::dpdk::tsc;
@@ -506,30 +504,8 @@ impl Worker {
     /// Sends what `tx` holds on port `index`; returns how many the port took (the
     /// first ones: a refusal drops the burst's tail).
     fn send(&mut self, index: usize) -> usize {
-        let bytes: u64 = self
-            .tx
-            .as_slice()
-            .iter()
-            .map(|m| m.data().len() as u64)
-            .sum();
-        let Some((_, queue)) = self.config.queues.get_mut(index) else {
-            // No such port: nothing is sent, and the burst is freed.
-            self.tx.clear();
-            return 0;
-        };
-        let count = tx_burst(queue, &mut self.tx);
-        if let Some(c) = self.counters(index) {
-            c.tx_packets += count.sent as u64;
-            // Refused packets are the burst's tail; all frames of a port are one size
-            // except ARP replies, so this is exact whenever nothing is refused.
-            c.tx_bytes += if count.refused == 0 {
-                bytes
-            } else {
-                bytes * count.sent as u64 / (count.sent + count.refused).max(1) as u64
-            };
-            c.tx_refused += count.refused as u64;
-        }
-        count.sent
+        let all = self.tx.len();
+        self.transmit(index, false, all)
     }
 
     fn receive(&mut self, index: usize) -> usize {
@@ -562,31 +538,44 @@ impl Worker {
 
     /// Sends what `tx` holds on port `index`, of which the last `fresh` are new (the
     /// others refused before), keeping what the port refuses in its `waiting` burst;
-    /// returns how many the port took. A request counts as refused once, when it first
-    /// has to wait.
+    /// returns how many the port took.
     fn send_keeping(&mut self, index: usize, fresh: usize) -> usize {
+        self.transmit(index, true, fresh)
+    }
+
+    /// [`Worker::send`] and [`Worker::send_keeping`]: the refused tail is kept (`keep`)
+    /// or freed; a packet counts as refused once, when it is among the last `fresh`.
+    fn transmit(&mut self, index: usize, keep: bool, fresh: usize) -> usize {
         let bytes: u64 = self
             .tx
             .as_slice()
             .iter()
             .map(|m| m.data().len() as u64)
             .sum();
-        let (Some((_, queue)), Some(waiting)) = (
-            self.config.queues.get_mut(index),
-            self.waiting.get_mut(index),
-        ) else {
+        let Some((_, queue)) = self.config.queues.get_mut(index) else {
+            // No such port: nothing is sent, and the burst is freed.
             self.tx.clear();
             return 0;
         };
         let count = tx_burst_keeping(queue, &mut self.tx);
-        // The refused tail waits; it was the burst's tail, so it stays behind nothing.
-        if !waiting.append(&mut self.tx) {
+        // The refused tail waits behind nothing, or is dropped.
+        let kept = keep
+            && self
+                .waiting
+                .get_mut(index)
+                .is_some_and(|waiting| waiting.append(&mut self.tx));
+        if !kept {
             self.tx.clear();
         }
         if let Some(c) = self.counters(index) {
             c.tx_packets += count.sent as u64;
-            // A request port's frames are all one size.
-            c.tx_bytes += bytes * count.sent as u64 / (count.sent + count.refused).max(1) as u64;
+            // Refused packets are the burst's tail; all frames of a port are one size
+            // except ARP replies, so this is exact whenever nothing is refused.
+            c.tx_bytes += if count.refused == 0 {
+                bytes
+            } else {
+                bytes * count.sent as u64 / (count.sent + count.refused).max(1) as u64
+            };
             c.tx_refused += count.refused.min(fresh) as u64;
         }
         count.sent
