@@ -64,6 +64,9 @@ fn bench_quick_prints_every_figure() {
     let vhost = row(&report, "testpmd |");
     assert_number(vhost[1], "vhost testpmd Mpps", &report);
     assert_number(vhost[3], "vhost testpmd median latency", &report);
+    // What the latency runs offered, beside the rate they asked for.
+    let offered = vhost[5].split_whitespace().next().unwrap_or_default();
+    assert_number(offered, "vhost testpmd offered pps", &report);
     let cps = report.split("## (c)").nth(1).expect("section (c)");
     assert_number(
         row(cps, "testpmd |")[1],
@@ -99,7 +102,7 @@ fn bench_quick_prints_every_figure() {
     }
     // Not a speed: a translation podfwd got wrong is a defect at any rate.
     for (cell, what) in [
-        (vhost_podfwd[6], "(b)"),
+        (vhost_podfwd[7], "(b)"),
         (cps_podfwd[3], "(c)"),
         (mixed_podfwd[4], "(d)"),
     ] {
