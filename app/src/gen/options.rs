@@ -14,6 +14,10 @@ const EAL_HELP: &str = "EAL options are DPDK's own (-l CORES, --main-lcore N, --
     before '--', the options above after it. Without --duration the generator reads \
     testpmd-style commands on stdin (type 'help').";
 
+/// The service without `--service`: the seed's VIP and its endpoint in the host stack
+/// (`--help` names it too).
+pub const DEFAULT_SERVICE: &str = "10.104.221.85:80=10.20.0.2:8080";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "podfwd-gen",
@@ -40,7 +44,8 @@ pub struct GenOptions {
     #[arg(long, default_value = "1024-65535", value_parser = str::parse::<PortRange>)]
     pub client_ports: PortRange,
     /// A service, VIP:PORT[=EP:PORT[+EP:PORT...]]; repeatable. Without endpoints the
-    /// VIP is its own endpoint (no NAT in the path).
+    /// VIP is its own endpoint (no NAT in the path). Without the option: the seed's
+    /// service [default: 10.104.221.85:80=10.20.0.2:8080].
     #[arg(long = "service", value_name = "SERVICE", value_parser = str::parse::<Service>)]
     pub services: Vec<Service>,
     /// udp | tcp-syn | tcp-data.
@@ -272,10 +277,11 @@ impl GenOptions {
         self.start_delay.unwrap_or(1.0)
     }
 
-    /// The flow spec the options describe, validated.
+    /// The flow spec the options describe, validated (the seed's service,
+    /// [`DEFAULT_SERVICE`], where none is given).
     pub fn flow_spec(&self) -> Result<FlowSpec, String> {
         let services = if self.services.is_empty() {
-            vec!["10.104.221.85:80=10.20.0.2:8080".parse::<Service>()?]
+            vec![DEFAULT_SERVICE.parse::<Service>()?]
         } else {
             self.services.clone()
         };
@@ -310,6 +316,13 @@ mod tests {
     fn parse(args: &[&str]) -> Result<GenOptions, String> {
         GenOptions::try_parse_from(std::iter::once("podfwd-gen").chain(args.iter().copied()))
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn help_names_the_default_service() {
+        use clap::CommandFactory;
+        let help = GenOptions::command().render_long_help().to_string();
+        assert!(help.contains(DEFAULT_SERVICE), "{help}");
     }
 
     #[test]
