@@ -176,6 +176,15 @@ fn json_and_ports(gen_out: &Output) -> (String, Vec<(u64, u64)>) {
 /// podfwd-gen with `gen_args` (batch mode, starting once testpmd forwards) against
 /// testpmd io in the DUT's place: the generator's output and testpmd's stdout.
 fn against_testpmd_io(name: &str, gen_args: &[&str]) -> (Output, String) {
+    against_testpmd_io_then(name, gen_args, None)
+}
+
+/// [`against_testpmd_io`], testpmd stopped `stop_after` into the run (`None`: after it).
+fn against_testpmd_io_then(
+    name: &str,
+    gen_args: &[&str],
+    stop_after: Option<Duration>,
+) -> (Output, String) {
     let testpmd = which("dpdk-testpmd")
         .expect("dpdk-testpmd not found: install the Debian package dpdk-dev (scripts/setup)");
     let _lock = dpdk_lock();
@@ -215,8 +224,14 @@ fn against_testpmd_io(name: &str, gen_args: &[&str]) -> (Output, String) {
     )
     .stopped_by("INT");
     let tp_stdout = signal_when_forwarding(&mut peer, ready);
+    if let Some(after) = stop_after {
+        std::thread::sleep(after);
+        peer.signal("INT");
+    }
     let gen_out = finish(&mut gen, "podfwd-gen");
-    peer.signal("INT");
+    if stop_after.is_none() {
+        peer.signal("INT");
+    }
     let tp_out = finish(&mut peer, "dpdk-testpmd");
     let tp_stdout = tp_stdout.join().expect("testpmd stdout reader");
     assert!(tp_out.stdout.is_empty());
@@ -340,6 +355,32 @@ fn generator_mixes_new_flows_in_honestly() {
         "every reply checks out: {json}"
     );
     assert!(json.contains("\"new_flow_every\":8"), "{json}");
+}
+
+/// The peer quits mid-run (testpmd stopped 1.5 s into a 4 s run): the generator's
+/// figures say which links were down at stop, as testpmd would print the link change,
+/// so that rates averaged over the whole run are not taken for the peer's.
+#[test]
+fn a_peer_gone_mid_run_shows_as_links_down_at_stop() {
+    let (gen_out, _) = against_testpmd_io_then(
+        "gone",
+        &[
+            "--mode",
+            "pods",
+            "--service",
+            "10.96.0.10:80",
+            "--rate",
+            "10k",
+            "--duration",
+            "4",
+        ],
+        Some(Duration::from_millis(1500)),
+    );
+    let (json, _) = json_and_ports(&gen_out);
+    assert!(
+        json.contains(r#""links_down_at_stop":["net_vhost0","net_vhost1"],"#),
+        "{json}"
+    );
 }
 
 /// New flows at full rate through testpmd io: a request the client port's TX ring

@@ -232,14 +232,22 @@ fn wait_for_links(infos: &[PortInfo], seconds: f64) -> Result<(), Failure> {
 
 fn figures(options: &GenOptions, infos: &[PortInfo], result: RunResult) -> Figures {
     let names: Vec<String> = infos.iter().map(|i| i.device.clone()).collect();
-    Figures::of_run(
+    let mut figures = Figures::of_run(
         options.mode,
         &names,
         result,
         tsc_hz(),
         options.new_flows,
         options.new_flow_every.unwrap_or(0),
-    )
+    );
+    // testpmd prints a port's link going down as it happens; the run's figures say it
+    // at least when it is still down at stop.
+    figures.links_down_at_stop = infos
+        .iter()
+        .filter(|i| port::link(i.port).is_ok_and(|link| !link.up))
+        .map(|i| i.device.clone())
+        .collect();
+    figures
 }
 
 fn show_flows(spec: &FlowSpec, shared: &SharedCounters, control: &Control) {

@@ -232,6 +232,9 @@ pub struct Figures {
     pub settings_changed: bool,
     /// A signal (Ctrl-C) ended a batch run before its `--duration`.
     pub interrupted: bool,
+    /// The ports whose link was down when the run stopped (a peer that quit or
+    /// disconnected): the rates then average over time it could not send.
+    pub links_down_at_stop: Vec<String>,
 }
 
 /// Pods mode: what became of the requests. Each request sent is received back,
@@ -318,6 +321,7 @@ impl Figures {
             new_flow_wraps: result.new_flow_wraps,
             earlier_replies: result.earlier_replies,
             interrupted: false,
+            links_down_at_stop: Vec::new(),
             settings_changed: result.settings_changed,
         }
     }
@@ -433,6 +437,16 @@ impl Figures {
             ("seconds", Json::Float(self.seconds)),
             ("drain_seconds", Json::Float(self.drain_seconds)),
             ("interrupted", Json::Bool(self.interrupted)),
+            (
+                "links_down_at_stop",
+                Json::Array(
+                    self.links_down_at_stop
+                        .iter()
+                        .cloned()
+                        .map(Json::str)
+                        .collect(),
+                ),
+            ),
             (
                 "flows",
                 if self.new_flows || !self.generates() {
@@ -560,6 +574,14 @@ impl Figures {
         out.push('\n');
         if self.interrupted {
             out.push_str("(interrupted before its --duration: the figures are of what ran)\n");
+        }
+        if !self.links_down_at_stop.is_empty() {
+            let _ = writeln!(
+                out,
+                "warning: link down at stop on {} (the peer quit or disconnected during the \
+                 run: the rates average over time it could not send)",
+                self.links_down_at_stop.join(", ")
+            );
         }
         if self.settings_changed {
             out.push_str(
@@ -951,7 +973,7 @@ mod tests {
     #[test]
     fn json_holds_every_figure() {
         let json = figures().to_json().to_string();
-        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"interrupted":false,"flows":1024,"new_flows":false,"new_flow_every":null,"target_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_arp_replies":0,"rx_chained":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
+        assert!(json.starts_with(r#"{"mode":"pods","seconds":2,"drain_seconds":0.1,"interrupted":false,"links_down_at_stop":[],"flows":1024,"new_flows":false,"new_flow_every":null,"target_pps":500,"ports":[{"name":"vhost0","tx_packets":1000,"rx_packets":996,"tx_bytes":60000,"rx_bytes":59760,"tx_refused":0,"tx_no_mbuf":0,"tx_resets":0,"tx_arp_replies":0,"rx_chained":0,"tx_pps":500,"rx_pps":450,"tx_bps":240000,"rx_bps":216000}"#), "{json}");
         assert!(json.contains(r#""sent":1000,"received":991,"unanswered":0,"lost":9,"surplus":0,"earlier_run_replies":0,"mistranslated":1,"client_check":{"good":990,"malformed":5,"wrong_mac":0,"unknown_client":0,"wrong_client":0,"wrong_service":1,"#), "{json}");
         // The median is a bucket middle: 5192 cycles reads as 5247 (2021 ns), within 1/16.
         assert!(json.ends_with(r#""new_flows_per_s":null,"new_flows_sent_per_s":null,"new_flow_tuples_wrapped":null,"latency_ns":{"samples":3,"min":1000,"median":2021,"p99":10000,"max":10000}}"#), "{json}");
@@ -988,10 +1010,18 @@ mod tests {
         );
         let mut cut = figures();
         cut.interrupted = true;
-        assert!(cut.to_json().to_string().contains(r#""interrupted":true,"#));
-        assert!(cut
-            .text()
-            .contains("(interrupted before its --duration: the figures are of what ran)\n"));
+        cut.links_down_at_stop = vec!["net_vhost1".to_owned()];
+        let json = cut.to_json().to_string();
+        assert!(
+            json.contains(r#""interrupted":true,"links_down_at_stop":["net_vhost1"],"#),
+            "{json}"
+        );
+        let text = cut.text();
+        assert!(text.contains("(interrupted before its --duration: the figures are of what ran)\n"));
+        assert!(
+            text.contains("warning: link down at stop on net_vhost1 (the peer quit"),
+            "{text}"
+        );
     }
 
     /// Rates are what was counted by stop over the sending time; counts take the drain
