@@ -1533,6 +1533,140 @@ mod tests {
         );
     }
 
+    /// A TCP packet whose header is cut short (no flags to read) still opens a TCP
+    /// session: transient, so it goes after the transient timeout (120 s), not the 600 s
+    /// of other protocols, which it would hold its slot for.
+    #[test]
+    fn a_tcp_session_without_flags_is_transient() {
+        let timeouts = SessionTimeouts::default();
+        let transient = timeouts.get(TimeoutKind::TcpTransient);
+        let (pod, input) = (IfIndex(3), Direction::Input);
+        let truncated = AclPacketInfo {
+            l4_valid: false,
+            ..info(ip_proto::TCP, "10.1.1.3", 40000, "10.96.0.10", 80)
+        };
+        let mut table = SessionTable::new(64);
+        let Ok(Created::New(index)) = table.create(&truncated, pod, input, None, 0, &timeouts)
+        else {
+            panic!("the truncated segment made no session");
+        };
+        assert_eq!(table.slots[index as usize].kind, TimeoutKind::TcpTransient);
+        let due = heard_stamp(0) + transient;
+        assert_eq!(table.reclaim_expired(due - 1, &timeouts, 8), 0);
+        assert_eq!(table.reclaim_expired(due, &timeouts, 8), 1);
+        assert_eq!(table.len(), 0);
+    }
+
+    /// A reset from each end leaves the connection closed: the second reset must not
+    /// take the session off the closed list, where a full table gives it up at any age
+    /// (on the transient list it would hold its slot until idle 2 s).
+    #[test]
+    fn a_reset_from_each_end_leaves_the_session_closed() {
+        let timeouts = SessionTimeouts::default();
+        let (pod, input, output) = (IfIndex(3), Direction::Input, Direction::Output);
+        let out = |port: u16, flags: u8| AclPacketInfo {
+            tcp_flags: flags,
+            ..info(ip_proto::TCP, "10.1.1.3", port, "10.96.0.10", 80)
+        };
+        let back = AclPacketInfo {
+            tcp_flags: tcp_flag::RST,
+            ..info(ip_proto::TCP, "10.96.0.10", 80, "10.1.1.3", 1)
+        };
+        let mut table = SessionTable::new(1);
+        let Ok(Created::New(index)) =
+            table.create(&out(1, tcp_flag::SYN), pod, input, None, 0, &timeouts)
+        else {
+            panic!("the SYN made no session");
+        };
+        for (packet, direction) in [(out(1, tcp_flag::RST), input), (back, output)] {
+            let hash = table.hash_of(&packet, pod, direction);
+            assert_eq!(
+                table.lookup(&packet, pod, direction, hash, 0, &timeouts),
+                Some(index)
+            );
+            assert_eq!(usize::from(table.slots[index as usize].list), CLOSED_LIST);
+        }
+        // In the same second: only a closed session may go for the new flow.
+        assert!(matches!(
+            table.create(&out(2, tcp_flag::SYN), pod, input, None, 0, &timeouts),
+            Ok(Created::New(_))
+        ));
+        assert!(table.handle(&out(1, 0), pod, input).is_none());
+    }
+
+    /// A limit lowered far below the live count is reached by bounded eviction; until
+    /// then a new flow is refused, even with closed sessions there to recycle: a
+    /// recycling would only trade one session for another, leaving the table as far
+    /// over its limit.
+    #[test]
+    fn over_a_lowered_limit_a_new_flow_is_refused_rather_than_recycle() {
+        let timeouts = SessionTimeouts::default();
+        let (pod, input) = (IfIndex(3), Direction::Input);
+        let packet = |port: u16, flags: u8| AclPacketInfo {
+            tcp_flags: flags,
+            ..info(ip_proto::TCP, "10.1.1.3", port, "10.96.0.10", 80)
+        };
+        let mut table = SessionTable::new(10);
+        for port in 0..10 {
+            table
+                .create(&packet(port, tcp_flag::SYN), pod, input, None, 0, &timeouts)
+                .unwrap();
+            // Reset: closed, recyclable at any age.
+            let reset = packet(port, tcp_flag::RST);
+            let hash = table.hash_of(&reset, pod, input);
+            table
+                .lookup(&reset, pod, input, hash, 0, &timeouts)
+                .unwrap();
+        }
+        table.set_max(2);
+        // The new flow's room-making evicts a few (4), not all 8 over the limit.
+        assert_eq!(
+            table.create(&packet(100, tcp_flag::SYN), pod, input, None, 0, &timeouts),
+            Err(CreateError::TableFull)
+        );
+        assert_eq!(table.len(), 6);
+        assert!(table.handle(&packet(100, 0), pod, input).is_none());
+    }
+
+    /// A reclaim counts the sessions its sweep after a list change deleted, as it
+    /// counts the expired ones: the caller's count of sessions gone depends on it.
+    #[test]
+    fn a_reclaim_counts_the_sessions_a_list_change_cleared() {
+        let timeouts = SessionTimeouts::default();
+        let (pod, other, input) = (IfIndex(3), IfIndex(4), Direction::Input);
+        let mut table = SessionTable::new(64);
+        for (sw_if, port) in [(pod, 1), (pod, 2), (pod, 3), (other, 4)] {
+            let packet = info(ip_proto::UDP, "10.1.1.3", port, "10.96.0.10", 53);
+            table
+                .create(&packet, sw_if, input, None, 0, &timeouts)
+                .unwrap();
+        }
+        table.lists_changed(pod, input);
+        assert_eq!(table.reclaim_expired(0, &timeouts, 64), 3);
+        assert_eq!(table.len(), 1);
+    }
+
+    /// A session is deleted fresh (in the second it was last heard in, its stamp still
+    /// ahead of the clock) up to the last nanosecond of that second, and no longer at
+    /// the first of the next: its stamp then is the clock, not ahead of it.
+    #[test]
+    fn a_delete_is_fresh_only_within_the_second_last_heard_in() {
+        let timeouts = SessionTimeouts::default();
+        let (pod, input) = (IfIndex(3), Direction::Input);
+        let packet = info(ip_proto::UDP, "10.1.1.3", 5353, "10.96.0.10", 53);
+        let mut table = SessionTable::new(64);
+        table
+            .create(&packet, pod, input, None, 0, &timeouts)
+            .unwrap();
+        table.clear_all(NS_PER_SECOND - 1);
+        assert_eq!(table.fresh_deletes(), 1);
+        table
+            .create(&packet, pod, input, None, 0, &timeouts)
+            .unwrap();
+        table.clear_all(NS_PER_SECOND);
+        assert_eq!(table.fresh_deletes(), 1);
+    }
+
     /// At the limit, recycling a closed session asks for the lines the next recycling
     /// needs: the new head's two buckets and the session after it.
     #[test]
