@@ -972,6 +972,46 @@ mod tests {
         assert_eq!(s.class(), TimeoutClass::TcpTransitory);
     }
 
+    /// Only a TCP session follows TCP flags: whatever byte a UDP packet's caller hands
+    /// `touch`, its session stays in the UDP class and list, with the UDP timeout.
+    #[test]
+    fn tcp_flags_leave_a_udp_session_udp() {
+        let mut table = SessionTable::with_capacity(8);
+        let session = Session::new(
+            NatProtocol::Udp,
+            (Ipv4Addr::new(10, 0, 0, 1), 5353),
+            (Ipv4Addr::new(10, 0, 0, 2), 53),
+            (Ipv4Addr::new(10, 0, 0, 3), 5353),
+            (Ipv4Addr::new(10, 0, 0, 2), 53),
+            0,
+        );
+        let i = table.insert(session, 0, KnownFree::Neither).unwrap();
+        table.touch(i, 1, 60, tcp_flag::SYN, true);
+        table.touch(i, 2, 60, tcp_flag::SYN | ACK, false);
+        table.touch(i, 3, 60, tcp_flag::RST, true);
+        let s = table.get(i).unwrap();
+        assert_eq!((s.class(), s.is_closed()), (TimeoutClass::Udp, false));
+        assert_eq!(table.list_lengths().udp, 1);
+        assert_eq!(table.reusable_transitory(100), None);
+    }
+
+    /// The same-second fast path of `touch` skips only segments without SYN, FIN or
+    /// RST: a segment carrying all three, in the second the session was made, still
+    /// resets it (closed, so a full table may give it up at once).
+    #[test]
+    fn a_reset_with_syn_and_fin_in_the_sessions_second_closes_it() {
+        let (mut table, i) = one_tcp_session();
+        table.touch(
+            i,
+            0,
+            60,
+            tcp_flag::SYN | tcp_flag::FIN | tcp_flag::RST,
+            true,
+        );
+        assert!(table.get(i).unwrap().is_closed());
+        assert_eq!(table.reusable_transitory(0), Some(i));
+    }
+
     /// Random inserts and removals, mostly at the limit, in a table whose lookup caches
     /// are far too small: every find, by either key, agrees with a plain map of the live
     /// sessions, whether the cache answered, said absent, or sent the lookup to the
