@@ -1012,6 +1012,34 @@ mod tests {
         assert_eq!(table.reusable_transitory(0), Some(i));
     }
 
+    /// A table holds its capacity and not one session more: with every slot in use and
+    /// none freed, an insert is refused, whatever room the slab's allocation has left.
+    #[test]
+    fn an_insert_beyond_the_capacity_is_refused() {
+        let mut table = SessionTable::with_capacity(2);
+        let session = |port: u16| {
+            Session::new(
+                NatProtocol::Udp,
+                (Ipv4Addr::new(10, 0, 0, 1), port),
+                (Ipv4Addr::new(10, 0, 0, 2), 53),
+                (Ipv4Addr::new(10, 0, 0, 3), port),
+                (Ipv4Addr::new(10, 0, 0, 2), 53),
+                0,
+            )
+        };
+        for port in [1, 2] {
+            table.insert(session(port), 0, KnownFree::Neither).unwrap();
+        }
+        assert_eq!(
+            table.insert(session(3), 0, KnownFree::Neither),
+            Err(InsertError::Full)
+        );
+        assert_eq!(table.len(), 2);
+        // A freed slot takes the next one.
+        table.remove(0);
+        assert!(table.insert(session(3), 0, KnownFree::Neither).is_ok());
+    }
+
     /// Random inserts and removals, mostly at the limit, in a table whose lookup caches
     /// are far too small: every find, by either key, agrees with a plain map of the live
     /// sessions, whether the cache answered, said absent, or sent the lookup to the
