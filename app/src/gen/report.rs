@@ -781,7 +781,8 @@ impl PortStatsView {
         );
         if let Some((then, before)) = &self.last_show {
             let seconds = now.saturating_duration_since(*then).as_secs_f64();
-            if seconds > 0.0 {
+            // Rates over less than the 0.01 s the line can show would read as 0.00 s.
+            if seconds >= 0.01 {
                 let _ = writeln!(out, "over the last {seconds:.2} s:");
                 let delta =
                     |row: usize| at(row).since(&before.get(row).copied().unwrap_or_default());
@@ -1343,6 +1344,10 @@ mod tests {
             "{second}"
         );
         assert!(second.contains("over the last 2.00 s:"), "{second}");
+        // A show right after another has no period to give rates over.
+        let soon = t1 + std::time::Duration::from_millis(1);
+        let third = view.show(&names, &sent(500, 11), &[0], soon);
+        assert!(!third.contains("over the last"), "{third}");
         // 400 packets over 2 s since the first show, whatever the clear in between.
         assert!(
             second.lines().nth(5).is_some_and(|l| l.contains(" 200 ")),
