@@ -50,13 +50,6 @@ impl Default for AclTable {
     }
 }
 
-const fn slot(direction: Direction) -> usize {
-    match direction {
-        Direction::Input => 0,
-        Direction::Output => 1,
-    }
-}
-
 fn list_indices(indices: &[impl std::fmt::Display]) -> String {
     let mut out = String::new();
     for (i, index) in indices.iter().enumerate() {
@@ -166,7 +159,7 @@ impl AclTable {
         let mut out = Vec::new();
         for (&sw_if, lists) in &self.applied {
             for direction in [Direction::Input, Direction::Output] {
-                if lists[slot(direction)].contains(&index) {
+                if lists[direction.slot()].contains(&index) {
                     out.push((sw_if, direction));
                 }
             }
@@ -207,7 +200,7 @@ impl AclTable {
         let present = self
             .applied
             .get(&sw_if)
-            .is_some_and(|lists| lists[slot(direction)].contains(&acl));
+            .is_some_and(|lists| lists[direction.slot()].contains(&acl));
         match (del, present) {
             (false, true) => {
                 return Err(format!(
@@ -223,9 +216,9 @@ impl AclTable {
         }
         let lists = self.applied.entry(sw_if).or_default();
         if del {
-            lists[slot(direction)].retain(|&a| a != acl);
+            lists[direction.slot()].retain(|&a| a != acl);
         } else {
-            lists[slot(direction)].push(acl);
+            lists[direction.slot()].push(acl);
         }
         if lists.iter().all(Vec::is_empty) {
             self.applied.remove(&sw_if);
@@ -255,7 +248,7 @@ impl AclTable {
             return Ok(());
         }
         let lists = self.applied.entry(sw_if).or_default();
-        lists[slot(direction)] = acls.to_vec();
+        lists[direction.slot()] = acls.to_vec();
         if lists.iter().all(Vec::is_empty) {
             self.applied.remove(&sw_if);
         }
@@ -275,9 +268,9 @@ impl AclTable {
             return;
         }
         let changes = self.list_changes.entry(sw_if).or_default();
-        for ended in [Direction::Input, Direction::Output] {
+        for ended in Direction::BOTH {
             if emptied || ended == direction {
-                changes[slot(ended)] = changes[slot(ended)].wrapping_add(1);
+                changes[ended.slot()] = changes[ended.slot()].wrapping_add(1);
             }
         }
     }
@@ -297,7 +290,7 @@ impl AclTable {
     pub fn interface_acls(&self, sw_if: IfIndex, direction: Direction) -> &[u32] {
         self.applied
             .get(&sw_if)
-            .map_or(&[], |lists| &lists[slot(direction)])
+            .map_or(&[], |lists| &lists[direction.slot()])
     }
 
     /// `set acl-plugin session timeout <kind> N` (seconds).
@@ -362,7 +355,7 @@ impl AclTable {
                 ..InterfaceAcls::default()
             };
             for direction in [Direction::Input, Direction::Output] {
-                let list = &lists[slot(direction)];
+                let list = &lists[direction.slot()];
                 if list.is_empty() {
                     continue;
                 }
@@ -375,7 +368,7 @@ impl AclTable {
                         })))
                     })
                     .clone();
-                entry.classifiers[slot(direction)] = Some(classifier);
+                entry.classifiers[direction.slot()] = Some(classifier);
             }
             interfaces[sw_if.as_usize()] = entry;
         }
@@ -527,7 +520,7 @@ impl AclConfig {
         if !entry.any {
             return None;
         }
-        Some(entry.classifiers[slot(direction)].as_deref())
+        Some(entry.classifiers[direction.slot()].as_deref())
     }
 
     /// How many times a list change ended each interface's sessions, per direction
@@ -554,7 +547,7 @@ impl AclConfig {
         for (index, entry) in self.interfaces.iter().enumerate() {
             let sw_if = IfIndex(index as u16);
             for direction in [Direction::Input, Direction::Output] {
-                let Some(classifier) = entry.classifiers[slot(direction)].as_deref() else {
+                let Some(classifier) = entry.classifiers[direction.slot()].as_deref() else {
                     continue;
                 };
                 let _ = writeln!(
@@ -573,6 +566,6 @@ impl AclConfig {
 
     /// The classifier for (sw_if, direction), for inspection and benchmarks.
     pub fn classifier(&self, sw_if: IfIndex, direction: Direction) -> Option<&Classifier> {
-        self.interfaces.get(sw_if.as_usize())?.classifiers[slot(direction)].as_deref()
+        self.interfaces.get(sw_if.as_usize())?.classifiers[direction.slot()].as_deref()
     }
 }

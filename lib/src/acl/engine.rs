@@ -267,8 +267,8 @@ impl AclWorker {
         let changes: Vec<[u32; 2]> = config.list_changes().collect();
         for (i, counts) in changes.iter().enumerate() {
             let before = self.list_changes.get(i).copied().unwrap_or([0; 2]);
-            for (direction, at) in [(Direction::Input, 0), (Direction::Output, 1)] {
-                if before[at] != counts[at] {
+            for direction in Direction::BOTH {
+                if before[direction.slot()] != counts[direction.slot()] {
                     self.sessions.lists_changed(IfIndex(i as u16), direction);
                 }
             }
@@ -588,6 +588,11 @@ impl AclWorker {
     pub fn sessions(&self, now_ns: u64) -> impl Iterator<Item = SessionSummary> + '_ {
         self.sessions.summaries(now_ns)
     }
+
+    /// The live session at `index`, without walking the table.
+    pub fn session(&self, index: u32, now_ns: u64) -> Option<SessionSummary> {
+        self.sessions.summary(index, now_ns)
+    }
 }
 
 /// Sessions `show acl-plugin sessions` lists per worker: a table holds up to 16M, and
@@ -659,8 +664,7 @@ pub fn show_session(
     name_of: &dyn Fn(IfIndex) -> String,
 ) -> Result<String, String> {
     let s = worker
-        .sessions(now_ns)
-        .find(|s| s.index == index)
+        .session(index, now_ns)
         .ok_or_else(|| format!("no session {index} on thread {thread}"))?;
     let mut out = String::new();
     let _ = writeln!(out, "Thread #{thread}, session {index}:");

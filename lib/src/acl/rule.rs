@@ -144,6 +144,17 @@ impl Direction {
     pub const fn is_input(self) -> bool {
         matches!(self, Direction::Input)
     }
+
+    /// Both, in the order of every per-direction pair (`[input, output]`).
+    pub const BOTH: [Direction; 2] = [Direction::Input, Direction::Output];
+
+    /// Its place in a per-direction pair (`[input, output]`).
+    pub const fn slot(self) -> usize {
+        match self {
+            Direction::Input => 0,
+            Direction::Output => 1,
+        }
+    }
 }
 
 impl fmt::Display for Direction {

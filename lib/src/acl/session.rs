@@ -524,7 +524,7 @@ impl SessionTable {
             self.list_versions.resize(at + 1, [0; 2]);
         }
         if let Some(versions) = self.list_versions.get_mut(at) {
-            let version = &mut versions[usize::from(!direction.is_input())];
+            let version = &mut versions[direction.slot()];
             *version = version.wrapping_add(1);
         }
         self.list_sweep = Some(0);
@@ -533,7 +533,7 @@ impl SessionTable {
     fn list_version(&self, sw_if: u16, direction: Direction) -> u16 {
         self.list_versions
             .get(usize::from(sw_if))
-            .map_or(0, |versions| versions[usize::from(!direction.is_input())])
+            .map_or(0, |versions| versions[direction.slot()])
     }
 
     /// A packet that would create a session joins the live one that entry `found` (a
@@ -1282,30 +1282,33 @@ impl SessionTable {
 
     /// Every live session, for `show`; walks the slab, so never on the fast path.
     pub(crate) fn summaries(&self, now_ns: u64) -> impl Iterator<Item = SessionSummary> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.in_use && !self.outlived_its_lists(s))
-            .map(move |(index, s)| {
-                let (src, dst, sport, dport, proto) = Session::key_fields(s.forward_key);
-                SessionSummary {
-                    index: index as u32,
-                    sw_if: s.sw_if(),
-                    direction: s.direction(),
-                    src,
-                    dst,
-                    sport,
-                    dport,
-                    proto,
-                    kind: s.kind,
-                    age_ns: now_ns.saturating_sub(s.created_ns),
-                    // From the start of the second it was last heard in (its stamp is
-                    // that second's end), but never longer than the session has lived.
-                    idle_ns: now_ns
-                        .saturating_sub(s.last_active_ns.saturating_sub(NS_PER_SECOND))
-                        .min(now_ns.saturating_sub(s.created_ns)),
-                }
-            })
+        (0..self.slots.len() as u32).filter_map(move |index| self.summary(index, now_ns))
+    }
+
+    /// The live session in slot `index`, as [`SessionTable::summaries`] gives it.
+    pub(crate) fn summary(&self, index: u32, now_ns: u64) -> Option<SessionSummary> {
+        let s = self
+            .slots
+            .get(index as usize)
+            .filter(|s| s.in_use && !self.outlived_its_lists(s))?;
+        let (src, dst, sport, dport, proto) = Session::key_fields(s.forward_key);
+        Some(SessionSummary {
+            index,
+            sw_if: s.sw_if(),
+            direction: s.direction(),
+            src,
+            dst,
+            sport,
+            dport,
+            proto,
+            kind: s.kind,
+            age_ns: now_ns.saturating_sub(s.created_ns),
+            // From the start of the second it was last heard in (its stamp is that
+            // second's end), but never longer than the session has lived.
+            idle_ns: now_ns
+                .saturating_sub(s.last_active_ns.saturating_sub(NS_PER_SECOND))
+                .min(now_ns.saturating_sub(s.created_ns)),
+        })
     }
 }
 
